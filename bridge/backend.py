@@ -1,0 +1,89 @@
+"""The interface between the operator walker and a code generator.
+
+The walker (translate.py) owns Wasm's structure: the value stack, the control
+stack, unreachable code, and where a branch goes. A backend owns the IR: it
+turns one operator family at a time into instructions and decides how traps,
+bounds checks and the vmctx are lowered. Values and labels are opaque to the
+walker. Cranelift implements this today; LLVM is the next implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .module import FuncType, ValType
+
+Value = Any  # a backend's SSA value
+Label = Any  # a backend's basic block, with parameters
+
+
+class FunctionBackend(Protocol):
+    """Builds one function. Methods are grouped as the walker uses them."""
+
+    # ---- function frame -------------------------------------------------
+    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValType]) -> None:
+        """Start the function: entry block, stack check, params and zeroed locals."""
+
+    def finish(self) -> None:
+        """Close the function and hand it to the module being built."""
+
+    # ---- control flow -----------------------------------------------------
+    def new_label(self, types: Sequence[ValType]) -> Label: ...
+
+    def label_params(self, label: Label) -> list[Value]: ...
+
+    def switch_to(self, label: Label, seal: bool = True) -> None:
+        """Continue emitting in `label`.
+
+        With seal (the usual case) every branch to `label` has been emitted; a
+        loop header is the exception and is sealed later with seal().
+        """
+
+    def seal(self, label: Label) -> None:
+        """No more branches will target `label` (a loop header at its end)."""
+
+    def jump(self, label: Label, args: Sequence[Value]) -> None: ...
+
+    def branch_if(self, cond: Value, label: Label, args: Sequence[Value], other: Label) -> None:
+        """Go to `label` with args when cond != 0, else to `other` (no params)."""
+
+    def branch_table(
+        self, index: Value, targets: Sequence[Label], default: Label, args: Sequence[Value]
+    ) -> None: ...
+
+    def ret(self, values: Sequence[Value]) -> None: ...
+
+    def trap(self, code: int) -> None:
+        """Unconditional trap with a bridge.abi.Trap code; ends the block."""
+
+    # ---- variables ----------------------------------------------------------
+    def local_get(self, index: int) -> Value: ...
+
+    def local_set(self, index: int, value: Value) -> None: ...
+
+    def global_get(self, index: int) -> Value: ...
+
+    def global_set(self, index: int, value: Value) -> None: ...
+
+    # ---- operators ----------------------------------------------------------
+    def const(self, op: str, value: int) -> Value:
+        """i32/i64 constants (signed ints) and f32/f64 constants (raw bits)."""
+
+    def numeric(self, op: str, args: Sequence[Value]) -> Value:
+        """Every pure numeric operator, trapping ones included (div, trunc)."""
+
+    def select(self, cond: Value, a: Value, b: Value) -> Value: ...
+
+    def load(self, op: str, addr: Value, offset: int) -> Value: ...
+
+    def store(self, op: str, addr: Value, value: Value, offset: int) -> None: ...
+
+    def memory_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+        """memory.size/grow/fill/copy/init and data.drop."""
+
+    def call(self, func_index: int, args: Sequence[Value]) -> list[Value]: ...
+
+    def call_indirect(
+        self, type_index: int, table: int, callee: Value, args: Sequence[Value]
+    ) -> list[Value]: ...

@@ -1,0 +1,103 @@
+"""Wasm bytes -> (code object, metadata C, data blob): the bridge's one entry point.
+
+The steps are kept apart so each can be tested and timed on its own:
+decode, validate, bind imports against what the target provides, translate
+every function through a backend, render the metadata.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .decode import decode
+from .errors import LinkError
+from .hostfuncs import HOST_FUNCS
+from .metadata import render
+from .module import ExternKind, FuncType, Module, ValType
+from .translate import FunctionTranslator
+from .validate import validate
+
+_SIG_CHARS = {ValType.I32: "i", ValType.I64: "I", ValType.F32: "f", ValType.F64: "F"}
+
+# What an import that nothing provides becomes, by the user's choice.
+UNKNOWN_IMPORTS = ("error", "trap")
+TRAP_IMPORT_SYMBOL = "wk_unknown_import"
+
+
+def signature_string(ftype: FuncType) -> str:
+    """The compact form hostfuncs.py uses, e.g. "iiii:i"."""
+    p = "".join(_SIG_CHARS.get(t, "?") for t in ftype.params)
+    r = "".join(_SIG_CHARS.get(t, "?") for t in ftype.results)
+    return f"{p}:{r}"
+
+
+@dataclass
+class CompiledModule:
+    module: Module
+    code: bytes  # relocatable object with one global symbol per defined function
+    metadata_c: str
+    data_blob: bytes
+    timings: dict[str, float] = field(default_factory=dict)
+    instructions: int = 0
+
+
+def bind_imports(module: Module, unknown: str = "error") -> list[str]:
+    """C symbol for each imported function, keyed by module, field AND signature."""
+    symbols: list[str] = []
+    missing: list[str] = []
+    for imp in module.imports:
+        if imp.kind != ExternKind.FUNC:
+            continue
+        assert isinstance(imp.desc, int)
+        ftype = module.types[imp.desc]
+        sig = signature_string(ftype)
+        host = HOST_FUNCS.get((imp.module, imp.name))
+        if host is not None and host[0] == sig:
+            symbols.append(host[1])
+            continue
+        if unknown == "trap":
+            symbols.append(TRAP_IMPORT_SYMBOL)
+            continue
+        why = "not provided" if host is None else f"provided with signature {host[0]}"
+        missing.append(f"  {imp.module}.{imp.name} {ftype} ({why})")
+    if missing:
+        raise LinkError(
+            f"{len(missing)} import(s) cannot be satisfied by the target:\n" + "\n".join(missing),
+            section="import",
+        )
+    return symbols
+
+
+def compile_wasm(
+    data: bytes,
+    *,
+    blob_path: str,
+    backend: str = "cranelift",
+    unknown_imports: str = "error",
+    name: str = "main",
+) -> CompiledModule:
+    """Compile a module; raises a WasmError subclass for any fault of the input."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    module = decode(data)
+    t1 = time.perf_counter()
+    validate(module)
+    t2 = time.perf_counter()
+    timings["decode"], timings["validate"] = t1 - t0, t2 - t1
+    symbols = bind_imports(module, unknown_imports)
+    if backend != "cranelift":
+        raise ValueError(f"unknown backend {backend!r} (available: cranelift)")
+    from .cranelift_backend import CraneliftModule, symbol_name
+
+    cm = CraneliftModule(module)
+    n_imported = module.num_imported_funcs
+    for i in range(len(module.funcs)):
+        FunctionTranslator(module, cm.function()).translate(n_imported + i)
+    code = cm.finish()
+    t3 = time.perf_counter()
+    timings["translate"] = t3 - t2
+    meta = render(module, symbols, blob_path, cm.canonical, symbol_name, name)
+    timings["metadata"] = time.perf_counter() - t3
+    count = sum(len(f.body) for f in module.funcs)
+    return CompiledModule(module, code, meta.c_source, meta.data_blob, timings, count)

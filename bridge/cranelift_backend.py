@@ -1,0 +1,567 @@
+"""Cranelift backend (PyPI cranelift-py): fast compiles for the host ISA.
+
+This is the only module that imports `cranelift`. Its measured limits shape
+the lowering (see ../shared/DESIGN.md):
+
+* no direct calls to our own functions: every call loads the callee from
+  vmctx->funcs and uses call_indirect;
+* trap codes are not kept in the object, so no Cranelift trap instruction is
+  ever meant to execute: each check branches to a cold block that calls the
+  runtime's trap builtin with the Wasm trap code;
+* IntCC/FloatCC are not exported; `_condition_codes()` finds them.
+
+Memory accesses are bounds-checked explicitly against vmctx->mem_size (the
+runtime never moves linear memory, so the base is loaded once per function).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import cranelift as cl
+
+from .abi import FUNCREF_SIZE, FUNCREF_TYPE_ID, TABLE_SIZE, Builtin, Trap, VmctxField
+from .backend import Label, Value
+from .module import FuncType, Module, ValType
+
+T = cl.Type
+I8, I32, I64, F32, F64 = T.I8, T.I32, T.I64, T.F32, T.F64
+PTR = I64
+
+_CL_TYPES = {
+    ValType.I32: I32,
+    ValType.I64: I64,
+    ValType.F32: F32,
+    ValType.F64: F64,
+    ValType.FUNCREF: PTR,
+    ValType.EXTERNREF: PTR,
+}
+
+
+def _condition_codes() -> tuple[Any, Any]:
+    """IntCC and FloatCC are registered by PyO3 only once a method names them.
+
+    Call ins_icmp/ins_fcmp with a wrong first argument (it fails before doing
+    anything), then find the classes among object's subclasses.
+    """
+    fb = cl.FunctionBuilder()
+    for method in (fb.ins_icmp, fb.ins_fcmp):
+        try:
+            method(None, None, None)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    found = {c.__name__: c for c in object.__subclasses__() if c.__name__ in ("IntCC", "FloatCC")}
+    return found["IntCC"], found["FloatCC"]
+
+
+IntCC, FloatCC = _condition_codes()
+
+_ICMP = {
+    "eq": IntCC.Equal,
+    "ne": IntCC.NotEqual,
+    "lt_s": IntCC.SignedLessThan,
+    "lt_u": IntCC.UnsignedLessThan,
+    "gt_s": IntCC.SignedGreaterThan,
+    "gt_u": IntCC.UnsignedGreaterThan,
+    "le_s": IntCC.SignedLessThanOrEqual,
+    "le_u": IntCC.UnsignedLessThanOrEqual,
+    "ge_s": IntCC.SignedGreaterThanOrEqual,
+    "ge_u": IntCC.UnsignedGreaterThanOrEqual,
+}
+_FCMP = {
+    "eq": FloatCC.Equal,
+    "ne": FloatCC.NotEqual,
+    "lt": FloatCC.LessThan,
+    "gt": FloatCC.GreaterThan,
+    "le": FloatCC.LessThanOrEqual,
+    "ge": FloatCC.GreaterThanOrEqual,
+}
+_INT_BINARY = {
+    "add": "ins_iadd",
+    "sub": "ins_isub",
+    "mul": "ins_imul",
+    "and": "ins_band",
+    "or": "ins_bor",
+    "xor": "ins_bxor",
+    "shl": "ins_ishl",
+    "shr_s": "ins_sshr",
+    "shr_u": "ins_ushr",
+    "rotl": "ins_rotl",
+    "rotr": "ins_rotr",
+}
+_INT_UNARY = {"clz": "ins_clz", "ctz": "ins_ctz", "popcnt": "ins_popcnt"}
+_FLOAT_BINARY = {
+    "add": "ins_fadd",
+    "sub": "ins_fsub",
+    "mul": "ins_fmul",
+    "div": "ins_fdiv",
+    "min": "ins_fmin",
+    "max": "ins_fmax",
+    "copysign": "ins_fcopysign",
+}
+_FLOAT_UNARY = {
+    "abs": "ins_fabs",
+    "neg": "ins_fneg",
+    "sqrt": "ins_sqrt",
+    "ceil": "ins_ceil",
+    "floor": "ins_floor",
+    "trunc": "ins_trunc",
+    "nearest": "ins_nearest",
+}
+# (loaded type, method, access size); method None means a full-width load
+_LOADS = {
+    "i32.load": (I32, None, 4),
+    "i64.load": (I64, None, 8),
+    "f32.load": (F32, None, 4),
+    "f64.load": (F64, None, 8),
+    "i32.load8_s": (I32, "ins_sload8", 1),
+    "i32.load8_u": (I32, "ins_uload8", 1),
+    "i32.load16_s": (I32, "ins_sload16", 2),
+    "i32.load16_u": (I32, "ins_uload16", 2),
+    "i64.load8_s": (I64, "ins_sload8", 1),
+    "i64.load8_u": (I64, "ins_uload8", 1),
+    "i64.load16_s": (I64, "ins_sload16", 2),
+    "i64.load16_u": (I64, "ins_uload16", 2),
+    "i64.load32_s": (I64, "ins_sload32", 4),
+    "i64.load32_u": (I64, "ins_uload32", 4),
+}
+_STORES = {
+    "i32.store": ("ins_store", 4),
+    "i64.store": ("ins_store", 8),
+    "f32.store": ("ins_store", 4),
+    "f64.store": ("ins_store", 8),
+    "i32.store8": ("ins_istore8", 1),
+    "i32.store16": ("ins_istore16", 2),
+    "i64.store8": ("ins_istore8", 1),
+    "i64.store16": ("ins_istore16", 2),
+    "i64.store32": ("ins_istore32", 4),
+}
+_TYPES = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
+# Exclusive lower bounds and upper bounds of float -> int truncation; a lower
+# bound that is not exactly representable becomes an inclusive -2^(N-1).
+_TRUNC_BOUNDS = {
+    ("i32", "f32", "s"): (-(2.0**31), True, 2.0**31),
+    ("i32", "f64", "s"): (-(2.0**31) - 1, False, 2.0**31),
+    ("i64", "f32", "s"): (-(2.0**63), True, 2.0**63),
+    ("i64", "f64", "s"): (-(2.0**63), True, 2.0**63),
+    ("i32", "f32", "u"): (-1.0, False, 2.0**32),
+    ("i32", "f64", "u"): (-1.0, False, 2.0**32),
+    ("i64", "f32", "u"): (-1.0, False, 2.0**64),
+    ("i64", "f64", "u"): (-1.0, False, 2.0**64),
+}
+
+
+def cl_type(t: ValType) -> Any:
+    return _CL_TYPES[t]
+
+
+def _signature(ftype: FuncType) -> Any:
+    sig = cl.Signature(cl.CallConv.SystemV)
+    sig.add_param(PTR)  # vmctx
+    for p in ftype.params:
+        sig.add_param(cl_type(p))
+    for r in ftype.results:
+        sig.add_return(cl_type(r))
+    return sig
+
+
+def _builtin_signature(params: int, returns_i32: bool) -> FuncType:
+    return FuncType((ValType.I32,) * params, (ValType.I32,) if returns_i32 else ())
+
+
+_BUILTIN_TYPES = {
+    Builtin.TRAP: _builtin_signature(1, False),
+    Builtin.MEMORY_GROW: _builtin_signature(1, True),
+    Builtin.MEMORY_FILL: _builtin_signature(3, False),
+    Builtin.MEMORY_COPY: _builtin_signature(3, False),
+    Builtin.MEMORY_INIT: _builtin_signature(4, False),
+    Builtin.DATA_DROP: _builtin_signature(1, False),
+}
+
+
+def _trusted(readonly: bool = False) -> Any:
+    flags = cl.MemFlags.trusted()
+    if readonly:
+        flags.set_readonly()
+        flags.set_can_move()
+    return flags
+
+
+class CraneliftModule:
+    """Collects the functions of one Wasm module into one object file."""
+
+    def __init__(self, module: Module, triple: str = "x86_64-unknown-linux-gnu") -> None:
+        self.module = module
+        self.isa = cl.TargetIsa(
+            triple,
+            opt_level="speed",
+            enable_multi_ret_implicit_sret="true",
+        )
+        self.obj = cl.ObjectModule(self.isa, "wasm")
+        self.canonical = canonical_type_ids(module)
+
+    def function(self) -> CraneliftFunction:
+        return CraneliftFunction(self)
+
+    def define(self, func_index: int, ftype: FuncType, fb: Any) -> None:
+        sig = _signature(ftype)
+        ref = self.obj.declare_function(symbol_name(func_index), cl.Linkage.Export, sig)
+        self.obj.define_function(ref, fb)
+
+    def finish(self) -> bytes:
+        return bytes(self.obj.finish().emit())
+
+
+def symbol_name(func_index: int) -> str:
+    return f"wk_func_{func_index}"
+
+
+def canonical_type_ids(module: Module) -> list[int]:
+    """Type index -> the first index with the same signature (call_indirect's id)."""
+    first: dict[FuncType, int] = {}
+    return [first.setdefault(t, i) for i, t in enumerate(module.types)]
+
+
+class CraneliftFunction:
+    """FunctionBackend over a Cranelift FunctionBuilder."""
+
+    def __init__(self, parent: CraneliftModule) -> None:
+        self.parent = parent
+        self.module = parent.module
+        self.fb = cl.FunctionBuilder()
+        self.sigrefs: dict[FuncType, Any] = {}
+        self.trap_blocks: dict[int, Any] = {}
+        self.local_types: list[Any] = []
+        self.func_index = -1
+        self.ftype: FuncType | None = None
+
+    # ---- function frame -------------------------------------------------
+    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValType]) -> None:
+        fb = self.fb
+        self.func_index = func_index
+        self.ftype = ftype
+        fb.func_signature = _signature(ftype)
+        entry = fb.create_block()
+        fb.append_block_params_for_function_params(entry)
+        fb.switch_to_block(entry)
+        fb.seal_block(entry)
+        params = fb.block_params(entry)
+        self.vm = params[0]
+        self.local_types = [cl_type(t) for t in (*ftype.params, *locals_)]
+        for i, ty in enumerate(self.local_types):
+            fb.declare_var(cl.Variable(i), ty)
+        for i, v in enumerate(params[1:]):
+            fb.def_var(cl.Variable(i), v)
+        for i in range(len(ftype.params), len(self.local_types)):
+            fb.def_var(cl.Variable(i), self._zero(self.local_types[i]))
+        self.mem_size_var = cl.Variable(len(self.local_types))
+        fb.declare_var(self.mem_size_var, I64)
+        # Stack check before anything else: entering below the limit traps.
+        sp = fb.ins_get_stack_pointer(PTR)
+        limit = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.STACK_LIMIT)
+        self._trap_if(fb.ins_icmp(IntCC.UnsignedLessThan, sp, limit), Trap.STACK_EXHAUSTED)
+        if self.module.memories or any(i.kind == 2 for i in self.module.imports):
+            self.mem_base = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.MEM_BASE)
+            self._reload_mem_size()
+
+    def finish(self) -> None:
+        fb = self.fb
+        for code, block in self.trap_blocks.items():
+            fb.switch_to_block(block)
+            self._call_builtin(Builtin.TRAP, [fb.ins_iconst(I32, int(code))])
+            fb.ins_trap(cl.TrapCode.STACK_OVERFLOW)  # not reached: trap never returns
+        fb.seal_all_blocks()
+        fb.finalize()
+        assert self.ftype is not None
+        self.parent.define(self.func_index, self.ftype, fb)
+
+    def _zero(self, ty: Any) -> Value:
+        fb = self.fb
+        if ty is F32:
+            return fb.ins_f32const(0.0)
+        if ty is F64:
+            return fb.ins_f64const(0.0)
+        return fb.ins_iconst(ty, 0)
+
+    def _reload_mem_size(self) -> None:
+        if hasattr(self, "mem_base"):
+            size = self.fb.ins_load(I64, _trusted(), self.vm, VmctxField.MEM_SIZE)
+            self.fb.def_var(self.mem_size_var, size)
+
+    # ---- traps ----------------------------------------------------------
+    def _trap_block(self, code: int) -> Any:
+        block = self.trap_blocks.get(code)
+        if block is None:
+            block = self.fb.create_block()
+            self.fb.set_cold_block(block)
+            self.trap_blocks[code] = block
+        return block
+
+    def _trap_if(self, cond: Value, code: int) -> None:
+        fb = self.fb
+        cont = fb.create_block()
+        fb.ins_brif(cond, self._trap_block(code), [], cont, [])
+        fb.switch_to_block(cont)
+        fb.seal_block(cont)
+
+    def trap(self, code: int) -> None:
+        self.fb.ins_jump(self._trap_block(code), [])
+
+    # ---- control flow -----------------------------------------------------
+    def new_label(self, types: Sequence[ValType]) -> Label:
+        fb = self.fb
+        block = fb.create_block()
+        for t in types:
+            fb.append_block_param(block, cl_type(t))
+        return block
+
+    def label_params(self, label: Label) -> list[Value]:
+        return list(self.fb.block_params(label))
+
+    def switch_to(self, label: Label, seal: bool = True) -> None:
+        self.fb.switch_to_block(label)
+        if seal:
+            self.fb.seal_block(label)
+
+    def seal(self, label: Label) -> None:
+        self.fb.seal_block(label)
+
+    def jump(self, label: Label, args: Sequence[Value]) -> None:
+        self.fb.ins_jump(label, list(args))
+
+    def branch_if(self, cond: Value, label: Label, args: Sequence[Value], other: Label) -> None:
+        self.fb.ins_brif(cond, label, list(args), other, [])
+
+    def branch_table(
+        self, index: Value, targets: Sequence[Label], default: Label, args: Sequence[Value]
+    ) -> None:
+        a = list(args)
+        jt = self.fb.create_jump_table((default, a), [(t, a) for t in targets])
+        self.fb.ins_br_table(index, jt)
+
+    def ret(self, values: Sequence[Value]) -> None:
+        self.fb.ins_return(list(values))
+
+    # ---- variables ----------------------------------------------------------
+    def local_get(self, index: int) -> Value:
+        return self.fb.use_var(cl.Variable(index))
+
+    def local_set(self, index: int, value: Value) -> None:
+        self.fb.def_var(cl.Variable(index), value)
+
+    def _global_addr(self) -> Value:
+        return self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.GLOBALS)
+
+    def global_get(self, index: int) -> Value:
+        ty = cl_type(self.module.all_globals()[index].type)
+        return self.fb.ins_load(ty, _trusted(), self._global_addr(), index * 8)
+
+    def global_set(self, index: int, value: Value) -> None:
+        self.fb.ins_store(_trusted(), value, self._global_addr(), index * 8)
+
+    # ---- constants and numeric operators ----------------------------------
+    def const(self, op: str, value: int) -> Value:
+        fb = self.fb
+        if op == "i32.const":
+            return fb.ins_iconst(I32, value)
+        if op == "i64.const":
+            return fb.ins_iconst(I64, value)
+        if op == "f32.const":
+            signed = value - (1 << 32) if value >= 1 << 31 else value
+            return fb.ins_bitcast(F32, cl.MemFlags(), fb.ins_iconst(I32, signed))
+        signed = value - (1 << 64) if value >= 1 << 63 else value
+        return fb.ins_bitcast(F64, cl.MemFlags(), fb.ins_iconst(I64, signed))
+
+    def numeric(self, op: str, args: Sequence[Value]) -> Value:
+        fb = self.fb
+        ty, name = op[:3], op[4:]
+        if ty[0] == "i":
+            method = _INT_BINARY.get(name)
+            if method is not None:
+                return getattr(fb, method)(*args)
+            cc = _ICMP.get(name)
+            if cc is not None:
+                return fb.ins_uextend(I32, fb.ins_icmp(cc, *args))
+            method = _INT_UNARY.get(name)
+            if method is not None:
+                return getattr(fb, method)(args[0])
+            if name == "eqz":
+                return fb.ins_uextend(I32, fb.ins_icmp_imm(IntCC.Equal, args[0], 0))
+            if name in ("div_s", "div_u", "rem_s", "rem_u"):
+                return self._divide(_TYPES[ty], name, args[0], args[1])
+        else:
+            method = _FLOAT_BINARY.get(name)
+            if method is not None:
+                return getattr(fb, method)(*args)
+            cc = _FCMP.get(name)
+            if cc is not None:
+                return fb.ins_uextend(I32, fb.ins_fcmp(cc, *args))
+            method = _FLOAT_UNARY.get(name)
+            if method is not None:
+                return getattr(fb, method)(args[0])
+        return self._convert(op, ty, name, args[0])
+
+    def _divide(self, ty: Any, name: str, a: Value, b: Value) -> Value:
+        fb = self.fb
+        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, b, 0), Trap.INT_DIV_ZERO)
+        if name == "div_u":
+            return fb.ins_udiv(a, b)
+        if name == "rem_u":
+            return fb.ins_urem(a, b)
+        minus_one = fb.ins_icmp_imm(IntCC.Equal, b, -1)
+        if name == "rem_s":  # x rem -1 is 0; avoid the hardware's overflow fault
+            return fb.ins_srem(a, fb.ins_select(minus_one, fb.ins_iconst(ty, 1), b))
+        int_min = -(1 << 31) if ty is I32 else -(1 << 63)
+        overflow = fb.ins_band(minus_one, fb.ins_icmp_imm(IntCC.Equal, a, int_min))
+        self._trap_if(overflow, Trap.INT_OVERFLOW)
+        return fb.ins_sdiv(a, b)
+
+    def _convert(self, op: str, ty: str, name: str, x: Value) -> Value:
+        fb = self.fb
+        out = _TYPES[ty]
+        if name == "wrap_i64":
+            return fb.ins_ireduce(I32, x)
+        if name == "extend_i32_s":
+            return fb.ins_sextend(I64, x)
+        if name == "extend_i32_u":
+            return fb.ins_uextend(I64, x)
+        if name in ("extend8_s", "extend16_s", "extend32_s"):
+            narrow = {"extend8_s": I8, "extend16_s": T.I16, "extend32_s": I32}[name]
+            return fb.ins_sextend(out, fb.ins_ireduce(narrow, x))
+        if name.startswith("trunc_sat_"):
+            src, sign = name[10:13], name[-1]
+            return (fb.ins_fcvt_to_sint_sat if sign == "s" else fb.ins_fcvt_to_uint_sat)(out, x)
+        if name.startswith("trunc_f"):
+            src, sign = name[6:9], name[-1]
+            self._check_trunc(ty, src, sign, x)
+            return (fb.ins_fcvt_to_sint if sign == "s" else fb.ins_fcvt_to_uint)(out, x)
+        if name.startswith("convert_i"):
+            method = fb.ins_fcvt_from_sint if name[-1] == "s" else fb.ins_fcvt_from_uint
+            return method(out, x)
+        if name == "demote_f64":
+            return fb.ins_fdemote(F32, x)
+        if name == "promote_f32":
+            return fb.ins_fpromote(F64, x)
+        if name.startswith("reinterpret_"):
+            return fb.ins_bitcast(out, cl.MemFlags(), x)
+        raise NotImplementedError(op)  # the walker only sends numeric operators
+
+    def _float_const(self, src: str, value: float) -> Value:
+        if src == "f32":
+            bits = struct.unpack("<i", struct.pack("<f", value))[0]
+            return self.fb.ins_bitcast(F32, cl.MemFlags(), self.fb.ins_iconst(I32, bits))
+        bits = struct.unpack("<q", struct.pack("<d", value))[0]
+        return self.fb.ins_bitcast(F64, cl.MemFlags(), self.fb.ins_iconst(I64, bits))
+
+    def _check_trunc(self, ty: str, src: str, sign: str, x: Value) -> None:
+        fb = self.fb
+        self._trap_if(fb.ins_fcmp(FloatCC.Unordered, x, x), Trap.BAD_CONVERSION)
+        lo, inclusive, hi = _TRUNC_BOUNDS[(ty, src, sign)]
+        lo_cc = FloatCC.GreaterThanOrEqual if inclusive else FloatCC.GreaterThan
+        above = fb.ins_fcmp(lo_cc, x, self._float_const(src, lo))
+        below = fb.ins_fcmp(FloatCC.LessThan, x, self._float_const(src, hi))
+        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, fb.ins_band(above, below), 0), Trap.INT_OVERFLOW)
+
+    def select(self, cond: Value, a: Value, b: Value) -> Value:
+        return self.fb.ins_select(cond, a, b)
+
+    # ---- memory -------------------------------------------------------------
+    def _address(self, addr: Value, offset: int, size: int) -> tuple[Value, int]:
+        """Bounds-check [addr+offset, +size) and return (host pointer, offset)."""
+        fb = self.fb
+        addr64 = fb.ins_uextend(I64, addr)
+        end = fb.ins_iadd_imm(addr64, offset + size)
+        mem_size = fb.use_var(self.mem_size_var)
+        self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
+        ptr = fb.ins_iadd(self.mem_base, addr64)
+        if offset >= 1 << 31:
+            return fb.ins_iadd_imm(ptr, offset), 0
+        return ptr, offset
+
+    def load(self, op: str, addr: Value, offset: int) -> Value:
+        ty, method, size = _LOADS[op]
+        ptr, off = self._address(addr, offset, size)
+        if method is None:
+            return self.fb.ins_load(ty, cl.MemFlags(), ptr, off)
+        if method.endswith("32"):
+            return getattr(self.fb, method)(cl.MemFlags(), ptr, off)
+        return getattr(self.fb, method)(ty, cl.MemFlags(), ptr, off)
+
+    def store(self, op: str, addr: Value, value: Value, offset: int) -> None:
+        method, size = _STORES[op]
+        ptr, off = self._address(addr, offset, size)
+        getattr(self.fb, method)(cl.MemFlags(), value, ptr, off)
+
+    def memory_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+        fb = self.fb
+        if op == "memory.size":
+            size = fb.ins_ushr_imm(fb.use_var(self.mem_size_var), 16)
+            return fb.ins_ireduce(I32, size)
+        if op == "memory.grow":
+            (old,) = self._call_builtin(Builtin.MEMORY_GROW, list(args))
+            self._reload_mem_size()
+            return old
+        if op == "memory.fill":
+            self._call_builtin(Builtin.MEMORY_FILL, list(args))
+        elif op == "memory.copy":
+            self._call_builtin(Builtin.MEMORY_COPY, list(args))
+        elif op == "memory.init":
+            seg = fb.ins_iconst(I32, imm[0])
+            self._call_builtin(Builtin.MEMORY_INIT, [seg, *args])
+        elif op == "data.drop":
+            self._call_builtin(Builtin.DATA_DROP, [fb.ins_iconst(I32, imm[0])])
+        return None
+
+    # ---- calls --------------------------------------------------------------
+    def _sigref(self, ftype: FuncType) -> Any:
+        ref = self.sigrefs.get(ftype)
+        if ref is None:
+            ref = self.sigrefs[ftype] = self.fb.import_signature(_signature(ftype))
+        return ref
+
+    def _call_builtin(self, builtin: Builtin, args: list[Value]) -> list[Value]:
+        fb = self.fb
+        table = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.BUILTINS)
+        fn = fb.ins_load(PTR, _trusted(True), table, builtin * 8)
+        inst = fb.ins_call_indirect(self._sigref(_BUILTIN_TYPES[builtin]), fn, [self.vm, *args])
+        return list(fb.inst_results(inst))
+
+    def _call_pointer(self, ftype: FuncType, fn: Value, args: Sequence[Value]) -> list[Value]:
+        fb = self.fb
+        inst = fb.ins_call_indirect(self._sigref(ftype), fn, [self.vm, *args])
+        self._reload_mem_size()
+        return list(fb.inst_results(inst))
+
+    def call(self, func_index: int, args: Sequence[Value]) -> list[Value]:
+        fb = self.fb
+        funcs = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.FUNCS)
+        fn = fb.ins_load(PTR, _trusted(True), funcs, func_index * 8)
+        return self._call_pointer(self.module.func_type(func_index), fn, args)
+
+    def call_indirect(
+        self, type_index: int, table: int, callee: Value, args: Sequence[Value]
+    ) -> list[Value]:
+        fb = self.fb
+        tables = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TABLES)
+        size = fb.ins_load(I32, _trusted(), tables, table * TABLE_SIZE + 8)
+        self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThanOrEqual, callee, size), Trap.TABLE_OOB)
+        elems = fb.ins_load(PTR, _trusted(), tables, table * TABLE_SIZE)
+        entry = fb.ins_iadd(elems, fb.ins_imul_imm(fb.ins_uextend(I64, callee), FUNCREF_SIZE))
+        fn = fb.ins_load(PTR, _trusted(), entry, 0)
+        type_id = fb.ins_load(I32, _trusted(), entry, FUNCREF_TYPE_ID)
+        expected = self.parent.canonical[type_index]
+        mismatch = fb.ins_icmp_imm(IntCC.NotEqual, type_id, expected)
+        bad = fb.create_block()
+        ok = fb.create_block()
+        fb.set_cold_block(bad)
+        fb.ins_brif(mismatch, bad, [], ok, [])
+        fb.switch_to_block(bad)
+        fb.seal_block(bad)
+        is_null = fb.ins_icmp_imm(IntCC.Equal, fn, 0)
+        uninit = self._trap_block(Trap.UNINIT_ELEM)
+        fb.ins_brif(is_null, uninit, [], self._trap_block(Trap.INDIRECT_SIG), [])
+        fb.switch_to_block(ok)
+        fb.seal_block(ok)
+        return self._call_pointer(self.module.types[type_index], fn, args)

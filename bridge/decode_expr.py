@@ -1,0 +1,303 @@
+"""Instruction decoding (the hot path) and LEB128, shared by function bodies and constant
+expressions.
+
+`decode_expr` is one tight loop with its tables cached in locals, because a large module has
+millions of instructions: operators without immediates append a shared tuple from
+opcodes.NULLARY, the common index/const/memarg/block cases are inline, and everything rare goes
+through `_decode_rare`. It raises IndexError when the bytes run out; the caller (decode.py) turns
+that into a DecodeError for its region, so the loop pays nothing for bounds checks.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from typing import TypeAlias
+
+from .errors import DecodeError, UnsupportedError, ValidationError
+from .module import FuncType, Instr
+from .opcodes import FC_OPS, KINDS, NAMES, NULLARY, REFTYPES, VALTYPES, Imm, simd_name
+
+Append: TypeAlias = Callable[[Instr], None]  # list.append of the instruction list
+
+EMPTY_BLOCKTYPE = FuncType((), ())
+_SINGLE_BT = {code: FuncType((), (t,)) for code, t in VALTYPES.items()}
+
+
+# --- LEB128 ---------------------------------------------------------------------------------------
+def read_uleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
+    """Unsigned LEB128 of at most ceil(bits/7) bytes; the spare bits of the last byte must be 0."""
+    result = 0
+    shift = 0
+    start = pos
+    maxbytes = (bits + 6) // 7
+    while True:
+        byte = b[pos]
+        pos += 1
+        if pos - start == maxbytes:
+            if byte & 0x80:
+                raise DecodeError("integer representation too long", offset=start)
+            used = bits - 7 * (maxbytes - 1)
+            if byte >> used:
+                raise DecodeError("integer too large", offset=start)
+            return result | (byte << shift), pos
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def read_sleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
+    """Signed LEB128; in the last allowed byte, the spare bits must all equal the sign bit."""
+    result = 0
+    shift = 0
+    start = pos
+    maxbytes = (bits + 6) // 7
+    while True:
+        byte = b[pos]
+        pos += 1
+        if pos - start == maxbytes:
+            if byte & 0x80:
+                raise DecodeError("integer representation too long", offset=start)
+            used = bits - 7 * (maxbytes - 1)
+            spare = (0x7F >> (used - 1)) << (used - 1) & 0x7F  # sign bit and above
+            if byte & spare not in (0, spare):
+                raise DecodeError("integer too large", offset=start)
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            break
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    if result >> (shift - 1) & 1:
+        result -= 1 << shift
+    return result, pos
+
+
+# --- instruction sequences (hot path) -------------------------------------------------------------
+class ExprContext:
+    """What the expression decoder needs from the rest of the module."""
+
+    __slots__ = ("types", "has_datacount", "bad_blocktypes", "section", "func")
+
+    def __init__(self) -> None:
+        self.types: list[FuncType] = []
+        self.has_datacount = False
+        self.bad_blocktypes: list[ValidationError] = []
+        self.section = "code"
+        self.func: int | None = None
+
+
+def decode_expr(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[list[Instr], array, int]:
+    """Decode instructions from b[pos:] up to and including the `end` closing depth 0.
+
+    Returns (instrs, file offsets, position after the end). Raises IndexError when the bytes run
+    out; the caller turns that into a DecodeError for its region.
+    """
+    instrs: list[Instr] = []
+    append = instrs.append
+    offsets = array("I")
+    oappend = offsets.append
+    kinds = KINDS
+    names = NAMES
+    nullary = NULLARY
+    depth = 0
+    K_NONE, K_INDEX, K_I32, K_MEMARG, K_BLOCK = Imm.NONE, Imm.INDEX, Imm.I32, Imm.MEMARG, Imm.BLOCK
+    while True:
+        op = b[pos]
+        oappend(base + pos)
+        pos += 1
+        k = kinds[op]
+        if k is K_NONE:
+            append(nullary[op])
+            if op == 0x0B:
+                if depth == 0:
+                    return instrs, offsets, pos
+                depth -= 1
+        elif k is K_INDEX:
+            v = b[pos]
+            if v < 0x80:
+                pos += 1
+            else:
+                v, pos = read_uleb(b, pos, 32)
+            append((names[op], v))
+        elif k is K_I32:
+            v = b[pos]
+            if v < 0x80:
+                pos += 1
+                if v & 0x40:
+                    v -= 0x80
+            else:
+                v, pos = read_sleb(b, pos, 32)
+            append(("i32.const", v))
+        elif k is K_MEMARG:
+            a = b[pos]
+            if a < 0x80:
+                pos += 1
+            else:
+                a, pos = read_uleb(b, pos, 32)
+            o = b[pos]
+            if o < 0x80:
+                pos += 1
+            else:
+                o, pos = read_uleb(b, pos, 32)
+            append((names[op], a, o))
+        elif k is K_BLOCK:
+            depth += 1
+            c = b[pos]
+            if c == 0x40:
+                bt = EMPTY_BLOCKTYPE
+                pos += 1
+            elif c in _SINGLE_BT:
+                bt = _SINGLE_BT[c]
+                pos += 1
+            else:
+                at = pos
+                idx, pos = read_sleb(b, pos, 33)
+                if idx < 0:
+                    if c == 0x7B:
+                        raise UnsupportedError(
+                            "SIMD is not supported yet: v128 block type", offset=base + at
+                        )
+                    raise DecodeError("malformed block type", offset=base + at)
+                if idx < len(ctx.types):
+                    bt = ctx.types[idx]
+                else:
+                    ctx.bad_blocktypes.append(
+                        ValidationError(
+                            f"unknown type {idx}",
+                            section=ctx.section,
+                            func=ctx.func,
+                            offset=base + at - 1,
+                        )
+                    )
+                    bt = EMPTY_BLOCKTYPE
+            append((names[op], bt))
+        else:
+            pos = _decode_rare(b, pos, op, k, base, ctx, append)
+
+
+def _decode_rare(
+    b: bytes,
+    pos: int,
+    op: int,
+    k: Imm,
+    base: int,
+    ctx: ExprContext,
+    append: Append,
+) -> int:
+    """Operators that are rare enough to live outside the hot loop. Returns the new position."""
+    add = append  # list.append of the instruction list
+    if k is Imm.I64:
+        v, pos = read_sleb(b, pos, 64)
+        add(("i64.const", v))
+    elif k is Imm.F32:
+        raw = b[pos : pos + 4]
+        if len(raw) != 4:
+            raise IndexError
+        add(("f32.const", int.from_bytes(raw, "little")))
+        pos += 4
+    elif k is Imm.F64:
+        raw = b[pos : pos + 8]
+        if len(raw) != 8:
+            raise IndexError
+        add(("f64.const", int.from_bytes(raw, "little")))
+        pos += 8
+    elif k is Imm.BR_TABLE:
+        n, pos = read_uleb(b, pos, 32)
+        if n > len(b) - pos:
+            raise DecodeError("length out of bounds", offset=base + pos)
+        targets = []
+        for _ in range(n):
+            t, pos = read_uleb(b, pos, 32)
+            targets.append(t)
+        d, pos = read_uleb(b, pos, 32)
+        add(("br_table", tuple(targets), d))
+    elif k is Imm.CALL_INDIRECT:
+        t, pos = read_uleb(b, pos, 32)
+        tab, pos = read_uleb(b, pos, 32)
+        add(("call_indirect", t, tab))
+    elif k is Imm.ZERO:
+        if b[pos] != 0:
+            raise DecodeError("zero byte expected", offset=base + pos)
+        add((NAMES[op], 0))
+        pos += 1
+    elif k is Imm.SELECT_T:
+        n, pos = read_uleb(b, pos, 32)
+        if n > len(b) - pos:
+            raise DecodeError("length out of bounds", offset=base + pos)
+        ts = []
+        for _ in range(n):
+            code = b[pos]
+            t = VALTYPES.get(code)
+            if t is None:
+                if code == 0x7B:
+                    raise UnsupportedError(
+                        "SIMD is not supported yet: v128 select", offset=base + pos
+                    )
+                raise DecodeError("malformed value type", offset=base + pos)
+            ts.append(t)
+            pos += 1
+        add(("select", tuple(ts)))
+    elif k is Imm.REFTYPE:
+        t = REFTYPES.get(b[pos])
+        if t is None:
+            raise DecodeError("malformed reference type", offset=base + pos)
+        pos += 1
+        add(("ref.null", t))
+    elif k is Imm.PREFIX_FC:
+        pos = _decode_fc(b, pos, base, ctx, add)
+    elif k is Imm.SIMD:
+        sub, _ = read_uleb(b, pos, 32)
+        raise UnsupportedError(
+            f"SIMD is not supported yet: {simd_name(sub)}", offset=base + pos - 1
+        )
+    elif k is Imm.ATOMIC:
+        sub, _ = read_uleb(b, pos, 32)
+        raise UnsupportedError(
+            f"threads/atomics are not supported yet: 0xfe 0x{sub:x}", offset=base + pos - 1
+        )
+    else:
+        raise DecodeError(f"illegal opcode 0x{op:02x}", offset=base + pos - 1)
+    return pos
+
+
+def _decode_fc(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> int:
+    """The 0xFC family: saturating truncation, bulk memory and table operators."""
+    at = pos - 1
+    sub, pos = read_uleb(b, pos, 32)
+    entry = FC_OPS.get(sub)
+    if entry is None:
+        raise DecodeError(f"illegal opcode 0xfc {sub}", offset=base + at)
+    name, k = entry
+    if k is Imm.NONE:
+        add((name,))
+    elif k is Imm.INDEX:
+        v, pos = read_uleb(b, pos, 32)
+        if name == "data.drop" and not ctx.has_datacount:
+            raise DecodeError("data count section required", offset=base + at)
+        add((name, v))
+    elif k is Imm.INDEX_ZERO:  # memory.init
+        v, pos = read_uleb(b, pos, 32)
+        if b[pos] != 0:
+            raise DecodeError("zero byte expected", offset=base + pos)
+        pos += 1
+        if not ctx.has_datacount:
+            raise DecodeError("data count section required", offset=base + at)
+        add((name, v, 0))
+    elif k is Imm.ZERO_ZERO:  # memory.copy
+        if b[pos] != 0 or b[pos + 1] != 0:
+            raise DecodeError("zero byte expected", offset=base + pos)
+        pos += 2
+        add((name, 0, 0))
+    elif k is Imm.ZERO:  # memory.fill
+        if b[pos] != 0:
+            raise DecodeError("zero byte expected", offset=base + pos)
+        pos += 1
+        add((name, 0))
+    else:  # INDEX_INDEX: table.init (elem, table), table.copy (dst, src)
+        x, pos = read_uleb(b, pos, 32)
+        y, pos = read_uleb(b, pos, 32)
+        add((name, x, y))
+    return pos

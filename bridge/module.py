@@ -1,0 +1,180 @@
+"""Small types for a decoded WebAssembly module.
+
+The decoder produces these, the validator checks them, and the translator and
+the metadata emitter read them. Nothing here knows about a backend.
+
+Instructions are plain tuples, `(opname, *immediates)`, because a module has
+hundreds of thousands of them and tuples are the cheapest Python object that
+still reads well. The immediates per operator family are:
+
+    block/loop/if            ("block", FuncType)       block type resolved
+    br, br_if                ("br", depth)
+    br_table                 ("br_table", (depth, ...), default_depth)
+    call                     ("call", funcidx)
+    call_indirect            ("call_indirect", typeidx, tableidx)
+    local.*/global.*         ("local.get", index)
+    loads and stores         ("i32.load", align_log2, offset)
+    memory.size/grow         ("memory.size", memidx)
+    i32.const / i64.const    ("i32.const", value)      signed Python int
+    f32.const / f64.const    ("f32.const", bits)       raw IEEE bits as int
+    select (typed)           ("select", (ValType, ...)); untyped: ("select",)
+    ref.null                 ("ref.null", ValType)
+    ref.func                 ("ref.func", funcidx)
+    memory.init              ("memory.init", dataidx, memidx)
+    data.drop, elem.drop     ("data.drop", index)
+    memory.copy              ("memory.copy", dst_mem, src_mem)
+    memory.fill              ("memory.fill", memidx)
+    table.init               ("table.init", elemidx, tableidx)
+    table.copy               ("table.copy", dst_table, src_table)
+    table.get/set/size/grow/fill ("table.get", tableidx)
+    everything else          ("i32.add",)
+"""
+
+from __future__ import annotations
+
+import enum
+from array import array
+from dataclasses import dataclass, field
+
+
+class ValType(enum.IntEnum):
+    I32 = 0x7F
+    I64 = 0x7E
+    F32 = 0x7D
+    F64 = 0x7C
+    V128 = 0x7B
+    FUNCREF = 0x70
+    EXTERNREF = 0x6F
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class ExternKind(enum.IntEnum):
+    FUNC = 0
+    TABLE = 1
+    MEMORY = 2
+    GLOBAL = 3
+
+
+Instr = tuple  # (opname: str, *immediates)
+
+
+@dataclass(frozen=True)
+class FuncType:
+    params: tuple[ValType, ...]
+    results: tuple[ValType, ...]
+
+    def __str__(self) -> str:
+        p = " ".join(map(str, self.params))
+        r = " ".join(map(str, self.results))
+        return f"[{p}] -> [{r}]"
+
+
+@dataclass(frozen=True)
+class Limits:
+    min: int
+    max: int | None
+
+
+@dataclass(frozen=True)
+class TableType:
+    elem: ValType
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class MemoryType:
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class GlobalType:
+    type: ValType
+    mutable: bool
+
+
+@dataclass
+class Import:
+    module: str
+    name: str
+    kind: ExternKind
+    # FUNC: type index (int); TABLE: TableType; MEMORY: MemoryType; GLOBAL: GlobalType
+    desc: int | TableType | MemoryType | GlobalType
+
+
+@dataclass
+class Export:
+    name: str
+    kind: ExternKind
+    index: int
+
+
+@dataclass
+class Global:
+    type: GlobalType
+    init: list[Instr]  # constant expression, without the final "end"
+
+
+@dataclass
+class Elem:
+    mode: str  # "active" | "passive" | "declarative"
+    type: ValType  # FUNCREF or EXTERNREF
+    init: list[list[Instr]]  # one constant expression per element
+    table: int = 0
+    offset: list[Instr] | None = None  # active only
+
+
+@dataclass
+class Data:
+    mode: str  # "active" | "passive"
+    data: bytes
+    memory: int = 0
+    offset: list[Instr] | None = None  # active only
+
+
+@dataclass
+class Func:
+    """A function defined in the module (imports are in Module.imports)."""
+
+    type_idx: int
+    locals: list[ValType]  # declared locals only, expanded, params not included
+    body: list[Instr]  # ends with the function's final ("end",)
+    offsets: array = field(default_factory=lambda: array("I"))  # byte offset of each instr
+    offset: int = 0  # byte offset of the body in the file
+
+
+@dataclass
+class Module:
+    types: list[FuncType] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)
+    funcs: list[Func] = field(default_factory=list)
+    tables: list[TableType] = field(default_factory=list)
+    memories: list[MemoryType] = field(default_factory=list)
+    globals: list[Global] = field(default_factory=list)
+    exports: list[Export] = field(default_factory=list)
+    start: int | None = None
+    elems: list[Elem] = field(default_factory=list)
+    datas: list[Data] = field(default_factory=list)
+    data_count: int | None = None
+    customs: list[tuple[str, bytes]] = field(default_factory=list)
+    func_names: dict[int, str] = field(default_factory=dict)  # from the "name" section
+
+    def imported(self, kind: ExternKind) -> list[Import]:
+        return [i for i in self.imports if i.kind == kind]
+
+    @property
+    def num_imported_funcs(self) -> int:
+        return sum(1 for i in self.imports if i.kind == ExternKind.FUNC)
+
+    def func_type(self, index: int) -> FuncType:
+        """Type of function `index` in the function index space (imports first)."""
+        n = self.num_imported_funcs
+        if index < n:
+            return self.types[self.imported(ExternKind.FUNC)[index].desc]  # type: ignore[index]
+        return self.types[self.funcs[index - n].type_idx]
+
+    def all_globals(self) -> list[GlobalType]:
+        return [i.desc for i in self.imported(ExternKind.GLOBAL)] + [  # type: ignore[misc]
+            g.type for g in self.globals
+        ]

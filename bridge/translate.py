@@ -1,0 +1,332 @@
+"""The operator walker: one pass over a validated function body.
+
+It keeps Wasm's value stack and control stack and calls a FunctionBackend for
+every operator. Structure (blocks, branches, unreachable code) is decided here
+once, so each backend only lowers operators. The input has been validated, so
+the walker trusts arities and indices; an operator no backend handles is
+reported by name (UnsupportedError), never skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .abi import Trap
+from .backend import FunctionBackend, Label, Value
+from .errors import UnsupportedError
+from .module import FuncType, Module
+
+_BINARY_SUFFIXES = frozenset(
+    "add sub mul div div_s div_u rem_s rem_u and or xor shl shr_s shr_u rotl rotr "
+    "eq ne lt lt_s lt_u gt gt_s gt_u le le_s le_u ge ge_s ge_u min max copysign".split()
+)
+_NUMERIC_PREFIXES = ("i32.", "i64.", "f32.", "f64.")
+
+
+def numeric_arity(op: str) -> int:
+    """1 or 2 for a pure numeric operator; the operator's name alone decides."""
+    return 2 if op[4:] in _BINARY_SUFFIXES else 1
+
+
+@dataclass
+class Frame:
+    """One entry of the control stack."""
+
+    kind: str  # "func" | "block" | "loop" | "if" | "else"
+    type: FuncType
+    dest: Label  # where control goes after `end`; params = the results
+    height: int  # value-stack height below the block's params
+    header: Label | None = None  # loop: the branch target, params = the params
+    else_label: Label | None = None  # if: entered when the condition is 0
+    else_args: list[Value] = field(default_factory=list)  # if: params for the else arm
+    dest_used: bool = False  # something branches or falls through to dest
+
+
+class FunctionTranslator:
+    """Translates one function body through a backend."""
+
+    def __init__(self, module: Module, backend: FunctionBackend) -> None:
+        self.module = module
+        self.be = backend
+        self.stack: list[Value] = []
+        self.frames: list[Frame] = []
+        self.reachable = True
+        self.dead_depth = 0  # blocks opened inside unreachable code
+
+    # ---- driver -------------------------------------------------------------
+    def translate(self, func_index: int) -> None:
+        m = self.module
+        func = m.funcs[func_index - m.num_imported_funcs]
+        ftype = m.types[func.type_idx]
+        be = self.be
+        be.begin(func_index, ftype, func.locals)
+        self.frames.append(Frame("func", ftype, be.new_label(ftype.results), 0))
+        handlers = self._handlers()
+        for pc, instr in enumerate(func.body):
+            op = instr[0]
+            if not self.reachable:
+                self._skip(instr)
+                continue
+            h = handlers.get(op)
+            if h is not None:
+                h(instr)
+            elif op[:4] in _NUMERIC_PREFIXES and op[4:] != "const" and "load" not in op and (
+                "store" not in op
+            ):
+                n = numeric_arity(op)
+                args = self.stack[-n:]
+                del self.stack[-n:]
+                self.stack.append(be.numeric(op, args))
+            else:
+                raise UnsupportedError(
+                    f"operator {op} is not supported yet",
+                    section="code",
+                    func=func_index,
+                    offset=func.offsets[pc] if pc < len(func.offsets) else None,
+                )
+            if not self.frames:
+                break
+        be.finish()
+
+    def _skip(self, instr: tuple) -> None:
+        """Unreachable code: track nesting only, until the block's else/end."""
+        op = instr[0]
+        if op in ("block", "loop", "if"):
+            self.dead_depth += 1
+        elif op == "end":
+            if self.dead_depth:
+                self.dead_depth -= 1
+            else:
+                self._end(instr)
+        elif op == "else" and not self.dead_depth:
+            self._else(instr)
+
+    def _handlers(self) -> dict:
+        h = {
+            "block": self._block,
+            "loop": self._loop,
+            "if": self._if,
+            "else": self._else,
+            "end": self._end,
+            "br": self._br,
+            "br_if": self._br_if,
+            "br_table": self._br_table,
+            "return": self._return,
+            "unreachable": self._unreachable,
+            "nop": lambda i: None,
+            "drop": self._drop,
+            "select": self._select,
+            "local.get": self._local_get,
+            "local.set": self._local_set,
+            "local.tee": self._local_tee,
+            "global.get": self._global_get,
+            "global.set": self._global_set,
+            "call": self._call,
+            "call_indirect": self._call_indirect,
+        }
+        for op in ("i32.const", "i64.const", "f32.const", "f64.const"):
+            h[op] = self._const
+        for op in (
+            "memory.size",
+            "memory.grow",
+            "memory.fill",
+            "memory.copy",
+            "memory.init",
+            "data.drop",
+        ):
+            h[op] = self._memory_op
+        for ty in ("i32", "i64", "f32", "f64"):
+            for suffix in ("load", "store"):
+                h[f"{ty}.{suffix}"] = self._load if suffix == "load" else self._store
+        for op in (
+            "i32.load8_s i32.load8_u i32.load16_s i32.load16_u i64.load8_s i64.load8_u "
+            "i64.load16_s i64.load16_u i64.load32_s i64.load32_u"
+        ).split():
+            h[op] = self._load
+        for op in "i32.store8 i32.store16 i64.store8 i64.store16 i64.store32".split():
+            h[op] = self._store
+        return h
+
+    # ---- helpers ------------------------------------------------------------
+    def _pop(self, n: int) -> list[Value]:
+        if n == 0:
+            return []
+        vals = self.stack[-n:]
+        del self.stack[-n:]
+        return vals
+
+    def _top(self, n: int) -> list[Value]:
+        return self.stack[-n:] if n else []
+
+    def _target(self, depth: int) -> tuple[Label, int]:
+        """Where a branch to `depth` goes, and how many values it carries."""
+        frame = self.frames[-1 - depth]
+        if frame.kind == "loop":
+            return frame.header, len(frame.type.params)
+        frame.dest_used = True
+        return frame.dest, len(frame.type.results)
+
+    def _block_type(self, instr: tuple) -> FuncType:
+        return instr[1]
+
+    # ---- control ------------------------------------------------------------
+    def _block(self, instr: tuple) -> None:
+        bt = instr[1]
+        dest = self.be.new_label(bt.results)
+        self.frames.append(Frame("block", bt, dest, len(self.stack) - len(bt.params)))
+
+    def _loop(self, instr: tuple) -> None:
+        bt = instr[1]
+        be = self.be
+        header = be.new_label(bt.params)
+        n = len(bt.params)
+        be.jump(header, self._pop(n))
+        be.switch_to(header, seal=False)
+        self.stack.extend(be.label_params(header))
+        dest = be.new_label(bt.results)
+        self.frames.append(Frame("loop", bt, dest, len(self.stack) - n, header=header))
+
+    def _if(self, instr: tuple) -> None:
+        bt = instr[1]
+        be = self.be
+        cond = self.stack.pop()
+        then_l = be.new_label(())
+        else_l = be.new_label(())
+        dest = be.new_label(bt.results)
+        be.branch_if(cond, then_l, [], else_l)
+        be.switch_to(then_l)
+        n = len(bt.params)
+        frame = Frame("if", bt, dest, len(self.stack) - n, else_label=else_l)
+        frame.else_args = self._top(n)
+        self.frames.append(frame)
+
+    def _else(self, instr: tuple) -> None:
+        frame = self.frames[-1]
+        be = self.be
+        if self.reachable:
+            be.jump(frame.dest, self._top(len(frame.type.results)))
+            frame.dest_used = True
+        del self.stack[frame.height :]
+        self.stack.extend(frame.else_args)
+        frame.kind = "else"
+        be.switch_to(frame.else_label)
+        self.reachable = True
+
+    def _end(self, instr: tuple) -> None:
+        frame = self.frames.pop()
+        be = self.be
+        results = len(frame.type.results)
+        if self.reachable:
+            be.jump(frame.dest, self._top(results))
+            frame.dest_used = True
+        if frame.kind == "if":  # no else arm: the params flow through
+            be.switch_to(frame.else_label)
+            be.jump(frame.dest, frame.else_args)
+            frame.dest_used = True
+        if frame.kind == "loop":
+            be.seal(frame.header)
+        del self.stack[frame.height :]
+        if frame.dest_used:
+            be.switch_to(frame.dest)
+            self.stack.extend(be.label_params(frame.dest))
+            self.reachable = True
+            if frame.kind == "func":
+                be.ret(self._pop(results))
+                self.reachable = False
+        else:
+            self.reachable = False
+
+    def _br(self, instr: tuple) -> None:
+        label, n = self._target(instr[1])
+        self.be.jump(label, self._top(n))
+        self.reachable = False
+
+    def _br_if(self, instr: tuple) -> None:
+        cond = self.stack.pop()
+        label, n = self._target(instr[1])
+        be = self.be
+        cont = be.new_label(())
+        be.branch_if(cond, label, self._top(n), cont)
+        be.switch_to(cont)
+
+    def _br_table(self, instr: tuple) -> None:
+        index = self.stack.pop()
+        labels = []
+        n = 0
+        for depth in instr[1]:
+            label, n = self._target(depth)
+            labels.append(label)
+        default, n = self._target(instr[2])
+        self.be.branch_table(index, labels, default, self._top(n))
+        self.reachable = False
+
+    def _return(self, instr: tuple) -> None:
+        self.be.ret(self._top(len(self.frames[0].type.results)))
+        self.reachable = False
+
+    def _unreachable(self, instr: tuple) -> None:
+        self.be.trap(Trap.UNREACHABLE)
+        self.reachable = False
+
+    # ---- parametric and variables ------------------------------------------
+    def _drop(self, instr: tuple) -> None:
+        self.stack.pop()
+
+    def _select(self, instr: tuple) -> None:
+        cond = self.stack.pop()
+        a, b = self._pop(2)
+        self.stack.append(self.be.select(cond, a, b))
+
+    def _local_get(self, instr: tuple) -> None:
+        self.stack.append(self.be.local_get(instr[1]))
+
+    def _local_set(self, instr: tuple) -> None:
+        self.be.local_set(instr[1], self.stack.pop())
+
+    def _local_tee(self, instr: tuple) -> None:
+        self.be.local_set(instr[1], self.stack[-1])
+
+    def _global_get(self, instr: tuple) -> None:
+        self.stack.append(self.be.global_get(instr[1]))
+
+    def _global_set(self, instr: tuple) -> None:
+        self.be.global_set(instr[1], self.stack.pop())
+
+    # ---- constants, memory, calls ----------------------------------------
+    def _const(self, instr: tuple) -> None:
+        self.stack.append(self.be.const(instr[0], instr[1]))
+
+    def _load(self, instr: tuple) -> None:
+        addr = self.stack.pop()
+        self.stack.append(self.be.load(instr[0], addr, instr[2]))
+
+    def _store(self, instr: tuple) -> None:
+        value = self.stack.pop()
+        addr = self.stack.pop()
+        self.be.store(instr[0], addr, value, instr[2])
+
+    _MEMORY_ARITY = {
+        "memory.size": 0,
+        "memory.grow": 1,
+        "memory.fill": 3,
+        "memory.copy": 3,
+        "memory.init": 3,
+        "data.drop": 0,
+    }
+
+    def _memory_op(self, instr: tuple) -> None:
+        op = instr[0]
+        result = self.be.memory_op(op, self._pop(self._MEMORY_ARITY[op]), instr[1:])
+        if result is not None:
+            self.stack.append(result)
+
+    def _call(self, instr: tuple) -> None:
+        ftype = self.module.func_type(instr[1])
+        args = self._pop(len(ftype.params))
+        self.stack.extend(self.be.call(instr[1], args))
+
+    def _call_indirect(self, instr: tuple) -> None:
+        ftype = self.module.types[instr[1]]
+        callee = self.stack.pop()
+        args = self._pop(len(ftype.params))
+        self.stack.extend(self.be.call_indirect(instr[1], instr[2], callee, args))

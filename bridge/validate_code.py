@@ -1,0 +1,415 @@
+"""Validation of one function body: the spec's algorithm (spec appendix "Validation Algorithm").
+
+An operand stack of value types (None stands for the unknown type of unreachable code) and a
+control stack of frames. Numeric operators are checked from the opcodes.SIGS table in the
+driver loop; everything else goes through one small handler per operator family, picked from
+`_HANDLERS` by name. Handlers raise ValidationError without a position; the driver adds the
+function index and the instruction's file offset (from Func.offsets), so the handlers stay short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .errors import ValidationError
+from .module import FuncType, Instr, Module, ValType
+from .opcodes import MEMOPS, SIGS
+
+I32, I64, F32, F64 = ValType.I32, ValType.I64, ValType.F32, ValType.F64
+FUNCREF, EXTERNREF = ValType.FUNCREF, ValType.EXTERNREF
+_NUMERIC = (I32, I64, F32, F64, ValType.V128)
+_REFS = (FUNCREF, EXTERNREF)
+
+Type = ValType | None  # None: unknown (bottom), only in unreachable code
+
+
+class ModuleCtx:
+    """The spec's context C, minus what is per function: computed once per module."""
+
+    def __init__(self, m: Module, refs: set[int]) -> None:
+        self.types = m.types
+        self.funcs: list[FuncType | None] = []
+        for imp in m.imports:
+            if imp.kind == 0:
+                self.funcs.append(m.types[imp.desc] if imp.desc < len(m.types) else None)  # type: ignore[operator,index]
+        for f in m.funcs:
+            self.funcs.append(m.types[f.type_idx] if f.type_idx < len(m.types) else None)
+        self.tables = [i.desc.elem for i in m.imports if i.kind == 1] + [t.elem for t in m.tables]  # type: ignore[union-attr]
+        self.nmems = sum(1 for i in m.imports if i.kind == 2) + len(m.memories)
+        self.globals = m.all_globals()
+        self.elems = [e.type for e in m.elems]
+        self.ndatas = m.data_count
+        self.refs = refs
+
+
+class _Frame:
+    __slots__ = ("kind", "params", "results", "height", "unreachable")
+
+    def __init__(
+        self, kind: str, params: tuple[ValType, ...], results: tuple[ValType, ...], height: int
+    ) -> None:
+        self.kind = kind
+        self.params = params
+        self.results = results
+        self.height = height
+        self.unreachable = False
+
+    def labels(self) -> tuple[ValType, ...]:
+        """Types a branch to this frame carries: a loop's params, any other block's results."""
+        return self.params if self.kind == "loop" else self.results
+
+
+def _mismatch(detail: str = "") -> ValidationError:
+    return ValidationError("type mismatch" + (f": {detail}" if detail else ""))
+
+
+class _State:
+    """Operand and control stacks of one function, with the spec's push/pop primitives."""
+
+    __slots__ = ("c", "locals", "vals", "ctrls")
+
+    def __init__(self, c: ModuleCtx, locals_: list[ValType], ft: FuncType) -> None:
+        self.c = c
+        self.locals = locals_
+        self.vals: list[Type] = []
+        self.ctrls: list[_Frame] = [_Frame("func", (), ft.results, 0)]
+
+    def pop(self, expect: Type = None) -> Type:
+        """Pop one operand, checking it against `expect`; returns it (None when unknown)."""
+        vals = self.vals
+        f = self.ctrls[-1]
+        if len(vals) == f.height:
+            if f.unreachable:
+                return None
+            raise _mismatch(f"expected {expect or 'a value'}, stack empty")
+        actual = vals.pop()
+        if expect is not None and actual is not None and actual != expect:
+            raise _mismatch(f"expected {expect}, found {actual}")
+        return actual
+
+    def pop_many(self, types: Sequence[ValType]) -> None:
+        for t in reversed(types):
+            self.pop(t)
+
+    def push_ctrl(self, kind: str, ft: FuncType) -> None:
+        self.ctrls.append(_Frame(kind, ft.params, ft.results, len(self.vals)))
+        self.vals.extend(ft.params)
+
+    def pop_ctrl(self) -> _Frame:
+        f = self.ctrls[-1]
+        self.pop_many(f.results)
+        if len(self.vals) != f.height:
+            raise _mismatch(f"{len(self.vals) - f.height} extra value(s) at end of block")
+        self.ctrls.pop()
+        return f
+
+    def unreachable(self) -> None:
+        f = self.ctrls[-1]
+        del self.vals[f.height :]
+        f.unreachable = True
+
+    def label(self, depth: int) -> _Frame:
+        if depth >= len(self.ctrls):
+            raise ValidationError(f"unknown label {depth}")
+        return self.ctrls[-1 - depth]
+
+    def table(self, idx: int) -> ValType:
+        if idx >= len(self.c.tables):
+            raise ValidationError(f"unknown table {idx}")
+        return self.c.tables[idx]
+
+    def memory(self, idx: int) -> None:
+        if idx >= self.c.nmems:
+            raise ValidationError(f"unknown memory {idx}")
+
+    def data(self, idx: int) -> None:
+        if self.c.ndatas is None or idx >= self.c.ndatas:
+            raise ValidationError(f"unknown data segment {idx}")
+
+    def elem(self, idx: int) -> ValType:
+        if idx >= len(self.c.elems):
+            raise ValidationError(f"unknown elem segment {idx}")
+        return self.c.elems[idx]
+
+    def functype(self, idx: int) -> FuncType:
+        ft = self.c.funcs[idx] if idx < len(self.c.funcs) else None
+        if ft is None:
+            raise ValidationError(f"unknown function {idx}")
+        return ft
+
+
+# --- control --------------------------------------------------------------------------------------
+def _block(s: _State, ins: Instr) -> None:
+    ft: FuncType = ins[1]
+    if ins[0] == "if":
+        s.pop(I32)
+    s.pop_many(ft.params)
+    s.push_ctrl(ins[0], ft)
+
+
+def _else(s: _State, ins: Instr) -> None:
+    if s.ctrls[-1].kind != "if":
+        raise ValidationError("else without matching if")
+    f = s.pop_ctrl()
+    s.push_ctrl("else", FuncType(f.params, f.results))
+
+
+def _end(s: _State, ins: Instr) -> None:
+    f = s.pop_ctrl()
+    if f.kind == "if" and f.params != f.results:
+        raise _mismatch("if without else must leave its parameters unchanged")
+    s.vals.extend(f.results)
+
+
+def _br(s: _State, ins: Instr) -> None:
+    s.pop_many(s.label(ins[1]).labels())
+    s.unreachable()
+
+
+def _br_if(s: _State, ins: Instr) -> None:
+    s.pop(I32)
+    labels = s.label(ins[1]).labels()
+    s.pop_many(labels)
+    s.vals.extend(labels)
+
+
+def _br_table(s: _State, ins: Instr) -> None:
+    s.pop(I32)
+    default = s.label(ins[2]).labels()
+    arity = len(default)
+    for depth in ins[1]:
+        labels = s.label(depth).labels()
+        if len(labels) != arity:
+            raise _mismatch("br_table targets have different arities")
+        # Pop and push back (unknowns stay unknown), so every target sees the same operands.
+        popped = [s.pop(t) for t in reversed(labels)]
+        s.vals.extend(reversed(popped))
+    s.pop_many(default)
+    s.unreachable()
+
+
+def _return(s: _State, ins: Instr) -> None:
+    s.pop_many(s.ctrls[0].results)
+    s.unreachable()
+
+
+def _unreachable(s: _State, ins: Instr) -> None:
+    s.unreachable()
+
+
+def _nop(s: _State, ins: Instr) -> None:
+    pass
+
+
+def _call(s: _State, ins: Instr) -> None:
+    ft = s.functype(ins[1])
+    s.pop_many(ft.params)
+    s.vals.extend(ft.results)
+
+
+def _call_indirect(s: _State, ins: Instr) -> None:
+    if s.table(ins[2]) != FUNCREF:
+        raise _mismatch("call_indirect through a table that is not funcref")
+    if ins[1] >= len(s.c.types):
+        raise ValidationError(f"unknown type {ins[1]}")
+    ft = s.c.types[ins[1]]
+    s.pop(I32)
+    s.pop_many(ft.params)
+    s.vals.extend(ft.results)
+
+
+# --- parametric -----------------------------------------------------------------------------------
+def _drop(s: _State, ins: Instr) -> None:
+    s.pop()
+
+
+def _select(s: _State, ins: Instr) -> None:
+    if len(ins) > 1:
+        if len(ins[1]) != 1:
+            raise ValidationError("invalid result arity")
+        t = ins[1][0]
+        s.pop(I32)
+        s.pop(t)
+        s.pop(t)
+        s.vals.append(t)
+        return
+    s.pop(I32)
+    t1 = s.pop()
+    t2 = s.pop()
+    if (t1 is not None and t1 not in _NUMERIC) or (t2 is not None and t2 not in _NUMERIC):
+        raise _mismatch("untyped select needs numeric operands")
+    if t1 is not None and t2 is not None and t1 != t2:
+        raise _mismatch(f"select operands {t2} and {t1}")
+    s.vals.append(t1 if t1 is not None else t2)
+
+
+# --- variables ------------------------------------------------------------------------------------
+def _local(s: _State, ins: Instr) -> None:
+    idx = ins[1]
+    if idx >= len(s.locals):
+        raise ValidationError(f"unknown local {idx}")
+    t = s.locals[idx]
+    op = ins[0]
+    if op == "local.get":
+        s.vals.append(t)
+    elif op == "local.set":
+        s.pop(t)
+    else:
+        s.pop(t)
+        s.vals.append(t)
+
+
+def _global(s: _State, ins: Instr) -> None:
+    idx = ins[1]
+    if idx >= len(s.c.globals):
+        raise ValidationError(f"unknown global {idx}")
+    g = s.c.globals[idx]
+    if ins[0] == "global.get":
+        s.vals.append(g.type)
+    else:
+        if not g.mutable:
+            raise ValidationError("global is immutable")
+        s.pop(g.type)
+
+
+# --- tables and references ------------------------------------------------------------------------
+def _table(s: _State, ins: Instr) -> None:
+    op = ins[0]
+    if op == "table.init":
+        t = s.table(ins[2])
+        if s.elem(ins[1]) != t:
+            raise _mismatch("element segment and table types differ")
+        s.pop_many((I32, I32, I32))
+        return
+    if op == "table.copy":
+        if s.table(ins[1]) != s.table(ins[2]):
+            raise _mismatch("table.copy between tables of different types")
+        s.pop_many((I32, I32, I32))
+        return
+    if op == "elem.drop":
+        s.elem(ins[1])
+        return
+    t = s.table(ins[1])
+    if op == "table.get":
+        s.pop(I32)
+        s.vals.append(t)
+    elif op == "table.set":
+        s.pop_many((I32, t))
+    elif op == "table.size":
+        s.vals.append(I32)
+    elif op == "table.grow":
+        s.pop_many((t, I32))
+        s.vals.append(I32)
+    else:  # table.fill
+        s.pop_many((I32, t, I32))
+
+
+def _ref(s: _State, ins: Instr) -> None:
+    op = ins[0]
+    if op == "ref.null":
+        s.vals.append(ins[1])
+    elif op == "ref.is_null":
+        t = s.pop()
+        if t is not None and t not in _REFS:
+            raise _mismatch(f"ref.is_null on {t}")
+        s.vals.append(I32)
+    else:  # ref.func
+        s.functype(ins[1])
+        if ins[1] not in s.c.refs:
+            raise ValidationError(f"undeclared function reference {ins[1]}")
+        s.vals.append(FUNCREF)
+
+
+# --- memory ---------------------------------------------------------------------------------------
+def _memop(s: _State, ins: Instr) -> None:
+    natural, t, store = MEMOPS[ins[0]]
+    s.memory(0)
+    if ins[1] > natural:
+        raise ValidationError("alignment must not be larger than natural")
+    if store:
+        s.pop(t)
+        s.pop(I32)
+    else:
+        s.pop(I32)
+        s.vals.append(t)
+
+
+def _memory(s: _State, ins: Instr) -> None:
+    op = ins[0]
+    s.memory(0)
+    if op == "memory.size":
+        s.vals.append(I32)
+    elif op == "memory.grow":
+        s.pop(I32)
+        s.vals.append(I32)
+    elif op == "memory.init":
+        s.data(ins[1])
+        s.pop_many((I32, I32, I32))
+    else:  # memory.copy, memory.fill
+        s.pop_many((I32, I32, I32))
+
+
+def _data_drop(s: _State, ins: Instr) -> None:
+    s.data(ins[1])
+
+
+def _const(s: _State, ins: Instr) -> None:
+    s.vals.append(_CONST_TYPES[ins[0]])
+
+
+_CONST_TYPES = {"i32.const": I32, "i64.const": I64, "f32.const": F32, "f64.const": F64}
+
+_HANDLERS: dict[str, Callable[[_State, Instr], None]] = {
+    "block": _block, "loop": _block, "if": _block, "else": _else, "end": _end,
+    "br": _br, "br_if": _br_if, "br_table": _br_table, "return": _return,
+    "unreachable": _unreachable, "nop": _nop, "call": _call, "call_indirect": _call_indirect,
+    "drop": _drop, "select": _select,
+    "local.get": _local, "local.set": _local, "local.tee": _local,
+    "global.get": _global, "global.set": _global,
+    "table.get": _table, "table.set": _table, "table.size": _table, "table.grow": _table,
+    "table.fill": _table, "table.copy": _table, "table.init": _table, "elem.drop": _table,
+    "ref.null": _ref, "ref.is_null": _ref, "ref.func": _ref,
+    "memory.size": _memory, "memory.grow": _memory, "memory.init": _memory,
+    "memory.copy": _memory, "memory.fill": _memory, "data.drop": _data_drop,
+    "i32.const": _const, "i64.const": _const, "f32.const": _const, "f64.const": _const,
+    **{name: _memop for name in MEMOPS},
+}  # fmt: skip
+
+
+def validate_function(
+    c: ModuleCtx, ft: FuncType, locals_: list[ValType], body: Sequence[Instr]
+) -> int:
+    """Validate one body (ending in its final "end") against type `ft`.
+
+    Returns normally or raises ValidationError; on error, `.index` tells the driver which
+    instruction failed (attribute set here, so handlers need not know positions).
+    """
+    s = _State(c, list(ft.params) + list(locals_), ft)
+    vals = s.vals
+    ctrls = s.ctrls
+    sigs = SIGS
+    handlers = _HANDLERS
+    i = 0
+    try:
+        for i, ins in enumerate(body):
+            op = ins[0]
+            sig = sigs.get(op)
+            if sig is not None:
+                pops, pushes = sig
+                # Fast path: all operands present and of the exact type.
+                n = len(pops)
+                if len(vals) - ctrls[-1].height >= n and tuple(vals[-n:]) == pops:
+                    del vals[-n:]
+                else:
+                    s.pop_many(pops)
+                vals.append(pushes[0])
+                continue
+            handlers[op](s, ins)
+            if not ctrls:
+                if i != len(body) - 1:
+                    raise ValidationError("instructions after the function's final end")
+                return i
+    except ValidationError as e:
+        e.index = i  # type: ignore[attr-defined]
+        raise
+    raise ValidationError("function body does not end with end")  # decoder guarantees it does

@@ -1,0 +1,221 @@
+"""The `wasmkiln` command: parse, delegate, and turn every failure into a message.
+
+User errors (bad modules, missing imports, wrong flags, guest crashes) end as
+one `wasmkiln: error: ...` line on stderr and a non-zero exit code; only a
+fault of wasmkiln itself may show a traceback, and then it says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from wasmkiln.bridge.errors import WasmError
+
+from .image import ImageError, build_image, read_image_info
+from .runner import RunError, RunOptions, run_image
+from .runtime import RuntimeNotFound
+from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
+
+PROFILES = {"dev": "cranelift", "release": "cranelift"}
+
+
+def _say(msg: str) -> None:
+    print(f"wasmkiln: {msg}", file=sys.stderr)
+
+
+class UsageError(Exception):
+    pass
+
+
+def _read_wasm(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _default_example() -> tuple[bytes, str]:
+    data = resources.files("wasmkiln.pyhook").joinpath("examples/hello.wasm").read_bytes()
+    return data, "hello"
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "wasmkiln" / "images"
+
+
+def _backend(args: argparse.Namespace) -> str:
+    if args.backend:
+        return args.backend
+    return PROFILES[args.profile]
+
+
+def _is_wasm(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"\0asm"
+    except OSError:
+        return False
+
+
+# ---- commands ---------------------------------------------------------------
+def cmd_build(args: argparse.Namespace) -> int:
+    target = get_target(args.target)
+    wasm = _read_wasm(args.module)
+    name = args.module.stem
+    out = args.output or args.module.with_suffix(target.image_suffix)
+    t0 = time.perf_counter()
+    result = build_image(
+        wasm, target, out, name=name, backend=_backend(args),
+        unknown_imports="trap" if args.trap_unknown_imports else "error",
+    )
+    elapsed = time.perf_counter() - t0
+    _say(f"built {out} for {target.triple} ({result.size} bytes, {result.instructions} "
+         f"instructions, {elapsed:.2f} s)")
+    return 0
+
+
+def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str]:
+    """The image to run: given, or built from a module into the cache."""
+    if args.image is None:
+        wasm, name = _default_example()
+    elif _is_wasm(args.image):
+        wasm, name = _read_wasm(args.image), args.image.stem
+    else:
+        if not args.image.exists():
+            raise UsageError(f"{args.image}: no such file")
+        info = read_image_info(args.image)
+        if info is None:
+            raise UsageError(f"{args.image} is neither a Wasm module nor a wasmkiln image")
+        if args.target and args.target != info.get("target"):
+            raise UsageError(f"{args.image} was built for {info.get('target')}, not {args.target}")
+        return args.image, get_target(info["target"]), info.get("module", args.image.stem)
+    target = get_target(args.target or DEFAULT_TARGET)
+    backend = _backend(args)
+    key = hashlib.sha256(wasm + f"{target.triple}/{backend}".encode()).hexdigest()[:24]
+    out = _cache_dir() / f"{name}-{key}{target.image_suffix}"
+    if not out.exists():
+        build_image(wasm, target, out, name=name, backend=backend,
+                    unknown_imports="trap" if args.trap_unknown_imports else "error")
+    return out, target, name
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    for e in args.env:
+        if "=" not in e:
+            raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
+    image, target, name = _image_for_run(args)
+    opts = RunOptions(
+        args=list(args.args), env=list(args.env), accel=args.accel,
+        memory_mb=args.memory, timeout=args.timeout, program_name=name,
+    )
+    return run_image(image, target, opts)
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    print(f"{'target':<14} {'backend':<10} {'linker':<8} status")
+    for t in TARGETS.values():
+        status = "default" if t.triple == DEFAULT_TARGET else ("ok" if t.supported else "not yet")
+        print(f"{t.triple:<14} {'cranelift':<10} {'gcc/ld':<8} {status}: {t.description}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .inspect import inspect_image, inspect_module
+
+    if _is_wasm(args.file):
+        inspect_module(_read_wasm(args.file), args.target or DEFAULT_TARGET)
+        return 0
+    if not args.file.exists():
+        raise UsageError(f"{args.file}: no such file")
+    if not inspect_image(args.file):
+        raise UsageError(f"{args.file} is neither a Wasm module nor a wasmkiln image")
+    return 0
+
+
+# ---- parser -----------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wasmkiln",
+        description="Compile WASI modules ahead of time into unikernel images and run them.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def compile_flags(sp: argparse.ArgumentParser, default_target: str | None) -> None:
+        sp.add_argument("--target", default=default_target,
+                        help=f"target triple (default {DEFAULT_TARGET}; see `wasmkiln targets`)")
+        sp.add_argument("--profile", choices=sorted(PROFILES), default="dev",
+                        help="dev: fast compile (Cranelift); release: optimised")
+        sp.add_argument("--backend", choices=["cranelift"], help="override the profile's backend")
+        sp.add_argument("--trap-unknown-imports", action="store_true",
+                        help="link imports nothing provides as functions that trap when called")
+
+    b = sub.add_parser("build", help="compile a .wasm module into an image")
+    b.add_argument("module", type=Path)
+    b.add_argument("-o", "--output", type=Path, help="image path (default: MODULE.img/.spt)")
+    compile_flags(b, DEFAULT_TARGET)
+    b.set_defaults(func=cmd_build)
+
+    r = sub.add_parser("run", help="run an image, or build a module and run it",
+                       description="Run IMAGE (or build MODULE.wasm into a cached image and run "
+                       "it). With no argument, runs the built-in hello example.")
+    r.add_argument("image", type=Path, nargs="?", metavar="IMAGE|MODULE")
+    r.add_argument("args", nargs="*", help="guest arguments (put them after --)")
+    r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    r.add_argument("--accel", choices=["auto", "tcg", "kvm"], default="auto",
+                   help="QEMU accelerator for kvm targets (auto: KVM only if hardware-backed)")
+    r.add_argument("--memory", type=int, default=256, metavar="MIB", help="guest memory (kvm)")
+    r.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the guest after this")
+    compile_flags(r, None)
+    r.set_defaults(func=cmd_run)
+
+    i = sub.add_parser("inspect", help="show a module's or an image's imports, exports, sections")
+    i.add_argument("file", type=Path)
+    i.add_argument("--target", help="check imports against this target")
+    i.set_defaults(func=cmd_inspect)
+
+    t = sub.add_parser("targets", help="list the targets")
+    t.set_defaults(func=cmd_targets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        argv = ["run"]
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except (UsageError, TargetError) as e:
+        _say(f"error: {e}")
+        return 2
+    except WasmError as e:
+        _say(f"error: {e}")
+        return 1
+    except (ImageError, RuntimeNotFound) as e:
+        _say(f"error: {e}")
+        return 1
+    except RunError as e:
+        _say(f"error: {e}")
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as e:  # a Rust panic arrives as a BaseException (PanicException)
+        if type(e).__name__ != "PanicException":
+            raise
+        _say(f"internal compiler error (Cranelift panicked): {e}; please report this module")
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

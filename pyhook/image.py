@@ -1,0 +1,114 @@
+"""Building an image: compile a module with bridge, then link it with the runtime.
+
+The link is done by the system C compiler driver (gcc or cc), because the
+runtime is a static C library and the metadata object is C. Every tool failure
+becomes an ImageError with the tool's own message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wasmkiln.bridge.compile import compile_wasm
+
+from .runtime import target_dir
+from .targets import Target
+
+INFO_SECTION = ".wasmkiln.info"
+METADATA_CFLAGS = ["-O1", "-ffreestanding", "-fno-pie", "-fno-pic", "-mno-red-zone", "-fno-common"]
+
+
+class ImageError(Exception):
+    """The image could not be produced for a reason outside the module itself."""
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    size: int
+    instructions: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def c_compiler() -> str:
+    for name in (os.environ.get("CC"), "gcc", "cc"):
+        if name and shutil.which(name):
+            return name
+    raise ImageError("no C compiler found to link the image: install gcc (or set CC)")
+
+
+def _run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ImageError(f"{what} failed ({' '.join(cmd[:1])} exit {proc.returncode}):\n"
+                         f"{proc.stderr.strip()}")
+
+
+def _info_c(target: Target, name: str) -> str:
+    info = json.dumps({"target": target.triple, "module": name, "abi": 1})
+    escaped = info.replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        f'__attribute__((used, section("{INFO_SECTION}"))) '
+        f'static const char wk_image_info[] = "{escaped}";\n'
+    )
+
+
+def build_image(
+    wasm: bytes,
+    target: Target,
+    out: Path,
+    *,
+    name: str = "main",
+    backend: str = "cranelift",
+    unknown_imports: str = "error",
+) -> BuildResult:
+    """Compile and link; the output appears only when everything succeeded."""
+    tdir = target_dir(target.triple)
+    spec = json.loads((tdir / "target.json").read_text())
+    include = tdir.parent / "include"
+    cc = c_compiler()
+    with tempfile.TemporaryDirectory(prefix="wasmkiln-") as tmp:
+        work = Path(tmp)
+        blob = work / "data.bin"
+        compiled = compile_wasm(
+            wasm,
+            blob_path=str(blob),
+            backend=backend,
+            unknown_imports=unknown_imports,
+            name=name,
+        )
+        (work / "code.o").write_bytes(compiled.code)
+        blob.write_bytes(compiled.data_blob)
+        (work / "meta.c").write_text(compiled.metadata_c + _info_c(target, name))
+        _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
+              "-o", str(work / "meta.o")], "compiling the module metadata")
+        ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
+        lib = tdir / f"libwasmkiln-{target.triple}.a"
+        tmp_out = work / "image"
+        _run([cc, *ldflags, str(work / "code.o"), str(work / "meta.o"),
+              "-Wl,--whole-archive", str(lib), "-Wl,--no-whole-archive", "-o", str(tmp_out)],
+             "linking the image")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp_out, out)
+        if target.platform == "spt":
+            out.chmod(0o755)
+    return BuildResult(out, out.stat().st_size, compiled.instructions, compiled.timings)
+
+
+def read_image_info(path: Path) -> dict | None:
+    """The JSON build info an image carries, or None if `path` is no wasmkiln image."""
+    from .elf import section_bytes
+
+    data = section_bytes(path, INFO_SECTION)
+    if data is None:
+        return None
+    try:
+        return json.loads(data.rstrip(b"\0").decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None

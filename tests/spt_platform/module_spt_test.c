@@ -1,0 +1,345 @@
+/*
+ * tests/spt_platform/module_spt_test.c - a hand-written "compiled module".
+ *
+ * It stands in for the compiler's output: functions with the ABI signature
+ * (wk_vmctx first), imports called through vm->funcs like generated code does,
+ * and a hand-written `const wk_module wk_module_main`. Linked exactly as the
+ * Python tool links an image (target.json ldflags + the whole spt archive).
+ *
+ * Guest argv[1] selects what _start does:
+ *   hello (default)  print argv and environ via fd_write, then proc_exit(42)
+ *   trap             builtins->trap(INT_DIV_ZERO)                -> 134
+ *   forbid-NAME      print "before", then a raw forbidden syscall -> SIGSYS
+ *                    (NAME: getpid, openat, write3, read1, mmap)
+ *   builtins         memory.grow/fill/copy/init, data.drop, globals, tables
+ *   efault           WASI calls with bad guest pointers return EFAULT
+ *   wasi             clocks, random, fdstat, seek, prestat, poll_oneoff
+ *   return           _start returns normally                      -> 0
+ *   cat              copy stdin to stdout with fd_read/fd_write     -> 0
+ *   oob              memory.fill out of bounds                    -> 134
+ *
+ * Variants (-D): WK_TEST_NO_START (entry_func -1), WK_TEST_BAD_DATA (an active
+ * data segment past the end of memory), WK_TEST_BAD_ABI (abi_version + 1).
+ */
+#include <stdint.h>
+
+#include "wk/abi.h"
+#include "wk/wasi.h"
+
+/* Function indices: imports first, as the compiler lays them out. */
+enum {
+  F_ARGS_SIZES_GET,
+  F_ARGS_GET,
+  F_ENVIRON_SIZES_GET,
+  F_ENVIRON_GET,
+  F_FD_WRITE,
+  F_PROC_EXIT,
+  F_CLOCK_TIME_GET,
+  F_RANDOM_GET,
+  F_POLL_ONEOFF,
+  F_START,
+  F_HELPER,
+  NUM_FUNCS
+};
+
+typedef int32_t (*fn_ii_i)(wk_vmctx *, int32_t, int32_t);
+typedef int32_t (*fn_iiii_i)(wk_vmctx *, int32_t, int32_t, int32_t, int32_t);
+typedef int32_t (*fn_iIi_i)(wk_vmctx *, int32_t, int64_t, int32_t);
+typedef void (*fn_i_)(wk_vmctx *, int32_t);
+typedef int32_t (*fn_i_i)(wk_vmctx *, int32_t);
+
+#define CALL(vm, type, idx, ...) ((type)(vm)->funcs[idx])((vm), __VA_ARGS__)
+
+/* Guest memory map used by the module (memory 0, offsets). */
+#define SCRATCH 0x100   /* iovec and out-params */
+#define TEXT 0x400      /* strings to print */
+#define ARGV 0x1000     /* argv/environ pointer arrays */
+#define ARGBUF 0x2000   /* argv/environ strings */
+#define GREETING 0x8000 /* data segment 0 lands here */
+
+static uint32_t slen(const char *s) {
+  uint32_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+/* Write bytes at guest offset `at` to fd with one fd_write. */
+static int32_t write_guest(wk_vmctx *vm, int fd, uint32_t at, uint32_t len) {
+  uint32_t *iov = (uint32_t *)(vm->mem_base + SCRATCH);
+  iov[0] = at;
+  iov[1] = len;
+  return CALL(vm, fn_iiii_i, F_FD_WRITE, fd, SCRATCH, 1, SCRATCH + 8);
+}
+
+/* Copy a host string into guest memory and print it. */
+static void say(wk_vmctx *vm, const char *s) {
+  uint32_t n = slen(s);
+  for (uint32_t i = 0; i < n; i++) vm->mem_base[TEXT + i] = (uint8_t)s[i];
+  write_guest(vm, 1, TEXT, n);
+}
+
+static void say_num(wk_vmctx *vm, const char *label, uint64_t v) {
+  char buf[64];
+  uint32_t n = 0;
+  while (label[n] && n < 40) buf[n] = label[n], n++;
+  char d[21];
+  int k = 0;
+  do d[k++] = (char)('0' + v % 10), v /= 10; while (v);
+  while (k) buf[n++] = d[--k];
+  buf[n++] = '\n';
+  buf[n] = 0;
+  say(vm, buf);
+}
+
+static int str_eq(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+static void check(wk_vmctx *vm, int ok, const char *what) {
+  say(vm, ok ? "ok " : "FAIL ");
+  say(vm, what);
+  say(vm, "\n");
+}
+
+/* Print a string list (argv or environ) the way a guest would fetch it. */
+static void print_list(wk_vmctx *vm, int sizes_fn, int get_fn, const char *label) {
+  uint32_t *out = (uint32_t *)(vm->mem_base + SCRATCH + 32);
+  CALL(vm, fn_ii_i, sizes_fn, SCRATCH + 32, SCRATCH + 36);
+  uint32_t count = out[0];
+  CALL(vm, fn_ii_i, get_fn, ARGV, ARGBUF);
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t p = ((uint32_t *)(vm->mem_base + ARGV))[i];
+    say(vm, label);
+    write_guest(vm, 1, p, slen((const char *)vm->mem_base + p));
+    say(vm, "\n");
+  }
+}
+
+static long raw_syscall(long nr, long a, long b, long c) {
+  long ret;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+  return ret;
+}
+
+static void forbidden(wk_vmctx *vm, const char *which) {
+  say(vm, "before\n");
+  if (str_eq(which, "forbid-getpid")) raw_syscall(39, 0, 0, 0);
+  if (str_eq(which, "forbid-openat")) raw_syscall(257, -100, (long)"/etc/passwd", 0);
+  if (str_eq(which, "forbid-write3")) raw_syscall(1, 3, (long)"x", 1);
+  if (str_eq(which, "forbid-read1")) raw_syscall(0, 1, (long)vm->mem_base, 1);
+  if (str_eq(which, "forbid-mmap")) raw_syscall(9, 0, 4096, 3);
+  say(vm, "after (sandbox did not stop it)\n");
+}
+
+static int32_t helper(wk_vmctx *vm, int32_t x) {
+  (void)vm;
+  return x * 2;
+}
+
+static void test_builtins(wk_vmctx *vm) {
+  const wk_builtins *b = vm->builtins;
+  check(vm, vm->mem_size == 2 * WK_PAGE_SIZE, "initial memory is mem_min_pages");
+  check(vm, b->memory_grow(vm, 1) == 2, "memory.grow returns old size");
+  check(vm, vm->mem_size == 3 * WK_PAGE_SIZE, "memory.grow raises mem_size");
+  check(vm, b->memory_grow(vm, 2) == UINT32_MAX, "memory.grow past max fails");
+  check(vm, b->memory_grow(vm, 0) == 3, "memory.grow 0");
+  check(vm, vm->mem_base[3 * WK_PAGE_SIZE - 1] == 0, "grown memory is zero");
+  b->memory_fill(vm, 0x9000, 0x1ab, 16);
+  check(vm, vm->mem_base[0x9000] == 0xab && vm->mem_base[0x900f] == 0xab, "memory.fill");
+  b->memory_copy(vm, 0x9004, 0x9000, 8); /* overlapping */
+  b->memory_copy(vm, 0x9100, GREETING, 5);
+  check(vm, vm->mem_base[0x9100] == 'h' && vm->mem_base[0x9104] == 'o', "memory.copy");
+  b->memory_init(vm, 1, 0x9200, 1, 3);
+  check(vm, vm->mem_base[0x9200] == 'b' && vm->mem_base[0x9202] == 'd', "memory.init passive");
+  b->memory_fill(vm, 3 * WK_PAGE_SIZE, 0, 0); /* zero length at the end is fine */
+  check(vm, 1, "memory.fill len 0 at end");
+  check(vm, vm->globals[0] == 7 && vm->globals[1] == 0x123456789ull, "globals from inits");
+  wk_table *t = &vm->tables[0];
+  check(vm, t->size == 4 && t->max == 8, "table size and max");
+  check(vm, t->elems[1].func == (void *)helper && t->elems[1].type_id == 3, "elem segment");
+  check(vm, t->elems[0].func == 0 && t->elems[0].type_id == WK_NULL_TYPE_ID, "null entries");
+  check(vm, ((int32_t(*)(wk_vmctx *, int32_t))t->elems[1].func)(vm, 21) == 42, "call_indirect");
+  b->data_drop(vm, 1);
+  say(vm, "dropped; memory.init now traps:\n");
+  b->memory_init(vm, 1, 0x9200, 0, 1);
+}
+
+static void test_efault(wk_vmctx *vm) {
+  uint32_t *iov = (uint32_t *)(vm->mem_base + SCRATCH);
+  iov[0] = (uint32_t)vm->mem_size - 2;
+  iov[1] = 4; /* runs past the end */
+  check(vm, CALL(vm, fn_iiii_i, F_FD_WRITE, 1, SCRATCH, 1, SCRATCH + 8) == WK_EFAULT,
+        "fd_write buffer past end");
+  iov[0] = 0xffffffffu;
+  iov[1] = 2; /* wraps in 32 bits */
+  check(vm, CALL(vm, fn_iiii_i, F_FD_WRITE, 1, SCRATCH, 1, SCRATCH + 8) == WK_EFAULT,
+        "fd_write buffer wrapping");
+  check(vm, CALL(vm, fn_iiii_i, F_FD_WRITE, 1, -8, 0x20000000, SCRATCH + 8) == WK_EFAULT,
+        "fd_write huge iovs_len");
+  check(vm, CALL(vm, fn_ii_i, F_ARGS_GET, -4, ARGBUF) == WK_EFAULT, "args_get bad argv");
+  check(vm, CALL(vm, fn_ii_i, F_RANDOM_GET, 16, -1) == WK_EFAULT, "random_get bad length");
+  check(vm, CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 1, 0, -4) == WK_EFAULT, "clock_time_get bad ptr");
+  check(vm, CALL(vm, fn_iiii_i, F_FD_WRITE, 5, SCRATCH, 1, SCRATCH + 8) == WK_EBADF,
+        "fd_write fd 5 EBADF");
+}
+
+static void test_wasi(wk_vmctx *vm) {
+  uint64_t *t = (uint64_t *)(vm->mem_base + SCRATCH + 64);
+  check(vm, CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 0, 1, SCRATCH + 64) == 0 &&
+                t[0] > 1600000000ull * 1000000000ull, "realtime after 2020");
+  CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 1, 1, SCRATCH + 64);
+  uint64_t m0 = t[0];
+  check(vm, CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 9, 1, SCRATCH + 64) == WK_EINVAL, "bad clock");
+  check(vm, CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 2, 1, SCRATCH + 64) == 0 && t[0] < m0,
+        "process cputime since start");
+  check(vm, wk_wasi_clock_res_get(vm, 1, SCRATCH + 64) == 0 && t[0] > 0 && t[0] < 1000000,
+        "clock_res_get");
+  uint8_t *r = vm->mem_base + 0x9000;
+  for (int i = 0; i < 64; i++) r[i] = 0;
+  check(vm, CALL(vm, fn_ii_i, F_RANDOM_GET, 0x9000, 64) == 0, "random_get");
+  int nz = 0;
+  for (int i = 0; i < 64; i++) nz += r[i] != 0;
+  check(vm, nz > 40, "random bytes look random");
+  uint8_t *st = vm->mem_base + 0x9100;
+  check(vm, wk_wasi_fd_fdstat_get(vm, 1, 0x9100) == 0 && st[0] == 2, "fdstat stdout char device");
+  check(vm, wk_wasi_fd_fdstat_get(vm, 7, 0x9100) == WK_EBADF, "fdstat fd 7 EBADF");
+  check(vm, wk_wasi_fd_fdstat_set_flags(vm, 1, 1) == 0, "fdstat_set_flags append");
+  check(vm, wk_wasi_fd_fdstat_get(vm, 1, 0x9100) == 0 && st[2] == 1, "flags recorded");
+  check(vm, wk_wasi_fd_seek(vm, 1, 0, 0, 0x9100) == WK_ESPIPE, "seek stdout ESPIPE");
+  check(vm, wk_wasi_fd_seek(vm, 9, 0, 0, 0x9100) == WK_EBADF, "seek fd 9 EBADF");
+  check(vm, wk_wasi_fd_prestat_get(vm, 3, 0x9100) == WK_EBADF, "no preopens");
+  check(vm, wk_wasi_fd_filestat_get(vm, 2, 0x9100) == 0 && st[16] == 2, "filestat stderr");
+  check(vm, wk_wasi_path_open(vm, 3, 0, TEXT, 1, 0, 0, 0, 0, 0x9100) == WK_EBADF, "path_open");
+  check(vm, wk_wasi_sched_yield(vm) == 0, "sched_yield");
+
+  /* poll_oneoff: a 20 ms relative sleep on the monotonic clock. */
+  uint8_t *sub = vm->mem_base + 0xa000;
+  for (int i = 0; i < 48; i++) sub[i] = 0;
+  *(uint64_t *)sub = 0x77;                /* userdata */
+  sub[8] = 0;                             /* clock */
+  *(uint32_t *)(sub + 16) = 1;            /* monotonic */
+  *(uint64_t *)(sub + 24) = 20000000ull;  /* 20 ms */
+  CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 1, 1, SCRATCH + 64);
+  uint64_t before = t[0];
+  int32_t e = CALL(vm, fn_iiii_i, F_POLL_ONEOFF, 0xa000, 0xa100, 1, 0xa200);
+  CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 1, 1, SCRATCH + 64);
+  uint8_t *ev = vm->mem_base + 0xa100;
+  check(vm, e == 0 && *(uint32_t *)(vm->mem_base + 0xa200) == 1, "poll_oneoff one event");
+  check(vm, *(uint64_t *)ev == 0x77 && ev[10] == 0 && *(uint16_t *)(ev + 8) == 0, "clock event");
+  check(vm, t[0] - before >= 20000000ull, "slept 20 ms");
+  /* stdout write subscription plus a long clock: returns at once with the fd event. */
+  for (int i = 0; i < 48; i++) sub[48 + i] = 0;
+  sub[48 + 8] = 2; /* fd_write */
+  *(uint32_t *)(sub + 48 + 16) = 1;
+  *(uint64_t *)(sub + 24) = 10000000000ull; /* 10 s */
+  e = CALL(vm, fn_iiii_i, F_POLL_ONEOFF, 0xa000, 0xa100, 2, 0xa200);
+  check(vm, e == 0 && *(uint32_t *)(vm->mem_base + 0xa200) == 1 && ev[10] == 2, "fd ready at once");
+}
+
+static void cat(wk_vmctx *vm) {
+  uint32_t *iov = (uint32_t *)(vm->mem_base + SCRATCH);
+  for (;;) {
+    iov[0] = 0x9000;
+    iov[1] = 7; /* small, to exercise many reads */
+    if (wk_wasi_fd_read(vm, 0, SCRATCH, 1, SCRATCH + 8) != 0) return;
+    uint32_t n = *(uint32_t *)(vm->mem_base + SCRATCH + 8);
+    if (n == 0) return;
+    write_guest(vm, 1, 0x9000, n);
+  }
+}
+
+static void start(wk_vmctx *vm) {
+  CALL(vm, fn_ii_i, F_ARGS_SIZES_GET, SCRATCH + 32, SCRATCH + 36);
+  uint32_t argc = *(uint32_t *)(vm->mem_base + SCRATCH + 32);
+  CALL(vm, fn_ii_i, F_ARGS_GET, ARGV, ARGBUF);
+  const char *mode = "hello";
+  if (argc > 1) mode = (const char *)vm->mem_base + ((uint32_t *)(vm->mem_base + ARGV))[1];
+
+  if (str_eq(mode, "trap")) {
+    say(vm, "dividing by zero\n");
+    vm->builtins->trap(vm, WK_TRAP_INT_DIV_ZERO);
+  }
+  if (str_eq(mode, "oob")) vm->builtins->memory_fill(vm, (uint32_t)vm->mem_size - 1, 0, 2);
+  if (mode[0] == 'f' && mode[1] == 'o') forbidden(vm, mode);
+  if (str_eq(mode, "builtins")) test_builtins(vm);
+  if (str_eq(mode, "efault")) test_efault(vm);
+  if (str_eq(mode, "wasi")) test_wasi(vm);
+  if (str_eq(mode, "cat")) {
+    cat(vm);
+    return;
+  }
+  if (str_eq(mode, "return")) {
+    say(vm, "returning\n");
+    return;
+  }
+  write_guest(vm, 1, GREETING, 18); /* data segment 0: "hello from module\n" */
+  print_list(vm, F_ARGS_SIZES_GET, F_ARGS_GET, "arg: ");
+  print_list(vm, F_ENVIRON_SIZES_GET, F_ENVIRON_GET, "env: ");
+  say_num(vm, "argc=", argc);
+  CALL(vm, fn_i_, F_PROC_EXIT, 42);
+  say(vm, "FAIL proc_exit returned\n");
+}
+
+/* ---- The module descriptor (what bridge emits as C) ---- */
+
+static void *const funcs[NUM_FUNCS] = {
+    [F_ARGS_SIZES_GET] = (void *)wk_wasi_args_sizes_get,
+    [F_ARGS_GET] = (void *)wk_wasi_args_get,
+    [F_ENVIRON_SIZES_GET] = (void *)wk_wasi_environ_sizes_get,
+    [F_ENVIRON_GET] = (void *)wk_wasi_environ_get,
+    [F_FD_WRITE] = (void *)wk_wasi_fd_write,
+    [F_PROC_EXIT] = (void *)wk_wasi_proc_exit,
+    [F_CLOCK_TIME_GET] = (void *)wk_wasi_clock_time_get,
+    [F_RANDOM_GET] = (void *)wk_wasi_random_get,
+    [F_POLL_ONEOFF] = (void *)wk_wasi_poll_oneoff,
+    [F_START] = (void *)start,
+    [F_HELPER] = (void *)helper,
+};
+static const uint32_t type_ids[NUM_FUNCS] = {0, 0, 0, 0, 1, 2, 4, 0, 1, 5, 3};
+static const uint64_t global_inits[2] = {7, 0x123456789ull};
+static const wk_table_type tables[1] = {{4, 8}};
+static const uint8_t greeting[] = "hello from module\n";
+static const uint8_t passive[] = "abcd";
+static const wk_data_segment data[2] = {
+#ifdef WK_TEST_BAD_DATA
+    {greeting, 18, 2 * WK_PAGE_SIZE - 4, 0},
+#else
+    {greeting, 18, GREETING, 0},
+#endif
+    {passive, 4, 0, 1},
+};
+static const uint32_t elem0[] = {F_HELPER, UINT32_MAX};
+static const wk_elem_segment elems[1] = {{elem0, 2, 0, 1, 0}};
+static const wk_export exports[1] = {{"_start", WK_EXTERN_FUNC, F_START}};
+
+const wk_module wk_module_main = {
+#ifdef WK_TEST_BAD_ABI
+    .abi_version = WK_ABI_VERSION + 1,
+#else
+    .abi_version = WK_ABI_VERSION,
+#endif
+    .num_funcs = NUM_FUNCS,
+    .funcs = funcs,
+    .func_type_ids = type_ids,
+    .num_globals = 2,
+    .global_inits = global_inits,
+    .has_memory = 1,
+    .mem_min_pages = 2,
+    .mem_max_pages = 3,
+    .num_tables = 1,
+    .tables = tables,
+    .num_data = 2,
+    .data = data,
+    .num_elems = 1,
+    .elems = elems,
+    .num_exports = 1,
+    .exports = exports,
+    .start_func = -1,
+#ifdef WK_TEST_NO_START
+    .entry_func = -1,
+#else
+    .entry_func = F_START,
+#endif
+    .name = "module_spt_test",
+};

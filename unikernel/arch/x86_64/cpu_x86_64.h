@@ -1,0 +1,96 @@
+/*
+ * cpu_x86_64.h - arch-private x86_64 helpers for the kvm platform.
+ *
+ * Port I/O, CPUID, TSC, RDRAND and control-register access as inline
+ * functions, plus the arch services implemented in arch/x86_64:
+ * the exception table (trap_x86_64.c) and the identity map (mmu_x86_64.c).
+ * Only platform/kvm and drivers/ include this header.
+ */
+#ifndef WK_CPU_X86_64_H
+#define WK_CPU_X86_64_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- port I/O ----------------------------------------------------------- */
+static inline void x86_outb(uint16_t port, uint8_t v) {
+  __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void x86_outl(uint16_t port, uint32_t v) {
+  __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline uint8_t x86_inb(uint16_t port) {
+  uint8_t v;
+  __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+  return v;
+}
+
+/* ---- CPU identification and state --------------------------------------- */
+typedef struct x86_cpuid_regs {
+  uint32_t eax, ebx, ecx, edx;
+} x86_cpuid_regs;
+
+static inline x86_cpuid_regs x86_cpuid(uint32_t leaf, uint32_t subleaf) {
+  x86_cpuid_regs r;
+  __asm__ volatile("cpuid"
+                   : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+                   : "a"(leaf), "c"(subleaf));
+  return r;
+}
+
+static inline uint64_t x86_rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+/* One RDRAND attempt: true and *out set on success (CF=1). */
+static inline bool x86_rdrand64(uint64_t *out) {
+  uint64_t v;
+  uint8_t ok;
+  __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok) : : "cc");
+  *out = v;
+  return ok != 0;
+}
+
+static inline uint64_t x86_read_cr2(void) {
+  uint64_t v;
+  __asm__ volatile("mov %%cr2, %0" : "=r"(v));
+  return v;
+}
+
+static inline void x86_invlpg(uintptr_t addr) {
+  __asm__ volatile("invlpg (%0)" : : "r"(addr) : "memory");
+}
+
+static inline void x86_flush_tlb(void) {
+  uint64_t cr3;
+  __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+}
+
+_Noreturn static inline void x86_halt_forever(void) {
+  for (;;) {
+    __asm__ volatile("cli; hlt");
+  }
+}
+
+/* ---- arch services ------------------------------------------------------- */
+
+/* Install the GDT's TSS (with a separate stack for double faults, NMIs and
+ * machine checks) and the IDT for the 32 CPU exception vectors. Any exception
+ * prints "wasmkiln: guest crashed: ..." on stderr and exits with 139. */
+void x86_trap_init(void);
+
+/* Identity-map [0, end) (the boot code maps the first 4 GiB). Returns the end
+ * actually mapped, which is smaller if the page-table pool runs out. */
+uint64_t x86_mmu_map_identity(uint64_t end);
+
+/* Make the 4 KiB page at addr (page-aligned, below 4 GiB) not present:
+ * used for the null page and the guard page under the stack. 0 or -1. */
+int x86_mmu_unmap_page(uintptr_t addr);
+
+/* Symbols from boot_pvh_x86_64.S and link.ld. */
+extern char x86_boot_stack_low[];
+extern char __image_start[], _end[];
+
+#endif /* WK_CPU_X86_64_H */

@@ -1,0 +1,53 @@
+/* Generated from bridge/abi.py by `python -m wasmkiln.bridge.abi`. DO NOT EDIT. */
+#ifndef WK_ABI_LAYOUT_H
+#define WK_ABI_LAYOUT_H
+#define WK_ABI_VERSION 1
+#define WK_PAGE_SIZE 65536
+#define WK_VMCTX_MEM_BASE 0
+#define WK_VMCTX_MEM_SIZE 8
+#define WK_VMCTX_FUNCS 16
+#define WK_VMCTX_GLOBALS 24
+#define WK_VMCTX_TABLES 32
+#define WK_VMCTX_STACK_LIMIT 40
+#define WK_VMCTX_BUILTINS 48
+#define WK_VMCTX_INSTANCE 56
+#define WK_VMCTX_SIZE 64
+#define WK_BUILTIN_TRAP 0
+#define WK_BUILTIN_MEMORY_GROW 1
+#define WK_BUILTIN_MEMORY_FILL 2
+#define WK_BUILTIN_MEMORY_COPY 3
+#define WK_BUILTIN_MEMORY_INIT 4
+#define WK_BUILTIN_DATA_DROP 5
+#define WK_BUILTIN_COUNT 6
+#define WK_FUNCREF_SIZE 16
+#define WK_FUNCREF_FUNC 0
+#define WK_FUNCREF_TYPE_ID 8
+#define WK_TABLE_SIZE 16
+#define WK_TABLE_ELEMS 0
+#define WK_TABLE_LEN 8
+#define WK_NULL_TYPE_ID 0xFFFFFFFFu
+#define WK_TRAP_UNREACHABLE 1
+#define WK_TRAP_INT_DIV_ZERO 2
+#define WK_TRAP_INT_OVERFLOW 3
+#define WK_TRAP_BAD_CONVERSION 4
+#define WK_TRAP_MEM_OOB 5
+#define WK_TRAP_TABLE_OOB 6
+#define WK_TRAP_INDIRECT_SIG 7
+#define WK_TRAP_UNINIT_ELEM 8
+#define WK_TRAP_STACK_EXHAUSTED 9
+#define WK_TRAP_UNKNOWN_IMPORT 10
+#define WK_TRAP_COUNT 11
+#define WK_TRAP_MESSAGES { \
+    "no trap", \
+    "wasm `unreachable` instruction executed", \
+    "integer divide by zero", \
+    "integer overflow", \
+    "invalid conversion to integer", \
+    "out of bounds memory access", \
+    "undefined element: out of bounds table access", \
+    "indirect call type mismatch", \
+    "uninitialized element", \
+    "call stack exhausted", \
+    "called an import that was not provided", \
+}
+#endif

@@ -1,0 +1,241 @@
+/*
+ * clock_kvm.c - clocks for the x86_64 kvm platform.
+ *
+ * Monotonic: the TSC, counted from boot, converted with a fixed-point factor
+ * (ns = ticks * mult >> 32). Its frequency comes from, in order:
+ *   1. CPUID leaf 0x15 (TSC/crystal ratio and crystal frequency) if complete;
+ *   2. the PIT (channel 2, mode 0, counter read back) over ~10 ms;
+ *   3. CPUID leaf 0x40000010 (hypervisor-reported TSC kHz);
+ *   4. CPUID leaf 0x16 (nominal base MHz), with a warning.
+ * Realtime: the CMOS RTC (seconds, UTC) read once at boot plus the monotonic
+ * time elapsed since that read. Without an RTC, realtime starts at 0 (1970).
+ * QEMU microvm needs pit=on,rtc=on for 2. and the RTC (README.md).
+ */
+#include <stdbool.h>
+
+#include "cpu_x86_64.h"
+#include "kvm.h"
+#include "wk/platform.h"
+
+#define PIT_HZ 1193182u
+#define PIT_CH2_DATA 0x42
+#define PIT_CMD 0x43
+#define PIT_PORT_B 0x61     /* bit 0: ch2 gate, bit 1: speaker, bit 5: ch2 out */
+#define PIT_CALIB_TICKS 11932u /* 10 ms */
+#define CMOS_INDEX 0x70
+#define CMOS_DATA 0x71
+#define NSEC_PER_SEC 1000000000ull
+
+static uint64_t tsc_boot;  /* TSC at kvm_clock_init */
+static uint64_t tsc_mult;  /* ns per tick, 32.32 fixed point */
+static uint64_t rtc_ns;    /* RTC at boot, ns since 1970 */
+static uint64_t rtc_mono;  /* monotonic time of that RTC read */
+
+static void warn(const char *msg, size_t len) {
+  (void)wk_plat_console_write(2, msg, len);
+}
+#define WARN(lit) warn(lit, sizeof(lit) - 1)
+
+/* ---- TSC frequency --------------------------------------------------------- */
+
+static uint64_t tsc_hz_cpuid15(void) {
+  if (x86_cpuid(0, 0).eax < 0x15) {
+    return 0;
+  }
+  x86_cpuid_regs r = x86_cpuid(0x15, 0);
+  if (r.eax == 0 || r.ebx == 0 || r.ecx == 0) {
+    return 0;
+  }
+  return (uint64_t)r.ecx * r.ebx / r.eax;
+}
+
+/* Latch and read channel 2's current count. */
+static uint16_t pit_ch2_count(void) {
+  x86_outb(PIT_CMD, 0x80); /* channel 2, counter latch */
+  uint8_t lo = x86_inb(PIT_CH2_DATA);
+  uint8_t hi = x86_inb(PIT_CH2_DATA);
+  return (uint16_t)(hi << 8 | lo);
+}
+
+/* Count TSC ticks while channel 2 counts down PIT_CALIB_TICKS from 0xffff.
+ * The counter is read back (latch command) rather than watched through the
+ * OUT bit in port 0x61: QEMU microvm has no port 0x61 (it belongs to the PC
+ * speaker device). Port 0x61 is still written to raise the gate on PCs. */
+static uint64_t tsc_hz_pit(void) {
+  uint8_t b = x86_inb(PIT_PORT_B);
+  x86_outb(PIT_PORT_B, (uint8_t)((b & ~0x02) | 0x01)); /* gate on, speaker off */
+  x86_outb(PIT_CMD, 0xb0); /* channel 2, lobyte/hibyte, mode 0, binary */
+  x86_outb(PIT_CH2_DATA, 0xff);
+  x86_outb(PIT_CH2_DATA, 0xff);
+
+  /* Start on a counter edge, so the first partial tick does not count. */
+  uint16_t first = pit_ch2_count();
+  uint16_t c = first;
+  uint64_t t0 = x86_rdtsc();
+  const uint64_t limit = 1ull << 34; /* seconds even on a fast host */
+  while ((c = pit_ch2_count()) == first) {
+    if (x86_rdtsc() - t0 > limit) {
+      return 0; /* not counting: no PIT */
+    }
+  }
+  t0 = x86_rdtsc();
+  uint16_t start = c;
+  uint64_t t1 = t0;
+  for (;;) {
+    c = pit_ch2_count();
+    t1 = x86_rdtsc();
+    if (c > start) {
+      return 0; /* wrapped: not a counter we understand */
+    }
+    if ((uint16_t)(start - c) >= PIT_CALIB_TICKS) {
+      break;
+    }
+    if (t1 - t0 > limit) {
+      return 0;
+    }
+  }
+  return (t1 - t0) * PIT_HZ / (uint16_t)(start - c);
+}
+
+static uint64_t tsc_hz_hypervisor(void) {
+  if ((x86_cpuid(1, 0).ecx & (1u << 31)) == 0) {
+    return 0;
+  }
+  if (x86_cpuid(0x40000000, 0).eax < 0x40000010) {
+    return 0;
+  }
+  return (uint64_t)x86_cpuid(0x40000010, 0).eax * 1000;
+}
+
+static uint64_t tsc_hz_cpuid16(void) {
+  if (x86_cpuid(0, 0).eax < 0x16) {
+    return 0;
+  }
+  return (uint64_t)(x86_cpuid(0x16, 0).eax & 0xffff) * 1000000;
+}
+
+/* ---- RTC ------------------------------------------------------------------- */
+
+static uint8_t cmos_read(uint8_t reg) {
+  x86_outb(CMOS_INDEX, reg);
+  return x86_inb(CMOS_DATA);
+}
+
+typedef struct rtc_time {
+  uint8_t sec, min, hour, day, mon, year, century, status_b;
+} rtc_time;
+
+static rtc_time rtc_snapshot(void) {
+  rtc_time t;
+  t.sec = cmos_read(0x00);
+  t.min = cmos_read(0x02);
+  t.hour = cmos_read(0x04);
+  t.day = cmos_read(0x07);
+  t.mon = cmos_read(0x08);
+  t.year = cmos_read(0x09);
+  t.century = cmos_read(0x32);
+  t.status_b = cmos_read(0x0b);
+  return t;
+}
+
+static bool rtc_same(const rtc_time *a, const rtc_time *b) {
+  return a->sec == b->sec && a->min == b->min && a->hour == b->hour && a->day == b->day &&
+         a->mon == b->mon && a->year == b->year && a->century == b->century;
+}
+
+static unsigned bcd(uint8_t v, bool binary) {
+  return binary ? v : (unsigned)(v >> 4) * 10 + (v & 0x0f);
+}
+
+static bool is_leap(unsigned y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Seconds since 1970-01-01 UTC, or 0 if the RTC is absent or nonsense. */
+static uint64_t rtc_read_epoch(void) {
+  rtc_time a, b;
+  int tries = 0;
+  do {
+    /* Wait out an update in progress (status A bit 7), bounded. */
+    for (int i = 0; i < 100000 && (cmos_read(0x0a) & 0x80); i++) {
+    }
+    a = rtc_snapshot();
+    b = rtc_snapshot();
+  } while (!rtc_same(&a, &b) && ++tries < 10);
+
+  bool binary = (a.status_b & 0x04) != 0;
+  bool h24 = (a.status_b & 0x02) != 0;
+  unsigned sec = bcd(a.sec, binary), min = bcd(a.min, binary);
+  unsigned hour = bcd(a.hour & 0x7f, binary);
+  if (!h24) {
+    hour %= 12;
+    if (a.hour & 0x80) {
+      hour += 12;
+    }
+  }
+  unsigned day = bcd(a.day, binary), mon = bcd(a.mon, binary);
+  unsigned year = bcd(a.year, binary);
+  unsigned century = bcd(a.century, binary);
+  year += (century >= 19 && century <= 99) ? century * 100 : 2000;
+  if (sec > 59 || min > 59 || hour > 23 || day < 1 || day > 31 || mon < 1 || mon > 12 ||
+      year < 1970) {
+    return 0;
+  }
+
+  static const uint16_t days_before_month[12] = {0, 31, 59, 90, 120, 151,
+                                                 181, 212, 243, 273, 304, 334};
+  uint64_t days = 0;
+  for (unsigned y = 1970; y < year; y++) {
+    days += is_leap(y) ? 366 : 365;
+  }
+  days += days_before_month[mon - 1] + (day - 1);
+  if (mon > 2 && is_leap(year)) {
+    days++;
+  }
+  return ((days * 24 + hour) * 60 + min) * 60 + sec;
+}
+
+/* ---- interface ------------------------------------------------------------- */
+
+void kvm_clock_init(void) {
+  uint64_t hz = tsc_hz_cpuid15();
+  if (hz == 0) {
+    hz = tsc_hz_pit();
+  }
+  if (hz == 0) {
+    hz = tsc_hz_hypervisor();
+  }
+  if (hz == 0) {
+    hz = tsc_hz_cpuid16();
+    if (hz != 0) {
+      WARN("wasmkiln: no PIT to calibrate the TSC; using the CPU's nominal frequency\n");
+    }
+  }
+  if (hz == 0) {
+    hz = 1000000000;
+    WARN("wasmkiln: TSC frequency unknown; assuming 1 GHz\n");
+  }
+  /* 1e9 << 32 < 2^64, so this division needs no 128-bit helper. */
+  tsc_mult = (NSEC_PER_SEC << 32) / hz;
+  tsc_boot = x86_rdtsc();
+
+  uint64_t secs = rtc_read_epoch();
+  if (secs == 0) {
+    WARN("wasmkiln: no usable RTC; the realtime clock starts at 1970-01-01\n");
+  }
+  rtc_mono = wk_plat_clock_monotonic();
+  rtc_ns = secs * NSEC_PER_SEC;
+}
+
+uint64_t wk_plat_clock_monotonic(void) {
+  uint64_t delta = x86_rdtsc() - tsc_boot;
+  return (uint64_t)(((unsigned __int128)delta * tsc_mult) >> 32);
+}
+
+uint64_t wk_plat_clock_realtime(void) {
+  return rtc_ns + (wk_plat_clock_monotonic() - rtc_mono);
+}
+
+uint64_t wk_plat_clock_resolution(void) {
+  return 1;
+}

@@ -1,0 +1,46 @@
+/*
+ * kvm.h - private interfaces between the files of the x86_64 kvm platform.
+ *
+ * Boot order (start_kvm.c): console -> traps -> command line -> memory ->
+ * clocks -> wk_main -> wk_plat_exit.
+ */
+#ifndef WK_KVM_H
+#define WK_KVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit code when the platform itself cannot start the guest (bad command
+ * line, no memory map, ...). Documented in README.md. */
+#define KVM_EXIT_BOOT_ERROR 125
+/* Exit code after a CPU exception (as a shell reports SIGSEGV). */
+#define KVM_EXIT_CRASH 139
+
+/* ---- console_kvm.c --------------------------------------------------------- */
+void kvm_console_init(void);
+/* Print "wasmkiln: <msg>\n" on stderr and exit with KVM_EXIT_BOOT_ERROR. */
+_Noreturn void kvm_fatal(const char *msg);
+
+/* ---- cmdline_kvm.c --------------------------------------------------------- */
+/* Limits on what the command line may carry (README.md "Command line"). */
+#define KVM_CMDLINE_MAX 16384 /* bytes, without the NUL */
+#define KVM_ARGS_MAX 256
+#define KVM_ENVS_MAX 256
+
+typedef struct kvm_cmdline {
+  int argc;
+  const char *const *argv; /* argv[argc] == NULL */
+  int envc;
+  const char *const *envp; /* envp[envc] == NULL */
+} kvm_cmdline;
+
+/* Copy the NUL-terminated command line at raw (may be NULL: no arguments)
+ * into private storage and decode it. Returns NULL, or a static message
+ * describing why the command line was refused. */
+const char *kvm_cmdline_parse(const char *raw, kvm_cmdline *out);
+
+/* ---- clock_kvm.c ----------------------------------------------------------- */
+/* Calibrate the TSC and read the RTC. */
+void kvm_clock_init(void);
+
+#endif /* WK_KVM_H */

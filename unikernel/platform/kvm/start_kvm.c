@@ -1,0 +1,132 @@
+/*
+ * start_kvm.c - from the PVH entry to wk_main (x86_64 kvm platform).
+ *
+ * boot_pvh_x86_64.S calls kvm_start in long mode on the 8 MiB boot stack with
+ * the first 4 GiB identity-mapped. Here: consoles, exception table, command
+ * line, the memory region for the core, clocks, guard pages; then wk_main once
+ * and wk_plat_exit with its result.
+ *
+ * Memory: the largest usable RAM range of the PVH memory map above the image
+ * (64 KiB aligned at both ends). Everything needed from start_info is copied
+ * before wk_main, so the loader's structures may lie inside it. The region is
+ * handed over without clearing: on QEMU, Firecracker and Cloud Hypervisor,
+ * guest RAM above the loaded image is fresh, zero-filled host memory that no
+ * firmware touches (README.md "Memory"); clearing it under TCG costs more than
+ * the whole boot. Build with -DWK_KVM_CLEAR_MEM=1 to clear it anyway.
+ */
+#include <stdbool.h>
+
+#include "cpu_x86_64.h"
+#include "kvm.h"
+#include "pvh_x86_64.h"
+#include "wk/platform.h"
+
+#ifndef WK_KVM_CLEAR_MEM
+#define WK_KVM_CLEAR_MEM 0
+#endif
+
+#define MEM_ALIGN 0x10000ull /* 64 KiB */
+#define PAGE 4096ull
+
+void kvm_start(uint32_t start_info_paddr);
+
+static uint64_t align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
+
+static uint64_t align_down(uint64_t v, uint64_t a) {
+  return v & ~(a - 1);
+}
+
+/* The largest usable range above the image: [*base, *base + return). */
+static uint64_t find_memory(const pvh_start_info *si, uint64_t *base) {
+  if (si->version < 1 || si->memmap_paddr == 0 || si->memmap_entries == 0) {
+    kvm_fatal("the PVH loader gave no memory map (start_info version 0)");
+  }
+  const pvh_memmap_entry *map = (const pvh_memmap_entry *)(uintptr_t)si->memmap_paddr;
+  uint64_t floor = align_up((uint64_t)(uintptr_t)_end, MEM_ALIGN);
+  uint64_t best_base = 0, best_size = 0;
+  for (uint32_t i = 0; i < si->memmap_entries && i < 128; i++) {
+    if (map[i].type != PVH_MEMMAP_RAM || map[i].size == 0) {
+      continue;
+    }
+    uint64_t start = map[i].addr;
+    uint64_t end = map[i].addr + map[i].size;
+    if (end < start) {
+      end = UINT64_MAX; /* overflowing entry: clamp */
+    }
+    if (start < floor) {
+      start = floor;
+    }
+    start = align_up(start, MEM_ALIGN);
+    end = align_down(end, MEM_ALIGN);
+    if (end > start && end - start > best_size) {
+      best_base = start;
+      best_size = end - start;
+    }
+  }
+  *base = best_base;
+  return best_size;
+}
+
+static void clear_memory(void *p, uint64_t n) {
+  /* rep stosq, not a loop: GCC would turn a loop into a call to memset. */
+  uint64_t words = n / 8;
+  __asm__ volatile("rep stosq" : "+D"(p), "+c"(words) : "a"(0ull) : "memory");
+}
+
+void kvm_start(uint32_t start_info_paddr) {
+  kvm_console_init();
+  x86_trap_init();
+
+  const pvh_start_info *si = (const pvh_start_info *)(uintptr_t)start_info_paddr;
+  if (si->magic != PVH_START_MAGIC) {
+    kvm_fatal("bad PVH start_info magic");
+  }
+
+  kvm_cmdline cl;
+  const char *err =
+      kvm_cmdline_parse(si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : NULL, &cl);
+  if (err != NULL) {
+    kvm_fatal(err);
+  }
+
+  uint64_t mem_base = 0;
+  uint64_t mem_size = find_memory(si, &mem_base);
+  if (mem_size == 0) {
+    kvm_fatal("no usable RAM above the image");
+  }
+  uint64_t mapped = x86_mmu_map_identity(mem_base + mem_size);
+  if (mapped < mem_base + mem_size) {
+    mem_size = mapped > mem_base ? align_down(mapped - mem_base, MEM_ALIGN) : 0;
+    if (mem_size == 0) {
+      kvm_fatal("cannot map the RAM above 4 GiB");
+    }
+  }
+  /* si and the command line may lie in [mem_base, +mem_size): no use after here. */
+  si = NULL;
+
+  kvm_clock_init();
+
+  /* Null page and a guard page at the bottom of the boot stack. */
+  (void)x86_mmu_unmap_page(0);
+  uintptr_t stack_low = (uintptr_t)x86_boot_stack_low;
+  if (x86_mmu_unmap_page(stack_low) == 0) {
+    stack_low += PAGE;
+  }
+
+  if (WK_KVM_CLEAR_MEM) {
+    clear_memory((void *)(uintptr_t)mem_base, mem_size);
+  }
+
+  wk_bootinfo bi = {
+      .argc = cl.argc,
+      .argv = cl.argv,
+      .envc = cl.envc,
+      .envp = cl.envp,
+      .mem_base = (void *)(uintptr_t)mem_base,
+      .mem_size = mem_size,
+      .stack_low = stack_low,
+  };
+  wk_plat_exit(wk_main(&bi));
+}

@@ -1,0 +1,125 @@
+/*
+ * platform/spt/main_spt.c - the spt platform's boot: a static Linux process.
+ *
+ *   IMAGE [--env K=V]... [--] ARGS...
+ *
+ * The guest's argv is the image's basename followed by ARGS; its environment
+ * is exactly the --env pairs (nothing is inherited from the host). Before the
+ * guest runs, the process maps everything it will ever use (the runtime
+ * region: heap + up to 4 GiB of linear memory, MAP_NORESERVE so untouched
+ * pages cost nothing; an 8 MiB stack with a guard page), switches to the new
+ * stack, and seals itself with the seccomp filter of seccomp_spt.c.
+ */
+#include <linux/mman.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "seccomp_spt.h"
+#include "syscall_spt_x86_64.h"
+#include "wk/platform.h"
+
+#define REGION_SIZE ((4ull << 30) + (64ull << 20)) /* 4 GiB memory + 64 MiB runtime data */
+#define STACK_SIZE (8ull << 20)
+#define GUARD_SIZE 4096ull
+#define EXIT_USAGE 2
+
+_Noreturn void wk_spt_start(uintptr_t *initial_sp);
+_Noreturn void wk_spt_run_on_stack(void *stack_top, void (*fn)(void *), void *arg);
+
+static wk_bootinfo boot; /* platform-private; the core gets a pointer */
+
+static void put_err(const char *s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  wk_plat_console_write(2, s, n);
+}
+
+static _Noreturn void die(const char *what) {
+  put_err("wasmkiln-spt: ");
+  put_err(what);
+  put_err("\nusage: IMAGE [--env KEY=VALUE]... [--] ARGS...\n");
+  wk_plat_exit(EXIT_USAGE);
+}
+
+static int str_eq(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+static const char *after_prefix(const char *s, const char *prefix) {
+  while (*prefix)
+    if (*s++ != *prefix++) return NULL;
+  return s;
+}
+
+static int has_equals(const char *s) {
+  for (; *s; s++)
+    if (*s == '=') return 1;
+  return 0;
+}
+
+static const char *base_name(const char *path) {
+  const char *b = path;
+  for (const char *p = path; *p; p++)
+    if (*p == '/' && p[1]) b = p + 1;
+  return b;
+}
+
+static void *map_anon(uint64_t len, int prot) {
+  long r = wk_sys6(__NR_mmap, 0, (long)len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+  if (r < 0 && r > -4096) die("out of memory (mmap failed)");
+  return (void *)r;
+}
+
+/* Runs on the new stack; never returns. */
+static void run_sealed(void *arg) {
+  if (wk_spt_seccomp_install() < 0) die("cannot install the seccomp filter");
+  wk_plat_exit(wk_main(arg));
+}
+
+_Noreturn void wk_spt_start(uintptr_t *initial_sp) {
+  int argc = (int)initial_sp[0];
+  const char *const *argv = (const char *const *)(initial_sp + 1);
+
+  /* Guest argv and env, each at most argc entries plus a NULL. */
+  const char **gargv = map_anon((uint64_t)(2 * argc + 2) * sizeof(char *), PROT_READ | PROT_WRITE);
+  const char **genv = gargv + argc + 1;
+  int gargc = 0, genvc = 0;
+  gargv[gargc++] = base_name(argc > 0 && argv[0] ? argv[0] : "wasmkiln");
+
+  int i = 1;
+  while (i < argc) {
+    const char *a = argv[i], *v;
+    if (str_eq(a, "--")) {
+      i++;
+      break;
+    }
+    if (str_eq(a, "--env")) {
+      if (i + 1 >= argc) die("--env needs KEY=VALUE");
+      v = argv[i + 1];
+      i += 2;
+    } else if ((v = after_prefix(a, "--env="))) {
+      i++;
+    } else {
+      break; /* first guest argument */
+    }
+    if (!has_equals(v) || v[0] == '=') die("--env needs KEY=VALUE");
+    genv[genvc++] = v;
+  }
+  while (i < argc) gargv[gargc++] = argv[i++];
+  gargv[gargc] = NULL;
+  genv[genvc] = NULL;
+
+  uint8_t *stack = map_anon(STACK_SIZE, PROT_READ | PROT_WRITE);
+  wk_sys3(__NR_mprotect, (long)stack, GUARD_SIZE, PROT_NONE);
+
+  boot.argc = gargc;
+  boot.argv = gargv;
+  boot.envc = genvc;
+  boot.envp = genv;
+  boot.mem_base = map_anon(REGION_SIZE, PROT_READ | PROT_WRITE);
+  boot.mem_size = REGION_SIZE;
+  boot.stack_low = (uintptr_t)(stack + GUARD_SIZE);
+  wk_spt_run_on_stack(stack + STACK_SIZE, run_sealed, &boot);
+}
