@@ -16,7 +16,7 @@ section or function boundary (never wider), with the offset of the end of the re
 
 from __future__ import annotations
 
-from .decode_expr import ExprContext, decode_expr, read_sleb, read_uleb
+from .decode_expr import ExprContext, LebError, decode_expr, read_sleb, read_uleb
 from .errors import DecodeError, UnsupportedError
 from .module import (
     Data,
@@ -167,8 +167,9 @@ def decode(data: bytes) -> Module:
             size, pos = read_uleb(data, pos + 1, 32)
         except IndexError:
             raise DecodeError("unexpected end", offset=n) from None
-        except DecodeError as e:
+        except LebError as e:
             e.section = SECTION_NAMES[sid]
+            e.offset = e.at  # read from the whole file: already a file offset
             raise
         if size > n - pos:
             raise DecodeError("length out of bounds", section=SECTION_NAMES[sid], offset=sec_start)
@@ -218,11 +219,11 @@ def decode(data: bytes) -> Module:
                     raise r.error("data count and data section have inconsistent lengths", 0)
         except IndexError:
             raise r.error("unexpected end of section or function", len(r.b)) from None
-        except DecodeError as e:
+        except (DecodeError, UnsupportedError) as e:
             if e.section is None:
                 e.section = r.section
             if e.offset is None:
-                e.offset = r.base + r.pos
+                e.offset = r.base + (e.at if isinstance(e, LebError) else r.pos)
             raise
         if sid and r.pos != len(r.b):
             raise r.error("section size mismatch")
@@ -402,6 +403,8 @@ def _code(r: _Reader, m: Module, ctx: ExprContext, func_types: list[int]) -> Non
             )
             raise DecodeError(msg, section="code", func=fidx, offset=base + size) from None
         except (DecodeError, UnsupportedError) as e:
+            if e.offset is None and isinstance(e, LebError):
+                e.offset = base + e.at
             if e.func is None:
                 e.func = fidx
             if e.section is None:

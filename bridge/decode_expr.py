@@ -24,6 +24,15 @@ EMPTY_BLOCKTYPE = FuncType((), ())
 _SINGLE_BT = {code: FuncType((), (t,)) for code, t in VALTYPES.items()}
 
 
+class LebError(DecodeError):
+    """A LEB128 error. The readers only know the position in the buffer they were given (a
+    section or a function body); the region's decoder adds the region's file offset."""
+
+    def __init__(self, message: str, at: int) -> None:
+        super().__init__(message)
+        self.at = at
+
+
 # --- LEB128 ---------------------------------------------------------------------------------------
 def read_uleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
     """Unsigned LEB128 of at most ceil(bits/7) bytes; the spare bits of the last byte must be 0."""
@@ -36,10 +45,10 @@ def read_uleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
         pos += 1
         if pos - start == maxbytes:
             if byte & 0x80:
-                raise DecodeError("integer representation too long", offset=start)
+                raise LebError("integer representation too long", start)
             used = bits - 7 * (maxbytes - 1)
             if byte >> used:
-                raise DecodeError("integer too large", offset=start)
+                raise LebError("integer too large", start)
             return result | (byte << shift), pos
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
@@ -58,11 +67,11 @@ def read_sleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
         pos += 1
         if pos - start == maxbytes:
             if byte & 0x80:
-                raise DecodeError("integer representation too long", offset=start)
+                raise LebError("integer representation too long", start)
             used = bits - 7 * (maxbytes - 1)
             spare = (0x7F >> (used - 1)) << (used - 1) & 0x7F  # sign bit and above
             if byte & spare not in (0, spare):
-                raise DecodeError("integer too large", offset=start)
+                raise LebError("integer too large", start)
             result |= (byte & 0x7F) << shift
             shift += 7
             break

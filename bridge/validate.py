@@ -94,15 +94,7 @@ def validate(module: Module) -> None:
 
     first = m.num_imported_funcs
     for i, f in enumerate(m.funcs):
-        try:
-            validate_function(c, m.types[f.type_idx], f.locals, f.body)
-        except ValidationError as e:
-            e.section = "code"
-            e.func = first + i
-            idx = getattr(e, "index", None)
-            if idx is not None and idx < len(f.offsets):
-                e.offset = f.offsets[idx]
-            raise
+        validate_function(c, m.types[f.type_idx], f, first + i)
 
 
 @contextmanager

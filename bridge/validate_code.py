@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .errors import ValidationError
-from .module import FuncType, Instr, Module, ValType
+from .module import Func, FuncType, Instr, Module, TableType, ValType
 from .opcodes import MEMOPS, SIGS
 
 I32, I64, F32, F64 = ValType.I32, ValType.I64, ValType.F32, ValType.F64
@@ -28,13 +28,18 @@ class ModuleCtx:
 
     def __init__(self, m: Module, refs: set[int]) -> None:
         self.types = m.types
+        ntypes = len(m.types)
+        # None marks a function whose type index is unknown (reported by the module checks).
         self.funcs: list[FuncType | None] = []
+        self.tables: list[ValType] = []
         for imp in m.imports:
-            if imp.kind == 0:
-                self.funcs.append(m.types[imp.desc] if imp.desc < len(m.types) else None)  # type: ignore[operator,index]
-        for f in m.funcs:
-            self.funcs.append(m.types[f.type_idx] if f.type_idx < len(m.types) else None)
-        self.tables = [i.desc.elem for i in m.imports if i.kind == 1] + [t.elem for t in m.tables]  # type: ignore[union-attr]
+            d = imp.desc
+            if isinstance(d, int):
+                self.funcs.append(m.types[d] if d < ntypes else None)
+            elif isinstance(d, TableType):
+                self.tables.append(d.elem)
+        self.funcs += [m.types[f.type_idx] if f.type_idx < ntypes else None for f in m.funcs]
+        self.tables += [t.elem for t in m.tables]
         self.nmems = sum(1 for i in m.imports if i.kind == 2) + len(m.memories)
         self.globals = m.all_globals()
         self.elems = [e.type for e in m.elems]
@@ -376,15 +381,14 @@ _HANDLERS: dict[str, Callable[[_State, Instr], None]] = {
 }  # fmt: skip
 
 
-def validate_function(
-    c: ModuleCtx, ft: FuncType, locals_: list[ValType], body: Sequence[Instr]
-) -> int:
-    """Validate one body (ending in its final "end") against type `ft`.
+def validate_function(c: ModuleCtx, ft: FuncType, func: Func, index: int) -> None:
+    """Validate `func` (function `index` in the function index space) against type `ft`.
 
-    Returns normally or raises ValidationError; on error, `.index` tells the driver which
-    instruction failed (attribute set here, so handlers need not know positions).
+    Raises ValidationError naming the function and the offset of the failing instruction
+    (set here from Func.offsets, so the handlers need not know positions).
     """
-    s = _State(c, list(ft.params) + list(locals_), ft)
+    body = func.body
+    s = _State(c, list(ft.params) + func.locals, ft)
     vals = s.vals
     ctrls = s.ctrls
     sigs = SIGS
@@ -408,8 +412,11 @@ def validate_function(
             if not ctrls:
                 if i != len(body) - 1:
                     raise ValidationError("instructions after the function's final end")
-                return i
+                return
+        raise ValidationError("function body does not end with end")  # decode guarantees it does
     except ValidationError as e:
-        e.index = i  # type: ignore[attr-defined]
+        e.section = "code"
+        e.func = index
+        if i < len(func.offsets):
+            e.offset = func.offsets[i]
         raise
-    raise ValidationError("function body does not end with end")  # decoder guarantees it does

@@ -285,3 +285,22 @@ def test_decode_speed() -> None:
         f"validate {t2 - t1:.3f}s ({n / (t2 - t1) / 1e6:.2f} M instr/s)"
     )
     assert t1 - t0 < 2.0 * n / 500_000  # brief: 500k instructions well under 2 s
+
+
+def test_leb_error_offsets_are_file_offsets() -> None:
+    # one function: i32.const with a 6-byte LEB128 (too long), then drop, end
+    body = b"\x00" + b"\x41\x80\x80\x80\x80\x80\x00" + b"\x1a\x0b"
+    code = bytes([1, len(body)]) + body
+    data = (
+        b"\x00asm\x01\x00\x00\x00"
+        + b"\x01\x04\x01\x60\x00\x00"  # type () -> ()
+        + b"\x03\x02\x01\x00"  # function 0: type 0
+        + b"\x0a"
+        + bytes([len(code)])
+        + code
+    )
+    with pytest.raises(DecodeError, match="integer representation too long") as info:
+        decode(data)
+    e = info.value
+    assert (e.section, e.func) == ("code", 0)
+    assert e.offset == data.index(b"\x41\x80") + 1  # the LEB128 right after the i32.const opcode

@@ -111,81 +111,98 @@ def boot(image: Path, append: str, work: Path, show: bool = False) -> Run:
                ctl.read_text(errors="replace"), proc.returncode, seconds)
 
 
+def run_all(work: Path) -> list[str]:
+    """Build and boot every case in work; returns the names of the failed checks."""
+    image = build(work)
+    failures: list[str] = []
+
+    def check(name: str, ok: bool, run: Run) -> None:
+        print(f"{'ok  ' if ok else 'FAIL'} {name}")
+        if not ok:
+            failures.append(name)
+            print(f"  status={run.status} control={run.ctl!r}\n  stdout={run.out!r}\n"
+                  f"  stderr={run.err!r}")
+
+    # 1. argv/env, stdout/stderr/control, clocks, entropy, memory.
+    r = boot(image, "arg=prog arg=alice env=A%3D1", work, show=True)
+    want = "arg prog\narg alice\nenv A=1\n"
+    check("argv and env on stdout", r.out.startswith(want), r)
+    check("stderr line", r.err == "hello from stderr\n", r)
+    check("exit code 42 on the control channel", r.exit_code == 42, r)
+    check("isa-debug-exit status (42 << 1) | 1", r.status == 85, r)
+    for line in ("mem ok", "monotonic ok", "entropy ok", "stdin eof", "resolution 1"):
+        check(line, line in r.out, r)
+    m = re.search(r"realtime (\d+)", r.out)
+    check("realtime within 5 s of the host", bool(m) and abs(int(m.group(1)) - time.time()) < 5, r)
+
+    # 2. Percent-encoding, unknown tokens, empty values, spaces.
+    r = boot(image, "console=ttyS0 arg=a%20b%25c arg= env=K%3Dv%C3%A9 junk arg=%7e", work)
+    check("percent-decoding", r.out.startswith("arg a b%c\narg \narg ~\nenv K=v\u00e9\n")
+          and r.exit_code == 43, r)
+
+    # 3. The monotonic clock agrees with host time (300 ms busy wait).
+    base = statistics.median(boot(image, "arg=prog", work).seconds for _ in range(3))
+    r = boot(image, "arg=prog arg=wait", work)
+    extra = r.seconds - base
+    print(f"     300 ms of guest monotonic time took {extra * 1000:.0f} ms of host time")
+    check("monotonic clock rate", 0.2 < extra < 0.6 and r.exit_code == 42, r)
+
+    # 4. A CPU exception: the guard page below the stack.
+    r = boot(image, "arg=prog arg=crash", work)
+    check("page fault reported, exit 139",
+          r.exit_code == 139 and re.search(
+              r"wasmkiln: guest crashed: page fault \(vector 14\) at rip=0x[0-9a-f]+\n", r.err)
+          is not None, r)
+
+    # 5. Refused command lines: exit 125 with a message.
+    for name, append in [
+        ("too many arguments", " ".join(["arg=x"] * 300)),
+        ("bad escape", "arg=%zz"),
+        ("truncated escape", "arg=ab%4"),
+        ("NUL escape", "arg=a%00"),
+    ]:
+        r = boot(image, append, work)
+        check(f"refused: {name}", r.exit_code == 125 and r.err.startswith("wasmkiln: "), r)
+    r = boot(image, "arg=" + "y" * (16384 - 4), work)
+    check("16384-byte command line accepted", r.exit_code == 41 and len(r.out) > 16380, r)
+    r = boot(image, "arg=" + "y" * (16385 - 4), work)
+    check("16385-byte command line refused", r.exit_code == 125, r)
+    r = boot(image, " ".join(["arg=" + "y" * 10] * 256), work)
+    check("256 arguments accepted", r.exit_code == 296 and r.out.count("arg y") == 256, r)
+
+    # Boot-to-exit wall time.
+    times = [boot(image, "arg=prog arg=alice env=A%3D1", work).seconds for _ in range(5)]
+    print(f"boot-to-exit: median {statistics.median(times) * 1000:.1f} ms "
+          f"(runs: {', '.join(f'{t * 1000:.0f}' for t in times)})")
+
+    return failures
+
+
+def test_kvm_platform(tmp_path: Path) -> None:
+    """pytest entry: the same checks, skipped when the tools are missing."""
+    import shutil
+
+    import pytest
+
+    missing = [t for t in (QEMU, "gcc", "cmake", "ninja") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}")
+    assert run_all(tmp_path) == []
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keep", type=Path, help="build in this folder and keep it")
     args = ap.parse_args()
-
     with tempfile.TemporaryDirectory(prefix="wk-kvm-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        image = build(work)
-        failures: list[str] = []
-
-        def check(name: str, ok: bool, run: Run) -> None:
-            print(f"{'ok  ' if ok else 'FAIL'} {name}")
-            if not ok:
-                failures.append(name)
-                print(f"  status={run.status} control={run.ctl!r}\n  stdout={run.out!r}\n"
-                      f"  stderr={run.err!r}")
-
-        # 1. argv/env, stdout/stderr/control, clocks, entropy, memory.
-        r = boot(image, "arg=prog arg=alice env=A%3D1", work, show=True)
-        want = "arg prog\narg alice\nenv A=1\n"
-        check("argv and env on stdout", r.out.startswith(want), r)
-        check("stderr line", r.err == "hello from stderr\n", r)
-        check("exit code 42 on the control channel", r.exit_code == 42, r)
-        check("isa-debug-exit status (42 << 1) | 1", r.status == 85, r)
-        for line in ("mem ok", "monotonic ok", "entropy ok", "stdin eof", "resolution 1"):
-            check(line, line in r.out, r)
-        m = re.search(r"realtime (\d+)", r.out)
-        check("realtime within 5 s of the host", bool(m) and abs(int(m.group(1)) - time.time()) < 5, r)
-
-        # 2. Percent-encoding, unknown tokens, empty values, spaces.
-        r = boot(image, "console=ttyS0 arg=a%20b%25c arg= env=K%3Dv%C3%A9 junk arg=%7e", work)
-        check("percent-decoding", r.out.startswith("arg a b%c\narg \narg ~\nenv K=v\u00e9\n")
-              and r.exit_code == 43, r)
-
-        # 3. The monotonic clock agrees with host time (300 ms busy wait).
-        base = statistics.median(boot(image, "arg=prog", work).seconds for _ in range(3))
-        r = boot(image, "arg=prog arg=wait", work)
-        extra = r.seconds - base
-        print(f"     300 ms of guest monotonic time took {extra * 1000:.0f} ms of host time")
-        check("monotonic clock rate", 0.2 < extra < 0.6 and r.exit_code == 42, r)
-
-        # 4. A CPU exception: the guard page below the stack.
-        r = boot(image, "arg=prog arg=crash", work)
-        check("page fault reported, exit 139",
-              r.exit_code == 139 and re.search(
-                  r"wasmkiln: guest crashed: page fault \(vector 14\) at rip=0x[0-9a-f]+\n", r.err)
-              is not None, r)
-
-        # 5. Refused command lines: exit 125 with a message.
-        for name, append in [
-            ("too many arguments", " ".join(["arg=x"] * 300)),
-            ("bad escape", "arg=%zz"),
-            ("truncated escape", "arg=ab%4"),
-            ("NUL escape", "arg=a%00"),
-        ]:
-            r = boot(image, append, work)
-            check(f"refused: {name}", r.exit_code == 125 and r.err.startswith("wasmkiln: "), r)
-        r = boot(image, "arg=" + "y" * (16384 - 4), work)
-        check("16384-byte command line accepted", r.exit_code == 41 and len(r.out) > 16380, r)
-        r = boot(image, "arg=" + "y" * (16385 - 4), work)
-        check("16385-byte command line refused", r.exit_code == 125, r)
-        r = boot(image, " ".join(["arg=" + "y" * 10] * 256), work)
-        check("256 arguments accepted", r.exit_code == 296 and r.out.count("arg y") == 256, r)
-
-        # Boot-to-exit wall time.
-        times = [boot(image, "arg=prog arg=alice env=A%3D1", work).seconds for _ in range(5)]
-        print(f"boot-to-exit: median {statistics.median(times) * 1000:.1f} ms "
-              f"(runs: {', '.join(f'{t * 1000:.0f}' for t in times)})")
-
-        if failures:
-            print(f"{len(failures)} failed: {', '.join(failures)}")
-            return 1
-        print("all passed")
-        return 0
+        failures = run_all(work)
+    if failures:
+        print(f"{len(failures)} failed: {', '.join(failures)}")
+        return 1
+    print("all passed")
+    return 0
 
 
 if __name__ == "__main__":
