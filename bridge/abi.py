@@ -14,7 +14,7 @@ import enum
 import sys
 from dataclasses import dataclass
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 PAGE_SIZE = 65536
 
@@ -22,11 +22,11 @@ PAGE_SIZE = 65536
 class VmctxField(enum.IntEnum):
     """Byte offsets of the fields of `struct wk_vmctx` that generated code reads."""
 
-    MEM_BASE = 0  # uint8_t *: linear memory 0 base
-    MEM_SIZE = 8  # uint64_t: accessible bytes of memory 0
-    FUNCS = 16  # void *const *: every function, imports first
-    GLOBALS = 24  # uint64_t *: one 8-byte slot per global
-    TABLES = 32  # wk_table *: the tables, in index order
+    MEMORY = 0  # wk_memory *: memory 0, defined or imported; NULL when none
+    FUNCS = 8  # wk_funcref *: one record per function index, imports first
+    GLOBALS = 16  # wk_global *: one 16-byte cell per global index
+    TABLES = 24  # wk_table **: one pointer per table index
+    TYPE_IDS = 32  # const uint32_t *: module type index -> runtime-wide signature id
     STACK_LIMIT = 40  # uintptr_t: lowest stack pointer a function may start with
     BUILTINS = 48  # const wk_builtins *: runtime helpers, see Builtin
     INSTANCE = 56  # struct wk_instance *: opaque to generated code
@@ -44,15 +44,31 @@ class Builtin(enum.IntEnum):
     MEMORY_COPY = 3  # void memory_copy(vmctx, u32 dst, u32 src, u32 n)
     MEMORY_INIT = 4  # void memory_init(vmctx, u32 seg, u32 dst, u32 src, u32 n)
     DATA_DROP = 5  # void data_drop(vmctx, u32 seg)
+    TABLE_GROW = 6  # u32 table_grow(vmctx, u32 table, ref init, u32 delta) -> old size or -1
+    TABLE_FILL = 7  # void table_fill(vmctx, u32 table, u32 dst, ref value, u32 n)
+    TABLE_COPY = 8  # void table_copy(vmctx, u32 dst_table, u32 src_table, u32 dst, u32 src, u32 n)
+    TABLE_INIT = 9  # void table_init(vmctx, u32 table, u32 seg, u32 dst, u32 src, u32 n)
+    ELEM_DROP = 10  # void elem_drop(vmctx, u32 seg)
 
 
-FUNCREF_SIZE = 16  # wk_funcref: void *func @0, u32 type_id @8, u32 pad @12
-FUNCREF_FUNC = 0
-FUNCREF_TYPE_ID = 8
-TABLE_SIZE = 16  # wk_table: wk_funcref *elems @0, u32 size @8, u32 max @12
+# wk_memory: uint8_t *base @0, uint64_t size @8 (bytes), uint64_t max_pages @16
+MEMORY_BASE = 0
+MEMORY_SIZE = 8
+MEMORY_STRUCT_SIZE = 24
+# wk_funcref: void *code @0, wk_vmctx *vmctx @8, u32 type_id @16, u32 pad @20.
+# A funcref value (ref.func, table elements) is a pointer to one of these, or 0.
+FUNCREF_SIZE = 24
+FUNCREF_CODE = 0
+FUNCREF_VMCTX = 8
+FUNCREF_TYPE_ID = 16
+# wk_table: void **elems @0 (pointer-size references), u32 size @8, u32 max @12,
+# u32 elem_type @16 (the ValType byte), u32 pad @20
+TABLE_STRUCT_SIZE = 24
 TABLE_ELEMS = 0
 TABLE_LEN = 8
-NULL_TYPE_ID = 0xFFFFFFFF  # type_id of a null funcref entry
+# wk_global: 16 bytes of value (little-endian, low bytes for narrower types);
+# an imported global's cell holds a pointer to the defining instance's cell.
+GLOBAL_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -105,13 +121,17 @@ def render_layout_header() -> str:
     out += [f"#define WK_BUILTIN_{b.name} {b.value}" for b in Builtin]
     out.append(f"#define WK_BUILTIN_COUNT {len(Builtin)}")
     out += [
+        f"#define WK_MEMORY_BASE {MEMORY_BASE}",
+        f"#define WK_MEMORY_SIZE {MEMORY_SIZE}",
+        f"#define WK_MEMORY_STRUCT_SIZE {MEMORY_STRUCT_SIZE}",
         f"#define WK_FUNCREF_SIZE {FUNCREF_SIZE}",
-        f"#define WK_FUNCREF_FUNC {FUNCREF_FUNC}",
+        f"#define WK_FUNCREF_CODE {FUNCREF_CODE}",
+        f"#define WK_FUNCREF_VMCTX {FUNCREF_VMCTX}",
         f"#define WK_FUNCREF_TYPE_ID {FUNCREF_TYPE_ID}",
-        f"#define WK_TABLE_SIZE {TABLE_SIZE}",
+        f"#define WK_TABLE_STRUCT_SIZE {TABLE_STRUCT_SIZE}",
         f"#define WK_TABLE_ELEMS {TABLE_ELEMS}",
         f"#define WK_TABLE_LEN {TABLE_LEN}",
-        f"#define WK_NULL_TYPE_ID 0x{NULL_TYPE_ID:X}u",
+        f"#define WK_GLOBAL_SIZE {GLOBAL_SIZE}",
     ]
     out += [f"#define WK_TRAP_{t.name} {t.value}" for t in Trap]
     out.append(f"#define WK_TRAP_COUNT {len(Trap) + 1}")

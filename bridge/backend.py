@@ -82,8 +82,30 @@ class FunctionBackend(Protocol):
     def memory_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
         """memory.size/grow/fill/copy/init and data.drop."""
 
+    def table_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+        """table.get/set/size/grow/fill/copy/init and elem.drop."""
+
+    def ref_null(self) -> Value:
+        """A null reference (funcref and externref are both pointer-sized)."""
+
+    def ref_is_null(self, ref: Value) -> Value: ...
+
+    def ref_func(self, func_index: int) -> Value: ...
+
     def call(self, func_index: int, args: Sequence[Value]) -> list[Value]: ...
 
     def call_indirect(
         self, type_index: int, table: int, callee: Value, args: Sequence[Value]
     ) -> list[Value]: ...
+
+
+class ModuleBackend(Protocol):
+    """Builds the code object of one module."""
+
+    def function(self) -> FunctionBackend: ...
+
+    def trampoline(self, type_index: int) -> None:
+        """Emit `wk_tramp_<type_index>`, the array-call entry for that type (abi.h)."""
+
+    def finish(self) -> bytes:
+        """The relocatable object with every function and trampoline."""

@@ -13,23 +13,17 @@ from dataclasses import dataclass, field
 from .decode import decode
 from .errors import LinkError
 from .hostfuncs import HOST_FUNCS
-from .metadata import render
-from .module import ExternKind, FuncType, Module, ValType
+from .metadata import render, type_signature
+from .module import ExternKind, Module
 from .translate import FunctionTranslator
 from .validate import validate
 
-_SIG_CHARS = {ValType.I32: "i", ValType.I64: "I", ValType.F32: "f", ValType.F64: "F"}
-
 # What an import that nothing provides becomes, by the user's choice.
-UNKNOWN_IMPORTS = ("error", "trap")
+UNKNOWN_IMPORTS = ("error", "trap", "embed")
 TRAP_IMPORT_SYMBOL = "wk_unknown_import"
 
 
-def signature_string(ftype: FuncType) -> str:
-    """The compact form hostfuncs.py uses, e.g. "iiii:i"."""
-    p = "".join(_SIG_CHARS.get(t, "?") for t in ftype.params)
-    r = "".join(_SIG_CHARS.get(t, "?") for t in ftype.results)
-    return f"{p}:{r}"
+signature_string = type_signature  # hostfuncs.py spells signatures the same way
 
 
 @dataclass
@@ -42,12 +36,20 @@ class CompiledModule:
     instructions: int = 0
 
 
-def bind_imports(module: Module, unknown: str = "error") -> list[str]:
-    """C symbol for each imported function, keyed by module, field AND signature."""
-    symbols: list[str] = []
+def bind_imports(module: Module, unknown: str = "error") -> list[str | None]:
+    """C symbol for each imported function, keyed by module, field AND signature.
+
+    unknown="embed" leaves unprovided imports unbound (None): an embedder such
+    as the spec runner supplies them when it instantiates the module.
+    """
+    symbols: list[str | None] = []
     missing: list[str] = []
     for imp in module.imports:
         if imp.kind != ExternKind.FUNC:
+            if unknown != "embed":
+                kind = imp.kind.name.lower()
+                why = f"{kind}: only an embedder can supply it"
+                missing.append(f"  {imp.module}.{imp.name} ({why})")
             continue
         assert isinstance(imp.desc, int)
         ftype = module.types[imp.desc]
@@ -58,6 +60,9 @@ def bind_imports(module: Module, unknown: str = "error") -> list[str]:
             continue
         if unknown == "trap":
             symbols.append(TRAP_IMPORT_SYMBOL)
+            continue
+        if unknown == "embed":
+            symbols.append(None)
             continue
         why = "not provided" if host is None else f"provided with signature {host[0]}"
         missing.append(f"  {imp.module}.{imp.name} {ftype} ({why})")
@@ -88,16 +93,18 @@ def compile_wasm(
     symbols = bind_imports(module, unknown_imports)
     if backend != "cranelift":
         raise ValueError(f"unknown backend {backend!r} (available: cranelift)")
-    from .cranelift_backend import CraneliftModule, symbol_name
+    from .cranelift_backend import CraneliftModule, symbol_name, trampoline_name
 
     cm = CraneliftModule(module)
     n_imported = module.num_imported_funcs
     for i in range(len(module.funcs)):
         FunctionTranslator(module, cm.function()).translate(n_imported + i)
+    for t in range(len(module.types)):
+        cm.trampoline(t)
     code = cm.finish()
     t3 = time.perf_counter()
     timings["translate"] = t3 - t2
-    meta = render(module, symbols, blob_path, cm.canonical, symbol_name, name)
+    meta = render(module, symbols, blob_path, symbol_name, trampoline_name, name)
     timings["metadata"] = time.perf_counter() - t3
     count = sum(len(f.body) for f in module.funcs)
     return CompiledModule(module, code, meta.c_source, meta.data_blob, timings, count)

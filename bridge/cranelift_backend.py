@@ -10,8 +10,9 @@ the lowering (see ../shared/DESIGN.md):
   runtime's trap builtin with the Wasm trap code;
 * IntCC/FloatCC are not exported; `_condition_codes()` finds them.
 
-Memory accesses are bounds-checked explicitly against vmctx->mem_size (the
-runtime never moves linear memory, so the base is loaded once per function).
+Memory accesses are bounds-checked explicitly against the memory's size (the
+runtime never moves linear memory, so the base is loaded once per function;
+the size is reloaded after every call, which may grow memory).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any
 
 import cranelift as cl
 
-from .abi import FUNCREF_SIZE, FUNCREF_TYPE_ID, TABLE_SIZE, Builtin, Trap, VmctxField
+from . import abi
+from .abi import Builtin, Trap, VmctxField
 from .backend import Label, Value
+from .environ import BUILTIN_TYPES, ModuleEnv
 from .module import FuncType, Module, ValType
 
 T = cl.Type
@@ -167,20 +170,6 @@ def _signature(ftype: FuncType) -> Any:
     return sig
 
 
-def _builtin_signature(params: int, returns_i32: bool) -> FuncType:
-    return FuncType((ValType.I32,) * params, (ValType.I32,) if returns_i32 else ())
-
-
-_BUILTIN_TYPES = {
-    Builtin.TRAP: _builtin_signature(1, False),
-    Builtin.MEMORY_GROW: _builtin_signature(1, True),
-    Builtin.MEMORY_FILL: _builtin_signature(3, False),
-    Builtin.MEMORY_COPY: _builtin_signature(3, False),
-    Builtin.MEMORY_INIT: _builtin_signature(4, False),
-    Builtin.DATA_DROP: _builtin_signature(1, False),
-}
-
-
 def _trusted(readonly: bool = False) -> Any:
     flags = cl.MemFlags.trusted()
     if readonly:
@@ -194,21 +183,43 @@ class CraneliftModule:
 
     def __init__(self, module: Module, triple: str = "x86_64-unknown-linux-gnu") -> None:
         self.module = module
+        self.env = ModuleEnv(module)
         self.isa = cl.TargetIsa(
             triple,
             opt_level="speed",
             enable_multi_ret_implicit_sret="true",
         )
         self.obj = cl.ObjectModule(self.isa, "wasm")
-        self.canonical = canonical_type_ids(module)
 
     def function(self) -> CraneliftFunction:
         return CraneliftFunction(self)
 
-    def define(self, func_index: int, ftype: FuncType, fb: Any) -> None:
-        sig = _signature(ftype)
-        ref = self.obj.declare_function(symbol_name(func_index), cl.Linkage.Export, sig)
+    def define(self, name: str, sig: Any, fb: Any) -> None:
+        ref = self.obj.declare_function(name, cl.Linkage.Export, sig)
         self.obj.define_function(ref, fb)
+
+    def trampoline(self, type_index: int) -> None:
+        """wk_tramp_<t>(vmctx, code, slots): the array-call entry the runtime uses."""
+        ftype = self.module.types[type_index]
+        fb = cl.FunctionBuilder()
+        sig = cl.Signature(cl.CallConv.SystemV)
+        for _ in range(3):
+            sig.add_param(PTR)
+        fb.func_signature = sig
+        entry = fb.create_block()
+        fb.append_block_params_for_function_params(entry)
+        fb.switch_to_block(entry)
+        fb.seal_block(entry)
+        vm, code, slots = fb.block_params(entry)
+        args = [
+            fb.ins_load(cl_type(t), _trusted(), slots, 8 * i) for i, t in enumerate(ftype.params)
+        ]
+        inst = fb.ins_call_indirect(fb.import_signature(_signature(ftype)), code, [vm, *args])
+        for i, r in enumerate(fb.inst_results(inst)):
+            fb.ins_store(_trusted(), r, slots, i * 8)
+        fb.ins_return([])
+        fb.finalize()
+        self.define(trampoline_name(type_index), sig, fb)
 
     def finish(self) -> bytes:
         return bytes(self.obj.finish().emit())
@@ -218,10 +229,8 @@ def symbol_name(func_index: int) -> str:
     return f"wk_func_{func_index}"
 
 
-def canonical_type_ids(module: Module) -> list[int]:
-    """Type index -> the first index with the same signature (call_indirect's id)."""
-    first: dict[FuncType, int] = {}
-    return [first.setdefault(t, i) for i, t in enumerate(module.types)]
+def trampoline_name(type_index: int) -> str:
+    return f"wk_tramp_{type_index}"
 
 
 class CraneliftFunction:
@@ -230,6 +239,7 @@ class CraneliftFunction:
     def __init__(self, parent: CraneliftModule) -> None:
         self.parent = parent
         self.module = parent.module
+        self.env = parent.env
         self.fb = cl.FunctionBuilder()
         self.sigrefs: dict[FuncType, Any] = {}
         self.trap_blocks: dict[int, Any] = {}
@@ -262,8 +272,10 @@ class CraneliftFunction:
         sp = fb.ins_get_stack_pointer(PTR)
         limit = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.STACK_LIMIT)
         self._trap_if(fb.ins_icmp(IntCC.UnsignedLessThan, sp, limit), Trap.STACK_EXHAUSTED)
-        if self.module.memories or any(i.kind == 2 for i in self.module.imports):
-            self.mem_base = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.MEM_BASE)
+        self.memory: Value | None = None
+        if self.env.has_memory:
+            self.memory = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.MEMORY)
+            self.mem_base = fb.ins_load(PTR, _trusted(True), self.memory, abi.MEMORY_BASE)
             self._reload_mem_size()
 
     def finish(self) -> None:
@@ -275,7 +287,7 @@ class CraneliftFunction:
         fb.seal_all_blocks()
         fb.finalize()
         assert self.ftype is not None
-        self.parent.define(self.func_index, self.ftype, fb)
+        self.parent.define(symbol_name(self.func_index), _signature(self.ftype), fb)
 
     def _zero(self, ty: Any) -> Value:
         fb = self.fb
@@ -286,8 +298,8 @@ class CraneliftFunction:
         return fb.ins_iconst(ty, 0)
 
     def _reload_mem_size(self) -> None:
-        if hasattr(self, "mem_base"):
-            size = self.fb.ins_load(I64, _trusted(), self.vm, VmctxField.MEM_SIZE)
+        if self.memory is not None:
+            size = self.fb.ins_load(I64, _trusted(), self.memory, abi.MEMORY_SIZE)
             self.fb.def_var(self.mem_size_var, size)
 
     # ---- traps ----------------------------------------------------------
@@ -351,15 +363,22 @@ class CraneliftFunction:
     def local_set(self, index: int, value: Value) -> None:
         self.fb.def_var(cl.Variable(index), value)
 
-    def _global_addr(self) -> Value:
-        return self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.GLOBALS)
+    def _global_cell(self, index: int) -> tuple[Value, int, Any]:
+        """(base, offset, type) of a global's value; imported cells point elsewhere."""
+        fb = self.fb
+        slot = self.env.global_slot(index)
+        cells = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.GLOBALS)
+        if slot.imported:
+            return fb.ins_load(PTR, _trusted(True), cells, slot.offset), 0, cl_type(slot.type)
+        return cells, slot.offset, cl_type(slot.type)
 
     def global_get(self, index: int) -> Value:
-        ty = cl_type(self.module.all_globals()[index].type)
-        return self.fb.ins_load(ty, _trusted(), self._global_addr(), index * 8)
+        base, offset, ty = self._global_cell(index)
+        return self.fb.ins_load(ty, _trusted(), base, offset)
 
     def global_set(self, index: int, value: Value) -> None:
-        self.fb.ins_store(_trusted(), value, self._global_addr(), index * 8)
+        base, offset, _ = self._global_cell(index)
+        self.fb.ins_store(_trusted(), value, base, offset)
 
     # ---- constants and numeric operators ----------------------------------
     def const(self, op: str, value: int) -> Value:
@@ -525,43 +544,89 @@ class CraneliftFunction:
         fb = self.fb
         table = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.BUILTINS)
         fn = fb.ins_load(PTR, _trusted(True), table, builtin * 8)
-        inst = fb.ins_call_indirect(self._sigref(_BUILTIN_TYPES[builtin]), fn, [self.vm, *args])
+        inst = fb.ins_call_indirect(self._sigref(BUILTIN_TYPES[builtin]), fn, [self.vm, *args])
         return list(fb.inst_results(inst))
 
-    def _call_pointer(self, ftype: FuncType, fn: Value, args: Sequence[Value]) -> list[Value]:
+    def _call_pointer(
+        self, ftype: FuncType, fn: Value, callee_vm: Value, args: Sequence[Value]
+    ) -> list[Value]:
         fb = self.fb
-        inst = fb.ins_call_indirect(self._sigref(ftype), fn, [self.vm, *args])
+        inst = fb.ins_call_indirect(self._sigref(ftype), fn, [callee_vm, *args])
         self._reload_mem_size()
         return list(fb.inst_results(inst))
 
+    def _record(self, func_index: int) -> tuple[Value, int]:
+        funcs = self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.FUNCS)
+        return funcs, self.env.func_record(func_index)
+
     def call(self, func_index: int, args: Sequence[Value]) -> list[Value]:
         fb = self.fb
-        funcs = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.FUNCS)
-        fn = fb.ins_load(PTR, _trusted(True), funcs, func_index * 8)
-        return self._call_pointer(self.module.func_type(func_index), fn, args)
+        funcs, rec = self._record(func_index)
+        code = fb.ins_load(PTR, _trusted(True), funcs, rec + abi.FUNCREF_CODE)
+        callee_vm = self.vm
+        if self.env.func_is_imported(func_index):
+            callee_vm = fb.ins_load(PTR, _trusted(True), funcs, rec + abi.FUNCREF_VMCTX)
+        return self._call_pointer(self.env.func_type(func_index), code, callee_vm, args)
+
+    def _table(self, table: int) -> Value:
+        tables = self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TABLES)
+        return self.fb.ins_load(PTR, _trusted(True), tables, self.env.table_slot(table))
+
+    def _table_slot(self, table: int, index: Value) -> Value:
+        """Address of element `index` of `table`, after the bounds check."""
+        fb = self.fb
+        t = self._table(table)
+        size = fb.ins_load(I32, _trusted(), t, abi.TABLE_LEN)
+        self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThanOrEqual, index, size), Trap.TABLE_OOB)
+        elems = fb.ins_load(PTR, _trusted(), t, abi.TABLE_ELEMS)
+        return fb.ins_iadd(elems, fb.ins_ishl_imm(fb.ins_uextend(I64, index), 3))
 
     def call_indirect(
         self, type_index: int, table: int, callee: Value, args: Sequence[Value]
     ) -> list[Value]:
         fb = self.fb
-        tables = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TABLES)
-        size = fb.ins_load(I32, _trusted(), tables, table * TABLE_SIZE + 8)
-        self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThanOrEqual, callee, size), Trap.TABLE_OOB)
-        elems = fb.ins_load(PTR, _trusted(), tables, table * TABLE_SIZE)
-        entry = fb.ins_iadd(elems, fb.ins_imul_imm(fb.ins_uextend(I64, callee), FUNCREF_SIZE))
-        fn = fb.ins_load(PTR, _trusted(), entry, 0)
-        type_id = fb.ins_load(I32, _trusted(), entry, FUNCREF_TYPE_ID)
-        expected = self.parent.canonical[type_index]
-        mismatch = fb.ins_icmp_imm(IntCC.NotEqual, type_id, expected)
-        bad = fb.create_block()
-        ok = fb.create_block()
-        fb.set_cold_block(bad)
-        fb.ins_brif(mismatch, bad, [], ok, [])
-        fb.switch_to_block(bad)
-        fb.seal_block(bad)
-        is_null = fb.ins_icmp_imm(IntCC.Equal, fn, 0)
-        uninit = self._trap_block(Trap.UNINIT_ELEM)
-        fb.ins_brif(is_null, uninit, [], self._trap_block(Trap.INDIRECT_SIG), [])
-        fb.switch_to_block(ok)
-        fb.seal_block(ok)
-        return self._call_pointer(self.module.types[type_index], fn, args)
+        rec = fb.ins_load(PTR, _trusted(), self._table_slot(table, callee), 0)
+        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, rec, 0), Trap.UNINIT_ELEM)
+        type_id = fb.ins_load(I32, _trusted(), rec, abi.FUNCREF_TYPE_ID)
+        type_ids = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TYPE_IDS)
+        expected = fb.ins_load(I32, _trusted(True), type_ids, self.env.type_id_slot(type_index))
+        self._trap_if(fb.ins_icmp(IntCC.NotEqual, type_id, expected), Trap.INDIRECT_SIG)
+        code = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_CODE)
+        callee_vm = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_VMCTX)
+        return self._call_pointer(self.module.types[type_index], code, callee_vm, args)
+
+    # ---- tables and references ---------------------------------------------
+    def table_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+        fb = self.fb
+        if op == "table.get":
+            return fb.ins_load(I64, _trusted(), self._table_slot(imm[0], args[0]), 0)
+        if op == "table.set":
+            fb.ins_store(_trusted(), args[1], self._table_slot(imm[0], args[0]), 0)
+            return None
+        if op == "table.size":
+            return fb.ins_load(I32, _trusted(), self._table(imm[0]), abi.TABLE_LEN)
+        if op == "elem.drop":
+            self._call_builtin(Builtin.ELEM_DROP, [fb.ins_iconst(I32, imm[0])])
+            return None
+        if op == "table.grow":  # (init, delta) on the stack
+            table = fb.ins_iconst(I32, imm[0])
+            return self._call_builtin(Builtin.TABLE_GROW, [table, *args])[0]
+        if op == "table.fill":  # (dst, value, n)
+            self._call_builtin(Builtin.TABLE_FILL, [fb.ins_iconst(I32, imm[0]), *args])
+        elif op == "table.copy":  # imm: (dst_table, src_table)
+            tables = [fb.ins_iconst(I32, imm[0]), fb.ins_iconst(I32, imm[1])]
+            self._call_builtin(Builtin.TABLE_COPY, [*tables, *args])
+        elif op == "table.init":  # imm: (elem segment, table)
+            ids = [fb.ins_iconst(I32, imm[1]), fb.ins_iconst(I32, imm[0])]
+            self._call_builtin(Builtin.TABLE_INIT, [*ids, *args])
+        return None
+
+    def ref_null(self) -> Value:
+        return self.fb.ins_iconst(I64, 0)
+
+    def ref_is_null(self, ref: Value) -> Value:
+        return self.fb.ins_uextend(I32, self.fb.ins_icmp_imm(IntCC.Equal, ref, 0))
+
+    def ref_func(self, func_index: int) -> Value:
+        funcs, rec = self._record(func_index)
+        return self.fb.ins_iadd_imm(funcs, rec)

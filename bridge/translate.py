@@ -124,6 +124,20 @@ class FunctionTranslator:
             "call": self._call,
             "call_indirect": self._call_indirect,
         }
+        for op in (
+            "table.get",
+            "table.set",
+            "table.size",
+            "table.grow",
+            "table.fill",
+            "table.copy",
+            "table.init",
+            "elem.drop",
+        ):
+            h[op] = self._table_op
+        h["ref.null"] = self._ref_null
+        h["ref.is_null"] = self._ref_is_null
+        h["ref.func"] = self._ref_func
         for op in ("i32.const", "i64.const", "f32.const", "f64.const"):
             h[op] = self._const
         for op in (
@@ -319,6 +333,32 @@ class FunctionTranslator:
         result = self.be.memory_op(op, self._pop(self._MEMORY_ARITY[op]), instr[1:])
         if result is not None:
             self.stack.append(result)
+
+    _TABLE_ARITY = {
+        "table.get": 1,
+        "table.set": 2,
+        "table.size": 0,
+        "table.grow": 2,
+        "table.fill": 3,
+        "table.copy": 3,
+        "table.init": 3,
+        "elem.drop": 0,
+    }
+
+    def _table_op(self, instr: tuple) -> None:
+        op = instr[0]
+        result = self.be.table_op(op, self._pop(self._TABLE_ARITY[op]), instr[1:])
+        if result is not None:
+            self.stack.append(result)
+
+    def _ref_null(self, instr: tuple) -> None:
+        self.stack.append(self.be.ref_null())
+
+    def _ref_is_null(self, instr: tuple) -> None:
+        self.stack.append(self.be.ref_is_null(self.stack.pop()))
+
+    def _ref_func(self, instr: tuple) -> None:
+        self.stack.append(self.be.ref_func(instr[1]))
 
     def _call(self, instr: tuple) -> None:
         ftype = self.module.func_type(instr[1])

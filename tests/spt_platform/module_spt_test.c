@@ -48,7 +48,7 @@ typedef int32_t (*fn_iIi_i)(wk_vmctx *, int32_t, int64_t, int32_t);
 typedef void (*fn_i_)(wk_vmctx *, int32_t);
 typedef int32_t (*fn_i_i)(wk_vmctx *, int32_t);
 
-#define CALL(vm, type, idx, ...) ((type)(vm)->funcs[idx])((vm), __VA_ARGS__)
+#define CALL(vm, type, idx, ...) ((type)(vm)->funcs[idx].code)((vm), __VA_ARGS__)
 
 /* Guest memory map used by the module (memory 0, offsets). */
 #define SCRATCH 0x100   /* iovec and out-params */
@@ -65,7 +65,7 @@ static uint32_t slen(const char *s) {
 
 /* Write bytes at guest offset `at` to fd with one fd_write. */
 static int32_t write_guest(wk_vmctx *vm, int fd, uint32_t at, uint32_t len) {
-  uint32_t *iov = (uint32_t *)(vm->mem_base + SCRATCH);
+  uint32_t *iov = (uint32_t *)(vm->memory->base + SCRATCH);
   iov[0] = at;
   iov[1] = len;
   return CALL(vm, fn_iiii_i, F_FD_WRITE, fd, SCRATCH, 1, SCRATCH + 8);
@@ -74,7 +74,7 @@ static int32_t write_guest(wk_vmctx *vm, int fd, uint32_t at, uint32_t len) {
 /* Copy a host string into guest memory and print it. */
 static void say(wk_vmctx *vm, const char *s) {
   uint32_t n = slen(s);
-  for (uint32_t i = 0; i < n; i++) vm->mem_base[TEXT + i] = (uint8_t)s[i];
+  for (uint32_t i = 0; i < n; i++) vm->memory->base[TEXT + i] = (uint8_t)s[i];
   write_guest(vm, 1, TEXT, n);
 }
 
@@ -104,14 +104,14 @@ static void check(wk_vmctx *vm, int ok, const char *what) {
 
 /* Print a string list (argv or environ) the way a guest would fetch it. */
 static void print_list(wk_vmctx *vm, int sizes_fn, int get_fn, const char *label) {
-  uint32_t *out = (uint32_t *)(vm->mem_base + SCRATCH + 32);
+  uint32_t *out = (uint32_t *)(vm->memory->base + SCRATCH + 32);
   CALL(vm, fn_ii_i, sizes_fn, SCRATCH + 32, SCRATCH + 36);
   uint32_t count = out[0];
   CALL(vm, fn_ii_i, get_fn, ARGV, ARGBUF);
   for (uint32_t i = 0; i < count; i++) {
-    uint32_t p = ((uint32_t *)(vm->mem_base + ARGV))[i];
+    uint32_t p = ((uint32_t *)(vm->memory->base + ARGV))[i];
     say(vm, label);
-    write_guest(vm, 1, p, slen((const char *)vm->mem_base + p));
+    write_guest(vm, 1, p, slen((const char *)vm->memory->base + p));
     say(vm, "\n");
   }
 }
@@ -127,7 +127,7 @@ static void forbidden(wk_vmctx *vm, const char *which) {
   if (str_eq(which, "forbid-getpid")) raw_syscall(39, 0, 0, 0);
   if (str_eq(which, "forbid-openat")) raw_syscall(257, -100, (long)"/etc/passwd", 0);
   if (str_eq(which, "forbid-write3")) raw_syscall(1, 3, (long)"x", 1);
-  if (str_eq(which, "forbid-read1")) raw_syscall(0, 1, (long)vm->mem_base, 1);
+  if (str_eq(which, "forbid-read1")) raw_syscall(0, 1, (long)vm->memory->base, 1);
   if (str_eq(which, "forbid-mmap")) raw_syscall(9, 0, 4096, 3);
   say(vm, "after (sandbox did not stop it)\n");
 }
@@ -139,35 +139,36 @@ static int32_t helper(wk_vmctx *vm, int32_t x) {
 
 static void test_builtins(wk_vmctx *vm) {
   const wk_builtins *b = vm->builtins;
-  check(vm, vm->mem_size == 2 * WK_PAGE_SIZE, "initial memory is mem_min_pages");
+  check(vm, vm->memory->size == 2 * WK_PAGE_SIZE, "initial memory is mem_min_pages");
   check(vm, b->memory_grow(vm, 1) == 2, "memory.grow returns old size");
-  check(vm, vm->mem_size == 3 * WK_PAGE_SIZE, "memory.grow raises mem_size");
+  check(vm, vm->memory->size == 3 * WK_PAGE_SIZE, "memory.grow raises mem_size");
   check(vm, b->memory_grow(vm, 2) == UINT32_MAX, "memory.grow past max fails");
   check(vm, b->memory_grow(vm, 0) == 3, "memory.grow 0");
-  check(vm, vm->mem_base[3 * WK_PAGE_SIZE - 1] == 0, "grown memory is zero");
+  check(vm, vm->memory->base[3 * WK_PAGE_SIZE - 1] == 0, "grown memory is zero");
   b->memory_fill(vm, 0x9000, 0x1ab, 16);
-  check(vm, vm->mem_base[0x9000] == 0xab && vm->mem_base[0x900f] == 0xab, "memory.fill");
+  check(vm, vm->memory->base[0x9000] == 0xab && vm->memory->base[0x900f] == 0xab, "memory.fill");
   b->memory_copy(vm, 0x9004, 0x9000, 8); /* overlapping */
   b->memory_copy(vm, 0x9100, GREETING, 5);
-  check(vm, vm->mem_base[0x9100] == 'h' && vm->mem_base[0x9104] == 'o', "memory.copy");
+  check(vm, vm->memory->base[0x9100] == 'h' && vm->memory->base[0x9104] == 'o', "memory.copy");
   b->memory_init(vm, 1, 0x9200, 1, 3);
-  check(vm, vm->mem_base[0x9200] == 'b' && vm->mem_base[0x9202] == 'd', "memory.init passive");
+  check(vm, vm->memory->base[0x9200] == 'b' && vm->memory->base[0x9202] == 'd', "memory.init passive");
   b->memory_fill(vm, 3 * WK_PAGE_SIZE, 0, 0); /* zero length at the end is fine */
   check(vm, 1, "memory.fill len 0 at end");
-  check(vm, vm->globals[0] == 7 && vm->globals[1] == 0x123456789ull, "globals from inits");
-  wk_table *t = &vm->tables[0];
+  check(vm, vm->globals[0].i64 == 7 && vm->globals[1].i64 == 0x123456789ull, "globals from inits");
+  wk_table *t = vm->tables[0];
+  wk_funcref *e1 = t->elems[1];
   check(vm, t->size == 4 && t->max == 8, "table size and max");
-  check(vm, t->elems[1].func == (void *)helper && t->elems[1].type_id == 3, "elem segment");
-  check(vm, t->elems[0].func == 0 && t->elems[0].type_id == WK_NULL_TYPE_ID, "null entries");
-  check(vm, ((int32_t(*)(wk_vmctx *, int32_t))t->elems[1].func)(vm, 21) == 42, "call_indirect");
+  check(vm, e1 && e1->code == (void *)helper && e1->type_id == vm->type_ids[3], "elem segment");
+  check(vm, t->elems[0] == 0 && t->elems[2] == 0, "null entries");
+  check(vm, ((int32_t(*)(wk_vmctx *, int32_t))e1->code)(e1->vmctx, 21) == 42, "call_indirect");
   b->data_drop(vm, 1);
   say(vm, "dropped; memory.init now traps:\n");
   b->memory_init(vm, 1, 0x9200, 0, 1);
 }
 
 static void test_efault(wk_vmctx *vm) {
-  uint32_t *iov = (uint32_t *)(vm->mem_base + SCRATCH);
-  iov[0] = (uint32_t)vm->mem_size - 2;
+  uint32_t *iov = (uint32_t *)(vm->memory->base + SCRATCH);
+  iov[0] = (uint32_t)vm->memory->size - 2;
   iov[1] = 4; /* runs past the end */
   check(vm, CALL(vm, fn_iiii_i, F_FD_WRITE, 1, SCRATCH, 1, SCRATCH + 8) == WK_EFAULT,
         "fd_write buffer past end");
@@ -185,7 +186,7 @@ static void test_efault(wk_vmctx *vm) {
 }
 
 static void test_wasi(wk_vmctx *vm) {
-  uint64_t *t = (uint64_t *)(vm->mem_base + SCRATCH + 64);
+  uint64_t *t = (uint64_t *)(vm->memory->base + SCRATCH + 64);
   check(vm, CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 0, 1, SCRATCH + 64) == 0 &&
                 t[0] > 1600000000ull * 1000000000ull, "realtime after 2020");
   CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 1, 1, SCRATCH + 64);
@@ -195,13 +196,13 @@ static void test_wasi(wk_vmctx *vm) {
         "process cputime since start");
   check(vm, wk_wasi_clock_res_get(vm, 1, SCRATCH + 64) == 0 && t[0] > 0 && t[0] < 1000000,
         "clock_res_get");
-  uint8_t *r = vm->mem_base + 0x9000;
+  uint8_t *r = vm->memory->base + 0x9000;
   for (int i = 0; i < 64; i++) r[i] = 0;
   check(vm, CALL(vm, fn_ii_i, F_RANDOM_GET, 0x9000, 64) == 0, "random_get");
   int nz = 0;
   for (int i = 0; i < 64; i++) nz += r[i] != 0;
   check(vm, nz > 40, "random bytes look random");
-  uint8_t *st = vm->mem_base + 0x9100;
+  uint8_t *st = vm->memory->base + 0x9100;
   check(vm, wk_wasi_fd_fdstat_get(vm, 1, 0x9100) == 0 && st[0] == 2, "fdstat stdout char device");
   check(vm, wk_wasi_fd_fdstat_get(vm, 7, 0x9100) == WK_EBADF, "fdstat fd 7 EBADF");
   check(vm, wk_wasi_fd_fdstat_set_flags(vm, 1, 1) == 0, "fdstat_set_flags append");
@@ -214,7 +215,7 @@ static void test_wasi(wk_vmctx *vm) {
   check(vm, wk_wasi_sched_yield(vm) == 0, "sched_yield");
 
   /* poll_oneoff: a 20 ms relative sleep on the monotonic clock. */
-  uint8_t *sub = vm->mem_base + 0xa000;
+  uint8_t *sub = vm->memory->base + 0xa000;
   for (int i = 0; i < 48; i++) sub[i] = 0;
   *(uint64_t *)sub = 0x77;                /* userdata */
   sub[8] = 0;                             /* clock */
@@ -224,8 +225,8 @@ static void test_wasi(wk_vmctx *vm) {
   uint64_t before = t[0];
   int32_t e = CALL(vm, fn_iiii_i, F_POLL_ONEOFF, 0xa000, 0xa100, 1, 0xa200);
   CALL(vm, fn_iIi_i, F_CLOCK_TIME_GET, 1, 1, SCRATCH + 64);
-  uint8_t *ev = vm->mem_base + 0xa100;
-  check(vm, e == 0 && *(uint32_t *)(vm->mem_base + 0xa200) == 1, "poll_oneoff one event");
+  uint8_t *ev = vm->memory->base + 0xa100;
+  check(vm, e == 0 && *(uint32_t *)(vm->memory->base + 0xa200) == 1, "poll_oneoff one event");
   check(vm, *(uint64_t *)ev == 0x77 && ev[10] == 0 && *(uint16_t *)(ev + 8) == 0, "clock event");
   check(vm, t[0] - before >= 20000000ull, "slept 20 ms");
   /* stdout write subscription plus a long clock: returns at once with the fd event. */
@@ -234,16 +235,16 @@ static void test_wasi(wk_vmctx *vm) {
   *(uint32_t *)(sub + 48 + 16) = 1;
   *(uint64_t *)(sub + 24) = 10000000000ull; /* 10 s */
   e = CALL(vm, fn_iiii_i, F_POLL_ONEOFF, 0xa000, 0xa100, 2, 0xa200);
-  check(vm, e == 0 && *(uint32_t *)(vm->mem_base + 0xa200) == 1 && ev[10] == 2, "fd ready at once");
+  check(vm, e == 0 && *(uint32_t *)(vm->memory->base + 0xa200) == 1 && ev[10] == 2, "fd ready at once");
 }
 
 static void cat(wk_vmctx *vm) {
-  uint32_t *iov = (uint32_t *)(vm->mem_base + SCRATCH);
+  uint32_t *iov = (uint32_t *)(vm->memory->base + SCRATCH);
   for (;;) {
     iov[0] = 0x9000;
     iov[1] = 7; /* small, to exercise many reads */
     if (wk_wasi_fd_read(vm, 0, SCRATCH, 1, SCRATCH + 8) != 0) return;
-    uint32_t n = *(uint32_t *)(vm->mem_base + SCRATCH + 8);
+    uint32_t n = *(uint32_t *)(vm->memory->base + SCRATCH + 8);
     if (n == 0) return;
     write_guest(vm, 1, 0x9000, n);
   }
@@ -251,16 +252,16 @@ static void cat(wk_vmctx *vm) {
 
 static void start(wk_vmctx *vm) {
   CALL(vm, fn_ii_i, F_ARGS_SIZES_GET, SCRATCH + 32, SCRATCH + 36);
-  uint32_t argc = *(uint32_t *)(vm->mem_base + SCRATCH + 32);
+  uint32_t argc = *(uint32_t *)(vm->memory->base + SCRATCH + 32);
   CALL(vm, fn_ii_i, F_ARGS_GET, ARGV, ARGBUF);
   const char *mode = "hello";
-  if (argc > 1) mode = (const char *)vm->mem_base + ((uint32_t *)(vm->mem_base + ARGV))[1];
+  if (argc > 1) mode = (const char *)vm->memory->base + ((uint32_t *)(vm->memory->base + ARGV))[1];
 
   if (str_eq(mode, "trap")) {
     say(vm, "dividing by zero\n");
     vm->builtins->trap(vm, WK_TRAP_INT_DIV_ZERO);
   }
-  if (str_eq(mode, "oob")) vm->builtins->memory_fill(vm, (uint32_t)vm->mem_size - 1, 0, 2);
+  if (str_eq(mode, "oob")) vm->builtins->memory_fill(vm, (uint32_t)vm->memory->size - 1, 0, 2);
   if (mode[0] == 'f' && mode[1] == 'o') forbidden(vm, mode);
   if (str_eq(mode, "builtins")) test_builtins(vm);
   if (str_eq(mode, "efault")) test_efault(vm);
@@ -283,34 +284,38 @@ static void start(wk_vmctx *vm) {
 
 /* ---- The module descriptor (what bridge emits as C) ---- */
 
-static void *const funcs[NUM_FUNCS] = {
-    [F_ARGS_SIZES_GET] = (void *)wk_wasi_args_sizes_get,
-    [F_ARGS_GET] = (void *)wk_wasi_args_get,
-    [F_ENVIRON_SIZES_GET] = (void *)wk_wasi_environ_sizes_get,
-    [F_ENVIRON_GET] = (void *)wk_wasi_environ_get,
-    [F_FD_WRITE] = (void *)wk_wasi_fd_write,
-    [F_PROC_EXIT] = (void *)wk_wasi_proc_exit,
-    [F_CLOCK_TIME_GET] = (void *)wk_wasi_clock_time_get,
-    [F_RANDOM_GET] = (void *)wk_wasi_random_get,
-    [F_POLL_ONEOFF] = (void *)wk_wasi_poll_oneoff,
-    [F_START] = (void *)start,
-    [F_HELPER] = (void *)helper,
+static const char *const type_sigs[] = {"ii:i", "iiii:i", "i:", "i:i", "iIi:i", ":"};
+#define IMPORT(name, type, fn) {"wasi_snapshot_preview1", name, WK_EXTERN_FUNC, type, 0, 0, (void *)fn}
+static const wk_import imports[F_START] = {
+    IMPORT("args_sizes_get", 0, wk_wasi_args_sizes_get),
+    IMPORT("args_get", 0, wk_wasi_args_get),
+    IMPORT("environ_sizes_get", 0, wk_wasi_environ_sizes_get),
+    IMPORT("environ_get", 0, wk_wasi_environ_get),
+    IMPORT("fd_write", 1, wk_wasi_fd_write),
+    IMPORT("proc_exit", 2, wk_wasi_proc_exit),
+    IMPORT("clock_time_get", 4, wk_wasi_clock_time_get),
+    IMPORT("random_get", 0, wk_wasi_random_get),
+    IMPORT("poll_oneoff", 1, wk_wasi_poll_oneoff),
 };
-static const uint32_t type_ids[NUM_FUNCS] = {0, 0, 0, 0, 1, 2, 4, 0, 1, 5, 3};
-static const uint64_t global_inits[2] = {7, 0x123456789ull};
-static const wk_table_type tables[1] = {{4, 8}};
+static void *const func_code[] = {(void *)start, (void *)helper};
+static const uint32_t func_types[NUM_FUNCS] = {0, 0, 0, 0, 1, 2, 4, 0, 1, 5, 3};
+static const wk_global_def globals[2] = {
+    {0x7E | 0x100, 0, {WK_CONST_VALUE, 0, 7}},
+    {0x7E | 0x100, 0, {WK_CONST_VALUE, 0, 0x123456789ull}},
+};
+static const wk_table_type tables[1] = {{4, 8, 0x70, 0}};
 static const uint8_t greeting[] = "hello from module\n";
 static const uint8_t passive[] = "abcd";
 static const wk_data_segment data[2] = {
 #ifdef WK_TEST_BAD_DATA
-    {greeting, 18, 2 * WK_PAGE_SIZE - 4, 0},
+    {greeting, 18, 0, {WK_CONST_VALUE, 0, 2 * WK_PAGE_SIZE - 4}},
 #else
-    {greeting, 18, GREETING, 0},
+    {greeting, 18, 0, {WK_CONST_VALUE, 0, GREETING}},
 #endif
-    {passive, 4, 0, 1},
+    {passive, 4, 1, {WK_CONST_VALUE, 0, 0}},
 };
-static const uint32_t elem0[] = {F_HELPER, UINT32_MAX};
-static const wk_elem_segment elems[1] = {{elem0, 2, 0, 1, 0}};
+static const wk_const elem0[] = {{WK_CONST_REF_FUNC, F_HELPER, 0}, {WK_CONST_REF_NULL, 0, 0}};
+static const wk_elem_segment elems[1] = {{elem0, 2, 0, 0, 0, {WK_CONST_VALUE, 0, 1}}};
 static const wk_export exports[1] = {{"_start", WK_EXTERN_FUNC, F_START}};
 
 const wk_module wk_module_main = {
@@ -319,11 +324,16 @@ const wk_module wk_module_main = {
 #else
     .abi_version = WK_ABI_VERSION,
 #endif
+    .num_types = 6,
+    .type_sigs = type_sigs,
+    .num_imports = F_START,
+    .imports = imports,
     .num_funcs = NUM_FUNCS,
-    .funcs = funcs,
-    .func_type_ids = type_ids,
+    .num_imported_funcs = F_START,
+    .func_code = func_code,
+    .func_types = func_types,
     .num_globals = 2,
-    .global_inits = global_inits,
+    .globals = globals,
     .has_memory = 1,
     .mem_min_pages = 2,
     .mem_max_pages = 3,

@@ -7,7 +7,7 @@
  *     WK_HEAP_RESERVE for the layers ][ pad to 64 KiB ][ linear memory ... ]
  *
  * Linear memory uses explicit bounds checks: generated code compares against
- * vmctx->mem_size, memory.grow only raises mem_size (the bytes beyond are
+ * vmctx->memory->size, memory.grow only raises the size (the bytes beyond are
  * still zero because the region starts zeroed and memory never shrinks).
  *
  * Instantiation order follows the Wasm 2.0 spec: globals, tables, active
@@ -31,26 +31,101 @@ void *wk_heap_alloc(struct wk_instance *inst, uint64_t size) {
   return (void *)p; /* the region is zeroed by the platform and never reused */
 }
 
-/* Upper bound of what instantiate() takes from the heap. */
+/* Upper bound of what create() takes from the heap. */
 static uint64_t heap_needed(const wk_module *m) {
   uint64_t n = sizeof(struct wk_instance) + 16;
-  n += (uint64_t)m->num_globals * 8 + 16;
-  n += (uint64_t)m->num_tables * sizeof(wk_table) + 16;
-  for (uint32_t i = 0; i < m->num_tables; i++)
-    n += (uint64_t)m->tables[i].min * sizeof(wk_funcref) + 16;
-  n += m->num_data + 16;
+  n += (uint64_t)m->num_types * 4 + 16;
+  n += (uint64_t)m->num_funcs * sizeof(wk_funcref) + 16;
+  n += (uint64_t)m->num_globals * sizeof(wk_global) + 16;
+  n += (uint64_t)m->num_tables * (sizeof(wk_table *) + sizeof(wk_table)) + 32;
+  for (uint32_t i = 0; i < m->num_tables - m->num_imported_tables; i++)
+    n += (uint64_t)m->tables[i].min * sizeof(void *) + 16;
+  n += m->num_data + m->num_elems + 32;
   return n + WK_HEAP_RESERVE;
 }
 
-/* Set up the heap, instance, memory and vmctx; no guest code runs. NULL on failure (logged). */
-static struct wk_instance *create(const wk_bootinfo *bi, const wk_module *m) {
-  uintptr_t region = (uintptr_t)bi->mem_base;
-  uintptr_t region_end = region + bi->mem_size;
-  uintptr_t heap = align_up(region, 16);
+wk_global *wk_global_cell(struct wk_instance *inst, uint32_t index) {
+  wk_global *cell = &inst->vm.globals[index];
+  return index < inst->module->num_imported_globals ? cell->cell : cell;
+}
+
+/* Bind each import to what the embedder supplied, or to host code linked in. */
+static int bind_imports(struct wk_instance *inst, void *const *supplied) {
+  const wk_module *m = inst->module;
+  wk_vmctx *vm = &inst->vm;
+  uint32_t f = 0, g = 0, t = 0;
+  for (uint32_t i = 0; i < m->num_imports; i++) {
+    const wk_import *imp = &m->imports[i];
+    void *ext = supplied ? supplied[i] : NULL;
+    switch (imp->kind) {
+    case WK_EXTERN_FUNC:
+      if (ext) {
+        vm->funcs[f] = *(const wk_funcref *)ext;
+      } else if (imp->code) {
+        vm->funcs[f].code = imp->code; /* host code runs with the importer's vmctx */
+        vm->funcs[f].vmctx = vm;
+        vm->funcs[f].type_id = inst->type_ids[imp->type];
+      } else {
+        goto missing;
+      }
+      f++;
+      break;
+    case WK_EXTERN_GLOBAL:
+      if (!ext) goto missing;
+      vm->globals[g++].cell = ext;
+      break;
+    case WK_EXTERN_TABLE:
+      if (!ext) goto missing;
+      vm->tables[t++] = ext;
+      break;
+    case WK_EXTERN_MEMORY:
+      if (!ext) goto missing;
+      vm->memory = ext;
+      break;
+    default:
+      goto missing;
+    }
+    continue;
+  missing:
+    wk_log("wasmkiln: import %s.%s is not provided\n", imp->module, imp->name);
+    return -1;
+  }
+  return 0;
+}
+
+/* Memory 0 when the module defines it: after the heap, 64 KiB aligned. */
+static int place_memory(struct wk_instance *inst, uintptr_t from, uintptr_t region_end) {
+  const wk_module *m = inst->module;
+  uint64_t mem = align_up(from, WK_PAGE_SIZE);
+  uint64_t fit = mem <= region_end ? (region_end - mem) / WK_PAGE_SIZE : 0;
+  uint64_t max = m->mem_max_pages;
+  if (max > 65536) max = 65536;
+  if (max > fit) max = fit;
+  if (m->mem_min_pages > max) {
+    wk_log("wasmkiln: memory of %u pages does not fit (room for %lu)\n", m->mem_min_pages,
+           (unsigned long)fit);
+    return -1;
+  }
+  inst->memory.base = (uint8_t *)(uintptr_t)mem;
+  inst->memory.size = (uint64_t)m->mem_min_pages * WK_PAGE_SIZE;
+  inst->memory.max_pages = max;
+  inst->vm.memory = &inst->memory;
+  return 0;
+}
+
+struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_t size,
+                                       const wk_bootinfo *bi, void *const *imports) {
+  if (m->abi_version != WK_ABI_VERSION) {
+    wk_log("wasmkiln: module ABI version %u, runtime expects %u\n", m->abi_version,
+           (unsigned)WK_ABI_VERSION);
+    return NULL;
+  }
+  uintptr_t region_end = (uintptr_t)region + size;
+  uintptr_t heap = align_up((uintptr_t)region, 16);
   uint64_t need = heap_needed(m);
   if (heap > region_end || need > region_end - heap) {
     wk_log("wasmkiln: runtime data (%lu bytes) does not fit in %lu bytes\n",
-           (unsigned long)need, (unsigned long)bi->mem_size);
+           (unsigned long)need, (unsigned long)size);
     return NULL;
   }
   struct wk_instance boot = {.heap_cur = (uint8_t *)heap, .heap_end = (uint8_t *)(heap + need)};
@@ -62,89 +137,95 @@ static struct wk_instance *create(const wk_bootinfo *bi, const wk_module *m) {
   wk_vmctx *vm = &inst->vm;
   vm->instance = inst;
   vm->builtins = &wk_core_builtins;
-  vm->funcs = m->funcs;
-  vm->stack_limit = bi->stack_low + STACK_HEADROOM;
+  vm->stack_limit = bi ? bi->stack_low + STACK_HEADROOM : 0;
 
-  /* Linear memory: after the heap, 64 KiB aligned. */
-  if (m->has_memory) {
-    uint64_t mem = align_up(heap + need, WK_PAGE_SIZE);
-    uint64_t fit = mem <= region_end ? (region_end - mem) / WK_PAGE_SIZE : 0;
-    uint64_t max = m->mem_max_pages;
-    if (max > 65536) max = 65536;
-    if (max > fit) max = fit;
-    if (m->mem_min_pages > max) {
-      wk_log("wasmkiln: memory of %u pages does not fit (room for %lu)\n", m->mem_min_pages,
-             (unsigned long)fit);
+  inst->type_ids = wk_heap_alloc(inst, (uint64_t)m->num_types * 4);
+  for (uint32_t t = 0; t < m->num_types; t++) {
+    inst->type_ids[t] = wk_type_id(m->type_sigs[t]);
+    if (inst->type_ids[t] == UINT32_MAX) {
+      wk_log("wasmkiln: too many distinct function signatures\n");
       return NULL;
     }
-    vm->mem_base = (uint8_t *)(uintptr_t)mem;
-    vm->mem_size = (uint64_t)m->mem_min_pages * WK_PAGE_SIZE;
-    inst->mem_max_pages = (uint32_t)max;
   }
+  vm->type_ids = inst->type_ids;
+  vm->funcs = wk_heap_alloc(inst, (uint64_t)m->num_funcs * sizeof(wk_funcref));
+  vm->globals = wk_heap_alloc(inst, (uint64_t)m->num_globals * sizeof(wk_global));
+  vm->tables = wk_heap_alloc(inst, (uint64_t)m->num_tables * sizeof(wk_table *));
+  if (bind_imports(inst, imports) != 0) return NULL;
 
-  vm->globals = wk_heap_alloc(inst, (uint64_t)m->num_globals * 8);
-  for (uint32_t i = 0; i < m->num_globals; i++) vm->globals[i] = m->global_inits[i];
-
-  vm->tables = wk_heap_alloc(inst, (uint64_t)m->num_tables * sizeof(wk_table));
-  for (uint32_t t = 0; t < m->num_tables; t++) {
-    wk_table *tab = &vm->tables[t];
-    tab->size = m->tables[t].min;
-    tab->max = m->tables[t].max;
-    tab->elems = wk_heap_alloc(inst, (uint64_t)tab->size * sizeof(wk_funcref));
-    for (uint32_t i = 0; i < tab->size; i++) {
-      tab->elems[i].func = NULL;
-      tab->elems[i].type_id = WK_NULL_TYPE_ID; /* zero is a real type id */
-    }
+  for (uint32_t i = m->num_imported_funcs; i < m->num_funcs; i++) {
+    vm->funcs[i].code = m->func_code[i - m->num_imported_funcs];
+    vm->funcs[i].vmctx = vm;
+    vm->funcs[i].type_id = inst->type_ids[m->func_types[i]];
+  }
+  for (uint32_t i = m->num_imported_globals; i < m->num_globals; i++) {
+    const wk_const *init = &m->globals[i - m->num_imported_globals].init;
+    wk_global *cell = &vm->globals[i];
+    if (init->kind == WK_CONST_VALUE)
+      cell->i64 = init->bits;
+    else if (init->kind == WK_CONST_GLOBAL_GET && init->index < i)
+      *cell = *wk_global_cell(inst, init->index);
+    else
+      cell->ref = wk_const_ref(inst, init);
+  }
+  for (uint32_t t = m->num_imported_tables; t < m->num_tables; t++) {
+    const wk_table_type *type = &m->tables[t - m->num_imported_tables];
+    wk_table *tab = wk_heap_alloc(inst, sizeof *tab);
+    tab->size = type->min;
+    tab->max = type->max;
+    tab->elem_type = type->elem_type;
+    tab->elems = wk_heap_alloc(inst, (uint64_t)tab->size * sizeof(void *)); /* all null */
+    vm->tables[t] = tab;
   }
   inst->data_dropped = wk_heap_alloc(inst, m->num_data);
+  inst->elem_dropped = wk_heap_alloc(inst, m->num_elems);
+  if (m->has_memory && place_memory(inst, heap + need, region_end) != 0) return NULL;
   return inst;
 }
 
-/* Active element and data segments; traps (unwinds) on an out-of-range segment. */
+/* An offset constant: i32.const, or global.get of an imported i32 global. */
+static uint32_t const_offset(struct wk_instance *inst, const wk_const *c) {
+  if (c->kind == WK_CONST_GLOBAL_GET) return wk_global_cell(inst, c->index)->i32;
+  return (uint32_t)c->bits;
+}
+
+/* Active element and data segments, in order; traps (unwinds) when out of range. */
 static void init_segments(struct wk_instance *inst) {
   const wk_module *m = inst->module;
   wk_vmctx *vm = &inst->vm;
   for (uint32_t s = 0; s < m->num_elems; s++) {
     const wk_elem_segment *seg = &m->elems[s];
-    if (seg->passive) continue;
-    if (seg->table >= m->num_tables) wk_trap(vm, WK_TRAP_TABLE_OOB);
-    wk_table *tab = &vm->tables[seg->table];
-    if ((uint64_t)seg->offset + seg->count > tab->size) wk_trap(vm, WK_TRAP_TABLE_OOB);
-    for (uint32_t i = 0; i < seg->count; i++) {
-      wk_funcref *e = &tab->elems[seg->offset + i];
-      uint32_t f = seg->funcs[i];
-      if (f == UINT32_MAX || f >= m->num_funcs) {
-        e->func = NULL;
-        e->type_id = WK_NULL_TYPE_ID;
-      } else {
-        e->func = m->funcs[f];
-        e->type_id = m->func_type_ids[f];
-      }
-    }
+    if (seg->mode == 0)
+      wk_core_table_init(vm, seg->table, s, const_offset(inst, &seg->offset), 0, seg->count);
+    if (seg->mode != 1) inst->elem_dropped[s] = 1; /* active and declarative: dropped */
   }
   for (uint32_t s = 0; s < m->num_data; s++) {
     const wk_data_segment *seg = &m->data[s];
     if (seg->passive) continue;
-    uint8_t *dst = wk_guest_ptr(vm, seg->offset, seg->size);
-    if (!dst) wk_trap(vm, WK_TRAP_MEM_OOB);
-    __builtin_memcpy(dst, seg->bytes, seg->size);
+    wk_core_memory_init(vm, s, const_offset(inst, &seg->offset), 0, seg->size);
     inst->data_dropped[s] = 1; /* an active segment is dropped once applied */
   }
 }
 
 typedef void (*wk_entry_fn)(wk_vmctx *vm);
 
+static void call_entry(struct wk_instance *inst, int32_t index) {
+  wk_funcref *f = &inst->vm.funcs[index];
+  ((wk_entry_fn)f->code)(f->vmctx);
+}
+
 static void run_module(struct wk_instance *inst) {
   const wk_module *m = inst->module;
   init_segments(inst);
-  if (m->start_func >= 0) ((wk_entry_fn)m->funcs[m->start_func])(&inst->vm);
-  ((wk_entry_fn)m->funcs[m->entry_func])(&inst->vm);
+  if (m->start_func >= 0) call_entry(inst, m->start_func);
+  if (m->entry_func >= 0) call_entry(inst, m->entry_func);
 }
 
-/* Run the module under the unwind point; wk_exit/wk_trap land here. */
-static __attribute__((noinline)) int run_guarded(struct wk_instance *inst) {
+/* Run under the unwind point; wk_exit/wk_trap land here with the exit code. */
+static __attribute__((noinline)) int run_guarded(struct wk_instance *inst,
+                                                 void (*body)(struct wk_instance *)) {
   if (__builtin_setjmp(inst->unwind)) return (int)inst->exit_code;
-  run_module(inst);
+  body(inst);
   return 0;
 }
 
@@ -154,11 +235,6 @@ _Noreturn void wk_unwind(struct wk_instance *inst) {
 
 int wk_main(const wk_bootinfo *bi) {
   const wk_module *m = &wk_module_main;
-  if (m->abi_version != WK_ABI_VERSION) {
-    wk_log("wasmkiln: module ABI version %u, runtime expects %u\n", m->abi_version,
-           (unsigned)WK_ABI_VERSION);
-    return 1;
-  }
   if (m->entry_func < 0 || (uint32_t)m->entry_func >= m->num_funcs) {
     wk_log("wasmkiln: module has no _start export\n");
     return 1;
@@ -168,19 +244,26 @@ int wk_main(const wk_bootinfo *bi) {
     return 1;
   }
   uint64_t start_ns = wk_plat_clock_monotonic();
-  struct wk_instance *inst = create(bi, m);
+  struct wk_instance *inst = wk_instance_create(m, bi->mem_base, bi->mem_size, bi, NULL);
   if (!inst) return 1;
   inst->start_ns = start_ns;
-  return run_guarded(inst);
+  return run_guarded(inst, run_module);
 }
 
 /* ---- Accessors for the layers (wk/core.h) ---------------------------------- */
 
-int wk_instance_argc(wk_vmctx *vm) { return wk_inst(vm)->bi->argc; }
-const char *const *wk_instance_argv(wk_vmctx *vm) { return wk_inst(vm)->bi->argv; }
+static const wk_bootinfo no_boot;
+
+static const wk_bootinfo *boot_of(wk_vmctx *vm) {
+  const wk_bootinfo *bi = wk_inst(vm)->bi;
+  return bi ? bi : &no_boot;
+}
+
+int wk_instance_argc(wk_vmctx *vm) { return boot_of(vm)->argc; }
+const char *const *wk_instance_argv(wk_vmctx *vm) { return boot_of(vm)->argv; }
 uint64_t wk_instance_start_ns(wk_vmctx *vm) { return wk_inst(vm)->start_ns; }
-int wk_instance_envc(wk_vmctx *vm) { return wk_inst(vm)->bi->envc; }
-const char *const *wk_instance_envp(wk_vmctx *vm) { return wk_inst(vm)->bi->envp; }
+int wk_instance_envc(wk_vmctx *vm) { return boot_of(vm)->envc; }
+const char *const *wk_instance_envp(wk_vmctx *vm) { return boot_of(vm)->envp; }
 
 void **wk_instance_layer_slot(wk_vmctx *vm, unsigned layer) {
   if (layer >= WK_LAYER_COUNT) return NULL;

@@ -15,15 +15,17 @@
 struct wk_instance {
   const wk_module *module;
   const wk_bootinfo *bi;
-  wk_vmctx vm;             /* what generated code receives */
-  uint32_t mem_max_pages;  /* min(module max, what fits in the region) */
-  uint8_t *data_dropped;   /* num_data flags: 1 once dropped (or active, after init) */
-  uint8_t *heap_cur;       /* bump heap for runtime data */
+  wk_vmctx vm;            /* what generated code receives */
+  wk_memory memory;       /* memory 0 when this module defines it */
+  uint32_t *type_ids;     /* per type index: runtime-wide signature id */
+  uint8_t *data_dropped;  /* num_data flags: 1 once dropped (or active, after init) */
+  uint8_t *elem_dropped;  /* num_elems flags, likewise */
+  uint8_t *heap_cur;      /* bump heap for runtime data */
   uint8_t *heap_end;
   void *layer[WK_LAYER_COUNT];
-  void *unwind[5];         /* __builtin_setjmp buffer (5 words, GCC's contract) */
-  uint32_t exit_code;      /* set before unwinding */
-  uint64_t start_ns;       /* wk_plat_clock_monotonic() at wk_main */
+  void *unwind[5];        /* __builtin_setjmp buffer (5 words, GCC's contract) */
+  uint32_t exit_code;     /* set before unwinding */
+  uint64_t start_ns;      /* wk_plat_clock_monotonic() at wk_main */
 };
 
 static inline struct wk_instance *wk_inst(wk_vmctx *vm) { return vm->instance; }
@@ -31,8 +33,34 @@ static inline struct wk_instance *wk_inst(wk_vmctx *vm) { return vm->instance; }
 /* Bump allocation from the runtime heap (zeroed, 16-byte aligned); NULL when full. */
 void *wk_heap_alloc(struct wk_instance *inst, uint64_t size);
 
-/* Unwind to wk_main; exit_code must be set. */
+/* Unwind to the guard in wk_main; exit_code must be set. */
 _Noreturn void wk_unwind(struct wk_instance *inst);
+
+/* The cell holding global `index`'s value (an imported global's lives elsewhere). */
+wk_global *wk_global_cell(struct wk_instance *inst, uint32_t index);
+
+/* The reference a constant expression denotes (ref.func, ref.null, global.get). */
+void *wk_const_ref(struct wk_instance *inst, const wk_const *c);
+
+/* Runtime-wide id of a signature string; UINT32_MAX when the registry is full. */
+uint32_t wk_type_id(const char *sig);
+
+/* Largest table the runtime grows to (the heap holds it). */
+#define WK_TABLE_MAX_ELEMS (1u << 20)
+
+/* Builtins, one per wk_builtins slot (builtins_core.c holds the table). */
+uint32_t wk_core_memory_grow(wk_vmctx *vm, uint32_t delta);
+void wk_core_memory_fill(wk_vmctx *vm, uint32_t dst, uint32_t byte, uint32_t n);
+void wk_core_memory_copy(wk_vmctx *vm, uint32_t dst, uint32_t src, uint32_t n);
+void wk_core_memory_init(wk_vmctx *vm, uint32_t seg, uint32_t dst, uint32_t src, uint32_t n);
+void wk_core_data_drop(wk_vmctx *vm, uint32_t seg);
+uint32_t wk_core_table_grow(wk_vmctx *vm, uint32_t t, void *init, uint32_t delta);
+void wk_core_table_fill(wk_vmctx *vm, uint32_t t, uint32_t dst, void *value, uint32_t n);
+void wk_core_table_copy(wk_vmctx *vm, uint32_t dt, uint32_t st, uint32_t dst, uint32_t src,
+                        uint32_t n);
+void wk_core_table_init(wk_vmctx *vm, uint32_t t, uint32_t seg, uint32_t dst, uint32_t src,
+                        uint32_t n);
+void wk_core_elem_drop(wk_vmctx *vm, uint32_t seg);
 
 extern const wk_builtins wk_core_builtins;
 

@@ -12,14 +12,13 @@
 #include "wk/core.h"
 #include "wk/errno.h"
 
-static int in_bounds(const wk_vmctx *vm, uint64_t off, uint64_t len) {
-  return off <= vm->mem_size && len <= vm->mem_size - off;
+static int in_bounds(const wk_memory *mem, uint64_t off, uint64_t len) {
+  return mem && off <= mem->size && len <= mem->size - off;
 }
 
 void *wk_guest_ptr(wk_vmctx *vm, uint32_t ptr, uint64_t len) {
-  if (!vm->mem_base) return NULL;
-  if (!in_bounds(vm, ptr, len)) return NULL;
-  return vm->mem_base + ptr;
+  if (!in_bounds(vm->memory, ptr, len)) return NULL;
+  return vm->memory->base + ptr;
 }
 
 #define DEFINE_STORE(name, type)                          \
@@ -47,51 +46,40 @@ DEFINE_STORE(wk_guest_store_u64, uint64_t)
 DEFINE_LOAD(wk_guest_load_u32, uint32_t)
 DEFINE_LOAD(wk_guest_load_u64, uint64_t)
 
-/* ---- Builtins (wk_builtins slots) ------------------------------------------ */
+/* ---- Builtins (wk_builtins slots, table in builtins_core.c) ---------------- */
 
-static void builtin_trap(wk_vmctx *vm, uint32_t code) { wk_trap(vm, code); }
-
-static uint32_t builtin_memory_grow(wk_vmctx *vm, uint32_t delta) {
-  struct wk_instance *inst = wk_inst(vm);
-  uint64_t old = vm->mem_size / WK_PAGE_SIZE;
-  if (!vm->mem_base || delta > inst->mem_max_pages - old) return UINT32_MAX;
-  /* The bytes are already mapped and zero: growing only moves the bound. */
-  vm->mem_size = (old + delta) * WK_PAGE_SIZE;
+uint32_t wk_core_memory_grow(wk_vmctx *vm, uint32_t delta) {
+  wk_memory *mem = vm->memory;
+  if (!mem) return UINT32_MAX;
+  uint64_t old = mem->size / WK_PAGE_SIZE;
+  if (delta > mem->max_pages - old) return UINT32_MAX;
+  /* The bytes are already reserved and zero: growing only moves the bound. */
+  mem->size = (old + delta) * WK_PAGE_SIZE;
   return (uint32_t)old;
 }
 
-static void builtin_memory_fill(wk_vmctx *vm, uint32_t dst, uint32_t byte, uint32_t n) {
-  if (!vm->mem_base || !in_bounds(vm, dst, n)) wk_trap(vm, WK_TRAP_MEM_OOB);
-  __builtin_memset(vm->mem_base + dst, (int)(byte & 0xff), n);
+void wk_core_memory_fill(wk_vmctx *vm, uint32_t dst, uint32_t byte, uint32_t n) {
+  if (!in_bounds(vm->memory, dst, n)) wk_trap(vm, WK_TRAP_MEM_OOB);
+  __builtin_memset(vm->memory->base + dst, (int)(byte & 0xff), n);
 }
 
-static void builtin_memory_copy(wk_vmctx *vm, uint32_t dst, uint32_t src, uint32_t n) {
-  if (!vm->mem_base || !in_bounds(vm, dst, n) || !in_bounds(vm, src, n))
+void wk_core_memory_copy(wk_vmctx *vm, uint32_t dst, uint32_t src, uint32_t n) {
+  if (!in_bounds(vm->memory, dst, n) || !in_bounds(vm->memory, src, n))
     wk_trap(vm, WK_TRAP_MEM_OOB);
-  __builtin_memmove(vm->mem_base + dst, vm->mem_base + src, n);
+  __builtin_memmove(vm->memory->base + dst, vm->memory->base + src, n);
 }
 
-static void builtin_memory_init(wk_vmctx *vm, uint32_t seg, uint32_t dst, uint32_t src,
-                                uint32_t n) {
+void wk_core_memory_init(wk_vmctx *vm, uint32_t seg, uint32_t dst, uint32_t src, uint32_t n) {
   struct wk_instance *inst = wk_inst(vm);
   const wk_module *m = inst->module;
   if (seg >= m->num_data) wk_trap(vm, WK_TRAP_MEM_OOB); /* validated away; be safe */
   uint64_t seg_size = inst->data_dropped[seg] ? 0 : m->data[seg].size;
   if ((uint64_t)src + n > seg_size) wk_trap(vm, WK_TRAP_MEM_OOB);
-  if (!vm->mem_base || !in_bounds(vm, dst, n)) wk_trap(vm, WK_TRAP_MEM_OOB);
-  __builtin_memcpy(vm->mem_base + dst, m->data[seg].bytes + src, n);
+  if (!in_bounds(vm->memory, dst, n)) wk_trap(vm, WK_TRAP_MEM_OOB);
+  __builtin_memcpy(vm->memory->base + dst, m->data[seg].bytes + src, n);
 }
 
-static void builtin_data_drop(wk_vmctx *vm, uint32_t seg) {
+void wk_core_data_drop(wk_vmctx *vm, uint32_t seg) {
   struct wk_instance *inst = wk_inst(vm);
   if (seg < inst->module->num_data) inst->data_dropped[seg] = 1;
 }
-
-const wk_builtins wk_core_builtins = {
-    .trap = builtin_trap,
-    .memory_grow = builtin_memory_grow,
-    .memory_fill = builtin_memory_fill,
-    .memory_copy = builtin_memory_copy,
-    .memory_init = builtin_memory_init,
-    .data_drop = builtin_data_drop,
-};

@@ -26,18 +26,42 @@
 typedef struct wk_vmctx wk_vmctx;
 struct wk_instance;
 
-/* A table slot. IN (runtime-written), read by call_indirect. */
+/* A linear memory. Shared by reference when imported. */
+typedef struct wk_memory {
+  uint8_t *base;      /* never moves while the instance lives */
+  uint64_t size;      /* accessible bytes, a multiple of WK_PAGE_SIZE */
+  uint64_t max_pages; /* growth limit: min(declared max, what the platform reserved) */
+} wk_memory;
+
+/*
+ * A function as a value. Every function of an instance has one record
+ * (vmctx->funcs[index]); a funcref (ref.func, a table element) is a pointer to
+ * a record, or NULL. Calling one means code(vmctx, args...).
+ */
 typedef struct wk_funcref {
-  void *func;       /* code address, NULL for a null reference */
-  uint32_t type_id; /* canonical type id (wk_module.func_type_ids), WK_NULL_TYPE_ID if null */
+  void *code;
+  wk_vmctx *vmctx;  /* the instance the code belongs to (imports: the exporter's) */
+  uint32_t type_id; /* runtime-wide signature id, see vmctx->type_ids */
   uint32_t pad;
 } wk_funcref;
 
+/* A table of references (wk_funcref * for funcref tables, opaque for externref). */
 typedef struct wk_table {
-  wk_funcref *elems; /* size entries */
+  void **elems;
   uint32_t size;
-  uint32_t max; /* UINT32_MAX when unbounded */
+  uint32_t max;       /* UINT32_MAX when unbounded */
+  uint32_t elem_type; /* 0x70 funcref, 0x6F externref */
+  uint32_t pad;
 } wk_table;
+
+/* A global's storage: 16 bytes, little-endian, low bytes for narrower types. */
+typedef union wk_global {
+  uint64_t i64;
+  uint32_t i32;
+  void *ref;
+  union wk_global *cell; /* an imported global: the owner's cell */
+  uint8_t bytes[16];
+} wk_global;
 
 /* Runtime helpers reached by generated code through vmctx->builtins. */
 typedef struct wk_builtins {
@@ -47,36 +71,48 @@ typedef struct wk_builtins {
   void (*memory_copy)(wk_vmctx *vm, uint32_t dst, uint32_t src, uint32_t n);
   void (*memory_init)(wk_vmctx *vm, uint32_t seg, uint32_t dst, uint32_t src, uint32_t n);
   void (*data_drop)(wk_vmctx *vm, uint32_t seg);
+  uint32_t (*table_grow)(wk_vmctx *vm, uint32_t table, void *init, uint32_t delta);
+  void (*table_fill)(wk_vmctx *vm, uint32_t table, uint32_t dst, void *value, uint32_t n);
+  void (*table_copy)(wk_vmctx *vm, uint32_t dst_table, uint32_t src_table, uint32_t dst,
+                     uint32_t src, uint32_t n);
+  void (*table_init)(wk_vmctx *vm, uint32_t table, uint32_t seg, uint32_t dst, uint32_t src,
+                     uint32_t n);
+  void (*elem_drop)(wk_vmctx *vm, uint32_t seg);
 } wk_builtins;
 
 /* Per-instance context; generated code receives it as its first argument. */
 struct wk_vmctx {
-  uint8_t *mem_base;            /* IN: linear memory 0 */
-  uint64_t mem_size;            /* IN: accessible bytes of memory 0 */
-  void *const *funcs;           /* IN: imports first, then defined functions */
-  uint64_t *globals;            /* IN/OUT: one 8-byte slot per global (raw bits) */
-  wk_table *tables;             /* IN/OUT */
+  wk_memory *memory;            /* IN: memory 0 (defined or imported), NULL if none */
+  wk_funcref *funcs;            /* IN: one record per function index, imports first */
+  wk_global *globals;           /* IN/OUT: one cell per global; imported: cell.ref -> owner's cell */
+  wk_table **tables;            /* IN: one pointer per table index */
+  const uint32_t *type_ids;     /* IN: module type index -> runtime-wide signature id */
   uintptr_t stack_limit;        /* IN: a function entered with sp below this traps */
   const wk_builtins *builtins;  /* IN */
   struct wk_instance *instance; /* opaque to generated code */
 };
 
-_Static_assert(offsetof(wk_vmctx, mem_base) == WK_VMCTX_MEM_BASE, "vmctx layout");
-_Static_assert(offsetof(wk_vmctx, mem_size) == WK_VMCTX_MEM_SIZE, "vmctx layout");
+_Static_assert(offsetof(wk_vmctx, memory) == WK_VMCTX_MEMORY, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, funcs) == WK_VMCTX_FUNCS, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, globals) == WK_VMCTX_GLOBALS, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, tables) == WK_VMCTX_TABLES, "vmctx layout");
+_Static_assert(offsetof(wk_vmctx, type_ids) == WK_VMCTX_TYPE_IDS, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, stack_limit) == WK_VMCTX_STACK_LIMIT, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, builtins) == WK_VMCTX_BUILTINS, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, instance) == WK_VMCTX_INSTANCE, "vmctx layout");
 _Static_assert(sizeof(wk_vmctx) == WK_VMCTX_SIZE, "vmctx layout");
+_Static_assert(offsetof(wk_memory, base) == WK_MEMORY_BASE, "memory layout");
+_Static_assert(offsetof(wk_memory, size) == WK_MEMORY_SIZE, "memory layout");
+_Static_assert(sizeof(wk_memory) == WK_MEMORY_STRUCT_SIZE, "memory layout");
 _Static_assert(sizeof(wk_funcref) == WK_FUNCREF_SIZE, "funcref layout");
-_Static_assert(offsetof(wk_funcref, func) == WK_FUNCREF_FUNC, "funcref layout");
+_Static_assert(offsetof(wk_funcref, code) == WK_FUNCREF_CODE, "funcref layout");
+_Static_assert(offsetof(wk_funcref, vmctx) == WK_FUNCREF_VMCTX, "funcref layout");
 _Static_assert(offsetof(wk_funcref, type_id) == WK_FUNCREF_TYPE_ID, "funcref layout");
-_Static_assert(sizeof(wk_table) == WK_TABLE_SIZE, "table layout");
+_Static_assert(sizeof(wk_table) == WK_TABLE_STRUCT_SIZE, "table layout");
 _Static_assert(offsetof(wk_table, elems) == WK_TABLE_ELEMS, "table layout");
 _Static_assert(offsetof(wk_table, size) == WK_TABLE_LEN, "table layout");
-_Static_assert(offsetof(wk_builtins, data_drop) == WK_BUILTIN_DATA_DROP * sizeof(void *),
+_Static_assert(sizeof(wk_global) == WK_GLOBAL_SIZE, "global layout");
+_Static_assert(offsetof(wk_builtins, elem_drop) == WK_BUILTIN_ELEM_DROP * sizeof(void *),
                "builtins layout");
 _Static_assert(sizeof(wk_builtins) == WK_BUILTIN_COUNT * sizeof(void *), "builtins layout");
 
@@ -84,44 +120,82 @@ _Static_assert(sizeof(wk_builtins) == WK_BUILTIN_COUNT * sizeof(void *), "builti
 
 enum { WK_EXTERN_FUNC = 0, WK_EXTERN_TABLE = 1, WK_EXTERN_MEMORY = 2, WK_EXTERN_GLOBAL = 3 };
 
+/* A constant expression (global initialisers, segment offsets, element items). */
+enum { WK_CONST_VALUE = 0, WK_CONST_GLOBAL_GET = 1, WK_CONST_REF_FUNC = 2, WK_CONST_REF_NULL = 3 };
+typedef struct wk_const {
+  uint32_t kind;  /* WK_CONST_* */
+  uint32_t index; /* global or function index */
+  uint64_t bits;  /* WK_CONST_VALUE: raw bits */
+} wk_const;
+
+typedef struct wk_import {
+  const char *module;
+  const char *name;
+  uint32_t kind; /* WK_EXTERN_* */
+  uint32_t type; /* func: type index; global: valtype | mutable << 8; table: elem type */
+  uint32_t min, max; /* table/memory limits (max UINT32_MAX when absent) */
+  void *code;        /* func: host code bound at link time, or NULL (supplied at instantiation) */
+} wk_import;
+
 typedef struct wk_export {
   const char *name;
   uint32_t kind; /* WK_EXTERN_* */
   uint32_t index;
 } wk_export;
 
+typedef struct wk_global_def {
+  uint32_t type; /* valtype | mutable << 8 */
+  uint32_t pad;
+  wk_const init;
+} wk_global_def;
+
 typedef struct wk_data_segment {
   const uint8_t *bytes;
   uint32_t size;
-  uint32_t offset; /* destination in memory 0 (active segments) */
   uint32_t passive;
+  wk_const offset; /* destination in memory 0 (active segments) */
 } wk_data_segment;
 
 typedef struct wk_elem_segment {
-  const uint32_t *funcs; /* function indices; UINT32_MAX is ref.null */
+  const wk_const *items; /* ref.func / ref.null / global.get */
   uint32_t count;
   uint32_t table;
-  uint32_t offset; /* destination slot (active segments) */
-  uint32_t passive;
+  uint32_t mode; /* 0 active, 1 passive, 2 declarative */
+  uint32_t pad;
+  wk_const offset; /* destination slot (active segments) */
 } wk_elem_segment;
 
 typedef struct wk_table_type {
   uint32_t min;
   uint32_t max; /* UINT32_MAX when unbounded */
+  uint32_t elem_type;
+  uint32_t pad;
 } wk_table_type;
+
+/* Calls `code` with arguments from `args` and stores results over them (one 8-byte
+ * slot per value); emitted by the compiler once per function type. */
+typedef void (*wk_trampoline)(wk_vmctx *vm, void *code, uint64_t *args_results);
 
 typedef struct wk_module {
   uint32_t abi_version; /* must equal WK_ABI_VERSION */
-  uint32_t num_funcs;   /* imports + defined */
-  void *const *funcs;
-  const uint32_t *func_type_ids; /* canonical signature id of each function */
-  uint32_t num_globals;
-  const uint64_t *global_inits; /* raw bits */
-  uint32_t has_memory;
+  uint32_t num_types;
+  const char *const *type_sigs; /* "params:results" in i/I/f/F/r (funcref) /e (externref) */
+  const wk_trampoline *trampolines; /* per type index; NULL entries where not emitted */
+  uint32_t num_imports;
+  const wk_import *imports;
+  uint32_t num_funcs;          /* imports + defined */
+  uint32_t num_imported_funcs;
+  void *const *func_code;      /* defined functions only */
+  const uint32_t *func_types;  /* type index of every function */
+  uint32_t num_globals;        /* imports + defined */
+  uint32_t num_imported_globals;
+  const wk_global_def *globals; /* defined globals only */
+  uint32_t has_memory;          /* defined memory 0 (an imported one is in imports) */
   uint32_t mem_min_pages;
-  uint32_t mem_max_pages; /* 65536 when the module gives no maximum */
-  uint32_t num_tables;
-  const wk_table_type *tables;
+  uint32_t mem_max_pages;       /* 65536 when the module gives no maximum */
+  uint32_t num_tables;          /* imports + defined */
+  uint32_t num_imported_tables;
+  const wk_table_type *tables;  /* defined tables only */
   uint32_t num_data;
   const wk_data_segment *data;
   uint32_t num_elems;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "wk/abi.h"
+#include "wk/platform.h"
 
 /* ---- Guest memory ---------------------------------------------------------- */
 
@@ -62,6 +63,20 @@ void *wk_instance_alloc(wk_vmctx *vm, size_t size);
 
 /* Bytes the runtime heap keeps for wk_instance_alloc after instantiation. */
 #define WK_HEAP_RESERVE (256u * 1024u)
+
+/* ---- Embedding --------------------------------------------------------------- */
+
+/*
+ * Create an instance of `m` in [region, region + size) (zeroed memory: the
+ * runtime heap, then memory 0 if the module defines one). `imports` has one
+ * entry per import of the module, in order: a wk_funcref *, wk_table *,
+ * wk_memory * or wk_global * (the exporter's cell); NULL for a function means
+ * the host code bound at link time. `bi` may be NULL (no args, no stack limit).
+ * Returns NULL (after a message on stderr) when it cannot be instantiated.
+ * Segments and the start function run later, under the caller's guard.
+ */
+struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_t size,
+                                       const wk_bootinfo *bi, void *const *imports);
 
 /* ---- Leaving the guest ----------------------------------------------------- */
 
