@@ -15,8 +15,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wasmkiln.bridge.compile import compile_wasm
-
 from .runtime import target_dir
 from .targets import Target
 
@@ -69,6 +67,8 @@ def build_image(
     unknown_imports: str = "error",
 ) -> BuildResult:
     """Compile and link; the output appears only when everything succeeded."""
+    from wasmkiln.bridge.compile import compile_wasm  # the compiler loads Cranelift: only here
+
     tdir = target_dir(target.triple)
     spec = json.loads((tdir / "target.json").read_text())
     include = tdir.parent / "include"
