@@ -15,7 +15,6 @@ from .errors import LinkError
 from .hostfuncs import HOST_FUNCS
 from .metadata import render, type_signature
 from .module import ExternKind, Module
-from .translate import FunctionTranslator
 from .validate import validate
 
 # What an import that nothing provides becomes, by the user's choice.
@@ -34,6 +33,7 @@ class CompiledModule:
     data_blob: bytes
     timings: dict[str, float] = field(default_factory=dict)
     instructions: int = 0
+    extra_objects: list[bytes] = field(default_factory=list)  # more code, when compiled in parallel
 
 
 def bind_imports(module: Module, unknown: str = "error") -> list[str | None]:
@@ -93,18 +93,15 @@ def compile_wasm(
     symbols = bind_imports(module, unknown_imports)
     if backend != "cranelift":
         raise ValueError(f"unknown backend {backend!r} (available: cranelift)")
-    from .cranelift_backend import CraneliftModule, symbol_name, trampoline_name
+    from .codegen import generate
+    from .cranelift_backend import symbol_name, trampoline_name
 
-    cm = CraneliftModule(module)
-    n_imported = module.num_imported_funcs
-    for i in range(len(module.funcs)):
-        FunctionTranslator(module, cm.function()).translate(n_imported + i)
-    for t in range(len(module.types)):
-        cm.trampoline(t)
-    code = cm.finish()
+    code, *extra_objects = generate(module)
     t3 = time.perf_counter()
     timings["translate"] = t3 - t2
     meta = render(module, symbols, blob_path, symbol_name, trampoline_name, name)
     timings["metadata"] = time.perf_counter() - t3
     count = sum(len(f.body) for f in module.funcs)
-    return CompiledModule(module, code, meta.c_source, meta.data_blob, timings, count)
+    return CompiledModule(
+        module, code, meta.c_source, meta.data_blob, timings, count, extra_objects
+    )

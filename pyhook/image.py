@@ -83,7 +83,11 @@ def build_image(
             unknown_imports=unknown_imports,
             name=name,
         )
+        objects = [work / "code.o"]
         (work / "code.o").write_bytes(compiled.code)
+        for i, extra in enumerate(compiled.extra_objects):
+            objects.append(work / f"code{i + 1}.o")
+            objects[-1].write_bytes(extra)
         blob.write_bytes(compiled.data_blob)
         (work / "meta.c").write_text(compiled.metadata_c + _info_c(target, name))
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
@@ -91,7 +95,7 @@ def build_image(
         ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
         lib = tdir / f"libwasmkiln-{target.triple}.a"
         tmp_out = work / "image"
-        _run([cc, *ldflags, str(work / "code.o"), str(work / "meta.o"),
+        _run([cc, *ldflags, *map(str, objects), str(work / "meta.o"),
               "-Wl,--whole-archive", str(lib), "-Wl,--no-whole-archive", "-o", str(tmp_out)],
              "linking the image")
         out.parent.mkdir(parents=True, exist_ok=True)
