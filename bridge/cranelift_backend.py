@@ -18,7 +18,7 @@ the size is reloaded after every call, which may grow memory).
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import cranelift as cl
@@ -176,6 +176,33 @@ def _trusted(readonly: bool = False) -> Any:
         flags.set_readonly()
         flags.set_can_move()
     return flags
+
+
+_Lowering = Callable[["CraneliftFunction", Sequence[Value]], Value]
+_NUMERIC: dict[str, _Lowering] = {}  # filled on first use of each operator
+
+
+def _numeric_lowering(op: str) -> _Lowering:
+    """How one pure numeric operator lowers; decided once per operator name."""
+    ty, name = op[:3], op[4:]
+    integer = ty[0] == "i"
+    binary = (_INT_BINARY if integer else _FLOAT_BINARY).get(name)
+    if binary is not None:
+        return lambda f, a: getattr(f.fb, binary)(*a)
+    unary = (_INT_UNARY if integer else _FLOAT_UNARY).get(name)
+    if unary is not None:
+        return lambda f, a: getattr(f.fb, unary)(a[0])
+    if integer and name in _ICMP:
+        cc = _ICMP[name]
+        return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_icmp(cc, *a))
+    if not integer and name in _FCMP:
+        fcc = _FCMP[name]
+        return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_fcmp(fcc, *a))
+    if integer and name == "eqz":
+        return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_icmp_imm(IntCC.Equal, a[0], 0))
+    if integer and name in ("div_s", "div_u", "rem_s", "rem_u"):
+        return lambda f, a: f._divide(_TYPES[ty], name, a[0], a[1])
+    return lambda f, a: f._convert(op, ty, name, a[0])
 
 
 class CraneliftModule:
@@ -394,33 +421,10 @@ class CraneliftFunction:
         return fb.ins_bitcast(F64, cl.MemFlags(), fb.ins_iconst(I64, signed))
 
     def numeric(self, op: str, args: Sequence[Value]) -> Value:
-        fb = self.fb
-        ty, name = op[:3], op[4:]
-        if ty[0] == "i":
-            method = _INT_BINARY.get(name)
-            if method is not None:
-                return getattr(fb, method)(*args)
-            cc = _ICMP.get(name)
-            if cc is not None:
-                return fb.ins_uextend(I32, fb.ins_icmp(cc, *args))
-            method = _INT_UNARY.get(name)
-            if method is not None:
-                return getattr(fb, method)(args[0])
-            if name == "eqz":
-                return fb.ins_uextend(I32, fb.ins_icmp_imm(IntCC.Equal, args[0], 0))
-            if name in ("div_s", "div_u", "rem_s", "rem_u"):
-                return self._divide(_TYPES[ty], name, args[0], args[1])
-        else:
-            method = _FLOAT_BINARY.get(name)
-            if method is not None:
-                return getattr(fb, method)(*args)
-            cc = _FCMP.get(name)
-            if cc is not None:
-                return fb.ins_uextend(I32, fb.ins_fcmp(cc, *args))
-            method = _FLOAT_UNARY.get(name)
-            if method is not None:
-                return getattr(fb, method)(args[0])
-        return self._convert(op, ty, name, args[0])
+        lower = _NUMERIC.get(op)
+        if lower is None:
+            lower = _NUMERIC[op] = _numeric_lowering(op)
+        return lower(self, args)
 
     def _divide(self, ty: Any, name: str, a: Value, b: Value) -> Value:
         fb = self.fb
