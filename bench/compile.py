@@ -1,0 +1,190 @@
+"""Compile-speed benchmark: Wasm operators per second for each backend.
+
+    python bench/compile.py [--quick] [--reps N]
+
+Backends: Cranelift, LLVM -O0, LLVM -O2. Modules: the spine's fixtures (tests/fixtures/*.c,
+built with clang-14 as the tests build them) and the largest module of ../shared/testdata by
+instruction count (found at start: the largest files plus everything under real/, counted after
+decoding; it is sqlite3, 348k operators; the largest *file*, a Rust wasi-testsuite program, is
+mostly debug info and has far fewer operators).
+
+What is timed: translation of every defined function plus the trampolines, through to the
+relocatable object (walker + backend + LLVM's parse/verify/optimise/emit), in ONE process:
+ops/s per core. `wasmkiln build` forks one worker per core for large modules, so its wall time
+on the large module is roughly this figure times the number of cores. Decoding and validation
+are the same for every backend and are not timed.
+
+--quick: one repetition, and the large module at -O2 restricted to its first functions up to
+60k operators (its -O2 compile takes over a minute on this machine's kind).
+Output: a table, and bench/results/compile.json with the raw seconds, the medians and a
+"ratios" object (Cranelift's ops/s over LLVM's: how many times faster Cranelift compiles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchlib import REPO, TESTDATA, Table, fmt, machine_facts, median, ratio, say, write_results
+
+sys.path.insert(0, str(REPO / "tests"))
+
+from wasmkiln.bridge.decode import decode  # noqa: E402
+from wasmkiln.bridge.module import Module  # noqa: E402
+from wasmkiln.bridge.validate import validate  # noqa: E402
+
+QUICK_O2_OPS = 60_000
+BACKENDS = ["cranelift", "llvm-O0", "llvm-O2"]
+
+
+def _ops(module: Module, indices: list[int]) -> int:
+    first = module.num_imported_funcs
+    return sum(len(module.funcs[i - first].body) for i in indices)
+
+
+def _compiler(backend: str) -> Callable[[Module, list[int]], bytes]:
+    if backend == "cranelift":
+        from wasmkiln.bridge.codegen import _compile_chunk
+
+        return lambda m, idx: _compile_chunk(m, idx, True)
+    from wasmkiln.bridge import llvm_backend
+
+    opt = int(backend[-1])
+    return lambda m, idx: llvm_backend._compile_chunk(
+        m, idx, True, llvm_backend.DEFAULT_TRIPLE, opt, False)
+
+
+def largest_module() -> Path:
+    """The module of the test data with the most operators (see the docstring for the search)."""
+    files = sorted(TESTDATA.rglob("*.wasm"), key=lambda p: p.stat().st_size, reverse=True)
+    candidates = set(files[:8]) | set((TESTDATA / "real").rglob("*.wasm"))
+    best, best_ops = files[0], -1
+    for path in candidates:
+        try:
+            module = decode(path.read_bytes())
+        except Exception:  # noqa: BLE001 - an undecodable file is simply not a candidate
+            continue
+        ops = sum(len(f.body) for f in module.funcs)
+        if ops > best_ops:
+            best, best_ops = path, ops
+    return best
+
+
+def _fixtures() -> list[tuple[str, Path]]:
+    from guest_programs import FIXTURE_CASES, compile_fixture
+
+    out = []
+    for name in sorted({c.fixture for c in FIXTURE_CASES}):
+        try:
+            out.append((name, compile_fixture(name)))
+        except BaseException as e:  # pytest.skip when clang-14 is missing
+            say(f"fixture {name} skipped: {e}")
+    return out
+
+
+def measure(module: Module, indices: list[int], backend: str, reps: int) -> list[float]:
+    compile_ = _compiler(backend)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        obj = compile_(module, indices)
+        times.append(time.perf_counter() - t0)
+        assert obj[:4] == b"\x7fELF"
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one repetition, smaller -O2 sample")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions for small modules")
+    args = ap.parse_args(argv)
+    reps = 1 if args.quick else args.reps
+
+    rows: list[tuple[str, Module, list[int], int]] = []  # (label, module, indices, reps)
+    fixture_modules = []
+    for name, path in _fixtures():
+        module = decode(path.read_bytes())
+        validate(module)
+        fixture_modules.append(module)
+        first = module.num_imported_funcs
+        rows.append((f"fixture {name}", module, list(range(first, first + len(module.funcs))),
+                     reps))
+    big_path = largest_module()
+    big = decode(big_path.read_bytes())
+    validate(big)
+    first = big.num_imported_funcs
+    big_all = list(range(first, first + len(big.funcs)))
+    big_label = f"{big_path.relative_to(TESTDATA)}"
+    say(f"largest module: {big_label} ({_ops(big, big_all)} operators)")
+
+    results: dict[str, Any] = {"machine": machine_facts(), "quick": args.quick, "modules": {}}
+    table = Table("Compile speed: Wasm operators per second, one process",
+                  ["module", "operators", *BACKENDS, "cl/O0", "cl/O2"], text_columns=1)
+
+    def record(label: str, per_backend: dict[str, tuple[int, list[float]]]) -> None:
+        entry: dict[str, Any] = {}
+        speeds: dict[str, float] = {}
+        for b, (ops, secs) in per_backend.items():
+            speeds[b] = ops / median(secs)
+            entry[b] = {"operators": ops, "seconds": secs, "ops_per_s": speeds[b]}
+        results["modules"][label] = entry
+        ops0 = next(iter(per_backend.values()))[0]
+        table.rows.append([label, str(ops0), *(f"{speeds[b]:,.0f}" for b in BACKENDS),
+                           fmt(ratio(speeds["cranelift"], speeds["llvm-O0"])),
+                           fmt(ratio(speeds["cranelift"], speeds["llvm-O2"]))])
+
+    # The fixtures: each row one module; a summary row with all of them together.
+    totals: dict[str, list[float]] = {b: [0.0] * reps for b in BACKENDS}
+    total_ops = 0
+    for label, module, indices, n in rows:
+        per: dict[str, tuple[int, list[float]]] = {}
+        for b in BACKENDS:
+            secs = measure(module, indices, b, n)
+            per[b] = (_ops(module, indices), secs)
+            totals[b] = [t + s for t, s in zip(totals[b], secs, strict=True)]
+        total_ops += _ops(module, indices)
+        say(f"{label}: " + ", ".join(f"{b} {per[b][0] / median(per[b][1]):,.0f}/s"
+                                      for b in BACKENDS))
+        record(label, per)
+    if rows:
+        record("all fixtures", {b: (total_ops, totals[b]) for b in BACKENDS})
+
+    per = {}
+    for b in BACKENDS:
+        indices = big_all
+        if args.quick and b == "llvm-O2":
+            indices, acc = [], 0
+            for i in big_all:
+                if acc >= QUICK_O2_OPS:
+                    break
+                indices.append(i)
+                acc += len(big.funcs[i - first].body)
+        say(f"{big_label}: {b} on {len(indices)} functions ...")
+        per[b] = (_ops(big, indices), measure(big, indices, b, 1))
+    record(big_label, per)
+
+    results["ratios"] = {
+        label: {
+            "cranelift_over_llvm_O0": ratio(e["cranelift"]["ops_per_s"],
+                                            e["llvm-O0"]["ops_per_s"]),
+            "cranelift_over_llvm_O2": ratio(e["cranelift"]["ops_per_s"],
+                                            e["llvm-O2"]["ops_per_s"]),
+        }
+        for label, e in results["modules"].items()
+    }
+    table.note = (f"cl/O0, cl/O2: how many times faster Cranelift compiles. One process, "
+                  f"{len(os.sched_getaffinity(0))} cores available (builds use them all). "
+                  + ("--quick: the large module's -O2 figure is from its first "
+                     f"{QUICK_O2_OPS // 1000}k operators." if args.quick else ""))
+    print(table.render())
+    say(f"wrote {write_results('compile', results)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

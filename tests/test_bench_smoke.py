@@ -1,0 +1,54 @@
+"""Smoke runs of the benchmarks (bench/compute.py and bench/boot.py with --quick).
+
+Benchmarks never run in the default suite: they take minutes, set up their own venv
+(bench/.venv, wasmtime 36 + matplotlib from PyPI), download Debian's kernel for the Linux-VM
+baseline and need QEMU. Set WASMKILN_BENCH=1 to run these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+pytestmark = pytest.mark.skipif(os.environ.get("WASMKILN_BENCH") != "1",
+                                reason="benchmarks run only with WASMKILN_BENCH=1")
+
+
+def _run(script: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, str(BENCH / script), "--quick"],
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| " in proc.stdout, proc.stdout  # printed a table
+    name = script.removesuffix(".py")
+    data: dict[str, Any] = json.loads((BENCH / "results" / f"{name}.json").read_text())
+    assert data["quick"] is True
+    assert isinstance(data["ratios"], dict) and data["ratios"]
+    return data
+
+
+def test_compute_quick() -> None:
+    data = _run("compute.py")
+    rows = data["rows"]
+    assert isinstance(rows, dict)
+    # Our kernels ran natively and under wasmtime with checked outputs.
+    assert rows["sha256"]["runners"]["native"]["median_wall_ms"] is not None
+    assert rows["sha256"]["runners"]["wasmtime"]["median_wall_ms"] is not None
+    assert rows["sha256"]["runners"]["wasmkiln-cranelift"]["median_wall_ms"] is not None
+    assert "cranelift/wasmtime" in data["ratios"]["sha256"]
+
+
+def test_boot_quick() -> None:
+    data = _run("boot.py")
+    cases = data["cases"]
+    assert isinstance(cases, dict)
+    assert cases["hello: wasmkiln spt process"]["median_ms"] is not None
+    assert cases["hello: wasmkiln kvm, QEMU microvm TCG"]["median_ms"] is not None
+    assert data["least_memory_mb"]["hello: wasmkiln kvm"] is not None
