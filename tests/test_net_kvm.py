@@ -1,0 +1,375 @@
+"""The kvm platform's virtio-net driver and the lwIP network layer, alone.
+
+tests/net_kvm/net_kvm_test.c is a stand-in ``wk_main`` that serves HTTP over
+wk/net.h. It is linked, as tests/kvm_platform does, against a scratch CMake
+build of platform/kvm + net/ (+ core/string_core.c for memcpy & co.), booted
+under QEMU microvm (TCG) with a slirp ``hostfwd`` from a free 127.0.0.1 port to
+guest port 80 (``restrict=on``: the guest can reach nothing but slirp; the UDP echo
+case needs ``restrict=off``, see qemu_command), and
+fetched with http.client: small, 1 MiB and 10 MiB bodies, several requests on
+one keep-alive connection, several connections in a row, many at once.
+Throughput is printed (pytest -s shows it).
+
+Skips with the reason when the lwIP source is absent (scripts/fetch-lwip.sh
+build/lwip-src, or WK_LWIP_SOURCE_DIR=DIR) or a tool is missing.
+
+    python3 tests/test_net_kvm.py [--build DIR]   # the same checks, verbose; or build only
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+UNIKERNEL = REPO / "unikernel"
+KVM_DIR = UNIKERNEL / "platform" / "kvm"
+TEST_C = REPO / "tests" / "net_kvm" / "net_kvm_test.c"
+LWIP_DIR = Path(os.environ.get("WK_LWIP_SOURCE_DIR", REPO / "build" / "lwip-src"))
+QEMU = "qemu-system-x86_64"
+PAT = bytes(range(251))
+STATIC = "net.ip=10.0.2.15/24 net.gw=10.0.2.2"
+
+
+def skip_reason() -> str | None:
+    missing = [t for t in (QEMU, "gcc", "cmake", "ninja") if shutil.which(t) is None]
+    if missing:
+        return f"needs {', '.join(missing)}"
+    if not (LWIP_DIR / "src" / "core" / "tcp.c").exists():
+        return (f"no lwIP source in {LWIP_DIR} (run: bash scripts/fetch-lwip.sh build/lwip-src, "
+                "or set WK_LWIP_SOURCE_DIR)")
+    return None
+
+
+def kernel_flags() -> list[str]:
+    text = (UNIKERNEL / "CMakeLists.txt").read_text()
+    m = re.search(r"set\(WK_FREESTANDING_FLAGS(.*?)\)", text, re.S)
+    assert m, "WK_FREESTANDING_FLAGS not found in unikernel/CMakeLists.txt"
+    return m.group(1).split()
+
+
+def build(work: Path) -> Path:
+    """Build the test image in work; returns its path."""
+    proj = work / "proj"
+    proj.mkdir(parents=True, exist_ok=True)
+    flags = " ".join(kernel_flags())
+    (proj / "CMakeLists.txt").write_text(f"""\
+cmake_minimum_required(VERSION 3.20)
+project(wk_net_kvm_test C ASM)
+set(CMAKE_C_STANDARD 11)
+set(CMAKE_C_STANDARD_REQUIRED ON)
+set(CMAKE_C_EXTENSIONS OFF)
+set(WK_FREESTANDING_FLAGS {flags})
+function(wk_layer name)
+  target_compile_options(${{name}} PRIVATE ${{WK_FREESTANDING_FLAGS}})
+  target_include_directories(${{name}} PRIVATE {UNIKERNEL}/include)
+endfunction()
+add_subdirectory({KVM_DIR} kvm)
+add_subdirectory({UNIKERNEL}/net net)
+if(NOT WK_NET_HAVE_LWIP)
+  message(FATAL_ERROR "lwIP not found")
+endif()
+add_library(wk_test_string OBJECT {UNIKERNEL}/core/string_core.c)
+wk_layer(wk_test_string)
+target_compile_options(wk_test_string PRIVATE -fno-tree-loop-distribute-patterns)
+add_library(wasmkiln-net-test STATIC
+  $<TARGET_OBJECTS:wk_plat_kvm> ${{WK_NET_OBJECTS_NIC}} $<TARGET_OBJECTS:wk_test_string>)
+""")
+    bld = work / "build"
+    subprocess.run(["cmake", "-S", proj, "-B", bld, "-G", "Ninja",
+                    f"-DLWIP_SOURCE_DIR={LWIP_DIR}"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["ninja", "-C", bld], check=True, stdout=subprocess.DEVNULL)
+    obj = work / "test.o"
+    subprocess.run(["gcc", "-std=c11", *kernel_flags(), f"-I{UNIKERNEL}/include",
+                    "-c", TEST_C, "-o", obj], check=True)
+    target = json.loads((KVM_DIR / "target.json").read_text())
+    ldflags = [f.replace("{dir}", str(KVM_DIR)) for f in target["ldflags"]]
+    image = work / "net_kvm_test.elf"
+    subprocess.run(["gcc", *ldflags, obj, "-Wl,--whole-archive", bld / "libwasmkiln-net-test.a",
+                    "-Wl,--no-whole-archive", "-o", image], check=True)
+    return image
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+MACHINE = "microvm,pit=on,rtc=on,acpi=off"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def qemu_command(image: Path, append: str, port: int, work: Path,
+                 machine: str = MACHINE, udp_port: int | None = None) -> list[str]:
+    """platform/kvm/README.md's command line plus a virtio-net device on slirp.
+
+    With udp_port, a UDP hostfwd to guest port 7 too, and restrict=off: libslirp's restricted
+    mode drops the guest's UDP replies to a hostfwd (TCP is not affected). The test kernel
+    only ever answers its peer (127.0.0.1, seen as 10.0.2.2), so nothing leaves the machine.
+    """
+    restrict = "off" if udp_port else "on"
+    return [
+        QEMU, "-M", machine, "-accel", "tcg", "-cpu", "max",
+        "-m", "128", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+        "-kernel", str(image), "-append", append,
+        "-chardev", f"file,id=wkout,path={work / 'stdout'}", "-serial", "chardev:wkout",
+        "-chardev", f"file,id=wkerr,path={work / 'stderr'}",
+        "-device", "isa-serial,chardev=wkerr,index=1",
+        "-chardev", f"file,id=wkctl,path={work / 'control'}",
+        "-device", "isa-serial,chardev=wkctl,index=2",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+        "-netdev", f"user,id=n0,restrict={restrict},hostfwd=tcp:127.0.0.1:{port}-:80"
+        + (f",hostfwd=udp:127.0.0.1:{udp_port}-:7" if udp_port else ""),
+        "-global", "virtio-mmio.force-legacy=false",
+        "-device", "virtio-net-device,netdev=n0",
+    ]
+
+
+class Guest:
+    """A booted test kernel: its port, its output files, and QEMU."""
+
+    def __init__(self, image: Path, work: Path, append: str, machine: str = MACHINE,
+                 udp: bool = False) -> None:
+        self.work = work
+        for name in ("stdout", "stderr", "control"):
+            (work / name).write_bytes(b"")
+        self.port = free_port()
+        self.udp_port = free_udp_port() if udp else None
+        self.cmd = qemu_command(image, append, self.port, work, machine, self.udp_port)
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL)
+
+    def out(self) -> str:
+        return (self.work / "stdout").read_text(errors="replace")
+
+    def err(self) -> str:
+        return (self.work / "stderr").read_text(errors="replace")
+
+    def wait_line(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            m = re.search(pattern, self.out())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"no {pattern!r} from the guest; stdout={self.out()!r} "
+                             f"stderr={self.err()!r} status={self.proc.poll()}")
+
+    def connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def stop(self) -> int | None:
+        """Ask the guest to exit (GET /exit); returns its exit code (control line)."""
+        if self.proc.poll() is None:
+            try:
+                c = self.connect()
+                c.request("GET", "/exit")
+                assert c.getresponse().read() == b"bye"
+                c.close()
+                self.proc.wait(timeout=30)
+            except (OSError, AssertionError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        m = re.search(r"exit (-?\d+)", (self.work / "control").read_text(errors="replace"))
+        return int(m.group(1)) if m else None
+
+
+def fetch(conn: http.client.HTTPConnection, n: int) -> float:
+    """GET /n on conn, check the body; returns the seconds it took."""
+    t0 = time.perf_counter()
+    conn.request("GET", f"/{n}")
+    r = conn.getresponse()
+    body = r.read()
+    dt = time.perf_counter() - t0
+    assert r.status == 200, r.status
+    assert len(body) == n, (len(body), n)
+    want = (PAT * (n // len(PAT) + 1))[:n]
+    assert body == want, "body bytes differ"
+    return dt
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    reason = skip_reason()
+    if reason:
+        print(f"test_net_kvm: skipped: {reason}")
+        pytest.skip(reason)
+    return build(tmp_path_factory.mktemp("netkvm"))
+
+
+@pytest.fixture()
+def guest(image: Path, tmp_path: Path) -> Iterator[Guest]:
+    g = Guest(image, tmp_path, f"arg=net_kvm_test arg=120 {STATIC}")
+    try:
+        g.wait_line(r"listening port 80")
+        yield g
+    finally:
+        if g.proc.poll() is None:
+            g.proc.kill()
+            g.proc.wait()
+
+
+def test_static_address_and_small_responses(guest: Guest) -> None:
+    guest.wait_line(r"net up ip=10\.0\.2\.15/24")
+    c = guest.connect()
+    for n in (0, 1, 100, 1460, 1461, 4096, 65536, 100000):
+        fetch(c, n)  # one keep-alive connection
+    c.close()
+    for _ in range(5):  # connections in a row
+        c = guest.connect()
+        fetch(c, 612)
+        fetch(c, 612)
+        c.close()
+    c = guest.connect()
+    c.request("GET", "/nonsense")
+    assert c.getresponse().status == 400
+    c.close()
+    assert guest.stop() == 0
+    assert re.search(r"served \d+ requests", guest.out())
+
+
+def test_throughput_1mib_10mib(guest: Guest) -> None:
+    c = guest.connect()
+    fetch(c, 1 << 20)  # warm-up (TCG translates the hot paths once)
+    for size, label in ((1 << 20, "1 MiB"), (10 << 20, "10 MiB")):
+        times = [fetch(c, size) for _ in range(3)]
+        best = min(times)
+        print(f"\nnet_kvm (TCG, slirp): {label}: best {size / best / 1e6:.1f} MB/s "
+              f"({', '.join(f'{size / t / 1e6:.1f}' for t in times)} MB/s)")
+    c.close()
+    assert guest.stop() == 0
+
+
+def test_concurrent_connections(guest: Guest) -> None:
+    def one(i: int) -> None:
+        c = guest.connect()
+        try:
+            fetch(c, 1000 + i)
+            fetch(c, 20000)
+        finally:
+            c.close()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(one, range(64)))
+    # A client that disconnects mid-transfer does not stop the server.
+    c = guest.connect()
+    c.request("GET", f"/{8 << 20}")
+    r = c.getresponse()
+    r.read(1000)
+    c.close()
+    c = guest.connect()
+    fetch(c, 50000)
+    c.close()
+    assert guest.stop() == 0
+
+
+def test_udp_echo(image: Path, tmp_path: Path) -> None:
+    guest = Guest(image, tmp_path, f"arg=net_kvm_test arg=60 {STATIC}", udp=True)
+    try:
+        guest.wait_line(r"listening port 80")
+        udp_echo(guest)
+        assert guest.stop() == 0
+    finally:
+        if guest.proc.poll() is None:
+            guest.proc.kill()
+            guest.proc.wait()
+
+
+def udp_echo(guest: Guest) -> None:
+    assert guest.udp_port is not None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(2)
+        for i, size in enumerate((1, 100, 1472, 2000)):
+            msg = bytes((i + k) % 256 for k in range(size))
+            for _ in range(5):  # UDP: retry a lost datagram, bounded
+                s.sendto(msg, ("127.0.0.1", guest.udp_port))
+                try:
+                    data, _ = s.recvfrom(4096)
+                    break
+                except TimeoutError:
+                    continue
+            else:
+                raise AssertionError(f"no echo for a {size}-byte datagram")
+            assert data == msg
+
+
+def test_dhcp(image: Path, tmp_path: Path) -> None:
+    g = Guest(image, tmp_path, "arg=net_kvm_test arg=60")
+    try:
+        g.wait_line(r"net up ip=10\.0\.2\.15/24")
+        g.wait_line(r"listening port 80")
+        c = g.connect()
+        fetch(c, 5000)
+        c.close()
+        assert g.stop() == 0
+    finally:
+        if g.proc.poll() is None:
+            g.proc.kill()
+            g.proc.wait()
+
+
+def test_probe_without_cmdline_tokens(image: Path, tmp_path: Path) -> None:
+    """auto-kernel-cmdline=off: no virtio_mmio.device= token, the microvm window is probed."""
+    g = Guest(image, tmp_path, f"arg=net_kvm_test arg=60 {STATIC}",
+              machine=MACHINE + ",auto-kernel-cmdline=off")
+    try:
+        g.wait_line(r"listening port 80")
+        c = g.connect()
+        fetch(c, 3000)
+        c.close()
+        assert g.stop() == 0
+    finally:
+        if g.proc.poll() is None:
+            g.proc.kill()
+            g.proc.wait()
+
+
+def test_bad_net_command_line(image: Path, tmp_path: Path) -> None:
+    g = Guest(image, tmp_path, "arg=net_kvm_test net.ip=10.0.2.300/24")
+    try:
+        g.proc.wait(timeout=30)
+    finally:
+        if g.proc.poll() is None:
+            g.proc.kill()
+    assert "net.ip=" in g.err()
+    assert re.search(r"exit 125", (tmp_path / "control").read_text())
+
+
+def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", type=Path, metavar="DIR",
+                    help="only build the test image in DIR (to boot it by hand)")
+    args = ap.parse_args()
+    reason = skip_reason()
+    if reason:
+        print(f"skipped: {reason}")
+        return 0
+    if args.build:
+        print(build(args.build))
+        return 0
+    return pytest.main([__file__, "-s", "-q"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

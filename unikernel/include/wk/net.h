@@ -1,0 +1,138 @@
+/*
+ * wk/net.h - the unikernel's network: TCP and UDP sockets over the platform's
+ * NIC (wk/platform.h), for the WASI socket layer.
+ *
+ * Model: one NIC, one IPv4 address (static from the platform, else DHCP),
+ * everything polled. Nothing happens on the network unless someone calls
+ * wk_net_poll() (directly, or through any call below, which polls first when
+ * it needs fresh state). Every call is non-blocking: where POSIX would block,
+ * these return -WK_EAGAIN, and the caller waits by polling and checking
+ * wk_net_events(). A poll_oneoff implementation loops over wk_net_poll() and
+ * wk_net_events() until a socket is ready or its clock deadline passes.
+ *
+ * Sockets are small integers, 0 <= s < WK_NET_SOCKETS_MAX, owned by the
+ * caller until wk_net_close(). They are not WASI fds: the WASI layer maps its
+ * fds to them.
+ *
+ * Error contract: calls return a negative WASI errno (wk/errno.h), e.g.
+ * -WK_EAGAIN, -WK_ECONNRESET, -WK_EBADF (not an open socket of that kind),
+ * -WK_ENOSYS (built without a network stack: the lwIP source was absent, or
+ * the platform has no network support), -WK_ENODEV (no NIC).
+ *
+ * Implementations: net/socket_lwip.c + net/stack_lwip.c (lwIP, raw API,
+ * NO_SYS), net/net_none.c (every call -WK_ENOSYS).
+ */
+#ifndef WK_NET_H
+#define WK_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WK_NET_SOCKETS_MAX 256 /* open sockets (TCP + UDP, listeners included) */
+#define WK_NET_BACKLOG_MAX 64  /* pending connections per listener */
+
+/* Address families (values of wk_net_addr.family). */
+#define WK_NET_AF_INET 4
+#define WK_NET_AF_INET6 6 /* reserved: IPv6 is not built yet (-WK_EAFNOSUPPORT) */
+
+/* An endpoint. addr holds 4 bytes (INET) or 16 (INET6), network order. */
+typedef struct wk_net_addr {
+  uint8_t family;
+  uint16_t port; /* host order */
+  uint8_t addr[16];
+} wk_net_addr;
+
+/* ---- the stack ------------------------------------------------------------- */
+
+/* Bring the NIC and the stack up (idempotent). Static address from the
+ * platform, else DHCP starts; the address may arrive later (wk_net_ready).
+ * 0, -WK_ENODEV, -WK_ENOSYS, -WK_EIO. */
+int wk_net_init(void);
+
+/* Take in received frames, run protocol timers (retransmits, delayed ACKs,
+ * DHCP, ARP), send what is queued. Cheap when nothing happened. Returns the
+ * number of frames taken in (>= 0), or -WK_ENOSYS / -WK_ENETDOWN before init. */
+int wk_net_poll(void);
+
+/* 1 when the interface has an IPv4 address (static, or DHCP bound), else 0.
+ * If ip is not NULL, *ip gets the address and *prefix its netmask length. */
+int wk_net_ready(wk_net_addr *ip, unsigned *prefix);
+
+/* Poll until wk_net_ready or timeout_ns of monotonic time pass.
+ * 0 or -WK_ETIMEDOUT. */
+int wk_net_wait_ready(uint64_t timeout_ns);
+
+/* ---- TCP ------------------------------------------------------------------ */
+
+/* A listening socket on local (addr 0.0.0.0 = any; port 0 = ephemeral).
+ * backlog is clamped to 1..WK_NET_BACKLOG_MAX. Returns the socket or
+ * -WK_EADDRINUSE, -WK_EMFILE, -WK_ENOMEM, -WK_EAFNOSUPPORT. */
+int wk_net_tcp_listen(const wk_net_addr *local, int backlog);
+
+/* A connected socket from listener's queue, or -WK_EAGAIN when none waits.
+ * peer (may be NULL) gets the remote endpoint. */
+int wk_net_tcp_accept(int listener, wk_net_addr *peer);
+
+/* Start connecting to remote; returns the socket at once. The socket turns
+ * WK_NET_EV_WRITE when connected, WK_NET_EV_ERR when refused (wk_net_error
+ * tells why). -WK_EMFILE, -WK_ENOMEM, -WK_EAFNOSUPPORT, -WK_ENETUNREACH. */
+int wk_net_tcp_connect(const wk_net_addr *remote);
+
+/* Bytes received (<= len), 0 at end of stream (the peer shut down its side),
+ * -WK_EAGAIN when nothing waits, -WK_ECONNRESET and friends on error. */
+long wk_net_recv(int s, void *buf, size_t len);
+
+/* Bytes queued for sending (<= len, possibly fewer: partial writes happen
+ * when the send buffer is nearly full), -WK_EAGAIN when it is full,
+ * -WK_EPIPE after shutdown(WR), -WK_ENOTCONN while connecting. */
+long wk_net_send(int s, const void *buf, size_t len);
+
+#define WK_NET_SHUT_RD 1
+#define WK_NET_SHUT_WR 2
+#define WK_NET_SHUT_RDWR 3
+int wk_net_shutdown(int s, int how);
+
+/* TCP options. */
+#define WK_NET_OPT_NODELAY 1   /* TCP_NODELAY: value 0/1 */
+#define WK_NET_OPT_KEEPALIVE 2 /* SO_KEEPALIVE: value 0/1 */
+int wk_net_setopt(int s, int opt, int value);
+int wk_net_getopt(int s, int opt, int *value);
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+/* A UDP socket bound to local (port 0 = ephemeral). -WK_EADDRINUSE, ... */
+int wk_net_udp_open(const wk_net_addr *local);
+
+/* Send one datagram to `to`. Returns len, or -WK_EMSGSIZE (more than
+ * 65507 bytes), -WK_EAGAIN (no buffer now), -WK_EHOSTUNREACH. */
+long wk_net_udp_sendto(int s, const void *buf, size_t len, const wk_net_addr *to);
+
+/* Take the next datagram: copies min(len, its size) bytes, returns its full
+ * size (so > len means truncated), -WK_EAGAIN when none waits. from (may be
+ * NULL) gets the sender. Up to WK_NET_UDP_QUEUE datagrams wait per socket;
+ * more are dropped, as a full socket buffer would. */
+#define WK_NET_UDP_QUEUE 64
+long wk_net_udp_recvfrom(int s, void *buf, size_t len, wk_net_addr *from);
+
+/* ---- any socket ------------------------------------------------------------ */
+
+/* Readiness, for poll_oneoff. */
+#define WK_NET_EV_READ 0x1  /* recv/accept/recvfrom would not return -WK_EAGAIN */
+#define WK_NET_EV_WRITE 0x2 /* send would not return -WK_EAGAIN */
+#define WK_NET_EV_HUP 0x4   /* the peer closed its side (reads give 0) */
+#define WK_NET_EV_ERR 0x8   /* the connection failed: wk_net_error says why */
+/* The events of s as of the last wk_net_poll (this call does not poll), or
+ * -WK_EBADF. */
+int wk_net_events(int s);
+
+/* The pending error of s as a negative errno (0 if none), and clear it. */
+int wk_net_error(int s);
+
+int wk_net_local_addr(int s, wk_net_addr *out);
+int wk_net_peer_addr(int s, wk_net_addr *out); /* -WK_ENOTCONN if none */
+
+/* Close s: TCP connections are shut down gracefully in the background
+ * (lwIP keeps the connection until the peer has everything). 0 or -WK_EBADF. */
+int wk_net_close(int s);
+
+#endif /* WK_NET_H */

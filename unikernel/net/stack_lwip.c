@@ -1,0 +1,237 @@
+/*
+ * net/stack_lwip.c - lwIP over the platform's NIC: the netif, the poll loop,
+ * and what lwIP asks of its port (sys_now, random numbers, assertions).
+ *
+ * Frames in: wk_net_poll copies each waiting frame from the platform into a
+ * PBUF_POOL pbuf (one frame, one pbuf) and hands it to ethernet_input.
+ * Frames out: lwIP's linkoutput gathers the pbuf chain into an iov for
+ * wk_plat_net_send (the driver copies it once). Frames are queued, not
+ * notified one by one; wk_net_poll and the socket calls that produce
+ * traffic end with wk_plat_net_flush, so a burst costs one notification.
+ */
+#include <string.h>
+
+#include "lwip/dhcp.h"
+#include "lwip/etharp.h"
+#include "lwip/init.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+#include "wk/errno.h"
+#include "wk/net.h"
+#include "wk/platform.h"
+
+#define RX_BUDGET 128        /* frames taken per wk_net_poll before timers run */
+#define TX_IOV_MAX 32        /* pbufs in one outgoing frame (lwIP uses 1-3) */
+#define TX_WAIT_NS 20000000u /* how long linkoutput waits for a free TX buffer */
+#define EXIT_LWIP_ASSERT 134
+
+static struct netif nif;
+static int net_state; /* 0 not started, 1 up, < 0 the error wk_net_init gave */
+static wk_plat_netinfo info;
+
+/* ---- lwIP port hooks ------------------------------------------------------------ */
+
+u32_t sys_now(void) {
+  return (u32_t)(wk_plat_clock_monotonic() / 1000000u);
+}
+
+uint32_t wk_lwip_rand(void) {
+  uint32_t r;
+  if (wk_plat_entropy(&r, sizeof r) == 0) {
+    return r;
+  }
+  /* No entropy source: a clock-seeded xorshift (ISNs are then guessable,
+   * which the platform already warned about when it has no RDRAND). */
+  static uint32_t x;
+  if (x == 0) {
+    x = (uint32_t)wk_plat_clock_monotonic() | 1u;
+  }
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return x;
+}
+
+static void put(const char *s) {
+  (void)wk_plat_console_write(2, s, strlen(s));
+}
+
+void wk_lwip_assert_fail(const char *msg, const char *file, int line) {
+  char num[12];
+  int n = (int)sizeof num - 1;
+  unsigned v = line < 0 ? 0u : (unsigned)line;
+  num[n] = '\0';
+  do {
+    num[--n] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && n > 0);
+  put("wasmkiln: lwIP assertion failed: ");
+  put(msg);
+  put(" (");
+  put(file);
+  put(":");
+  put(num + n);
+  put(")\n");
+  wk_plat_exit(EXIT_LWIP_ASSERT);
+}
+
+/* ---- the netif ------------------------------------------------------------------ */
+
+static err_t link_output(struct netif *n, struct pbuf *p) {
+  (void)n;
+  wk_plat_iov iov[TX_IOV_MAX];
+  int cnt = 0;
+  for (struct pbuf *q = p; q != NULL; q = q->next) {
+    if (q->len == 0) {
+      continue;
+    }
+    if (cnt == TX_IOV_MAX) {
+      return ERR_IF;
+    }
+    iov[cnt].base = q->payload;
+    iov[cnt].len = q->len;
+    cnt++;
+  }
+  int rc = wk_plat_net_send(iov, cnt);
+  if (rc == -WK_EAGAIN) {
+    /* Every TX buffer is in flight: let the device have them, and wait
+     * (bounded) for it to give some back. */
+    uint64_t t0 = wk_plat_clock_monotonic();
+    do {
+      wk_plat_net_flush();
+      rc = wk_plat_net_send(iov, cnt);
+    } while (rc == -WK_EAGAIN && wk_plat_clock_monotonic() - t0 < TX_WAIT_NS);
+  }
+  return rc == 0 ? ERR_OK : ERR_IF;
+}
+
+static err_t netif_setup(struct netif *n) {
+  n->name[0] = 'e';
+  n->name[1] = 'n';
+  n->output = etharp_output;
+  n->linkoutput = link_output;
+  n->mtu = info.mtu;
+  n->hwaddr_len = ETH_HWADDR_LEN;
+  memcpy(n->hwaddr, info.mac, ETH_HWADDR_LEN);
+  n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
+  return ERR_OK;
+}
+
+static void prefix_to_mask(unsigned prefix, ip4_addr_t *mask) {
+  uint32_t m = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+  ip4_addr_set_u32(mask, lwip_htonl(m));
+}
+
+int wk_net_init(void) {
+  if (net_state != 0) {
+    return net_state > 0 ? 0 : net_state;
+  }
+  int rc = wk_plat_net_open(&info);
+  if (rc < 0) {
+    net_state = rc;
+    return rc;
+  }
+  lwip_init();
+  ip4_addr_t ip, mask, gw;
+  if (info.static_ip) {
+    IP4_ADDR(&ip, info.ip4[0], info.ip4[1], info.ip4[2], info.ip4[3]);
+    prefix_to_mask(info.prefix4, &mask);
+    IP4_ADDR(&gw, info.gw4[0], info.gw4[1], info.gw4[2], info.gw4[3]);
+  } else {
+    ip4_addr_set_zero(&ip);
+    ip4_addr_set_zero(&mask);
+    ip4_addr_set_zero(&gw);
+  }
+  if (netif_add(&nif, &ip, &mask, &gw, NULL, netif_setup, ethernet_input) == NULL) {
+    net_state = -WK_EIO;
+    return net_state;
+  }
+  netif_set_default(&nif);
+  netif_set_up(&nif);
+  if (!info.static_ip && dhcp_start(&nif) != ERR_OK) {
+    net_state = -WK_ENOMEM;
+    return net_state;
+  }
+  net_state = 1;
+  wk_plat_net_flush();
+  return 0;
+}
+
+int wk_net_poll(void) {
+  if (net_state <= 0) {
+    return net_state == 0 ? -WK_ENETDOWN : net_state;
+  }
+  int taken = 0;
+  for (int i = 0; i < RX_BUDGET; i++) {
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, PBUF_POOL_BUFSIZE, PBUF_POOL);
+    if (p == NULL) {
+      /* Pool exhausted (unread data everywhere): drain one frame so the
+       * device keeps moving; TCP will resend it. */
+      static uint8_t discard[PBUF_POOL_BUFSIZE];
+      if (wk_plat_net_recv(discard, sizeof discard) == 0) {
+        break;
+      }
+      continue;
+    }
+    long len = wk_plat_net_recv(p->payload, p->len);
+    if (len <= 0) {
+      pbuf_free(p);
+      if (len == 0) {
+        break;
+      }
+      continue;
+    }
+    pbuf_realloc(p, (u16_t)len);
+    if (nif.input(p, &nif) != ERR_OK) {
+      pbuf_free(p);
+    }
+    taken++;
+  }
+  netif_poll_all(); /* loopback traffic (127.0.0.1, our own address) */
+  sys_check_timeouts();
+  wk_plat_net_flush();
+  return taken;
+}
+
+int wk_net_ready(wk_net_addr *ip, unsigned *prefix) {
+  if (net_state <= 0) {
+    return 0;
+  }
+  const ip4_addr_t *a = netif_ip4_addr(&nif);
+  if (ip4_addr_isany(a)) {
+    return 0;
+  }
+  if (ip != NULL) {
+    uint32_t v = ip4_addr_get_u32(a);
+    memset(ip, 0, sizeof *ip);
+    ip->family = WK_NET_AF_INET;
+    memcpy(ip->addr, &v, 4);
+  }
+  if (prefix != NULL) {
+    uint32_t m = lwip_ntohl(ip4_addr_get_u32(netif_ip4_netmask(&nif)));
+    unsigned n = 0;
+    while (n < 32 && (m & (0x80000000u >> n))) {
+      n++;
+    }
+    *prefix = n;
+  }
+  return 1;
+}
+
+int wk_net_wait_ready(uint64_t timeout_ns) {
+  int rc = wk_net_init();
+  if (rc < 0) {
+    return rc;
+  }
+  uint64_t t0 = wk_plat_clock_monotonic();
+  while (!wk_net_ready(NULL, NULL)) {
+    if (wk_plat_clock_monotonic() - t0 >= timeout_ns) {
+      return -WK_ETIMEDOUT;
+    }
+    (void)wk_net_poll();
+  }
+  return 0;
+}

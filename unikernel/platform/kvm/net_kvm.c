@@ -1,0 +1,285 @@
+/*
+ * net_kvm.c - the NIC of the x86_64 kvm platform: virtio-net over virtio-mmio
+ * (QEMU microvm, Firecracker), and the network tokens of the command line.
+ *
+ * Command line (README.md "Network"), read at boot by kvm_net_parse:
+ *   net.ip=A.B.C.D/N     static IPv4 address and prefix length (else DHCP)
+ *   net.gw=A.B.C.D       default gateway (only with net.ip)
+ *   virtio_mmio.device=SIZE@BASE:IRQ   a virtio-mmio device (what microvm's
+ *                        auto-kernel-cmdline and Firecracker append)
+ * Devices: the virtio_mmio.device windows in order; without any, the microvm
+ * window (KVM_MICROVM_MMIO_BASE, 512-byte slots) is probed. The first modern
+ * virtio-net device found is used; its registers are mapped uncached.
+ * The device is brought up on the first wk_plat_net_open, not at boot, so an
+ * image that never uses the network pays nothing.
+ * TODO: virtio-pci (q35) as a second transport (drivers/virtio.h ops).
+ */
+#include <stdbool.h>
+
+#include "cpu_x86_64.h"
+#include "kvm.h"
+#include "virtio_mmio.h"
+#include "virtio_net.h"
+#include "wk/errno.h"
+#include "wk/platform.h"
+
+#define KVM_MICROVM_MMIO_BASE 0xfeb00000u
+#define KVM_MICROVM_MMIO_SLOTS 32 /* microvm has 24 transports at most; bounded */
+#define KVM_MMIO_DEVICES_MAX 16   /* virtio_mmio.device tokens remembered */
+#define KVM_NET_MTU 1500
+#define KVM_MMIO_HOLE_START 0xc0000000ull /* 3 GiB: VMMs keep RAM below this */
+#define KVM_MMIO_HOLE_END 0x100000000ull
+
+static struct {
+  bool static_ip;
+  uint8_t ip4[4], prefix4, gw4[4];
+  int ndev;
+  uint64_t dev_base[KVM_MMIO_DEVICES_MAX];
+  uint64_t dev_size[KVM_MMIO_DEVICES_MAX];
+} cfg;
+
+/* The NIC. Large (rings + 2 x 256 x 2 KiB buffers); in .bss. */
+static virtio_net nic;
+static int nic_state; /* 0 not tried, 1 up, < 0 the open error */
+
+/* ---- command-line tokens ---------------------------------------------------- */
+
+static bool starts_with(const char *s, size_t len, const char *p) {
+  size_t i = 0;
+  for (; p[i] != '\0'; i++) {
+    if (i >= len || s[i] != p[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Unsigned number at s[*i..len): decimal, or hex after 0x. At most max. */
+static bool parse_num(const char *s, size_t len, size_t *i, uint64_t max, uint64_t *out) {
+  uint64_t v = 0;
+  unsigned base = 10;
+  if (*i + 1 < len && s[*i] == '0' && (s[*i + 1] == 'x' || s[*i + 1] == 'X')) {
+    base = 16;
+    *i += 2;
+  }
+  size_t start = *i;
+  for (; *i < len; (*i)++) {
+    char c = s[*i];
+    unsigned d;
+    if (c >= '0' && c <= '9') {
+      d = (unsigned)(c - '0');
+    } else if (base == 16 && c >= 'a' && c <= 'f') {
+      d = (unsigned)(c - 'a' + 10);
+    } else if (base == 16 && c >= 'A' && c <= 'F') {
+      d = (unsigned)(c - 'A' + 10);
+    } else {
+      break;
+    }
+    if (v > (max - d) / base) {
+      return false;
+    }
+    v = v * base + d;
+  }
+  *out = v;
+  return *i > start;
+}
+
+static bool parse_ipv4(const char *s, size_t len, size_t *i, uint8_t out[4]) {
+  for (int k = 0; k < 4; k++) {
+    if (k > 0) {
+      if (*i >= len || s[*i] != '.') {
+        return false;
+      }
+      (*i)++;
+    }
+    uint64_t v;
+    if (*i < len && s[*i] == '0' && *i + 1 < len && s[*i + 1] == 'x') {
+      return false; /* dotted decimal only */
+    }
+    if (!parse_num(s, len, i, 255, &v)) {
+      return false;
+    }
+    out[k] = (uint8_t)v;
+  }
+  return true;
+}
+
+static const char *parse_token(const char *t, size_t len) {
+  size_t i;
+  if (starts_with(t, len, "net.ip=")) {
+    i = 7;
+    uint64_t prefix = 24;
+    if (!parse_ipv4(t, len, &i, cfg.ip4)) {
+      return "command line: net.ip= wants A.B.C.D/N";
+    }
+    if (i < len && t[i] == '/') {
+      i++;
+      if (!parse_num(t, len, &i, 32, &prefix)) {
+        return "command line: net.ip= prefix length must be 0..32";
+      }
+    }
+    if (i != len) {
+      return "command line: net.ip= wants A.B.C.D/N";
+    }
+    cfg.prefix4 = (uint8_t)prefix;
+    cfg.static_ip = true;
+  } else if (starts_with(t, len, "net.gw=")) {
+    i = 7;
+    if (!parse_ipv4(t, len, &i, cfg.gw4) || i != len) {
+      return "command line: net.gw= wants A.B.C.D";
+    }
+  } else if (starts_with(t, len, "virtio_mmio.device=")) {
+    /* SIZE[K|M]@BASE:IRQ[:ID]; only SIZE and BASE matter here. */
+    uint64_t size, base;
+    i = 19;
+    if (!parse_num(t, len, &i, 1ull << 32, &size)) {
+      return "command line: bad virtio_mmio.device= size";
+    }
+    if (i < len && (t[i] == 'K' || t[i] == 'k')) {
+      size <<= 10;
+      i++;
+    } else if (i < len && (t[i] == 'M' || t[i] == 'm')) {
+      size <<= 20;
+      i++;
+    }
+    if (i >= len || t[i] != '@') {
+      return "command line: bad virtio_mmio.device= (SIZE@BASE:IRQ)";
+    }
+    i++;
+    if (!parse_num(t, len, &i, UINT64_MAX, &base) || size < 0x100) {
+      return "command line: bad virtio_mmio.device= base";
+    }
+    if (cfg.ndev < KVM_MMIO_DEVICES_MAX) {
+      cfg.dev_base[cfg.ndev] = base;
+      cfg.dev_size[cfg.ndev] = size;
+      cfg.ndev++;
+    }
+  }
+  return NULL;
+}
+
+const char *kvm_net_parse(const char *raw) {
+  size_t i = 0;
+  while (raw[i] != '\0') {
+    if (raw[i] == ' ') {
+      i++;
+      continue;
+    }
+    size_t start = i;
+    while (raw[i] != '\0' && raw[i] != ' ') {
+      i++;
+    }
+    const char *err = parse_token(raw + start, i - start);
+    if (err != NULL) {
+      return err;
+    }
+  }
+  if (!cfg.static_ip && (cfg.gw4[0] | cfg.gw4[1] | cfg.gw4[2] | cfg.gw4[3]) != 0) {
+    return "command line: net.gw= needs net.ip=";
+  }
+  return NULL;
+}
+
+/* ---- the device --------------------------------------------------------------- */
+
+static void warn(const char *msg) {
+  size_t n = 0;
+  while (msg[n] != '\0') {
+    n++;
+  }
+  (void)wk_plat_console_write(2, msg, n);
+}
+
+/* Bring up the virtio-net device at base if there is one: 1 up, 0 not a
+ * net device, < 0 a net device that failed. */
+static int try_window(uint64_t base) {
+  /* Only the MMIO hole under 4 GiB (identity-mapped, no RAM there: microvm
+   * at 0xfeb00000, Firecracker at 0xd0000000); a window in RAM would make
+   * RAM uncached. */
+  if (base < KVM_MMIO_HOLE_START || base >= KVM_MMIO_HOLE_END - VIRTIO_MMIO_SLOT_SIZE ||
+      x86_mmu_set_uncached((uintptr_t)base, VIRTIO_MMIO_SLOT_SIZE) != 0) {
+    return 0;
+  }
+  virtio_dev d;
+  virtio_mmio_probe_result r = virtio_mmio_probe((uintptr_t)base, &d);
+  if (r == VIRTIO_MMIO_LEGACY) {
+    warn("wasmkiln: legacy virtio-mmio device ignored "
+         "(QEMU: -global virtio-mmio.force-legacy=false)\n");
+    return 0;
+  }
+  if (r != VIRTIO_MMIO_MODERN || d.device_id != VIRTIO_ID_NET) {
+    return 0;
+  }
+  int rc = virtio_net_init(&nic, &d);
+  return rc < 0 ? rc : 1;
+}
+
+static int nic_bring_up(void) {
+  int rc = 0;
+  if (cfg.ndev > 0) {
+    for (int k = 0; k < cfg.ndev && rc == 0; k++) {
+      rc = try_window(cfg.dev_base[k]);
+    }
+  } else {
+    for (uint32_t k = 0; k < KVM_MICROVM_MMIO_SLOTS && rc == 0; k++) {
+      rc = try_window(KVM_MICROVM_MMIO_BASE + k * VIRTIO_MMIO_SLOT_SIZE);
+    }
+  }
+  if (rc == 0) {
+    return -WK_ENODEV;
+  }
+  if (rc < 0) {
+    warn("wasmkiln: the virtio-net device failed to initialise\n");
+    return -WK_EIO;
+  }
+  if (!nic.has_mac) {
+    /* A locally administered unicast address from the entropy source. */
+    uint8_t r[6] = {0};
+    (void)wk_plat_entropy(r, sizeof r);
+    for (int k = 0; k < 6; k++) {
+      nic.mac[k] = r[k];
+    }
+    nic.mac[0] = (uint8_t)((nic.mac[0] & 0xfe) | 0x02);
+  }
+  return 1;
+}
+
+int wk_plat_net_open(wk_plat_netinfo *info) {
+  if (nic_state == 0) {
+    nic_state = nic_bring_up();
+  }
+  if (nic_state < 0) {
+    return nic_state;
+  }
+  for (int k = 0; k < 6; k++) {
+    info->mac[k] = nic.mac[k];
+  }
+  info->mtu = KVM_NET_MTU;
+  info->static_ip = cfg.static_ip;
+  for (int k = 0; k < 4; k++) {
+    info->ip4[k] = cfg.ip4[k];
+    info->gw4[k] = cfg.gw4[k];
+  }
+  info->prefix4 = cfg.prefix4;
+  return 0;
+}
+
+int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt) {
+  if (nic_state != 1) {
+    return -WK_ENODEV;
+  }
+  return virtio_net_send(&nic, iov, iovcnt);
+}
+
+long wk_plat_net_recv(void *buf, size_t cap) {
+  if (nic_state != 1) {
+    return -WK_ENODEV;
+  }
+  return virtio_net_recv(&nic, buf, cap);
+}
+
+void wk_plat_net_flush(void) {
+  if (nic_state == 1) {
+    virtio_net_flush(&nic);
+  }
+}
