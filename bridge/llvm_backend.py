@@ -1,0 +1,244 @@
+"""LLVM backend (llvmlite): the optimising tier and the cross-compilation path.
+
+This is the only module that imports `llvmlite`. Functions are written as LLVM
+IR *text* (the `llvmlite.ir` builder is ~10x slower), one list of lines per
+basic block (llvm_function.py; numeric operators in llvm_numeric.py), and the
+whole module is parsed, verified, optimised (new pass manager, -O0..-O3) and
+emitted as an ELF object by a TargetMachine.
+
+The object obeys the same ABI as Cranelift's (wk/abi.h, version 2), with
+these choices:
+
+* calls to functions defined in the module are direct (`call @wk_func_N`):
+  LLVM can then inline them, which Cranelift-py cannot do; imported functions
+  are called through their record in vmctx->funcs with the record's vmctx;
+* every trap is a branch to a per-function cold block that calls
+  `builtins->trap(vm, code)` (noreturn) and ends in `unreachable`; no LLVM
+  trap intrinsic is ever emitted;
+* linear memory is bounds-checked explicitly; memory->size lives in an
+  alloca (mem2reg makes it an SSA value at -O2) reloaded after every call, so
+  stores to linear memory never force a reload;
+* loads of vmctx fields that never change for an instance (memory base,
+  funcs, globals, tables, type ids, builtins) are emitted once, lazily, at the
+  end of the entry block, which dominates every use;
+* references are i64 everywhere (as in Cranelift), null is 0;
+* functions carry "disable-tail-calls": tail-recursion elimination would turn
+  unbounded recursion into an endless loop that the entry stack check can no
+  longer catch;
+* several results come back as an LLVM struct. LLVM and Cranelift's implicit
+  sret do not agree on how, so such functions are called only by code of the
+  same backend (and by its trampolines), which is how both backends use them.
+
+Values handed to the walker are operand strings whose spelling carries their
+type (type_of): `%iN` i32, `%lN` i64, `%fN` float, `%dN` double, decimal i32
+constants, `u0x..` i64 constants, `0x..` double constants; f32 constants are
+materialised by a bitcast so that `0x..` stays unambiguous.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import llvmlite.binding as llvm
+
+from .environ import ModuleEnv
+from .llvm_function import LLVMFunction, llvm_type, result_type, symbol_name, trampoline_name
+from .module import Module
+
+__all__ = ["LLVMFunction", "LLVMModule", "emit_object", "generate", "symbol_name",
+           "target_machine", "trampoline_name"]
+
+DEFAULT_TRIPLE = "x86_64-unknown-linux-gnu"
+
+# Per architecture: CPU and features. x86-64-v2 has SSE4.1, without which
+# ceil/floor/trunc/nearest become calls to libm, which the unikernel lacks.
+_ARCH = {
+    "x86_64": ("x86-64-v2", "", ""),
+    "aarch64": ("generic", "+neon", ""),
+    "riscv64": ("generic-rv64", "+m,+a,+f,+d,+c", "lp64d"),
+}
+
+
+# ---- target machines and object emission ------------------------------------------
+_MACHINES: dict[tuple[str, int, bool], llvm.TargetMachine] = {}
+
+
+def target_machine(triple: str, opt_level: int, pic: bool) -> llvm.TargetMachine:
+    """One TargetMachine per (triple, level, pic), small code model."""
+    key = (triple, opt_level, pic)
+    tm = _MACHINES.get(key)
+    if tm is None:
+        if not _MACHINES:
+            llvm.initialize_all_targets()
+            llvm.initialize_all_asmprinters()
+        arch = triple.split("-", 1)[0]
+        if arch not in _ARCH:
+            raise ValueError(f"the LLVM backend does not know architecture {arch!r}")
+        cpu, features, abiname = _ARCH[arch]
+        target = llvm.Target.from_triple(triple)
+        tm = target.create_target_machine(
+            cpu=cpu, features=features, opt=opt_level, reloc="pic" if pic else "static",
+            codemodel="small", abiname=abiname,
+        )
+        _MACHINES[key] = tm
+    return tm
+
+
+def emit_object(text: str, triple: str, opt_level: int, pic: bool) -> bytes:
+    """Parse, verify, optimise and compile one module of IR text."""
+    tm = target_machine(triple, opt_level, pic)
+    mod = llvm.parse_assembly(text, context=llvm.create_context())
+    mod.verify()
+    if opt_level > 0:
+        pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+    return bytes(tm.emit_object(mod))
+
+
+# ---- the module --------------------------------------------------------------------
+class LLVMModule:
+    """ModuleBackend: collects function texts, emits one object at finish."""
+
+    def __init__(
+        self, module: Module, triple: str = DEFAULT_TRIPLE, opt_level: int = 2, pic: bool = False
+    ) -> None:
+        self.module = module
+        self.env = ModuleEnv(module)
+        self.triple = triple
+        self.opt_level = opt_level
+        self.pic = pic
+        # Protected symbols are dso_local in a shared object, so direct calls
+        # never go through the PLT and no other object can interpose them.
+        self.linkage = "protected" if pic else "dso_local"
+        self.parts: list[str] = []
+        self.defined: set[str] = set()
+        self.declared: dict[str, str] = {}  # callee symbol -> declare line
+
+    def function(self) -> LLVMFunction:
+        return LLVMFunction(self)
+
+    def reference(self, func_index: int) -> str:
+        """`@wk_func_N`, declared when another chunk of the module defines it."""
+        name = symbol_name(func_index)
+        if name not in self.declared:
+            ftype = self.env.func_type(func_index)
+            params = "".join(", " + llvm_type(p) for p in ftype.params)
+            link = "" if self.pic else "dso_local "
+            self.declared[name] = f"declare {link}{result_type(ftype)} @{name}(ptr{params}) #0"
+        return "@" + name
+
+    def add(self, name: str, text: str) -> None:
+        self.defined.add(name)
+        self.parts.append(text)
+
+    def trampoline(self, type_index: int) -> None:
+        """wk_tramp_<t>(vmctx, code, slots): arguments from 8-byte slots, results over them."""
+        ftype = self.module.types[type_index]
+        name = trampoline_name(type_index)
+        lines = [f"define {self.linkage} void @{name}(ptr %vm, ptr %code, ptr %slots) #0 {{",
+                 "entry:"]
+        args = ["ptr %vm"]
+        for i, p in enumerate(ftype.params):
+            t = llvm_type(p)
+            lines.append(f"  %p{i} = getelementptr inbounds i8, ptr %slots, i64 {8 * i}")
+            lines.append(f"  %a{i} = load {t}, ptr %p{i}, align 8")
+            args.append(f"{t} %a{i}")
+        rt = result_type(ftype)
+        call = f"call {rt} %code({', '.join(args)})"
+        results = [llvm_type(r) for r in ftype.results]
+        if len(results) == 1:
+            lines.append(f"  %r0 = {call}")
+        elif results:
+            lines.append(f"  %s = {call}")
+            for i in range(len(results)):
+                lines.append(f"  %r{i} = extractvalue {rt} %s, {i}")
+        else:
+            lines.append(f"  {call}")
+        for i, t in enumerate(results):
+            lines.append(f"  %q{i} = getelementptr inbounds i8, ptr %slots, i64 {8 * i}")
+            lines.append(f"  store {t} %r{i}, ptr %q{i}, align 8")
+        lines += ["  ret void", "}"]
+        self.add(name, "\n".join(lines))
+
+    def ir(self) -> str:
+        """The whole module as LLVM IR text."""
+        tm = target_machine(self.triple, self.opt_level, self.pic)
+        head = [
+            f'target datalayout = "{tm.target_data}"',
+            f'target triple = "{self.triple}"',
+            'attributes #0 = { nounwind "disable-tail-calls"="true" }',
+            "attributes #1 = { cold noreturn nounwind }",
+        ]
+        decls = [d for n, d in self.declared.items() if n not in self.defined]
+        return "\n".join(head + self.parts + decls) + "\n"
+
+    def finish(self) -> bytes:
+        return emit_object(self.ir(), self.triple, self.opt_level, self.pic)
+
+
+# ---- driver: every function of a module, on every core -----------------------------
+PARALLEL_THRESHOLD = 10_000  # instructions; LLVM costs more per instruction than Cranelift
+_FORKED: tuple[Module, str, int, bool] | None = None
+
+
+def _compile_chunk(
+    module: Module, indices: list[int], with_trampolines: bool, triple: str, opt_level: int,
+    pic: bool,
+) -> bytes:
+    from .translate import FunctionTranslator
+
+    lm = LLVMModule(module, triple, opt_level, pic)
+    for i in indices:
+        FunctionTranslator(module, lm.function()).translate(i)
+    if with_trampolines:
+        for t in range(len(module.types)):
+            lm.trampoline(t)
+    return lm.finish()
+
+
+def _worker(indices: list[int], with_trampolines: bool) -> object:
+    from .codegen import _Failure
+    from .errors import WasmError
+
+    assert _FORKED is not None
+    module, triple, opt_level, pic = _FORKED
+    try:
+        return _compile_chunk(module, indices, with_trampolines, triple, opt_level, pic)
+    except WasmError as e:
+        return _Failure("wasm", type(e).__name__, e.message, e.section, e.func, e.offset)
+    except BaseException as e:
+        return _Failure("bug", type(e).__name__, str(e))
+
+
+def generate(
+    module: Module, *, opt_level: int = 2, triple: str = DEFAULT_TRIPLE, pic: bool = False,
+    jobs: int | None = None,
+) -> list[bytes]:
+    """Objects holding every defined function and every trampoline (codegen.generate's twin)."""
+    global _FORKED
+    from .codegen import _chunks, _Failure, _raise
+
+    total = sum(len(f.body) for f in module.funcs)
+    jobs = jobs or len(os.sched_getaffinity(0))
+    first = module.num_imported_funcs
+    if jobs < 2 or total < PARALLEL_THRESHOLD or len(module.funcs) < 2:
+        indices = list(range(first, first + len(module.funcs)))
+        return [_compile_chunk(module, indices, True, triple, opt_level, pic)]
+    chunks = _chunks(module, jobs)
+    _FORKED = (module, triple, opt_level, pic)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(len(chunks)) as pool:
+            results = pool.starmap(_worker, [(c, i == 0) for i, c in enumerate(chunks)])
+    finally:
+        _FORKED = None
+    objects = []
+    for r in results:
+        if isinstance(r, _Failure):
+            _raise(r)
+        else:
+            assert isinstance(r, bytes)
+            objects.append(r)
+    return objects
