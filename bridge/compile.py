@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 
 from .decode import decode
 from .errors import LinkError
-from .hostfuncs import HOST_FUNCS
+from .hostfuncs import HOST_FUNCS, default_value_symbol
 from .metadata import render, type_signature
 from .module import ExternKind, Module
 from .validate import validate
 
 # What an import that nothing provides becomes, by the user's choice.
-UNKNOWN_IMPORTS = ("error", "trap", "embed")
+UNKNOWN_IMPORTS = ("error", "trap", "default", "embed")
 TRAP_IMPORT_SYMBOL = "wk_unknown_import"
 
+
+# LLVM backend names -> optimisation level ("llvm" is the release tier, -O2).
+LLVM_BACKENDS = {"llvm": 2, "llvm-O0": 0, "llvm-O1": 1, "llvm-O3": 3}
 
 signature_string = type_signature  # hostfuncs.py spells signatures the same way
 
@@ -61,6 +64,9 @@ def bind_imports(module: Module, unknown: str = "error") -> list[str | None]:
         if unknown == "trap":
             symbols.append(TRAP_IMPORT_SYMBOL)
             continue
+        if unknown == "default" and (stub := default_value_symbol(sig)) is not None:
+            symbols.append(stub)  # returns zero of its result type
+            continue
         if unknown == "embed":
             symbols.append(None)
             continue
@@ -81,8 +87,14 @@ def compile_wasm(
     backend: str = "cranelift",
     unknown_imports: str = "error",
     name: str = "main",
+    pic: bool = False,
 ) -> CompiledModule:
-    """Compile a module; raises a WasmError subclass for any fault of the input."""
+    """Compile a module; raises a WasmError subclass for any fault of the input.
+
+    pic: position-independent code, for a shared object (the spec runner). LLVM only for
+    now; Cranelift's objects (absolute 64-bit relocations) link into one with -z notext
+    until codegen.generate passes it on to CraneliftModule(pic=...).
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     module = decode(data)
@@ -91,12 +103,19 @@ def compile_wasm(
     t2 = time.perf_counter()
     timings["decode"], timings["validate"] = t1 - t0, t2 - t1
     symbols = bind_imports(module, unknown_imports)
-    if backend != "cranelift":
-        raise ValueError(f"unknown backend {backend!r} (available: cranelift)")
-    from .codegen import generate
-    from .cranelift_backend import symbol_name, trampoline_name
+    if backend == "cranelift":
+        from .codegen import generate
+        from .cranelift_backend import symbol_name, trampoline_name
 
-    code, *extra_objects = generate(module)
+        code, *extra_objects = generate(module)
+    elif backend in LLVM_BACKENDS:
+        from .llvm_backend import generate as generate_llvm
+        from .llvm_backend import symbol_name, trampoline_name
+
+        code, *extra_objects = generate_llvm(module, opt_level=LLVM_BACKENDS[backend], pic=pic)
+    else:
+        known = ", ".join(["cranelift", *LLVM_BACKENDS])
+        raise ValueError(f"unknown backend {backend!r} (available: {known})")
     t3 = time.perf_counter()
     timings["translate"] = t3 - t2
     meta = render(module, symbols, blob_path, symbol_name, trampoline_name, name)

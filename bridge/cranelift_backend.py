@@ -208,13 +208,16 @@ def _numeric_lowering(op: str) -> _Lowering:
 class CraneliftModule:
     """Collects the functions of one Wasm module into one object file."""
 
-    def __init__(self, module: Module, triple: str = "x86_64-unknown-linux-gnu") -> None:
+    def __init__(
+        self, module: Module, triple: str = "x86_64-unknown-linux-gnu", pic: bool = False
+    ) -> None:
         self.module = module
         self.env = ModuleEnv(module)
         self.isa = cl.TargetIsa(
             triple,
             opt_level="speed",
             enable_multi_ret_implicit_sret="true",
+            is_pic="true" if pic else "false",  # pic: libcalls through the GOT (shared objects)
         )
         self.obj = cl.ObjectModule(self.isa, "wasm")
 

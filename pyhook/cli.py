@@ -18,11 +18,12 @@ from pathlib import Path
 from wasmkiln.bridge.errors import WasmError
 
 from .image import ImageError, build_image, read_image_info
+from .manifest import ManifestError
+from .pack import DirMapping, PackError, fingerprint
+from .profiles import BACKENDS, BUILTIN_PROFILES, DEFAULT_PROFILE, ProfileError, resolve_profile
 from .runner import RunError, RunOptions, run_image
 from .runtime import RuntimeNotFound
 from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
-
-PROFILES = {"dev": "cranelift", "release": "cranelift"}
 
 
 def _say(msg: str) -> None:
@@ -53,7 +54,20 @@ def _cache_dir() -> Path:
 def _backend(args: argparse.Namespace) -> str:
     if args.backend:
         return args.backend
-    return PROFILES[args.profile]
+    return resolve_profile(args.profile).compile_backend  # built-in profiles only (profiles.py)
+
+
+def _unknown_imports(args: argparse.Namespace) -> str:
+    if args.trap_unknown_imports and args.default_values_unknown_imports:
+        raise UsageError("choose one of --trap-unknown-imports and "
+                         "--default-values-unknown-imports")
+    if args.default_values_unknown_imports:
+        return "default"
+    return "trap" if args.trap_unknown_imports else "error"
+
+
+def _dirs(args: argparse.Namespace) -> list[DirMapping]:
+    return [DirMapping.parse(d) for d in args.dir]
 
 
 def _is_wasm(path: Path) -> bool:
@@ -65,15 +79,49 @@ def _is_wasm(path: Path) -> bool:
 
 
 # ---- commands ---------------------------------------------------------------
+def cmd_build_manifest(args: argparse.Namespace) -> int:
+    """`wasmkiln build` with no module: build what the project's manifest declares."""
+    from .manifest import find_manifest, load_manifest
+    from .manifest_build import BuildError, build_manifest
+
+    path = args.manifest_path or find_manifest(Path.cwd())
+    if path is None:
+        raise UsageError("no module given, and no wasmkiln.toml (or pyproject.toml with "
+                         f"[tool.wasmkiln]) in {Path.cwd()} or its parents")
+    t0 = time.perf_counter()
+    try:
+        built = build_manifest(
+            load_manifest(path), profile=args.profile,
+            targets=[args.target] if args.target else None, images=args.image or None,
+            log=_say,
+        )
+    except BuildError as e:  # a module or a command of the project failed: exit 1, like build
+        _say(f"error: {e}")
+        return 1
+    fresh = sum(not b.rebuilt for b in built)
+    _say(f"{len(built) - fresh} built, {fresh} fresh ({time.perf_counter() - t0:.2f} s)")
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    target = get_target(args.target)
+    if args.module is None:
+        if args.output:
+            raise UsageError("-o names the image of one MODULE; a manifest build writes "
+                             "target/<triple>/<profile>/<name>")
+        return cmd_build_manifest(args)
+    if args.image:
+        raise UsageError("--image selects images of a manifest; it does not go with a module")
+    target = get_target(args.target or DEFAULT_TARGET)
     wasm = _read_wasm(args.module)
     name = args.module.stem
     out = args.output or args.module.with_suffix(target.image_suffix)
     t0 = time.perf_counter()
+    for e in args.env:
+        if "=" not in e:
+            raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
     result = build_image(
         wasm, target, out, name=name, backend=_backend(args),
-        unknown_imports="trap" if args.trap_unknown_imports else "error",
+        unknown_imports=_unknown_imports(args), dirs=_dirs(args), args=args.arg, env=args.env,
     )
     elapsed = time.perf_counter() - t0
     _say(f"built {out} for {target.triple} ({result.size} bytes, {result.instructions} "
@@ -93,16 +141,22 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str]:
         info = read_image_info(args.image)
         if info is None:
             raise UsageError(f"{args.image} is neither a Wasm module nor a wasmkiln image")
+        if args.dir:
+            raise UsageError(f"{args.image} is a built image: its directories were packed at "
+                             "build time (wasmkiln build --dir); give --dir to the build, or run "
+                             "the .wasm module with --dir")
         if args.target and args.target != info.get("target"):
             raise UsageError(f"{args.image} was built for {info.get('target')}, not {args.target}")
         return args.image, get_target(info["target"]), info.get("module", args.image.stem)
     target = get_target(args.target or DEFAULT_TARGET)
     backend = _backend(args)
-    key = hashlib.sha256(wasm + f"{target.triple}/{backend}".encode()).hexdigest()[:24]
+    dirs, unknown = _dirs(args), _unknown_imports(args)
+    config = f"{target.triple}/{backend}/{unknown}/{fingerprint(dirs) if dirs else ''}"
+    key = hashlib.sha256(wasm + config.encode()).hexdigest()[:24]
     out = _cache_dir() / f"{name}-{key}{target.image_suffix}"
     if not out.exists():
         build_image(wasm, target, out, name=name, backend=backend,
-                    unknown_imports="trap" if args.trap_unknown_imports else "error")
+                    unknown_imports=unknown, dirs=dirs)
     return out, target, name
 
 
@@ -126,6 +180,11 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cmake_dir(args: argparse.Namespace) -> int:
+    print(Path(__file__).resolve().parent / "cmake")
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .inspect import inspect_image, inspect_module
 
@@ -139,28 +198,64 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wast(args: argparse.Namespace) -> int:
+    from .wast import main as wast_main  # loads cffi and the host runtime: only here
+
+    try:
+        return wast_main(args.paths, backend=args.backend, verbose=args.verbose)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+
 # ---- parser -----------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="wasmkiln",
         description="Compile WASI modules ahead of time into unikernel images and run them.",
     )
+    p.add_argument("--cmake-dir", action="store_true",
+                   help="print the folder of wasmkiln's CMake package and exit (= cmake-dir)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def compile_flags(sp: argparse.ArgumentParser, default_target: str | None) -> None:
         sp.add_argument("--target", default=default_target,
                         help=f"target triple (default {DEFAULT_TARGET}; see `wasmkiln targets`)")
-        sp.add_argument("--profile", choices=sorted(PROFILES), default="dev",
-                        help="dev: fast compile (Cranelift); release: optimised")
-        sp.add_argument("--backend", choices=["cranelift"], help="override the profile's backend")
+        sp.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help=f"{' or '.join(BUILTIN_PROFILES)} (dev: fast compile; release: "
+                        "optimised), or a [profile.NAME] of the manifest")
+        sp.add_argument("--backend", choices=list(BACKENDS),
+                        help="override the profile's backend")
         sp.add_argument("--trap-unknown-imports", action="store_true",
                         help="link imports nothing provides as functions that trap when called")
+        sp.add_argument("--default-values-unknown-imports", action="store_true",
+                        help="link imports nothing provides as functions that return zeros")
+        sp.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
+                        help="pack directory HOST into the image, preopened as GUEST "
+                        "(default: HOST); read-only on the host, writable in memory")
 
-    b = sub.add_parser("build", help="compile a .wasm module into an image")
-    b.add_argument("module", type=Path)
+    b = sub.add_parser("build", help="compile a .wasm module (or the manifest's images)",
+                       description="Compile MODULE into an image; with no MODULE, build the "
+                       "images of the project's manifest (wasmkiln.toml, or [tool.wasmkiln] "
+                       "in pyproject.toml) into target/<triple>/<profile>/, skipping those "
+                       "whose inputs did not change.")
+    b.add_argument("module", type=Path, nargs="?")
     b.add_argument("-o", "--output", type=Path, help="image path (default: MODULE.img/.spt)")
-    compile_flags(b, DEFAULT_TARGET)
+    b.add_argument("--manifest-path", type=Path, metavar="PATH",
+                   help="the manifest to build (default: found from the current folder up)")
+    b.add_argument("--image", action="append", metavar="NAME",
+                   help="build only this image of the manifest (repeatable)")
+    b.add_argument("--arg", action="append", default=[], metavar="ARG",
+                   help="bake a guest argument into the image (before the run's arguments)")
+    b.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="bake an environment variable into the image (a run's --env overrides)")
+    compile_flags(b, None)
     b.set_defaults(func=cmd_build)
+
+    c = sub.add_parser("cmake-dir", help="print the folder of wasmkiln's CMake package",
+                       description="Print the folder holding wasmkilnConfig.cmake, for "
+                       "`cmake -Dwasmkiln_DIR=$(wasmkiln cmake-dir)`; the wasm32-wasi "
+                       "toolchain file is there too (wasm32-wasi.cmake).")
+    c.set_defaults(func=cmd_cmake_dir)
 
     r = sub.add_parser("run", help="run an image, or build a module and run it",
                        description="Run IMAGE (or build MODULE.wasm into a cached image and run "
@@ -180,6 +275,17 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--target", help="check imports against this target")
     i.set_defaults(func=cmd_inspect)
 
+    w = sub.add_parser("wast", help="run WebAssembly spec test scripts in-process",
+                       description="Run spec test scripts: wast2json output (.json next to "
+                       "its .wasm modules), folders of them, or .wast files (converted with "
+                       "wast2json when it is on PATH). Prints a table per file and the line "
+                       "`N passed, N failed, N skipped`; exits 1 if anything failed.")
+    w.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    w.add_argument("--backend", choices=list(BACKENDS), default="cranelift",
+                   help="compiler backend (default cranelift)")
+    w.add_argument("-v", "--verbose", action="store_true", help="list every failure")
+    w.set_defaults(func=cmd_wast)
+
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=cmd_targets)
     return p
@@ -191,12 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:
         argv = ["run"]
     args = parser.parse_args(argv)
+    if args.cmake_dir:
+        return cmd_cmake_dir(args)
     if args.command is None:
         parser.print_help()
         return 2
     try:
         return args.func(args)
-    except (UsageError, TargetError) as e:
+    except (UsageError, TargetError, ProfileError, ManifestError, PackError) as e:
         _say(f"error: {e}")
         return 2
     except WasmError as e:

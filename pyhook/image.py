@@ -12,9 +12,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .pack import DirMapping, write_config
 from .runtime import target_dir
 from .targets import Target
 
@@ -65,8 +67,14 @@ def build_image(
     name: str = "main",
     backend: str = "cranelift",
     unknown_imports: str = "error",
+    dirs: Sequence[DirMapping] = (),
+    args: Sequence[str] = (),
+    env: Sequence[str] = (),
 ) -> BuildResult:
-    """Compile and link; the output appears only when everything succeeded."""
+    """Compile and link; the output appears only when everything succeeded.
+
+    `dirs` are packed into the image as preopens; `args` and `env` are baked in
+    (pyhook/pack.py)."""
     from wasmkiln.bridge.compile import compile_wasm  # the compiler loads Cranelift: only here
 
     tdir = target_dir(target.triple)
@@ -92,6 +100,11 @@ def build_image(
         (work / "meta.c").write_text(compiled.metadata_c + _info_c(target, name))
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")
+        config = write_config(work, dirs, args, env)  # packed dirs, baked args/env
+        if config is not None:
+            _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(config),
+                  "-o", str(work / "config.o")], "compiling the image configuration")
+            objects.append(work / "config.o")
         ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
         lib = tdir / f"libwasmkiln-{target.triple}.a"
         tmp_out = work / "image"

@@ -190,7 +190,7 @@ static uint32_t const_offset(struct wk_instance *inst, const wk_const *c) {
 }
 
 /* Active element and data segments, in order; traps (unwinds) when out of range. */
-static void init_segments(struct wk_instance *inst) {
+void wk_instance_init_segments(struct wk_instance *inst) {
   const wk_module *m = inst->module;
   wk_vmctx *vm = &inst->vm;
   for (uint32_t s = 0; s < m->num_elems; s++) {
@@ -216,7 +216,7 @@ static void call_entry(struct wk_instance *inst, int32_t index) {
 
 static void run_module(struct wk_instance *inst) {
   const wk_module *m = inst->module;
-  init_segments(inst);
+  wk_instance_init_segments(inst);
   if (m->start_func >= 0) call_entry(inst, m->start_func);
   if (m->entry_func >= 0) call_entry(inst, m->entry_func);
 }
@@ -230,6 +230,7 @@ static __attribute__((noinline)) int run_guarded(struct wk_instance *inst,
 }
 
 _Noreturn void wk_unwind(struct wk_instance *inst) {
+  if (inst->embed) __builtin_longjmp(inst->embed->unwind, 1);
   __builtin_longjmp(inst->unwind, 1);
 }
 

@@ -12,6 +12,22 @@
 #include "wk/core.h"
 #include "wk/platform.h"
 
+/*
+ * An embedder's guard (platform/host, the spec runner): guest code runs under
+ * the embedder's __builtin_setjmp instead of wk_main's. When an instance's
+ * `embed` is set, wk_trap prints nothing: it records the code in `trap` and
+ * unwinds to `unwind`; wk_exit records `exit_code`, sets `exited` and unwinds
+ * there too. Several instances may share one (cross-instance calls trap into
+ * the guard of whoever called in). NULL in an image: behaviour unchanged.
+ */
+typedef struct wk_embed {
+  void *unwind[5];    /* __builtin_setjmp buffer of the embedder's guard */
+  uint32_t trap;      /* OUT: WK_TRAP_* code of the trap, 0 when none */
+  uint32_t exit_code; /* OUT: wk_exit's code, when `exited` */
+  uint32_t exited;
+  uint32_t pad;
+} wk_embed;
+
 struct wk_instance {
   const wk_module *module;
   const wk_bootinfo *bi;
@@ -26,6 +42,7 @@ struct wk_instance {
   void *unwind[5];        /* __builtin_setjmp buffer (5 words, GCC's contract) */
   uint32_t exit_code;     /* set before unwinding */
   uint64_t start_ns;      /* wk_plat_clock_monotonic() at wk_main */
+  wk_embed *embed;        /* set by an embedder; NULL in an image (see wk_embed) */
 };
 
 static inline struct wk_instance *wk_inst(wk_vmctx *vm) { return vm->instance; }
@@ -33,8 +50,12 @@ static inline struct wk_instance *wk_inst(wk_vmctx *vm) { return vm->instance; }
 /* Bump allocation from the runtime heap (zeroed, 16-byte aligned); NULL when full. */
 void *wk_heap_alloc(struct wk_instance *inst, uint64_t size);
 
-/* Unwind to the guard in wk_main; exit_code must be set. */
+/* Unwind to the guard in wk_main (or the embedder's); exit_code must be set. */
 _Noreturn void wk_unwind(struct wk_instance *inst);
+
+/* Apply the active element and data segments in order (an embedder calls this
+ * under its guard, before the start function): a segment out of range traps. */
+void wk_instance_init_segments(struct wk_instance *inst);
 
 /* The cell holding global `index`'s value (an imported global's lives elsewhere). */
 wk_global *wk_global_cell(struct wk_instance *inst, uint32_t index);

@@ -1,6 +1,7 @@
 /*
  * wasi/args_wasi.c - args_* and environ_*: copy the platform's argv and
  * environment ("KEY=VALUE") into guest memory, NUL-terminated, pointers first.
+ * The lists are the image's baked ones merged with the run's (fdtable_wasi.c).
  */
 #include "internal_wasi.h"
 #include "wk/wasi.h"
@@ -44,20 +45,33 @@ static int32_t list_get(wk_vmctx *vm, int n, const char *const *list, int32_t pt
   return WK_ESUCCESS;
 }
 
+typedef struct {
+  int argc, envc;
+  const char *const *argv, *const *envp;
+} lists;
+
+static lists get_lists(wk_vmctx *vm) {
+  lists l;
+  wk_wasi_args_env(vm, &l.argc, &l.argv, &l.envc, &l.envp);
+  return l;
+}
+
 int32_t wk_wasi_args_sizes_get(wk_vmctx *vm, int32_t argc_out, int32_t argv_buf_size_out) {
-  return list_sizes_get(vm, wk_instance_argc(vm), wk_instance_argv(vm), argc_out,
-                        argv_buf_size_out);
+  lists l = get_lists(vm);
+  return list_sizes_get(vm, l.argc, l.argv, argc_out, argv_buf_size_out);
 }
 
 int32_t wk_wasi_args_get(wk_vmctx *vm, int32_t argv, int32_t argv_buf) {
-  return list_get(vm, wk_instance_argc(vm), wk_instance_argv(vm), argv, argv_buf);
+  lists l = get_lists(vm);
+  return list_get(vm, l.argc, l.argv, argv, argv_buf);
 }
 
 int32_t wk_wasi_environ_sizes_get(wk_vmctx *vm, int32_t count_out, int32_t buf_size_out) {
-  return list_sizes_get(vm, wk_instance_envc(vm), wk_instance_envp(vm), count_out,
-                        buf_size_out);
+  lists l = get_lists(vm);
+  return list_sizes_get(vm, l.envc, l.envp, count_out, buf_size_out);
 }
 
 int32_t wk_wasi_environ_get(wk_vmctx *vm, int32_t environ, int32_t environ_buf) {
-  return list_get(vm, wk_instance_envc(vm), wk_instance_envp(vm), environ, environ_buf);
+  lists l = get_lists(vm);
+  return list_get(vm, l.envc, l.envp, environ, environ_buf);
 }

@@ -5,7 +5,7 @@
  * wk_main began (one guest, one thread, nothing else runs). poll_oneoff
  * supports clock subscriptions by busy-waiting on the monotonic clock (the spt
  * sandbox allows no sleeping syscall; a kvm platform would halt instead), and
- * reports stdio descriptor subscriptions as ready at once.
+ * reports console and file descriptor subscriptions as ready at once.
  */
 #include "internal_wasi.h"
 #include "wk/platform.h"
@@ -61,14 +61,23 @@ static inline void cpu_relax(void) {
 
 static uint64_t sat_add(uint64_t a, uint64_t b) { return b > UINT64_MAX - a ? UINT64_MAX : a + b; }
 
+/* Where a subscription keeps its fields: preview 1, or preview 0 (wasi_unstable),
+ * whose clock subscription starts with a u64 identifier. */
+typedef struct {
+  uint32_t size, id, timeout, flags;
+} sub_layout;
+static const sub_layout P1 = {WK_SUBSCRIPTION_SIZE, 16, 24, 40};
+static const sub_layout P0 = {56, 24, 32, 48};
+
 /* Monotonic deadline of a clock subscription; WK_EINVAL for an unknown clock. */
-static int32_t clock_deadline(const uint8_t *sub, const poll_clocks *c, uint64_t *deadline) {
+static int32_t clock_deadline(const uint8_t *sub, const sub_layout *l, const poll_clocks *c,
+                              uint64_t *deadline) {
   uint32_t id;
   uint64_t timeout;
   uint16_t flags;
-  __builtin_memcpy(&id, sub + 16, 4);
-  __builtin_memcpy(&timeout, sub + 24, 8);
-  __builtin_memcpy(&flags, sub + 40, 2);
+  __builtin_memcpy(&id, sub + l->id, 4);
+  __builtin_memcpy(&timeout, sub + l->timeout, 8);
+  __builtin_memcpy(&flags, sub + l->flags, 2);
   if (!(flags & WK_SUBCLOCKFLAGS_ABSTIME)) {
     if (id > WK_CLOCK_THREAD_CPUTIME) return WK_EINVAL;
     *deadline = sat_add(c->mono_now, timeout);
@@ -85,18 +94,41 @@ static int32_t clock_deadline(const uint8_t *sub, const poll_clocks *c, uint64_t
   }
 }
 
-static void put_event(uint8_t *ev, const uint8_t *sub, uint16_t error, uint8_t type) {
+static void put_event(uint8_t *ev, const uint8_t *sub, uint16_t error, uint8_t type,
+                      uint64_t nbytes) {
   __builtin_memset(ev, 0, WK_EVENT_SIZE);
   __builtin_memcpy(ev, sub, 8); /* userdata */
   __builtin_memcpy(ev + 8, &error, 2);
   ev[10] = type;
+  __builtin_memcpy(ev + 16, &nbytes, 8);
 }
 
-int32_t wk_wasi_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptions,
-                            int32_t nevents_out) {
+/* Readiness of an fd subscription: files and the console are always ready
+ * (a file reports the bytes left to read); the wrong direction is EBADF. */
+static uint16_t fd_ready(wk_vmctx *vm, int32_t fd, uint8_t tag, uint64_t *nbytes) {
+  wk_fd *f = wk_wasi_fd(vm, fd);
+  *nbytes = 0;
+  if (!f) return WK_EBADF;
+  if (f->kind == WK_FD_STDIO) {
+    int ok = tag == WK_EVENTTYPE_FD_READ ? f->readable : f->writable;
+    return ok ? WK_ESUCCESS : WK_EBADF;
+  }
+  if (f->kind == WK_FD_FILE) {
+    if (tag == WK_EVENTTYPE_FD_READ) {
+      uint64_t size = wk_fs_size(f->node);
+      *nbytes = size > f->offset ? size - f->offset : 0;
+    }
+    return WK_ESUCCESS;
+  }
+  return WK_EBADF; /* directories; sockets are polled by the network layer */
+}
+
+int32_t wk_wasi_poll(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptions,
+                     int32_t nevents_out, int preview0) {
+  const sub_layout *l = preview0 ? &P0 : &P1;
   uint32_t n = (uint32_t)nsubscriptions;
   if (n == 0) return WK_EINVAL;
-  const uint8_t *subs = wk_guest_ptr(vm, (uint32_t)in, (uint64_t)n * WK_SUBSCRIPTION_SIZE);
+  const uint8_t *subs = wk_guest_ptr(vm, (uint32_t)in, (uint64_t)n * l->size);
   uint8_t *events = wk_guest_ptr(vm, (uint32_t)out, (uint64_t)n * WK_EVENT_SIZE);
   if (!subs || !events || !wk_guest_ptr(vm, (uint32_t)nevents_out, 4)) return WK_EFAULT;
 
@@ -107,21 +139,22 @@ int32_t wk_wasi_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubs
 
   /* Pass 1: descriptors and bad subscriptions answer at once; find the earliest clock. */
   for (uint32_t i = 0; i < n; i++) {
-    const uint8_t *sub = subs + (uint64_t)i * WK_SUBSCRIPTION_SIZE;
+    const uint8_t *sub = subs + (uint64_t)i * l->size;
     uint8_t tag = sub[8];
     if (tag == WK_EVENTTYPE_CLOCK) {
       uint64_t d;
-      if (clock_deadline(sub, &c, &d)) {
-        put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_EINVAL, tag);
+      if (clock_deadline(sub, l, &c, &d)) {
+        put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_EINVAL, tag, 0);
         continue;
       }
       have_clock = 1;
       if (d < earliest) earliest = d;
     } else if (tag == WK_EVENTTYPE_FD_READ || tag == WK_EVENTTYPE_FD_WRITE) {
       int32_t fd;
+      uint64_t nbytes;
       __builtin_memcpy(&fd, sub + 16, 4);
-      int ok = wk_wasi_stdio_open(vm, fd) && (tag == WK_EVENTTYPE_FD_READ ? fd == 0 : fd != 0);
-      put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, ok ? WK_ESUCCESS : WK_EBADF, tag);
+      uint16_t err = fd_ready(vm, fd, tag, &nbytes);
+      put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, err, tag, nbytes);
     } else {
       return WK_EINVAL;
     }
@@ -133,11 +166,22 @@ int32_t wk_wasi_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubs
     uint64_t now;
     while ((now = wk_plat_clock_monotonic()) < earliest) cpu_relax();
     for (uint32_t i = 0; i < n; i++) {
-      const uint8_t *sub = subs + (uint64_t)i * WK_SUBSCRIPTION_SIZE;
+      const uint8_t *sub = subs + (uint64_t)i * l->size;
       uint64_t d;
-      if (sub[8] == WK_EVENTTYPE_CLOCK && !clock_deadline(sub, &c, &d) && d <= now)
-        put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_ESUCCESS, WK_EVENTTYPE_CLOCK);
+      if (sub[8] == WK_EVENTTYPE_CLOCK && !clock_deadline(sub, l, &c, &d) && d <= now)
+        put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_ESUCCESS, WK_EVENTTYPE_CLOCK,
+                  0);
     }
   }
   return wk_wasi_put(vm, nevents_out, &nev, 4);
+}
+
+int32_t wk_wasi_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptions,
+                            int32_t nevents_out) {
+  return wk_wasi_poll(vm, in, out, nsubscriptions, nevents_out, 0);
+}
+
+int32_t wk_wasi_unstable_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out,
+                                     int32_t nsubscriptions, int32_t nevents_out) {
+  return wk_wasi_poll(vm, in, out, nsubscriptions, nevents_out, 1);
 }

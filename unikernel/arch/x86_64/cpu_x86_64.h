@@ -89,6 +89,11 @@ uint64_t x86_mmu_map_identity(uint64_t end);
  * used for the null page and the guard page under the stack. 0 or -1. */
 int x86_mmu_unmap_page(uintptr_t addr);
 
+/* Make [addr, addr + len) (below 4 GiB) uncacheable, for device registers
+ * (virtio-mmio). Works on whole 2 MiB pages unless they were split: callers
+ * pass MMIO windows, which share no 2 MiB page with RAM. 0 or -1. */
+int x86_mmu_set_uncached(uintptr_t addr, uint64_t len);
+
 /* Symbols from boot_pvh_x86_64.S and link.ld. */
 extern char x86_boot_stack_low[];
 extern char __image_start[], _end[];

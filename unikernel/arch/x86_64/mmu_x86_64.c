@@ -11,6 +11,8 @@
 
 #define PTE_P 0x1ull
 #define PTE_W 0x2ull
+#define PTE_PWT 0x8ull  /* with PCD and the default PAT: uncacheable (UC) */
+#define PTE_PCD 0x10ull
 #define PTE_PS 0x80ull
 #define PTE_ADDR 0x000ffffffffff000ull
 #define GIB (1ull << 30)
@@ -79,6 +81,30 @@ int x86_mmu_unmap_page(uintptr_t addr) {
   }
   uint64_t *pt = (uint64_t *)(uintptr_t)(*pde & PTE_ADDR);
   pt[(addr / PAGE) % 512] = 0;
+  x86_flush_tlb();
+  return 0;
+}
+
+int x86_mmu_set_uncached(uintptr_t addr, uint64_t len) {
+  if (len == 0 || addr >= 4 * GIB || len > 4 * GIB - addr) {
+    return -1;
+  }
+  uint64_t end = addr + len;
+  for (uint64_t a = addr & ~(MIB2 - 1); a < end; a += MIB2) {
+    uint64_t *pd = (uint64_t *)(uintptr_t)(x86_boot_pdpt[a / GIB] & PTE_ADDR);
+    uint64_t *pde = &pd[(a / MIB2) % 512];
+    if (*pde & PTE_PS) {
+      *pde |= PTE_PCD | PTE_PWT; /* the whole 2 MiB page: only MMIO lives there */
+    } else if (*pde & PTE_P) {
+      uint64_t *pt = (uint64_t *)(uintptr_t)(*pde & PTE_ADDR);
+      for (uint64_t j = 0; j < 512; j++) {
+        uint64_t pa = a + j * PAGE;
+        if (pa + PAGE > addr && pa < end && (pt[j] & PTE_P)) {
+          pt[j] |= PTE_PCD | PTE_PWT;
+        }
+      }
+    }
+  }
   x86_flush_tlb();
   return 0;
 }

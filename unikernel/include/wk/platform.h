@@ -45,4 +45,40 @@ int wk_plat_entropy(void *buf, size_t len);
 /* Stop the machine (or process) with this exit code. */
 _Noreturn void wk_plat_exit(int code);
 
+/* ---- Network: one Ethernet NIC, polled (no interrupts) --------------------
+ * Used by the network layer (unikernel/net, wk/net.h), never by the core.
+ * A platform without a NIC returns -WK_ENODEV from wk_plat_net_open; one that
+ * has no network support at all (spt for now) need not define these: the
+ * net layer is then built as its "none" variant, which never calls them. */
+
+/* One piece of a frame to send. */
+typedef struct wk_plat_iov {
+  const void *base;
+  size_t len;
+} wk_plat_iov;
+
+/* What the platform knows about the NIC and its configuration. */
+typedef struct wk_plat_netinfo {
+  uint8_t mac[6];
+  uint16_t mtu;          /* IP MTU in bytes (1500 for virtio-net here) */
+  int static_ip;         /* 1: use ip4/prefix4/gw4; 0: use DHCP */
+  uint8_t ip4[4];        /* address, network byte order (a.b.c.d = {a,b,c,d}) */
+  uint8_t prefix4;       /* netmask length, 0..32 */
+  uint8_t gw4[4];        /* default gateway; 0.0.0.0 = none */
+} wk_plat_netinfo;
+
+/* Bring the NIC up (first call) and describe it. 0, -WK_ENODEV (no NIC),
+ * -WK_EIO (the device failed to initialise). Later calls return the same. */
+int wk_plat_net_open(wk_plat_netinfo *info);
+/* Queue one Ethernet frame (without FCS), gathered from iov, copied at once.
+ * 0; -WK_EAGAIN when the TX queue is full (wk_plat_net_flush, then retry);
+ * -WK_EMSGSIZE when too long. The frame leaves at the next flush at latest. */
+int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt);
+/* Copy the next received frame into buf: its length, 0 when none waits,
+ * -WK_EMSGSIZE when it did not fit (dropped; call again). Never blocks. */
+long wk_plat_net_recv(void *buf, size_t cap);
+/* Hand queued frames and free RX buffers to the device (one notification at
+ * most, and none if the device did not ask for it). */
+void wk_plat_net_flush(void);
+
 #endif /* WK_PLATFORM_H */

@@ -38,6 +38,13 @@ typedef struct kvm_cmdline {
  * into private storage and decode it. Returns NULL, or a static message
  * describing why the command line was refused. */
 const char *kvm_cmdline_parse(const char *raw, kvm_cmdline *out);
+/* The raw command line as copied by kvm_cmdline_parse (never NULL). */
+const char *kvm_cmdline_raw(void);
+
+/* ---- net_kvm.c ------------------------------------------------------------- */
+/* Read the net.* and virtio_mmio.device= tokens (README.md "Network").
+ * NULL, or a static message saying why the command line was refused. */
+const char *kvm_net_parse(const char *raw);
 
 /* ---- clock_kvm.c ----------------------------------------------------------- */
 /* Calibrate the TSC and read the RTC. */

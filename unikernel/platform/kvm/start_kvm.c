@@ -87,6 +87,9 @@ void kvm_start(uint32_t start_info_paddr) {
   kvm_cmdline cl;
   const char *err =
       kvm_cmdline_parse(si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : NULL, &cl);
+  if (err == NULL) {
+    err = kvm_net_parse(kvm_cmdline_raw());
+  }
   if (err != NULL) {
     kvm_fatal(err);
   }
