@@ -296,7 +296,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ["run"]
+    # Everything after `--` belongs to the guest. Split it off before argparse sees it: with
+    # an optional positional (IMAGE) and a `*` one (ARGS), argparse would otherwise reject
+    # options given after IMAGE when `--` follows (`run app.img --env K=V -- a b`).
+    guest: list[str] = []
+    if argv[0] == "run" and "--" in argv:
+        cut = argv.index("--")
+        argv, guest = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
+    if guest:
+        args.args = [*args.args, *guest]
     if args.cmake_dir:
         return cmd_cmake_dir(args)
     if args.command is None:

@@ -182,7 +182,7 @@ def _stamp(spec: ImageSpec, wasm: bytes, triple: str, profile: Profile) -> dict[
         "compiler": compiler_fingerprint(),
         "runtime": runtime_fingerprint(triple),
         "target": triple,
-        "profile": {"name": profile.name, "backend": profile.backend,
+        "profile": {"name": profile.name, "backend": profile.compile_backend,
                     "opt-level": profile.opt_level,
                     "unknown-imports": profile.unknown_imports},
         "name": spec.name,
@@ -250,7 +250,8 @@ def build_manifest(
                 continue
             stamp_file.unlink(missing_ok=True)  # a failed build must not look fresh later
             try:
-                result = build_image(wasm, target, out, name=spec.name, backend=prof.backend,
+                result = build_image(wasm, target, out, name=spec.name,
+                                     backend=prof.compile_backend,
                                      unknown_imports=prof.unknown_imports)
             except (WasmError, ImageError) as e:  # say which image; the message stays theirs
                 raise BuildError(f"image {spec.name!r} ({spec.wasm.name} for {triple}): "

@@ -65,7 +65,13 @@ def kvm_usable() -> bool:
     return " vmx" in cpuinfo or " svm" in cpuinfo
 
 
-def qemu_command(image: Path, opts: RunOptions, control: Path) -> list[str]:
+def qemu_command(image: Path, opts: RunOptions, control: Path,
+                 out_fds: tuple[int, int] = (1, 2)) -> list[str]:
+    """QEMU's argv. The guest's COM1/COM2 write to ``out_fds`` handed over as
+    fd sets: QEMU then writes through our own open file descriptions, so when
+    stdout is a regular file the offsets stay shared with the caller (reopening
+    /proc/self/fd/1 would give QEMU a second offset and the two would overwrite
+    each other). ``append=on`` matters: without it QEMU would truncate them."""
     accel = opts.accel
     if accel == "auto":
         accel = "kvm" if kvm_usable() else "tcg"
@@ -78,8 +84,8 @@ def qemu_command(image: Path, opts: RunOptions, control: Path) -> list[str]:
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
         "-kernel", str(image),
         "-append", kvm_cmdline(opts),
-        "-chardev", "file,id=out,path=/proc/self/fd/1,append=on",
-        "-chardev", "file,id=err,path=/proc/self/fd/2,append=on",
+        "-add-fd", f"fd={out_fds[0]},set=1", "-chardev", "file,id=out,path=/dev/fdset/1,append=on",
+        "-add-fd", f"fd={out_fds[1]},set=2", "-chardev", "file,id=err,path=/dev/fdset/2,append=on",
         "-chardev", f"file,id=ctl,path={control}",
         # microvm creates only COM1 itself; COM2 (stderr) and COM3 (control) are added.
         "-serial", "chardev:out",
@@ -107,13 +113,19 @@ def run_kvm(image: Path, opts: RunOptions) -> int:
     with tempfile.TemporaryDirectory(prefix="wasmkiln-run-") as tmp:
         control = Path(tmp) / "control"
         control.touch()
-        cmd = qemu_command(image, opts, control)
         sys.stdout.flush()
         sys.stderr.flush()
+        # QEMU refuses fds 0-2 in -add-fd, so hand it duplicates above them.
+        fds = (os.dup(sys.stdout.fileno()), os.dup(sys.stderr.fileno()))
+        cmd = qemu_command(image, opts, control, fds)
         try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=opts.timeout)
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=opts.timeout,
+                                  pass_fds=fds)
         except subprocess.TimeoutExpired:
             raise RunError(_timed_out(opts)) from None
+        finally:
+            for fd in fds:
+                os.close(fd)
         code = _parse_control(control.read_text(errors="replace"))
         if code is None:
             raise RunError(f"the virtual machine stopped without an exit code "

@@ -85,3 +85,25 @@ def test_default_example_runs() -> None:
     proc = wasmkiln("run")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Hello from a wasmkiln unikernel.\nhello, world!\n"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_output_appends_to_a_regular_file(target: str, images: dict,
+                                          tmp_path_factory: pytest.TempPathFactory,
+                                          tmp_path: Path) -> None:
+    """`wasmkiln run img > file` with the caller writing around it (a shell script, CI
+    logs): the guest's output lands between the caller's lines, nothing overwritten."""
+    _need(target)
+    image = _image(images, tmp_path_factory.getbasetemp(), "hello", target)
+    out = tmp_path / "out.txt"
+    with out.open("w") as f:  # no O_APPEND: the caller's own offset must stay shared
+        f.write("before\n")
+        f.flush()
+        proc = subprocess.run(
+            [sys.executable, "-m", "wasmkiln.pyhook.cli", "run", str(image), "--env",
+             "GREETING=hi", "--", "x"],
+            stdout=f, stderr=subprocess.PIPE, text=True, timeout=120,
+        )
+        f.write("after\n")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == "before\nhello, x!\nhi\nafter\n"
