@@ -173,10 +173,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    print(f"{'target':<14} {'backend':<10} {'linker':<8} status")
+    backends = "/".join(f"{p}={resolve_profile(p).compile_backend}" for p in BUILTIN_PROFILES)
+    print(f"{'target':<14} {'backends':<26} {'linker':<8} status")
     for t in TARGETS.values():
         status = "default" if t.triple == DEFAULT_TARGET else ("ok" if t.supported else "not yet")
-        print(f"{t.triple:<14} {'cranelift':<10} {'gcc/ld':<8} {status}: {t.description}")
+        print(f"{t.triple:<14} {backends:<26} {'gcc/ld':<8} {status}: {t.description}")
     return 0
 
 
