@@ -26,10 +26,10 @@ import subprocess
 import sys
 import time
 import venv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -205,7 +205,7 @@ class Run:
 
 
 def run_timed(cmd: Sequence[str], *, cwd: Path | None = None, timeout: float = 600,
-              keep_stderr: bool = True) -> Run:
+              keep_stderr: bool = True, pass_fds: Sequence[int] = ()) -> Run:
     """Run cmd once; wall time from just before the fork to the exit being reaped.
 
     stdout is always captured (it is small: checksums, timings). stderr can be discarded
@@ -215,7 +215,7 @@ def run_timed(cmd: Sequence[str], *, cwd: Path | None = None, timeout: float = 6
     stderr = subprocess.PIPE if keep_stderr else subprocess.DEVNULL
     t0 = time.perf_counter()
     proc = subprocess.run(list(cmd), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=stderr, timeout=timeout)
+                          stderr=stderr, timeout=timeout, pass_fds=tuple(pass_fds))
     elapsed = time.perf_counter() - t0
     return Run(elapsed, proc.returncode, proc.stdout, proc.stderr or b"")
 
@@ -304,3 +304,14 @@ def write_results(script: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{script}.json"
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def run_script(main: Callable[[], int]) -> NoReturn:
+    """A benchmark script's entry: exit with main()'s status; a BenchError is one line on
+    stderr and status 1."""
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        say(f"error: {e}")
+        sys.exit(1)
+

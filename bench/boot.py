@@ -54,11 +54,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "linuxvm"))
 import build as linuxvm  # noqa: E402
 
 WORK = CACHE / "boot"
-MEMORY_MB = 256  # `wasmkiln run`'s default -m, used for every VM row
+MEMORY_MB = 256  # every VM row (the Linux VM needs 223 MiB; `wasmkiln run`'s default is 128)
 HELLOS = {
     "hello": REPO / "pyhook" / "examples" / "hello.wasm",
     "hello-c": REPO / "tests" / "fixtures" / "hello.c",
 }
+GREETING = {"hello": b"Hello from a wasmkiln unikernel", "hello-c": b"hello, world!"}
 
 
 @dataclass
@@ -67,8 +68,9 @@ class Case:
     runner: str
     cmd: list[str]
     cwd: Path | None = None
-    expect: tuple[bytes, ...] = (b"hello, world!",)
+    expect: tuple[bytes, ...] = ()  # what stdout must contain
     control: Path | None = None  # kvm: the exit code arrives on this file
+    qemu: tuple[Path, int] | None = None  # kvm: (image, -m); cmd is made per run (_run_case)
     reps: int = 10
     timeout: float = 30.0
     samples: list[float] = field(default_factory=list)
@@ -90,21 +92,37 @@ def _run_case(case: Case) -> str | None:
     if case.control is not None:
         case.control.write_bytes(b"")
     try:
-        run = run_timed(case.cmd, cwd=case.cwd, timeout=case.timeout)
+        if case.qemu is not None and case.control is not None:
+            stdout, run = _run_qemu(case, *case.qemu)
+        else:
+            run = run_timed(case.cmd, cwd=case.cwd, timeout=case.timeout)
+            stdout = run.stdout
     except subprocess.TimeoutExpired:
         return f"timed out ({case.timeout:g} s)"
-    problem = _ok(case, run.stdout, run.returncode)
+    problem = _ok(case, stdout, run.returncode)
     if problem is None:
         case.samples.append(run.seconds * 1000.0)
     return problem
 
 
-def _qemu(image: Path, control: Path, memory_mb: int) -> list[str]:
+def _qemu(image: Path, control: Path, memory_mb: int, out_fds: tuple[int, int]) -> list[str]:
     from wasmkiln.pyhook.runner import RunOptions, qemu_command
 
     cmd = qemu_command(image, RunOptions(accel="tcg", memory_mb=memory_mb,
-                                         program_name=image.stem), control)
+                                         program_name=image.stem), control, out_fds)
     return [str(word) for word in cmd]
+
+
+def _run_qemu(case: Case, image: Path, memory_mb: int) -> tuple[bytes, Any]:
+    """One kvm run with the runner's command: QEMU takes the guest's stdout/stderr as fd sets
+    and refuses fds 0-2, so they go to files handed over by descriptor, as `wasmkiln run` does."""
+    assert case.control is not None
+    out, err = case.control.with_suffix(".out"), case.control.with_suffix(".err")
+    with out.open("wb") as fo, err.open("wb") as fe:
+        fds = (fo.fileno(), fe.fileno())
+        case.cmd = _qemu(image, case.control, memory_mb, fds)
+        run = run_timed(case.cmd, cwd=case.cwd, timeout=case.timeout, pass_fds=fds)
+    return out.read_bytes(), run
 
 
 def _wasm_for(name: str, src: Path) -> Path:
@@ -160,32 +178,38 @@ def main(argv: list[str] | None = None) -> int:
             kvm_img, spt_img = WORK / f"{name}.img", WORK / f"{name}.spt"
             wasmkiln_build(wasm, "x86_64-kvm", kvm_img)
             wasmkiln_build(wasm, "x86_64-spt", spt_img)
+            debug_img = WORK / f"{name}-debug.img"  # size only: DWARF kept (build --debug)
+            wasmkiln_build(wasm, "x86_64-kvm", debug_img, ["--debug"])
             cwasm = WORK / f"{name}.cwasm"
             subprocess.run([str(wasmtime), "compile", str(wasm), "-o", str(cwasm)], check=True)
             control = Path(tmp) / f"{name}.control"
             control.touch()
+            hi = (GREETING[name],)
             cases += [
-                Case(name, "wasmkiln kvm, QEMU microvm TCG", _qemu(kvm_img, control, MEMORY_MB),
-                     control=control, reps=fast_reps),
-                Case(name, "wasmkiln spt process", [str(spt_img), "--"], reps=fast_reps),
-                Case(name, "wasmtime CLI, precompiled", [str(wasmtime), "run",
-                     "--allow-precompiled", str(cwasm)], reps=fast_reps),
-                Case(name, "wasmtime CLI, compiles at run", [str(wasmtime), "run", str(wasm)],
+                Case(name, "wasmkiln kvm, QEMU microvm TCG", [], control=control,
+                     qemu=(kvm_img, MEMORY_MB), expect=hi, reps=fast_reps),
+                Case(name, "wasmkiln spt process", [str(spt_img), "--"], expect=hi,
                      reps=fast_reps),
+                Case(name, "wasmtime CLI, precompiled", [str(wasmtime), "run",
+                     "--allow-precompiled", str(cwasm)], expect=hi, reps=fast_reps),
+                Case(name, "wasmtime CLI, compiles at run", [str(wasmtime), "run", str(wasm)],
+                     expect=hi, reps=fast_reps),
                 Case(name, "Linux VM + wasmtime, QEMU microvm TCG",
                      linuxvm.linuxvm_command(vm, MEMORY_MB, [
                          "/bin/wasmtime", "run", "--allow-precompiled", f"/{name}.cwasm"]),
-                     expect=(b"hello, world!", b"wasmk-exit=0"), reps=vm_reps, timeout=120),
+                     expect=(*hi, b"wasmk-exit=0"), reps=vm_reps, timeout=120),
             ]
             if src.suffix == ".c":
                 cases.append(Case(name, "native process (gcc -O2)",
-                                  [str(_native_for(name, src))], reps=fast_reps))
+                                  [str(_native_for(name, src))], expect=hi, reps=fast_reps))
             sizes[name] = {"wasm": wasm.stat().st_size, "kvm image": kvm_img.stat().st_size,
+                           "kvm image --debug": debug_img.stat().st_size,
                            "spt image": spt_img.stat().st_size,
                            "wasmtime .cwasm": cwasm.stat().st_size}
 
-            def boots(m: int, img: Path = kvm_img, ctl: Path = control) -> bool:
-                c = Case("", "", _qemu(img, ctl, m), control=ctl)
+            def boots(m: int, img: Path = kvm_img, ctl: Path = control,
+                      want: tuple[bytes, ...] = hi) -> bool:
+                c = Case("", "", [], control=ctl, qemu=(img, m), expect=want)
                 return _run_case(c) is None
 
             least[f"{name}: wasmkiln kvm"] = least_memory(boots, 1, MEMORY_MB)

@@ -1,7 +1,7 @@
 """Compute benchmark: the same Wasm, ahead-of-time compiled by wasmkiln and by wasmtime, and the
 same C compiled natively.
 
-    python bench/compute.py [--quick] [--reps N] [--only NAME,...] [--tcg]
+    python bench/compute.py [--quick] [--reps N] [--only NAME,...] [--tcg] [--explicit-bounds]
 
 Rows:
 - our kernels (bench/kernels/*.c): clang-14 --target=wasm32-wasi -O2, and gcc -O2 natively;
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import subprocess
 import sys
@@ -260,7 +261,8 @@ def prepare(row: Row, runner: str, backends: dict[str, Backend], wasmtime: Path,
         return Cell(missing=row.wasmkiln_missing)
     target = "x86_64-kvm" if tcg else "x86_64-spt"
     suffix = ".img" if tcg else ".spt"
-    image = WORK / f"{target}-{backend.name}" / f"{row.name.replace('/', '-')}{suffix}"
+    bounds = "-explicit" if os.environ.get("WASMKILN_EXPLICIT_BOUNDS") == "1" else ""
+    image = WORK / f"{target}-{backend.name}{bounds}" / f"{row.name.replace('/', '-')}{suffix}"
     flags = list(backend.flags)
     if row.bench_imports:
         flags.append(UNKNOWN_IMPORTS_FLAG)
@@ -389,7 +391,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated row names or groups to run")
     ap.add_argument("--tcg", action="store_true",
                     help="also run our kernels as kvm images under QEMU TCG (emulation!)")
+    ap.add_argument("--explicit-bounds", action="store_true",
+                    help="build spt images with explicit bounds checks instead of the guard "
+                    "region (WASMKILN_EXPLICIT_BOUNDS=1): what the guard region saves; "
+                    "writes results/compute-explicit.json")
     args = ap.parse_args(argv)
+    if args.explicit_bounds:
+        os.environ["WASMKILN_EXPLICIT_BOUNDS"] = "1"  # read by pyhook/image.py at build
 
     wasmtime = wasmtime_binary()
     backends = {b.name: b for b in wasmkiln_backends()}
@@ -490,8 +498,10 @@ def main(argv: list[str] | None = None) -> int:
                   "ylabel": "ratio", "log": True, "reference": 1.0,
                   "groups": [r.name for r in chart_rows], "series": series},
     }
-    path = write_results("compute", data)
-    png = make_chart("compute")
+    name = "compute-explicit" if args.explicit_bounds else "compute"
+    data["explicit_bounds"] = args.explicit_bounds
+    path = write_results(name, data)
+    png = make_chart(name)
     say(f"wrote {path}" + (f" and {png}" if png else ""))
     return 0
 

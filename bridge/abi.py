@@ -18,6 +18,17 @@ ABI_VERSION = 2
 
 PAGE_SIZE = 65536
 
+# Guard-region linear memory (docs/abi.md "Linear memory"). A module compiled with
+# `memory_guard` emits no bounds check for a memory32 access whose static offset is below
+# MEMORY_GUARD: the runtime reserves MEMORY_RESERVE bytes of address space from the memory's
+# base, only [base, base + size) accessible, so any such access beyond the size faults inside
+# the reservation and the platform turns the fault into the MEM_OOB trap. Such a module's
+# metadata references GUARD_RUNTIME_SYMBOL, which only runtimes that provide the reservation
+# define: linking it with any other runtime fails instead of running unchecked.
+MEMORY_GUARD = 2 << 30
+MEMORY_RESERVE = (4 << 30) + MEMORY_GUARD + PAGE_SIZE  # + a page: an access is <= 8 bytes
+GUARD_RUNTIME_SYMBOL = "wk_runtime_memory_guard"
+
 
 class VmctxField(enum.IntEnum):
     """Byte offsets of the fields of `struct wk_vmctx` that generated code reads."""
@@ -115,6 +126,8 @@ def render_layout_header() -> str:
         "#define WK_ABI_LAYOUT_H",
         f"#define WK_ABI_VERSION {ABI_VERSION}",
         f"#define WK_PAGE_SIZE {PAGE_SIZE}",
+        f"#define WK_MEMORY_GUARD {MEMORY_GUARD}ull",
+        f"#define WK_MEMORY_RESERVE {MEMORY_RESERVE}ull",
     ]
     out += [f"#define WK_VMCTX_{f.name} {f.value}" for f in VmctxField]
     out.append(f"#define WK_VMCTX_SIZE {VMCTX_SIZE}")

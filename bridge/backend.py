@@ -4,7 +4,8 @@ The walker (translate.py) owns Wasm's structure: the value stack, the control
 stack, unreachable code, and where a branch goes. A backend owns the IR: it
 turns one operator family at a time into instructions and decides how traps,
 bounds checks and the vmctx are lowered. Values and labels are opaque to the
-walker. Cranelift implements this today; LLVM is the next implementation.
+walker. Two implement it: Cranelift (cranelift_backend.py) and LLVM
+(llvm_backend.py); codegen.py drives either over a whole module.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ class FunctionBackend(Protocol):
         """Every pure numeric operator, trapping ones included (div, trunc)."""
 
     def select(self, cond: Value, a: Value, b: Value) -> Value: ...
+
+    def drop(self, value: Value) -> None:
+        """`drop` of a value: nothing to emit, except that a load whose bounds check a guard
+        region replaces must stay (it may trap) even though its result is unused."""
 
     def load(self, op: str, addr: Value, offset: int) -> Value: ...
 

@@ -5,28 +5,79 @@ split into chunks of similar instruction counts, each compiled into its own
 object by a forked worker (the decoded module is inherited, never pickled).
 The objects are linked together; symbol names do not depend on the chunking.
 Small modules stay in-process: a fork costs more than it saves.
+
+This loop is the same for every backend: a `Backend` says only how to make a
+ModuleBackend (backend.py) and from what size forking pays off. Backends are
+imported lazily, so a Cranelift build never loads llvmlite and vice versa.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from .backend import ModuleBackend
 from .errors import UnsupportedError, WasmError
 from .module import Module
 from .translate import FunctionTranslator
-
-PARALLEL_THRESHOLD = 40_000  # instructions; below this one process is faster
-_FORKED: Module | None = None  # the module workers inherit through fork
 
 
 class CompilerBug(Exception):
     """The backend failed on valid input (a Rust panic, an internal error)."""
 
 
+@dataclass(frozen=True)
+class Backend:
+    """A code generator as the user names it, and how to drive it."""
+
+    name: str  # as `--backend` spells it
+    family: str  # "cranelift" | "llvm"
+    opt_level: int  # LLVM's -O level; Cranelift always optimises for speed
+    parallel_threshold: int  # instructions; below this one process is faster (measured)
+
+    def module(self, module: Module, pic: bool) -> ModuleBackend:
+        """A fresh ModuleBackend for `module`; pic: position-independent code (shared objects)."""
+        if self.family == "cranelift":
+            from .cranelift_backend import CraneliftModule
+
+            return CraneliftModule(module, pic=pic)
+        from .llvm_backend import LLVMModule
+
+        return LLVMModule(module, opt_level=self.opt_level, pic=pic)
+
+    def symbols(self) -> tuple[Callable[[int], str], Callable[[int], str]]:
+        """(symbol_name, trampoline_name) of this backend's objects."""
+        if self.family == "cranelift":
+            from .cranelift_backend import symbol_name, trampoline_name
+        else:
+            from .llvm_function import symbol_name, trampoline_name
+        return symbol_name, trampoline_name
+
+
+# LLVM costs more per instruction than Cranelift, so forking pays off on smaller modules.
+BACKENDS: dict[str, Backend] = {
+    "cranelift": Backend("cranelift", "cranelift", 0, 40_000),
+    "llvm": Backend("llvm", "llvm", 2, 10_000),  # the release tier
+    "llvm-O0": Backend("llvm-O0", "llvm", 0, 10_000),
+    "llvm-O1": Backend("llvm-O1", "llvm", 1, 10_000),
+    "llvm-O3": Backend("llvm-O3", "llvm", 3, 10_000),
+}
+
+
+def backend_named(name: str) -> Backend:
+    """The Backend called `name`; a ValueError that lists the known names otherwise."""
+    found = BACKENDS.get(name)
+    if found is None:
+        raise ValueError(f"unknown backend {name!r} (available: {', '.join(BACKENDS)})")
+    return found
+
+
 @dataclass
 class _Failure:
+    """An exception of a forked worker, carried back as plain data and re-raised."""
+
     kind: str  # "wasm" | "bug"
     cls: str
     message: str
@@ -35,22 +86,28 @@ class _Failure:
     offset: int | None = None
 
 
-def _compile_chunk(module: Module, indices: list[int], with_trampolines: bool) -> bytes:
-    from .cranelift_backend import CraneliftModule
+_FORKED: tuple[Module, Backend, bool] | None = None  # what workers inherit through fork
 
-    cm = CraneliftModule(module)
+
+def compile_chunk(
+    module: Module, indices: list[int], with_trampolines: bool, backend: Backend,
+    pic: bool = False,
+) -> bytes:
+    """One object holding the functions `indices` (and every trampoline if asked)."""
+    mb = backend.module(module, pic)
     for i in indices:
-        FunctionTranslator(module, cm.function()).translate(i)
+        FunctionTranslator(module, mb.function()).translate(i)
     if with_trampolines:
         for t in range(len(module.types)):
-            cm.trampoline(t)
-    return cm.finish()
+            mb.trampoline(t)
+    return mb.finish()
 
 
 def _worker(indices: list[int], with_trampolines: bool) -> bytes | _Failure:
     assert _FORKED is not None
+    module, backend, pic = _FORKED
     try:
-        return _compile_chunk(_FORKED, indices, with_trampolines)
+        return compile_chunk(module, indices, with_trampolines, backend, pic)
     except WasmError as e:
         return _Failure("wasm", type(e).__name__, e.message, e.section, e.func, e.offset)
     except BaseException as e:  # PanicException is a BaseException
@@ -80,16 +137,25 @@ def _raise(failure: _Failure) -> None:
     raise CompilerBug(f"{failure.cls}: {failure.message}")
 
 
-def generate(module: Module, jobs: int | None = None) -> list[bytes]:
-    """Object files holding every defined function and every trampoline."""
+def generate(
+    module: Module, backend: Backend | str = "cranelift", *, pic: bool = False,
+    jobs: int | None = None,
+) -> list[bytes]:
+    """Object files holding every defined function and every trampoline.
+
+    pic: position-independent objects, for a shared object (the spec runner's host build).
+    """
     global _FORKED
+    if isinstance(backend, str):
+        backend = backend_named(backend)
     total = sum(len(f.body) for f in module.funcs)
     jobs = jobs or len(os.sched_getaffinity(0))
-    if jobs < 2 or total < PARALLEL_THRESHOLD or len(module.funcs) < 2:
-        first = module.num_imported_funcs
-        return [_compile_chunk(module, list(range(first, first + len(module.funcs))), True)]
+    first = module.num_imported_funcs
+    if jobs < 2 or total < backend.parallel_threshold or len(module.funcs) < 2:
+        indices = list(range(first, first + len(module.funcs)))
+        return [compile_chunk(module, indices, True, backend, pic)]
     chunks = _chunks(module, jobs)
-    _FORKED = module
+    _FORKED = (module, backend, pic)
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(len(chunks)) as pool:

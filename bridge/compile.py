@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .abi import GUARD_RUNTIME_SYMBOL, MEMORY_GUARD
+from .codegen import backend_named, generate
 from .decode import decode
 from .errors import LinkError
-from .hostfuncs import HOST_FUNCS, default_value_symbol
+from .hostfuncs import default_value_symbol, lookup
 from .metadata import render, type_signature
 from .module import ExternKind, Module
 from .validate import validate
@@ -20,10 +22,6 @@ from .validate import validate
 # What an import that nothing provides becomes, by the user's choice.
 UNKNOWN_IMPORTS = ("error", "trap", "default", "embed")
 TRAP_IMPORT_SYMBOL = "wk_unknown_import"
-
-
-# LLVM backend names -> optimisation level ("llvm" is the release tier, -O2).
-LLVM_BACKENDS = {"llvm": 2, "llvm-O0": 0, "llvm-O1": 1, "llvm-O3": 3}
 
 signature_string = type_signature  # hostfuncs.py spells signatures the same way
 
@@ -57,9 +55,9 @@ def bind_imports(module: Module, unknown: str = "error") -> list[str | None]:
         assert isinstance(imp.desc, int)
         ftype = module.types[imp.desc]
         sig = signature_string(ftype)
-        host = HOST_FUNCS.get((imp.module, imp.name))
-        if host is not None and host[0] == sig:
-            symbols.append(host[1])
+        host = lookup(imp.module, imp.name, sig)  # by module, name and signature
+        if host is not None:
+            symbols.append(host)
             continue
         if unknown == "trap":
             symbols.append(TRAP_IMPORT_SYMBOL)
@@ -88,13 +86,16 @@ def compile_wasm(
     unknown_imports: str = "error",
     name: str = "main",
     pic: bool = False,
+    memory_guard: bool = False,
 ) -> CompiledModule:
     """Compile a module; raises a WasmError subclass for any fault of the input.
 
-    pic: position-independent code, for a shared object (the spec runner). LLVM only for
-    now; Cranelift's objects (absolute 64-bit relocations) link into one with -z notext
-    until codegen.generate passes it on to CraneliftModule(pic=...).
+    backend: a name of codegen.BACKENDS ("cranelift", "llvm", "llvm-O0", ...).
+    pic: position-independent code, for a shared object (the spec runner's host build).
+    memory_guard: leave out the bounds checks a guard region catches (docs/abi.md "Linear
+    memory"); only for runtimes that reserve one, which the metadata then requires at link.
     """
+    chosen = backend_named(backend)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     module = decode(data)
@@ -103,24 +104,24 @@ def compile_wasm(
     t2 = time.perf_counter()
     timings["decode"], timings["validate"] = t1 - t0, t2 - t1
     symbols = bind_imports(module, unknown_imports)
-    if backend == "cranelift":
-        from .codegen import generate
-        from .cranelift_backend import symbol_name, trampoline_name
-
-        code, *extra_objects = generate(module)
-    elif backend in LLVM_BACKENDS:
-        from .llvm_backend import generate as generate_llvm
-        from .llvm_backend import symbol_name, trampoline_name
-
-        code, *extra_objects = generate_llvm(module, opt_level=LLVM_BACKENDS[backend], pic=pic)
-    else:
-        known = ", ".join(["cranelift", *LLVM_BACKENDS])
-        raise ValueError(f"unknown backend {backend!r} (available: {known})")
+    module.memory_guard = MEMORY_GUARD if memory_guard else 0
+    code, *extra_objects = generate(module, chosen, pic=pic)
+    symbol_name, trampoline_name = chosen.symbols()
     t3 = time.perf_counter()
     timings["translate"] = t3 - t2
     meta = render(module, symbols, blob_path, symbol_name, trampoline_name, name)
     timings["metadata"] = time.perf_counter() - t3
     count = sum(len(f.body) for f in module.funcs)
+    c_source = meta.c_source + (_GUARD_C if memory_guard else "")
     return CompiledModule(
-        module, code, meta.c_source, meta.data_blob, timings, count, extra_objects
+        module, code, c_source, meta.data_blob, timings, count, extra_objects
     )
+
+
+# A guard-compiled module tells core (wk_module_memory_guard, weak there) and references the
+# symbol only runtimes with a guard reservation define: any other runtime fails to link it.
+_GUARD_C = f"""
+extern const char {GUARD_RUNTIME_SYMBOL}[];
+const char wk_module_memory_guard[] = "guard";
+__attribute__((used)) static const char *const wk_requires_memory_guard = {GUARD_RUNTIME_SYMBOL};
+"""

@@ -8,7 +8,10 @@ the lowering (see ../shared/DESIGN.md):
 * trap codes are not kept in the object, so no Cranelift trap instruction is
   ever meant to execute: each check branches to a cold block that calls the
   runtime's trap builtin with the Wasm trap code;
-* IntCC/FloatCC are not exported; `_condition_codes()` finds them.
+* IntCC/FloatCC are not exported; `_condition_codes()` finds them;
+* only Cranelift's shared flags can be set, so the x86-64 ISA stays at its
+  SSE2 baseline: ceil/floor/trunc/nearest lower inline (`_round`) instead of
+  Cranelift's libm calls, which the unikernel cannot resolve.
 
 Memory accesses are bounds-checked explicitly against the memory's size (the
 runtime never moves linear memory, so the base is loaded once per function;
@@ -108,11 +111,8 @@ _FLOAT_UNARY = {
     "abs": "ins_fabs",
     "neg": "ins_fneg",
     "sqrt": "ins_sqrt",
-    "ceil": "ins_ceil",
-    "floor": "ins_floor",
-    "trunc": "ins_trunc",
-    "nearest": "ins_nearest",
 }
+_ROUNDING = ("ceil", "floor", "trunc", "nearest")  # inline, see CraneliftFunction._round
 # (loaded type, method, access size); method None means a full-width load
 _LOADS = {
     "i32.load": (I32, None, 4),
@@ -202,6 +202,8 @@ def _numeric_lowering(op: str) -> _Lowering:
         return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_icmp_imm(IntCC.Equal, a[0], 0))
     if integer and name in ("div_s", "div_u", "rem_s", "rem_u"):
         return lambda f, a: f._divide(_TYPES[ty], name, a[0], a[1])
+    if not integer and name in _ROUNDING:
+        return lambda f, a: f._round(ty, name, a[0])
     return lambda f, a: f._convert(op, ty, name, a[0])
 
 
@@ -474,6 +476,37 @@ class CraneliftFunction:
             return fb.ins_bitcast(out, cl.MemFlags(), x)
         raise NotImplementedError(op)  # the walker only sends numeric operators
 
+    def _round(self, ty: str, name: str, x: Value) -> Value:
+        """ceil/floor/trunc/nearest with SSE2 arithmetic only, inline.
+
+        cranelift-py sets only Cranelift's shared flags, so the x86-64 ISA keeps its
+        baseline (SSE2, no SSE4.1 `roundss`) and Cranelift's own ceil/floor/trunc/nearest
+        become calls to libm, which the unikernel does not have. "native" would enable
+        the build host's features (AVX-512 here, which QEMU's TCG cannot run), making
+        images depend on the machine that built them. So: for |x| < 2^52 (f64) or 2^23
+        (f32), (|x| + 2^52) - 2^52 is |x| rounded to nearest-even in the default rounding
+        mode (the runtime never changes MXCSR); floor/ceil/trunc step it by one where it
+        went the wrong way, and copysign restores the sign of zero results (ceil(-0.5) is
+        -0). Larger values, infinities and NaN are already integral: x + 0 returns them,
+        with a signalling NaN quieted as Wasm requires.
+        """
+        fb = self.fb
+        big = self._float_const(ty, 2.0**52 if ty == "f64" else 2.0**23)
+        one = self._float_const(ty, 1.0)
+        a = fb.ins_fabs(x)
+        r = fb.ins_fsub(fb.ins_fadd(a, big), big)
+        if name == "trunc":
+            r = fb.ins_select(fb.ins_fcmp(FloatCC.GreaterThan, r, a), fb.ins_fsub(r, one), r)
+        elif name == "floor":
+            r = fb.ins_fcopysign(r, x)
+            r = fb.ins_select(fb.ins_fcmp(FloatCC.GreaterThan, r, x), fb.ins_fsub(r, one), r)
+        elif name == "ceil":
+            r = fb.ins_fcopysign(r, x)
+            r = fb.ins_select(fb.ins_fcmp(FloatCC.LessThan, r, x), fb.ins_fadd(r, one), r)
+        r = fb.ins_fcopysign(r, x)
+        small = fb.ins_fcmp(FloatCC.LessThan, a, big)
+        return fb.ins_select(small, r, fb.ins_fadd(x, self._float_const(ty, 0.0)))
+
     def _float_const(self, src: str, value: float) -> Value:
         if src == "f32":
             bits = struct.unpack("<i", struct.pack("<f", value))[0]
@@ -493,14 +526,19 @@ class CraneliftFunction:
     def select(self, cond: Value, a: Value, b: Value) -> Value:
         return self.fb.ins_select(cond, a, b)
 
+    def drop(self, value: Value) -> None:
+        pass  # Cranelift never removes a load that may trap (its MemFlags lack `notrap`)
+
     # ---- memory -------------------------------------------------------------
     def _address(self, addr: Value, offset: int, size: int) -> tuple[Value, int]:
-        """Bounds-check [addr+offset, +size) and return (host pointer, offset)."""
+        """Bounds-check [addr+offset, +size) and return (host pointer, offset); no check
+        where a guard region catches it (ModuleEnv.needs_bounds_check)."""
         fb = self.fb
         addr64 = fb.ins_uextend(I64, addr)
-        end = fb.ins_iadd_imm(addr64, offset + size)
-        mem_size = fb.use_var(self.mem_size_var)
-        self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
+        if self.env.needs_bounds_check(offset):
+            end = fb.ins_iadd_imm(addr64, offset + size)
+            mem_size = fb.use_var(self.mem_size_var)
+            self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
         ptr = fb.ins_iadd(self.mem_base, addr64)
         if offset >= 1 << 31:
             return fb.ins_iadd_imm(ptr, offset), 0

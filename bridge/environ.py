@@ -78,6 +78,19 @@ class ModuleEnv:
         ]
         tables = [i.desc for i in module.imports if i.kind == ExternKind.TABLE]
         self.table_types = tables + list(module.tables)
+        self.memory_guard = module.memory_guard
+
+    def needs_bounds_check(self, offset: int) -> bool:
+        """Whether a memory32 access with this static offset needs an explicit check.
+
+        Subtle, and the only place that decides it. With guard-region memory (docs/abi.md
+        "Linear memory") the runtime reserves 4 GiB + memory_guard bytes from the memory's
+        base, only its size accessible: zext(addr) + offset + size stays inside that
+        reservation when offset < memory_guard (addr < 4 GiB, size <= 8 <= the page past
+        the guard), so an out-of-bounds access faults and becomes the MEM_OOB trap. A larger
+        offset could jump past the reservation into other memory: it keeps its check.
+        """
+        return self.memory_guard == 0 or offset >= self.memory_guard
 
     def func_type(self, index: int) -> FuncType:
         return self.module.func_type(index)

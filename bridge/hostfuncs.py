@@ -102,6 +102,27 @@ def _table() -> dict[tuple[str, str], tuple[str, str]]:
 
 HOST_FUNCS: Final[dict[tuple[str, str], tuple[str, str]]] = _table()
 
+# The WasmEdge socket extension (unikernel/include/wk/wasi_sock_ext.h): more functions in
+# wasi_snapshot_preview1 whose names clash with preview1's (sock_accept takes two
+# parameters here) and with WAMR's extension (sock_open, sock_bind, ... with other
+# signatures), so these are keyed by module, name AND signature. (name, signature, symbol).
+SOCKET_EXTENSION_FUNCS: Final = (
+    ("sock_open", "iii:i", "wk_wasmedge_sock_open"),
+    ("sock_bind", "iii:i", "wk_wasmedge_sock_bind"),
+    ("sock_listen", "ii:i", "wk_wasmedge_sock_listen"),
+    ("sock_accept", "ii:i", "wk_wasmedge_sock_accept"),
+    ("sock_connect", "iii:i", "wk_wasmedge_sock_connect"),
+    ("sock_getlocaladdr", "iiii:i", "wk_wasmedge_sock_getlocaladdr"),
+    ("sock_getpeeraddr", "iiii:i", "wk_wasmedge_sock_getpeeraddr"),
+    ("sock_setsockopt", "iiiii:i", "wk_wasmedge_sock_setsockopt"),
+    ("sock_getsockopt", "iiiii:i", "wk_wasmedge_sock_getsockopt"),
+    ("sock_send_to", "iiiiiii:i", "wk_wasmedge_sock_send_to"),
+    ("sock_recv_from", "iiiiiii:i", "wk_wasmedge_sock_recv_from"),
+)
+SIGNATURE_FUNCS: Final[dict[tuple[str, str, str], str]] = {
+    (WASI_P1, name, sig): symbol for name, sig, symbol in SOCKET_EXTENSION_FUNCS
+}
+
 # --default-values-unknown-imports: a stand-in per result type (wk/wasi.h), each
 # ignoring its arguments and returning zero. Several results have none.
 DEFAULT_VALUE_SYMBOLS: Final[dict[str, str]] = {
@@ -123,6 +144,6 @@ def default_value_symbol(signature: str) -> str | None:
 def lookup(module: str, field: str, signature: str) -> str | None:
     """C symbol for an import with this signature, or None if the runtime lacks it."""
     entry = HOST_FUNCS.get((module, field))
-    if entry is None or entry[0] != signature:
-        return None
-    return entry[1]
+    if entry is not None and entry[0] == signature:
+        return entry[1]
+    return SIGNATURE_FUNCS.get((module, field, signature))

@@ -25,9 +25,17 @@ these choices:
 * functions carry "disable-tail-calls": tail-recursion elimination would turn
   unbounded recursion into an endless loop that the entry stack check can no
   longer catch;
-* several results come back as an LLVM struct. LLVM and Cranelift's implicit
-  sret do not agree on how, so such functions are called only by code of the
-  same backend (and by its trampolines), which is how both backends use them.
+* several results come back as an LLVM struct. Beyond two results per class
+  LLVM and Cranelift's implicit sret disagree on the registers and the memory
+  layout (docs/abi.md, "Several results", checked by a test), so such functions
+  are called only by code of the same backend and by its trampolines: a module
+  is always compiled by one backend;
+* add/sub/mul/div, promote and demote are constrained intrinsics and fmin/fmax
+  have an explicit NaN path, so -O2 cannot fold away the quieting of a
+  signalling NaN (llvm_numeric.py).
+
+Driving it (chunks, workers, the pic flag) is codegen.generate's job; this
+module only turns a chunk of functions into an object.
 
 Values handed to the walker are operand strings whose spelling carries their
 type (type_of): `%iN` i32, `%lN` i64, `%fN` float, `%dN` double, decimal i32
@@ -37,17 +45,14 @@ materialised by a bitcast so that `0x..` stays unambiguous.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-
 import llvmlite.binding as llvm
 
 from .environ import ModuleEnv
 from .llvm_function import LLVMFunction, llvm_type, result_type, symbol_name, trampoline_name
 from .module import Module
 
-__all__ = ["LLVMFunction", "LLVMModule", "emit_object", "generate", "symbol_name",
-           "target_machine", "trampoline_name"]
+__all__ = ["LLVMFunction", "LLVMModule", "emit_object", "symbol_name", "target_machine",
+           "trampoline_name"]
 
 DEFAULT_TRIPLE = "x86_64-unknown-linux-gnu"
 
@@ -170,75 +175,10 @@ class LLVMModule:
             f'target triple = "{self.triple}"',
             'attributes #0 = { nounwind "disable-tail-calls"="true" }',
             "attributes #1 = { cold noreturn nounwind }",
+            "attributes #2 = { strictfp }",  # constrained FP calls (llvm_numeric)
         ]
         decls = [d for n, d in self.declared.items() if n not in self.defined]
         return "\n".join(head + self.parts + decls) + "\n"
 
     def finish(self) -> bytes:
         return emit_object(self.ir(), self.triple, self.opt_level, self.pic)
-
-
-# ---- driver: every function of a module, on every core -----------------------------
-PARALLEL_THRESHOLD = 10_000  # instructions; LLVM costs more per instruction than Cranelift
-_FORKED: tuple[Module, str, int, bool] | None = None
-
-
-def _compile_chunk(
-    module: Module, indices: list[int], with_trampolines: bool, triple: str, opt_level: int,
-    pic: bool,
-) -> bytes:
-    from .translate import FunctionTranslator
-
-    lm = LLVMModule(module, triple, opt_level, pic)
-    for i in indices:
-        FunctionTranslator(module, lm.function()).translate(i)
-    if with_trampolines:
-        for t in range(len(module.types)):
-            lm.trampoline(t)
-    return lm.finish()
-
-
-def _worker(indices: list[int], with_trampolines: bool) -> object:
-    from .codegen import _Failure
-    from .errors import WasmError
-
-    assert _FORKED is not None
-    module, triple, opt_level, pic = _FORKED
-    try:
-        return _compile_chunk(module, indices, with_trampolines, triple, opt_level, pic)
-    except WasmError as e:
-        return _Failure("wasm", type(e).__name__, e.message, e.section, e.func, e.offset)
-    except BaseException as e:
-        return _Failure("bug", type(e).__name__, str(e))
-
-
-def generate(
-    module: Module, *, opt_level: int = 2, triple: str = DEFAULT_TRIPLE, pic: bool = False,
-    jobs: int | None = None,
-) -> list[bytes]:
-    """Objects holding every defined function and every trampoline (codegen.generate's twin)."""
-    global _FORKED
-    from .codegen import _chunks, _Failure, _raise
-
-    total = sum(len(f.body) for f in module.funcs)
-    jobs = jobs or len(os.sched_getaffinity(0))
-    first = module.num_imported_funcs
-    if jobs < 2 or total < PARALLEL_THRESHOLD or len(module.funcs) < 2:
-        indices = list(range(first, first + len(module.funcs)))
-        return [_compile_chunk(module, indices, True, triple, opt_level, pic)]
-    chunks = _chunks(module, jobs)
-    _FORKED = (module, triple, opt_level, pic)
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(len(chunks)) as pool:
-            results = pool.starmap(_worker, [(c, i == 0) for i, c in enumerate(chunks)])
-    finally:
-        _FORKED = None
-    objects = []
-    for r in results:
-        if isinstance(r, _Failure):
-            _raise(r)
-        else:
-            assert isinstance(r, bytes)
-            objects.append(r)
-    return objects

@@ -129,6 +129,7 @@ class LLVMFunction:
         self.cur: _Block | None = None
         self.local_types: list[str] = []
         self.has_memory = self.env.has_memory
+        self.unchecked_loads: dict[str, str] = {}  # load result -> its type, for drop()
 
     def val(self, prefix: str) -> str:
         """A fresh SSA name; the prefix says its type (see type_of)."""
@@ -356,12 +357,22 @@ class LLVMFunction:
         self.lines.append(f"{r} = select i1 {c}, {t} {a}, {t} {b}")
         return r
 
+    def drop(self, value: Value) -> None:
+        # A load without a bounds check (guard region) traps by faulting; LLVM deletes a load
+        # whose result is unused, so a dropped one is kept by an empty asm that reads it.
+        t = self.unchecked_loads.pop(value, None)
+        if t is not None:
+            self.lines.append(f'call void asm sideeffect "", "r"({t} {value})')
+
     # ---- memory -------------------------------------------------------------
     def _address(self, addr: str, offset: int, size: int) -> str:
-        """Bounds-check [addr+offset, +size) in 64 bits; the host pointer."""
+        """Bounds-check [addr+offset, +size) in 64 bits; the host pointer. No check where a
+        guard region catches it (ModuleEnv.needs_bounds_check)."""
         lines = self.lines
+        checked = self.env.needs_bounds_check(offset)
         ms = self.val("%t")
-        lines.append(f"{ms} = load i64, ptr %memsize")
+        if checked:
+            lines.append(f"{ms} = load i64, ptr %memsize")
         if addr[0] != "%":  # constant address: the sums are known
             eff = str((int(addr) & 0xFFFFFFFF) + offset)
             end = str(int(eff) + size)
@@ -374,9 +385,10 @@ class LLVMFunction:
                 lines.append(f"{eff} = add nuw nsw i64 {a64}, {offset}")
             end = self.val("%t")
             lines.append(f"{end} = add nuw nsw i64 {eff}, {size}")
-        oob = self.val("%c")
-        lines.append(f"{oob} = icmp ugt i64 {end}, {ms}")
-        self.trap_if(oob, Trap.MEM_OOB)
+        if checked:
+            oob = self.val("%c")
+            lines.append(f"{oob} = icmp ugt i64 {end}, {ms}")
+            self.trap_if(oob, Trap.MEM_OOB)
         ptr = self.val("%p")
         self.lines.append(f"{ptr} = getelementptr i8, ptr %mem.base, i64 {eff}")
         return ptr
@@ -384,12 +396,13 @@ class LLVMFunction:
     def load(self, op: str, addr: Value, offset: int) -> Value:
         rt, mt, ext, size = _LOADS[op]
         ptr = self._address(addr, offset, size)
+        r = self.val(_PREFIX_OF[rt])
+        if not self.env.needs_bounds_check(offset):
+            self.unchecked_loads[r] = rt  # see drop()
         if ext is None:
-            r = self.val(_PREFIX_OF[rt])
             self.lines.append(f"{r} = load {mt}, ptr {ptr}, align 1")
             return r
         raw = self.val("%t")
-        r = self.val(_PREFIX_OF[rt])
         self.lines.append(f"{raw} = load {mt}, ptr {ptr}, align 1")
         self.lines.append(f"{r} = {ext} {mt} {raw} to {rt}")
         return r

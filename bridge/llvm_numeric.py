@@ -10,8 +10,24 @@ spelled out here, because LLVM is free to exploit the undefined version:
   divides by 1 instead (same result, no hardware fault);
 * trapping float -> int truncations test NaN and the range first (LLVM: an
   out-of-range `fptosi` is poison), saturating ones use `fptosi.sat`;
-* fmin/fmax are `llvm.minimum`/`maximum` (NaN-propagating, -0 < +0), nearest
-  is `roundeven`, clz/ctz define the zero input (is_zero_poison = false).
+* fmin/fmax are `llvm.minimum`/`maximum` (-0 < +0) with an explicit NaN path
+  giving the canonical NaN: LLVM lets `minimum` return a signalling NaN operand
+  unchanged (x86 does), Wasm wants every NaN result quiet;
+* nearest is `roundeven`, clz/ctz define the zero input (is_zero_poison = false).
+
+NaN results of arithmetic must be quiet in Wasm, and the hardware quiets them, but
+LLVM's default floating-point semantics allow "unchanged NaN propagation", so -O2
+folds x-0, x+-0, x*1, x/1, x*-1, -0-x (to fneg) and demote(promote x) to x or to a
+sign flip, which passes a signalling NaN through. add/sub/mul/div, promote and
+demote are therefore the constrained intrinsics with `fpexcept.maytrap`: a
+signalling operand may raise invalid, so InstSimplify may not drop the operation
+(`canIgnoreSNaN` is false), yet an unused one is still dead (unlike `strict`). The
+rounding mode is always round.tonearest; Wasm has no floating-point environment to
+observe, so mixing these with plain FP instructions (fcmp, sqrt, ceil...) cannot
+change a result: no other operation has an identity fold that skips the quieting.
+LLVM treats them as touching inaccessible memory, so it neither hoists them out
+of loops nor vectorises them; measured, that costs nothing on our kernels and
+PolyBench (docs/performance.md, "the cost of quiet NaNs").
 
 Values are operand strings whose spelling carries their type (see
 llvm_backend.type_of), so a lowering never needs a side table of types. This
@@ -46,7 +62,11 @@ _ICMP = {
 # `ne` is the only unordered comparison: NaN != x is true in Wasm.
 _FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "gt": "ogt", "le": "ole", "ge": "oge"}
 _FLOAT_BINARY = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
-_FLOAT_BINARY_INTRINSIC = {"min": "minimum", "max": "maximum", "copysign": "copysign"}
+_MIN_MAX = {"min": "minimum", "max": "maximum"}
+# Constrained intrinsics' trailing operands (see the module docstring); #2 is `strictfp`.
+_ROUNDING = 'metadata !"round.tonearest", '
+_MAYTRAP = 'metadata !"fpexcept.maytrap") #2'
+CANONICAL_NAN = "0x7FF8000000000000"  # +qNaN, payload 0; LLVM's hex spelling for both widths
 _FLOAT_UNARY_INTRINSIC = {
     "abs": "fabs", "sqrt": "sqrt", "ceil": "ceil", "floor": "floor", "trunc": "trunc",
     "nearest": "roundeven",
@@ -160,10 +180,8 @@ def _compare(instr: str, ty: str) -> Lowering:
     return lower
 
 
-def _cast(instr: str, src: str, dst: str) -> Lowering:
-    prefix = PREFIX[dst]
-    head = f" = {instr} {LL[src]} "
-    tail = f" to {LL[dst]}"
+def _one_operand(prefix: str, head: str, tail: str = "") -> Lowering:
+    """`<r><head><operand><tail>`: every single-instruction operator of one operand."""
 
     def lower(f: LLVMFunction, a: Sequence[str]) -> str:
         r = f.val(prefix)
@@ -171,6 +189,10 @@ def _cast(instr: str, src: str, dst: str) -> Lowering:
         return r
 
     return lower
+
+
+def _cast(instr: str, src: str, dst: str) -> Lowering:
+    return _one_operand(PREFIX[dst], f" = {instr} {LL[src]} ", f" to {LL[dst]}")
 
 
 def _sign_extend(ty: str, bits: int) -> Lowering:
@@ -246,15 +268,47 @@ def _trunc(ty: str, src: str, sign: str) -> Lowering:
     return lower
 
 
-def _fneg(ty: str) -> Lowering:
+def _arith(opcode: str, ty: str) -> Lowering:
+    """add/sub/mul/div as a constrained intrinsic, so no identity fold skips the quieting."""
     prefix, t = PREFIX[ty], LL[ty]
+    head = f" = call {t} @llvm.experimental.constrained.{opcode}.{ty}({t} "
+    tail = f", {_ROUNDING}{_MAYTRAP}"
 
     def lower(f: LLVMFunction, a: Sequence[str]) -> str:
         r = f.val(prefix)
-        f.lines.append(f"{r} = fneg {t} {a[0]}")
+        f.lines.append(f"{r}{head}{a[0]}, {t} {a[1]}{tail}")
         return r
 
     return lower
+
+
+def _resize(dst: str) -> Lowering:
+    """promote/demote, constrained: demote(promote x) must not fold to a signalling x."""
+    if dst == "f64":
+        return _one_operand(
+            PREFIX[dst], " = call double @llvm.experimental.constrained.fpext.f64.f32(float ",
+            f", {_MAYTRAP}")
+    return _one_operand(
+        PREFIX[dst], " = call float @llvm.experimental.constrained.fptrunc.f32.f64(double ",
+        f", {_ROUNDING}{_MAYTRAP}")
+
+
+def _min_max(intrinsic: str, ty: str) -> Lowering:
+    """`minimum`/`maximum` for the ordered case; the canonical NaN when either is NaN."""
+    prefix, t, nan = PREFIX[ty], LL[ty], CANONICAL_NAN
+
+    def lower(f: LLVMFunction, a: Sequence[str]) -> str:
+        m, c, r = f.val(prefix), f.val("%c"), f.val(prefix)
+        f.lines.append(f"{m} = call {t} @llvm.{intrinsic}.{ty}({t} {a[0]}, {t} {a[1]})")
+        f.lines.append(f"{c} = fcmp uno {t} {a[0]}, {a[1]}")
+        f.lines.append(f"{r} = select i1 {c}, {t} {nan}, {t} {m}")
+        return r
+
+    return lower
+
+
+def _fneg(ty: str) -> Lowering:
+    return _one_operand(PREFIX[ty], f" = fneg {LL[ty]} ")
 
 
 def _conversion(op: str, ty: str, name: str) -> Lowering | None:
@@ -272,10 +326,8 @@ def _conversion(op: str, ty: str, name: str) -> Lowering | None:
         return _trunc(ty, name[6:9], name[-1])
     if name.startswith("convert_i"):  # convert_i64_u
         return _cast("sitofp" if name[-1] == "s" else "uitofp", name[8:11], ty)
-    if name == "demote_f64":
-        return _cast("fptrunc", "f64", "f32")
-    if name == "promote_f32":
-        return _cast("fpext", "f32", "f64")
+    if name in ("demote_f64", "promote_f32"):
+        return _resize(ty)
     if name.startswith("reinterpret_"):
         return _cast("bitcast", name[12:15], ty)
     return None
@@ -305,9 +357,11 @@ def _lowering(op: str) -> Lowering | None:
             return _divide(name, ty)
         return _conversion(op, ty, name)
     if name in _FLOAT_BINARY:
-        return _binary(_FLOAT_BINARY[name], ty)
-    if name in _FLOAT_BINARY_INTRINSIC:
-        return _call(f"llvm.{_FLOAT_BINARY_INTRINSIC[name]}.{ty}", ty, ty, 2)
+        return _arith(_FLOAT_BINARY[name], ty)
+    if name in _MIN_MAX:
+        return _min_max(_MIN_MAX[name], ty)
+    if name == "copysign":
+        return _call(f"llvm.copysign.{ty}", ty, ty, 2)
     if name in _FLOAT_UNARY_INTRINSIC:
         return _call(f"llvm.{_FLOAT_UNARY_INTRINSIC[name]}.{ty}", ty, ty, 1)
     if name == "neg":

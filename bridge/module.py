@@ -159,6 +159,9 @@ class Module:
     data_count: int | None = None
     customs: list[tuple[str, bytes]] = field(default_factory=list)
     func_names: dict[int, str] = field(default_factory=dict)  # from the "name" section
+    # Not from the binary: the bounds-check policy compile_wasm chose (environ.ModuleEnv.
+    # needs_bounds_check). 0: explicit checks; else the guard size (abi.MEMORY_GUARD).
+    memory_guard: int = 0
 
     def imported(self, kind: ExternKind) -> list[Import]:
         return [i for i in self.imports if i.kind == kind]

@@ -284,7 +284,7 @@ class FunctionTranslator:
 
     # ---- parametric and variables ------------------------------------------
     def _drop(self, instr: tuple) -> None:
-        self.stack.pop()
+        self.be.drop(self.stack.pop())
 
     def _select(self, instr: tuple) -> None:
         cond = self.stack.pop()

@@ -19,9 +19,10 @@ from wasmkiln.bridge.errors import WasmError
 
 from .image import ImageError, build_image, read_image_info
 from .manifest import ManifestError
+from .netopts import NetOptionError, NetOptions
 from .pack import DirMapping, PackError, fingerprint
 from .profiles import BACKENDS, BUILTIN_PROFILES, DEFAULT_PROFILE, ProfileError, resolve_profile
-from .runner import RunError, RunOptions, run_image
+from .runner import DEFAULT_MEMORY_MB, RunError, RunOptions, run_image
 from .runtime import RuntimeNotFound
 from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
 
@@ -122,6 +123,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     result = build_image(
         wasm, target, out, name=name, backend=_backend(args),
         unknown_imports=_unknown_imports(args), dirs=_dirs(args), args=args.arg, env=args.env,
+        debug=args.debug or resolve_profile(args.profile).debug,
     )
     elapsed = time.perf_counter() - t0
     _say(f"built {out} for {target.triple} ({result.size} bytes, {result.instructions} "
@@ -151,12 +153,14 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str]:
     target = get_target(args.target or DEFAULT_TARGET)
     backend = _backend(args)
     dirs, unknown = _dirs(args), _unknown_imports(args)
+    debug = args.debug or resolve_profile(args.profile).debug
     config = f"{target.triple}/{backend}/{unknown}/{fingerprint(dirs) if dirs else ''}"
+    config += "/debug" if debug else ""
     key = hashlib.sha256(wasm + config.encode()).hexdigest()[:24]
     out = _cache_dir() / f"{name}-{key}{target.image_suffix}"
     if not out.exists():
         build_image(wasm, target, out, name=name, backend=backend,
-                    unknown_imports=unknown, dirs=dirs)
+                    unknown_imports=unknown, dirs=dirs, debug=debug)
     return out, target, name
 
 
@@ -164,10 +168,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     for e in args.env:
         if "=" not in e:
             raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
+    try:
+        net = NetOptions.parse(args.publish, args.listen, args.ip, args.gateway, args.net)
+    except NetOptionError as e:
+        raise UsageError(str(e)) from None
     image, target, name = _image_for_run(args)
     opts = RunOptions(
         args=list(args.args), env=list(args.env), accel=args.accel,
-        memory_mb=args.memory, timeout=args.timeout, program_name=name,
+        memory_mb=args.memory, timeout=args.timeout, program_name=name, net=net,
     )
     return run_image(image, target, opts)
 
@@ -208,6 +216,28 @@ def cmd_wast(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
 
+# ---- fuzz: differential (wasmtime) and garbage-input fuzzing, pyhook/fuzz.py ----
+def _add_fuzz_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .fuzz import add_arguments
+
+    f = sub.add_parser("fuzz", help="differential fuzzing against wasmtime; garbage inputs",
+                       description="Generate modules with binaryen (wasm-opt -ttf), run each in "
+                       "wasmtime and in wasmkiln, compare every call; mismatches are saved with a "
+                       "reduced reproducer. With --garbage N, feed N hostile inputs to the "
+                       "decoder, validator and compiler instead. Last line: `N passed, N failed`.")
+    add_arguments(f)
+    f.set_defaults(func=cmd_fuzz)
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from .fuzz import FuzzError, run_from_args  # wasmtime and the host runtime: only here
+
+    try:
+        return run_from_args(args)
+    except FuzzError as e:
+        raise UsageError(str(e)) from None
+
+
 # ---- parser -----------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -230,6 +260,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="link imports nothing provides as functions that trap when called")
         sp.add_argument("--default-values-unknown-imports", action="store_true",
                         help="link imports nothing provides as functions that return zeros")
+        sp.add_argument("--debug", action="store_true",
+                        help="keep the runtime's debug info (DWARF) in the image; images are "
+                        "stripped of it by default")
         sp.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
                         help="pack directory HOST into the image, preopened as GUEST "
                         "(default: HOST); read-only on the host, writable in memory")
@@ -266,8 +299,22 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     r.add_argument("--accel", choices=["auto", "tcg", "kvm"], default="auto",
                    help="QEMU accelerator for kvm targets (auto: KVM only if hardware-backed)")
-    r.add_argument("--memory", type=int, default=256, metavar="MIB", help="guest memory (kvm)")
+    r.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB, metavar="MIB",
+                   help=f"guest memory (kvm; default {DEFAULT_MEMORY_MB})")
     r.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the guest after this")
+    r.add_argument("-p", "--publish", action="append", default=[],
+                   metavar="[HOSTADDR:]HOSTPORT:GUESTPORT",
+                   help="forward a host TCP port to the guest, which gets a preopened listener "
+                   "on GUESTPORT (fd 3 onwards, before the --dir preopens)")
+    r.add_argument("--listen", action="append", default=[], metavar="ADDR:PORT",
+                   help="wasmtime's tcplisten: a preopened listener on PORT, reached at "
+                   "ADDR:PORT on the host")
+    r.add_argument("--ip", metavar="A.B.C.D[/N]",
+                   help="static guest IPv4 address (default: DHCP from slirp on kvm, passt "
+                   "on spt)")
+    r.add_argument("--gateway", metavar="A.B.C.D", help="default gateway (with --ip)")
+    r.add_argument("--net", action="store_true",
+                   help="give the guest a NIC even without published ports")
     compile_flags(r, None)
     r.set_defaults(func=cmd_run)
 
@@ -289,6 +336,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=cmd_targets)
+    _add_fuzz_command(sub)
     return p
 
 

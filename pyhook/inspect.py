@@ -6,7 +6,7 @@ from pathlib import Path
 
 from wasmkiln.bridge.compile import signature_string
 from wasmkiln.bridge.decode import decode
-from wasmkiln.bridge.hostfuncs import HOST_FUNCS
+from wasmkiln.bridge.hostfuncs import lookup
 from wasmkiln.bridge.module import ExternKind, Module
 
 from .image import read_image_info
@@ -24,8 +24,7 @@ def describe_module(module: Module, target: str) -> list[str]:
     for imp in module.imports:
         if imp.kind == ExternKind.FUNC:
             ftype = module.types[imp.desc]  # type: ignore[index]
-            host = HOST_FUNCS.get((imp.module, imp.name))
-            ok = host is not None and host[0] == signature_string(ftype)
+            ok = lookup(imp.module, imp.name, signature_string(ftype)) is not None
             mark = "provided" if ok else "MISSING"
             lines.append(f"  func   {imp.module}.{imp.name} {ftype}  [{mark}]")
         else:

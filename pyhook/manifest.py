@@ -47,7 +47,7 @@ PYPROJECT = "pyproject.toml"
 TOP_KEYS = {"image", "profile", "build-backend", "images-package", "wheel-profile", "target-dir"}
 IMAGE_KEYS = {"name", "wasm", "command", "inputs", "args", "env", "targets", "dirs", "listen",
               "script"}
-PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports"}
+PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports", "debug"}
 BUILD_BACKENDS = ("setuptools", "hatchling")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCRIPT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

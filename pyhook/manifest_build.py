@@ -184,7 +184,7 @@ def _stamp(spec: ImageSpec, wasm: bytes, triple: str, profile: Profile) -> dict[
         "target": triple,
         "profile": {"name": profile.name, "backend": profile.compile_backend,
                     "opt-level": profile.opt_level,
-                    "unknown-imports": profile.unknown_imports},
+                    "unknown-imports": profile.unknown_imports, "debug": profile.debug},
         "name": spec.name,
     }
 
@@ -252,7 +252,7 @@ def build_manifest(
             try:
                 result = build_image(wasm, target, out, name=spec.name,
                                      backend=prof.compile_backend,
-                                     unknown_imports=prof.unknown_imports)
+                                     unknown_imports=prof.unknown_imports, debug=prof.debug)
             except (WasmError, ImageError) as e:  # say which image; the message stays theirs
                 raise BuildError(f"image {spec.name!r} ({spec.wasm.name} for {triple}): "
                                  f"{e}") from e

@@ -42,6 +42,7 @@ class Profile:
     backend: str
     opt_level: int  # 0-3; used by the LLVM backend, recorded (and ignored) for Cranelift
     trap_unknown_imports: bool = False  # link unprovided imports as trapping stubs
+    debug: bool = False  # keep the runtime's DWARF in the image (pyhook.image.build_image)
 
     @property
     def unknown_imports(self) -> str:
@@ -56,7 +57,8 @@ class Profile:
         return self.backend
 
     def describe(self) -> str:
-        return f"{self.name} ({self.backend}, opt-level {self.opt_level})"
+        debug = ", debug info" if self.debug else ""
+        return f"{self.name} ({self.backend}, opt-level {self.opt_level}{debug})"
 
 
 BUILTIN_PROFILES: dict[str, Profile] = {
@@ -69,7 +71,8 @@ def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = Non
     """Return the profile called `name`, a built-in one or one declared in a manifest.
 
     `custom` maps profile names to their manifest tables, already checked for key names and
-    types by manifest.py: `inherits` (required), `backend`, `opt-level`, `trap-unknown-imports`.
+    types by manifest.py: `inherits` (required), `backend`, `opt-level`, `trap-unknown-imports`,
+    `debug` (keep debug info in the image; images are stripped by default, being 3-4x smaller).
     A custom profile may inherit from another custom profile; cycles are an error.
     """
     custom = custom or {}
@@ -110,7 +113,10 @@ def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = Non
         if not isinstance(opt, int) or isinstance(opt, bool) or not 0 <= opt <= 3:
             raise ProfileError(f"profile {current!r}: opt-level must be 0, 1, 2 or 3")
         trap = table.get("trap-unknown-imports", base.trap_unknown_imports)
+        debug = table.get("debug", base.debug)
+        if not isinstance(debug, bool):
+            raise ProfileError(f"profile {current!r}: debug must be true or false")
         return replace(base, name=current, backend=backend, opt_level=opt,
-                       trap_unknown_imports=bool(trap))
+                       trap_unknown_imports=bool(trap), debug=debug)
 
     return walk(name)

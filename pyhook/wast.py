@@ -47,7 +47,8 @@ from . import hostrt
 
 U32 = 0xFFFFFFFF
 U64 = 0xFFFFFFFFFFFFFFFF
-LINK_FLAGS = ["-shared", "-fPIC", "-O1", "-Wl,-Bsymbolic", "-Wl,-z,notext", "-lm"]
+# -z text: a text relocation (a non-PIC object) is a link error, not a silent fixup.
+LINK_FLAGS = ["-shared", "-fPIC", "-O1", "-Wl,-Bsymbolic", "-Wl,-z,text", "-lm"]
 SPECTEST_FUNCS = ("print", "print_i32", "print_i64", "print_f32", "print_f64",
                   "print_i32_f32", "print_f64_f64")
 SPECTEST_FUNC_TYPES = {

@@ -134,6 +134,12 @@ def compile_fixture(name: str) -> Path:
     source = FIXTURES_DIR / f"{name}.c"
     if not source.is_file():
         raise FileNotFoundError(f"no fixture source {source}")
+    return compile_c(source)
+
+
+def compile_c(source: Path) -> Path:
+    """Compile any one-file C program (an example's, say) as compile_fixture does."""
+    name = source.stem
     version = _clang_version()
     if version is None:
         pytest.skip(f"{CLANG} not found: install clang-14, lld-14, wasi-libc (bash .ci/run does)")

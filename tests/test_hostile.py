@@ -28,7 +28,8 @@ def _assemble(tmp_path: Path, name: str, wat: str) -> Path:
 
 
 def _run(
-    tmp_path: Path, target: str, name: str, wat: str, *run_flags: str, timeout: float = 120
+    tmp_path: Path, target: str, name: str, wat: str, *run_flags: str, timeout: float = 120,
+    build_flags: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     if target.endswith("kvm") and shutil.which("qemu-system-x86_64") is None:
         pytest.skip("qemu-system-x86_64 is not installed")
@@ -36,7 +37,7 @@ def _run(
     image = tmp_path / f"{name}-{target}.img"
     cli = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
     build = subprocess.run(
-        [*cli, "build", str(wasm), "--target", target, "-o", str(image)],
+        [*cli, "build", str(wasm), "--target", target, "-o", str(image), *build_flags],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -141,3 +142,96 @@ def test_busy_loop_ends_with_timeout(target: str, tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "did not finish within 2 s" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ---- WASI: escapes through paths, guest pointers out of range, descriptor exhaustion ----------
+# Each check: (call, allowed errnos). EPERM 63 / ENOTCAPABLE 76 for escapes (docs/fs.md),
+# EFAULT 21 for pointers outside linear memory, ENAMETOOLONG 37 for a 2 GiB path length.
+WASI_ESCAPES = """(module
+  (import "wasi_snapshot_preview1" "path_open" (func $path_open
+    (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory 1)
+  (data (i32.const 0) "../f.txt")
+  (data (i32.const 16) "/etc/passwd")
+  (data (i32.const 32) "out/passwd")
+  (data (i32.const 48) "abs")
+  (data (i32.const 64) "f.txt")
+  (data (i32.const 80) "fail ?\\n")
+  (func $open (param $path i32) (param $len i32) (result i32)
+    (call $path_open (i32.const 3) (i32.const 1) (local.get $path) (local.get $len)
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 200)))
+  (func $check (param $id i32) (param $got i32) (param $a i32) (param $b i32)
+    (if (i32.and (i32.ne (local.get $got) (local.get $a)) (i32.ne (local.get $got) (local.get $b)))
+      (then
+        (i32.store8 (i32.const 85) (i32.add (i32.const 65) (local.get $id)))
+        (i32.store (i32.const 300) (i32.const 80))
+        (i32.store (i32.const 304) (i32.const 7))
+        (drop (call $fd_write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 308)))
+        (call $proc_exit (i32.add (i32.const 100) (local.get $got))))))
+  (func $esc (param $id i32) (param $got i32)  ;; an escape: EPERM or ENOTCAPABLE
+    (call $check (local.get $id) (local.get $got) (i32.const 63) (i32.const 76)))
+  (func $ok (param $id i32) (param $got i32)
+    (call $check (local.get $id) (local.get $got) (i32.const 0) (i32.const 0)))
+  (func (export "_start") (local $e i32) (local $n i32) (local $last i32)
+    (call $esc (i32.const 0) (call $open (i32.const 0) (i32.const 8)))
+    (call $esc (i32.const 1) (call $open (i32.const 16) (i32.const 11)))
+    (call $esc (i32.const 2) (call $open (i32.const 32) (i32.const 10)))
+    (call $esc (i32.const 3) (call $open (i32.const 48) (i32.const 3)))
+    (call $ok (i32.const 4) (call $open (i32.const 64) (i32.const 5)))
+    ;; iovecs outside memory, and an iovec whose buffer runs past its end
+    (call $check (i32.const 5) (call $fd_write (i32.const 1) (i32.const 0xfffffff0) (i32.const 1)
+      (i32.const 308)) (i32.const 21) (i32.const 21))
+    (i32.store (i32.const 300) (i32.const 64))
+    (i32.store (i32.const 304) (i32.const 0xffffffff))
+    (call $check (i32.const 6) (call $fd_write (i32.const 1) (i32.const 300) (i32.const 1)
+      (i32.const 308)) (i32.const 21) (i32.const 21))
+    (call $check (i32.const 7) (call $open (i32.const 64) (i32.const 0x7fffffff)) (i32.const 21)
+      (i32.const 37))
+    ;; open the same file until the descriptor table is full
+    (block $full (loop $more
+      (local.set $e (call $open (i32.const 64) (i32.const 5)))
+      (br_if $full (local.get $e))
+      (local.set $last (i32.load (i32.const 200)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $n) (i32.const 200000)))))
+    (if (i32.eq (local.get $e) (i32.const 41)) (then (local.set $e (i32.const 33))))  ;; ENFILE
+    (call $check (i32.const 8) (local.get $e) (i32.const 33) (i32.const 48))  ;; EMFILE, ENOMEM
+    (call $ok (i32.const 9) (i32.lt_u (local.get $n) (i32.const 1000)))
+    ;; one closed, one more open succeeds
+    (call $ok (i32.const 10) (call $fd_close (local.get $last)))
+    (call $ok (i32.const 11) (call $open (i32.const 64) (i32.const 5))))
+)"""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_wasi_escapes_bad_pointers_and_fd_exhaustion(target: str, tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "f.txt").write_text("inside\n")
+    (box / "out").symlink_to("../../etc")  # packed as links: resolved inside the guest's tree
+    (box / "abs").symlink_to("/etc/passwd")
+    proc = _run(tmp_path, target, "wasi_escape", WASI_ESCAPES,
+                build_flags=("--dir", f"{box}::/box"), timeout=300)
+    # a failing check prints "fail X" (X = A + its index) and exits 100 + the errno it got
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(
+    ("name", "decl"),
+    [("table", "(table 0xfffffff funcref) (memory 1)"), ("memory", "(memory 65536)")],
+)
+def test_huge_initial_allocations(target: str, name: str, decl: str, tmp_path: Path) -> None:
+    """A 2 GiB table or a 4 GiB memory at instantiation: spt reserves them lazily and runs;
+    kvm's guest RAM cannot hold them and must say so in one line, before booting."""
+    proc = _run(tmp_path, target, f"huge_{name}", f'(module {decl} (func (export "_start")))')
+    assert "Traceback" not in proc.stderr
+    if proc.returncode != 0:
+        assert proc.returncode == 1 and "does not fit" in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    else:
+        assert target.endswith("spt"), "kvm has 256 MiB by default: this cannot fit"

@@ -8,9 +8,9 @@ Three layers, cheapest first:
 * numeric semantics: one exported function per operator, compiled into a shared object (the
   PIC path) and called through its trampoline with ctypes, compared bit for bit with wasmtime
   on edge values (test_llvm_semantics.py);
-* end to end: each fixture of tests/guest_programs.py built with `--backend llvm` (and
-  `llvm-O0`) for x86_64-spt and run, held to the same FIXTURE_CASES table as the Cranelift
-  runs of test_run.py.
+* end to end: each fixture of tests/guest_programs.py built with `--backend llvm` for
+  x86_64-spt and x86_64-kvm (and `llvm-O0` for spt) and run, held to the same FIXTURE_CASES
+  table as the Cranelift runs of test_run.py.
 
 test_compile_speed prints ops/s at -O0 and -O2 (`pytest -s` shows it); bench/compile.py is the
 full comparison with Cranelift.
@@ -18,18 +18,22 @@ full comparison with Cranelift.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from guest_programs import FIXTURE_CASES, FixtureCase, compile_fixture
 from test_run import TRAP_EXIT, wasmkiln
+from test_run import _need as need_target
 
+from wasmkiln.bridge.codegen import generate
 from wasmkiln.bridge.compile import compile_wasm
 from wasmkiln.bridge.decode import decode
-from wasmkiln.bridge.llvm_backend import LLVMModule, emit_object, generate
+from wasmkiln.bridge.llvm_backend import LLVMModule, emit_object
 from wasmkiln.bridge.translate import FunctionTranslator
 from wasmkiln.bridge.validate import validate
 
@@ -52,7 +56,7 @@ def test_real_module_compiles(path: Path) -> None:
     module = _module(path)
     opt_levels = [0, 2] if sum(len(f.body) for f in module.funcs) <= SMALL else [0]
     for opt in opt_levels:
-        objects = generate(module, opt_level=opt)
+        objects = generate(module, "llvm" if opt else "llvm-O0")
         assert objects and all(o[:4] == b"\x7fELF" for o in objects)
 
 
@@ -70,7 +74,7 @@ def test_pic_object() -> None:
     """Shared objects (the spec runner's path) need PIC; the IR is the same."""
     module = _module(compile_fixture("fib"))
     for opt in (0, 2):
-        assert generate(module, opt_level=opt, pic=True)[0][:4] == b"\x7fELF"
+        assert generate(module, "llvm" if opt else "llvm-O0", pic=True)[0][:4] == b"\x7fELF"
 
 
 def test_ir_is_verified() -> None:
@@ -104,27 +108,33 @@ def test_compile_speed() -> None:
 
 
 # ---- end to end -----------------------------------------------------------------------
+# The release tier on both targets; -O0 (a different code path through LLVM, same IR) on spt.
+END_TO_END = [("llvm", "x86_64-spt"), ("llvm", "x86_64-kvm"), ("llvm-O0", "x86_64-spt")]
+
+
 @pytest.fixture(scope="module")
-def images() -> dict[tuple[str, str], Path]:
+def images() -> dict[tuple[str, str, str], Path]:
     return {}
 
 
-def _image(images: dict, tmp: Path, fixture: str, backend: str) -> Path:
-    key = (fixture, backend)
+def _image(images: dict, tmp: Path, fixture: str, backend: str, target: str) -> Path:
+    key = (fixture, backend, target)
     if key not in images:
-        out = tmp / f"{fixture}-{backend}.spt"
-        proc = wasmkiln("build", str(compile_fixture(fixture)), "--target", "x86_64-spt",
+        out = tmp / f"{fixture}-{backend}-{target}.img"
+        proc = wasmkiln("build", str(compile_fixture(fixture)), "--target", target,
                         "--backend", backend, "-o", str(out))
         assert proc.returncode == 0, proc.stderr
         images[key] = out
     return images[key]
 
 
-@pytest.mark.parametrize("backend", LLVM_BACKENDS)
+@pytest.mark.parametrize(("backend", "target"), END_TO_END, ids=lambda v: v)
 @pytest.mark.parametrize("case", FIXTURE_CASES, ids=lambda c: c.id)
-def test_fixture_runs(case: FixtureCase, backend: str, images: dict,
+def test_fixture_runs(case: FixtureCase, backend: str, target: str, images: dict,
                       tmp_path_factory: pytest.TempPathFactory) -> None:
-    image = _image(images, tmp_path_factory.getbasetemp(), case.fixture, backend)
+    """The spine's fixtures, held to the same FIXTURE_CASES table as test_run.py's."""
+    need_target(target)
+    image = _image(images, tmp_path_factory.getbasetemp(), case.fixture, backend, target)
     env_flags = [f"--env={k}={v}" for k, v in case.env.items()]
     proc = wasmkiln("run", *env_flags, str(image), "--", *case.args)
     assert proc.stdout == case.stdout, proc.stderr
@@ -290,8 +300,6 @@ class _Native:
         self.ctypes = ctypes
 
     def _on_trap(self, vm: int, code: int) -> None:
-        import os
-
         os.write(self.report_fd, f"trap {code}\n".encode())
         os._exit(0)
 
@@ -318,27 +326,15 @@ class _Native:
 
     def in_child(self, calls: list[tuple]) -> tuple[list, str]:
         """Run calls in a forked child; (results so far, "trap N" or "")."""
-        import os
         import pickle
 
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: results, one pickle per call, then exit
-            os.close(r)
+        def child(w: int) -> None:  # results, one pickle per call
             self.report_fd = w
-            try:
-                for call in calls:
-                    out = self.call(*call)
-                    data = pickle.dumps(out)
-                    os.write(w, b"r" + len(data).to_bytes(4, "little") + data)
-            finally:
-                os._exit(0)
-        os.close(w)
-        buf = b""
-        while chunk := os.read(r, 1 << 16):
-            buf += chunk
-        os.close(r)
-        os.waitpid(pid, 0)
+            for call in calls:
+                data = pickle.dumps(self.call(*call))
+                os.write(w, b"r" + len(data).to_bytes(4, "little") + data)
+
+        buf = _fork_read(child)
         results, trap = [], ""
         while buf:
             if buf[:1] == b"r":
@@ -348,6 +344,28 @@ class _Native:
             else:
                 trap, buf = buf.decode().strip(), b""
         return results, trap
+
+
+def _fork_read(child: Callable[[int], None]) -> bytes:
+    """Everything child(write_fd) writes from a forked process that then exits.
+
+    Generated code may trap (the trap builtin exits) or crash: neither takes pytest along.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            child(w)
+        finally:
+            os._exit(0)
+    os.close(w)
+    buf = b""
+    while chunk := os.read(r, 1 << 16):
+        buf += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return buf
 
 
 def _wasmtime_call(instance: Any, store: Any, name: str, args: Sequence) -> tuple[Any, str]:
@@ -416,3 +434,157 @@ def test_stack_limit_traps(tmp_path: Path) -> None:
     assert native.in_child([("f", (), ("i32",), ())]) == ([], "trap 9")
     native.vmctx[5] = 0
     assert native.in_child([("f", (), ("i32",), ())]) == ([[1]], "")
+
+
+# ---- NaN quieting survives the optimiser ------------------------------------------------
+# Wasm: an arithmetic result that is NaN is quiet. LLVM's default FP semantics let -O2 fold
+# x*1, x/1, x-0, x+-0, -0-x, x*-1, demote(promote x) and min(x, x) to x (or to a sign flip),
+# which passes a signalling NaN through. Each identity is reached three ways: the constant
+# in place, through a local (mem2reg + SCCP) and through a call with a constant argument
+# (inlining), so a lowering that only looks at the operator's operands cannot pass. Values
+# cross as integer bits: a float in Python would be quieted by the conversion to double.
+_QUIET = {"f32": 1 << 22, "f64": 1 << 51}
+_EXP = {"f32": 0xFF << 23, "f64": 0x7FF << 52}
+_ITYPE = {"f32": "i32", "f64": "i64"}
+_NAN_INPUTS = {
+    "f32": [0x7FA00000, 0xFFA00001, 0x7F800001, 0x7FC00000, 0x3FC00000, 0x80000000, 0],
+    "f64": [0x7FF4000000000000, 0xFFF4000000000001, 0x7FF0000000000001, 0x7FF8000000000000,
+            0x3FF8000000000000, 0x8000000000000000, 0],
+}
+# name -> (wat of a binary operator, the constant second operand; None: the same x twice)
+_IDENTITIES = {
+    "add_neg0": ("add", "-0x0p+0"), "sub_0": ("sub", "0x0p+0"), "mul_1": ("mul", "1"),
+    "mul_neg1": ("mul", "-1"), "div_1": ("div", "1"), "div_neg1": ("div", "-1"),
+    "min_self": ("min", None), "max_self": ("max", None), "min_inf": ("min", "inf"),
+    "max_neginf": ("max", "-inf"),
+}
+
+
+def _is_nan(t: str, bits: int) -> bool:
+    return bits & _EXP[t] == _EXP[t] and bits & (_QUIET[t] * 2 - 1) != 0
+
+
+def _nan_identity_wat() -> tuple[str, list[tuple[str, str]]]:
+    """The module and its (export, float type) pairs."""
+    funcs, exports = [], []
+    for t in ("f32", "f64"):
+        i = _ITYPE[t]
+        x = f"({t}.reinterpret_{i} (local.get 0))"
+        for name, (op, k) in _IDENTITIES.items():
+            rhs = x if k is None else f"({t}.const {k})"
+            funcs.append(f"(func ${t}_{name}_f (param {t} {t}) (result {t}) "
+                         f"({t}.{op} (local.get 0) (local.get 1)))")
+            bodies = {
+                "direct": f"({t}.{op} {x} {rhs})",
+                "local": f"(local.set 1 {rhs}) ({t}.{op} {x} (local.get 1))",
+                "inlined": f"(call ${t}_{name}_f {x} {rhs})",
+            }
+            for how, body in bodies.items():
+                export = f"{t}.{name}.{how}"
+                funcs.append(f'(func (export "{export}") (param {i}) (result {i}) (local {t}) '
+                             f"(i{t[1:]}.reinterpret_{t} {body}))")
+                exports.append((export, t))
+        neg_zero = f"({t}.sub ({t}.const -0x0p+0) {x})"
+        funcs.append(f'(func (export "{t}.neg0_sub") (param {i}) (result {i}) '
+                     f"(i{t[1:]}.reinterpret_{t} {neg_zero}))")
+        exports.append((f"{t}.neg0_sub", t))
+    funcs.append('(func (export "f32.demote_promote") (param i32) (result i32) '
+                 "(i32.reinterpret_f32 (f32.demote_f64 (f64.promote_f32 "
+                 "(f32.reinterpret_i32 (local.get 0))))))")
+    exports.append(("f32.demote_promote", "f32"))
+    return "(module\n" + "\n".join(funcs) + ")", exports
+
+
+@pytest.mark.parametrize("opt", [0, 2])
+def test_nan_results_stay_quiet(opt: int, tmp_path: Path) -> None:
+    wasmtime = pytest.importorskip("wasmtime")
+    wat, exports = _nan_identity_wat()
+    wasm = bytes(wasmtime.wat2wasm(wat))
+    native = _Native(wasm, opt, tmp_path)
+    store = wasmtime.Store()
+    instance = wasmtime.Instance(store, wasmtime.Module(store.engine, wasm), [])
+    calls, expected = [], []
+    for export, t in exports:
+        i = _ITYPE[t]
+        for bits in _NAN_INPUTS[t]:
+            arg = _from_bits(i, bits)
+            calls.append((export, (i,), (i,), (arg,)))
+            expected.append(instance.exports(store)[export](store, arg))
+    got, trap = native.in_child(calls)
+    assert not trap and len(got) == len(calls), trap
+    failures = []
+    for (export, params, _, (arg,)), want, (result,) in zip(calls, expected, got, strict=True):
+        t = "f32" if params[0] == "i32" else "f64"
+        w, g = _to_bits(params[0], want), _to_bits(params[0], result)
+        w_nan, g_nan = _is_nan(t, w), _is_nan(t, g)
+        if w_nan != g_nan or (g_nan and not g & _QUIET[t]) or (not w_nan and w != g):
+            failures.append(f"{export}({_to_bits(params[0], arg):#x}): wasmtime {w:#x}, "
+                            f"ours {g:#x}")
+    assert not failures, f"{len(failures)} of {len(calls)}:\n" + "\n".join(failures)
+
+
+# ---- multi-value calling conventions (docs/abi.md "Several results") ---------------------
+# Each backend's trampoline calls each backend's function. Same backend: always right. Across
+# backends: right while there are at most two results of each class (both use rax, rdx,
+# xmm0, xmm1), different beyond (Cranelift's slot-per-spill return area vs LLVM's all-or-
+# nothing struct), which is why a module is never split between backends.
+_MULTI_WAT = """(module
+  (func (export "two") (param i32) (result i64 i32) (i64.const -6) (local.get 0))
+  (func (export "four") (param i32) (result i32 f64 i64 f32)
+    (local.get 0) (f64.const 2.5) (i64.const -7) (f32.const 4.5))
+  (func (export "five") (param i32) (result i32 i32 i32 f32 i64)
+    (local.get 0) (i32.const 2) (i32.const 3) (f32.const 4.5) (i64.const 5)))"""
+_MULTI_EXPECTED = {"two": [-6, 11], "four": [11, 2.5, -7, 4.5], "five": [11, 2, 3, 4.5, 5]}
+
+
+def _in_child(fn: Any, *args: Any) -> Any:
+    """fn(*args) in a forked child: its pickled result, or "crashed" if the child died."""
+    import pickle
+
+    data = _fork_read(lambda w: os.write(w, pickle.dumps(fn(*args))) and None)
+    return pickle.loads(data) if data else "crashed"
+
+
+def test_multi_value_conventions(tmp_path: Path) -> None:
+    import ctypes
+    import subprocess
+
+    wasmtime = pytest.importorskip("wasmtime")
+    objcopy, cc = shutil.which("objcopy"), shutil.which("cc")
+    if objcopy is None or cc is None:
+        pytest.skip("objcopy and cc are needed to link both backends into one object")
+    module = decode(bytes(wasmtime.wat2wasm(_MULTI_WAT)))
+    validate(module)
+    (tmp_path / "cl.o").write_bytes(generate(module, "cranelift", pic=True)[0])
+    (tmp_path / "ll0.o").write_bytes(generate(module, "llvm", pic=True)[0])
+    subprocess.run([objcopy, "--prefix-symbols=ll_", str(tmp_path / "ll0.o"),
+                    str(tmp_path / "ll.o")], check=True)
+    so = tmp_path / "both.so"
+    subprocess.run([cc, "-shared", "-o", str(so), str(tmp_path / "cl.o"),
+                    str(tmp_path / "ll.o")], check=True)
+    lib = ctypes.CDLL(str(so))
+    vmctx = (ctypes.c_uint64 * 8)()  # no stack limit; nothing else is touched
+    tramp_t = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
+                               ctypes.POINTER(ctypes.c_uint64))
+    prefix = {"cranelift": "", "llvm": "ll_"}
+
+    def call(export: str, tramp_by: str, func_by: str) -> list:
+        index = next(e.index for e in module.exports if e.name == export)
+        ftype = module.types[module.funcs[index].type_idx]
+        tramp = tramp_t(ctypes.cast(getattr(lib, f"{prefix[tramp_by]}wk_tramp_"
+                                                 f"{module.funcs[index].type_idx}"),
+                                    ctypes.c_void_p).value)
+        code = ctypes.cast(getattr(lib, f"{prefix[func_by]}wk_func_{index}"), ctypes.c_void_p)
+        slots = (ctypes.c_uint64 * 8)(11)
+        tramp(ctypes.addressof(vmctx), code.value, slots)
+        return [_from_bits(t.name.lower(), slots[i]) for i, t in enumerate(ftype.results)]
+
+    for export, want in _MULTI_EXPECTED.items():
+        for tramp_by in prefix:
+            assert _in_child(call, export, tramp_by, tramp_by) == want, export
+        crossed = [_in_child(call, export, a, b) for a, b in
+                   (("cranelift", "llvm"), ("llvm", "cranelift"))]
+        if export == "five":  # three integer results: the conventions part ways
+            assert all(c != want for c in crossed), crossed
+        else:
+            assert all(c == want for c in crossed), (export, crossed)

@@ -2,7 +2,8 @@
 
 tests/net_kvm/net_kvm_test.c is a stand-in ``wk_main`` that serves HTTP over
 wk/net.h. It is linked, as tests/kvm_platform does, against a scratch CMake
-build of platform/kvm + net/ (+ core/string_core.c for memcpy & co.), booted
+build of platform/kvm + net/ (+ core/string_core.c for memcpy & co., core/alloc_core.c for
+lwIP's memory), booted
 under QEMU microvm (TCG) with a slirp ``hostfwd`` from a free 127.0.0.1 port to
 guest port 80 (``restrict=on``: the guest can reach nothing but slirp; the UDP echo
 case needs ``restrict=off``, see qemu_command), and
@@ -84,8 +85,13 @@ endif()
 add_library(wk_test_string OBJECT {UNIKERNEL}/core/string_core.c)
 wk_layer(wk_test_string)
 target_compile_options(wk_test_string PRIVATE -fno-tree-loop-distribute-patterns)
+# lwIP's heap and pools are the core's kernel heap (core/alloc_core.c, wk_malloc).
+add_library(wk_test_alloc OBJECT {UNIKERNEL}/core/alloc_core.c)
+wk_layer(wk_test_alloc)
+target_include_directories(wk_test_alloc PRIVATE {UNIKERNEL}/core)
 add_library(wasmkiln-net-test STATIC
-  $<TARGET_OBJECTS:wk_plat_kvm> ${{WK_NET_OBJECTS_NIC}} $<TARGET_OBJECTS:wk_test_string>)
+  $<TARGET_OBJECTS:wk_plat_kvm> ${{WK_NET_OBJECTS_NIC}} $<TARGET_OBJECTS:wk_test_string>
+  $<TARGET_OBJECTS:wk_test_alloc>)
 """)
     bld = work / "build"
     subprocess.run(["cmake", "-S", proj, "-B", bld, "-G", "Ninja",
@@ -93,7 +99,7 @@ add_library(wasmkiln-net-test STATIC
     subprocess.run(["ninja", "-C", bld], check=True, stdout=subprocess.DEVNULL)
     obj = work / "test.o"
     subprocess.run(["gcc", "-std=c11", *kernel_flags(), f"-I{UNIKERNEL}/include",
-                    "-c", TEST_C, "-o", obj], check=True)
+                    f"-I{UNIKERNEL}/core", "-c", TEST_C, "-o", obj], check=True)
     target = json.loads((KVM_DIR / "target.json").read_text())
     ldflags = [f.replace("{dir}", str(KVM_DIR)) for f in target["ldflags"]]
     image = work / "net_kvm_test.elf"

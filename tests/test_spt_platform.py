@@ -237,7 +237,8 @@ def test_bad_command_line(image: Callable[[str], Path]) -> None:
 # ---- the sandbox ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call", ["getpid", "openat", "write3", "read1", "mmap"])
+@pytest.mark.parametrize("call", ["getpid", "openat", "write3", "read1", "mmap",
+                                  "mprotect-exec"])
 def test_forbidden_syscall_is_killed_with_sigsys(image: Callable[[str], Path], call: str) -> None:
     r = run_image(image(""), f"forbid-{call}")
     assert r.stdout == "before\n", "writing to fd 1 must still work under the filter"

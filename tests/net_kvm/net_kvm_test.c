@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "instance_core.h" /* wk_kmem_init: lwIP's memory is the core's kernel heap */
 #include "wk/errno.h"
 #include "wk/net.h"
 #include "wk/platform.h"
@@ -231,6 +232,7 @@ int wk_main(const wk_bootinfo *bi) {
   for (size_t i = 0; i < sizeof pattern; i++) {
     pattern[i] = (uint8_t)(i % PAT_MOD);
   }
+  wk_kmem_init((uintptr_t)bi->mem_base, (uintptr_t)bi->mem_base + bi->mem_size, NULL);
   for (int i = 0; i < CONNS_MAX; i++) {
     conns[i].s = -1;
   }

@@ -10,7 +10,7 @@
  *   hello (default)  print argv and environ via fd_write, then proc_exit(42)
  *   trap             builtins->trap(INT_DIV_ZERO)                -> 134
  *   forbid-NAME      print "before", then a raw forbidden syscall -> SIGSYS
- *                    (NAME: getpid, openat, write3, read1, mmap)
+ *                    (NAME: getpid, openat, write3, read1, mmap, mprotect-exec)
  *   builtins         memory.grow/fill/copy/init, data.drop, globals, tables
  *   efault           WASI calls with bad guest pointers return EFAULT
  *   wasi             clocks, random, fdstat, seek, prestat, poll_oneoff
@@ -129,6 +129,8 @@ static void forbidden(wk_vmctx *vm, const char *which) {
   if (str_eq(which, "forbid-write3")) raw_syscall(1, 3, (long)"x", 1);
   if (str_eq(which, "forbid-read1")) raw_syscall(0, 1, (long)vm->memory->base, 1);
   if (str_eq(which, "forbid-mmap")) raw_syscall(9, 0, 4096, 3);
+  /* mprotect is allowed for PROT_READ|PROT_WRITE only (memory.grow): never executable. */
+  if (str_eq(which, "forbid-mprotect-exec")) raw_syscall(10, (long)vm->memory->base, 65536, 7);
   say(vm, "after (sandbox did not stop it)\n");
 }
 

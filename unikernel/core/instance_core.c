@@ -6,9 +6,15 @@
  *   [ runtime heap: instance, globals, tables, funcref arrays, drop flags,
  *     WK_HEAP_RESERVE for the layers ][ pad to 64 KiB ][ linear memory ... ]
  *
- * Linear memory uses explicit bounds checks: generated code compares against
- * vmctx->memory->size, memory.grow only raises the size (the bytes beyond are
- * still zero because the region starts zeroed and memory never shrinks).
+ * Linear memory, two ways (docs/abi.md "Linear memory"):
+ *  - guard reservation: when the platform has paging (wk_plat_memory_reserve),
+ *    memory 0 gets WK_MEMORY_RESERVE bytes of address space of its own, only
+ *    its size accessible; memory.grow commits pages, and a fault in the rest
+ *    is the out-of-bounds trap (wk_memory_fault). Code compiled for guard
+ *    memory skips most bounds checks; explicitly checked code runs too.
+ *  - in the region (above): generated code compares against memory->size;
+ *    memory.grow only raises the size (the bytes beyond are still zero because
+ *    the region starts zeroed and memory never shrinks).
  *
  * Instantiation order follows the Wasm 2.0 spec: globals, tables, active
  * element segments, active data segments (each bounds-checked; a failure is a
@@ -93,9 +99,39 @@ static int bind_imports(struct wk_instance *inst, void *const *supplied) {
   return 0;
 }
 
+/* Defined (weak, by image.py's metadata) when the module has no explicit bounds checks. */
+__attribute__((weak)) extern const char wk_module_memory_guard[];
+
+/* Memory 0 in a guard reservation; 1 done, 0 not available here, -1 failed. */
+static int reserve_memory(struct wk_instance *inst) {
+  const wk_module *m = inst->module;
+  if (!wk_plat_memory_reserve || !wk_plat_memory_commit || inst->embed) return 0;
+  uint8_t *base = wk_plat_memory_reserve(WK_MEMORY_RESERVE);
+  if (!base) return 0;
+  uint64_t size = (uint64_t)m->mem_min_pages * WK_PAGE_SIZE;
+  if (size && wk_plat_memory_commit(base, size) != 0) {
+    wk_log("wasmkiln: memory of %u pages does not fit in the machine's memory\n",
+           m->mem_min_pages);
+    return -1;
+  }
+  inst->memory.base = base;
+  inst->memory.size = size;
+  inst->memory.max_pages = m->mem_max_pages > 65536 ? 65536 : m->mem_max_pages;
+  inst->memory_guarded = 1;
+  inst->vm.memory = &inst->memory;
+  return 1;
+}
+
 /* Memory 0 when the module defines it: after the heap, 64 KiB aligned. */
 static int place_memory(struct wk_instance *inst, uintptr_t from, uintptr_t region_end) {
   const wk_module *m = inst->module;
+  int r = reserve_memory(inst);
+  if (r != 0) return r > 0 ? 0 : -1;
+  if (wk_module_memory_guard) {
+    wk_log("wasmkiln: the module was compiled for guard-region memory, which this platform "
+           "could not reserve\n");
+    return -1;
+  }
   uint64_t mem = align_up(from, WK_PAGE_SIZE);
   uint64_t fit = mem <= region_end ? (region_end - mem) / WK_PAGE_SIZE : 0;
   uint64_t max = m->mem_max_pages;
@@ -234,6 +270,9 @@ _Noreturn void wk_unwind(struct wk_instance *inst) {
   __builtin_longjmp(inst->unwind, 1);
 }
 
+/* The instance wk_main runs, for wk_memory_fault (a fault handler has no vmctx). */
+static struct wk_instance *running;
+
 int wk_main(const wk_bootinfo *bi) {
   const wk_module *m = &wk_module_main;
   if (m->entry_func < 0 || (uint32_t)m->entry_func >= m->num_funcs) {
@@ -244,11 +283,24 @@ int wk_main(const wk_bootinfo *bi) {
     wk_log("wasmkiln: bad start function index %d\n", m->start_func);
     return 1;
   }
-  uint64_t start_ns = wk_plat_clock_monotonic();
+  /* The kernel heap first, above where the runtime heap will be: a guard reservation
+   * (kvm) takes linear memory's pages from it while the instance is created. */
+  uintptr_t region = (uintptr_t)bi->mem_base, region_end = region + bi->mem_size;
+  wk_kmem_init(align_up(region, 16) + heap_needed(m), region_end, NULL);
   struct wk_instance *inst = wk_instance_create(m, bi->mem_base, bi->mem_size, bi, NULL);
   if (!inst) return 1;
-  inst->start_ns = start_ns;
+  inst->start_ns = bi->start_ns;
+  if (m->has_memory && !inst->memory_guarded)
+    wk_kmem_below(&inst->memory); /* linear memory in the region: claims stay above it */
+  running = inst;
   return run_guarded(inst, run_module);
+}
+
+void wk_memory_fault(uintptr_t addr) {
+  struct wk_instance *inst = running;
+  if (!inst || !inst->memory_guarded) return;
+  uintptr_t base = (uintptr_t)inst->memory.base;
+  if (addr >= base && addr - base < WK_MEMORY_RESERVE) wk_trap(&inst->vm, WK_TRAP_MEM_OOB);
 }
 
 /* ---- Accessors for the layers (wk/core.h) ---------------------------------- */

@@ -43,12 +43,25 @@ struct wk_instance {
   uint32_t exit_code;     /* set before unwinding */
   uint64_t start_ns;      /* wk_plat_clock_monotonic() at wk_main */
   wk_embed *embed;        /* set by an embedder; NULL in an image (see wk_embed) */
+  int memory_guarded;     /* memory 0 lives in a guard reservation (wk_plat_memory_reserve) */
 };
 
 static inline struct wk_instance *wk_inst(wk_vmctx *vm) { return vm->instance; }
 
+/* Guard-region memory calls (wk/platform.h), weak: platforms without paging (and
+ * the host library) do not define them, and core then keeps memory in its region. */
+__attribute__((weak)) void *wk_plat_memory_reserve(uint64_t size);
+__attribute__((weak)) int wk_plat_memory_commit(void *addr, uint64_t size);
+
 /* Bump allocation from the runtime heap (zeroed, 16-byte aligned); NULL when full. */
 void *wk_heap_alloc(struct wk_instance *inst, uint64_t size);
+
+/* The kernel heap (alloc_core.c) over [floor, top) of the region, above the
+ * linear memory `mem` (may be NULL); wk_kmem_ceiling(mem) is where that memory
+ * may grow to (UINTPTR_MAX for any other memory). */
+void wk_kmem_init(uintptr_t floor, uintptr_t top, const wk_memory *mem);
+void wk_kmem_below(const wk_memory *mem); /* set `mem` later (it is placed after init) */
+uintptr_t wk_kmem_ceiling(const wk_memory *mem);
 
 /* Unwind to the guard in wk_main (or the embedder's); exit_code must be set. */
 _Noreturn void wk_unwind(struct wk_instance *inst);

@@ -53,6 +53,14 @@ uint32_t wk_core_memory_grow(wk_vmctx *vm, uint32_t delta) {
   if (!mem) return UINT32_MAX;
   uint64_t old = mem->size / WK_PAGE_SIZE;
   if (delta > mem->max_pages - old) return UINT32_MAX;
+  /* The kernel heap may have claimed the top of the region (alloc_core.c). */
+  if ((uint64_t)(wk_kmem_ceiling(mem) - (uintptr_t)mem->base) < (old + delta) * WK_PAGE_SIZE)
+    return UINT32_MAX;
+  /* In a guard reservation the new pages must be made accessible first. */
+  struct wk_instance *inst = wk_inst(vm);
+  if (inst->memory_guarded && mem == &inst->memory && delta &&
+      wk_plat_memory_commit(mem->base + mem->size, (uint64_t)delta * WK_PAGE_SIZE) != 0)
+    return UINT32_MAX;
   /* The bytes are already reserved and zero: growing only moves the bound. */
   mem->size = (old + delta) * WK_PAGE_SIZE;
   return (uint32_t)old;

@@ -11,7 +11,7 @@
 /* Make f's private buffer hold at least `need` bytes. */
 static int reserve(wk_fs_node *f, uint64_t need) {
   if (f->data && f->cap >= need) return WK_ESUCCESS;
-  if (need > WK_FS_ARENA_SIZE) return WK_ENOSPC;
+  if (need > WK_FS_FILE_MAX) return WK_ENOSPC;
   uint64_t cap = 64;
   while (cap < need) cap *= 2;
   uint8_t *d = wk_fs_arena_alloc(cap);
@@ -42,7 +42,7 @@ int wk_fs_write(wk_fs *fs, wk_fs_node *f, uint64_t off, const void *buf, uint64_
   if (f->type == WK_FS_DIR) return WK_EISDIR;
   if (f->type != WK_FS_FILE) return WK_EINVAL;
   if (len == 0) return WK_ESUCCESS;
-  if (off > WK_FS_ARENA_SIZE || len > WK_FS_ARENA_SIZE - off) return WK_EFBIG;
+  if (off > WK_FS_FILE_MAX || len > WK_FS_FILE_MAX - off) return WK_EFBIG;
   uint64_t end = off + len;
   int err = reserve(f, end > f->size ? end : f->size);
   if (err) return err;
@@ -57,7 +57,7 @@ int wk_fs_truncate(wk_fs *fs, wk_fs_node *f, uint64_t size) {
   if (f->type == WK_FS_DIR) return WK_EISDIR;
   if (f->type != WK_FS_FILE) return WK_EINVAL;
   if (size > f->size) {
-    if (size > WK_FS_ARENA_SIZE) return WK_EFBIG;
+    if (size > WK_FS_FILE_MAX) return WK_EFBIG;
     int err = reserve(f, size);
     if (err) return err;
   } else if (f->data) {

@@ -70,7 +70,7 @@ struct wk_fs {
   uint64_t next_ino;
 };
 
-/* ---- arena allocator (alloc_fs.c): a buddy allocator over a static arena ---- */
+/* ---- memory (alloc_fs.c): the core's kernel heap (wk_kmem_alloc) ---- */
 void *wk_fs_arena_alloc(uint64_t size); /* zeroed; NULL when full */
 void wk_fs_arena_free(void *p, uint64_t size);
 

@@ -5,10 +5,12 @@
  * wk_net_* calls (raw API, NO_SYS=1); wk_net_poll() feeds it frames from the
  * platform and runs its timers from the monotonic clock (sys_now).
  *
- * Sizes are chosen for serving files over TCP from a VM with plenty of RAM
- * (the kvm target runs with >= 128 MiB) to a host through QEMU's slirp or a
- * tap device, with up to ~64 concurrent connections. Memory cost (static, in
- * .bss): MEM_SIZE (4 MiB) + PBUF_POOL (512 x 1.5 KiB = 0.8 MiB) + the pools.
+ * Sizes are chosen for serving files over TCP to a host through QEMU's slirp
+ * or a tap device, with up to ~64 concurrent connections. Memory: lwIP's heap
+ * and pools come from the core's kernel heap (wk_malloc, pages taken on
+ * demand, see wk/core.h), so an image costs nothing in .bss for them and a
+ * server runs in 32 MiB of guest RAM; the counts below are lwIP's defaults
+ * for its sanity checks, not reservations.
  */
 #ifndef WK_LWIPOPTS_H
 #define WK_LWIPOPTS_H
@@ -24,13 +26,22 @@
 
 /* ---- memory ------------------------------------------------------------------ */
 #define MEM_ALIGNMENT 8         /* x86_64: keep u64 and pointers aligned */
-#define MEM_LIBC_MALLOC 0       /* lwIP's own heap (no malloc in a freestanding kernel) */
-#define MEMP_MEM_MALLOC 0       /* fixed pools: O(1) alloc, no fragmentation */
-/* The heap holds PBUF_RAM pbufs: TCP send-buffer data copied by tcp_write and
- * outgoing UDP. 64 connections x TCP_SND_BUF would need 8 MiB; 4 MiB covers
- * ~32 connections with full send buffers. When it runs out, tcp_write fails
- * and wk_net_send returns -WK_EAGAIN until data is acknowledged: graceful. */
-#define MEM_SIZE (4 * 1024 * 1024)
+/* lwIP's heap (PBUF_RAM pbufs: TCP send-buffer data copied by tcp_write,
+ * outgoing UDP) and its pools (MEMP_MEM_MALLOC: pcbs, segments, pool pbufs)
+ * are the kernel heap's, a buddy allocator on pages claimed only when used,
+ * instead of static arrays (5 MiB of .bss that the kvm loader wrote and the
+ * boot code zeroed on every boot). When memory runs out, tcp_write fails and
+ * wk_net_send returns -WK_EAGAIN until data is acknowledged: graceful. */
+#include <stddef.h>
+void *wk_malloc(size_t size);
+void *wk_calloc(size_t n, size_t size);
+void wk_free(void *p);
+#define MEM_LIBC_MALLOC 1
+#define mem_clib_malloc wk_malloc
+#define mem_clib_calloc wk_calloc
+#define mem_clib_free wk_free
+#define MEMP_MEM_MALLOC 1
+#define MEM_SIZE (4 * 1024 * 1024) /* unused with MEM_LIBC_MALLOC */
 /* Received frames are copied from the NIC into pool pbufs, one frame each.
  * 512 covers the TCP_WND of ~5 connections with unread data at once plus
  * headroom for ACK-only traffic; an exhausted pool drops frames (TCP resends). */

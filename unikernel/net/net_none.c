@@ -15,6 +15,11 @@ int wk_net_poll(void) {
   return -WK_ENOSYS;
 }
 
+int wk_net_wait(uint64_t timeout_ns) {
+  (void)timeout_ns;
+  return -WK_ENOSYS;
+}
+
 int wk_net_ready(wk_net_addr *ip, unsigned *prefix) {
   (void)ip;
   (void)prefix;
@@ -24,6 +29,16 @@ int wk_net_ready(wk_net_addr *ip, unsigned *prefix) {
 int wk_net_wait_ready(uint64_t timeout_ns) {
   (void)timeout_ns;
   return -WK_ENOSYS;
+}
+
+int wk_net_preopen_listeners(int *out, int max) {
+  (void)out;
+  (void)max;
+  return 0; /* no stack: the runner refuses --listen/-p for such targets */
+}
+
+void wk_net_drain(uint64_t timeout_ns) {
+  (void)timeout_ns;
 }
 
 int wk_net_tcp_listen(const wk_net_addr *local, int backlog) {

@@ -18,6 +18,7 @@
 
 #include "lwip/ip_addr.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs, for wk_net_drain */
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "wk/errno.h"
@@ -306,6 +307,40 @@ int wk_net_tcp_listen(const wk_net_addr *local, int backlog) {
   tcp_arg(lpcb, l);
   tcp_accept(lpcb, on_accept);
   return s;
+}
+
+int wk_net_preopen_listeners(int *out, int max) {
+  wk_plat_listen want[WK_PLAT_LISTEN_MAX];
+  int n = wk_plat_net_listeners(want, WK_PLAT_LISTEN_MAX);
+  if (n <= 0) {
+    return 0;
+  }
+  if (n > WK_PLAT_LISTEN_MAX) {
+    n = WK_PLAT_LISTEN_MAX;
+  }
+  if (n > max) {
+    n = max;
+  }
+  int rc = wk_net_init();
+  if (rc < 0) {
+    return rc;
+  }
+  (void)wk_net_wait_ready(WK_NET_PREOPEN_WAIT_NS);
+  int opened[WK_PLAT_LISTEN_MAX];
+  for (int i = 0; i < n; i++) {
+    wk_net_addr a = {.family = WK_NET_AF_INET, .port = want[i].port};
+    memcpy(a.addr, want[i].ip4, 4);
+    int s = wk_net_tcp_listen(&a, WK_NET_BACKLOG_MAX);
+    if (s < 0) {
+      while (i > 0) {
+        (void)wk_net_close(opened[--i]);
+      }
+      return s;
+    }
+    opened[i] = s;
+    out[i] = s;
+  }
+  return n;
 }
 
 int wk_net_tcp_accept(int listener, wk_net_addr *peer) {
@@ -799,6 +834,28 @@ static void close_tcp_conn(sk *k, int reset) {
    * close that lwIP finishes in the background. */
   if (unread || tcp_close(pcb) != ERR_OK) {
     tcp_abort(pcb);
+  }
+}
+
+/* Any connection (open, or closed by the application and finishing in the
+ * background) with data still to send or to be acknowledged? */
+static int tcp_busy(void) {
+  for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
+    if (p->unsent != NULL || p->unacked != NULL) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void wk_net_drain(uint64_t timeout_ns) {
+  if (!wk_net_ready(NULL, NULL) && wk_net_poll() < 0) {
+    return; /* never brought up */
+  }
+  uint64_t t0 = wk_plat_clock_monotonic();
+  (void)wk_net_poll();
+  while (tcp_busy() && wk_plat_clock_monotonic() - t0 < timeout_ns) {
+    (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);
   }
 }
 

@@ -221,6 +221,14 @@ int wk_net_ready(wk_net_addr *ip, unsigned *prefix) {
   return 1;
 }
 
+int wk_net_wait(uint64_t timeout_ns) {
+  int n = wk_net_poll();
+  if (n == 0) {
+    wk_plat_net_wait(timeout_ns);
+  }
+  return n;
+}
+
 int wk_net_wait_ready(uint64_t timeout_ns) {
   int rc = wk_net_init();
   if (rc < 0) {
@@ -231,7 +239,7 @@ int wk_net_wait_ready(uint64_t timeout_ns) {
     if (wk_plat_clock_monotonic() - t0 >= timeout_ns) {
       return -WK_ETIMEDOUT;
     }
-    (void)wk_net_poll();
+    (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);
   }
   return 0;
 }

@@ -50,15 +50,6 @@ typedef struct {
   uint64_t start_ns; /* zero of the CPU-time clocks */
 } poll_clocks;
 
-/* Spin-loop hint; a CPU without one just spins. */
-static inline void cpu_relax(void) {
-#if defined(__x86_64__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ volatile("yield");
-#endif
-}
-
 static uint64_t sat_add(uint64_t a, uint64_t b) { return b > UINT64_MAX - a ? UINT64_MAX : a + b; }
 
 /* Where a subscription keeps its fields: preview 1, or preview 0 (wasi_unstable),
@@ -104,7 +95,8 @@ static void put_event(uint8_t *ev, const uint8_t *sub, uint16_t error, uint8_t t
 }
 
 /* Readiness of an fd subscription: files and the console are always ready
- * (a file reports the bytes left to read); the wrong direction is EBADF. */
+ * (a file reports the bytes left to read); the wrong direction is EBADF.
+ * Sockets ask the network layer: WK_EAGAIN means not ready yet. */
 static uint16_t fd_ready(wk_vmctx *vm, int32_t fd, uint8_t tag, uint64_t *nbytes) {
   wk_fd *f = wk_wasi_fd(vm, fd);
   *nbytes = 0;
@@ -120,7 +112,8 @@ static uint16_t fd_ready(wk_vmctx *vm, int32_t fd, uint8_t tag, uint64_t *nbytes
     }
     return WK_ESUCCESS;
   }
-  return WK_EBADF; /* directories; sockets are polled by the network layer */
+  if (f->kind == WK_FD_SOCKET) return wk_wasi_sock_ready(f, tag, nbytes) ? WK_ESUCCESS : WK_EAGAIN;
+  return WK_EBADF; /* directories */
 }
 
 int32_t wk_wasi_poll(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptions,
@@ -134,43 +127,56 @@ int32_t wk_wasi_poll(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptio
 
   poll_clocks c = {wk_plat_clock_monotonic(), wk_plat_clock_realtime(), wk_instance_start_ns(vm)};
   uint32_t nev = 0;
-  uint64_t earliest = UINT64_MAX;
-  int have_clock = 0;
 
-  /* Pass 1: descriptors and bad subscriptions answer at once; find the earliest clock. */
-  for (uint32_t i = 0; i < n; i++) {
-    const uint8_t *sub = subs + (uint64_t)i * l->size;
-    uint8_t tag = sub[8];
-    if (tag == WK_EVENTTYPE_CLOCK) {
-      uint64_t d;
-      if (clock_deadline(sub, l, &c, &d)) {
-        put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_EINVAL, tag, 0);
-        continue;
-      }
-      have_clock = 1;
-      if (d < earliest) earliest = d;
-    } else if (tag == WK_EVENTTYPE_FD_READ || tag == WK_EVENTTYPE_FD_WRITE) {
-      int32_t fd;
-      uint64_t nbytes;
-      __builtin_memcpy(&fd, sub + 16, 4);
-      uint16_t err = fd_ready(vm, fd, tag, &nbytes);
-      put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, err, tag, nbytes);
-    } else {
-      return WK_EINVAL;
-    }
-  }
-
-  /* Pass 2: nothing ready yet, so wait for the earliest clock, then report every
-   * clock whose deadline has passed. */
-  if (nev == 0 && have_clock) {
-    uint64_t now;
-    while ((now = wk_plat_clock_monotonic()) < earliest) cpu_relax();
+  /* Until something is ready: descriptors and bad subscriptions answer as
+   * soon as they can; clocks only when no descriptor did and the earliest
+   * deadline has passed. While sockets wait, the network is polled. */
+  for (;;) {
+    uint64_t earliest = UINT64_MAX;
+    int have_clock = 0, sockets_wait = 0;
     for (uint32_t i = 0; i < n; i++) {
       const uint8_t *sub = subs + (uint64_t)i * l->size;
-      uint64_t d;
-      if (sub[8] == WK_EVENTTYPE_CLOCK && !clock_deadline(sub, l, &c, &d) && d <= now)
-        put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_ESUCCESS, WK_EVENTTYPE_CLOCK,
-                  0);
+      uint8_t tag = sub[8];
+      if (tag == WK_EVENTTYPE_CLOCK) {
+        uint64_t d;
+        if (clock_deadline(sub, l, &c, &d)) {
+          put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_EINVAL, tag, 0);
+          continue;
+        }
+        have_clock = 1;
+        if (d < earliest) earliest = d;
+      } else if (tag == WK_EVENTTYPE_FD_READ || tag == WK_EVENTTYPE_FD_WRITE) {
+        int32_t fd;
+        uint64_t nbytes;
+        __builtin_memcpy(&fd, sub + 16, 4);
+        uint16_t err = fd_ready(vm, fd, tag, &nbytes);
+        if (err == WK_EAGAIN) {
+          sockets_wait = 1;
+          continue;
+        }
+        put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, err, tag, nbytes);
+      } else {
+        return WK_EINVAL;
+      }
+    }
+    if (nev > 0) break;
+    uint64_t now = wk_plat_clock_monotonic();
+    if (have_clock && now >= earliest) {
+      for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *sub = subs + (uint64_t)i * l->size;
+        uint64_t d;
+        if (sub[8] == WK_EVENTTYPE_CLOCK && !clock_deadline(sub, l, &c, &d) && d <= now)
+          put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_ESUCCESS,
+                    WK_EVENTTYPE_CLOCK, 0);
+      }
+      break;
+    }
+    if (sockets_wait) {
+      wk_wasi_sock_wait_step(have_clock ? earliest - now : UINT64_MAX);
+    } else if (have_clock) {
+      while (wk_plat_clock_monotonic() < earliest) wk_wasi_cpu_relax();
+    } else {
+      break; /* nothing can become ready */
     }
   }
   return wk_wasi_put(vm, nevents_out, &nev, 4);

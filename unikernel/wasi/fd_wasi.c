@@ -1,8 +1,9 @@
 /*
  * wasi/fd_wasi.c - fd_* calls over the descriptor table (fdtable_wasi.c):
  * the console (fds 0-2 unless renumbered or closed), files and directories
- * of the file system (wk/fs.h). Sockets are the network layer's; here they
- * are only entries that fd_* calls refuse as the spec says.
+ * of the file system (wk/fs.h). Sockets are the network layer's: fd_read,
+ * fd_write and fd_close pass them to sock_wasi.c; the calls that need a file
+ * refuse them as the spec says.
  *
  * Errno choices follow wasmtime's preview1 on Linux where the spec is vague
  * (the wasi-testsuite checks them): reading or writing a descriptor opened
@@ -18,7 +19,7 @@
  * Check the iovec array and every buffer in it before any I/O, so a bad
  * pointer is EFAULT with nothing done. Returns the host pointer of the array.
  */
-static int32_t check_iovs(wk_vmctx *vm, int32_t iovs, int32_t iovs_len, const uint8_t **out) {
+int32_t wk_wasi_check_iovs(wk_vmctx *vm, int32_t iovs, int32_t iovs_len, const uint8_t **out) {
   uint64_t bytes = (uint64_t)(uint32_t)iovs_len * WK_IOVEC_SIZE;
   const uint8_t *arr = wk_guest_ptr(vm, (uint32_t)iovs, bytes);
   if (!arr) return WK_EFAULT;
@@ -32,7 +33,7 @@ static int32_t check_iovs(wk_vmctx *vm, int32_t iovs, int32_t iovs_len, const ui
   return WK_ESUCCESS;
 }
 
-static void iov_at(wk_vmctx *vm, const uint8_t *arr, uint32_t i, uint8_t **buf, uint32_t *len) {
+void wk_wasi_iov_at(wk_vmctx *vm, const uint8_t *arr, uint32_t i, uint8_t **buf, uint32_t *len) {
   uint32_t off;
   __builtin_memcpy(&off, arr + i * WK_IOVEC_SIZE, 4);
   __builtin_memcpy(len, arr + i * WK_IOVEC_SIZE + 4, 4);
@@ -49,7 +50,7 @@ static int32_t console_write(wk_vmctx *vm, int32_t stream, const uint8_t *arr, u
   for (uint32_t i = 0; i < n; i++) {
     uint8_t *buf;
     uint32_t len;
-    iov_at(vm, arr, i, &buf, &len);
+    wk_wasi_iov_at(vm, arr, i, &buf, &len);
     if (len > UINT32_MAX - *total) break; /* nwritten is a u32: stop short */
     if (len == 0) continue;
     int r = wk_plat_console_write(stream, buf, len);
@@ -65,7 +66,7 @@ static int32_t file_write(wk_vmctx *vm, wk_fd *f, const uint8_t *arr, uint32_t n
   for (uint32_t i = 0; i < n; i++) {
     uint8_t *buf;
     uint32_t len;
-    iov_at(vm, arr, i, &buf, &len);
+    wk_wasi_iov_at(vm, arr, i, &buf, &len);
     if (len > UINT32_MAX - *total) break;
     int32_t err = wk_fs_write(fs_of(vm), f->node, *off, buf, len);
     if (err) return *total ? WK_ESUCCESS : err;
@@ -80,7 +81,7 @@ static int32_t file_read(wk_vmctx *vm, wk_fd *f, const uint8_t *arr, uint32_t n,
   for (uint32_t i = 0; i < n; i++) {
     uint8_t *buf;
     uint32_t len;
-    iov_at(vm, arr, i, &buf, &len);
+    wk_wasi_iov_at(vm, arr, i, &buf, &len);
     uint64_t got;
     int32_t err = wk_fs_read(fs_of(vm), f->node, *off, buf, len, &got);
     if (err) return *total ? WK_ESUCCESS : err;
@@ -96,7 +97,6 @@ static int32_t io_fd(wk_vmctx *vm, int32_t fd, int write, wk_fd **out) {
   wk_fd *f = wk_wasi_fd(vm, fd);
   if (!f) return WK_EBADF;
   if (f->kind == WK_FD_DIR) return WK_EISDIR;
-  if (f->kind == WK_FD_SOCKET) return WK_ENOTSUP;
   if (write ? !(f->writable && (f->base & WK_RIGHT_FD_WRITE))
             : !(f->readable && (f->base & WK_RIGHT_FD_READ)))
     return WK_EBADF;
@@ -110,11 +110,13 @@ int32_t wk_wasi_fd_write(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_le
   int32_t err = io_fd(vm, fd, 1, &f);
   if (err) return err;
   const uint8_t *arr;
-  if ((err = check_iovs(vm, iovs, iovs_len, &arr))) return err;
+  if ((err = wk_wasi_check_iovs(vm, iovs, iovs_len, &arr))) return err;
   if (!wk_guest_ptr(vm, (uint32_t)nwritten_out, 4)) return WK_EFAULT;
   uint32_t total = 0;
   if (f->kind == WK_FD_STDIO) {
     err = console_write(vm, f->handle, arr, (uint32_t)iovs_len, &total);
+  } else if (f->kind == WK_FD_SOCKET) {
+    err = wk_wasi_sock_writev(vm, f, arr, (uint32_t)iovs_len, &total);
   } else {
     if (f->fdflags & WK_FDFLAGS_APPEND) f->offset = wk_fs_size(f->node);
     err = file_write(vm, f, arr, (uint32_t)iovs_len, &f->offset, &total);
@@ -128,7 +130,7 @@ int32_t wk_wasi_fd_read(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len
   int32_t err = io_fd(vm, fd, 0, &f);
   if (err) return err;
   const uint8_t *arr;
-  if ((err = check_iovs(vm, iovs, iovs_len, &arr))) return err;
+  if ((err = wk_wasi_check_iovs(vm, iovs, iovs_len, &arr))) return err;
   if (!wk_guest_ptr(vm, (uint32_t)nread_out, 4)) return WK_EFAULT;
   uint32_t got = 0;
   if (f->kind == WK_FD_STDIO) {
@@ -137,13 +139,16 @@ int32_t wk_wasi_fd_read(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len
     for (uint32_t i = 0; i < (uint32_t)iovs_len; i++) {
       uint8_t *buf;
       uint32_t len;
-      iov_at(vm, arr, i, &buf, &len);
+      wk_wasi_iov_at(vm, arr, i, &buf, &len);
       if (len == 0) continue;
       long r = wk_plat_console_read(buf, len);
       if (r < 0) return (int32_t)-r;
       got = (uint32_t)r;
       break;
     }
+  } else if (f->kind == WK_FD_SOCKET) {
+    err = wk_wasi_sock_readv(vm, f, arr, (uint32_t)iovs_len, &got);
+    if (err) return err;
   } else {
     err = file_read(vm, f, arr, (uint32_t)iovs_len, &f->offset, &got);
     if (err) return err;
@@ -165,7 +170,7 @@ int32_t wk_wasi_fd_pread(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_le
   if (err) return err;
   if (offset < 0) return WK_EINVAL;
   const uint8_t *arr;
-  if ((err = check_iovs(vm, iovs, iovs_len, &arr))) return err;
+  if ((err = wk_wasi_check_iovs(vm, iovs, iovs_len, &arr))) return err;
   if (!wk_guest_ptr(vm, (uint32_t)nread_out, 4)) return WK_EFAULT;
   uint64_t off = (uint64_t)offset;
   uint32_t got = 0;
@@ -180,7 +185,7 @@ int32_t wk_wasi_fd_pwrite(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_l
   if (err) return err;
   if (offset < 0) return WK_EINVAL;
   const uint8_t *arr;
-  if ((err = check_iovs(vm, iovs, iovs_len, &arr))) return err;
+  if ((err = wk_wasi_check_iovs(vm, iovs, iovs_len, &arr))) return err;
   if (!wk_guest_ptr(vm, (uint32_t)nwritten_out, 4)) return WK_EFAULT;
   /* pwrite writes at the offset even in append mode (wasmtime's choice, not Linux's). */
   uint64_t off = (uint64_t)offset;

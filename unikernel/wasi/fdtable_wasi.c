@@ -1,13 +1,19 @@
 /*
  * wasi/fdtable_wasi.c - the descriptor table, and the args/environment merge.
  *
- * fds 0, 1, 2 are the console; the preopened directories of the packed file
- * system follow from 3, in --dir order (wasi-libc scans upward from 3 until
- * fd_prestat_get says EBADF). The table starts in the runtime heap and grows
+ * fds 0, 1, 2 are the console; the run's preopened TCP listeners (wasmkiln
+ * run --listen / -p) follow from 3, then the preopened directories of the
+ * packed file system in --dir order. That is wasmtime's -S tcplisten layout:
+ * wasi-libc's preopen scan stops at the first fd whose fd_prestat_get says
+ * EBADF, so a program that serves files next to a listener finds its
+ * directories itself (fd_prestat_get on the fds after the sockets), under
+ * wasmtime and here alike. The table starts in the runtime heap and grows
  * (doubling) in the fs arena up to WK_WASI_FDS_MAX. Entries carry a kind, so
  * sockets (the network layer's handles) fit in the same table.
  */
 #include "internal_wasi.h"
+#include "wk/net.h"
+#include "wk/platform.h"
 #include "wk/wasi.h"
 
 #define INITIAL_FDS 64u
@@ -22,6 +28,21 @@ static void init_stdio(wk_fd *f, int32_t stream) {
                .base = common | (stream == 0 ? WK_RIGHT_FD_READ : WK_RIGHT_FD_WRITE)};
 }
 
+/* The run asked for listeners the guest cannot get: say why and stop, as a
+ * runtime does when its --tcplisten address is taken. */
+_Noreturn static void listen_failed(wk_vmctx *vm, int err) {
+  static const char prefix[] = "wasmkiln: cannot open the preopened listeners (--listen/-p): ";
+  const char *why = err == -WK_ENODEV        ? "no network device\n"
+                    : err == -WK_EADDRINUSE ? "address in use\n"
+                    : err == -WK_ENOSYS     ? "built without a network stack\n"
+                                            : "network error\n";
+  size_t n = 0;
+  while (why[n]) n++;
+  (void)wk_plat_console_write(2, prefix, sizeof prefix - 1);
+  (void)wk_plat_console_write(2, why, n);
+  wk_exit(vm, 71); /* EX_OSERR */
+}
+
 wk_wasi_state *wk_wasi_state_get(wk_vmctx *vm) {
   void **slot = wk_instance_layer_slot(vm, WK_LAYER_WASI);
   if (*slot) return *slot;
@@ -29,16 +50,23 @@ wk_wasi_state *wk_wasi_state_get(wk_vmctx *vm) {
   if (!st) return NULL;
   st->fs = wk_fs_get(vm);
   unsigned npre = wk_fs_preopen_count(st->fs);
+  int socks[WK_PLAT_LISTEN_MAX];
+  int nsock = wk_net_preopen_listeners(socks, WK_PLAT_LISTEN_MAX);
+  if (nsock < 0) listen_failed(vm, nsock);
   uint32_t cap = INITIAL_FDS;
-  while (cap < 3 + npre) cap *= 2;
+  while (cap < 3 + (unsigned)nsock + npre) cap *= 2;
   st->fds = wk_instance_alloc(vm, cap * sizeof(wk_fd));
   if (!st->fds) return NULL;
   st->nfds = cap;
   for (int32_t i = 0; i < 3; i++) init_stdio(&st->fds[i], i);
+  for (int i = 0; i < nsock; i++) {
+    wk_wasi_sock_entry(&st->fds[3 + i], socks[i], WK_FDFLAGS_NONBLOCK);
+    st->fds[3 + i].preopened = 1;
+  }
   for (unsigned i = 0; i < npre; i++) {
     wk_fs_node *root = wk_fs_preopen(st->fs, i, 0, 0);
     wk_fs_retain(root);
-    st->fds[3 + i] = (wk_fd){.kind = WK_FD_DIR, .filetype = WK_FILETYPE_DIRECTORY,
+    st->fds[3 + (unsigned)nsock + i] = (wk_fd){.kind = WK_FD_DIR, .filetype = WK_FILETYPE_DIRECTORY,
                              .preopen = i + 1, .base = WK_RIGHTS_DIR,
                              .inheriting = WK_RIGHTS_DIR | WK_RIGHTS_FILE, .node = root};
   }
@@ -83,6 +111,7 @@ int32_t wk_wasi_fd_alloc(wk_vmctx *vm) {
 void wk_wasi_fd_release(wk_vmctx *vm, wk_fd *f) {
   wk_wasi_state *st = wk_wasi_state_get(vm);
   if (f->node) wk_fs_release(st->fs, f->node);
+  if (f->kind == WK_FD_SOCKET) (void)wk_net_close(f->handle);
   *f = (wk_fd){0};
 }
 

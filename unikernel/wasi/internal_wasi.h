@@ -83,6 +83,12 @@ enum {
    WK_RIGHT_FD_FILESTAT_SET_TIMES | WK_RIGHT_PATH_SYMLINK | WK_RIGHT_PATH_REMOVE_DIRECTORY |   \
    WK_RIGHT_PATH_UNLINK_FILE)
 
+/* What a socket can do (a listener and a connection alike, as wasmtime). */
+#define WK_RIGHTS_SOCKET                                                                    \
+  (WK_RIGHT_FD_READ | WK_RIGHT_FD_WRITE | WK_RIGHT_FD_FDSTAT_SET_FLAGS |                     \
+   WK_RIGHT_FD_FILESTAT_GET | WK_RIGHT_POLL_FD_READWRITE | WK_RIGHT_SOCK_SHUTDOWN |           \
+   WK_RIGHT_SOCK_ACCEPT)
+
 /* fdstat: u8 filetype @0, u16 flags @2, u64 rights_base @8, u64 rights_inheriting @16 */
 #define WK_FDSTAT_SIZE 24
 /* filestat: dev @0, ino @8, u8 filetype @16, nlink @24, size @32, atim @40, mtim @48, ctim @56 */
@@ -124,6 +130,12 @@ typedef struct wk_fd {
   uint64_t base, inheriting;  /* rights */
   uint64_t offset;    /* files: the position */
   wk_fs_node *node;   /* files and directories (holds a reference) */
+  /* Sockets the guest opened itself (the WasmEdge extension, sock_wasmedge_wasi.c):
+   * handle is -1 until listen, connect or (UDP) bind makes a network-layer socket. */
+  uint8_t sotype;           /* WK_FILETYPE_SOCKET_STREAM or _DGRAM */
+  uint8_t preopened;        /* a listener the run gave (fdtable_wasi.c) */
+  uint8_t bound_ip[4];      /* sock_bind's address, network order */
+  uint16_t bound_port;      /* sock_bind's port (0: none, or ephemeral) */
 } wk_fd;
 
 /* Per-instance state of the WASI layer (kept in the instance's WASI slot). */
@@ -169,6 +181,45 @@ int32_t wk_wasi_fd_stat(wk_vmctx *vm, int32_t fd, wk_fs_stat *st);
 /* The args and environment the guest sees: baked into the image, then the run's. */
 void wk_wasi_args_env(wk_vmctx *vm, int *argc, const char *const **argv, int *envc,
                       const char *const **envp);
+
+/* Check an iovec array and every buffer in it (EFAULT, nothing done, if one is
+ * out of bounds); *out gets the array's host pointer. */
+int32_t wk_wasi_check_iovs(wk_vmctx *vm, int32_t iovs, int32_t iovs_len, const uint8_t **out);
+/* Buffer i of a checked iovec array. */
+void wk_wasi_iov_at(wk_vmctx *vm, const uint8_t *arr, uint32_t i, uint8_t **buf, uint32_t *len);
+
+/* ---- sockets (sock_wasi.c) ---- */
+/* Fill an fd entry for the network layer's TCP socket `sock`. */
+void wk_wasi_sock_entry(wk_fd *f, int sock, uint16_t fdflags);
+/* fd_read/fd_write on a socket: the iovecs (already checked) as one recv/send;
+ * a blocking fd waits. *total gets the bytes moved. */
+int32_t wk_wasi_sock_readv(wk_vmctx *vm, wk_fd *f, const uint8_t *iovs, uint32_t n,
+                           uint32_t *total);
+int32_t wk_wasi_sock_writev(wk_vmctx *vm, wk_fd *f, const uint8_t *iovs, uint32_t n,
+                            uint32_t *total);
+/* poll_oneoff on a socket: 1 ready (*nbytes: bytes readable, when known),
+ * 0 not yet; tag is WK_EVENTTYPE_FD_READ or _WRITE. */
+int wk_wasi_sock_ready(wk_fd *f, uint8_t tag, uint64_t *nbytes);
+/* Let the network move while a socket call or poll_oneoff waits: one
+ * wk_net_poll, then (spt) a sleep of at most max_ns until a frame comes. */
+void wk_wasi_sock_wait_step(uint64_t max_ns);
+
+/* The socket entry of fd; EBADF for no entry and for one that is not a socket. */
+int32_t wk_wasi_sock_fd(wk_vmctx *vm, int32_t fd, wk_fd **out);
+/* A new fd for the network layer's TCP socket s (closed again when no fd is
+ * free: EMFILE); the number goes to the guest's *fd_out. */
+int32_t wk_wasi_sock_install(wk_vmctx *vm, int s, uint16_t fdflags, int32_t fd_out);
+/* Wait (or not, for a non-blocking fd) until wk_net_events(s) has one of mask. */
+void wk_wasi_sock_wait_events(const wk_fd *f, int s, int mask);
+
+/* Spin-loop hint; a CPU without one just spins. */
+static inline void wk_wasi_cpu_relax(void) {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
 
 /* poll_oneoff with the subscription layout of a preview (1, or 0 for wasi_unstable). */
 int32_t wk_wasi_poll(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptions,

@@ -12,6 +12,7 @@
  * 2 MiB pages (platform C code extends the map above 4 GiB when RAM is there),
  * enables PAE, long mode, paging and SSE, far-jumps to 64-bit code, switches to
  * the boot stack and calls kvm_start(start_info_paddr). kvm_start never returns.
+ * x86_run_on_stack (below) moves it to the run's stack.
  */
 
 #define CR0_PE (1 << 0)
@@ -155,6 +156,21 @@ pvh_start64:
 	hlt
 	jmp 4b
 
+/* void x86_run_on_stack(void *top, void (*fn)(void *), void *arg): switch to
+ * the stack ending at top (16-byte aligned) and call fn(arg); never returns. */
+	.globl x86_run_on_stack
+	.type x86_run_on_stack, @function
+x86_run_on_stack:
+	movq %rdi, %rsp
+	xorl %ebp, %ebp
+	movq %rsi, %rax
+	movq %rdx, %rdi
+	call *%rax
+5:	cli
+	hlt
+	jmp 5b
+	.size x86_run_on_stack, . - x86_run_on_stack
+
 /* ---- data --------------------------------------------------------------- */
 	.section .data.boot, "aw", @progbits
 	.p2align 3
@@ -189,12 +205,15 @@ x86_boot_pdpt:
 boot_pd:
 	.skip 4 * 4096
 
-/* The boot stack: 8 MiB, outside the zeroed .bss range (see link.ld). */
+/* The boot stack: 64 KiB, outside the zeroed .bss range (see link.ld), for
+ * kvm_start only. wk_main runs on a stack kvm_start takes from RAM, so the
+ * image stays small: every byte of it, even NOLOAD, is written by the loader
+ * on every boot and must fit in the guest's memory. */
 	.section .stack, "aw", @nobits
 	.p2align 12
 	.globl x86_boot_stack_low
 x86_boot_stack_low:
-	.skip 8 * 1024 * 1024
+	.skip 64 * 1024
 boot_stack_top:
 
 	.section .note.GNU-stack, "", @progbits

@@ -108,3 +108,52 @@ int x86_mmu_set_uncached(uintptr_t addr, uint64_t len) {
   x86_flush_tlb();
   return 0;
 }
+
+int x86_mmu_map_page(uintptr_t virt, uint64_t phys, void *(*alloc_table)(void)) {
+  if ((virt & (PAGE - 1)) != 0 || (phys & (PAGE - 1)) != 0 || virt >= PDPT_ENTRIES * GIB) {
+    return -1;
+  }
+  uint64_t *pdpte = &x86_boot_pdpt[virt / GIB];
+  if ((*pdpte & PTE_P) == 0) {
+    void *pd = alloc_table(); /* zeroed: no entry present */
+    if (pd == 0) {
+      return -1;
+    }
+    *pdpte = (uint64_t)(uintptr_t)pd | PTE_P | PTE_W;
+  } else if (*pdpte & PTE_PS) {
+    return -1; /* a 1 GiB page of the identity map: not ours to change */
+  }
+  uint64_t *pd = (uint64_t *)(uintptr_t)(*pdpte & PTE_ADDR);
+  uint64_t *pde = &pd[(virt / MIB2) % 512];
+  if ((*pde & PTE_P) == 0) {
+    void *pt = alloc_table();
+    if (pt == 0) {
+      return -1;
+    }
+    *pde = (uint64_t)(uintptr_t)pt | PTE_P | PTE_W;
+  } else if (*pde & PTE_PS) {
+    return -1;
+  }
+  uint64_t *pt = (uint64_t *)(uintptr_t)(*pde & PTE_ADDR);
+  pt[(virt / PAGE) % 512] = phys | PTE_P | PTE_W;
+  return 0; /* the entry was not present, so no TLB holds it: no flush */
+}
+
+uint64_t x86_mmu_unmap_mapped(uintptr_t virt) {
+  if ((virt & (PAGE - 1)) != 0 || virt >= PDPT_ENTRIES * GIB) {
+    return 0;
+  }
+  uint64_t pdpte = x86_boot_pdpt[virt / GIB];
+  if ((pdpte & PTE_P) == 0 || (pdpte & PTE_PS)) {
+    return 0;
+  }
+  uint64_t pde = ((uint64_t *)(uintptr_t)(pdpte & PTE_ADDR))[(virt / MIB2) % 512];
+  if ((pde & PTE_P) == 0 || (pde & PTE_PS)) {
+    return 0;
+  }
+  uint64_t *pte = &((uint64_t *)(uintptr_t)(pde & PTE_ADDR))[(virt / PAGE) % 512];
+  uint64_t phys = (*pte & PTE_P) ? (*pte & PTE_ADDR) : 0;
+  *pte = 0;
+  x86_invlpg(virt);
+  return phys;
+}

@@ -138,14 +138,20 @@ static void put_dec(msgbuf *m, uint64_t v) {
   }
 }
 
+/* Core's (wk/platform.h); weak so that the platform also links alone (tests/kvm_platform). */
+__attribute__((weak)) void wk_memory_fault(uintptr_t addr);
+
 void x86_trap_handler(x86_trap_frame *f) {
   static bool in_trap;
   if (in_trap) {
     wk_plat_exit(TRAP_EXIT_CODE); /* a fault while reporting: just leave */
   }
+  uint64_t cr2 = x86_read_cr2();
+  if (f->vector == 14 && wk_memory_fault) {
+    wk_memory_fault(cr2); /* in linear memory's guard reservation: the OOB trap, no return */
+  }
   in_trap = true;
 
-  uint64_t cr2 = x86_read_cr2();
   msgbuf m = {.len = 0};
   put_str(&m, "wasmkiln: guest crashed: ");
   put_str(&m, f->vector < IDT_VECTORS ? exception_names[f->vector] : "unknown exception");

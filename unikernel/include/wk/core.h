@@ -64,6 +64,23 @@ void *wk_instance_alloc(wk_vmctx *vm, size_t size);
 /* Bytes the runtime heap keeps for wk_instance_alloc after instantiation. */
 #define WK_HEAP_RESERVE (256u * 1024u)
 
+/* ---- Kernel heap (core/alloc_core.c) ----------------------------------------
+ * Memory that can be freed, for the layers' variable-size state (files of the
+ * writable fs layer, lwIP's heap and pools). It is taken on demand from the
+ * top of the platform's region while linear memory grows from the bottom, so
+ * what is available scales with the machine's memory; when the two meet,
+ * allocation returns NULL (and memory.grow -1). Blocks are zeroed, 16-byte
+ * aligned. An embedder's instances (platform/host) have no kernel heap: NULL.
+ *
+ *   char *buf = wk_kmem_alloc(n);  ...  wk_kmem_free(buf, n);   // caller keeps n
+ *   void *q = wk_malloc(n);        ...  wk_free(q);             // size in a header
+ */
+void *wk_kmem_alloc(size_t size);
+void wk_kmem_free(void *p, size_t size); /* size as allocated; NULL is ignored */
+void *wk_malloc(size_t size);
+void *wk_calloc(size_t n, size_t size);
+void wk_free(void *p);
+
 /* ---- Embedding --------------------------------------------------------------- */
 
 /*

@@ -8,8 +8,9 @@
  * format is docs/fs.md) and become private in-memory copies when written
  * (copy on write, per file). Directories are materialised lazily, on first
  * use, so an image with a million packed files costs nothing until a program
- * looks at them. Everything lives in one arena (WK_FS_ARENA_SIZE) with a
- * small size-class allocator; nothing goes back to the host.
+ * looks at them. Everything lives in the core's kernel heap (wk_kmem_alloc,
+ * pages taken on demand, as much as the machine's memory allows); nothing
+ * goes back to the host.
  *
  * Paths are relative to a directory node and are resolved component by
  * component: ".." may not climb above the start directory, an absolute path or
@@ -37,8 +38,10 @@
 #include "wk/abi.h"
 #include "wk/errno.h"
 
-/* Bytes of memory the writable layer may use (nodes, names, file contents). */
-#define WK_FS_ARENA_SIZE (64u << 20)
+/* Largest file the writable layer holds (its buffer doubles as it grows, in the
+ * kernel heap, core/alloc_core.c, at most 4 GiB); the machine's free memory
+ * usually ends it sooner. */
+#define WK_FS_FILE_MAX (1ull << 30)
 /* Longest path one call takes, and longest symlink chain it follows. */
 #define WK_FS_PATH_MAX 4096u
 #define WK_FS_SYMLINK_MAX 40u

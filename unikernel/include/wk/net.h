@@ -54,6 +54,14 @@ int wk_net_init(void);
  * number of frames taken in (>= 0), or -WK_ENOSYS / -WK_ENETDOWN before init. */
 int wk_net_poll(void);
 
+/* wk_net_poll, and when it took in nothing, let the platform block for up to
+ * timeout_ns until a frame may be waiting (spt sleeps in poll(2); kvm returns
+ * at once and the caller spins). For callers that wait on sockets: same
+ * result as wk_net_poll. */
+int wk_net_wait(uint64_t timeout_ns);
+/* What waiters pass: short against lwIP's timers (250 ms), long for a CPU. */
+#define WK_NET_IDLE_WAIT_NS 1000000ull
+
 /* 1 when the interface has an IPv4 address (static, or DHCP bound), else 0.
  * If ip is not NULL, *ip gets the address and *prefix its netmask length. */
 int wk_net_ready(wk_net_addr *ip, unsigned *prefix);
@@ -61,6 +69,24 @@ int wk_net_ready(wk_net_addr *ip, unsigned *prefix);
 /* Poll until wk_net_ready or timeout_ns of monotonic time pass.
  * 0 or -WK_ETIMEDOUT. */
 int wk_net_wait_ready(uint64_t timeout_ns);
+
+/* The run's preopened listeners (wasmkiln run --listen / -p, read from the
+ * platform): brings the stack up, waits up to WK_NET_PREOPEN_WAIT_NS for an
+ * address (so the guest does not race DHCP; listening on 0.0.0.0 works
+ * without one anyway), and opens one TCP listener per entry, in order, with
+ * the full backlog. Opens at most max, stored in out; returns how many (0
+ * without a network or when the run asked for none: nothing is touched), or
+ * a negative errno (every socket opened so far is closed again). */
+#define WK_NET_PREOPEN_WAIT_NS 10000000000ull
+int wk_net_preopen_listeners(int *out, int max);
+
+/* The run is over: let what TCP still has to send leave before the machine
+ * stops (a guest that writes a response, closes and exits must not lose its
+ * tail). Polls until no connection has unsent or unacknowledged data, or
+ * timeout_ns pass. Cheap when the network was never used. Called by the
+ * platforms after wk_main returns. */
+#define WK_NET_DRAIN_NS 2000000000ull
+void wk_net_drain(uint64_t timeout_ns);
 
 /* ---- TCP ------------------------------------------------------------------ */
 

@@ -24,10 +24,34 @@ typedef struct wk_bootinfo {
   void *mem_base;       /* one zeroed, writable region for the runtime heap and */
   uint64_t mem_size;    /* linear memory; the core carves it up */
   uintptr_t stack_low;  /* lowest address of the stack wk_main runs on */
+  uint64_t start_ns;    /* monotonic time the run began: the zero of the process
+                           CPU-time clocks. kvm's clock counts from boot and
+                           passes 0, so wk_main need not read (and calibrate) it */
 } wk_bootinfo;
 
 /* Run the image's module; returns the guest's exit code. Provided by core. */
 int wk_main(const wk_bootinfo *bi);
+
+/* ---- Guard-region linear memory (optional) --------------------------------
+ * A platform with paging may give linear memory a reservation of
+ * WK_MEMORY_RESERVE bytes (4 GiB + guard; wk/abi_layout.h) where only the
+ * current size is accessible, so generated code needs no bounds checks
+ * (docs/abi.md "Linear memory"). Such a platform defines the three calls below
+ * and the symbol wk_runtime_memory_guard (modules compiled for guard memory
+ * reference it, so they cannot link with a runtime without it); core declares
+ * the calls weak and uses explicit checks where they are absent. */
+
+/* Reserve `size` bytes of inaccessible address space; NULL when impossible. */
+void *wk_plat_memory_reserve(uint64_t size);
+/* Make [addr, addr + size) of a reservation readable, writable and zero;
+ * 0 or a negative errno (the memory.grow then fails). */
+int wk_plat_memory_commit(void *addr, uint64_t size);
+
+/* Provided by core, for the platform's fault handler: if addr lies in the
+ * reservation of the running instance's memory, raise the out-of-bounds trap
+ * (unwinds to wk_main, never returns); otherwise return, and the platform
+ * reports the fault as a crash. */
+void wk_memory_fault(uintptr_t addr);
 
 /* Console: stream 1 is stdout, 2 is stderr. Writes everything or fails. */
 int wk_plat_console_write(int stream, const void *buf, size_t len);
@@ -67,6 +91,20 @@ typedef struct wk_plat_netinfo {
   uint8_t gw4[4];        /* default gateway; 0.0.0.0 = none */
 } wk_plat_netinfo;
 
+/* A listening TCP socket the run asked for (wasmkiln run --listen / -p): the
+ * WASI layer gives the guest one preopened listener per entry, before the
+ * preopened directories (wasmtime's -S tcplisten model). */
+typedef struct wk_plat_listen {
+  uint8_t ip4[4]; /* local address, network byte order; 0.0.0.0 = any */
+  uint16_t port;  /* host order, 1..65535 */
+} wk_plat_listen;
+#define WK_PLAT_LISTEN_MAX 16
+
+/* The listeners the run asked for, in order: copies at most max entries into
+ * out and returns how many there are. Never touches the NIC, so it is cheap
+ * for an image that uses no network. */
+int wk_plat_net_listeners(wk_plat_listen *out, int max);
+
 /* Bring the NIC up (first call) and describe it. 0, -WK_ENODEV (no NIC),
  * -WK_EIO (the device failed to initialise). Later calls return the same. */
 int wk_plat_net_open(wk_plat_netinfo *info);
@@ -77,6 +115,12 @@ int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt);
 /* Copy the next received frame into buf: its length, 0 when none waits,
  * -WK_EMSGSIZE when it did not fit (dropped; call again). Never blocks. */
 long wk_plat_net_recv(void *buf, size_t cap);
+/* Nothing arrived and the caller has nothing to do: block for at most
+ * timeout_ns or until a frame may be waiting, whichever is first. A platform
+ * that cannot block (kvm: interrupts are off, the device is polled) returns
+ * at once. */
+void wk_plat_net_wait(uint64_t timeout_ns);
+
 /* Hand queued frames and free RX buffers to the device (one notification at
  * most, and none if the device did not ask for it). */
 void wk_plat_net_flush(void);

@@ -10,8 +10,8 @@
  * guest offsets (i32) and every (pointer, length) goes through wk_guest_ptr.
  * The result is a WASI errno (wk/errno.h), WK_ESUCCESS on success; a bad
  * guest pointer gives WK_EFAULT, never a crash. docs/wasi.md says what each
- * call does here (files: wk/fs.h; sockets: errno stubs until the network
- * layer takes them).
+ * call does here (files: wk/fs.h; sockets: wk/net.h, preopened listeners;
+ * the WasmEdge socket extension is in wk/wasi_sock_ext.h).
  *
  * bridge/hostfuncs.py binds imports with the same table; tests/test_hostfuncs.py
  * parses this file and checks both agree. Signature letters: i=i32 I=i64
@@ -161,7 +161,7 @@ int32_t wk_wasi_proc_raise(wk_vmctx *vm, int32_t sig); /* traps for any real sig
 int32_t wk_wasi_random_get(wk_vmctx *vm, int32_t buf, int32_t buf_len);
 int32_t wk_wasi_sched_yield(wk_vmctx *vm);
 
-/* ---- sockets (errno stubs: EBADF, ENOTSOCK; see sock_wasi.c) ---- */
+/* ---- sockets (sock_wasi.c, over wk/net.h) ---- */
 int32_t wk_wasi_sock_accept(wk_vmctx *vm, int32_t fd, int32_t flags, int32_t fd_out);
 int32_t wk_wasi_sock_recv(wk_vmctx *vm, int32_t fd, int32_t ri_data, int32_t ri_data_len,
                           int32_t ri_flags, int32_t ro_datalen_out, int32_t ro_flags_out);

@@ -7,9 +7,14 @@
  *   2. the PIT (channel 2, mode 0, counter read back) over ~10 ms;
  *   3. CPUID leaf 0x40000010 (hypervisor-reported TSC kHz);
  *   4. CPUID leaf 0x16 (nominal base MHz), with a warning.
- * Realtime: the CMOS RTC (seconds, UTC) read once at boot plus the monotonic
- * time elapsed since that read. Without an RTC, realtime starts at 0 (1970).
+ * Realtime: the CMOS RTC (seconds, UTC) read once plus the monotonic time
+ * elapsed since that read. Without an RTC, realtime starts at 0 (1970).
  * QEMU microvm needs pit=on,rtc=on for 2. and the RTC (README.md).
+ *
+ * Lazy: boot only reads the TSC. The frequency is measured on the first clock
+ * read and the RTC on the first realtime read, because the PIT calibration
+ * takes 10 ms, a fifth of a whole hello boot under TCG, and most programs
+ * never ask for the time. Monotonic time still counts from boot.
  */
 #include <stdbool.h>
 
@@ -27,8 +32,9 @@
 #define NSEC_PER_SEC 1000000000ull
 
 static uint64_t tsc_boot;  /* TSC at kvm_clock_init */
-static uint64_t tsc_mult;  /* ns per tick, 32.32 fixed point */
-static uint64_t rtc_ns;    /* RTC at boot, ns since 1970 */
+static uint64_t tsc_mult;  /* ns per tick, 32.32 fixed point; 0 until calibrated */
+static bool rtc_read;      /* rtc_ns and rtc_mono are set */
+static uint64_t rtc_ns;    /* RTC at its first read, ns since 1970 */
 static uint64_t rtc_mono;  /* monotonic time of that RTC read */
 
 static void warn(const char *msg, size_t len) {
@@ -198,6 +204,10 @@ static uint64_t rtc_read_epoch(void) {
 /* ---- interface ------------------------------------------------------------- */
 
 void kvm_clock_init(void) {
+  tsc_boot = x86_rdtsc();
+}
+
+static void calibrate(void) {
   uint64_t hz = tsc_hz_cpuid15();
   if (hz == 0) {
     hz = tsc_hz_pit();
@@ -217,22 +227,26 @@ void kvm_clock_init(void) {
   }
   /* 1e9 << 32 < 2^64, so this division needs no 128-bit helper. */
   tsc_mult = (NSEC_PER_SEC << 32) / hz;
-  tsc_boot = x86_rdtsc();
-
-  uint64_t secs = rtc_read_epoch();
-  if (secs == 0) {
-    WARN("wasmkiln: no usable RTC; the realtime clock starts at 1970-01-01\n");
-  }
-  rtc_mono = wk_plat_clock_monotonic();
-  rtc_ns = secs * NSEC_PER_SEC;
 }
 
 uint64_t wk_plat_clock_monotonic(void) {
+  if (tsc_mult == 0) {
+    calibrate();
+  }
   uint64_t delta = x86_rdtsc() - tsc_boot;
   return (uint64_t)(((unsigned __int128)delta * tsc_mult) >> 32);
 }
 
 uint64_t wk_plat_clock_realtime(void) {
+  if (!rtc_read) {
+    uint64_t secs = rtc_read_epoch();
+    if (secs == 0) {
+      WARN("wasmkiln: no usable RTC; the realtime clock starts at 1970-01-01\n");
+    }
+    rtc_mono = wk_plat_clock_monotonic();
+    rtc_ns = secs * NSEC_PER_SEC;
+    rtc_read = true;
+  }
   return rtc_ns + (wk_plat_clock_monotonic() - rtc_mono);
 }
 

@@ -47,7 +47,8 @@ const char *kvm_cmdline_raw(void);
 const char *kvm_net_parse(const char *raw);
 
 /* ---- clock_kvm.c ----------------------------------------------------------- */
-/* Calibrate the TSC and read the RTC. */
+/* Note the TSC at boot (monotonic time counts from here); calibration and the
+ * RTC read happen on the first clock read (clock_kvm.c "Lazy"). */
 void kvm_clock_init(void);
 
 #endif /* WK_KVM_H */

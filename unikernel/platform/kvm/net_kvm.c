@@ -3,8 +3,7 @@
  * (QEMU microvm, Firecracker), and the network tokens of the command line.
  *
  * Command line (README.md "Network"), read at boot by kvm_net_parse:
- *   net.ip=A.B.C.D/N     static IPv4 address and prefix length (else DHCP)
- *   net.gw=A.B.C.D       default gateway (only with net.ip)
+ *   net.ip=, net.gw=, net.listen=   the run's settings (../netcfg_plat.h)
  *   virtio_mmio.device=SIZE@BASE:IRQ   a virtio-mmio device (what microvm's
  *                        auto-kernel-cmdline and Firecracker append)
  * Devices: the virtio_mmio.device windows in order; without any, the microvm
@@ -18,6 +17,7 @@
 
 #include "cpu_x86_64.h"
 #include "kvm.h"
+#include "netcfg_plat.h"
 #include "virtio_mmio.h"
 #include "virtio_net.h"
 #include "wk/errno.h"
@@ -31,8 +31,7 @@
 #define KVM_MMIO_HOLE_END 0x100000000ull
 
 static struct {
-  bool static_ip;
-  uint8_t ip4[4], prefix4, gw4[4];
+  wk_plat_netcfg net; /* net.ip=, net.gw=, net.listen= */
   int ndev;
   uint64_t dev_base[KVM_MMIO_DEVICES_MAX];
   uint64_t dev_size[KVM_MMIO_DEVICES_MAX];
@@ -44,95 +43,18 @@ static int nic_state; /* 0 not tried, 1 up, < 0 the open error */
 
 /* ---- command-line tokens ---------------------------------------------------- */
 
-static bool starts_with(const char *s, size_t len, const char *p) {
-  size_t i = 0;
-  for (; p[i] != '\0'; i++) {
-    if (i >= len || s[i] != p[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
-/* Unsigned number at s[*i..len): decimal, or hex after 0x. At most max. */
-static bool parse_num(const char *s, size_t len, size_t *i, uint64_t max, uint64_t *out) {
-  uint64_t v = 0;
-  unsigned base = 10;
-  if (*i + 1 < len && s[*i] == '0' && (s[*i + 1] == 'x' || s[*i + 1] == 'X')) {
-    base = 16;
-    *i += 2;
-  }
-  size_t start = *i;
-  for (; *i < len; (*i)++) {
-    char c = s[*i];
-    unsigned d;
-    if (c >= '0' && c <= '9') {
-      d = (unsigned)(c - '0');
-    } else if (base == 16 && c >= 'a' && c <= 'f') {
-      d = (unsigned)(c - 'a' + 10);
-    } else if (base == 16 && c >= 'A' && c <= 'F') {
-      d = (unsigned)(c - 'A' + 10);
-    } else {
-      break;
-    }
-    if (v > (max - d) / base) {
-      return false;
-    }
-    v = v * base + d;
-  }
-  *out = v;
-  return *i > start;
-}
-
-static bool parse_ipv4(const char *s, size_t len, size_t *i, uint8_t out[4]) {
-  for (int k = 0; k < 4; k++) {
-    if (k > 0) {
-      if (*i >= len || s[*i] != '.') {
-        return false;
-      }
-      (*i)++;
-    }
-    uint64_t v;
-    if (*i < len && s[*i] == '0' && *i + 1 < len && s[*i + 1] == 'x') {
-      return false; /* dotted decimal only */
-    }
-    if (!parse_num(s, len, i, 255, &v)) {
-      return false;
-    }
-    out[k] = (uint8_t)v;
-  }
-  return true;
-}
-
 static const char *parse_token(const char *t, size_t len) {
   size_t i;
-  if (starts_with(t, len, "net.ip=")) {
-    i = 7;
-    uint64_t prefix = 24;
-    if (!parse_ipv4(t, len, &i, cfg.ip4)) {
-      return "command line: net.ip= wants A.B.C.D/N";
-    }
-    if (i < len && t[i] == '/') {
-      i++;
-      if (!parse_num(t, len, &i, 32, &prefix)) {
-        return "command line: net.ip= prefix length must be 0..32";
-      }
-    }
-    if (i != len) {
-      return "command line: net.ip= wants A.B.C.D/N";
-    }
-    cfg.prefix4 = (uint8_t)prefix;
-    cfg.static_ip = true;
-  } else if (starts_with(t, len, "net.gw=")) {
-    i = 7;
-    if (!parse_ipv4(t, len, &i, cfg.gw4) || i != len) {
-      return "command line: net.gw= wants A.B.C.D";
-    }
-  } else if (starts_with(t, len, "virtio_mmio.device=")) {
+  bool taken;
+  const char *err = wk_netcfg_token(&cfg.net, t, len, &taken);
+  if (taken || err != NULL) {
+    return err;
+  }
+  if (wk_netcfg_prefix(t, len, "virtio_mmio.device=")) {
     /* SIZE[K|M]@BASE:IRQ[:ID]; only SIZE and BASE matter here. */
     uint64_t size, base;
     i = 19;
-    if (!parse_num(t, len, &i, 1ull << 32, &size)) {
+    if (!wk_netcfg_num(t, len, &i, 1ull << 32, &size)) {
       return "command line: bad virtio_mmio.device= size";
     }
     if (i < len && (t[i] == 'K' || t[i] == 'k')) {
@@ -146,7 +68,7 @@ static const char *parse_token(const char *t, size_t len) {
       return "command line: bad virtio_mmio.device= (SIZE@BASE:IRQ)";
     }
     i++;
-    if (!parse_num(t, len, &i, UINT64_MAX, &base) || size < 0x100) {
+    if (!wk_netcfg_num(t, len, &i, UINT64_MAX, &base) || size < 0x100) {
       return "command line: bad virtio_mmio.device= base";
     }
     if (cfg.ndev < KVM_MMIO_DEVICES_MAX) {
@@ -157,6 +79,7 @@ static const char *parse_token(const char *t, size_t len) {
   }
   return NULL;
 }
+
 
 const char *kvm_net_parse(const char *raw) {
   size_t i = 0;
@@ -174,10 +97,7 @@ const char *kvm_net_parse(const char *raw) {
       return err;
     }
   }
-  if (!cfg.static_ip && (cfg.gw4[0] | cfg.gw4[1] | cfg.gw4[2] | cfg.gw4[3]) != 0) {
-    return "command line: net.gw= needs net.ip=";
-  }
-  return NULL;
+  return wk_netcfg_check(&cfg.net);
 }
 
 /* ---- the device --------------------------------------------------------------- */
@@ -255,13 +175,12 @@ int wk_plat_net_open(wk_plat_netinfo *info) {
     info->mac[k] = nic.mac[k];
   }
   info->mtu = KVM_NET_MTU;
-  info->static_ip = cfg.static_ip;
-  for (int k = 0; k < 4; k++) {
-    info->ip4[k] = cfg.ip4[k];
-    info->gw4[k] = cfg.gw4[k];
-  }
-  info->prefix4 = cfg.prefix4;
+  wk_netcfg_info(&cfg.net, info);
   return 0;
+}
+
+int wk_plat_net_listeners(wk_plat_listen *out, int max) {
+  return wk_netcfg_listeners(&cfg.net, out, max);
 }
 
 int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt) {
@@ -276,6 +195,10 @@ long wk_plat_net_recv(void *buf, size_t cap) {
     return -WK_ENODEV;
   }
   return virtio_net_recv(&nic, buf, cap);
+}
+
+void wk_plat_net_wait(uint64_t timeout_ns) {
+  (void)timeout_ns; /* interrupts are off: the caller polls the rings */
 }
 
 void wk_plat_net_flush(void) {

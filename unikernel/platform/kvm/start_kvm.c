@@ -1,14 +1,16 @@
 /*
  * start_kvm.c - from the PVH entry to wk_main (x86_64 kvm platform).
  *
- * boot_pvh_x86_64.S calls kvm_start in long mode on the 8 MiB boot stack with
+ * boot_pvh_x86_64.S calls kvm_start in long mode on the 64 KiB boot stack with
  * the first 4 GiB identity-mapped. Here: consoles, exception table, command
- * line, the memory region for the core, clocks, guard pages; then wk_main once
- * and wk_plat_exit with its result.
+ * line, the memory region for the core, clocks, guard pages; then wk_main once,
+ * on an 8 MiB stack taken from RAM, and wk_plat_exit with its result.
  *
  * Memory: the largest usable RAM range of the PVH memory map above the image
- * (64 KiB aligned at both ends). Everything needed from start_info is copied
- * before wk_main, so the loader's structures may lie inside it. The region is
+ * (64 KiB aligned at both ends). Its first STACK_SIZE bytes are the run's
+ * stack (the lowest page unmapped as a guard); the rest goes to the core.
+ * Everything needed from start_info is copied before wk_main, so the loader's
+ * structures may lie inside it. The region is
  * handed over without clearing: on QEMU, Firecracker and Cloud Hypervisor,
  * guest RAM above the loaded image is fresh, zero-filled host memory that no
  * firmware touches (README.md "Memory"); clearing it under TCG costs more than
@@ -19,6 +21,9 @@
 #include "cpu_x86_64.h"
 #include "kvm.h"
 #include "pvh_x86_64.h"
+#include "wk/net.h"
+
+extern void wk_net_drain(uint64_t timeout_ns) __attribute__((weak));
 #include "wk/platform.h"
 
 #ifndef WK_KVM_CLEAR_MEM
@@ -27,6 +32,8 @@
 
 #define MEM_ALIGN 0x10000ull /* 64 KiB */
 #define PAGE 4096ull
+#define STACK_SIZE (8ull << 20) /* the run's stack, guard page included */
+#define REGION_MIN (1ull << 20) /* below this the core cannot even instantiate hello */
 
 void kvm_start(uint32_t start_info_paddr);
 
@@ -75,6 +82,19 @@ static void clear_memory(void *p, uint64_t n) {
   __asm__ volatile("rep stosq" : "+D"(p), "+c"(words) : "a"(0ull) : "memory");
 }
 
+/* Weak: the platform also links without the net layer (tests/kvm_platform). */
+__attribute__((weak)) void wk_net_drain(uint64_t timeout_ns);
+
+static void run(void *bi) {
+  int code = wk_main(bi);
+  if (wk_net_drain) {
+    /* The guest's last TCP bytes leave before the machine stops. Weak: test
+   * kernels link this platform without the network layer. */
+  if (wk_net_drain) wk_net_drain(WK_NET_DRAIN_NS);
+  }
+  wk_plat_exit(code);
+}
+
 void kvm_start(uint32_t start_info_paddr) {
   kvm_console_init();
   x86_trap_init();
@@ -96,8 +116,9 @@ void kvm_start(uint32_t start_info_paddr) {
 
   uint64_t mem_base = 0;
   uint64_t mem_size = find_memory(si, &mem_base);
-  if (mem_size == 0) {
-    kvm_fatal("no usable RAM above the image");
+  if (mem_size < STACK_SIZE + REGION_MIN) {
+    kvm_fatal("not enough memory: the guest needs 8 MiB for its stack and at least 1 MiB "
+              "for the runtime above the image (give the VM more, e.g. -m 16)");
   }
   uint64_t mapped = x86_mmu_map_identity(mem_base + mem_size);
   if (mapped < mem_base + mem_size) {
@@ -111,18 +132,25 @@ void kvm_start(uint32_t start_info_paddr) {
 
   kvm_clock_init();
 
-  /* Null page and a guard page at the bottom of the boot stack. */
+  /* The run's stack: the bottom of the region, with a guard page under it
+   * (and one under the boot stack, and the null page). */
   (void)x86_mmu_unmap_page(0);
-  uintptr_t stack_low = (uintptr_t)x86_boot_stack_low;
+  (void)x86_mmu_unmap_page((uintptr_t)x86_boot_stack_low);
+  uintptr_t stack_low = (uintptr_t)mem_base;
+  uintptr_t stack_top = stack_low + STACK_SIZE;
   if (x86_mmu_unmap_page(stack_low) == 0) {
     stack_low += PAGE;
   }
+  mem_base += STACK_SIZE;
+  mem_size -= STACK_SIZE;
 
   if (WK_KVM_CLEAR_MEM) {
     clear_memory((void *)(uintptr_t)mem_base, mem_size);
   }
 
-  wk_bootinfo bi = {
+  /* Static: it outlives this frame (the core keeps a pointer). */
+  static wk_bootinfo bi;
+  bi = (wk_bootinfo){
       .argc = cl.argc,
       .argv = cl.argv,
       .envc = cl.envc,
@@ -130,6 +158,7 @@ void kvm_start(uint32_t start_info_paddr) {
       .mem_base = (void *)(uintptr_t)mem_base,
       .mem_size = mem_size,
       .stack_low = stack_low,
+      .start_ns = 0, /* the monotonic clock counts from kvm_clock_init */
   };
-  wk_plat_exit(wk_main(&bi));
+  x86_run_on_stack((void *)stack_top, run, &bi);
 }

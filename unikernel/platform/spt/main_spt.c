@@ -1,7 +1,7 @@
 /*
  * platform/spt/main_spt.c - the spt platform's boot: a static Linux process.
  *
- *   IMAGE [--env K=V]... [--] ARGS...
+ *   IMAGE [--env K=V]... [--net TOKEN]... [--] ARGS...
  *
  * The guest's argv is the image's basename followed by ARGS; its environment
  * is exactly the --env pairs (nothing is inherited from the host). Before the
@@ -9,13 +9,18 @@
  * region: heap + up to 4 GiB of linear memory, MAP_NORESERVE so untouched
  * pages cost nothing; an 8 MiB stack with a guard page), switches to the new
  * stack, and seals itself with the seccomp filter of seccomp_spt.c.
+ * --net TOKEN gives the NIC its frames socket and settings (net_spt.c).
  */
 #include <linux/mman.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net_spt.h"
 #include "seccomp_spt.h"
 #include "syscall_spt_x86_64.h"
+#include "wk/net.h"
+
+extern void wk_net_drain(uint64_t timeout_ns) __attribute__((weak));
 #include "wk/platform.h"
 
 #define REGION_SIZE ((4ull << 30) + (64ull << 20)) /* 4 GiB memory + 64 MiB runtime data */
@@ -25,6 +30,8 @@
 
 _Noreturn void wk_spt_start(uintptr_t *initial_sp);
 _Noreturn void wk_spt_run_on_stack(void *stack_top, void (*fn)(void *), void *arg);
+/* memory_spt.c: the guard reservation for linear memory, SIGSEGV -> trap or crash report. */
+int wk_spt_memory_install(void);
 
 static wk_bootinfo boot; /* platform-private; the core gets a pointer */
 
@@ -37,7 +44,7 @@ static void put_err(const char *s) {
 static _Noreturn void die(const char *what) {
   put_err("wasmkiln-spt: ");
   put_err(what);
-  put_err("\nusage: IMAGE [--env KEY=VALUE]... [--] ARGS...\n");
+  put_err("\nusage: IMAGE [--env KEY=VALUE]... [--net TOKEN]... [--] ARGS...\n");
   wk_plat_exit(EXIT_USAGE);
 }
 
@@ -74,8 +81,13 @@ static void *map_anon(uint64_t len, int prot) {
 
 /* Runs on the new stack; never returns. */
 static void run_sealed(void *arg) {
-  if (wk_spt_seccomp_install() < 0) die("cannot install the seccomp filter");
-  wk_plat_exit(wk_main(arg));
+  if (wk_spt_memory_install() < 0) die("cannot reserve linear memory or install its fault handler");
+  if (wk_spt_seccomp_install(wk_spt_net_fd()) < 0) die("cannot install the seccomp filter");
+  int code = wk_main(arg);
+  /* The guest's last TCP bytes leave before the machine stops. Weak: test
+   * kernels link this platform without the network layer. */
+  if (wk_net_drain) wk_net_drain(WK_NET_DRAIN_NS);
+  wk_plat_exit(code);
 }
 
 _Noreturn void wk_spt_start(uintptr_t *initial_sp) {
@@ -95,6 +107,13 @@ _Noreturn void wk_spt_start(uintptr_t *initial_sp) {
       i++;
       break;
     }
+    if (str_eq(a, "--net")) {
+      if (i + 1 >= argc) die("--net needs a TOKEN");
+      const char *err = wk_spt_net_option(argv[i + 1]);
+      if (err) die(err);
+      i += 2;
+      continue;
+    }
     if (str_eq(a, "--env")) {
       if (i + 1 >= argc) die("--env needs KEY=VALUE");
       v = argv[i + 1];
@@ -108,6 +127,8 @@ _Noreturn void wk_spt_start(uintptr_t *initial_sp) {
     genv[genvc++] = v;
   }
   while (i < argc) gargv[gargc++] = argv[i++];
+  const char *net_err = wk_spt_net_setup();
+  if (net_err) die(net_err);
   gargv[gargc] = NULL;
   genv[genvc] = NULL;
 
@@ -121,5 +142,6 @@ _Noreturn void wk_spt_start(uintptr_t *initial_sp) {
   boot.mem_base = map_anon(REGION_SIZE, PROT_READ | PROT_WRITE);
   boot.mem_size = REGION_SIZE;
   boot.stack_low = (uintptr_t)(stack + GUARD_SIZE);
+  boot.start_ns = wk_plat_clock_monotonic();
   wk_spt_run_on_stack(stack + STACK_SIZE, run_sealed, &boot);
 }

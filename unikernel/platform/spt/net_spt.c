@@ -1,0 +1,176 @@
+/*
+ * platform/spt/net_spt.c - the spt platform's NIC: Ethernet frames over a
+ * connected stream socket in QEMU's "stream" framing (a 4-byte big-endian
+ * length, then the frame), which is what `passt --fd` speaks. The runner
+ * (pyhook/runner.py) makes a socketpair, hands one end to passt (which does
+ * DHCP, ARP and the port forwards `-t HOST:GUEST`) and the other to us:
+ *
+ *   IMAGE --net fd=N [--net net.listen=A.B.C.D:PORT]... [--net net.ip=...] ...
+ *
+ * The fd is made non-blocking before the sandbox is sealed; afterwards only
+ * read, write and poll on exactly this fd are allowed (seccomp_spt.c).
+ * Received bytes go to a reassembly buffer from which frames are cut one by
+ * one; frames to send are batched in a second buffer and written at flush
+ * (or when it is full), so a burst of segments costs one write.
+ */
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include <linux/poll.h>
+#include <stdbool.h>
+
+#include "../netcfg_plat.h"
+#include "net_spt.h"
+#include "syscall_spt_x86_64.h"
+#include "wk/errno.h"
+
+#define SPT_NET_MTU 1500
+#define FRAME_MAX 1518           /* Ethernet header + 1500 + VLAN tag, no FCS */
+#define RX_BUF (256 * 1024)      /* reassembly: many frames per read */
+#define TX_BUF (128 * 1024)      /* batched frames, written at flush */
+#define WRITE_WAIT_MS 20         /* a full socket: wait this long per round */
+
+static struct {
+  int fd; /* -1: no NIC */
+  wk_plat_netcfg net;
+  bool up;
+  uint8_t mac[6];
+  uint32_t rx_len, rx_off; /* bytes in rx, bytes already taken */
+  uint32_t tx_len;
+  uint8_t rx[RX_BUF];
+  uint8_t tx[TX_BUF];
+} nic = {.fd = -1};
+
+int wk_spt_net_fd(void) { return nic.fd; }
+
+const char *wk_spt_net_option(const char *tok) {
+  size_t len = 0;
+  while (tok[len]) len++;
+  if (wk_netcfg_prefix(tok, len, "fd=")) {
+    size_t i = 3;
+    uint64_t fd;
+    if (!wk_netcfg_num(tok, len, &i, 1 << 20, &fd) || i != len || fd < 3) {
+      return "--net fd=N wants a descriptor >= 3";
+    }
+    nic.fd = (int)fd;
+    return NULL;
+  }
+  bool taken;
+  const char *err = wk_netcfg_token(&nic.net, tok, len, &taken);
+  if (err) return err;
+  return taken ? NULL : "--net takes fd=N, net.ip=, net.gw= or net.listen=";
+}
+
+const char *wk_spt_net_setup(void) {
+  const char *err = wk_netcfg_check(&nic.net);
+  if (err) return err;
+  if (nic.fd < 0) {
+    return nic.net.nlisten > 0 ? "--net net.listen= needs --net fd=N (a frames socket)" : NULL;
+  }
+  long fl = wk_sys3(__NR_fcntl, nic.fd, F_GETFL, 0);
+  if (fl < 0 || wk_sys3(__NR_fcntl, nic.fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+    return "--net fd=N is not an open descriptor";
+  }
+  /* If passt goes away, writes fail with EPIPE (frames are dropped, as on a
+   * pulled cable) instead of SIGPIPE killing the guest. */
+  struct {
+    unsigned long handler, flags, restorer, mask;
+  } ignore = {.handler = 1 /* SIG_IGN */};
+  if (wk_sys6(__NR_rt_sigaction, 13 /* SIGPIPE */, (long)&ignore, 0, sizeof ignore.mask, 0, 0) <
+      0) {
+    return "cannot ignore SIGPIPE for the frames socket";
+  }
+  return NULL;
+}
+
+int wk_plat_net_listeners(wk_plat_listen *out, int max) {
+  return wk_netcfg_listeners(&nic.net, out, max);
+}
+
+int wk_plat_net_open(wk_plat_netinfo *info) {
+  if (nic.fd < 0) return -WK_ENODEV;
+  if (!nic.up) {
+    /* A locally administered unicast address from the entropy source. */
+    (void)wk_plat_entropy(nic.mac, sizeof nic.mac);
+    nic.mac[0] = (uint8_t)((nic.mac[0] & 0xfe) | 0x02);
+    nic.up = true;
+  }
+  for (int k = 0; k < 6; k++) info->mac[k] = nic.mac[k];
+  info->mtu = SPT_NET_MTU;
+  wk_netcfg_info(&nic.net, info);
+  return 0;
+}
+
+static void wait_fd(short events, int ms) {
+  struct pollfd p = {.fd = nic.fd, .events = events};
+  (void)wk_sys3(__NR_poll, (long)&p, 1, ms);
+}
+
+void wk_plat_net_wait(uint64_t timeout_ns) {
+  if (!nic.up || nic.rx_len - nic.rx_off >= 4) return; /* bytes already here */
+  int ms = timeout_ns >= 1000000u ? (int)(timeout_ns / 1000000u) : 1;
+  wait_fd(POLLIN, ms > 1000 ? 1000 : ms);
+}
+
+void wk_plat_net_flush(void) {
+  uint32_t off = 0;
+  while (off < nic.tx_len) {
+    long r = wk_sys3(__NR_write, nic.fd, (long)(nic.tx + off), nic.tx_len - off);
+    if (r == -EAGAIN || r == -EINTR) {
+      wait_fd(POLLOUT, WRITE_WAIT_MS);
+      continue;
+    }
+    if (r <= 0) break; /* the peer is gone: drop, as a cable pulled out would */
+    off += (uint32_t)r;
+  }
+  nic.tx_len = 0;
+}
+
+int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt) {
+  if (!nic.up) return -WK_ENODEV;
+  size_t len = 0;
+  for (int k = 0; k < iovcnt; k++) len += iov[k].len;
+  if (len > FRAME_MAX) return -WK_EMSGSIZE;
+  if (nic.tx_len + 4 + len > TX_BUF) wk_plat_net_flush();
+  uint8_t *p = nic.tx + nic.tx_len;
+  p[0] = (uint8_t)(len >> 24), p[1] = (uint8_t)(len >> 16);
+  p[2] = (uint8_t)(len >> 8), p[3] = (uint8_t)len;
+  p += 4;
+  for (int k = 0; k < iovcnt; k++) {
+    const uint8_t *s = iov[k].base;
+    for (size_t j = 0; j < iov[k].len; j++) *p++ = s[j];
+  }
+  nic.tx_len += (uint32_t)(4 + len);
+  return 0;
+}
+
+long wk_plat_net_recv(void *buf, size_t cap) {
+  if (!nic.up) return -WK_ENODEV;
+  for (;;) {
+    uint32_t have = nic.rx_len - nic.rx_off;
+    if (have >= 4) {
+      const uint8_t *h = nic.rx + nic.rx_off;
+      uint32_t flen = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+      if (flen > RX_BUF - 4) { /* not our framing: stop listening rather than misparse */
+        nic.rx_len = nic.rx_off = 0;
+        nic.up = false;
+        return 0;
+      }
+      if (have >= 4 + flen) {
+        nic.rx_off += 4 + flen;
+        if (flen > cap) return -WK_EMSGSIZE;
+        uint8_t *d = buf;
+        for (uint32_t j = 0; j < flen; j++) d[j] = h[4 + j];
+        return (long)flen;
+      }
+    }
+    /* Need more bytes: move the partial frame to the front, then read. */
+    if (nic.rx_off > 0) {
+      for (uint32_t j = 0; j < have; j++) nic.rx[j] = nic.rx[nic.rx_off + j];
+      nic.rx_len = have;
+      nic.rx_off = 0;
+    }
+    long r = wk_sys3(__NR_read, nic.fd, (long)(nic.rx + nic.rx_len), RX_BUF - nic.rx_len);
+    if (r <= 0) return 0; /* nothing waiting (EAGAIN), or the peer is gone */
+    nic.rx_len += (uint32_t)r;
+  }
+}
