@@ -306,6 +306,13 @@ def write_results(script: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def publish(script: str, data: dict[str, Any]) -> None:
+    """Write bench/results/<script>.json, render its chart, and say where both went."""
+    path = write_results(script, data)
+    png = make_chart(script)
+    say(f"wrote {path}" + (f" and {png}" if png else ""))
+
+
 def run_script(main: Callable[[], int]) -> NoReturn:
     """A benchmark script's entry: exit with main()'s status; a BenchError is one line on
     stderr and status 1."""

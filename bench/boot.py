@@ -36,18 +36,17 @@ from typing import Any
 from benchlib import (
     CACHE,
     REPO,
-    BenchError,
     Table,
     fmt,
     machine_facts,
-    make_chart,
     median,
+    publish,
     ratio,
+    run_script,
     run_timed,
     say,
     wasmkiln_build,
     wasmtime_binary,
-    write_results,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "linuxvm"))
@@ -294,15 +293,9 @@ def main(argv: list[str] | None = None) -> int:
                                         c.runner for c in cases].index(r))]
                              for prog in HELLOS}},
     }
-    path = write_results("boot", data)
-    png = make_chart("boot")
-    say(f"wrote {path}" + (f" and {png}" if png else ""))
+    publish("boot", data)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        say(f"error: {e}")
-        sys.exit(1)
+    run_script(main)

@@ -29,7 +29,6 @@ import math
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,16 +46,16 @@ from benchlib import (
     fmt,
     geomean,
     machine_facts,
-    make_chart,
     median,
+    publish,
     ratio,
+    run_script,
     run_timed,
     say,
     wasmkiln_backends,
     wasmkiln_build,
     wasmkiln_help,
     wasmtime_binary,
-    write_results,
 )
 
 KERNELS_DIR = Path(__file__).resolve().parent / "kernels"
@@ -500,15 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     name = "compute-explicit" if args.explicit_bounds else "compute"
     data["explicit_bounds"] = args.explicit_bounds
-    path = write_results(name, data)
-    png = make_chart(name)
-    say(f"wrote {path}" + (f" and {png}" if png else ""))
+    publish(name, data)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        say(f"error: {e}")
-        sys.exit(1)
+    run_script(main)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchlib import CACHE, REPO, BenchError, say, wasmtime_binary  # noqa: E402
+from benchlib import CACHE, REPO, BenchError, run_script, say, wasmtime_binary  # noqa: E402
 
 OUT = CACHE / "linuxvm"
 HELLO_WAT_WASM = REPO / "pyhook" / "examples" / "hello.wasm"
@@ -261,8 +261,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        say(f"error: {e}")
-        sys.exit(1)
+    run_script(main)
