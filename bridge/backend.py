@@ -18,6 +18,21 @@ from .module import FuncType, ValType
 Value = Any  # a backend's SSA value
 Label = Any  # a backend's basic block, with parameters
 
+# Where float -> int truncation traps, shared by both backends so they cannot disagree:
+# (result, source, signedness) -> (lower bound, whether it is inclusive, exclusive upper bound).
+# An inclusive bound is -2^(N-1) itself; an exclusive one is the next value below that is
+# exact in the source type (-2^31-1 is exact in f64 only).
+TRUNC_BOUNDS: dict[tuple[str, str, str], tuple[float, bool, float]] = {
+    ("i32", "f32", "s"): (-(2.0**31), True, 2.0**31),
+    ("i32", "f64", "s"): (-(2.0**31) - 1, False, 2.0**31),
+    ("i64", "f32", "s"): (-(2.0**63), True, 2.0**63),
+    ("i64", "f64", "s"): (-(2.0**63), True, 2.0**63),
+    ("i32", "f32", "u"): (-1.0, False, 2.0**32),
+    ("i32", "f64", "u"): (-1.0, False, 2.0**32),
+    ("i64", "f32", "u"): (-1.0, False, 2.0**64),
+    ("i64", "f64", "u"): (-1.0, False, 2.0**64),
+}
+
 
 class FunctionBackend(Protocol):
     """Builds one function. Methods are grouped as the walker uses them."""

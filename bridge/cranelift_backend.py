@@ -28,7 +28,7 @@ import cranelift as cl
 
 from . import abi
 from .abi import Builtin, Trap, VmctxField
-from .backend import Label, Value
+from .backend import TRUNC_BOUNDS, Label, Value
 from .environ import BUILTIN_TYPES, ModuleEnv
 from .module import FuncType, Module, ValType
 
@@ -142,18 +142,6 @@ _STORES = {
     "i64.store32": ("ins_istore32", 4),
 }
 _TYPES = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
-# Exclusive lower bounds and upper bounds of float -> int truncation; a lower
-# bound that is not exactly representable becomes an inclusive -2^(N-1).
-_TRUNC_BOUNDS = {
-    ("i32", "f32", "s"): (-(2.0**31), True, 2.0**31),
-    ("i32", "f64", "s"): (-(2.0**31) - 1, False, 2.0**31),
-    ("i64", "f32", "s"): (-(2.0**63), True, 2.0**63),
-    ("i64", "f64", "s"): (-(2.0**63), True, 2.0**63),
-    ("i32", "f32", "u"): (-1.0, False, 2.0**32),
-    ("i32", "f64", "u"): (-1.0, False, 2.0**32),
-    ("i64", "f32", "u"): (-1.0, False, 2.0**64),
-    ("i64", "f64", "u"): (-1.0, False, 2.0**64),
-}
 
 
 def cl_type(t: ValType) -> Any:
@@ -517,7 +505,7 @@ class CraneliftFunction:
     def _check_trunc(self, ty: str, src: str, sign: str, x: Value) -> None:
         fb = self.fb
         self._trap_if(fb.ins_fcmp(FloatCC.Unordered, x, x), Trap.BAD_CONVERSION)
-        lo, inclusive, hi = _TRUNC_BOUNDS[(ty, src, sign)]
+        lo, inclusive, hi = TRUNC_BOUNDS[(ty, src, sign)]
         lo_cc = FloatCC.GreaterThanOrEqual if inclusive else FloatCC.GreaterThan
         above = fb.ins_fcmp(lo_cc, x, self._float_const(src, lo))
         below = fb.ins_fcmp(FloatCC.LessThan, x, self._float_const(src, hi))

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .abi import Trap
+from .backend import TRUNC_BOUNDS
 from .errors import UnsupportedError
 
 if TYPE_CHECKING:
@@ -70,18 +71,6 @@ CANONICAL_NAN = "0x7FF8000000000000"  # +qNaN, payload 0; LLVM's hex spelling fo
 _FLOAT_UNARY_INTRINSIC = {
     "abs": "fabs", "sqrt": "sqrt", "ceil": "ceil", "floor": "floor", "trunc": "trunc",
     "nearest": "roundeven",
-}
-# Range of float -> int truncation: (lower bound, lower inclusive, exclusive upper bound).
-# Every bound is exact in both float and double; -2^31-1 is exact in double only.
-_TRUNC_BOUNDS = {
-    ("i32", "f32", "s"): (-(2.0**31), True, 2.0**31),
-    ("i32", "f64", "s"): (-(2.0**31) - 1, False, 2.0**31),
-    ("i64", "f32", "s"): (-(2.0**63), True, 2.0**63),
-    ("i64", "f64", "s"): (-(2.0**63), True, 2.0**63),
-    ("i32", "f32", "u"): (-1.0, False, 2.0**32),
-    ("i32", "f64", "u"): (-1.0, False, 2.0**32),
-    ("i64", "f32", "u"): (-1.0, False, 2.0**64),
-    ("i64", "f64", "u"): (-1.0, False, 2.0**64),
 }
 _MASK64 = (1 << 64) - 1
 
@@ -245,7 +234,7 @@ def _divide(name: str, ty: str) -> Lowering:
 def _trunc(ty: str, src: str, sign: str) -> Lowering:
     """Trapping truncation: NaN -> BAD_CONVERSION, out of range -> INT_OVERFLOW."""
     prefix, t, s = PREFIX[ty], LL[ty], LL[src]
-    lo, inclusive, hi = _TRUNC_BOUNDS[(ty, src, sign)]
+    lo, inclusive, hi = TRUNC_BOUNDS[(ty, src, sign)]
     lo_cmp = "oge" if inclusive else "ogt"
     lo_text, hi_text = float_literal(lo), float_literal(hi)
     opcode = "fptosi" if sign == "s" else "fptoui"

@@ -35,7 +35,8 @@ class Metadata:
     data_blob: bytes
 
 
-def _c_string(s: str) -> str:
+def c_string(s: str) -> str:
+    """A C string literal for any text: octal escapes keep it ASCII and free of trigraphs."""
     out = []
     for b in s.encode():
         if 0x20 <= b < 0x7F and b not in (0x22, 0x5C, 0x3F):
@@ -113,7 +114,7 @@ def _import_item(module: Module, imp: Import, symbol: str | None) -> str:
         lo, hi = f"{desc.limits.min}u", _limits_max(desc.limits.max)
     code = f"(void *){symbol}" if symbol else "0"
     return (
-        f"{{{_c_string(imp.module)}, {_c_string(imp.name)}, {int(kind)}u, {type_}, "
+        f"{{{c_string(imp.module)}, {c_string(imp.name)}, {int(kind)}u, {type_}, "
         f"{lo}, {hi}, {code}}}"
     )
 
@@ -161,7 +162,7 @@ def render(
         )
         out.append("extern const uint8_t wk_data_blob[];")
 
-    sigs = [_c_string(type_signature(t)) for t in module.types]
+    sigs = [c_string(type_signature(t)) for t in module.types]
     out.append(_array("const char *const", "type_sigs", sigs))
     out.append(_array("const wk_trampoline", "trampolines", tramps))
     func_imports = iter(import_symbols)
@@ -198,7 +199,7 @@ def render(
         for t in module.tables
     ]
     out.append(_array("const wk_table_type", "tables", table_items))
-    export_items = [f"{{{_c_string(e.name)}, {int(e.kind)}u, {e.index}u}}" for e in module.exports]
+    export_items = [f"{{{c_string(e.name)}, {int(e.kind)}u, {e.index}u}}" for e in module.exports]
     out.append(_array("const wk_export", "exports", export_items))
 
     mem = module.memories[0].limits if module.memories else None
@@ -240,7 +241,7 @@ def render(
         f".exports = {ref('exports', export_items)}",
         f".start_func = {start}",
         f".entry_func = {entry}",
-        f".name = {_c_string(name)}",
+        f".name = {c_string(name)}",
     ]
     out.append("const wk_module wk_module_main = {\n  " + ",\n  ".join(fields) + "\n};")
     return Metadata("\n".join(out) + "\n", bytes(blob))

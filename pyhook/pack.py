@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wasmkiln.bridge.metadata import c_string
+
 MAGIC = b"WKFSIMG1"
 VERSION = 1
 HEADER = struct.Struct("<8sIIIIQQQQQ")  # magic, version, preopens, nodes, dirents, offsets, size
@@ -184,18 +186,8 @@ def fingerprint(dirs: Sequence[DirMapping]) -> str:
     return h.hexdigest()
 
 
-def _c_string(s: str) -> str:
-    out = []
-    for b in s.encode():
-        if 0x20 <= b < 0x7F and b not in (0x22, 0x5C, 0x3F):
-            out.append(chr(b))
-        else:
-            out.append(f"\\{b:03o}")
-    return '"' + "".join(out) + '"'
-
-
 def _c_array(name: str, items: Iterable[str]) -> str:
-    body = ", ".join(_c_string(s) for s in items)
+    body = ", ".join(c_string(s) for s in items)
     return f"static const char *const {name}[] = {{{body}, 0}};\n"
 
 

@@ -162,6 +162,15 @@ class Guest:
         self.cmd = qemu_command(image, append, self.port, work, machine, self.udp_port)
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL)
 
+    def __enter__(self) -> Guest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Whatever the test did, QEMU does not outlive it."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def out(self) -> str:
         return (self.work / "stdout").read_text(errors="replace")
 
@@ -224,14 +233,9 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def guest(image: Path, tmp_path: Path) -> Iterator[Guest]:
-    g = Guest(image, tmp_path, f"arg=net_kvm_test arg=120 {STATIC}")
-    try:
+    with Guest(image, tmp_path, f"arg=net_kvm_test arg=120 {STATIC}") as g:
         g.wait_line(r"listening port 80")
         yield g
-    finally:
-        if g.proc.poll() is None:
-            g.proc.kill()
-            g.proc.wait()
 
 
 def test_static_address_and_small_responses(guest: Guest) -> None:
@@ -289,15 +293,10 @@ def test_concurrent_connections(guest: Guest) -> None:
 
 
 def test_udp_echo(image: Path, tmp_path: Path) -> None:
-    guest = Guest(image, tmp_path, f"arg=net_kvm_test arg=60 {STATIC}", udp=True)
-    try:
+    with Guest(image, tmp_path, f"arg=net_kvm_test arg=60 {STATIC}", udp=True) as guest:
         guest.wait_line(r"listening port 80")
         udp_echo(guest)
         assert guest.stop() == 0
-    finally:
-        if guest.proc.poll() is None:
-            guest.proc.kill()
-            guest.proc.wait()
 
 
 def udp_echo(guest: Guest) -> None:
@@ -319,43 +318,29 @@ def udp_echo(guest: Guest) -> None:
 
 
 def test_dhcp(image: Path, tmp_path: Path) -> None:
-    g = Guest(image, tmp_path, "arg=net_kvm_test arg=60")
-    try:
+    with Guest(image, tmp_path, "arg=net_kvm_test arg=60") as g:
         g.wait_line(r"net up ip=10\.0\.2\.15/24")
         g.wait_line(r"listening port 80")
         c = g.connect()
         fetch(c, 5000)
         c.close()
         assert g.stop() == 0
-    finally:
-        if g.proc.poll() is None:
-            g.proc.kill()
-            g.proc.wait()
 
 
 def test_probe_without_cmdline_tokens(image: Path, tmp_path: Path) -> None:
     """auto-kernel-cmdline=off: no virtio_mmio.device= token, the microvm window is probed."""
-    g = Guest(image, tmp_path, f"arg=net_kvm_test arg=60 {STATIC}",
-              machine=MACHINE + ",auto-kernel-cmdline=off")
-    try:
+    with Guest(image, tmp_path, f"arg=net_kvm_test arg=60 {STATIC}",
+               machine=MACHINE + ",auto-kernel-cmdline=off") as g:
         g.wait_line(r"listening port 80")
         c = g.connect()
         fetch(c, 3000)
         c.close()
         assert g.stop() == 0
-    finally:
-        if g.proc.poll() is None:
-            g.proc.kill()
-            g.proc.wait()
 
 
 def test_bad_net_command_line(image: Path, tmp_path: Path) -> None:
-    g = Guest(image, tmp_path, "arg=net_kvm_test net.ip=10.0.2.300/24")
-    try:
+    with Guest(image, tmp_path, "arg=net_kvm_test net.ip=10.0.2.300/24") as g:
         g.proc.wait(timeout=30)
-    finally:
-        if g.proc.poll() is None:
-            g.proc.kill()
     assert "net.ip=" in g.err()
     assert re.search(r"exit 125", (tmp_path / "control").read_text())
 
