@@ -556,13 +556,24 @@ int wk_net_shutdown(int s, int how) {
   return 0;
 }
 
-int wk_net_setopt(int s, int opt, int value) {
+/* The TCP socket whose options a set/getopt call reaches, or NULL with *err set: options
+ * exist only on TCP sockets that have a PCB (UDP has none we support). */
+static sk *opt_socket(int s, int *err) {
   sk *k = get(s, SK_FREE);
   if (k == NULL) {
-    return -WK_EBADF;
+    *err = -WK_EBADF;
+  } else if (k->kind == SK_UDP || k->tcp == NULL) {
+    *err = k->kind == SK_UDP ? -WK_ENOPROTOOPT : -WK_ENOTCONN;
+    k = NULL;
   }
-  if (k->kind == SK_UDP || k->tcp == NULL) {
-    return k->kind == SK_UDP ? -WK_ENOPROTOOPT : -WK_ENOTCONN;
+  return k;
+}
+
+int wk_net_setopt(int s, int opt, int value) {
+  int err = 0;
+  sk *k = opt_socket(s, &err);
+  if (k == NULL) {
+    return err;
   }
   switch (opt) {
   case WK_NET_OPT_NODELAY:
@@ -585,12 +596,10 @@ int wk_net_setopt(int s, int opt, int value) {
 }
 
 int wk_net_getopt(int s, int opt, int *value) {
-  sk *k = get(s, SK_FREE);
+  int err = 0;
+  sk *k = opt_socket(s, &err);
   if (k == NULL) {
-    return -WK_EBADF;
-  }
-  if (k->kind == SK_UDP || k->tcp == NULL) {
-    return k->kind == SK_UDP ? -WK_ENOPROTOOPT : -WK_ENOTCONN;
+    return err;
   }
   switch (opt) {
   case WK_NET_OPT_NODELAY:
