@@ -236,7 +236,8 @@ def _pack_images(wheel: Path, manifest: Manifest, profile: str,
             linux_process |= b.target.endswith("-spt")
         index.append({"name": spec.name, "files": entry_files, "args": list(spec.args),
                       "env": [f"{k}={v}" for k, v in spec.env], "dirs": list(spec.dirs),
-                      "listen": list(spec.listen), "profile": profile})
+                      "listen": list(spec.listen), "publish": list(spec.publish),
+                      "profile": profile})
         if spec.script:
             func = "main_" + re.sub(r"\W", "_", spec.name)
             functions[func] = spec.name

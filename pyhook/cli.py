@@ -17,12 +17,12 @@ from pathlib import Path
 
 from wasmkiln.bridge.errors import WasmError
 
-from .image import ImageError, build_image, read_image_info
+from .image import ImageError, NetDefaults, build_image, read_image_info
 from .manifest import ManifestError
 from .netopts import NetOptionError, NetOptions
 from .pack import DirMapping, PackError, fingerprint
 from .profiles import BACKENDS, BUILTIN_PROFILES, DEFAULT_PROFILE, ProfileError, resolve_profile
-from .runner import DEFAULT_MEMORY_MB, RunError, RunOptions, run_image
+from .runner import DEFAULT_MEMORY_MB, NET_BACKENDS, RunError, RunOptions, run_image
 from .runtime import RuntimeNotFound
 from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
 
@@ -109,9 +109,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         if args.output:
             raise UsageError("-o names the image of one MODULE; a manifest build writes "
                              "target/<triple>/<profile>/<name>")
+        if args.publish or args.listen:
+            raise UsageError("-p/--listen record the ports of one MODULE's image; a manifest "
+                             "declares them per image (listen = [...])")
         return cmd_build_manifest(args)
     if args.image:
         raise UsageError("--image selects images of a manifest; it does not go with a module")
+    net = _net_defaults(args.publish, args.listen)
     target = get_target(args.target or DEFAULT_TARGET)
     wasm = _read_wasm(args.module)
     name = args.module.stem
@@ -123,7 +127,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     result = build_image(
         wasm, target, out, name=name, backend=_backend(args),
         unknown_imports=_unknown_imports(args), dirs=_dirs(args), args=args.arg, env=args.env,
-        debug=args.debug or resolve_profile(args.profile).debug,
+        debug=args.debug or resolve_profile(args.profile).debug, net=net,
     )
     elapsed = time.perf_counter() - t0
     _say(f"built {out} for {target.triple} ({result.size} bytes, {result.instructions} "
@@ -131,8 +135,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str]:
-    """The image to run: given, or built from a module into the cache."""
+def _net_defaults(publish: list[str], listen: list[str]) -> NetDefaults:
+    """`build -p/--listen`, checked now so that a typo fails the build, not a later run."""
+    try:
+        NetOptions.parse(publish, listen, None, None)
+    except NetOptionError as e:
+        raise UsageError(str(e)) from None
+    return NetDefaults(tuple(publish), tuple(listen))
+
+
+def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefaults]:
+    """The image to run (given, or built from a module into the cache) and its recorded ports."""
     if args.image is None:
         wasm, name = _default_example()
     elif _is_wasm(args.image):
@@ -149,7 +162,8 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str]:
                              "the .wasm module with --dir")
         if args.target and args.target != info.get("target"):
             raise UsageError(f"{args.image} was built for {info.get('target')}, not {args.target}")
-        return args.image, get_target(info["target"]), info.get("module", args.image.stem)
+        return (args.image, get_target(info["target"]), info.get("module", args.image.stem),
+                NetDefaults.from_info(info))
     target = get_target(args.target or DEFAULT_TARGET)
     backend = _backend(args)
     dirs, unknown = _dirs(args), _unknown_imports(args)
@@ -161,21 +175,27 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str]:
     if not out.exists():
         build_image(wasm, target, out, name=name, backend=backend,
                     unknown_imports=unknown, dirs=dirs, debug=debug)
-    return out, target, name
+    return out, target, name, NetDefaults()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     for e in args.env:
         if "=" not in e:
             raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
-    try:
-        net = NetOptions.parse(args.publish, args.listen, args.ip, args.gateway, args.net)
-    except NetOptionError as e:
-        raise UsageError(str(e)) from None
-    image, target, name = _image_for_run(args)
+    def net_options(publish: list[str], listen: list[str]) -> NetOptions:
+        try:
+            return NetOptions.parse(publish, listen, args.ip, args.gateway, args.net)
+        except NetOptionError as e:
+            raise UsageError(str(e)) from None
+
+    net = net_options(args.publish, args.listen)  # checked before a module is compiled
+    image, target, name, baked = _image_for_run(args)
+    if not net.forwards and (baked.publish or baked.listen):  # the run names no port
+        net = net_options(list(baked.publish), list(baked.listen))
     opts = RunOptions(
         args=list(args.args), env=list(args.env), accel=args.accel,
         memory_mb=args.memory, timeout=args.timeout, program_name=name, net=net,
+        net_backend=args.net_backend,
     )
     return run_image(image, target, opts)
 
@@ -267,6 +287,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="pack directory HOST into the image, preopened as GUEST "
                         "(default: HOST); read-only on the host, writable in memory")
 
+    def port_flags(sp: argparse.ArgumentParser, baked: str) -> None:
+        sp.add_argument("-p", "--publish", action="append", default=[],
+                        metavar="[HOSTADDR:]HOSTPORT:GUESTPORT",
+                        help=f"{baked}forward a host TCP port to the guest, which gets a "
+                        "preopened listener on GUESTPORT (fd 3 onwards, before the --dir "
+                        "preopens)")
+        sp.add_argument("--listen", action="append", default=[], metavar="ADDR:PORT",
+                        help=f"{baked}wasmtime's tcplisten: a preopened listener on PORT, "
+                        "reached at ADDR:PORT on the host")
+
     b = sub.add_parser("build", help="compile a .wasm module (or the manifest's images)",
                        description="Compile MODULE into an image; with no MODULE, build the "
                        "images of the project's manifest (wasmkiln.toml, or [tool.wasmkiln] "
@@ -282,6 +312,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="bake a guest argument into the image (before the run's arguments)")
     b.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="bake an environment variable into the image (a run's --env overrides)")
+    port_flags(b, "record in the image, for runs that publish no port of their own: ")
     compile_flags(b, None)
     b.set_defaults(func=cmd_build)
 
@@ -302,19 +333,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB, metavar="MIB",
                    help=f"guest memory (kvm; default {DEFAULT_MEMORY_MB})")
     r.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the guest after this")
-    r.add_argument("-p", "--publish", action="append", default=[],
-                   metavar="[HOSTADDR:]HOSTPORT:GUESTPORT",
-                   help="forward a host TCP port to the guest, which gets a preopened listener "
-                   "on GUESTPORT (fd 3 onwards, before the --dir preopens)")
-    r.add_argument("--listen", action="append", default=[], metavar="ADDR:PORT",
-                   help="wasmtime's tcplisten: a preopened listener on PORT, reached at "
-                   "ADDR:PORT on the host")
+    port_flags(r, "")
     r.add_argument("--ip", metavar="A.B.C.D[/N]",
                    help="static guest IPv4 address (default: DHCP from slirp on kvm, passt "
                    "on spt)")
     r.add_argument("--gateway", metavar="A.B.C.D", help="default gateway (with --ip)")
     r.add_argument("--net", action="store_true",
                    help="give the guest a NIC even without published ports")
+    r.add_argument("--net-backend", choices=list(NET_BACKENDS), default="auto",
+                   help="kvm targets: QEMU's side of the NIC (auto: passt if installed, else "
+                   "QEMU's slirp; spt always uses passt)")
     compile_flags(r, None)
     r.set_defaults(func=cmd_run)
 

@@ -50,8 +50,25 @@ def _run(cmd: list[str], what: str) -> None:
                          f"{proc.stderr.strip()}")
 
 
-def _info_c(target: Target, name: str) -> str:
-    info = json.dumps({"target": target.triple, "module": name, "abi": 1})
+@dataclass(frozen=True)
+class NetDefaults:
+    """The ports an image publishes when its run names none (`build -p/--listen`, the
+    manifest's `listen`): a server image then runs with a plain `wasmkiln run IMAGE`, as a
+    container image's EXPOSE would let it. Specs in `wasmkiln run`'s syntax, checked at build."""
+
+    publish: tuple[str, ...] = ()
+    listen: tuple[str, ...] = ()
+
+    def info(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in (("publish", self.publish), ("listen", self.listen)) if v}
+
+    @classmethod
+    def from_info(cls, info: dict) -> NetDefaults:
+        return cls(tuple(info.get("publish", ())), tuple(info.get("listen", ())))
+
+
+def _info_c(target: Target, name: str, net: NetDefaults) -> str:
+    info = json.dumps({"target": target.triple, "module": name, "abi": 1, **net.info()})
     escaped = info.replace("\\", "\\\\").replace('"', '\\"')
     return (
         f'__attribute__((used, section("{INFO_SECTION}"))) '
@@ -71,13 +88,15 @@ def build_image(
     args: Sequence[str] = (),
     env: Sequence[str] = (),
     debug: bool = False,
+    net: NetDefaults = NetDefaults(),
 ) -> BuildResult:
     """Compile and link; the output appears only when everything succeeded.
 
     `dirs` are packed into the image as preopens; `args` and `env` are baked in
-    (pyhook/pack.py). Without `debug` the runtime's DWARF is left out of the image
-    (`--strip-debug`: symbols stay, so perf and crash addresses still resolve to
-    functions): it was 70 % of a hello image and nothing at run time reads it."""
+    (pyhook/pack.py); `net` is recorded in the image's info for `wasmkiln run`. Without
+    `debug` the runtime's DWARF is left out of the image (`--strip-debug`: symbols stay, so
+    perf and crash addresses still resolve to functions): it was 70 % of a hello image
+    and nothing at run time reads it."""
     from wasmkiln.bridge.compile import compile_wasm  # the compiler loads Cranelift: only here
 
     tdir = target_dir(target.triple)
@@ -105,7 +124,7 @@ def build_image(
             objects.append(work / f"code{i + 1}.o")
             objects[-1].write_bytes(extra)
         blob.write_bytes(compiled.data_blob)
-        (work / "meta.c").write_text(compiled.metadata_c + _info_c(target, name))
+        (work / "meta.c").write_text(compiled.metadata_c + _info_c(target, name, net))
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")
         config = write_config(work, dirs, args, env)  # packed dirs, baked args/env

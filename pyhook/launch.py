@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .image import NetDefaults, read_image_info
+from .netopts import NetOptionError, NetOptions
 from .runner import RunError, RunOptions, run_image
 from .targets import TargetError, get_target
 
@@ -34,8 +36,8 @@ class PackedImage:
     files: dict[str, str]  # target triple -> file name in the package
     args: list[str]
     env: list[str]  # "KEY=VALUE"
-    dirs: list[str]  # declared; not supported by the runtime yet
-    listen: list[str]  # declared; not supported by the runtime yet
+    dirs: list[str]  # as declared: packed into the image at build time
+    listen: list[str]  # as declared: recorded in the image, published by run()
 
 
 class Launcher:
@@ -79,8 +81,14 @@ class Launcher:
         image = self.images().get(name)
         path, triple = self.path(name, target)
         assert image is not None
+        info = read_image_info(path) or {}
+        baked = NetDefaults.from_info(info)
+        try:
+            net = NetOptions.parse(list(baked.publish), list(baked.listen), None, None)
+        except NetOptionError as e:  # checked at build; only a hand-edited image gets here
+            raise RunError(f"image {name!r}: {e}", 2) from None
         opts = RunOptions(args=[*image.args, *(args or [])], env=[*image.env, *(env or [])],
-                          timeout=timeout, program_name=name)
+                          timeout=timeout, program_name=name, net=net)
         return run_image(path, get_target(triple), opts)
 
     def main(self, name: str) -> int:

@@ -11,6 +11,8 @@ keys either way; docs/build-hooks.md is the reference):
     args = ["alice"]                       # default guest arguments (packaged entry points)
     env = { GREETING = "hi" }
     targets = ["x86_64-kvm"]
+    dirs = ["site::/"]                     # packed into the image, preopened as /
+    listen = [8080]                        # ports `wasmkiln run IMAGE` publishes by default
     script = "app-serve"                   # console entry point in a wheel (build_meta)
 
     [profile.small]
@@ -30,6 +32,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .image import NetDefaults
+from .netopts import NetOptionError, NetOptions
+from .pack import DirMapping, PackError
 from .profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, Profile, ProfileError, resolve_profile
 from .targets import DEFAULT_TARGET, TARGETS
 
@@ -46,6 +51,7 @@ PYPROJECT = "pyproject.toml"
 
 TOP_KEYS = {"image", "profile", "build-backend", "images-package", "wheel-profile", "target-dir"}
 IMAGE_KEYS = {"name", "wasm", "command", "inputs", "args", "env", "targets", "dirs", "listen",
+              "publish",
               "script"}
 PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports", "debug"}
 BUILD_BACKENDS = ("setuptools", "hatchling")
@@ -61,7 +67,7 @@ class ManifestError(Exception):
 
 @dataclass(frozen=True)
 class ImageSpec:
-    """One declared image. `dirs` and `listen` are stored for when the runtime supports them."""
+    """One declared image."""
 
     name: str
     wasm: Path  # absolute
@@ -70,21 +76,23 @@ class ImageSpec:
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     targets: tuple[str, ...] = (DEFAULT_TARGET,)
-    dirs: tuple[str, ...] = ()
-    listen: tuple[str, ...] = ()
+    dirs: tuple[str, ...] = ()  # "HOST[::GUEST]", HOST relative to the manifest's folder
+    listen: tuple[str, ...] = ()  # "ADDR:PORT" (a bare port P is stored as "0.0.0.0:P")
+    publish: tuple[str, ...] = ()  # "[HOSTADDR:]HOSTPORT:GUESTPORT"
     script: str | None = None
     line: int | None = None  # where the [[image]] starts, for messages
 
-    def unsupported(self) -> list[str]:
-        """What was declared but the runtime cannot do yet (said at every build, not hidden)."""
+    def dir_mappings(self, root: Path) -> list[DirMapping]:
+        """The folders packed into the image, their hosts made absolute from `root`."""
         out = []
-        if self.dirs:
-            out.append(f"dirs ({', '.join(self.dirs)}): packed directories are not supported "
-                       "by the runtime yet; the image will not contain them")
-        if self.listen:
-            out.append(f"listen ({', '.join(self.listen)}): listening sockets are not supported "
-                       "by the runtime yet; the ports are recorded but not opened")
+        for spec in self.dirs:
+            m = DirMapping.parse(spec)
+            out.append(DirMapping(root / m.host, m.guest))
         return out
+
+    @property
+    def net(self) -> NetDefaults:
+        return NetDefaults(self.publish, self.listen)
 
 
 @dataclass
@@ -267,6 +275,18 @@ def _image(c: _Checker, raw: object, index: int, root: Path, seen: set[str],
         isinstance(p, (int, str)) and not isinstance(p, bool) for p in listen_raw
     ):
         raise c.fail('listen must be a list of ports or "ADDR:PORT" strings', line("listen"))
+    listen = tuple(f"0.0.0.0:{p}" if isinstance(p, int) else p for p in listen_raw)
+    publish = c.strings(raw.get("publish", []), "publish", line("publish"))
+    try:  # the run's own check, now: a typo fails the manifest, not a later run
+        NetOptions.parse(list(publish), list(listen), None, None)
+    except NetOptionError as e:
+        raise c.fail(str(e), line("listen" if "listen" in raw else "publish")) from None
+    dirs = c.strings(raw.get("dirs", []), "dirs", line("dirs"))
+    for d in dirs:
+        try:
+            DirMapping.parse(d)
+        except PackError as e:
+            raise c.fail(str(e).replace("--dir", "dirs entry"), line("dirs")) from None
     script = None
     if "script" in raw:
         script = c.string(raw["script"], "script", line("script"))
@@ -283,8 +303,9 @@ def _image(c: _Checker, raw: object, index: int, root: Path, seen: set[str],
         args=c.strings(raw.get("args", []), "args", line("args")),
         env=tuple((str(k), v) for k, v in env_raw.items()),
         targets=targets,
-        dirs=c.strings(raw.get("dirs", []), "dirs", line("dirs")),
-        listen=tuple(str(p) for p in listen_raw),
+        dirs=dirs,
+        listen=listen,
+        publish=publish,
         script=script,
         line=start,
     )

@@ -28,6 +28,7 @@ from wasmkiln.bridge.errors import WasmError
 
 from .image import ImageError, build_image
 from .manifest import ImageSpec, Manifest, ManifestError
+from .pack import PackError, fingerprint
 from .profiles import Profile, ProfileError
 from .runtime import runtime_dir, target_dir
 from .targets import TargetError, get_target
@@ -176,7 +177,8 @@ def _module_bytes(manifest: Manifest, spec: ImageSpec, log: Callable[[str], None
 
 
 # ---- the image -----------------------------------------------------------------------------
-def _stamp(spec: ImageSpec, wasm: bytes, triple: str, profile: Profile) -> dict[str, object]:
+def _stamp(spec: ImageSpec, wasm: bytes, triple: str, profile: Profile,
+           packed: str) -> dict[str, object]:
     return {
         "wasm": hashlib.sha256(wasm).hexdigest(),
         "compiler": compiler_fingerprint(),
@@ -186,6 +188,9 @@ def _stamp(spec: ImageSpec, wasm: bytes, triple: str, profile: Profile) -> dict[
                     "opt-level": profile.opt_level,
                     "unknown-imports": profile.unknown_imports, "debug": profile.debug},
         "name": spec.name,
+        "dirs": list(spec.dirs),
+        "packed": packed,  # names, sizes and mtimes of what the folders hold
+        "net": spec.net.info(),
     }
 
 
@@ -227,8 +232,11 @@ def build_manifest(
             raise BuildError(str(e)) from None
     built: list[BuiltImage] = []
     for spec in chosen:
-        for note in spec.unsupported():
-            log(f"warning: image {spec.name}: {note}")
+        try:
+            dirs = spec.dir_mappings(manifest.root)
+            packed = fingerprint(dirs) if dirs else ""
+        except PackError as e:  # a folder that is missing or cannot be read
+            raise BuildError(f"image {spec.name!r}: {e}") from None
         wasm = _module_bytes(manifest, spec, log)
         for triple in targets or list(spec.targets):
             try:
@@ -237,7 +245,7 @@ def build_manifest(
                 raise BuildError(f"image {spec.name!r}: {e}") from None
             out = image_path(manifest, spec, triple, prof.name)
             stamp_file = out.parent / ".fingerprint" / f"{spec.name}.json"
-            stamp = _stamp(spec, wasm, triple, prof)
+            stamp = _stamp(spec, wasm, triple, prof, packed)
             old = None
             if stamp_file.is_file() and out.is_file():
                 try:
@@ -252,8 +260,9 @@ def build_manifest(
             try:
                 result = build_image(wasm, target, out, name=spec.name,
                                      backend=prof.compile_backend,
-                                     unknown_imports=prof.unknown_imports, debug=prof.debug)
-            except (WasmError, ImageError) as e:  # say which image; the message stays theirs
+                                     unknown_imports=prof.unknown_imports, debug=prof.debug,
+                                     dirs=dirs, net=spec.net)
+            except (WasmError, ImageError, PackError) as e:  # say which image; message theirs
                 raise BuildError(f"image {spec.name!r} ({spec.wasm.name} for {triple}): "
                                  f"{e}") from e
             stamp_file.parent.mkdir(parents=True, exist_ok=True)

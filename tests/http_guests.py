@@ -160,6 +160,14 @@ def start(runner: str, *, image: Path | None = None, wasm: Path | None = None,
     port = free_port()
     cmd = command(runner, port, image=image, wasm=wasm, site=site, args=args,
                   run_flags=run_flags, wasmtime=wasmtime)
+    with launch(cmd, runner, port, ready_marker=ready_marker, timeout=timeout) as server:
+        yield server
+
+
+@contextmanager
+def launch(cmd: Sequence[str], runner: str, port: int, *, ready_marker: str = "serving",
+           timeout: float = 60.0) -> Iterator[Server]:
+    """Run `cmd` (a server reached on `port`) until the with-block ends, as start() does."""
     with tempfile.TemporaryDirectory(prefix="wk-http-") as tmp:
         err, out = Path(tmp) / "stderr", Path(tmp) / "stdout"
         with open(err, "wb") as err_f, open(out, "wb") as out_f:

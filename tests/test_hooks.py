@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from wasmkiln.pyhook import build_meta
+from wasmkiln.pyhook.image import read_image_info
 from wasmkiln.pyhook.manifest import ManifestError, find_manifest, load_manifest
 from wasmkiln.pyhook.profiles import (
     BUILTIN_PROFILES,
@@ -93,9 +94,10 @@ script = "web-serve"
     (spec,) = m.images
     assert spec.wasm == tmp_path.resolve() / "out/web.wasm"
     assert spec.command == ["make", "{wasm}"] and spec.env == (("MODE", "prod"),)
-    assert spec.listen == ("8080", "0.0.0.0:8443") and spec.script == "web-serve"
-    notes = " ".join(spec.unsupported())
-    assert "not supported by the runtime yet" in notes and "dirs" in notes and "listen" in notes
+    assert spec.listen == ("0.0.0.0:8080", "0.0.0.0:8443") and spec.script == "web-serve"
+    assert spec.dirs == ("www::/",) and spec.net.info() == {"listen": list(spec.listen)}
+    (mapping,) = spec.dir_mappings(tmp_path)
+    assert mapping.host == tmp_path / "www" and mapping.guest == "/"
     assert m.target_dir == tmp_path.resolve() / "target"
 
 
@@ -174,8 +176,8 @@ def test_manifest_build_skips_unchanged_work(wat_project: Path) -> None:
     first = wasmkiln("build", cwd=wat_project)
     assert first.returncode == 0, first.stderr
     assert "1 built, 0 fresh" in first.stderr
-    assert "listen (8080): listening sockets are not supported by the runtime yet" in first.stderr
     image = wat_project / "target" / "x86_64-spt" / "dev" / "hello.spt"
+    assert read_image_info(image)["listen"] == ["0.0.0.0:8080"]  # for `wasmkiln run`
     run = subprocess.run([str(image)], capture_output=True, text=True, timeout=30)
     assert run.returncode == 0 and "hello" in run.stdout.lower(), run
     mtime = image.stat().st_mtime_ns

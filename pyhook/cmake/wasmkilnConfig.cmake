@@ -32,8 +32,8 @@ find_program(WASMKILN_EXECUTABLE NAMES wasmkiln HINTS "${_wk_prefix_bin}"
   NO_CMAKE_FIND_ROOT_PATH DOC "the wasmkiln command that builds images")
 if(NOT WASMKILN_EXECUTABLE)
   set(wasmkiln_FOUND FALSE)
-  set(wasmkiln_NOT_FOUND_MESSAGE "the `wasmkiln` command is not on PATH (pip install wasmkiln, "
-    "activate its virtual environment, or set WASMKILN_EXECUTABLE)")
+  string(CONCAT wasmkiln_NOT_FOUND_MESSAGE "the `wasmkiln` command is not on PATH (pip "
+    "install wasmkiln, activate its virtual environment, or set WASMKILN_EXECUTABLE)")
   return()
 endif()
 
@@ -66,7 +66,7 @@ foreach(_wk_line IN LISTS _wk_lines)
 endforeach()
 
 # wasmkiln_add_image(NAME WASM <file or target> [TARGET triple] [PROFILE p] [OUTPUT path]
-#                    [DIR d ...])
+#                    [DIR d ...] [LISTEN a ...] [PUBLISH p ...])
 #
 # NAME     a custom target (built by ALL) that stands for the image; the image is
 #          ${CMAKE_CURRENT_BINARY_DIR}/NAME.img (kvm targets) or NAME.spt (spt targets) unless
@@ -75,14 +75,17 @@ endforeach()
 #          or a .wasm file (relative paths: the source folder, then the binary folder).
 # TARGET   the target triple (default x86_64-kvm; `wasmkiln targets` lists them).
 # PROFILE  dev (default) or release.
-# DIR      folders to pack into the image: accepted, but not supported by the runtime yet
-#          (a warning says so; the image does not contain them).
+# DIR      folders to pack into the image, HOST or HOST::GUEST as `wasmkiln build --dir`
+#          (HOST relative to the source folder); a change to any file under HOST rebuilds.
+# LISTEN   ADDR:PORT listeners recorded in the image (`wasmkiln build --listen`).
+# PUBLISH  [HOSTADDR:]HOSTPORT:GUESTPORT forwards recorded in the image (`build -p`):
+#          `wasmkiln run IMAGE` opens what LISTEN/PUBLISH say unless it is given ports.
 function(wasmkiln_add_image name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "WASM;TARGET;PROFILE;OUTPUT" "DIR")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "WASM;TARGET;PROFILE;OUTPUT" "DIR;LISTEN;PUBLISH")
   set(_where "wasmkiln_add_image(${name})")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "${_where}: unexpected arguments ${arg_UNPARSED_ARGUMENTS} (takes WASM, "
-      "TARGET, PROFILE, OUTPUT, DIR)")
+      "TARGET, PROFILE, OUTPUT, DIR, LISTEN, PUBLISH)")
   endif()
   if(NOT arg_WASM)
     message(FATAL_ERROR "${_where}: WASM <file or target> is required")
@@ -103,10 +106,32 @@ function(wasmkiln_add_image name)
   if(NOT arg_PROFILE MATCHES "^(dev|release)$")
     message(FATAL_ERROR "${_where}: unknown profile '${arg_PROFILE}' (dev or release)")
   endif()
-  if(arg_DIR)
-    message(WARNING "${_where}: DIR ${arg_DIR}: packed directories are not supported by the "
-      "wasmkiln runtime yet; the image will not contain them")
-  endif()
+  set(_extra "")
+  set(_dir_deps "")
+  foreach(_spec IN LISTS arg_DIR)
+    string(FIND "${_spec}" "::" _sep)
+    if(_sep EQUAL -1)
+      set(_host "${_spec}")
+      set(_guest "${_spec}")
+    else()
+      string(SUBSTRING "${_spec}" 0 ${_sep} _host)
+      math(EXPR _rest "${_sep} + 2")
+      string(SUBSTRING "${_spec}" ${_rest} -1 _guest)
+    endif()
+    get_filename_component(_host "${_host}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+    if(NOT IS_DIRECTORY "${_host}")
+      message(FATAL_ERROR "${_where}: DIR ${_spec}: ${_host} is not a folder")
+    endif()
+    file(GLOB_RECURSE _files CONFIGURE_DEPENDS "${_host}/*")
+    list(APPEND _dir_deps ${_files})
+    list(APPEND _extra --dir "${_host}::${_guest}")
+  endforeach()
+  foreach(_spec IN LISTS arg_LISTEN)
+    list(APPEND _extra --listen "${_spec}")
+  endforeach()
+  foreach(_spec IN LISTS arg_PUBLISH)
+    list(APPEND _extra --publish "${_spec}")
+  endforeach()
 
   if(TARGET "${arg_WASM}")
     if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^wasm")
@@ -147,8 +172,8 @@ function(wasmkiln_add_image name)
   add_custom_command(
     OUTPUT "${_out}"
     COMMAND "${WASMKILN_EXECUTABLE}" build "${_wasm}" --target "${arg_TARGET}"
-            --profile "${arg_PROFILE}" -o "${_out}"
-    DEPENDS ${_deps}
+            --profile "${arg_PROFILE}" -o "${_out}" ${_extra}
+    DEPENDS ${_deps} ${_dir_deps}
     COMMENT "wasmkiln: image ${name} (${arg_TARGET}, ${arg_PROFILE})"
     VERBATIM)
   add_custom_target("${name}" ALL DEPENDS "${_out}")
