@@ -144,6 +144,10 @@ def wasmkiln_backends() -> list[Backend]:
         backends.append(Backend("llvm", ["--backend", "llvm"]))
     else:
         backends.append(Backend("llvm", [], "`wasmkiln build --help` offers no llvm backend yet"))
+    # LLVM for this host's x86-64 level, as wasmtime compiles for the host it runs on.
+    native = ["--backend", "llvm", "--target-cpu", "native"]
+    backends.append(Backend("llvmnative", native) if "--target-cpu" in text else
+                    Backend("llvmnative", [], "`wasmkiln build --help` offers no --target-cpu"))
     return backends
 
 

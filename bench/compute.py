@@ -330,7 +330,9 @@ def _record(cell: Cell, row: Row, run: Run) -> None:
 
 
 # ---- reporting --------------------------------------------------------------------------------
-WASMKILN = ["wasmkiln-cranelift", "wasmkiln-llvm"]
+WASMKILN = ["wasmkiln-cranelift", "wasmkiln-llvm", "wasmkiln-llvmnative"]
+RATIO_COLUMNS = ("cranelift/wasmtime", "cranelift/native", "llvm/wasmtime", "llvm/native",
+                 "llvmnative/wasmtime", "llvmnative/native")
 PEERS = ["wasmtime", "native"]
 
 
@@ -363,23 +365,21 @@ def _ratios(rows: list[Row], cells: dict[tuple[str, str], Cell], kind: str
 
 def _table(title: str, rows: list[Row], cells: dict[tuple[str, str], Cell], kind: str,
            ratios: dict[str, dict[str, float | None]], extra: list[str], note: str) -> Table:
-    headers = ["row", "wk-cranelift ms", "wk-llvm ms", "wasmtime ms", "native ms", *extra,
-               "cl/wasmtime", "cl/native", "llvm/wasmtime", "llvm/native"]
+    headers = ["row", "wk-cranelift ms", "wk-llvm ms", "wk-llvm-native ms", "wasmtime ms",
+               "native ms", *extra, "cl/wasmtime", "cl/native", "llvm/wasmtime", "llvm/native",
+               "llvm-nat/wasmtime", "llvm-nat/native"]
     t = Table(title, headers, note=note)
     for row in rows:
         meds = [fmt(_med(cells[row.name, r], kind), 2 if kind == "self" else 1)
                 for r in [*WASMKILN, *PEERS]]
         ext = [fmt(_med(cells[row.name, r], kind), 1) for r in extra]
         rr = ratios.get(row.name, {})
-        t.rows.append([row.name, *meds, *ext,
-                       *(fmt(rr.get(k), 2) for k in ("cranelift/wasmtime", "cranelift/native",
-                                                     "llvm/wasmtime", "llvm/native"))])
+        t.rows.append([row.name, *meds, *ext, *(fmt(rr.get(k), 2) for k in RATIO_COLUMNS)])
     group = rows[0].group if rows else ""
     g = ratios.get(f"geomean {group}", {})
     if g:
-        t.rows.append([f"geomean {group}", *["" for _ in range(4 + len(extra))],
-                       *(fmt(g.get(k), 2) for k in ("cranelift/wasmtime", "cranelift/native",
-                                                    "llvm/wasmtime", "llvm/native"))])
+        t.rows.append([f"geomean {group}", *["" for _ in range(len(WASMKILN) + 2 + len(extra))],
+                       *(fmt(g.get(k), 2) for k in RATIO_COLUMNS)])
     return t
 
 

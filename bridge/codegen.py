@@ -13,12 +13,14 @@ imported lazily, so a Cranelift build never loads llvmlite and vice versa.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .backend import ModuleBackend
+from .cpu import BASELINE, cpu_level
 from .errors import UnsupportedError, WasmError
 from .module import Module
 from .translate import FunctionTranslator
@@ -36,6 +38,7 @@ class Backend:
     family: str  # "cranelift" | "llvm"
     opt_level: int  # LLVM's -O level; Cranelift always optimises for speed
     parallel_threshold: int  # instructions; below this one process is faster (measured)
+    cpu: str = "baseline"  # LLVM only: "baseline" or an x86-64 psABI level (cpu.CPU_LEVELS)
 
     def module(self, module: Module, pic: bool) -> ModuleBackend:
         """A fresh ModuleBackend for `module`; pic: position-independent code (shared objects)."""
@@ -45,7 +48,7 @@ class Backend:
             return CraneliftModule(module, pic=pic)
         from .llvm_backend import LLVMModule
 
-        return LLVMModule(module, opt_level=self.opt_level, pic=pic)
+        return LLVMModule(module, opt_level=self.opt_level, pic=pic, cpu=self.cpu)
 
     def symbols(self) -> tuple[Callable[[int], str], Callable[[int], str]]:
         """(symbol_name, trampoline_name) of this backend's objects."""
@@ -66,12 +69,19 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
-def backend_named(name: str) -> Backend:
-    """The Backend called `name`; a ValueError that lists the known names otherwise."""
+def backend_named(name: str, cpu: str = "baseline") -> Backend:
+    """The Backend called `name`, generating code for `cpu`; a ValueError that lists the known
+    names otherwise. Cranelift (as cranelift-py exposes it) cannot set ISA flags, so it only
+    takes the baseline."""
     found = BACKENDS.get(name)
     if found is None:
         raise ValueError(f"unknown backend {name!r} (available: {', '.join(BACKENDS)})")
-    return found
+    if cpu in ("baseline", BASELINE):
+        return found
+    if found.family != "llvm":
+        raise ValueError(f"target-cpu {cpu!r} needs the LLVM backend (--backend llvm or the "
+                         "release profile): Cranelift here generates baseline code only")
+    return dataclasses.replace(found, cpu=cpu_level(cpu))  # raises for an unknown name
 
 
 @dataclass

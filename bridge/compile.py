@@ -87,6 +87,7 @@ def compile_wasm(
     name: str = "main",
     pic: bool = False,
     memory_guard: bool = False,
+    cpu: str = "baseline",
 ) -> CompiledModule:
     """Compile a module; raises a WasmError subclass for any fault of the input.
 
@@ -94,8 +95,9 @@ def compile_wasm(
     pic: position-independent code, for a shared object (the spec runner's host build).
     memory_guard: leave out the bounds checks a guard region catches (docs/abi.md "Linear
     memory"); only for runtimes that reserve one, which the metadata then requires at link.
+    cpu: "baseline", "native" or an x86-64 psABI level (LLVM only; llvm_backend.CPU_LEVELS).
     """
-    chosen = backend_named(backend)
+    chosen = backend_named(backend, cpu)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     module = decode(data)

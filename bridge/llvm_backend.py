@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import llvmlite.binding as llvm
 
+from .cpu import BASELINE, cpu_level
 from .environ import ModuleEnv
 from .llvm_function import LLVMFunction, llvm_type, result_type, symbol_name, trampoline_name
 from .module import Module
@@ -56,22 +57,24 @@ __all__ = ["LLVMFunction", "LLVMModule", "emit_object", "symbol_name", "target_m
 
 DEFAULT_TRIPLE = "x86_64-unknown-linux-gnu"
 
-# Per architecture: CPU and features. x86-64-v2 has SSE4.1, without which
-# ceil/floor/trunc/nearest become calls to libm, which the unikernel lacks.
+# Per architecture: baseline CPU, features and ABI. x86-64's CPU is the level of cpu.py
+# (x86-64-v2 at the baseline: SSE4.1, without which ceil/floor/trunc/nearest become calls to
+# libm, which the unikernel lacks).
 _ARCH = {
-    "x86_64": ("x86-64-v2", "", ""),
+    "x86_64": (BASELINE, "-fast-shld-rotate", ""),
     "aarch64": ("generic", "+neon", ""),
     "riscv64": ("generic-rv64", "+m,+a,+f,+d,+c", "lp64d"),
 }
 
 
 # ---- target machines and object emission ------------------------------------------
-_MACHINES: dict[tuple[str, int, bool], llvm.TargetMachine] = {}
+_MACHINES: dict[tuple[str, int, bool, str], llvm.TargetMachine] = {}
 
 
-def target_machine(triple: str, opt_level: int, pic: bool) -> llvm.TargetMachine:
-    """One TargetMachine per (triple, level, pic), small code model."""
-    key = (triple, opt_level, pic)
+def target_machine(triple: str, opt_level: int, pic: bool,
+                   cpu: str = "baseline") -> llvm.TargetMachine:
+    """One TargetMachine per (triple, level, pic, cpu), small code model."""
+    key = (triple, opt_level, pic, cpu)
     tm = _MACHINES.get(key)
     if tm is None:
         if not _MACHINES:
@@ -80,19 +83,25 @@ def target_machine(triple: str, opt_level: int, pic: bool) -> llvm.TargetMachine
         arch = triple.split("-", 1)[0]
         if arch not in _ARCH:
             raise ValueError(f"the LLVM backend does not know architecture {arch!r}")
-        cpu, features, abiname = _ARCH[arch]
+        name, features, abiname = _ARCH[arch]
+        if cpu != "baseline":
+            if arch != "x86_64":
+                raise ValueError(f"target-cpu {cpu!r} is an x86-64 level; {arch} builds take "
+                                 "the baseline only")
+            name = cpu_level(cpu)
         target = llvm.Target.from_triple(triple)
         tm = target.create_target_machine(
-            cpu=cpu, features=features, opt=opt_level, reloc="pic" if pic else "static",
+            cpu=name, features=features, opt=opt_level, reloc="pic" if pic else "static",
             codemodel="small", abiname=abiname,
         )
         _MACHINES[key] = tm
     return tm
 
 
-def emit_object(text: str, triple: str, opt_level: int, pic: bool) -> bytes:
+def emit_object(text: str, triple: str, opt_level: int, pic: bool,
+                cpu: str = "baseline") -> bytes:
     """Parse, verify, optimise and compile one module of IR text."""
-    tm = target_machine(triple, opt_level, pic)
+    tm = target_machine(triple, opt_level, pic, cpu)
     mod = llvm.parse_assembly(text, context=llvm.create_context())
     mod.verify()
     if opt_level > 0:
@@ -107,13 +116,15 @@ class LLVMModule:
     """ModuleBackend: collects function texts, emits one object at finish."""
 
     def __init__(
-        self, module: Module, triple: str = DEFAULT_TRIPLE, opt_level: int = 2, pic: bool = False
+        self, module: Module, triple: str = DEFAULT_TRIPLE, opt_level: int = 2, pic: bool = False,
+        cpu: str = "baseline",
     ) -> None:
         self.module = module
         self.env = ModuleEnv(module)
         self.triple = triple
         self.opt_level = opt_level
         self.pic = pic
+        self.cpu = cpu
         # Protected symbols are dso_local in a shared object, so direct calls
         # never go through the PLT and no other object can interpose them.
         self.linkage = "protected" if pic else "dso_local"
@@ -169,7 +180,7 @@ class LLVMModule:
 
     def ir(self) -> str:
         """The whole module as LLVM IR text."""
-        tm = target_machine(self.triple, self.opt_level, self.pic)
+        tm = target_machine(self.triple, self.opt_level, self.pic, self.cpu)
         head = [
             f'target datalayout = "{tm.target_data}"',
             f'target triple = "{self.triple}"',
@@ -181,4 +192,4 @@ class LLVMModule:
         return "\n".join(head + self.parts + decls) + "\n"
 
     def finish(self) -> bytes:
-        return emit_object(self.ir(), self.triple, self.opt_level, self.pic)
+        return emit_object(self.ir(), self.triple, self.opt_level, self.pic, self.cpu)

@@ -15,13 +15,21 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from wasmkiln.bridge.cpu import cpu_level
 from wasmkiln.bridge.errors import WasmError
 
 from .image import ImageError, NetDefaults, build_image, read_image_info
 from .manifest import ManifestError
 from .netopts import NetOptionError, NetOptions
 from .pack import DirMapping, PackError, fingerprint
-from .profiles import BACKENDS, BUILTIN_PROFILES, DEFAULT_PROFILE, ProfileError, resolve_profile
+from .profiles import (
+    BACKENDS,
+    BUILTIN_PROFILES,
+    DEFAULT_PROFILE,
+    ProfileError,
+    check_target_cpu,
+    resolve_profile,
+)
 from .runner import DEFAULT_MEMORY_MB, NET_BACKENDS, RunError, RunOptions, run_image
 from .runtime import RuntimeNotFound
 from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
@@ -56,6 +64,15 @@ def _backend(args: argparse.Namespace) -> str:
     if args.backend:
         return args.backend
     return resolve_profile(args.profile).compile_backend  # built-in profiles only (profiles.py)
+
+
+def _target_cpu(args: argparse.Namespace, backend: str) -> str:
+    cpu = args.target_cpu or resolve_profile(args.profile).target_cpu
+    try:
+        check_target_cpu(cpu, backend)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return cpu
 
 
 def _unknown_imports(args: argparse.Namespace) -> str:
@@ -124,10 +141,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     for e in args.env:
         if "=" not in e:
             raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
+    backend = _backend(args)
     result = build_image(
-        wasm, target, out, name=name, backend=_backend(args),
+        wasm, target, out, name=name, backend=backend,
         unknown_imports=_unknown_imports(args), dirs=_dirs(args), args=args.arg, env=args.env,
         debug=args.debug or resolve_profile(args.profile).debug, net=net,
+        cpu=_target_cpu(args, backend),
     )
     elapsed = time.perf_counter() - t0
     _say(f"built {out} for {target.triple} ({result.size} bytes, {result.instructions} "
@@ -168,13 +187,14 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
     backend = _backend(args)
     dirs, unknown = _dirs(args), _unknown_imports(args)
     debug = args.debug or resolve_profile(args.profile).debug
-    config = f"{target.triple}/{backend}/{unknown}/{fingerprint(dirs) if dirs else ''}"
+    cpu = cpu_level(_target_cpu(args, backend))
+    config = f"{target.triple}/{backend}/{unknown}/{fingerprint(dirs) if dirs else ''}/{cpu}"
     config += "/debug" if debug else ""
     key = hashlib.sha256(wasm + config.encode()).hexdigest()[:24]
     out = _cache_dir() / f"{name}-{key}{target.image_suffix}"
     if not out.exists():
         build_image(wasm, target, out, name=name, backend=backend,
-                    unknown_imports=unknown, dirs=dirs, debug=debug)
+                    unknown_imports=unknown, dirs=dirs, debug=debug, cpu=cpu)
     return out, target, name, NetDefaults()
 
 
@@ -184,7 +204,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
     def net_options(publish: list[str], listen: list[str]) -> NetOptions:
         try:
-            return NetOptions.parse(publish, listen, args.ip, args.gateway, args.net)
+            return NetOptions.parse(publish, listen, args.ip, args.gateway, args.net,
+                                    dns=args.dns)
         except NetOptionError as e:
             raise UsageError(str(e)) from None
 
@@ -280,6 +301,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="link imports nothing provides as functions that trap when called")
         sp.add_argument("--default-values-unknown-imports", action="store_true",
                         help="link imports nothing provides as functions that return zeros")
+        sp.add_argument("--target-cpu", metavar="CPU",
+                        help="x86-64 level the code may assume (LLVM backend): baseline "
+                        "(x86-64-v2, the default), x86-64-v3, x86-64-v4, or native (this "
+                        "host's level); the image then refuses to start on a CPU without it")
         sp.add_argument("--debug", action="store_true",
                         help="keep the runtime's debug info (DWARF) in the image; images are "
                         "stripped of it by default")
@@ -338,6 +363,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="static guest IPv4 address (default: DHCP from slirp on kvm, passt "
                    "on spt)")
     r.add_argument("--gateway", metavar="A.B.C.D", help="default gateway (with --ip)")
+    r.add_argument("--dns", metavar="A.B.C.D[:PORT]",
+                   help="DNS server for name lookups (default: the one DHCP offers)")
     r.add_argument("--net", action="store_true",
                    help="give the guest a NIC even without published ports")
     r.add_argument("--net-backend", choices=list(NET_BACKENDS), default="auto",

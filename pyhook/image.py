@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wasmkiln.bridge.cpu import BASELINE, cpu_level
+
 from .pack import DirMapping, write_config
 from .runtime import target_dir
 from .targets import Target
@@ -67,8 +69,9 @@ class NetDefaults:
         return cls(tuple(info.get("publish", ())), tuple(info.get("listen", ())))
 
 
-def _info_c(target: Target, name: str, net: NetDefaults) -> str:
-    info = json.dumps({"target": target.triple, "module": name, "abi": 1, **net.info()})
+def _info_c(target: Target, name: str, net: NetDefaults, cpu: str) -> str:
+    extra = {"cpu": cpu} if cpu != BASELINE else {}
+    info = json.dumps({"target": target.triple, "module": name, "abi": 1, **net.info(), **extra})
     escaped = info.replace("\\", "\\\\").replace('"', '\\"')
     return (
         f'__attribute__((used, section("{INFO_SECTION}"))) '
@@ -89,11 +92,13 @@ def build_image(
     env: Sequence[str] = (),
     debug: bool = False,
     net: NetDefaults = NetDefaults(),
+    cpu: str = "baseline",
 ) -> BuildResult:
     """Compile and link; the output appears only when everything succeeded.
 
     `dirs` are packed into the image as preopens; `args` and `env` are baked in
-    (pyhook/pack.py); `net` is recorded in the image's info for `wasmkiln run`. Without
+    (pyhook/pack.py); `net` is recorded in the image's info for `wasmkiln run`, and so is
+    `cpu` (bridge/cpu.py) when it is above the baseline, for the runner to check. Without
     `debug` the runtime's DWARF is left out of the image (`--strip-debug`: symbols stay, so
     perf and crash addresses still resolve to functions): it was 70 % of a hello image
     and nothing at run time reads it."""
@@ -117,6 +122,7 @@ def build_image(
             # WASMKILN_EXPLICIT_BOUNDS=1 keeps them (to measure what the guard region saves).
             memory_guard=bool(spec.get("memory_guard", False))
             and os.environ.get("WASMKILN_EXPLICIT_BOUNDS") != "1",
+            cpu=cpu,
         )
         objects = [work / "code.o"]
         (work / "code.o").write_bytes(compiled.code)
@@ -124,7 +130,8 @@ def build_image(
             objects.append(work / f"code{i + 1}.o")
             objects[-1].write_bytes(extra)
         blob.write_bytes(compiled.data_blob)
-        (work / "meta.c").write_text(compiled.metadata_c + _info_c(target, name, net))
+        info = _info_c(target, name, net, cpu_level(cpu))
+        (work / "meta.c").write_text(compiled.metadata_c + info)
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")
         config = write_config(work, dirs, args, env)  # packed dirs, baked args/env

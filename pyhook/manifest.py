@@ -53,7 +53,8 @@ TOP_KEYS = {"image", "profile", "build-backend", "images-package", "wheel-profil
 IMAGE_KEYS = {"name", "wasm", "command", "inputs", "args", "env", "targets", "dirs", "listen",
               "publish",
               "script"}
-PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports", "debug"}
+PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports", "debug",
+                "target-cpu"}
 BUILD_BACKENDS = ("setuptools", "hatchling")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCRIPT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

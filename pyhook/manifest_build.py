@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from wasmkiln.bridge.cpu import cpu_level
 from wasmkiln.bridge.errors import WasmError
 
 from .image import ImageError, build_image
@@ -186,7 +187,8 @@ def _stamp(spec: ImageSpec, wasm: bytes, triple: str, profile: Profile,
         "target": triple,
         "profile": {"name": profile.name, "backend": profile.compile_backend,
                     "opt-level": profile.opt_level,
-                    "unknown-imports": profile.unknown_imports, "debug": profile.debug},
+                    "unknown-imports": profile.unknown_imports, "debug": profile.debug,
+                    "target-cpu": cpu_level(profile.target_cpu)},
         "name": spec.name,
         "dirs": list(spec.dirs),
         "packed": packed,  # names, sizes and mtimes of what the folders hold
@@ -261,7 +263,7 @@ def build_manifest(
                 result = build_image(wasm, target, out, name=spec.name,
                                      backend=prof.compile_backend,
                                      unknown_imports=prof.unknown_imports, debug=prof.debug,
-                                     dirs=dirs, net=spec.net)
+                                     dirs=dirs, net=spec.net, cpu=prof.target_cpu)
             except (WasmError, ImageError, PackError) as e:  # say which image; message theirs
                 raise BuildError(f"image {spec.name!r} ({spec.wasm.name} for {triple}): "
                                  f"{e}") from e

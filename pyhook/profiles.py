@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from wasmkiln.bridge.cpu import cpu_level
+
 __all__ = [
     "BACKENDS",
     "BUILTIN_PROFILES",
     "DEFAULT_PROFILE",
     "Profile",
     "ProfileError",
+    "check_target_cpu",
     "RELEASE_BACKEND",
     "resolve_profile",
 ]
@@ -43,6 +46,7 @@ class Profile:
     opt_level: int  # 0-3; used by the LLVM backend, recorded (and ignored) for Cranelift
     trap_unknown_imports: bool = False  # link unprovided imports as trapping stubs
     debug: bool = False  # keep the runtime's DWARF in the image (pyhook.image.build_image)
+    target_cpu: str = "baseline"  # LLVM only: "baseline", "native" or a level (bridge/cpu.py)
 
     @property
     def unknown_imports(self) -> str:
@@ -67,12 +71,23 @@ BUILTIN_PROFILES: dict[str, Profile] = {
 }
 
 
+def check_target_cpu(cpu: str, backend: str) -> None:
+    """ValueError unless `backend` can generate code for `cpu` (bridge.codegen.backend_named
+    says the same, later: this is the check that runs before any compiling)."""
+    cpu_level(cpu)
+    if cpu != "baseline" and not backend.startswith("llvm"):
+        raise ValueError(f"target-cpu {cpu!r} needs the LLVM backend (Cranelift here generates "
+                         "baseline code only)")
+
+
 def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = None) -> Profile:
     """Return the profile called `name`, a built-in one or one declared in a manifest.
 
     `custom` maps profile names to their manifest tables, already checked for key names and
     types by manifest.py: `inherits` (required), `backend`, `opt-level`, `trap-unknown-imports`,
-    `debug` (keep debug info in the image; images are stripped by default, being 3-4x smaller).
+    `debug` (keep debug info in the image; images are stripped by default, being 3-4x smaller),
+    `target-cpu` (the x86-64 level LLVM may assume, bridge/cpu.py: images stay portable unless
+    asked; a profile with it must use the LLVM backend).
     A custom profile may inherit from another custom profile; cycles are an error.
     """
     custom = custom or {}
@@ -116,7 +131,12 @@ def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = Non
         debug = table.get("debug", base.debug)
         if not isinstance(debug, bool):
             raise ProfileError(f"profile {current!r}: debug must be true or false")
+        cpu = table.get("target-cpu", base.target_cpu)
+        try:
+            check_target_cpu(str(cpu), backend)
+        except ValueError as e:
+            raise ProfileError(f"profile {current!r}: {e}") from None
         return replace(base, name=current, backend=backend, opt_level=opt,
-                       trap_unknown_imports=bool(trap), debug=debug)
+                       trap_unknown_imports=bool(trap), debug=debug, target_cpu=str(cpu))
 
     return walk(name)

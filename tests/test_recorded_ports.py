@@ -145,7 +145,8 @@ def test_cmake_dir_and_listen(wasm: Path, tmp_path: Path) -> None:
                                check=True).stdout.strip()
     build = tmp_path / "b"
     for argv in (["cmake", "-S", str(tmp_path), "-B", str(build), "-G", "Ninja",
-                  f"-Dwasmkiln_DIR={cmake_dir}", f"-DWASMKILN_EXECUTABLE={cli}"], ["cmake", "--build", str(build)]):
+                  f"-Dwasmkiln_DIR={cmake_dir}", f"-DWASMKILN_EXECUTABLE={cli}"],
+                 ["cmake", "--build", str(build)]):
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     image = build / "site.spt"

@@ -24,6 +24,10 @@
 #define CR4_PAE (1 << 5)
 #define CR4_OSFXSR (1 << 9)
 #define CR4_OSXMMEXCPT (1 << 10)
+#define CR4_OSXSAVE (1 << 18)
+/* XCR0 state the kernel turns on when the CPU has it: x87, SSE, AVX, and AVX-512's
+ * opmask, ZMM_Hi256 and Hi16_ZMM. */
+#define XCR0_WANTED 0xe7
 #define MSR_EFER 0xc0000080
 #define EFER_LME (1 << 8)
 #define PTE_P 0x1
@@ -108,6 +112,26 @@ pvh_start32:
 	movl %cr4, %eax
 	orl $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
 	movl %eax, %cr4
+
+	/* AVX and AVX-512 state, when the CPU has XSAVE (CPUID 1: ECX bit 26): code built
+	 * for an x86-64 level above the baseline (bridge/cpu.py, --target-cpu) uses the VEX
+	 * and EVEX encodings, which fault (#UD) until CR4.OSXSAVE is set and XCR0 enables
+	 * their state. XCR0 gets what the CPU supports (CPUID 0xD.0: EAX) of XCR0_WANTED. */
+	movl $1, %eax
+	cpuid
+	btl $26, %ecx
+	jnc 4f
+	movl %cr4, %eax
+	orl $CR4_OSXSAVE, %eax
+	movl %eax, %cr4
+	movl $0xd, %eax
+	xorl %ecx, %ecx
+	cpuid
+	andl $XCR0_WANTED, %eax
+	xorl %edx, %edx
+	xorl %ecx, %ecx
+	xsetbv
+4:
 
 	movl $boot_pml4, %eax
 	movl %eax, %cr3
