@@ -16,7 +16,17 @@ from typing import TypeAlias
 
 from .errors import DecodeError, UnsupportedError, ValidationError
 from .module import FuncType, Instr
-from .opcodes import FC_OPS, KINDS, NAMES, NULLARY, REFTYPES, VALTYPES, Imm, simd_name
+from .opcodes import (
+    FC_OPS,
+    KINDS,
+    NAMES,
+    NULLARY,
+    PROPOSAL_OPS,
+    REFTYPES,
+    VALTYPES,
+    Imm,
+    simd_name,
+)
 
 Append: TypeAlias = Callable[[Instr], None]  # list.append of the instruction list
 
@@ -267,6 +277,9 @@ def _decode_rare(
         raise UnsupportedError(
             f"threads/atomics are not supported yet: 0xfe 0x{sub:x}", offset=base + pos - 1
         )
+    elif op in PROPOSAL_OPS:
+        raise UnsupportedError(f"{PROPOSAL_OPS[op]} (a proposal after Wasm 2.0) is not "
+                               f"supported: opcode 0x{op:02x}", offset=base + pos - 1)
     else:
         raise DecodeError(f"illegal opcode 0x{op:02x}", offset=base + pos - 1)
     return pos

@@ -85,6 +85,16 @@ _SPECIAL: list[tuple[int, str, Imm]] = [
     (0xFE, "<atomic prefix>", Imm.ATOMIC),
 ]
 
+# --- opcodes that are illegal in 2.0 but mean something in a later proposal ---------------------
+# A module using them is valid Wasm of a newer version, not garbage: the decoder says
+# "not supported" and names the proposal, instead of "illegal opcode".
+PROPOSAL_OPS: dict[int, str] = {
+    **dict.fromkeys((0x06, 0x07, 0x08, 0x09, 0x0A, 0x18, 0x19, 0x1F), "exception handling"),
+    **dict.fromkeys((0x12, 0x13), "tail calls"),
+    **dict.fromkeys((0x14, 0x15, 0xD3, 0xD4, 0xD5, 0xD6), "typed function references"),
+    0xFB: "garbage collection",
+}
+
 # --- memory accesses: opcode, name, natural alignment (log2), value type, is_store -------------
 MEMOPS: dict[str, tuple[int, ValType, bool]] = {}
 _MEM_LIST = [

@@ -206,6 +206,22 @@ def test_simd_is_unsupported_only_when_seen(tmp_path: Path) -> None:
         decode(data)
 
 
+@pytest.mark.parametrize(("text", "flag", "proposal"), [
+    ("(module (func $f (return_call $f)))", "--enable-tail-call", "tail calls"),
+    ("(module (func (try (do nop) (catch_all nop))))", "--enable-exceptions",
+     "exception handling"),
+])
+def test_newer_proposals_are_unsupported_not_malformed(text: str, flag: str, proposal: str,
+                                                       tmp_path: Path) -> None:
+    """A module of a later proposal is valid Wasm we cannot compile: say so and name it."""
+    try:
+        data = wat(text, tmp_path, flag)
+    except subprocess.CalledProcessError as e:
+        pytest.skip(f"this wat2wasm cannot write it ({flag}): {e.stderr!r}")
+    with pytest.raises(UnsupportedError, match=f"{proposal} .* is not supported"):
+        validate(decode(data))
+
+
 def test_errors_name_section_function_offset() -> None:
     # type () -> (); one function whose body is `i64.const 0; end` but declared () -> ()
     data = bytes.fromhex("0061736d01000000010401600000030201000a0601040042000b".replace(" ", ""))
