@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts (compute.py, boot.py, and http.py to come).
+"""Helpers shared by the benchmark scripts (compute.py, boot.py, http.py, compile.py).
 
 Where things live:
 - ``bench/.venv``: the benchmark's own virtualenv, created on first use from

@@ -18,9 +18,10 @@ Each figure is the wall time from just before the fork to the exit being reaped,
 the repetitions (interleaved). The least memory is a binary search over QEMU's -m with the same
 command, where "boots" means exit code 0 and the expected output.
 
-TODO(network issue): boot to the first HTTP response of examples/http-static (wasmkiln under
-QEMU microvm, spt, the Linux VM and wasmtime) waits for virtio-net + lwIP; it belongs here,
-measured with the same helpers, once `wasmkiln run` forwards ports.
+And the first HTTP response of examples/http-static (bench/first_response.py): from launch to
+the first 200 for the image under QEMU microvm and the spt process (launched as the runner does,
+and through `wasmkiln run -p`), the Linux VM + wasmtime under the same QEMU, and wasmtime on the
+host.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ from benchlib import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "linuxvm"))
+import first_response  # noqa: E402
+
 import build as linuxvm  # noqa: E402
 
 WORK = CACHE / "boot"
@@ -265,7 +268,17 @@ def main(argv: list[str] | None = None) -> int:
     failed = [c for c in cases if c.failures]
     for c in failed:
         print(f"{c.program} / {c.runner}: {len(c.failures)} failed runs: {c.failures[0]}")
-    print("TODO: boot to the first HTTP response waits for the network issue.\n")
+
+    fr_rows, fr_sizes = first_response.rows(WORK, MEMORY_MB)
+    first_response.measure(fr_rows, fast_reps, vm_reps)
+    ft = Table("launch to the first HTTP 200 (612 B page), median ms (lower is better)",
+               ["runner", "ok/runs", "median ms", "min ms"], text_columns=1)
+    for r in fr_rows:
+        ft.rows.append([r.label, f"{len(r.samples)}/{len(r.samples) + len(r.failures)}",
+                        fmt(median(r.samples), 1) if r.samples else "-",
+                        fmt(min(r.samples), 1) if r.samples else "-"])
+    print(ft.render())
+    sizes["http-static"] = fr_sizes
 
     data: dict[str, Any] = {
         "script": "boot",
@@ -281,7 +294,10 @@ def main(argv: list[str] | None = None) -> int:
             "cmd": c.cmd} for c in cases},
         "sizes": sizes,
         "least_memory_mb": least,
-        "todo": "boot to first HTTP response: waits for networking",
+        "first_response": {r.label: {
+            "median_ms": round(median(r.samples), 3) if r.samples else None,
+            "samples_ms": [round(x, 3) for x in r.samples], "failures": r.failures}
+            for r in fr_rows},
         "chart": {"title": "hello: launch to exit, median ms (log scale; VMs under TCG)",
                   "ylabel": "ms", "log": True, "reference": None,
                   "groups": sorted({c.runner for c in cases}, key=lambda r: [

@@ -18,8 +18,9 @@ cores. Decoding and validation are the same for every backend and are not timed.
 
 --quick: one repetition, and the large module at -O2 restricted to its first functions up to
 60k operators (its -O2 compile takes over a minute on this machine's kind).
-Output: a table, and bench/results/compile.json with the raw seconds, the medians and a
-"ratios" object (Cranelift's ops/s over LLVM's: how many times faster Cranelift compiles).
+Output: a table, bench/results/compile.json with the raw seconds, the medians and a "ratios"
+object (Cranelift's ops/s over LLVM's: how many times faster Cranelift compiles), and
+bench/results/compile.png (ops/s per module and backend).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchlib import REPO, TESTDATA, Table, fmt, machine_facts, median, ratio, say, write_results
+from benchlib import REPO, TESTDATA, Table, fmt, machine_facts, median, publish, ratio, say
 
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -188,7 +189,13 @@ def main(argv: list[str] | None = None) -> int:
                   + ("--quick: the large module's -O2 figure is from its first "
                      f"{QUICK_O2_OPS // 1000}k operators." if args.quick else ""))
     print(table.render())
-    say(f"wrote {write_results('compile', results)}")
+    labels = list(results["modules"])
+    results["chart"] = {
+        "title": "Compile speed: Wasm operators per second of CPU time (log scale)",
+        "ylabel": "operators/s", "log": True, "reference": None, "groups": labels,
+        "series": {b: [round(results["modules"][m][b]["ops_per_s"]) for m in labels]
+                   for b in BACKENDS}}
+    publish("compile", results)
     return 0
 
 

@@ -1,29 +1,48 @@
 """HTTP benchmark: examples/http-static under wrk, on every runner, in the same run.
 
-    python bench/http.py [--quick] [--reps N] [--duration S]
+    python bench/http.py [--quick] [--reps N] [--duration S] [--only ROW,...]
 
-The same server.wasm (clang-14 -O2) serves two files from a preopened directory: a 612-byte
-page (the size of nginx's default index.html) and a 64 KiB file. Each is loaded with
-`wrk -t1 -c32 -dS` (Debian's wrk) against:
-- wasmkiln x86_64-kvm: the image under QEMU microvm, TCG (on this machine /dev/kvm is PVM,
-  see docs/performance.md), reached through `wasmkiln run -p` (QEMU slirp hostfwd);
-- the wasmtime 36 CLI: `wasmtime run -S preview2=n -S tcplisten=127.0.0.1:PORT`, on the host;
+The same server.wasm (clang-14 -O2) serves three files from a preopened directory: a 612-byte
+page (the size of nginx's default index.html), a 64 KiB and a 1 MiB file. Each is loaded with
+`wrk -t1 -c32 -dS --timeout 10s --latency` (Debian's wrk) against the rows of ROWS:
+- wasmkiln x86_64-kvm: the image under QEMU microvm through `wasmkiln run -p` (the accelerator
+  is the runner's choice, printed: TCG here, where /dev/kvm is PVM; the network back end too);
+- the seed's baseline, a Linux VM running the wasmtime 36 CLI, booted by the *same runner*
+  (bench/linuxvm/vmrun.py): same QEMU, machine type, accelerator, vCPU count, memory and
+  network back end as the row above (ACPI left on: Debian's kernel finds the NIC through it);
+  the module is precompiled for the baseline x86-64 ISA;
 - wasmkiln x86_64-spt: the sandboxed process, its frames through passt (`wasmkiln run -p`);
-Every server is started once per repetition (interleaved: rep 1 of every runner, then rep 2),
-warmed with a 2 s wrk run whose numbers are dropped, then measured once per file. Figures are
+- the wasmtime 36 CLI on the host: `wasmtime run -S preview2=n -S tcplisten=127.0.0.1:PORT`;
+- nginx on the host (Debian's nginx-light, i.e. its `nginx` binary, fetched with `apt-get
+  download` into bench/.cache and run from there: nothing is installed), one worker process
+  (every other row is one thread), sendfile on, no access log, the same files.
+Both VM rows get `--memory 512 --ip 10.0.2.15/24 --gateway 10.0.2.2` (the Linux VM needs
+~230 MiB to unpack its initramfs; the address is slirp's default, given statically so the two
+guests are configured alike whatever the back end).
+
+Every server is started once per repetition (interleaved: rep 1 of every row, then rep 2, so a
+burst of load from elsewhere lands on all rows), is ready when a GET of the small file succeeds,
+is warmed with a 2 s wrk run whose numbers are dropped, then measured once per file. Figures are
 medians of the repetitions; wrk's socket errors and non-2xx answers are reported with them.
 
-Output: a table, bench/results/http.json (raw samples, medians, and "ratios": each wasmkiln
-target's req/s over wasmtime's, per file; higher is better for wasmkiln).
+Output: tables, bench/results/http.json (raw samples, medians, and "ratios": each wasmkiln row's
+req/s over each peer row's, per file, keyed "ROW / PEER, FILE" with the row keys of ROWS; higher
+is better for wasmkiln) and bench/results/http.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,30 +55,52 @@ from benchlib import (
     fmt,
     machine_facts,
     median,
+    publish,
     ratio,
     run_script,
     say,
     wasmkiln_build,
+    wasmkiln_command,
     wasmtime_binary,
-    write_results,
 )
 
 sys.path.insert(0, str(REPO / "tests"))
-from http_guests import HTTP_STATIC_SOURCE, start  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent / "linuxvm"))
+from http_guests import GUEST_PORT, HTTP_STATIC_SOURCE, free_port, launch  # noqa: E402
 
-FILES = {"612 B": ("index.html", 612), "64 KiB": ("64k.bin", 65536)}
-RUNNERS = {"wasmkiln kvm (QEMU microvm, TCG, slirp)": "kvm",
-           "wasmkiln spt (process, passt)": "spt",
-           "wasmtime 36 CLI (host)": "wasmtime"}
+import build as linuxvm  # noqa: E402
+
+FILES = {"612 B": ("index.html", 612), "64 KiB": ("64k.bin", 65536),
+         "1 MiB": ("1m.bin", 1 << 20)}
+WRK = ["wrk", "-t1", "-c32", "--timeout", "10s", "--latency"]
+VM_MEMORY_MB = 512
+VM_IP, VM_GATEWAY = "10.0.2.15/24", "10.0.2.2"
+WORK = CACHE / "http"
+NGINX = CACHE / "nginx"
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # names the row in the JSON and in the ratio keys
+    label: str  # what the table prints
+    wasmkiln: bool  # a wasmkiln row (ratios are wasmkiln over each peer)
 
 
 @dataclass
 class WrkResult:
     rps: float
     mb_per_s: float
+    p50_ms: float
+    p99_ms: float
     errors: int  # connect + read + write + timeout errors, and non-2xx/3xx answers
     error_kinds: dict[str, int]
-    text: str
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * _UNITS[unit]
 
 
 def parse_wrk(text: str) -> WrkResult:
@@ -69,6 +110,8 @@ def parse_wrk(text: str) -> WrkResult:
         raise BenchError(f"cannot read wrk's output:\n{text}")
     scale = {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}
     mb = float(tps.group(1)) * scale.get(tps.group(2), 1.0) if tps else float("nan")
+    pct = {p: _ms(v, u) for p, v, u in
+           re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)}
     kinds: dict[str, int] = {}
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                      text)
@@ -78,20 +121,21 @@ def parse_wrk(text: str) -> WrkResult:
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     if non2xx:
         kinds["non-2xx"] = int(non2xx.group(1))
-    return WrkResult(float(rps.group(1)), mb, sum(kinds.values()), kinds, text)
+    return WrkResult(float(rps.group(1)), mb, pct.get("50", float("nan")),
+                     pct.get("99", float("nan")), sum(kinds.values()), kinds)
 
 
 def wrk(port: int, path: str, seconds: float) -> WrkResult:
-    proc = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds:g}s", "--latency",
-                           f"http://127.0.0.1:{port}/{path}"],
+    proc = subprocess.run([*WRK, f"-d{seconds:g}s", f"http://127.0.0.1:{port}/{path}"],
                           capture_output=True, text=True, timeout=seconds + 60)
     if proc.returncode != 0:
         raise BenchError(f"wrk failed: {proc.stderr.strip()}")
     return parse_wrk(proc.stdout)
 
 
+# ---- what is served ----------------------------------------------------------------------------
 def build_server() -> Path:
-    out = CACHE / "http" / "server.wasm"
+    out = WORK / "server.wasm"
     if out.exists() and out.stat().st_mtime >= HTTP_STATIC_SOURCE.stat().st_mtime:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +147,7 @@ def build_server() -> Path:
 
 
 def make_site() -> Path:
-    site = CACHE / "http" / "site"
+    site = WORK / "site"
     site.mkdir(parents=True, exist_ok=True)
     for name, size in FILES.values():
         f = site / name
@@ -114,70 +158,291 @@ def make_site() -> Path:
     return site
 
 
+def linux_vm(wasmtime: Path, wasm: Path, site: Path) -> linuxvm.LinuxVM:
+    """The Linux VM's initramfs with server.wasm precompiled for the baseline x86-64 ISA
+    (QEMU's TCG CPU lacks some of this host's extensions) and the site under /site."""
+    cwasm = WORK / "server.linux.cwasm"
+    if not cwasm.exists() or cwasm.stat().st_mtime < wasm.stat().st_mtime:
+        proc = subprocess.run([str(wasmtime), "compile", "--target", "x86_64-unknown-linux-gnu",
+                               str(wasm), "-o", str(cwasm)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BenchError(f"wasmtime compile failed: {proc.stderr.strip()[-500:]}")
+    files = {"server.cwasm": cwasm}
+    files.update({f"site/{name}": site / name for name, _ in FILES.values()})
+    return linuxvm.build(payload=linuxvm.Payload("http", files))
+
+
+def nginx_binary() -> Path:
+    """Debian's nginx binary, from the package nginx-light depends on, extracted into
+    bench/.cache/nginx (apt-get download + dpkg-deb -x; no system install)."""
+    exe = NGINX / "root" / "usr" / "sbin" / "nginx"
+    if exe.exists():
+        return exe
+    deps = subprocess.run(["apt-cache", "depends", "nginx-light"], capture_output=True,
+                          text=True).stdout
+    package = "nginx" if re.search(r"Depends: nginx\b", deps) else "nginx-light"
+    NGINX.mkdir(parents=True, exist_ok=True)
+    say(f"apt-get download {package} (for nginx-light)")
+    proc = subprocess.run(["apt-get", "download", package], cwd=NGINX, capture_output=True,
+                          text=True)
+    debs = sorted(NGINX.glob(f"{package}_*.deb"))
+    if proc.returncode != 0 or not debs:
+        raise BenchError(f"apt-get download {package} failed (apt-get update first?): "
+                         f"{proc.stderr.strip()[-400:]}")
+    subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(NGINX / "root")], check=True)
+    if not exe.exists():
+        raise BenchError(f"{debs[-1].name} holds no usr/sbin/nginx")
+    return exe
+
+
+NGINX_CONF = """\
+# Written by bench/http.py: the native reference, serving the benchmark's site.
+daemon off;
+worker_processes 1;
+pid {run}/nginx.pid;
+error_log stderr notice;
+events {{ worker_connections 1024; }}
+http {{
+    types {{ text/html html; application/octet-stream bin; }}
+    default_type application/octet-stream;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path {run}/body;
+    proxy_temp_path {run}/proxy;
+    fastcgi_temp_path {run}/fastcgi;
+    uwsgi_temp_path {run}/uwsgi;
+    scgi_temp_path {run}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {site};
+    }}
+}}
+"""
+
+
+# ---- running the rows --------------------------------------------------------------------------
+@dataclass
+class Setup:
+    wasm: Path
+    site: Path
+    images: dict[str, Path]
+    wasmtime: Path
+    vm: linuxvm.LinuxVM | None
+    nginx: Path | None
+    accel: str
+    backend: str  # the kvm runner's network back end
+    backend_flags: list[str]  # `wasmkiln run` flags that pin it
+
+
+def runner_choices() -> tuple[str, str, list[str]]:
+    """The accelerator and network back end wasmkiln's runner picks here, and the flags that
+    pin the back end (so the Linux VM gets the same one)."""
+    from wasmkiln.pyhook import runner
+
+    accel = "kvm" if runner.kvm_usable() else "tcg"
+    choose = getattr(runner, "kvm_net_backend", None)
+    if choose is None:  # a runner from before the back-end choice: slirp only
+        return accel, "slirp", []
+    backend = str(choose(runner.RunOptions()))
+    return accel, backend, ["--net-backend", backend]
+
+
+def row_command(row: Row, s: Setup, port: int, tmp: Path) -> list[str]:
+    publish_spec = f"127.0.0.1:{port}:{GUEST_PORT}"
+    vm_flags = ["--memory", str(VM_MEMORY_MB), "--ip", VM_IP, "--gateway", VM_GATEWAY,
+                *s.backend_flags]
+    if row.key == "wasmkiln-kvm":
+        return [*wasmkiln_command(), "run", "--accel", s.accel, "-p", publish_spec, *vm_flags,
+                str(s.images["kvm"])]
+    if row.key == "linux-vm-wasmtime":
+        assert s.vm is not None
+        guest = ["/bin/wasmtime", "run", "-S", "preview2=n", "-S",
+                 f"tcplisten=0.0.0.0:{GUEST_PORT}", "--dir", "/site::/",
+                 "--allow-precompiled", "/server.cwasm"]
+        return linuxvm.runner_command(s.vm, VM_MEMORY_MB, guest, publish=[publish_spec],
+                                      ip=VM_IP, gateway=VM_GATEWAY, accel=s.accel,
+                                      extra=s.backend_flags)
+    if row.key == "wasmkiln-spt":
+        return [*wasmkiln_command(), "run", "-p", publish_spec, str(s.images["spt"])]
+    if row.key == "wasmtime-host":
+        return [str(s.wasmtime), "run", "-S", "preview2=n", "-S",
+                f"tcplisten=127.0.0.1:{port}", "--dir", f"{s.site}::/", str(s.wasm)]
+    if row.key == "nginx-host":
+        assert s.nginx is not None
+        conf = tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(run=tmp, port=port, site=s.site))
+        return [str(s.nginx), "-p", str(tmp), "-c", str(conf), "-e", "stderr"]
+    raise ValueError(row.key)
+
+
+def _get(port: int, path: str, timeout: float) -> bool:
+    """One GET; True on a 200. (A raw socket: this script's name hides the stdlib's http.)"""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+            c.sendall(f"GET /{path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+                      .encode())
+            return c.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+READY_MARKERS = {  # what each row's server prints on stderr once it listens
+    "nginx-host": "start worker process",  # error_log at notice level
+}
+
+
+@contextmanager
+def serving(row: Row, s: Setup, ready_timeout: float) -> Iterator[int]:
+    """Start row's server on a free port (tests/http_guests.launch: stops it, QEMU and passt
+    included, at the end); yield the port once it said it listens and a GET of the small
+    file works (through a VM's port forward the first connection can lag the guest)."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp, ExitStack() as stack:
+        cmd = row_command(row, s, port, Path(tmp))
+        try:
+            server = stack.enter_context(launch(
+                cmd, row.label, port, ready_marker=READY_MARKERS.get(row.key, "serving"),
+                timeout=ready_timeout))
+        except RuntimeError as e:
+            raise BenchError(str(e)[-1500:]) from None
+        deadline = time.monotonic() + ready_timeout
+        while not _get(port, FILES["612 B"][0], 5.0):
+            if not server.alive() or time.monotonic() > deadline:
+                raise BenchError(f"{row.label}: no answer on port {port}:\n"
+                                 f"{server.stderr()[-1500:]}")
+            time.sleep(0.2)
+        yield port
+        if not server.alive():
+            raise BenchError(f"{row.label}: the server died during the run:\n"
+                             f"{server.stderr()[-1500:]}")
+
+
+def make_rows(s: Setup) -> list[Row]:
+    acc = s.accel.upper()
+    return [
+        Row("wasmkiln-kvm", f"wasmkiln kvm (QEMU microvm, {acc}, {s.backend})", True),
+        Row("linux-vm-wasmtime", f"Linux VM + wasmtime 36 (QEMU microvm, {acc}, {s.backend})",
+            False),
+        Row("wasmkiln-spt", "wasmkiln spt (process, passt)", True),
+        Row("wasmtime-host", "wasmtime 36 CLI (host)", False),
+        Row("nginx-host", "nginx 1 worker (host)", False),
+    ]
+
+
+TARGETS = {  # issue 6's targets: (wasmkiln row, peer row) -> least req/s ratio
+    ("wasmkiln-kvm", "linux-vm-wasmtime"): 2.0,
+    ("wasmkiln-spt", "wasmtime-host"): 1.3,
+    ("wasmkiln-spt", "nginx-host"): 0.8,
+}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     ap.add_argument("--quick", action="store_true", help="1 repetition of 3 s runs")
+    ap.add_argument("--only", help="comma-separated row keys (default: every row)")
     args = ap.parse_args()
     if args.quick:
         args.reps, args.duration = 1, 3.0
-    if shutil.which("wrk") is None:
-        raise BenchError("wrk is not installed (Debian: apt-get install wrk)")
+    for tool, pkg in (("wrk", "wrk"), ("passt", "passt"), ("qemu-system-x86_64",
+                                                          "qemu-system-x86")):
+        if shutil.which(tool) is None:
+            raise BenchError(f"{tool} is not installed (Debian: apt-get install {pkg})")
 
     wasm, site = build_server(), make_site()
-    if shutil.which("passt") is None:
-        raise BenchError("passt is not installed (Debian: apt-get install passt): the spt "
-                         "runner needs it")
-    images = {kind: CACHE / "http" / f"server.{kind}" for kind in ("kvm", "spt")}
+    images = {kind: WORK / f"server.{kind}" for kind in ("kvm", "spt")}
     for kind, image in images.items():
         wasmkiln_build(wasm, f"x86_64-{kind}", image, ["--dir", f"{site}::/"])
     wasmtime = wasmtime_binary()
-    samples: dict[str, dict[str, list[dict[str, Any]]]] = {
-        r: {f: [] for f in FILES} for r in RUNNERS}
-    for rep in range(args.reps):
-        for runner, kind in RUNNERS.items():
-            say(f"rep {rep + 1}/{args.reps}: {runner}")
-            with start(kind, image=images.get(kind), wasm=wasm, site=site,
-                       wasmtime=wasmtime) as srv:
-                wrk(srv.port, FILES["612 B"][0], 2.0)  # warm-up: connections, caches, JIT-free
-                for label, (path, _) in FILES.items():
-                    r = wrk(srv.port, path, args.duration)
-                    samples[runner][label].append(
-                        {"rps": r.rps, "mb_per_s": r.mb_per_s, "errors": r.errors,
-                         "error_kinds": r.error_kinds})
-                if not srv.alive():
-                    raise BenchError(f"{runner}: the server died:\n{srv.stderr()}")
+    accel, backend, backend_flags = runner_choices()
+    setup = Setup(wasm, site, images, wasmtime, None, None, accel, backend, backend_flags)
+    rows = make_rows(setup)
+    if args.only:
+        keep = set(args.only.split(","))
+        unknown = keep - {r.key for r in rows}
+        if unknown:
+            raise BenchError(f"--only: unknown rows {sorted(unknown)}; rows: "
+                             f"{', '.join(r.key for r in rows)}")
+        rows = [r for r in rows if r.key in keep]
+    keys = {r.key for r in rows}
+    if "linux-vm-wasmtime" in keys:
+        setup.vm = linux_vm(wasmtime, wasm, site)
+    if "nginx-host" in keys:
+        setup.nginx = nginx_binary()
+    say(f"QEMU accelerator: {accel.upper()}; kvm network back end: {backend}")
 
-    table = Table("wrk -t1 -c32 req/s, median (higher is better)",
-                  ["runner", *(f"{f} req/s" for f in FILES), *(f"{f} MB/s" for f in FILES),
-                   "errors", "this / wasmtime (612 B)", "this / wasmtime (64 KiB)"])
-    medians: dict[str, dict[str, dict[str, float]]] = {}
-    for runner in RUNNERS:
-        medians[runner] = {f: {"rps": median([s["rps"] for s in samples[runner][f]]),
-                               "mb_per_s": median([s["mb_per_s"] for s in samples[runner][f]])}
-                           for f in FILES}
-    kvm = medians["wasmkiln kvm (QEMU microvm, TCG, slirp)"]
-    wt = medians["wasmtime 36 CLI (host)"]
-    for runner in RUNNERS:
-        m = medians[runner]
-        errs = sum(s["errors"] for f in FILES for s in samples[runner][f])
-        table.rows.append([runner, *(fmt(m[f]["rps"], 0) for f in FILES),
-                           *(fmt(m[f]["mb_per_s"], 1) for f in FILES), str(errs),
-                           *(fmt(ratio(m[f]["rps"], wt[f]["rps"]), 3) for f in FILES)])
-    table.note = (f"{args.reps} repetition(s) of {args.duration:g} s per file. The kvm guest "
-                  "runs under TCG, an emulator, and reaches the host through slirp: these are "
-                  "not virtualization numbers. spt is native code whose frames go through "
-                  "passt, a user-space TCP/IP stack, to wrk.")
+    facts = machine_facts()
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {
+        r.key: {f: [] for f in FILES} for r in rows}
+    for rep in range(args.reps):
+        for row in rows:
+            say(f"rep {rep + 1}/{args.reps}: {row.label}")
+            slow = row.key in ("wasmkiln-kvm", "linux-vm-wasmtime")
+            with serving(row, setup, 300.0 if slow else 60.0) as port:
+                wrk(port, FILES["612 B"][0], 2.0)  # warm-up: connections, caches, JIT
+                for label, (path, _) in FILES.items():
+                    r = wrk(port, path, args.duration)
+                    samples[row.key][label].append(
+                        {"rps": r.rps, "mb_per_s": r.mb_per_s, "p50_ms": r.p50_ms,
+                         "p99_ms": r.p99_ms, "errors": r.errors, "error_kinds": r.error_kinds})
+
+    medians = {r.key: {f: {k: median([s[k] for s in samples[r.key][f]])
+                           for k in ("rps", "mb_per_s", "p50_ms", "p99_ms")}
+                       for f in FILES} for r in rows}
+    table = Table(f"wrk -t1 -c32, {args.reps} x {args.duration:g} s: req/s and latency, median",
+                  ["row", *(f"{f} req/s" for f in FILES), *(f"{f} p50/p99 ms" for f in FILES),
+                   "1 MiB MB/s", "errors"])
+    for r in rows:
+        m = medians[r.key]
+        errs = sum(s["errors"] for f in FILES for s in samples[r.key][f])
+        table.rows.append([r.label, *(fmt(m[f]["rps"], 0) for f in FILES),
+                           *(f"{fmt(m[f]['p50_ms'], 2)} / {fmt(m[f]['p99_ms'], 1)}"
+                             for f in FILES), fmt(m["1 MiB"]["mb_per_s"], 1), str(errs)])
+    table.note = ("The VM rows run under QEMU " + accel.upper() + (
+        ", an emulator: their figures are emulation, not virtualization; the ratio between "
+        "the two VM rows is what compares the stacks." if accel == "tcg" else ".") +
+        " The wasmtime rows run the same server.wasm; nginx serves the same files natively."
+        f" Load average {facts['loadavg_1m']:.1f} at the start, {os.getloadavg()[0]:.1f} at the"
+        " end (other work on the machine moves every row).")
     print(table.render())
-    spt = medians["wasmkiln spt (process, passt)"]
-    ratios = {f"{who} / wasmtime, {f}": ratio(m[f]["rps"], wt[f]["rps"])
-              for who, m in (("wasmkiln kvm", kvm), ("wasmkiln spt", spt)) for f in FILES}
-    data = {"machine": machine_facts(), "reps": args.reps, "duration_s": args.duration,
-            "wrk": "wrk -t1 -c32", "files": {f: p for f, (p, _) in FILES.items()},
-            "samples": samples, "medians": medians,
-            "ratios": ratios}
-    say(f"wrote {write_results('http', data)}")
+
+    ratios: dict[str, float | None] = {}
+    rt = Table("wasmkiln req/s over the peer's (higher is better for wasmkiln)",
+               ["wasmkiln row", "peer", *FILES, "target"], text_columns=2)
+    labels = {r.key: r.label for r in rows}
+    for w in (r for r in rows if r.wasmkiln):
+        for p in (r for r in rows if not r.wasmkiln):
+            vals = [ratio(medians[w.key][f]["rps"], medians[p.key][f]["rps"]) for f in FILES]
+            for f, v in zip(FILES, vals, strict=True):
+                ratios[f"{w.key} / {p.key}, {f}"] = None if v is None else round(v, 3)
+            target = TARGETS.get((w.key, p.key))
+            rt.rows.append([labels[w.key], labels[p.key], *(fmt(v, 2) for v in vals),
+                            f">= {target:g}" if target else ""])
+    print(rt.render())
+
+    data: dict[str, Any] = {
+        "script": "http", "quick": args.quick, "machine": facts,
+        "loadavg_end": os.getloadavg()[0],
+        "reps": args.reps, "duration_s": args.duration, "wrk": " ".join(WRK),
+        "accelerator": accel, "kvm_net_backend": backend, "vm_memory_mb": VM_MEMORY_MB,
+        "files": {f: {"path": p, "bytes": n} for f, (p, n) in FILES.items()},
+        "rows": {r.key: r.label for r in rows},
+        "linux_vm": None if setup.vm is None else {
+            "kernel": setup.vm.kernel_version,
+            "initramfs_bytes": setup.vm.initramfs.stat().st_size},
+        "samples": samples, "medians": medians, "ratios": ratios,
+        "targets": {f"{w} / {p}": t for (w, p), t in TARGETS.items()},
+        "chart": {"title": f"http-static under wrk -t1 -c32: req/s, median (log scale; VM rows "
+                           f"under QEMU {accel.upper()})",
+                  "ylabel": "requests/s", "log": True, "reference": None,
+                  "groups": list(FILES),
+                  "series": {r.label: [round(medians[r.key][f]["rps"], 1) for f in FILES]
+                             for r in rows}},
+    }
+    publish("http", data)
     return 0
 
 

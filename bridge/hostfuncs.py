@@ -102,26 +102,98 @@ def _table() -> dict[tuple[str, str], tuple[str, str]]:
 
 HOST_FUNCS: Final[dict[tuple[str, str], tuple[str, str]]] = _table()
 
-# The WasmEdge socket extension (unikernel/include/wk/wasi_sock_ext.h): more functions in
-# wasi_snapshot_preview1 whose names clash with preview1's (sock_accept takes two
-# parameters here) and with WAMR's extension (sock_open, sock_bind, ... with other
-# signatures), so these are keyed by module, name AND signature. (name, signature, symbol).
-SOCKET_EXTENSION_FUNCS: Final = (
+# The socket extensions (unikernel/include/wk/wasi_sock_ext.h): more functions in
+# wasi_snapshot_preview1 whose names clash with preview1's (WasmEdge V1's sock_accept
+# takes two parameters) and with each other (WasmEdge's and WAMR's sock_open, sock_bind,
+# sock_connect, sock_send_to, sock_recv_from have other signatures), so these are keyed
+# by module, name AND signature. (name, signature, symbol).
+#
+# WasmEdge: V1 (wasmedge_wasi_socket < 0.5), and V2 (WasmEdge >= 0.12), which newer
+# crates import under the plain names with V2 signatures and as *_v2 names. A V2
+# function whose signature and meaning are V1's (or preview1's) is the same symbol.
+WASMEDGE_SOCKET_FUNCS: Final = (
     ("sock_open", "iii:i", "wk_wasmedge_sock_open"),
+    ("sock_open_v2", "iii:i", "wk_wasmedge_sock_open"),
     ("sock_bind", "iii:i", "wk_wasmedge_sock_bind"),
+    ("sock_bind_v2", "iii:i", "wk_wasmedge_sock_bind"),
     ("sock_listen", "ii:i", "wk_wasmedge_sock_listen"),
+    ("sock_listen_v2", "ii:i", "wk_wasmedge_sock_listen"),
     ("sock_accept", "ii:i", "wk_wasmedge_sock_accept"),
+    ("sock_accept_v2", "iii:i", "wk_wasi_sock_accept"),
     ("sock_connect", "iii:i", "wk_wasmedge_sock_connect"),
+    ("sock_connect_v2", "iii:i", "wk_wasmedge_sock_connect"),
+    ("sock_recv_v2", "iiiiii:i", "wk_wasi_sock_recv"),
+    ("sock_send_v2", "iiiii:i", "wk_wasi_sock_send"),
     ("sock_getlocaladdr", "iiii:i", "wk_wasmedge_sock_getlocaladdr"),
+    ("sock_getlocaladdr", "iii:i", "wk_wasmedge_sock_getlocaladdr_v2"),
+    ("sock_getlocaladdr_v2", "iii:i", "wk_wasmedge_sock_getlocaladdr_v2"),
     ("sock_getpeeraddr", "iiii:i", "wk_wasmedge_sock_getpeeraddr"),
+    ("sock_getpeeraddr", "iii:i", "wk_wasmedge_sock_getpeeraddr_v2"),
+    ("sock_getpeeraddr_v2", "iii:i", "wk_wasmedge_sock_getpeeraddr_v2"),
     ("sock_setsockopt", "iiiii:i", "wk_wasmedge_sock_setsockopt"),
     ("sock_getsockopt", "iiiii:i", "wk_wasmedge_sock_getsockopt"),
     ("sock_send_to", "iiiiiii:i", "wk_wasmedge_sock_send_to"),
+    ("sock_send_to_v2", "iiiiiii:i", "wk_wasmedge_sock_send_to"),
     ("sock_recv_from", "iiiiiii:i", "wk_wasmedge_sock_recv_from"),
+    ("sock_recv_from", "iiiiiiii:i", "wk_wasmedge_sock_recv_from_v2"),
+    ("sock_recv_from_v2", "iiiiiiii:i", "wk_wasmedge_sock_recv_from_v2"),
+    ("sock_getaddrinfo", "iiiiiiii:i", "wk_wasmedge_sock_getaddrinfo"),
 )
-SIGNATURE_FUNCS: Final[dict[tuple[str, str, str], str]] = {
-    (WASI_P1, name, sig): symbol for name, sig, symbol in SOCKET_EXTENSION_FUNCS
-}
+
+# WAMR's extension (wasm-micro-runtime's lib-socket). sock_listen, and the two-parameter
+# sock_accept of older WAMR releases, have WasmEdge's signatures and meaning. Options the
+# stack lacks are ENOTSUP through one stand-in per signature; older WAMR releases passed
+# a pointer where newer ones pass two values (linger, multicast), so both are listed.
+_WAMR_UNSUPPORTED: Final = (
+    ("sock_set_reuse_port", "ii:i"), ("sock_get_reuse_port", "ii:i"),
+    ("sock_get_recv_timeout", "ii:i"), ("sock_set_recv_timeout", "iI:i"),
+    ("sock_get_send_timeout", "ii:i"), ("sock_set_send_timeout", "iI:i"),
+    ("sock_set_linger", "iii:i"), ("sock_get_linger", "iii:i"),
+    ("sock_set_linger", "ii:i"), ("sock_get_linger", "ii:i"),
+    ("sock_set_tcp_keep_idle", "ii:i"), ("sock_get_tcp_keep_idle", "ii:i"),
+    ("sock_set_tcp_keep_intvl", "ii:i"), ("sock_get_tcp_keep_intvl", "ii:i"),
+    ("sock_set_tcp_fastopen_connect", "ii:i"), ("sock_get_tcp_fastopen_connect", "ii:i"),
+    ("sock_set_tcp_quick_ack", "ii:i"), ("sock_get_tcp_quick_ack", "ii:i"),
+    ("sock_set_ip_multicast_loop", "iii:i"), ("sock_get_ip_multicast_loop", "iii:i"),
+    ("sock_set_ip_multicast_loop", "ii:i"), ("sock_get_ip_multicast_loop", "ii:i"),
+    ("sock_set_ip_multicast_ttl", "ii:i"), ("sock_get_ip_multicast_ttl", "ii:i"),
+    ("sock_set_ip_add_membership", "iii:i"), ("sock_set_ip_drop_membership", "iii:i"),
+    ("sock_set_ip_add_membership", "ii:i"), ("sock_set_ip_drop_membership", "ii:i"),
+    ("sock_set_ip_ttl", "ii:i"), ("sock_get_ip_ttl", "ii:i"),
+    ("sock_set_ipv6_only", "ii:i"), ("sock_get_ipv6_only", "ii:i"),
+)
+WAMR_SOCKET_FUNCS: Final = (
+    ("sock_open", "iiii:i", "wk_wamr_sock_open"),
+    ("sock_bind", "ii:i", "wk_wamr_sock_bind"),
+    ("sock_listen", "ii:i", "wk_wasmedge_sock_listen"),
+    ("sock_accept", "ii:i", "wk_wasmedge_sock_accept"),
+    ("sock_connect", "ii:i", "wk_wamr_sock_connect"),
+    ("sock_addr_local", "ii:i", "wk_wamr_sock_addr_local"),
+    ("sock_addr_remote", "ii:i", "wk_wamr_sock_addr_remote"),
+    ("sock_addr_resolve", "iiiiii:i", "wk_wamr_sock_addr_resolve"),
+    ("sock_send_to", "iiiiii:i", "wk_wamr_sock_send_to"),
+    ("sock_recv_from", "iiiiii:i", "wk_wamr_sock_recv_from"),
+    ("sock_close", "i:i", "wk_wasi_fd_close"),
+    *((f"sock_{op}_{opt}", "ii:i", f"wk_wamr_sock_{op}_{opt}")
+      for opt in ("reuse_addr", "keep_alive", "tcp_no_delay", "broadcast",
+                  "recv_buf_size", "send_buf_size") for op in ("set", "get")),
+    *((name, sig, "wk_wamr_sock_unsupported_" + sig.partition(":")[0])
+      for name, sig in _WAMR_UNSUPPORTED),
+)
+
+SOCKET_EXTENSION_FUNCS: Final = WASMEDGE_SOCKET_FUNCS + WAMR_SOCKET_FUNCS
+
+
+def _signature_table() -> dict[tuple[str, str, str], str]:
+    table: dict[tuple[str, str, str], str] = {}
+    for name, sig, symbol in SOCKET_EXTENSION_FUNCS:
+        key = (WASI_P1, name, sig)
+        if table.setdefault(key, symbol) != symbol:
+            raise AssertionError(f"{name} {sig}: two meanings ({table[key]}, {symbol})")
+    return table
+
+
+SIGNATURE_FUNCS: Final[dict[tuple[str, str, str], str]] = _signature_table()
 
 # --default-values-unknown-imports: a stand-in per result type (wk/wasi.h), each
 # ignoring its arguments and returning zero. Several results have none.

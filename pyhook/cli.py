@@ -30,7 +30,14 @@ from .profiles import (
     check_target_cpu,
     resolve_profile,
 )
-from .runner import DEFAULT_MEMORY_MB, NET_BACKENDS, RunError, RunOptions, run_image
+from .runner import (
+    DEFAULT_MEMORY_MB,
+    MACHINES,
+    NET_BACKENDS,
+    RunError,
+    RunOptions,
+    run_image,
+)
 from .runtime import RuntimeNotFound
 from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
 
@@ -205,7 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     def net_options(publish: list[str], listen: list[str]) -> NetOptions:
         try:
             return NetOptions.parse(publish, listen, args.ip, args.gateway, args.net,
-                                    dns=args.dns)
+                                    dns=args.dns, tap=args.tap)
         except NetOptionError as e:
             raise UsageError(str(e)) from None
 
@@ -216,7 +223,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         args=list(args.args), env=list(args.env), accel=args.accel,
         memory_mb=args.memory, timeout=args.timeout, program_name=name, net=net,
-        net_backend=args.net_backend,
+        net_backend=args.net_backend, machine=args.machine,
     )
     return run_image(image, target, opts)
 
@@ -370,6 +377,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--net-backend", choices=list(NET_BACKENDS), default="auto",
                    help="kvm targets: QEMU's side of the NIC (auto: passt if installed, else "
                    "QEMU's slirp; spt always uses passt)")
+    r.add_argument("--tap", metavar="IFNAME",
+                   help="plug the NIC into host tap interface IFNAME instead (root; create and "
+                   "address it first): no passt or slirp in the path, ports reached at the "
+                   "guest's own address (--ip, or DHCP on that network)")
+    r.add_argument("--machine", choices=list(MACHINES), default="microvm",
+                   help="kvm targets: QEMU machine (microvm: virtio-mmio, no firmware, the "
+                   "fastest boot; q35: a PC with virtio-pci behind SeaBIOS)")
     compile_flags(r, None)
     r.set_defaults(func=cmd_run)
 

@@ -15,6 +15,7 @@ The guest gets one listener per distinct guest port, in the order given.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 
@@ -65,16 +66,32 @@ class PortForward:
         return cls(_ipv4(addr, f"--listen {spec}"), p, p)
 
 
+def _check_tap(name: str, forwards: list[PortForward]) -> None:
+    """A tap interface puts the guest on the host's own network: nothing translates ports,
+    so a published port must be the guest's port, reached at the guest's address."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", name):
+        raise NetOptionError(f"--tap {name}: not an interface name (1-15 letters, digits, "
+                             "'.', '_', '-')")
+    for f in forwards:
+        if f.host_port != f.guest_port:
+            raise NetOptionError(
+                f"--tap {name}: no port forwarding on a tap interface (host port "
+                f"{f.host_port} -> guest {f.guest_port}); clients reach the guest's own "
+                f"address, so publish the same port, e.g. -p {f.guest_port}:{f.guest_port}")
+
+
 @dataclass
 class NetOptions:
     forwards: list[PortForward] = field(default_factory=list)
     ip: str | None = None  # "A.B.C.D/N": static address (else DHCP)
     gateway: str | None = None  # "A.B.C.D"
     nic: bool = False  # a NIC even without forwards (outgoing connections)
+    dns: str | None = None  # "A.B.C.D:PORT": the DNS server (else DHCP's)
+    tap: str | None = None  # a host tap interface the NIC is plugged into (no passt/slirp)
 
     @property
     def wanted(self) -> bool:
-        return bool(self.forwards or self.ip or self.nic)
+        return bool(self.forwards or self.ip or self.nic or self.dns or self.tap)
 
     def listen_ports(self) -> list[int]:
         """Guest ports that get a preopened listener, first appearance first."""
@@ -82,7 +99,8 @@ class NetOptions:
 
     @classmethod
     def parse(cls, publish: list[str], listen: list[str], ip: str | None,
-              gateway: str | None, nic: bool = False) -> NetOptions:
+              gateway: str | None, nic: bool = False, dns: str | None = None,
+              tap: str | None = None) -> NetOptions:
         forwards = [PortForward.listen(s) for s in listen]
         forwards += [PortForward.publish(s) for s in publish]
         seen: set[tuple[str, int]] = set()
@@ -103,7 +121,12 @@ class NetOptions:
             if ip is None:
                 raise NetOptionError("--gateway needs --ip (without --ip the guest uses DHCP)")
             gateway = _ipv4(gateway, "--gateway")
-        return cls(forwards, ip, gateway, nic)
+        if dns is not None:
+            addr, _, port = dns.partition(":")
+            dns = f"{_ipv4(addr, '--dns')}:{_port(port or '53', f'--dns {dns}')}"
+        if tap is not None:
+            _check_tap(tap, forwards)
+        return cls(forwards, ip, gateway, nic, dns, tap)
 
     def kvm_tokens(self) -> list[str]:
         """The kernel command-line tokens (unikernel/platform/kvm/net_kvm.c)."""
@@ -112,10 +135,28 @@ class NetOptions:
             tokens.append(f"net.ip={self.ip}")
         if self.gateway:
             tokens.append(f"net.gw={self.gateway}")
+        if self.dns:
+            tokens.append(f"net.dns={self.dns}")
         return tokens
 
-    def qemu_args(self) -> list[str]:
-        """QEMU's NIC: virtio-net over virtio-mmio (modern), slirp with hostfwd."""
+    def qemu_args(self, stream_fd: int | None = None, machine: str = "microvm") -> list[str]:
+        """QEMU's NIC: virtio-net, modern, over virtio-mmio (microvm) or virtio-pci (q35, with
+        no option ROM: the guest needs no network boot), on one of two back ends.
+
+        With ``stream_fd`` (one end of a socketpair whose other end passt holds, see
+        passt_args): ``-netdev stream`` over that descriptor, and the forwards are passt's;
+        with ``tap``, ``stream_fd`` is the open tap device instead (``-netdev tap``).
+        Without: QEMU's built-in slirp with ``hostfwd`` (the fallback when passt is missing;
+        its host-side listeners have a backlog of 1, docs/network.md "Back ends")."""
+        device = (["-device", "virtio-net-pci,netdev=n0,disable-legacy=on,romfile="]
+                  if machine == "q35" else
+                  ["-global", "virtio-mmio.force-legacy=false",
+                   "-device", "virtio-net-device,netdev=n0"])
+        if stream_fd is not None and self.tap:  # an open tap device (runner.open_tap)
+            return ["-netdev", f"tap,id=n0,fd={stream_fd}", *device]
+        if stream_fd is not None:
+            return ["-netdev", f"stream,id=n0,server=off,addr.type=fd,addr.str={stream_fd}",
+                    *device]
         guest = self.ip.split("/")[0] if self.ip else ""
         netdev = "user,id=n0"
         if self.ip:  # slirp's network must hold the static address (default 10.0.2.0/24)
@@ -125,19 +166,20 @@ class NetOptions:
         netdev += "".join(
             f",hostfwd=tcp:{f.host_addr}:{f.host_port}-{guest}:{f.guest_port}"
             for f in self.forwards)
-        return ["-global", "virtio-mmio.force-legacy=false",
-                "-netdev", netdev, "-device", "virtio-net-device,netdev=n0"]
+        return ["-netdev", netdev, *device]
 
     def spt_args(self, fd: int) -> list[str]:
-        """The spt process's arguments: its frames socket and the same settings as kvm."""
-        args = ["--net", f"fd={fd}"]
+        """The spt process's arguments: its frames socket (or tap device) and the same
+        settings as kvm."""
+        args = ["--net", f"{'tap' if self.tap else 'fd'}={fd}"]
         for token in self.kvm_tokens():
             args += ["--net", token]
         return args
 
     def passt_args(self, fd: int) -> list[str]:
-        """passt on the other end of the spt frames socket: the forwards, and the static
-        address when there is one (passt's DHCP then hands out the same)."""
+        """passt on the other end of the frames socket (spt's, or QEMU's ``-netdev stream``
+        on kvm): the forwards, and the static address when there is one (passt's DHCP then
+        hands out the same)."""
         args = ["passt", "--foreground", "--quiet", "--fd", str(fd), "--udp-ports", "none"]
         for f in self.forwards:
             where = f"{f.host_addr}/" if f.host_addr else ""

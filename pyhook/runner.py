@@ -9,11 +9,13 @@ described in unikernel/platform/kvm/README.md.
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,21 @@ class RunOptions:
     timeout: float | None = None
     program_name: str = "main"
     net: NetOptions = field(default_factory=NetOptions)
+    net_backend: str = "auto"  # kvm targets: NET_BACKENDS; spt always uses passt
+    machine: str = "microvm"  # kvm targets: MACHINES
+
+
+MACHINES = ("microvm", "q35")
+"""QEMU machine for kvm targets. microvm (default): no firmware, no PCI, virtio-mmio; boots in
+~40 ms. q35: a PC with PCI Express, SeaBIOS before the PVH entry, virtio-pci (the layout of
+cloud VMs; boots slower, see platform/kvm/README.md "Machines")."""
+
+
+NET_BACKENDS = ("auto", "passt", "slirp")
+"""QEMU's side of a kvm guest's NIC. passt (a user-mode network stack in its own process,
+reached through `-netdev stream`) is preferred: slirp, built into QEMU, listens for the
+published ports with a backlog of 1, so a burst of connects (wrk -c32) stalls on SYN
+retransmits. auto: passt when it is installed, else slirp (docs/network.md "Back ends")."""
 
 
 def kvm_cmdline(opts: RunOptions) -> str:
@@ -79,8 +96,9 @@ def kvm_usable() -> bool:
 
 
 def qemu_command(image: Path, opts: RunOptions, control: Path,
-                 out_fds: tuple[int, int] = (1, 2)) -> list[str]:
-    """QEMU's argv. The guest's COM1/COM2 write to ``out_fds`` handed over as
+                 out_fds: tuple[int, int] = (1, 2), net_fd: int | None = None) -> list[str]:
+    """QEMU's argv; ``net_fd``: the NIC's frames socket (passt at its other end), else slirp.
+    The guest's COM1/COM2 write to ``out_fds`` handed over as
     fd sets: QEMU then writes through our own open file descriptions, so when
     stdout is a regular file the offsets stay shared with the caller (reopening
     /proc/self/fd/1 would give QEMU a second offset and the two would overwrite
@@ -89,12 +107,20 @@ def qemu_command(image: Path, opts: RunOptions, control: Path,
     if accel == "auto":
         accel = "kvm" if kvm_usable() else "tcg"
     cpu = ["-cpu", "host,-arch-capabilities"] if accel == "kvm" else ["-cpu", "max"]
+    if opts.machine not in MACHINES:
+        raise RunError(f"unknown machine {opts.machine!r} (choose from {', '.join(MACHINES)})",
+                       2)
+    # microvm, acpi=off: microvm then names its virtio-mmio devices, with their IRQs, on the
+    # kernel command line (virtio_mmio.device=...), which the guest reads to wait for its
+    # NIC's interrupt (platform/kvm/README.md "Network"); and ACPI tables are not built.
+    machine = "q35" if opts.machine == "q35" else "microvm,pit=on,rtc=on,isa-serial=on,acpi=off"
     return [
         QEMU,
-        "-M", "microvm,pit=on,rtc=on,isa-serial=on",
+        "-M", machine,
         "-accel", accel, *cpu,
         "-m", str(opts.memory_mb),
-        "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+        # -display none, not -nographic: with it SeaBIOS (q35) would print on COM1 (stdout).
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-kernel", str(image),
         "-append", kvm_cmdline(opts),
         "-add-fd", f"fd={out_fds[0]},set=1", "-chardev", "file,id=out,path=/dev/fdset/1,append=on",
@@ -105,7 +131,7 @@ def qemu_command(image: Path, opts: RunOptions, control: Path,
         "-device", "isa-serial,chardev=err,index=1",
         "-device", "isa-serial,chardev=ctl,index=2",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-        *(opts.net.qemu_args() if opts.net.wanted else []),
+        *(opts.net.qemu_args(net_fd, opts.machine) if opts.net.wanted else []),
     ]
 
 
@@ -137,9 +163,71 @@ def _write_only_dup(fd: int) -> int:
         return os.dup(fd)
 
 
+def kvm_net_backend(opts: RunOptions) -> str:
+    """"passt" or "slirp": what the run asked for, auto resolved (RunError if unusable)."""
+    if opts.net_backend not in NET_BACKENDS:
+        raise RunError(f"unknown network back end {opts.net_backend!r} "
+                       f"(choose from {', '.join(NET_BACKENDS)})", 2)
+    if opts.net_backend == "auto":
+        return "passt" if shutil.which("passt") else "slirp"
+    return opts.net_backend
+
+
+_TUNSETIFF = 0x400454CA
+_IFF_TAP, _IFF_NO_PI = 0x0002, 0x1000
+
+
+def open_tap(name: str) -> int:
+    """An fd on host tap interface `name` (which must exist: wasmkiln does not configure the
+    host's network), frames without a packet-info header, for QEMU or the spt process."""
+    if not Path(f"/sys/class/net/{name}").exists():
+        raise RunError(f"--tap {name}: no such interface; create and address it first, e.g. "
+                       f"`ip tuntap add dev {name} mode tap && ip addr add 10.0.3.1/24 dev "
+                       f"{name} && ip link set {name} up`", 2)
+    try:
+        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        raise RunError(f"--tap {name}: cannot open /dev/net/tun: {e.strerror}", 2) from None
+    try:
+        fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH22x", name.encode(), _IFF_TAP | _IFF_NO_PI))
+    except OSError as e:
+        os.close(fd)
+        why = {errno.EPERM: "needs root (CAP_NET_ADMIN) or a tap owned by this user",
+               errno.EBUSY: "another process holds it",
+               errno.EINVAL: "it is not a tap interface (a tun, or a bridge?)"}
+        raise RunError(f"--tap {name}: {why.get(e.errno, e.strerror)}", 2) from None
+    return fd
+
+
+def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | None, int | None]:
+    """The NIC's host end: a tap device (--tap), else passt's socketpair end (spt always,
+    kvm when passt is the back end), else None (kvm: QEMU's slirp, or no NIC)."""
+    if not opts.net.wanted:
+        return None, None
+    if opts.net.tap:
+        if opts.net_backend not in ("auto", "tap"):
+            raise RunError(f"--tap and --net-backend {opts.net_backend} are two back ends: "
+                           "give one", 2)
+        return None, open_tap(opts.net.tap)
+    if kvm and kvm_net_backend(opts) != "passt":
+        return None, None
+    return _start_passt(opts.net)
+
+
 def run_kvm(image: Path, opts: RunOptions) -> int:
     if shutil.which(QEMU) is None:
         raise RunError(f"{QEMU} is not installed (Debian: apt-get install qemu-system-x86)")
+    passt, net_fd = _net_fd(opts, kvm=True)
+    try:
+        return _run_qemu(image, opts, net_fd)
+    finally:
+        if net_fd is not None:
+            os.close(net_fd)
+        if passt is not None:
+            _stop_passt(passt)
+
+
+def _run_qemu(image: Path, opts: RunOptions, net_fd: int | None) -> int:
     with tempfile.TemporaryDirectory(prefix="wasmkiln-run-") as tmp:
         control = Path(tmp) / "control"
         control.touch()
@@ -147,10 +235,11 @@ def run_kvm(image: Path, opts: RunOptions) -> int:
         sys.stderr.flush()
         # QEMU refuses fds 0-2 in -add-fd, so hand it duplicates above them.
         fds = (_write_only_dup(sys.stdout.fileno()), _write_only_dup(sys.stderr.fileno()))
-        cmd = qemu_command(image, opts, control, fds)
+        cmd = qemu_command(image, opts, control, fds, net_fd)
         try:
             proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=opts.timeout,
-                                  pass_fds=fds, preexec_fn=_die_with_parent)
+                                  pass_fds=fds if net_fd is None else (*fds, net_fd),
+                                  preexec_fn=_die_with_parent)
         except subprocess.TimeoutExpired:
             raise RunError(_timed_out(opts)) from None
         finally:
@@ -176,7 +265,8 @@ def _die_with_parent() -> None:
 def _start_passt(net: NetOptions) -> tuple[subprocess.Popen[bytes], int]:
     """passt on one end of a socketpair; the other end (returned) is the guest's NIC."""
     if shutil.which("passt") is None:
-        raise RunError("networking on spt targets needs passt (Debian: apt-get install passt)")
+        raise RunError("networking on spt targets, and --net-backend passt on kvm targets, "
+                       "need passt (Debian: apt-get install passt)")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         proc = subprocess.Popen(net.passt_args(theirs.fileno()), stdin=subprocess.DEVNULL,
@@ -201,12 +291,14 @@ def _stop_passt(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_spt(image: Path, opts: RunOptions) -> int:
+    if opts.net_backend == "slirp":
+        raise RunError("--net-backend slirp is QEMU's: spt targets always use passt", 2)
     argv = [str(image.absolute())]  # a bare name would be looked up on PATH
     for e in opts.env:
         argv += ["--env", e]
-    passt, net_fd = None, -1
-    if opts.net.wanted:
-        passt, net_fd = _start_passt(opts.net)
+    passt, fd = _net_fd(opts, kvm=False)
+    net_fd = -1 if fd is None else fd
+    if net_fd >= 0:
         argv += opts.net.spt_args(net_fd)
     argv += ["--", *opts.args]
     sys.stdout.flush()
@@ -220,8 +312,9 @@ def run_spt(image: Path, opts: RunOptions) -> int:
     except OSError as e:
         raise RunError(f"cannot start {image}: {e.strerror}") from None
     finally:
-        if passt is not None:
+        if net_fd >= 0:
             os.close(net_fd)
+        if passt is not None:
             _stop_passt(passt)
     if proc.returncode < 0:
         sig = -proc.returncode
@@ -233,7 +326,28 @@ def run_spt(image: Path, opts: RunOptions) -> int:
     return proc.returncode
 
 
+def check_cpu(image: Path, target: Target, opts: RunOptions) -> None:
+    """Refuse, before starting, an image built for a CPU level (--target-cpu) that the CPU
+    it would run on lacks: the host's for spt and KVM. QEMU's TCG CPU (`-cpu max`) is not
+    checked here: QEMU 7.2 emulates x86-64-v3 but not v4, and a missing instruction there
+    ends the guest with an "invalid opcode" crash report."""
+    from wasmkiln.bridge.cpu import missing_flags
+
+    from .image import read_image_info
+
+    level = (read_image_info(image) or {}).get("cpu")
+    on_host = target.platform == "spt" or opts.accel == "kvm" or (
+        opts.accel == "auto" and kvm_usable())
+    if not level or not on_host:
+        return
+    missing = missing_flags(level)
+    if missing:
+        raise RunError(f"{image} was built for {level} (--target-cpu), and this CPU lacks "
+                       f"{' '.join(missing)}: rebuild it with --target-cpu baseline", 2)
+
+
 def run_image(image: Path, target: Target, opts: RunOptions) -> int:
+    check_cpu(image, target, opts)
     if target.platform == "kvm":
         return run_kvm(image, opts)
     return run_spt(image, opts)

@@ -54,6 +54,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def fetch(host: str, port: int, path: str = "/", timeout: float = 60) -> tuple[int, bytes]:
+    """One GET on a fresh connection: (status, body)."""
+    import http.client
+
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
 def wasmtime_cli() -> tuple[Path | None, str]:
     """The wasmtime 36 CLI (next to this Python, else on PATH), or None and why not."""
     _fix_wheel_mode()

@@ -1,4 +1,4 @@
-"""Smoke runs of the benchmarks (bench/compute.py and bench/boot.py with --quick).
+"""Smoke runs of the benchmarks (bench/compute.py, boot.py and http.py with --quick).
 
 Benchmarks never run in the default suite: they take minutes, set up their own venv
 (bench/.venv, wasmtime 36 + matplotlib from PyPI), download Debian's kernel for the Linux-VM
@@ -52,3 +52,16 @@ def test_boot_quick() -> None:
     assert cases["hello: wasmkiln spt process"]["median_ms"] is not None
     assert cases["hello: wasmkiln kvm, QEMU microvm TCG"]["median_ms"] is not None
     assert data["least_memory_mb"]["hello: wasmkiln kvm"] is not None
+
+
+def test_http_quick() -> None:
+    data = _run("http.py")
+    medians = data["medians"]
+    # Every row served every file, and the issue's headline ratios were computed.
+    for row in ("wasmkiln-kvm", "linux-vm-wasmtime", "wasmkiln-spt", "wasmtime-host",
+                "nginx-host"):
+        assert all(m["rps"] > 0 for m in medians[row].values()), (row, medians[row])
+    for key in ("wasmkiln-kvm / linux-vm-wasmtime, 612 B", "wasmkiln-spt / wasmtime-host, 1 MiB",
+                "wasmkiln-spt / nginx-host, 64 KiB"):
+        assert data["ratios"][key] is not None, key
+    assert (BENCH / "results" / "http.png").stat().st_size > 0

@@ -11,12 +11,14 @@ become, and their one-line errors.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,18 +108,36 @@ def test_same_as_wasmtime(runner: str, tmp_path: Path) -> None:
 
 WASMEDGE_CLIENT = Path(__file__).resolve().parent / "net_guests" / "wasmedge_client.c"
 WASMEDGE_SERVER = Path(__file__).resolve().parent / "net_guests" / "wasmedge_server.c"
+WASMEDGE_V2_CLIENT = Path(__file__).resolve().parent / "net_guests" / "wasmedge_v2_client.c"
+WAMR_CLIENT = Path(__file__).resolve().parent / "net_guests" / "wamr_client.c"
+IPV6_CLIENT = Path(__file__).resolve().parent / "net_guests" / "ipv6_client.c"
 EXT_HEADER = Path(__file__).resolve().parent.parent / "unikernel" / "include" / "wk" / \
     "wasi_sock_ext.h"
 
 
-class _EchoServers:
-    """A TCP and a UDP echo server on the host's loopback, which both slirp and passt make
-    reachable from the guest at the gateway address 10.0.2.2."""
+def _serve_udp(sock: socket.socket, stop: threading.Event,
+               answer: Callable[[bytes], bytes | None]) -> None:
+    """Answer each datagram on sock (which has a timeout) with answer(data), until stop."""
+    while not stop.is_set():
+        try:
+            data, peer = sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        reply = answer(data)
+        if reply is not None:
+            sock.sendto(reply, peer)
 
-    def __init__(self) -> None:
-        self.tcp = socket.create_server(("127.0.0.1", 0))
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
+
+class _EchoServers:
+    """A TCP and a UDP echo server on the host's loopback (127.0.0.1, or ::1), which both
+    slirp and passt make reachable from the guest at the gateway address 10.0.2.2 (passt:
+    also at its IPv6 gateway)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.tcp = socket.create_server((host, 0), family=family)
+        self.udp = socket.socket(family, socket.SOCK_DGRAM)
+        self.udp.bind((host, 0))
         self.udp.settimeout(0.2)
         self.tcp.settimeout(0.2)
         self.stop = threading.Event()
@@ -138,12 +158,7 @@ class _EchoServers:
                     conn.sendall(data)
 
     def _udp_loop(self) -> None:
-        while not self.stop.is_set():
-            try:
-                data, peer = self.udp.recvfrom(65536)
-            except TimeoutError:
-                continue
-            self.udp.sendto(data, peer)
+        _serve_udp(self.udp, self.stop, lambda data: data)
 
     def close(self) -> None:
         self.stop.set()
@@ -153,24 +168,35 @@ class _EchoServers:
         self.udp.close()
 
 
+def _run_client(runner: str, source: Path, tmp_path: Path, echo: _EchoServers,
+                extra: list[str] | None = None, run_flags: list[str] | None = None,
+                host: str = "10.0.2.2") -> subprocess.CompletedProcess[str]:
+    """Build source for runner and run it against the echo servers (args: host, the TCP
+    and UDP ports, then extra); the run has a NIC but publishes no port."""
+    why = skip_reason(runner)
+    if why:
+        pytest.skip(why)
+    wasm = compile_c(source)
+    image = build_image(wasm, None, tmp_path / f"{source.stem}.{runner}", f"x86_64-{runner}")
+    flags = ["--accel", "tcg"] if runner == "kvm" else []
+    # The gateway reaches the host's loopback: slirp's 10.0.2.2 is the host, and passt (spt;
+    # kvm's -netdev stream) maps its gateway address there (its --map-gw default). A static
+    # address makes 10.0.2.2 the gateway under both; passt's DHCP would hand out the host's.
+    addr = ["--ip", "10.0.2.15/24", "--gateway", "10.0.2.2"]
+    return subprocess.run(
+        [*wasmkiln_cli(), "run", "--net", *flags, *addr, *(run_flags or []), str(image), "--",
+         host, str(echo.tcp.getsockname()[1]), str(echo.udp.getsockname()[1]),
+         *(extra or [])],
+        capture_output=True, text=True, timeout=120, check=False)
+
+
 @pytest.mark.parametrize("runner", ["kvm", "spt"])
 def test_wasmedge_tcp_and_udp_client(runner: str, tmp_path: Path) -> None:
     """sock_open/sock_connect/sock_send_to/sock_recv_from (the WasmEdge names and signatures)
     against echo servers on the host: a TCP client and a UDP round trip."""
-    why = skip_reason(runner)
-    if why:
-        pytest.skip(why)
-    wasm = compile_c(WASMEDGE_CLIENT)
-    image = build_image(wasm, None, tmp_path / f"client.{runner}", f"x86_64-{runner}")
     echo = _EchoServers()
     try:
-        flags = ["--accel", "tcg"] if runner == "kvm" else []
-        # spt: passt maps the gateway address to the host's loopback (its --map-gw default).
-        addr = ["--ip", "10.0.2.15/24", "--gateway", "10.0.2.2"] if runner == "spt" else []
-        proc = subprocess.run(
-            [*wasmkiln_cli(), "run", "--net", *flags, *addr, str(image), "--", "10.0.2.2",
-             str(echo.tcp.getsockname()[1]), str(echo.udp.getsockname()[1])],
-            capture_output=True, text=True, timeout=120, check=False)
+        proc = _run_client(runner, WASMEDGE_CLIENT, tmp_path, echo)
     finally:
         echo.close()
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -178,6 +204,118 @@ def test_wasmedge_tcp_and_udp_client(runner: str, tmp_path: Path) -> None:
                  "peer 0 10.0.2.2 port ok 1", "udp SO_TYPE 0 1", "udp send_to 0 10",
                  "udp recv_from 0 same family 1 from 10.0.2.2"):
         assert line in proc.stdout.splitlines(), proc.stdout
+
+
+class _DnsServer:
+    """A UDP DNS server on the host's loopback that knows A records of `names` and answers
+    NXDOMAIN for the rest; the guest reaches it as 10.0.2.2:PORT (`--dns`)."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+        self.asked: list[str] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _answer(self, query: bytes) -> bytes:
+        labels, i = [], 12
+        while query[i]:
+            labels.append(query[i + 1:i + 1 + query[i]].decode())
+            i += 1 + query[i]
+        question = query[12:i + 5]  # the name, its terminator, type and class
+        name = ".".join(labels)
+        self.asked.append(name)
+        ip = self.names.get(name.lower())
+        qtype = int.from_bytes(query[i + 1:i + 3], "big")
+        if ip is None or qtype != 1:
+            flags, answers = (0x8183 if ip is None else 0x8180), b""
+        else:
+            flags = 0x8180
+            answers = (b"\xc0\x0c" + (1).to_bytes(2, "big") + (1).to_bytes(2, "big")
+                       + (60).to_bytes(4, "big") + (4).to_bytes(2, "big")
+                       + socket.inet_aton(ip))
+        count = 1 if answers else 0
+        header = query[:2] + flags.to_bytes(2, "big") + b"\x00\x01" + count.to_bytes(2, "big")
+        return header + b"\x00\x00\x00\x00" + question + answers
+
+    def _loop(self) -> None:
+        _serve_udp(self.sock, self.stop, lambda q: self._answer(q) if len(q) > 12 else None)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("runner", ["kvm", "spt"])
+def test_wasmedge_v2_and_getaddrinfo(runner: str, tmp_path: Path) -> None:
+    """The V2 generation (sock_*_v2, and the plain names with V2 signatures) and
+    sock_getaddrinfo: "localhost", a numeric host, and a name asked of a DNS server the test
+    runs on the host (`--dns 10.0.2.2:PORT`), which also sees the query."""
+    echo, dns = _EchoServers(), _DnsServer({"echo.wasmkiln.test": "10.0.2.2"})
+    try:
+        proc = _run_client(runner, WASMEDGE_V2_CLIENT, tmp_path, echo,
+                           extra=["echo.wasmkiln.test", "nosuch.wasmkiln.test"],
+                           run_flags=["--dns", f"10.0.2.2:{dns.port}"])
+    finally:
+        echo.close()
+        dns.close()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for line in (
+        # [family (1 IPv4, 2 IPv6), socktype (2 stream, 1 datagram: both when the hint
+        # says any), address, port]
+        "resolve localhost: 0 2 [1 2 127.0.0.1 8080] [2 2 ::1 8080] canon localhost",
+        "resolve 10.0.2.2: 0 2 [1 2 10.0.2.2 0] [1 1 10.0.2.2 0] canon 10.0.2.2",
+        "resolve echo.wasmkiln.test: 0 1 [1 2 10.0.2.2 80] canon echo.wasmkiln.test",
+        "resolve nosuch.wasmkiln.test: 84 0",  # NXDOMAIN: EAI_NONAME
+        "resolve : 84 0",  # WasmEdge's EAI_NONAME: neither node nor service
+        "empty node and service: 84",
+        "resolve ::1: 0 1 [2 1 ::1 443] canon ::1",
+        "resolve fd00::1:2: 0 1 [2 2 fd00::1:2 0] canon fd00::1:2",
+        "tcp connect_v2 0", "tcp echo same", "local 0 family 1 port>0 1",
+        "peer 0 10.0.2.2 port ok 1",
+        "v2 local with a 4-byte buffer: 28",  # EINVAL: V2 wants the 128-byte store
+        "accept_v2 on a connection: 28",
+        "udp send_to_v2 0 13", "udp recv_from 0 same from 10.0.2.2 port ok 1",
+    ):
+        assert line in lines, proc.stdout
+    # Numbers and localhost never reach DNS.
+    assert dns.asked == ["echo.wasmkiln.test", "nosuch.wasmkiln.test"]
+
+
+@pytest.mark.parametrize("runner", ["kvm", "spt"])
+def test_wamr_tcp_and_udp_client(runner: str, tmp_path: Path) -> None:
+    """WAMR's extension (sock_open(poolfd, af, type, *fd), sock_connect(fd, *addr), ...,
+    declared by the guest with WAMR's names and signatures) against the host's echo
+    servers, with its options and the ENOTSUP (58) of the ones the stack lacks."""
+    echo = _EchoServers()
+    try:
+        proc = _run_client(runner, WAMR_CLIENT, tmp_path, echo)
+    finally:
+        echo.close()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for line in (
+        # [kind (0 IPv4, 1 IPv6), type (1 stream, 0 datagram), address, port]
+        "resolve localhost: 0 4 [0 1 127.0.0.1 0] [0 0 127.0.0.1 0] [1 1 0:0:0:0:0:0:0:1 0]"
+        " [1 0 0:0:0:0:0:0:0:1 0]",
+        "resolve 10.0.2.2: 0 1 [0 1 10.0.2.2 7]",
+        "resolve fe80::1: 0 1 [1 0 fe80:0:0:0:0:0:0:1 53]",  # hints: IPv6 datagram
+        "resolve localhost: 0 1 [1 0 0:0:0:0:0:0:0:1 0]",
+        "resolve 10.0.2.2: 44 0",  # ENOENT: no IPv6 address for it
+        "tcp open 0", "nodelay off 0 get 0 0", "keepalive on 0 get 0 1",
+        "reuse_addr on 0 get 0 1", "buffers 0 0 1", "recv_timeout 58 linger 58",
+        "tcp connect 0", "nodelay on 0 get 0 1", "tcp echo same", "local 0 kind 0 port>0 1",
+        "peer 0 10.0.2.2 port ok 1", "tcp close 0",
+        "udp open 0", "broadcast 0 get 0 1", "udp nodelay 50",  # ENOPROTOOPT on UDP
+        "udp send_to 0 15", "udp recv_from 0 same from 10.0.2.2 port ok 1", "udp close 0",
+    ):
+        assert line in lines, proc.stdout
 
 
 @pytest.mark.parametrize("runner", ["kvm", "spt"])
@@ -204,25 +342,78 @@ def test_wasmedge_server_takes_the_published_port(runner: str, tmp_path: Path) -
             "listen 0", "accept 0", f"echoed {len(payload)} bytes, close 0"]
 
 
+def _host_ipv6_gateway() -> str | None:
+    """The host's default IPv6 gateway (/proc/net/ipv6_route), which passt gives the guest as
+    its own and maps to the host's ::1; None without one (passt then turns IPv6 off)."""
+    try:
+        lines = Path("/proc/net/ipv6_route").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        f = line.split()
+        if len(f) >= 5 and f[0] == "0" * 32 and f[1] == "00" and f[4] != "0" * 32:
+            return str(ipaddress.IPv6Address(bytes.fromhex(f[4])))
+    return None
+
+
+@pytest.mark.parametrize("runner", ["kvm", "spt"])
+def test_ipv6_tcp_and_udp(runner: str, tmp_path: Path) -> None:
+    """AF_INET6 through both extensions (a WasmEdge TCP echo, a WAMR UDP round trip) over
+    passt, which gives the guest IPv6 (router advertisements: SLAAC) and maps its gateway to
+    the host's ::1, where the echo servers listen. kvm: with QEMU's NIC on passt too
+    (`--net-backend passt`); slirp's IPv6 host is another address (docs/network.md "IPv6")."""
+    gateway = _host_ipv6_gateway()
+    if gateway is None:
+        pytest.skip("the host has no default IPv6 route: passt gives the guest no IPv6")
+    flags: list[str] = []
+    if runner == "kvm":
+        helptext = subprocess.run([*wasmkiln_cli(), "run", "--help"], capture_output=True,
+                                  text=True, timeout=60, check=False).stdout
+        if "--net-backend" not in helptext:
+            pytest.skip("this wasmkiln runs kvm's NIC on slirp only (no --net-backend passt)")
+        flags = ["--net-backend", "passt"]
+    echo = _EchoServers("::1")
+    try:
+        proc = _run_client(runner, IPV6_CLIENT, tmp_path, echo, host=gateway, run_flags=flags)
+    finally:
+        echo.close()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for line in ("tcp6 open 0", "tcp6 connect 0", "tcp6 echo same",
+                 "tcp6 peer 0 family 2 port ok 1 same host 1", "tcp6 local 0 family 2",
+                 "udp6 open 0", "udp6 send_to 0 16", "udp6 recv_from 0 same kind 1 port ok 1"):
+        assert line in lines, proc.stdout
+    local = next(x for x in lines if x.startswith("local address "))
+    assert not ipaddress.IPv6Address(local.split()[-1]).is_link_local, local  # SLAAC's
+
+
 def test_extension_table_matches_header() -> None:
-    """bridge/hostfuncs.py's signature-keyed socket functions are the ones wk/wasi_sock_ext.h
-    declares, with the same parameter counts, and the header's table says the same."""
+    """bridge/hostfuncs.py's signature-keyed socket functions are the ones the tables of
+    wk/wasi_sock_ext.h list, and each symbol is declared (there, or in wk/wasi.h for a
+    preview1 function reused) with parameters of exactly the signature's types."""
     text = EXT_HEADER.read_text()
-    body = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    protos = {m.group(1): len(m.group(2).split(",")) - 1
-              for m in re.finditer(r"int32_t (wk_wasmedge_\w+)\((wk_vmctx \*vm[^)]*)\);", body)}
-    table = {(m.group(1), m.group(2)): m.group(3)
-             for m in re.finditer(r"^ \*   (sock_\w+)\s+(\w+:i)\s+(wk_wasmedge_\w+)$", text,
-                                  re.M)}
-    assert table == {(n, sig): sym for n, sig, sym in SOCKET_EXTENSION_FUNCS}
-    assert set(protos) == {sym for _, _, sym in SOCKET_EXTENSION_FUNCS}
+    table = {(m.group(1), m.group(2), m.group(3))
+             for m in re.finditer(r"^ \*   (sock_\w+)\s+(\w+:i)\s+(wk_\w+)$", text, re.M)}
+    assert table == set(SOCKET_EXTENSION_FUNCS)
+    letters = {"int32_t": "i", "int64_t": "I"}
+    protos: dict[str, str] = {}
+    for header in (EXT_HEADER, EXT_HEADER.with_name("wasi.h")):
+        body = re.sub(r"/\*.*?\*/", "", header.read_text(), flags=re.S)
+        for m in re.finditer(r"int32_t (wk_\w+)\(wk_vmctx \*vm([^)]*)\);", body):
+            params = [p.split()[0] for p in m.group(2).split(",")[1:]]
+            protos[m.group(1)] = "".join(letters[t] for t in params) + ":i"
     for name, sig, sym in SOCKET_EXTENSION_FUNCS:
-        assert protos[sym] == len(sig.partition(":")[0]), sym
+        assert protos.get(sym) == sig, (name, sig, sym)
         assert lookup(WASI_P1, name, sig) == sym
-    # The clash the signature keys exist for: two sock_accept functions.
+    # The clashes the signature keys exist for.
     assert lookup(WASI_P1, "sock_accept", "iii:i") == "wk_wasi_sock_accept"
     assert lookup(WASI_P1, "sock_accept", "ii:i") == "wk_wasmedge_sock_accept"
-    assert lookup(WASI_P1, "sock_open", "iiii:i") is None  # WAMR's: not provided yet
+    assert lookup(WASI_P1, "sock_open", "iii:i") == "wk_wasmedge_sock_open"
+    assert lookup(WASI_P1, "sock_open", "iiii:i") == "wk_wamr_sock_open"
+    assert lookup(WASI_P1, "sock_recv_from", "iiiiii:i") == "wk_wamr_sock_recv_from"
+    assert lookup(WASI_P1, "sock_recv_from", "iiiiiii:i") == "wk_wasmedge_sock_recv_from"
+    assert lookup(WASI_P1, "sock_recv_from", "iiiiiiii:i") == "wk_wasmedge_sock_recv_from_v2"
+    assert lookup(WASI_P1, "sock_open", "iiiii:i") is None  # nobody's
 
 
 # ---- the options of `wasmkiln run` ---------------------------------------------------------
@@ -253,6 +444,18 @@ def test_net_options_to_qemu_and_kernel() -> None:
 def test_net_option_errors(bad: tuple[list[str], list[str], str | None, str | None]) -> None:
     with pytest.raises(NetOptionError):
         NetOptions.parse(*bad)
+
+
+def test_dns_option() -> None:
+    """--dns A.B.C.D[:PORT] becomes net.dns=A.B.C.D:PORT (port 53 unless given) and alone
+    still asks for a NIC; anything else is a one-line option error."""
+    net = NetOptions.parse([], [], None, None, dns="10.0.2.3")
+    assert net.wanted and net.kvm_tokens() == ["net.dns=10.0.2.3:53"]
+    assert NetOptions.parse([], [], None, None, dns="10.0.2.2:5353").kvm_tokens() == [
+        "net.dns=10.0.2.2:5353"]
+    for bad in ("resolver", "10.0.2.3:0", "10.0.2.3:x", "::1"):
+        with pytest.raises(NetOptionError, match="--dns"):
+            NetOptions.parse([], [], None, None, dns=bad)
 
 
 def test_cli_errors_are_one_line(wasm_fixture) -> None:  # type: ignore[no-untyped-def]

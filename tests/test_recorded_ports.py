@@ -8,7 +8,6 @@ serving is covered by tests/test_http_static.py.
 
 from __future__ import annotations
 
-import http.client
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from guest_programs import compile_c
 from http_guests import HTTP_STATIC_SOURCE, free_port, launch, skip_reason, wasmkiln_cli
+from http_guests import fetch as get
 
 TARGET = "x86_64-spt"
 
@@ -35,13 +35,7 @@ def wasmkiln(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 
 def fetch(port: int, path: str = "/") -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+    return get("127.0.0.1", port, path, timeout=30)
 
 
 def refused(port: int) -> bool:

@@ -5,6 +5,8 @@
  * returns argc + 40. run_kvm_platform_test.py boots it and checks the output.
  *
  * With argv[1] == "wait" it first busy-waits 300 ms of monotonic time.
+ * With argv[1] == "idle" it first rests 1 s in wk_plat_idle (the vCPU halts
+ * on a local APIC timer) and prints "idle ok" and the number of halts.
  * With argv[1] == "crash" it reads the guard page below stack_low instead, to
  * exercise the exception handler (expected exit 139).
  */
@@ -62,6 +64,18 @@ int wk_main(const wk_bootinfo *bi) {
     uint64_t w0 = wk_plat_clock_monotonic();
     while (wk_plat_clock_monotonic() - w0 < 300000000u) {
     }
+  }
+  if (bi->argc > 1 && streq(bi->argv[1], "idle")) {
+    /* 1 s, as a clock-only poll_oneoff waits: idle, then look at the clock. */
+    uint64_t w0 = wk_plat_clock_monotonic(), now = w0, halts = 0;
+    while (now - w0 < 1000000000u) {
+      wk_plat_idle(1000000000u - (now - w0));
+      halts++;
+      now = wk_plat_clock_monotonic();
+    }
+    out(1, "idle ok after ");
+    out_u64(1, halts);
+    out(1, " halts\n");
   }
   if (bi->argc > 1 && streq(bi->argv[1], "crash")) {
     /* Just below stack_low: the guard page. */

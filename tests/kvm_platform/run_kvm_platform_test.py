@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import shlex
 import statistics
 import subprocess
@@ -90,8 +91,10 @@ def qemu_command(image: Path, append: str, out: Path, err: Path, ctl: Path) -> l
 
 
 class Run:
-    def __init__(self, out: str, err: str, ctl: str, status: int, seconds: float):
+    def __init__(self, out: str, err: str, ctl: str, status: int, seconds: float,
+                 cpu: float) -> None:
         self.out, self.err, self.ctl, self.status, self.seconds = out, err, ctl, status, seconds
+        self.cpu = cpu  # host CPU seconds QEMU used (user + system)
 
     @property
     def exit_code(self) -> int | None:
@@ -104,11 +107,13 @@ def boot(image: Path, append: str, work: Path, show: bool = False) -> Run:
     cmd = qemu_command(image, append, out, err, ctl)
     if show:
         print("qemu:", shlex.join(cmd))
-    t0 = time.perf_counter()
+    t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, timeout=60, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     return Run(out.read_text(errors="replace"), err.read_text(errors="replace"),
-               ctl.read_text(errors="replace"), proc.returncode, seconds)
+               ctl.read_text(errors="replace"), proc.returncode, seconds, cpu)
 
 
 def run_all(work: Path) -> list[str]:
@@ -146,6 +151,16 @@ def run_all(work: Path) -> list[str]:
     extra = r.seconds - base
     print(f"     300 ms of guest monotonic time took {extra * 1000:.0f} ms of host time")
     check("monotonic clock rate", 0.2 < extra < 0.6 and r.exit_code == 42, r)
+
+    # 3b. Idle: 1 s in wk_plat_idle halts the vCPU (local APIC timer) instead of spinning,
+    # so QEMU uses a small part of that second of host CPU (spinning: all of it).
+    plain = statistics.median(boot(image, "arg=prog", work).cpu for _ in range(3))
+    r = boot(image, "arg=prog arg=idle", work)
+    m = re.search(r"idle ok after (\d+) halts", r.out)
+    print(f"     1 s idle: {r.seconds * 1000:.0f} ms wall, {(r.cpu - plain) * 1000:.0f} ms of "
+          f"host CPU over a plain boot, {m.group(1) if m else '?'} halts")
+    check("idle 1 s: halted, little host CPU", m is not None and r.exit_code == 42
+          and r.seconds >= 1.0 and r.cpu - plain < 0.3, r)
 
     # 4. A CPU exception: the guard page below the stack.
     r = boot(image, "arg=prog arg=crash", work)

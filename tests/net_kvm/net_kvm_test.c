@@ -277,12 +277,20 @@ int wk_main(const wk_bootinfo *bi) {
   out("listening port 80\n");
 
   uint64_t deadline = wk_plat_clock_monotonic() + seconds * 1000000000ull;
+  int busy = 1;
   while (!exit_requested) {
     if (wk_plat_clock_monotonic() > deadline) {
       out("time limit reached\n");
       return 3;
     }
-    (void)wk_net_poll();
+    /* As a server should: poll while there is work, wait (the vCPU halts until
+     * the NIC's interrupt or a timer) when the last round did nothing. */
+    if (busy) {
+      (void)wk_net_poll();
+    } else {
+      (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);
+    }
+    busy = 0;
     for (int k = 0; k < 16; k++) {
       static uint8_t dgram[2048];
       wk_net_addr from;
@@ -291,12 +299,14 @@ int wk_main(const wk_bootinfo *bi) {
         break;
       }
       (void)wk_net_udp_sendto(us, dgram, n < (long)sizeof dgram ? (size_t)n : sizeof dgram, &from);
+      busy = 1;
     }
     for (;;) {
       int s = wk_net_tcp_accept(ls, NULL);
       if (s < 0) {
         break;
       }
+      busy = 1;
       int slot = -1;
       for (int i = 0; i < CONNS_MAX && slot < 0; i++) {
         if (conns[i].s < 0) {
@@ -312,8 +322,8 @@ int wk_main(const wk_bootinfo *bi) {
       conns[slot].sending = 0;
     }
     for (int i = 0; i < CONNS_MAX; i++) {
-      if (conns[i].s >= 0) {
-        (void)conn_step(&conns[i]);
+      if (conns[i].s >= 0 && conn_step(&conns[i])) {
+        busy = 1;
       }
     }
   }

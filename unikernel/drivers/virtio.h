@@ -2,13 +2,15 @@
  * drivers/virtio.h - the virtio 1.x device model, shared by transports and
  * device drivers (virtio spec v1.2, sections 2 and 3).
  *
- * A transport (virtio_mmio.c today; virtio-pci for q35 is a later step, TODO)
- * fills a virtio_dev with its ops; device drivers (virtio_net.c) only use the
- * ops and the split-virtqueue helpers below, so they work over any transport.
+ * A transport (virtio_mmio.c: microvm, Firecracker; virtio_pci.c: q35) fills a
+ * virtio_dev with its ops; device drivers (virtio_net.c) only use the ops and
+ * the split-virtqueue helpers below, so they work over any transport.
  *
  * Only modern devices (VIRTIO_F_VERSION_1) are driven: little-endian rings,
- * no legacy page-aligned layout. Everything is polled: drivers never enable
- * interrupts, and the kvm platform runs with IF=0.
+ * no legacy page-aligned layout. Drivers poll: the device is told not to
+ * interrupt, except while the platform halts for want of work (virtq_irq_arm
+ * just before, virtq_irq_disarm right after), so a busy guest takes no
+ * interrupts at all.
  *
  * Memory: rings and buffers are given to the device by physical address. The
  * kvm platform identity-maps RAM, so a pointer is its physical address
@@ -55,13 +57,24 @@ typedef struct virtio_transport {
   void (*notify)(virtio_dev *d, uint16_t q);
   uint8_t (*config_read8)(virtio_dev *d, uint32_t off);
   uint32_t (*config_generation)(virtio_dev *d);
+  /* Read and acknowledge the interrupt status (bit 0: a used ring changed,
+   * bit 1: the configuration did), which lowers the interrupt line. */
+  uint32_t (*irq_ack)(virtio_dev *d);
 } virtio_transport;
+
+#define VIRTIO_PCI_QUEUES 4 /* queues whose notify offsets virtio_pci.c keeps */
 
 struct virtio_dev {
   const virtio_transport *ops;
-  uintptr_t base;     /* transport-specific (MMIO: the register window) */
+  uintptr_t base;     /* MMIO: the register window; PCI: the common configuration */
   uint32_t device_id; /* VIRTIO_ID_* */
   uint64_t features;  /* negotiated, valid after virtio_negotiate */
+  struct {            /* PCI only (virtio_pci.c): the other capability windows */
+    uintptr_t notify, isr, device;
+    uint32_t notify_mult;
+    uint16_t notify_off[VIRTIO_PCI_QUEUES];
+    uint16_t msix_vector; /* for every queue; 0xffff (VIRTIO_PCI_NO_VECTOR): none */
+  } pci;
 };
 
 /* Reset, acknowledge, and agree on features: the device's offer AND wanted,
@@ -152,5 +165,12 @@ void virtq_push(virtq *q, uint16_t id);
 bool virtq_kick(virtq *q);
 /* Next used element, if any: true and *id, *len set. */
 bool virtq_pop(virtq *q, uint16_t *id, uint32_t *len);
+/* True when a used element waits (what virtq_pop would take); no side effect. */
+bool virtq_pending(const virtq *q);
+/* Ask for an interrupt at the next used element (before a halt). Returns false
+ * when one is already there: do not halt, poll. */
+bool virtq_irq_arm(virtq *q);
+/* Back to no interrupts (after the halt). */
+void virtq_irq_disarm(virtq *q);
 
 #endif /* WK_VIRTIO_H */

@@ -24,6 +24,8 @@ enum {
   REG_QUEUE_NUM = 0x038,
   REG_QUEUE_READY = 0x044,
   REG_QUEUE_NOTIFY = 0x050,
+  REG_INTERRUPT_STATUS = 0x060,
+  REG_INTERRUPT_ACK = 0x064,
   REG_STATUS = 0x070,
   REG_QUEUE_DESC_LOW = 0x080,
   REG_QUEUE_DESC_HIGH = 0x084,
@@ -101,6 +103,14 @@ static uint32_t mmio_config_generation(virtio_dev *d) {
   return rd(d, REG_CONFIG_GENERATION);
 }
 
+static uint32_t mmio_irq_ack(virtio_dev *d) {
+  uint32_t st = rd(d, REG_INTERRUPT_STATUS);
+  if (st != 0) {
+    wr(d, REG_INTERRUPT_ACK, st);
+  }
+  return st;
+}
+
 static const virtio_transport mmio_ops = {
     .name = "virtio-mmio",
     .device_features = mmio_device_features,
@@ -112,6 +122,7 @@ static const virtio_transport mmio_ops = {
     .notify = mmio_notify,
     .config_read8 = mmio_config_read8,
     .config_generation = mmio_config_generation,
+    .irq_ack = mmio_irq_ack,
 };
 
 virtio_mmio_probe_result virtio_mmio_probe(uintptr_t base, virtio_dev *d) {

@@ -10,7 +10,9 @@
  * RX buffers are all posted at init and re-posted as soon as a frame is taken.
  * TX frames are queued without notifying the device; virtio_net_flush sends
  * one notification for the batch, and only if the device asked for one
- * (VIRTQ_USED_F_NO_NOTIFY or EVENT_IDX). No interrupts are ever requested.
+ * (VIRTQ_USED_F_NO_NOTIFY or EVENT_IDX). Interrupts are requested only for RX,
+ * and only between virtio_net_irq_arm and virtio_net_irq_disarm, which the
+ * platform calls around a halt.
  *
  * Offloads (checksum, TSO, mergeable RX buffers) are not negotiated: the
  * network stack computes checksums while it copies, and frames stay <= MTU.
@@ -19,6 +21,7 @@
 #ifndef WK_VIRTIO_NET_H
 #define WK_VIRTIO_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,5 +71,14 @@ long virtio_net_recv(virtio_net *n, void *buf, size_t cap);
 /* Notify the device about queued TX frames and re-posted RX buffers, if it
  * asked to be told. */
 void virtio_net_flush(virtio_net *n);
+
+/* Waiting for frames: true when one is there to receive (memory only, no exit). */
+bool virtio_net_rx_pending(const virtio_net *n);
+/* Before halting: ask for an interrupt on the next received frame. False when
+ * one already waits (then do not halt). */
+bool virtio_net_irq_arm(virtio_net *n);
+/* After halting: no more interrupts; with acked, also acknowledge the one
+ * that came (an exit or two; lowers the line for the next edge). */
+void virtio_net_irq_disarm(virtio_net *n, bool acked);
 
 #endif /* WK_VIRTIO_NET_H */

@@ -107,14 +107,7 @@ int virtq_init(virtq *q, virtio_dev *d, uint16_t index, virtq_mem *mem, uint16_t
   q->kicked_idx = 0;
   q->used_seen = 0;
   q->event_idx = virtio_has(d, VIRTIO_F_RING_EVENT_IDX);
-  /* Polled: never interrupt us. Without EVENT_IDX the flag says so; with it
-   * the flag must be 0 and used_event is kept half a ring-space away from
-   * the used index (virtq_pop moves it along). */
-  if (q->event_idx) {
-    *used_event(q) = (uint16_t)0x8000;
-  } else {
-    mem->avail.flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
-  }
+  virtq_irq_disarm(q);
   return d->ops->queue_enable(d, index, size, virtio_phys(mem->desc), virtio_phys(&mem->avail),
                               virtio_phys(&mem->used));
 }
@@ -145,6 +138,32 @@ bool virtq_kick(virtq *q) {
     q->dev->ops->notify(q->dev, q->index);
   }
   return need;
+}
+
+/* Polled: never interrupt us. Without EVENT_IDX the flag says so; with it the
+ * flag must be 0 and used_event is kept half a ring-space away from the used
+ * index (virtq_pop moves it along), which the device cannot reach: it never
+ * holds more than size (<= 256) unconsumed entries. */
+void virtq_irq_disarm(virtq *q) {
+  if (q->event_idx) {
+    *used_event(q) = (uint16_t)(q->used_seen + 0x8000);
+  } else {
+    *(volatile uint16_t *)&q->mem->avail.flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+  }
+}
+
+bool virtq_irq_arm(virtq *q) {
+  if (q->event_idx) {
+    *used_event(q) = q->used_seen; /* 2.7.10: interrupt once used->idx passes it */
+  } else {
+    *(volatile uint16_t *)&q->mem->avail.flags = 0;
+  }
+  barrier_full(); /* the request visible before the re-check: no lost wake-up */
+  return !virtq_pending(q);
+}
+
+bool virtq_pending(const virtq *q) {
+  return *(volatile const uint16_t *)&q->mem->used.idx != q->used_seen;
 }
 
 bool virtq_pop(virtq *q, uint16_t *id, uint32_t *len) {

@@ -59,9 +59,22 @@ void wk_free(void *p);
 #define MEMP_NUM_REASSDATA 8    /* IP datagrams being reassembled at once */
 #define MEMP_NUM_ARP_QUEUE 32   /* packets waiting for an ARP reply */
 
+#include <stdint.h>
+
 /* ---- protocols ---------------------------------------------------------------- */
 #define LWIP_IPV4 1
-#define LWIP_IPV6 0             /* TODO: IPv6 (the socket API already has a family) */
+/* IPv6 next to IPv4 (dual stack): a link-local address at once, global ones
+ * by SLAAC from router advertisements (passt and slirp send them), ND and MLD;
+ * no DHCPv6. Off, every ip_addr_t is 4 bytes instead of 20 and AF_INET6 is
+ * EAFNOSUPPORT (wk_net_ipv6). */
+#ifndef LWIP_IPV6
+#define LWIP_IPV6 1
+#endif
+#define LWIP_IPV6_AUTOCONFIG LWIP_IPV6
+#define LWIP_IPV6_DHCP6 0
+/* Reassembly keeps its bookkeeping (pointers: 8 bytes here) in place of the
+ * fragment header unless this is set; lwIP asserts it on 64-bit targets. */
+#define IPV6_FRAG_COPYHEADER 1
 #define LWIP_ARP 1
 #define ARP_TABLE_SIZE 16
 #define ARP_QUEUEING 1          /* keep the first packets to a host while ARP resolves */
@@ -76,7 +89,12 @@ void wk_free(void *p);
 #define DHCP_DOES_ARP_CHECK 0
 #define LWIP_AUTOIP 0
 #define LWIP_IGMP 0
-#define LWIP_DNS 0              /* TODO with sock_getaddrinfo */
+/* Names for sock_getaddrinfo / sock_addr_resolve (wk_net_resolve): the
+ * server comes from DHCP, or from the run (net.dns=A.B.C.D[:PORT]); the port
+ * is a run setting too, so a test can answer on an unprivileged host port. */
+#define LWIP_DNS 1
+uint16_t wk_lwip_dns_port(void);
+#define DNS_SERVER_PORT wk_lwip_dns_port()
 #define IP_REASSEMBLY 1
 #define IP_FRAG 1
 /* 127.0.0.1 works (a guest talking to itself); loopback frames are run in

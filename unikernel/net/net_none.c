@@ -41,6 +41,28 @@ void wk_net_drain(uint64_t timeout_ns) {
   (void)timeout_ns;
 }
 
+int wk_net_ipv6(void) {
+  return 0;
+}
+
+int wk_net_ready6(int global) {
+  (void)global;
+  return 0;
+}
+
+int wk_net_wait_ready6(int global, uint64_t timeout_ns) {
+  (void)global;
+  (void)timeout_ns;
+  return -WK_ENOSYS;
+}
+
+int wk_net_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
+  (void)name;
+  (void)out;
+  (void)timeout_ns;
+  return -WK_ENOSYS;
+}
+
 int wk_net_tcp_listen(const wk_net_addr *local, int backlog) {
   (void)local;
   (void)backlog;
@@ -70,6 +92,11 @@ long wk_net_send(int s, const void *buf, size_t len) {
   (void)buf;
   (void)len;
   return -WK_EBADF;
+}
+
+long wk_net_send_part(int s, const void *buf, size_t len, int more) {
+  (void)more;
+  return wk_net_send(s, buf, len);
 }
 
 int wk_net_shutdown(int s, int how) {

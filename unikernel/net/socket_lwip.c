@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "lwip/ip_addr.h"
+#include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs, for wk_net_drain */
 #include "lwip/tcp.h"
@@ -28,6 +29,9 @@
 #define UDP_POOL 1024         /* datagrams waiting in all UDP sockets together */
 #define TCP_WRITE_CHUNK 32768 /* tcp_write takes a u16 length */
 #define UDP_MAX_PAYLOAD 65507 /* 65535 - IPv4 header - UDP header */
+
+_Static_assert(WK_NET_RCVBUF == TCP_WND, "wk/net.h WK_NET_RCVBUF is lwipopts.h TCP_WND");
+_Static_assert(WK_NET_SNDBUF == TCP_SND_BUF, "wk/net.h WK_NET_SNDBUF is lwipopts.h TCP_SND_BUF");
 
 enum sk_kind { SK_FREE = 0, SK_LISTEN, SK_TCP, SK_UDP };
 
@@ -126,20 +130,52 @@ static int sk_alloc(int kind) {
   return -WK_EMFILE;
 }
 
+/* a as lwIP's address. Its type is the PCB type to create: IPv4, IPv6, or for
+ * the IPv6 "::" both (IPADDR_TYPE_ANY: a dual-stack socket, as Linux's IPv6
+ * sockets are by default). */
 static int to_ip(const wk_net_addr *a, ip_addr_t *ip) {
-  if (a == NULL || a->family != WK_NET_AF_INET) {
-    return -WK_EAFNOSUPPORT;
+  if (a != NULL && a->family == WK_NET_AF_INET) {
+    IP_ADDR4(ip, a->addr[0], a->addr[1], a->addr[2], a->addr[3]);
+    return 0;
   }
-  IP_ADDR4(ip, a->addr[0], a->addr[1], a->addr[2], a->addr[3]);
-  return 0;
+#if LWIP_IPV6
+  if (a != NULL && a->family == WK_NET_AF_INET6) {
+    uint32_t w[4];
+    memcpy(w, a->addr, 16); /* network order, as lwIP keeps it */
+    IP_ADDR6(ip, w[0], w[1], w[2], w[3]);
+    if (ip6_addr_isany(ip_2_ip6(ip))) {
+      ip_addr_copy(*ip, *IP_ANY_TYPE);
+    } else if (ip6_addr_islinklocal(ip_2_ip6(ip))) {
+      ip6_addr_assign_zone(ip_2_ip6(ip), IP6_UNICAST, netif_default); /* the one NIC */
+    }
+    return 0;
+  }
+#endif
+  return -WK_EAFNOSUPPORT;
+}
+
+static uint8_t pcb_type(const ip_addr_t *ip) {
+  (void)ip; /* IP_GET_TYPE ignores it without IPv6 */
+  return (uint8_t)IP_GET_TYPE(ip);
 }
 
 static void from_ip(const ip_addr_t *ip, uint16_t port, wk_net_addr *a) {
   memset(a, 0, sizeof *a);
-  a->family = WK_NET_AF_INET;
   a->port = port;
+#if LWIP_IPV6
+  if (IP_IS_V6(ip)) {
+    a->family = WK_NET_AF_INET6;
+    memcpy(a->addr, ip_2_ip6(ip)->addr, 16);
+    return;
+  }
+#endif
+  a->family = WK_NET_AF_INET;
   uint32_t v = ip4_addr_get_u32(ip_2_ip4(ip));
   memcpy(a->addr, &v, 4);
+}
+
+int wk_net_ipv6(void) {
+  return LWIP_IPV6;
 }
 
 /* Up the stack on first use; sockets need it. */
@@ -283,7 +319,7 @@ int wk_net_tcp_listen(const wk_net_addr *local, int backlog) {
   if (s < 0) {
     return s;
   }
-  struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  struct tcp_pcb *pcb = tcp_new_ip_type(pcb_type(&ip));
   if (pcb == NULL) {
     socks[s].kind = SK_FREE;
     return -WK_ENOMEM;
@@ -386,7 +422,7 @@ int wk_net_tcp_connect(const wk_net_addr *remote) {
   if (s < 0) {
     return s;
   }
-  struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  struct tcp_pcb *pcb = tcp_new_ip_type(pcb_type(&ip));
   if (pcb == NULL) {
     socks[s].kind = SK_FREE;
     return -WK_ENOMEM;
@@ -461,6 +497,10 @@ long wk_net_recv(int s, void *buf, size_t len) {
 }
 
 long wk_net_send(int s, const void *buf, size_t len) {
+  return wk_net_send_part(s, buf, len, 0);
+}
+
+long wk_net_send_part(int s, const void *buf, size_t len, int more) {
   sk *k = get(s, SK_TCP);
   if (k == NULL) {
     return -WK_EBADF;
@@ -499,7 +539,7 @@ long wk_net_send(int s, const void *buf, size_t len) {
         n = TCP_WRITE_CHUNK;
       }
       u8_t flags = TCP_WRITE_FLAG_COPY;
-      if (done + n < len) {
+      if (done + n < len || more) {
         flags |= TCP_WRITE_FLAG_MORE;
       }
       err_t e = tcp_write(k->tcp, in + done, (u16_t)n, flags);
@@ -511,7 +551,7 @@ long wk_net_send(int s, const void *buf, size_t len) {
       }
       done += n;
     }
-    if (done > 0) {
+    if (!more || done < len) { /* all taken with more to come: the next piece pushes */
       tcp_output(k->tcp);
       wk_plat_net_flush();
     }
@@ -557,12 +597,13 @@ int wk_net_shutdown(int s, int how) {
 }
 
 /* The TCP socket whose options a set/getopt call reaches, or NULL with *err set: options
- * exist only on TCP sockets that have a PCB (UDP has none we support). */
+ * exist only on TCP connections that have a PCB (UDP has none we support; a listener's
+ * PCB is lwIP's smaller tcp_pcb_listen, which has no Nagle flags to set). */
 static sk *opt_socket(int s, int *err) {
   sk *k = get(s, SK_FREE);
   if (k == NULL) {
     *err = -WK_EBADF;
-  } else if (k->kind == SK_UDP || k->tcp == NULL) {
+  } else if (k->kind != SK_TCP || k->tcp == NULL) {
     *err = k->kind == SK_UDP ? -WK_ENOPROTOOPT : -WK_ENOTCONN;
     k = NULL;
   }
@@ -663,7 +704,7 @@ int wk_net_udp_open(const wk_net_addr *local) {
   if (s < 0) {
     return s;
   }
-  struct udp_pcb *pcb = udp_new_ip_type(IPADDR_TYPE_V4);
+  struct udp_pcb *pcb = udp_new_ip_type(pcb_type(&ip));
   if (pcb == NULL) {
     socks[s].kind = SK_FREE;
     return -WK_ENOMEM;

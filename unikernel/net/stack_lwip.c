@@ -12,7 +12,12 @@
 #include <string.h>
 
 #include "lwip/dhcp.h"
+#include "lwip/dns.h"
 #include "lwip/etharp.h"
+#if LWIP_IPV6
+#include "lwip/ethip6.h"
+#include "lwip/mld6.h"
+#endif
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
@@ -31,6 +36,21 @@
 static struct netif nif;
 static int net_state; /* 0 not started, 1 up, < 0 the error wk_net_init gave */
 static wk_plat_netinfo info;
+
+/* The DNS server the run named (net.dns=), which wins over DHCP's; the port
+ * lwIP's dns.c sends to (DNS_SERVER_PORT in lwipopts.h). */
+static ip_addr_t dns_static;
+static int dns_static_set;
+static uint16_t dns_port = 53;
+
+/* One name lookup at a time (there is one guest thread). lwIP keeps the
+ * callback argument past a timeout of ours, so it is a serial number, not a
+ * pointer into a stack frame that is gone by then. */
+static struct {
+  uint32_t serial; /* of the lookup being waited for */
+  int done;        /* 0 waiting, 1 found, -1 failed */
+  ip_addr_t ip;
+} dns_wait;
 
 /* ---- lwIP port hooks ------------------------------------------------------------ */
 
@@ -78,6 +98,10 @@ void wk_lwip_assert_fail(const char *msg, const char *file, int line) {
   wk_plat_exit(EXIT_LWIP_ASSERT);
 }
 
+uint16_t wk_lwip_dns_port(void) {
+  return dns_port;
+}
+
 /* ---- the netif ------------------------------------------------------------------ */
 
 static err_t link_output(struct netif *n, struct pbuf *p) {
@@ -117,6 +141,10 @@ static err_t netif_setup(struct netif *n) {
   n->hwaddr_len = ETH_HWADDR_LEN;
   memcpy(n->hwaddr, info.mac, ETH_HWADDR_LEN);
   n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
+#if LWIP_IPV6
+  n->output_ip6 = ethip6_output;
+  n->flags |= NETIF_FLAG_MLD6; /* the NIC takes every multicast frame: nothing to program */
+#endif
   return ERR_OK;
 }
 
@@ -135,6 +163,14 @@ int wk_net_init(void) {
     return rc;
   }
   lwip_init();
+  if ((info.dns4[0] | info.dns4[1] | info.dns4[2] | info.dns4[3]) != 0) {
+    IP_ADDR4(&dns_static, info.dns4[0], info.dns4[1], info.dns4[2], info.dns4[3]);
+    dns_static_set = 1;
+    dns_setserver(0, &dns_static);
+  }
+  if (info.dns_port != 0) {
+    dns_port = info.dns_port;
+  }
   ip4_addr_t ip, mask, gw;
   if (info.static_ip) {
     IP4_ADDR(&ip, info.ip4[0], info.ip4[1], info.ip4[2], info.ip4[3]);
@@ -150,6 +186,11 @@ int wk_net_init(void) {
     return net_state;
   }
   netif_set_default(&nif);
+#if LWIP_IPV6
+  netif_create_ip6_linklocal_address(&nif, 1); /* from the MAC (EUI-64) */
+  nif.ip6_autoconfig_enabled = 1; /* global addresses by SLAAC (lwIP's setter macro
+                                    * tests the pointer, which -Waddress refuses) */
+#endif
   netif_set_up(&nif);
   if (!info.static_ip && dhcp_start(&nif) != ERR_OK) {
     net_state = -WK_ENOMEM;
@@ -237,6 +278,98 @@ int wk_net_wait_ready(uint64_t timeout_ns) {
   uint64_t t0 = wk_plat_clock_monotonic();
   while (!wk_net_ready(NULL, NULL)) {
     if (wk_plat_clock_monotonic() - t0 >= timeout_ns) {
+      return -WK_ETIMEDOUT;
+    }
+    (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);
+  }
+  return 0;
+}
+
+static void on_dns(const char *name, const ip_addr_t *ip, void *arg) {
+  (void)name;
+  if ((uint32_t)(uintptr_t)arg != dns_wait.serial) {
+    return; /* a lookup nobody waits for any more */
+  }
+  if (ip != NULL) {
+    ip_addr_copy(dns_wait.ip, *ip);
+    dns_wait.done = 1;
+  } else {
+    dns_wait.done = -1;
+  }
+}
+
+int wk_net_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
+  size_t len = strlen(name);
+  if (len == 0 || len >= DNS_MAX_NAME_LENGTH) {
+    return -WK_EINVAL;
+  }
+  int rc = wk_net_init();
+  if (rc < 0) {
+    return rc;
+  }
+  uint64_t t0 = wk_plat_clock_monotonic();
+  if (!wk_net_ready(NULL, NULL)) {
+    (void)wk_net_wait_ready(timeout_ns); /* DHCP brings the server's address */
+  }
+  if (dns_static_set) {
+    dns_setserver(0, &dns_static); /* DHCP may have replaced it */
+  }
+  if (ip_addr_isany(dns_getserver(0)) && ip_addr_isany(dns_getserver(1))) {
+    return -WK_EADDRNOTAVAIL;
+  }
+  dns_wait.serial++;
+  dns_wait.done = 0;
+  ip_addr_t ip;
+  err_t e = dns_gethostbyname_addrtype(name, &ip, on_dns, (void *)(uintptr_t)dns_wait.serial,
+                                       LWIP_DNS_ADDRTYPE_IPV4); /* A records: IPv4 only */
+  if (e == ERR_INPROGRESS) {
+    wk_plat_net_flush();
+    while (dns_wait.done == 0 && wk_plat_clock_monotonic() - t0 < timeout_ns) {
+      (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);
+    }
+    if (dns_wait.done == 0) {
+      dns_wait.serial++; /* a late answer is dropped */
+      return -WK_ETIMEDOUT;
+    }
+    if (dns_wait.done < 0) {
+      return -WK_ENOENT;
+    }
+    ip_addr_copy(ip, dns_wait.ip);
+  } else if (e != ERR_OK) {
+    return e == ERR_MEM ? -WK_ENOMEM : -WK_EINVAL;
+  }
+  uint32_t v = ip4_addr_get_u32(ip_2_ip4(&ip));
+  memset(out, 0, sizeof *out);
+  out->family = WK_NET_AF_INET;
+  memcpy(out->addr, &v, 4);
+  return 0;
+}
+
+int wk_net_ready6(int global) {
+#if LWIP_IPV6
+  if (net_state <= 0) {
+    return 0;
+  }
+  for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
+    if (ip6_addr_ispreferred(netif_ip6_addr_state(&nif, i)) &&
+        !ip6_addr_islinklocal(netif_ip6_addr(&nif, i)) == !!global) {
+      return 1;
+    }
+  }
+#else
+  (void)global;
+#endif
+  return 0;
+}
+
+int wk_net_wait_ready6(int global, uint64_t timeout_ns) {
+  int rc = wk_net_init();
+  if (rc < 0) {
+    return rc;
+  }
+  uint64_t t0 = wk_plat_clock_monotonic();
+  while (!wk_net_ready6(global)) {
+    if (!wk_net_ipv6() || wk_plat_clock_monotonic() - t0 >= timeout_ns) {
       return -WK_ETIMEDOUT;
     }
     (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);

@@ -88,6 +88,22 @@ const char *wk_netcfg_token(wk_plat_netcfg *c, const char *t, size_t len, bool *
     if (!parse_ipv4(t, len, &i, c->gw4) || i != len) {
       return "command line: net.gw= wants A.B.C.D";
     }
+  } else if (wk_netcfg_prefix(t, len, "net.dns=")) {
+    uint64_t port = 53;
+    i = 8;
+    if (!parse_ipv4(t, len, &i, c->dns4)) {
+      return "command line: net.dns= wants A.B.C.D[:PORT]";
+    }
+    if (i < len && t[i] == ':') {
+      i++;
+      if (!wk_netcfg_num(t, len, &i, 65535, &port) || port == 0) {
+        return "command line: net.dns= port must be 1..65535";
+      }
+    }
+    if (i != len) {
+      return "command line: net.dns= wants A.B.C.D[:PORT]";
+    }
+    c->dns_port = (uint16_t)port;
   } else if (wk_netcfg_prefix(t, len, "net.listen=")) {
     wk_plat_listen *l = &c->listen[c->nlisten];
     uint64_t port;
@@ -122,7 +138,9 @@ void wk_netcfg_info(const wk_plat_netcfg *c, wk_plat_netinfo *info) {
   for (int k = 0; k < 4; k++) {
     info->ip4[k] = c->ip4[k];
     info->gw4[k] = c->gw4[k];
+    info->dns4[k] = c->dns4[k];
   }
+  info->dns_port = c->dns_port;
   info->prefix4 = c->prefix4;
 }
 

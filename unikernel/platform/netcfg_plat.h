@@ -8,6 +8,8 @@
  *   net.gw=A.B.C.D           default gateway (only with net.ip)
  *   net.listen=A.B.C.D:PORT  a preopened TCP listener for the guest (repeatable,
  *                            at most WK_PLAT_LISTEN_MAX; wk_plat_net_listeners)
+ *   net.dns=A.B.C.D[:PORT]   the DNS server (port 53 if left out); without it
+ *                            the one DHCP offers
  *
  * Why shared: both platforms must accept exactly the same settings, and the
  * runner (pyhook/netopts.py) writes them once for either.
@@ -24,6 +26,8 @@
 typedef struct wk_plat_netcfg {
   bool static_ip;
   uint8_t ip4[4], prefix4, gw4[4];
+  uint8_t dns4[4];
+  uint16_t dns_port;
   int nlisten;
   wk_plat_listen listen[WK_PLAT_LISTEN_MAX];
 } wk_plat_netcfg;
@@ -42,7 +46,7 @@ const char *wk_netcfg_token(wk_plat_netcfg *c, const char *t, size_t len, bool *
 /* After the last token: NULL, or what is inconsistent (net.gw= without net.ip=). */
 const char *wk_netcfg_check(const wk_plat_netcfg *c);
 
-/* The address part of wk_plat_netinfo (static_ip, ip4, prefix4, gw4). */
+/* The address part of wk_plat_netinfo (static_ip, ip4, prefix4, gw4, dns4, dns_port). */
 void wk_netcfg_info(const wk_plat_netcfg *c, wk_plat_netinfo *info);
 
 /* wk_plat_net_listeners over c. */

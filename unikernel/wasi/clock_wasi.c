@@ -3,8 +3,9 @@
  *
  * Process and thread CPU-time clocks are approximated by monotonic time since
  * wk_main began (one guest, one thread, nothing else runs). poll_oneoff
- * supports clock subscriptions by busy-waiting on the monotonic clock (the spt
- * sandbox allows no sleeping syscall; a kvm platform would halt instead), and
+ * supports clock subscriptions by waiting on the monotonic clock in
+ * wk_plat_idle (kvm halts the vCPU until a timer; the spt sandbox allows no
+ * sleeping syscall, so there it is a busy wait), and
  * reports console and file descriptor subscriptions as ready at once.
  */
 #include "internal_wasi.h"
@@ -174,7 +175,10 @@ int32_t wk_wasi_poll(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptio
     if (sockets_wait) {
       wk_wasi_sock_wait_step(have_clock ? earliest - now : UINT64_MAX);
     } else if (have_clock) {
-      while (wk_plat_clock_monotonic() < earliest) wk_wasi_cpu_relax();
+      for (uint64_t t = now; t < earliest; t = wk_plat_clock_monotonic()) {
+        wk_plat_idle(earliest - t); /* kvm halts; spt returns at once */
+        wk_wasi_cpu_relax();
+      }
     } else {
       break; /* nothing can become ready */
     }

@@ -130,12 +130,14 @@ typedef struct wk_fd {
   uint64_t base, inheriting;  /* rights */
   uint64_t offset;    /* files: the position */
   wk_fs_node *node;   /* files and directories (holds a reference) */
-  /* Sockets the guest opened itself (the WasmEdge extension, sock_wasmedge_wasi.c):
+  /* Sockets the guest opened itself (the WasmEdge and WAMR extensions, sock_ext_wasi.c):
    * handle is -1 until listen, connect or (UDP) bind makes a network-layer socket. */
   uint8_t sotype;           /* WK_FILETYPE_SOCKET_STREAM or _DGRAM */
   uint8_t preopened;        /* a listener the run gave (fdtable_wasi.c) */
-  uint8_t bound_ip[4];      /* sock_bind's address, network order */
+  uint8_t family;           /* WK_NET_AF_INET or _INET6 (0 for preview1's: INET) */
+  uint8_t bound_ip[16];     /* sock_bind's address (4 or 16 bytes), network order */
   uint16_t bound_port;      /* sock_bind's port (0: none, or ephemeral) */
+  uint8_t sockopts;         /* options set so far (sock_ext_wasi.h WK_SOCKOPT_BIT_*) */
 } wk_fd;
 
 /* Per-instance state of the WASI layer (kept in the instance's WASI slot). */

@@ -13,8 +13,9 @@
  * socket would; the preopened listeners start non-blocking, accepted
  * connections are blocking unless sock_accept's flags say otherwise (wasmtime
  * does the same). There is one guest thread and nothing else to run: each
- * wait step is wk_net_wait, which spins on kvm (interrupts are off) and
- * sleeps in poll(2) for at most 1 ms on spt when nothing arrived.
+ * wait step is wk_net_wait, which, when nothing arrived, halts the vCPU on kvm
+ * (until the NIC's interrupt or a timer) and sleeps in poll(2) on spt, for at
+ * most WK_NET_IDLE_WAIT_NS.
  *
  * Accepted connections have Nagle's algorithm off (TCP_NODELAY): preview1
  * cannot ask for it, and each sock_send is already one application write. With
@@ -105,10 +106,14 @@ static int32_t transfer_iovs(wk_vmctx *vm, wk_fd *f, const uint8_t *arr, uint32_
     uint8_t *buf;
     uint32_t len;
     wk_wasi_iov_at(vm, arr, i, &buf, &len);
-    if (len > UINT32_MAX - *total) break; /* the count is a u32: stop short */
+    if (len > UINT32_MAX - *total) { /* the count is a u32: stop short */
+      if (send) (void)wk_net_send_part(f->handle, NULL, 0, 0); /* push the pieces queued */
+      break;
+    }
     uint32_t done = 0;
     while (done < len) {
-      long r = send ? wk_net_send(f->handle, buf + done, len - done)
+      /* One write in pieces: all but the last iovec are queued, not pushed. */
+      long r = send ? wk_net_send_part(f->handle, buf + done, len - done, i + 1 < n)
                     : wk_net_recv(f->handle, buf + done, len - done);
       if (r == -WK_EAGAIN && wait && (full || *total + done == 0)) {
         wk_wasi_sock_wait_step(UINT64_MAX);

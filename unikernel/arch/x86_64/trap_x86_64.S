@@ -1,10 +1,19 @@
 /*
- * trap_x86_64.S - entry stubs for the 32 CPU exception vectors.
+ * trap_x86_64.S - entry stubs for the 32 CPU exception vectors, and for the
+ * few device interrupts the kvm platform waits for while halted.
  *
- * Each stub makes the stack uniform (a 0 error code where the CPU pushes
- * none), pushes its vector number and joins trap_common, which saves the
- * general registers and calls x86_trap_handler(frame). The handler reports
+ * Exceptions: each stub makes the stack uniform (a 0 error code where the CPU
+ * pushes none), pushes its vector number and joins trap_common, which saves
+ * the general registers and calls x86_trap_handler(frame). The handler reports
  * and exits; it never returns, so there is no iretq path.
+ *
+ * Interrupts (vectors X86_IRQ_BASE .. +X86_IRQ_COUNT-1, cpu_x86_64.h): the
+ * kernel runs with IF=0 and enables interrupts only across `sti; hlt`
+ * (x86_irq_wait), so a handler has nothing to do but note that its vector
+ * fired (a bit in x86_irq_pending), signal end-of-interrupt to the local APIC
+ * and return. It touches only %rax and the flags (which iretq restores), uses
+ * no SSE and runs on the interrupted stack (kernel code: no red zone).
+ * Vector 255 is the local APIC's spurious vector: no EOI for it.
  */
 	.text
 
@@ -80,6 +89,35 @@ trap_common:
 	hlt
 	jmp 1b
 
+.macro IRQ vec
+	.p2align 4
+irq_stub_\vec:
+	pushq %rax
+	movq $(1 << (\vec - 32)), %rax
+	lock orq %rax, x86_irq_pending(%rip)
+	jmp irq_common
+.endm
+
+IRQ 32
+IRQ 33
+IRQ 34
+IRQ 35
+IRQ 36
+IRQ 37
+IRQ 38
+IRQ 39
+
+irq_common:
+	movq x86_lapic_eoi(%rip), %rax
+	movl $0, (%rax)
+	popq %rax
+	iretq
+
+	.p2align 4
+	.globl x86_irq_spurious
+x86_irq_spurious:
+	iretq
+
 /* The stub addresses, indexed by vector, for the IDT setup in C. */
 	.section .rodata
 	.p2align 3
@@ -87,6 +125,11 @@ trap_common:
 x86_trap_stubs:
 	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad trap_stub_\v
+	.endr
+	.globl x86_irq_stubs
+x86_irq_stubs:
+	.irp v, 32,33,34,35,36,37,38,39
+	.quad irq_stub_\v
 	.endr
 
 	.section .note.GNU-stack, "", @progbits

@@ -16,7 +16,8 @@
 
 #define GDT_CODE64 0x08
 #define GDT_TSS 0x18
-#define IDT_VECTORS 32
+#define IDT_VECTORS 32   /* CPU exceptions */
+#define IDT_ENTRIES 256  /* the whole table: exceptions, X86_IRQ_* vectors, spurious */
 #define TRAP_EXIT_CODE 139
 #define IST_STACK_SIZE 16384
 
@@ -56,10 +57,12 @@ typedef struct __attribute__((packed)) x86_table_ptr {
 
 extern uint64_t x86_boot_gdt[];
 extern const uint64_t x86_trap_stubs[IDT_VECTORS];
+extern const uint64_t x86_irq_stubs[X86_IRQ_COUNT];
+extern char x86_irq_spurious[];
 void x86_trap_handler(x86_trap_frame *f);
 
 static x86_tss tss;
-static x86_idt_entry idt[IDT_VECTORS];
+static x86_idt_entry idt[IDT_ENTRIES]; /* unused vectors stay not-present (#GP if raised) */
 static uint8_t ist_stack[IST_STACK_SIZE] __attribute__((aligned(16)));
 
 static const char *const exception_names[IDT_VECTORS] = {
@@ -74,6 +77,16 @@ static const char *const exception_names[IDT_VECTORS] = {
     "VMM communication exception", "security exception", "reserved (31)",
 };
 
+static void set_gate(int v, uint64_t off, uint8_t ist) {
+  idt[v].offset_lo = (uint16_t)off;
+  idt[v].selector = GDT_CODE64;
+  idt[v].ist = ist;
+  idt[v].type_attr = 0x8e; /* present, DPL 0, 64-bit interrupt gate (clears IF) */
+  idt[v].offset_mid = (uint16_t)(off >> 16);
+  idt[v].offset_hi = (uint32_t)(off >> 32);
+  idt[v].reserved = 0;
+}
+
 void x86_trap_init(void) {
   tss.ist[0] = (uint64_t)(uintptr_t)(ist_stack + IST_STACK_SIZE);
   tss.iomap_base = sizeof tss; /* no I/O permission bitmap */
@@ -87,15 +100,14 @@ void x86_trap_init(void) {
   __asm__ volatile("ltr %w0" : : "r"((uint16_t)GDT_TSS) : "memory");
 
   for (int v = 0; v < IDT_VECTORS; v++) {
-    uint64_t off = x86_trap_stubs[v];
-    idt[v].offset_lo = (uint16_t)off;
-    idt[v].selector = GDT_CODE64;
-    idt[v].ist = 1;
-    idt[v].type_attr = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
-    idt[v].offset_mid = (uint16_t)(off >> 16);
-    idt[v].offset_hi = (uint32_t)(off >> 32);
-    idt[v].reserved = 0;
+    set_gate(v, x86_trap_stubs[v], 1);
   }
+  /* Device interrupts arrive only inside x86_irq_wait's `sti; hlt`, on the
+   * kernel's stack: no IST (an exception in between keeps its own). */
+  for (int k = 0; k < X86_IRQ_COUNT; k++) {
+    set_gate(X86_IRQ_BASE + k, x86_irq_stubs[k], 0);
+  }
+  set_gate(X86_IRQ_SPURIOUS, (uint64_t)(uintptr_t)x86_irq_spurious, 0);
   x86_table_ptr p = {.limit = sizeof idt - 1, .base = (uint64_t)(uintptr_t)idt};
   __asm__ volatile("lidt %0" : : "m"(p) : "memory");
 }

@@ -33,14 +33,20 @@
 
 /* Address families (values of wk_net_addr.family). */
 #define WK_NET_AF_INET 4
-#define WK_NET_AF_INET6 6 /* reserved: IPv6 is not built yet (-WK_EAFNOSUPPORT) */
+#define WK_NET_AF_INET6 6 /* when wk_net_ipv6(); else -WK_EAFNOSUPPORT */
 
-/* An endpoint. addr holds 4 bytes (INET) or 16 (INET6), network order. */
+/* An endpoint. addr holds 4 bytes (INET) or 16 (INET6), network order. The
+ * IPv6 "::" is both families at once (a dual-stack listener or UDP socket);
+ * a link-local IPv6 address is on the one NIC. */
 typedef struct wk_net_addr {
   uint8_t family;
   uint16_t port; /* host order */
   uint8_t addr[16];
 } wk_net_addr;
+
+/* 1 when the stack was built with IPv6 (dual stack: a link-local address at
+ * once, global ones by SLAAC), else 0. */
+int wk_net_ipv6(void);
 
 /* ---- the stack ------------------------------------------------------------- */
 
@@ -55,12 +61,15 @@ int wk_net_init(void);
 int wk_net_poll(void);
 
 /* wk_net_poll, and when it took in nothing, let the platform block for up to
- * timeout_ns until a frame may be waiting (spt sleeps in poll(2); kvm returns
- * at once and the caller spins). For callers that wait on sockets: same
+ * timeout_ns until a frame may be waiting (spt sleeps in poll(2); kvm halts
+ * until the NIC's interrupt or a timer). For callers that wait on sockets: same
  * result as wk_net_poll. */
 int wk_net_wait(uint64_t timeout_ns);
-/* What waiters pass: short against lwIP's timers (250 ms), long for a CPU. */
-#define WK_NET_IDLE_WAIT_NS 1000000ull
+/* What waiters pass: short against lwIP's timers (250 ms), long for a CPU. A
+ * frame ends the wait early (spt's poll(2), kvm's NIC interrupt), so this only
+ * bounds how often an idle guest wakes: 1 ms cost an idle kvm guest ~10% of a
+ * host core under TCG, 10 ms ~3% (docs/network.md "Waiting"). */
+#define WK_NET_IDLE_WAIT_NS 10000000ull
 
 /* 1 when the interface has an IPv4 address (static, or DHCP bound), else 0.
  * If ip is not NULL, *ip gets the address and *prefix its netmask length. */
@@ -69,6 +78,13 @@ int wk_net_ready(wk_net_addr *ip, unsigned *prefix);
 /* Poll until wk_net_ready or timeout_ns of monotonic time pass.
  * 0 or -WK_ETIMEDOUT. */
 int wk_net_wait_ready(uint64_t timeout_ns);
+
+/* IPv6 (wk_net_ipv6): 1 when the interface has a preferred global address
+ * (SLAAC done: global != 0) or link-local one (its duplicate address
+ * detection done: global == 0), else 0; and the same wait as
+ * wk_net_wait_ready for it (-WK_ETIMEDOUT also when there is no IPv6). */
+int wk_net_ready6(int global);
+int wk_net_wait_ready6(int global, uint64_t timeout_ns);
 
 /* The run's preopened listeners (wasmkiln run --listen / -p, read from the
  * platform): brings the stack up, waits up to WK_NET_PREOPEN_WAIT_NS for an
@@ -87,6 +103,15 @@ int wk_net_preopen_listeners(int *out, int max);
  * platforms after wk_main returns. */
 #define WK_NET_DRAIN_NS 2000000000ull
 void wk_net_drain(uint64_t timeout_ns);
+
+/* The IPv4 address of a host name, asked of the DNS server (the run's
+ * net.dns=, else the one DHCP offered; waits for DHCP first). Numeric names
+ * are parsed, not sent. One name at a time; waits up to timeout_ns.
+ * 0 (out->port is 0), -WK_ENOENT (no such name, or the server did not say),
+ * -WK_ETIMEDOUT, -WK_EADDRNOTAVAIL (no DNS server known), -WK_EINVAL (empty,
+ * or longer than 255), -WK_ENOSYS / -WK_ENODEV (no network). */
+#define WK_NET_RESOLVE_NS 10000000000ull
+int wk_net_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns);
 
 /* ---- TCP ------------------------------------------------------------------ */
 
@@ -112,13 +137,26 @@ long wk_net_recv(int s, void *buf, size_t len);
  * when the send buffer is nearly full), -WK_EAGAIN when it is full,
  * -WK_EPIPE after shutdown(WR), -WK_ENOTCONN while connecting. */
 long wk_net_send(int s, const void *buf, size_t len);
+/* wk_net_send for one piece of a write made of several (the iovecs of one
+ * sock_send): with more nonzero, a piece taken whole is queued, not pushed, so
+ * the pieces leave in as few segments as they fit. A response head and a small
+ * body sent apart would meet Nagle's algorithm in the peer's stack (passt's
+ * host sockets run it): the body waits for the client's delayed ACK of the
+ * head, 40 ms. A piece not taken whole, and any piece with more = 0 (len 0
+ * included), pushes everything queued. */
+long wk_net_send_part(int s, const void *buf, size_t len, int more);
 
 #define WK_NET_SHUT_RD 1
 #define WK_NET_SHUT_WR 2
 #define WK_NET_SHUT_RDWR 3
 int wk_net_shutdown(int s, int how);
 
-/* TCP options. */
+/* Each TCP connection's receive window and send buffer, in bytes (fixed when
+ * the stack is built: net/lwipopts.h TCP_WND and TCP_SND_BUF). */
+#define WK_NET_RCVBUF (128 * 1024)
+#define WK_NET_SNDBUF (128 * 1024)
+
+/* TCP options (connections; a listener has none: -WK_ENOTCONN). */
 #define WK_NET_OPT_NODELAY 1   /* TCP_NODELAY: value 0/1 */
 #define WK_NET_OPT_KEEPALIVE 2 /* SO_KEEPALIVE: value 0/1 */
 int wk_net_setopt(int s, int opt, int value);

@@ -69,6 +69,12 @@ int wk_plat_entropy(void *buf, size_t len);
 /* Stop the machine (or process) with this exit code. */
 _Noreturn void wk_plat_exit(int code);
 
+/* Nothing to do for up to timeout_ns (a poll_oneoff on clocks only): let the
+ * CPU rest. May return early, so callers loop on the clock. kvm halts the vCPU
+ * until a timer interrupt; spt returns at once (its sandbox has no sleeping
+ * call to spare: the caller spins, as before). */
+void wk_plat_idle(uint64_t timeout_ns);
+
 /* ---- Network: one Ethernet NIC, polled (no interrupts) --------------------
  * Used by the network layer (unikernel/net, wk/net.h), never by the core.
  * A platform without a NIC returns -WK_ENODEV from wk_plat_net_open; one that
@@ -89,6 +95,8 @@ typedef struct wk_plat_netinfo {
   uint8_t ip4[4];        /* address, network byte order (a.b.c.d = {a,b,c,d}) */
   uint8_t prefix4;       /* netmask length, 0..32 */
   uint8_t gw4[4];        /* default gateway; 0.0.0.0 = none */
+  uint8_t dns4[4];       /* DNS server the run named (net.dns=); 0.0.0.0 = DHCP's */
+  uint16_t dns_port;     /* its UDP port, host order; 0 = 53 */
 } wk_plat_netinfo;
 
 /* A listening TCP socket the run asked for (wasmkiln run --listen / -p): the
@@ -116,9 +124,9 @@ int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt);
  * -WK_EMSGSIZE when it did not fit (dropped; call again). Never blocks. */
 long wk_plat_net_recv(void *buf, size_t cap);
 /* Nothing arrived and the caller has nothing to do: block for at most
- * timeout_ns or until a frame may be waiting, whichever is first. A platform
- * that cannot block (kvm: interrupts are off, the device is polled) returns
- * at once. */
+ * timeout_ns or until a frame may be waiting, whichever is first (spt: poll(2);
+ * kvm: a short spin, then a halt until the NIC's interrupt or a timer). A
+ * platform that cannot block returns at once and the caller spins. */
 void wk_plat_net_wait(uint64_t timeout_ns);
 
 /* Hand queued frames and free RX buffers to the device (one notification at

@@ -7,6 +7,7 @@
 #ifndef WK_KVM_H
 #define WK_KVM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,16 @@ const char *kvm_cmdline_raw(void);
 /* Read the net.* and virtio_mmio.device= tokens (README.md "Network").
  * NULL, or a static message saying why the command line was refused. */
 const char *kvm_net_parse(const char *raw);
+
+/* ---- idle_kvm.c ------------------------------------------------------------ */
+#define KVM_IRQ_NIC 33 /* the virtio-net interrupt's vector (X86_IRQ_BASE + 1) */
+#define KVM_IRQ_BIT(vector) (1ull << ((vector) - 32))
+
+/* Halt the vCPU for at most timeout_ns (capped at 1 s) or until an interrupt
+ * that was armed before the call (the NIC's, net_kvm.c). *seen gets the
+ * vectors that fired (KVM_IRQ_BIT). False, at once, when the platform cannot
+ * halt (no local APIC timer) or timeout_ns is 0: the caller then spins. */
+bool kvm_halt(uint64_t timeout_ns, uint64_t *seen);
 
 /* ---- clock_kvm.c ----------------------------------------------------------- */
 /* Note the TSC at boot (monotonic time counts from here); calibration and the

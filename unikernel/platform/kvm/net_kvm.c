@@ -1,17 +1,25 @@
 /*
  * net_kvm.c - the NIC of the x86_64 kvm platform: virtio-net over virtio-mmio
- * (QEMU microvm, Firecracker), and the network tokens of the command line.
+ * (QEMU microvm, Firecracker) or virtio-pci (q35), and the network tokens of
+ * the command line.
  *
  * Command line (README.md "Network"), read at boot by kvm_net_parse:
  *   net.ip=, net.gw=, net.listen=   the run's settings (../netcfg_plat.h)
  *   virtio_mmio.device=SIZE@BASE:IRQ   a virtio-mmio device (what microvm's
  *                        auto-kernel-cmdline and Firecracker append)
- * Devices: the virtio_mmio.device windows in order; without any, the microvm
- * window (KVM_MICROVM_MMIO_BASE, 512-byte slots) is probed. The first modern
+ * Devices: the virtio_mmio.device windows in order; without any, PCI bus 0 is
+ * scanned, then the microvm window (KVM_MICROVM_MMIO_BASE, 512-byte slots) is
+ * probed. The first modern
  * virtio-net device found is used; its registers are mapped uncached.
  * The device is brought up on the first wk_plat_net_open, not at boot, so an
  * image that never uses the network pays nothing.
- * TODO: virtio-pci (q35) as a second transport (drivers/virtio.h ops).
+ *
+ * Waiting (wk_plat_net_wait): spin on the RX ring for up to KVM_NET_SPIN_NS
+ * (a reply is often that close, and a halt costs an interrupt round trip),
+ * then ask the device for an interrupt on the next frame and halt until it
+ * or the timeout (idle_kvm.c). The interrupt: on virtio-mmio the token's IRQ,
+ * routed through the IOAPIC; on virtio-pci (q35) an MSI-X message. A virtio-mmio
+ * device found by probing (no token) has no known IRQ: its waiters spin.
  */
 #include <stdbool.h>
 
@@ -20,6 +28,7 @@
 #include "netcfg_plat.h"
 #include "virtio_mmio.h"
 #include "virtio_net.h"
+#include "virtio_pci.h"
 #include "wk/errno.h"
 #include "wk/platform.h"
 
@@ -29,17 +38,21 @@
 #define KVM_NET_MTU 1500
 #define KVM_MMIO_HOLE_START 0xc0000000ull /* 3 GiB: VMMs keep RAM below this */
 #define KVM_MMIO_HOLE_END 0x100000000ull
+#define KVM_NO_IRQ UINT64_MAX
+#define KVM_NET_SPIN_NS 50000ull /* spin this long before halting (see the top) */
 
 static struct {
   wk_plat_netcfg net; /* net.ip=, net.gw=, net.listen= */
   int ndev;
   uint64_t dev_base[KVM_MMIO_DEVICES_MAX];
   uint64_t dev_size[KVM_MMIO_DEVICES_MAX];
+  uint64_t dev_irq[KVM_MMIO_DEVICES_MAX]; /* GSI; KVM_NO_IRQ when the token had none */
 } cfg;
 
 /* The NIC. Large (rings + 2 x 256 x 2 KiB buffers); in .bss. */
 static virtio_net nic;
 static int nic_state; /* 0 not tried, 1 up, < 0 the open error */
+static bool nic_irq;  /* its interrupt reaches KVM_IRQ_NIC: waiters may halt */
 
 /* ---- command-line tokens ---------------------------------------------------- */
 
@@ -71,9 +84,17 @@ static const char *parse_token(const char *t, size_t len) {
     if (!wk_netcfg_num(t, len, &i, UINT64_MAX, &base) || size < 0x100) {
       return "command line: bad virtio_mmio.device= base";
     }
+    uint64_t irq = KVM_NO_IRQ;
+    if (i < len && t[i] == ':') {
+      i++;
+      if (!wk_netcfg_num(t, len, &i, 255, &irq)) {
+        return "command line: bad virtio_mmio.device= IRQ";
+      }
+    }
     if (cfg.ndev < KVM_MMIO_DEVICES_MAX) {
       cfg.dev_base[cfg.ndev] = base;
       cfg.dev_size[cfg.ndev] = size;
+      cfg.dev_irq[cfg.ndev] = irq;
       cfg.ndev++;
     }
   }
@@ -134,13 +155,47 @@ static int try_window(uint64_t base) {
   return rc < 0 ? rc : 1;
 }
 
+/* Bring up a virtio-net device on PCI bus 0 slot if there is one (q35): 1 up,
+ * 0 not a net device, < 0 a net device that failed. Its queues signal
+ * KVM_IRQ_NIC by MSI-X when the function has it. */
+static int try_pci(uint8_t slot) {
+  virtio_dev d;
+  virtio_pci_probe_result r = virtio_pci_probe(slot, &d);
+  if (r == VIRTIO_PCI_LEGACY && d.device_id == VIRTIO_ID_NET) {
+    warn("wasmkiln: legacy virtio-pci device ignored (QEMU: disable-legacy=on)\n");
+  }
+  if (r == VIRTIO_PCI_BAD_BAR) {
+    warn("wasmkiln: virtio-pci device ignored: its BARs are outside [3 GiB, 4 GiB)\n");
+  }
+  if (r != VIRTIO_PCI_MODERN || d.device_id != VIRTIO_ID_NET) {
+    return 0;
+  }
+  if (x86_apic_init() == 0) {
+    uint64_t addr;
+    uint32_t data;
+    x86_msi_message(KVM_IRQ_NIC, &addr, &data);
+    nic_irq = virtio_pci_msix(slot, &d, addr, data) == 0;
+  }
+  int rc = virtio_net_init(&nic, &d);
+  return rc < 0 ? rc : 1;
+}
+
 static int nic_bring_up(void) {
   int rc = 0;
   if (cfg.ndev > 0) {
     for (int k = 0; k < cfg.ndev && rc == 0; k++) {
       rc = try_window(cfg.dev_base[k]);
+      if (rc == 1 && cfg.dev_irq[k] != KVM_NO_IRQ && x86_apic_init() == 0) {
+        nic_irq = x86_ioapic_route((uint32_t)cfg.dev_irq[k], KVM_IRQ_NIC) == 0;
+      }
     }
   } else {
+    /* No virtio_mmio.device= token: a PCI machine (q35), or microvm without
+     * auto-kernel-cmdline. PCI bus 0 first (on microvm nothing answers there),
+     * then the microvm window. */
+    for (uint8_t slot = 0; slot < VIRTIO_PCI_SLOTS && rc == 0; slot++) {
+      rc = try_pci(slot);
+    }
     for (uint32_t k = 0; k < KVM_MICROVM_MMIO_SLOTS && rc == 0; k++) {
       rc = try_window(KVM_MICROVM_MMIO_BASE + k * VIRTIO_MMIO_SLOT_SIZE);
     }
@@ -198,7 +253,23 @@ long wk_plat_net_recv(void *buf, size_t cap) {
 }
 
 void wk_plat_net_wait(uint64_t timeout_ns) {
-  (void)timeout_ns; /* interrupts are off: the caller polls the rings */
+  if (nic_state != 1 || !nic_irq) {
+    return; /* no interrupt to wake us: the caller polls the rings */
+  }
+  uint64_t t0 = wk_plat_clock_monotonic(), spun = 0;
+  while (spun < KVM_NET_SPIN_NS && spun < timeout_ns) {
+    if (virtio_net_rx_pending(&nic)) {
+      return;
+    }
+    __builtin_ia32_pause();
+    spun = wk_plat_clock_monotonic() - t0;
+  }
+  if (spun >= timeout_ns || !virtio_net_irq_arm(&nic)) {
+    return; /* time is up, or a frame came in while arming */
+  }
+  uint64_t seen;
+  (void)kvm_halt(timeout_ns - spun, &seen);
+  virtio_net_irq_disarm(&nic, (seen & KVM_IRQ_BIT(KVM_IRQ_NIC)) != 0);
 }
 
 void wk_plat_net_flush(void) {

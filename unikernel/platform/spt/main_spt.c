@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock_spt.h"
 #include "net_spt.h"
 #include "seccomp_spt.h"
 #include "syscall_spt_x86_64.h"
@@ -93,6 +94,9 @@ static void run_sealed(void *arg) {
 _Noreturn void wk_spt_start(uintptr_t *initial_sp) {
   int argc = (int)initial_sp[0];
   const char *const *argv = (const char *const *)(initial_sp + 1);
+  const uintptr_t *envp = initial_sp + 1 + argc + 1;
+  while (*envp) envp++;
+  wk_spt_clock_init(envp + 1); /* the auxiliary vector follows envp's NULL */
 
   /* Guest argv and env, each at most argc entries plus a NULL. */
   const char **gargv = map_anon((uint64_t)(2 * argc + 2) * sizeof(char *), PROT_READ | PROT_WRITE);

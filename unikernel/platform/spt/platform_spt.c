@@ -1,10 +1,8 @@
 /*
  * platform/spt/platform_spt.c - the wk/platform.h calls for a Linux process:
- * console on fds 0/1/2, clock_gettime, getrandom, exit_group. Each is one of
- * the system calls the seccomp filter allows.
+ * console on fds 0/1/2, getrandom, exit_group (the clocks: clock_spt.c). Each
+ * is one of the system calls the seccomp filter allows.
  */
-#include <linux/time.h>
-#include <linux/time_types.h>
 
 #include "syscall_spt_x86_64.h"
 #include "wk/errno.h"
@@ -45,20 +43,7 @@ long wk_plat_console_read(void *buf, size_t len) {
   }
 }
 
-static uint64_t clock_ns(int id) {
-  struct __kernel_timespec ts = {0, 0};
-  wk_sys3(__NR_clock_gettime, id, (long)&ts, 0);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t wk_plat_clock_monotonic(void) { return clock_ns(CLOCK_MONOTONIC); }
-uint64_t wk_plat_clock_realtime(void) { return clock_ns(CLOCK_REALTIME); }
-
-uint64_t wk_plat_clock_resolution(void) {
-  struct __kernel_timespec ts = {0, 0};
-  if (wk_sys3(__NR_clock_getres, CLOCK_MONOTONIC, (long)&ts, 0) < 0) return 1000;
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+/* The clocks are in clock_spt.c (through the vDSO). */
 
 int wk_plat_entropy(void *buf, size_t len) {
   char *p = buf;
@@ -70,6 +55,10 @@ int wk_plat_entropy(void *buf, size_t len) {
     len -= (size_t)r;
   }
   return 0;
+}
+
+void wk_plat_idle(uint64_t timeout_ns) {
+  (void)timeout_ns; /* no sleeping call in the filter: the caller spins */
 }
 
 _Noreturn void wk_plat_exit(int code) {

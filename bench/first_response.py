@@ -1,0 +1,208 @@
+"""Launch to the first HTTP response of examples/http-static, for bench/boot.py.
+
+The clock starts just before the first process of a row is started (passt, QEMU, the spt
+process, `wasmkiln run`, wasmtime) and stops when a GET of the 612-byte page, retried every
+millisecond from the start, is answered with a 200. Rows:
+- wasmkiln kvm and spt launched the way the runner does it, without its Python: passt first
+  (the runner's own `_start_passt`, on one end of a socketpair), then QEMU with the runner's
+  argv (`qemu_command`) or the spt process with the runner's `--net` arguments; this is the
+  figure issue 6's targets speak of (<= 60 ms under QEMU microvm, <= 5 ms spt);
+- the same through `wasmkiln run -p` (what a user types: Python's start-up and imports count);
+- the Linux VM running the wasmtime CLI under the same QEMU, through the same runner
+  (bench/linuxvm/vmrun.py, as bench/http.py's row);
+- the wasmtime 36 CLI on the host, running a module precompiled with `wasmtime compile`.
+The site and the server are bench/http.py's (its module is loaded under another name, since
+a module called `http` would hide the standard library's).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from benchlib import BenchError, say, wasmkiln_build, wasmkiln_command
+
+HTTP_PY = Path(__file__).resolve().parent / "http.py"
+TIMEOUT_S = 120.0  # the Linux VM under TCG boots in tens of seconds
+
+
+def bench_http() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_http", HTTP_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_http"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Row:
+    label: str
+    start: Callable[[int, Path], list[subprocess.Popen[bytes]]]  # (host port, tmp) -> procs
+    samples: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def _answered(port: int, path: str, timeout: float) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+            c.sendall(f"GET /{path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n".encode())
+            return c.recv(16).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def _popen(cmd: list[str], tmp: Path, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+    log = (tmp / "server.log").open("ab")
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                pass_fds=pass_fds, start_new_session=True)
+    finally:
+        log.close()
+
+
+def _said_serving(log: Path) -> bool:
+    try:
+        return b"serving" in log.read_bytes()
+    except OSError:
+        return False
+
+
+@contextmanager
+def _stopping(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            p.wait()
+
+
+def time_one(row: Row, path: str) -> float:
+    """Milliseconds from launch to the first 200; BenchError if it never comes."""
+    from http_guests import free_port
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-first-") as tmp:
+        procs: list[subprocess.Popen[bytes]] = []
+        with _stopping(procs):
+            t0 = time.perf_counter()
+            procs += row.start(port, Path(tmp))
+            # Until the server says it listens, probes give up after 50 ms: a connection that
+            # passt accepts before the guest listens is otherwise retried on passt's SYN
+            # timer (1 s), which no client waiting for a server would sit through. After
+            # that, a slow guest (the Linux VM under TCG) gets 5 s to answer.
+            log_path = Path(tmp) / "server.log"
+            while not _answered(port, path, 5.0 if _said_serving(log_path) else 0.05):
+                dead = [p for p in procs if p.poll() is not None]
+                if dead or time.perf_counter() - t0 > TIMEOUT_S:
+                    log = (Path(tmp) / "server.log").read_text(errors="replace")[-800:]
+                    why = "exited" if dead else f"no answer in {TIMEOUT_S:g} s"
+                    raise BenchError(f"{row.label}: {why}:\n{log}")
+                time.sleep(0.001)
+            return (time.perf_counter() - t0) * 1000.0
+
+
+def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
+    """The rows, and the sizes of what they run (bytes)."""
+    from wasmkiln.pyhook import runner
+    from wasmkiln.pyhook.netopts import NetOptions
+
+    h = bench_http()
+    wasm, site = h.build_server(), h.make_site()
+    images = {kind: work / f"server.{kind}" for kind in ("kvm", "spt")}
+    for kind, image in images.items():
+        wasmkiln_build(wasm, f"x86_64-{kind}", image, ["--dir", f"{site}::/"])
+    wasmtime = h.wasmtime_binary()
+    cwasm = work / "server.cwasm"
+    if not cwasm.exists() or cwasm.stat().st_mtime < wasm.stat().st_mtime:
+        subprocess.run([str(wasmtime), "compile", str(wasm), "-o", str(cwasm)], check=True)
+    accel, backend, backend_flags = h.runner_choices()
+    setup = h.Setup(wasm, site, images, wasmtime, None, None, accel, backend, backend_flags)
+    say("building the Linux VM's initramfs with the server (bench/http.py's)")
+    setup.vm = h.linux_vm(wasmtime, wasm, site)
+
+    def net(port: int) -> NetOptions:
+        return NetOptions.parse([f"127.0.0.1:{port}:{h.GUEST_PORT}"], [], None, None)
+
+    def kvm_direct(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
+        opts = runner.RunOptions(accel=accel, memory_mb=memory_mb, net=net(port),
+                                 program_name="server")
+        passt, fd = runner._start_passt(opts.net)  # noqa: SLF001 - the runner's own way
+        control = tmp / "control"
+        control.touch()
+        outs = tuple(os.open(tmp / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                     for name in ("server.log", "server.log"))  # stdout, stderr
+        cmd = [str(w) for w in runner.qemu_command(images["kvm"], opts, control, outs, fd)]
+        try:
+            return [passt, _popen(cmd, tmp, (*outs, fd))]
+        finally:
+            for f in (*outs, fd):
+                os.close(f)
+
+    def spt_direct(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
+        n = net(port)
+        passt, fd = runner._start_passt(n)  # noqa: SLF001
+        try:
+            return [passt, _popen([str(images["spt"]), *n.spt_args(fd), "--"], tmp, (fd,))]
+        finally:
+            os.close(fd)
+
+    def via(kind: str) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
+        def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
+            flags = ["--accel", accel, "--memory", str(memory_mb)] if kind == "kvm" else []
+            return [_popen([*wasmkiln_command(), "run", "-p",
+                            f"127.0.0.1:{port}:{h.GUEST_PORT}", *flags, str(images[kind])],
+                           tmp)]
+        return start
+
+    def linux_vm(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
+        row = next(r for r in h.make_rows(setup) if r.key == "linux-vm-wasmtime")
+        return [_popen(h.row_command(row, setup, port, tmp), tmp)]
+
+    def wasmtime_host(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
+        return [_popen([str(wasmtime), "run", "-S", "preview2=n", "-S",
+                        f"tcplisten=127.0.0.1:{port}", "--dir", f"{site}::/",
+                        "--allow-precompiled", str(cwasm)], tmp)]
+
+    acc = accel.upper()
+    out = [
+        Row(f"wasmkiln kvm, QEMU microvm {acc} + passt (direct)", kvm_direct),
+        Row("wasmkiln spt process + passt (direct)", spt_direct),
+        Row(f"wasmkiln kvm via `wasmkiln run -p` ({acc})", via("kvm")),
+        Row("wasmkiln spt via `wasmkiln run -p`", via("spt")),
+        Row(f"Linux VM + wasmtime, QEMU microvm {acc} ({backend}, via the runner)", linux_vm),
+        Row("wasmtime CLI on the host, precompiled", wasmtime_host),
+    ]
+    sizes = {"server.wasm": wasm.stat().st_size, "kvm image": images["kvm"].stat().st_size,
+             "spt image": images["spt"].stat().st_size, "wasmtime .cwasm": cwasm.stat().st_size}
+    return out, sizes
+
+
+def measure(rows_: list[Row], reps: int, vm_reps: int, path: str = "index.html") -> None:
+    """Interleaved repetitions; a failed run is recorded and the row goes on."""
+    for rep in range(reps):
+        say(f"first response: repetition {rep + 1}")
+        for row in rows_:
+            if rep >= (vm_reps if row.label.startswith("Linux VM") else reps):
+                continue
+            try:
+                row.samples.append(time_one(row, path))
+            except BenchError as e:
+                say(str(e).splitlines()[0])
+                row.failures.append(str(e))
