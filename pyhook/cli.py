@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import os
 import sys
+import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,7 @@ from wasmkiln.bridge.errors import WasmError
 from .image import ImageError, NetDefaults, build_image, read_image_info
 from .manifest import ManifestError
 from .netopts import NetOptionError, NetOptions
-from .pack import DirMapping, PackError, fingerprint
+from .pack import DirMapping, PackError, fingerprint, pack_dirs
 from .profiles import (
     BACKENDS,
     BUILTIN_PROFILES,
@@ -182,10 +183,6 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
         info = read_image_info(args.image)
         if info is None:
             raise UsageError(f"{args.image} is neither a Wasm module nor a wasmkiln image")
-        if args.dir:
-            raise UsageError(f"{args.image} is a built image: its directories were packed at "
-                             "build time (wasmkiln build --dir); give --dir to the build, or run "
-                             "the .wasm module with --dir")
         if args.target and args.target != info.get("target"):
             raise UsageError(f"{args.image} was built for {info.get('target')}, not {args.target}")
         return (args.image, get_target(info["target"]), info.get("module", args.image.stem),
@@ -225,7 +222,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         memory_mb=args.memory, timeout=args.timeout, program_name=name, net=net,
         net_backend=args.net_backend, machine=args.machine,
     )
-    return run_image(image, target, opts)
+    if not args.dir or args.image is None or _is_wasm(args.image):  # packed in the cached image
+        return run_image(image, target, opts)
+    # A built image with --dir: the folders are packed now and handed to the guest at boot
+    # (kvm: a PVH boot module; spt: a mapped file), replacing those packed at build time.
+    with tempfile.TemporaryDirectory(prefix="wasmkiln-dirs-") as tmp:
+        opts.fs_image = Path(tmp) / "fs.bin"
+        pack_dirs(_dirs(args), opts.fs_image)
+        return run_image(image, target, opts)
 
 
 def cmd_targets(args: argparse.Namespace) -> int:

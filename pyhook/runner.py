@@ -55,6 +55,7 @@ class RunOptions:
     program_name: str = "main"
     net: NetOptions = field(default_factory=NetOptions)
     net_backend: str = "auto"  # kvm targets: NET_BACKENDS; spt always uses passt
+    fs_image: Path | None = None  # a packed file system for a built image (`run IMAGE --dir`)
     machine: str = "microvm"  # kvm targets: MACHINES
 
 
@@ -122,6 +123,7 @@ def qemu_command(image: Path, opts: RunOptions, control: Path,
         # -display none, not -nographic: with it SeaBIOS (q35) would print on COM1 (stdout).
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-kernel", str(image),
+        *(["-initrd", str(opts.fs_image)] if opts.fs_image else []),  # PVH boot module
         "-append", kvm_cmdline(opts),
         "-add-fd", f"fd={out_fds[0]},set=1", "-chardev", "file,id=out,path=/dev/fdset/1,append=on",
         "-add-fd", f"fd={out_fds[1]},set=2", "-chardev", "file,id=err,path=/dev/fdset/2,append=on",
@@ -296,6 +298,10 @@ def run_spt(image: Path, opts: RunOptions) -> int:
     argv = [str(image.absolute())]  # a bare name would be looked up on PATH
     for e in opts.env:
         argv += ["--env", e]
+    fs_fd = -1
+    if opts.fs_image is not None:
+        fs_fd = os.open(opts.fs_image, os.O_RDONLY | os.O_CLOEXEC)
+        argv += ["--fs-fd", str(fs_fd)]
     passt, fd = _net_fd(opts, kvm=False)
     net_fd = -1 if fd is None else fd
     if net_fd >= 0:
@@ -305,15 +311,16 @@ def run_spt(image: Path, opts: RunOptions) -> int:
     sys.stderr.flush()
     try:
         proc = subprocess.run(argv, stdin=None, timeout=opts.timeout,
-                              pass_fds=(net_fd,) if net_fd >= 0 else (),
+                              pass_fds=tuple(f for f in (net_fd, fs_fd) if f >= 0),
                               preexec_fn=_die_with_parent)
     except subprocess.TimeoutExpired:
         raise RunError(_timed_out(opts)) from None
     except OSError as e:
         raise RunError(f"cannot start {image}: {e.strerror}") from None
     finally:
-        if net_fd >= 0:
-            os.close(net_fd)
+        for f in (net_fd, fs_fd):
+            if f >= 0:
+                os.close(f)
         if passt is not None:
             _stop_passt(passt)
     if proc.returncode < 0:

@@ -1,8 +1,9 @@
 /*
  * fs/tree_fs.c - mounting the packed image, nodes and directories.
  *
- * The image is the optional symbol wk_fs_image (a weak reference: images
- * built without --dir have none, and then there are no preopens). Its nodes
+ * The image is the one the run supplies (wk_plat_fs_image: `wasmkiln run
+ * IMAGE --dir`), else the optional symbol wk_fs_image (a weak reference:
+ * images built without --dir have none, and then there are no preopens). Its nodes
  * become in-memory nodes lazily: a directory's children are created the first
  * time anything looks inside it (wk_fs_dir_load). Directory entries are kept
  * in creation order (packed ones first, sorted by name), each with a sequence
@@ -253,7 +254,8 @@ wk_fs *wk_fs_get(wk_vmctx *vm) {
   wk_fs *fs = wk_instance_alloc(vm, sizeof *fs);
   if (!fs) return NULL;
   fs->next_ino = 2;
-  if (pk_open(&fs->pk, wk_fs_image) != 0) {
+  const uint8_t *run_image = wk_plat_fs_image ? wk_plat_fs_image() : NULL;
+  if (pk_open(&fs->pk, run_image ? run_image : wk_fs_image) != 0) {
     wk_log("wasmkiln: the packed file system image is corrupt; no directories preopened\n");
     __builtin_memset(&fs->pk, 0, sizeof fs->pk);
   }

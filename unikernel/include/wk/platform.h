@@ -69,6 +69,12 @@ int wk_plat_entropy(void *buf, size_t len);
 /* Stop the machine (or process) with this exit code. */
 _Noreturn void wk_plat_exit(int code);
 
+/* The packed file system a run supplies (`wasmkiln run IMAGE --dir`, in the
+ * format of docs/fs.md), or NULL: it replaces the one linked into the image.
+ * kvm gets it as the PVH boot module (QEMU -initrd), spt as a mapped file
+ * (--fs-fd N). Optional, hence weak: the host platform has none. */
+const uint8_t *wk_plat_fs_image(void) __attribute__((weak));
+
 /* Nothing to do for up to timeout_ns (a poll_oneoff on clocks only): let the
  * CPU rest. May return early, so callers loop on the clock. kvm halts the vCPU
  * until a timer interrupt; spt returns at once (its sandbox has no sleeping

@@ -34,9 +34,18 @@ typedef struct pvh_memmap_entry {
   uint32_t reserved;
 } pvh_memmap_entry;
 
+/* A boot module (QEMU -initrd): start_info.modlist_paddr holds nr_modules. */
+typedef struct pvh_module {
+  uint64_t paddr;
+  uint64_t size;
+  uint64_t cmdline_paddr;
+  uint64_t reserved;
+} pvh_module;
+
 _Static_assert(sizeof(pvh_start_info) == 56, "hvm_start_info v1 is 56 bytes");
 _Static_assert(offsetof(pvh_start_info, cmdline_paddr) == 24, "cmdline_paddr");
 _Static_assert(offsetof(pvh_start_info, memmap_paddr) == 40, "memmap_paddr");
 _Static_assert(sizeof(pvh_memmap_entry) == 24, "hvm_memmap_table_entry");
+_Static_assert(sizeof(pvh_module) == 32, "hvm_modlist_entry");
 
 #endif /* WK_PVH_X86_64_H */

@@ -45,7 +45,19 @@ static uint64_t align_down(uint64_t v, uint64_t a) {
   return v & ~(a - 1);
 }
 
-/* The largest usable range above the image: [*base, *base + return). */
+/* The run's packed file system (`wasmkiln run IMAGE --dir`): the first PVH
+ * boot module, which QEMU's -initrd loads near the top of RAM. Its pages are
+ * kept out of the runtime's memory and read in place. */
+static struct {
+  uint64_t base, size;
+} fs_module;
+
+const uint8_t *wk_plat_fs_image(void) {
+  return fs_module.size ? (const uint8_t *)(uintptr_t)fs_module.base : NULL;
+}
+
+/* The largest usable range above the image and outside the boot module:
+ * [*base, *base + return). */
 static uint64_t find_memory(const pvh_start_info *si, uint64_t *base) {
   if (si->version < 1 || si->memmap_paddr == 0 || si->memmap_entries == 0) {
     kvm_fatal("the PVH loader gave no memory map (start_info version 0)");
@@ -64,6 +76,17 @@ static uint64_t find_memory(const pvh_start_info *si, uint64_t *base) {
     }
     if (start < floor) {
       start = floor;
+    }
+    uint64_t mlo = align_down(fs_module.base, MEM_ALIGN);
+    uint64_t mhi = align_up(fs_module.base + fs_module.size, MEM_ALIGN);
+    if (fs_module.size && mlo < end && mhi > start) { /* keep the larger side */
+      uint64_t below = mlo > start ? mlo - start : 0;
+      uint64_t above = end > mhi ? end - mhi : 0;
+      if (below >= above) {
+        end = start + below;
+      } else {
+        start = mhi;
+      }
     }
     start = align_up(start, MEM_ALIGN);
     end = align_down(end, MEM_ALIGN);
@@ -114,18 +137,30 @@ void kvm_start(uint32_t start_info_paddr) {
     kvm_fatal(err);
   }
 
+  if (si->nr_modules > 0 && si->modlist_paddr != 0) {
+    const pvh_module *m = (const pvh_module *)(uintptr_t)si->modlist_paddr;
+    fs_module.base = m->paddr;
+    fs_module.size = m->size;
+  }
   uint64_t mem_base = 0;
   uint64_t mem_size = find_memory(si, &mem_base);
   if (mem_size < STACK_SIZE + REGION_MIN) {
     kvm_fatal("not enough memory: the guest needs 8 MiB for its stack and at least 1 MiB "
               "for the runtime above the image (give the VM more, e.g. -m 16)");
   }
-  uint64_t mapped = x86_mmu_map_identity(mem_base + mem_size);
+  uint64_t map_end = mem_base + mem_size;
+  if (fs_module.size && fs_module.base + fs_module.size > map_end) {
+    map_end = fs_module.base + fs_module.size;
+  }
+  uint64_t mapped = x86_mmu_map_identity(map_end);
   if (mapped < mem_base + mem_size) {
     mem_size = mapped > mem_base ? align_down(mapped - mem_base, MEM_ALIGN) : 0;
     if (mem_size == 0) {
       kvm_fatal("cannot map the RAM above 4 GiB");
     }
+  }
+  if (fs_module.size && mapped < fs_module.base + fs_module.size) {
+    kvm_fatal("cannot map the file system boot module (-initrd)");
   }
   /* si and the command line may lie in [mem_base, +mem_size): no use after here. */
   si = NULL;

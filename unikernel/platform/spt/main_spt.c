@@ -1,7 +1,7 @@
 /*
  * platform/spt/main_spt.c - the spt platform's boot: a static Linux process.
  *
- *   IMAGE [--env K=V]... [--net TOKEN]... [--] ARGS...
+ *   IMAGE [--env K=V]... [--net TOKEN]... [--fs-fd N] [--] ARGS...
  *
  * The guest's argv is the image's basename followed by ARGS; its environment
  * is exactly the --env pairs (nothing is inherited from the host). Before the
@@ -10,8 +10,11 @@
  * pages cost nothing; an 8 MiB stack with a guard page), switches to the new
  * stack, and seals itself with the seccomp filter of seccomp_spt.c.
  * --net TOKEN gives the NIC its frames socket and settings (net_spt.c).
+ * --fs-fd N: an open file holding a packed file system (`wasmkiln run IMAGE
+ * --dir`), mapped read-only before the seal; it replaces the image's own.
  */
 #include <linux/mman.h>
+#include <asm/stat.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +38,9 @@ _Noreturn void wk_spt_run_on_stack(void *stack_top, void (*fn)(void *), void *ar
 int wk_spt_memory_install(void);
 
 static wk_bootinfo boot; /* platform-private; the core gets a pointer */
+static const uint8_t *fs_image; /* --fs-fd's mapping, or NULL */
+
+const uint8_t *wk_plat_fs_image(void) { return fs_image; }
 
 static void put_err(const char *s) {
   size_t n = 0;
@@ -45,7 +51,7 @@ static void put_err(const char *s) {
 static _Noreturn void die(const char *what) {
   put_err("wasmkiln-spt: ");
   put_err(what);
-  put_err("\nusage: IMAGE [--env KEY=VALUE]... [--net TOKEN]... [--] ARGS...\n");
+  put_err("\nusage: IMAGE [--env KEY=VALUE]... [--net TOKEN]... [--fs-fd N] [--] ARGS...\n");
   wk_plat_exit(EXIT_USAGE);
 }
 
@@ -78,6 +84,23 @@ static void *map_anon(uint64_t len, int prot) {
                    -1, 0);
   if (r < 0 && r > -4096) die("out of memory (mmap failed)");
   return (void *)r;
+}
+
+/* --fs-fd N: map the whole file read-only (the sandbox allows no reads of it later). */
+static void map_fs(const char *num) {
+  long fd = 0;
+  for (const char *c = num; *c; c++) {
+    if (*c < '0' || *c > '9' || fd > (1 << 20)) die("--fs-fd wants a descriptor number");
+    fd = fd * 10 + (*c - '0');
+  }
+  struct stat st;
+  if (*num == '\0' || wk_sys3(__NR_fstat, fd, (long)&st, 0) < 0 || st.st_size < 64) {
+    die("--fs-fd N is not an open packed file system");
+  }
+  long r = wk_sys6(__NR_mmap, 0, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (r < 0 && r > -4096) die("cannot map --fs-fd's file");
+  wk_sys3(__NR_close, fd, 0, 0);
+  fs_image = (const uint8_t *)r;
 }
 
 /* Runs on the new stack; never returns. */
@@ -115,6 +138,12 @@ _Noreturn void wk_spt_start(uintptr_t *initial_sp) {
       if (i + 1 >= argc) die("--net needs a TOKEN");
       const char *err = wk_spt_net_option(argv[i + 1]);
       if (err) die(err);
+      i += 2;
+      continue;
+    }
+    if (str_eq(a, "--fs-fd")) {
+      if (i + 1 >= argc) die("--fs-fd needs a descriptor number");
+      map_fs(argv[i + 1]);
       i += 2;
       continue;
     }
