@@ -12,6 +12,9 @@ page (the size of nginx's default index.html), a 64 KiB and a 1 MiB file. Each i
   network back end as the row above (ACPI left on: Debian's kernel finds the NIC through it);
   the module is precompiled for the baseline x86-64 ISA;
 - wasmkiln x86_64-spt: the sandboxed process, its frames through passt (`wasmkiln run -p`);
+- wasmkiln x86_64-spt over a host tap interface (`wasmkiln run --tap`), when the script runs as
+  root: it makes the interface (10.203.N.1/24) and removes it at the end; wrk connects to the
+  guest's own address, with no passt in the path (left out, with the reason, otherwise);
 - the wasmtime 36 CLI on the host: `wasmtime run -S preview2=n -S tcplisten=127.0.0.1:PORT`;
 - nginx on the host (Debian's nginx-light, i.e. its `nginx` binary, fetched with `apt-get
   download` into bench/.cache and run from there: nothing is installed), one worker process
@@ -125,8 +128,9 @@ def parse_wrk(text: str) -> WrkResult:
                      pct.get("99", float("nan")), sum(kinds.values()), kinds)
 
 
-def wrk(port: int, path: str, seconds: float) -> WrkResult:
-    proc = subprocess.run([*WRK, f"-d{seconds:g}s", f"http://127.0.0.1:{port}/{path}"],
+def wrk(where: tuple[str, int], path: str, seconds: float) -> WrkResult:
+    host, port = where
+    proc = subprocess.run([*WRK, f"-d{seconds:g}s", f"http://{host}:{port}/{path}"],
                           capture_output=True, text=True, timeout=seconds + 60)
     if proc.returncode != 0:
         raise BenchError(f"wrk failed: {proc.stderr.strip()}")
@@ -234,6 +238,30 @@ class Setup:
     accel: str
     backend: str  # the kvm runner's network back end
     backend_flags: list[str]  # `wasmkiln run` flags that pin it
+    tap: tuple[str, str, str] | None = None  # (interface, host address, guest address)
+
+
+@contextmanager
+def tap_interface() -> Iterator[tuple[str, str, str] | str]:
+    """A tap interface for the spt-over-tap row (root: `ip tuntap add`), removed at the end;
+    or, when one cannot be made here, the reason (the row is then left out, and said so)."""
+    if os.geteuid() != 0 or not Path("/dev/net/tun").exists() or shutil.which("ip") is None:
+        yield "needs root, /dev/net/tun and iproute2"
+        return
+    name, net = f"wkb{os.getpid() % 100000}", f"10.203.{os.getpid() % 250}"
+    made = True
+    for argv in (["ip", "tuntap", "add", "dev", name, "mode", "tap"],
+                 ["ip", "addr", "add", f"{net}.1/24", "dev", name],
+                 ["ip", "link", "set", name, "up"]):
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        if proc.returncode != 0:
+            made = False
+            why = f"{' '.join(argv)}: {proc.stderr.strip()}"
+            break
+    try:
+        yield (name, f"{net}.1", f"{net}.2") if made else why
+    finally:
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
 
 
 def runner_choices() -> tuple[str, str, list[str]]:
@@ -266,6 +294,11 @@ def row_command(row: Row, s: Setup, port: int, tmp: Path) -> list[str]:
                                       extra=s.backend_flags)
     if row.key == "wasmkiln-spt":
         return [*wasmkiln_command(), "run", "-p", publish_spec, str(s.images["spt"])]
+    if row.key == "wasmkiln-spt-tap":
+        assert s.tap is not None
+        name, host, guest = s.tap
+        return [*wasmkiln_command(), "run", "--tap", name, "--ip", f"{guest}/24", "--gateway",
+                host, "-p", f"{GUEST_PORT}:{GUEST_PORT}", str(s.images["spt"])]
     if row.key == "wasmtime-host":
         return [str(s.wasmtime), "run", "-S", "preview2=n", "-S",
                 f"tcplisten=127.0.0.1:{port}", "--dir", f"{s.site}::/", str(s.wasm)]
@@ -277,10 +310,17 @@ def row_command(row: Row, s: Setup, port: int, tmp: Path) -> list[str]:
     raise ValueError(row.key)
 
 
-def _get(port: int, path: str, timeout: float) -> bool:
+def address(row: Row, s: Setup, port: int) -> tuple[str, int]:
+    """Where clients reach row's server: the host port, or the guest's own address on a tap."""
+    if row.key == "wasmkiln-spt-tap" and s.tap is not None:
+        return s.tap[2], GUEST_PORT
+    return "127.0.0.1", port
+
+
+def _get(where: tuple[str, int], path: str, timeout: float) -> bool:
     """One GET; True on a 200. (A raw socket: this script's name hides the stdlib's http.)"""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        with socket.create_connection(where, timeout=timeout) as c:
             c.sendall(f"GET /{path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
                       .encode())
             return c.recv(64).startswith(b"HTTP/1.1 200")
@@ -294,7 +334,7 @@ READY_MARKERS = {  # what each row's server prints on stderr once it listens
 
 
 @contextmanager
-def serving(row: Row, s: Setup, ready_timeout: float) -> Iterator[int]:
+def serving(row: Row, s: Setup, ready_timeout: float) -> Iterator[tuple[str, int]]:
     """Start row's server on a free port (tests/http_guests.launch: stops it, QEMU and passt
     included, at the end); yield the port once it said it listens and a GET of the small
     file works (through a VM's port forward the first connection can lag the guest)."""
@@ -308,12 +348,13 @@ def serving(row: Row, s: Setup, ready_timeout: float) -> Iterator[int]:
         except RuntimeError as e:
             raise BenchError(str(e)[-1500:]) from None
         deadline = time.monotonic() + ready_timeout
-        while not _get(port, FILES["612 B"][0], 5.0):
+        where = address(row, s, port)
+        while not _get(where, FILES["612 B"][0], 5.0):
             if not server.alive() or time.monotonic() > deadline:
                 raise BenchError(f"{row.label}: no answer on port {port}:\n"
                                  f"{server.stderr()[-1500:]}")
             time.sleep(0.2)
-        yield port
+        yield where
         if not server.alive():
             raise BenchError(f"{row.label}: the server died during the run:\n"
                              f"{server.stderr()[-1500:]}")
@@ -326,6 +367,7 @@ def make_rows(s: Setup) -> list[Row]:
         Row("linux-vm-wasmtime", f"Linux VM + wasmtime 36 (QEMU microvm, {acc}, {s.backend})",
             False),
         Row("wasmkiln-spt", "wasmkiln spt (process, passt)", True),
+        *([Row("wasmkiln-spt-tap", "wasmkiln spt (process, host tap)", True)] if s.tap else []),
         Row("wasmtime-host", "wasmtime 36 CLI (host)", False),
         Row("nginx-host", "nginx 1 worker (host)", False),
     ]
@@ -335,6 +377,8 @@ TARGETS = {  # issue 6's targets: (wasmkiln row, peer row) -> least req/s ratio
     ("wasmkiln-kvm", "linux-vm-wasmtime"): 2.0,
     ("wasmkiln-spt", "wasmtime-host"): 1.3,
     ("wasmkiln-spt", "nginx-host"): 0.8,
+    ("wasmkiln-spt-tap", "wasmtime-host"): 1.3,
+    ("wasmkiln-spt-tap", "nginx-host"): 0.8,
 }
 
 
@@ -352,13 +396,20 @@ def main() -> int:
         if shutil.which(tool) is None:
             raise BenchError(f"{tool} is not installed (Debian: apt-get install {pkg})")
 
+    with tap_interface() as tap:
+        if isinstance(tap, str):
+            say(f"wasmkiln spt over a host tap: not measured ({tap})")
+        return measure_all(args, None if isinstance(tap, str) else tap)
+
+
+def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> int:
     wasm, site = build_server(), make_site()
     images = {kind: WORK / f"server.{kind}" for kind in ("kvm", "spt")}
     for kind, image in images.items():
         wasmkiln_build(wasm, f"x86_64-{kind}", image, ["--dir", f"{site}::/"])
     wasmtime = wasmtime_binary()
     accel, backend, backend_flags = runner_choices()
-    setup = Setup(wasm, site, images, wasmtime, None, None, accel, backend, backend_flags)
+    setup = Setup(wasm, site, images, wasmtime, None, None, accel, backend, backend_flags, tap)
     rows = make_rows(setup)
     if args.only:
         keep = set(args.only.split(","))
@@ -381,10 +432,10 @@ def main() -> int:
         for row in rows:
             say(f"rep {rep + 1}/{args.reps}: {row.label}")
             slow = row.key in ("wasmkiln-kvm", "linux-vm-wasmtime")
-            with serving(row, setup, 300.0 if slow else 60.0) as port:
-                wrk(port, FILES["612 B"][0], 2.0)  # warm-up: connections, caches, JIT
+            with serving(row, setup, 300.0 if slow else 60.0) as where:
+                wrk(where, FILES["612 B"][0], 2.0)  # warm-up: connections, caches, JIT
                 for label, (path, _) in FILES.items():
-                    r = wrk(port, path, args.duration)
+                    r = wrk(where, path, args.duration)
                     samples[row.key][label].append(
                         {"rps": r.rps, "mb_per_s": r.mb_per_s, "p50_ms": r.p50_ms,
                          "p99_ms": r.p99_ms, "errors": r.errors, "error_kinds": r.error_kinds})

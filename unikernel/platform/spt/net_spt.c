@@ -115,19 +115,22 @@ int wk_plat_net_open(wk_plat_netinfo *info) {
   return 0;
 }
 
+static uint32_t frame_len(const uint8_t *h) {
+  return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+}
+
 static void wait_fd(short events, int ms) {
   struct pollfd p = {.fd = nic.fd, .events = events};
   (void)wk_sys3(__NR_poll, (long)&p, 1, ms);
 }
 
 void wk_plat_net_wait(uint64_t timeout_ns) {
-  if (!nic.up || nic.rx_len - nic.rx_off >= 4) return; /* bytes already here */
+  uint32_t have = nic.rx_len - nic.rx_off;
+  if (!nic.up || (have >= 4 && have >= 4 + frame_len(bufs.rx + nic.rx_off))) {
+    return; /* a whole frame is already here (a lone header still waits) */
+  }
   int ms = timeout_ns >= 1000000u ? (int)(timeout_ns / 1000000u) : 1;
   wait_fd(POLLIN, ms > 1000 ? 1000 : ms);
-}
-
-static uint32_t frame_len(const uint8_t *h) {
-  return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
 }
 
 /* A tap device takes one frame per write: the batch goes out frame by frame. */

@@ -9,6 +9,7 @@
  *   getrandom             entropy              exit, exit_group   leave
  *   mprotect(.., .., PROT_READ|PROT_WRITE)      memory.grow in a guard reservation
  *   rt_sigreturn          return from the fault handler (memory_spt.c)
+ *   restart_syscall       the kernel resuming a poll interrupted by SIGSTOP/SIGCONT
  * Anything else, any other architecture (i386/x32 entry points), and x32
  * system call numbers kill the whole process with SIGSYS
  * (SECCOMP_RET_KILL_PROCESS). No memory is mapped after this point: the
@@ -49,19 +50,19 @@
  * each line names its targets by index.
  *   0-2   arch != x86_64                 -> KILL
  *   3-5   nr has the x32 bit             -> KILL
- *   6-11  calls without argument checks  -> ALLOW (29)
- *   12 write -> 17, 13 read -> 21, 14 mprotect -> 24, 15 poll -> 26, 16 anything else -> KILL
- *   17-20 write: fd 1, 2 or the net fd -> ALLOW, else KILL (28)
- *   21-23 read:  fd 0 or the net fd    -> ALLOW, else KILL
- *   24-25 mprotect: prot == PROT_READ|PROT_WRITE -> ALLOW, else KILL
- *   26-27 poll: nfds == 1 (only with a net fd) -> ALLOW, else KILL
- *   28    KILL
- *   29    ALLOW
- * NET_FD and NET_POLL (the k of 20, 23 and 27) are set at install time; without
+ *   6-12  calls without argument checks  -> ALLOW (30)
+ *   13 write -> 18, 14 read -> 22, 15 mprotect -> 25, 16 poll -> 27, 17 anything else -> KILL
+ *   18-21 write: fd 1, 2 or the net fd -> ALLOW, else KILL (29)
+ *   22-24 read:  fd 0 or the net fd    -> ALLOW, else KILL
+ *   25-26 mprotect: prot == PROT_READ|PROT_WRITE -> ALLOW, else KILL
+ *   27-28 poll: nfds == 1 (only with a net fd) -> ALLOW, else KILL
+ *   29    KILL
+ *   30    ALLOW
+ * NET_FD and NET_POLL (the k of 21, 24 and 28) are set at install time; without
  * a net fd they hold values no call can pass (fds and nfds are below 2^31).
  */
 #define NO_MATCH 0xffffffffu
-enum { IDX_WRITE_NET = 20, IDX_READ_NET = 23, IDX_POLL = 27 };
+enum { IDX_WRITE_NET = 21, IDX_READ_NET = 24, IDX_POLL = 28 };
 static struct sock_filter filter[] = {
     /* 0 */ LOAD(ARCH_OFF),
     /* 1 */ JEQ(AUDIT_ARCH_X86_64, 1, 0),
@@ -69,30 +70,31 @@ static struct sock_filter filter[] = {
     /* 3 */ LOAD(NR_OFF),
     /* 4 */ JGE(X32_SYSCALL_BIT, 0, 1),
     /* 5 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 6 */ JEQ(__NR_clock_gettime, 22, 0),
-    /* 7 */ JEQ(__NR_clock_getres, 21, 0),
-    /* 8 */ JEQ(__NR_getrandom, 20, 0),
-    /* 9 */ JEQ(__NR_exit_group, 19, 0),
-    /* 10 */ JEQ(__NR_exit, 18, 0),
-    /* 11 */ JEQ(__NR_rt_sigreturn, 17, 0),
-    /* 12 */ JEQ(__NR_write, 4, 0),
-    /* 13 */ JEQ(__NR_read, 7, 0),
-    /* 14 */ JEQ(__NR_mprotect, 9, 0),
-    /* 15 */ JEQ(__NR_poll, 10, 0),
-    /* 16 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 17 write: */ LOAD(ARG0_LO_OFF),
-    /* 18 */ JEQ(1, 10, 0),
-    /* 19 */ JEQ(2, 9, 0),
-    /* 20 */ JEQ(NO_MATCH, 8, 7), /* the net fd */
-    /* 21 read: */ LOAD(ARG0_LO_OFF),
-    /* 22 */ JEQ(0, 6, 0),
-    /* 23 */ JEQ(NO_MATCH, 5, 4), /* the net fd */
-    /* 24 mprotect: */ LOAD(ARG2_LO_OFF),
-    /* 25 */ JEQ(PROT_READ | PROT_WRITE, 3, 2),
-    /* 26 poll: */ LOAD(ARG1_LO_OFF),
-    /* 27 */ JEQ(NO_MATCH, 1, 0), /* 1 with a net fd */
-    /* 28 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 29 */ RET(SECCOMP_RET_ALLOW),
+    /* 6 */ JEQ(__NR_restart_syscall, 23, 0), /* a poll resumed after SIGSTOP/SIGCONT */
+    /* 7 */ JEQ(__NR_clock_gettime, 22, 0),
+    /* 8 */ JEQ(__NR_clock_getres, 21, 0),
+    /* 9 */ JEQ(__NR_getrandom, 20, 0),
+    /* 10 */ JEQ(__NR_exit_group, 19, 0),
+    /* 11 */ JEQ(__NR_exit, 18, 0),
+    /* 12 */ JEQ(__NR_rt_sigreturn, 17, 0),
+    /* 13 */ JEQ(__NR_write, 4, 0),
+    /* 14 */ JEQ(__NR_read, 7, 0),
+    /* 15 */ JEQ(__NR_mprotect, 9, 0),
+    /* 16 */ JEQ(__NR_poll, 10, 0),
+    /* 17 */ RET(SECCOMP_RET_KILL_PROCESS),
+    /* 18 write: */ LOAD(ARG0_LO_OFF),
+    /* 19 */ JEQ(1, 10, 0),
+    /* 20 */ JEQ(2, 9, 0),
+    /* 21 */ JEQ(NO_MATCH, 8, 7), /* the net fd */
+    /* 22 read: */ LOAD(ARG0_LO_OFF),
+    /* 23 */ JEQ(0, 6, 0),
+    /* 24 */ JEQ(NO_MATCH, 5, 4), /* the net fd */
+    /* 25 mprotect: */ LOAD(ARG2_LO_OFF),
+    /* 26 */ JEQ(PROT_READ | PROT_WRITE, 3, 2),
+    /* 27 poll: */ LOAD(ARG1_LO_OFF),
+    /* 28 */ JEQ(NO_MATCH, 1, 0), /* 1 with a net fd */
+    /* 29 */ RET(SECCOMP_RET_KILL_PROCESS),
+    /* 30 */ RET(SECCOMP_RET_ALLOW),
 };
 
 int wk_spt_seccomp_install(int net_fd) {
@@ -111,4 +113,4 @@ int wk_spt_seccomp_install(int net_fd) {
   return r < 0 ? (int)r : 0;
 }
 
-_Static_assert(sizeof filter / sizeof filter[0] == 30, "update the jump offsets with the layout");
+_Static_assert(sizeof filter / sizeof filter[0] == 31, "update the jump offsets with the layout");
