@@ -103,12 +103,13 @@ def time_one(row: Row, path: str) -> float:
         with _stopping(procs):
             t0 = time.perf_counter()
             procs += row.start(port, Path(tmp))
-            # Until the server says it listens, probes give up after 50 ms: a connection that
+            # Until the server says it listens, probes give up after 5 ms: a connection that
             # passt accepts before the guest listens is otherwise retried on passt's SYN
-            # timer (1 s), which no client waiting for a server would sit through. After
-            # that, a slow guest (the Linux VM under TCG) gets 5 s to answer.
+            # timer (1 s), which no client waiting for a server would sit through (and a
+            # longer probe timeout would be measured instead of the server). After that, a
+            # slow guest (the Linux VM under TCG) gets 5 s to answer.
             log_path = Path(tmp) / "server.log"
-            while not _answered(port, path, 5.0 if _said_serving(log_path) else 0.05):
+            while not _answered(port, path, 5.0 if _said_serving(log_path) else 0.005):
                 dead = [p for p in procs if p.poll() is not None]
                 if dead or time.perf_counter() - t0 > TIMEOUT_S:
                     log = (Path(tmp) / "server.log").read_text(errors="replace")[-800:]
