@@ -16,6 +16,7 @@ shared 2-core machines lands on all columns rather than on one.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -29,6 +30,7 @@ import venv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn
 
 BENCH = Path(__file__).resolve().parent
@@ -109,6 +111,21 @@ def make_chart(script: str) -> Path | None:
 
 
 # ---- wasmkiln ---------------------------------------------------------------------------------
+def http_bench() -> ModuleType:
+    """bench/http.py as a module (its server, site, rows and wrk), for the scripts that measure
+    the same server another way. Loaded once, as `bench_http`: under its file name it would
+    hide the standard library's `http` package."""
+    module = sys.modules.get("bench_http")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("bench_http",
+                                                      Path(__file__).with_name("http.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench_http"] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return module
+
+
 def wasmkiln_command() -> list[str]:
     """How to call the wasmkiln CLI: the module of this interpreter, else `wasmkiln` on PATH."""
     probe = subprocess.run([sys.executable, "-c", "import wasmkiln.pyhook.cli"],

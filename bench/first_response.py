@@ -17,33 +17,20 @@ a module called `http` would hide the standard library's).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
-from benchlib import BenchError, say, wasmkiln_build, wasmkiln_command
+from benchlib import BenchError, http_bench, say, wasmkiln_build, wasmkiln_command
 
-HTTP_PY = Path(__file__).resolve().parent / "http.py"
 TIMEOUT_S = 120.0  # the Linux VM under TCG boots in tens of seconds
-
-
-def bench_http() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_http", HTTP_PY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_http"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
@@ -124,7 +111,7 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     from wasmkiln.pyhook import runner
     from wasmkiln.pyhook.netopts import NetOptions
 
-    h = bench_http()
+    h = http_bench()
     wasm, site = h.build_server(), h.make_site()
     images = {kind: work / f"server.{kind}" for kind in ("kvm", "spt")}
     for kind, image in images.items():

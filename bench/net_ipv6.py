@@ -22,8 +22,8 @@ from pathlib import Path
 from benchlib import (
     CACHE,
     REPO,
-    BenchError,
     fmt,
+    http_bench,
     median,
     run_script,
     say,
@@ -37,16 +37,6 @@ from http_guests import HTTP_STATIC_SOURCE, start  # noqa: E402
 
 WORK = CACHE / "net_ipv6"
 FILES = {"612 B": ("index.html", 612), "64 KiB": ("64k.bin", 65536)}
-WRK = ["wrk", "-t1", "-c32", "--timeout", "10s"]  # bench/http.py's load
-
-
-def requests_per_s(wrk_output: str) -> float:
-    for line in wrk_output.splitlines():
-        if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise BenchError(f"cannot read wrk's output:\n{wrk_output}")
-
-
 def ipv4_only_runtime() -> Path:
     """A copy of the installed runtime whose spt library has lwIP without IPv6."""
     from wasmkiln.pyhook.runtime import runtime_dir
@@ -75,6 +65,7 @@ def main() -> int:
     for name, size in FILES.values():
         (site / name).write_bytes(os.urandom(size))
     wasm = compile_c(HTTP_STATIC_SOURCE)
+    wrk = http_bench().wrk  # bench/http.py's load and parser
     say("building the IPv4-only runtime (CMake, spt only)")
     v4 = ipv4_only_runtime()
     images = {"dual stack": WORK / "server.ipv6.spt", "IPv4 only": WORK / "server.ipv4.spt"}
@@ -89,12 +80,10 @@ def main() -> int:
         for key, image in images.items():
             say(f"rep {rep + 1}/{args.reps}: {key}")
             with start("spt", image=image) as srv:
-                url = f"http://127.0.0.1:{srv.port}/"
-                subprocess.run([*WRK, "-d2s", url + "index.html"], capture_output=True)
+                where = ("127.0.0.1", srv.port)
+                wrk(where, "index.html", 2.0)  # warm-up
                 for label, (name, _) in FILES.items():
-                    out = subprocess.run([*WRK, f"-d{args.duration:g}s", url + name],
-                                         capture_output=True, text=True, check=True).stdout
-                    samples[key][label].append(requests_per_s(out))
+                    samples[key][label].append(wrk(where, name, args.duration).rps)
     medians = {k: {f: median(v) for f, v in by.items()} for k, by in samples.items()}
     for label in FILES:
         a, b = medians["dual stack"][label], medians["IPv4 only"][label]

@@ -18,7 +18,6 @@ Medians of the repetitions. Output: a table and bench/results/net_kvm.json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import socket
 import subprocess
@@ -34,6 +33,7 @@ from benchlib import (
     BenchError,
     Table,
     fmt,
+    http_bench,
     machine_facts,
     median,
     run_script,
@@ -45,11 +45,7 @@ from benchlib import (
 sys.path.insert(0, str(REPO / "tests"))
 from http_guests import free_port, launch  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
-assert _spec is not None and _spec.loader is not None
-bench_http = importlib.util.module_from_spec(_spec)
-sys.modules["bench_http"] = bench_http
-_spec.loader.exec_module(bench_http)
+bench_http = http_bench()
 
 # The `spin` modes: `wasmkiln run` with microvm's ACPI left on (see the docstring).
 SPIN_RUNNER = """\
@@ -116,8 +112,8 @@ def measure(mode: str, image: Path, spin_runner: Path, seconds: float) -> dict[s
         time.sleep(5)
         idle = (cpu_seconds(qemu) - c0) / (time.monotonic() - t0)
         burst(port)  # warm-up: TCG translates the accept paths, TIME_WAITs exist from now on
-        bench_http.wrk(port, "index.html", 2.0)
-        r = bench_http.wrk(port, "index.html", seconds)
+        bench_http.wrk(("127.0.0.1", port), "index.html", 2.0)
+        r = bench_http.wrk(("127.0.0.1", port), "index.html", seconds)
         fails, slowest = burst(port)
         if not srv.alive():
             raise BenchError(f"{mode}: the server died:\n{srv.stderr()}")

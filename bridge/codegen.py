@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .backend import ModuleBackend
-from .cpu import BASELINE, cpu_level
+from .cpu import check_backend
 from .errors import UnsupportedError, WasmError
 from .module import Module
 from .translate import FunctionTranslator
@@ -70,18 +70,13 @@ BACKENDS: dict[str, Backend] = {
 
 
 def backend_named(name: str, cpu: str = "baseline") -> Backend:
-    """The Backend called `name`, generating code for `cpu`; a ValueError that lists the known
-    names otherwise. Cranelift (as cranelift-py exposes it) cannot set ISA flags, so it only
-    takes the baseline."""
+    """The Backend called `name`, generating code for `cpu` (cpu.check_backend); a ValueError
+    that lists the known names otherwise."""
     found = BACKENDS.get(name)
     if found is None:
         raise ValueError(f"unknown backend {name!r} (available: {', '.join(BACKENDS)})")
-    if cpu in ("baseline", BASELINE):
-        return found
-    if found.family != "llvm":
-        raise ValueError(f"target-cpu {cpu!r} needs the LLVM backend (--backend llvm or the "
-                         "release profile): Cranelift here generates baseline code only")
-    return dataclasses.replace(found, cpu=cpu_level(cpu))  # raises for an unknown name
+    level = check_backend(cpu, name)
+    return found if cpu == "baseline" else dataclasses.replace(found, cpu=level)
 
 
 @dataclass

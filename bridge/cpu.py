@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BASELINE", "CPU_LEVELS", "CpuLevel", "cpu_level", "host_level", "missing_flags"]
+__all__ = ["BASELINE", "CPU_LEVELS", "CpuLevel", "check_backend", "cpu_level", "host_level",
+           "missing_flags"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,18 @@ def cpu_level(name: str) -> str:
         raise ValueError(f"unknown target-cpu {name!r} (baseline, native, "
                          f"{', '.join(CPU_LEVELS)})")
     return name
+
+
+def check_backend(cpu: str, backend: str) -> str:
+    """The level `cpu` names, when `backend` (a name of codegen.BACKENDS) can generate code
+    for it; ValueError otherwise. Cranelift, as cranelift-py exposes it, sets no ISA flags, so
+    it takes the baseline only. The one rule, for the CLI and profiles (checked before any
+    compiling) and for codegen."""
+    level = cpu_level(cpu)
+    if cpu != "baseline" and not backend.startswith("llvm"):
+        raise ValueError(f"target-cpu {cpu!r} needs the LLVM backend (--backend llvm or the "
+                         "release profile): Cranelift here generates baseline code only")
+    return level
 
 
 def _flags(cpuinfo: str) -> set[str]:

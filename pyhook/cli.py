@@ -16,7 +16,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from wasmkiln.bridge.cpu import cpu_level
+from wasmkiln.bridge.cpu import check_backend, cpu_level
 from wasmkiln.bridge.errors import WasmError
 
 from .image import ImageError, NetDefaults, build_image, read_image_info
@@ -28,7 +28,6 @@ from .profiles import (
     BUILTIN_PROFILES,
     DEFAULT_PROFILE,
     ProfileError,
-    check_target_cpu,
     resolve_profile,
 )
 from .runner import (
@@ -77,7 +76,7 @@ def _backend(args: argparse.Namespace) -> str:
 def _target_cpu(args: argparse.Namespace, backend: str) -> str:
     cpu = args.target_cpu or resolve_profile(args.profile).target_cpu
     try:
-        check_target_cpu(cpu, backend)
+        check_backend(cpu, backend)
     except ValueError as e:
         raise UsageError(str(e)) from None
     return cpu
@@ -191,8 +190,9 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
     backend = _backend(args)
     dirs, unknown = _dirs(args), _unknown_imports(args)
     debug = args.debug or resolve_profile(args.profile).debug
-    cpu = cpu_level(_target_cpu(args, backend))
-    config = f"{target.triple}/{backend}/{unknown}/{fingerprint(dirs) if dirs else ''}/{cpu}"
+    cpu = _target_cpu(args, backend)  # the key holds the level "native" stands for here
+    config = (f"{target.triple}/{backend}/{unknown}/{fingerprint(dirs) if dirs else ''}/"
+              f"{cpu_level(cpu)}")
     config += "/debug" if debug else ""
     key = hashlib.sha256(wasm + config.encode()).hexdigest()[:24]
     out = _cache_dir() / f"{name}-{key}{target.image_suffix}"

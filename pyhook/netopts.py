@@ -139,24 +139,23 @@ class NetOptions:
             tokens.append(f"net.dns={self.dns}")
         return tokens
 
-    def qemu_args(self, stream_fd: int | None = None, machine: str = "microvm") -> list[str]:
+    def qemu_args(self, net_fd: int | None = None, machine: str = "microvm") -> list[str]:
         """QEMU's NIC: virtio-net, modern, over virtio-mmio (microvm) or virtio-pci (q35, with
-        no option ROM: the guest needs no network boot), on one of two back ends.
+        no option ROM: the guest needs no network boot), on one of three back ends.
 
-        With ``stream_fd`` (one end of a socketpair whose other end passt holds, see
-        passt_args): ``-netdev stream`` over that descriptor, and the forwards are passt's;
-        with ``tap``, ``stream_fd`` is the open tap device instead (``-netdev tap``).
-        Without: QEMU's built-in slirp with ``hostfwd`` (the fallback when passt is missing;
-        its host-side listeners have a backlog of 1, docs/network.md "Back ends")."""
+        ``net_fd`` is the NIC's host end the runner opened: with ``tap``, the tap device
+        (``-netdev tap``); else one end of a socketpair whose other end passt holds (see
+        passt_args: ``-netdev stream``, and the forwards are passt's). Without it: QEMU's
+        built-in slirp with ``hostfwd`` (the fallback when passt is missing; its host-side
+        listeners have a backlog of 1, docs/network.md "Back ends")."""
         device = (["-device", "virtio-net-pci,netdev=n0,disable-legacy=on,romfile="]
                   if machine == "q35" else
                   ["-global", "virtio-mmio.force-legacy=false",
                    "-device", "virtio-net-device,netdev=n0"])
-        if stream_fd is not None and self.tap:  # an open tap device (runner.open_tap)
-            return ["-netdev", f"tap,id=n0,fd={stream_fd}", *device]
-        if stream_fd is not None:
-            return ["-netdev", f"stream,id=n0,server=off,addr.type=fd,addr.str={stream_fd}",
-                    *device]
+        if net_fd is not None:
+            netdev = (f"tap,id=n0,fd={net_fd}" if self.tap else
+                      f"stream,id=n0,server=off,addr.type=fd,addr.str={net_fd}")
+            return ["-netdev", netdev, *device]
         guest = self.ip.split("/")[0] if self.ip else ""
         netdev = "user,id=n0"
         if self.ip:  # slirp's network must hold the static address (default 10.0.2.0/24)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from wasmkiln.bridge.cpu import cpu_level
+from wasmkiln.bridge.cpu import check_backend
 
 __all__ = [
     "BACKENDS",
@@ -19,7 +19,6 @@ __all__ = [
     "DEFAULT_PROFILE",
     "Profile",
     "ProfileError",
-    "check_target_cpu",
     "RELEASE_BACKEND",
     "resolve_profile",
 ]
@@ -69,15 +68,6 @@ BUILTIN_PROFILES: dict[str, Profile] = {
     "dev": Profile("dev", "cranelift", 0),
     "release": Profile("release", RELEASE_BACKEND, 2),
 }
-
-
-def check_target_cpu(cpu: str, backend: str) -> None:
-    """ValueError unless `backend` can generate code for `cpu` (bridge.codegen.backend_named
-    says the same, later: this is the check that runs before any compiling)."""
-    cpu_level(cpu)
-    if cpu != "baseline" and not backend.startswith("llvm"):
-        raise ValueError(f"target-cpu {cpu!r} needs the LLVM backend (Cranelift here generates "
-                         "baseline code only)")
 
 
 def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = None) -> Profile:
@@ -133,7 +123,7 @@ def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = Non
             raise ProfileError(f"profile {current!r}: debug must be true or false")
         cpu = table.get("target-cpu", base.target_cpu)
         try:
-            check_target_cpu(str(cpu), backend)
+            check_backend(str(cpu), backend)
         except ValueError as e:
             raise ProfileError(f"profile {current!r}: {e}") from None
         return replace(base, name=current, backend=backend, opt_level=opt,

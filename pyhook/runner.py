@@ -207,7 +207,7 @@ def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | N
     if not opts.net.wanted:
         return None, None
     if opts.net.tap:
-        if opts.net_backend not in ("auto", "tap"):
+        if opts.net_backend != "auto":
             raise RunError(f"--tap and --net-backend {opts.net_backend} are two back ends: "
                            "give one", 2)
         return None, open_tap(opts.net.tap)

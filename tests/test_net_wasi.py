@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -194,11 +195,8 @@ def _run_client(runner: str, source: Path, tmp_path: Path, echo: _EchoServers,
 def test_wasmedge_tcp_and_udp_client(runner: str, tmp_path: Path) -> None:
     """sock_open/sock_connect/sock_send_to/sock_recv_from (the WasmEdge names and signatures)
     against echo servers on the host: a TCP client and a UDP round trip."""
-    echo = _EchoServers()
-    try:
+    with closing(_EchoServers()) as echo:
         proc = _run_client(runner, WASMEDGE_CLIENT, tmp_path, echo)
-    finally:
-        echo.close()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for line in ("tcp connect 0", "tcp echo same", "local 0 type 4 port>0 1",
                  "peer 0 10.0.2.2 port ok 1", "udp SO_TYPE 0 1", "udp send_to 0 10",
@@ -256,14 +254,11 @@ def test_wasmedge_v2_and_getaddrinfo(runner: str, tmp_path: Path) -> None:
     """The V2 generation (sock_*_v2, and the plain names with V2 signatures) and
     sock_getaddrinfo: "localhost", a numeric host, and a name asked of a DNS server the test
     runs on the host (`--dns 10.0.2.2:PORT`), which also sees the query."""
-    echo, dns = _EchoServers(), _DnsServer({"echo.wasmkiln.test": "10.0.2.2"})
-    try:
+    with closing(_EchoServers()) as echo, \
+            closing(_DnsServer({"echo.wasmkiln.test": "10.0.2.2"})) as dns:
         proc = _run_client(runner, WASMEDGE_V2_CLIENT, tmp_path, echo,
                            extra=["echo.wasmkiln.test", "nosuch.wasmkiln.test"],
                            run_flags=["--dns", f"10.0.2.2:{dns.port}"])
-    finally:
-        echo.close()
-        dns.close()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     for line in (
@@ -293,11 +288,8 @@ def test_wamr_tcp_and_udp_client(runner: str, tmp_path: Path) -> None:
     """WAMR's extension (sock_open(poolfd, af, type, *fd), sock_connect(fd, *addr), ...,
     declared by the guest with WAMR's names and signatures) against the host's echo
     servers, with its options and the ENOTSUP (58) of the ones the stack lacks."""
-    echo = _EchoServers()
-    try:
+    with closing(_EchoServers()) as echo:
         proc = _run_client(runner, WAMR_CLIENT, tmp_path, echo)
-    finally:
-        echo.close()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     for line in (
@@ -372,11 +364,8 @@ def test_ipv6_tcp_and_udp(runner: str, tmp_path: Path) -> None:
         if "--net-backend" not in helptext:
             pytest.skip("this wasmkiln runs kvm's NIC on slirp only (no --net-backend passt)")
         flags = ["--net-backend", "passt"]
-    echo = _EchoServers("::1")
-    try:
+    with closing(_EchoServers("::1")) as echo:
         proc = _run_client(runner, IPV6_CLIENT, tmp_path, echo, host=gateway, run_flags=flags)
-    finally:
-        echo.close()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     for line in ("tcp6 open 0", "tcp6 connect 0", "tcp6 echo same",

@@ -151,13 +151,22 @@ static int we_opt(int32_t level, int32_t name) {
   return map[name];
 }
 
-int32_t wk_wasmedge_sock_setsockopt(wk_vmctx *vm, int32_t fd, int32_t level, int32_t name,
-                                    int32_t value, int32_t value_len) {
+/* The socket behind fd and WasmEdge's (level, name) as a wk option in *opt:
+ * 0, or the errno set/getsockopt return. */
+static int32_t we_sock_opt(wk_vmctx *vm, int32_t fd, int32_t level, int32_t name, int *opt) {
   wk_fd *f;
   int32_t err = wk_wasi_sock_fd(vm, fd, &f);
   if (err) return err;
-  int opt = we_opt(level, name);
-  if (opt <= 0) return opt < 0 ? WK_ENOPROTOOPT : WK_ENOTSUP;
+  *opt = we_opt(level, name);
+  if (*opt <= 0) return *opt < 0 ? WK_ENOPROTOOPT : WK_ENOTSUP;
+  return 0;
+}
+
+int32_t wk_wasmedge_sock_setsockopt(wk_vmctx *vm, int32_t fd, int32_t level, int32_t name,
+                                    int32_t value, int32_t value_len) {
+  int opt;
+  int32_t err = we_sock_opt(vm, fd, level, name, &opt);
+  if (err) return err;
   const uint8_t *v = wk_guest_ptr(vm, (uint32_t)value, (uint32_t)value_len);
   if (!v) return WK_EFAULT;
   if (value_len != 4) return WK_EINVAL; /* int options only */
@@ -168,11 +177,9 @@ int32_t wk_wasmedge_sock_setsockopt(wk_vmctx *vm, int32_t fd, int32_t level, int
 
 int32_t wk_wasmedge_sock_getsockopt(wk_vmctx *vm, int32_t fd, int32_t level, int32_t name,
                                     int32_t value, int32_t value_len_ptr) {
-  wk_fd *f;
-  int32_t err = wk_wasi_sock_fd(vm, fd, &f);
+  int opt;
+  int32_t err = we_sock_opt(vm, fd, level, name, &opt);
   if (err) return err;
-  int opt = we_opt(level, name);
-  if (opt <= 0) return opt < 0 ? WK_ENOPROTOOPT : WK_ENOTSUP;
   const uint8_t *lp = wk_guest_ptr(vm, (uint32_t)value_len_ptr, 4);
   if (!lp) return WK_EFAULT;
   uint32_t len, out;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../netcfg_plat.h"
 #include "clock_spt.h"
 #include "net_spt.h"
 #include "seccomp_spt.h"
@@ -88,18 +89,19 @@ static void *map_anon(uint64_t len, int prot) {
 
 /* --fs-fd N: map the whole file read-only (the sandbox allows no reads of it later). */
 static void map_fs(const char *num) {
-  long fd = 0;
-  for (const char *c = num; *c; c++) {
-    if (*c < '0' || *c > '9' || fd > (1 << 20)) die("--fs-fd wants a descriptor number");
-    fd = fd * 10 + (*c - '0');
+  size_t len = 0, i = 0;
+  while (num[len]) len++;
+  uint64_t fd;
+  if (!wk_netcfg_num(num, len, &i, 1 << 20, &fd) || i != len) {
+    die("--fs-fd wants a descriptor number");
   }
   struct stat st;
-  if (*num == '\0' || wk_sys3(__NR_fstat, fd, (long)&st, 0) < 0 || st.st_size < 64) {
+  if (wk_sys3(__NR_fstat, (long)fd, (long)&st, 0) < 0 || st.st_size < 64) {
     die("--fs-fd N is not an open packed file system");
   }
-  long r = wk_sys6(__NR_mmap, 0, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  long r = wk_sys6(__NR_mmap, 0, st.st_size, PROT_READ, MAP_PRIVATE, (long)fd, 0);
   if (r < 0 && r > -4096) die("cannot map --fs-fd's file");
-  wk_sys3(__NR_close, fd, 0, 0);
+  wk_sys3(__NR_close, (long)fd, 0, 0);
   fs_image = (const uint8_t *)r;
 }
 
