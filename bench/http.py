@@ -69,13 +69,20 @@ from benchlib import (
 
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "linuxvm"))
-from http_guests import GUEST_PORT, HTTP_STATIC_SOURCE, free_port, launch  # noqa: E402
+from http_guests import (  # noqa: E402
+    GUEST_PORT,
+    HTTP_STATIC_SOURCE,
+    WrkResult,
+    free_port,
+    launch,
+    run_wrk,
+    wrk_command,
+)
 
 import build as linuxvm  # noqa: E402
 
 FILES = {"612 B": ("index.html", 612), "64 KiB": ("64k.bin", 65536),
          "1 MiB": ("1m.bin", 1 << 20)}
-WRK = ["wrk", "-t1", "-c32", "--timeout", "10s", "--latency"]
 VM_MEMORY_MB = 512
 VM_IP, VM_GATEWAY = "10.0.2.15/24", "10.0.2.2"
 WORK = CACHE / "http"
@@ -89,52 +96,12 @@ class Row:
     wasmkiln: bool  # a wasmkiln row (ratios are wasmkiln over each peer)
 
 
-@dataclass
-class WrkResult:
-    rps: float
-    mb_per_s: float
-    p50_ms: float
-    p99_ms: float
-    errors: int  # connect + read + write + timeout errors, and non-2xx/3xx answers
-    error_kinds: dict[str, int]
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
-def _ms(value: str, unit: str) -> float:
-    return float(value) * _UNITS[unit]
-
-
-def parse_wrk(text: str) -> WrkResult:
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    tps = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", text)
-    if not rps:
-        raise BenchError(f"cannot read wrk's output:\n{text}")
-    scale = {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}
-    mb = float(tps.group(1)) * scale.get(tps.group(2), 1.0) if tps else float("nan")
-    pct = {p: _ms(v, u) for p, v, u in
-           re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)}
-    kinds: dict[str, int] = {}
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
-                     text)
-    if sock:
-        kinds.update(zip(["connect", "read", "write", "timeout"],
-                         (int(g) for g in sock.groups()), strict=True))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    if non2xx:
-        kinds["non-2xx"] = int(non2xx.group(1))
-    return WrkResult(float(rps.group(1)), mb, pct.get("50", float("nan")),
-                     pct.get("99", float("nan")), sum(kinds.values()), kinds)
-
-
-def wrk(where: tuple[str, int], path: str, seconds: float) -> WrkResult:
-    host, port = where
-    proc = subprocess.run([*WRK, f"-d{seconds:g}s", f"http://{host}:{port}/{path}"],
-                          capture_output=True, text=True, timeout=seconds + 60)
-    if proc.returncode != 0:
-        raise BenchError(f"wrk failed: {proc.stderr.strip()}")
-    return parse_wrk(proc.stdout)
+def wrk(where: tuple[str, int], path: str, seconds: float, *,
+        close: bool = False) -> WrkResult:
+    try:
+        return run_wrk(where, path, seconds, close=close, latency=True)
+    except RuntimeError as e:
+        raise BenchError(str(e)) from None
 
 
 # ---- what is served ----------------------------------------------------------------------------
@@ -477,7 +444,8 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
     data: dict[str, Any] = {
         "script": "http", "quick": args.quick, "machine": facts,
         "loadavg_end": os.getloadavg()[0],
-        "reps": args.reps, "duration_s": args.duration, "wrk": " ".join(WRK),
+        "reps": args.reps, "duration_s": args.duration,
+        "wrk": " ".join(wrk_command(("HOST", 0), "PATH", 0, latency=True)),
         "accelerator": accel, "kvm_net_backend": backend, "vm_memory_mb": VM_MEMORY_MB,
         "files": {f: {"path": p, "bytes": n} for f, (p, n) in FILES.items()},
         "rows": {r.key: r.label for r in rows},

@@ -1,13 +1,16 @@
 """Network options of `wasmkiln run`: published ports, listeners, a static address.
 
-Two ways to give a guest a TCP port, both ending as a preopened listener the
-guest finds at fd 3 onwards (before the --dir preopens, as wasmtime's
-``-S tcplisten`` does) plus a forward from the host:
+Two ways to give a guest a TCP port, each a forward from the host and a preopened listener:
 
 - ``--listen ADDR:PORT`` is wasmtime's ``tcplisten``: clients connect to
-  ADDR:PORT on the host; the guest listens on the same PORT.
+  ADDR:PORT on the host; the guest listens on the same PORT, on a listener preopened at fd 3
+  onwards, *before* the --dir preopens, as wasmtime lays them out (``net.listen=``).
 - ``-p [HOSTADDR:]HOSTPORT:GUESTPORT`` is the container runners' publish:
-  the host's HOSTPORT (all addresses unless HOSTADDR) reaches GUESTPORT.
+  the host's HOSTPORT (all addresses unless HOSTADDR) reaches GUESTPORT. Its listener comes
+  *after* the --dir preopens (``net.publish=``): wasi-libc stops its preopen scan at the first
+  fd that is no directory, so a listener first would hide every directory from the program.
+  A module that opens its own sockets (WasmEdge's or WAMR's calls) and binds GUESTPORT
+  takes the preopened listener over (unikernel/wasi/sock_ext_wasi.c).
 
 The guest gets one listener per distinct guest port, in the order given.
 """
@@ -43,6 +46,7 @@ class PortForward:
     host_addr: str
     host_port: int
     guest_port: int
+    wasmtime_layout: bool = False  # --listen: its listener before the directories
 
     @classmethod
     def publish(cls, spec: str) -> PortForward:
@@ -63,7 +67,7 @@ class PortForward:
         if not sep or not addr:
             raise NetOptionError(f"--listen {spec}: want ADDR:PORT, e.g. 127.0.0.1:8080")
         p = _port(port, f"--listen {spec}")
-        return cls(_ipv4(addr, f"--listen {spec}"), p, p)
+        return cls(_ipv4(addr, f"--listen {spec}"), p, p, wasmtime_layout=True)
 
 
 def _check_tap(name: str, forwards: list[PortForward]) -> None:
@@ -94,8 +98,16 @@ class NetOptions:
         return bool(self.forwards or self.ip or self.nic or self.dns or self.tap)
 
     def listen_ports(self) -> list[int]:
-        """Guest ports that get a preopened listener, first appearance first."""
-        return list(dict.fromkeys(f.guest_port for f in self.forwards))
+        """Guest ports that get a listener before the directories (--listen), first
+        appearance first."""
+        return list(dict.fromkeys(f.guest_port for f in self.forwards if f.wasmtime_layout))
+
+    def publish_ports(self) -> list[int]:
+        """Guest ports that get a listener after the directories (-p), unless --listen
+        already gave the port one."""
+        early = set(self.listen_ports())
+        return list(dict.fromkeys(f.guest_port for f in self.forwards
+                                  if f.guest_port not in early))
 
     @classmethod
     def parse(cls, publish: list[str], listen: list[str], ip: str | None,
@@ -131,6 +143,7 @@ class NetOptions:
     def kvm_tokens(self) -> list[str]:
         """The kernel command-line tokens (unikernel/platform/kvm/net_kvm.c)."""
         tokens = [f"net.listen=0.0.0.0:{p}" for p in self.listen_ports()]
+        tokens += [f"net.publish=0.0.0.0:{p}" for p in self.publish_ports()]
         if self.ip:
             tokens.append(f"net.ip={self.ip}")
         if self.gateway:

@@ -15,6 +15,7 @@ reset such a connection).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -206,3 +207,65 @@ def launch(cmd: Sequence[str], runner: str, port: int, *, ready_marker: str = "s
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+# ---- load: wrk --------------------------------------------------------------------------------
+@dataclass
+class WrkResult:
+    requests: int
+    rps: float
+    mb_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # connect + read + write + timeout errors, and non-2xx/3xx answers
+    error_kinds: dict[str, int]
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def parse_wrk(text: str) -> WrkResult:
+    """wrk's report as numbers. A body cut short is a read error to wrk (its parser wants the
+    whole Content-Length), so errors == 0 also means every body arrived complete."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    done = re.search(r"(\d+) requests in", text)
+    tps = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", text)
+    if not rps or not done:
+        raise RuntimeError(f"cannot read wrk's output:\n{text}")
+    scale = {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}
+    mb = float(tps.group(1)) * scale.get(tps.group(2), 1.0) if tps else float("nan")
+    pct = {p: float(v) * _UNITS[u] for p, v, u in
+           re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)}
+    kinds: dict[str, int] = {}
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                     text)
+    if sock:
+        kinds.update(zip(["connect", "read", "write", "timeout"],
+                         (int(g) for g in sock.groups()), strict=True))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if non2xx:
+        kinds["non-2xx"] = int(non2xx.group(1))
+    return WrkResult(int(done.group(1)), float(rps.group(1)), mb, pct.get("50", float("nan")),
+                     pct.get("99", float("nan")), sum(kinds.values()), kinds)
+
+
+def wrk_command(where: tuple[str, int], path: str, seconds: float, *, connections: int = 32,
+                close: bool = False, latency: bool = False, timeout_s: float = 10) -> list[str]:
+    """wrk's argv: one thread, `connections` at once; `close` sends "Connection: close", one
+    connection per request (what HTTP/1.0 and short-lived clients do)."""
+    host, port = where
+    return ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", f"{timeout_s:g}s",
+            *(["--latency"] if latency else []),
+            *(["-H", "Connection: close"] if close else []), f"http://{host}:{port}/{path}"]
+
+
+def run_wrk(where: tuple[str, int], path: str, seconds: float, *, connections: int = 32,
+            close: bool = False, latency: bool = False, timeout_s: float = 10) -> WrkResult:
+    """Run wrk (wrk_command's options); RuntimeError when it fails."""
+    cmd = wrk_command(where, path, seconds, connections=connections, close=close,
+                      latency=latency, timeout_s=timeout_s)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed: {proc.stderr.strip()}")
+    return parse_wrk(proc.stdout)
+

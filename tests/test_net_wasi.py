@@ -12,6 +12,7 @@ become, and their one-line errors.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 import subprocess
@@ -334,6 +335,35 @@ def test_wasmedge_server_takes_the_published_port(runner: str, tmp_path: Path) -
             "listen 0", "accept 0", f"echoed {len(payload)} bytes, close 0"]
 
 
+@pytest.mark.parametrize("runner", ["kvm", "spt"])
+def test_own_socket_server_sees_its_directories_with_p(runner: str, tmp_path: Path) -> None:
+    """A wasi-libc server that opens its own socket, run with `-p` and a packed directory:
+    `-p`'s listener comes after the directories, so libc's preopen scan finds them and
+    fopen works (a listener at fd 3 used to end the scan: every file was missing)."""
+    why = skip_reason(runner)
+    if why:
+        pytest.skip(why)
+    site = tmp_path / "site"
+    (site / "sub").mkdir(parents=True)
+    files = {"/hello.txt": b"hello from the packed dir\n", "/sub/data.bin": os.urandom(10000)}
+    for path, body in files.items():
+        (site / path.lstrip("/")).write_bytes(body)
+    wasm = compile_c(WASMEDGE_SERVER)
+    image = build_image(wasm, site, tmp_path / f"server.{runner}", f"x86_64-{runner}")
+    asks = [*files, "/nope"]
+    with start(runner, image=image, args=["80", str(len(asks))],
+               ready_marker="listening") as srv:
+        for path in asks:
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as c:
+                c.sendall(path.encode() + b"\n")
+                got = b""
+                while chunk := c.recv(65536):
+                    got += chunk
+            assert got == files.get(path, b"missing\n"), path
+        srv.proc.wait(timeout=60)
+        assert srv.proc.returncode == 0, srv.stderr()
+
+
 def _host_ipv6_gateway() -> str | None:
     """The host's default IPv6 gateway (/proc/net/ipv6_route), which passt gives the guest as
     its own and maps to the host's ::1; None without one (passt then turns IPv6 off)."""
@@ -411,9 +441,10 @@ def test_extension_table_matches_header() -> None:
 def test_net_options_to_qemu_and_kernel() -> None:
     net = NetOptions.parse(["8080:80", "127.0.0.1:8443:443"], ["127.0.0.1:9000"],
                            "10.0.2.20/24", "10.0.2.2")
-    assert net.listen_ports() == [9000, 80, 443]
-    assert net.kvm_tokens() == ["net.listen=0.0.0.0:9000", "net.listen=0.0.0.0:80",
-                                "net.listen=0.0.0.0:443", "net.ip=10.0.2.20/24",
+    assert net.listen_ports() == [9000]
+    assert net.publish_ports() == [80, 443]
+    assert net.kvm_tokens() == ["net.listen=0.0.0.0:9000", "net.publish=0.0.0.0:80",
+                                "net.publish=0.0.0.0:443", "net.ip=10.0.2.20/24",
                                 "net.gw=10.0.2.2"]
     netdev = net.qemu_args()[net.qemu_args().index("-netdev") + 1]
     assert netdev == ("user,id=n0,net=10.0.2.0/24,host=10.0.2.2"

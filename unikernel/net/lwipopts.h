@@ -133,6 +133,16 @@ uint16_t wk_lwip_dns_port(void);
 #define LWIP_TCP_KEEPALIVE 1    /* SO_KEEPALIVE */
 #define SO_REUSE 1              /* listeners re-bind a port held by TIME_WAIT connections */
 #define LWIP_TCP_TIMESTAMPS 0
+/* TIME_WAIT (net/timewait_lwip.c): a new SYN for the four-tuple of a
+ * TIME_WAIT PCB recycles it, as Linux does, instead of lwIP's ACK that makes
+ * the client reset; and at most this many TIME_WAIT PCBs are kept (with
+ * MEMP_MEM_MALLOC lwIP itself never frees one early). */
+#define WK_LWIP_TIME_WAIT_MAX 128
+struct pbuf;
+int wk_lwip_ip4_input_hook(struct pbuf *p);
+int wk_lwip_ip6_input_hook(struct pbuf *p);
+#define LWIP_HOOK_IP4_INPUT(p, inp) wk_lwip_ip4_input_hook(p)
+#define LWIP_HOOK_IP6_INPUT(p, inp) wk_lwip_ip6_input_hook(p)
 #define LWIP_CALLBACK_API 1
 
 /* ---- checksums ---------------------------------------------------------------- */

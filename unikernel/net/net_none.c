@@ -31,8 +31,9 @@ int wk_net_wait_ready(uint64_t timeout_ns) {
   return -WK_ENOSYS;
 }
 
-int wk_net_preopen_listeners(int *out, int max) {
+int wk_net_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
   (void)out;
+  (void)after_dirs;
   (void)max;
   return 0; /* no stack: the runner refuses --listen/-p for such targets */
 }

@@ -345,7 +345,7 @@ int wk_net_tcp_listen(const wk_net_addr *local, int backlog) {
   return s;
 }
 
-int wk_net_preopen_listeners(int *out, int max) {
+int wk_net_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
   wk_plat_listen want[WK_PLAT_LISTEN_MAX];
   int n = wk_plat_net_listeners(want, WK_PLAT_LISTEN_MAX);
   if (n <= 0) {
@@ -375,6 +375,7 @@ int wk_net_preopen_listeners(int *out, int max) {
     }
     opened[i] = s;
     out[i] = s;
+    after_dirs[i] = want[i].after_dirs;
   }
   return n;
 }

@@ -104,21 +104,24 @@ const char *wk_netcfg_token(wk_plat_netcfg *c, const char *t, size_t len, bool *
       return "command line: net.dns= wants A.B.C.D[:PORT]";
     }
     c->dns_port = (uint16_t)port;
-  } else if (wk_netcfg_prefix(t, len, "net.listen=")) {
+  } else if (wk_netcfg_prefix(t, len, "net.listen=") ||
+             wk_netcfg_prefix(t, len, "net.publish=")) {
     wk_plat_listen *l = &c->listen[c->nlisten];
     uint64_t port;
-    i = 11;
+    int after = t[4] == 'p'; /* net.publish= */
+    i = after ? 12 : 11;
     if (c->nlisten == WK_PLAT_LISTEN_MAX) {
-      return "command line: more than 16 net.listen= tokens";
+      return "command line: more than 16 net.listen=/net.publish= tokens";
     }
     if (!parse_ipv4(t, len, &i, l->ip4) || i >= len || t[i] != ':') {
-      return "command line: net.listen= wants A.B.C.D:PORT";
+      return "command line: net.listen=/net.publish= wants A.B.C.D:PORT";
     }
     i++;
     if (!wk_netcfg_num(t, len, &i, 65535, &port) || port == 0 || i != len) {
-      return "command line: net.listen= port must be 1..65535";
+      return "command line: net.listen=/net.publish= port must be 1..65535";
     }
     l->port = (uint16_t)port;
+    l->after_dirs = (uint8_t)after;
     c->nlisten++;
   } else {
     *taken = false;

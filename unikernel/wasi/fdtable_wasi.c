@@ -51,7 +51,8 @@ wk_wasi_state *wk_wasi_state_get(wk_vmctx *vm) {
   st->fs = wk_fs_get(vm);
   unsigned npre = wk_fs_preopen_count(st->fs);
   int socks[WK_PLAT_LISTEN_MAX];
-  int nsock = wk_net_preopen_listeners(socks, WK_PLAT_LISTEN_MAX);
+  uint8_t after_dirs[WK_PLAT_LISTEN_MAX];
+  int nsock = wk_net_preopen_listeners(socks, after_dirs, WK_PLAT_LISTEN_MAX);
   if (nsock < 0) listen_failed(vm, nsock);
   uint32_t cap = INITIAL_FDS;
   while (cap < 3 + (unsigned)nsock + npre) cap *= 2;
@@ -59,16 +60,21 @@ wk_wasi_state *wk_wasi_state_get(wk_vmctx *vm) {
   if (!st->fds) return NULL;
   st->nfds = cap;
   for (int32_t i = 0; i < 3; i++) init_stdio(&st->fds[i], i);
-  for (int i = 0; i < nsock; i++) {
-    wk_wasi_sock_entry(&st->fds[3 + i], socks[i], WK_FDFLAGS_NONBLOCK);
-    st->fds[3 + i].preopened = 1;
-  }
-  for (unsigned i = 0; i < npre; i++) {
-    wk_fs_node *root = wk_fs_preopen(st->fs, i, 0, 0);
-    wk_fs_retain(root);
-    st->fds[3 + (unsigned)nsock + i] = (wk_fd){.kind = WK_FD_DIR, .filetype = WK_FILETYPE_DIRECTORY,
-                             .preopen = i + 1, .base = WK_RIGHTS_DIR,
-                             .inheriting = WK_RIGHTS_DIR | WK_RIGHTS_FILE, .node = root};
+  /* --listen's listeners (wasmtime's layout), the directories, -p's listeners. */
+  uint32_t next = 3;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < nsock; i++) {
+      if (after_dirs[i] != pass) continue;
+      wk_wasi_sock_entry(&st->fds[next], socks[i], WK_FDFLAGS_NONBLOCK);
+      st->fds[next++].preopened = 1;
+    }
+    for (unsigned i = 0; pass == 0 && i < npre; i++) {
+      wk_fs_node *root = wk_fs_preopen(st->fs, i, 0, 0);
+      wk_fs_retain(root);
+      st->fds[next++] = (wk_fd){.kind = WK_FD_DIR, .filetype = WK_FILETYPE_DIRECTORY,
+                                .preopen = i + 1, .base = WK_RIGHTS_DIR,
+                                .inheriting = WK_RIGHTS_DIR | WK_RIGHTS_FILE, .node = root};
+    }
   }
   *slot = st;
   return st;

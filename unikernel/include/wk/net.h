@@ -90,11 +90,13 @@ int wk_net_wait_ready6(int global, uint64_t timeout_ns);
  * platform): brings the stack up, waits up to WK_NET_PREOPEN_WAIT_NS for an
  * address (so the guest does not race DHCP; listening on 0.0.0.0 works
  * without one anyway), and opens one TCP listener per entry, in order, with
- * the full backlog. Opens at most max, stored in out; returns how many (0
- * without a network or when the run asked for none: nothing is touched), or
- * a negative errno (every socket opened so far is closed again). */
+ * the full backlog. Opens at most max, stored in out, with after_dirs[i] set
+ * where the listener goes after the preopened directories (wk_plat_listen);
+ * returns how many (0 without a network or when the run asked for none:
+ * nothing is touched), or a negative errno (every socket opened so far is
+ * closed again). */
 #define WK_NET_PREOPEN_WAIT_NS 10000000000ull
-int wk_net_preopen_listeners(int *out, int max);
+int wk_net_preopen_listeners(int *out, uint8_t *after_dirs, int max);
 
 /* The run is over: let what TCP still has to send leave before the machine
  * stops (a guest that writes a response, closes and exits must not lose its

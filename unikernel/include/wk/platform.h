@@ -105,12 +105,15 @@ typedef struct wk_plat_netinfo {
   uint16_t dns_port;     /* its UDP port, host order; 0 = 53 */
 } wk_plat_netinfo;
 
-/* A listening TCP socket the run asked for (wasmkiln run --listen / -p): the
- * WASI layer gives the guest one preopened listener per entry, before the
- * preopened directories (wasmtime's -S tcplisten model). */
+/* A listening TCP socket the run asked for: the WASI layer gives the guest one
+ * preopened listener per entry. net.listen= (wasmkiln run --listen) puts it
+ * before the preopened directories, as wasmtime's -S tcplisten does;
+ * net.publish= (-p) after them, where it cannot end wasi-libc's preopen scan
+ * (which stops at the first fd that is no directory). */
 typedef struct wk_plat_listen {
-  uint8_t ip4[4]; /* local address, network byte order; 0.0.0.0 = any */
-  uint16_t port;  /* host order, 1..65535 */
+  uint8_t ip4[4];     /* local address, network byte order; 0.0.0.0 = any */
+  uint16_t port;      /* host order, 1..65535 */
+  uint8_t after_dirs; /* 1: net.publish=, after the directories */
 } wk_plat_listen;
 #define WK_PLAT_LISTEN_MAX 16
 

@@ -72,14 +72,16 @@ const char *wk_spt_net_option(const char *tok) {
   bool taken;
   const char *err = wk_netcfg_token(&nic.net, tok, len, &taken);
   if (err) return err;
-  return taken ? NULL : "--net takes fd=N, tap=N, net.ip=, net.gw= or net.listen=";
+  return taken ? NULL
+               : "--net takes fd=N, tap=N, net.ip=, net.gw=, net.dns=, net.listen= or "
+                 "net.publish=";
 }
 
 const char *wk_spt_net_setup(void) {
   const char *err = wk_netcfg_check(&nic.net);
   if (err) return err;
   if (nic.fd < 0) {
-    return nic.net.nlisten > 0 ? "--net net.listen= needs --net fd=N (a frames socket)" : NULL;
+    return nic.net.nlisten > 0 ? "--net net.listen=/net.publish= need --net fd=N (a frames socket)" : NULL;
   }
   long fl = wk_sys3(__NR_fcntl, nic.fd, F_GETFL, 0);
   if (fl < 0 || wk_sys3(__NR_fcntl, nic.fd, F_SETFL, fl | O_NONBLOCK) < 0) {
