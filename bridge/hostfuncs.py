@@ -208,6 +208,12 @@ DEFAULT_VALUE_SYMBOLS: Final[dict[str, str]] = {
 }
 
 
+# A module that imports one of these opens its own sockets (WasmEdge's or WAMR's sock_open):
+# recorded in its image, so that `wasmkiln run` on spt gives it a NIC, where it may connect out
+# or bind any port, rather than the host's published sockets alone (pyhook/runner.py).
+OPEN_SOCKET_SYMBOLS: Final = frozenset({"wk_wasmedge_sock_open", "wk_wamr_sock_open"})
+
+
 def default_value_symbol(signature: str) -> str | None:
     """The zero-returning stand-in for an import of this signature, or None (multi-value)."""
     return DEFAULT_VALUE_SYMBOLS.get(signature.partition(":")[2])

@@ -34,6 +34,7 @@ from .runner import (
     DEFAULT_MEMORY_MB,
     MACHINES,
     NET_BACKENDS,
+    SPT_NET_BACKENDS,
     RunError,
     RunOptions,
     run_image,
@@ -378,9 +379,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="DNS server for name lookups (default: the one DHCP offers)")
     r.add_argument("--net", action="store_true",
                    help="give the guest a NIC even without published ports")
-    r.add_argument("--net-backend", choices=list(NET_BACKENDS), default="auto",
-                   help="kvm targets: QEMU's side of the NIC (auto: passt if installed, else "
-                   "QEMU's slirp; spt always uses passt)")
+    r.add_argument("--net-backend", choices=list(dict.fromkeys(NET_BACKENDS + SPT_NET_BACKENDS)),
+                   default="auto",
+                   help="kvm targets: QEMU's side of the NIC (passt or slirp; auto: passt if "
+                   "installed). spt targets: host (the host's own sockets, only the published "
+                   "ports: the fastest) or passt (a NIC with lwIP: addresses, DNS, outgoing "
+                   "connections); auto: host unless the run or the module needs a NIC")
     r.add_argument("--tap", metavar="IFNAME",
                    help="plug the NIC into host tap interface IFNAME instead (root; create and "
                    "address it first): no passt or slirp in the path, ports reached at the "

@@ -69,8 +69,10 @@ class NetDefaults:
         return cls(tuple(info.get("publish", ())), tuple(info.get("listen", ())))
 
 
-def _info_c(target: Target, name: str, net: NetDefaults, cpu: str) -> str:
-    extra = {"cpu": cpu} if cpu != BASELINE else {}
+def _info_c(target: Target, name: str, net: NetDefaults, cpu: str, own_sockets: bool) -> str:
+    extra: dict[str, object] = {"cpu": cpu} if cpu != BASELINE else {}
+    if own_sockets:  # the runner's choice of network (runner.spt_net_backend)
+        extra["own_sockets"] = True
     info = json.dumps({"target": target.triple, "module": name, "abi": 1, **net.info(), **extra})
     escaped = info.replace("\\", "\\\\").replace('"', '\\"')
     return (
@@ -102,7 +104,8 @@ def build_image(
     `debug` the runtime's DWARF is left out of the image (`--strip-debug`: symbols stay, so
     perf and crash addresses still resolve to functions): it was 70 % of a hello image
     and nothing at run time reads it."""
-    from wasmkiln.bridge.compile import compile_wasm  # the compiler loads Cranelift: only here
+    from wasmkiln.bridge.compile import bind_imports, compile_wasm  # loads Cranelift: only here
+    from wasmkiln.bridge.hostfuncs import OPEN_SOCKET_SYMBOLS
 
     tdir = target_dir(target.triple)
     spec = json.loads((tdir / "target.json").read_text())
@@ -130,7 +133,8 @@ def build_image(
             objects.append(work / f"code{i + 1}.o")
             objects[-1].write_bytes(extra)
         blob.write_bytes(compiled.data_blob)
-        info = _info_c(target, name, net, cpu_level(cpu))
+        own = not OPEN_SOCKET_SYMBOLS.isdisjoint(bind_imports(compiled.module, unknown_imports))
+        info = _info_c(target, name, net, cpu_level(cpu), own)
         (work / "meta.c").write_text(compiled.metadata_c + info)
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")

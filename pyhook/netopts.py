@@ -188,6 +188,33 @@ class NetOptions:
             args += ["--net", token]
         return args
 
+    def host_listeners(self) -> list[PortForward]:
+        """With the host's own sockets (spt, --net-backend host), one listening socket per
+        forward, in the guest's fd order: --listen's, then -p's. Nothing translates ports
+        there, so two forwards to one guest port would be two listeners the guest cannot
+        tell apart: refused."""
+        early = [f for f in self.forwards if f.wasmtime_layout]
+        late = [f for f in self.forwards if not f.wasmtime_layout]
+        ports = [f.guest_port for f in early + late]
+        if len(set(ports)) != len(ports):
+            raise NetOptionError("two forwards to one guest port need a NIC: add "
+                                 "--net-backend passt")
+        return early + late
+
+    def spt_host_args(self, fds: list[int]) -> list[str]:
+        """The spt process's arguments for the host's sockets: the listeners' tokens and
+        their descriptors (fds[i] is host_listeners()[i]'s socket)."""
+        args = ["--net", "host"]
+        for f, fd in zip(self.host_listeners(), fds, strict=True):
+            where = "publish" if not f.wasmtime_layout else "listen"
+            args += ["--net", f"net.{where}=0.0.0.0:{f.guest_port}", "--net", f"hostfd={fd}"]
+        return args
+
+    @property
+    def needs_nic(self) -> bool:
+        """Settings only a NIC has: an address, a gateway, DNS, a tap, outgoing traffic."""
+        return bool(self.ip or self.gateway or self.dns or self.tap or self.nic)
+
     def passt_args(self, fd: int) -> list[str]:
         """passt on the other end of the frames socket (spt's, or QEMU's ``-netdev stream``
         on kvm): the forwards, and the static address when there is one (passt's DHCP then

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from .netopts import NetOptions
+from .netopts import NetOptionError, NetOptions
 from .targets import Target
 
 QEMU = "qemu-system-x86_64"
@@ -54,7 +54,7 @@ class RunOptions:
     timeout: float | None = None
     program_name: str = "main"
     net: NetOptions = field(default_factory=NetOptions)
-    net_backend: str = "auto"  # kvm targets: NET_BACKENDS; spt always uses passt
+    net_backend: str = "auto"  # NET_BACKENDS (kvm) or SPT_NET_BACKENDS (spt)
     fs_image: Path | None = None  # a packed file system for a built image (`run IMAGE --dir`)
     machine: str = "microvm"  # kvm targets: MACHINES
 
@@ -70,6 +70,15 @@ NET_BACKENDS = ("auto", "passt", "slirp")
 reached through `-netdev stream`) is preferred: slirp, built into QEMU, listens for the
 published ports with a backlog of 1, so a burst of connects (wrk -c32) stalls on SYN
 retransmits. auto: passt when it is installed, else slirp (docs/network.md "Back ends")."""
+
+
+SPT_NET_BACKENDS = ("auto", "host", "passt")
+"""The spt guest's network. host: the host's own sockets, the listeners the run publishes
+handed in as descriptors and everything else refused by the sandbox (no second TCP/IP stack:
+the fast path, platform/spt/sock_spt.c). passt: lwIP over Ethernet frames to passt, a full
+network (addresses, DNS, outgoing connections, UDP). auto: host when the run only publishes
+ports and the module opens no sockets of its own (WasmEdge's or WAMR's calls), else passt
+(docs/network.md "spt back ends"). --tap is a third, given on its own."""
 
 
 def kvm_cmdline(opts: RunOptions) -> str:
@@ -168,8 +177,8 @@ def _write_only_dup(fd: int) -> int:
 def kvm_net_backend(opts: RunOptions) -> str:
     """"passt" or "slirp": what the run asked for, auto resolved (RunError if unusable)."""
     if opts.net_backend not in NET_BACKENDS:
-        raise RunError(f"unknown network back end {opts.net_backend!r} "
-                       f"(choose from {', '.join(NET_BACKENDS)})", 2)
+        raise RunError(f"--net-backend {opts.net_backend}: kvm targets take "
+                       f"{', '.join(NET_BACKENDS)}", 2)
     if opts.net_backend == "auto":
         return "passt" if shutil.which("passt") else "slirp"
     return opts.net_backend
@@ -292,9 +301,62 @@ def _stop_passt(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def spt_net_backend(image: Path, opts: RunOptions) -> str | None:
+    """"host", "passt" or "tap" for an spt run that wants a network (None: it does not);
+    RunError when the choice cannot work."""
+    if opts.net_backend not in SPT_NET_BACKENDS:
+        raise RunError(f"--net-backend {opts.net_backend}: spt targets take "
+                       f"{', '.join(SPT_NET_BACKENDS)}", 2)
+    if not opts.net.wanted and opts.net_backend != "host":
+        return None
+    if opts.net.tap:
+        if opts.net_backend != "auto":
+            raise RunError(f"--tap and --net-backend {opts.net_backend} are two back ends: "
+                           "give one", 2)
+        return "tap"
+    if opts.net_backend == "host":
+        if opts.net.needs_nic:
+            raise RunError("--net-backend host has no NIC: --ip, --gateway, --dns and --net "
+                           "need --net-backend passt", 2)
+        if not opts.net.forwards:
+            raise RunError("--net-backend host needs a port to publish (-p or --listen)", 2)
+        return "host"
+    if opts.net_backend == "passt" or opts.net.needs_nic or not opts.net.forwards:
+        return "passt"
+    from .image import read_image_info
+
+    own = (read_image_info(image) or {}).get("own_sockets", False)
+    return "passt" if own else "host"
+
+
+def _host_listeners(net: NetOptions) -> list[int]:
+    """The listening sockets of --net-backend host, bound on the host now (so a taken port
+    fails here, in one line), in host_listeners() order."""
+    try:
+        forwards = net.host_listeners()
+    except NetOptionError as e:
+        raise RunError(str(e), 2) from None
+    fds: list[int] = []
+    try:
+        for f in forwards:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            fds.append(s.fileno())
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((f.host_addr or "0.0.0.0", f.host_port))
+            except OSError as e:
+                raise RunError(f"cannot listen on {f.host_addr or '*'}:{f.host_port}: "
+                               f"{e.strerror}", 2) from None
+            s.listen(socket.SOMAXCONN)
+            s.detach()
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
+
+
 def run_spt(image: Path, opts: RunOptions) -> int:
-    if opts.net_backend == "slirp":
-        raise RunError("--net-backend slirp is QEMU's: spt targets always use passt", 2)
     argv = [str(image.absolute())]  # a bare name would be looked up on PATH
     for e in opts.env:
         argv += ["--env", e]
@@ -302,23 +364,27 @@ def run_spt(image: Path, opts: RunOptions) -> int:
     if opts.fs_image is not None:
         fs_fd = os.open(opts.fs_image, os.O_RDONLY | os.O_CLOEXEC)
         argv += ["--fs-fd", str(fs_fd)]
-    passt, fd = _net_fd(opts, kvm=False)
+    backend = spt_net_backend(image, opts)
+    passt, fd = _net_fd(opts, kvm=False) if backend in ("passt", "tap") else (None, None)
+    host_fds = _host_listeners(opts.net) if backend == "host" else []
     net_fd = -1 if fd is None else fd
     if net_fd >= 0:
         argv += opts.net.spt_args(net_fd)
+    if host_fds:
+        argv += opts.net.spt_host_args(host_fds)
     argv += ["--", *opts.args]
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         proc = subprocess.run(argv, stdin=None, timeout=opts.timeout,
-                              pass_fds=tuple(f for f in (net_fd, fs_fd) if f >= 0),
+                              pass_fds=(*(f for f in (net_fd, fs_fd) if f >= 0), *host_fds),
                               preexec_fn=_die_with_parent)
     except subprocess.TimeoutExpired:
         raise RunError(_timed_out(opts)) from None
     except OSError as e:
         raise RunError(f"cannot start {image}: {e.strerror}") from None
     finally:
-        for f in (net_fd, fs_fd):
+        for f in (net_fd, fs_fd, *host_fds):
             if f >= 0:
                 os.close(f)
         if passt is not None:

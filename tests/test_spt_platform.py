@@ -15,6 +15,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -243,6 +244,60 @@ def test_forbidden_syscall_is_killed_with_sigsys(image: Callable[[str], Path], c
     r = run_image(image(""), f"forbid-{call}")
     assert r.stdout == "before\n", "writing to fd 1 must still work under the filter"
     assert r.returncode == -signal.SIGSYS, (r.returncode, r.stderr)
+
+
+def _host_listener() -> socket.socket:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s
+
+
+def run_host_net(exe: Path, lsock: socket.socket, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run with the host's sockets (--net host), lsock granted as the one listener."""
+    fd = lsock.fileno()
+    argv = [str(exe), "--net", "host", "--net", "net.publish=0.0.0.0:80", "--net",
+            f"hostfd={fd}", "--", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, pass_fds=(fd,))
+
+
+@pytest.mark.parametrize("call", ["socket", "bind", "listen", "connect", "accept4-0",
+                                  "sendto-dest", "setsockopt-other", "openat", "getpid",
+                                  "mmap"])
+def test_host_sockets_grant_nothing_else(image: Callable[[str], Path], call: str) -> None:
+    """With the host's sockets, the guest may accept on its listeners and use what it
+    accepted; it still cannot make a socket, bind, listen, connect, send to an address, set
+    other options, or open a file: SIGSYS."""
+    with _host_listener() as lsock:
+        r = run_host_net(image(""), lsock, f"forbid-{call}")
+    assert r.stdout == "before\n", r.stderr
+    assert r.returncode == -signal.SIGSYS, (r.returncode, r.stderr)
+
+
+def test_host_sockets_accept_on_the_granted_listener(image: Callable[[str], Path]) -> None:
+    """accept4 on the granted listener passes the filter (EAGAIN: nobody is waiting; then a
+    real connection), and on any other descriptor it is killed (above)."""
+    with _host_listener() as lsock:
+        r = run_host_net(image(""), lsock, "accept", str(lsock.fileno()))
+        assert (r.returncode, r.stdout) == (0, "accept4 -11\n"), r.stderr
+        with socket.create_connection(lsock.getsockname(), timeout=10):
+            r = run_host_net(image(""), lsock, "accept", str(lsock.fileno()))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("accept4 ") and int(r.stdout.split()[1]) >= 3, r.stdout
+
+
+def test_host_sockets_bad_command_lines(image: Callable[[str], Path]) -> None:
+    with _host_listener() as lsock:
+        fd = lsock.fileno()
+        for argv, why in (
+            (["--net", "host", "--net", "net.publish=0.0.0.0:80"], "one hostfd=N per"),
+            (["--net", f"hostfd={fd}"], "needs --net host"),
+            (["--net", "host", "--net", "fd=7", "--net", "net.publish=0.0.0.0:80", "--net",
+              f"hostfd={fd}"], "takes no fd="),
+        ):
+            r = subprocess.run([str(image("")), *argv], capture_output=True, text=True,
+                               timeout=60, pass_fds=(fd,))
+            assert r.returncode == 2 and why in r.stderr, (argv, r.stderr)
 
 
 def test_image_is_static_and_needs_no_interpreter(image: Callable[[str], Path]) -> None:

@@ -10,7 +10,11 @@
  *   hello (default)  print argv and environ via fd_write, then proc_exit(42)
  *   trap             builtins->trap(INT_DIV_ZERO)                -> 134
  *   forbid-NAME      print "before", then a raw forbidden syscall -> SIGSYS
- *                    (NAME: getpid, openat, write3, read1, mmap, mprotect-exec)
+ *                    (NAME: getpid, openat, write3, read1, mmap, mprotect-exec;
+ *                    with --net host: socket, bind, listen, connect, accept4-0,
+ *                    sendto-dest, setsockopt-other)
+ *   accept FD        raw accept4 on descriptor FD (a granted listener under
+ *                    --net host): prints "accept4 <result>"
  *   builtins         memory.grow/fill/copy/init, data.drop, globals, tables
  *   efault           WASI calls with bad guest pointers return EFAULT
  *   wasi             clocks, random, fdstat, seek, prestat, poll_oneoff
@@ -122,6 +126,37 @@ static long raw_syscall(long nr, long a, long b, long c) {
   return ret;
 }
 
+static long raw_syscall6(long nr, long a, long b, long c, long d, long e) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+
+static void forbidden_net(const char *which) {
+  static const uint8_t sa[16] = {2, 0, 0, 80, 127, 0, 0, 1}; /* AF_INET 127.0.0.1:80 */
+  int one = 1;
+  if (str_eq(which, "forbid-socket")) raw_syscall(41, 2, 1, 0);
+  if (str_eq(which, "forbid-bind")) raw_syscall(49, 0, (long)sa, sizeof sa);
+  if (str_eq(which, "forbid-listen")) raw_syscall(50, 0, 1, 0);
+  if (str_eq(which, "forbid-connect")) raw_syscall(42, 0, (long)sa, sizeof sa);
+  if (str_eq(which, "forbid-accept4-0")) raw_syscall6(288, 0, 0, 0, 0, 0);
+  if (str_eq(which, "forbid-sendto-dest")) raw_syscall6(44, 1, (long)"x", 1, 0, (long)sa);
+  /* SO_BINDTODEVICE (25) at SOL_SOCKET: only SO_KEEPALIVE and TCP_NODELAY are granted */
+  if (str_eq(which, "forbid-setsockopt-other")) raw_syscall6(54, 0, 1, 25, (long)&one, 4);
+}
+
+static void accept_on(wk_vmctx *vm, const char *fd_text) {
+  long fd = 0;
+  for (const char *p = fd_text; *p >= '0' && *p <= '9'; p++) fd = fd * 10 + (*p - '0');
+  long r = raw_syscall6(288, fd, 0, 0, 04000 /* SOCK_NONBLOCK */, 0);
+  say_num(vm, r < 0 ? "accept4 -" : "accept4 ", (uint64_t)(r < 0 ? -r : r));
+}
+
 static void forbidden(wk_vmctx *vm, const char *which) {
   say(vm, "before\n");
   if (str_eq(which, "forbid-getpid")) raw_syscall(39, 0, 0, 0);
@@ -131,6 +166,7 @@ static void forbidden(wk_vmctx *vm, const char *which) {
   if (str_eq(which, "forbid-mmap")) raw_syscall(9, 0, 4096, 3);
   /* mprotect is allowed for PROT_READ|PROT_WRITE only (memory.grow): never executable. */
   if (str_eq(which, "forbid-mprotect-exec")) raw_syscall(10, (long)vm->memory->base, 65536, 7);
+  forbidden_net(which);
   say(vm, "after (sandbox did not stop it)\n");
 }
 
@@ -265,6 +301,10 @@ static void start(wk_vmctx *vm) {
   }
   if (str_eq(mode, "oob")) vm->builtins->memory_fill(vm, (uint32_t)vm->memory->size - 1, 0, 2);
   if (mode[0] == 'f' && mode[1] == 'o') forbidden(vm, mode);
+  if (str_eq(mode, "accept") && argc > 2) {
+    accept_on(vm, (const char *)vm->memory->base + ((uint32_t *)(vm->memory->base + ARGV))[2]);
+    return;
+  }
   if (str_eq(mode, "builtins")) test_builtins(vm);
   if (str_eq(mode, "efault")) test_efault(vm);
   if (str_eq(mode, "wasi")) test_wasi(vm);

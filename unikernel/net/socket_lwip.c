@@ -23,6 +23,7 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "wk/errno.h"
+#include "internal_lwip.h"
 #include "wk/net.h"
 #include "wk/platform.h"
 
@@ -174,13 +175,13 @@ static void from_ip(const ip_addr_t *ip, uint16_t port, wk_net_addr *a) {
   memcpy(a->addr, &v, 4);
 }
 
-int wk_net_ipv6(void) {
+int wk_lwip_net_ipv6(void) {
   return LWIP_IPV6;
 }
 
 /* Up the stack on first use; sockets need it. */
 static int ensure_up(void) {
-  return wk_net_init();
+  return wk_lwip_net_init();
 }
 
 /* ---- TCP callbacks -------------------------------------------------------------------- */
@@ -300,7 +301,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
 
 /* ---- TCP -------------------------------------------------------------------------- */
 
-int wk_net_tcp_listen(const wk_net_addr *local, int backlog) {
+int wk_lwip_net_tcp_listen(const wk_net_addr *local, int backlog) {
   int rc = ensure_up();
   ip_addr_t ip;
   if (rc == 0) {
@@ -345,7 +346,7 @@ int wk_net_tcp_listen(const wk_net_addr *local, int backlog) {
   return s;
 }
 
-int wk_net_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
+int wk_lwip_net_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
   wk_plat_listen want[WK_PLAT_LISTEN_MAX];
   int n = wk_plat_net_listeners(want, WK_PLAT_LISTEN_MAX);
   if (n <= 0) {
@@ -357,19 +358,19 @@ int wk_net_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
   if (n > max) {
     n = max;
   }
-  int rc = wk_net_init();
+  int rc = wk_lwip_net_init();
   if (rc < 0) {
     return rc;
   }
-  (void)wk_net_wait_ready(WK_NET_PREOPEN_WAIT_NS);
+  (void)wk_lwip_net_wait_ready(WK_NET_PREOPEN_WAIT_NS);
   int opened[WK_PLAT_LISTEN_MAX];
   for (int i = 0; i < n; i++) {
     wk_net_addr a = {.family = WK_NET_AF_INET, .port = want[i].port};
     memcpy(a.addr, want[i].ip4, 4);
-    int s = wk_net_tcp_listen(&a, WK_NET_BACKLOG_MAX);
+    int s = wk_lwip_net_tcp_listen(&a, WK_NET_BACKLOG_MAX);
     if (s < 0) {
       while (i > 0) {
-        (void)wk_net_close(opened[--i]);
+        (void)wk_lwip_net_close(opened[--i]);
       }
       return s;
     }
@@ -380,13 +381,13 @@ int wk_net_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
   return n;
 }
 
-int wk_net_tcp_accept(int listener, wk_net_addr *peer) {
+int wk_lwip_net_tcp_accept(int listener, wk_net_addr *peer) {
   sk *l = get(listener, SK_LISTEN);
   if (l == NULL) {
     return -WK_EBADF;
   }
   if (l->aq_len == 0) {
-    (void)wk_net_poll();
+    (void)wk_lwip_net_poll();
   }
   while (l->aq_len > 0) {
     int s = l->aq[l->aq_head];
@@ -410,7 +411,7 @@ int wk_net_tcp_accept(int listener, wk_net_addr *peer) {
   return -WK_EAGAIN;
 }
 
-int wk_net_tcp_connect(const wk_net_addr *remote) {
+int wk_lwip_net_tcp_connect(const wk_net_addr *remote) {
   int rc = ensure_up();
   ip_addr_t ip;
   if (rc == 0) {
@@ -437,17 +438,17 @@ int wk_net_tcp_connect(const wk_net_addr *remote) {
     k->kind = SK_FREE;
     return map_err(e);
   }
-  (void)wk_net_poll(); /* the SYN leaves now */
+  (void)wk_lwip_net_poll(); /* the SYN leaves now */
   return s;
 }
 
-long wk_net_recv(int s, void *buf, size_t len) {
+long wk_lwip_net_recv(int s, void *buf, size_t len) {
   sk *k = get(s, SK_TCP);
   if (k == NULL) {
     return -WK_EBADF;
   }
   if (k->rx_bytes == 0 && !k->rd_eof && k->err == 0) {
-    (void)wk_net_poll();
+    (void)wk_lwip_net_poll();
   }
   if (k->rd_shut) {
     return 0;
@@ -497,11 +498,7 @@ long wk_net_recv(int s, void *buf, size_t len) {
   return -WK_EAGAIN;
 }
 
-long wk_net_send(int s, const void *buf, size_t len) {
-  return wk_net_send_part(s, buf, len, 0);
-}
-
-long wk_net_send_part(int s, const void *buf, size_t len, int more) {
+long wk_lwip_net_send_part(int s, const void *buf, size_t len, int more) {
   sk *k = get(s, SK_TCP);
   if (k == NULL) {
     return -WK_EBADF;
@@ -522,7 +519,7 @@ long wk_net_send_part(int s, const void *buf, size_t len, int more) {
   size_t done = 0;
   for (int attempt = 0; attempt < 2 && done == 0; attempt++) {
     if (attempt > 0) {
-      (void)wk_net_poll(); /* ACKs may have freed room */
+      (void)wk_lwip_net_poll(); /* ACKs may have freed room */
       if (k->tcp == NULL) {
         return k->err != 0 ? k->err : -WK_ECONNRESET;
       }
@@ -563,7 +560,7 @@ long wk_net_send_part(int s, const void *buf, size_t len, int more) {
   return done > 0 ? (long)done : -WK_EAGAIN;
 }
 
-int wk_net_shutdown(int s, int how) {
+int wk_lwip_net_shutdown(int s, int how) {
   sk *k = get(s, SK_TCP);
   if (k == NULL) {
     return -WK_EBADF;
@@ -611,7 +608,7 @@ static sk *opt_socket(int s, int *err) {
   return k;
 }
 
-int wk_net_setopt(int s, int opt, int value) {
+int wk_lwip_net_setopt(int s, int opt, int value) {
   int err = 0;
   sk *k = opt_socket(s, &err);
   if (k == NULL) {
@@ -637,7 +634,7 @@ int wk_net_setopt(int s, int opt, int value) {
   }
 }
 
-int wk_net_getopt(int s, int opt, int *value) {
+int wk_lwip_net_getopt(int s, int opt, int *value) {
   int err = 0;
   sk *k = opt_socket(s, &err);
   if (k == NULL) {
@@ -691,7 +688,7 @@ static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr
   k->dq_len++;
 }
 
-int wk_net_udp_open(const wk_net_addr *local) {
+int wk_lwip_net_udp_open(const wk_net_addr *local) {
   int rc = ensure_up();
   ip_addr_t ip;
   if (rc == 0) {
@@ -721,7 +718,7 @@ int wk_net_udp_open(const wk_net_addr *local) {
   return s;
 }
 
-long wk_net_udp_sendto(int s, const void *buf, size_t len, const wk_net_addr *to) {
+long wk_lwip_net_udp_sendto(int s, const void *buf, size_t len, const wk_net_addr *to) {
   sk *k = get(s, SK_UDP);
   if (k == NULL) {
     return -WK_EBADF;
@@ -754,13 +751,13 @@ long wk_net_udp_sendto(int s, const void *buf, size_t len, const wk_net_addr *to
   return e == ERR_OK ? (long)len : map_err(e);
 }
 
-long wk_net_udp_recvfrom(int s, void *buf, size_t len, wk_net_addr *from) {
+long wk_lwip_net_udp_recvfrom(int s, void *buf, size_t len, wk_net_addr *from) {
   sk *k = get(s, SK_UDP);
   if (k == NULL) {
     return -WK_EBADF;
   }
   if (k->dq_len == 0) {
-    (void)wk_net_poll();
+    (void)wk_lwip_net_poll();
     if (k->dq_len == 0) {
       return -WK_EAGAIN;
     }
@@ -789,7 +786,7 @@ long wk_net_udp_recvfrom(int s, void *buf, size_t len, wk_net_addr *from) {
 
 /* ---- any socket ------------------------------------------------------------------- */
 
-int wk_net_events(int s) {
+int wk_lwip_net_events(int s) {
   sk *k = get(s, SK_FREE);
   if (k == NULL) {
     return -WK_EBADF;
@@ -829,7 +826,7 @@ int wk_net_events(int s) {
   return ev;
 }
 
-int wk_net_error(int s) {
+int wk_lwip_net_error(int s) {
   sk *k = get(s, SK_FREE);
   if (k == NULL) {
     return -WK_EBADF;
@@ -841,7 +838,7 @@ int wk_net_error(int s) {
   return e;
 }
 
-int wk_net_local_addr(int s, wk_net_addr *out) {
+int wk_lwip_net_local_addr(int s, wk_net_addr *out) {
   sk *k = get(s, SK_FREE);
   if (k == NULL) {
     return -WK_EBADF;
@@ -856,7 +853,7 @@ int wk_net_local_addr(int s, wk_net_addr *out) {
   return 0;
 }
 
-int wk_net_peer_addr(int s, wk_net_addr *out) {
+int wk_lwip_net_peer_addr(int s, wk_net_addr *out) {
   sk *k = get(s, SK_TCP);
   if (k == NULL) {
     sk *u = get(s, SK_FREE);
@@ -899,18 +896,18 @@ static int tcp_busy(void) {
   return 0;
 }
 
-void wk_net_drain(uint64_t timeout_ns) {
-  if (!wk_net_ready(NULL, NULL) && wk_net_poll() < 0) {
+void wk_lwip_net_drain(uint64_t timeout_ns) {
+  if (!wk_lwip_net_ready(NULL, NULL) && wk_lwip_net_poll() < 0) {
     return; /* never brought up */
   }
   uint64_t t0 = wk_plat_clock_monotonic();
-  (void)wk_net_poll();
+  (void)wk_lwip_net_poll();
   while (tcp_busy() && wk_plat_clock_monotonic() - t0 < timeout_ns) {
-    (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);
+    (void)wk_lwip_net_wait(WK_NET_IDLE_WAIT_NS);
   }
 }
 
-int wk_net_close(int s) {
+int wk_lwip_net_close(int s) {
   sk *k = get(s, SK_FREE);
   if (k == NULL) {
     return -WK_EBADF;
@@ -952,3 +949,33 @@ int wk_net_close(int s) {
   wk_plat_net_flush();
   return 0;
 }
+
+const wk_net_ops wk_net_lwip_ops = {
+    .ipv6 = wk_lwip_net_ipv6,
+    .init = wk_lwip_net_init,
+    .poll = wk_lwip_net_poll,
+    .wait = wk_lwip_net_wait,
+    .ready = wk_lwip_net_ready,
+    .wait_ready = wk_lwip_net_wait_ready,
+    .ready6 = wk_lwip_net_ready6,
+    .wait_ready6 = wk_lwip_net_wait_ready6,
+    .preopen_listeners = wk_lwip_net_preopen_listeners,
+    .drain = wk_lwip_net_drain,
+    .resolve = wk_lwip_net_resolve,
+    .tcp_listen = wk_lwip_net_tcp_listen,
+    .tcp_accept = wk_lwip_net_tcp_accept,
+    .tcp_connect = wk_lwip_net_tcp_connect,
+    .recv = wk_lwip_net_recv,
+    .send_part = wk_lwip_net_send_part,
+    .shutdown = wk_lwip_net_shutdown,
+    .setopt = wk_lwip_net_setopt,
+    .getopt = wk_lwip_net_getopt,
+    .udp_open = wk_lwip_net_udp_open,
+    .udp_sendto = wk_lwip_net_udp_sendto,
+    .udp_recvfrom = wk_lwip_net_udp_recvfrom,
+    .events = wk_lwip_net_events,
+    .error = wk_lwip_net_error,
+    .local_addr = wk_lwip_net_local_addr,
+    .peer_addr = wk_lwip_net_peer_addr,
+    .close = wk_lwip_net_close,
+};

@@ -25,6 +25,7 @@
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 #include "wk/errno.h"
+#include "internal_lwip.h"
 #include "wk/net.h"
 #include "wk/platform.h"
 
@@ -153,7 +154,7 @@ static void prefix_to_mask(unsigned prefix, ip4_addr_t *mask) {
   ip4_addr_set_u32(mask, lwip_htonl(m));
 }
 
-int wk_net_init(void) {
+int wk_lwip_net_init(void) {
   if (net_state != 0) {
     return net_state > 0 ? 0 : net_state;
   }
@@ -201,7 +202,7 @@ int wk_net_init(void) {
   return 0;
 }
 
-int wk_net_poll(void) {
+int wk_lwip_net_poll(void) {
   if (net_state <= 0) {
     return net_state == 0 ? -WK_ENETDOWN : net_state;
   }
@@ -237,7 +238,7 @@ int wk_net_poll(void) {
   return taken;
 }
 
-int wk_net_ready(wk_net_addr *ip, unsigned *prefix) {
+int wk_lwip_net_ready(wk_net_addr *ip, unsigned *prefix) {
   if (net_state <= 0) {
     return 0;
   }
@@ -262,25 +263,25 @@ int wk_net_ready(wk_net_addr *ip, unsigned *prefix) {
   return 1;
 }
 
-int wk_net_wait(uint64_t timeout_ns) {
-  int n = wk_net_poll();
+int wk_lwip_net_wait(uint64_t timeout_ns) {
+  int n = wk_lwip_net_poll();
   if (n == 0) {
     wk_plat_net_wait(timeout_ns);
   }
   return n;
 }
 
-int wk_net_wait_ready(uint64_t timeout_ns) {
-  int rc = wk_net_init();
+int wk_lwip_net_wait_ready(uint64_t timeout_ns) {
+  int rc = wk_lwip_net_init();
   if (rc < 0) {
     return rc;
   }
   uint64_t t0 = wk_plat_clock_monotonic();
-  while (!wk_net_ready(NULL, NULL)) {
+  while (!wk_lwip_net_ready(NULL, NULL)) {
     if (wk_plat_clock_monotonic() - t0 >= timeout_ns) {
       return -WK_ETIMEDOUT;
     }
-    (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);
+    (void)wk_lwip_net_wait(WK_NET_IDLE_WAIT_NS);
   }
   return 0;
 }
@@ -298,18 +299,18 @@ static void on_dns(const char *name, const ip_addr_t *ip, void *arg) {
   }
 }
 
-int wk_net_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
+int wk_lwip_net_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
   size_t len = strlen(name);
   if (len == 0 || len >= DNS_MAX_NAME_LENGTH) {
     return -WK_EINVAL;
   }
-  int rc = wk_net_init();
+  int rc = wk_lwip_net_init();
   if (rc < 0) {
     return rc;
   }
   uint64_t t0 = wk_plat_clock_monotonic();
-  if (!wk_net_ready(NULL, NULL)) {
-    (void)wk_net_wait_ready(timeout_ns); /* DHCP brings the server's address */
+  if (!wk_lwip_net_ready(NULL, NULL)) {
+    (void)wk_lwip_net_wait_ready(timeout_ns); /* DHCP brings the server's address */
   }
   if (dns_static_set) {
     dns_setserver(0, &dns_static); /* DHCP may have replaced it */
@@ -325,7 +326,7 @@ int wk_net_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
   if (e == ERR_INPROGRESS) {
     wk_plat_net_flush();
     while (dns_wait.done == 0 && wk_plat_clock_monotonic() - t0 < timeout_ns) {
-      (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);
+      (void)wk_lwip_net_wait(WK_NET_IDLE_WAIT_NS);
     }
     if (dns_wait.done == 0) {
       dns_wait.serial++; /* a late answer is dropped */
@@ -345,7 +346,7 @@ int wk_net_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
   return 0;
 }
 
-int wk_net_ready6(int global) {
+int wk_lwip_net_ready6(int global) {
 #if LWIP_IPV6
   if (net_state <= 0) {
     return 0;
@@ -362,17 +363,17 @@ int wk_net_ready6(int global) {
   return 0;
 }
 
-int wk_net_wait_ready6(int global, uint64_t timeout_ns) {
-  int rc = wk_net_init();
+int wk_lwip_net_wait_ready6(int global, uint64_t timeout_ns) {
+  int rc = wk_lwip_net_init();
   if (rc < 0) {
     return rc;
   }
   uint64_t t0 = wk_plat_clock_monotonic();
-  while (!wk_net_ready6(global)) {
-    if (!wk_net_ipv6() || wk_plat_clock_monotonic() - t0 >= timeout_ns) {
+  while (!wk_lwip_net_ready6(global)) {
+    if (!wk_lwip_net_ipv6() || wk_plat_clock_monotonic() - t0 >= timeout_ns) {
       return -WK_ETIMEDOUT;
     }
-    (void)wk_net_wait(WK_NET_IDLE_WAIT_NS);
+    (void)wk_lwip_net_wait(WK_NET_IDLE_WAIT_NS);
   }
   return 0;
 }

@@ -117,6 +117,13 @@ typedef struct wk_plat_listen {
 } wk_plat_listen;
 #define WK_PLAT_LISTEN_MAX 16
 
+/* Sockets of the host the platform offers instead of a NIC (spt run with
+ * --net host: the host kernel's TCP behind the seccomp filter), as a whole
+ * implementation of wk/net.h (wk/net_ops.h); NULL when the network is the NIC
+ * (kvm always). The network layer asks once, at its first call. */
+struct wk_net_ops;
+const struct wk_net_ops *wk_plat_net_sockets(void);
+
 /* The listeners the run asked for, in order: copies at most max entries into
  * out and returns how many there are. Never touches the NIC, so it is cheap
  * for an image that uses no network. */

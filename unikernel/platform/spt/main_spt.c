@@ -108,7 +108,9 @@ static void map_fs(const char *num) {
 /* Runs on the new stack; never returns. */
 static void run_sealed(void *arg) {
   if (wk_spt_memory_install() < 0) die("cannot reserve linear memory or install its fault handler");
-  if (wk_spt_seccomp_install(wk_spt_net_fd()) < 0) die("cannot install the seccomp filter");
+  wk_spt_sandbox sb = {.net_fd = wk_spt_net_fd(), .host_sockets = wk_spt_net_host()};
+  sb.nlisteners = wk_spt_net_host_fds(sb.listeners, WK_SPT_LISTENERS_MAX);
+  if (wk_spt_seccomp_install(&sb) < 0) die("cannot install the seccomp filter");
   int code = wk_main(arg);
   /* The guest's last TCP bytes leave before the machine stops. Weak: test
    * kernels link this platform without the network layer. */

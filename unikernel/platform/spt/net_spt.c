@@ -16,6 +16,10 @@
  * Or a host tap device (`wasmkiln run --tap IFNAME`, root): `--net tap=N`.
  * A tap fd carries one whole frame per read or write, with no length prefix;
  * the send buffer keeps its framing and flush writes the frames one by one.
+ *
+ * Or no NIC at all: `--net host --net hostfd=N...` gives the guest the host's
+ * own listening sockets, one hostfd= per net.listen=/net.publish= token, in
+ * order (sock_spt.c).
  */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
@@ -36,6 +40,8 @@
 static struct {
   int fd;  /* -1: no NIC */
   bool tap; /* fd is a tap device: a frame per read/write, no length prefix */
+  bool host; /* --net host: the host's sockets (sock_spt.c), no NIC */
+  int nhost, host_fds[WK_PLAT_LISTEN_MAX];
   wk_plat_netcfg net;
   bool up;
   uint8_t mac[6];
@@ -55,6 +61,13 @@ static struct {
 
 int wk_spt_net_fd(void) { return nic.fd; }
 
+int wk_spt_net_host(void) { return nic.host; }
+
+int wk_spt_net_host_fds(int *out, int max) {
+  for (int k = 0; k < nic.nhost && k < max; k++) out[k] = nic.host_fds[k];
+  return nic.nhost;
+}
+
 const char *wk_spt_net_option(const char *tok) {
   size_t len = 0;
   while (tok[len]) len++;
@@ -69,32 +82,63 @@ const char *wk_spt_net_option(const char *tok) {
     nic.tap = tap;
     return NULL;
   }
+  if (len == 4 && wk_netcfg_prefix(tok, len, "host")) {
+    nic.host = true;
+    return NULL;
+  }
+  if (wk_netcfg_prefix(tok, len, "hostfd=")) {
+    size_t i = 7;
+    uint64_t fd;
+    if (!wk_netcfg_num(tok, len, &i, 1 << 20, &fd) || i != len || fd < 3) {
+      return "--net hostfd=N wants a descriptor >= 3";
+    }
+    if (nic.nhost == WK_PLAT_LISTEN_MAX) return "--net: more than 16 hostfd= tokens";
+    nic.host_fds[nic.nhost++] = (int)fd;
+    return NULL;
+  }
   bool taken;
   const char *err = wk_netcfg_token(&nic.net, tok, len, &taken);
   if (err) return err;
   return taken ? NULL
-               : "--net takes fd=N, tap=N, net.ip=, net.gw=, net.dns=, net.listen= or "
-                 "net.publish=";
+               : "--net takes fd=N, tap=N, host, hostfd=N, net.ip=, net.gw=, net.dns=, "
+                 "net.listen= or net.publish=";
+}
+
+static long set_nonblock(int fd) {
+  long fl = wk_sys3(__NR_fcntl, fd, F_GETFL, 0);
+  return fl < 0 ? fl : wk_sys3(__NR_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 }
 
 const char *wk_spt_net_setup(void) {
   const char *err = wk_netcfg_check(&nic.net);
   if (err) return err;
-  if (nic.fd < 0) {
-    return nic.net.nlisten > 0 ? "--net net.listen=/net.publish= need --net fd=N (a frames socket)" : NULL;
+  if (nic.host) {
+    if (nic.fd >= 0) return "--net host takes no fd=/tap= (the host's sockets need no NIC)";
+    if (nic.nhost != nic.net.nlisten) {
+      return "--net host: one hostfd=N per net.listen=/net.publish= token";
+    }
+  } else if (nic.nhost > 0) {
+    return "--net hostfd=N needs --net host";
   }
-  long fl = wk_sys3(__NR_fcntl, nic.fd, F_GETFL, 0);
-  if (fl < 0 || wk_sys3(__NR_fcntl, nic.fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+  if (nic.fd < 0 && !nic.host) {
+    return nic.net.nlisten > 0 ? "--net net.listen=/net.publish= need --net fd=N (a frames socket)"
+                               : NULL;
+  }
+  if (nic.host) {
+    for (int k = 0; k < nic.nhost; k++) {
+      if (set_nonblock(nic.host_fds[k]) < 0) return "--net hostfd=N is not an open descriptor";
+    }
+  } else if (set_nonblock(nic.fd) < 0) {
     return "--net fd=N is not an open descriptor";
   }
-  /* If passt goes away, writes fail with EPIPE (frames are dropped, as on a
-   * pulled cable) instead of SIGPIPE killing the guest. */
+  /* If passt (or a client) goes away, writes fail with EPIPE (frames are
+   * dropped, as on a pulled cable) instead of SIGPIPE killing the guest. */
   struct {
     unsigned long handler, flags, restorer, mask;
   } ignore = {.handler = 1 /* SIG_IGN */};
   if (wk_sys6(__NR_rt_sigaction, 13 /* SIGPIPE */, (long)&ignore, 0, sizeof ignore.mask, 0, 0) <
       0) {
-    return "cannot ignore SIGPIPE for the frames socket";
+    return "cannot ignore SIGPIPE for the network";
   }
   return NULL;
 }

@@ -16,4 +16,11 @@ const char *wk_spt_net_setup(void);
 /* The frames socket, or -1 without one (seccomp_spt.c allows it read/write/poll). */
 int wk_spt_net_fd(void);
 
+/* 1 with --net host: the guest's sockets are the host's (sock_spt.c). */
+int wk_spt_net_host(void);
+
+/* The host listening sockets of --net host (hostfd=N, in token order): copies
+ * at most max into out, returns how many there are. */
+int wk_spt_net_host_fds(int *out, int max);
+
 #endif /* WK_NET_SPT_H */

@@ -10,6 +10,16 @@
  *   mprotect(.., .., PROT_READ|PROT_WRITE)      memory.grow in a guard reservation
  *   rt_sigreturn          return from the fault handler (memory_spt.c)
  *   restart_syscall       the kernel resuming a poll interrupted by SIGSTOP/SIGCONT
+ * and, with the host's sockets (--net host, sock_spt.c), instead of the net fd:
+ *   accept4(listener)     only on the listening sockets the run passed in
+ *   read, write, sendto(.., NULL dest), shutdown, close, getsockname,
+ *   getpeername, getsockopt, ppoll
+ *                         on any descriptor: the process holds none but stdio,
+ *                         those listeners and what it accepted from them
+ *   setsockopt            levels SOL_SOCKET / IPPROTO_TCP, options
+ *                         SO_KEEPALIVE / TCP_NODELAY (the two wk/net.h has)
+ * No socket(), bind(), listen(), connect(), open(): a guest cannot create a
+ * socket, reach out, or listen anywhere the run did not grant.
  * Anything else, any other architecture (i386/x32 entry points), and x32
  * system call numbers kill the whole process with SIGSYS
  * (SECCOMP_RET_KILL_PROCESS). No memory is mapped after this point: the
@@ -17,8 +27,13 @@
  * one change allowed is making reserved pages readable and writable (never
  * executable: the prot argument must be exactly PROT_READ|PROT_WRITE).
  *
- * The fd checks look at the low 32 bits of the first argument only: read and
- * write take an `unsigned int fd`, so the kernel ignores the high half too.
+ * The argument checks look at the low 32 bits only: the calls checked take
+ * int or unsigned int arguments there, so the kernel ignores the high half
+ * too (sendto's destination is a pointer: its high half must be 0 as well).
+ *
+ * The filter is built at install time from rules: each rule is "this system
+ * call, and each listed argument equal to one of its values"; a call that
+ * matches a rule's number but not its arguments is killed.
  */
 #include "seccomp_spt.h"
 
@@ -34,83 +49,120 @@
 
 #define NR_OFF offsetof(struct seccomp_data, nr)
 #define ARCH_OFF offsetof(struct seccomp_data, arch)
-#define ARG0_LO_OFF offsetof(struct seccomp_data, args[0]) /* little endian: low word first */
-#define ARG1_LO_OFF offsetof(struct seccomp_data, args[1])
-#define ARG2_LO_OFF offsetof(struct seccomp_data, args[2])
+/* Little endian: the low word of an argument first. */
+#define ARG_LO(n) (offsetof(struct seccomp_data, args) + 8 * (n))
+#define ARG_HI(n) (ARG_LO(n) + 4)
 
-#define LOAD(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
-#define JEQ(k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f))
-#define JGE(k, t, f) BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (k), (t), (f))
-#define RET(k) BPF_STMT(BPF_RET | BPF_K, (k))
+#define INS (struct sock_filter)
+#define LOAD(off) INS BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
+#define JEQ(k, t, f) INS BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f))
+#define JGE(k, t, f) INS BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (k), (t), (f))
+#define RET(k) INS BPF_STMT(BPF_RET | BPF_K, (k))
 
 #define X32_SYSCALL_BIT 0x40000000u
+#define FILTER_MAX 160
+#define VALUES_MAX (WK_SPT_LISTENERS_MAX + 3)
 
-/*
- * Layout; BPF jump offsets count from the next instruction, so the comment on
- * each line names its targets by index.
- *   0-2   arch != x86_64                 -> KILL
- *   3-5   nr has the x32 bit             -> KILL
- *   6-12  calls without argument checks  -> ALLOW (30)
- *   13 write -> 18, 14 read -> 22, 15 mprotect -> 25, 16 poll -> 27, 17 anything else -> KILL
- *   18-21 write: fd 1, 2 or the net fd -> ALLOW, else KILL (29)
- *   22-24 read:  fd 0 or the net fd    -> ALLOW, else KILL
- *   25-26 mprotect: prot == PROT_READ|PROT_WRITE -> ALLOW, else KILL
- *   27-28 poll: nfds == 1 (only with a net fd) -> ALLOW, else KILL
- *   29    KILL
- *   30    ALLOW
- * NET_FD and NET_POLL (the k of 21, 24 and 28) are set at install time; without
- * a net fd they hold values no call can pass (fds and nfds are below 2^31).
- */
-#define NO_MATCH 0xffffffffu
-enum { IDX_WRITE_NET = 21, IDX_READ_NET = 24, IDX_POLL = 28 };
-static struct sock_filter filter[] = {
-    /* 0 */ LOAD(ARCH_OFF),
-    /* 1 */ JEQ(AUDIT_ARCH_X86_64, 1, 0),
-    /* 2 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 3 */ LOAD(NR_OFF),
-    /* 4 */ JGE(X32_SYSCALL_BIT, 0, 1),
-    /* 5 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 6 */ JEQ(__NR_restart_syscall, 23, 0), /* a poll resumed after SIGSTOP/SIGCONT */
-    /* 7 */ JEQ(__NR_clock_gettime, 22, 0),
-    /* 8 */ JEQ(__NR_clock_getres, 21, 0),
-    /* 9 */ JEQ(__NR_getrandom, 20, 0),
-    /* 10 */ JEQ(__NR_exit_group, 19, 0),
-    /* 11 */ JEQ(__NR_exit, 18, 0),
-    /* 12 */ JEQ(__NR_rt_sigreturn, 17, 0),
-    /* 13 */ JEQ(__NR_write, 4, 0),
-    /* 14 */ JEQ(__NR_read, 7, 0),
-    /* 15 */ JEQ(__NR_mprotect, 9, 0),
-    /* 16 */ JEQ(__NR_poll, 10, 0),
-    /* 17 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 18 write: */ LOAD(ARG0_LO_OFF),
-    /* 19 */ JEQ(1, 10, 0),
-    /* 20 */ JEQ(2, 9, 0),
-    /* 21 */ JEQ(NO_MATCH, 8, 7), /* the net fd */
-    /* 22 read: */ LOAD(ARG0_LO_OFF),
-    /* 23 */ JEQ(0, 6, 0),
-    /* 24 */ JEQ(NO_MATCH, 5, 4), /* the net fd */
-    /* 25 mprotect: */ LOAD(ARG2_LO_OFF),
-    /* 26 */ JEQ(PROT_READ | PROT_WRITE, 3, 2),
-    /* 27 poll: */ LOAD(ARG1_LO_OFF),
-    /* 28 */ JEQ(NO_MATCH, 1, 0), /* 1 with a net fd */
-    /* 29 */ RET(SECCOMP_RET_KILL_PROCESS),
-    /* 30 */ RET(SECCOMP_RET_ALLOW),
-};
+/* <linux/socket.h> and <linux/tcp.h> values, the kernel's ABI. */
+#define SOL_SOCKET_ 1
+#define SO_KEEPALIVE_ 9
+#define IPPROTO_TCP_ 6
+#define TCP_NODELAY_ 1
 
-int wk_spt_seccomp_install(int net_fd) {
-  if (net_fd >= 0) {
-    filter[IDX_WRITE_NET].k = (uint32_t)net_fd;
-    filter[IDX_READ_NET].k = (uint32_t)net_fd;
-    filter[IDX_POLL].k = 1;
+typedef struct {
+  uint32_t arg;            /* ARG_LO(n) or ARG_HI(n) */
+  uint32_t n;              /* how many values */
+  uint32_t v[VALUES_MAX];  /* allowed values */
+} check;
+
+typedef struct {
+  struct sock_filter f[FILTER_MAX];
+  unsigned len;
+  int overflow;
+} program;
+
+static void emit(program *p, struct sock_filter ins) {
+  if (p->len == FILTER_MAX) {
+    p->overflow = 1;
+    return;
   }
-  struct sock_fprog prog = {
-      .len = (unsigned short)(sizeof filter / sizeof filter[0]),
-      .filter = (struct sock_filter *)filter,
-  };
+  p->f[p->len++] = ins;
+}
+
+/* nr is allowed when every check holds (none: always). Layout:
+ *   LOAD nr; JEQ nr ? next : past the rule
+ *   per check: LOAD arg; JEQ v0 ? next check; ...; JEQ vk ? next check; KILL
+ *   ALLOW */
+static void rule(program *p, uint32_t nr, const check *c, unsigned nchecks) {
+  unsigned body = 1;
+  for (unsigned i = 0; i < nchecks; i++) body += 2 + c[i].n;
+  emit(p, LOAD(NR_OFF));
+  emit(p, JEQ(nr, 0, (uint8_t)body));
+  for (unsigned i = 0; i < nchecks; i++) {
+    emit(p, LOAD(c[i].arg));
+    for (uint32_t j = 0; j < c[i].n; j++) emit(p, JEQ(c[i].v[j], (uint8_t)(c[i].n - j), 0));
+    emit(p, RET(SECCOMP_RET_KILL_PROCESS));
+  }
+  emit(p, RET(SECCOMP_RET_ALLOW));
+}
+
+static void allow(program *p, uint32_t nr) { rule(p, nr, NULL, 0); }
+
+static void allow_arg(program *p, uint32_t nr, uint32_t arg, const uint32_t *v, uint32_t n) {
+  check c = {.arg = arg, .n = n};
+  for (uint32_t i = 0; i < n; i++) c.v[i] = v[i];
+  rule(p, nr, &c, 1);
+}
+
+int wk_spt_seccomp_install(const wk_spt_sandbox *sb) {
+  static program p; /* 1.3 KiB: off the stack */
+  p.len = 0;
+  p.overflow = 0;
+  emit(&p, LOAD(ARCH_OFF));
+  emit(&p, JEQ(AUDIT_ARCH_X86_64, 1, 0));
+  emit(&p, RET(SECCOMP_RET_KILL_PROCESS));
+  emit(&p, LOAD(NR_OFF));
+  emit(&p, JGE(X32_SYSCALL_BIT, 0, 1));
+  emit(&p, RET(SECCOMP_RET_KILL_PROCESS));
+
+  static const uint32_t plain[] = {__NR_restart_syscall, __NR_clock_gettime, __NR_clock_getres,
+                                   __NR_getrandom, __NR_exit_group, __NR_exit, __NR_rt_sigreturn};
+  for (unsigned i = 0; i < sizeof plain / sizeof plain[0]; i++) allow(&p, plain[i]);
+  const uint32_t rw_prot = PROT_READ | PROT_WRITE;
+  allow_arg(&p, __NR_mprotect, ARG_LO(2), &rw_prot, 1);
+
+  if (sb->host_sockets) {
+    static const uint32_t any_fd[] = {__NR_read, __NR_write, __NR_shutdown, __NR_close,
+                                      __NR_getsockname, __NR_getpeername, __NR_getsockopt,
+                                      __NR_ppoll};
+    for (unsigned i = 0; i < sizeof any_fd / sizeof any_fd[0]; i++) allow(&p, any_fd[i]);
+    uint32_t fds[WK_SPT_LISTENERS_MAX];
+    for (int i = 0; i < sb->nlisteners; i++) fds[i] = (uint32_t)sb->listeners[i];
+    if (sb->nlisteners > 0) allow_arg(&p, __NR_accept4, ARG_LO(0), fds, (uint32_t)sb->nlisteners);
+    const check no_dest[] = {{.arg = ARG_LO(4), .n = 1, .v = {0}},
+                             {.arg = ARG_HI(4), .n = 1, .v = {0}}};
+    rule(&p, __NR_sendto, no_dest, 2);
+    const check opts[] = {{.arg = ARG_LO(1), .n = 2, .v = {SOL_SOCKET_, IPPROTO_TCP_}},
+                          {.arg = ARG_LO(2), .n = 2, .v = {SO_KEEPALIVE_, TCP_NODELAY_}}};
+    rule(&p, __NR_setsockopt, opts, 2);
+  } else {
+    uint32_t out[3] = {1, 2}, in[2] = {0};
+    uint32_t nfd = 0;
+    if (sb->net_fd >= 0) {
+      out[2] = in[1] = (uint32_t)sb->net_fd;
+      nfd = 1;
+      const uint32_t one = 1;
+      allow_arg(&p, __NR_poll, ARG_LO(1), &one, 1);
+    }
+    allow_arg(&p, __NR_write, ARG_LO(0), out, 2 + nfd);
+    allow_arg(&p, __NR_read, ARG_LO(0), in, 1 + nfd);
+  }
+  emit(&p, RET(SECCOMP_RET_KILL_PROCESS));
+  if (p.overflow) return -1;
+
+  struct sock_fprog prog = {.len = (unsigned short)p.len, .filter = p.f};
   long r = wk_sys6(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
   if (r < 0) return (int)r;
   r = wk_sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog);
   return r < 0 ? (int)r : 0;
 }
-
-_Static_assert(sizeof filter / sizeof filter[0] == 31, "update the jump offsets with the layout");

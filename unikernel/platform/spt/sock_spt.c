@@ -1,0 +1,408 @@
+/*
+ * platform/spt/sock_spt.c - wk/net.h on the host's own sockets (`--net host`),
+ * the spt platform's fast path: no second TCP/IP stack in the guest or in a
+ * helper process, as wasmtime serves a preopened listener.
+ *
+ * The runner opens the listening sockets on the host (`wasmkiln run -p` or
+ * `--listen`) and passes them as descriptors (`--net hostfd=N`, one per
+ * net.listen=/net.publish= token, in order). The guest gets exactly those:
+ * it accepts connections on them and reads, writes, shuts down and closes
+ * what it accepted. Nothing else is granted, and the seccomp filter
+ * (seccomp_spt.c) enforces it below this file: accept4 only on the listeners,
+ * no socket(), bind(), listen() or connect(). A guest that listens on a port
+ * the run published gets that port's preopened listener (the WASI layer
+ * takes it over on -WK_EADDRINUSE, wasi/sock_ext_wasi.c); any other listen,
+ * connect, UDP socket or name lookup is -WK_EACCES. Runs that need those use
+ * the NIC (`--net-backend passt`, or a tap): lwIP over frames.
+ *
+ * Readiness for poll_oneoff: wk/net.h reports the events "as of the last
+ * poll", and a waiter sleeps in wk_net_wait. Host sockets are level
+ * triggered, so a socket already known readable (or writable) is left out of
+ * the wait for that event: otherwise a connection with unread data that the
+ * guest is not reading yet, or any writable socket, would end every wait at
+ * once and the guest would spin. The known state is dropped when a call finds
+ * the socket drained (a short read, EAGAIN) or full (a short write, EAGAIN),
+ * and a wait then asks the kernel again.
+ */
+#include <linux/errno.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <linux/socket.h>
+#include <linux/tcp.h>
+#include <stdbool.h>
+
+#include "../netcfg_plat.h"
+#include "net_spt.h"
+#include "syscall_spt_x86_64.h"
+#include "wk/errno.h"
+#include "wk/net_ops.h"
+#include "wk/platform.h"
+
+/* <linux/socket.h> leaves these to libc; the values are the kernel's ABI. */
+#define SOL_SOCKET_ 1
+#define SO_ERROR_ 4
+#define SO_KEEPALIVE_ 9
+#define SOCK_NONBLOCK_ 04000
+#define SOCK_CLOEXEC_ 02000000
+#define MSG_MORE_ 0x8000
+#define MSG_NOSIGNAL_ 0x4000
+#define SHUT_RD_ 0
+#define AF_INET6_ 10
+
+enum { HS_FREE = 0, HS_LISTEN, HS_CONN };
+
+typedef struct hsock {
+  int fd;
+  uint8_t kind;
+  uint8_t corked;      /* a MSG_MORE piece is queued in the kernel */
+  uint16_t known;      /* POLLIN / POLLOUT / POLLHUP / POLLERR seen and not yet used up */
+  uint16_t guest_port; /* listeners: the port the guest asked for (-p's GUESTPORT) */
+} hsock;
+
+static hsock socks[WK_NET_SOCKETS_MAX];
+
+static int linux_errno(long r) {
+  switch (-r) {
+    case EAGAIN: return -WK_EAGAIN;
+    case ECONNRESET: return -WK_ECONNRESET;
+    case EPIPE: return -WK_EPIPE;
+    case ENOTCONN: return -WK_ENOTCONN;
+    case ETIMEDOUT: return -WK_ETIMEDOUT;
+    case ECONNABORTED: return -WK_ECONNABORTED;
+    case ECONNREFUSED: return -WK_ECONNREFUSED;
+    case EHOSTUNREACH: return -WK_EHOSTUNREACH;
+    case ENETUNREACH: return -WK_ENETUNREACH;
+    case ENETDOWN: return -WK_ENETDOWN;
+    case EMFILE:
+    case ENFILE: return -WK_EMFILE;
+    case ENOMEM:
+    case ENOBUFS: return -WK_ENOMEM;
+    case EBADF: return -WK_EBADF;
+    case EINVAL: return -WK_EINVAL;
+    default: return -WK_EIO;
+  }
+}
+
+/* A system call, repeated while a signal (SIGSTOP/SIGCONT) interrupts it. */
+static long sys(long nr, long a, long b, long c, long d, long e, long f) {
+  long r;
+  do r = wk_sys6(nr, a, b, c, d, e, f);
+  while (r == -EINTR);
+  return r;
+}
+
+static hsock *get(int s, int kind) {
+  if (s < 0 || s >= WK_NET_SOCKETS_MAX || socks[s].kind == HS_FREE) return NULL;
+  if (kind != HS_FREE && socks[s].kind != kind) return NULL;
+  return &socks[s];
+}
+
+static int slot(int fd, int kind) {
+  for (int i = 0; i < WK_NET_SOCKETS_MAX; i++) {
+    if (socks[i].kind == HS_FREE) {
+      socks[i] = (hsock){.fd = fd, .kind = (uint8_t)kind};
+      return i;
+    }
+  }
+  return -WK_EMFILE;
+}
+
+static void from_sockaddr(const uint8_t *sa, uint32_t len, wk_net_addr *out) {
+  *out = (wk_net_addr){.family = WK_NET_AF_INET};
+  uint16_t family = (uint16_t)(sa[0] | sa[1] << 8);
+  if (len < 8) return;
+  out->port = (uint16_t)(sa[2] << 8 | sa[3]);
+  if (family == AF_INET6_ && len >= sizeof(struct sockaddr_in6)) {
+    out->family = WK_NET_AF_INET6;
+    __builtin_memcpy(out->addr, sa + 8, 16);
+  } else {
+    __builtin_memcpy(out->addr, sa + 4, 4);
+  }
+}
+
+/* ---- the stack: nothing to bring up --------------------------------------- */
+
+static int hs_zero(void) { return 0; }
+static int hs_ready(wk_net_addr *ip, unsigned *prefix) {
+  if (ip) *ip = (wk_net_addr){.family = WK_NET_AF_INET};
+  if (prefix) *prefix = 0;
+  return 1; /* the host's addresses are up; the guest has none of its own */
+}
+static int hs_wait_ready(uint64_t timeout_ns) {
+  (void)timeout_ns;
+  return 0;
+}
+static int hs_ready6(int global) {
+  (void)global;
+  return 0;
+}
+static int hs_wait_ready6(int global, uint64_t timeout_ns) {
+  (void)global;
+  (void)timeout_ns;
+  return -WK_ETIMEDOUT;
+}
+static void hs_drain(uint64_t timeout_ns) {
+  (void)timeout_ns; /* the host kernel sends what is queued after the process exits */
+}
+static int hs_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
+  (void)name;
+  (void)out;
+  (void)timeout_ns;
+  return -WK_EACCES;
+}
+
+/* ppoll over every socket for what is not known yet; `known` gains the answers. */
+static int hs_wait(uint64_t timeout_ns) {
+  struct pollfd p[WK_NET_SOCKETS_MAX];
+  int idx[WK_NET_SOCKETS_MAX], n = 0;
+  for (int i = 0; i < WK_NET_SOCKETS_MAX; i++) {
+    hsock *h = &socks[i];
+    if (h->kind == HS_FREE || (h->known & (POLLHUP | POLLERR))) continue;
+    short want = (short)(POLLIN & ~h->known);
+    if (h->kind == HS_CONN) want = (short)(want | (POLLOUT & ~h->known));
+    if (want == 0) continue;
+    p[n] = (struct pollfd){.fd = h->fd, .events = want};
+    idx[n++] = i;
+  }
+  struct timespec_ {
+    long sec, nsec;
+  } ts = {(long)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+  if (timeout_ns > 1000000000u) ts = (struct timespec_){1, 0}; /* re-checks deadlines */
+  long r = wk_sys6(__NR_ppoll, (long)p, n, (long)&ts, 0, 0, 0);
+  if (r <= 0) return 0;
+  for (int k = 0; k < n; k++) socks[idx[k]].known |= (uint16_t)p[k].revents;
+  return (int)r;
+}
+static int hs_poll(void) { return hs_wait(0); }
+
+/* ---- listeners ------------------------------------------------------------- */
+
+static int hs_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
+  wk_plat_listen want[WK_PLAT_LISTEN_MAX];
+  int fds[WK_PLAT_LISTEN_MAX];
+  int n = wk_plat_net_listeners(want, WK_PLAT_LISTEN_MAX);
+  int nfd = wk_spt_net_host_fds(fds, WK_PLAT_LISTEN_MAX);
+  if (n > max) n = max;
+  if (n > nfd) n = nfd; /* wk_spt_net_setup checked they match */
+  for (int i = 0; i < n; i++) {
+    int s = slot(fds[i], HS_LISTEN);
+    if (s < 0) return s;
+    socks[s].guest_port = want[i].port;
+    out[i] = s;
+    after_dirs[i] = want[i].after_dirs;
+  }
+  return n;
+}
+
+/* Only the published ports: -WK_EADDRINUSE makes the WASI layer hand the
+ * guest the preopened listener of that port. */
+static int hs_tcp_listen(const wk_net_addr *local, int backlog) {
+  (void)backlog;
+  for (int i = 0; i < WK_NET_SOCKETS_MAX; i++) {
+    if (socks[i].kind == HS_LISTEN && socks[i].guest_port == local->port) return -WK_EADDRINUSE;
+  }
+  return -WK_EACCES;
+}
+
+static int hs_tcp_accept(int listener, wk_net_addr *peer) {
+  hsock *l = get(listener, HS_LISTEN);
+  if (l == NULL) return -WK_EBADF;
+  uint8_t sa[sizeof(struct sockaddr_in6)];
+  int salen = sizeof sa;
+  long fd = sys(__NR_accept4, l->fd, (long)sa, (long)&salen, SOCK_NONBLOCK_ | SOCK_CLOEXEC_, 0, 0);
+  if (fd < 0) {
+    if (fd == -EAGAIN) l->known &= (uint16_t)~POLLIN;
+    return fd == -EAGAIN ? -WK_EAGAIN : linux_errno(fd);
+  }
+  int s = slot((int)fd, HS_CONN);
+  if (s < 0) {
+    (void)wk_sys3(__NR_close, fd, 0, 0);
+    return s;
+  }
+  if (peer) from_sockaddr(sa, (uint32_t)salen, peer);
+  return s;
+}
+
+static int hs_denied_connect(const wk_net_addr *remote) {
+  (void)remote;
+  return -WK_EACCES;
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static long hs_recv(int s, void *buf, size_t len) {
+  hsock *h = get(s, HS_CONN);
+  if (h == NULL) return -WK_EBADF;
+  if (len == 0) return 0;
+  long r = sys(__NR_read, h->fd, (long)buf, (long)len, 0, 0, 0);
+  if (r < 0 || (size_t)r < len) h->known &= (uint16_t)~POLLIN; /* drained, or an error */
+  if (r == 0) h->known |= POLLHUP;                            /* end of stream */
+  return r < 0 ? linux_errno(r) : r;
+}
+
+static int set_int(int fd, int level, int name, int value) {
+  long r = wk_sys6(__NR_setsockopt, fd, level, name, (long)&value, sizeof value, 0);
+  return r < 0 ? linux_errno(r) : 0;
+}
+
+static long hs_send_part(int s, const void *buf, size_t len, int more) {
+  hsock *h = get(s, HS_CONN);
+  if (h == NULL) return -WK_EBADF;
+  if (len == 0) {
+    if (!more && h->corked) { /* push what MSG_MORE held back: TCP_NODELAY pushes */
+      h->corked = 0;
+      (void)set_int(h->fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    }
+    return 0;
+  }
+  long flags = MSG_NOSIGNAL_ | (more ? MSG_MORE_ : 0);
+  long r = sys(__NR_sendto, h->fd, (long)buf, (long)len, flags, 0, 0);
+  if (r < 0 || (size_t)r < len) h->known &= (uint16_t)~POLLOUT; /* full, or an error */
+  if (r > 0) h->corked = (uint8_t)(more && (size_t)r == len);
+  return r < 0 ? linux_errno(r) : r;
+}
+
+static int hs_shutdown(int s, int how) {
+  hsock *h = get(s, HS_CONN);
+  if (h == NULL) return -WK_EBADF;
+  if (how < WK_NET_SHUT_RD || how > WK_NET_SHUT_RDWR) return -WK_EINVAL;
+  long r = wk_sys3(__NR_shutdown, h->fd, SHUT_RD_ + how - WK_NET_SHUT_RD, 0);
+  return r < 0 ? linux_errno(r) : 0;
+}
+
+static int opt_of(int opt, int *level, int *name) {
+  if (opt == WK_NET_OPT_NODELAY) {
+    *level = IPPROTO_TCP, *name = TCP_NODELAY;
+  } else if (opt == WK_NET_OPT_KEEPALIVE) {
+    *level = SOL_SOCKET_, *name = SO_KEEPALIVE_;
+  } else {
+    return -WK_ENOPROTOOPT;
+  }
+  return 0;
+}
+
+static int hs_setopt(int s, int opt, int value) {
+  hsock *h = get(s, HS_FREE);
+  int level, name, err = opt_of(opt, &level, &name);
+  if (h == NULL) return -WK_EBADF;
+  if (h->kind != HS_CONN) return -WK_ENOTCONN;
+  return err ? err : set_int(h->fd, level, name, value != 0);
+}
+
+static int get_int(int fd, int level, int name, int *value) {
+  int len = sizeof *value;
+  long r = wk_sys6(__NR_getsockopt, fd, level, name, (long)value, (long)&len, 0);
+  return r < 0 ? linux_errno(r) : 0;
+}
+
+static int hs_getopt(int s, int opt, int *value) {
+  hsock *h = get(s, HS_FREE);
+  int level, name, err = opt_of(opt, &level, &name);
+  if (h == NULL) return -WK_EBADF;
+  if (h->kind != HS_CONN) return -WK_ENOTCONN;
+  if (err) return err;
+  err = get_int(h->fd, level, name, value);
+  if (err == 0) *value = *value != 0;
+  return err;
+}
+
+/* ---- UDP: not granted ---------------------------------------------------- */
+
+static int hs_udp_open(const wk_net_addr *local) {
+  (void)local;
+  return -WK_EACCES;
+}
+static long hs_udp_sendto(int s, const void *buf, size_t len, const wk_net_addr *to) {
+  (void)s, (void)buf, (void)len, (void)to;
+  return -WK_EBADF;
+}
+static long hs_udp_recvfrom(int s, void *buf, size_t len, wk_net_addr *from) {
+  (void)s, (void)buf, (void)len, (void)from;
+  return -WK_EBADF;
+}
+
+/* ---- any socket ------------------------------------------------------------ */
+
+static int hs_events(int s) {
+  hsock *h = get(s, HS_FREE);
+  if (h == NULL) return -WK_EBADF;
+  int ev = 0;
+  if (h->known & (POLLIN | POLLHUP | POLLERR)) ev |= WK_NET_EV_READ;
+  if (h->kind == HS_CONN) {
+    if (h->known & (POLLOUT | POLLERR)) ev |= WK_NET_EV_WRITE;
+    if (h->known & POLLHUP) ev |= WK_NET_EV_HUP;
+    if (h->known & POLLERR) ev |= WK_NET_EV_ERR;
+  }
+  return ev;
+}
+
+static int hs_error(int s) {
+  hsock *h = get(s, HS_FREE);
+  if (h == NULL) return -WK_EBADF;
+  int e = 0;
+  if (get_int(h->fd, SOL_SOCKET_, SO_ERROR_, &e) < 0 || e == 0) return 0;
+  h->known &= (uint16_t)~POLLERR;
+  return linux_errno(-e);
+}
+
+static int name_of(int s, long nr, wk_net_addr *out) {
+  hsock *h = get(s, HS_FREE);
+  if (h == NULL) return -WK_EBADF;
+  if (h->kind == HS_LISTEN) { /* what the guest asked for: any address, its port */
+    if (nr == __NR_getpeername) return -WK_ENOTCONN;
+    *out = (wk_net_addr){.family = WK_NET_AF_INET, .port = h->guest_port};
+    return 0;
+  }
+  uint8_t sa[sizeof(struct sockaddr_in6)];
+  int len = sizeof sa;
+  long r = wk_sys3(nr, h->fd, (long)sa, (long)&len);
+  if (r < 0) return linux_errno(r);
+  from_sockaddr(sa, (uint32_t)len, out);
+  return 0;
+}
+static int hs_local_addr(int s, wk_net_addr *out) { return name_of(s, __NR_getsockname, out); }
+static int hs_peer_addr(int s, wk_net_addr *out) { return name_of(s, __NR_getpeername, out); }
+
+static int hs_close(int s) {
+  hsock *h = get(s, HS_FREE);
+  if (h == NULL) return -WK_EBADF;
+  (void)wk_sys3(__NR_close, h->fd, 0, 0); /* a graceful close: the kernel sends the rest */
+  *h = (hsock){0};
+  return 0;
+}
+
+static const wk_net_ops host_ops = {
+    .ipv6 = hs_zero,
+    .init = hs_zero,
+    .poll = hs_poll,
+    .wait = hs_wait,
+    .ready = hs_ready,
+    .wait_ready = hs_wait_ready,
+    .ready6 = hs_ready6,
+    .wait_ready6 = hs_wait_ready6,
+    .preopen_listeners = hs_preopen_listeners,
+    .drain = hs_drain,
+    .resolve = hs_resolve,
+    .tcp_listen = hs_tcp_listen,
+    .tcp_accept = hs_tcp_accept,
+    .tcp_connect = hs_denied_connect,
+    .recv = hs_recv,
+    .send_part = hs_send_part,
+    .shutdown = hs_shutdown,
+    .setopt = hs_setopt,
+    .getopt = hs_getopt,
+    .udp_open = hs_udp_open,
+    .udp_sendto = hs_udp_sendto,
+    .udp_recvfrom = hs_udp_recvfrom,
+    .events = hs_events,
+    .error = hs_error,
+    .local_addr = hs_local_addr,
+    .peer_addr = hs_peer_addr,
+    .close = hs_close,
+};
+
+const struct wk_net_ops *wk_plat_net_sockets(void) {
+  return wk_spt_net_host() ? &host_ops : NULL;
+}
