@@ -8,21 +8,14 @@ fault of wasmkiln itself may show a traceback, and then it says so.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
-import tempfile
 import time
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wasmkiln.bridge.cpu import check_backend, cpu_level
-from wasmkiln.bridge.errors import WasmError
-
-from .image import ImageError, NetDefaults, build_image, read_image_info
-from .manifest import ManifestError
+from .imageinfo import NetDefaults, read_image_info
 from .netopts import NetOptionError, NetOptions
-from .pack import DirMapping, PackError, fingerprint, pack_dirs
 from .profiles import (
     BACKENDS,
     BUILTIN_PROFILES,
@@ -42,6 +35,12 @@ from .runner import (
 from .runtime import RuntimeNotFound
 from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
 
+if TYPE_CHECKING:
+    from .pack import DirMapping
+
+# Running a built image must start fast (the guest itself starts in ~1 ms on spt): the
+# compiler, the packer and the manifest reader are imported by the commands that use them.
+
 
 def _say(msg: str) -> None:
     print(f"wasmkiln: {msg}", file=sys.stderr)
@@ -59,6 +58,8 @@ def _read_wasm(path: Path) -> bytes:
 
 
 def _default_example() -> tuple[bytes, str]:
+    from importlib import resources
+
     data = resources.files("wasmkiln.pyhook").joinpath("examples/hello.wasm").read_bytes()
     return data, "hello"
 
@@ -75,6 +76,8 @@ def _backend(args: argparse.Namespace) -> str:
 
 
 def _target_cpu(args: argparse.Namespace, backend: str) -> str:
+    from wasmkiln.bridge.cpu import check_backend
+
     cpu = args.target_cpu or resolve_profile(args.profile).target_cpu
     try:
         check_backend(cpu, backend)
@@ -93,6 +96,8 @@ def _unknown_imports(args: argparse.Namespace) -> str:
 
 
 def _dirs(args: argparse.Namespace) -> list[DirMapping]:
+    from .pack import DirMapping
+
     return [DirMapping.parse(d) for d in args.dir]
 
 
@@ -130,6 +135,8 @@ def cmd_build_manifest(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from .image import build_image
+
     if args.module is None:
         if args.output:
             raise UsageError("-o names the image of one MODULE; a manifest build writes "
@@ -173,6 +180,7 @@ def _net_defaults(publish: list[str], listen: list[str]) -> NetDefaults:
 
 def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefaults]:
     """The image to run (given, or built from a module into the cache) and its recorded ports."""
+
     if args.image is None:
         wasm, name = _default_example()
     elif _is_wasm(args.image):
@@ -187,6 +195,13 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
             raise UsageError(f"{args.image} was built for {info.get('target')}, not {args.target}")
         return (args.image, get_target(info["target"]), info.get("module", args.image.stem),
                 NetDefaults.from_info(info))
+    import hashlib
+
+    from wasmkiln.bridge.cpu import cpu_level
+
+    from .image import build_image
+    from .pack import fingerprint
+
     target = get_target(args.target or DEFAULT_TARGET)
     backend = _backend(args)
     dirs, unknown = _dirs(args), _unknown_imports(args)
@@ -227,6 +242,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_image(image, target, opts)
     # A built image with --dir: the folders are packed now and handed to the guest at boot
     # (kvm: a PVH boot module; spt: a mapped file), replacing those packed at build time.
+    import tempfile
+
+    from .pack import pack_dirs
+
     with tempfile.TemporaryDirectory(prefix="wasmkiln-dirs-") as tmp:
         opts.fs_image = Path(tmp) / "fs.bin"
         pack_dirs(_dirs(args), opts.fs_image)
@@ -292,7 +311,12 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 # ---- parser -----------------------------------------------------------------
-def _parser() -> argparse.ArgumentParser:
+_LIGHT_COMMANDS = ("build", "cmake-dir", "run", "inspect", "wast", "targets")
+"""Commands whose parser leaves out `fuzz`'s (its arguments come from pyhook/fuzz.py, which
+imports the fuzzers and wasmtime's helpers)."""
+
+
+def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="wasmkiln",
         description="Compile WASI modules ahead of time into unikernel images and run them.",
@@ -328,11 +352,11 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("-p", "--publish", action="append", default=[],
                         metavar="[HOSTADDR:]HOSTPORT:GUESTPORT",
                         help=f"{baked}forward a host TCP port to the guest, which gets a "
-                        "preopened listener on GUESTPORT (fd 3 onwards, before the --dir "
-                        "preopens)")
+                        "preopened listener on GUESTPORT (after the --dir preopens)")
         sp.add_argument("--listen", action="append", default=[], metavar="ADDR:PORT",
-                        help=f"{baked}wasmtime's tcplisten: a preopened listener on PORT, "
-                        "reached at ADDR:PORT on the host")
+                        help=f"{baked}wasmtime's tcplisten: a preopened listener on PORT (fd 3 "
+                        "onwards, before the --dir preopens, as wasmtime), reached at ADDR:PORT "
+                        "on the host")
 
     b = sub.add_parser("build", help="compile a .wasm module (or the manifest's images)",
                        description="Compile MODULE into an image; with no MODULE, build the "
@@ -413,15 +437,38 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=cmd_targets)
-    _add_fuzz_command(sub)
+    if with_fuzz:
+        _add_fuzz_command(sub)
     return p
 
 
+def _user_error_code(e: Exception) -> int | None:
+    """The exit code of a user error (2: the command line; 1: the module or the build), or
+    None for a fault of wasmkiln's own. The error classes are imported here, not at start-up:
+    an error of a module never loaded cannot have been raised."""
+    usage: tuple[type[Exception], ...] = (UsageError, TargetError, ProfileError)
+    failed: tuple[type[Exception], ...] = (RuntimeNotFound,)
+    for module, names, code in (("manifest", ("ManifestError",), 2), ("pack", ("PackError",), 2),
+                                ("image", ("ImageError",), 1)):
+        loaded = sys.modules.get(f"{__package__}.{module}")
+        classes = tuple(getattr(loaded, n) for n in names) if loaded else ()
+        if code == 2:
+            usage += classes
+        else:
+            failed += classes
+    errors = sys.modules.get("wasmkiln.bridge.errors")
+    if errors is not None:
+        failed += (errors.WasmError,)
+    if isinstance(e, usage):
+        return 2
+    return 1 if isinstance(e, failed) else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ["run"]
+    parser = _parser(with_fuzz=argv[0] not in _LIGHT_COMMANDS)
     # Everything after `--` belongs to the guest. Split it off before argparse sees it: with
     # an optional positional (IMAGE) and a `*` one (ARGS), argparse would otherwise reject
     # options given after IMAGE when `--` follows (`run app.img --env K=V -- a b`).
@@ -439,20 +486,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (UsageError, TargetError, ProfileError, ManifestError, PackError) as e:
-        _say(f"error: {e}")
-        return 2
-    except WasmError as e:
-        _say(f"error: {e}")
-        return 1
-    except (ImageError, RuntimeNotFound) as e:
-        _say(f"error: {e}")
-        return 1
     except RunError as e:
         _say(f"error: {e}")
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        code = _user_error_code(e)
+        if code is None:
+            raise
+        _say(f"error: {e}")
+        return code
     except BaseException as e:  # a Rust panic arrives as a BaseException (PanicException)
         if type(e).__name__ != "PanicException":
             raise

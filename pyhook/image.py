@@ -18,11 +18,11 @@ from pathlib import Path
 
 from wasmkiln.bridge.cpu import BASELINE, cpu_level
 
+from .imageinfo import INFO_SECTION, NetDefaults
 from .pack import DirMapping, write_config
 from .runtime import target_dir
 from .targets import Target
 
-INFO_SECTION = ".wasmkiln.info"
 METADATA_CFLAGS = ["-O1", "-ffreestanding", "-fno-pie", "-fno-pic", "-mno-red-zone", "-fno-common"]
 
 
@@ -52,23 +52,6 @@ def _run(cmd: list[str], what: str) -> None:
                          f"{proc.stderr.strip()}")
 
 
-@dataclass(frozen=True)
-class NetDefaults:
-    """The ports an image publishes when its run names none (`build -p/--listen`, the
-    manifest's `listen`): a server image then runs with a plain `wasmkiln run IMAGE`, as a
-    container image's EXPOSE would let it. Specs in `wasmkiln run`'s syntax, checked at build."""
-
-    publish: tuple[str, ...] = ()
-    listen: tuple[str, ...] = ()
-
-    def info(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in (("publish", self.publish), ("listen", self.listen)) if v}
-
-    @classmethod
-    def from_info(cls, info: dict) -> NetDefaults:
-        return cls(tuple(info.get("publish", ())), tuple(info.get("listen", ())))
-
-
 def _info_c(target: Target, name: str, net: NetDefaults, cpu: str, own_sockets: bool) -> str:
     extra: dict[str, object] = {"cpu": cpu} if cpu != BASELINE else {}
     if own_sockets:  # the runner's choice of network (runner.spt_net_backend)
@@ -93,7 +76,7 @@ def build_image(
     args: Sequence[str] = (),
     env: Sequence[str] = (),
     debug: bool = False,
-    net: NetDefaults = NetDefaults(),
+    net: NetDefaults | None = None,
     cpu: str = "baseline",
 ) -> BuildResult:
     """Compile and link; the output appears only when everything succeeded.
@@ -134,7 +117,7 @@ def build_image(
             objects[-1].write_bytes(extra)
         blob.write_bytes(compiled.data_blob)
         own = not OPEN_SOCKET_SYMBOLS.isdisjoint(bind_imports(compiled.module, unknown_imports))
-        info = _info_c(target, name, net, cpu_level(cpu), own)
+        info = _info_c(target, name, net or NetDefaults(), cpu_level(cpu), own)
         (work / "meta.c").write_text(compiled.metadata_c + info)
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")
@@ -156,16 +139,3 @@ def build_image(
         if target.platform == "spt":
             out.chmod(0o755)
     return BuildResult(out, out.stat().st_size, compiled.instructions, compiled.timings)
-
-
-def read_image_info(path: Path) -> dict | None:
-    """The JSON build info an image carries, or None if `path` is no wasmkiln image."""
-    from .elf import section_bytes
-
-    data = section_bytes(path, INFO_SECTION)
-    if data is None:
-        return None
-    try:
-        return json.loads(data.rstrip(b"\0").decode())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .image import NetDefaults, read_image_info
+from .imageinfo import NetDefaults, read_image_info
 from .netopts import NetOptionError, NetOptions
 from .runner import RunError, RunOptions, run_image
 from .targets import TargetError, get_target

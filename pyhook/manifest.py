@@ -32,7 +32,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .image import NetDefaults
+from .imageinfo import NetDefaults
 from .netopts import NetOptionError, NetOptions
 from .pack import DirMapping, PackError
 from .profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, Profile, ProfileError, resolve_profile

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+PASST_GUEST_IP, PASST_GATEWAY, PASST_DNS = "10.0.2.15/24", "10.0.2.2", "10.0.2.3"
+"""The guest's address behind passt when the run names none (NetOptions.for_passt)."""
 
 
 class NetOptionError(ValueError):
@@ -92,6 +95,7 @@ class NetOptions:
     nic: bool = False  # a NIC even without forwards (outgoing connections)
     dns: str | None = None  # "A.B.C.D:PORT": the DNS server (else DHCP's)
     tap: str | None = None  # a host tap interface the NIC is plugged into (no passt/slirp)
+    passt_dns_forward: bool = False  # for_passt's default DNS: passt forwards PASST_DNS
 
     @property
     def wanted(self) -> bool:
@@ -215,6 +219,17 @@ class NetOptions:
         """Settings only a NIC has: an address, a gateway, DNS, a tap, outgoing traffic."""
         return bool(self.ip or self.gateway or self.dns or self.tap or self.nic)
 
+    def for_passt(self) -> NetOptions:
+        """These settings with an address for the guest when the run gave none, told to passt
+        and to the guest alike: the guest then starts with it, instead of asking passt's DHCP
+        (two round trips on the way to the first answer). slirp's layout, so the gateway
+        10.0.2.2 reaches the host's loopback on every back end; DNS goes to 10.0.2.3, which
+        passt forwards to the host's resolver (`--dns-forward`)."""
+        if self.ip is not None:
+            return self
+        return replace(self, ip=PASST_GUEST_IP, gateway=PASST_GATEWAY,
+                       dns=self.dns or f"{PASST_DNS}:53", passt_dns_forward=self.dns is None)
+
     def passt_args(self, fd: int) -> list[str]:
         """passt on the other end of the frames socket (spt's, or QEMU's ``-netdev stream``
         on kvm): the forwards, and the static address when there is one (passt's DHCP then
@@ -230,5 +245,7 @@ class NetOptions:
             args += ["--address", str(iface.ip), "--netmask", str(iface.network.prefixlen)]
             if self.gateway:
                 args += ["--gateway", self.gateway]
+        if self.passt_dns_forward:
+            args += ["--dns-forward", PASST_DNS]
         return args
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from wasmkiln.bridge.cpu import check_backend
-
 __all__ = [
     "BACKENDS",
     "BUILTIN_PROFILES",
@@ -123,6 +121,8 @@ def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = Non
             raise ProfileError(f"profile {current!r}: debug must be true or false")
         cpu = table.get("target-cpu", base.target_cpu)
         try:
+            from wasmkiln.bridge.cpu import check_backend  # not on `run IMAGE`'s path
+
             check_backend(str(cpu), backend)
         except ValueError as e:
             raise ProfileError(f"profile {current!r}: {e}") from None

@@ -8,23 +8,24 @@ described in unikernel/platform/kvm/README.md.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
+import functools
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from typing import TYPE_CHECKING
 
 from .netopts import NetOptionError, NetOptions
 from .targets import Target
+
+if TYPE_CHECKING:
+    import ctypes
 
 QEMU = "qemu-system-x86_64"
 _SAFE = "._~/:=,+-"  # bytes the kvm command line may carry unencoded
@@ -82,6 +83,8 @@ ports and the module opens no sockets of its own (WasmEdge's or WAMR's calls), e
 
 
 def kvm_cmdline(opts: RunOptions) -> str:
+    from urllib.parse import quote
+
     tokens = [f"arg={quote(opts.program_name, safe=_SAFE)}"]
     tokens += [f"arg={quote(a, safe=_SAFE)}" for a in opts.args]
     tokens += [f"env={quote(e, safe=_SAFE)}" for e in opts.env]
@@ -222,6 +225,7 @@ def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | N
         return None, open_tap(opts.net.tap)
     if kvm and kvm_net_backend(opts) != "passt":
         return None, None
+    opts.net = opts.net.for_passt()  # the guest's address given, not asked of DHCP
     return _start_passt(opts.net)
 
 
@@ -239,6 +243,9 @@ def run_kvm(image: Path, opts: RunOptions) -> int:
 
 
 def _run_qemu(image: Path, opts: RunOptions, net_fd: int | None) -> int:
+    import tempfile
+
+    _libc()  # before the fork: _die_with_parent runs in the child
     with tempfile.TemporaryDirectory(prefix="wasmkiln-run-") as tmp:
         control = Path(tmp) / "control"
         control.touch()
@@ -265,12 +272,21 @@ def _run_qemu(image: Path, opts: RunOptions, net_fd: int | None) -> int:
 
 def _die_with_parent() -> None:
     """In the child before exec: get SIGKILL when wasmkiln dies, however it dies, so a
-    killed `wasmkiln run` leaves no QEMU, guest process or passt behind."""
+    killed `wasmkiln run` leaves no QEMU or passt behind. (The spt process does this itself,
+    `--die-with-parent`: without a preexec_fn, subprocess starts it by vfork, not fork.)"""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """libc for prctl, loaded by the parent before it forks a child that needs it (not on
+    every run: ctypes costs start-up time)."""
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _start_passt(net: NetOptions) -> tuple[subprocess.Popen[bytes], int]:
@@ -278,6 +294,9 @@ def _start_passt(net: NetOptions) -> tuple[subprocess.Popen[bytes], int]:
     if shutil.which("passt") is None:
         raise RunError("networking on spt targets, and --net-backend passt on kvm targets, "
                        "need passt (Debian: apt-get install passt)")
+    import socket
+
+    _libc()  # before the fork: _die_with_parent runs in the child
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         proc = subprocess.Popen(net.passt_args(theirs.fileno()), stdin=subprocess.DEVNULL,
@@ -323,7 +342,7 @@ def spt_net_backend(image: Path, opts: RunOptions) -> str | None:
         return "host"
     if opts.net_backend == "passt" or opts.net.needs_nic or not opts.net.forwards:
         return "passt"
-    from .image import read_image_info
+    from .imageinfo import read_image_info
 
     own = (read_image_info(image) or {}).get("own_sockets", False)
     return "passt" if own else "host"
@@ -332,6 +351,8 @@ def spt_net_backend(image: Path, opts: RunOptions) -> str | None:
 def _host_listeners(net: NetOptions) -> list[int]:
     """The listening sockets of --net-backend host, bound on the host now (so a taken port
     fails here, in one line), in host_listeners() order."""
+    import socket
+
     try:
         forwards = net.host_listeners()
     except NetOptionError as e:
@@ -357,7 +378,7 @@ def _host_listeners(net: NetOptions) -> list[int]:
 
 
 def run_spt(image: Path, opts: RunOptions) -> int:
-    argv = [str(image.absolute())]  # a bare name would be looked up on PATH
+    argv = [str(image.absolute()), "--die-with-parent"]  # a bare name would be looked up on PATH
     for e in opts.env:
         argv += ["--env", e]
     fs_fd = -1
@@ -377,8 +398,7 @@ def run_spt(image: Path, opts: RunOptions) -> int:
     sys.stderr.flush()
     try:
         proc = subprocess.run(argv, stdin=None, timeout=opts.timeout,
-                              pass_fds=(*(f for f in (net_fd, fs_fd) if f >= 0), *host_fds),
-                              preexec_fn=_die_with_parent)
+                              pass_fds=(*(f for f in (net_fd, fs_fd) if f >= 0), *host_fds))
     except subprocess.TimeoutExpired:
         raise RunError(_timed_out(opts)) from None
     except OSError as e:
@@ -404,15 +424,15 @@ def check_cpu(image: Path, target: Target, opts: RunOptions) -> None:
     it would run on lacks: the host's for spt and KVM. QEMU's TCG CPU (`-cpu max`) is not
     checked here: QEMU 7.2 emulates x86-64-v3 but not v4, and a missing instruction there
     ends the guest with an "invalid opcode" crash report."""
-    from wasmkiln.bridge.cpu import missing_flags
-
-    from .image import read_image_info
+    from .imageinfo import read_image_info
 
     level = (read_image_info(image) or {}).get("cpu")
     on_host = target.platform == "spt" or opts.accel == "kvm" or (
         opts.accel == "auto" and kvm_usable())
     if not level or not on_host:
         return
+    from wasmkiln.bridge.cpu import missing_flags
+
     missing = missing_flags(level)
     if missing:
         raise RunError(f"{image} was built for {level} (--target-cpu), and this CPU lacks "

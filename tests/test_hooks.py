@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from wasmkiln.pyhook import build_meta
-from wasmkiln.pyhook.image import read_image_info
+from wasmkiln.pyhook.imageinfo import read_image_info
 from wasmkiln.pyhook.manifest import ManifestError, find_manifest, load_manifest
 from wasmkiln.pyhook.profiles import (
     BUILTIN_PROFILES,

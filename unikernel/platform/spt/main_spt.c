@@ -1,7 +1,7 @@
 /*
  * platform/spt/main_spt.c - the spt platform's boot: a static Linux process.
  *
- *   IMAGE [--env K=V]... [--net TOKEN]... [--fs-fd N] [--] ARGS...
+ *   IMAGE [--env K=V]... [--net TOKEN]... [--fs-fd N] [--die-with-parent] [--] ARGS...
  *
  * The guest's argv is the image's basename followed by ARGS; its environment
  * is exactly the --env pairs (nothing is inherited from the host). Before the
@@ -14,6 +14,7 @@
  * --dir`), mapped read-only before the seal; it replaces the image's own.
  */
 #include <linux/mman.h>
+#include <linux/prctl.h>
 #include <asm/stat.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,7 +53,8 @@ static void put_err(const char *s) {
 static _Noreturn void die(const char *what) {
   put_err("wasmkiln-spt: ");
   put_err(what);
-  put_err("\nusage: IMAGE [--env KEY=VALUE]... [--net TOKEN]... [--fs-fd N] [--] ARGS...\n");
+  put_err("\nusage: IMAGE [--env KEY=VALUE]... [--net TOKEN]... [--fs-fd N] [--die-with-parent] "
+          "[--] ARGS...\n");
   wk_plat_exit(EXIT_USAGE);
 }
 
@@ -143,6 +145,13 @@ _Noreturn void wk_spt_start(uintptr_t *initial_sp) {
       const char *err = wk_spt_net_option(argv[i + 1]);
       if (err) die(err);
       i += 2;
+      continue;
+    }
+    if (str_eq(a, "--die-with-parent")) { /* the runner's: no guest outlives `wasmkiln run` */
+      if (wk_sys6(__NR_prctl, PR_SET_PDEATHSIG, 9 /* SIGKILL */, 0, 0, 0, 0) < 0) {
+        die("cannot set the parent-death signal");
+      }
+      i++;
       continue;
     }
     if (str_eq(a, "--fs-fd")) {
