@@ -8,21 +8,20 @@ fault of wasmkiln itself may show a traceback, and then it says so.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import sys
 import tempfile
 import time
 from importlib import resources
 from pathlib import Path
 
-from wasmkiln.bridge.cpu import check_backend, cpu_level
 from wasmkiln.bridge.errors import WasmError
 
-from .image import ImageError, NetDefaults, build_image, read_image_info
+from . import imagecache
+from .buildplan import BuildPlan
+from .image import ImageError, NetDefaults, read_image_info
 from .manifest import ManifestError
 from .netopts import NetOptionError, NetOptions
-from .pack import DirMapping, PackError, fingerprint, pack_dirs
+from .pack import DirMapping, PackError, pack_dirs
 from .profiles import (
     BACKENDS,
     BUILTIN_PROFILES,
@@ -62,33 +61,26 @@ def _default_example() -> tuple[bytes, str]:
     return data, "hello"
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "wasmkiln" / "images"
-
-
-def _backend(args: argparse.Namespace) -> str:
-    if args.backend:
-        return args.backend
-    return resolve_profile(args.profile).compile_backend  # built-in profiles only (profiles.py)
-
-
-def _target_cpu(args: argparse.Namespace, backend: str) -> str:
-    cpu = args.target_cpu or resolve_profile(args.profile).target_cpu
-    try:
-        check_backend(cpu, backend)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    return cpu
-
-
-def _unknown_imports(args: argparse.Namespace) -> str:
+def _unknown_imports(args: argparse.Namespace) -> str | None:
+    """The policy the flags ask for; None: the profile's."""
     if args.trap_unknown_imports and args.default_values_unknown_imports:
         raise UsageError("choose one of --trap-unknown-imports and "
                          "--default-values-unknown-imports")
     if args.default_values_unknown_imports:
         return "default"
-    return "trap" if args.trap_unknown_imports else "error"
+    return "trap" if args.trap_unknown_imports else None
+
+
+def _plan(args: argparse.Namespace, target: Target, net: NetDefaults | None = None) -> BuildPlan:
+    """What `build MODULE` and `run MODULE` build: the profile resolved once, with the
+    command line's overrides (built-in profiles only: a manifest's are for manifest builds).
+    `build` also bakes its --arg, --env and ports in."""
+    baked = args.command == "build"
+    return BuildPlan.resolve(
+        target, resolve_profile(args.profile), backend=args.backend,
+        unknown_imports=_unknown_imports(args), debug=args.debug, cpu=args.target_cpu,
+        dirs=_dirs(args), args=args.arg if baked else (), env=args.env if baked else (), net=net,
+    )
 
 
 def _dirs(args: argparse.Namespace) -> list[DirMapping]:
@@ -148,13 +140,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     for e in args.env:
         if "=" not in e:
             raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
-    backend = _backend(args)
-    result = build_image(
-        wasm, target, out, name=name, backend=backend,
-        unknown_imports=_unknown_imports(args), dirs=_dirs(args), args=args.arg, env=args.env,
-        debug=args.debug or resolve_profile(args.profile).debug, net=net,
-        cpu=_target_cpu(args, backend),
-    )
+    result = _plan(args, target, net).build(wasm, out, name)
     elapsed = time.perf_counter() - t0
     _say(f"built {out} for {target.triple} ({result.size} bytes, {result.instructions} "
          f"instructions, {elapsed:.2f} s)")
@@ -187,18 +173,10 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
         return (args.image, get_target(info["target"]), info.get("module", args.image.stem),
                 NetDefaults.from_info(info))
     target = get_target(args.target or DEFAULT_TARGET)
-    backend = _backend(args)
-    dirs, unknown = _dirs(args), _unknown_imports(args)
-    debug = args.debug or resolve_profile(args.profile).debug
-    cpu = _target_cpu(args, backend)  # the key holds the level "native" stands for here
-    config = (f"{target.triple}/{backend}/{unknown}/{fingerprint(dirs) if dirs else ''}/"
-              f"{cpu_level(cpu)}")
-    config += "/debug" if debug else ""
-    key = hashlib.sha256(wasm + config.encode()).hexdigest()[:24]
-    out = _cache_dir() / f"{name}-{key}{target.image_suffix}"
-    if not out.exists():
-        build_image(wasm, target, out, name=name, backend=backend,
-                    unknown_imports=unknown, dirs=dirs, debug=debug, cpu=cpu)
+    plan = _plan(args, target)
+    key = plan.cache_key(wasm, name)
+    out = imagecache.use(f"{name}-{key}{target.image_suffix}",
+                         lambda path: plan.build(wasm, path, name))
     return out, target, name, NetDefaults()
 
 
@@ -230,6 +208,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         opts.fs_image = Path(tmp) / "fs.bin"
         pack_dirs(_dirs(args), opts.fs_image)
         return run_image(image, target, opts)
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """`wasmkiln cache [list]`, `wasmkiln cache clean [--max-size SIZE]` (pyhook/imagecache.py)."""
+    folder = imagecache.cache_dir()
+    limit = imagecache.max_size()
+    if args.action == "clean":
+        keep = 0 if args.max_size is None else imagecache.parse_size(args.max_size)
+        removed = imagecache.evict(keep)
+        imagecache.remove_partial()
+        freed = imagecache.format_size(sum(c.size for c in removed))
+        left = imagecache.entries()
+        _say(f"removed {len(removed)} image(s), {freed}; {len(left)} left in {folder}")
+        return 0
+    if args.max_size is not None:
+        raise UsageError("--max-size goes with `wasmkiln cache clean`")
+    found = imagecache.entries()
+    now = time.time()
+    print(f"{'size':>10}  {'last used':>10}  image")
+    for c in reversed(found):  # most recently used first
+        print(f"{imagecache.format_size(c.size):>10}  {_age(now - c.used):>10}  {c.path.name}")
+    total = imagecache.format_size(sum(c.size for c in found))
+    print(f"{len(found)} image(s), {total} of {imagecache.format_size(limit)} "
+          f"({imagecache.MAX_SIZE_ENV}) in {folder}")
+    return 0
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{max(seconds, 0):.0f} s ago"
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
@@ -407,6 +417,18 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("-v", "--verbose", action="store_true", help="list every failure")
     w.set_defaults(func=cmd_wast)
 
+    k = sub.add_parser("cache", help="list or clean the images `run MODULE` caches",
+                       description="List the images `wasmkiln run MODULE.wasm` built and cached "
+                       "(most recently used first), or remove them. The cache keeps at most "
+                       f"{imagecache.MAX_SIZE_ENV} bytes (default "
+                       f"{imagecache.format_size(imagecache.DEFAULT_MAX_SIZE)}; K, M, G "
+                       "suffixes), dropping the least recently used images after each build.")
+    k.add_argument("action", nargs="?", choices=["list", "clean"], default="list")
+    k.add_argument("--max-size", metavar="SIZE",
+                   help="clean: keep the most recently used images up to SIZE (e.g. 500M) "
+                   "instead of removing all")
+    k.set_defaults(func=cmd_cache)
+
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=cmd_targets)
     _add_fuzz_command(sub)
@@ -435,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (UsageError, TargetError, ProfileError, ManifestError, PackError) as e:
+    except (UsageError, TargetError, ProfileError, ManifestError, PackError,
+            imagecache.CacheError) as e:
         _say(f"error: {e}")
         return 2
     except WasmError as e:
