@@ -18,6 +18,7 @@ from wasmkiln.bridge.errors import WasmError
 
 from . import imagecache
 from .buildplan import BuildPlan
+from .guestmem import memory_mb
 from .image import ImageError, NetDefaults, read_image_info
 from .manifest import ManifestError
 from .netopts import NetOptionError, NetOptions
@@ -191,23 +192,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         except NetOptionError as e:
             raise UsageError(str(e)) from None
 
+    if args.memory is not None and args.memory < 1:
+        raise UsageError(f"--memory takes a size in MiB, got {args.memory}")
     net = net_options(args.publish, args.listen)  # checked before a module is compiled
     image, target, name, baked = _image_for_run(args)
     if not net.forwards and (baked.publish or baked.listen):  # the run names no port
         net = net_options(list(baked.publish), list(baked.listen))
     opts = RunOptions(
         args=list(args.args), env=list(args.env), accel=args.accel,
-        memory_mb=args.memory, timeout=args.timeout, program_name=name, net=net,
+        timeout=args.timeout, program_name=name, net=net,
         net_backend=args.net_backend, machine=args.machine,
     )
     if not args.dir or args.image is None or _is_wasm(args.image):  # packed in the cached image
-        return run_image(image, target, opts)
+        return _boot(image, target, opts, args.memory)
     # A built image with --dir: the folders are packed now and handed to the guest at boot
     # (kvm: a PVH boot module; spt: a mapped file), replacing those packed at build time.
     with tempfile.TemporaryDirectory(prefix="wasmkiln-dirs-") as tmp:
         opts.fs_image = Path(tmp) / "fs.bin"
         pack_dirs(_dirs(args), opts.fs_image)
-        return run_image(image, target, opts)
+        return _boot(image, target, opts, args.memory)
+
+
+def _boot(image: Path, target: Target, opts: RunOptions, memory: int | None) -> int:
+    """run_image, a kvm guest's memory sized from what the image needs unless --memory says."""
+    if target.platform == "kvm":
+        info = read_image_info(image) or {}
+        opts.memory_mb = memory_mb(image, info, opts.fs_image, memory, _say)
+    return run_image(image, target, opts)
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
@@ -376,8 +387,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     r.add_argument("--accel", choices=["auto", "tcg", "kvm"], default="auto",
                    help="QEMU accelerator for kvm targets (auto: KVM only if hardware-backed)")
-    r.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB, metavar="MIB",
-                   help=f"guest memory (kvm; default {DEFAULT_MEMORY_MB})")
+    r.add_argument("--memory", type=int, metavar="MIB",
+                   help="guest memory (kvm; default: what the image needs, its packed files "
+                   f"and the module's initial memory, plus headroom; at least {DEFAULT_MEMORY_MB})")
     r.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the guest after this")
     port_flags(r, "")
     r.add_argument("--ip", metavar="A.B.C.D[/N]",

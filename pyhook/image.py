@@ -69,8 +69,13 @@ class NetDefaults:
         return cls(tuple(info.get("publish", ())), tuple(info.get("listen", ())))
 
 
-def _info_c(target: Target, name: str, net: NetDefaults, cpu: str) -> str:
-    extra = {"cpu": cpu} if cpu != BASELINE else {}
+def _info_c(target: Target, name: str, net: NetDefaults, cpu: str, pages: int) -> str:
+    """The image's info section: what `wasmkiln run` needs to know before it starts the image
+    (its target, ports, CPU level, and the linear memory it maps at start, in Wasm pages, from
+    which pyhook/guestmem.py sizes a kvm guest)."""
+    extra: dict[str, object] = {"cpu": cpu} if cpu != BASELINE else {}
+    if pages:
+        extra["memory_pages"] = pages
     info = json.dumps({"target": target.triple, "module": name, "abi": 1, **net.info(), **extra})
     escaped = info.replace("\\", "\\\\").replace('"', '\\"')
     return (
@@ -130,7 +135,8 @@ def build_image(
             objects.append(work / f"code{i + 1}.o")
             objects[-1].write_bytes(extra)
         blob.write_bytes(compiled.data_blob)
-        info = _info_c(target, name, net, cpu_level(cpu))
+        pages = sum(m.limits.min for m in compiled.module.memories)
+        info = _info_c(target, name, net, cpu_level(cpu), pages)
         (work / "meta.c").write_text(compiled.metadata_c + info)
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")
