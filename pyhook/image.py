@@ -145,19 +145,28 @@ def build_image(
             _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(config),
                   "-o", str(work / "config.o")], "compiling the image configuration")
             objects.append(work / "config.o")
-        ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
         lib = tdir / f"libwasmkiln-{target.triple}.a"
         tmp_out = work / "image"
-        if not debug:
-            ldflags.append("-Wl,--strip-debug")
-        _run([cc, *ldflags, *map(str, objects), str(work / "meta.o"),
-              "-Wl,--whole-archive", str(lib), "-Wl,--no-whole-archive", "-o", str(tmp_out)],
-             "linking the image")
+        link_image(tdir, [*objects, work / "meta.o"], lib, tmp_out, debug=debug, cc=cc)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp_out, out)
         if target.platform == "spt":
             out.chmod(0o755)
     return BuildResult(out, out.stat().st_size, compiled.instructions, compiled.timings)
+
+
+def link_image(tdir: Path, objects: Sequence[Path], library: Path, out: Path, *,
+               debug: bool = True, cc: str | None = None) -> None:
+    """Link `objects` and all of `library` into `out` with the ldflags of `tdir/target.json`
+    (a target's runtime folder, or its source folder unikernel/platform/<p>: `{dir}` in the
+    flags stands for it). Shared with tests/test_kvm_platform.py, which links the platform's
+    stand-in test program exactly as images are linked."""
+    spec = json.loads((tdir / "target.json").read_text())
+    ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
+    if not debug:
+        ldflags.append("-Wl,--strip-debug")
+    _run([cc or c_compiler(), *ldflags, *map(str, objects), "-Wl,--whole-archive", str(library),
+          "-Wl,--no-whole-archive", "-o", str(out)], "linking the image")
 
 
 def read_image_info(path: Path) -> dict | None:
