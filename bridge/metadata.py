@@ -184,14 +184,14 @@ def render(
 
     elem_items = []
     modes = {"active": 0, "passive": 1, "declarative": 2}
-    for i, seg in enumerate(module.elems):
-        items = [_const(e, f"element segment {i}") for e in seg.init]
+    for i, elem in enumerate(module.elems):
+        items = [_const(e, f"element segment {i}") for e in elem.init]
         if items:
             out.append(_array("const wk_const", f"elem_{i}", items))
-        offset = _const(seg.offset, f"element segment {i} offset") if seg.offset else "{0}"
-        ref = f"elem_{i}" if items else "0"
+        offset = _const(elem.offset, f"element segment {i} offset") if elem.offset else "{0}"
+        array = f"elem_{i}" if items else "0"
         elem_items.append(
-            f"{{{ref}, {len(items)}u, {seg.table}u, {modes[seg.mode]}u, 0, {offset}}}"
+            f"{{{array}, {len(items)}u, {elem.table}u, {modes[elem.mode]}u, 0, {offset}}}"
         )
     out.append(_array("const wk_elem_segment", "elem_segments", elem_items))
     table_items = [
@@ -208,7 +208,7 @@ def render(
     )
     start = module.start if module.start is not None else -1
 
-    def ref(array: str, items: list) -> str:
+    def ref(array: str, items: list[str]) -> str:
         return array if items else "0"
 
     n_globals = len(module.imported(ExternKind.GLOBAL))

@@ -90,10 +90,10 @@ class Launcher:
             raise RunError(f"image {name!r}: {e}", 2) from None
         opts = RunOptions(args=[*image.args, *(args or [])], env=[*image.env, *(env or [])],
                           timeout=timeout, program_name=name, net=net)
-        target = get_target(triple)
-        if target.platform == "kvm":  # sized from what the image needs (pyhook/guestmem.py)
+        chosen = get_target(triple)
+        if chosen.platform == "kvm":  # sized from what the image needs (pyhook/guestmem.py)
             opts.memory_mb = memory_mb(path, info, None, None)
-        return run_image(path, target, opts)
+        return run_image(path, chosen, opts)
 
     def main(self, name: str) -> int:
         """A console entry point: guest arguments from the command line, errors as one line."""
