@@ -1,10 +1,11 @@
 """Every copy of the runtime contract agrees with bridge/abi.py, its one source (issue 14).
 
-abi_layout.h is generated from abi.py and abi.h asserts its structs against it
-(test_abi.py). What is not generated is checked here: the cffi declarations of
-pyhook/hostrt.py (the spec runner's view of the same structs) and its status codes against
-wk/host.h, the order of every builtin slot in abi.h's `wk_builtins` (abi.h asserts only the
-last), the abi.h names the metadata writes instead of numbers, and the tables of docs/abi.md.
+abi_layout.h is generated from abi.py and abi.h asserts its structs against it (test_abi.py).
+What is not generated is checked here: the cffi structs of pyhook/hostrt.py (the spec runner's
+view of the same structs; its functions it declares from wk/host.h itself), its status codes
+against wk/host.h, the order of every builtin slot in abi.h's `wk_builtins` (abi.h asserts
+only the last), the abi.h names the metadata writes instead of numbers, and the tables of
+docs/abi.md.
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ def test_hostrt_status_codes_match_host_h() -> None:
              for m in re.finditer(r"#define WK_HOST_(\w+) 0x([0-9a-fA-F]+)u", host_h)}
     assert codes == {"EXITED": hostrt.EXITED, "NO_TRAMPOLINE": hostrt.NO_TRAMPOLINE,
                      "BAD_INDEX": hostrt.BAD_INDEX}
+
+
+def test_hostrt_declares_what_it_calls_from_host_h() -> None:
+    """hostrt's functions come from wk/host.h itself: each one it calls is there, and cffi
+    accepts the declarations with its struct definitions."""
+    decls = hostrt.host_declarations(WK / "host.h")
+    declared = set(re.findall(r"\b(wk_host_\w+)\(", decls))
+    source = (ROOT / "pyhook" / "hostrt.py").read_text()
+    called = set(re.findall(r"\blib\.(wk_host_\w+)", source))
+    assert called and called <= declared, called - declared
+    ffi = cffi.FFI()
+    ffi.cdef(hostrt._CDEF + decls)
+    assert ffi.typeof("uint32_t(*)(wk_host_instance *, uint32_t, uint64_t *)")  # declared type
 
 
 def test_every_builtin_slot_in_order() -> None:
