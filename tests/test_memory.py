@@ -9,6 +9,7 @@ they meet. Images leave the runtime's DWARF out unless built with --debug.
 from __future__ import annotations
 
 import http.client
+import os
 import shutil
 import subprocess
 import sys
@@ -27,9 +28,12 @@ GREETING = "Hello from a wasmkiln unikernel"
 IMAGE_LIMIT = 1_000_000  # issue 6: a hello image of at most 1 MB
 
 
-def wasmkiln(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def wasmkiln(*args: str, timeout: float = 180,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process; `env` adds to (or overrides) this process's environment."""
     return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env} if env else None)
 
 
 def _need_qemu() -> None:
@@ -257,10 +261,8 @@ def test_packed_file_larger_than_default_memory(tmp_path: Path) -> None:
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", "run", "--target",
-                               "x86_64-kvm", "--accel", "tcg", *args],
-                              capture_output=True, text=True, timeout=300,
-                              env={**__import__("os").environ, **env})
+        return wasmkiln("run", "--target", "x86_64-kvm", "--accel", "tcg", *args, timeout=300,
+                        env=env)
 
     packed = run("--dir", f"{big}::/", str(wasm), "--", "/blob.bin")
     assert packed.returncode == 0 and packed.stdout == expected, packed.stdout + packed.stderr
