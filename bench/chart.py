@@ -10,17 +10,19 @@ ratios).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
-
 
 def main(src: Path, out: Path) -> int:
+    # Imported here, not at the top: `--help` (tests/test_bench_cli.py) works without it.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # after the backend is chosen
+
     spec = json.loads(src.read_text())["chart"]
     groups: list[str] = spec["groups"]
     series: dict[str, list[float | None]] = spec["series"]
@@ -47,7 +49,8 @@ def main(src: Path, out: Path) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print("usage: chart.py RESULTS.json OUT.png", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", type=Path, help="a benchmark's results JSON (its chart object)")
+    ap.add_argument("out", type=Path, help="the PNG to write")
+    a = ap.parse_args()
+    sys.exit(main(a.results, a.out))

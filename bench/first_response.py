@@ -138,8 +138,9 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
         passt, fd = runner._start_passt(opts.net)  # noqa: SLF001 - the runner's own way
         control = tmp / "control"
         control.touch()
-        outs = tuple(os.open(tmp / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-                     for name in ("server.log", "server.log"))  # stdout, stderr
+        log = tmp / "server.log"
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
         cmd = [str(w) for w in runner.qemu_command(images["kvm"], opts, control, outs, fd)]
         try:
             return [passt, _popen(cmd, tmp, (*outs, fd))]

@@ -263,8 +263,8 @@ def row_command(row: Row, s: Setup, port: int, tmp: Path) -> list[str]:
         return [*wasmkiln_command(), "run", "-p", publish_spec, str(s.images["spt"])]
     if row.key == "wasmkiln-spt-tap":
         assert s.tap is not None
-        name, host, guest = s.tap
-        return [*wasmkiln_command(), "run", "--tap", name, "--ip", f"{guest}/24", "--gateway",
+        name, host, guest_ip = s.tap
+        return [*wasmkiln_command(), "run", "--tap", name, "--ip", f"{guest_ip}/24", "--gateway",
                 host, "-p", f"{GUEST_PORT}:{GUEST_PORT}", str(s.images["spt"])]
     if row.key == "wasmtime-host":
         return [str(s.wasmtime), "run", "-S", "preview2=n", "-S",
@@ -402,10 +402,11 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
             with serving(row, setup, 300.0 if slow else 60.0) as where:
                 wrk(where, FILES["612 B"][0], 2.0)  # warm-up: connections, caches, JIT
                 for label, (path, _) in FILES.items():
-                    r = wrk(where, path, args.duration)
+                    res = wrk(where, path, args.duration)
                     samples[row.key][label].append(
-                        {"rps": r.rps, "mb_per_s": r.mb_per_s, "p50_ms": r.p50_ms,
-                         "p99_ms": r.p99_ms, "errors": r.errors, "error_kinds": r.error_kinds})
+                        {"rps": res.rps, "mb_per_s": res.mb_per_s, "p50_ms": res.p50_ms,
+                         "p99_ms": res.p99_ms, "errors": res.errors,
+                         "error_kinds": res.error_kinds})
 
     medians = {r.key: {f: {k: median([s[k] for s in samples[r.key][f]])
                            for k in ("rps", "mb_per_s", "p50_ms", "p99_ms")}

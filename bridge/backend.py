@@ -99,10 +99,10 @@ class FunctionBackend(Protocol):
 
     def store(self, op: str, addr: Value, value: Value, offset: int) -> None: ...
 
-    def memory_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+    def memory_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
         """memory.size/grow/fill/copy/init and data.drop."""
 
-    def table_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+    def table_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
         """table.get/set/size/grow/fill/copy/init and elem.drop."""
 
     def ref_null(self) -> Value:

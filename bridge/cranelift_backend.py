@@ -370,7 +370,8 @@ class CraneliftFunction:
         self, index: Value, targets: Sequence[Label], default: Label, args: Sequence[Value]
     ) -> None:
         a = list(args)
-        jt = self.fb.create_jump_table((default, a), [(t, a) for t in targets])
+        fb: Any = self.fb  # cranelift-py 0.1.0's stub says create_jump_table returns None
+        jt = fb.create_jump_table((default, a), [(t, a) for t in targets])
         self.fb.ins_br_table(index, jt)
 
     def ret(self, values: Sequence[Value]) -> None:

@@ -108,7 +108,9 @@ class ExprContext:
         self.func: int | None = None
 
 
-def decode_expr(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[list[Instr], array, int]:
+def decode_expr(
+    b: bytes, pos: int, base: int, ctx: ExprContext
+) -> tuple[list[Instr], array[int], int]:
     """Decode instructions from b[pos:] up to and including the `end` closing depth 0.
 
     Returns (instrs, file offsets, position after the end). Raises IndexError when the bytes run
@@ -129,7 +131,7 @@ def decode_expr(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[list[I
         pos += 1
         k = kinds[op]
         if k is K_NONE:
-            append(nullary[op])
+            append(nullary[op])  # type: ignore[arg-type]  # never None for a K_NONE op
             if op == 0x0B:
                 if depth == 0:
                     return instrs, offsets, pos
@@ -249,22 +251,22 @@ def _decode_rare(
         ts = []
         for _ in range(n):
             code = b[pos]
-            t = VALTYPES.get(code)
-            if t is None:
+            vt = VALTYPES.get(code)
+            if vt is None:
                 if code == 0x7B:
                     raise UnsupportedError(
                         "SIMD is not supported yet: v128 select", offset=base + pos
                     )
                 raise DecodeError("malformed value type", offset=base + pos)
-            ts.append(t)
+            ts.append(vt)
             pos += 1
         add(("select", tuple(ts)))
     elif k is Imm.REFTYPE:
-        t = REFTYPES.get(b[pos])
-        if t is None:
+        rt = REFTYPES.get(b[pos])
+        if rt is None:
             raise DecodeError("malformed reference type", offset=base + pos)
         pos += 1
-        add(("ref.null", t))
+        add(("ref.null", rt))
     elif k is Imm.PREFIX_FC:
         pos = _decode_fc(b, pos, base, ctx, add)
     elif k is Imm.SIMD:

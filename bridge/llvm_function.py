@@ -422,7 +422,7 @@ class LLVMFunction:
             self.lines.append(f"{size} = load i64, ptr %mem.size.p")
             self.lines.append(f"store i64 {size}, ptr %memsize")
 
-    def memory_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+    def memory_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
         if op == "memory.size":
             ms, pages, r = self.val("%t"), self.val("%t"), self.val("%i")
             self.lines.append(f"{ms} = load i64, ptr %memsize")
@@ -537,7 +537,7 @@ class LLVMFunction:
         return results
 
     # ---- tables and references ---------------------------------------------
-    def table_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+    def table_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
         if op == "table.get":
             slot = self._table_slot(imm[0], args[0])
             r = self.val("%l")

@@ -64,21 +64,22 @@ def type_signature(ftype: FuncType) -> str:
 
 
 def _const(expr: list[Instr], what: str) -> str:
-    """A wk_const initialiser for a constant expression."""
+    """A wk_const initialiser for a constant expression. Kinds are written by their abi.h
+    names (WK_CONST_*), so the numbers have one home: the C header."""
     if len(expr) == 1:
         op, *imm = expr[0]
         if op == "i32.const":
-            return f"{{0, 0, 0x{imm[0] & U32_MAX:x}ull}}"
+            return f"{{WK_CONST_VALUE, 0, 0x{imm[0] & U32_MAX:x}ull}}"
         if op == "i64.const":
-            return f"{{0, 0, 0x{imm[0] & 0xFFFFFFFFFFFFFFFF:x}ull}}"
+            return f"{{WK_CONST_VALUE, 0, 0x{imm[0] & 0xFFFFFFFFFFFFFFFF:x}ull}}"
         if op in ("f32.const", "f64.const"):
-            return f"{{0, 0, 0x{imm[0]:x}ull}}"
+            return f"{{WK_CONST_VALUE, 0, 0x{imm[0]:x}ull}}"
         if op == "global.get":
-            return f"{{1, {imm[0]}u, 0}}"
+            return f"{{WK_CONST_GLOBAL_GET, {imm[0]}u, 0}}"
         if op == "ref.func":
-            return f"{{2, {imm[0]}u, 0}}"
+            return f"{{WK_CONST_REF_FUNC, {imm[0]}u, 0}}"
         if op == "ref.null":
-            return "{3, 0, 0}"
+            return "{WK_CONST_REF_NULL, 0, 0}"
     raise UnsupportedError(f"{what}: constant expression {expr!r} is not supported yet")
 
 
@@ -114,7 +115,7 @@ def _import_item(module: Module, imp: Import, symbol: str | None) -> str:
         lo, hi = f"{desc.limits.min}u", _limits_max(desc.limits.max)
     code = f"(void *){symbol}" if symbol else "0"
     return (
-        f"{{{c_string(imp.module)}, {c_string(imp.name)}, {int(kind)}u, {type_}, "
+        f"{{{c_string(imp.module)}, {c_string(imp.name)}, WK_EXTERN_{kind.name}, {type_}, "
         f"{lo}, {hi}, {code}}}"
     )
 
@@ -183,15 +184,14 @@ def render(
     out.append(_array("const wk_data_segment", "data_segments", data_items))
 
     elem_items = []
-    modes = {"active": 0, "passive": 1, "declarative": 2}
-    for i, seg in enumerate(module.elems):
-        items = [_const(e, f"element segment {i}") for e in seg.init]
+    for i, elem in enumerate(module.elems):
+        items = [_const(e, f"element segment {i}") for e in elem.init]
         if items:
             out.append(_array("const wk_const", f"elem_{i}", items))
-        offset = _const(seg.offset, f"element segment {i} offset") if seg.offset else "{0}"
-        ref = f"elem_{i}" if items else "0"
+        offset = _const(elem.offset, f"element segment {i} offset") if elem.offset else "{0}"
+        array = f"elem_{i}" if items else "0"
         elem_items.append(
-            f"{{{ref}, {len(items)}u, {seg.table}u, {modes[seg.mode]}u, 0, {offset}}}"
+            f"{{{array}, {len(items)}u, {elem.table}u, WK_ELEM_{elem.mode.upper()}, 0, {offset}}}"
         )
     out.append(_array("const wk_elem_segment", "elem_segments", elem_items))
     table_items = [
@@ -199,7 +199,9 @@ def render(
         for t in module.tables
     ]
     out.append(_array("const wk_table_type", "tables", table_items))
-    export_items = [f"{{{c_string(e.name)}, {int(e.kind)}u, {e.index}u}}" for e in module.exports]
+    export_items = [
+        f"{{{c_string(e.name)}, WK_EXTERN_{e.kind.name}, {e.index}u}}" for e in module.exports
+    ]
     out.append(_array("const wk_export", "exports", export_items))
 
     mem = module.memories[0].limits if module.memories else None
@@ -208,7 +210,7 @@ def render(
     )
     start = module.start if module.start is not None else -1
 
-    def ref(array: str, items: list) -> str:
+    def ref(array: str, items: list[str]) -> str:
         return array if items else "0"
 
     n_globals = len(module.imported(ExternKind.GLOBAL))

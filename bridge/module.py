@@ -35,6 +35,7 @@ from __future__ import annotations
 import enum
 from array import array
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ValType(enum.IntEnum):
@@ -57,7 +58,7 @@ class ExternKind(enum.IntEnum):
     GLOBAL = 3
 
 
-Instr = tuple  # (opname: str, *immediates)
+Instr = tuple[Any, ...]  # (opname: str, *immediates)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class Func:
     type_idx: int
     locals: list[ValType]  # declared locals only, expanded, params not included
     body: list[Instr]  # ends with the function's final ("end",)
-    offsets: array = field(default_factory=lambda: array("I"))  # byte offset of each instr
+    offsets: array[int] = field(default_factory=lambda: array("I"))  # byte offset of each instr
     offset: int = 0  # byte offset of the body in the file
 
 
@@ -178,6 +179,5 @@ class Module:
         return self.types[self.funcs[index - n].type_idx]
 
     def all_globals(self) -> list[GlobalType]:
-        return [i.desc for i in self.imported(ExternKind.GLOBAL)] + [  # type: ignore[misc]
-            g.type for g in self.globals
-        ]
+        imported = [i.desc for i in self.imported(ExternKind.GLOBAL)]
+        return [d for d in imported if isinstance(d, GlobalType)] + [g.type for g in self.globals]

@@ -39,7 +39,7 @@ def validate(module: Module) -> None:
     """Raise ValidationError if `module` (as decoded) is not valid WebAssembly 2.0."""
     m = module
     nfuncs = m.num_imported_funcs + len(m.funcs)
-    imported_globals = [i.desc for i in m.imports if i.kind == ExternKind.GLOBAL]
+    imported_globals = [i.desc for i in m.imports if isinstance(i.desc, GlobalType)]
     all_globals = m.all_globals()
 
     with _section("import"):

@@ -8,12 +8,13 @@ fault of wasmkiln itself may show a traceback, and then it says so.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import imagecache
+from .guestmem import memory_mb
 from .imageinfo import NetDefaults, read_image_info
 from .netopts import NetOptionError, NetOptions
 from .profiles import (
@@ -36,6 +37,7 @@ from .runtime import RuntimeNotFound
 from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
 
 if TYPE_CHECKING:
+    from .buildplan import BuildPlan
     from .pack import DirMapping
 
 # Running a built image must start fast (the guest itself starts in ~1 ms on spt): the
@@ -64,35 +66,28 @@ def _default_example() -> tuple[bytes, str]:
     return data, "hello"
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "wasmkiln" / "images"
-
-
-def _backend(args: argparse.Namespace) -> str:
-    if args.backend:
-        return args.backend
-    return resolve_profile(args.profile).compile_backend  # built-in profiles only (profiles.py)
-
-
-def _target_cpu(args: argparse.Namespace, backend: str) -> str:
-    from wasmkiln.bridge.cpu import check_backend
-
-    cpu = args.target_cpu or resolve_profile(args.profile).target_cpu
-    try:
-        check_backend(cpu, backend)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    return cpu
-
-
-def _unknown_imports(args: argparse.Namespace) -> str:
+def _unknown_imports(args: argparse.Namespace) -> str | None:
+    """The policy the flags ask for; None: the profile's."""
     if args.trap_unknown_imports and args.default_values_unknown_imports:
         raise UsageError("choose one of --trap-unknown-imports and "
                          "--default-values-unknown-imports")
     if args.default_values_unknown_imports:
         return "default"
-    return "trap" if args.trap_unknown_imports else "error"
+    return "trap" if args.trap_unknown_imports else None
+
+
+def _plan(args: argparse.Namespace, target: Target, net: NetDefaults | None = None) -> BuildPlan:
+    """What `build MODULE` and `run MODULE` build: the profile resolved once, with the
+    command line's overrides (built-in profiles only: a manifest's are for manifest builds).
+    `build` also bakes its --arg, --env and ports in."""
+    from .buildplan import BuildPlan
+
+    baked = args.command == "build"
+    return BuildPlan.resolve(
+        target, resolve_profile(args.profile), backend=args.backend,
+        unknown_imports=_unknown_imports(args), debug=args.debug, cpu=args.target_cpu,
+        dirs=_dirs(args), args=args.arg if baked else (), env=args.env if baked else (), net=net,
+    )
 
 
 def _dirs(args: argparse.Namespace) -> list[DirMapping]:
@@ -135,8 +130,6 @@ def cmd_build_manifest(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .image import build_image
-
     if args.module is None:
         if args.output:
             raise UsageError("-o names the image of one MODULE; a manifest build writes "
@@ -156,13 +149,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     for e in args.env:
         if "=" not in e:
             raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
-    backend = _backend(args)
-    result = build_image(
-        wasm, target, out, name=name, backend=backend,
-        unknown_imports=_unknown_imports(args), dirs=_dirs(args), args=args.arg, env=args.env,
-        debug=args.debug or resolve_profile(args.profile).debug, net=net,
-        cpu=_target_cpu(args, backend),
-    )
+    result = _plan(args, target, net).build(wasm, out, name)
     elapsed = time.perf_counter() - t0
     _say(f"built {out} for {target.triple} ({result.size} bytes, {result.instructions} "
          f"instructions, {elapsed:.2f} s)")
@@ -180,7 +167,6 @@ def _net_defaults(publish: list[str], listen: list[str]) -> NetDefaults:
 
 def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefaults]:
     """The image to run (given, or built from a module into the cache) and its recorded ports."""
-
     if args.image is None:
         wasm, name = _default_example()
     elif _is_wasm(args.image):
@@ -195,26 +181,11 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
             raise UsageError(f"{args.image} was built for {info.get('target')}, not {args.target}")
         return (args.image, get_target(info["target"]), info.get("module", args.image.stem),
                 NetDefaults.from_info(info))
-    import hashlib
-
-    from wasmkiln.bridge.cpu import cpu_level
-
-    from .image import build_image
-    from .pack import fingerprint
-
     target = get_target(args.target or DEFAULT_TARGET)
-    backend = _backend(args)
-    dirs, unknown = _dirs(args), _unknown_imports(args)
-    debug = args.debug or resolve_profile(args.profile).debug
-    cpu = _target_cpu(args, backend)  # the key holds the level "native" stands for here
-    config = (f"{target.triple}/{backend}/{unknown}/{fingerprint(dirs) if dirs else ''}/"
-              f"{cpu_level(cpu)}")
-    config += "/debug" if debug else ""
-    key = hashlib.sha256(wasm + config.encode()).hexdigest()[:24]
-    out = _cache_dir() / f"{name}-{key}{target.image_suffix}"
-    if not out.exists():
-        build_image(wasm, target, out, name=name, backend=backend,
-                    unknown_imports=unknown, dirs=dirs, debug=debug, cpu=cpu)
+    plan = _plan(args, target)
+    key = plan.cache_key(wasm, name)
+    out = imagecache.use(f"{name}-{key}{target.image_suffix}",
+                         lambda path: plan.build(wasm, path, name))
     return out, target, name, NetDefaults()
 
 
@@ -229,17 +200,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         except NetOptionError as e:
             raise UsageError(str(e)) from None
 
+    if args.memory is not None and args.memory < 1:
+        raise UsageError(f"--memory takes a size in MiB, got {args.memory}")
     net = net_options(args.publish, args.listen)  # checked before a module is compiled
     image, target, name, baked = _image_for_run(args)
     if not net.forwards and (baked.publish or baked.listen):  # the run names no port
         net = net_options(list(baked.publish), list(baked.listen))
     opts = RunOptions(
         args=list(args.args), env=list(args.env), accel=args.accel,
-        memory_mb=args.memory, timeout=args.timeout, program_name=name, net=net,
+        timeout=args.timeout, program_name=name, net=net,
         net_backend=args.net_backend, machine=args.machine,
     )
     if not args.dir or args.image is None or _is_wasm(args.image):  # packed in the cached image
-        return run_image(image, target, opts)
+        return _boot(image, target, opts, args.memory)
     # A built image with --dir: the folders are packed now and handed to the guest at boot
     # (kvm: a PVH boot module; spt: a mapped file), replacing those packed at build time.
     import tempfile
@@ -249,7 +222,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="wasmkiln-dirs-") as tmp:
         opts.fs_image = Path(tmp) / "fs.bin"
         pack_dirs(_dirs(args), opts.fs_image)
-        return run_image(image, target, opts)
+        return _boot(image, target, opts, args.memory)
+
+
+def _boot(image: Path, target: Target, opts: RunOptions, memory: int | None) -> int:
+    """run_image, a kvm guest's memory sized from what the image needs unless --memory says."""
+    if target.platform == "kvm":
+        info = read_image_info(image) or {}
+        opts.memory_mb = memory_mb(image, info, opts.fs_image, memory, _say)
+    return run_image(image, target, opts)
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """`wasmkiln cache [list]`, `wasmkiln cache clean [--max-size SIZE]` (pyhook/imagecache.py)."""
+    folder = imagecache.cache_dir()
+    limit = imagecache.max_size()
+    if args.action == "clean":
+        keep = 0 if args.max_size is None else imagecache.parse_size(args.max_size)
+        removed = imagecache.evict(keep)
+        imagecache.remove_partial()
+        freed = imagecache.format_size(sum(c.size for c in removed))
+        left = imagecache.entries()
+        _say(f"removed {len(removed)} image(s), {freed}; {len(left)} left in {folder}")
+        return 0
+    if args.max_size is not None:
+        raise UsageError("--max-size goes with `wasmkiln cache clean`")
+    found = imagecache.entries()
+    now = time.time()
+    print(f"{'size':>10}  {'last used':>10}  image")
+    for c in reversed(found):  # most recently used first
+        print(f"{imagecache.format_size(c.size):>10}  {_age(now - c.used):>10}  {c.path.name}")
+    total = imagecache.format_size(sum(c.size for c in found))
+    print(f"{len(found)} image(s), {total} of {imagecache.format_size(limit)} "
+          f"({imagecache.MAX_SIZE_ENV}) in {folder}")
+    return 0
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{max(seconds, 0):.0f} s ago"
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
@@ -311,7 +324,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 # ---- parser -----------------------------------------------------------------
-_LIGHT_COMMANDS = ("build", "cmake-dir", "run", "inspect", "wast", "targets")
+_LIGHT_COMMANDS = ("build", "cmake-dir", "run", "inspect", "wast", "targets", "cache")
 """Commands whose parser leaves out `fuzz`'s (its arguments come from pyhook/fuzz.py, which
 imports the fuzzers and wasmtime's helpers)."""
 
@@ -391,8 +404,9 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
     r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     r.add_argument("--accel", choices=["auto", "tcg", "kvm"], default="auto",
                    help="QEMU accelerator for kvm targets (auto: KVM only if hardware-backed)")
-    r.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB, metavar="MIB",
-                   help=f"guest memory (kvm; default {DEFAULT_MEMORY_MB})")
+    r.add_argument("--memory", type=int, metavar="MIB",
+                   help="guest memory (kvm; default: what the image needs, its packed files "
+                   f"and the module's initial memory, plus headroom; at least {DEFAULT_MEMORY_MB})")
     r.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the guest after this")
     port_flags(r, "")
     r.add_argument("--ip", metavar="A.B.C.D[/N]",
@@ -435,6 +449,18 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
     w.add_argument("-v", "--verbose", action="store_true", help="list every failure")
     w.set_defaults(func=cmd_wast)
 
+    k = sub.add_parser("cache", help="list or clean the images `run MODULE` caches",
+                       description="List the images `wasmkiln run MODULE.wasm` built and cached "
+                       "(most recently used first), or remove them. The cache keeps at most "
+                       f"{imagecache.MAX_SIZE_ENV} bytes (default "
+                       f"{imagecache.format_size(imagecache.DEFAULT_MAX_SIZE)}; K, M, G "
+                       "suffixes), dropping the least recently used images after each build.")
+    k.add_argument("action", nargs="?", choices=["list", "clean"], default="list")
+    k.add_argument("--max-size", metavar="SIZE",
+                   help="clean: keep the most recently used images up to SIZE (e.g. 500M) "
+                   "instead of removing all")
+    k.set_defaults(func=cmd_cache)
+
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=cmd_targets)
     if with_fuzz:
@@ -446,7 +472,8 @@ def _user_error_code(e: Exception) -> int | None:
     """The exit code of a user error (2: the command line; 1: the module or the build), or
     None for a fault of wasmkiln's own. The error classes are imported here, not at start-up:
     an error of a module never loaded cannot have been raised."""
-    usage: tuple[type[Exception], ...] = (UsageError, TargetError, ProfileError)
+    usage: tuple[type[Exception], ...] = (UsageError, TargetError, ProfileError,
+                                           imagecache.CacheError)
     failed: tuple[type[Exception], ...] = (RuntimeNotFound,)
     for module, names, code in (("manifest", ("ManifestError",), 2), ("pack", ("PackError",), 2),
                                 ("image", ("ImageError",), 1)):

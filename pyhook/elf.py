@@ -1,34 +1,87 @@
-"""Just enough ELF64 reading to find a named section in an image we built."""
+"""Just enough ELF64 reading to find a named section, and the loaded extent, of an image we built.
+
+Only the headers are read (and the one section asked for): `wasmkiln run` reads an image's
+info on every start, and an image with packed folders may be hundreds of megabytes.
+"""
 
 from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
+
+PT_LOAD = 1
+
+
+def _header(f: BinaryIO) -> bytes | None:
+    head = f.read(64)
+    if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+        return None
+    return head
+
+
+def _read(f: BinaryIO, offset: int, size: int) -> bytes:
+    f.seek(offset)
+    data = f.read(size)
+    if len(data) != size:
+        raise EOFError
+    return data
 
 
 def section_bytes(path: Path, name: str) -> bytes | None:
+    """The contents of section `name`, or None (no such section, or not an ELF64 file)."""
     try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        return None
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
-    if shoff == 0 or shentsize < 64 or shoff + shnum * shentsize > len(data) or shstrndx >= shnum:
+        with path.open("rb") as f:
+            return _section(f, name.encode())
+    except (OSError, EOFError):
         return None
 
+
+def _section(f: BinaryIO, wanted: bytes) -> bytes | None:
+    head = _header(f)
+    if head is None:
+        return None
+    (shoff,) = struct.unpack_from("<Q", head, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
+    if shoff == 0 or shentsize < 64 or shstrndx >= shnum:
+        return None
+    table = _read(f, shoff, shnum * shentsize)
+
     def header(i: int) -> tuple[int, int, int]:
-        base = shoff + i * shentsize
-        sh_name, = struct.unpack_from("<I", data, base)
-        sh_offset, sh_size = struct.unpack_from("<QQ", data, base + 0x18)
+        base = i * shentsize
+        (sh_name,) = struct.unpack_from("<I", table, base)
+        sh_offset, sh_size = struct.unpack_from("<QQ", table, base + 0x18)
         return sh_name, sh_offset, sh_size
 
     _, str_off, str_size = header(shstrndx)
-    wanted = name.encode()
+    names = _read(f, str_off, str_size)
     for i in range(shnum):
         n, off, size = header(i)
-        end = data.find(b"\0", str_off + n, str_off + str_size)
-        if end >= 0 and data[str_off + n : end] == wanted and off + size <= len(data):
-            return data[off : off + size]
+        end = names.find(b"\0", n)
+        if end >= 0 and names[n:end] == wanted:
+            return _read(f, off, size)
     return None
+
+
+def load_end(path: Path) -> int | None:
+    """The highest physical address a loader writes (PT_LOAD p_paddr + p_memsz, `.bss`
+    included), or None (not an ELF64 file, or no loaded segment)."""
+    try:
+        with path.open("rb") as f:
+            head = _header(f)
+            if head is None:
+                return None
+            (phoff,) = struct.unpack_from("<Q", head, 0x20)
+            phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+            if phoff == 0 or phentsize < 56:
+                return None
+            table = _read(f, phoff, phnum * phentsize)
+    except (OSError, EOFError):
+        return None
+    end = 0
+    for i in range(phnum):
+        (p_type,) = struct.unpack_from("<I", table, i * phentsize)
+        if p_type == PT_LOAD:
+            paddr, _filesz, memsz = struct.unpack_from("<QQQ", table, i * phentsize + 0x18)
+            end = max(end, paddr + memsz)
+    return end or None

@@ -398,12 +398,12 @@ def run_from_args(args: argparse.Namespace) -> int:
     print(f"seed {seed}, backend {args.backend}, {args.count} modules, mismatches in {out}",
           flush=True)
     try:
-        totals = run_differential(args.count, seed, args.backend, out, reduce=not args.no_reduce,
-                                  log=lambda s: print(s, flush=True))
+        diff = run_differential(args.count, seed, args.backend, out, reduce=not args.no_reduce,
+                                log=lambda s: print(s, flush=True))
     except OSError as e:
         raise FuzzError(f"{e.filename or 'a file'}: {e.strerror}") from None
-    print(totals.line())
-    return 1 if totals.failed else 0
+    print(diff.line())
+    return 1 if diff.failed else 0
 
 
 if __name__ == "__main__":

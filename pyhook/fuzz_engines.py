@@ -160,7 +160,7 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
         res.init_trap = _wasmtime_trap(e)
         return res
     exports = instance.exports(store)
-    funcs = {e.name: exports[e.name] for e in module.exports}
+    funcs: dict[str, Any] = {e.name: exports[e.name] for e in module.exports}  # by export kind
     for call in plan:
         logs.clear()
         store.set_fuel(FUEL)

@@ -16,6 +16,7 @@ C side creates is owned by a `Store` and freed by `Store.close()`, instances fir
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +40,9 @@ __all__ = [
     "host_runtime",
 ]
 
+# The ABI structs the host runtime hands out, as cffi sees them (abi.h's, without its
+# includes and asserts; tests/test_abi_copies.py checks every offset against bridge/abi.py).
+# The library's functions are declared from its own header (host_declarations).
 _CDEF = """
 typedef struct wk_module wk_module;
 typedef struct { void *code; void *vmctx; uint32_t type_id; uint32_t pad; } wk_funcref;
@@ -47,28 +51,18 @@ typedef struct {
   void **elems; uint32_t size; uint32_t max; uint32_t elem_type; uint32_t pad;
 } wk_table;
 typedef union { uint64_t i64; uint32_t i32; void *ref; uint8_t bytes[16]; } wk_global;
-typedef struct wk_host_instance wk_host_instance;
-
-void wk_host_set_stack_depth(uint64_t bytes);
-const char *wk_host_last_error(void);
-wk_host_instance *wk_host_instantiate(const wk_module *m, void *const *imports);
-uint32_t wk_host_initialize(wk_host_instance *h);
-uint32_t wk_host_invoke(wk_host_instance *h, uint32_t func, uint64_t *slots);
-void wk_host_instance_free(wk_host_instance *h);
-wk_funcref *wk_host_func(wk_host_instance *h, uint32_t index);
-wk_memory *wk_host_memory(wk_host_instance *h);
-wk_table *wk_host_table(wk_host_instance *h, uint32_t index);
-wk_global *wk_host_global(wk_host_instance *h, uint32_t index);
-wk_memory *wk_host_memory_new(uint32_t min_pages, uint32_t max_pages);
-void wk_host_memory_free(wk_memory *mem);
-wk_table *wk_host_table_new(uint32_t min, uint32_t max, uint32_t elem_type);
-void wk_host_table_free(wk_table *table);
-wk_global *wk_host_global_new(uint64_t bits);
-void wk_host_global_free(wk_global *cell);
-wk_funcref *wk_host_spectest_func(const char *name);
-
 extern const char wk_module_main[];
 """
+
+
+def host_declarations(header: Path) -> str:
+    """The typedefs and prototypes of wk/host.h (`wk_host_*`), comments and preprocessor
+    lines left out: cffi declares the functions from the very header the library was built
+    with, so the two cannot drift."""
+    text = re.sub(r"/\*.*?\*/", " ", header.read_text(), flags=re.S)
+    decls = re.findall(r"^typedef struct wk_host_\w+ wk_host_\w+;$"
+                       r"|^[\w ]+?\**\s*\bwk_host_\w+\([^;{]*\);", text, re.M)
+    return "\n".join(" ".join(d.split()) for d in decls)
 
 EXITED = 0x100  # WK_HOST_EXITED: the guest called proc_exit
 NO_TRAMPOLINE = 0x101  # WK_HOST_NO_TRAMPOLINE
@@ -245,15 +239,15 @@ class HostRuntime:
     """The host library, loaded once per process (see host_runtime())."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.ffi = cffi.FFI()
-        self.ffi.cdef(_CDEF)
         path = path or runtime_dir() / "host" / LIBRARY
         if not path.is_file():
             raise HostError(f"{path} is missing: reinstall wasmkiln (`pip install -e .`), "
                             "which builds the host runtime with CMake")
         self.path = path
-        self.lib = self.ffi.dlopen(str(path), self.ffi.RTLD_NOW | self.ffi.RTLD_GLOBAL)
         self.include_dir = path.parent.parent / "include"
+        self.ffi = cffi.FFI()
+        self.ffi.cdef(_CDEF + host_declarations(self.include_dir / "wk" / "host.h"))
+        self.lib = self.ffi.dlopen(str(path), self.ffi.RTLD_NOW | self.ffi.RTLD_GLOBAL)
 
     def last_error(self) -> str:
         return self.ffi.string(self.lib.wk_host_last_error()).decode(errors="replace")

@@ -52,9 +52,16 @@ def _run(cmd: list[str], what: str) -> None:
                          f"{proc.stderr.strip()}")
 
 
-def _info_c(target: Target, name: str, net: NetDefaults, cpu: str, own_sockets: bool) -> str:
+def _info_c(target: Target, name: str, net: NetDefaults, cpu: str, pages: int,
+            own_sockets: bool) -> str:
+    """The image's info section: what `wasmkiln run` needs to know before it starts the image
+    (its target, ports, CPU level, the linear memory it maps at start, in Wasm pages, from
+    which pyhook/guestmem.py sizes a kvm guest, and whether the module opens sockets of its
+    own, from which runner.spt_net_backend picks a network)."""
     extra: dict[str, object] = {"cpu": cpu} if cpu != BASELINE else {}
-    if own_sockets:  # the runner's choice of network (runner.spt_net_backend)
+    if pages:
+        extra["memory_pages"] = pages
+    if own_sockets:
         extra["own_sockets"] = True
     info = json.dumps({"target": target.triple, "module": name, "abi": 1, **net.info(), **extra})
     escaped = info.replace("\\", "\\\\").replace('"', '\\"')
@@ -117,7 +124,8 @@ def build_image(
             objects[-1].write_bytes(extra)
         blob.write_bytes(compiled.data_blob)
         own = not OPEN_SOCKET_SYMBOLS.isdisjoint(bind_imports(compiled.module, unknown_imports))
-        info = _info_c(target, name, net or NetDefaults(), cpu_level(cpu), own)
+        pages = sum(m.limits.min for m in compiled.module.memories)
+        info = _info_c(target, name, net or NetDefaults(), cpu_level(cpu), pages, own)
         (work / "meta.c").write_text(compiled.metadata_c + info)
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")
@@ -126,16 +134,25 @@ def build_image(
             _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(config),
                   "-o", str(work / "config.o")], "compiling the image configuration")
             objects.append(work / "config.o")
-        ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
         lib = tdir / f"libwasmkiln-{target.triple}.a"
         tmp_out = work / "image"
-        if not debug:
-            ldflags.append("-Wl,--strip-debug")
-        _run([cc, *ldflags, *map(str, objects), str(work / "meta.o"),
-              "-Wl,--whole-archive", str(lib), "-Wl,--no-whole-archive", "-o", str(tmp_out)],
-             "linking the image")
+        link_image(tdir, [*objects, work / "meta.o"], lib, tmp_out, debug=debug, cc=cc)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp_out, out)
         if target.platform == "spt":
             out.chmod(0o755)
     return BuildResult(out, out.stat().st_size, compiled.instructions, compiled.timings)
+
+
+def link_image(tdir: Path, objects: Sequence[Path], library: Path, out: Path, *,
+               debug: bool = True, cc: str | None = None) -> None:
+    """Link `objects` and all of `library` into `out` with the ldflags of `tdir/target.json`
+    (a target's runtime folder, or its source folder unikernel/platform/<p>: `{dir}` in the
+    flags stands for it). Shared with tests/test_kvm_platform.py, which links the platform's
+    stand-in test program exactly as images are linked."""
+    spec = json.loads((tdir / "target.json").read_text())
+    ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
+    if not debug:
+        ldflags.append("-Wl,--strip-debug")
+    _run([cc or c_compiler(), *ldflags, *map(str, objects), "-Wl,--whole-archive", str(library),
+          "-Wl,--no-whole-archive", "-o", str(out)], "linking the image")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .guestmem import memory_mb
 from .imageinfo import NetDefaults, read_image_info
 from .netopts import NetOptionError, NetOptions
 from .runner import RunError, RunOptions, run_image
@@ -89,7 +90,10 @@ class Launcher:
             raise RunError(f"image {name!r}: {e}", 2) from None
         opts = RunOptions(args=[*image.args, *(args or [])], env=[*image.env, *(env or [])],
                           timeout=timeout, program_name=name, net=net)
-        return run_image(path, get_target(triple), opts)
+        chosen = get_target(triple)
+        if chosen.platform == "kvm":  # sized from what the image needs (pyhook/guestmem.py)
+            opts.memory_mb = memory_mb(path, info, None, None)
+        return run_image(path, chosen, opts)
 
     def main(self, name: str) -> int:
         """A console entry point: guest arguments from the command line, errors as one line."""

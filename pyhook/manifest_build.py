@@ -1,40 +1,36 @@
 """Build what a manifest declares into `target/<triple>/<profile>/<name>.img|.spt`, like cargo.
 
 Work whose inputs did not change is skipped. An image's inputs are written to a stamp
-(`target/<triple>/<profile>/.fingerprint/<name>.json`): the module's bytes (hashed), the
-compiler (wasmkiln's version and a hash of its compiler sources, so a development checkout
-rebuilds after an edit without a version bump), the runtime library of the target (hashed: a
-reinstalled runtime relinks), the target and the resolved profile. A wasm `command` reruns
-every build unless the image lists its `inputs`: then it reruns only when they (or the command
-line) changed, or its output is gone. The CLI (`wasmkiln build` with no module) and the PEP 517
-hook (build_meta) both call `build_manifest`.
+(`target/<triple>/<profile>/.fingerprint/<name>.json`): `BuildPlan.identity` (the module's
+bytes, hashed; the compiler, wasmkiln's version and its sources, so a development checkout
+rebuilds after an edit without a version bump; the target's installed runtime, so a reinstalled
+runtime relinks; the target and every resolved choice) and the profile's name. A wasm
+`command` reruns every build unless the image lists its `inputs`: then it reruns only when they
+(or the command line) changed, or its output is gone. The CLI (`wasmkiln build` with no
+module) and the PEP 517 hook (build_meta) both call `build_manifest`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
 import shlex
 import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from wasmkiln.bridge.cpu import cpu_level
 from wasmkiln.bridge.errors import WasmError
 
-from .image import ImageError, build_image
+from .buildplan import BuildPlan
+from .image import ImageError
 from .manifest import ImageSpec, Manifest, ManifestError
 from .pack import PackError, fingerprint
 from .profiles import Profile, ProfileError
-from .runtime import runtime_dir, target_dir
 from .targets import TargetError, get_target
 
-__all__ = ["BuildError", "BuiltImage", "build_manifest", "compiler_fingerprint"]
+__all__ = ["BuildError", "BuiltImage", "build_manifest"]
 
 WASM_TOOLCHAIN_HINT = (
     "the C -> wasm32-wasi toolchain is Debian's clang-14 with lld-14, wasi-libc and "
@@ -65,30 +61,6 @@ def _sha256_files(paths: list[Path]) -> str:
         h.update(str(p.name).encode() + b"\0")
         h.update(hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()
-
-
-@cache
-def compiler_fingerprint() -> str:
-    """wasmkiln's version plus a hash of the compiler's sources (bridge and image linking)."""
-    try:
-        version = importlib.metadata.version("wasmkiln")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    files: list[Path] = [Path(__file__).with_name("image.py")]
-    spec = importlib.util.find_spec("wasmkiln.bridge")
-    if spec is not None and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            files.extend(sorted(Path(loc).glob("*.py")))
-    return f"{version}+{_sha256_files(files)[:16]}"
-
-
-@cache
-def runtime_fingerprint(triple: str) -> str:
-    """A hash of the target's runtime library, link script, target.json and ABI headers."""
-    tdir = target_dir(triple)
-    files = sorted(p for p in tdir.iterdir() if p.is_file())
-    files += sorted(p for p in (runtime_dir() / "include").rglob("*.h"))
-    return _sha256_files(files)
 
 
 # ---- the module ----------------------------------------------------------------------------
@@ -178,22 +150,10 @@ def _module_bytes(manifest: Manifest, spec: ImageSpec, log: Callable[[str], None
 
 
 # ---- the image -----------------------------------------------------------------------------
-def _stamp(spec: ImageSpec, wasm: bytes, triple: str, profile: Profile,
-           packed: str) -> dict[str, object]:
-    return {
-        "wasm": hashlib.sha256(wasm).hexdigest(),
-        "compiler": compiler_fingerprint(),
-        "runtime": runtime_fingerprint(triple),
-        "target": triple,
-        "profile": {"name": profile.name, "backend": profile.compile_backend,
-                    "opt-level": profile.opt_level,
-                    "unknown-imports": profile.unknown_imports, "debug": profile.debug,
-                    "target-cpu": cpu_level(profile.target_cpu)},
-        "name": spec.name,
-        "dirs": list(spec.dirs),
-        "packed": packed,  # names, sizes and mtimes of what the folders hold
-        "net": spec.net.info(),
-    }
+def _stamp(spec: ImageSpec, wasm: bytes, plan: BuildPlan, profile: Profile) -> dict[str, object]:
+    """What the image is built from (BuildPlan.identity) and the profile it was resolved from."""
+    return {**plan.identity(wasm, spec.name), "profile": profile.name,
+            "opt-level": profile.opt_level}
 
 
 def image_path(manifest: Manifest, spec: ImageSpec, triple: str, profile: str) -> Path:
@@ -236,18 +196,20 @@ def build_manifest(
     for spec in chosen:
         try:
             dirs = spec.dir_mappings(manifest.root)
-            packed = fingerprint(dirs) if dirs else ""
-        except PackError as e:  # a folder that is missing or cannot be read
+            if dirs:
+                fingerprint(dirs)  # a folder that is missing or cannot be read fails here
+        except PackError as e:
             raise BuildError(f"image {spec.name!r}: {e}") from None
         wasm = _module_bytes(manifest, spec, log)
         for triple in targets or list(spec.targets):
             try:
                 target = get_target(triple)
-            except TargetError as e:
+                plan = BuildPlan.resolve(target, prof, dirs=dirs, net=spec.net)
+            except (TargetError, ProfileError) as e:
                 raise BuildError(f"image {spec.name!r}: {e}") from None
             out = image_path(manifest, spec, triple, prof.name)
             stamp_file = out.parent / ".fingerprint" / f"{spec.name}.json"
-            stamp = _stamp(spec, wasm, triple, prof, packed)
+            stamp = _stamp(spec, wasm, plan, prof)
             old = None
             if stamp_file.is_file() and out.is_file():
                 try:
@@ -260,10 +222,7 @@ def build_manifest(
                 continue
             stamp_file.unlink(missing_ok=True)  # a failed build must not look fresh later
             try:
-                result = build_image(wasm, target, out, name=spec.name,
-                                     backend=prof.compile_backend,
-                                     unknown_imports=prof.unknown_imports, debug=prof.debug,
-                                     dirs=dirs, net=spec.net, cpu=prof.target_cpu)
+                result = plan.build(wasm, out, spec.name)
             except (WasmError, ImageError, PackError) as e:  # say which image; message theirs
                 raise BuildError(f"image {spec.name!r} ({spec.wasm.name} for {triple}): "
                                  f"{e}") from e

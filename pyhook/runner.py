@@ -209,7 +209,7 @@ def open_tap(name: str) -> int:
         why = {errno.EPERM: "needs root (CAP_NET_ADMIN) or a tap owned by this user",
                errno.EBUSY: "another process holds it",
                errno.EINVAL: "it is not a tap interface (a tun, or a bridge?)"}
-        raise RunError(f"--tap {name}: {why.get(e.errno, e.strerror)}", 2) from None
+        raise RunError(f"--tap {name}: {why.get(e.errno or 0, e.strerror or str(e))}", 2) from None
     return fd
 
 

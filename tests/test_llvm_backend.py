@@ -163,7 +163,7 @@ _I64 = [0, 1, -1, 7, -7, 63, 64, 65, 0x123456789ABCDEF, -(2**63), 2**63 - 1]
 _F = [0.0, -0.0, 1.5, -1.5, 2.5, -2.5, 0.49999997, 1e-45, 1e10, -1e10, 2147483648.0,
       -2147483649.0, 4294967296.0, 9.3e18, -9.3e18, 2.0**64, float("inf"), float("-inf"),
       float("nan")]
-_INPUTS = {"i32": _I32, "i64": _I64, "f32": _F, "f64": _F}
+_INPUTS: dict[str, list[Any]] = {"i32": _I32, "i64": _I64, "f32": _F, "f64": _F}
 _TRAP_CODES = {"integer divide by zero": 2, "integer overflow": 3,
                "invalid conversion to integer": 4, "out of bounds memory access": 5,
                "call stack exhausted": 9}
@@ -398,6 +398,7 @@ def test_semantics_match_wasmtime(opt: int, tmp_path: Path) -> None:
     store = wasmtime.Store()
     instance = wasmtime.Instance(store, wasmtime.Module(store.engine, wasm), [])
 
+    cases: list[tuple[str, tuple[str, ...], tuple[str, ...], Any]]
     cases = [(op, params, (result,), args) for op, params, result in ops
              for args in itertools.product(*(_INPUTS[t] for t in params))]
     cases += _EXTRA
@@ -541,7 +542,10 @@ def _in_child(fn: Any, *args: Any) -> Any:
     """fn(*args) in a forked child: its pickled result, or "crashed" if the child died."""
     import pickle
 
-    data = _fork_read(lambda w: os.write(w, pickle.dumps(fn(*args))) and None)
+    def child(w: int) -> None:
+        os.write(w, pickle.dumps(fn(*args)))
+
+    data = _fork_read(child)
     return pickle.loads(data) if data else "crashed"
 
 
@@ -571,9 +575,10 @@ def test_multi_value_conventions(tmp_path: Path) -> None:
     def call(export: str, tramp_by: str, func_by: str) -> list:
         index = next(e.index for e in module.exports if e.name == export)
         ftype = module.types[module.funcs[index].type_idx]
-        tramp = tramp_t(ctypes.cast(getattr(lib, f"{prefix[tramp_by]}wk_tramp_"
-                                                 f"{module.funcs[index].type_idx}"),
-                                    ctypes.c_void_p).value)
+        tramp_at = ctypes.cast(getattr(lib, f"{prefix[tramp_by]}wk_tramp_"
+                                           f"{module.funcs[index].type_idx}"), ctypes.c_void_p)
+        assert tramp_at.value is not None
+        tramp = tramp_t(tramp_at.value)
         code = ctypes.cast(getattr(lib, f"{prefix[func_by]}wk_func_{index}"), ctypes.c_void_p)
         slots = (ctypes.c_uint64 * 8)(11)
         tramp(ctypes.addressof(vmctx), code.value, slots)

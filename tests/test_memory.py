@@ -9,6 +9,7 @@ they meet. Images leave the runtime's DWARF out unless built with --debug.
 from __future__ import annotations
 
 import http.client
+import os
 import shutil
 import subprocess
 import sys
@@ -27,9 +28,12 @@ GREETING = "Hello from a wasmkiln unikernel"
 IMAGE_LIMIT = 1_000_000  # issue 6: a hello image of at most 1 MB
 
 
-def wasmkiln(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def wasmkiln(*args: str, timeout: float = 180,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process; `env` adds to (or overrides) this process's environment."""
     return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env} if env else None)
 
 
 def _need_qemu() -> None:
@@ -88,6 +92,9 @@ def test_too_little_memory_says_so(hello_kvm: Path) -> None:
     proc = wasmkiln("run", "--accel", "tcg", "--memory", "8", str(hello_kvm))
     assert proc.returncode != 0
     assert "not enough memory" in proc.stderr, proc.stderr
+    # ... and the runner said it before the boot, in one line (pyhook/guestmem.py)
+    assert proc.stderr.startswith("wasmkiln: warning: --memory 8 MiB is less than this image "
+                                  "needs to start, 12 MiB (image "), proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -222,3 +229,60 @@ def test_guard_code_has_no_bounds_checks(tmp_path: Path) -> None:
     assert len(guarded.code) < len(checked.code)
     assert "wk_runtime_memory_guard" in guarded.metadata_c
     assert "wk_runtime_memory_guard" not in checked.metadata_c
+
+
+# ---- guest memory sized from the image (issue 14, bug 3) ----------------------------------------
+
+BIG = 300 << 20  # above the default -m (128 MiB)
+
+
+def _big_folder(tmp_path: Path) -> Path:
+    """A 300 MB file, sparse (written in a moment), with a byte every 100 MiB and a last line."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    with (folder / "blob.bin").open("wb") as f:
+        for at in range(0, BIG, 100 << 20):
+            f.seek(at)
+            f.write(b"\x07")
+        f.seek(BIG - 8)
+        f.write(b"the end\n")
+    return folder
+
+
+@pytest.mark.slow
+def test_packed_file_larger_than_default_memory(tmp_path: Path) -> None:
+    """A 300 MB packed file on kvm: the guest gets the memory the image needs, packed at build
+    time (in the image) and handed over at boot (`run IMAGE --dir`); a --memory too small for
+    it is named in one line before the boot."""
+    _need_qemu()
+    big = _big_folder(tmp_path)
+    wasm = compile_c(Path(__file__).parent / "memory" / "file_tail.c")
+    expected = f"size {BIG} sum 21 tail the end\n"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return wasmkiln("run", "--target", "x86_64-kvm", "--accel", "tcg", *args, timeout=300,
+                        env=env)
+
+    packed = run("--dir", f"{big}::/", str(wasm), "--", "/blob.bin")
+    assert packed.returncode == 0 and packed.stdout == expected, packed.stdout + packed.stderr
+
+    small = run("--memory", "128", "--dir", f"{big}::/", str(wasm), "--", "/blob.bin")
+    warning = [line for line in small.stderr.splitlines() if "--memory 128 MiB" in line]
+    assert len(warning) == 1 and "less than this image needs" in warning[0], small.stderr
+    assert small.returncode != 0
+
+    image = _build(wasm, tmp_path / "tail.img")  # no folder: the run hands it over at boot
+    boot = run("--dir", f"{big}::/", str(image), "--", "/blob.bin")
+    assert boot.returncode == 0 and boot.stdout == expected, boot.stdout + boot.stderr
+
+
+def test_small_image_gets_the_default_memory(hello_kvm: Path) -> None:
+    """guestmem's sum for hello: what boots it (it runs in 12 MiB, not in 11) and the default."""
+    from wasmkiln.pyhook.guestmem import guest_memory
+    from wasmkiln.pyhook.image import read_image_info
+    from wasmkiln.pyhook.runner import DEFAULT_MEMORY_MB
+
+    need = guest_memory(hello_kvm, read_image_info(hello_kvm) or {}, None)
+    assert need.linear == 65536, need  # hello.wasm declares one page
+    assert need.least_mb == 12 and need.suggested_mb == DEFAULT_MEMORY_MB, need

@@ -507,7 +507,7 @@ def test_dns_option() -> None:
             NetOptions.parse([], [], None, None, dns=bad)
 
 
-def test_cli_errors_are_one_line(wasm_fixture) -> None:  # type: ignore[no-untyped-def]
+def test_cli_errors_are_one_line(wasm_fixture: Callable[[str], Path]) -> None:
     hello = wasm_fixture("hello")
     for args, want in [
         (["-p", "80", str(hello)], "HOSTPORT:GUESTPORT"),

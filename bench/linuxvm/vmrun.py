@@ -80,7 +80,8 @@ def main() -> int:
         print("vmrun: " + " ".join(cmd), file=sys.stderr, flush=True)
         return cmd
 
-    runner.qemu_command = linux_qemu_command  # the runner's module-level name is what it calls
+    # the runner's module-level name is what it calls
+    runner.qemu_command = linux_qemu_command  # type: ignore[assignment]
     # The Linux console (COM1: kernel messages, /init, wasmtime's stdout and stderr) would
     # reach our stdout; send it to stderr, where callers look for a server's "ready" line
     # (tests/http_guests.launch), as for a wasmkiln guest, whose stderr is COM2.

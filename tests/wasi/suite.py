@@ -179,13 +179,13 @@ def table(results: Iterable[Result]) -> str:
         extra = "" if r.passed else f"  {r.why if not known else KNOWN_FAILURES[r.test.name]}"
         lines.append(f"  {mark:<5} {r.test.name}{extra}")
     passed = sum(r.passed for r in results)
-    known = sum(not r.passed and r.test.name in KNOWN_FAILURES for r in results)
-    failed = len(results) - passed - known
+    n_known = sum(not r.passed and r.test.name in KNOWN_FAILURES for r in results)
+    failed = len(results) - passed - n_known
     by_lang = []
     for lang in LANGUAGES:
         rs = [r for r in results if r.test.name.startswith(lang + "/")]
         by_lang.append(f"{lang} {sum(r.passed for r in rs)}/{len(rs)}")
-    lines.append(f"wasi-testsuite on {target}: {passed}/{len(results)} passed, {known} known "
+    lines.append(f"wasi-testsuite on {target}: {passed}/{len(results)} passed, {n_known} known "
                  f"failures, {failed} unexpected failures ({', '.join(by_lang)})")
     return "\n".join(lines)
 

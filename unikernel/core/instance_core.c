@@ -231,9 +231,9 @@ void wk_instance_init_segments(struct wk_instance *inst) {
   wk_vmctx *vm = &inst->vm;
   for (uint32_t s = 0; s < m->num_elems; s++) {
     const wk_elem_segment *seg = &m->elems[s];
-    if (seg->mode == 0)
+    if (seg->mode == WK_ELEM_ACTIVE)
       wk_core_table_init(vm, seg->table, s, const_offset(inst, &seg->offset), 0, seg->count);
-    if (seg->mode != 1) inst->elem_dropped[s] = 1; /* active and declarative: dropped */
+    if (seg->mode != WK_ELEM_PASSIVE) inst->elem_dropped[s] = 1; /* active, declarative: dropped */
   }
   for (uint32_t s = 0; s < m->num_data; s++) {
     const wk_data_segment *seg = &m->data[s];

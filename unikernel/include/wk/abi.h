@@ -156,11 +156,12 @@ typedef struct wk_data_segment {
   wk_const offset; /* destination in memory 0 (active segments) */
 } wk_data_segment;
 
+enum { WK_ELEM_ACTIVE = 0, WK_ELEM_PASSIVE = 1, WK_ELEM_DECLARATIVE = 2 };
 typedef struct wk_elem_segment {
   const wk_const *items; /* ref.func / ref.null / global.get */
   uint32_t count;
   uint32_t table;
-  uint32_t mode; /* 0 active, 1 passive, 2 declarative */
+  uint32_t mode; /* WK_ELEM_* */
   uint32_t pad;
   wk_const offset; /* destination slot (active segments) */
 } wk_elem_segment;
