@@ -19,7 +19,7 @@ from pathlib import Path
 from wasmkiln.bridge.cpu import BASELINE, cpu_level
 
 from .pack import DirMapping, write_config
-from .runtime import target_dir
+from .runtime import NO_NETWORK, target_dir
 from .targets import Target
 
 INFO_SECTION = ".wasmkiln.info"
@@ -69,8 +69,10 @@ class NetDefaults:
         return cls(tuple(info.get("publish", ())), tuple(info.get("listen", ())))
 
 
-def _info_c(target: Target, name: str, net: NetDefaults, cpu: str) -> str:
-    extra = {"cpu": cpu} if cpu != BASELINE else {}
+def _info_c(target: Target, name: str, net: NetDefaults, cpu: str, network: bool) -> str:
+    extra: dict[str, object] = {"cpu": cpu} if cpu != BASELINE else {}
+    if not network:  # linked without a network stack: `run IMAGE -p` is refused
+        extra["network"] = False
     info = json.dumps({"target": target.triple, "module": name, "abi": 1, **net.info(), **extra})
     escaped = info.replace("\\", "\\\\").replace('"', '\\"')
     return (
@@ -102,35 +104,44 @@ def build_image(
     `debug` the runtime's DWARF is left out of the image (`--strip-debug`: symbols stay, so
     perf and crash addresses still resolve to functions): it was 70 % of a hello image
     and nothing at run time reads it."""
-    from wasmkiln.bridge.compile import compile_wasm  # the compiler loads Cranelift: only here
+    from wasmkiln.bridge.compile import SocketsUnavailable, compile_wasm  # Cranelift: only here
 
     tdir = target_dir(target.triple)
     spec = json.loads((tdir / "target.json").read_text())
+    network = bool(spec.get("network", True))  # runtime.target_has_network
+    if not network and (net.publish or net.listen):
+        first = ([f"-p {p}" for p in net.publish] + [f"--listen {a}" for a in net.listen])[0]
+        raise ImageError(f"{first} needs networking: {NO_NETWORK}")
     include = tdir.parent / "include"
     cc = c_compiler()
     with tempfile.TemporaryDirectory(prefix="wasmkiln-") as tmp:
         work = Path(tmp)
         blob = work / "data.bin"
-        compiled = compile_wasm(
-            wasm,
-            blob_path=str(blob),
-            backend=backend,
-            unknown_imports=unknown_imports,
-            name=name,
-            # Targets whose runtime reserves 4 GiB + guard for linear memory (target.json)
-            # get code without the bounds checks the guard region catches.
-            # WASMKILN_EXPLICIT_BOUNDS=1 keeps them (to measure what the guard region saves).
-            memory_guard=bool(spec.get("memory_guard", False))
-            and os.environ.get("WASMKILN_EXPLICIT_BOUNDS") != "1",
-            cpu=cpu,
-        )
+        try:
+            compiled = compile_wasm(
+                wasm,
+                blob_path=str(blob),
+                backend=backend,
+                unknown_imports=unknown_imports,
+                name=name,
+                # Targets whose runtime reserves 4 GiB + guard for linear memory (target.json)
+                # get code without the bounds checks the guard region catches.
+                # WASMKILN_EXPLICIT_BOUNDS=1 keeps them (to measure what the guard region saves).
+                memory_guard=bool(spec.get("memory_guard", False))
+                and os.environ.get("WASMKILN_EXPLICIT_BOUNDS") != "1",
+                cpu=cpu,
+                sockets=network,
+            )
+        except SocketsUnavailable as e:
+            raise ImageError(f"{name} imports socket calls ({', '.join(e.names)}): "
+                             f"{NO_NETWORK}") from None
         objects = [work / "code.o"]
         (work / "code.o").write_bytes(compiled.code)
         for i, extra in enumerate(compiled.extra_objects):
             objects.append(work / f"code{i + 1}.o")
             objects[-1].write_bytes(extra)
         blob.write_bytes(compiled.data_blob)
-        info = _info_c(target, name, net, cpu_level(cpu))
+        info = _info_c(target, name, net, cpu_level(cpu), network)
         (work / "meta.c").write_text(compiled.metadata_c + info)
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")
