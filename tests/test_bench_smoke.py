@@ -57,11 +57,14 @@ def test_boot_quick() -> None:
 def test_http_quick() -> None:
     data = _run("http.py")
     medians = data["medians"]
-    # Every row served every file, and the headline ratios were computed.
+    # Every row served every file in both connection modes, and the headline ratios
+    # were computed for both.
     for row in ("wasmkiln-kvm", "linux-vm-wasmtime", "wasmkiln-spt", "wasmtime-host",
                 "nginx-host"):
-        assert all(m["rps"] > 0 for m in medians[row].values()), (row, medians[row])
-    for key in ("wasmkiln-kvm / linux-vm-wasmtime, 612 B", "wasmkiln-spt / wasmtime-host, 1 MiB",
-                "wasmkiln-spt / nginx-host, 64 KiB"):
-        assert data["ratios"][key] is not None, key
+        for mode in ("keep-alive", "close"):
+            assert all(m["rps"] > 0 for m in medians[row][mode].values()), (row, mode)
+    for mode in ("keep-alive", "close"):
+        for key in ("wasmkiln-kvm / linux-vm-wasmtime, 612 B",
+                    "wasmkiln-spt / wasmtime-host, 1 MiB", "wasmkiln-spt / nginx-host, 64 KiB"):
+            assert data["ratios"][f"{key}, {mode}"] is not None, (key, mode)
     assert (BENCH / "results" / "http.png").stat().st_size > 0
