@@ -217,8 +217,9 @@ def _check_network(args: argparse.Namespace, net: NetOptions) -> None:
         return
     info = read_image_info(args.image) if args.image.exists() else None
     if info is not None and info.get("network", True) is False:
-        raise UsageError(f"{option} needs networking, and {args.image} was linked without it: "
-                         f"rebuild it with a wasmkiln that has networking ({NO_NETWORK})")
+        raise UsageError(f"{option} needs networking, and {args.image} was linked by a "
+                         "wasmkiln built without networking (no lwIP): rebuild the image with "
+                         "one that has it (see scripts/fetch-lwip.sh)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -38,9 +38,10 @@ _TARGET_MARKER = "target.json"
 
 
 NO_NETWORK = (
-    "this wasmkiln was installed without networking (lwIP's source could not be fetched when "
-    "it was built); to get it, run `pip install -e .` again where Debian's apt sources are "
-    "reachable (the build fetches lwIP), or `bash scripts/fetch-lwip.sh build/lwip-src` first"
+    "this wasmkiln was built without networking (lwIP's source was missing: the build could "
+    "not fetch it, or was told not to); to get it, `pip install` wasmkiln again where Debian's "
+    "apt sources are reachable (the build fetches lwIP unless WASMKILN_FETCH_LWIP=OFF), or run "
+    "`bash scripts/fetch-lwip.sh build/lwip-src` in its source tree first"
 )
 """The end of every refusal that a missing network stack causes: what happened, how to fix it."""
 

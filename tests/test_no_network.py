@@ -119,7 +119,7 @@ def test_image_without_network(no_net_runtime: Path, tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr
     ran = wasmkiln("run", str(image))
     assert ran.returncode == 0 and "hello, world!" in ran.stdout, ran.stderr
-    refused(wasmkiln("run", "-p", "8080:80", str(image)), "-p 8080:80", "linked without it")
+    refused(wasmkiln("run", "-p", "8080:80", str(image)), "-p 8080:80", "linked by a wasmkiln")
 
 
 def _configure(tmp_path: Path, lwip: Path, *options: str,
