@@ -23,14 +23,21 @@ Both VM rows get `--memory 512 --ip 10.0.2.15/24 --gateway 10.0.2.2` (the Linux 
 ~230 MiB to unpack its initramfs; the address is slirp's default, given statically so the two
 guests are configured alike whatever the back end).
 
+Every row is measured in two connection modes (MODES): "keep-alive" (wrk's default: each of the
+32 connections carries request after request) and "close" (wrk -H "Connection: close": the
+server closes after each answer, so every request is a new TCP connection, as HTTP/1.0 and
+short-lived clients do; this mode once made the guests reset and wedge, issue 13).
+
 Every server is started once per repetition (interleaved: rep 1 of every row, then rep 2, so a
 burst of load from elsewhere lands on all rows), is ready when a GET of the small file succeeds,
-is warmed with a 2 s wrk run whose numbers are dropped, then measured once per file. Figures are
-medians of the repetitions; wrk's socket errors and non-2xx answers are reported with them.
+is warmed with a 2 s wrk run whose numbers are dropped, then measured once per file and mode.
+Figures are medians of the repetitions; wrk's socket errors and non-2xx answers are reported
+with them.
 
-Output: tables, bench/results/http.json (raw samples, medians, and "ratios": each wasmkiln row's
-req/s over each peer row's, per file, keyed "ROW / PEER, FILE" with the row keys of ROWS; higher
-is better for wasmkiln) and bench/results/http.png.
+Output: tables (one per mode), bench/results/http.json (raw samples and medians keyed
+[row][mode][file], and "ratios": each wasmkiln row's req/s over each peer row's, per file and
+mode, keyed "ROW / PEER, FILE, MODE" with the row keys of ROWS, e.g. "wasmkiln-spt /
+wasmtime-host, 612 B, close"; higher is better for wasmkiln) and bench/results/http.png.
 """
 
 from __future__ import annotations
@@ -85,6 +92,8 @@ FILES = {"612 B": ("index.html", 612), "64 KiB": ("64k.bin", 65536),
          "1 MiB": ("1m.bin", 1 << 20)}
 VM_MEMORY_MB = 512
 VM_IP, VM_GATEWAY = "10.0.2.15/24", "10.0.2.2"
+MODES = {"keep-alive": False, "close": True}  # mode -> wrk's close= (one connection per request)
+MODE_LABELS = {"keep-alive": "keep-alive", "close": "one connection per request"}
 WORK = CACHE / "http"
 NGINX = CACHE / "nginx"
 
@@ -393,53 +402,61 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
     say(f"QEMU accelerator: {accel.upper()}; kvm network back end: {backend}")
 
     facts = machine_facts()
-    samples: dict[str, dict[str, list[dict[str, Any]]]] = {
-        r.key: {f: [] for f in FILES} for r in rows}
+    samples: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {
+        r.key: {m: {f: [] for f in FILES} for m in MODES} for r in rows}
     for rep in range(args.reps):
         for row in rows:
             say(f"rep {rep + 1}/{args.reps}: {row.label}")
             slow = row.key in ("wasmkiln-kvm", "linux-vm-wasmtime")
             with serving(row, setup, 300.0 if slow else 60.0) as where:
                 wrk(where, FILES["612 B"][0], 2.0)  # warm-up: connections, caches, JIT
-                for label, (path, _) in FILES.items():
-                    res = wrk(where, path, args.duration)
-                    samples[row.key][label].append(
-                        {"rps": res.rps, "mb_per_s": res.mb_per_s, "p50_ms": res.p50_ms,
-                         "p99_ms": res.p99_ms, "errors": res.errors,
-                         "error_kinds": res.error_kinds})
+                for mode, close in MODES.items():
+                    for label, (path, _) in FILES.items():
+                        r = wrk(where, path, args.duration, close=close)
+                        samples[row.key][mode][label].append(
+                            {"rps": r.rps, "mb_per_s": r.mb_per_s, "p50_ms": r.p50_ms,
+                             "p99_ms": r.p99_ms, "errors": r.errors,
+                             "error_kinds": r.error_kinds})
 
-    medians = {r.key: {f: {k: median([s[k] for s in samples[r.key][f]])
-                           for k in ("rps", "mb_per_s", "p50_ms", "p99_ms")}
-                       for f in FILES} for r in rows}
-    table = Table(f"wrk -t1 -c32, {args.reps} x {args.duration:g} s: req/s and latency, median",
-                  ["row", *(f"{f} req/s" for f in FILES), *(f"{f} p50/p99 ms" for f in FILES),
-                   "1 MiB MB/s", "errors"])
-    for r in rows:
-        m = medians[r.key]
-        errs = sum(s["errors"] for f in FILES for s in samples[r.key][f])
-        table.rows.append([r.label, *(fmt(m[f]["rps"], 0) for f in FILES),
-                           *(f"{fmt(m[f]['p50_ms'], 2)} / {fmt(m[f]['p99_ms'], 1)}"
-                             for f in FILES), fmt(m["1 MiB"]["mb_per_s"], 1), str(errs)])
-    table.note = ("The VM rows run under QEMU " + accel.upper() + (
+    medians = {r.key: {m: {f: {k: median([s[k] for s in samples[r.key][m][f]])
+                               for k in ("rps", "mb_per_s", "p50_ms", "p99_ms")}
+                           for f in FILES} for m in MODES} for r in rows}
+    note = ("The VM rows run under QEMU " + accel.upper() + (
         ", an emulator: their figures are emulation, not virtualization; the ratio between "
         "the two VM rows is what compares the stacks." if accel == "tcg" else ".") +
         " The wasmtime rows run the same server.wasm; nginx serves the same files natively."
         f" Load average {facts['loadavg_1m']:.1f} at the start, {os.getloadavg()[0]:.1f} at the"
-        " end (other work on the machine moves every row).")
-    print(table.render())
+        " end (other work on the machine moves every row). errors: wrk's socket errors"
+        " (connect/read/write/timeout) and non-2xx answers, all repetitions.")
+    for mode in MODES:
+        table = Table(f"wrk -t1 -c32, {MODE_LABELS[mode]}, {args.reps} x {args.duration:g} s: "
+                      "req/s and latency, median",
+                      ["row", *(f"{f} req/s" for f in FILES),
+                       *(f"{f} p50/p99 ms" for f in FILES), "1 MiB MB/s", "errors"])
+        for r in rows:
+            m = medians[r.key][mode]
+            errs = sum(s["errors"] for f in FILES for s in samples[r.key][mode][f])
+            table.rows.append([r.label, *(fmt(m[f]["rps"], 0) for f in FILES),
+                               *(f"{fmt(m[f]['p50_ms'], 2)} / {fmt(m[f]['p99_ms'], 1)}"
+                                 for f in FILES), fmt(m["1 MiB"]["mb_per_s"], 1), str(errs)])
+        table.note = note if mode == list(MODES)[-1] else ""
+        print(table.render())
 
     ratios: dict[str, float | None] = {}
     rt = Table("wasmkiln req/s over the peer's (higher is better for wasmkiln)",
-               ["wasmkiln row", "peer", *FILES, "target"], text_columns=2)
+               ["wasmkiln row", "peer", "mode", *FILES, "target"], text_columns=3)
     labels = {r.key: r.label for r in rows}
     for w in (r for r in rows if r.wasmkiln):
         for p in (r for r in rows if not r.wasmkiln):
-            vals = [ratio(medians[w.key][f]["rps"], medians[p.key][f]["rps"]) for f in FILES]
-            for f, v in zip(FILES, vals, strict=True):
-                ratios[f"{w.key} / {p.key}, {f}"] = None if v is None else round(v, 3)
             target = TARGETS.get((w.key, p.key))
-            rt.rows.append([labels[w.key], labels[p.key], *(fmt(v, 2) for v in vals),
-                            f">= {target:g}" if target else ""])
+            for mode in MODES:
+                vals = [ratio(medians[w.key][mode][f]["rps"], medians[p.key][mode][f]["rps"])
+                        for f in FILES]
+                for f, v in zip(FILES, vals, strict=True):
+                    ratios[f"{w.key} / {p.key}, {f}, {mode}"] = (None if v is None
+                                                                else round(v, 3))
+                rt.rows.append([labels[w.key], labels[p.key], mode, *(fmt(v, 2) for v in vals),
+                                f">= {target:g}" if target else ""])
     print(rt.render())
 
     data: dict[str, Any] = {
@@ -449,6 +466,8 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
         "wrk": " ".join(wrk_command(("HOST", 0), "PATH", 0, latency=True)),
         "accelerator": accel, "kvm_net_backend": backend, "vm_memory_mb": VM_MEMORY_MB,
         "files": {f: {"path": p, "bytes": n} for f, (p, n) in FILES.items()},
+        "modes": {m: {"label": MODE_LABELS[m], "wrk": "-H 'Connection: close'" if c else ""}
+                  for m, c in MODES.items()},
         "rows": {r.key: r.label for r in rows},
         "linux_vm": None if setup.vm is None else {
             "kernel": setup.vm.kernel_version,
@@ -458,9 +477,9 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
         "chart": {"title": f"http-static under wrk -t1 -c32: req/s, median (log scale; VM rows "
                            f"under QEMU {accel.upper()})",
                   "ylabel": "requests/s", "log": True, "reference": None,
-                  "groups": list(FILES),
-                  "series": {r.label: [round(medians[r.key][f]["rps"], 1) for f in FILES]
-                             for r in rows}},
+                  "groups": [f"{f}, {m}" for m in MODES for f in FILES],
+                  "series": {r.label: [round(medians[r.key][m][f]["rps"], 1)
+                                       for m in MODES for f in FILES] for r in rows}},
     }
     publish("http", data)
     return 0

@@ -14,7 +14,7 @@ from .abi import GUARD_RUNTIME_SYMBOL, MEMORY_GUARD
 from .codegen import backend_named, generate
 from .decode import decode
 from .errors import LinkError
-from .hostfuncs import default_value_symbol, lookup
+from .hostfuncs import default_value_symbol, is_socket_call, lookup
 from .metadata import render, type_signature
 from .module import ExternKind, Module
 from .validate import validate
@@ -35,6 +35,27 @@ class CompiledModule:
     timings: dict[str, float] = field(default_factory=dict)
     instructions: int = 0
     extra_objects: list[bytes] = field(default_factory=list)  # more code, when compiled in parallel
+
+
+class SocketsUnavailable(LinkError):
+    """The module imports socket calls, and the runtime it is built for has no network stack.
+
+    A LinkError of its own so that the caller, which knows how the runtime was installed, can
+    say how to get networking; `names` lists the socket imports, first appearance first."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"the module imports socket calls ({', '.join(names)}) and the "
+                         "runtime has no network stack", section="import")
+        self.names = names
+
+
+def check_sockets(module: Module) -> None:
+    """Refuse a module that imports socket calls (for a runtime built without networking):
+    those calls could only fail, and a server would die at its first accept."""
+    names = [imp.name for imp in module.imports
+             if imp.kind == ExternKind.FUNC and is_socket_call(imp.module, imp.name)]
+    if names:
+        raise SocketsUnavailable(list(dict.fromkeys(names)))
 
 
 def bind_imports(module: Module, unknown: str = "error") -> list[str | None]:
@@ -88,6 +109,7 @@ def compile_wasm(
     pic: bool = False,
     memory_guard: bool = False,
     cpu: str = "baseline",
+    sockets: bool = True,
 ) -> CompiledModule:
     """Compile a module; raises a WasmError subclass for any fault of the input.
 
@@ -96,6 +118,8 @@ def compile_wasm(
     memory_guard: leave out the bounds checks a guard region catches (docs/abi.md "Linear
     memory"); only for runtimes that reserve one, which the metadata then requires at link.
     cpu: "baseline", "native" or an x86-64 psABI level (LLVM only; llvm_backend.CPU_LEVELS).
+    sockets: False for a runtime without a network stack: a module importing socket calls is
+    then refused (SocketsUnavailable) before anything is compiled.
     """
     chosen = backend_named(backend, cpu)
     timings: dict[str, float] = {}
@@ -105,6 +129,8 @@ def compile_wasm(
     validate(module)
     t2 = time.perf_counter()
     timings["decode"], timings["validate"] = t1 - t0, t2 - t1
+    if not sockets:
+        check_sockets(module)
     symbols = bind_imports(module, unknown_imports)
     module.memory_guard = MEMORY_GUARD if memory_guard else 0
     code, *extra_objects = generate(module, chosen, pic=pic)

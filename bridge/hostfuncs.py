@@ -183,6 +183,19 @@ WAMR_SOCKET_FUNCS: Final = (
 
 SOCKET_EXTENSION_FUNCS: Final = WASMEDGE_SOCKET_FUNCS + WAMR_SOCKET_FUNCS
 
+# Every import name that reaches the network stack, whatever its signature: preview1's four
+# sock_* calls and both extensions. A runtime built without networking (no lwIP) answers them
+# all with ENOSYS, so a module importing one is refused at build time (socket_imports).
+SOCKET_FIELDS: Final = frozenset(
+    {"sock_accept", "sock_recv", "sock_send", "sock_shutdown"}
+    | {name for name, _sig, _symbol in SOCKET_EXTENSION_FUNCS}
+)
+
+
+def is_socket_call(module: str, field: str) -> bool:
+    """Whether an import is a socket call (needs a runtime with a network stack)."""
+    return module in (WASI_P1, WASI_P0) and field in SOCKET_FIELDS
+
 
 def _signature_table() -> dict[tuple[str, str, str], str]:
     table: dict[tuple[str, str, str], str] = {}

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 
 from wasmkiln.bridge.cpu import check_backend, cpu_level
 
-from .image import BuildResult, NetDefaults, build_image
+from .image import BuildResult, build_image
+from .imageinfo import NetDefaults
 from .pack import DirMapping, fingerprint
 from .profiles import Profile, ProfileError
 from .runtime import runtime_dir, target_dir

@@ -33,7 +33,7 @@ from .runner import (
     RunOptions,
     run_image,
 )
-from .runtime import RuntimeNotFound
+from .runtime import NO_NETWORK, RuntimeNotFound, target_has_network
 from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
 
 if TYPE_CHECKING:
@@ -189,6 +189,26 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
     return out, target, name, NetDefaults()
 
 
+def _check_network(args: argparse.Namespace, net: NetOptions) -> None:
+    """Refuse network options when the guest could have no network stack: a module about to be
+    built for a runtime without one, or an image linked with such a runtime (its info says
+    "network": false). Else the guest would start and die at its first socket call."""
+    if not net.wanted:
+        return
+    given = [f"-p {p}" for p in args.publish] + [f"--listen {a}" for a in args.listen]
+    given += [f"--{k} {v}" for k, v in (("ip", net.ip), ("tap", net.tap)) if v]
+    option = (given or ["--net"])[0]
+    if args.image is None or _is_wasm(args.image):
+        if not target_has_network(get_target(args.target or DEFAULT_TARGET).triple):
+            raise UsageError(f"{option} needs networking: {NO_NETWORK}")
+        return
+    info = read_image_info(args.image) if args.image.exists() else None
+    if info is not None and info.get("network", True) is False:
+        raise UsageError(f"{option} needs networking, and {args.image} was linked by a "
+                         "wasmkiln built without networking (no lwIP): rebuild the image with "
+                         "one that has it (see scripts/fetch-lwip.sh)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     for e in args.env:
         if "=" not in e:
@@ -203,6 +223,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.memory is not None and args.memory < 1:
         raise UsageError(f"--memory takes a size in MiB, got {args.memory}")
     net = net_options(args.publish, args.listen)  # checked before a module is compiled
+    _check_network(args, net)
     image, target, name, baked = _image_for_run(args)
     if not net.forwards and (baked.publish or baked.listen):  # the run names no port
         net = net_options(list(baked.publish), list(baked.listen))

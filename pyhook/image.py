@@ -20,7 +20,7 @@ from wasmkiln.bridge.cpu import BASELINE, cpu_level
 
 from .imageinfo import INFO_SECTION, NetDefaults
 from .pack import DirMapping, write_config
-from .runtime import target_dir
+from .runtime import NO_NETWORK, target_dir
 from .targets import Target
 
 METADATA_CFLAGS = ["-O1", "-ffreestanding", "-fno-pie", "-fno-pic", "-mno-red-zone", "-fno-common"]
@@ -53,16 +53,19 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 def _info_c(target: Target, name: str, net: NetDefaults, cpu: str, pages: int,
-            own_sockets: bool) -> str:
+            own_sockets: bool, network: bool) -> str:
     """The image's info section: what `wasmkiln run` needs to know before it starts the image
     (its target, ports, CPU level, the linear memory it maps at start, in Wasm pages, from
-    which pyhook/guestmem.py sizes a kvm guest, and whether the module opens sockets of its
-    own, from which runner.spt_net_backend picks a network)."""
+    which pyhook/guestmem.py sizes a kvm guest, whether the module opens sockets of its own,
+    from which runner.spt_net_backend picks a network, and whether it was linked without a
+    network stack, which makes `run IMAGE -p` a refusal)."""
     extra: dict[str, object] = {"cpu": cpu} if cpu != BASELINE else {}
     if pages:
         extra["memory_pages"] = pages
     if own_sockets:
         extra["own_sockets"] = True
+    if not network:
+        extra["network"] = False
     info = json.dumps({"target": target.triple, "module": name, "abi": 1, **net.info(), **extra})
     escaped = info.replace("\\", "\\\\").replace('"', '\\"')
     return (
@@ -94,29 +97,43 @@ def build_image(
     `debug` the runtime's DWARF is left out of the image (`--strip-debug`: symbols stay, so
     perf and crash addresses still resolve to functions): it was 70 % of a hello image
     and nothing at run time reads it."""
-    from wasmkiln.bridge.compile import bind_imports, compile_wasm  # loads Cranelift: only here
+    from wasmkiln.bridge.compile import (  # loads Cranelift: only here
+        SocketsUnavailable,
+        bind_imports,
+        compile_wasm,
+    )
     from wasmkiln.bridge.hostfuncs import OPEN_SOCKET_SYMBOLS
 
+    net = net or NetDefaults()
     tdir = target_dir(target.triple)
     spec = json.loads((tdir / "target.json").read_text())
+    network = bool(spec.get("network", True))  # runtime.target_has_network
+    if not network and (net.publish or net.listen):
+        first = ([f"-p {p}" for p in net.publish] + [f"--listen {a}" for a in net.listen])[0]
+        raise ImageError(f"{first} needs networking: {NO_NETWORK}")
     include = tdir.parent / "include"
     cc = c_compiler()
     with tempfile.TemporaryDirectory(prefix="wasmkiln-") as tmp:
         work = Path(tmp)
         blob = work / "data.bin"
-        compiled = compile_wasm(
-            wasm,
-            blob_path=str(blob),
-            backend=backend,
-            unknown_imports=unknown_imports,
-            name=name,
-            # Targets whose runtime reserves 4 GiB + guard for linear memory (target.json)
-            # get code without the bounds checks the guard region catches.
-            # WASMKILN_EXPLICIT_BOUNDS=1 keeps them (to measure what the guard region saves).
-            memory_guard=bool(spec.get("memory_guard", False))
-            and os.environ.get("WASMKILN_EXPLICIT_BOUNDS") != "1",
-            cpu=cpu,
-        )
+        try:
+            compiled = compile_wasm(
+                wasm,
+                blob_path=str(blob),
+                backend=backend,
+                unknown_imports=unknown_imports,
+                name=name,
+                # Targets whose runtime reserves 4 GiB + guard for linear memory (target.json)
+                # get code without the bounds checks the guard region catches.
+                # WASMKILN_EXPLICIT_BOUNDS=1 keeps them (to measure what the guard region saves).
+                memory_guard=bool(spec.get("memory_guard", False))
+                and os.environ.get("WASMKILN_EXPLICIT_BOUNDS") != "1",
+                cpu=cpu,
+                sockets=network,
+            )
+        except SocketsUnavailable as e:
+            raise ImageError(f"{name} imports socket calls ({', '.join(e.names)}): "
+                             f"{NO_NETWORK}") from None
         objects = [work / "code.o"]
         (work / "code.o").write_bytes(compiled.code)
         for i, extra in enumerate(compiled.extra_objects):
@@ -125,7 +142,7 @@ def build_image(
         blob.write_bytes(compiled.data_blob)
         own = not OPEN_SOCKET_SYMBOLS.isdisjoint(bind_imports(compiled.module, unknown_imports))
         pages = sum(m.limits.min for m in compiled.module.memories)
-        info = _info_c(target, name, net or NetDefaults(), cpu_level(cpu), pages, own)
+        info = _info_c(target, name, net, cpu_level(cpu), pages, own, network)
         (work / "meta.c").write_text(compiled.metadata_c + info)
         _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")

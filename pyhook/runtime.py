@@ -16,15 +16,18 @@ wasmkiln was installed, which is why finding it is a function and not a constant
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
 __all__ = [
     "ENV_VAR",
+    "NO_NETWORK",
     "RuntimeNotFound",
     "installed_targets",
     "runtime_dir",
     "target_dir",
+    "target_has_network",
 ]
 
 ENV_VAR = "WASMKILN_RUNTIME_DIR"
@@ -32,6 +35,15 @@ ENV_VAR = "WASMKILN_RUNTIME_DIR"
 
 _RUNTIME_NAME = "_runtime"
 _TARGET_MARKER = "target.json"
+
+
+NO_NETWORK = (
+    "this wasmkiln was built without networking (lwIP's source was missing: the build could "
+    "not fetch it, or was told not to); to get it, `pip install` wasmkiln again where Debian's "
+    "apt sources are reachable (the build fetches lwIP unless WASMKILN_FETCH_LWIP=OFF), or run "
+    "`bash scripts/fetch-lwip.sh build/lwip-src` in its source tree first"
+)
+"""The end of every refusal that a missing network stack causes: what happened, how to fix it."""
 
 
 class RuntimeNotFound(Exception):
@@ -119,3 +131,11 @@ def target_dir(triple: str) -> Path:
         f"target {triple!r} is not in the installed runtime at {root} (installed: {have}); "
         "run `pip install .` again if it should be, or choose one of the installed targets"
     )
+
+
+def target_has_network(triple: str) -> bool:
+    """Whether the target's runtime has a network stack: CMake writes ``"network"`` into the
+    installed ``target.json`` (false when lwIP's source was missing at build time). A runtime
+    from before that key existed counts as networked: nothing can be said about it."""
+    spec = json.loads((target_dir(triple) / _TARGET_MARKER).read_text())
+    return bool(spec.get("network", True))

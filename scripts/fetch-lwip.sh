@@ -5,7 +5,7 @@
 # from Debian's source package through a private apt configuration: a `Types: deb-src` stanza with
 # the URIs and Signed-By of the system's /etc/apt/sources.list.d/debian.sources (Suites: bookworm,
 # Components: main), used with -o Dir::Etc::SourceList/SourceParts/State::Lists so the system's
-# apt configuration and package lists are not touched. Needs apt-get and xz (tar -J).
+# apt configuration and package lists are not touched. Needs apt-get, and xz (tar -J) or python3.
 #
 # Idempotent: when DEST/src/core/tcp.c exists, nothing is done. Then configure the unikernel
 # with -DLWIP_SOURCE_DIR=DEST (build/lwip-src is the default CMake looks at).
@@ -69,7 +69,25 @@ fi
 # Unpack into a sibling folder, then rename: an interrupted run leaves no half-filled DEST.
 mkdir -p "$(dirname "$DEST")"
 STAGE=$(mktemp -d "$(dirname "$DEST")/.lwip-stage.XXXXXX")
-tar -xJf "$WORK/download/$TARBALL" -C "$STAGE" --strip-components=1
+if command -v xz >/dev/null; then
+  tar -xJf "$WORK/download/$TARBALL" -C "$STAGE" --strip-components=1
+else
+  # No xz-utils (a minimal Debian has none; it is "standard", not "important"): Python's
+  # tarfile reads .tar.xz itself. The top folder is stripped, and no member may leave STAGE.
+  python3 - "$WORK/download/$TARBALL" "$STAGE" <<'PY'
+import os, sys, tarfile
+tarball, stage = sys.argv[1], os.path.realpath(sys.argv[2])
+with tarfile.open(tarball, "r:xz") as tar:
+    for member in tar.getmembers():
+        parts = member.name.split("/", 1)
+        if len(parts) < 2 or not parts[1] or member.issym() or member.islnk():
+            continue
+        member.name = parts[1]
+        if not os.path.realpath(os.path.join(stage, member.name)).startswith(stage + os.sep):
+            sys.exit(f"fetch-lwip: {member.name} would land outside {stage}")
+        tar.extract(member, stage)
+PY
+fi
 rm -f "$STAGE/pax_global_header" # git-archive metadata, not source
 if [[ ! -f "$STAGE/src/core/tcp.c" ]]; then
   rm -rf "$STAGE"

@@ -28,8 +28,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WK_NET_SOCKETS_MAX 256 /* open sockets (TCP + UDP, listeners included) */
-#define WK_NET_BACKLOG_MAX 64  /* pending connections per listener */
+/* Sized for bursts: a pool of 200 clients that reconnects at once meets up to 128 of the
+ * server's connections still closing and the old pending ones. With 64 pending at most, the
+ * listener dropped the burst's other SYNs, and passt (Debian bookworm's) reset those clients
+ * after its 10 s handshake timeout (bench/soak.py; docs/network.md "Soak"). */
+#define WK_NET_SOCKETS_MAX 512 /* open sockets (TCP + UDP, listeners included) */
+#define WK_NET_BACKLOG_MAX 255 /* pending connections per listener (lwIP: a u8_t) */
+#if WK_NET_BACKLOG_MAX > 255
+#error "WK_NET_BACKLOG_MAX: lwIP keeps a listener's backlog in a u8_t"
+#endif
 
 /* Address families (values of wk_net_addr.family). */
 #define WK_NET_AF_INET 4

@@ -32,6 +32,10 @@ __attribute__((weak)) void wk_kmem_free(void *p, size_t size);
 const char wk_runtime_memory_guard[] = "kvm";
 
 static int reserved; /* one reservation: memory 0 of the one instance */
+/* Bytes of linear memory taken from the kernel heap so far (never given back: a Wasm
+ * memory does not shrink). For diagnosis: bench/soak.py reads it from a running guest to
+ * tell the kernel heap's own use from linear memory's. */
+static volatile uint64_t linear_committed; /* volatile: only read from outside */
 
 void *wk_plat_memory_reserve(uint64_t size) {
   if (reserved || size > WK_MEMORY_RESERVE) {
@@ -81,5 +85,6 @@ int wk_plat_memory_commit(void *addr, uint64_t size) {
       return -WK_ENOMEM;
     }
   }
+  linear_committed += size;
   return 0;
 }
