@@ -11,7 +11,9 @@ page (the size of nginx's default index.html), a 64 KiB and a 1 MiB file. Each i
   (bench/linuxvm/vmrun.py): same QEMU, machine type, accelerator, vCPU count, memory and
   network back end as the row above (ACPI left on: Debian's kernel finds the NIC through it);
   the module is precompiled for the baseline x86-64 ISA;
-- wasmkiln x86_64-spt: the sandboxed process, its frames through passt (`wasmkiln run -p`);
+- wasmkiln x86_64-spt: the sandboxed process on the host's own sockets (`wasmkiln run -p`, whose
+  default there is `--net-backend host`);
+- wasmkiln x86_64-spt with `--net-backend passt`: lwIP in the guest, its frames through passt;
 - wasmkiln x86_64-spt over a host tap interface (`wasmkiln run --tap`), when the script runs as
   root: it makes the interface (10.203.N.1/24) and removes it at the end; wrk connects to the
   guest's own address, with no passt in the path (left out, with the reason, otherwise);
@@ -268,8 +270,9 @@ def row_command(row: Row, s: Setup, port: int, tmp: Path) -> list[str]:
         return linuxvm.runner_command(s.vm, VM_MEMORY_MB, guest, publish=[publish_spec],
                                       ip=VM_IP, gateway=VM_GATEWAY, accel=s.accel,
                                       extra=s.backend_flags)
-    if row.key == "wasmkiln-spt":
-        return [*wasmkiln_command(), "run", "-p", publish_spec, str(s.images["spt"])]
+    if row.key in ("wasmkiln-spt", "wasmkiln-spt-passt"):
+        backend = ["--net-backend", "passt"] if row.key.endswith("passt") else []
+        return [*wasmkiln_command(), "run", "-p", publish_spec, *backend, str(s.images["spt"])]
     if row.key == "wasmkiln-spt-tap":
         assert s.tap is not None
         name, host, guest_ip = s.tap
@@ -342,7 +345,8 @@ def make_rows(s: Setup) -> list[Row]:
         Row("wasmkiln-kvm", f"wasmkiln kvm (QEMU microvm, {acc}, {s.backend})", True),
         Row("linux-vm-wasmtime", f"Linux VM + wasmtime 36 (QEMU microvm, {acc}, {s.backend})",
             False),
-        Row("wasmkiln-spt", "wasmkiln spt (process, passt)", True),
+        Row("wasmkiln-spt", "wasmkiln spt (process, host sockets)", True),
+        Row("wasmkiln-spt-passt", "wasmkiln spt (process, lwIP + passt)", True),
         *([Row("wasmkiln-spt-tap", "wasmkiln spt (process, host tap)", True)] if s.tap else []),
         Row("wasmtime-host", "wasmtime 36 CLI (host)", False),
         Row("nginx-host", "nginx 1 worker (host)", False),
@@ -412,11 +416,11 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
                 wrk(where, FILES["612 B"][0], 2.0)  # warm-up: connections, caches, JIT
                 for mode, close in MODES.items():
                     for label, (path, _) in FILES.items():
-                        r = wrk(where, path, args.duration, close=close)
+                        res = wrk(where, path, args.duration, close=close)
                         samples[row.key][mode][label].append(
-                            {"rps": r.rps, "mb_per_s": r.mb_per_s, "p50_ms": r.p50_ms,
-                             "p99_ms": r.p99_ms, "errors": r.errors,
-                             "error_kinds": r.error_kinds})
+                            {"rps": res.rps, "mb_per_s": res.mb_per_s, "p50_ms": res.p50_ms,
+                             "p99_ms": res.p99_ms, "errors": res.errors,
+                             "error_kinds": res.error_kinds})
 
     medians = {r.key: {m: {f: {k: median([s[k] for s in samples[r.key][m][f]])
                                for k in ("rps", "mb_per_s", "p50_ms", "p99_ms")}

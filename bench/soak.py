@@ -205,7 +205,7 @@ class Guest:
         if self.runner == "kvm":
             self.committed = image_symbol(self.image, "linear_committed")
 
-    def read_heap(self) -> dict[str, int] | None:
+    def read_heap(self) -> dict[str, int | None] | None:
         """The kernel heap's figures. On kvm, linear memory's pages come from the kernel heap
         (platform/kvm/memory_kvm.c, which counts them in `linear_committed`), so they are taken
         out of `kernel`; on spt linear memory is a reservation of its own (`kernel` = in_use)."""
@@ -220,7 +220,7 @@ class Guest:
             if heap is None or heap["claimed"] == 0:
                 continue
             self.ram_base = base
-            linear = None
+            linear: int | None = None
             if self.committed is not None:
                 raw = _read_mem(self.pid, base + self.committed.address, 8)
                 linear = struct.unpack("<Q", raw)[0] if raw and len(raw) == 8 else None

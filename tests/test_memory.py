@@ -280,7 +280,7 @@ def test_packed_file_larger_than_default_memory(tmp_path: Path) -> None:
 def test_small_image_gets_the_default_memory(hello_kvm: Path) -> None:
     """guestmem's sum for hello: what boots it (it runs in 12 MiB, not in 11) and the default."""
     from wasmkiln.pyhook.guestmem import guest_memory
-    from wasmkiln.pyhook.image import read_image_info
+    from wasmkiln.pyhook.imageinfo import read_image_info
     from wasmkiln.pyhook.runner import DEFAULT_MEMORY_MB
 
     need = guest_memory(hello_kvm, read_image_info(hello_kvm) or {}, None)
