@@ -57,6 +57,7 @@ typedef struct hsock {
   int fd;
   uint8_t kind;
   uint8_t corked;      /* a MSG_MORE piece is queued in the kernel */
+  uint8_t nodelay;     /* TCP_NODELAY as last set (accepted: inherited from the listener) */
   uint16_t known;      /* POLLIN / POLLOUT / POLLHUP / POLLERR seen and not yet used up */
   uint16_t guest_port; /* listeners: the port the guest asked for (-p's GUESTPORT) */
 } hsock;
@@ -120,6 +121,11 @@ static void from_sockaddr(const uint8_t *sa, uint32_t len, wk_net_addr *out) {
   } else {
     __builtin_memcpy(out->addr, sa + 4, 4);
   }
+}
+
+static int set_int(int fd, int level, int name, int value) {
+  long r = wk_sys6(__NR_setsockopt, fd, level, name, (long)&value, sizeof value, 0);
+  return r < 0 ? linux_errno(r) : 0;
 }
 
 /* ---- the stack: nothing to bring up --------------------------------------- */
@@ -190,6 +196,9 @@ static int hs_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
     int s = slot(fds[i], HS_LISTEN);
     if (s < 0) return s;
     socks[s].guest_port = want[i].port;
+    /* Accepted connections inherit it: the WASI layer turns Nagle off on each one
+     * (wasi/sock_wasi.c), which then costs no system call (hs_setopt). */
+    socks[s].nodelay = set_int(fds[i], IPPROTO_TCP, TCP_NODELAY, 1) == 0;
     out[i] = s;
     after_dirs[i] = want[i].after_dirs;
   }
@@ -221,6 +230,7 @@ static int hs_tcp_accept(int listener, wk_net_addr *peer) {
     (void)wk_sys3(__NR_close, fd, 0, 0);
     return s;
   }
+  socks[s].nodelay = l->nodelay; /* Linux copies the listener's TCP_NODELAY */
   if (peer) from_sockaddr(sa, (uint32_t)salen, peer);
   return s;
 }
@@ -242,18 +252,14 @@ static long hs_recv(int s, void *buf, size_t len) {
   return r < 0 ? linux_errno(r) : r;
 }
 
-static int set_int(int fd, int level, int name, int value) {
-  long r = wk_sys6(__NR_setsockopt, fd, level, name, (long)&value, sizeof value, 0);
-  return r < 0 ? linux_errno(r) : 0;
-}
 
 static long hs_send_part(int s, const void *buf, size_t len, int more) {
   hsock *h = get(s, HS_CONN);
   if (h == NULL) return -WK_EBADF;
   if (len == 0) {
-    if (!more && h->corked) { /* push what MSG_MORE held back: TCP_NODELAY pushes */
+    if (!more && h->corked) { /* push what MSG_MORE held back: setting TCP_NODELAY pushes */
       h->corked = 0;
-      (void)set_int(h->fd, IPPROTO_TCP, TCP_NODELAY, 1);
+      if (set_int(h->fd, IPPROTO_TCP, TCP_NODELAY, 1) == 0) h->nodelay = 1;
     }
     return 0;
   }
@@ -288,7 +294,12 @@ static int hs_setopt(int s, int opt, int value) {
   int level, name, err = opt_of(opt, &level, &name);
   if (h == NULL) return -WK_EBADF;
   if (h->kind != HS_CONN) return -WK_ENOTCONN;
-  return err ? err : set_int(h->fd, level, name, value != 0);
+  if (err) return err;
+  if (opt == WK_NET_OPT_NODELAY) {
+    if ((value != 0) == h->nodelay) return 0; /* every accept sets it: one system call less */
+    h->nodelay = (uint8_t)(value != 0);
+  }
+  return set_int(h->fd, level, name, value != 0);
 }
 
 static int get_int(int fd, int level, int name, int *value) {
