@@ -30,6 +30,7 @@ from . import abi
 from .abi import Builtin, Trap, VmctxField
 from .backend import TRUNC_BOUNDS, Label, Value
 from .environ import BUILTIN_TYPES, ModuleEnv
+from .errors import UnsupportedError
 from .module import FuncType, Module, ValType
 
 T = cl.Type
@@ -145,7 +146,10 @@ _TYPES = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
 
 
 def cl_type(t: ValType) -> Any:
-    return _CL_TYPES[t]
+    ty = _CL_TYPES.get(t)
+    if ty is None:
+        raise UnsupportedError(f"value type {t} is not supported by the Cranelift backend yet")
+    return ty
 
 
 def _signature(ftype: FuncType) -> Any:
@@ -510,6 +514,9 @@ class CraneliftFunction:
         above = fb.ins_fcmp(lo_cc, x, self._float_const(src, lo))
         below = fb.ins_fcmp(FloatCC.LessThan, x, self._float_const(src, hi))
         self._trap_if(fb.ins_icmp_imm(IntCC.Equal, fb.ins_band(above, below), 0), Trap.INT_OVERFLOW)
+
+    def simd(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+        raise UnsupportedError(f"operator {op} is not supported by the Cranelift backend yet")
 
     def select(self, cond: Value, a: Value, b: Value) -> Value:
         return self.fb.ins_select(cond, a, b)

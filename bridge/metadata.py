@@ -53,6 +53,7 @@ _SIG_CHARS = {
     ValType.F64: "F",
     ValType.FUNCREF: "r",
     ValType.EXTERNREF: "e",
+    ValType.V128: "V",
 }
 
 
@@ -73,6 +74,8 @@ def _const(expr: list[Instr], what: str) -> str:
             return f"{{0, 0, 0x{imm[0] & 0xFFFFFFFFFFFFFFFF:x}ull}}"
         if op in ("f32.const", "f64.const"):
             return f"{{0, 0, 0x{imm[0]:x}ull}}"
+        if op == "v128.const":
+            return f"{{0, 0, 0x{imm[0] & 0xFFFFFFFFFFFFFFFF:x}ull, 0x{imm[0] >> 64:x}ull}}"
         if op == "global.get":
             return f"{{1, {imm[0]}u, 0}}"
         if op == "ref.func":

@@ -15,6 +15,7 @@ from .abi import Trap
 from .backend import FunctionBackend, Label, Value
 from .errors import UnsupportedError
 from .module import FuncType, Module
+from .opcodes_simd import SIMD_SIGS
 
 _BINARY_SUFFIXES = frozenset(
     "add sub mul div div_s div_u rem_s rem_u and or xor shl shr_s shr_u rotl rotr "
@@ -135,6 +136,8 @@ class FunctionTranslator:
             "elem.drop",
         ):
             h[op] = self._table_op
+        for op in SIMD_SIGS:
+            h[op] = self._simd
         h["ref.null"] = self._ref_null
         h["ref.is_null"] = self._ref_is_null
         h["ref.func"] = self._ref_func
@@ -348,6 +351,14 @@ class FunctionTranslator:
     def _table_op(self, instr: tuple) -> None:
         op = instr[0]
         result = self.be.table_op(op, self._pop(self._TABLE_ARITY[op]), instr[1:])
+        if result is not None:
+            self.stack.append(result)
+
+    def _simd(self, instr: tuple) -> None:
+        """Every SIMD operator: operands per its signature, immediates passed through."""
+        op = instr[0]
+        args = self._pop(len(SIMD_SIGS[op][0]))
+        result = self.be.simd(op, args, instr[1:])
         if result is not None:
             self.stack.append(result)
 

@@ -190,9 +190,24 @@ def _f64_bits(x: float) -> int:
     return int.from_bytes(struct.pack("<d", x), "little")
 
 
+_LANE_BITS = {"i8": 8, "i16": 16, "i32": 32, "i64": 64, "f32": 32, "f64": 64}
+U128 = (1 << 128) - 1
+
+
+def _v128_bits(lane_type: str, lanes: list[str]) -> int:
+    """A v128 given as lane values (strings of unsigned or signed ints) as one 128-bit int."""
+    width = _LANE_BITS[lane_type]
+    bits = 0
+    for i, lane in enumerate(lanes):
+        bits |= (int(lane) & ((1 << width) - 1)) << (i * width)
+    return bits
+
+
 def encode_value(v: dict[str, Any]) -> int:
-    """A script's argument as its slot bits."""
+    """A script's argument as its raw bits (a v128 as one 128-bit int)."""
     ty, value = v["type"], v.get("value")
+    if ty == "v128":
+        return _v128_bits(v["lane_type"], value)  # type: ignore[arg-type]
     if ty in ("i32", "f32"):
         return int(value) & U32  # type: ignore[arg-type]
     if ty in ("i64", "f64"):
@@ -207,6 +222,8 @@ def encode_value(v: dict[str, Any]) -> int:
 
 
 def _slot_value(ty: ValType, raw: int) -> int:
+    if ty == ValType.V128:
+        return raw & U128
     return raw & U32 if ty in (ValType.I32, ValType.F32) else raw & U64
 
 
@@ -220,6 +237,8 @@ def show_value(ty: ValType, raw: int) -> str:
         return f"f32:0x{raw:08x} ({struct.unpack('<f', raw.to_bytes(4, 'little'))[0]!r})"
     if ty == ValType.F64:
         return f"f64:0x{raw:016x} ({struct.unpack('<d', raw.to_bytes(8, 'little'))[0]!r})"
+    if ty == ValType.V128:
+        return "v128:i32x4[" + " ".join(f"0x{raw >> (32 * i) & U32:08x}" for i in range(4)) + "]"
     if raw == 0:
         return f"{ty}:null"
     return f"{ty}:{raw - 1}" if ty == ValType.EXTERNREF else f"{ty}:0x{raw:x}"
@@ -238,6 +257,19 @@ def value_matches(expected: dict[str, Any], ty: ValType, raw: int) -> bool:
         if value == "null":
             return raw == 0
         return ty == ValType.EXTERNREF and raw == int(value) + 1
+    if ty == ValType.V128:
+        lane_type = expected["lane_type"]
+        width = _LANE_BITS[lane_type]
+        lane_vt = _VALTYPES.get(lane_type, ValType.I64 if width == 64 else ValType.I32)
+        return all(
+            _scalar_matches(lane, lane_vt, raw >> (i * width) & ((1 << width) - 1), width)
+            for i, lane in enumerate(value)
+        )
+    return _scalar_matches(value, ty, raw, 32 if ty in (ValType.I32, ValType.F32) else 64)
+
+
+def _scalar_matches(value: Any, ty: ValType, raw: int, width: int) -> bool:
+    """One number (a value, or a lane of `width` bits) against a value or NaN pattern."""
     if value == "nan:canonical":
         if ty == ValType.F32:
             return raw & 0x7FFFFFFF == 0x7FC00000
@@ -248,8 +280,7 @@ def value_matches(expected: dict[str, Any], ty: ValType, raw: int) -> bool:
         return raw & 0x7FF8000000000000 == 0x7FF8000000000000
     if value is None:
         return False
-    mask = U32 if ty in (ValType.I32, ValType.F32) else U64
-    return raw == int(value) & mask
+    return raw == int(value) & ((1 << width) - 1)
 
 
 def trap_message(code: int) -> str:
@@ -477,14 +508,16 @@ class Script:
             if ext is None or ext.kind != ExternKind.GLOBAL:
                 raise CommandFailed(f"no global export {act['field']!r}")
             assert isinstance(ext.handle, hostrt.Global) and isinstance(ext.type, GlobalType)
-            return 0, [ext.handle.bits], (ext.type.type,)
+            bits = ext.handle.bits128 if ext.type.type == ValType.V128 else ext.handle.bits
+            return 0, [bits], (ext.type.type,)
         if ext is None or ext.kind != ExternKind.FUNC:
             raise CommandFailed(f"no function export {act['field']!r}")
         assert isinstance(ext.type, FuncType) and ext.owner is not None
         args = [encode_value(a) for a in act.get("args", [])]
         if len(args) != len(ext.type.params):
             raise CommandFailed(f"{len(args)} arguments for {ext.type}")
-        trap, results = ext.owner.instance.invoke(ext.index, args, len(ext.type.results))
+        trap, results = ext.owner.instance.invoke(
+            ext.index, args, len(ext.type.results), ext.type.params, ext.type.results)
         return trap, results, ext.type.results
 
     def _action_cmd(self, cmd: dict[str, Any]) -> None:
