@@ -52,7 +52,7 @@ def test_spec_suite(backend: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["llvm"])
+@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
 def test_simd_spec_suite(backend: str) -> None:
     """Every command of the 56 simd_* scripts passes (v128 values, lane-wise NaN patterns)."""
     _check_suite(backend, simd=True, least=25000)
