@@ -116,9 +116,10 @@ def _clang_version() -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def _cache_key(source: Path, version: str) -> str:
+def _cache_key(source: Path, version: str, extra_flags: tuple[str, ...] = ()) -> str:
     digest = hashlib.sha256()
-    for part in (source.read_bytes(), " ".join(CFLAGS).encode(), version.encode()):
+    flags = " ".join((*CFLAGS, *extra_flags))
+    for part in (source.read_bytes(), flags.encode(), version.encode()):
         digest.update(part)
         digest.update(b"\0")
     return digest.hexdigest()[:16]
@@ -137,20 +138,21 @@ def compile_fixture(name: str) -> Path:
     return compile_c(source)
 
 
-def compile_c(source: Path) -> Path:
-    """Compile any one-file C program (an example's, say) as compile_fixture does."""
+def compile_c(source: Path, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile any one-file C program (an example's, say) as compile_fixture does;
+    extra_flags (e.g. -msimd128) are added to CFLAGS and to the cache key."""
     name = source.stem
     version = _clang_version()
     if version is None:
         pytest.skip(f"{CLANG} not found: install clang-14, lld-14, wasi-libc (bash .ci/run does)")
-    target = CACHE_DIR / f"{name}-{_cache_key(source, version)}.wasm"
+    target = CACHE_DIR / f"{name}-{_cache_key(source, version, extra_flags)}.wasm"
     if target.is_file():
         return target
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     # Compile to a private name, then rename: concurrent sessions never see a partial module.
     partial = target.with_suffix(f".{os.getpid()}.tmp")
     result = subprocess.run(
-        [CLANG, *CFLAGS, str(source), "-o", str(partial)],
+        [CLANG, *CFLAGS, *extra_flags, str(source), "-o", str(partial)],
         capture_output=True,
         text=True,
         check=False,

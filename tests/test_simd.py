@@ -219,3 +219,48 @@ def test_differential_script_is_not_vacuous(tmp_path: Path) -> None:
     script.write_text(json.dumps(data))
     (result,) = wast.run_scripts([script], backend="cranelift")
     assert result.failed == 1 and result.passed == n - 1
+
+
+# ---- a SIMD program in images, both targets --------------------------------------------------
+@pytest.fixture(scope="module")
+def simd_program(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """tests/fixtures/simd.c built with -msimd128, and wasmtime's stdout for it."""
+    from guest_programs import FIXTURES_DIR, compile_c
+
+    wasm = compile_c(FIXTURES_DIR / "simd.c", ("-msimd128",))
+    folder = tmp_path_factory.mktemp("simd")
+    engine = wasmtime.Engine()
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    wasi = wasmtime.WasiConfig()
+    wasi.stdout_file = str(folder / "stdout")
+    store = wasmtime.Store(engine)
+    store.set_wasi(wasi)
+    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(wasm)))
+    try:
+        instance.exports(store)["_start"](store)
+    except wasmtime.ExitTrap as e:
+        assert e.code == 0
+    return wasm, (folder / "stdout").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("target", ["x86_64-spt", "x86_64-kvm"])
+def test_simd_program_in_images(target: str, backend: str, simd_program: tuple[Path, str],
+                                tmp_path: Path) -> None:
+    """Vector state survives everything an image does around the code: kvm boot (SSE enabled
+    in CR4), WASI calls in the middle of vector work, spt's signal handlers."""
+    from test_run import _need as need_target
+    from test_run import wasmkiln
+
+    need_target(target)
+    wasm, want = simd_program
+    assert "histogram" in want and want.count("\n") > 20
+    image = tmp_path / f"simd-{backend}.img"
+    proc = wasmkiln("build", str(wasm), "--target", target, "--backend", backend,
+                    "-o", str(image))
+    assert proc.returncode == 0, proc.stderr
+    proc = wasmkiln("run", str(image))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == want
