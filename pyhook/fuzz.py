@@ -50,11 +50,12 @@ from .fuzz_engines import (
     wasmtime_validates,
 )
 
-# wasm-opt flags: the features wasmkiln compiles, nothing else (no SIMD; reference types are
-# left out too, as binaryen 108's -ttf emits invalid modules with them).
+# wasm-opt flags: the features wasmkiln compiles, nothing else (reference types are left out,
+# as binaryen 108's -ttf emits invalid modules with them).
 FEATURE_FLAGS = [
     "--mvp-features", "--enable-mutable-globals", "--enable-sign-ext",
     "--enable-nontrapping-float-to-int", "--enable-bulk-memory", "--enable-multivalue",
+    "--enable-simd",
 ]  # fmt: skip
 ROUNDS = 2
 

@@ -7,8 +7,8 @@ and instantiated through the host runtime (pyhook/hostrt.py, the only cffi user)
 every command runs against it. docs/spec-runner.md describes the whole runner.
 
 Values cross as 8-byte slots of raw bits: i32/f32 in the low 4 bytes, i64/f64 whole, a v128
-in two slots (one 128-bit int here), references as pointers (0 is null). The spec's host references `ref.extern N` are the
-opaque values N + 1, so that `ref.extern 0` is not null.
+in two slots (one 128-bit int here), references as pointers (0 is null). The spec's host
+references `ref.extern N` are the opaque values N + 1, so that `ref.extern 0` is not null.
 """
 
 from __future__ import annotations
