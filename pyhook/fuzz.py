@@ -78,6 +78,8 @@ def _values_match(ref: Value, ours: Value) -> bool:
     not known exactly. Payload differences that reach memory still show in the memory hash."""
     if ref[0] != ours[0]:
         return False
+    if ref[0] == "v128":  # lanes of unknown shape: forgive bytes of floats NaN on both sides
+        return memories_match(ref[1].to_bytes(16, "little"), ours[1].to_bytes(16, "little"))
     return ref == ours or (_is_nan(ref) and _is_nan(ours))
 
 

@@ -11,8 +11,9 @@ are cffi callbacks behind `wk_funcref` records (code, vmctx, signature id) whose
 are those of the `spectest` functions with the same parameter (print_i32 for log-i32, ...).
 
 The `wasmtime` package cannot pass v128 values (neither to a call nor to a host function), so
-`log-v128` is a small Wasm module on both sides (LOG_V128_SHIM: it logs the two i64 halves
-through `log-i64`), instantiated first and handed over as the import, and exported functions
+`log-v128` is a small Wasm module on both sides (LOG_V128_SHIM: it hands the two i64 halves
+to a host function of ours, which logs one ("v128", bits) value), instantiated first and
+handed over as the import, and exported functions
 with a v128 parameter or result are not called from outside (binaryen's `*_invoker` exports
 call them with constants, so their code still runs); nor are v128 globals compared.
 """
@@ -38,12 +39,11 @@ HANG_EXPORT = "hangLimitInitializer"  # binaryen's: resets the loop/call budget
 LOG_MODULE = "fuzzing-support"
 LOG_FUNCS = {"log-i32": "i32", "log-i64": "i64", "log-f32": "f32", "log-f64": "f64"}
 LOG_V128 = "log-v128"
-# log-v128 for both engines: the low then the high half through log-i64.
+# log-v128 for both engines: the two halves, low first, to a host function (signature "II:").
 LOG_V128_SHIM = f"""(module
-  (import "{LOG_MODULE}" "log-i64" (func $log (param i64)))
+  (import "wasmkiln-fuzz" "log-v128-halves" (func $log (param i64 i64)))
   (func (export "{LOG_V128}") (param v128)
-    (call $log (i64x2.extract_lane 0 (local.get 0)))
-    (call $log (i64x2.extract_lane 1 (local.get 0)))))"""
+    (call $log (i64x2.extract_lane 0 (local.get 0)) (i64x2.extract_lane 1 (local.get 0)))))"""
 LOG_LIMIT = 10_000  # logged values kept per call (the rest are counted)
 FUEL = 20_000_000  # wasmtime fuel per call
 CHILD_TIMEOUT = 60.0  # seconds for our side of one module (all its calls)
@@ -105,6 +105,8 @@ WASMTIME_TRAPS = {
 
 def _show(v: Value) -> str:
     ty, bits = v
+    if ty == "v128":
+        return f"v128:0x{bits:032x}"
     if ty == "f32":
         return f"f32:{struct.unpack('<f', bits.to_bytes(4, 'little'))[0]!r}(0x{bits:08x})"
     if ty == "f64":
@@ -237,12 +239,17 @@ def _logger(logs: list[Value], ty: str) -> Callable[[Any], None]:
     return log
 
 
+def _log_v128(logs: list[Value], lo: int, hi: int) -> None:
+    if len(logs) < LOG_LIMIT:
+        logs.append(("v128", (lo & MASK["i64"]) | (hi & MASK["i64"]) << 64))
+
+
 def _wasmtime_shim(store: Any, logs: list[Value]) -> Any:
-    """log-v128 for wasmtime: LOG_V128_SHIM instantiated over a logging log-i64."""
+    """log-v128 for wasmtime: LOG_V128_SHIM instantiated over the halves' logger."""
     import wasmtime
 
     shim = wasmtime.Module(store.engine, LOG_V128_SHIM)
-    log = wasmtime.Func(store, shim.imports[0].type, _logger(logs, "i64"))
+    log = wasmtime.Func(store, shim.imports[0].type, lambda lo, hi: _log_v128(logs, lo, hi))
     return wasmtime.Instance(store, shim, [log]).exports(store)[LOG_V128]
 
 
@@ -330,8 +337,14 @@ class Ours:
             shim: hostrt.Func | None = None
             for imp in module.imports:
                 if imp.module == LOG_MODULE and imp.name == LOG_V128 and shim_path is not None:
-                    if shim is None:  # log-v128: the shim module, over a logging log-i64
-                        shim_inst = store.instantiate(store.load(shim_path), [logger("i64")])
+                    if shim is None:  # log-v128: the shim module, over the halves' logger
+                        cb = ffi.callback("void(void *, uint64_t, uint64_t)",
+                                          lambda _vm, lo, hi: _log_v128(logs, lo, hi))
+                        rec = ffi.new("wk_funcref *")
+                        rec.code, rec.vmctx, rec.type_id = cb, rec, rt.type_id("II:")
+                        keep.extend((cb, rec))
+                        shim_inst = store.instantiate(store.load(shim_path),
+                                                      [hostrt.Func(rt, rec)])
                         shim_inst.initialize()
                         shim = shim_inst.func(1)  # its import is function 0
                     imports.append(shim)

@@ -70,6 +70,7 @@ void wk_host_table_free(wk_table *table);
 wk_global *wk_host_global_new(uint64_t bits);
 void wk_host_global_free(wk_global *cell);
 wk_funcref *wk_host_spectest_func(const char *name);
+uint32_t wk_type_id(const char *sig);
 
 extern const char wk_module_main[];
 """
@@ -285,6 +286,11 @@ class HostRuntime:
 
     def last_error(self) -> str:
         return self.ffi.string(self.lib.wk_host_last_error()).decode(errors="replace")
+
+    def type_id(self, signature: str) -> int:
+        """The runtime-wide id of a function signature ("II:" is (i64, i64) -> ()), for
+        records of host functions made in Python (the fuzzer's loggers)."""
+        return int(self.lib.wk_type_id(signature.encode()))
 
     def set_stack_depth(self, nbytes: int) -> None:
         self.lib.wk_host_set_stack_depth(nbytes)
