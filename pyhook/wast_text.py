@@ -233,14 +233,15 @@ class _Converter:
             return {"type": "assert_return", "line": line, "action": self.action(items[1]),
                     "expected": [self.value(v) for v in items[2:]]}
         if head in ("assert_trap", "assert_exhaustion") and _is(items[1], "module"):
-            return {"type": "assert_uninstantiable", "line": line, **self.module(items[1]),
-                    "text": items[2].text}
+            return {"type": "assert_uninstantiable", "line": self.line(items[1]),
+                    **self.module(items[1]), "text": items[2].text}
         if head in ("assert_trap", "assert_exhaustion"):
             return {"type": head, "line": line, "action": self.action(items[1]),
                     "text": items[2].text}
         if head in ("assert_invalid", "assert_malformed", "assert_unlinkable",
                     "assert_uninstantiable"):
-            return {"type": head, "line": line, **self.module(items[1], rejected=True),
+            return {"type": head, "line": self.line(items[1]),  # the module's, as wast2json
+                    **self.module(items[1], rejected=True),
                     "text": items[2].text if len(items) > 2 else ""}
         return {"type": head or "?", "line": line}
 
