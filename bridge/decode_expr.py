@@ -320,9 +320,6 @@ def _decode_fd(b: bytes, pos: int, base: int, add: Append) -> int:
     sub, pos = read_uleb(b, pos, 32)
     entry = SIMD_OPS.get(sub)
     if entry is None:
-        if 0x100 <= sub <= 0x113:
-            raise UnsupportedError(f"relaxed SIMD (a proposal after Wasm 2.0) is not supported: "
-                                   f"opcode 0xfd {sub}", offset=base + at)
         raise DecodeError(f"illegal opcode 0xfd {sub}", offset=base + at)
     name, k = entry[0], entry[1]
     if k is SimdImm.NONE:

@@ -175,3 +175,33 @@ for _first, _names in _ARITH:
         _add(_first + _i, _n, SimdImm.NONE, _s)
 
 SIMD_NAMES: frozenset[str] = frozenset(SIMD_SIGS)
+
+# ---- relaxed SIMD (WebAssembly 3.0), 0x100..0x113 ------------------------------------------------
+# Each has several allowed results; wasmkiln picks one per operator (relaxed_simd.py says which).
+_TERN: Sig = ((V128, V128, V128), (V128,))
+_RELAXED: list[tuple[int, str, Sig]] = [
+    (0x100, "i8x16.relaxed_swizzle", _BIN),
+    (0x101, "i32x4.relaxed_trunc_f32x4_s", _UN),
+    (0x102, "i32x4.relaxed_trunc_f32x4_u", _UN),
+    (0x103, "i32x4.relaxed_trunc_f64x2_s_zero", _UN),
+    (0x104, "i32x4.relaxed_trunc_f64x2_u_zero", _UN),
+    (0x105, "f32x4.relaxed_madd", _TERN),
+    (0x106, "f32x4.relaxed_nmadd", _TERN),
+    (0x107, "f64x2.relaxed_madd", _TERN),
+    (0x108, "f64x2.relaxed_nmadd", _TERN),
+    (0x109, "i8x16.relaxed_laneselect", _TERN),
+    (0x10A, "i16x8.relaxed_laneselect", _TERN),
+    (0x10B, "i32x4.relaxed_laneselect", _TERN),
+    (0x10C, "i64x2.relaxed_laneselect", _TERN),
+    (0x10D, "f32x4.relaxed_min", _BIN),
+    (0x10E, "f32x4.relaxed_max", _BIN),
+    (0x10F, "f64x2.relaxed_min", _BIN),
+    (0x110, "f64x2.relaxed_max", _BIN),
+    (0x111, "i16x8.relaxed_q15mulr_s", _BIN),
+    (0x112, "i16x8.relaxed_dot_i8x16_i7x16_s", _BIN),
+    (0x113, "i32x4.relaxed_dot_i8x16_i7x16_add_s", _TERN),
+]
+RELAXED_NAMES: frozenset[str] = frozenset(n for _, n, _ in _RELAXED)
+for _sub, _name, _s in _RELAXED:
+    _add(_sub, _name, SimdImm.NONE, _s)
+SIMD_NAMES = frozenset(SIMD_SIGS)

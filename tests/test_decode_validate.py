@@ -208,15 +208,21 @@ def test_simd_decodes_and_validates(tmp_path: Path) -> None:
     assert m.funcs[0].body[1] == ("i32x4.extract_lane", 0)
 
 
-def test_relaxed_simd_is_unsupported(tmp_path: Path) -> None:
-    """Relaxed SIMD (Wasm 3.0) is valid Wasm we cannot compile yet: said so, not malformed."""
-    # no locals; v128.const 0; i8x16.relaxed_swizzle (0xfd 0x100); end
-    body = bytes([0x00, 0xFD, 12]) + bytes(16) + bytes([0xFD, 0x80, 0x02, 0x0B])
+def _simd_module(sub: bytes) -> bytes:
+    """(func (result v128) v128.const 0; v128.const 0; 0xfd SUB; end)"""
+    body = bytes([0x00]) + (bytes([0xFD, 12]) + bytes(16)) * 2 + b"\xfd" + sub + b"\x0b"
     code = bytes([1, len(body)]) + body
-    data = (b"\0asm\1\0\0\0" + bytes([1, 5, 1, 0x60, 0, 1, 0x7B]) + bytes([3, 2, 1, 0])
+    return (b"\0asm\1\0\0\0" + bytes([1, 5, 1, 0x60, 0, 1, 0x7B]) + bytes([3, 2, 1, 0])
             + bytes([10, len(code)]) + code)
-    with pytest.raises(UnsupportedError, match="relaxed SIMD .* is not supported"):
-        decode(data)
+
+
+def test_relaxed_simd_decodes_and_unassigned_simd_is_illegal() -> None:
+    m = decode(_simd_module(b"\x80\x02"))  # 0x100: i8x16.relaxed_swizzle
+    validate(m)
+    assert m.funcs[0].body[2] == ("i8x16.relaxed_swizzle",)
+    for sub in (b"\x94\x02", b"\x9a\x01"):  # 0x114 (after relaxed SIMD), 0x9a (unassigned)
+        with pytest.raises(DecodeError, match="illegal opcode 0xfd"):
+            decode(_simd_module(sub))
 
 
 @pytest.mark.parametrize(("text", "flag", "proposal"), [

@@ -3,13 +3,15 @@ wasmtime.
 
 The spec suite (tests/test_spec.py, `simd_*`) judges semantics. This file adds what it does not
 check: that the 0xFD table matches an independent encoder (the `wasmtime` package's
-`wat2wasm`), that every one of the 236 operators compiles on each backend into an object
-without undefined symbols (at its SSE2 baseline Cranelift would otherwise call
-`__cranelift_x86_pshufb` or libm's `ceilf`, which no wasmkiln runtime has), and that the
-Cranelift lowerings written by hand for those gaps (bridge/cranelift_simd.py: swizzle and
+`wat2wasm`), that every one of the 236 operators (and the 20 of relaxed SIMD) compiles on each
+backend into an object without undefined symbols (at its SSE2 baseline Cranelift would
+otherwise call `__cranelift_x86_pshufb` or libm's `ceilf`, which no wasmkiln runtime has), that
+the Cranelift lowerings written by hand for those gaps (bridge/cranelift_simd.py: swizzle and
 shuffle through a stack slot, lane-wise rounding, f64x2 -> i32x4 saturating truncation) agree
 with wasmtime bit for bit on random and edge inputs (a NaN lane only has to be an arithmetic
-NaN, which is all the spec fixes).
+NaN, which is all the spec fixes), and that each relaxed operator gives, on both backends,
+exactly the result of the 2.0 sequence bridge/relaxed_simd.py documents as wasmkiln's choice
+(wasmtime runs that sequence).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def _operator_module(name: str) -> str:
 
 def test_opcode_table_matches_wat2wasm() -> None:
     """Every sub-opcode of opcodes_simd.SIMD_OPS is what wasmtime's encoder writes."""
-    assert len(SIMD_OPS) == 236  # 256 sub-opcodes minus the 20 unassigned ones
+    # 2.0: 256 sub-opcodes minus the 20 unassigned ones; relaxed SIMD: 20 more
+    assert len(SIMD_OPS) == 236 + 20
     for sub, (name, _, _) in SIMD_OPS.items():
         wasm = wasmtime.wat2wasm(_operator_module(name))
         code = wasm.index(b"\x0a")  # the code section
@@ -117,8 +120,39 @@ def _vectors(lanes: list[int], width: int) -> list[int]:
             for i in range(0, len(lanes), per)]
 
 
+# Relaxed SIMD: (operator, operands over locals 0/1, the 2.0 body wasmkiln promises
+# (bridge/relaxed_simd.py), result lane type); wasmtime computes the 2.0 body.
+_L0, _L1 = "(local.get 0)", "(local.get 1)"
+_RELAXED = [
+    ("i8x16.relaxed_swizzle", f"{_L0} {_L1}", f"(i8x16.swizzle {_L0} {_L1})", "i8"),
+    *[(f"i32x4.relaxed_trunc_{s}", _L0, f"(i32x4.trunc_sat_{s} {_L0})", "i32")
+      for s in ("f32x4_s", "f32x4_u", "f64x2_s_zero", "f64x2_u_zero")],
+    *[(f"{sh}.relaxed_madd", f"{_L0} {_L1} {_L1}", f"({sh}.add ({sh}.mul {_L0} {_L1}) {_L1})",
+       sh[:3]) for sh in ("f32x4", "f64x2")],
+    *[(f"{sh}.relaxed_nmadd", f"{_L0} {_L1} {_L0}",
+       f"({sh}.add ({sh}.neg ({sh}.mul {_L0} {_L1})) {_L0})", sh[:3]) for sh in ("f32x4", "f64x2")],
+    *[(f"{sh}.relaxed_laneselect", f"{_L0} {_L1} (v128.xor {_L0} {_L1})",
+       f"(v128.bitselect {_L0} {_L1} (v128.xor {_L0} {_L1}))", "i8")
+      for sh in ("i8x16", "i16x8", "i32x4", "i64x2")],
+    *[(f"{sh}.relaxed_{m}", f"{_L0} {_L1}", f"({sh}.{m} {_L0} {_L1})", sh[:3])
+      for sh in ("f32x4", "f64x2") for m in ("min", "max")],
+    ("i16x8.relaxed_q15mulr_s", f"{_L0} {_L1}", f"(i16x8.q15mulr_sat_s {_L0} {_L1})", "i32"),
+]
+_DOT16 = ("(i16x8.narrow_i32x4_u"
+          " (v128.and (i32x4.extadd_pairwise_i16x8_s (i16x8.extmul_low_i8x16_s {0} {1}))"
+          " (v128.const i32x4 0xffff 0xffff 0xffff 0xffff))"
+          " (v128.and (i32x4.extadd_pairwise_i16x8_s (i16x8.extmul_high_i8x16_s {0} {1}))"
+          " (v128.const i32x4 0xffff 0xffff 0xffff 0xffff)))")
+_RELAXED += [
+    ("i16x8.relaxed_dot_i8x16_i7x16_s", f"{_L0} {_L1}", _DOT16.format(_L0, _L1), "i32"),
+    ("i32x4.relaxed_dot_i8x16_i7x16_add_s", f"{_L0} {_L1} {_L0}",
+     f"(i32x4.add (i32x4.extadd_pairwise_i16x8_s {_DOT16.format(_L0, _L1)}) {_L0})", "i32"),
+]
+
+
 def _cases() -> list[tuple[str, str, str, list[tuple[int, int]]]]:
-    """(export, body over locals 0 and 1, result lane type, [(a, b), ...])."""
+    """(export, body over locals 0 and 1, result lane type, [(a, b), ...]); an export named
+    relaxed_* has its 2.0 reference body in REFERENCE, which is what wasmtime runs."""
     rng = random.Random(16)
     rand = [rng.getrandbits(128) for _ in range(24)]
     small = [sum(rng.choice([rng.randrange(16), rng.randrange(16, 256)]) << (8 * k)
@@ -146,7 +180,17 @@ def _cases() -> list[tuple[str, str, str, list[tuple[int, int]]]]:
     for sign in "su":
         cases.append((f"trunc_sat_{sign}", f"local.get 0 i32x4.trunc_sat_f64x2_{sign}_zero",
                       "i32", [(v, 0) for v in f64]))
+    floats = _vectors(_float_bits("f32x4", rng), 32)
+    for i, (op, operands, reference, lane) in enumerate(_RELAXED):
+        name = f"relaxed{i}"
+        REFERENCE[name] = reference
+        pairs = list(zip(rand, reversed(rand), strict=True)) + list(zip(floats, floats[1:],
+                                                                         strict=False))
+        cases.append((name, f"({op} {operands})", lane, pairs))
     return cases
+
+
+REFERENCE: dict[str, str] = {}
 
 
 def _module(cases: list[tuple[str, str, str, list[tuple[int, int]]]]) -> str:
@@ -155,9 +199,13 @@ def _module(cases: list[tuple[str, str, str, list[tuple[int, int]]]]) -> str:
     funcs = []
     for name, body, _, _ in cases:
         funcs.append(f'(func ${name} (export "{name}") (param v128 v128) (result v128) {body})')
+        callee = name
+        if name in REFERENCE:
+            callee = f"{name}_ref"
+            funcs.append(f"(func ${callee} (param v128 v128) (result v128) {REFERENCE[name]})")
         funcs.append(
             f'(func (export "{name}_i64") (param i64 i64 i64 i64) (result i64 i64) (local v128)'
-            f" (local.set 4 (call ${name}"
+            f" (local.set 4 (call ${callee}"
             " (i64x2.replace_lane 1 (i64x2.splat (local.get 0)) (local.get 1))"
             " (i64x2.replace_lane 1 (i64x2.splat (local.get 2)) (local.get 3))))"
             " (i64x2.extract_lane 0 (local.get 4)) (i64x2.extract_lane 1 (local.get 4)))")
