@@ -172,3 +172,22 @@ def compile_c(source: Path, extra_flags: tuple[str, ...] = ()) -> Path:
         raise RuntimeError(f"compiling {source.name} failed:\n{result.stderr}")
     os.replace(partial, target)
     return target
+
+
+def wasmtime_stdout(wasm: Path, folder: Path) -> str:
+    """Run a WASI command module's `_start` in the `wasmtime` package (the reference) and
+    return what it wrote to stdout; an exit with status 0 counts as a normal end."""
+    wasmtime = pytest.importorskip("wasmtime")
+    engine = wasmtime.Engine()
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    wasi = wasmtime.WasiConfig()
+    wasi.stdout_file = str(folder / "stdout")
+    store = wasmtime.Store(engine)
+    store.set_wasi(wasi)
+    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(wasm)))
+    try:
+        instance.exports(store)["_start"](store)
+    except wasmtime.ExitTrap as e:
+        assert e.code == 0, f"the reference run exited with {e.code}"
+    return (folder / "stdout").read_text()

@@ -273,23 +273,10 @@ def test_differential_script_is_not_vacuous(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def simd_program(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """tests/fixtures/simd.c built with -msimd128, and wasmtime's stdout for it."""
-    from guest_programs import FIXTURES_DIR, compile_c
+    from guest_programs import FIXTURES_DIR, compile_c, wasmtime_stdout
 
     wasm = compile_c(FIXTURES_DIR / "simd.c", ("-msimd128",))
-    folder = tmp_path_factory.mktemp("simd")
-    engine = wasmtime.Engine()
-    linker = wasmtime.Linker(engine)
-    linker.define_wasi()
-    wasi = wasmtime.WasiConfig()
-    wasi.stdout_file = str(folder / "stdout")
-    store = wasmtime.Store(engine)
-    store.set_wasi(wasi)
-    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(wasm)))
-    try:
-        instance.exports(store)["_start"](store)
-    except wasmtime.ExitTrap as e:
-        assert e.code == 0
-    return wasm, (folder / "stdout").read_text()
+    return wasm, wasmtime_stdout(wasm, tmp_path_factory.mktemp("simd"))
 
 
 @pytest.mark.slow
