@@ -33,6 +33,8 @@ from .cranelift_backend import F32, F64, I8, I32, I64, FloatCC, IntCC, T, little
 from .errors import UnsupportedError
 from .opcodes_simd import SIMD_MEMOPS
 
+Imm = tuple[Any, ...]  # an operator's immediates (opcodes_simd.py)
+
 if TYPE_CHECKING:
     from .cranelift_backend import CraneliftFunction
 
@@ -102,7 +104,7 @@ class _Simd:
         return self.cast(self.const(sum(one << (i * width) for i in range(lanes))), ty)
 
     # ---- dispatch ---------------------------------------------------------------------
-    def lower(self, op: str, a: Sequence[Value], imm: tuple) -> Value | None:
+    def lower(self, op: str, a: Sequence[Value], imm: Imm) -> Value | None:
         shape, name = op.split(".", 1)
         fb = self.fb
         if shape == "v128":
@@ -131,7 +133,7 @@ class _Simd:
             return self.float_op(shape, name, a)
         return self.int_op(shape, name, a)
 
-    def v128(self, name: str, a: Sequence[Value], imm: tuple) -> Value | None:
+    def v128(self, name: str, a: Sequence[Value], imm: Imm) -> Value | None:
         fb = self.fb
         if name == "const":
             return self.out(self.const(imm[0]))
@@ -185,7 +187,7 @@ class _Simd:
         return fb.ins_load(V128, flags, base, 32)
 
     # ---- memory -----------------------------------------------------------------------
-    def memory(self, name: str, a: Sequence[Value], imm: tuple) -> Value | None:
+    def memory(self, name: str, a: Sequence[Value], imm: Imm) -> Value | None:
         op = "v128." + name
         if op not in SIMD_MEMOPS:
             raise UnsupportedError(f"operator {op} is not supported by the Cranelift backend")
@@ -343,6 +345,6 @@ def _signed(v: int, bits: int) -> int:
     return v - (1 << bits) if v >> (bits - 1) else v
 
 
-def lower_simd(f: CraneliftFunction, op: str, a: Sequence[Value], imm: tuple) -> Value | None:
+def lower_simd(f: CraneliftFunction, op: str, a: Sequence[Value], imm: Imm) -> Value | None:
     """Emit SIMD operator `op`; its result, or None for the stores."""
     return _Simd(f).lower(op, a, imm)

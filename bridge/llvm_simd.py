@@ -17,10 +17,12 @@ function's `_address`, so they share the scalar bounds-check and guard-region mo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import UnsupportedError
 from .llvm_numeric import _FCMP, _ICMP, CANONICAL_NAN
+
+Imm = tuple[Any, ...]  # an operator's immediates (opcodes_simd.py)
 
 if TYPE_CHECKING:
     from .llvm_function import LLVMFunction
@@ -66,7 +68,7 @@ class _Emit:
         self.f = f
 
     def line(self, prefix: str, text: str) -> str:
-        r = self.f.val(prefix)
+        r: str = self.f.val(prefix)
         self.f.lines.append(f"{r} = {text}")
         return r
 
@@ -100,7 +102,7 @@ def _wide(shape: str) -> tuple[str, str]:
     return f"<{lanes} x {welem}>", welem
 
 
-def lower_simd(f: LLVMFunction, op: str, a: Sequence[str], imm: tuple) -> str | None:
+def lower_simd(f: LLVMFunction, op: str, a: Sequence[str], imm: Imm) -> str | None:
     """Emit `op` (a SIMD operator) on operands `a` with immediates `imm`; its result or None."""
     shape, name = op.split(".", 1)
     e = _Emit(f)
@@ -131,7 +133,7 @@ def lower_simd(f: LLVMFunction, op: str, a: Sequence[str], imm: tuple) -> str | 
     return _integer(e, shape, name, a)
 
 
-def _v128(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: tuple) -> str | None:
+def _v128(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: Imm) -> str | None:
     if name == "const":
         bits = imm[0]
         lo, hi = bits & (2**64 - 1), bits >> 64
@@ -168,7 +170,7 @@ _EXTEND_LOADS = {
 _LANE_SHAPE = {8: "i8x16", 16: "i16x8", 32: "i32x4", 64: "i64x2"}
 
 
-def _memory(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: tuple) -> str | None:
+def _memory(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: Imm) -> str | None:
     from .opcodes_simd import SIMD_MEMOPS
 
     op = "v128." + name
@@ -210,7 +212,7 @@ def _memory(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: tuple) 
     return r
 
 
-def _shuffle(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: tuple) -> str:
+def _shuffle(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: Imm) -> str:
     ty = "<16 x i8>"
     x, y = e.cast(a[0], "i8x16"), e.cast(a[1], "i8x16")
     if name == "shuffle":
@@ -301,8 +303,9 @@ def _integer(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
         c = e.t(f"call {cat_ty} @llvm.smin.{cat_sfx}({cat_ty} {c}, "
                 f"{cat_ty} {_splat_const(selem, 2 * slanes, hi)})")
         return e.back(e.t(f"trunc {cat_ty} {c} to {ty}"), ty)
-    src = _HALF.get(shape)
-    if src is not None:
+    half = _HALF.get(shape)
+    if half is not None:
+        src = half
         sty, selem, slanes, _ = SHAPES[src]
         ext = "sext" if name.endswith("_s") else "zext"
         if name.startswith("extend_"):  # i16x8.extend_low_i8x16_s

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 Value = Any
-Emit = Callable[[str, Sequence[Value], tuple], Value]
+Emit = Callable[[str, Sequence[Value], tuple[Any, ...]], Value]
 
 # operators that are one 2.0 operator with the same operands
 _SAME_AS = {

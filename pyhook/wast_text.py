@@ -84,7 +84,10 @@ def parse(text: str) -> list[SList]:
                 raise WastError(f"line {line_of(text, i)}: unbalanced ')'")
             lst = stack.pop()
             lst.end = i + 1
-            (stack[-1].items if stack else top).append(lst)  # type: ignore[arg-type]
+            if stack:
+                stack[-1].items.append(lst)
+            else:
+                top.append(lst)
             i += 1
         elif c == '"':
             value, j = _string(text, i)
@@ -203,7 +206,15 @@ class _Converter:
         return line_of(self.text, node.start)
 
     def run(self) -> Path:
-        commands = [self.command(node) for node in parse(self.text)]
+        commands = []
+        for node in parse(self.text):
+            try:
+                commands.append(self.command(node))
+            except (IndexError, KeyError, ValueError) as e:
+                if isinstance(e, WastError):
+                    raise
+                raise WastError(f"line {self.line(node)}: cannot read this command "
+                                f"({type(e).__name__}: {e})") from None
         self.floats.resolve(self.wat2wasm)
         for value, key, index in self.pending:
             bits = self.floats.bits[index]
@@ -222,9 +233,9 @@ class _Converter:
         if head == "module":
             return {"type": "module", "line": line, **self.module(node)}
         if head == "register":
-            cmd: Json = {"type": "register", "line": line, "as": items[1].text}
+            cmd: Json = {"type": "register", "line": line, "as": _text(items[1])}
             if len(items) > 2:
-                cmd["name"] = items[2].text
+                cmd["name"] = _text(items[2])
             return cmd
         if head in ("invoke", "get"):
             return {"type": "action", "line": line, "action": self.action(node),
@@ -234,15 +245,15 @@ class _Converter:
                     "expected": [self.value(v) for v in items[2:]]}
         if head in ("assert_trap", "assert_exhaustion") and _is(items[1], "module"):
             return {"type": "assert_uninstantiable", "line": self.line(items[1]),
-                    **self.module(items[1]), "text": items[2].text}
+                    **self.module(items[1]), "text": _text(items[2])}
         if head in ("assert_trap", "assert_exhaustion"):
             return {"type": head, "line": line, "action": self.action(items[1]),
-                    "text": items[2].text}
+                    "text": _text(items[2])}
         if head in ("assert_invalid", "assert_malformed", "assert_unlinkable",
                     "assert_uninstantiable"):
             return {"type": head, "line": self.line(items[1]),  # the module's, as wast2json
                     **self.module(items[1], rejected=True),
-                    "text": items[2].text if len(items) > 2 else ""}
+                    "text": _text(items[2]) if len(items) > 2 else ""}
         return {"type": head or "?", "line": line}
 
     def module(self, node: SList | Atom, rejected: bool = False) -> Json:
@@ -250,18 +261,18 @@ class _Converter:
         assert isinstance(node, SList)
         items = node.items[1:]
         name = None
-        if items and isinstance(items[0], Atom) and items[0].text.startswith("$"):
-            name = items[0].text
+        if items and isinstance(items[0], Atom) and _text(items[0]).startswith("$"):
+            name = _text(items[0])
             items = items[1:]
-        kind = items[0].text if items and isinstance(items[0], Atom) and not items[0].string \
+        kind = _text(items[0]) if items and isinstance(items[0], Atom) and not items[0].string \
             else ""
         out: Json = {"name": name} if name else {}
         if kind == "quote":
-            out.update(filename=self._file("wat", "".join(i.text for i in items[1:]).encode(
+            out.update(filename=self._file("wat", "".join(_text(i) for i in items[1:]).encode(
                 "latin-1")), module_type="text")
             return out
         if kind == "binary":
-            data = "".join(i.text for i in items[1:]).encode("latin-1")
+            data = "".join(_text(i) for i in items[1:]).encode("latin-1")
         elif kind in ("definition", "instance"):
             out["error"] = f"module {kind} (WebAssembly 3.0 script syntax) is not supported"
             return out
@@ -289,9 +300,9 @@ class _Converter:
         items = node.items[1:]
         act: Json = {"type": node.head()}
         if items and isinstance(items[0], Atom) and not items[0].string:
-            act["module"] = items[0].text
+            act["module"] = _text(items[0])
             items = items[1:]
-        act["field"] = items[0].text  # type: ignore[union-attr]
+        act["field"] = _text(items[0])
         if act["type"] == "invoke":
             act["args"] = [self.value(v) for v in items[1:]]
         return act
@@ -334,6 +345,13 @@ class _Converter:
         else:
             self.pending.append((v, key, self.floats.add(ty, literal)))
         return v
+
+
+def _text(node: SList | Atom) -> str:
+    """An atom's text; a list where a name, string or number belongs is an error."""
+    if isinstance(node, SList):
+        raise WastError(f"expected a name, string or number at offset {node.start}, found a list")
+    return node.text
 
 
 def _is(node: SList | Atom, head: str) -> bool:
