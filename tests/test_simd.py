@@ -299,3 +299,43 @@ def test_simd_program_in_images(target: str, backend: str, simd_program: tuple[P
     proc = wasmkiln("run", str(image))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == want
+
+
+V128_GUARD_EDGES = [
+    # (name, body of _start, traps): 16-byte and lane accesses at the edges of memory
+    ("last16", "(drop (v128.load (i32.const 0xfff0)))", False),
+    ("straddle", "(drop (v128.load (i32.const 0xfff1)))", True),
+    ("lane_past", "(drop (v128.load8_lane 0 (i32.const 0x10000) (v128.const i64x2 0 0)))", True),
+    ("splat_last", "(drop (v128.load64_splat (i32.const 0xfff8)))", False),
+    ("store_straddle", "(v128.store (i32.const 0xfff8) (v128.const i64x2 1 2))", True),
+    ("store_lane_last", "(v128.store32_lane 3 (i32.const 0xfffc) (v128.const i64x2 1 2))", False),
+    # the farthest byte reachable without a bounds check (offset just under the guard size)
+    ("far_unchecked", "(drop (v128.load offset=0x7ffffff0 (i32.const -1)))", True),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("target", ["x86_64-spt", "x86_64-kvm"])
+def test_v128_accesses_at_the_guard_region(target: str, backend: str, tmp_path: Path) -> None:
+    """Images use guard-region memory (no bounds checks below the guard size): a v128 access
+    past the end must still trap, a dropped one included (LLVM would delete an unused load,
+    so it is kept alive; a vector in that keep-alive asm once stopped the build)."""
+    from test_run import _need as need_target
+    from test_run import wasmkiln
+
+    need_target(target)
+    for name, body, traps in V128_GUARD_EDGES:
+        wasm = tmp_path / f"{name}.wasm"
+        wasm.write_bytes(wasmtime.wat2wasm(
+            f'(module (memory 1) (func (export "_start") {body}))'))
+        image = tmp_path / f"{name}-{backend}.img"
+        proc = wasmkiln("build", str(wasm), "--target", target, "--backend", backend,
+                        "-o", str(image))
+        assert proc.returncode == 0, (name, proc.stderr)
+        proc = wasmkiln("run", *(["--accel", "tcg"] if target.endswith("kvm") else []),
+                        str(image))
+        if traps:
+            assert proc.returncode == 134, (name, proc.returncode, proc.stderr)
+            assert proc.stderr.strip() == "wasm trap: out of bounds memory access", name
+        else:
+            assert proc.returncode == 0, (name, proc.stderr)
