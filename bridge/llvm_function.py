@@ -330,12 +330,12 @@ class LLVMFunction:
     def global_get(self, index: int) -> Value:
         cell, t = self._global_cell(index)
         r = self.val(_PREFIX_OF[t])
-        self.lines.append(f"{r} = load {t}, ptr {cell}")
+        self.lines.append(f"{r} = load {t}, ptr {cell}, align 8")  # cells: 8-byte aligned
         return r
 
     def global_set(self, index: int, value: Value) -> None:
         cell, t = self._global_cell(index)
-        self.lines.append(f"store {t} {value}, ptr {cell}")
+        self.lines.append(f"store {t} {value}, ptr {cell}, align 8")
 
     # ---- constants and numeric operators ----------------------------------
     def const(self, op: str, value: int) -> Value:
