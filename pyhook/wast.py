@@ -1,10 +1,11 @@
 """`wasmkiln wast`: run WebAssembly spec scripts in-process, like `wasmtime wast`.
 
 A script is `wast2json` output: NAME.json (the commands) next to the NAME.N.wasm modules
-it names. Each module is compiled by bridge (`unknown_imports="embed"`: the runner
-supplies every import), linked into a shared object with the system C compiler, loaded
-and instantiated through the host runtime (pyhook/hostrt.py, the only cffi user), then
-every command runs against it. docs/spec-runner.md describes the whole runner.
+it names, or a .wast file, which pyhook/wast_text.py writes in that form first. Each module
+is compiled by bridge (`unknown_imports="embed"`: the runner supplies every import), linked
+into a shared object with the system C compiler, loaded and instantiated through the host
+runtime (pyhook/hostrt.py, the only cffi user), then every command runs against it.
+docs/spec-runner.md describes the whole runner.
 
 Values cross as 8-byte slots of raw bits: i32/f32 in the low 4 bytes, i64/f64 whole, a v128
 in two slots (one 128-bit int here), references as pointers (0 is null). The spec's host
@@ -604,7 +605,7 @@ def _describe(action: dict[str, Any]) -> str:
 
 # ---- files and the command ---------------------------------------------------------------
 def find_scripts(paths: Iterable[Path], tmp: Path) -> list[Path]:
-    """The .json scripts named by PATHs: files, folders of them, or .wast (via wast2json)."""
+    """The .json scripts named by PATHs: files, folders of them, or .wast (via wast_text)."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
