@@ -367,13 +367,6 @@ class LLVMFunction:
         # whose result is unused, so a dropped one is kept by an empty asm that reads it.
         t = self.unchecked_loads.pop(value, None)
         if t is not None:
-            if t == V128:  # "r" is a general register: give the asm both halves (with only
-                # one, LLVM would narrow the 16-byte load to 8 and miss a fault in the other)
-                lo, hi = self.val("%t"), self.val("%t")
-                self.lines.append(f"{lo} = extractelement {V128} {value}, i32 0")
-                self.lines.append(f"{hi} = extractelement {V128} {value}, i32 1")
-                self.lines.append(f'call void asm sideeffect "", "r,r"(i64 {lo}, i64 {hi})')
-                return
             self.lines.append(f'call void asm sideeffect "", "r"({t} {value})')
 
     # ---- memory -------------------------------------------------------------

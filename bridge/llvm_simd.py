@@ -179,23 +179,28 @@ def _memory(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: Imm) ->
     size = SIMD_MEMOPS[op][1]
     ptr = f._address(a[0], imm[1], size)
     checked = f.env.needs_bounds_check(imm[1])
+    # Without a bounds check (guard region) the load itself must fault, all of it: LLVM would
+    # narrow a load whose result is partly used (extract_lane of a v128.load) to the bytes
+    # used, or delete an unused one, and miss the fault of an access straddling the end of
+    # memory. A volatile load is neither narrowed nor deleted.
+    load = "load" if checked else "load volatile"
     r: str
     if name == "store":
         f.lines.append(f"store {V} {a[1]}, ptr {ptr}, align 1")
         return None
     if name == "load":
-        r = e.line("%v", f"load {V}, ptr {ptr}, align 1")
+        r = e.line("%v", f"{load} {V}, ptr {ptr}, align 1")
     elif name in _EXTEND_LOADS:
         src, ext, dst = _EXTEND_LOADS[name]
-        raw = e.t(f"load {src}, ptr {ptr}, align 1")
+        raw = e.t(f"{load} {src}, ptr {ptr}, align 1")
         r = e.back(e.t(f"{ext} {src} {raw} to {dst}"), dst)
     elif name.endswith("_splat"):
         ty, elem, lanes, _ = SHAPES[_LANE_SHAPE[8 * size]]
-        x = e.t(f"load {elem}, ptr {ptr}, align 1")
+        x = e.t(f"{load} {elem}, ptr {ptr}, align 1")
         r = e.back(e.splat(ty, elem, lanes, x), ty)
     elif name.endswith("_zero"):
         ty, elem, _, _ = SHAPES[_LANE_SHAPE[8 * size]]
-        x = e.t(f"load {elem}, ptr {ptr}, align 1")
+        x = e.t(f"{load} {elem}, ptr {ptr}, align 1")
         r = e.back(e.t(f"insertelement {ty} zeroinitializer, {elem} {x}, i32 0"), ty)
     else:  # load/store of one lane: load8_lane ... store64_lane
         shape = _LANE_SHAPE[8 * size]
@@ -205,10 +210,8 @@ def _memory(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: Imm) ->
             x = e.t(f"extractelement {ty} {vec}, i32 {imm[2]}")
             f.lines.append(f"store {elem} {x}, ptr {ptr}, align 1")
             return None
-        x = e.t(f"load {elem}, ptr {ptr}, align 1")
+        x = e.t(f"{load} {elem}, ptr {ptr}, align 1")
         r = e.back(e.t(f"insertelement {ty} {vec}, {elem} {x}, i32 {imm[2]}"), ty)
-    if not checked:
-        f.unchecked_loads[r] = V  # a dropped load must still fault (LLVMFunction.drop)
     return r
 
 

@@ -309,6 +309,10 @@ V128_GUARD_EDGES = [
     ("splat_last", "(drop (v128.load64_splat (i32.const 0xfff8)))", False),
     ("store_straddle", "(v128.store (i32.const 0xfff8) (v128.const i64x2 1 2))", True),
     ("store_lane_last", "(v128.store32_lane 3 (i32.const 0xfffc) (v128.const i64x2 1 2))", False),
+    # only part of the value used: the load must still be 16 (8) bytes wide
+    ("extract_straddle", "(drop (i32x4.extract_lane 0 (v128.load (i32.const 0xfff4))))", True),
+    ("splat_straddle", "(drop (i32x4.extract_lane 0 (v128.load64_splat (i32.const 0xfffc))))",
+     True),
     # the farthest byte reachable without a bounds check (offset just under the guard size)
     ("far_unchecked", "(drop (v128.load offset=0x7ffffff0 (i32.const -1)))", True),
 ]
