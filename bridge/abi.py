@@ -1,4 +1,4 @@
-"""The object ABI between compiled modules and the C runtime (version 1).
+"""The object ABI between compiled modules and the C runtime (version: ABI_VERSION below).
 
 This module is the single source of truth for the layout that generated code
 relies on. `unikernel/include/wk/abi_layout.h` is generated from it
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 PAGE_SIZE = 65536
 
@@ -80,6 +81,24 @@ TABLE_LEN = 8
 # wk_global: 16 bytes of value (little-endian, low bytes for narrower types);
 # an imported global's cell holds a pointer to the defining instance's cell.
 GLOBAL_SIZE = 16
+# Trampolines (wk_trampoline) take their arguments and return their results in an array of
+# 8-byte slots, one per value in order; a v128 (value type byte 0x7B) takes two, low half first.
+SLOT_SIZE = 8
+V128_TYPE = 0x7B
+
+
+def slot_offsets(types: Sequence[int]) -> list[int]:
+    """Byte offset of each value of `types` (value type bytes) in a trampoline's slot array."""
+    out, at = [], 0
+    for t in types:
+        out.append(at)
+        at += 2 * SLOT_SIZE if t == V128_TYPE else SLOT_SIZE
+    return out
+
+
+def slot_count(types: Sequence[int]) -> int:
+    """Slots the values of `types` take (a v128 takes two)."""
+    return sum(2 if t == V128_TYPE else 1 for t in types)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,10 @@ class FunctionBackend(Protocol):
     def numeric(self, op: str, args: Sequence[Value]) -> Value:
         """Every pure numeric operator, trapping ones included (div, trunc)."""
 
+    def simd(self, op: str, args: Sequence[Value], imm: tuple[Any, ...]) -> Value | None:
+        """Every SIMD (v128) operator, memory ones included (args start with the address);
+        `imm` holds its immediates (opcodes_simd.py). None for the stores."""
+
     def select(self, cond: Value, a: Value, b: Value) -> Value: ...
 
     def drop(self, value: Value) -> None:

@@ -30,6 +30,7 @@ from . import abi
 from .abi import Builtin, Trap, VmctxField
 from .backend import TRUNC_BOUNDS, Label, Value
 from .environ import BUILTIN_TYPES, ModuleEnv
+from .errors import UnsupportedError
 from .module import FuncType, Module, ValType
 
 T = cl.Type
@@ -43,7 +44,9 @@ _CL_TYPES = {
     ValType.F64: F64,
     ValType.FUNCREF: PTR,
     ValType.EXTERNREF: PTR,
+    ValType.V128: T.I8X16,  # the walker's v128; cranelift_simd.py bitcasts per operator
 }
+V128 = T.I8X16
 
 
 def _condition_codes() -> tuple[Any, Any]:
@@ -145,7 +148,10 @@ _TYPES = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
 
 
 def cl_type(t: ValType) -> Any:
-    return _CL_TYPES[t]
+    ty = _CL_TYPES.get(t)
+    if ty is None:
+        raise UnsupportedError(f"value type {t} is not supported by the Cranelift backend")
+    return ty
 
 
 def _signature(ftype: FuncType) -> Any:
@@ -156,6 +162,22 @@ def _signature(ftype: FuncType) -> Any:
     for r in ftype.results:
         sig.add_return(cl_type(r))
     return sig
+
+
+def little_endian() -> Any:
+    """Flags for a bitcast between vector types of different lane counts (Cranelift wants
+    the lane order spelled out)."""
+    flags = cl.MemFlags()
+    flags.set_by_name("little")
+    return flags
+
+
+def _unaligned() -> Any:
+    """A vmctx-reached access of a v128: cells and slots are only 8-byte aligned, and the
+    `aligned` of _trusted() would let Cranelift use an aligned 16-byte move."""
+    flags = cl.MemFlags()
+    flags.set_notrap()
+    return flags
 
 
 def _trusted(readonly: bool = False) -> Any:
@@ -232,11 +254,13 @@ class CraneliftModule:
         fb.seal_block(entry)
         vm, code, slots = fb.block_params(entry)
         args = [
-            fb.ins_load(cl_type(t), _trusted(), slots, 8 * i) for i, t in enumerate(ftype.params)
+            fb.ins_load(cl_type(t), _unaligned() if t == ValType.V128 else _trusted(), slots, at)
+            for t, at in zip(ftype.params, abi.slot_offsets(ftype.params), strict=True)
         ]
         inst = fb.ins_call_indirect(fb.import_signature(_signature(ftype)), code, [vm, *args])
-        for i, r in enumerate(fb.inst_results(inst)):
-            fb.ins_store(_trusted(), r, slots, i * 8)
+        for r, t, at in zip(fb.inst_results(inst), ftype.results,
+                            abi.slot_offsets(ftype.results), strict=True):
+            fb.ins_store(_unaligned() if t == ValType.V128 else _trusted(), r, slots, at)
         fb.ins_return([])
         fb.finalize()
         self.define(trampoline_name(type_index), sig, fb)
@@ -266,6 +290,7 @@ class CraneliftFunction:
         self.local_types: list[Any] = []
         self.func_index = -1
         self.ftype: FuncType | None = None
+        self._simd_slot: Any = None
 
     # ---- function frame -------------------------------------------------
     def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValType]) -> None:
@@ -315,6 +340,8 @@ class CraneliftFunction:
             return fb.ins_f32const(0.0)
         if ty is F64:
             return fb.ins_f64const(0.0)
+        if ty is V128:
+            return fb.ins_splat(V128, fb.ins_iconst(I8, 0))
         return fb.ins_iconst(ty, 0)
 
     def _reload_mem_size(self) -> None:
@@ -395,11 +422,11 @@ class CraneliftFunction:
 
     def global_get(self, index: int) -> Value:
         base, offset, ty = self._global_cell(index)
-        return self.fb.ins_load(ty, _trusted(), base, offset)
+        return self.fb.ins_load(ty, _unaligned() if ty is V128 else _trusted(), base, offset)
 
     def global_set(self, index: int, value: Value) -> None:
-        base, offset, _ = self._global_cell(index)
-        self.fb.ins_store(_trusted(), value, base, offset)
+        base, offset, ty = self._global_cell(index)
+        self.fb.ins_store(_unaligned() if ty is V128 else _trusted(), value, base, offset)
 
     # ---- constants and numeric operators ----------------------------------
     def const(self, op: str, value: int) -> Value:
@@ -511,6 +538,26 @@ class CraneliftFunction:
         above = fb.ins_fcmp(lo_cc, x, self._float_const(src, lo))
         below = fb.ins_fcmp(FloatCC.LessThan, x, self._float_const(src, hi))
         self._trap_if(fb.ins_icmp_imm(IntCC.Equal, fb.ins_band(above, below), 0), Trap.INT_OVERFLOW)
+
+    def simd(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+        from .cranelift_simd import lower_simd  # it imports this module's names
+
+        return lower_simd(self, op, args, imm)
+
+    def simd_slot(self) -> Value:
+        """The address of a 48-byte, 16-aligned stack slot for SIMD lowerings that go through
+        memory (cranelift_simd.py); one slot per function, its address taken at each use (the
+        first use need not dominate the others)."""
+        if self._simd_slot is None:
+            self._simd_slot = self.fb.create_sized_stack_slot(48, 4)
+        return self.fb.ins_stack_addr(PTR, self._simd_slot, 0)
+
+    def stack_flags(self) -> Any:
+        return _trusted()
+
+    def heap_flags(self) -> Any:
+        """Flags of a linear-memory access (may trap: the guard region)."""
+        return cl.MemFlags()
 
     def select(self, cond: Value, a: Value, b: Value) -> Value:
         return self.fb.ins_select(cond, a, b)

@@ -115,12 +115,6 @@ class _Reader:
         code = self.byte()
         t = VALTYPES.get(code)
         if t is None:
-            if code == 0x7B:
-                raise UnsupportedError(
-                    "SIMD is not supported yet: v128 value type",
-                    section=self.section,
-                    offset=self.base + self.pos - 1,
-                )
             raise self.error("malformed value type", self.pos - 1)
         return t
 
@@ -139,8 +133,9 @@ class _Reader:
 
 # --- module ---------------------------------------------------------------------------------------
 def decode(data: bytes) -> Module:
-    """Decode a binary module. Raises DecodeError (malformed), UnsupportedError (SIMD/threads),
-    or ValidationError (only for a block type naming an unknown type; see the module docstring)."""
+    """Decode a binary module. Raises DecodeError (malformed), UnsupportedError (threads,
+    proposals after 2.0), or ValidationError (only for a block type naming an unknown type; see
+    the module docstring)."""
     data = bytes(data)
     if len(data) < 4:
         raise DecodeError("unexpected end", offset=len(data))
@@ -425,8 +420,6 @@ def _func_body(body: bytes, base: int, ctx: ExprContext, type_idx: int) -> Func:
         code = body[pos]
         t = VALTYPES.get(code)
         if t is None:
-            if code == 0x7B:
-                raise UnsupportedError("SIMD is not supported yet: v128 local", offset=base + pos)
             raise DecodeError("malformed value type", offset=base + pos)
         pos += 1
         total += cnt

@@ -25,8 +25,8 @@ from .opcodes import (
     REFTYPES,
     VALTYPES,
     Imm,
-    simd_name,
 )
+from .opcodes_simd import SIMD_OPS, SimdImm
 
 Append: TypeAlias = Callable[[Instr], None]  # list.append of the instruction list
 
@@ -177,10 +177,6 @@ def decode_expr(
                 at = pos
                 idx, pos = read_sleb(b, pos, 33)
                 if idx < 0:
-                    if c == 0x7B:
-                        raise UnsupportedError(
-                            "SIMD is not supported yet: v128 block type", offset=base + at
-                        )
                     raise DecodeError("malformed block type", offset=base + at)
                 if idx < len(ctx.types):
                     bt = ctx.types[idx]
@@ -253,10 +249,6 @@ def _decode_rare(
             code = b[pos]
             vt = VALTYPES.get(code)
             if vt is None:
-                if code == 0x7B:
-                    raise UnsupportedError(
-                        "SIMD is not supported yet: v128 select", offset=base + pos
-                    )
                 raise DecodeError("malformed value type", offset=base + pos)
             ts.append(vt)
             pos += 1
@@ -270,10 +262,7 @@ def _decode_rare(
     elif k is Imm.PREFIX_FC:
         pos = _decode_fc(b, pos, base, ctx, add)
     elif k is Imm.SIMD:
-        sub, _ = read_uleb(b, pos, 32)
-        raise UnsupportedError(
-            f"SIMD is not supported yet: {simd_name(sub)}", offset=base + pos - 1
-        )
+        pos = _decode_fd(b, pos, base, add)
     elif k is Imm.ATOMIC:
         sub, _ = read_uleb(b, pos, 32)
         raise UnsupportedError(
@@ -324,4 +313,34 @@ def _decode_fc(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> 
         x, pos = read_uleb(b, pos, 32)
         y, pos = read_uleb(b, pos, 32)
         add((name, x, y))
+    return pos
+
+
+def _decode_fd(b: bytes, pos: int, base: int, add: Append) -> int:
+    """The 0xFD family: SIMD (opcodes_simd.py documents the tuples)."""
+    at = pos - 1
+    sub, pos = read_uleb(b, pos, 32)
+    entry = SIMD_OPS.get(sub)
+    if entry is None:
+        raise DecodeError(f"illegal opcode 0xfd {sub}", offset=base + at)
+    name, k = entry[0], entry[1]
+    if k is SimdImm.NONE:
+        add((name,))
+    elif k is SimdImm.MEMARG or k is SimdImm.MEMARG_LANE:
+        align, pos = read_uleb(b, pos, 32)
+        offset, pos = read_uleb(b, pos, 32)
+        if k is SimdImm.MEMARG:
+            add((name, align, offset))
+        else:
+            add((name, align, offset, b[pos]))
+            pos += 1
+    elif k is SimdImm.LANE:
+        add((name, b[pos]))
+        pos += 1
+    else:  # V128 (v128.const) or SHUFFLE: 16 bytes
+        raw = b[pos : pos + 16]
+        if len(raw) != 16:
+            raise IndexError
+        pos += 16
+        add((name, int.from_bytes(raw, "little") if k is SimdImm.V128 else tuple(raw)))
     return pos

@@ -39,14 +39,16 @@ module only turns a chunk of functions into an object.
 
 Values handed to the walker are operand strings whose spelling carries their
 type (type_of): `%iN` i32, `%lN` i64, `%fN` float, `%dN` double, decimal i32
-constants, `u0x..` i64 constants, `0x..` double constants; f32 constants are
-materialised by a bitcast so that `0x..` stays unambiguous.
+constants, `u0x..` i64 constants, `0x..` double constants, `%vN` v128 (always `<2 x i64>`;
+llvm_simd.py); f32 and v128 constants are materialised by a bitcast so that `0x..` stays
+unambiguous.
 """
 
 from __future__ import annotations
 
 import llvmlite.binding as llvm
 
+from .abi import slot_offsets
 from .cpu import BASELINE, cpu_level
 from .environ import ModuleEnv
 from .llvm_function import LLVMFunction, llvm_type, result_type, symbol_name, trampoline_name
@@ -156,9 +158,9 @@ class LLVMModule:
         lines = [f"define {self.linkage} void @{name}(ptr %vm, ptr %code, ptr %slots) #0 {{",
                  "entry:"]
         args = ["ptr %vm"]
-        for i, p in enumerate(ftype.params):
+        for i, (p, at) in enumerate(zip(ftype.params, slot_offsets(ftype.params), strict=True)):
             t = llvm_type(p)
-            lines.append(f"  %p{i} = getelementptr inbounds i8, ptr %slots, i64 {8 * i}")
+            lines.append(f"  %p{i} = getelementptr inbounds i8, ptr %slots, i64 {at}")
             lines.append(f"  %a{i} = load {t}, ptr %p{i}, align 8")
             args.append(f"{t} %a{i}")
         rt = result_type(ftype)
@@ -172,8 +174,8 @@ class LLVMModule:
                 lines.append(f"  %r{i} = extractvalue {rt} %s, {i}")
         else:
             lines.append(f"  {call}")
-        for i, t in enumerate(results):
-            lines.append(f"  %q{i} = getelementptr inbounds i8, ptr %slots, i64 {8 * i}")
+        for i, (t, at) in enumerate(zip(results, slot_offsets(ftype.results), strict=True)):
+            lines.append(f"  %q{i} = getelementptr inbounds i8, ptr %slots, i64 {at}")
             lines.append(f"  store {t} %r{i}, ptr %q{i}, align 8")
         lines += ["  ret void", "}"]
         self.add(name, "\n".join(lines))

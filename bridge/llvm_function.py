@@ -9,7 +9,7 @@ the vmctx facts) and for how an operand string's spelling carries its type.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import abi
 from .abi import Builtin, Trap, VmctxField
@@ -17,6 +17,8 @@ from .backend import Label, Value
 from .environ import BUILTIN_TYPES
 from .errors import UnsupportedError
 from .llvm_numeric import i64_literal, numeric_lowering
+from .llvm_simd import V as V128
+from .llvm_simd import lower_simd
 from .module import FuncType, ValType
 
 if TYPE_CHECKING:
@@ -24,11 +26,11 @@ if TYPE_CHECKING:
 
 _VT = {
     ValType.I32: "i32", ValType.I64: "i64", ValType.F32: "float", ValType.F64: "double",
-    ValType.FUNCREF: "i64", ValType.EXTERNREF: "i64",
+    ValType.FUNCREF: "i64", ValType.EXTERNREF: "i64", ValType.V128: V128,
 }
-_PREFIX_OF = {"i32": "%i", "i64": "%l", "float": "%f", "double": "%d"}
-_TYPE_OF_PREFIX = {"%i": "i32", "%l": "i64", "%f": "float", "%d": "double"}
-_ZERO = {"i32": "0", "i64": "0", "float": "0.0", "double": "0.0"}
+_PREFIX_OF = {"i32": "%i", "i64": "%l", "float": "%f", "double": "%d", V128: "%v"}
+_TYPE_OF_PREFIX = {"%i": "i32", "%l": "i64", "%f": "float", "%d": "double", "%v": V128}
+_ZERO = {"i32": "0", "i64": "0", "float": "0.0", "double": "0.0", V128: "zeroinitializer"}
 _TERMINATORS = ("br ", "ret", "switch ", "unreachable")
 
 # op -> (result type, memory type, extension, access size)
@@ -328,12 +330,12 @@ class LLVMFunction:
     def global_get(self, index: int) -> Value:
         cell, t = self._global_cell(index)
         r = self.val(_PREFIX_OF[t])
-        self.lines.append(f"{r} = load {t}, ptr {cell}")
+        self.lines.append(f"{r} = load {t}, ptr {cell}, align 8")  # cells: 8-byte aligned
         return r
 
     def global_set(self, index: int, value: Value) -> None:
         cell, t = self._global_cell(index)
-        self.lines.append(f"store {t} {value}, ptr {cell}")
+        self.lines.append(f"store {t} {value}, ptr {cell}, align 8")
 
     # ---- constants and numeric operators ----------------------------------
     def const(self, op: str, value: int) -> Value:
@@ -349,6 +351,9 @@ class LLVMFunction:
 
     def numeric(self, op: str, args: Sequence[Value]) -> Value:
         return numeric_lowering(op)(self, args)
+
+    def simd(self, op: str, args: Sequence[Value], imm: tuple[Any, ...]) -> Value | None:
+        return lower_simd(self, op, args, imm)
 
     def select(self, cond: Value, a: Value, b: Value) -> Value:
         t = type_of(a if a[0] == "%" else b)

@@ -1,4 +1,5 @@
-"""The operator table of WebAssembly 2.0 (without SIMD): one place for both decoder and validator.
+"""The operator table of WebAssembly 2.0: one place for both decoder and validator (the 0xFD
+SIMD operators are in opcodes_simd.py).
 
 Three things per operator:
   * its encoding (a byte, or 0xFC plus a LEB128 sub-opcode),
@@ -38,7 +39,7 @@ class Imm(enum.IntEnum):
     SELECT_T = 11  # vec(valtype)
     REFTYPE = 12  # ref.null: a reference type byte
     PREFIX_FC = 13  # 0xFC: u32 sub-opcode, see FC_OPS
-    SIMD = 14  # 0xFD: unsupported
+    SIMD = 14  # 0xFD: u32 sub-opcode, see opcodes_simd.SIMD_OPS
     ATOMIC = 15  # 0xFE: unsupported
     INDEX_ZERO = 16  # memory.init: u32 data index, 0x00
     ZERO_ZERO = 17  # memory.copy: 0x00 0x00
@@ -260,22 +261,6 @@ for _op in range(256):
 
 # Reference types and value types as encoded in the binary format.
 REFTYPES: dict[int, ValType] = {0x70: FUNCREF, 0x6F: EXTERNREF}
-VALTYPES: dict[int, ValType] = {0x7F: I32, 0x7E: I64, 0x7D: F32, 0x7C: F64, **REFTYPES}
-
-# A few SIMD names, so the "unsupported" error says what was met; the rest print as numbers.
-SIMD_NAMES: dict[int, str] = {
-    0: "v128.load",
-    11: "v128.store",
-    12: "v128.const",
-    13: "i8x16.shuffle",
-    15: "i8x16.splat",
-    17: "i32x4.splat",
-    77: "v128.not",
-    78: "v128.and",
-    83: "v128.any_true",
+VALTYPES: dict[int, ValType] = {
+    0x7F: I32, 0x7E: I64, 0x7D: F32, 0x7C: F64, 0x7B: ValType.V128, **REFTYPES
 }
-
-
-def simd_name(sub: int) -> str:
-    """Human name of SIMD sub-opcode `sub` for error messages."""
-    return SIMD_NAMES.get(sub, f"0xfd 0x{sub:x}")

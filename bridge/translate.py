@@ -15,6 +15,8 @@ from .abi import Trap
 from .backend import FunctionBackend, Label, Value
 from .errors import UnsupportedError
 from .module import FuncType, Module
+from .opcodes_simd import RELAXED_NAMES, SIMD_SIGS
+from .relaxed_simd import expand as expand_relaxed
 
 _BINARY_SUFFIXES = frozenset(
     "add sub mul div div_s div_u rem_s rem_u and or xor shl shr_s shr_u rotl rotr "
@@ -135,6 +137,8 @@ class FunctionTranslator:
             "elem.drop",
         ):
             h[op] = self._table_op
+        for op in SIMD_SIGS:
+            h[op] = self._simd
         h["ref.null"] = self._ref_null
         h["ref.is_null"] = self._ref_is_null
         h["ref.func"] = self._ref_func
@@ -348,6 +352,17 @@ class FunctionTranslator:
     def _table_op(self, instr: tuple) -> None:
         op = instr[0]
         result = self.be.table_op(op, self._pop(self._TABLE_ARITY[op]), instr[1:])
+        if result is not None:
+            self.stack.append(result)
+
+    def _simd(self, instr: tuple) -> None:
+        """Every SIMD operator: operands per its signature, immediates passed through."""
+        op = instr[0]
+        args = self._pop(len(SIMD_SIGS[op][0]))
+        if op in RELAXED_NAMES:  # one choice per operator, as 2.0 operators (relaxed_simd.py)
+            self.stack.append(expand_relaxed(op, args, self.be.simd))
+            return
+        result = self.be.simd(op, args, instr[1:])
         if result is not None:
             self.stack.append(result)
 

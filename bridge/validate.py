@@ -32,6 +32,7 @@ _CONST_TYPES = {
     "i64.const": ValType.I64,
     "f32.const": ValType.F32,
     "f64.const": ValType.F64,
+    "v128.const": ValType.V128,
 }
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from .errors import ValidationError
 from .module import Func, FuncType, Instr, Module, TableType, ValType
 from .opcodes import MEMOPS, SIGS
+from .opcodes_simd import SIMD_LANES, SIMD_MEMOPS, SIMD_SIGS
 
 I32, I64, F32, F64 = ValType.I32, ValType.I64, ValType.F32, ValType.F64
 FUNCREF, EXTERNREF = ValType.FUNCREF, ValType.EXTERNREF
@@ -362,7 +363,43 @@ def _const(s: _State, ins: Instr) -> None:
     s.vals.append(_CONST_TYPES[ins[0]])
 
 
-_CONST_TYPES = {"i32.const": I32, "i64.const": I64, "f32.const": F32, "f64.const": F64}
+_CONST_TYPES = {"i32.const": I32, "i64.const": I64, "f32.const": F32, "f64.const": F64,
+                "v128.const": ValType.V128}
+
+
+# --- SIMD: operators with immediates (the rest are in the signature table) -----------------------
+def _simd_memop(s: _State, ins: Instr) -> None:
+    natural, _ = SIMD_MEMOPS[ins[0]]
+    s.memory(0)
+    if ins[1] > natural:
+        raise ValidationError("alignment must not be larger than natural")
+    if len(ins) > 3 and ins[3] >= SIMD_LANES[ins[0]]:
+        raise ValidationError(f"invalid lane index {ins[3]}")
+    _simd_sig(s, ins)
+
+
+def _simd_lane(s: _State, ins: Instr) -> None:
+    if ins[1] >= SIMD_LANES[ins[0]]:
+        raise ValidationError(f"invalid lane index {ins[1]}")
+    _simd_sig(s, ins)
+
+
+def _shuffle(s: _State, ins: Instr) -> None:
+    for lane in ins[1]:
+        if lane >= 32:
+            raise ValidationError(f"invalid lane index {lane}")
+    _simd_sig(s, ins)
+
+
+def _simd_sig(s: _State, ins: Instr) -> None:
+    pops, pushes = SIMD_SIGS[ins[0]]
+    s.pop_many(pops)
+    s.vals.extend(pushes)
+
+
+# Signature-only operators: SIMD ones without immediates that push one value.
+_SIGS = {**SIGS, **{n: sig for n, sig in SIMD_SIGS.items() if len(sig[1]) == 1 and sig[0]
+                    and n not in SIMD_MEMOPS and n not in SIMD_LANES and n != "i8x16.shuffle"}}
 
 _HANDLERS: dict[str, Callable[[_State, Instr], None]] = {
     "block": _block, "loop": _block, "if": _block, "else": _else, "end": _end,
@@ -377,7 +414,10 @@ _HANDLERS: dict[str, Callable[[_State, Instr], None]] = {
     "memory.size": _memory, "memory.grow": _memory, "memory.init": _memory,
     "memory.copy": _memory, "memory.fill": _memory, "data.drop": _data_drop,
     "i32.const": _const, "i64.const": _const, "f32.const": _const, "f64.const": _const,
+    "v128.const": _const, "i8x16.shuffle": _shuffle,
     **{name: _memop for name in MEMOPS},
+    **{name: _simd_memop for name in SIMD_MEMOPS},
+    **{name: _simd_lane for name in SIMD_LANES if name not in SIMD_MEMOPS},
 }  # fmt: skip
 
 
@@ -391,7 +431,7 @@ def validate_function(c: ModuleCtx, ft: FuncType, func: Func, index: int) -> Non
     s = _State(c, list(ft.params) + func.locals, ft)
     vals = s.vals
     ctrls = s.ctrls
-    sigs = SIGS
+    sigs = _SIGS
     handlers = _HANDLERS
     i = 0
     try:

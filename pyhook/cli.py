@@ -461,8 +461,9 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
 
     w = sub.add_parser("wast", help="run WebAssembly spec test scripts in-process",
                        description="Run spec test scripts: wast2json output (.json next to "
-                       "its .wasm modules), folders of them, or .wast files (converted with "
-                       "wast2json when it is on PATH). Prints a table per file and the line "
+                       "its .wasm modules), folders of them, or .wast files (read directly; "
+                       "modules through the wasmtime package's wat2wasm). Prints a table per "
+                       "file and the line "
                        "`N passed, N failed, N skipped`; exits 1 if anything failed.")
     w.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     w.add_argument("--backend", choices=list(BACKENDS), default="cranelift",

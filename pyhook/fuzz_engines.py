@@ -9,6 +9,13 @@ Both give a `RunResult`: one `Outcome` per call, in values of (type name, raw bi
 Both sides provide binaryen's `fuzzing-support.log-*` imports and record what is logged. Ours
 are cffi callbacks behind `wk_funcref` records (code, vmctx, signature id) whose signature ids
 are those of the `spectest` functions with the same parameter (print_i32 for log-i32, ...).
+
+The `wasmtime` package cannot pass v128 values (neither to a call nor to a host function), so
+`log-v128` is a small Wasm module on both sides (LOG_V128_SHIM: it hands the two i64 halves
+to a host function of ours, which logs one ("v128", bits) value), instantiated first and
+handed over as the import, and exported functions
+with a v128 parameter or result are not called from outside (binaryen's `*_invoker` exports
+call them with constants, so their code still runs); nor are v128 globals compared.
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ from typing import Any
 HANG_EXPORT = "hangLimitInitializer"  # binaryen's: resets the loop/call budget
 LOG_MODULE = "fuzzing-support"
 LOG_FUNCS = {"log-i32": "i32", "log-i64": "i64", "log-f32": "f32", "log-f64": "f64"}
+LOG_V128 = "log-v128"
+# log-v128 for both engines: the two halves, low first, to a host function (signature "II:").
+LOG_V128_SHIM = f"""(module
+  (import "wasmkiln-fuzz" "log-v128-halves" (func $log (param i64 i64)))
+  (func (export "{LOG_V128}") (param v128)
+    (call $log (i64x2.extract_lane 0 (local.get 0)) (i64x2.extract_lane 1 (local.get 0)))))"""
 LOG_LIMIT = 10_000  # logged values kept per call (the rest are counted)
 FUEL = 20_000_000  # wasmtime fuel per call
 CHILD_TIMEOUT = 60.0  # seconds for our side of one module (all its calls)
@@ -92,6 +105,8 @@ WASMTIME_TRAPS = {
 
 def _show(v: Value) -> str:
     ty, bits = v
+    if ty == "v128":
+        return f"v128:0x{bits:032x}"
     if ty == "f32":
         return f"f32:{struct.unpack('<f', bits.to_bytes(4, 'little'))[0]!r}(0x{bits:08x})"
     if ty == "f64":
@@ -129,8 +144,28 @@ def exports_of(wasm: bytes) -> list[tuple[str, list[str]]]:
     import wasmtime
 
     module = wasmtime.Module(wasmtime.Engine(), wasm)
+    skip = _v128_exports(wasm)
     return [(e.name, [_wt_type(p) for p in e.type.params]) for e in module.exports
-            if isinstance(e.type, wasmtime.FuncType)]
+            if isinstance(e.type, wasmtime.FuncType) and e.name not in skip]
+
+
+def _v128_exports(wasm: bytes) -> set[str]:
+    """Exported functions with a v128 parameter or result, and v128 globals: the wasmtime
+    package can neither call nor read them (even printing such a type aborts the process),
+    so they are found with wasmkiln's decoder."""
+    from wasmkiln.bridge.decode import decode
+    from wasmkiln.bridge.module import ExternKind, ValType
+
+    m = decode(wasm)
+    out = set()
+    for e in m.exports:
+        if e.kind == ExternKind.FUNC:
+            ft = m.func_type(e.index)
+            if ValType.V128 in (*ft.params, *ft.results):
+                out.add(e.name)
+        elif e.kind == ExternKind.GLOBAL and m.all_globals()[e.index].type == ValType.V128:
+            out.add(e.name)
+    return out
 
 
 def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -> RunResult:
@@ -141,17 +176,18 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
     store = wasmtime.Store(wasmtime.Engine(config))
     module = wasmtime.Module(store.engine, wasm)
     logs: list[Value] = []
-    imports = []
+    imports: list[Any] = []
+    shim: Any = None
     for imp in module.imports:
+        if imp.module == LOG_MODULE and imp.name == LOG_V128:
+            if shim is None:
+                shim = _wasmtime_shim(store, logs)
+            imports.append(shim)
+            continue
         ty = LOG_FUNCS.get(imp.name or "") if imp.module == LOG_MODULE else None
         if ty is None or not isinstance(imp.type, wasmtime.FuncType):
             return RunResult(error=f"unknown import {imp.module}.{imp.name}")
-
-        def log(x: Any, ty: str = ty) -> None:
-            if len(logs) < LOG_LIMIT:
-                logs.append(_from_py(ty, x))
-
-        imports.append(wasmtime.Func(store, imp.type, log))
+        imports.append(wasmtime.Func(store, imp.type, _logger(logs, ty)))
     res = RunResult()
     store.set_fuel(FUEL)
     try:
@@ -161,6 +197,7 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
         return res
     exports = instance.exports(store)
     funcs: dict[str, Any] = {e.name: exports[e.name] for e in module.exports}  # by export kind
+    v128 = _v128_exports(wasm)
     for call in plan:
         logs.clear()
         store.set_fuel(FUEL)
@@ -182,7 +219,8 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
             out.trap = f"wasmtime error: {e}"
         out.logs = tuple(logs)
         out.globals = tuple((e.name, _from_py(_wt_type(e.type.content), funcs[e.name].value(store)))
-                            for e in module.exports if isinstance(e.type, wasmtime.GlobalType))
+                            for e in module.exports if isinstance(e.type, wasmtime.GlobalType)
+                            and e.name not in v128)
         memories = [funcs[e.name] for e in module.exports
                     if isinstance(e.type, wasmtime.MemoryType)]
         if memories:
@@ -191,6 +229,30 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
             out.memory_bytes = data if keep_memory else None
         res.outcomes.append(out)
     return res
+
+
+def _logger(logs: list[Value], ty: str) -> Callable[[Any], None]:
+    def log(x: Any) -> None:
+        if len(logs) < LOG_LIMIT:
+            logs.append(_from_py(ty, x))
+
+    return log
+
+
+def _log_v128(logs: list[Value], lo: int, hi: int) -> None:
+    if len(logs) < LOG_LIMIT:
+        logs.append(("v128", (lo & MASK["i64"]) | (hi & MASK["i64"]) << 64))
+
+
+def _wasmtime_shim(store: Any, logs: list[Value]) -> Any:
+    """log-v128 for wasmtime: LOG_V128_SHIM instantiated over the halves' logger."""
+    import wasmtime
+
+    shim = wasmtime.Module(store.engine, LOG_V128_SHIM)
+    ftype = shim.imports[0].type
+    assert isinstance(ftype, wasmtime.FuncType)
+    log = wasmtime.Func(store, ftype, lambda lo, hi: _log_v128(logs, lo, hi))
+    return wasmtime.Instance(store, shim, [log]).exports(store)[LOG_V128]
 
 
 def _wasmtime_trap(e: Any) -> str:
@@ -234,13 +296,20 @@ class Ours:
 
         try:
             compiled = self.builder.submit(wasm).result()
+            shim = None
+            if any(i.module == LOG_MODULE and i.name == LOG_V128 for i in compiled.module.imports):
+                import wasmtime
+
+                shim_wasm = bytes(wasmtime.wat2wasm(LOG_V128_SHIM))
+                shim = self.builder.submit(shim_wasm).result().so_path
         except CompileFailed as e:
             return RunResult(error=f"compile: {e}")
         return _in_child(
-            lambda: self._execute(compiled.module, compiled.so_path, plan, keep_memory), timeout)
+            lambda: self._execute(compiled.module, compiled.so_path, plan, keep_memory, shim),
+            timeout)
 
     def _execute(self, module: Any, so_path: Path, plan: Sequence[Call],
-                 keep_memory: bool) -> RunResult:
+                 keep_memory: bool, shim_path: Path | None = None) -> RunResult:
         """Runs in the child: instantiate with logging imports, make the calls."""
         from wasmkiln.bridge.abi import Trap
         from wasmkiln.bridge.module import ExternKind
@@ -254,12 +323,9 @@ class Ours:
         ctypes_ = {"i32": "uint32_t", "i64": "uint64_t", "f32": "float", "f64": "double"}
         sigs = {"i32": "print_i32", "i64": "print_i64", "f32": "print_f32", "f64": "print_f64"}
         with rt.store() as store:
-            for imp in module.imports:
-                ty = LOG_FUNCS.get(imp.name) if imp.module == LOG_MODULE else None
-                if ty is None:
-                    return RunResult(error=f"unknown import {imp.module}.{imp.name}")
 
-                def log(_vm: Any, x: Any, ty: str = ty) -> None:
+            def logger(ty: str) -> hostrt.Func:
+                def log(_vm: Any, x: Any) -> None:
                     if len(logs) < LOG_LIMIT:
                         logs.append(_from_py(ty, x))
 
@@ -268,8 +334,28 @@ class Ours:
                 rec.code = cb
                 rec.vmctx = rec  # never read by the callback; the ABI wants a pointer
                 rec.type_id = store.spectest_func(sigs[ty]).ptr.type_id  # same signature
-                keep += [cb, rec]
-                imports.append(hostrt.Func(rt, rec))
+                keep.extend((cb, rec))
+                return hostrt.Func(rt, rec)
+
+            shim: hostrt.Func | None = None
+            for imp in module.imports:
+                if imp.module == LOG_MODULE and imp.name == LOG_V128 and shim_path is not None:
+                    if shim is None:  # log-v128: the shim module, over the halves' logger
+                        cb = ffi.callback("void(void *, uint64_t, uint64_t)",
+                                          lambda _vm, lo, hi: _log_v128(logs, lo, hi))
+                        rec = ffi.new("wk_funcref *")
+                        rec.code, rec.vmctx, rec.type_id = cb, rec, rt.type_id("II:")
+                        keep.extend((cb, rec))
+                        shim_inst = store.instantiate(store.load(shim_path),
+                                                      [hostrt.Func(rt, rec)])
+                        shim_inst.initialize()
+                        shim = shim_inst.func(1)  # its import is function 0
+                    imports.append(shim)
+                    continue
+                ty = LOG_FUNCS.get(imp.name) if imp.module == LOG_MODULE else None
+                if ty is None:
+                    return RunResult(error=f"unknown import {imp.module}.{imp.name}")
+                imports.append(logger(ty))
             res = RunResult()
             inst = store.instantiate(store.load(so_path), imports)
             code = inst.initialize()
@@ -293,7 +379,8 @@ class Ours:
                                         for t, r in zip(ftype.results, raw, strict=True))
                 out.logs = tuple(logs)
                 out.globals = tuple(self._global(module, inst, e) for e in module.exports
-                                    if e.kind == ExternKind.GLOBAL)
+                                    if e.kind == ExternKind.GLOBAL
+                                    and str(module.all_globals()[e.index].type) != "v128")
                 if mems:
                     mem = inst.memory().ptr
                     data = bytes(ffi.buffer(mem.base, mem.size))

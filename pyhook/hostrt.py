@@ -24,6 +24,8 @@ from typing import Any
 
 import cffi
 
+from wasmkiln.bridge import abi
+
 from .runtime import runtime_dir
 
 __all__ = [
@@ -50,7 +52,9 @@ typedef struct { uint8_t *base; uint64_t size; uint64_t max_pages; } wk_memory;
 typedef struct {
   void **elems; uint32_t size; uint32_t max; uint32_t elem_type; uint32_t pad;
 } wk_table;
-typedef union { uint64_t i64; uint32_t i32; void *ref; uint8_t bytes[16]; } wk_global;
+typedef union {
+  uint64_t i64; uint32_t i32; void *ref; void *cell; uint64_t v128[2]; uint8_t bytes[16];
+} wk_global;
 extern const char wk_module_main[];
 """
 
@@ -113,6 +117,11 @@ class Global(_Handle):
     def bits(self, value: int) -> None:
         self.ptr.i64 = value & 0xFFFFFFFFFFFFFFFF
 
+    @property
+    def bits128(self) -> int:
+        """All 16 bytes (a v128 global)."""
+        return int(self.ptr.v128[0]) | int(self.ptr.v128[1]) << 64
+
 
 class LoadedModule:
     """A module's shared object, loaded; `descriptor` is its `wk_module_main`."""
@@ -139,13 +148,32 @@ class Instance:
         """Active segments, then the start function: 0, or the trap code."""
         return int(self._rt.lib.wk_host_initialize(self.ptr))
 
-    def invoke(self, func: int, args: Sequence[int], nresults: int) -> tuple[int, list[int]]:
-        """Call function `func` with raw 8-byte slot values: (trap code or 0, result slots)."""
-        slots = self._rt.ffi.new("uint64_t[]", max(len(args), nresults, 1))
-        for i, a in enumerate(args):
-            slots[i] = a & 0xFFFFFFFFFFFFFFFF
+    def invoke(
+        self, func: int, args: Sequence[int], nresults: int,
+        param_types: Sequence[int] | None = None, result_types: Sequence[int] | None = None,
+    ) -> tuple[int, list[int]]:
+        """Call function `func` with raw values: (trap code or 0, results).
+
+        Without types every value is one 8-byte slot. With the value type bytes of the
+        parameters and results, a v128 takes two slots (abi.slot_offsets) and comes back as
+        one 128-bit integer.
+        """
+        ptypes = list(param_types) if param_types is not None else [0] * len(args)
+        rtypes = list(result_types) if result_types is not None else [0] * nresults
+        n = max(abi.slot_count(ptypes), abi.slot_count(rtypes), 1)
+        slots = self._rt.ffi.new("uint64_t[]", n)
+        for a, t, at in zip(args, ptypes, abi.slot_offsets(ptypes), strict=True):
+            slots[at // 8] = a & 0xFFFFFFFFFFFFFFFF
+            if t == abi.V128_TYPE:
+                slots[at // 8 + 1] = (a >> 64) & 0xFFFFFFFFFFFFFFFF
         code = int(self._rt.lib.wk_host_invoke(self.ptr, func, slots))
-        return code, [int(slots[i]) for i in range(nresults)]
+        results = []
+        for t, at in zip(rtypes, abi.slot_offsets(rtypes), strict=True):
+            value = int(slots[at // 8])
+            if t == abi.V128_TYPE:
+                value |= int(slots[at // 8 + 1]) << 64
+            results.append(value)
+        return code, results
 
     def func(self, index: int) -> Func:
         return Func(self._rt, self._check(self._rt.lib.wk_host_func(self.ptr, index), "func"))
@@ -251,6 +279,11 @@ class HostRuntime:
 
     def last_error(self) -> str:
         return self.ffi.string(self.lib.wk_host_last_error()).decode(errors="replace")
+
+    def type_id(self, signature: str) -> int:
+        """The runtime-wide id of a function signature ("II:" is (i64, i64) -> ()), for
+        records of host functions made in Python (the fuzzer's loggers)."""
+        return int(self.lib.wk_host_type_id(signature.encode()))
 
     def set_stack_depth(self, nbytes: int) -> None:
         self.lib.wk_host_set_stack_depth(nbytes)

@@ -1,14 +1,15 @@
 """`wasmkiln wast`: run WebAssembly spec scripts in-process, like `wasmtime wast`.
 
 A script is `wast2json` output: NAME.json (the commands) next to the NAME.N.wasm modules
-it names. Each module is compiled by bridge (`unknown_imports="embed"`: the runner
-supplies every import), linked into a shared object with the system C compiler, loaded
-and instantiated through the host runtime (pyhook/hostrt.py, the only cffi user), then
-every command runs against it. docs/spec-runner.md describes the whole runner.
+it names, or a .wast file, which pyhook/wast_text.py writes in that form first. Each module
+is compiled by bridge (`unknown_imports="embed"`: the runner supplies every import), linked
+into a shared object with the system C compiler, loaded and instantiated through the host
+runtime (pyhook/hostrt.py, the only cffi user), then every command runs against it.
+docs/spec-runner.md describes the whole runner.
 
-Values cross as 8-byte slots of raw bits: i32/f32 in the low 4 bytes, i64/f64 whole,
-references as pointers (0 is null). The spec's host references `ref.extern N` are the
-opaque values N + 1, so that `ref.extern 0` is not null.
+Values cross as 8-byte slots of raw bits: i32/f32 in the low 4 bytes, i64/f64 whole, a v128
+in two slots (one 128-bit int here), references as pointers (0 is null). The spec's host
+references `ref.extern N` are the opaque values N + 1, so that `ref.extern 0` is not null.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -184,9 +184,24 @@ def _f64_bits(x: float) -> int:
     return int.from_bytes(struct.pack("<d", x), "little")
 
 
+_LANE_BITS = {"i8": 8, "i16": 16, "i32": 32, "i64": 64, "f32": 32, "f64": 64}
+U128 = (1 << 128) - 1
+
+
+def _v128_bits(lane_type: str, lanes: list[str]) -> int:
+    """A v128 given as lane values (strings of unsigned or signed ints) as one 128-bit int."""
+    width = _LANE_BITS[lane_type]
+    bits = 0
+    for i, lane in enumerate(lanes):
+        bits |= (int(lane) & ((1 << width) - 1)) << (i * width)
+    return bits
+
+
 def encode_value(v: dict[str, Any]) -> int:
-    """A script's argument as its slot bits."""
+    """A script's argument as its raw bits (a v128 as one 128-bit int)."""
     ty, value = v["type"], v.get("value")
+    if ty == "v128":
+        return _v128_bits(v["lane_type"], value)  # type: ignore[arg-type]
     if ty in ("i32", "f32"):
         return int(value) & U32  # type: ignore[arg-type]
     if ty in ("i64", "f64"):
@@ -201,6 +216,8 @@ def encode_value(v: dict[str, Any]) -> int:
 
 
 def _slot_value(ty: ValType, raw: int) -> int:
+    if ty == ValType.V128:
+        return raw & U128
     return raw & U32 if ty in (ValType.I32, ValType.F32) else raw & U64
 
 
@@ -214,13 +231,18 @@ def show_value(ty: ValType, raw: int) -> str:
         return f"f32:0x{raw:08x} ({struct.unpack('<f', raw.to_bytes(4, 'little'))[0]!r})"
     if ty == ValType.F64:
         return f"f64:0x{raw:016x} ({struct.unpack('<d', raw.to_bytes(8, 'little'))[0]!r})"
+    if ty == ValType.V128:
+        return "v128:i32x4[" + " ".join(f"0x{raw >> (32 * i) & U32:08x}" for i in range(4)) + "]"
     if raw == 0:
         return f"{ty}:null"
     return f"{ty}:{raw - 1}" if ty == ValType.EXTERNREF else f"{ty}:0x{raw:x}"
 
 
 def value_matches(expected: dict[str, Any], ty: ValType, raw: int) -> bool:
-    """Does a result (slot bits of type ty) satisfy the script's expectation?"""
+    """Does a result (slot bits of type ty) satisfy the script's expectation? `either`
+    (relaxed SIMD) lists several acceptable ones."""
+    if expected["type"] == "either":
+        return any(value_matches(e, ty, raw) for e in expected["values"])
     want = _VALTYPES.get(expected["type"])
     if want != ty:
         return False
@@ -232,6 +254,19 @@ def value_matches(expected: dict[str, Any], ty: ValType, raw: int) -> bool:
         if value == "null":
             return raw == 0
         return ty == ValType.EXTERNREF and raw == int(value) + 1
+    if ty == ValType.V128:
+        lane_type = expected["lane_type"]
+        width = _LANE_BITS[lane_type]
+        lane_vt = _VALTYPES.get(lane_type, ValType.I64 if width == 64 else ValType.I32)
+        return all(
+            _scalar_matches(lane, lane_vt, raw >> (i * width) & ((1 << width) - 1), width)
+            for i, lane in enumerate(value or ())
+        )
+    return _scalar_matches(value, ty, raw, 32 if ty in (ValType.I32, ValType.F32) else 64)
+
+
+def _scalar_matches(value: Any, ty: ValType, raw: int, width: int) -> bool:
+    """One number (a value, or a lane of `width` bits) against a value or NaN pattern."""
     if value == "nan:canonical":
         if ty == ValType.F32:
             return raw & 0x7FFFFFFF == 0x7FC00000
@@ -242,8 +277,7 @@ def value_matches(expected: dict[str, Any], ty: ValType, raw: int) -> bool:
         return raw & 0x7FF8000000000000 == 0x7FF8000000000000
     if value is None:
         return False
-    mask = U32 if ty in (ValType.I32, ValType.F32) else U64
-    return raw == int(value) & mask
+    return raw == int(value) & ((1 << width) - 1)
 
 
 def trap_message(code: int) -> str:
@@ -366,7 +400,7 @@ class Script:
     def run(self, commands: list[dict[str, Any]]) -> None:
         futures = {c["filename"]: self._prefetch(c["filename"]) for c in commands
                    if c["type"] in ("module", "assert_uninstantiable", "assert_unlinkable")
-                   and c.get("module_type", "binary") == "binary"}
+                   and c.get("module_type", "binary") == "binary" and "filename" in c}
         self.futures = futures
         handlers: dict[str, Callable[[dict[str, Any]], str | None]] = {
             "module": self._module,
@@ -387,6 +421,11 @@ class Script:
             try:
                 if handler is None:
                     raise CommandFailed(f"unknown command {kind!r}")
+                if "error" in cmd:  # a .wast module that could not be converted (wast_text)
+                    if kind == "module":
+                        self.current = None
+                        self.current_error = f"the module at line {cmd['line']} failed"
+                    raise CommandFailed(cmd["error"])
                 skip = handler(cmd)
             except CommandFailed as e:
                 r.failed += 1
@@ -471,14 +510,16 @@ class Script:
             if ext is None or ext.kind != ExternKind.GLOBAL:
                 raise CommandFailed(f"no global export {act['field']!r}")
             assert isinstance(ext.handle, hostrt.Global) and isinstance(ext.type, GlobalType)
-            return 0, [ext.handle.bits], (ext.type.type,)
+            bits = ext.handle.bits128 if ext.type.type == ValType.V128 else ext.handle.bits
+            return 0, [bits], (ext.type.type,)
         if ext is None or ext.kind != ExternKind.FUNC:
             raise CommandFailed(f"no function export {act['field']!r}")
         assert isinstance(ext.type, FuncType) and ext.owner is not None
         args = [encode_value(a) for a in act.get("args", [])]
         if len(args) != len(ext.type.params):
             raise CommandFailed(f"{len(args)} arguments for {ext.type}")
-        trap, results = ext.owner.instance.invoke(ext.index, args, len(ext.type.results))
+        trap, results = ext.owner.instance.invoke(
+            ext.index, args, len(ext.type.results), ext.type.params, ext.type.results)
         return trap, results, ext.type.results
 
     def _action_cmd(self, cmd: dict[str, Any]) -> None:
@@ -557,7 +598,7 @@ def _describe(action: dict[str, Any]) -> str:
 
 # ---- files and the command ---------------------------------------------------------------
 def find_scripts(paths: Iterable[Path], tmp: Path) -> list[Path]:
-    """The .json scripts named by PATHs: files, folders of them, or .wast (via wast2json)."""
+    """The .json scripts named by PATHs: files, folders of them, or .wast (via wast_text)."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -580,15 +621,16 @@ def _is_script(path: Path) -> bool:
 
 
 def _convert_wast(path: Path, tmp: Path) -> Path:
-    tool = shutil.which("wast2json")
-    if tool is None:
-        raise FileNotFoundError(f"{path}: converting .wast needs wast2json (WABT) on PATH")
-    out = tmp / "wast" / path.stem / f"{path.stem}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([tool, str(path), "-o", str(out)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ValueError(f"wast2json {path} failed:\n{proc.stderr.strip()}")
-    return out
+    """A .wast script as JSON + modules (pyhook/wast_text.py: wasmtime's wat2wasm, no WABT)."""
+    from .wast_text import WastError, convert
+
+    try:
+        return convert(path, tmp / "wast" / path.stem)
+    except ImportError:
+        raise FileNotFoundError(f"{path}: reading .wast needs the wasmtime package (pip install "
+                                "wasmtime, or wasmkiln's test extra)") from None
+    except (WastError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def run_script(path: Path, builder: ModuleBuilder, rt: hostrt.HostRuntime) -> FileResult:

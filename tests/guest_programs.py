@@ -116,9 +116,10 @@ def _clang_version() -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def _cache_key(source: Path, version: str) -> str:
+def _cache_key(source: Path, version: str, extra_flags: tuple[str, ...] = ()) -> str:
     digest = hashlib.sha256()
-    for part in (source.read_bytes(), " ".join(CFLAGS).encode(), version.encode()):
+    flags = " ".join((*CFLAGS, *extra_flags))
+    for part in (source.read_bytes(), flags.encode(), version.encode()):
         digest.update(part)
         digest.update(b"\0")
     return digest.hexdigest()[:16]
@@ -137,20 +138,21 @@ def compile_fixture(name: str) -> Path:
     return compile_c(source)
 
 
-def compile_c(source: Path) -> Path:
-    """Compile any one-file C program (an example's, say) as compile_fixture does."""
+def compile_c(source: Path, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile any one-file C program (an example's, say) as compile_fixture does;
+    extra_flags (e.g. -msimd128) are added to CFLAGS and to the cache key."""
     name = source.stem
     version = _clang_version()
     if version is None:
         pytest.skip(f"{CLANG} not found: install clang-14, lld-14, wasi-libc (bash .ci/run does)")
-    target = CACHE_DIR / f"{name}-{_cache_key(source, version)}.wasm"
+    target = CACHE_DIR / f"{name}-{_cache_key(source, version, extra_flags)}.wasm"
     if target.is_file():
         return target
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     # Compile to a private name, then rename: concurrent sessions never see a partial module.
     partial = target.with_suffix(f".{os.getpid()}.tmp")
     result = subprocess.run(
-        [CLANG, *CFLAGS, str(source), "-o", str(partial)],
+        [CLANG, *CFLAGS, *extra_flags, str(source), "-o", str(partial)],
         capture_output=True,
         text=True,
         check=False,
@@ -170,3 +172,22 @@ def compile_c(source: Path) -> Path:
         raise RuntimeError(f"compiling {source.name} failed:\n{result.stderr}")
     os.replace(partial, target)
     return target
+
+
+def wasmtime_stdout(wasm: Path, folder: Path) -> str:
+    """Run a WASI command module's `_start` in the `wasmtime` package (the reference) and
+    return what it wrote to stdout; an exit with status 0 counts as a normal end."""
+    wasmtime = pytest.importorskip("wasmtime")
+    engine = wasmtime.Engine()
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    wasi = wasmtime.WasiConfig()
+    wasi.stdout_file = str(folder / "stdout")
+    store = wasmtime.Store(engine)
+    store.set_wasi(wasi)
+    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(wasm)))
+    try:
+        instance.exports(store)["_start"](store)
+    except wasmtime.ExitTrap as e:
+        assert e.code == 0, f"the reference run exited with {e.code}"
+    return (folder / "stdout").read_text()

@@ -202,10 +202,29 @@ def test_unreachable_code_is_polymorphic(tmp_path: Path) -> None:
         tmp_path, "--no-check")))  # fmt: skip
 
 
-def test_simd_is_unsupported_only_when_seen(tmp_path: Path) -> None:
+def test_simd_decodes_and_validates(tmp_path: Path) -> None:
     data = wat("(module (func (result i32) v128.const i64x2 1 2 i32x4.extract_lane 0))", tmp_path)
-    with pytest.raises(UnsupportedError, match="SIMD is not supported yet: v128.const"):
-        decode(data)
+    m = decode(data)
+    validate(m)
+    assert m.funcs[0].body[0] == ("v128.const", 1 | 2 << 64)
+    assert m.funcs[0].body[1] == ("i32x4.extract_lane", 0)
+
+
+def _simd_module(sub: bytes) -> bytes:
+    """(func (result v128) v128.const 0; v128.const 0; 0xfd SUB; end)"""
+    body = bytes([0x00]) + (bytes([0xFD, 12]) + bytes(16)) * 2 + b"\xfd" + sub + b"\x0b"
+    code = bytes([1, len(body)]) + body
+    return (b"\0asm\1\0\0\0" + bytes([1, 5, 1, 0x60, 0, 1, 0x7B]) + bytes([3, 2, 1, 0])
+            + bytes([10, len(code)]) + code)
+
+
+def test_relaxed_simd_decodes_and_unassigned_simd_is_illegal() -> None:
+    m = decode(_simd_module(b"\x80\x02"))  # 0x100: i8x16.relaxed_swizzle
+    validate(m)
+    assert m.funcs[0].body[2] == ("i8x16.relaxed_swizzle",)
+    for sub in (b"\x94\x02", b"\x9a\x01"):  # 0x114 (after relaxed SIMD), 0x9a (unassigned)
+        with pytest.raises(DecodeError, match="illegal opcode 0xfd"):
+            decode(_simd_module(sub))
 
 
 @pytest.mark.parametrize(("text", "flag", "proposal"), [

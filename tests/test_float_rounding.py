@@ -18,6 +18,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from guest_programs import wasmtime_stdout
 from test_run import _need as need_target
 from test_run import wasmkiln
 
@@ -116,16 +117,7 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple]
     path = folder / "rounding.wasm"
     path.write_bytes(bytes(wasmtime.wat2wasm(_wat(inputs))))
     lines = [(t, op, x) for t in ("f32", "f64") for op in OPS for x in inputs[t]]
-    engine = wasmtime.Engine()
-    linker = wasmtime.Linker(engine)
-    linker.define_wasi()
-    wasi = wasmtime.WasiConfig()
-    wasi.stdout_file = str(folder / "stdout")
-    store = wasmtime.Store(engine)
-    store.set_wasi(wasi)
-    instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(path)))
-    instance.exports(store)["_start"](store)
-    return path, lines, (folder / "stdout").read_text()
+    return path, lines, wasmtime_stdout(path, folder)
 
 
 def _differences(lines: list[tuple], want_text: str, got_text: str) -> list[str]:

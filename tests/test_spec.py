@@ -1,7 +1,8 @@
 """The WebAssembly 2.0 spec test suite (../shared/testdata/spec), in-process (pyhook/wast.py).
 
-Every non-SIMD script runs with each backend (Cranelift; LLVM -O2); every command must pass
-except the ones listed in KNOWN_FAILURES. The list is strict both ways: a listed command that
+Every script runs with each backend (Cranelift; LLVM -O2), the non-SIMD ones and the 56
+`simd_*` ones as separate tests; every command must pass except the ones listed in
+KNOWN_FAILURES. The list is strict both ways: a listed command that
 starts passing fails the test too, so the list cannot go stale. The whole suite takes 40-50 s
 with Cranelift and about twice that with LLVM on the 2-core machines (measured), so it is one
 test per backend, not one per file.
@@ -18,6 +19,7 @@ import pytest
 from wasmkiln.pyhook import wast
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "spec"
+SPEC3 = SPEC.parent / "spec3"  # WebAssembly 3.0, as .wast text (pyhook/wast_text.py reads it)
 
 # backend -> "file.json:line" -> why it fails. Empty: every non-SIMD command passes on both.
 KNOWN_FAILURES: dict[str, dict[str, str]] = {"cranelift": {}, "llvm": {}}
@@ -28,16 +30,17 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {"cranelift": {}, "llvm": {}}
 ALLOWED_SKIPS = {"text format"}
 
 
-def _scripts() -> list[Path]:
+def _scripts(simd: bool = False) -> list[Path]:
     if not SPEC.is_dir():
         return []
-    scripts = (d / f"{d.name}.json" for d in SPEC.iterdir() if not d.name.startswith("simd_"))
+    scripts = (d / f"{d.name}.json" for d in SPEC.iterdir()
+               if d.name.startswith("simd_") == simd)
     return sorted(s for s in scripts if s.is_file())
 
 
-def _require_spec() -> None:
-    if not _scripts():
-        msg = f"the spec test data is absent ({SPEC}): no non-SIMD scripts to run"
+def _require_spec(simd: bool = False) -> None:
+    if not _scripts(simd):
+        msg = f"the spec test data is absent ({SPEC}): no {'SIMD' if simd else 'non-SIMD'} scripts"
         print(msg)
         pytest.skip(msg)
 
@@ -46,15 +49,48 @@ def _require_spec() -> None:
 @pytest.mark.parametrize("backend", ["cranelift", "llvm"])
 def test_spec_suite(backend: str) -> None:
     """Every non-SIMD command passes on both backends (LLVM at -O2, the release tier)."""
-    _require_spec()
-    results = wast.run_scripts(_scripts(), backend=backend)
+    _check_suite(backend, simd=False, least=25000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
+def test_simd_spec_suite(backend: str) -> None:
+    """Every command of the 56 simd_* scripts passes (v128 values, lane-wise NaN patterns)."""
+    _check_suite(backend, simd=True, least=25000)
+
+
+# spec3 (.wast): "file.json:line" -> why it fails, on both backends.
+KNOWN_FAILURES_SPEC3 = {
+    "simd_memory-multi.json:5": "multi-memory (WebAssembly 3.0) is not supported: the module "
+                                "declares two memories",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
+def test_spec3_simd_wast(backend: str) -> None:
+    """The 3.0 suite's simd_* and relaxed SIMD scripts, read as .wast text (no WABT)."""
+    scripts = sorted({*SPEC3.glob("simd_*.wast"), *SPEC3.glob("*relaxed*.wast")})
+    if not scripts:
+        print(f"skipping: no simd_*.wast in {SPEC3}")
+        pytest.skip(f"no simd_*.wast in {SPEC3}")
+    assert len([s for s in scripts if "relaxed" in s.name]) == 7
+    _check_results(wast.run_scripts(scripts, backend=backend), KNOWN_FAILURES_SPEC3, 25000)
+
+
+def _check_suite(backend: str, simd: bool, least: int) -> None:
+    _require_spec(simd)
+    results = wast.run_scripts(_scripts(simd), backend=backend)
+    _check_results(results, KNOWN_FAILURES.get(backend, {}), least)
+
+
+def _check_results(results: list[wast.FileResult], known: dict[str, str], least: int) -> None:
     print()
     for r in results:
         wast.print_result(r, verbose=False)
     print(wast.total_line(results))
     failures = {f"{r.path.name}:{f.line}": f"{f.command}: {f.message}"
                 for r in results for f in r.failures}
-    known = KNOWN_FAILURES.get(backend, {})
     unexpected = {k: v for k, v in failures.items() if k not in known}
     fixed = sorted(set(known) - set(failures))
     assert not unexpected, "unexpected failures:\n" + "\n".join(
@@ -62,7 +98,7 @@ def test_spec_suite(backend: str) -> None:
     assert not fixed, f"these known failures pass now; remove them from KNOWN_FAILURES: {fixed}"
     skips = {why for r in results for why in r.skipped}
     assert skips <= ALLOWED_SKIPS, f"unexpected skip reasons: {skips - ALLOWED_SKIPS}"
-    assert sum(r.passed for r in results) > 25000  # the runner really ran the suite
+    assert sum(r.passed for r in results) > least  # the runner really ran the suite
 
 
 def test_runner_detects_failures(tmp_path: Path) -> None:
@@ -110,6 +146,24 @@ def test_value_patterns() -> None:
     assert not wast.value_matches({"type": "externref", "value": "null"}, ValType.EXTERNREF,
                                   wast.encode_value(ext))
     assert wast.value_matches({"type": "funcref"}, ValType.FUNCREF, 0x1000)
+
+
+def test_v128_values() -> None:
+    """v128 arguments are lanes packed little-endian; results are compared lane by lane."""
+    from wasmkiln.bridge.module import ValType
+
+    arg = {"type": "v128", "lane_type": "i16", "value": ["1", "65535", "0", "0", "0", "0", "0",
+                                                          "32768"]}
+    assert wast.encode_value(arg) == 1 | 0xFFFF << 16 | 0x8000 << 112
+    lanes = {"type": "v128", "lane_type": "f32",
+             "value": ["nan:canonical", "nan:arithmetic", "0", "-2147483648"]}
+    good = 0x7FC00000 | 0x7FE00001 << 32 | 0 << 64 | 0x80000000 << 96
+    assert wast.value_matches(lanes, ValType.V128, good)
+    assert not wast.value_matches(lanes, ValType.V128, good | 1)  # lane 0 not canonical
+    assert not wast.value_matches(lanes, ValType.V128, good ^ 0x80000000 << 96)  # -0 vs +0
+    i64 = {"type": "v128", "lane_type": "i64", "value": ["-1", "2"]}
+    assert wast.value_matches(i64, ValType.V128, (1 << 64) - 1 | 2 << 64)
+    assert not wast.value_matches(i64, ValType.V128, 2 | 2 << 64)
 
 
 def test_trap_messages() -> None:

@@ -197,8 +197,10 @@ struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_
   for (uint32_t i = m->num_imported_globals; i < m->num_globals; i++) {
     const wk_const *init = &m->globals[i - m->num_imported_globals].init;
     wk_global *cell = &vm->globals[i];
-    if (init->kind == WK_CONST_VALUE)
-      cell->i64 = init->bits;
+    if (init->kind == WK_CONST_VALUE) {
+      cell->v128[0] = init->bits;
+      cell->v128[1] = init->hi;
+    }
     else if (init->kind == WK_CONST_GLOBAL_GET && init->index < i)
       *cell = *wk_global_cell(inst, init->index);
     else

@@ -12,8 +12,9 @@
  *
  * Calling convention: every Wasm function, defined or imported, is a SysV
  * function whose first argument is the wk_vmctx pointer, followed by the Wasm
- * parameters (i32 -> int32_t, i64 -> int64_t, f32 -> float, f64 -> double),
- * returning the Wasm result (or void).
+ * parameters (i32 -> int32_t, i64 -> int64_t, f32 -> float, f64 -> double,
+ * v128 -> a 16-byte vector in an SSE register, like __m128i), returning the Wasm result (or
+ * void).
  */
 #ifndef WK_ABI_H
 #define WK_ABI_H
@@ -60,6 +61,7 @@ typedef union wk_global {
   uint32_t i32;
   void *ref;
   union wk_global *cell; /* an imported global: the owner's cell */
+  uint64_t v128[2];      /* a v128: low 64 bits first */
   uint8_t bytes[16];
 } wk_global;
 
@@ -125,7 +127,8 @@ enum { WK_CONST_VALUE = 0, WK_CONST_GLOBAL_GET = 1, WK_CONST_REF_FUNC = 2, WK_CO
 typedef struct wk_const {
   uint32_t kind;  /* WK_CONST_* */
   uint32_t index; /* global or function index */
-  uint64_t bits;  /* WK_CONST_VALUE: raw bits */
+  uint64_t bits;  /* WK_CONST_VALUE: raw bits (a v128: its low 64 bits) */
+  uint64_t hi;    /* WK_CONST_VALUE: a v128's high 64 bits, else 0 */
 } wk_const;
 
 typedef struct wk_import {
@@ -180,7 +183,7 @@ typedef void (*wk_trampoline)(wk_vmctx *vm, void *code, uint64_t *args_results);
 typedef struct wk_module {
   uint32_t abi_version; /* must equal WK_ABI_VERSION */
   uint32_t num_types;
-  const char *const *type_sigs; /* "params:results" in i/I/f/F/r (funcref) /e (externref) */
+  const char *const *type_sigs; /* "params:results" in i/I/f/F/V (v128)/r (funcref)/e (externref) */
   const wk_trampoline *trampolines; /* per type index; NULL entries where not emitted */
   uint32_t num_imports;
   const wk_import *imports;

@@ -1,7 +1,7 @@
 /* Generated from bridge/abi.py by `python -m wasmkiln.bridge.abi`. DO NOT EDIT. */
 #ifndef WK_ABI_LAYOUT_H
 #define WK_ABI_LAYOUT_H
-#define WK_ABI_VERSION 2
+#define WK_ABI_VERSION 3
 #define WK_PAGE_SIZE 65536
 #define WK_MEMORY_GUARD 2147483648ull
 #define WK_MEMORY_RESERVE 6442516480ull

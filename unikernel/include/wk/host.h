@@ -92,6 +92,10 @@ void wk_host_table_free(wk_table *table);
 wk_global *wk_host_global_new(uint64_t bits);
 void wk_host_global_free(wk_global *cell);
 
+/* The runtime's id of a function signature ("ii:i", bridge/abi.py's spelling):
+ * what a funcref's type_id holds, for an embedder's own host functions. */
+uint32_t wk_host_type_id(const char *sig);
+
 /* The record of a `spectest` function (print, print_i32, print_i64, print_f32,
  * print_f64, print_i32_f32, print_f64_f64): they do nothing. NULL if unknown. */
 wk_funcref *wk_host_spectest_func(const char *name);

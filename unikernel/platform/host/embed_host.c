@@ -259,3 +259,5 @@ wk_global *wk_host_global_new(uint64_t bits) {
 }
 
 void wk_host_global_free(wk_global *cell) { free(cell); }
+
+uint32_t wk_host_type_id(const char *sig) { return wk_type_id(sig); }

@@ -1,0 +1,84 @@
+""".wast scripts read without WABT (pyhook/wast_text.py): the S-expression reader, values, and
+a small script run end to end. The 3.0 suite itself runs in tests/test_spec.py (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wasmkiln.pyhook import wast
+from wasmkiln.pyhook.wast_text import WastError, convert, parse, wat_int
+
+pytest.importorskip("wasmtime", reason="wast_text parses modules with wasmtime's wat2wasm")
+
+SCRIPT = r"""
+;; a comment (with "a string" and a paren
+(; a block (; nested ;) comment ;)
+(module $m
+  (func (export "add") (param v128 v128) (result v128)
+    (f32x4.add (local.get 0) (local.get 1)))
+  (func (export "id") (param i64) (result i64) (local.get 0))
+  (global (export "g") v128 (v128.const i16x8 1 -1 2 -2 0x10 0 0 0x7fff)))
+(assert_return (invoke "add" (v128.const f32x4 1.5 -0 0x1p-149 inf)
+                             (v128.const f32x4 0.25 0 0 -inf))
+               (v128.const f32x4 1.75 0 0x1p-149 nan:canonical))
+(assert_return (invoke $m "id" (i64.const -0x8000_0000_0000_0000))
+               (i64.const 9223372036854775808))
+(assert_return (get "g") (v128.const i16x8 1 65535 2 -2 16 0 0 32767))
+(assert_return (invoke "id" (i64.const 3)) (either (i64.const 4) (i64.const 3)))
+(register "M" $m)
+(assert_malformed (module quote "(func i32.const 0x)") "unknown operator")
+(assert_invalid (module (func (result i32) (f32.const 0))) "type mismatch")
+(assert_trap (invoke "add" (v128.const i64x2 0 0) (v128.const i64x2 0 0)) "unreachable")
+"""
+
+
+def test_reader_keeps_offsets_and_skips_comments() -> None:
+    lists = parse('(a "b\\n\\41\\u{263a}" (c)) ;; x\n(; (d) ;) (e)')
+    assert [x.head() for x in lists] == ["a", "e"]
+    first = lists[0]
+    assert first.items[1].text.encode("latin-1") == b"b\nA\xe2\x98\xba"  # type: ignore[union-attr]
+    assert (first.start, first.end) == (0, 24)
+    with pytest.raises(WastError, match="line 2: unclosed"):
+        parse("(a)\n(b")
+
+
+def test_integer_literals() -> None:
+    assert wat_int("-1", 32) == 0xFFFFFFFF
+    assert wat_int("0x8000_0000", 32) == 1 << 31
+    assert wat_int("+012", 8) == 12
+    assert wat_int("-0x80", 8) == 0x80
+
+
+def test_script_converts_like_wast2json(tmp_path: Path) -> None:
+    src = tmp_path / "t.wast"
+    src.write_text(SCRIPT)
+    out = convert(src, tmp_path / "out")
+    cmds = json.loads(out.read_text())["commands"]
+    assert [c["type"] for c in cmds] == [
+        "module", "assert_return", "assert_return", "assert_return", "assert_return",
+        "register", "assert_malformed", "assert_invalid", "assert_trap"]
+    assert cmds[0]["name"] == "$m" and (out.parent / cmds[0]["filename"]).read_bytes()[:4] == \
+        b"\0asm"
+    args = cmds[1]["action"]["args"]
+    assert args[0] == {"type": "v128", "lane_type": "f32",
+                       "value": ["1069547520", "2147483648", "1", "2139095040"]}
+    assert cmds[1]["expected"][0]["value"][3] == "nan:canonical"
+    assert cmds[2]["action"]["args"][0]["value"] == str(1 << 63)
+    assert cmds[3]["action"] == {"type": "get", "field": "g"}
+    assert cmds[4]["expected"][0]["type"] == "either"
+    assert cmds[5] == {"type": "register", "line": cmds[5]["line"], "as": "M", "name": "$m"}
+    assert cmds[6]["module_type"] == "text"
+    assert cmds[7]["module_type"] == "binary"
+
+
+@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
+def test_script_runs(backend: str, tmp_path: Path) -> None:
+    """Everything passes except the planted trap (add does not trap), which must fail."""
+    src = tmp_path / "t.wast"
+    src.write_text(SCRIPT)
+    (result,) = wast.run_scripts([src], backend=backend)
+    assert result.passed == 7 and result.skipped_total == 1, result.failures
+    assert [f.command for f in result.failures] == ["assert_trap"]
