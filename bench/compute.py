@@ -5,6 +5,9 @@ same C compiled natively.
 
 Rows:
 - our kernels (bench/kernels/*.c): clang-14 --target=wasm32-wasi -O2, and gcc -O2 natively;
+- our SIMD kernels (bench/kernels/simd/*.c, group "simd", rows "simd/NAME"): clang-14 -O2
+  -msimd128 for wasm32-wasi, gcc -O2 natively (SSE2, the x86-64 baseline: no -march). Each
+  .wasm must contain v128 operations (counted with wasmkiln's decoder), else the run stops;
 - ../shared/testdata/polybench: the 30 PolyBench/C kernels (SMALL_DATASET, so each kernel runs
   for well under a millisecond and process start-up dominates the wall time; the self-reported
   kernel time is shown in its own table). No native column: the C source is not in testdata;
@@ -67,7 +70,10 @@ WORK = CACHE / "compute"
 # 150-250 ms natively on this machine's kind).
 QUICK_SIZES = {"matmul": "160", "sieve": "1000000", "sha256": "4", "nbody": "500",
                "sort": "200000", "hashmap": "100000"}
+QUICK_SIMD_SIZES = {"blake3": "2", "dot": "400", "blur": "16", "bytecount": "60"}
 QUICK_POLYBENCH = ["2mm", "gemm", "jacobi-2d"]
+SIMD_DIR = KERNELS_DIR / "simd"
+GROUPS = ("kernels", "simd", "polybench", "real")
 UNKNOWN_IMPORTS_FLAG = "--default-values-unknown-imports"
 
 
@@ -75,7 +81,7 @@ UNKNOWN_IMPORTS_FLAG = "--default-values-unknown-imports"
 @dataclass
 class Row:
     name: str
-    group: str  # "kernels", "polybench", "real"
+    group: str  # one of GROUPS
     wasm: Path
     args: list[str] = field(default_factory=list)
     native: Path | None = None
@@ -89,6 +95,7 @@ class Row:
     check: Callable[[Run, Row], str | None] = lambda run, row: None
     self_ms: Callable[[Run], float | None] = lambda run: None
     expected: bytes | None = None  # filled by the native run, for checksums
+    simd_ops: int | None = None  # v128 operations in the .wasm (the simd group)
 
 
 def _kernel_check(run: Run, row: Row) -> str | None:
@@ -134,6 +141,11 @@ def _rows(quick: bool, has_unknown_imports: bool, has_dir: bool) -> list[Row]:
                         args=[QUICK_SIZES[src.stem]] if quick else [],
                         native=WORK / "native" / src.stem, reps=2 if quick else 5,
                         check=_kernel_check, self_ms=_kernel_ms))
+    for src in sorted(SIMD_DIR.glob("*.c")):
+        rows.append(Row(f"simd/{src.stem}", "simd", WORK / "wasm" / "simd" / f"{src.stem}.wasm",
+                        args=[QUICK_SIMD_SIZES[src.stem]] if quick else [],
+                        native=WORK / "native" / "simd" / src.stem, reps=2 if quick else 5,
+                        check=_kernel_check, self_ms=_kernel_ms))
     names = QUICK_POLYBENCH if quick else sorted(p.stem for p in POLYBENCH.glob("*.wasm"))
     for name in names:
         rows.append(Row(f"polybench/{name}", "polybench", POLYBENCH / f"{name}.wasm",
@@ -162,18 +174,53 @@ def _newer(out: Path, src: Path) -> bool:
     return out.exists() and out.stat().st_mtime >= src.stat().st_mtime
 
 
+def _compile(cmd: list[str], src: Path) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BenchError(f"{' '.join(cmd)} ({src.name}) failed:\n{proc.stderr[-2000:]}")
+
+
 def build_kernel(src: Path) -> None:
-    header = KERNELS_DIR / "kernel.h"
-    wasm, native = WORK / "wasm" / f"{src.stem}.wasm", WORK / "native" / src.stem
-    for out, cmd in ((wasm, ["clang-14", "--target=wasm32-wasi", "-O2", "-s"]),
-                     (native, ["gcc", "-O2"])):
-        if _newer(out, src) and _newer(out, header):
+    headers = [KERNELS_DIR / "kernel.h", SIMD_DIR / "simd.h"]
+    simd = src.parent == SIMD_DIR
+    sub = "simd" if simd else ""
+    wasm, native = WORK / "wasm" / sub / f"{src.stem}.wasm", WORK / "native" / sub / src.stem
+    for out in (wasm, native):
+        if _newer(out, src) and all(_newer(out, h) for h in headers):
             continue
         out.parent.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([*cmd, "-o", str(out), str(src), "-lm"], capture_output=True,
-                              text=True)
-        if proc.returncode != 0:
-            raise BenchError(f"{' '.join(cmd)} {src.name} failed:\n{proc.stderr}")
+        if out == native:
+            _compile(["gcc", "-O2", "-o", str(out), str(src), "-lm"], src)
+        elif not simd:
+            _compile(["clang-14", "--target=wasm32-wasi", "-O2", "-s", "-o", str(out), str(src),
+                      "-lm"], src)
+        else:
+            # Compile and link apart: a clang-14 link with -O runs binaryen's wasm-opt when one
+            # is on PATH, without SIMD enabled, and that wasm-opt rejects the v128 operations.
+            obj = out.with_suffix(".o")
+            _compile(["clang-14", "--target=wasm32-wasi", "-O2", "-msimd128", "-c", "-o",
+                      str(obj), str(src)], src)
+            _compile(["clang-14", "--target=wasm32-wasi", "-s", "-o", str(out), str(obj),
+                      "-lm"], src)
+
+
+SIMD_OP = re.compile(r"(v128|[if](8x16|16x8|32x4|64x2))\.")
+
+
+def count_simd_ops(wasm: Path) -> int:
+    """v128 operations in a module's code (wasmkiln's own decoder reads it)."""
+    from wasmkiln.bridge.decode import decode
+
+    module = decode(wasm.read_bytes())
+    return sum(1 for f in module.funcs for ins in f.body if SIMD_OP.match(ins[0]))
+
+
+def check_simd(row: Row) -> None:
+    """A SIMD kernel whose .wasm holds no v128 operation measures scalar code: stop."""
+    row.simd_ops = count_simd_ops(row.wasm)
+    if row.simd_ops == 0:
+        raise BenchError(f"{row.wasm} contains no v128 operation: the {row.name} kernel lost "
+                         "its SIMD (clang-14 -msimd128 produced scalar code)")
 
 
 def wasmtime_compile(wasmtime: Path, row: Row) -> tuple[Path, float]:
@@ -297,7 +344,7 @@ def measure(rows: list[Row], runners: list[str], cells: dict[tuple[str, str], Ce
                 say(f"{row.name} on {runner}: {problem}")
                 cell.cmd, cell.missing = None, f"wrong result: {problem}"
                 continue
-            if runner == "native" and row.group == "kernels":
+            if runner == "native" and row.group in ("kernels", "simd"):
                 m = re.search(rb"checksum ([0-9a-f]+)", run.stdout)
                 row.expected = m.group(1) if m else None
             if row.reps == 1:  # long-running rows: the checked run is the measurement
@@ -352,7 +399,7 @@ def _ratios(rows: list[Row], cells: dict[tuple[str, str], Cell], kind: str
                 if value is not None:
                     r[f"{ours.split('-')[1]}/{peer}"] = round(value, 3)
         out[row.name] = r
-    for group in ("kernels", "polybench", "real"):
+    for group in GROUPS:
         members = [out[r.name] for r in rows if r.group == group]
         keys = sorted({k for m in members for k in m})
         summary = {k: round(geomean([v for m in members if (v := m.get(k)) is not None]), 3)
@@ -361,6 +408,40 @@ def _ratios(rows: list[Row], cells: dict[tuple[str, str], Cell], kind: str
             out[f"geomean {group}"] = {k: (v if math.isfinite(v) else None)
                                        for k, v in summary.items()}
     return out
+
+
+# Issue 16's targets for the SIMD kernels: wasmkiln's time over wasmtime's, geomean.
+SIMD_TARGETS = {"cranelift/wasmtime": 1.1, "llvm/wasmtime": 0.8}
+
+
+def _simd_summary(rows: list[Row], wall: dict[str, dict[str, float | None]],
+                  own: dict[str, dict[str, float | None]]) -> dict[str, Any]:
+    """The "simd" section of the JSON: the group's geomean ratios on both metrics and issue
+    16's targets read off them (met: None when a column did not run)."""
+    targets: dict[str, dict[str, Any]] = {}
+    for key, limit in SIMD_TARGETS.items():
+        per: dict[str, Any] = {"limit": limit}
+        for metric, ratios in (("wall", wall), ("self_reported", own)):
+            value = ratios.get("geomean simd", {}).get(key)
+            per[metric] = value
+            per[f"met_{metric}"] = None if value is None else value <= limit
+        targets[key] = per
+    return {"kernels": [r.name for r in rows],
+            "wasm_simd_ops": {r.name: r.simd_ops for r in rows},
+            "geomean": wall.get("geomean simd", {}),
+            "geomean_self_reported": own.get("geomean simd", {}),
+            "targets": targets}
+
+
+def _simd_render(simd: dict[str, Any]) -> str:
+    t = Table("SIMD kernels: issue 16's targets (geomean of wasmkiln time / wasmtime time)",
+              ["ratio", "target", "process wall", "met", "self-reported", "met"])
+    for key, per in simd["targets"].items():
+        t.rows.append([key, f"<= {per['limit']}", fmt(per["wall"], 2),
+                       {True: "yes", False: "no", None: "-"}[per["met_wall"]],
+                       fmt(per["self_reported"], 2),
+                       {True: "yes", False: "no", None: "-"}[per["met_self_reported"]]])
+    return t.render()
 
 
 def _table(title: str, rows: list[Row], cells: dict[tuple[str, str], Cell], kind: str,
@@ -409,8 +490,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.reps:
         for r in rows:
             r.reps = r.reps if r.reps == 1 else args.reps
-    for src in sorted(KERNELS_DIR.glob("*.c")):
+    for src in [*sorted(KERNELS_DIR.glob("*.c")), *sorted(SIMD_DIR.glob("*.c"))]:
         build_kernel(src)
+    for row in rows:
+        if row.group == "simd":
+            check_simd(row)
 
     runners = [*WASMKILN, *PEERS]
     extra = ["wasmkiln-cranelift-tcg"] if args.tcg else []
@@ -421,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"building {len(rows)} rows for {', '.join(runners + extra)}")
         for row in rows:
             for runner in runners + extra:
-                if runner.endswith("-tcg") and row.group != "kernels":
+                if runner.endswith("-tcg") and row.group not in ("kernels", "simd"):
                     cells[row.name, runner] = Cell(missing="TCG column: our kernels only")
                     continue
                 cells[row.name, runner] = prepare(row, runner, backends, wasmtime, control)
@@ -432,17 +516,23 @@ def main(argv: list[str] | None = None) -> int:
     tcg_note = ("wasmkiln-cranelift-tcg: the kvm image under QEMU TCG, i.e. an emulated CPU; "
                 "not a virtualization figure and in no ratio." if extra else "")
     tables = []
-    for group, label in (("kernels", "our kernels"), ("polybench", "PolyBench/C (SMALL)"),
-                         ("real", "real programs")):
+    for group, label in (("kernels", "our kernels"),
+                         ("simd", "our SIMD kernels (-msimd128; native: gcc -O2, SSE2)"),
+                         ("polybench", "PolyBench/C (SMALL)"), ("real", "real programs")):
         grows = [r for r in rows if r.group == group]
         if not grows:
             continue
+        ours = group in ("kernels", "simd")
         tables.append(_table(f"{label}: process wall time, median ms (lower is better)", grows,
-                             cells, "wall", wall, extra if group == "kernels" else [], tcg_note))
+                             cells, "wall", wall, extra if ours else [],
+                             tcg_note if ours else ""))
         if group != "real":
             tables.append(_table(f"{label}: time the program reports for its kernel, median ms",
-                                 grows, cells, "self", own,
-                                 extra if group == "kernels" else [], ""))
+                                 grows, cells, "self", own, extra if ours else [], ""))
+    simd_rows = [r for r in rows if r.group == "simd"]
+    simd = _simd_summary(simd_rows, wall, own) if simd_rows else None
+    if simd is not None:
+        print(_simd_render(simd))
     for t in tables:
         print(t.render())
     for row in rows:
@@ -474,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {runner} on {which}: {why}")
         print()
 
-    chart_rows = [r for r in rows if r.group in ("kernels", "real")] + \
+    chart_rows = [r for r in rows if r.group in ("kernels", "simd", "real")] + \
         [r for r in rows if r.group == "polybench"]
     series = {f"{o.split('-')[1]}/{p}": [wall[r.name].get(f"{o.split('-')[1]}/{p}")
                                           for r in chart_rows]
@@ -491,12 +581,15 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": wall,
         "ratios_self_reported": own,
         "rows": {r.name: {"group": r.group, "args": r.args, "reps": r.reps,
+                          **({"wasm_simd_ops": r.simd_ops} if r.simd_ops is not None else {}),
                           "runners": {k: cells[r.name, k].summary() for k in runners + extra}}
                  for r in rows},
         "chart": {"title": "wasmkiln time / peer time, process wall (lower is better)",
                   "ylabel": "ratio", "log": True, "reference": 1.0,
                   "groups": [r.name for r in chart_rows], "series": series},
     }
+    if simd is not None:
+        data["simd"] = simd
     name = "compute-explicit" if args.explicit_bounds else "compute"
     data["explicit_bounds"] = args.explicit_bounds
     publish(name, data)
