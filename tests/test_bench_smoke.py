@@ -44,6 +44,15 @@ def test_compute_quick() -> None:
     assert rows["sha256"]["runners"]["wasmtime"]["median_wall_ms"] is not None
     assert rows["sha256"]["runners"]["wasmkiln-cranelift"]["median_wall_ms"] is not None
     assert "cranelift/wasmtime" in data["ratios"]["sha256"]
+    # The SIMD kernels: v128 in every .wasm, checked outputs on every runner, their own group
+    # with issue 16's targets read off its geomean.
+    simd = data["simd"]
+    assert simd["kernels"] and set(simd["targets"]) == {"cranelift/wasmtime", "llvm/wasmtime"}
+    for name in simd["kernels"]:
+        assert rows[name]["group"] == "simd" and rows[name]["wasm_simd_ops"] > 0
+        for runner in ("native", "wasmtime", "wasmkiln-cranelift"):
+            assert rows[name]["runners"][runner]["median_wall_ms"] is not None, (name, runner)
+    assert simd["geomean"]["cranelift/wasmtime"] is not None
 
 
 def test_boot_quick() -> None:

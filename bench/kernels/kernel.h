@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static inline double kernel_now_ms(void) {
@@ -29,6 +30,20 @@ static inline uint64_t kernel_rand(uint64_t *state) {
     x ^= x >> 27;
     *state = x;
     return x * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+/* LEN pseudo-random bytes from SEED (xorshift64* words, little-endian on both wasm32 and
+ * x86_64), in a malloc'd buffer; NULL when out of memory. */
+static inline uint8_t *kernel_random_bytes(uint64_t len, uint64_t seed) {
+    uint8_t *buf = malloc((size_t)len);
+    if (!buf) {
+        return NULL;
+    }
+    for (uint64_t i = 0; i < len; i += 8) {
+        uint64_t x = kernel_rand(&seed);
+        memcpy(buf + i, &x, len - i < 8 ? (size_t)(len - i) : 8);
+    }
+    return buf;
 }
 
 static inline long kernel_size(int argc, char **argv, long fallback) {

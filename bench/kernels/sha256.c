@@ -77,14 +77,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     uint64_t len = (uint64_t)mib << 20;
-    uint8_t *buf = malloc((size_t)len);
+    uint8_t *buf = kernel_random_bytes(len, 7);
     if (!buf) {
         return 1;
-    }
-    uint64_t seed = 7;
-    for (uint64_t i = 0; i < len; i += 8) {
-        uint64_t r = kernel_rand(&seed);
-        memcpy(buf + i, &r, 8);
     }
     double t0 = kernel_now_ms();
     sha256(buf, len, h);

@@ -95,14 +95,9 @@ static void compress_scalar(uint32_t cv[8], const uint8_t *block, uint32_t count
 int main(int argc, char **argv) {
     long mib = kernel_size(argc, argv, 64);
     uint64_t len = (uint64_t)(mib < 4 ? mib : 4) << 20;
-    uint8_t *buf = malloc((size_t)len);
+    uint8_t *buf = kernel_random_bytes(len, 7);
     if (!buf) {
         return 1;
-    }
-    uint64_t seed = 7;
-    for (uint64_t i = 0; i < len; i += 8) {
-        uint64_t x = kernel_rand(&seed);
-        memcpy(buf + i, &x, 8);
     }
     uint32_t cv_v[8], cv_s[8];
     memcpy(cv_v, IV, 32);

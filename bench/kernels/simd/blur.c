@@ -37,14 +37,9 @@ static void blur_row(uint8_t *restrict out, const uint8_t *restrict up,
 
 int main(int argc, char **argv) {
     long passes = kernel_size(argc, argv, 500);
-    uint8_t *img = malloc(W * W), *tmp = malloc(W * W);
+    uint8_t *img = kernel_random_bytes(W * W, 5), *tmp = malloc(W * W);
     if (!img || !tmp) {
         return 1;
-    }
-    uint64_t seed = 5;
-    for (long i = 0; i < W * W; i += 8) {
-        uint64_t x = kernel_rand(&seed);
-        memcpy(img + i, &x, 8);
     }
     double t0 = kernel_now_ms();
     for (long p = 0; p < passes; p++) {
