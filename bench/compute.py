@@ -468,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="small sizes, 2 reps, few rows")
     ap.add_argument("--reps", type=int, help="repetitions per row (overrides the defaults)")
-    ap.add_argument("--only", help="comma-separated row names or groups to run")
+    ap.add_argument("--only", help="comma-separated row names or groups to run (groups: "
+                    + ", ".join(GROUPS) + ")")
     ap.add_argument("--tcg", action="store_true",
                     help="also run our kernels as kvm images under QEMU TCG (emulation!)")
     ap.add_argument("--explicit-bounds", action="store_true",
