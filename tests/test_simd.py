@@ -272,10 +272,11 @@ def test_differential_script_is_not_vacuous(tmp_path: Path) -> None:
 # ---- a SIMD program in images, both targets --------------------------------------------------
 @pytest.fixture(scope="module")
 def simd_program(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """tests/fixtures/simd.c built with -msimd128, and wasmtime's stdout for it."""
-    from guest_programs import FIXTURES_DIR, compile_c, wasmtime_stdout
+    """tests/simd/program.c built with -msimd128 (apart from tests/fixtures/, whose programs
+    build without flags and have FIXTURE_CASES rows), and wasmtime's stdout for it."""
+    from guest_programs import compile_c, wasmtime_stdout
 
-    wasm = compile_c(FIXTURES_DIR / "simd.c", ("-msimd128",))
+    wasm = compile_c(Path(__file__).parent / "simd" / "program.c", ("-msimd128",))
     return wasm, wasmtime_stdout(wasm, tmp_path_factory.mktemp("simd"))
 
 
