@@ -88,6 +88,7 @@ def compile_wasm(
     pic: bool = False,
     memory_guard: bool = False,
     cpu: str = "baseline",
+    arch: str = "x86_64",
 ) -> CompiledModule:
     """Compile a module; raises a WasmError subclass for any fault of the input.
 
@@ -96,8 +97,9 @@ def compile_wasm(
     memory_guard: leave out the bounds checks a guard region catches (docs/abi.md "Linear
     memory"); only for runtimes that reserve one, which the metadata then requires at link.
     cpu: "baseline", "native" or an x86-64 psABI level (LLVM only; llvm_backend.CPU_LEVELS).
+    arch: the code's architecture, x86_64 or aarch64 (LLVM backends only; codegen.LLVM_TRIPLES).
     """
-    chosen = backend_named(backend, cpu)
+    chosen = backend_named(backend, cpu, arch)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     module = decode(data)

@@ -67,10 +67,12 @@ def _cache_dir() -> Path:
     return Path(base) / "wasmkiln" / "images"
 
 
-def _backend(args: argparse.Namespace) -> str:
+def _backend(args: argparse.Namespace, target: Target) -> str:
+    """The backend that compiles for `target`: --backend, else the profile's (built-in profiles
+    only, profiles.py), which a cross target may replace (Target.backend_for)."""
     if args.backend:
-        return args.backend
-    return resolve_profile(args.profile).compile_backend  # built-in profiles only (profiles.py)
+        return target.backend_for(args.backend, explicit=True)
+    return target.backend_for(resolve_profile(args.profile).compile_backend, explicit=False)
 
 
 def _target_cpu(args: argparse.Namespace, backend: str) -> str:
@@ -148,7 +150,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     for e in args.env:
         if "=" not in e:
             raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
-    backend = _backend(args)
+    backend = _backend(args, target)
     result = build_image(
         wasm, target, out, name=name, backend=backend,
         unknown_imports=_unknown_imports(args), dirs=_dirs(args), args=args.arg, env=args.env,
@@ -187,7 +189,7 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
         return (args.image, get_target(info["target"]), info.get("module", args.image.stem),
                 NetDefaults.from_info(info))
     target = get_target(args.target or DEFAULT_TARGET)
-    backend = _backend(args)
+    backend = _backend(args, target)
     dirs, unknown = _dirs(args), _unknown_imports(args)
     debug = args.debug or resolve_profile(args.profile).debug
     cpu = _target_cpu(args, backend)  # the key holds the level "native" stands for here

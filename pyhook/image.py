@@ -38,11 +38,44 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def c_compiler() -> str:
+def c_compiler(spec: dict | None = None) -> str:
+    """The C compiler driver that compiles the metadata and links: the system's (CC, gcc, cc),
+    or the cross compiler a target's target.json names ("cc")."""
+    cross = (spec or {}).get("cc")
+    if cross:
+        if shutil.which(cross[0]):
+            return str(cross[0])
+        raise ImageError(f"{cross[0]} is needed to link {spec.get('triple')} images: "
+                         f"apt-get install gcc-aarch64-linux-gnu")
     for name in (os.environ.get("CC"), "gcc", "cc"):
         if name and shutil.which(name):
             return name
     raise ImageError("no C compiler found to link the image: install gcc (or set CC)")
+
+
+def flat_image(elf: bytes) -> bytes:
+    """The loadable segments of a linked ELF as one flat file from the lowest address, as a
+    Linux arm64 Image is (QEMU's -kernel loads such a file whole, and only then does it pass
+    -initrd). .bss is not in the file: the boot code zeroes it."""
+    import struct
+
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:
+        raise ImageError("the linker did not produce a 64-bit ELF")
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    loads = []
+    for i in range(phnum):
+        p_type, _, p_offset, _, p_paddr, p_filesz = struct.unpack_from(
+            "<IIQQQQ", elf, phoff + i * phentsize)
+        if p_type == 1 and p_filesz:  # PT_LOAD
+            loads.append((p_paddr, elf[p_offset:p_offset + p_filesz]))
+    if not loads:
+        raise ImageError("the linked image has no loadable segment")
+    base = min(addr for addr, _ in loads)
+    out = bytearray(max(addr - base + len(data) for addr, data in loads))
+    for addr, data in loads:
+        out[addr - base:addr - base + len(data)] = data
+    return bytes(out)
 
 
 def _run(cmd: list[str], what: str) -> None:
@@ -107,7 +140,8 @@ def build_image(
     tdir = target_dir(target.triple)
     spec = json.loads((tdir / "target.json").read_text())
     include = tdir.parent / "include"
-    cc = c_compiler()
+    cc = c_compiler(spec)
+    cflags = spec.get("cflags", METADATA_CFLAGS)
     with tempfile.TemporaryDirectory(prefix="wasmkiln-") as tmp:
         work = Path(tmp)
         blob = work / "data.bin"
@@ -123,6 +157,7 @@ def build_image(
             memory_guard=bool(spec.get("memory_guard", False))
             and os.environ.get("WASMKILN_EXPLICIT_BOUNDS") != "1",
             cpu=cpu,
+            arch=target.arch,
         )
         objects = [work / "code.o"]
         (work / "code.o").write_bytes(compiled.code)
@@ -132,11 +167,11 @@ def build_image(
         blob.write_bytes(compiled.data_blob)
         info = _info_c(target, name, net, cpu_level(cpu))
         (work / "meta.c").write_text(compiled.metadata_c + info)
-        _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
+        _run([cc, "-c", *cflags, f"-I{include}", str(work / "meta.c"),
               "-o", str(work / "meta.o")], "compiling the module metadata")
         config = write_config(work, dirs, args, env)  # packed dirs, baked args/env
         if config is not None:
-            _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(config),
+            _run([cc, "-c", *cflags, f"-I{include}", str(config),
                   "-o", str(work / "config.o")], "compiling the image configuration")
             objects.append(work / "config.o")
         ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
@@ -148,6 +183,8 @@ def build_image(
               "-Wl,--whole-archive", str(lib), "-Wl,--no-whole-archive", "-o", str(tmp_out)],
              "linking the image")
         out.parent.mkdir(parents=True, exist_ok=True)
+        if spec.get("flat_image"):  # a Linux arm64 Image: the ELF's segments, flat
+            tmp_out.write_bytes(flat_image(tmp_out.read_bytes()))
         shutil.copyfile(tmp_out, out)
         if target.platform == "spt":
             out.chmod(0o755)
@@ -160,8 +197,27 @@ def read_image_info(path: Path) -> dict | None:
 
     data = section_bytes(path, INFO_SECTION)
     if data is None:
+        data = _flat_info(path)
+    if data is None:
         return None
     try:
         return json.loads(data.rstrip(b"\0").decode())
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
+
+
+_FLAT_INFO_MARK = b'{"target": "'
+
+
+def _flat_info(path: Path) -> bytes | None:
+    """The info string inside a flat image (no ELF sections: link_aarch64.ld keeps
+    .wasmkiln.info in .rodata): the JSON _info_c writes, which starts with its target."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if data[56:60] != b"ARM\x64":  # a Linux arm64 Image header
+        return None
+    start = data.find(_FLAT_INFO_MARK)
+    end = data.find(b"\0", start)
+    return data[start:end] if start >= 0 and end > start else None

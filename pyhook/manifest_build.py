@@ -261,7 +261,8 @@ def build_manifest(
             stamp_file.unlink(missing_ok=True)  # a failed build must not look fresh later
             try:
                 result = build_image(wasm, target, out, name=spec.name,
-                                     backend=prof.compile_backend,
+                                     backend=target.backend_for(prof.compile_backend,
+                                                                explicit=False),
                                      unknown_imports=prof.unknown_imports, debug=prof.debug,
                                      dirs=dirs, net=spec.net, cpu=prof.target_cpu)
             except (WasmError, ImageError, PackError) as e:  # say which image; message theirs

@@ -355,6 +355,10 @@ def check_cpu(image: Path, target: Target, opts: RunOptions) -> None:
 
 def run_image(image: Path, target: Target, opts: RunOptions) -> int:
     check_cpu(image, target, opts)
+    if target.platform == "kvm" and target.arch == "aarch64":
+        from .qemu_aarch64 import run_kvm_aarch64  # QEMU virt: its own module
+
+        return run_kvm_aarch64(target, image, opts)
     if target.platform == "kvm":
         return run_kvm(image, opts)
     return run_spt(image, opts)

@@ -62,4 +62,27 @@ bool kvm_halt(uint64_t timeout_ns, uint64_t *seen);
  * RTC read happen on the first clock read (clock_kvm.c "Lazy"). */
 void kvm_clock_init(void);
 
+/* ---- fdt_kvm.c (aarch64) ---------------------------------------------------- */
+/* What the platform takes from QEMU's device tree. */
+typedef struct kvm_fdt_info {
+  uint64_t mem_base, mem_size;         /* the first /memory range */
+  const char *bootargs;                /* /chosen/bootargs inside the tree, or NULL */
+  uint64_t initrd_start, initrd_end;   /* /chosen/linux,initrd-*; equal when none */
+} kvm_fdt_info;
+/* Read the tree at dtb. NULL, or a static message saying why it was refused. */
+const char *kvm_fdt_read(const void *dtb, kvm_fdt_info *out);
+
+/* ---- arch/<arch>/mmu_<arch>.c: linear memory's guard reservation -------------
+ * memory_kvm.c reserves WK_MEMORY_RESERVE bytes of address space at
+ * KVM_GUARD_VBASE (never RAM or a device on any machine here) and maps 4 KiB
+ * pages into it on memory.grow; a fault there is the Wasm out-of-bounds trap. */
+#define KVM_GUARD_VBASE (256ull << 30)
+
+/* Map the 4 KiB page at virt (page-aligned, outside the identity map's blocks,
+ * below 512 GiB) to phys, read-write (aarch64: never executable); missing page-table pages
+ * come from alloc_table (zeroed, 4 KiB aligned, NULL when out of memory). 0 or -1. */
+int kvm_mmu_map_page(uintptr_t virt, uint64_t phys, void *(*alloc_table)(void));
+/* Undo kvm_mmu_map_page: the physical page virt was mapped to (0 if none). */
+uint64_t kvm_mmu_unmap_mapped(uintptr_t virt);
+
 #endif /* WK_KVM_H */

@@ -1,0 +1,86 @@
+/*
+ * clock_kvm_aarch64.c - clocks, entropy and idling for the aarch64 kvm
+ * platform (QEMU virt).
+ *
+ * Monotonic: the generic timer's virtual count (CNTVCT_EL0) since boot, at
+ * CNTFRQ_EL0 (62.5 MHz on QEMU 7.2), converted with a 32.32 fixed-point
+ * factor. Nothing to calibrate, unlike x86's TSC. Realtime: the PL031 RTC's
+ * seconds (virt: 0x09010000, UTC) read once plus monotonic time since.
+ * Entropy: RNDR (FEAT_RNG; QEMU's -cpu max has it), retried 10 times per word;
+ * without it -WK_ENOSYS: never fake randomness. Idle: not yet (the GIC and
+ * the timer interrupt come next): wk_plat_idle returns at once and callers
+ * spin, as on spt.
+ */
+#include <stdbool.h>
+
+#include "cpu_aarch64.h"
+#include "kvm.h"
+#include "wk/errno.h"
+#include "wk/platform.h"
+
+#define VIRT_PL031 0x09010000u
+#define PL031_DR 0x00
+#define NSEC_PER_SEC 1000000000ull
+#define RNDR_RETRIES 10
+
+static uint64_t cnt_boot;
+static uint64_t cnt_mult; /* ns per tick, 32.32 fixed point */
+static bool rtc_read;
+static uint64_t rtc_ns, rtc_mono;
+
+void kvm_clock_init(void) {
+  cnt_boot = a64_cntvct();
+  uint64_t hz = a64_cntfrq();
+  if (hz == 0) {
+    static const char msg[] = "wasmkiln: CNTFRQ_EL0 is 0; assuming 62.5 MHz\n";
+    (void)wk_plat_console_write(2, msg, sizeof msg - 1);
+    hz = 62500000;
+  }
+  cnt_mult = (NSEC_PER_SEC << 32) / hz;
+}
+
+uint64_t wk_plat_clock_monotonic(void) {
+  uint64_t delta = a64_cntvct() - cnt_boot;
+  return (uint64_t)(((unsigned __int128)delta * cnt_mult) >> 32);
+}
+
+uint64_t wk_plat_clock_realtime(void) {
+  if (!rtc_read) {
+    rtc_ns = (uint64_t)a64_mmio_read32(VIRT_PL031 + PL031_DR) * NSEC_PER_SEC;
+    rtc_mono = wk_plat_clock_monotonic();
+    rtc_read = true;
+  }
+  return rtc_ns + (wk_plat_clock_monotonic() - rtc_mono);
+}
+
+uint64_t wk_plat_clock_resolution(void) {
+  return cnt_mult >> 32 ? cnt_mult >> 32 : 1; /* one tick, 16 ns at 62.5 MHz */
+}
+
+int wk_plat_entropy(void *buf, size_t len) {
+  if (!a64_has_rndr()) {
+    return -WK_ENOSYS;
+  }
+  uint8_t *p = buf;
+  while (len > 0) {
+    uint64_t w = 0;
+    bool ok = false;
+    for (int i = 0; i < RNDR_RETRIES && !ok; i++) {
+      ok = a64_rndr(&w);
+    }
+    if (!ok) {
+      return -WK_EIO;
+    }
+    size_t n = len < sizeof w ? len : sizeof w;
+    for (size_t i = 0; i < n; i++) {
+      p[i] = (uint8_t)(w >> (8 * i));
+    }
+    p += n;
+    len -= n;
+  }
+  return 0;
+}
+
+void wk_plat_idle(uint64_t timeout_ns) {
+  (void)timeout_ns;
+}
