@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -235,11 +236,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    backends = "/".join(f"{p}={resolve_profile(p).compile_backend}" for p in BUILTIN_PROFILES)
-    print(f"{'target':<14} {'backends':<26} {'linker':<8} status")
+    """One line per target: which backend compiles each built-in profile, which C compiler
+    driver links (target.json's "cc", else the system's gcc; both link with GNU ld), and
+    whether it can be used. A column holds no spaces (pyhook/cmake/wasmkilnConfig.cmake
+    parses this)."""
+    from .runtime import RuntimeNotFound, target_dir
+
+    print(f"{'target':<14} {'backends':<28} {'linker':<26} status")
     for t in TARGETS.values():
-        status = "default" if t.triple == DEFAULT_TARGET else ("ok" if t.supported else "not yet")
-        print(f"{t.triple:<14} {backends:<26} {'gcc/ld':<8} {status}: {t.description}")
+        backends = "/".join(
+            f"{p}={t.backend_for(resolve_profile(p).compile_backend, explicit=False)}"
+            for p in BUILTIN_PROFILES)
+        try:
+            spec = json.loads((target_dir(t.triple) / "target.json").read_text())
+            linker = f"{spec.get('cc', ['gcc'])[0]}/ld"
+            status = "default" if t.triple == DEFAULT_TARGET else "ok"
+        except (RuntimeNotFound, ValueError, OSError):
+            linker = "-"
+            status = ("not yet" if not t.supported else
+                      f"not yet (runtime not built: apt-get install {t.build_packages or 'gcc'}"
+                      f" and reinstall)")
+        print(f"{t.triple:<14} {backends:<28} {linker:<26} {status}: {t.description}")
     return 0
 
 

@@ -3,13 +3,13 @@
  * platform (QEMU virt).
  *
  *   stdout (stream 1)  the PL011 UART at 0x09000000 (virt's only UART)
- *   stderr (stream 2)  Arm semihosting: SYS_WRITE to the ":tt" console, which
- *                      QEMU sends to -semihosting-config chardev=...
+ *   stderr (stream 2)  Arm semihosting: SYS_WRITE to ":tt" opened for append,
+ *                      which QEMU (SH_EXT_STDOUT_STDERR) writes to its own stderr
  *   exit               semihosting SYS_EXIT with ADP_Stopped_ApplicationExit
  *                      and the code: QEMU exits with that status
  * virt has one UART, and no device like x86's isa-debug-exit, so stderr and
  * the exit code travel by semihosting (QEMU: -semihosting-config
- * enable=on,target=native,chardev=ID). README.md "aarch64" says what that
+ * enable=on,target=native). README.md "aarch64" says what that
  * costs: semihosting also lets EL1 code open host files. A virtio-console
  * for stderr and PSCI SYSTEM_OFF after a control line would avoid it.
  */
@@ -26,7 +26,7 @@
 #define SEMI_SYS_WRITE 0x05
 #define SEMI_SYS_EXIT 0x18
 #define SEMI_APPLICATION_EXIT 0x20026
-#define SEMI_MODE_WRITE 4 /* "w": the console's output side */
+#define SEMI_MODE_APPEND 8 /* ":tt" for "a" is stderr ("w" would be stdout) */
 
 static long semihost(uint64_t op, const void *params) {
   register uint64_t x0 __asm__("x0") = op;
@@ -40,7 +40,7 @@ static long tt_handle = -1;
 void kvm_console_init(void) {
   pl011_init(VIRT_PL011);
   static const char tt[] = ":tt";
-  const uint64_t open[3] = {(uint64_t)(uintptr_t)tt, SEMI_MODE_WRITE, sizeof tt - 1};
+  const uint64_t open[3] = {(uint64_t)(uintptr_t)tt, SEMI_MODE_APPEND, sizeof tt - 1};
   tt_handle = semihost(SEMI_SYS_OPEN, open);
 }
 

@@ -1,0 +1,180 @@
+"""aarch64-kvm: images cross-built on this x86_64 machine and booted by qemu-system-aarch64
+(virt, TCG). The fixtures and --dir at run time end to end (the wasi-testsuite runs in
+test_wasi_suite.py); what the toolchain refuses, and the image's format.
+
+Boot tests need qemu-system-aarch64 (Debian: qemu-system-arm) and the aarch64 runtime, built at
+install when gcc-aarch64-linux-gnu is there; they skip, saying which, when either is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from guest_programs import FIXTURE_CASES, FixtureCase, compile_fixture
+from test_wasi_options import P0_WAT, wat
+
+from wasmkiln.pyhook.runtime import runtime_dir
+from wasmkiln.pyhook.targets import TARGETS, runtime_built
+
+TARGET = "aarch64-kvm"
+TRAP_EXIT = 134
+HAVE_RUNTIME = runtime_built(TARGETS[TARGET])
+
+
+def wasmkiln(*args: str, env: dict[str, str] | None = None,
+             timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def _need_runtime() -> None:
+    if not HAVE_RUNTIME:
+        pytest.skip("the aarch64-kvm runtime was not built (Debian: gcc-aarch64-linux-gnu, "
+                    "then pip install again)")
+
+
+def _need_qemu() -> None:
+    _need_runtime()
+    if shutil.which("qemu-system-aarch64") is None:
+        pytest.skip("qemu-system-aarch64 is not installed (Debian: qemu-system-arm)")
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, Path]:
+    return {}
+
+
+def _image(images: dict[str, Path], tmp: Path, fixture: str) -> Path:
+    if fixture not in images:
+        out = tmp / f"{fixture}-{TARGET}.img"
+        proc = wasmkiln("build", str(compile_fixture(fixture)), "--target", TARGET,
+                        "-o", str(out))
+        assert proc.returncode == 0, proc.stderr
+        images[fixture] = out
+    return images[fixture]
+
+
+# ---- the image and the toolchain ---------------------------------------------------------
+
+def test_image_is_an_arm64_image_with_its_info(images: dict[str, Path],
+                                               tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The Linux arm64 Image header QEMU's -kernel looks for: the branch, text_offset 2 MiB
+    (link_aarch64.ld links at RAM + 2 MiB), image_size covering .bss and the stacks, the
+    magic; and the build info `wasmkiln run IMAGE` reads without ELF sections."""
+    _need_runtime()
+    from wasmkiln.pyhook.image import read_image_info
+
+    image = _image(images, tmp_path_factory.getbasetemp(), "hello")
+    data = image.read_bytes()
+    code0, _, text_offset, image_size, flags = struct.unpack_from("<IIQQQ", data, 0)
+    assert code0 >> 26 == 0b000101  # B imm26
+    assert text_offset == 0x200000
+    assert image_size >= len(data) and image_size % 4096 == 0
+    assert flags & 1 == 0  # little-endian
+    assert data[56:60] == b"ARM\x64"
+    assert (read_image_info(image) or {}).get("target") == TARGET
+
+
+def test_code_objects_are_aarch64() -> None:
+    """The LLVM backend emits AArch64 ELF objects for the target (e_machine 183), and a
+    Cranelift backend is refused for it in the bridge too."""
+    from wasmkiln.bridge.codegen import backend_named, generate
+    from wasmkiln.bridge.decode import decode
+
+    module = decode(compile_fixture("fib").read_bytes())
+    for name in ("llvm-O0", "llvm"):
+        obj = generate(module, backend_named(name, arch="aarch64"), jobs=1)[0]
+        assert obj[:4] == b"\x7fELF" and struct.unpack_from("<H", obj, 18)[0] == 183
+    with pytest.raises(ValueError, match="x86_64 code only"):
+        backend_named("cranelift", arch="aarch64")
+
+
+def test_targets_lists_backends_and_linker() -> None:
+    proc = wasmkiln("targets")
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith(TARGET))
+    assert "dev=llvm-O0/release=llvm" in line
+    assert ("aarch64-linux-gnu-gcc/ld" in line) == HAVE_RUNTIME, line
+
+
+def test_missing_cross_runtime_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A runtime installed without the cross compiler (no aarch64-kvm folder): the target is
+    refused with what to install, not a traceback; x86_64 still builds."""
+    root = tmp_path / "runtime"
+    shutil.copytree(runtime_dir(), root, ignore=shutil.ignore_patterns("aarch64-*"))
+    env = {"WASMKILN_RUNTIME_DIR": str(root)}
+    wasm = compile_fixture("hello")
+    proc = wasmkiln("build", str(wasm), "--target", TARGET, "-o", str(tmp_path / "a.img"),
+                    env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "apt-get install gcc-aarch64-linux-gnu" in proc.stderr
+    ok = wasmkiln("build", str(wasm), "-o", str(tmp_path / "x.img"), env=env)
+    assert ok.returncode == 0, ok.stderr
+    listed = wasmkiln("targets", env=env).stdout
+    assert f"{TARGET}" in listed and "not yet (runtime not built" in listed
+
+
+# ---- booting ------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", FIXTURE_CASES, ids=lambda c: c.id)
+def test_fixture(case: FixtureCase, images: dict[str, Path],
+                 tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every fixture, with the output, exit code or Wasm trap wasmtime gives
+    (test_fixtures_wasmtime.py): traps by the guard region (a data abort) and by code."""
+    _need_qemu()
+    image = _image(images, tmp_path_factory.getbasetemp(), case.fixture)
+    env_flags = [f"--env={k}={v}" for k, v in case.env.items()]
+    proc = wasmkiln("run", *env_flags, str(image), "--", *case.args)
+    assert proc.stdout == case.stdout, proc.stderr
+    if case.trap is None:
+        assert proc.returncode == case.exit_code, proc.stderr
+    else:
+        assert proc.returncode == TRAP_EXIT, proc.stderr
+        assert "wasm trap: " in proc.stderr and case.trap in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_run_module_with_args_and_env(tmp_path: Path) -> None:
+    _need_qemu()
+    proc = wasmkiln("run", "--target", TARGET, "--env", "GREETING=hi",
+                    str(compile_fixture("hello")), "--", "a b", "50%",
+                    env={"XDG_CACHE_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "hello, a b!\nhello, 50%!\nhi\n"
+
+
+@pytest.mark.slow
+def test_run_dir_on_a_built_image_comes_as_initrd(tmp_path: Path) -> None:
+    """`wasmkiln run IMAGE --dir`: the packed folders reach the guest as the device tree's
+    initrd, in place of what the build packed."""
+    _need_qemu()
+    module = wat(tmp_path, "p0", P0_WAT)
+    baked, given = tmp_path / "baked", tmp_path / "given"
+    for folder, text in ((baked, "12345"), (given, "1234567")):
+        folder.mkdir()
+        (folder / "f").write_text(text)
+    image = tmp_path / "p0.img"
+    built = wasmkiln("build", str(module), "--target", TARGET, "--dir", f"{baked}::/",
+                     "-o", str(image))
+    assert built.returncode == 0, built.stderr
+    assert wasmkiln("run", str(image)).returncode == 5
+    proc = wasmkiln("run", str(image), "--dir", f"{given}::/")
+    assert proc.returncode == 7, proc.stderr
+
+
+@pytest.mark.slow
+def test_network_is_refused_for_now(images: dict[str, Path],
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    _need_qemu()
+    image = _image(images, tmp_path_factory.getbasetemp(), "hello")
+    proc = wasmkiln("run", "-p", "8080:80", str(image))
+    assert proc.returncode == 2 and "no network yet" in proc.stderr, proc.stderr
