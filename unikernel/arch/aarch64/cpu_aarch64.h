@@ -67,6 +67,11 @@ uint64_t a64_mmu_map_identity(uint64_t end);
  * present, splitting blocks as needed: the stack guard pages. 0 or -1. */
 int a64_mmu_unmap_page(uintptr_t addr);
 
+/* Forward interrupt intid (a PPI, < 32) from the GICv2 to this CPU, which keeps
+ * it masked: it only ends a WFI (gic_aarch64.c). 0, or -1 for another intid. */
+int a64_gic_enable(uint32_t intid);
+#define A64_INTID_VTIMER 27 /* the virtual timer's PPI (virt's device tree: PPI 11) */
+
 /* Switch to the stack ending at top (16-byte aligned) and call fn(arg) there;
  * never returns. boot_aarch64.S. */
 _Noreturn void a64_run_on_stack(void *top, void (*fn)(void *), void *arg);

@@ -7,9 +7,10 @@
  * factor. Nothing to calibrate, unlike x86's TSC. Realtime: the PL031 RTC's
  * seconds (virt: 0x09010000, UTC) read once plus monotonic time since.
  * Entropy: RNDR (FEAT_RNG; QEMU's -cpu max has it), retried 10 times per word;
- * without it -WK_ENOSYS: never fake randomness. Idle: not yet (the GIC and
- * the timer interrupt come next): wk_plat_idle returns at once and callers
- * spin, as on spt.
+ * without it -WK_ENOSYS: never fake randomness. Idle: the virtual timer
+ * armed for the timeout, then WFI, which its interrupt ends even though the
+ * kernel keeps IRQs masked (arch/aarch64/gic_aarch64.c); so a sleeping guest
+ * costs the host nothing between wake-ups instead of a spinning core.
  */
 #include <stdbool.h>
 
@@ -22,9 +23,13 @@
 #define PL031_DR 0x00
 #define NSEC_PER_SEC 1000000000ull
 #define RNDR_RETRIES 10
+#define IDLE_MAX_NS 1000000000ull /* one wait at most 1 s: callers loop on the clock */
+#define CNTV_CTL_ENABLE 1u
 
 static uint64_t cnt_boot;
+static uint64_t cnt_hz;
 static uint64_t cnt_mult; /* ns per tick, 32.32 fixed point */
+static int idle_state;    /* 0 not tried, 1 the timer wakes WFI, -1 no GIC: spin */
 static bool rtc_read;
 static uint64_t rtc_ns, rtc_mono;
 
@@ -36,6 +41,7 @@ void kvm_clock_init(void) {
     (void)wk_plat_console_write(2, msg, sizeof msg - 1);
     hz = 62500000;
   }
+  cnt_hz = hz;
   cnt_mult = (NSEC_PER_SEC << 32) / hz;
 }
 
@@ -82,5 +88,19 @@ int wk_plat_entropy(void *buf, size_t len) {
 }
 
 void wk_plat_idle(uint64_t timeout_ns) {
-  (void)timeout_ns;
+  if (idle_state == 0) {
+    idle_state = a64_gic_enable(A64_INTID_VTIMER) == 0 ? 1 : -1;
+  }
+  if (idle_state < 0 || timeout_ns == 0) {
+    return;
+  }
+  if (timeout_ns > IDLE_MAX_NS) {
+    timeout_ns = IDLE_MAX_NS;
+  }
+  /* kHz, so that 1 s of ticks fits 64 bits (no 128-bit division in a freestanding kernel). */
+  uint64_t ticks = timeout_ns * (cnt_hz / 1000) / 1000000;
+  __asm__ volatile("msr cntv_tval_el0, %0\n\tmsr cntv_ctl_el0, %1\n\tisb"
+                   : : "r"(ticks ? ticks : 1), "r"((uint64_t)CNTV_CTL_ENABLE) : "memory");
+  __asm__ volatile("dsb sy\n\twfi" : : : "memory");
+  __asm__ volatile("msr cntv_ctl_el0, xzr\n\tisb" : : : "memory");
 }
