@@ -87,6 +87,8 @@ def backend_named(name: str, cpu: str = "baseline", arch: str = "x86_64") -> Bac
     if found.family == "cranelift" and arch != "x86_64":
         raise ValueError(f"the Cranelift backend generates x86_64 code only (cranelift-py is "
                          f"built for the host ISA): {arch} needs an LLVM backend")
+    if arch != "x86_64" and cpu != "baseline":
+        raise ValueError(f"target-cpu {cpu!r} is an x86-64 level: {arch} takes the baseline")
     level = check_backend(cpu, name)
     chosen = found if cpu == "baseline" else dataclasses.replace(found, cpu=level)
     return chosen if arch == "x86_64" else dataclasses.replace(chosen, arch=arch)

@@ -40,3 +40,7 @@ install(FILES unikernel/platform/kvm/link_aarch64.ld DESTINATION ${WK_AARCH64_DE
   RENAME link.ld)
 install(FILES unikernel/platform/kvm/target_aarch64.json DESTINATION ${WK_AARCH64_DEST}
   RENAME target.json)
+# The spec runner's host agent for aarch64 Linux (platform/host/agent_host.c), when the
+# aarch64 libc was there to build it (`wasmkiln wast --target aarch64`).
+install(PROGRAMS ${WK_AARCH64_BUILD}/unikernel/platform/host/wasmkiln-host-agent
+  DESTINATION ${WK_RUNTIME_INSTALL_DIR}/aarch64-host OPTIONAL)

@@ -40,7 +40,7 @@ from .runner import (
     run_image,
 )
 from .runtime import RuntimeNotFound
-from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
+from .targets import CROSS_DEV_BACKEND, DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
 
 
 def _say(msg: str) -> None:
@@ -279,11 +279,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_wast(args: argparse.Namespace) -> int:
+    from .hostrt import HostError
     from .wast import main as wast_main  # loads cffi and the host runtime: only here
 
+    arch = args.target or "x86_64"
+    backend = args.backend or ("cranelift" if arch == "x86_64" else CROSS_DEV_BACKEND)
     try:
-        return wast_main(args.paths, backend=args.backend, verbose=args.verbose)
-    except (FileNotFoundError, ValueError) as e:
+        from wasmkiln.bridge.codegen import backend_named
+
+        backend_named(backend, arch=arch)  # an arch Cranelift cannot do: one line, not a crash
+        return wast_main(args.paths, backend=backend, verbose=args.verbose, arch=arch)
+    except (FileNotFoundError, ValueError, HostError) as e:
         raise UsageError(str(e)) from None
 
 
@@ -421,8 +427,11 @@ def _parser() -> argparse.ArgumentParser:
                        "wast2json when it is on PATH). Prints a table per file and the line "
                        "`N passed, N failed, N skipped`; exits 1 if anything failed.")
     w.add_argument("paths", type=Path, nargs="+", metavar="PATH")
-    w.add_argument("--backend", choices=list(BACKENDS), default="cranelift",
-                   help="compiler backend (default cranelift)")
+    w.add_argument("--backend", choices=list(BACKENDS),
+                   help="compiler backend (default cranelift; llvm-O0 for aarch64)")
+    w.add_argument("--target", choices=("x86_64", "aarch64"),
+                   help="the code's architecture (default x86_64); aarch64 runs the modules "
+                   "under qemu-aarch64 (hostrt_remote.py)")
     w.add_argument("-v", "--verbose", action="store_true", help="list every failure")
     w.set_defaults(func=cmd_wast)
 

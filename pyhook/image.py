@@ -41,7 +41,8 @@ class BuildResult:
 def c_compiler(spec: dict | None = None) -> str:
     """The C compiler driver that compiles the metadata and links: the system's (CC, gcc, cc),
     or the cross compiler a target's target.json names ("cc")."""
-    cross = (spec or {}).get("cc")
+    spec = spec or {}
+    cross = spec.get("cc")
     if cross:
         if shutil.which(cross[0]):
             return str(cross[0])
@@ -137,6 +138,9 @@ def build_image(
     and nothing at run time reads it."""
     from wasmkiln.bridge.compile import compile_wasm  # the compiler loads Cranelift: only here
 
+    if target.arch != "x86_64" and cpu != "baseline":
+        raise ImageError(f"--target-cpu/target-cpu {cpu!r} names an x86-64 level; "
+                         f"{target.triple} images take the baseline only")
     tdir = target_dir(target.triple)
     spec = json.loads((tdir / "target.json").read_text())
     include = tdir.parent / "include"

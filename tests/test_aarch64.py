@@ -178,3 +178,46 @@ def test_network_is_refused_for_now(images: dict[str, Path],
     image = _image(images, tmp_path_factory.getbasetemp(), "hello")
     proc = wasmkiln("run", "-p", "8080:80", str(image))
     assert proc.returncode == 2 and "no network yet" in proc.stderr, proc.stderr
+
+
+def test_objects_have_no_trap_instructions_and_call26() -> None:
+    """docs/abi.md "AArch64": traps are calls to builtins->trap, never BRK/UDF; calls to
+    defined functions are direct (R_AARCH64_CALL26)."""
+    objdump, readelf = shutil.which("llvm-objdump-14"), shutil.which("llvm-readelf-14")
+    if objdump is None or readelf is None:
+        pytest.skip("llvm-objdump-14/llvm-readelf-14 (Debian: llvm-14) are not installed")
+    from wasmkiln.bridge.codegen import backend_named, generate
+    from wasmkiln.bridge.decode import decode
+
+    for fixture in ("trap_div", "trap_unreachable", "qsort"):
+        module = decode(compile_fixture(fixture).read_bytes())
+        obj = generate(module, backend_named("llvm", arch="aarch64"), jobs=1)[0]
+        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"wk-a64-{os.getpid()}.o"
+        path.write_bytes(obj)
+        try:
+            text = subprocess.run([objdump, "-d", str(path)], capture_output=True,
+                                  text=True, check=True).stdout
+            relocs = subprocess.run([readelf, "-r", str(path)], capture_output=True,
+                                    text=True, check=True).stdout
+        finally:
+            path.unlink()
+        mnemonics = {line.split("\t")[1].split()[0] for line in text.splitlines()
+                     if line.count("\t") >= 2 and line.split("\t")[1].strip()}
+        assert "bl" in mnemonics and not mnemonics & {"brk", "udf", "hlt"}, fixture
+        assert "R_AARCH64_CALL26" in relocs
+
+
+def test_x86_options_are_refused_in_one_line(tmp_path: Path) -> None:
+    """x86_64-only choices with --target aarch64-kvm: a clean error, never a traceback."""
+    _need_runtime()
+    wasm = str(compile_fixture("hello"))
+    cpu = wasmkiln("build", wasm, "--target", TARGET, "--backend", "llvm", "--target-cpu",
+                   "x86-64-v3", "-o", str(tmp_path / "a.img"))
+    assert cpu.returncode != 0 and "Traceback" not in cpu.stderr
+    assert "baseline only" in cpu.stderr
+    wast = wasmkiln("wast", "--target", "aarch64", "--backend", "cranelift", str(tmp_path))
+    assert wast.returncode == 2 and "x86_64 code only" in wast.stderr, wast.stderr
+    if shutil.which("qemu-system-aarch64"):
+        q35 = wasmkiln("run", "--target", TARGET, "--machine", "q35", wasm,
+                       env={"XDG_CACHE_HOME": str(tmp_path)})
+        assert q35.returncode == 2 and "virt machine" in q35.stderr, q35.stderr

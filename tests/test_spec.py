@@ -1,6 +1,8 @@
 """The WebAssembly 2.0 spec test suite (../shared/testdata/spec), in-process (pyhook/wast.py).
 
-Every non-SIMD script runs with each backend (Cranelift; LLVM -O2); every command must pass
+Every non-SIMD script runs with each backend (Cranelift; LLVM -O2), and as AArch64 code (LLVM
+-O0, the dev tier there, and -O2) in the aarch64 host agent under qemu-aarch64
+(pyhook/hostrt_remote.py); every command must pass
 except the ones listed in KNOWN_FAILURES. The list is strict both ways: a listed command that
 starts passing fails the test too, so the list cannot go stale. The whole suite takes 40-50 s
 with Cranelift and about twice that with LLVM on the 2-core machines (measured), so it is one
@@ -19,8 +21,10 @@ from wasmkiln.pyhook import wast
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "spec"
 
-# backend -> "file.json:line" -> why it fails. Empty: every non-SIMD command passes on both.
-KNOWN_FAILURES: dict[str, dict[str, str]] = {"cranelift": {}, "llvm": {}}
+# backend (arch/backend off x86_64) -> "file.json:line" -> why it fails. Empty: every non-SIMD
+# command passes on every one.
+KNOWN_FAILURES: dict[str, dict[str, str]] = {"cranelift": {}, "llvm": {}, "aarch64/llvm-O0": {},
+                                             "aarch64/llvm": {}}
 
 # Why commands may be skipped; anything else is a regression of the runner. "text format":
 # assert_malformed given as .wat (lexical/syntax errors of the text format; no WAT parser
@@ -42,19 +46,37 @@ def _require_spec() -> None:
         pytest.skip(msg)
 
 
+def _require_agent(arch: str) -> None:
+    """The aarch64 host agent (built at install with libc6-dev-arm64-cross) and QEMU user
+    mode (qemu-user-static): skip, saying which is missing."""
+    if arch == "x86_64":
+        return
+    from wasmkiln.pyhook import hostrt
+    from wasmkiln.pyhook.hostrt_remote import remote_runtime
+
+    try:
+        remote_runtime(arch)
+    except hostrt.HostError as e:
+        print(e)
+        pytest.skip(str(e))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
-def test_spec_suite(backend: str) -> None:
-    """Every non-SIMD command passes on both backends (LLVM at -O2, the release tier)."""
+@pytest.mark.parametrize(("backend", "arch"), [
+    ("cranelift", "x86_64"), ("llvm", "x86_64"), ("llvm-O0", "aarch64"), ("llvm", "aarch64")])
+def test_spec_suite(backend: str, arch: str) -> None:
+    """Every non-SIMD command passes on both backends (LLVM at -O2, the release tier), and on
+    AArch64 code at the dev (-O0) and release (-O2) settings."""
     _require_spec()
-    results = wast.run_scripts(_scripts(), backend=backend)
+    _require_agent(arch)
+    results = wast.run_scripts(_scripts(), backend=backend, arch=arch)
     print()
     for r in results:
         wast.print_result(r, verbose=False)
     print(wast.total_line(results))
     failures = {f"{r.path.name}:{f.line}": f"{f.command}: {f.message}"
                 for r in results for f in r.failures}
-    known = KNOWN_FAILURES.get(backend, {})
+    known = KNOWN_FAILURES.get(backend if arch == "x86_64" else f"{arch}/{backend}", {})
     unexpected = {k: v for k, v in failures.items() if k not in known}
     fixed = sorted(set(known) - set(failures))
     assert not unexpected, "unexpected failures:\n" + "\n".join(
