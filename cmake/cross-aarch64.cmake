@@ -21,14 +21,23 @@ message(STATUS "wasmkiln: aarch64 runtime with ${WK_AARCH64_GCC}")
 
 include(ExternalProject)
 set(WK_AARCH64_BUILD ${CMAKE_CURRENT_BINARY_DIR}/aarch64)
+# lwIP's sources include <limits.h> & co., which the cross compiler takes from Debian's aarch64
+# libc headers (libc6-dev-arm64-cross, not pulled in by gcc-aarch64-linux-gnu): without them the
+# aarch64 image is built without networking (the net layer's "none" variant).
+if(EXISTS "/usr/aarch64-linux-gnu/include/limits.h")
+  set(WK_AARCH64_LWIP "${LWIP_SOURCE_DIR}")
+else()
+  set(WK_AARCH64_LWIP "")
+  message(STATUS "wasmkiln: no aarch64 libc headers (Debian: libc6-dev-arm64-cross): "
+    "aarch64-kvm without networking")
+endif()
 ExternalProject_Add(wk_aarch64
   SOURCE_DIR ${CMAKE_CURRENT_SOURCE_DIR}
   BINARY_DIR ${WK_AARCH64_BUILD}
   CMAKE_ARGS
     -DWK_ARCH=aarch64
     -DCMAKE_TOOLCHAIN_FILE=${CMAKE_CURRENT_SOURCE_DIR}/cmake/aarch64-linux-gnu.cmake
-    # No NIC driver on aarch64 yet: the net layer is its "none" variant, without lwIP.
-    -DLWIP_SOURCE_DIR=
+    -DLWIP_SOURCE_DIR=${WK_AARCH64_LWIP}
     -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE}
   INSTALL_COMMAND ""
   # Rebuild when any source changes (the sub-build tracks its own dependencies).

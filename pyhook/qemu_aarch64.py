@@ -16,7 +16,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .runner import RunError, RunOptions, _die_with_parent, _timed_out, _write_only_dup, kvm_cmdline
+from .runner import (
+    RunError,
+    RunOptions,
+    _die_with_parent,
+    _net_fd,
+    _stop_passt,
+    _timed_out,
+    _write_only_dup,
+    kvm_cmdline,
+)
 from .targets import Target
 
 __all__ = ["qemu_command_aarch64", "run_kvm_aarch64"]
@@ -27,9 +36,11 @@ _CPU = "max,pauth=off"
 
 
 def qemu_command_aarch64(target: Target, image: Path, opts: RunOptions,
-                         out_fd: int) -> list[str]:
+                         out_fd: int, net_fd: int | None = None) -> list[str]:
     """QEMU's argv. The guest's stdout writes to `out_fd` through an fd set, as on x86_64
-    (runner.qemu_command says why); its stderr is QEMU's."""
+    (runner.qemu_command says why); its stderr is QEMU's. The NIC, when the run wants one,
+    is virtio-net on virt's virtio-mmio, with the x86_64 runner's back ends (`net_fd`: passt's
+    socket or a tap device; None: slirp)."""
     if opts.accel == "kvm":
         raise RunError("aarch64-kvm runs under TCG here (no AArch64 host): use --accel tcg "
                        "or auto", 2)
@@ -46,6 +57,7 @@ def qemu_command_aarch64(target: Target, image: Path, opts: RunOptions,
         "-add-fd", f"fd={out_fd},set=1", "-chardev", "file,id=out,path=/dev/fdset/1,append=on",
         "-serial", "chardev:out",
         "-semihosting-config", "enable=on,target=native",
+        *(opts.net.qemu_args(net_fd, "virt") if opts.net.wanted else []),
     ]
 
 
@@ -54,19 +66,22 @@ def run_kvm_aarch64(target: Target, image: Path, opts: RunOptions) -> int:
     if shutil.which(target.qemu) is None:
         raise RunError(f"{target.qemu} is not installed (Debian: apt-get install "
                        f"{target.qemu_package})")
-    if opts.net.wanted:
-        raise RunError("aarch64-kvm has no network yet (virtio-net over virtio-mmio is next): "
-                       "run without -p/--listen/--net", 2)
+    passt, net_fd = _net_fd(opts, kvm=True)
     sys.stdout.flush()
     sys.stderr.flush()
     fd = _write_only_dup(sys.stdout.fileno())
     try:
-        cmd = qemu_command_aarch64(target, image, opts, fd)
+        cmd = qemu_command_aarch64(target, image, opts, fd, net_fd)
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=opts.timeout,
-                              pass_fds=(fd,), preexec_fn=_die_with_parent)
+                              pass_fds=(fd,) if net_fd is None else (fd, net_fd),
+                              preexec_fn=_die_with_parent)
     except subprocess.TimeoutExpired:
         raise RunError(_timed_out(opts)) from None
     finally:
         os.close(fd)
+        if net_fd is not None:
+            os.close(net_fd)
+        if passt is not None:
+            _stop_passt(passt)
     # QEMU's own failures (a bad option) are on stderr too, with status 1.
     return proc.returncode & 0xFF

@@ -1,6 +1,7 @@
 """aarch64-kvm: images cross-built on this x86_64 machine and booted by qemu-system-aarch64
 (virt, TCG). The fixtures and --dir at run time end to end (the wasi-testsuite runs in
-test_wasi_suite.py); what the toolchain refuses, and the image's format.
+test_wasi_suite.py, the spec suite on AArch64 code in test_spec.py, http-static over
+virtio-net in test_http_static.py); what the toolchain refuses, and the image's format.
 
 Boot tests need qemu-system-aarch64 (Debian: qemu-system-arm) and the aarch64 runtime, built at
 install when gcc-aarch64-linux-gnu is there; they skip, saying which, when either is missing.
@@ -169,15 +170,6 @@ def test_run_dir_on_a_built_image_comes_as_initrd(tmp_path: Path) -> None:
     assert wasmkiln("run", str(image)).returncode == 5
     proc = wasmkiln("run", str(image), "--dir", f"{given}::/")
     assert proc.returncode == 7, proc.stderr
-
-
-@pytest.mark.slow
-def test_network_is_refused_for_now(images: dict[str, Path],
-                                    tmp_path_factory: pytest.TempPathFactory) -> None:
-    _need_qemu()
-    image = _image(images, tmp_path_factory.getbasetemp(), "hello")
-    proc = wasmkiln("run", "-p", "8080:80", str(image))
-    assert proc.returncode == 2 and "no network yet" in proc.stderr, proc.stderr
 
 
 def test_objects_have_no_trap_instructions_and_call26() -> None:

@@ -1,5 +1,5 @@
-"""examples/http-static served by wasmkiln (x86_64-kvm under QEMU TCG, `-p` through slirp;
-x86_64-spt, `-p` through passt) and by the wasmtime 36 CLI (`-S tcplisten`): the same .wasm,
+"""examples/http-static served by wasmkiln (x86_64-kvm and aarch64-kvm under QEMU TCG, `-p`
+through passt or slirp; x86_64-spt, `-p` through passt) and by the wasmtime 36 CLI (`-S tcplisten`): the same .wasm,
 checked the same way.
 
 Each runner must: serve a 612-byte page, a directory's index.html, 1 MiB and 10 MiB files
@@ -34,7 +34,8 @@ from http_guests import (
     wasmkiln_cli,
 )
 
-RUNNERS = ["kvm", "spt", "wasmtime"]
+RUNNERS = ["kvm", "spt", "aarch64-kvm", "wasmtime"]
+TRIPLES = {"kvm": "x86_64-kvm", "spt": "x86_64-spt", "aarch64-kvm": "aarch64-kvm"}
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +66,9 @@ def server(request: pytest.FixtureRequest, site: Path, wasm: Path,
     if why:
         pytest.skip(why)
     image = None
-    if runner in ("kvm", "spt"):
+    if runner in TRIPLES:
         image = build_image(wasm, site, tmp_path_factory.mktemp("img") / f"server.{runner}",
-                            f"x86_64-{runner}")
+                            TRIPLES[runner])
     with start(runner, image=image, wasm=wasm, site=site) as srv:
         yield srv
         assert srv.alive(), f"the server died:\n{srv.stderr()}"
@@ -193,7 +194,7 @@ def test_client_vanishes_mid_transfer(server: Server, site: Path) -> None:
     assert server.alive()
 
 
-@pytest.mark.parametrize("runner", ["kvm", "spt"])
+@pytest.mark.parametrize("runner", ["kvm", "spt", "aarch64-kvm"])
 def test_listen_and_static_address(runner: str, site: Path, wasm: Path,
                                    tmp_path: Path) -> None:
     """`--listen ADDR:PORT` (wasmtime's tcplisten spelling) with a static `--ip`/`--gateway`
@@ -201,7 +202,7 @@ def test_listen_and_static_address(runner: str, site: Path, wasm: Path,
     why = skip_reason(runner)
     if why:
         pytest.skip(why)
-    image = build_image(wasm, site, tmp_path / f"server.{runner}", f"x86_64-{runner}")
+    image = build_image(wasm, site, tmp_path / f"server.{runner}", TRIPLES[runner])
     port = free_port()
     cmd = [*wasmkiln_cli(), "run", "--listen", f"127.0.0.1:{port}", "--ip", "10.0.2.15/24",
            "--gateway", "10.0.2.2", str(image)]

@@ -67,10 +67,20 @@ uint64_t a64_mmu_map_identity(uint64_t end);
  * present, splitting blocks as needed: the stack guard pages. 0 or -1. */
 int a64_mmu_unmap_page(uintptr_t addr);
 
-/* Forward interrupt intid (a PPI, < 32) from the GICv2 to this CPU, which keeps
- * it masked: it only ends a WFI (gic_aarch64.c). 0, or -1 for another intid. */
-int a64_gic_enable(uint32_t intid);
+/* Forward interrupt intid (a PPI, or an SPI to this CPU, edge- or level-triggered)
+ * from the GICv2 to this CPU, which keeps it masked: it only ends a WFI
+ * (gic_aarch64.c). 0, or -1 for an intid the GIC cannot have. */
+int a64_gic_enable(uint32_t intid, bool edge);
+/* Whether intid is pending; clear an edge-triggered one's pending state. */
+bool a64_gic_pending(uint32_t intid);
+void a64_gic_clear(uint32_t intid);
 #define A64_INTID_VTIMER 27 /* the virtual timer's PPI (virt's device tree: PPI 11) */
+#define A64_INTID_SPI(n) (32u + (n)) /* device tree <0 n flags>: SPI n */
+
+/* Wait in WFI for at most timeout_ns (capped at 1 s) or until an enabled
+ * interrupt is pending; false at once when there is no GIC to wake us
+ * (clock_kvm_aarch64.c). */
+bool a64_wait(uint64_t timeout_ns);
 
 /* Switch to the stack ending at top (16-byte aligned) and call fn(arg) there;
  * never returns. boot_aarch64.S. */

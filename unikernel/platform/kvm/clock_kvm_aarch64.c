@@ -87,12 +87,12 @@ int wk_plat_entropy(void *buf, size_t len) {
   return 0;
 }
 
-void wk_plat_idle(uint64_t timeout_ns) {
+bool a64_wait(uint64_t timeout_ns) {
   if (idle_state == 0) {
-    idle_state = a64_gic_enable(A64_INTID_VTIMER) == 0 ? 1 : -1;
+    idle_state = a64_gic_enable(A64_INTID_VTIMER, false) == 0 ? 1 : -1;
   }
   if (idle_state < 0 || timeout_ns == 0) {
-    return;
+    return false;
   }
   if (timeout_ns > IDLE_MAX_NS) {
     timeout_ns = IDLE_MAX_NS;
@@ -103,4 +103,9 @@ void wk_plat_idle(uint64_t timeout_ns) {
                    : : "r"(ticks ? ticks : 1), "r"((uint64_t)CNTV_CTL_ENABLE) : "memory");
   __asm__ volatile("dsb sy\n\twfi" : : : "memory");
   __asm__ volatile("msr cntv_ctl_el0, xzr\n\tisb" : : : "memory");
+  return true;
+}
+
+void wk_plat_idle(uint64_t timeout_ns) {
+  (void)a64_wait(timeout_ns);
 }

@@ -4,7 +4,7 @@
  *
  * boot_aarch64.S calls kvm_start(dtb) at EL1 with the MMU on (RAM below 4 GiB
  * identity-mapped) on the 64 KiB boot stack. Here: the device tree (RAM,
- * /chosen bootargs and initrd), the command line, the memory region for the
+ * /chosen bootargs and initrd), the command line (net.* tokens included), the memory region for the
  * core, guard pages; then wk_main once, on an 8 MiB stack taken from RAM, and
  * wk_plat_exit with its result -- the same steps as start_kvm.c on x86_64.
  *
@@ -62,6 +62,9 @@ void kvm_start(const void *dtb) {
   kvm_cmdline cl;
   if (err == NULL) {
     err = kvm_cmdline_parse(fdt.bootargs, &cl);
+  }
+  if (err == NULL) {
+    err = kvm_net_parse(kvm_cmdline_raw());
   }
   if (err != NULL) {
     kvm_fatal(err);
