@@ -1,6 +1,6 @@
 """examples/http-static served by wasmkiln (x86_64-kvm and aarch64-kvm under QEMU TCG, `-p`
-through passt or slirp; x86_64-spt, `-p` through passt) and by the wasmtime 36 CLI (`-S tcplisten`): the same .wasm,
-checked the same way.
+through passt or slirp; x86_64-spt, `-p` through passt) and by the wasmtime 36 CLI
+(`-S tcplisten`): the same .wasm, checked the same way.
 
 Each runner must: serve a 612-byte page, a directory's index.html, 1 MiB and 10 MiB files
 byte for byte, 404 for a missing file, HEAD without a body, single Range requests (206, 416);
