@@ -213,3 +213,21 @@ def test_x86_options_are_refused_in_one_line(tmp_path: Path) -> None:
         q35 = wasmkiln("run", "--target", TARGET, "--machine", "q35", wasm,
                        env={"XDG_CACHE_HOME": str(tmp_path)})
         assert q35.returncode == 2 and "virt machine" in q35.stderr, q35.stderr
+
+
+@pytest.mark.slow
+def test_manifest_builds_every_target_cargo_style(tmp_path: Path) -> None:
+    """One manifest, two targets: one `wasmkiln build` puts each image in
+    target/<triple>/<profile>/, and the aarch64 one boots."""
+    _need_qemu()
+    shutil.copy(compile_fixture("hello"), tmp_path / "hello.wasm")
+    (tmp_path / "wasmkiln.toml").write_text(
+        '[[image]]\nname = "hello"\nwasm = "hello.wasm"\n'
+        'targets = ["x86_64-kvm", "aarch64-kvm"]\n')
+    proc = subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", "build"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "2 built, 0 fresh" in proc.stderr, proc.stderr
+    for triple in ("x86_64-kvm", TARGET):
+        assert (tmp_path / "target" / triple / "dev" / "hello.img").is_file()
+    run = wasmkiln("run", str(tmp_path / "target" / TARGET / "dev" / "hello.img"), "--", "kiln")
+    assert run.returncode == 0 and run.stdout == "hello, kiln!\n", run.stderr
