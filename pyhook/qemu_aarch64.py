@@ -3,9 +3,9 @@
 The image is a Linux arm64 Image (`-kernel`); argv, env and net tokens travel in the device
 tree's /chosen/bootargs (`-append`, the same format as x86_64's command line), a run's packed
 file system in /chosen's initrd (`-initrd`). The guest's stdout is virt's PL011 UART; its stderr
-and its exit code travel by Arm semihosting (QEMU writes the guest's stderr to its own stderr,
-ours, and exits with the guest's code), because virt has one UART and no exit device
-(unikernel/platform/kvm/README.md "aarch64").
+and its control line ("exit N", as on x86_64) are virtio consoles on virt's virtio-mmio
+transports 31 and 30, because virt has one UART and no exit device; the guest then powers off
+by PSCI (unikernel/platform/kvm/README.md "aarch64").
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from .runner import (
@@ -21,6 +22,7 @@ from .runner import (
     RunOptions,
     _die_with_parent,
     _net_fd,
+    _parse_control,
     _stop_passt,
     _timed_out,
     _write_only_dup,
@@ -35,12 +37,20 @@ __all__ = ["qemu_command_aarch64", "run_kvm_aarch64"]
 _CPU = "max,pauth=off"
 
 
-def qemu_command_aarch64(target: Target, image: Path, opts: RunOptions,
-                         out_fd: int, net_fd: int | None = None) -> list[str]:
-    """QEMU's argv. The guest's stdout writes to `out_fd` through an fd set, as on x86_64
-    (runner.qemu_command says why); its stderr is QEMU's. The NIC, when the run wants one,
-    is virtio-net on virt's virtio-mmio, with the x86_64 runner's back ends (`net_fd`: passt's
-    socket or a tap device; None: slirp)."""
+def _console(name: str, chardev: str, transport: int) -> list[str]:
+    """A virtio console (port 0 of its own virtio-serial device) on virt's virtio-mmio
+    transport `transport`: the guest finds stderr and the control channel by transport."""
+    return ["-device", f"virtio-serial-device,id={name},bus=virtio-mmio-bus.{transport},"
+            "max_ports=1",
+            "-device", f"virtconsole,chardev={chardev},bus={name}.0,nr=0"]
+
+
+def qemu_command_aarch64(target: Target, image: Path, opts: RunOptions, control: Path,
+                         out_fds: tuple[int, int], net_fd: int | None = None) -> list[str]:
+    """QEMU's argv. The guest's stdout and stderr write to `out_fds` through fd sets, as on
+    x86_64 (runner.qemu_command says why); its exit code arrives in `control`. The NIC, when
+    the run wants one, is virtio-net on virt's virtio-mmio, with the x86_64 runner's back ends
+    (`net_fd`: passt's socket or a tap device; None: slirp)."""
     if opts.accel == "kvm":
         raise RunError("aarch64-kvm runs under TCG here (no AArch64 host): use --accel tcg "
                        "or auto", 2)
@@ -54,34 +64,46 @@ def qemu_command_aarch64(target: Target, image: Path, opts: RunOptions,
         "-kernel", str(image),
         *(["-initrd", str(opts.fs_image)] if opts.fs_image else []),
         "-append", kvm_cmdline(opts),
-        "-add-fd", f"fd={out_fd},set=1", "-chardev", "file,id=out,path=/dev/fdset/1,append=on",
+        "-add-fd", f"fd={out_fds[0]},set=1", "-chardev", "file,id=out,path=/dev/fdset/1,append=on",
+        "-add-fd", f"fd={out_fds[1]},set=2", "-chardev", "file,id=err,path=/dev/fdset/2,append=on",
+        "-chardev", f"file,id=ctl,path={control}",
         "-serial", "chardev:out",
-        "-semihosting-config", "enable=on,target=native",
+        "-global", "virtio-mmio.force-legacy=false",
+        *_console("wkerr", "err", 31), *_console("wkctl", "ctl", 30),
         *(opts.net.qemu_args(net_fd, "virt") if opts.net.wanted else []),
     ]
 
 
 def run_kvm_aarch64(target: Target, image: Path, opts: RunOptions) -> int:
-    """Boot the image; the guest's exit code (QEMU's status, low 8 bits)."""
+    """Boot the image; the guest's exit code (its control line, low 8 bits)."""
     if shutil.which(target.qemu) is None:
         raise RunError(f"{target.qemu} is not installed (Debian: apt-get install "
                        f"{target.qemu_package})")
     passt, net_fd = _net_fd(opts, kvm=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    fd = _write_only_dup(sys.stdout.fileno())
     try:
-        cmd = qemu_command_aarch64(target, image, opts, fd, net_fd)
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=opts.timeout,
-                              pass_fds=(fd,) if net_fd is None else (fd, net_fd),
-                              preexec_fn=_die_with_parent)
-    except subprocess.TimeoutExpired:
-        raise RunError(_timed_out(opts)) from None
+        with tempfile.TemporaryDirectory(prefix="wasmkiln-run-") as tmp:
+            control = Path(tmp) / "control"
+            control.touch()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            fds = (_write_only_dup(sys.stdout.fileno()), _write_only_dup(sys.stderr.fileno()))
+            try:
+                cmd = qemu_command_aarch64(target, image, opts, control, fds, net_fd)
+                proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=opts.timeout,
+                                      pass_fds=fds if net_fd is None else (*fds, net_fd),
+                                      preexec_fn=_die_with_parent)
+            except subprocess.TimeoutExpired:
+                raise RunError(_timed_out(opts)) from None
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            code = _parse_control(control.read_text(errors="replace"))
     finally:
-        os.close(fd)
         if net_fd is not None:
             os.close(net_fd)
         if passt is not None:
             _stop_passt(passt)
-    # QEMU's own failures (a bad option) are on stderr too, with status 1.
-    return proc.returncode & 0xFF
+    if code is None:
+        raise RunError(f"the virtual machine stopped without an exit code "
+                       f"(QEMU exit status {proc.returncode}): the guest crashed or hung")
+    return code

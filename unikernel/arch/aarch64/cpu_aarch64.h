@@ -57,6 +57,14 @@ _Noreturn static inline void a64_halt_forever(void) {
   }
 }
 
+/* PSCI SYSTEM_OFF by HVC (QEMU implements PSCI itself for a kernel it boots at
+ * EL1); halts if that returns. */
+_Noreturn static inline void a64_power_off(void) {
+  register uint64_t x0 __asm__("x0") = 0x84000008u;
+  __asm__ volatile("hvc #0" : "+r"(x0) : : "memory");
+  a64_halt_forever();
+}
+
 /* ---- arch services -------------------------------------------------------- */
 
 /* Identity-map RAM [4 GiB, end) (the boot code maps up to 4 GiB) with 1 GiB

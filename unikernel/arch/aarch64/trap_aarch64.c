@@ -132,6 +132,9 @@ _Noreturn static void report(uint64_t esr, uint64_t kind, uint64_t pc, uint64_t 
 }
 
 void a64_trap_handler(a64_frame *f, uint64_t kind) {
+  if (kind >= 4 && kind < 8) {
+    a64_power_off(); /* an exception inside a handler (on SP_EL1): no report can be trusted */
+  }
   bool data_abort = kind == 0 && ((f->esr >> 26) & 0x3f) == EC_DATA_ABORT_SAME_EL;
   if (data_abort && wk_memory_fault && f->far >= KVM_GUARD_VBASE &&
       f->far - KVM_GUARD_VBASE < WK_MEMORY_RESERVE) {

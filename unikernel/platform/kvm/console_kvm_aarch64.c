@@ -3,45 +3,45 @@
  * platform (QEMU virt).
  *
  *   stdout (stream 1)  the PL011 UART at 0x09000000 (virt's only UART)
- *   stderr (stream 2)  Arm semihosting: SYS_WRITE to ":tt" opened for append,
- *                      which QEMU (SH_EXT_STDOUT_STDERR) writes to its own stderr
- *   exit               semihosting SYS_EXIT with ADP_Stopped_ApplicationExit
- *                      and the code: QEMU exits with that status
- * virt has one UART, and no device like x86's isa-debug-exit, so stderr and
- * the exit code travel by semihosting (QEMU: -semihosting-config
- * enable=on,target=native). README.md "aarch64" says what that
- * costs: semihosting also lets EL1 code open host files. A virtio-console
- * for stderr and PSCI SYSTEM_OFF after a control line would avoid it.
+ *   stderr (stream 2)  a virtio console on virt's last virtio-mmio transport
+ *                      (31, at 0x0a003e00)
+ *   control            a virtio console on transport 30: wk_plat_exit writes
+ *                      "exit <code>\n" there, as x86_64 does on COM3
+ * then PSCI SYSTEM_OFF (an HVC: QEMU implements PSCI itself when it boots a
+ * kernel at EL1) stops the machine; halting is the fallback. virt has one
+ * UART and no exit device, hence the consoles; the runner places them on those
+ * transports (bus=virtio-mmio-bus.31/30, README.md "aarch64"). Without them
+ * stderr goes to the PL011 too and the exit code is lost (QEMU exits 0).
+ * stdin is not supported yet (always end of input).
  */
 #include <stdbool.h>
 
 #include "cpu_aarch64.h"
 #include "kvm.h"
 #include "uart_pl011.h"
+#include "virtio_console.h"
+#include "virtio_mmio.h"
 #include "wk/errno.h"
 #include "wk/platform.h"
 
 #define VIRT_PL011 0x09000000u
-#define SEMI_SYS_OPEN 0x01
-#define SEMI_SYS_WRITE 0x05
-#define SEMI_SYS_EXIT 0x18
-#define SEMI_APPLICATION_EXIT 0x20026
-#define SEMI_MODE_APPEND 8 /* ":tt" for "a" is stderr ("w" would be stdout) */
+#define VIRT_MMIO_BASE 0x0a000000u
+#define CONSOLE_SLOT_STDERR 31
+#define CONSOLE_SLOT_CONTROL 30
 
-static long semihost(uint64_t op, const void *params) {
-  register uint64_t x0 __asm__("x0") = op;
-  register const void *x1 __asm__("x1") = params;
-  __asm__ volatile("hlt #0xf000" : "+r"(x0) : "r"(x1) : "memory");
-  return (long)x0;
+static virtio_dev err_console, ctl_console;
+static bool have_err, have_ctl;
+
+static bool console_at(uint32_t slot, virtio_dev *d) {
+  virtio_mmio_probe_result r = virtio_mmio_probe(VIRT_MMIO_BASE + slot * VIRTIO_MMIO_SLOT_SIZE, d);
+  return r == VIRTIO_MMIO_MODERN && d->device_id == VIRTIO_ID_CONSOLE &&
+         virtio_console_init(d) == 0;
 }
-
-static long tt_handle = -1;
 
 void kvm_console_init(void) {
   pl011_init(VIRT_PL011);
-  static const char tt[] = ":tt";
-  const uint64_t open[3] = {(uint64_t)(uintptr_t)tt, SEMI_MODE_APPEND, sizeof tt - 1};
-  tt_handle = semihost(SEMI_SYS_OPEN, open);
+  have_err = console_at(CONSOLE_SLOT_STDERR, &err_console);
+  have_ctl = console_at(CONSOLE_SLOT_CONTROL, &ctl_console);
 }
 
 int wk_plat_console_write(int stream, const void *buf, size_t len) {
@@ -49,13 +49,13 @@ int wk_plat_console_write(int stream, const void *buf, size_t len) {
   case 1:
     pl011_write(VIRT_PL011, buf, len);
     return 0;
-  case 2: {
-    if (tt_handle < 0) {
-      return -WK_EIO;
+  case 2:
+    if (have_err) {
+      virtio_console_write(&err_console, buf, len);
+    } else {
+      pl011_write(VIRT_PL011, buf, len);
     }
-    const uint64_t write[3] = {(uint64_t)tt_handle, (uint64_t)(uintptr_t)buf, len};
-    return semihost(SEMI_SYS_WRITE, write) == 0 ? 0 : -WK_EIO; /* returns bytes NOT written */
-  }
+    return 0;
   default:
     return -WK_EBADF;
   }
@@ -68,21 +68,14 @@ long wk_plat_console_read(void *buf, size_t len) {
 }
 
 _Noreturn void wk_plat_exit(int code) {
-  pl011_flush(VIRT_PL011);
-  /* QEMU exits with the subcode as its status (the OS keeps its low 8 bits). */
-  const uint64_t block[2] = {SEMI_APPLICATION_EXIT, (uint64_t)(int64_t)code};
-  (void)semihost(SEMI_SYS_EXIT, block);
-  a64_halt_forever(); /* no semihosting: the runner's timeout stops us */
-}
-
-_Noreturn void kvm_fatal(const char *msg) {
-  static const char prefix[] = "wasmkiln: ";
-  size_t n = 0;
-  while (msg[n] != '\0') {
-    n++;
+  static bool exiting; /* re-entry (a fault while exiting) goes straight to PSCI */
+  if (!exiting) {
+    exiting = true;
+    pl011_flush(VIRT_PL011);
+    if (have_ctl) {
+      char line[KVM_EXIT_LINE_MAX];
+      virtio_console_write(&ctl_console, line, kvm_exit_line(line, code));
+    }
   }
-  (void)wk_plat_console_write(2, prefix, sizeof prefix - 1);
-  (void)wk_plat_console_write(2, msg, n);
-  (void)wk_plat_console_write(2, "\n", 1);
-  wk_plat_exit(KVM_EXIT_BOOT_ERROR);
+  a64_power_off(); /* without PSCI it halts: the runner's timeout stops us */
 }

@@ -17,8 +17,13 @@
 /* Exit code after a CPU exception (as a shell reports SIGSEGV). */
 #define KVM_EXIT_CRASH 139
 
-/* ---- console_kvm.c --------------------------------------------------------- */
+/* ---- console_kvm.c (console_kvm_aarch64.c) ---------------------------------- */
 void kvm_console_init(void);
+
+/* ---- exit_kvm.c ------------------------------------------------------------- */
+#define KVM_EXIT_LINE_MAX 24
+/* Write "exit <code>\n" (decimal, may be negative) into line; its length. */
+size_t kvm_exit_line(char line[KVM_EXIT_LINE_MAX], int code);
 /* Print "wasmkiln: <msg>\n" on stderr and exit with KVM_EXIT_BOOT_ERROR. */
 _Noreturn void kvm_fatal(const char *msg);
 
