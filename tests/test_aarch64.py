@@ -1,7 +1,9 @@
 """aarch64-kvm: images cross-built on this x86_64 machine and booted by qemu-system-aarch64
-(virt, TCG). The fixtures and --dir at run time end to end (the wasi-testsuite runs in
-test_wasi_suite.py, the spec suite on AArch64 code in test_spec.py, http-static over
-virtio-net in test_http_static.py); what the toolchain refuses, and the image's format.
+(virt, TCG): the image's format, the code objects, what the toolchain refuses, a manifest
+building several targets. The same checks as x86_64 run in the shared files: the fixtures
+(test_run.py), --dir at run time (test_wasi_options.py), the wasi-testsuite
+(test_wasi_suite.py), the spec suite on AArch64 code (test_spec.py), http-static over
+virtio-net (test_http_static.py), real programs (test_real.py).
 
 Boot tests need qemu-system-aarch64 (Debian: qemu-system-arm) and the aarch64 runtime, built at
 install when gcc-aarch64-linux-gnu is there; they skip, saying which, when either is missing.
@@ -17,14 +19,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from guest_programs import FIXTURE_CASES, FixtureCase, compile_fixture
-from test_wasi_options import P0_WAT, wat
+from guest_programs import compile_fixture
 
 from wasmkiln.pyhook.runtime import runtime_dir
 from wasmkiln.pyhook.targets import TARGETS, runtime_built
 
 TARGET = "aarch64-kvm"
-TRAP_EXIT = 134
 HAVE_RUNTIME = runtime_built(TARGETS[TARGET])
 
 
@@ -124,53 +124,6 @@ def test_missing_cross_runtime_is_refused_in_one_line(tmp_path: Path) -> None:
 
 
 # ---- booting ------------------------------------------------------------------------------
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", FIXTURE_CASES, ids=lambda c: c.id)
-def test_fixture(case: FixtureCase, images: dict[str, Path],
-                 tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every fixture, with the output, exit code or Wasm trap wasmtime gives
-    (test_fixtures_wasmtime.py): traps by the guard region (a data abort) and by code."""
-    _need_qemu()
-    image = _image(images, tmp_path_factory.getbasetemp(), case.fixture)
-    env_flags = [f"--env={k}={v}" for k, v in case.env.items()]
-    proc = wasmkiln("run", *env_flags, str(image), "--", *case.args)
-    assert proc.stdout == case.stdout, proc.stderr
-    if case.trap is None:
-        assert proc.returncode == case.exit_code, proc.stderr
-    else:
-        assert proc.returncode == TRAP_EXIT, proc.stderr
-        assert "wasm trap: " in proc.stderr and case.trap in proc.stderr, proc.stderr
-
-
-@pytest.mark.slow
-def test_run_module_with_args_and_env(tmp_path: Path) -> None:
-    _need_qemu()
-    proc = wasmkiln("run", "--target", TARGET, "--env", "GREETING=hi",
-                    str(compile_fixture("hello")), "--", "a b", "50%",
-                    env={"XDG_CACHE_HOME": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "hello, a b!\nhello, 50%!\nhi\n"
-
-
-@pytest.mark.slow
-def test_run_dir_on_a_built_image_comes_as_initrd(tmp_path: Path) -> None:
-    """`wasmkiln run IMAGE --dir`: the packed folders reach the guest as the device tree's
-    initrd, in place of what the build packed."""
-    _need_qemu()
-    module = wat(tmp_path, "p0", P0_WAT)
-    baked, given = tmp_path / "baked", tmp_path / "given"
-    for folder, text in ((baked, "12345"), (given, "1234567")):
-        folder.mkdir()
-        (folder / "f").write_text(text)
-    image = tmp_path / "p0.img"
-    built = wasmkiln("build", str(module), "--target", TARGET, "--dir", f"{baked}::/",
-                     "-o", str(image))
-    assert built.returncode == 0, built.stderr
-    assert wasmkiln("run", str(image)).returncode == 5
-    proc = wasmkiln("run", str(image), "--dir", f"{given}::/")
-    assert proc.returncode == 7, proc.stderr
-
 
 def test_objects_have_no_trap_instructions_and_call26() -> None:
     """docs/abi.md "AArch64": traps are calls to builtins->trap, never BRK/UDF; calls to

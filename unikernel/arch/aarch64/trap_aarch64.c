@@ -20,6 +20,7 @@
 #include "cpu_aarch64.h"
 #include "kvm.h"
 #include "wk/abi_layout.h"
+#include "wk/core.h"
 #include "wk/platform.h"
 
 #define TRAP_EXIT_CODE 139
@@ -35,32 +36,8 @@ _Static_assert(sizeof(a64_frame) == 288, "boot_aarch64.S FRAME_SIZE");
 void a64_trap_handler(a64_frame *f, uint64_t kind);
 _Noreturn void a64_fault_resume(uint64_t far, uint64_t esr, uint64_t pc);
 
-/* Core's (wk/platform.h); weak so that the platform also links alone. */
-__attribute__((weak)) void wk_memory_fault(uintptr_t addr);
-
-typedef struct msgbuf {
-  char text[256];
-  size_t len;
-} msgbuf;
-
-static void put_str(msgbuf *m, const char *s) {
-  while (*s != '\0' && m->len < sizeof m->text) {
-    m->text[m->len++] = *s++;
-  }
-}
-
-static void put_hex(msgbuf *m, uint64_t v) {
-  char d[16];
-  int n = 0;
-  do {
-    d[n++] = "0123456789abcdef"[v & 0xf];
-    v >>= 4;
-  } while (v != 0);
-  put_str(m, "0x");
-  while (n > 0 && m->len < sizeof m->text) {
-    m->text[m->len++] = d[--n];
-  }
-}
+/* Core's (wk/platform.h): the aarch64 platform always links with core (its
+ * messages use wk_fmt, wk/core.h), unlike x86_64's stand-alone test kernel. */
 
 static const char *class_name(uint64_t esr, uint64_t kind) {
   switch (kind & 3) {
@@ -110,24 +87,13 @@ _Noreturn static void report(uint64_t esr, uint64_t kind, uint64_t pc, uint64_t 
     wk_plat_exit(TRAP_EXIT_CODE); /* a fault while reporting: just leave */
   }
   in_trap = true;
-  msgbuf m = {.len = 0};
-  put_str(&m, "wasmkiln: guest crashed: ");
-  put_str(&m, class_name(esr, kind));
-  put_str(&m, " (ESR ");
-  put_hex(&m, esr);
-  put_str(&m, ") at pc=");
-  put_hex(&m, pc);
-  put_str(&m, "\n");
-  (void)wk_plat_console_write(2, m.text, m.len);
-  m.len = 0;
-  put_str(&m, "wasmkiln:   far=");
-  put_hex(&m, far);
-  put_str(&m, " sp=");
-  put_hex(&m, sp);
-  put_str(&m, " spsr=");
-  put_hex(&m, spsr);
-  put_str(&m, "\n");
-  (void)wk_plat_console_write(2, m.text, m.len);
+  char m[256];
+  size_t n = wk_fmt(m, sizeof m, "wasmkiln: guest crashed: %s (ESR 0x%lx) at pc=0x%lx\n",
+                    class_name(esr, kind), (unsigned long)esr, (unsigned long)pc);
+  (void)wk_plat_console_write(2, m, n);
+  n = wk_fmt(m, sizeof m, "wasmkiln:   far=0x%lx sp=0x%lx spsr=0x%lx\n", (unsigned long)far,
+             (unsigned long)sp, (unsigned long)spsr);
+  (void)wk_plat_console_write(2, m, n);
   wk_plat_exit(TRAP_EXIT_CODE);
 }
 
@@ -136,7 +102,7 @@ void a64_trap_handler(a64_frame *f, uint64_t kind) {
     a64_power_off(); /* an exception inside a handler (on SP_EL1): no report can be trusted */
   }
   bool data_abort = kind == 0 && ((f->esr >> 26) & 0x3f) == EC_DATA_ABORT_SAME_EL;
-  if (data_abort && wk_memory_fault && f->far >= KVM_GUARD_VBASE &&
+  if (data_abort && f->far >= KVM_GUARD_VBASE &&
       f->far - KVM_GUARD_VBASE < WK_MEMORY_RESERVE) {
     f->x[0] = f->far;
     f->x[1] = f->esr;
