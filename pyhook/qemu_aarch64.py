@@ -10,27 +10,12 @@ by PSCI (unikernel/platform/kvm/README.md "aarch64").
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-from .runner import (
-    RunError,
-    RunOptions,
-    _die_with_parent,
-    _net_fd,
-    _parse_control,
-    _stop_passt,
-    _timed_out,
-    _write_only_dup,
-    kvm_cmdline,
-)
+from .runner import RunError, RunOptions, kvm_cmdline
 from .targets import Target
 
-__all__ = ["qemu_command_aarch64", "run_kvm_aarch64"]
+__all__ = ["qemu_command_aarch64"]
 
 # -cpu max gives RNDR (entropy); pointer authentication is off because TCG emulates its
 # hashing slowly and nothing here uses it.
@@ -72,38 +57,3 @@ def qemu_command_aarch64(target: Target, image: Path, opts: RunOptions, control:
         *_console("wkerr", "err", 31), *_console("wkctl", "ctl", 30),
         *(opts.net.qemu_args(net_fd, "virt") if opts.net.wanted else []),
     ]
-
-
-def run_kvm_aarch64(target: Target, image: Path, opts: RunOptions) -> int:
-    """Boot the image; the guest's exit code (its control line, low 8 bits)."""
-    if shutil.which(target.qemu) is None:
-        raise RunError(f"{target.qemu} is not installed (Debian: apt-get install "
-                       f"{target.qemu_package})")
-    passt, net_fd = _net_fd(opts, kvm=True)
-    try:
-        with tempfile.TemporaryDirectory(prefix="wasmkiln-run-") as tmp:
-            control = Path(tmp) / "control"
-            control.touch()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            fds = (_write_only_dup(sys.stdout.fileno()), _write_only_dup(sys.stderr.fileno()))
-            try:
-                cmd = qemu_command_aarch64(target, image, opts, control, fds, net_fd)
-                proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=opts.timeout,
-                                      pass_fds=fds if net_fd is None else (*fds, net_fd),
-                                      preexec_fn=_die_with_parent)
-            except subprocess.TimeoutExpired:
-                raise RunError(_timed_out(opts)) from None
-            finally:
-                for fd in fds:
-                    os.close(fd)
-            code = _parse_control(control.read_text(errors="replace"))
-    finally:
-        if net_fd is not None:
-            os.close(net_fd)
-        if passt is not None:
-            _stop_passt(passt)
-    if code is None:
-        raise RunError(f"the virtual machine stopped without an exit code "
-                       f"(QEMU exit status {proc.returncode}): the guest crashed or hung")
-    return code

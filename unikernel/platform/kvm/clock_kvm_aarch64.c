@@ -63,28 +63,18 @@ uint64_t wk_plat_clock_resolution(void) {
   return cnt_mult >> 32 ? cnt_mult >> 32 : 1; /* one tick, 16 ns at 62.5 MHz */
 }
 
+/* One RNDR word, RNDR_RETRIES tries (it may fail transiently, as RDRAND can). */
+static bool rndr_word(uint64_t *out) {
+  for (int i = 0; i < RNDR_RETRIES; i++) {
+    if (a64_rndr(out)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int wk_plat_entropy(void *buf, size_t len) {
-  if (!a64_has_rndr()) {
-    return -WK_ENOSYS;
-  }
-  uint8_t *p = buf;
-  while (len > 0) {
-    uint64_t w = 0;
-    bool ok = false;
-    for (int i = 0; i < RNDR_RETRIES && !ok; i++) {
-      ok = a64_rndr(&w);
-    }
-    if (!ok) {
-      return -WK_EIO;
-    }
-    size_t n = len < sizeof w ? len : sizeof w;
-    for (size_t i = 0; i < n; i++) {
-      p[i] = (uint8_t)(w >> (8 * i));
-    }
-    p += n;
-    len -= n;
-  }
-  return 0;
+  return a64_has_rndr() ? kvm_entropy_fill(buf, len, rndr_word) : -WK_ENOSYS;
 }
 
 bool a64_wait(uint64_t timeout_ns) {

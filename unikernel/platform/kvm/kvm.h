@@ -20,7 +20,27 @@
 /* ---- console_kvm.c (console_kvm_aarch64.c) ---------------------------------- */
 void kvm_console_init(void);
 
-/* ---- exit_kvm.c ------------------------------------------------------------- */
+/* ---- shared_kvm.c (both architectures) ---------------------------------------- */
+typedef struct kvm_range {
+  uint64_t base, size;
+} kvm_range;
+/* The run's packed file system (`wasmkiln run IMAGE --dir`), read in place:
+ * the PVH boot module (x86_64) or the device tree's initrd (aarch64); the
+ * start code sets it, wk_plat_fs_image hands it to the core. size 0: none. */
+extern kvm_range kvm_fs_module;
+
+/* Fill buf from word, a hardware source of random 64-bit words (RDRAND, RNDR)
+ * that retries transient failures itself. 0, or -WK_EIO when word failed. */
+int kvm_entropy_fill(void *buf, size_t len, bool (*word)(uint64_t *out));
+
+static inline uint64_t kvm_align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
+
+static inline uint64_t kvm_align_down(uint64_t v, uint64_t a) {
+  return v & ~(a - 1);
+}
+
 #define KVM_EXIT_LINE_MAX 24
 /* Write "exit <code>\n" (decimal, may be negative) into line; its length. */
 size_t kvm_exit_line(char line[KVM_EXIT_LINE_MAX], int code);

@@ -28,22 +28,6 @@
 
 void kvm_start(const void *dtb);
 
-static uint64_t align_up(uint64_t v, uint64_t a) {
-  return (v + a - 1) & ~(a - 1);
-}
-
-static uint64_t align_down(uint64_t v, uint64_t a) {
-  return v & ~(a - 1);
-}
-
-static struct {
-  uint64_t base, size;
-} fs_module;
-
-const uint8_t *wk_plat_fs_image(void) {
-  return fs_module.size ? (const uint8_t *)(uintptr_t)fs_module.base : NULL;
-}
-
 /* Weak: the platform also links without the net layer. */
 __attribute__((weak)) void wk_net_drain(uint64_t timeout_ns);
 
@@ -69,17 +53,17 @@ void kvm_start(const void *dtb) {
   if (err != NULL) {
     kvm_fatal(err);
   }
-  fs_module.base = fdt.initrd_start;
-  fs_module.size = fdt.initrd_end - fdt.initrd_start;
+  kvm_fs_module.base = fdt.initrd_start;
+  kvm_fs_module.size = fdt.initrd_end - fdt.initrd_start;
 
-  uint64_t start = align_up((uint64_t)(uintptr_t)_end, MEM_ALIGN);
+  uint64_t start = kvm_align_up((uint64_t)(uintptr_t)_end, MEM_ALIGN);
   uint64_t end = fdt.mem_base + fdt.mem_size;
   if (end < fdt.mem_base || start < fdt.mem_base) {
     kvm_fatal("the device tree's memory does not hold the image");
   }
-  if (fs_module.size) { /* keep the larger side of RAM around the initrd */
-    uint64_t lo = align_down(fs_module.base, MEM_ALIGN);
-    uint64_t hi = align_up(fs_module.base + fs_module.size, MEM_ALIGN);
+  if (kvm_fs_module.size) { /* keep the larger side of RAM around the initrd */
+    uint64_t lo = kvm_align_down(kvm_fs_module.base, MEM_ALIGN);
+    uint64_t hi = kvm_align_up(kvm_fs_module.base + kvm_fs_module.size, MEM_ALIGN);
     if (lo < end && hi > start) {
       if (lo - start >= end - hi || hi >= end) {
         end = lo > start ? lo : start;
@@ -88,10 +72,10 @@ void kvm_start(const void *dtb) {
       }
     }
   }
-  end = align_down(end, MEM_ALIGN);
+  end = kvm_align_down(end, MEM_ALIGN);
   uint64_t mapped = a64_mmu_map_identity(end);
   if (mapped < end) {
-    end = align_down(mapped, MEM_ALIGN);
+    end = kvm_align_down(mapped, MEM_ALIGN);
   }
   if (end <= start || end - start < STACK_SIZE + REGION_MIN) {
     kvm_fatal("not enough memory: the guest needs 8 MiB for its stack and at least 1 MiB "

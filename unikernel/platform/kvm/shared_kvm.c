@@ -1,9 +1,11 @@
 /*
- * exit_kvm.c - what both architectures' kvm platforms do the same way when
- * the guest stops: the control line that carries its exit code to the host
- * runner (README.md "Running an image"), and the boot-error exit.
+ * shared_kvm.c - what both architectures' kvm platforms do the same way: the
+ * control line that carries the exit code to the host runner (README.md
+ * "Running an image"), the boot-error exit, the run's packed file system and
+ * turning a hardware random-word source into bytes.
  */
 #include "kvm.h"
+#include "wk/errno.h"
 #include "wk/platform.h"
 
 size_t kvm_exit_line(char line[KVM_EXIT_LINE_MAX], int code) {
@@ -40,4 +42,27 @@ _Noreturn void kvm_fatal(const char *msg) {
   (void)wk_plat_console_write(2, msg, n);
   (void)wk_plat_console_write(2, "\n", 1);
   wk_plat_exit(KVM_EXIT_BOOT_ERROR);
+}
+
+kvm_range kvm_fs_module;
+
+const uint8_t *wk_plat_fs_image(void) {
+  return kvm_fs_module.size ? (const uint8_t *)(uintptr_t)kvm_fs_module.base : NULL;
+}
+
+int kvm_entropy_fill(void *buf, size_t len, bool (*word)(uint64_t *out)) {
+  uint8_t *p = buf;
+  while (len > 0) {
+    uint64_t w = 0;
+    if (!word(&w)) {
+      return -WK_EIO;
+    }
+    size_t n = len < sizeof w ? len : sizeof w;
+    for (size_t i = 0; i < n; i++) {
+      p[i] = (uint8_t)(w >> (8 * i));
+    }
+    p += n;
+    len -= n;
+  }
+  return 0;
 }
