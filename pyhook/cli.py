@@ -120,7 +120,7 @@ def cmd_build_manifest(args: argparse.Namespace) -> int:
     try:
         built = build_manifest(
             load_manifest(path), profile=args.profile,
-            targets=[args.target] if args.target else None, images=args.image or None,
+            targets=args.target or None, images=args.image or None,
             log=_say,
         )
     except BuildError as e:  # a module or a command of the project failed: exit 1, like build
@@ -143,7 +143,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.image:
         raise UsageError("--image selects images of a manifest; it does not go with a module")
     net = _net_defaults(args.publish, args.listen)
-    target = get_target(args.target or DEFAULT_TARGET)
+    if args.target and len(args.target) > 1:
+        raise UsageError("one MODULE makes one image: give one --target (a manifest builds "
+                         "several, each into target/<triple>/<profile>/)")
+    target = get_target(args.target[0] if args.target else DEFAULT_TARGET)
     wasm = _read_wasm(args.module)
     name = args.module.stem
     out = args.output or args.module.with_suffix(target.image_suffix)
@@ -325,9 +328,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="print the folder of wasmkiln's CMake package and exit (= cmake-dir)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def compile_flags(sp: argparse.ArgumentParser, default_target: str | None) -> None:
-        sp.add_argument("--target", default=default_target,
-                        help=f"target triple (default {DEFAULT_TARGET}; see `wasmkiln targets`)")
+    def compile_flags(sp: argparse.ArgumentParser, default_target: str | None,
+                      several: bool = False) -> None:
+        if several:  # build: a manifest builds each target into target/<triple>/<profile>/
+            sp.add_argument("--target", action="append",
+                            help=f"target triple (default {DEFAULT_TARGET}, or the manifest's "
+                            "targets; see `wasmkiln targets`); repeat it to build a manifest's "
+                            "images for several targets")
+        else:
+            sp.add_argument("--target", default=default_target,
+                            help=f"target triple (default {DEFAULT_TARGET}; see "
+                            "`wasmkiln targets`)")
         sp.add_argument("--profile", default=DEFAULT_PROFILE,
                         help=f"{' or '.join(BUILTIN_PROFILES)} (dev: fast compile; release: "
                         "optimised), or a [profile.NAME] of the manifest")
@@ -374,7 +385,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="bake an environment variable into the image (a run's --env overrides)")
     port_flags(b, "record in the image, for runs that publish no port of their own: ")
-    compile_flags(b, None)
+    compile_flags(b, None, several=True)
     b.set_defaults(func=cmd_build)
 
     c = sub.add_parser("cmake-dir", help="print the folder of wasmkiln's CMake package",

@@ -1,4 +1,5 @@
-"""Running an aarch64-kvm image: QEMU `virt` (TCG), kept apart from runner.py's x86_64 code.
+"""QEMU's command line for an aarch64-kvm image: the `virt` machine under TCG (runner.run_kvm
+runs it, as it runs x86_64's microvm/q35 command line).
 
 The image is a Linux arm64 Image (`-kernel`); argv, env and net tokens travel in the device
 tree's /chosen/bootargs (`-append`, the same format as x86_64's command line), a run's packed

@@ -184,3 +184,14 @@ def test_manifest_builds_every_target_cargo_style(tmp_path: Path) -> None:
         assert (tmp_path / "target" / triple / "dev" / "hello.img").is_file()
     run = wasmkiln("run", str(tmp_path / "target" / TARGET / "dev" / "hello.img"), "--", "kiln")
     assert run.returncode == 0 and run.stdout == "hello, kiln!\n", run.stderr
+    # --target, repeated, picks the targets of a manifest build (as cargo's does) ...
+    again = subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", "build", "--profile",
+                            "release", "--target", "x86_64-spt", "--target", TARGET],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "2 built, 0 fresh" in again.stderr, again.stderr
+    assert (tmp_path / "target" / TARGET / "release" / "hello.img").is_file()
+    assert (tmp_path / "target" / "x86_64-spt" / "release" / "hello.spt").is_file()
+    # ... while one module makes one image.
+    one = wasmkiln("build", str(tmp_path / "hello.wasm"), "--target", "x86_64-kvm", "--target",
+                   TARGET)
+    assert one.returncode == 2 and "give one --target" in one.stderr, one.stderr
