@@ -121,7 +121,7 @@ class RemoteMemory(hostrt.Memory):
 
     @property
     def pages(self) -> int:
-        return self._rt.number("p", self.ptr)  # type: ignore[attr-defined,no-any-return]
+        return self._rt.number("p", self.ptr)  # type: ignore[attr-defined]
 
 
 class RemoteTable(hostrt.Table):
@@ -131,7 +131,7 @@ class RemoteTable(hostrt.Table):
 
     @property
     def size(self) -> int:
-        return self._rt.number("s", self.ptr)  # type: ignore[attr-defined,no-any-return]
+        return self._rt.number("s", self.ptr)  # type: ignore[attr-defined]
 
 
 class RemoteGlobal(hostrt.Global):
@@ -141,7 +141,7 @@ class RemoteGlobal(hostrt.Global):
 
     @property
     def bits(self) -> int:
-        return self._rt.number("r", self.ptr)  # type: ignore[attr-defined,no-any-return]
+        return self._rt.number("r", self.ptr)  # type: ignore[attr-defined]
 
     @bits.setter
     def bits(self, value: int) -> None:
@@ -149,7 +149,7 @@ class RemoteGlobal(hostrt.Global):
 
 
 class RemoteModule(hostrt.LoadedModule):
-    def __init__(self, rt: RemoteRuntime, path: Path) -> None:  # noqa: D107 - no dlopen here
+    def __init__(self, rt: RemoteRuntime, path: Path) -> None:
         handle, desc = rt.call("L", path)
         self.lib = int(handle, 16)
         self.descriptor = int(desc, 16)
@@ -187,10 +187,10 @@ class RemoteInstance(hostrt.Instance):
 class RemoteStore(hostrt.Store):
     """Owns what it made in the agent; close() frees it there, instances first."""
 
-    def __init__(self, rt: RemoteRuntime) -> None:  # noqa: D107
+    def __init__(self, rt: RemoteRuntime) -> None:
         self._remote = rt
-        self._instances: list[int] = []  # type: ignore[assignment]
-        self._frees: list[tuple[str, int]] = []  # type: ignore[assignment]
+        self._instances: list[int] = []
+        self._frees: list[tuple[str, int]] = []
         self._modules: dict[Path, RemoteModule] = {}  # type: ignore[assignment]
 
     def load(self, path: Path) -> hostrt.LoadedModule:
@@ -206,7 +206,7 @@ class RemoteStore(hostrt.Store):
         self._instances.append(ptr)
         return RemoteInstance(self._remote, ptr, module)  # type: ignore[arg-type]
 
-    def _own(self, free: str, ptr: int) -> int:  # type: ignore[override]
+    def _own(self, free: str, ptr: int) -> int:
         if ptr == 0:
             raise hostrt.HostError(self._remote.last_error() or "out of memory")
         self._frees.append((free, ptr))
