@@ -48,6 +48,7 @@ _start:
 	.long 0
 
 a64_entry:
+	msr daifset, #0xf           /* no interrupt is ever taken (gic_aarch64.c) */
 	mov x19, x0                 /* the device tree, for kvm_start */
 	mrs x1, CurrentEL
 	lsr x1, x1, #2

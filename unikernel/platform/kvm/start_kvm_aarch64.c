@@ -65,8 +65,10 @@ void kvm_start(const void *dtb) {
     uint64_t lo = kvm_align_down(kvm_fs_module.base, MEM_ALIGN);
     uint64_t hi = kvm_align_up(kvm_fs_module.base + kvm_fs_module.size, MEM_ALIGN);
     if (lo < end && hi > start) {
-      if (lo - start >= end - hi || hi >= end) {
-        end = lo > start ? lo : start;
+      uint64_t below = lo > start ? lo - start : 0;
+      uint64_t above = end > hi ? end - hi : 0;
+      if (below >= above) {
+        end = start + below;
       } else {
         start = hi;
       }
