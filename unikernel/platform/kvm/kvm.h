@@ -28,6 +28,10 @@ typedef struct kvm_range {
  * the PVH boot module (x86_64) or the device tree's initrd (aarch64); the
  * start code sets it, wk_plat_fs_image hands it to the core. size 0: none. */
 extern kvm_range kvm_fs_module;
+/* Shrink the RAM range [*start, *end) to the larger side around kvm_fs_module
+ * (its pages, align-rounded, are read in place and must stay out of the
+ * runtime's memory); unchanged when there is none or it lies outside. */
+void kvm_avoid_fs_module(uint64_t *start, uint64_t *end, uint64_t align);
 
 /* Fill buf from word, a hardware source of random 64-bit words (RDRAND, RNDR)
  * that retries transient failures itself. 0, or -WK_EIO when word failed. */

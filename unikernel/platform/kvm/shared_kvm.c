@@ -46,6 +46,23 @@ _Noreturn void kvm_fatal(const char *msg) {
 
 kvm_range kvm_fs_module;
 
+void kvm_avoid_fs_module(uint64_t *start, uint64_t *end, uint64_t align) {
+  if (kvm_fs_module.size == 0) {
+    return;
+  }
+  uint64_t lo = kvm_align_down(kvm_fs_module.base, align);
+  uint64_t hi = kvm_align_up(kvm_fs_module.base + kvm_fs_module.size, align);
+  if (lo < *end && hi > *start) { /* keep the larger side */
+    uint64_t below = lo > *start ? lo - *start : 0;
+    uint64_t above = *end > hi ? *end - hi : 0;
+    if (below >= above) {
+      *end = *start + below;
+    } else {
+      *start = hi;
+    }
+  }
+}
+
 const uint8_t *wk_plat_fs_image(void) {
   return kvm_fs_module.size ? (const uint8_t *)(uintptr_t)kvm_fs_module.base : NULL;
 }

@@ -62,17 +62,7 @@ static uint64_t find_memory(const pvh_start_info *si, uint64_t *base) {
     if (start < floor) {
       start = floor;
     }
-    uint64_t mlo = kvm_align_down(kvm_fs_module.base, MEM_ALIGN);
-    uint64_t mhi = kvm_align_up(kvm_fs_module.base + kvm_fs_module.size, MEM_ALIGN);
-    if (kvm_fs_module.size && mlo < end && mhi > start) { /* keep the larger side */
-      uint64_t below = mlo > start ? mlo - start : 0;
-      uint64_t above = end > mhi ? end - mhi : 0;
-      if (below >= above) {
-        end = start + below;
-      } else {
-        start = mhi;
-      }
-    }
+    kvm_avoid_fs_module(&start, &end, MEM_ALIGN);
     start = kvm_align_up(start, MEM_ALIGN);
     end = kvm_align_down(end, MEM_ALIGN);
     if (end > start && end - start > best_size) {

@@ -61,19 +61,7 @@ void kvm_start(const void *dtb) {
   if (end < fdt.mem_base || start < fdt.mem_base) {
     kvm_fatal("the device tree's memory does not hold the image");
   }
-  if (kvm_fs_module.size) { /* keep the larger side of RAM around the initrd */
-    uint64_t lo = kvm_align_down(kvm_fs_module.base, MEM_ALIGN);
-    uint64_t hi = kvm_align_up(kvm_fs_module.base + kvm_fs_module.size, MEM_ALIGN);
-    if (lo < end && hi > start) {
-      uint64_t below = lo > start ? lo - start : 0;
-      uint64_t above = end > hi ? end - hi : 0;
-      if (below >= above) {
-        end = start + below;
-      } else {
-        start = hi;
-      }
-    }
-  }
+  kvm_avoid_fs_module(&start, &end, MEM_ALIGN); /* the initrd: the larger side of RAM */
   end = kvm_align_down(end, MEM_ALIGN);
   uint64_t mapped = a64_mmu_map_identity(end);
   if (mapped < end) {
