@@ -110,6 +110,7 @@ def compile_wasm(
     memory_guard: bool = False,
     cpu: str = "baseline",
     sockets: bool = True,
+    arch: str = "x86_64",
 ) -> CompiledModule:
     """Compile a module; raises a WasmError subclass for any fault of the input.
 
@@ -120,8 +121,9 @@ def compile_wasm(
     cpu: "baseline", "native" or an x86-64 psABI level (LLVM only; llvm_backend.CPU_LEVELS).
     sockets: False for a runtime without a network stack: a module importing socket calls is
     then refused (SocketsUnavailable) before anything is compiled.
+    arch: the code's architecture, x86_64 or aarch64 (LLVM backends only; codegen.LLVM_TRIPLES).
     """
-    chosen = backend_named(backend, cpu)
+    chosen = backend_named(backend, cpu, arch)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     module = decode(data)

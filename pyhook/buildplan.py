@@ -117,7 +117,10 @@ class BuildPlan:
         """The profile's choices with the command line's overrides (None: the profile's).
 
         Raises ProfileError when the backend cannot honour the CPU level."""
-        chosen = backend or profile.compile_backend
+        # A cross target may compile with another backend than the profile's (Cranelift is
+        # x86_64-only): Target.backend_for; an explicit --backend it cannot honour is refused.
+        chosen = (target.backend_for(backend, explicit=True) if backend
+                  else target.backend_for(profile.compile_backend, explicit=False))
         level = cpu or profile.target_cpu
         try:
             check_backend(level, chosen)

@@ -118,7 +118,7 @@ def cmd_build_manifest(args: argparse.Namespace) -> int:
     try:
         built = build_manifest(
             load_manifest(path), profile=args.profile,
-            targets=[args.target] if args.target else None, images=args.image or None,
+            targets=args.target or None, images=args.image or None,
             log=_say,
         )
     except BuildError as e:  # a module or a command of the project failed: exit 1, like build
@@ -141,7 +141,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.image:
         raise UsageError("--image selects images of a manifest; it does not go with a module")
     net = _net_defaults(args.publish, args.listen)
-    target = get_target(args.target or DEFAULT_TARGET)
+    if args.target and len(args.target) > 1:
+        raise UsageError("one MODULE makes one image: give one --target (a manifest builds "
+                         "several, each into target/<triple>/<profile>/)")
+    target = get_target(args.target[0] if args.target else DEFAULT_TARGET)
     wasm = _read_wasm(args.module)
     name = args.module.stem
     out = args.output or args.module.with_suffix(target.image_suffix)
@@ -287,11 +290,29 @@ def _age(seconds: float) -> str:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    backends = "/".join(f"{p}={resolve_profile(p).compile_backend}" for p in BUILTIN_PROFILES)
-    print(f"{'target':<14} {'backends':<26} {'linker':<8} status")
+    """One line per target: which backend compiles each built-in profile, which C compiler
+    driver links (target.json's "cc", else the system's gcc; both link with GNU ld), and
+    whether it can be used. A column holds no spaces (pyhook/cmake/wasmkilnConfig.cmake
+    parses this)."""
+    import json
+
+    from .runtime import RuntimeNotFound, target_dir
+
+    print(f"{'target':<14} {'backends':<28} {'linker':<26} status")
     for t in TARGETS.values():
-        status = "default" if t.triple == DEFAULT_TARGET else ("ok" if t.supported else "not yet")
-        print(f"{t.triple:<14} {backends:<26} {'gcc/ld':<8} {status}: {t.description}")
+        backends = "/".join(
+            f"{p}={t.backend_for(resolve_profile(p).compile_backend, explicit=False)}"
+            for p in BUILTIN_PROFILES)
+        try:
+            spec = json.loads((target_dir(t.triple) / "target.json").read_text())
+            linker = f"{spec.get('cc', ['gcc'])[0]}/ld"
+            status = "default" if t.triple == DEFAULT_TARGET else "ok"
+        except (RuntimeNotFound, ValueError, OSError):
+            linker = "-"
+            status = ("not yet" if not t.supported else
+                      f"not yet (runtime not built: apt-get install {t.build_packages or 'gcc'}"
+                      f" and reinstall)")
+        print(f"{t.triple:<14} {backends:<28} {linker:<26} {status}: {t.description}")
     return 0
 
 
@@ -314,11 +335,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_wast(args: argparse.Namespace) -> int:
+    from wasmkiln.bridge.codegen import backend_named
+
+    from .hostrt import HostError
+    from .targets import CROSS_DEV_BACKEND
     from .wast import main as wast_main  # loads cffi and the host runtime: only here
 
+    arch = args.target or "x86_64"
+    backend = args.backend or ("cranelift" if arch == "x86_64" else CROSS_DEV_BACKEND)
     try:
-        return wast_main(args.paths, backend=args.backend, verbose=args.verbose)
-    except (FileNotFoundError, ValueError) as e:
+        backend_named(backend, arch=arch)  # an arch Cranelift cannot do: one line, not a crash
+        return wast_main(args.paths, backend=backend, verbose=args.verbose, arch=arch)
+    except (FileNotFoundError, ValueError, HostError) as e:
         raise UsageError(str(e)) from None
 
 
@@ -359,9 +387,17 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
                    help="print the folder of wasmkiln's CMake package and exit (= cmake-dir)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def compile_flags(sp: argparse.ArgumentParser, default_target: str | None) -> None:
-        sp.add_argument("--target", default=default_target,
-                        help=f"target triple (default {DEFAULT_TARGET}; see `wasmkiln targets`)")
+    def compile_flags(sp: argparse.ArgumentParser, default_target: str | None,
+                      several: bool = False) -> None:
+        if several:  # build: a manifest builds each target into target/<triple>/<profile>/
+            sp.add_argument("--target", action="append",
+                            help=f"target triple (default {DEFAULT_TARGET}, or the manifest's "
+                            "targets; see `wasmkiln targets`); repeat it to build a manifest's "
+                            "images for several targets")
+        else:
+            sp.add_argument("--target", default=default_target,
+                            help=f"target triple (default {DEFAULT_TARGET}; see "
+                            "`wasmkiln targets`)")
         sp.add_argument("--profile", default=DEFAULT_PROFILE,
                         help=f"{' or '.join(BUILTIN_PROFILES)} (dev: fast compile; release: "
                         "optimised), or a [profile.NAME] of the manifest")
@@ -408,7 +444,7 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
     b.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="bake an environment variable into the image (a run's --env overrides)")
     port_flags(b, "record in the image, for runs that publish no port of their own: ")
-    compile_flags(b, None)
+    compile_flags(b, None, several=True)
     b.set_defaults(func=cmd_build)
 
     c = sub.add_parser("cmake-dir", help="print the folder of wasmkiln's CMake package",
@@ -466,8 +502,11 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
                        "file and the line "
                        "`N passed, N failed, N skipped`; exits 1 if anything failed.")
     w.add_argument("paths", type=Path, nargs="+", metavar="PATH")
-    w.add_argument("--backend", choices=list(BACKENDS), default="cranelift",
-                   help="compiler backend (default cranelift)")
+    w.add_argument("--backend", choices=list(BACKENDS),
+                   help="compiler backend (default cranelift; llvm-O0 for aarch64)")
+    w.add_argument("--target", choices=("x86_64", "aarch64"),
+                   help="the code's architecture (default x86_64); aarch64 runs the modules "
+                   "under qemu-aarch64 (hostrt_remote.py)")
     w.add_argument("-v", "--verbose", action="store_true", help="list every failure")
     w.set_defaults(func=cmd_wast)
 

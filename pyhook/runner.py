@@ -17,7 +17,9 @@ import signal
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -229,12 +231,20 @@ def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | N
     return _start_passt(opts.net)
 
 
-def run_kvm(image: Path, opts: RunOptions) -> int:
-    if shutil.which(QEMU) is None:
-        raise RunError(f"{QEMU} is not installed (Debian: apt-get install qemu-system-x86)")
+def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
+    """Boot a kvm image. An aarch64 one (`target`) runs on QEMU virt, whose command line is
+    built in its own module (qemu_aarch64.py); everything else is shared."""
+    qemu, package, build = QEMU, "qemu-system-x86", None
+    if target is not None and target.arch == "aarch64":
+        from .qemu_aarch64 import qemu_command_aarch64
+
+        qemu, package = target.qemu, target.qemu_package
+        build = partial(qemu_command_aarch64, target)
+    if shutil.which(qemu) is None:
+        raise RunError(f"{qemu} is not installed (Debian: apt-get install {package})")
     passt, net_fd = _net_fd(opts, kvm=True)
     try:
-        return _run_qemu(image, opts, net_fd)
+        return _run_qemu(image, opts, net_fd, build)
     finally:
         if net_fd is not None:
             os.close(net_fd)
@@ -242,7 +252,10 @@ def run_kvm(image: Path, opts: RunOptions) -> int:
             _stop_passt(passt)
 
 
-def _run_qemu(image: Path, opts: RunOptions, net_fd: int | None) -> int:
+def _run_qemu(image: Path, opts: RunOptions, net_fd: int | None,
+              build: Callable[..., list[str]] | None = None) -> int:
+    """Boot and return the control line's exit code. ``build`` makes QEMU's argv from
+    (image, opts, control, fds, net_fd): qemu_command, or another machine's (aarch64)."""
     import tempfile
 
     _libc()  # before the fork: _die_with_parent runs in the child
@@ -253,7 +266,7 @@ def _run_qemu(image: Path, opts: RunOptions, net_fd: int | None) -> int:
         sys.stderr.flush()
         # QEMU refuses fds 0-2 in -add-fd, so hand it duplicates above them.
         fds = (_write_only_dup(sys.stdout.fileno()), _write_only_dup(sys.stderr.fileno()))
-        cmd = qemu_command(image, opts, control, fds, net_fd)
+        cmd = (build or qemu_command)(image, opts, control, fds, net_fd)
         try:
             proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=opts.timeout,
                                   pass_fds=fds if net_fd is None else (*fds, net_fd),
@@ -442,5 +455,5 @@ def check_cpu(image: Path, target: Target, opts: RunOptions) -> None:
 def run_image(image: Path, target: Target, opts: RunOptions) -> int:
     check_cpu(image, target, opts)
     if target.platform == "kvm":
-        return run_kvm(image, opts)
+        return run_kvm(image, opts, target)
     return run_spt(image, opts)

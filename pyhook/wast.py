@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wasmkiln.bridge.abi import TRAP_MESSAGES, Trap
 from wasmkiln.bridge.decode import decode
@@ -45,6 +45,9 @@ from wasmkiln.bridge.validate import validate
 
 from . import hostrt
 from .image import c_compiler
+
+if TYPE_CHECKING:
+    from .hostrt_remote import RemoteRuntime
 
 U32 = 0xFFFFFFFF
 U64 = 0xFFFFFFFFFFFFFFFF
@@ -115,16 +118,17 @@ class ModuleBuilder:
     """
 
     def __init__(self, workdir: Path, backend: str, include_dir: Path,
-                 jobs: int | None = None) -> None:
+                 jobs: int | None = None, arch: str = "x86_64", cc: str | None = None) -> None:
         self.workdir = workdir
         self.backend = backend
         self.include_dir = include_dir
-        self.cc = c_compiler()  # ImageError (one line from the CLI) when there is none
+        self.arch = arch  # the code's; cc: the C compiler that links it (cross for aarch64)
+        self.cc = cc or c_compiler()  # ImageError (one line from the CLI) when there is none
         self._pool = ThreadPoolExecutor(jobs or max(1, len(os.sched_getaffinity(0))))
         self._done: dict[str, Future[Compiled]] = {}
 
     def submit(self, wasm: bytes) -> Future[Compiled]:
-        key = hashlib.sha256(self.backend.encode() + b"\0" + wasm).hexdigest()[:32]
+        key = hashlib.sha256(f"{self.backend}\0{self.arch}\0".encode() + wasm).hexdigest()[:32]
         fut = self._done.get(key)
         if fut is not None:
             return fut
@@ -144,7 +148,8 @@ class ModuleBuilder:
         blob = folder / "data.bin"
         try:
             c = compile_wasm(wasm, blob_path=str(blob), backend=self.backend,
-                             unknown_imports="embed", name=key[:12], pic=True)
+                             unknown_imports="embed", name=key[:12], pic=True,
+                             arch=self.arch)
         except UnsupportedError as e:
             raise CompileFailed("unsupported", str(e)) from None
         except WasmError as e:
@@ -633,7 +638,8 @@ def _convert_wast(path: Path, tmp: Path) -> Path:
         raise ValueError(f"{path}: {e}") from None
 
 
-def run_script(path: Path, builder: ModuleBuilder, rt: hostrt.HostRuntime) -> FileResult:
+def run_script(path: Path, builder: ModuleBuilder,
+               rt: hostrt.HostRuntime | RemoteRuntime) -> FileResult:
     import time
 
     t0 = time.perf_counter()
@@ -652,13 +658,23 @@ def run_script(path: Path, builder: ModuleBuilder, rt: hostrt.HostRuntime) -> Fi
 
 def run_scripts(paths: Iterable[Path], backend: str = "cranelift",
                 on_result: Callable[[FileResult], None] | None = None,
-                workdir: Path | None = None) -> list[FileResult]:
-    """Run every script; `on_result` sees each file's result as soon as it is done."""
-    rt = hostrt.host_runtime()
+                workdir: Path | None = None, arch: str = "x86_64") -> list[FileResult]:
+    """Run every script; `on_result` sees each file's result as soon as it is done.
+    arch: the code's architecture; other than x86_64, modules run in a host agent of that
+    architecture under QEMU user mode (hostrt_remote.py)."""
+    rt: hostrt.HostRuntime | RemoteRuntime
+    cc = None
+    if arch == "x86_64":
+        rt = hostrt.host_runtime()
+    else:
+        from .hostrt_remote import remote_runtime
+
+        rt = remote_runtime(arch)
+        cc = rt.cc
     with tempfile.TemporaryDirectory(prefix="wasmkiln-wast-") as tmp:
         work = workdir or Path(tmp)
         scripts = find_scripts(paths, work)
-        builder = ModuleBuilder(work / "modules", backend, rt.include_dir)
+        builder = ModuleBuilder(work / "modules", backend, rt.include_dir, arch=arch, cc=cc)
         results = []
         try:
             for script in scripts:
@@ -689,7 +705,8 @@ def print_result(r: FileResult, verbose: bool, out: Any = sys.stdout, limit: int
         print(f"    ... {len(r.failures) - len(shown)} more (-v shows all)", file=out)
 
 
-def main(paths: list[Path], backend: str = "cranelift", verbose: bool = False) -> int:
+def main(paths: list[Path], backend: str = "cranelift", verbose: bool = False,
+         arch: str = "x86_64") -> int:
     """`wasmkiln wast`: the per-file table, then `N passed, N failed, N skipped`."""
     header = [f"{'file':<28} {'passed':>7} {'failed':>7} {'skipped':>7}"]
 
@@ -698,6 +715,6 @@ def main(paths: list[Path], backend: str = "cranelift", verbose: bool = False) -
             print(header.pop(), flush=True)
         print_result(r, verbose)
 
-    results = run_scripts(paths, backend, show)
+    results = run_scripts(paths, backend, show, arch=arch)
     print(total_line(results))
     return 1 if any(r.failed for r in results) else 0

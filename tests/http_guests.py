@@ -44,6 +44,13 @@ def skip_reason(runner: str) -> str | None:
     """Why runner cannot run here (a missing tool), or None."""
     if runner == "kvm" and shutil.which("qemu-system-x86_64") is None:
         return "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+    if runner == "aarch64-kvm":
+        from wasmkiln.pyhook.targets import TARGETS, runtime_built
+
+        if shutil.which("qemu-system-aarch64") is None:
+            return "qemu-system-aarch64 is not installed (apt-get install qemu-system-arm)"
+        if not runtime_built(TARGETS[runner]):
+            return "the aarch64-kvm runtime was not built (apt-get install gcc-aarch64-linux-gnu)"
     if runner == "spt-passt" and shutil.which("passt") is None:
         return "passt is not installed (apt-get install passt): spt networking needs it"
     if runner == "wasmtime":
@@ -115,8 +122,9 @@ def build_kvm_image(wasm: Path, site: Path | None, out: Path) -> Path:
 
 
 def target_of(runner: str) -> str:
-    """The image target a wasmkiln runner runs ("kvm", "spt", "spt-passt")."""
-    return "x86_64-" + runner.split("-")[0]
+    """The image target a wasmkiln runner runs."""
+    return {"kvm": "x86_64-kvm", "spt": "x86_64-spt", "spt-passt": "x86_64-spt",
+            "aarch64-kvm": "aarch64-kvm"}[runner]
 
 
 def build_image(wasm: Path, site: Path | None, out: Path, target: str) -> Path:
@@ -153,7 +161,7 @@ def command(runner: str, port: int, *, image: Path | None = None, wasm: Path | N
             run_flags: Sequence[str] = (), wasmtime: Path | None = None) -> list[str]:
     """`run_flags` are extra `wasmkiln run` options (kvm only), e.g. ["--memory", "32"];
     `wasmtime` a wasmtime 36 binary to use instead of the one wasmtime_cli() finds."""
-    if runner == "kvm":
+    if runner in ("kvm", "aarch64-kvm"):  # the image says which QEMU
         assert image is not None
         return [*wasmkiln_cli(), "run", "--accel", "tcg", "-p", f"127.0.0.1:{port}:{GUEST_PORT}",
                 *run_flags, str(image), "--", *args]

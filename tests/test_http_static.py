@@ -1,6 +1,6 @@
-"""examples/http-static served by wasmkiln (x86_64-kvm under QEMU TCG, `-p` through slirp;
-x86_64-spt, `-p` through passt) and by the wasmtime 36 CLI (`-S tcplisten`): the same .wasm,
-checked the same way.
+"""examples/http-static served by wasmkiln (x86_64-kvm and aarch64-kvm under QEMU TCG, `-p`
+through passt or slirp; x86_64-spt, `-p` through passt) and by the wasmtime 36 CLI
+(`-S tcplisten`): the same .wasm, checked the same way.
 
 Each runner must: serve a 612-byte page, a directory's index.html, 1 MiB and 10 MiB files
 byte for byte, 404 for a missing file, HEAD without a body, single Range requests (206, 416);
@@ -35,7 +35,7 @@ from http_guests import (
     wasmkiln_cli,
 )
 
-RUNNERS = ["kvm", "spt", "spt-passt", "wasmtime"]
+RUNNERS = ["kvm", "spt", "spt-passt", "aarch64-kvm", "wasmtime"]
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +194,7 @@ def test_client_vanishes_mid_transfer(server: Server, site: Path) -> None:
     assert server.alive()
 
 
-@pytest.mark.parametrize("runner", ["kvm", "spt"])
+@pytest.mark.parametrize("runner", ["kvm", "spt", "aarch64-kvm"])
 def test_listen_and_static_address(runner: str, site: Path, wasm: Path,
                                    tmp_path: Path) -> None:
     """`--listen ADDR:PORT` (wasmtime's tcplisten spelling) with a static `--ip`/`--gateway`

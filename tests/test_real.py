@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "real"
-TARGETS = ["x86_64-spt", "x86_64-kvm"]
+# aarch64-kvm: cross-built, booted by qemu-system-aarch64 (TCG, emulating another ISA: slow).
+TARGETS = ["x86_64-spt", "x86_64-kvm",
+           pytest.param("aarch64-kvm", marks=pytest.mark.slow)]
+QEMU = {"x86_64-kvm": "qemu-system-x86_64", "aarch64-kvm": "qemu-system-aarch64"}
 _TIMING = re.compile(rb"\d+\.\d{3}s$", re.M)
 
 
@@ -27,8 +30,13 @@ def _run(program: str, target: str, tmp_path: Path) -> subprocess.CompletedProce
     folder = DATA / program
     if not folder.is_dir():
         pytest.skip(f"{folder} is absent (the shared test data)")
-    if target.endswith("kvm") and shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("qemu-system-x86_64 is not installed")
+    if target in QEMU and shutil.which(QEMU[target]) is None:
+        pytest.skip(f"{QEMU[target]} is not installed")
+    from wasmkiln.pyhook.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.targets import runtime_built
+
+    if not runtime_built(KNOWN[target]):
+        pytest.skip(f"the {target} runtime was not built (apt-get install gcc-aarch64-linux-gnu)")
     image = tmp_path / f"{program}.img"
     cli = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
     build = subprocess.run(

@@ -1,4 +1,5 @@
-"""End to end: each fixture built into an image and run through the CLI, on both targets.
+"""End to end: each fixture built into an image and run through the CLI, on every target
+(aarch64-kvm cross-built, booted by qemu-system-aarch64; `slow`).
 
 Expectations come from conftest.FIXTURE_CASES, which test_fixtures_wasmtime.py pins
 against wasmtime. The kvm target boots under QEMU with TCG (see DESIGN.md: /dev/kvm
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 from guest_programs import FIXTURE_CASES, FixtureCase, compile_fixture
 
-TARGETS = ["x86_64-spt", "x86_64-kvm"]
+TARGETS = ["x86_64-spt", "x86_64-kvm", pytest.param("aarch64-kvm", marks=pytest.mark.slow)]
+QEMU = {"x86_64-kvm": ("qemu-system-x86_64", "qemu-system-x86"),
+        "aarch64-kvm": ("qemu-system-aarch64", "qemu-system-arm")}
 TRAP_EXIT = 134
 
 
@@ -27,8 +30,13 @@ def wasmkiln(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[st
 
 
 def _need(target: str) -> None:
-    if target.endswith("-kvm") and shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("qemu-system-x86_64 is not installed (Debian: qemu-system-x86)")
+    from wasmkiln.pyhook.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.targets import runtime_built
+
+    if target in QEMU and shutil.which(QEMU[target][0]) is None:
+        pytest.skip(f"{QEMU[target][0]} is not installed (Debian: {QEMU[target][1]})")
+    if not runtime_built(KNOWN[target]):
+        pytest.skip(f"the {target} runtime was not built (Debian: gcc-aarch64-linux-gnu)")
 
 
 @pytest.fixture(scope="module")

@@ -133,12 +133,19 @@ def test_preview0_module_with_run_dir(tmp_path: Path) -> None:
     assert len(list((tmp_path / "cache" / "wasmkiln" / "images").iterdir())) == 2
 
 
-@pytest.mark.parametrize("target", ["x86_64-spt", "x86_64-kvm"])
+@pytest.mark.parametrize("target", ["x86_64-spt", "x86_64-kvm", "aarch64-kvm"])
 def test_run_dir_on_a_built_image_replaces_its_folders(target: str, tmp_path: Path) -> None:
-    """`wasmkiln run IMAGE --dir`: packed at run time and handed over at boot (kvm: a PVH
-    boot module; spt: a mapped file), in place of what the build packed."""
-    if target == "x86_64-kvm" and shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("qemu-system-x86_64 is not installed")
+    """`wasmkiln run IMAGE --dir`: packed at run time and handed over at boot (x86_64 kvm: a
+    PVH boot module; aarch64 kvm: the device tree's initrd; spt: a mapped file), in place of
+    what the build packed."""
+    qemu = {"x86_64-kvm": "qemu-system-x86_64", "aarch64-kvm": "qemu-system-aarch64"}
+    if target in qemu and shutil.which(qemu[target]) is None:
+        pytest.skip(f"{qemu[target]} is not installed")
+    from wasmkiln.pyhook.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.targets import runtime_built
+
+    if not runtime_built(KNOWN[target]):
+        pytest.skip(f"the {target} runtime was not built (Debian: gcc-aarch64-linux-gnu)")
     module = wat(tmp_path, "p0", P0_WAT)
     baked, given = tmp_path / "baked", tmp_path / "given"
     for folder, text in ((baked, "12345"), (given, "1234567")):

@@ -141,3 +141,7 @@ virtio_mmio_probe_result virtio_mmio_probe(uintptr_t base, virtio_dev *d) {
   *d = probe;
   return VIRTIO_MMIO_MODERN;
 }
+
+void virtio_mmio_config_write32(virtio_dev *d, uint32_t off, uint32_t v) {
+  wr(d, REG_CONFIG + off, v);
+}

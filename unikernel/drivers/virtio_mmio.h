@@ -30,4 +30,7 @@ typedef enum virtio_mmio_probe_result {
  * is ready for virtio_negotiate (ops, base, device_id). */
 virtio_mmio_probe_result virtio_mmio_probe(uintptr_t base, virtio_dev *d);
 
+/* Write a 32-bit field of the device's configuration space (offset off). */
+void virtio_mmio_config_write32(virtio_dev *d, uint32_t off, uint32_t v);
+
 #endif /* WK_VIRTIO_MMIO_H */

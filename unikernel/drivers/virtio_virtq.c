@@ -7,14 +7,19 @@
  * order, so a compiler barrier is enough between filling a descriptor and
  * publishing its index, and between reading used->idx and the element; the one
  * store-then-load case (publish avail->idx, then read whether the device wants
- * a notification) needs a full fence. Other architectures would need real
- * barriers in both places (wmb/rmb), see virtio_barrier_*.
+ * a notification) needs a full fence. AArch64 orders neither, so there the
+ * ordering barrier is a real one (DMB ISH, both directions).
  */
 #include "virtio.h"
 #include "wk/errno.h"
 
+/* Keep stores (or loads) on either side in order, as the device sees them. */
 static inline void barrier_compiler(void) {
+#if defined(__aarch64__)
+  __asm__ volatile("dmb ish" ::: "memory");
+#else
   __asm__ volatile("" ::: "memory");
+#endif
 }
 
 static inline void barrier_full(void) {
