@@ -113,6 +113,10 @@ int wk_plat_net_listeners(wk_plat_listen *out, int max) {
   return wk_netcfg_listeners(&netcfg, out, max);
 }
 
+const struct wk_net_ops *wk_plat_net_sockets(void) {
+  return NULL; /* the network is the NIC */
+}
+
 int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt) {
   return nic_state == 1 ? virtio_net_send(&nic, iov, iovcnt) : -WK_ENODEV;
 }
