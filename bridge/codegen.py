@@ -49,8 +49,9 @@ class Backend:
             return CraneliftModule(module, pic=pic)
         from .llvm_backend import LLVMModule
 
-        return LLVMModule(module, triple=LLVM_TRIPLES[self.arch], opt_level=self.opt_level,
-                          pic=pic, cpu=self.cpu)
+        return LLVMModule(
+            module, triple=LLVM_TRIPLES[self.arch], opt_level=self.opt_level, pic=pic, cpu=self.cpu
+        )
 
     def symbols(self) -> tuple[Callable[[int], str], Callable[[int], str]]:
         """(symbol_name, trampoline_name) of this backend's objects."""
@@ -85,8 +86,10 @@ def backend_named(name: str, cpu: str = "baseline", arch: str = "x86_64") -> Bac
     if arch not in LLVM_TRIPLES:
         raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(LLVM_TRIPLES)})")
     if found.family == "cranelift" and arch != "x86_64":
-        raise ValueError(f"the Cranelift backend generates x86_64 code only (cranelift-py is "
-                         f"built for the host ISA): {arch} needs an LLVM backend")
+        raise ValueError(
+            f"the Cranelift backend generates x86_64 code only (cranelift-py is "
+            f"built for the host ISA): {arch} needs an LLVM backend"
+        )
     if arch != "x86_64" and cpu != "baseline":
         raise ValueError(f"target-cpu {cpu!r} is an x86-64 level: {arch} takes the baseline")
     level = check_backend(cpu, name)
@@ -110,7 +113,10 @@ _FORKED: tuple[Module, Backend, bool] | None = None  # what workers inherit thro
 
 
 def compile_chunk(
-    module: Module, indices: list[int], with_trampolines: bool, backend: Backend,
+    module: Module,
+    indices: list[int],
+    with_trampolines: bool,
+    backend: Backend,
     pic: bool = False,
 ) -> bytes:
     """One object holding the functions `indices` (and every trampoline if asked)."""
@@ -152,13 +158,17 @@ def _chunks(module: Module, n: int) -> list[list[int]]:
 def _raise(failure: _Failure) -> None:
     if failure.kind == "wasm":
         cls = UnsupportedError if failure.cls == "UnsupportedError" else WasmError
-        raise cls(failure.message, section=failure.section, func=failure.func,
-                  offset=failure.offset)
+        raise cls(
+            failure.message, section=failure.section, func=failure.func, offset=failure.offset
+        )
     raise CompilerBug(f"{failure.cls}: {failure.message}")
 
 
 def generate(
-    module: Module, backend: Backend | str = "cranelift", *, pic: bool = False,
+    module: Module,
+    backend: Backend | str = "cranelift",
+    *,
+    pic: bool = False,
     jobs: int | None = None,
 ) -> list[bytes]:
     """Object files holding every defined function and every trampoline.

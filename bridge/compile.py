@@ -44,16 +44,22 @@ class SocketsUnavailable(LinkError):
     say how to get networking; `names` lists the socket imports, first appearance first."""
 
     def __init__(self, names: list[str]) -> None:
-        super().__init__(f"the module imports socket calls ({', '.join(names)}) and the "
-                         "runtime has no network stack", section="import")
+        super().__init__(
+            f"the module imports socket calls ({', '.join(names)}) and the "
+            "runtime has no network stack",
+            section="import",
+        )
         self.names = names
 
 
 def check_sockets(module: Module) -> None:
     """Refuse a module that imports socket calls (for a runtime built without networking):
     those calls could only fail, and a server would die at its first accept."""
-    names = [imp.name for imp in module.imports
-             if imp.kind == ExternKind.FUNC and is_socket_call(imp.module, imp.name)]
+    names = [
+        imp.name
+        for imp in module.imports
+        if imp.kind == ExternKind.FUNC and is_socket_call(imp.module, imp.name)
+    ]
     if names:
         raise SocketsUnavailable(list(dict.fromkeys(names)))
 
@@ -143,9 +149,7 @@ def compile_wasm(
     timings["metadata"] = time.perf_counter() - t3
     count = sum(len(f.body) for f in module.funcs)
     c_source = meta.c_source + (_GUARD_C if memory_guard else "")
-    return CompiledModule(
-        module, code, c_source, meta.data_blob, timings, count, extra_objects
-    )
+    return CompiledModule(module, code, c_source, meta.data_blob, timings, count, extra_objects)
 
 
 # A guard-compiled module tells core (wk_module_memory_guard, weak there) and references the

@@ -39,9 +39,11 @@ class RemoteRuntime:
         root = runtime_dir()
         self.agent = root / f"{arch}-host" / AGENT
         if not self.agent.is_file():
-            raise hostrt.HostError(f"{self.agent} is missing: it is built at install when "
-                                   "gcc-aarch64-linux-gnu and libc6-dev-arm64-cross are "
-                                   "installed; install them and pip install wasmkiln again")
+            raise hostrt.HostError(
+                f"{self.agent} is missing: it is built at install when "
+                "gcc-aarch64-linux-gnu and libc6-dev-arm64-cross are "
+                "installed; install them and pip install wasmkiln again"
+            )
         self.include_dir = root / "include"
         self.cc = CROSS_CC[arch]
         qemu, package, self.sysroot = QEMU_USER[arch]
@@ -55,9 +57,14 @@ class RemoteRuntime:
 
     def _start(self) -> subprocess.Popen[str]:
         if self._proc is None or self._proc.poll() is not None:
-            self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                          text=True, bufsize=1)
+            self._proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                bufsize=1,
+            )
         return self._proc
 
     def call(self, *parts: object) -> list[str]:
@@ -165,8 +172,12 @@ class RemoteInstance(hostrt.Instance):
         return self._rt.number("Z", self.ptr)
 
     def invoke(
-        self, func: int, args: Sequence[int], nresults: int,
-        param_types: Sequence[int] | None = None, result_types: Sequence[int] | None = None,
+        self,
+        func: int,
+        args: Sequence[int],
+        nresults: int,
+        param_types: Sequence[int] | None = None,
+        result_types: Sequence[int] | None = None,
     ) -> tuple[int, list[int]]:
         """hostrt.Instance.invoke through the agent: one 8-byte slot per value (the agent's
         protocol carries no v128, which AArch64 code does not have yet: HostError)."""
@@ -208,8 +219,9 @@ class RemoteStore(hostrt.Store):
             mod = self._modules[path] = RemoteModule(self._remote, path)
         return mod
 
-    def instantiate(self, module: hostrt.LoadedModule,
-                    imports: Sequence[hostrt._Handle]) -> hostrt.Instance:
+    def instantiate(
+        self, module: hostrt.LoadedModule, imports: Sequence[hostrt._Handle]
+    ) -> hostrt.Instance:
         ptrs = [int(i.ptr) for i in imports]
         ptr = self._remote.number("I", module.descriptor, len(ptrs), *ptrs)
         self._instances.append(ptr)

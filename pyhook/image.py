@@ -46,8 +46,10 @@ def c_compiler(spec: dict | None = None) -> str:
     if cross:
         if shutil.which(cross[0]):
             return str(cross[0])
-        raise ImageError(f"{cross[0]} is needed to link {spec.get('triple')} images: "
-                         f"apt-get install gcc-aarch64-linux-gnu")
+        raise ImageError(
+            f"{cross[0]} is needed to link {spec.get('triple')} images: "
+            f"apt-get install gcc-aarch64-linux-gnu"
+        )
     for name in (os.environ.get("CC"), "gcc", "cc"):
         if name and shutil.which(name):
             return name
@@ -62,32 +64,41 @@ def flat_image(elf: bytes) -> bytes:
 
     if elf[:4] != b"\x7fELF" or elf[4] != 2:
         raise ImageError("the linker did not produce a 64-bit ELF")
-    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    (phoff,) = struct.unpack_from("<Q", elf, 0x20)
     phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
     loads = []
     for i in range(phnum):
         p_type, _, p_offset, _, p_paddr, p_filesz = struct.unpack_from(
-            "<IIQQQQ", elf, phoff + i * phentsize)
+            "<IIQQQQ", elf, phoff + i * phentsize
+        )
         if p_type == 1 and p_filesz:  # PT_LOAD
-            loads.append((p_paddr, elf[p_offset:p_offset + p_filesz]))
+            loads.append((p_paddr, elf[p_offset : p_offset + p_filesz]))
     if not loads:
         raise ImageError("the linked image has no loadable segment")
     base = min(addr for addr, _ in loads)
     out = bytearray(max(addr - base + len(data) for addr, data in loads))
     for addr, data in loads:
-        out[addr - base:addr - base + len(data)] = data
+        out[addr - base : addr - base + len(data)] = data
     return bytes(out)
 
 
 def _run(cmd: list[str], what: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ImageError(f"{what} failed ({' '.join(cmd[:1])} exit {proc.returncode}):\n"
-                         f"{proc.stderr.strip()}")
+        raise ImageError(
+            f"{what} failed ({' '.join(cmd[:1])} exit {proc.returncode}):\n{proc.stderr.strip()}"
+        )
 
 
-def _info_c(target: Target, name: str, net: NetDefaults, cpu: str, pages: int,
-            own_sockets: bool, network: bool) -> str:
+def _info_c(
+    target: Target,
+    name: str,
+    net: NetDefaults,
+    cpu: str,
+    pages: int,
+    own_sockets: bool,
+    network: bool,
+) -> str:
     """The image's info section: what `wasmkiln run` needs to know before it starts the image
     (its target, ports, CPU level, the linear memory it maps at start, in Wasm pages, from
     which pyhook/guestmem.py sizes a kvm guest, whether the module opens sockets of its own,
@@ -139,8 +150,10 @@ def build_image(
     from wasmkiln.bridge.hostfuncs import OPEN_SOCKET_SYMBOLS
 
     if target.arch != "x86_64" and cpu != "baseline":
-        raise ImageError(f"--target-cpu/target-cpu {cpu!r} names an x86-64 level; "
-                         f"{target.triple} images take the baseline only")
+        raise ImageError(
+            f"--target-cpu/target-cpu {cpu!r} names an x86-64 level; "
+            f"{target.triple} images take the baseline only"
+        )
     net = net or NetDefaults()
     tdir = target_dir(target.triple)
     spec = json.loads((tdir / "target.json").read_text())
@@ -171,8 +184,9 @@ def build_image(
                 arch=target.arch,
             )
         except SocketsUnavailable as e:
-            raise ImageError(f"{name} imports socket calls ({', '.join(e.names)}): "
-                             f"{NO_NETWORK}") from None
+            raise ImageError(
+                f"{name} imports socket calls ({', '.join(e.names)}): {NO_NETWORK}"
+            ) from None
         objects = [work / "code.o"]
         (work / "code.o").write_bytes(compiled.code)
         for i, extra in enumerate(compiled.extra_objects):
@@ -183,12 +197,16 @@ def build_image(
         pages = sum(m.limits.min for m in compiled.module.memories)
         info = _info_c(target, name, net, cpu_level(cpu), pages, own, network)
         (work / "meta.c").write_text(compiled.metadata_c + info)
-        _run([cc, "-c", *cflags, f"-I{include}", str(work / "meta.c"),
-              "-o", str(work / "meta.o")], "compiling the module metadata")
+        _run(
+            [cc, "-c", *cflags, f"-I{include}", str(work / "meta.c"), "-o", str(work / "meta.o")],
+            "compiling the module metadata",
+        )
         config = write_config(work, dirs, args, env)  # packed dirs, baked args/env
         if config is not None:
-            _run([cc, "-c", *cflags, f"-I{include}", str(config),
-                  "-o", str(work / "config.o")], "compiling the image configuration")
+            _run(
+                [cc, "-c", *cflags, f"-I{include}", str(config), "-o", str(work / "config.o")],
+                "compiling the image configuration",
+            )
             objects.append(work / "config.o")
         lib = tdir / f"libwasmkiln-{target.triple}.a"
         tmp_out = work / "image"
@@ -202,8 +220,15 @@ def build_image(
     return BuildResult(out, out.stat().st_size, compiled.instructions, compiled.timings)
 
 
-def link_image(tdir: Path, objects: Sequence[Path], library: Path, out: Path, *,
-               debug: bool = True, cc: str | None = None) -> None:
+def link_image(
+    tdir: Path,
+    objects: Sequence[Path],
+    library: Path,
+    out: Path,
+    *,
+    debug: bool = True,
+    cc: str | None = None,
+) -> None:
     """Link `objects` and all of `library` into `out` with the ldflags of `tdir/target.json`
     (a target's runtime folder, or its source folder unikernel/platform/<p>: `{dir}` in the
     flags stands for it). Shared with tests/test_kvm_platform.py, which links the platform's
@@ -212,5 +237,16 @@ def link_image(tdir: Path, objects: Sequence[Path], library: Path, out: Path, *,
     ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
     if not debug:
         ldflags.append("-Wl,--strip-debug")
-    _run([cc or c_compiler(spec), *ldflags, *map(str, objects), "-Wl,--whole-archive", str(library),
-          "-Wl,--no-whole-archive", "-o", str(out)], "linking the image")
+    _run(
+        [
+            cc or c_compiler(spec),
+            *ldflags,
+            *map(str, objects),
+            "-Wl,--whole-archive",
+            str(library),
+            "-Wl,--no-whole-archive",
+            "-o",
+            str(out),
+        ],
+        "linking the image",
+    )

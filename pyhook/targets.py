@@ -42,9 +42,11 @@ class Target:
         if backend != "cranelift" or self.arch in CRANELIFT_ARCHES:
             return backend
         if explicit:
-            raise TargetError(f"target {self.triple}: the Cranelift backend generates x86_64 "
-                              f"code only (cranelift-py is built for the host ISA); use "
-                              f"--backend {CROSS_DEV_BACKEND} (the dev profile's) or llvm")
+            raise TargetError(
+                f"target {self.triple}: the Cranelift backend generates x86_64 "
+                f"code only (cranelift-py is built for the host ISA); use "
+                f"--backend {CROSS_DEV_BACKEND} (the dev profile's) or llvm"
+            )
         return CROSS_DEV_BACKEND
 
 
@@ -53,9 +55,15 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("x86_64-kvm", "x86_64", "kvm", "PVH ELF for QEMU microvm / Firecracker"),
         Target("x86_64-spt", "x86_64", "spt", "static Linux process under a seccomp filter"),
-        Target("aarch64-kvm", "aarch64", "kvm", "Linux arm64 Image for QEMU virt (TCG)",
-               build_packages="gcc-aarch64-linux-gnu", qemu="qemu-system-aarch64",
-               qemu_package="qemu-system-arm"),
+        Target(
+            "aarch64-kvm",
+            "aarch64",
+            "kvm",
+            "Linux arm64 Image for QEMU virt (TCG)",
+            build_packages="gcc-aarch64-linux-gnu",
+            qemu="qemu-system-aarch64",
+            qemu_package="qemu-system-arm",
+        ),
     )
 }
 
@@ -72,9 +80,11 @@ def get_target(triple: str) -> Target:
     if not target.supported:
         raise TargetError(f"target {triple}: {target.why_not}")
     if target.build_packages and not runtime_built(target):
-        raise TargetError(f"target {triple}: its runtime was not built (no cross compiler at "
-                          f"install): apt-get install {target.build_packages} "
-                          f"{target.qemu_package}, then pip install wasmkiln again")
+        raise TargetError(
+            f"target {triple}: its runtime was not built (no cross compiler at "
+            f"install): apt-get install {target.build_packages} "
+            f"{target.qemu_package}, then pip install wasmkiln again"
+        )
     return target
 
 

@@ -28,17 +28,24 @@ TARGET = "aarch64-kvm"
 HAVE_RUNTIME = runtime_built(TARGETS[TARGET])
 
 
-def wasmkiln(*args: str, env: dict[str, str] | None = None,
-             timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+def wasmkiln(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def _need_runtime() -> None:
     if not HAVE_RUNTIME:
-        pytest.skip("the aarch64-kvm runtime was not built (Debian: gcc-aarch64-linux-gnu, "
-                    "then pip install again)")
+        pytest.skip(
+            "the aarch64-kvm runtime was not built (Debian: gcc-aarch64-linux-gnu, "
+            "then pip install again)"
+        )
 
 
 def _need_qemu() -> None:
@@ -55,8 +62,7 @@ def images() -> dict[str, Path]:
 def _image(images: dict[str, Path], tmp: Path, fixture: str) -> Path:
     if fixture not in images:
         out = tmp / f"{fixture}-{TARGET}.img"
-        proc = wasmkiln("build", str(compile_fixture(fixture)), "--target", TARGET,
-                        "-o", str(out))
+        proc = wasmkiln("build", str(compile_fixture(fixture)), "--target", TARGET, "-o", str(out))
         assert proc.returncode == 0, proc.stderr
         images[fixture] = out
     return images[fixture]
@@ -64,8 +70,10 @@ def _image(images: dict[str, Path], tmp: Path, fixture: str) -> Path:
 
 # ---- the image and the toolchain ---------------------------------------------------------
 
-def test_image_is_an_arm64_image_with_its_info(images: dict[str, Path],
-                                               tmp_path_factory: pytest.TempPathFactory) -> None:
+
+def test_image_is_an_arm64_image_with_its_info(
+    images: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """The Linux arm64 Image header QEMU's -kernel looks for: the branch, text_offset 2 MiB
     (link_aarch64.ld links at RAM + 2 MiB), image_size covering .bss and the stacks, the
     magic; and the build info `wasmkiln run IMAGE` reads without ELF sections."""
@@ -112,8 +120,7 @@ def test_missing_cross_runtime_is_refused_in_one_line(tmp_path: Path) -> None:
     shutil.copytree(runtime_dir(), root, ignore=shutil.ignore_patterns("aarch64-*"))
     env = {"WASMKILN_RUNTIME_DIR": str(root)}
     wasm = compile_fixture("hello")
-    proc = wasmkiln("build", str(wasm), "--target", TARGET, "-o", str(tmp_path / "a.img"),
-                    env=env)
+    proc = wasmkiln("build", str(wasm), "--target", TARGET, "-o", str(tmp_path / "a.img"), env=env)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "apt-get install gcc-aarch64-linux-gnu" in proc.stderr
@@ -124,6 +131,7 @@ def test_missing_cross_runtime_is_refused_in_one_line(tmp_path: Path) -> None:
 
 
 # ---- booting ------------------------------------------------------------------------------
+
 
 def test_objects_have_no_trap_instructions_and_call26() -> None:
     """docs/abi.md "AArch64": traps are calls to builtins->trap, never BRK/UDF; calls to
@@ -140,14 +148,19 @@ def test_objects_have_no_trap_instructions_and_call26() -> None:
         path = Path(os.environ.get("TMPDIR", "/tmp")) / f"wk-a64-{os.getpid()}.o"
         path.write_bytes(obj)
         try:
-            text = subprocess.run([objdump, "-d", str(path)], capture_output=True,
-                                  text=True, check=True).stdout
-            relocs = subprocess.run([readelf, "-r", str(path)], capture_output=True,
-                                    text=True, check=True).stdout
+            text = subprocess.run(
+                [objdump, "-d", str(path)], capture_output=True, text=True, check=True
+            ).stdout
+            relocs = subprocess.run(
+                [readelf, "-r", str(path)], capture_output=True, text=True, check=True
+            ).stdout
         finally:
             path.unlink()
-        mnemonics = {line.split("\t")[1].split()[0] for line in text.splitlines()
-                     if line.count("\t") >= 2 and line.split("\t")[1].strip()}
+        mnemonics = {
+            line.split("\t")[1].split()[0]
+            for line in text.splitlines()
+            if line.count("\t") >= 2 and line.split("\t")[1].strip()
+        }
         assert "bl" in mnemonics and not mnemonics & {"brk", "udf", "hlt"}, fixture
         assert "R_AARCH64_CALL26" in relocs
 
@@ -156,15 +169,32 @@ def test_x86_options_are_refused_in_one_line(tmp_path: Path) -> None:
     """x86_64-only choices with --target aarch64-kvm: a clean error, never a traceback."""
     _need_runtime()
     wasm = str(compile_fixture("hello"))
-    cpu = wasmkiln("build", wasm, "--target", TARGET, "--backend", "llvm", "--target-cpu",
-                   "x86-64-v3", "-o", str(tmp_path / "a.img"))
+    cpu = wasmkiln(
+        "build",
+        wasm,
+        "--target",
+        TARGET,
+        "--backend",
+        "llvm",
+        "--target-cpu",
+        "x86-64-v3",
+        "-o",
+        str(tmp_path / "a.img"),
+    )
     assert cpu.returncode != 0 and "Traceback" not in cpu.stderr
     assert "baseline only" in cpu.stderr
     wast = wasmkiln("wast", "--target", "aarch64", "--backend", "cranelift", str(tmp_path))
     assert wast.returncode == 2 and "x86_64 code only" in wast.stderr, wast.stderr
     if shutil.which("qemu-system-aarch64"):
-        q35 = wasmkiln("run", "--target", TARGET, "--machine", "q35", wasm,
-                       env={"XDG_CACHE_HOME": str(tmp_path)})
+        q35 = wasmkiln(
+            "run",
+            "--target",
+            TARGET,
+            "--machine",
+            "q35",
+            wasm,
+            env={"XDG_CACHE_HOME": str(tmp_path)},
+        )
         assert q35.returncode == 2 and "virt machine" in q35.stderr, q35.stderr
 
 
@@ -175,23 +205,44 @@ def test_manifest_builds_every_target_cargo_style(tmp_path: Path) -> None:
     _need_qemu()
     shutil.copy(compile_fixture("hello"), tmp_path / "hello.wasm")
     (tmp_path / "wasmkiln.toml").write_text(
-        '[[image]]\nname = "hello"\nwasm = "hello.wasm"\n'
-        'targets = ["x86_64-kvm", "aarch64-kvm"]\n')
-    proc = subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", "build"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        '[[image]]\nname = "hello"\nwasm = "hello.wasm"\ntargets = ["x86_64-kvm", "aarch64-kvm"]\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", "build"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and "2 built, 0 fresh" in proc.stderr, proc.stderr
     for triple in ("x86_64-kvm", TARGET):
         assert (tmp_path / "target" / triple / "dev" / "hello.img").is_file()
     run = wasmkiln("run", str(tmp_path / "target" / TARGET / "dev" / "hello.img"), "--", "kiln")
     assert run.returncode == 0 and run.stdout == "hello, kiln!\n", run.stderr
     # --target, repeated, picks the targets of a manifest build (as cargo's does) ...
-    again = subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", "build", "--profile",
-                            "release", "--target", "x86_64-spt", "--target", TARGET],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wasmkiln.pyhook.cli",
+            "build",
+            "--profile",
+            "release",
+            "--target",
+            "x86_64-spt",
+            "--target",
+            TARGET,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0 and "2 built, 0 fresh" in again.stderr, again.stderr
     assert (tmp_path / "target" / TARGET / "release" / "hello.img").is_file()
     assert (tmp_path / "target" / "x86_64-spt" / "release" / "hello.spt").is_file()
     # ... while one module makes one image.
-    one = wasmkiln("build", str(tmp_path / "hello.wasm"), "--target", "x86_64-kvm", "--target",
-                   TARGET)
+    one = wasmkiln(
+        "build", str(tmp_path / "hello.wasm"), "--target", "x86_64-kvm", "--target", TARGET
+    )
     assert one.returncode == 2 and "give one --target" in one.stderr, one.stderr

@@ -20,8 +20,7 @@ import pytest
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "real"
 # aarch64-kvm: cross-built, booted by qemu-system-aarch64 (TCG, emulating another ISA: slow).
-TARGETS = ["x86_64-spt", "x86_64-kvm",
-           pytest.param("aarch64-kvm", marks=pytest.mark.slow)]
+TARGETS = ["x86_64-spt", "x86_64-kvm", pytest.param("aarch64-kvm", marks=pytest.mark.slow)]
 QEMU = {"x86_64-kvm": "qemu-system-x86_64", "aarch64-kvm": "qemu-system-aarch64"}
 _TIMING = re.compile(rb"\d+\.\d{3}s$", re.M)
 
@@ -40,13 +39,25 @@ def _run(program: str, target: str, tmp_path: Path) -> subprocess.CompletedProce
     image = tmp_path / f"{program}.img"
     cli = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
     build = subprocess.run(
-        [*cli, "build", str(folder / f"{program}.wasm"), "--target", target, "-o", str(image),
-         "--default-values-unknown-imports", "--dir", f"{folder}::/"],
-        capture_output=True, timeout=600,
+        [
+            *cli,
+            "build",
+            str(folder / f"{program}.wasm"),
+            "--target",
+            target,
+            "-o",
+            str(image),
+            "--default-values-unknown-imports",
+            "--dir",
+            f"{folder}::/",
+        ],
+        capture_output=True,
+        timeout=600,
     )
     assert build.returncode == 0, build.stderr.decode()[-2000:]
-    run = subprocess.run([*cli, "run", str(image)], capture_output=True, timeout=600,
-                         stdin=subprocess.DEVNULL)
+    run = subprocess.run(
+        [*cli, "run", str(image)], capture_output=True, timeout=600, stdin=subprocess.DEVNULL
+    )
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     return run
 

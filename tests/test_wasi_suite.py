@@ -23,8 +23,10 @@ TARGETS = [
     pytest.param("x86_64-kvm", id="x86_64-kvm", marks=pytest.mark.slow),
     pytest.param("aarch64-kvm", id="aarch64-kvm", marks=pytest.mark.slow),
 ]
-QEMU = {"x86_64": ("qemu-system-x86_64", "qemu-system-x86"),
-        "aarch64": ("qemu-system-aarch64", "qemu-system-arm")}
+QEMU = {
+    "x86_64": ("qemu-system-x86_64", "qemu-system-x86"),
+    "aarch64": ("qemu-system-aarch64", "qemu-system-arm"),
+}
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -41,8 +43,11 @@ def test_wasi_testsuite(target: str, capsys: pytest.CaptureFixture[str]) -> None
     results = suite.run_suite(target, tests)
     with capsys.disabled():
         print("\n" + suite.table(results))
-    unexpected = [f"{r.test.name}: {r.why}" for r in results
-                  if not r.passed and r.test.name not in suite.KNOWN_FAILURES]
+    unexpected = [
+        f"{r.test.name}: {r.why}"
+        for r in results
+        if not r.passed and r.test.name not in suite.KNOWN_FAILURES
+    ]
     fixed = [r.test.name for r in results if r.passed and r.test.name in suite.KNOWN_FAILURES]
     assert not unexpected, "unexpected failures:\n" + "\n".join(unexpected)
     assert not fixed, f"known failures that now pass (remove them from the list): {fixed}"

@@ -78,21 +78,27 @@ def discover(suite_dir: Path = SUITE_DIR) -> list[WasiTest]:
                 if read.get("id", "stdout") == "stdout" and "read" in ops:
                     spec["stdout"] = read.get("payload", "")
             root = spec.get("root")
-            tests.append(WasiTest(
-                name=f"{lang}/{wasm.stem}",
-                wasm=wasm,
-                args=tuple(spec.get("args", ())),
-                env=tuple(spec.get("env", {}).items()),
-                root=(folder / root) if root else None,
-                exit_code=int(spec.get("exit_code", 0)),
-                stdout=spec.get("stdout"),
-            ))
+            tests.append(
+                WasiTest(
+                    name=f"{lang}/{wasm.stem}",
+                    wasm=wasm,
+                    args=tuple(spec.get("args", ())),
+                    env=tuple(spec.get("env", {}).items()),
+                    root=(folder / root) if root else None,
+                    exit_code=int(spec.get("exit_code", 0)),
+                    stdout=spec.get("stdout"),
+                )
+            )
     return tests
 
 
 def _wasmkiln(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _tool_key() -> str:
@@ -146,8 +152,7 @@ def build(test: WasiTest, target: str, tool_key: str) -> tuple[Path | None, str]
 def run(test: WasiTest, target: str, image: Path) -> Result:
     env_flags = [f"--env={k}={v}" for k, v in test.env]
     try:
-        proc = _wasmkiln("run", *env_flags, str(image), "--", *test.args,
-                         timeout=RUN_TIMEOUT)
+        proc = _wasmkiln("run", *env_flags, str(image), "--", *test.args, timeout=RUN_TIMEOUT)
     except subprocess.TimeoutExpired:
         return Result(test, target, False, f"no exit within {RUN_TIMEOUT:g} s")
     why = []
@@ -189,8 +194,10 @@ def table(results: Iterable[Result]) -> str:
     for lang in LANGUAGES:
         rs = [r for r in results if r.test.name.startswith(lang + "/")]
         by_lang.append(f"{lang} {sum(r.passed for r in rs)}/{len(rs)}")
-    lines.append(f"wasi-testsuite on {target}: {passed}/{len(results)} passed, {n_known} known "
-                 f"failures, {failed} unexpected failures ({', '.join(by_lang)})")
+    lines.append(
+        f"wasi-testsuite on {target}: {passed}/{len(results)} passed, {n_known} known "
+        f"failures, {failed} unexpected failures ({', '.join(by_lang)})"
+    )
     return "\n".join(lines)
 
 

@@ -16,13 +16,9 @@
 #define CR_TXE (1u << 8)
 #define SPIN_MAX 1000000u /* bounded waits */
 
-static uint32_t rd(uintptr_t base, uint32_t reg) {
-  return *(volatile uint32_t *)(base + reg);
-}
+static uint32_t rd(uintptr_t base, uint32_t reg) { return *(volatile uint32_t *)(base + reg); }
 
-static void wr(uintptr_t base, uint32_t reg, uint32_t v) {
-  *(volatile uint32_t *)(base + reg) = v;
-}
+static void wr(uintptr_t base, uint32_t reg, uint32_t v) { *(volatile uint32_t *)(base + reg) = v; }
 
 void pl011_init(uintptr_t base) {
   wr(base, PL011_LCR_H, LCR_H_FEN | LCR_H_WLEN8);

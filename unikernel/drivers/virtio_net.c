@@ -178,13 +178,9 @@ void virtio_net_flush(virtio_net *n) {
   }
 }
 
-bool virtio_net_rx_pending(const virtio_net *n) {
-  return virtq_pending(&n->rx);
-}
+bool virtio_net_rx_pending(const virtio_net *n) { return virtq_pending(&n->rx); }
 
-bool virtio_net_irq_arm(virtio_net *n) {
-  return virtq_irq_arm(&n->rx);
-}
+bool virtio_net_irq_arm(virtio_net *n) { return virtq_irq_arm(&n->rx); }
 
 void virtio_net_irq_disarm(virtio_net *n, bool acked) {
   virtq_irq_disarm(&n->rx);

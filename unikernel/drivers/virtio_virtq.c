@@ -22,9 +22,7 @@ static inline void barrier_compiler(void) {
 #endif
 }
 
-static inline void barrier_full(void) {
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
+static inline void barrier_full(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 #define RESET_SPINS 1000000 /* bound on waiting for a reset to complete */
 #define CONFIG_TRIES 16     /* bound on config-generation retries */
@@ -79,9 +77,7 @@ void virtio_config_read(virtio_dev *d, uint32_t off, void *out, size_t len) {
 /* ---- split virtqueues ----------------------------------------------------------- */
 
 /* The event fields live right after the rings, at an offset set by the size. */
-static volatile uint16_t *used_event(virtq *q) {
-  return &q->mem->avail.ring[q->size];
-}
+static volatile uint16_t *used_event(virtq *q) { return &q->mem->avail.ring[q->size]; }
 
 static volatile uint16_t *avail_event(virtq *q) {
   return (volatile uint16_t *)(void *)&q->mem->used.ring[q->size];

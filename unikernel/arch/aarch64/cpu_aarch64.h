@@ -12,11 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define A64_READ_SYSREG(name)                                                                      \
-  ({                                                                                               \
-    uint64_t v_;                                                                                   \
-    __asm__ volatile("mrs %0, " #name : "=r"(v_));                                                 \
-    v_;                                                                                            \
+#define A64_READ_SYSREG(name)                      \
+  ({                                               \
+    uint64_t v_;                                   \
+    __asm__ volatile("mrs %0, " #name : "=r"(v_)); \
+    v_;                                            \
   })
 
 static inline uint64_t a64_cntvct(void) {
@@ -25,9 +25,7 @@ static inline uint64_t a64_cntvct(void) {
   return v;
 }
 
-static inline uint64_t a64_cntfrq(void) {
-  return A64_READ_SYSREG(cntfrq_el0);
-}
+static inline uint64_t a64_cntfrq(void) { return A64_READ_SYSREG(cntfrq_el0); }
 
 /* One RNDR attempt (FEAT_RNG): true and *out set on success (NZCV.Z = 0). */
 static inline bool a64_rndr(uint64_t *out) {
@@ -37,9 +35,7 @@ static inline bool a64_rndr(uint64_t *out) {
   return (nzcv & (1ull << 30)) == 0;
 }
 
-static inline bool a64_has_rndr(void) {
-  return (A64_READ_SYSREG(id_aa64isar0_el1) >> 60) != 0;
-}
+static inline bool a64_has_rndr(void) { return (A64_READ_SYSREG(id_aa64isar0_el1) >> 60) != 0; }
 
 static inline uint32_t a64_mmio_read32(uintptr_t addr) {
   uint32_t v;
@@ -82,7 +78,7 @@ int a64_gic_enable(uint32_t intid, bool edge);
 /* Whether intid is pending; clear an edge-triggered one's pending state. */
 bool a64_gic_pending(uint32_t intid);
 void a64_gic_clear(uint32_t intid);
-#define A64_INTID_VTIMER 27 /* the virtual timer's PPI (virt's device tree: PPI 11) */
+#define A64_INTID_VTIMER 27          /* the virtual timer's PPI (virt's device tree: PPI 11) */
 #define A64_INTID_SPI(n) (32u + (n)) /* device tree <0 n flags>: SPI n */
 
 /* Wait in WFI for at most timeout_ns (capped at 1 s) or until an enabled

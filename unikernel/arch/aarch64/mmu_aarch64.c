@@ -24,7 +24,7 @@
 #define DESC_TABLE 0x3ull /* table (L0-L2) or page (L3) */
 #define DESC_ADDR 0x0000fffffffff000ull
 #define ATTR_NORMAL 0x704ull /* AttrIndx 1, inner shareable, AF */
-#define ATTR_XN (3ull << 53)  /* PXN, UXN */
+#define ATTR_XN (3ull << 53) /* PXN, UXN */
 #define L2_POOL 4
 #define L3_POOL 4
 
@@ -42,9 +42,7 @@ static void tlb_flush_page(uintptr_t va) {
   __asm__ volatile("dsb ishst\n\ttlbi vaae1, %0\n\tdsb ish\n\tisb" : : "r"(va >> 12) : "memory");
 }
 
-static void table_published(void) {
-  __asm__ volatile("dsb ishst\n\tisb" : : : "memory");
-}
+static void table_published(void) { __asm__ volatile("dsb ishst\n\tisb" : : : "memory"); }
 
 uint64_t a64_mmu_map_identity(uint64_t end) {
   uint64_t max = (uint64_t)ENTRIES * GIB;
@@ -91,13 +89,13 @@ int a64_mmu_unmap_page(uintptr_t addr) {
     return -1;
   }
   uint64_t *l2 = (*l1e & 3) == DESC_TABLE ? (uint64_t *)(uintptr_t)(*l1e & DESC_ADDR)
-                                           : split(l1e, GIB, l2_pool, &l2_used, L2_POOL);
+                                          : split(l1e, GIB, l2_pool, &l2_used, L2_POOL);
   if (l2 == 0) {
     return -1;
   }
   uint64_t *l2e = &l2[(addr / MIB2) % ENTRIES];
   uint64_t *l3 = (*l2e & 3) == DESC_TABLE ? (uint64_t *)(uintptr_t)(*l2e & DESC_ADDR)
-                                           : split(l2e, MIB2, l3_pool, &l3_used, L3_POOL);
+                                          : split(l2e, MIB2, l3_pool, &l3_used, L3_POOL);
   if (l3 == 0) {
     return -1;
   }

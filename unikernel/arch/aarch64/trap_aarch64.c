@@ -41,42 +41,26 @@ _Noreturn void a64_fault_resume(uint64_t far, uint64_t esr, uint64_t pc);
 
 static const char *class_name(uint64_t esr, uint64_t kind) {
   switch (kind & 3) {
-  case 1:
-    return "unexpected IRQ";
-  case 2:
-    return "unexpected FIQ";
-  case 3:
-    return "SError";
-  default:
-    break;
+  case 1: return "unexpected IRQ";
+  case 2: return "unexpected FIQ";
+  case 3: return "SError";
+  default: break;
   }
   switch ((esr >> 26) & 0x3f) {
-  case 0x00:
-    return "undefined instruction";
-  case 0x07:
-    return "FP/SIMD access trap";
-  case 0x0e:
-    return "illegal execution state";
-  case 0x15:
-    return "SVC";
-  case 0x18:
-    return "system register trap";
+  case 0x00: return "undefined instruction";
+  case 0x07: return "FP/SIMD access trap";
+  case 0x0e: return "illegal execution state";
+  case 0x15: return "SVC";
+  case 0x18: return "system register trap";
   case 0x20:
-  case 0x21:
-    return "instruction abort";
-  case 0x22:
-    return "PC alignment fault";
+  case 0x21: return "instruction abort";
+  case 0x22: return "PC alignment fault";
   case 0x24:
-  case 0x25:
-    return "data abort";
-  case 0x26:
-    return "SP alignment fault";
-  case 0x2c:
-    return "floating-point exception";
-  case 0x3c:
-    return "breakpoint (BRK)";
-  default:
-    return "exception";
+  case 0x25: return "data abort";
+  case 0x26: return "SP alignment fault";
+  case 0x2c: return "floating-point exception";
+  case 0x3c: return "breakpoint (BRK)";
+  default: return "exception";
   }
 }
 
@@ -102,8 +86,7 @@ void a64_trap_handler(a64_frame *f, uint64_t kind) {
     a64_power_off(); /* an exception inside a handler (on SP_EL1): no report can be trusted */
   }
   bool data_abort = kind == 0 && ((f->esr >> 26) & 0x3f) == EC_DATA_ABORT_SAME_EL;
-  if (data_abort && f->far >= KVM_GUARD_VBASE &&
-      f->far - KVM_GUARD_VBASE < WK_MEMORY_RESERVE) {
+  if (data_abort && f->far >= KVM_GUARD_VBASE && f->far - KVM_GUARD_VBASE < WK_MEMORY_RESERVE) {
     f->x[0] = f->far;
     f->x[1] = f->esr;
     f->x[2] = f->elr;

@@ -12,7 +12,7 @@
 
 #define PTE_P 0x1ull
 #define PTE_W 0x2ull
-#define PTE_PWT 0x8ull  /* with PCD and the default PAT: uncacheable (UC) */
+#define PTE_PWT 0x8ull /* with PCD and the default PAT: uncacheable (UC) */
 #define PTE_PCD 0x10ull
 #define PTE_PS 0x80ull
 #define PTE_ADDR 0x000ffffffffff000ull

@@ -67,12 +67,12 @@ static int numbers(char *s, uint64_t *out, int max) {
 }
 
 #define PTR(v) ((void *)(uintptr_t)(v))
-#define NEED(k)                                                                                    \
-  do {                                                                                             \
-    if (n < (k)) {                                                                                 \
-      say_error("bad request");                                                                    \
-      return;                                                                                      \
-    }                                                                                              \
+#define NEED(k)                 \
+  do {                          \
+    if (n < (k)) {              \
+      say_error("bad request"); \
+      return;                   \
+    }                           \
   } while (0)
 
 static void serve(char *line, uint64_t *a) {
@@ -164,8 +164,7 @@ static void serve(char *line, uint64_t *a) {
     break;
   case 'T':
     NEED(3);
-    r = (unsigned long)(uintptr_t)wk_host_table_new((uint32_t)a[0], (uint32_t)a[1],
-                                                     (uint32_t)a[2]);
+    r = (unsigned long)(uintptr_t)wk_host_table_new((uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[2]);
     break;
   case 'U':
     NEED(1);
@@ -199,12 +198,8 @@ static void serve(char *line, uint64_t *a) {
     NEED(1);
     r = ((wk_table *)PTR(a[0]))->size;
     break;
-  case 'E':
-    say_error(wk_host_last_error());
-    return;
-  default:
-    say_error("unknown request");
-    return;
+  case 'E': say_error(wk_host_last_error()); return;
+  default: say_error("unknown request"); return;
   }
   fprintf(reply, "%lx\n", r);
 }

@@ -90,12 +90,12 @@ bool a64_wait(uint64_t timeout_ns) {
   /* kHz, so that 1 s of ticks fits 64 bits (no 128-bit division in a freestanding kernel). */
   uint64_t ticks = timeout_ns * (cnt_hz / 1000) / 1000000;
   __asm__ volatile("msr cntv_tval_el0, %0\n\tmsr cntv_ctl_el0, %1\n\tisb"
-                   : : "r"(ticks ? ticks : 1), "r"((uint64_t)CNTV_CTL_ENABLE) : "memory");
+                   :
+                   : "r"(ticks ? ticks : 1), "r"((uint64_t)CNTV_CTL_ENABLE)
+                   : "memory");
   __asm__ volatile("dsb sy\n\twfi" : : : "memory");
   __asm__ volatile("msr cntv_ctl_el0, xzr\n\tisb" : : : "memory");
   return true;
 }
 
-void wk_plat_idle(uint64_t timeout_ns) {
-  (void)a64_wait(timeout_ns);
-}
+void wk_plat_idle(uint64_t timeout_ns) { (void)a64_wait(timeout_ns); }

@@ -28,14 +28,9 @@ void kvm_console_init(void) {
 int wk_plat_console_write(int stream, const void *buf, size_t len) {
   uint16_t port;
   switch (stream) {
-  case 1:
-    port = SERIAL_COM1;
-    break;
-  case 2:
-    port = SERIAL_COM2;
-    break;
-  default:
-    return -WK_EBADF;
+  case 1: port = SERIAL_COM1; break;
+  case 2: port = SERIAL_COM2; break;
+  default: return -WK_EBADF;
   }
   return serial_16550_write(port, buf, len) == 0 ? 0 : -WK_EIO;
 }

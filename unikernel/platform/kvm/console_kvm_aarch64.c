@@ -46,9 +46,7 @@ void kvm_console_init(void) {
 
 int wk_plat_console_write(int stream, const void *buf, size_t len) {
   switch (stream) {
-  case 1:
-    pl011_write(VIRT_PL011, buf, len);
-    return 0;
+  case 1: pl011_write(VIRT_PL011, buf, len); return 0;
   case 2:
     if (have_err) {
       virtio_console_write(&err_console, buf, len);
@@ -56,8 +54,7 @@ int wk_plat_console_write(int stream, const void *buf, size_t len) {
       pl011_write(VIRT_PL011, buf, len);
     }
     return 0;
-  default:
-    return -WK_EBADF;
+  default: return -WK_EBADF;
   }
 }
 

@@ -75,8 +75,8 @@ const char *kvm_fdt_read(const void *dtb, kvm_fdt_info *out) {
   if (b == 0 || be32(b) != FDT_MAGIC) {
     return "no device tree (x0 at entry did not point to one)";
   }
-  fdt_cursor c = {.base = b, .size = be32(b + 4), .strings = be32(b + 12),
-                  .strings_len = be32(b + 32)};
+  fdt_cursor c = {
+      .base = b, .size = be32(b + 4), .strings = be32(b + 12), .strings_len = be32(b + 32)};
   uint32_t off = be32(b + 8); /* off_dt_struct */
   if (c.size > FDT_MAX_SIZE || c.size < 40 || c.strings > c.size ||
       c.strings_len > c.size - c.strings || off >= c.size) {
@@ -100,7 +100,7 @@ const char *kvm_fdt_read(const void *dtb, kvm_fdt_info *out) {
       }
       off += (len + 4) & ~3u;
       depth++;
-      node = depth == 1 ? ROOT
+      node = depth == 1                                              ? ROOT
              : depth == 2 && node_is(name, "memory") && !have_memory ? MEMORY
              : depth == 2 && node_is(name, "chosen")                 ? CHOSEN
                                                                      : OTHER;
@@ -139,8 +139,7 @@ const char *kvm_fdt_read(const void *dtb, kvm_fdt_info *out) {
           return "device tree: /chosen/bootargs is not a string";
         }
         out->bootargs = (const char *)v;
-      } else if (node == CHOSEN && (len == 4 || len == 8) &&
-                 str_eq(name, "linux,initrd-start")) {
+      } else if (node == CHOSEN && (len == 4 || len == 8) && str_eq(name, "linux,initrd-start")) {
         out->initrd_start = cells(v, len / 4);
       } else if (node == CHOSEN && (len == 4 || len == 8) && str_eq(name, "linux,initrd-end")) {
         out->initrd_end = cells(v, len / 4);

@@ -37,13 +37,9 @@ void kvm_avoid_fs_module(uint64_t *start, uint64_t *end, uint64_t align);
  * that retries transient failures itself. 0, or -WK_EIO when word failed. */
 int kvm_entropy_fill(void *buf, size_t len, bool (*word)(uint64_t *out));
 
-static inline uint64_t kvm_align_up(uint64_t v, uint64_t a) {
-  return (v + a - 1) & ~(a - 1);
-}
+static inline uint64_t kvm_align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
-static inline uint64_t kvm_align_down(uint64_t v, uint64_t a) {
-  return v & ~(a - 1);
-}
+static inline uint64_t kvm_align_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
 
 #define KVM_EXIT_LINE_MAX 24
 /* Write "exit <code>\n" (decimal, may be negative) into line; its length. */
@@ -78,7 +74,7 @@ const char *kvm_net_parse(const char *raw);
 
 /* ---- idle_kvm.c ------------------------------------------------------------ */
 #define KVM_IRQ_NIC 33 /* the virtio-net interrupt's vector (X86_IRQ_BASE + 1) */
-#define KVM_IRQ_BIT(vector) (1ull << ((vector) - 32))
+#define KVM_IRQ_BIT(vector) (1ull << ((vector)-32))
 
 /* Halt the vCPU for at most timeout_ns (capped at 1 s) or until an interrupt
  * that was armed before the call (the NIC's, net_kvm.c). *seen gets the
@@ -94,9 +90,9 @@ void kvm_clock_init(void);
 /* ---- fdt_kvm.c (aarch64) ---------------------------------------------------- */
 /* What the platform takes from QEMU's device tree. */
 typedef struct kvm_fdt_info {
-  uint64_t mem_base, mem_size;         /* the first /memory range */
-  const char *bootargs;                /* /chosen/bootargs inside the tree, or NULL */
-  uint64_t initrd_start, initrd_end;   /* /chosen/linux,initrd-*; equal when none */
+  uint64_t mem_base, mem_size;       /* the first /memory range */
+  const char *bootargs;              /* /chosen/bootargs inside the tree, or NULL */
+  uint64_t initrd_start, initrd_end; /* /chosen/linux,initrd-*; equal when none */
 } kvm_fdt_info;
 /* Read the tree at dtb. NULL, or a static message saying why it was refused. */
 const char *kvm_fdt_read(const void *dtb, kvm_fdt_info *out);

@@ -69,8 +69,9 @@ static int nic_bring_up(void) {
     virtio_dev d;
     virtio_mmio_probe_result r = virtio_mmio_probe(VIRT_MMIO_BASE + k * VIRTIO_MMIO_SLOT_SIZE, &d);
     if (r == VIRTIO_MMIO_LEGACY) {
-      warn("wasmkiln: legacy virtio-mmio device ignored "
-           "(QEMU: -global virtio-mmio.force-legacy=false)\n");
+      warn(
+          "wasmkiln: legacy virtio-mmio device ignored "
+          "(QEMU: -global virtio-mmio.force-legacy=false)\n");
     }
     if (r != VIRTIO_MMIO_MODERN || d.device_id != VIRTIO_ID_NET) {
       continue;
@@ -113,9 +114,7 @@ int wk_plat_net_listeners(wk_plat_listen *out, int max) {
   return wk_netcfg_listeners(&netcfg, out, max);
 }
 
-const struct wk_net_ops *wk_plat_net_sockets(void) {
-  return NULL; /* the network is the NIC */
-}
+const struct wk_net_ops *wk_plat_net_sockets(void) { return NULL; /* the network is the NIC */ }
 
 int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt) {
   return nic_state == 1 ? virtio_net_send(&nic, iov, iovcnt) : -WK_ENODEV;

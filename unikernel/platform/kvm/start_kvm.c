@@ -87,8 +87,8 @@ static void run(void *bi) {
   int code = wk_main(bi);
   if (wk_net_drain) {
     /* The guest's last TCP bytes leave before the machine stops. Weak: test
-   * kernels link this platform without the network layer. */
-  if (wk_net_drain) wk_net_drain(WK_NET_DRAIN_NS);
+     * kernels link this platform without the network layer. */
+    if (wk_net_drain) wk_net_drain(WK_NET_DRAIN_NS);
   }
   wk_plat_exit(code);
 }
@@ -120,8 +120,9 @@ void kvm_start(uint32_t start_info_paddr) {
   uint64_t mem_base = 0;
   uint64_t mem_size = find_memory(si, &mem_base);
   if (mem_size < STACK_SIZE + REGION_MIN) {
-    kvm_fatal("not enough memory: the guest needs 8 MiB for its stack and at least 1 MiB "
-              "for the runtime above the image (give the VM more, e.g. -m 16)");
+    kvm_fatal(
+        "not enough memory: the guest needs 8 MiB for its stack and at least 1 MiB "
+        "for the runtime above the image (give the VM more, e.g. -m 16)");
   }
   uint64_t map_end = mem_base + mem_size;
   if (kvm_fs_module.size && kvm_fs_module.base + kvm_fs_module.size > map_end) {

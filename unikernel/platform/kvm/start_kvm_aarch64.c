@@ -68,8 +68,9 @@ void kvm_start(const void *dtb) {
     end = kvm_align_down(mapped, MEM_ALIGN);
   }
   if (end <= start || end - start < STACK_SIZE + REGION_MIN) {
-    kvm_fatal("not enough memory: the guest needs 8 MiB for its stack and at least 1 MiB "
-              "for the runtime above the image (give the VM more, e.g. -m 16)");
+    kvm_fatal(
+        "not enough memory: the guest needs 8 MiB for its stack and at least 1 MiB "
+        "for the runtime above the image (give the VM more, e.g. -m 16)");
   }
   kvm_clock_init();
 
