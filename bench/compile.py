@@ -115,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         validate(module)
         fixture_modules.append(module)
         first = module.num_imported_funcs
-        rows.append((f"fixture {name}", module, list(range(first, first + len(module.funcs))),
-                     reps))
+        rows.append(
+            (f"fixture {name}", module, list(range(first, first + len(module.funcs))), reps)
+        )
     big_path = largest_module()
     big = decode(big_path.read_bytes())
     validate(big)
@@ -125,10 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     big_label = f"{big_path.relative_to(TESTDATA)}"
     say(f"largest module: {big_label} ({_ops(big, big_all)} operators)")
 
-    results: dict[str, Any] = {"machine": machine_facts(), "quick": args.quick, "modules": {},
-                               "clock": "process CPU time", "loadavg_start": os.getloadavg()}
-    table = Table("Compile speed: Wasm operators per second, one process",
-                  ["module", "operators", *BACKENDS, "cl/O0", "cl/O2"], text_columns=1)
+    results: dict[str, Any] = {
+        "machine": machine_facts(),
+        "quick": args.quick,
+        "modules": {},
+        "clock": "process CPU time",
+        "loadavg_start": os.getloadavg(),
+    }
+    table = Table(
+        "Compile speed: Wasm operators per second, one process",
+        ["module", "operators", *BACKENDS, "cl/O0", "cl/O2"],
+        text_columns=1,
+    )
 
     def record(label: str, per_backend: dict[str, tuple[int, list[float]]]) -> None:
         entry: dict[str, Any] = {}
@@ -138,9 +147,15 @@ def main(argv: list[str] | None = None) -> int:
             entry[b] = {"operators": ops, "seconds": secs, "ops_per_s": speeds[b]}
         results["modules"][label] = entry
         ops0 = next(iter(per_backend.values()))[0]
-        table.rows.append([label, str(ops0), *(f"{speeds[b]:,.0f}" for b in BACKENDS),
-                           fmt(ratio(speeds["cranelift"], speeds["llvm-O0"])),
-                           fmt(ratio(speeds["cranelift"], speeds["llvm-O2"]))])
+        table.rows.append(
+            [
+                label,
+                str(ops0),
+                *(f"{speeds[b]:,.0f}" for b in BACKENDS),
+                fmt(ratio(speeds["cranelift"], speeds["llvm-O0"])),
+                fmt(ratio(speeds["cranelift"], speeds["llvm-O2"])),
+            ]
+        )
 
     # The fixtures: each row one module; a summary row with all of them together.
     totals: dict[str, list[float]] = {b: [0.0] * reps for b in BACKENDS}
@@ -152,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
             per[b] = (_ops(module, indices), secs)
             totals[b] = [t + s for t, s in zip(totals[b], secs, strict=True)]
         total_ops += _ops(module, indices)
-        say(f"{label}: " + ", ".join(f"{b} {per[b][0] / median(per[b][1]):,.0f}/s"
-                                      for b in BACKENDS))
+        say(
+            f"{label}: "
+            + ", ".join(f"{b} {per[b][0] / median(per[b][1]):,.0f}/s" for b in BACKENDS)
+        )
         record(label, per)
     if rows:
         record("all fixtures", {b: (total_ops, totals[b]) for b in BACKENDS})
@@ -176,25 +193,34 @@ def main(argv: list[str] | None = None) -> int:
     results["loadavg_end"] = os.getloadavg()
     results["ratios"] = {
         label: {
-            "cranelift_over_llvm_O0": ratio(e["cranelift"]["ops_per_s"],
-                                            e["llvm-O0"]["ops_per_s"]),
-            "cranelift_over_llvm_O2": ratio(e["cranelift"]["ops_per_s"],
-                                            e["llvm-O2"]["ops_per_s"]),
+            "cranelift_over_llvm_O0": ratio(e["cranelift"]["ops_per_s"], e["llvm-O0"]["ops_per_s"]),
+            "cranelift_over_llvm_O2": ratio(e["cranelift"]["ops_per_s"], e["llvm-O2"]["ops_per_s"]),
         }
         for label, e in results["modules"].items()
     }
-    table.note = (f"cl/O0, cl/O2: how many times faster Cranelift compiles. One process, CPU "
-                  f"time; {len(os.sched_getaffinity(0))} cores available (builds use them all); "
-                  f"load average {results['loadavg_start'][0]:.1f} at start. "
-                  + ("--quick: the large module's -O2 figure is from its first "
-                     f"{QUICK_O2_OPS // 1000}k operators." if args.quick else ""))
+    table.note = (
+        f"cl/O0, cl/O2: how many times faster Cranelift compiles. One process, CPU "
+        f"time; {len(os.sched_getaffinity(0))} cores available (builds use them all); "
+        f"load average {results['loadavg_start'][0]:.1f} at start. "
+        + (
+            "--quick: the large module's -O2 figure is from its first "
+            f"{QUICK_O2_OPS // 1000}k operators."
+            if args.quick
+            else ""
+        )
+    )
     print(table.render())
     labels = list(results["modules"])
     results["chart"] = {
         "title": "Compile speed: Wasm operators per second of CPU time (log scale)",
-        "ylabel": "operators/s", "log": True, "reference": None, "groups": labels,
-        "series": {b: [round(results["modules"][m][b]["ops_per_s"]) for m in labels]
-                   for b in BACKENDS}}
+        "ylabel": "operators/s",
+        "log": True,
+        "reference": None,
+        "groups": labels,
+        "series": {
+            b: [round(results["modules"][m][b]["ops_per_s"]) for m in labels] for b in BACKENDS
+        },
+    }
     publish("compile", results)
     return 0
 

@@ -56,8 +56,14 @@ def _answered(port: int, path: str, timeout: float) -> bool:
 def _popen(cmd: list[str], tmp: Path, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
     log = (tmp / "server.log").open("ab")
     try:
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                pass_fds=pass_fds, start_new_session=True)
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            pass_fds=pass_fds,
+            start_new_session=True,
+        )
     finally:
         log.close()
 
@@ -129,12 +135,12 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     setup.vm = h.linux_vm(wasmtime, wasm, site)
 
     def net(port: int) -> NetOptions:
-        return NetOptions.parse([f"127.0.0.1:{port}:{h.GUEST_PORT}"], [], None,
-                                None).for_passt()
+        return NetOptions.parse([f"127.0.0.1:{port}:{h.GUEST_PORT}"], [], None, None).for_passt()
 
     def kvm_direct(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
-        opts = runner.RunOptions(accel=accel, memory_mb=memory_mb, net=net(port),
-                                 program_name="server")
+        opts = runner.RunOptions(
+            accel=accel, memory_mb=memory_mb, net=net(port), program_name="server"
+        )
         passt, fd = runner._start_passt(opts.net)  # noqa: SLF001 - the runner's own way
         control = tmp / "control"
         control.touch()
@@ -168,9 +174,20 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     def via(kind: str) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
         def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
             flags = ["--accel", accel, "--memory", str(memory_mb)] if kind == "kvm" else []
-            return [_popen([*wasmkiln_command(), "run", "-p",
-                            f"127.0.0.1:{port}:{h.GUEST_PORT}", *flags, str(images[kind])],
-                           tmp)]
+            return [
+                _popen(
+                    [
+                        *wasmkiln_command(),
+                        "run",
+                        "-p",
+                        f"127.0.0.1:{port}:{h.GUEST_PORT}",
+                        *flags,
+                        str(images[kind]),
+                    ],
+                    tmp,
+                )
+            ]
+
         return start
 
     def linux_vm(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
@@ -178,9 +195,23 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
         return [_popen(h.row_command(row, setup, port, tmp), tmp)]
 
     def wasmtime_host(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
-        return [_popen([str(wasmtime), "run", "-S", "preview2=n", "-S",
-                        f"tcplisten=127.0.0.1:{port}", "--dir", f"{site}::/",
-                        "--allow-precompiled", str(cwasm)], tmp)]
+        return [
+            _popen(
+                [
+                    str(wasmtime),
+                    "run",
+                    "-S",
+                    "preview2=n",
+                    "-S",
+                    f"tcplisten=127.0.0.1:{port}",
+                    "--dir",
+                    f"{site}::/",
+                    "--allow-precompiled",
+                    str(cwasm),
+                ],
+                tmp,
+            )
+        ]
 
     acc = accel.upper()
     out = [
@@ -192,8 +223,12 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
         Row(f"Linux VM + wasmtime, QEMU microvm {acc} ({backend}, via the runner)", linux_vm),
         Row("wasmtime CLI on the host, precompiled", wasmtime_host),
     ]
-    sizes = {"server.wasm": wasm.stat().st_size, "kvm image": images["kvm"].stat().st_size,
-             "spt image": images["spt"].stat().st_size, "wasmtime .cwasm": cwasm.stat().st_size}
+    sizes = {
+        "server.wasm": wasm.stat().st_size,
+        "kvm image": images["kvm"].stat().st_size,
+        "spt image": images["spt"].stat().st_size,
+        "wasmtime .cwasm": cwasm.stat().st_size,
+    }
     return out, sizes
 
 

@@ -90,8 +90,7 @@ from http_guests import (  # noqa: E402
 
 import build as linuxvm  # noqa: E402
 
-FILES = {"612 B": ("index.html", 612), "64 KiB": ("64k.bin", 65536),
-         "1 MiB": ("1m.bin", 1 << 20)}
+FILES = {"612 B": ("index.html", 612), "64 KiB": ("64k.bin", 65536), "1 MiB": ("1m.bin", 1 << 20)}
 VM_MEMORY_MB = 512
 VM_IP, VM_GATEWAY = "10.0.2.15/24", "10.0.2.2"
 MODES = {"keep-alive": False, "close": True}  # mode -> wrk's close= (one connection per request)
@@ -107,8 +106,7 @@ class Row:
     wasmkiln: bool  # a wasmkiln row (ratios are wasmkiln over each peer)
 
 
-def wrk(where: tuple[str, int], path: str, seconds: float, *,
-        close: bool = False) -> WrkResult:
+def wrk(where: tuple[str, int], path: str, seconds: float, *, close: bool = False) -> WrkResult:
     try:
         return run_wrk(where, path, seconds, close=close, latency=True)
     except RuntimeError as e:
@@ -121,8 +119,11 @@ def build_server() -> Path:
     if out.exists() and out.stat().st_mtime >= HTTP_STATIC_SOURCE.stat().st_mtime:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["clang-14", "--target=wasm32-wasi", "-O2", str(HTTP_STATIC_SOURCE),
-                           "-o", str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["clang-14", "--target=wasm32-wasi", "-O2", str(HTTP_STATIC_SOURCE), "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise BenchError(f"clang-14 cannot build the server: {proc.stderr.strip()[:500]}")
     return out
@@ -134,8 +135,11 @@ def make_site() -> Path:
     for name, size in FILES.values():
         f = site / name
         if not f.exists() or f.stat().st_size != size:
-            body = (b"<!doctype html><title>wasmkiln</title><p>" * 64)[:size] \
-                if name.endswith(".html") else bytes(i * 7 & 0xFF for i in range(size))
+            body = (
+                (b"<!doctype html><title>wasmkiln</title><p>" * 64)[:size]
+                if name.endswith(".html")
+                else bytes(i * 7 & 0xFF for i in range(size))
+            )
             f.write_bytes(body)
     return site
 
@@ -145,8 +149,19 @@ def linux_vm(wasmtime: Path, wasm: Path, site: Path) -> linuxvm.LinuxVM:
     (QEMU's TCG CPU lacks some of this host's extensions) and the site under /site."""
     cwasm = WORK / "server.linux.cwasm"
     if not cwasm.exists() or cwasm.stat().st_mtime < wasm.stat().st_mtime:
-        proc = subprocess.run([str(wasmtime), "compile", "--target", "x86_64-unknown-linux-gnu",
-                               str(wasm), "-o", str(cwasm)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                str(wasmtime),
+                "compile",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                str(wasm),
+                "-o",
+                str(cwasm),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise BenchError(f"wasmtime compile failed: {proc.stderr.strip()[-500:]}")
     files = {"server.cwasm": cwasm}
@@ -160,17 +175,21 @@ def nginx_binary() -> Path:
     exe = NGINX / "root" / "usr" / "sbin" / "nginx"
     if exe.exists():
         return exe
-    deps = subprocess.run(["apt-cache", "depends", "nginx-light"], capture_output=True,
-                          text=True).stdout
+    deps = subprocess.run(
+        ["apt-cache", "depends", "nginx-light"], capture_output=True, text=True
+    ).stdout
     package = "nginx" if re.search(r"Depends: nginx\b", deps) else "nginx-light"
     NGINX.mkdir(parents=True, exist_ok=True)
     say(f"apt-get download {package} (for nginx-light)")
-    proc = subprocess.run(["apt-get", "download", package], cwd=NGINX, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        ["apt-get", "download", package], cwd=NGINX, capture_output=True, text=True
+    )
     debs = sorted(NGINX.glob(f"{package}_*.deb"))
     if proc.returncode != 0 or not debs:
-        raise BenchError(f"apt-get download {package} failed (apt-get update first?): "
-                         f"{proc.stderr.strip()[-400:]}")
+        raise BenchError(
+            f"apt-get download {package} failed (apt-get update first?): "
+            f"{proc.stderr.strip()[-400:]}"
+        )
     subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(NGINX / "root")], check=True)
     if not exe.exists():
         raise BenchError(f"{debs[-1].name} holds no usr/sbin/nginx")
@@ -228,9 +247,11 @@ def tap_interface() -> Iterator[tuple[str, str, str] | str]:
         return
     name, net = f"wkb{os.getpid() % 100000}", f"10.203.{os.getpid() % 250}"
     made = True
-    for argv in (["ip", "tuntap", "add", "dev", name, "mode", "tap"],
-                 ["ip", "addr", "add", f"{net}.1/24", "dev", name],
-                 ["ip", "link", "set", name, "up"]):
+    for argv in (
+        ["ip", "tuntap", "add", "dev", name, "mode", "tap"],
+        ["ip", "addr", "add", f"{net}.1/24", "dev", name],
+        ["ip", "link", "set", name, "up"],
+    ):
         proc = subprocess.run(argv, capture_output=True, text=True)
         if proc.returncode != 0:
             made = False
@@ -257,30 +278,81 @@ def runner_choices() -> tuple[str, str, list[str]]:
 
 def row_command(row: Row, s: Setup, port: int, tmp: Path) -> list[str]:
     publish_spec = f"127.0.0.1:{port}:{GUEST_PORT}"
-    vm_flags = ["--memory", str(VM_MEMORY_MB), "--ip", VM_IP, "--gateway", VM_GATEWAY,
-                *s.backend_flags]
+    vm_flags = [
+        "--memory",
+        str(VM_MEMORY_MB),
+        "--ip",
+        VM_IP,
+        "--gateway",
+        VM_GATEWAY,
+        *s.backend_flags,
+    ]
     if row.key == "wasmkiln-kvm":
-        return [*wasmkiln_command(), "run", "--accel", s.accel, "-p", publish_spec, *vm_flags,
-                str(s.images["kvm"])]
+        return [
+            *wasmkiln_command(),
+            "run",
+            "--accel",
+            s.accel,
+            "-p",
+            publish_spec,
+            *vm_flags,
+            str(s.images["kvm"]),
+        ]
     if row.key == "linux-vm-wasmtime":
         assert s.vm is not None
-        guest = ["/bin/wasmtime", "run", "-S", "preview2=n", "-S",
-                 f"tcplisten=0.0.0.0:{GUEST_PORT}", "--dir", "/site::/",
-                 "--allow-precompiled", "/server.cwasm"]
-        return linuxvm.runner_command(s.vm, VM_MEMORY_MB, guest, publish=[publish_spec],
-                                      ip=VM_IP, gateway=VM_GATEWAY, accel=s.accel,
-                                      extra=s.backend_flags)
+        guest = [
+            "/bin/wasmtime",
+            "run",
+            "-S",
+            "preview2=n",
+            "-S",
+            f"tcplisten=0.0.0.0:{GUEST_PORT}",
+            "--dir",
+            "/site::/",
+            "--allow-precompiled",
+            "/server.cwasm",
+        ]
+        return linuxvm.runner_command(
+            s.vm,
+            VM_MEMORY_MB,
+            guest,
+            publish=[publish_spec],
+            ip=VM_IP,
+            gateway=VM_GATEWAY,
+            accel=s.accel,
+            extra=s.backend_flags,
+        )
     if row.key in ("wasmkiln-spt", "wasmkiln-spt-passt"):
         backend = ["--net-backend", "passt"] if row.key.endswith("passt") else []
         return [*wasmkiln_command(), "run", "-p", publish_spec, *backend, str(s.images["spt"])]
     if row.key == "wasmkiln-spt-tap":
         assert s.tap is not None
         name, host, guest_ip = s.tap
-        return [*wasmkiln_command(), "run", "--tap", name, "--ip", f"{guest_ip}/24", "--gateway",
-                host, "-p", f"{GUEST_PORT}:{GUEST_PORT}", str(s.images["spt"])]
+        return [
+            *wasmkiln_command(),
+            "run",
+            "--tap",
+            name,
+            "--ip",
+            f"{guest_ip}/24",
+            "--gateway",
+            host,
+            "-p",
+            f"{GUEST_PORT}:{GUEST_PORT}",
+            str(s.images["spt"]),
+        ]
     if row.key == "wasmtime-host":
-        return [str(s.wasmtime), "run", "-S", "preview2=n", "-S",
-                f"tcplisten=127.0.0.1:{port}", "--dir", f"{s.site}::/", str(s.wasm)]
+        return [
+            str(s.wasmtime),
+            "run",
+            "-S",
+            "preview2=n",
+            "-S",
+            f"tcplisten=127.0.0.1:{port}",
+            "--dir",
+            f"{s.site}::/",
+            str(s.wasm),
+        ]
     if row.key == "nginx-host":
         assert s.nginx is not None
         conf = tmp / "nginx.conf"
@@ -300,8 +372,7 @@ def _get(where: tuple[str, int], path: str, timeout: float) -> bool:
     """One GET; True on a 200. (A raw socket: this script's name hides the stdlib's http.)"""
     try:
         with socket.create_connection(where, timeout=timeout) as c:
-            c.sendall(f"GET /{path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
-                      .encode())
+            c.sendall(f"GET /{path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
             return c.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
@@ -321,30 +392,39 @@ def serving(row: Row, s: Setup, ready_timeout: float) -> Iterator[tuple[str, int
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp, ExitStack() as stack:
         cmd = row_command(row, s, port, Path(tmp))
         try:
-            server = stack.enter_context(launch(
-                cmd, row.label, port, ready_marker=READY_MARKERS.get(row.key, "serving"),
-                timeout=ready_timeout))
+            server = stack.enter_context(
+                launch(
+                    cmd,
+                    row.label,
+                    port,
+                    ready_marker=READY_MARKERS.get(row.key, "serving"),
+                    timeout=ready_timeout,
+                )
+            )
         except RuntimeError as e:
             raise BenchError(str(e)[-1500:]) from None
         deadline = time.monotonic() + ready_timeout
         where = address(row, s, port)
         while not _get(where, FILES["612 B"][0], 5.0):
             if not server.alive() or time.monotonic() > deadline:
-                raise BenchError(f"{row.label}: no answer on port {port}:\n"
-                                 f"{server.stderr()[-1500:]}")
+                raise BenchError(
+                    f"{row.label}: no answer on port {port}:\n{server.stderr()[-1500:]}"
+                )
             time.sleep(0.2)
         yield where
         if not server.alive():
-            raise BenchError(f"{row.label}: the server died during the run:\n"
-                             f"{server.stderr()[-1500:]}")
+            raise BenchError(
+                f"{row.label}: the server died during the run:\n{server.stderr()[-1500:]}"
+            )
 
 
 def make_rows(s: Setup) -> list[Row]:
     acc = s.accel.upper()
     return [
         Row("wasmkiln-kvm", f"wasmkiln kvm (QEMU microvm, {acc}, {s.backend})", True),
-        Row("linux-vm-wasmtime", f"Linux VM + wasmtime 36 (QEMU microvm, {acc}, {s.backend})",
-            False),
+        Row(
+            "linux-vm-wasmtime", f"Linux VM + wasmtime 36 (QEMU microvm, {acc}, {s.backend})", False
+        ),
         Row("wasmkiln-spt", "wasmkiln spt (process, host sockets)", True),
         Row("wasmkiln-spt-passt", "wasmkiln spt (process, lwIP + passt)", True),
         *([Row("wasmkiln-spt-tap", "wasmkiln spt (process, host tap)", True)] if s.tap else []),
@@ -371,8 +451,11 @@ def main() -> int:
     args = ap.parse_args()
     if args.quick:
         args.reps, args.duration = 1, 3.0
-    for tool, pkg in (("wrk", "wrk"), ("passt", "passt"), ("qemu-system-x86_64",
-                                                          "qemu-system-x86")):
+    for tool, pkg in (
+        ("wrk", "wrk"),
+        ("passt", "passt"),
+        ("qemu-system-x86_64", "qemu-system-x86"),
+    ):
         if shutil.which(tool) is None:
             raise BenchError(f"{tool} is not installed (Debian: apt-get install {pkg})")
 
@@ -395,8 +478,9 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
         keep = set(args.only.split(","))
         unknown = keep - {r.key for r in rows}
         if unknown:
-            raise BenchError(f"--only: unknown rows {sorted(unknown)}; rows: "
-                             f"{', '.join(r.key for r in rows)}")
+            raise BenchError(
+                f"--only: unknown rows {sorted(unknown)}; rows: {', '.join(r.key for r in rows)}"
+            )
         rows = [r for r in rows if r.key in keep]
     keys = {r.key for r in rows}
     if "linux-vm-wasmtime" in keys:
@@ -407,7 +491,8 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
 
     facts = machine_facts()
     samples: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {
-        r.key: {m: {f: [] for f in FILES} for m in MODES} for r in rows}
+        r.key: {m: {f: [] for f in FILES} for m in MODES} for r in rows
+    }
     for rep in range(args.reps):
         for row in rows:
             say(f"rep {rep + 1}/{args.reps}: {row.label}")
@@ -418,72 +503,137 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
                     for label, (path, _) in FILES.items():
                         res = wrk(where, path, args.duration, close=close)
                         samples[row.key][mode][label].append(
-                            {"rps": res.rps, "mb_per_s": res.mb_per_s, "p50_ms": res.p50_ms,
-                             "p99_ms": res.p99_ms, "errors": res.errors,
-                             "error_kinds": res.error_kinds})
+                            {
+                                "rps": res.rps,
+                                "mb_per_s": res.mb_per_s,
+                                "p50_ms": res.p50_ms,
+                                "p99_ms": res.p99_ms,
+                                "errors": res.errors,
+                                "error_kinds": res.error_kinds,
+                            }
+                        )
 
-    medians = {r.key: {m: {f: {k: median([s[k] for s in samples[r.key][m][f]])
-                               for k in ("rps", "mb_per_s", "p50_ms", "p99_ms")}
-                           for f in FILES} for m in MODES} for r in rows}
-    note = ("The VM rows run under QEMU " + accel.upper() + (
-        ", an emulator: their figures are emulation, not virtualization; the ratio between "
-        "the two VM rows is what compares the stacks." if accel == "tcg" else ".") +
-        " The wasmtime rows run the same server.wasm; nginx serves the same files natively."
+    medians = {
+        r.key: {
+            m: {
+                f: {
+                    k: median([s[k] for s in samples[r.key][m][f]])
+                    for k in ("rps", "mb_per_s", "p50_ms", "p99_ms")
+                }
+                for f in FILES
+            }
+            for m in MODES
+        }
+        for r in rows
+    }
+    note = (
+        "The VM rows run under QEMU "
+        + accel.upper()
+        + (
+            ", an emulator: their figures are emulation, not virtualization; the ratio between "
+            "the two VM rows is what compares the stacks."
+            if accel == "tcg"
+            else "."
+        )
+        + " The wasmtime rows run the same server.wasm; nginx serves the same files natively."
         f" Load average {facts['loadavg_1m']:.1f} at the start, {os.getloadavg()[0]:.1f} at the"
         " end (other work on the machine moves every row). errors: wrk's socket errors"
-        " (connect/read/write/timeout) and non-2xx answers, all repetitions.")
+        " (connect/read/write/timeout) and non-2xx answers, all repetitions."
+    )
     for mode in MODES:
-        table = Table(f"wrk -t1 -c32, {MODE_LABELS[mode]}, {args.reps} x {args.duration:g} s: "
-                      "req/s and latency, median",
-                      ["row", *(f"{f} req/s" for f in FILES),
-                       *(f"{f} p50/p99 ms" for f in FILES), "1 MiB MB/s", "errors"])
+        table = Table(
+            f"wrk -t1 -c32, {MODE_LABELS[mode]}, {args.reps} x {args.duration:g} s: "
+            "req/s and latency, median",
+            [
+                "row",
+                *(f"{f} req/s" for f in FILES),
+                *(f"{f} p50/p99 ms" for f in FILES),
+                "1 MiB MB/s",
+                "errors",
+            ],
+        )
         for r in rows:
             m = medians[r.key][mode]
             errs = sum(s["errors"] for f in FILES for s in samples[r.key][mode][f])
-            table.rows.append([r.label, *(fmt(m[f]["rps"], 0) for f in FILES),
-                               *(f"{fmt(m[f]['p50_ms'], 2)} / {fmt(m[f]['p99_ms'], 1)}"
-                                 for f in FILES), fmt(m["1 MiB"]["mb_per_s"], 1), str(errs)])
+            table.rows.append(
+                [
+                    r.label,
+                    *(fmt(m[f]["rps"], 0) for f in FILES),
+                    *(f"{fmt(m[f]['p50_ms'], 2)} / {fmt(m[f]['p99_ms'], 1)}" for f in FILES),
+                    fmt(m["1 MiB"]["mb_per_s"], 1),
+                    str(errs),
+                ]
+            )
         table.note = note if mode == list(MODES)[-1] else ""
         print(table.render())
 
     ratios: dict[str, float | None] = {}
-    rt = Table("wasmkiln req/s over the peer's (higher is better for wasmkiln)",
-               ["wasmkiln row", "peer", "mode", *FILES, "target"], text_columns=3)
+    rt = Table(
+        "wasmkiln req/s over the peer's (higher is better for wasmkiln)",
+        ["wasmkiln row", "peer", "mode", *FILES, "target"],
+        text_columns=3,
+    )
     labels = {r.key: r.label for r in rows}
     for w in (r for r in rows if r.wasmkiln):
         for p in (r for r in rows if not r.wasmkiln):
             target = TARGETS.get((w.key, p.key))
             for mode in MODES:
-                vals = [ratio(medians[w.key][mode][f]["rps"], medians[p.key][mode][f]["rps"])
-                        for f in FILES]
+                vals = [
+                    ratio(medians[w.key][mode][f]["rps"], medians[p.key][mode][f]["rps"])
+                    for f in FILES
+                ]
                 for f, v in zip(FILES, vals, strict=True):
-                    ratios[f"{w.key} / {p.key}, {f}, {mode}"] = (None if v is None
-                                                                else round(v, 3))
-                rt.rows.append([labels[w.key], labels[p.key], mode, *(fmt(v, 2) for v in vals),
-                                f">= {target:g}" if target else ""])
+                    ratios[f"{w.key} / {p.key}, {f}, {mode}"] = None if v is None else round(v, 3)
+                rt.rows.append(
+                    [
+                        labels[w.key],
+                        labels[p.key],
+                        mode,
+                        *(fmt(v, 2) for v in vals),
+                        f">= {target:g}" if target else "",
+                    ]
+                )
     print(rt.render())
 
     data: dict[str, Any] = {
-        "script": "http", "quick": args.quick, "machine": facts,
+        "script": "http",
+        "quick": args.quick,
+        "machine": facts,
         "loadavg_end": os.getloadavg()[0],
-        "reps": args.reps, "duration_s": args.duration,
+        "reps": args.reps,
+        "duration_s": args.duration,
         "wrk": " ".join(wrk_command(("HOST", 0), "PATH", 0, latency=True)),
-        "accelerator": accel, "kvm_net_backend": backend, "vm_memory_mb": VM_MEMORY_MB,
+        "accelerator": accel,
+        "kvm_net_backend": backend,
+        "vm_memory_mb": VM_MEMORY_MB,
         "files": {f: {"path": p, "bytes": n} for f, (p, n) in FILES.items()},
-        "modes": {m: {"label": MODE_LABELS[m], "wrk": "-H 'Connection: close'" if c else ""}
-                  for m, c in MODES.items()},
+        "modes": {
+            m: {"label": MODE_LABELS[m], "wrk": "-H 'Connection: close'" if c else ""}
+            for m, c in MODES.items()
+        },
         "rows": {r.key: r.label for r in rows},
-        "linux_vm": None if setup.vm is None else {
+        "linux_vm": None
+        if setup.vm is None
+        else {
             "kernel": setup.vm.kernel_version,
-            "initramfs_bytes": setup.vm.initramfs.stat().st_size},
-        "samples": samples, "medians": medians, "ratios": ratios,
+            "initramfs_bytes": setup.vm.initramfs.stat().st_size,
+        },
+        "samples": samples,
+        "medians": medians,
+        "ratios": ratios,
         "targets": {f"{w} / {p}": t for (w, p), t in TARGETS.items()},
-        "chart": {"title": f"http-static under wrk -t1 -c32: req/s, median (log scale; VM rows "
-                           f"under QEMU {accel.upper()})",
-                  "ylabel": "requests/s", "log": True, "reference": None,
-                  "groups": [f"{f}, {m}" for m in MODES for f in FILES],
-                  "series": {r.label: [round(medians[r.key][m][f]["rps"], 1)
-                                       for m in MODES for f in FILES] for r in rows}},
+        "chart": {
+            "title": f"http-static under wrk -t1 -c32: req/s, median (log scale; VM rows "
+            f"under QEMU {accel.upper()})",
+            "ylabel": "requests/s",
+            "log": True,
+            "reference": None,
+            "groups": [f"{f}, {m}" for m in MODES for f in FILES],
+            "series": {
+                r.label: [round(medians[r.key][m][f]["rps"], 1) for m in MODES for f in FILES]
+                for r in rows
+            },
+        },
     }
     publish("http", data)
     return 0

@@ -37,17 +37,33 @@ from http_guests import HTTP_STATIC_SOURCE, start  # noqa: E402
 
 WORK = CACHE / "net_ipv6"
 FILES = {"612 B": ("index.html", 612), "64 KiB": ("64k.bin", 65536)}
+
+
 def ipv4_only_runtime() -> Path:
     """A copy of the installed runtime whose spt library has lwIP without IPv6."""
     from wasmkiln.pyhook.runtime import runtime_dir
 
     build = WORK / "build"
     lwip = REPO / "build" / "lwip-src"
-    subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), "-G", "Ninja",
-                    "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_C_FLAGS=-DLWIP_IPV6=0",
-                    f"-DLWIP_SOURCE_DIR={lwip}"], check=True, capture_output=True)
-    subprocess.run(["ninja", "-C", str(build), "wasmkiln-x86_64-spt"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            "cmake",
+            "-S",
+            str(REPO),
+            "-B",
+            str(build),
+            "-G",
+            "Ninja",
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DCMAKE_C_FLAGS=-DLWIP_IPV6=0",
+            f"-DLWIP_SOURCE_DIR={lwip}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["ninja", "-C", str(build), "wasmkiln-x86_64-spt"], check=True, capture_output=True
+    )
     rt = WORK / "runtime" / "_runtime"
     shutil.rmtree(rt, ignore_errors=True)
     shutil.copytree(runtime_dir(), rt)
@@ -87,10 +103,14 @@ def main() -> int:
     medians = {k: {f: median(v) for f, v in by.items()} for k, by in samples.items()}
     for label in FILES:
         a, b = medians["dual stack"][label], medians["IPv4 only"][label]
-        print(f"{label:>7}: dual stack {fmt(a, 0)} req/s, IPv4 only {fmt(b, 0)} req/s, "
-              f"ratio {a / b:.2f}")
-    path = write_results("net_ipv6", {"samples": samples, "medians": medians,
-                                      "reps": args.reps, "duration_s": args.duration})
+        print(
+            f"{label:>7}: dual stack {fmt(a, 0)} req/s, IPv4 only {fmt(b, 0)} req/s, "
+            f"ratio {a / b:.2f}"
+        )
+    path = write_results(
+        "net_ipv6",
+        {"samples": samples, "medians": medians, "reps": args.reps, "duration_s": args.duration},
+    )
     say(f"wrote {path}")
     return 0
 

@@ -55,9 +55,13 @@ command = runner.qemu_command
 runner.qemu_command = lambda *a, **k: [x.replace(",acpi=off", "") for x in command(*a, **k)]
 sys.exit(cli.main(sys.argv[1:]))
 """
-MODES = {"halt/passt": ("halt", "passt", "microvm"), "halt/slirp": ("halt", "slirp", "microvm"),
-         "spin/passt": ("spin", "passt", "microvm"), "spin/slirp": ("spin", "slirp", "microvm"),
-         "q35/passt": ("halt", "passt", "q35")}
+MODES = {
+    "halt/passt": ("halt", "passt", "microvm"),
+    "halt/slirp": ("halt", "slirp", "microvm"),
+    "spin/passt": ("spin", "passt", "microvm"),
+    "spin/slirp": ("spin", "slirp", "microvm"),
+    "q35/passt": ("halt", "passt", "q35"),
+}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -97,13 +101,28 @@ def burst(port: int, clients: int = 64) -> tuple[int, float]:
 def measure(mode: str, image: Path, spin_runner: Path, seconds: float) -> dict[str, Any]:
     how, backend, machine = MODES[mode]
     port = free_port()
-    pre = [sys.executable, str(spin_runner)] if how == "spin" else \
-        [sys.executable, "-m", "wasmkiln.pyhook.cli"]
-    cmd = [*pre, "run", "--accel", "tcg", "--machine", machine, "--net-backend", backend,
-           "-p", f"127.0.0.1:{port}:80", str(image)]
+    pre = (
+        [sys.executable, str(spin_runner)]
+        if how == "spin"
+        else [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+    )
+    cmd = [
+        *pre,
+        "run",
+        "--accel",
+        "tcg",
+        "--machine",
+        machine,
+        "--net-backend",
+        backend,
+        "-p",
+        f"127.0.0.1:{port}:80",
+        str(image),
+    ]
     with launch(cmd, "kvm", port) as srv:
-        kids = subprocess.run(["pgrep", "-P", str(srv.proc.pid), "qemu"], capture_output=True,
-                              text=True).stdout.split()
+        kids = subprocess.run(
+            ["pgrep", "-P", str(srv.proc.pid), "qemu"], capture_output=True, text=True
+        ).stdout.split()
         if not kids:
             raise BenchError(f"{mode}: no QEMU child")
         qemu = int(kids[0])
@@ -117,16 +136,22 @@ def measure(mode: str, image: Path, spin_runner: Path, seconds: float) -> dict[s
         fails, slowest = burst(port)
         if not srv.alive():
             raise BenchError(f"{mode}: the server died:\n{srv.stderr()}")
-    return {"idle_cpu": idle, "rps": r.rps, "wrk_errors": r.errors,
-            "burst_failures": fails, "burst_slowest_s": slowest}
+    return {
+        "idle_cpu": idle,
+        "rps": r.rps,
+        "wrk_errors": r.errors,
+        "burst_failures": fails,
+        "burst_slowest_s": slowest,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
-    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated, of: "
-                    + ", ".join(MODES))
+    ap.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated, of: " + ", ".join(MODES)
+    )
     args = ap.parse_args()
     modes = args.modes.split(",")
     for m in modes:
@@ -143,25 +168,40 @@ def main() -> int:
             say(f"rep {rep + 1}/{args.reps}: {m}")
             samples[m].append(measure(m, image, spin_runner, args.duration))
             say(f"  {samples[m][-1]}")
-    table = Table("kvm NIC: idle host CPU, wrk -t1 -c32 on 612 B, 64 connects at once "
-                  "(medians)",
-                  ["mode", "idle QEMU CPU %", "req/s", "wrk errors", "burst failures",
-                   "burst slowest s"])
+    table = Table(
+        "kvm NIC: idle host CPU, wrk -t1 -c32 on 612 B, 64 connects at once (medians)",
+        ["mode", "idle QEMU CPU %", "req/s", "wrk errors", "burst failures", "burst slowest s"],
+    )
     medians = {}
     for m in modes:
         s = samples[m]
         med = {k: median([x[k] for x in s]) for k in s[0]}
         medians[m] = med
-        table.rows.append([m, fmt(100 * med["idle_cpu"], 1), fmt(med["rps"], 0),
-                           str(sum(x["wrk_errors"] for x in s)),
-                           str(sum(x["burst_failures"] for x in s)),
-                           fmt(med["burst_slowest_s"], 2)])
-    table.note = (f"{args.reps} repetition(s), {args.duration:g} s wrk runs, QEMU TCG: not "
-                  "virtualization numbers. Errors and failures are totals over the repetitions.")
+        table.rows.append(
+            [
+                m,
+                fmt(100 * med["idle_cpu"], 1),
+                fmt(med["rps"], 0),
+                str(sum(x["wrk_errors"] for x in s)),
+                str(sum(x["burst_failures"] for x in s)),
+                fmt(med["burst_slowest_s"], 2),
+            ]
+        )
+    table.note = (
+        f"{args.reps} repetition(s), {args.duration:g} s wrk runs, QEMU TCG: not "
+        "virtualization numbers. Errors and failures are totals over the repetitions."
+    )
     print(table.render())
-    path = write_results("net_kvm", {"machine": machine_facts(), "reps": args.reps,
-                                     "duration_s": args.duration, "samples": samples,
-                                     "medians": medians})
+    path = write_results(
+        "net_kvm",
+        {
+            "machine": machine_facts(),
+            "reps": args.reps,
+            "duration_s": args.duration,
+            "samples": samples,
+            "medians": medians,
+        },
+    )
     say(f"wrote {path}")
     return 0
 

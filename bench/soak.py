@@ -211,8 +211,13 @@ class Guest:
         out of `kernel`; on spt linear memory is a reservation of its own (`kernel` = in_use)."""
         if self.pid is None or self.heap is None:
             return None
-        bases = [0] if self.runner == "spt" else [self.ram_base] if self.ram_base is not None \
+        bases = (
+            [0]
+            if self.runner == "spt"
+            else [self.ram_base]
+            if self.ram_base is not None
             else _qemu_ram_bases(self.pid, self.memory_bytes)
+        )
         for base in bases:
             assert base is not None
             raw = _read_mem(self.pid, base + self.heap.address, self.heap.size)
@@ -224,16 +229,20 @@ class Guest:
             if self.committed is not None:
                 raw = _read_mem(self.pid, base + self.committed.address, 8)
                 linear = struct.unpack("<Q", raw)[0] if raw and len(raw) == 8 else None
-            return {**heap, "linear": linear,
-                    "kernel": heap["in_use"] - (linear or 0)}
+            return {**heap, "linear": linear, "kernel": heap["in_use"] - (linear or 0)}
         return None
 
     def sample(self, label: str) -> dict[str, Any]:
         heap = self.read_heap() or {}
-        return {"at": label, "guest_rss": rss_bytes(self.pid),
-                "helper_rss": rss_bytes(self.helper),
-                "heap_in_use": heap.get("in_use"), "heap_claimed": heap.get("claimed"),
-                "kernel_heap": heap.get("kernel"), "linear_memory": heap.get("linear")}
+        return {
+            "at": label,
+            "guest_rss": rss_bytes(self.pid),
+            "helper_rss": rss_bytes(self.helper),
+            "heap_in_use": heap.get("in_use"),
+            "heap_claimed": heap.get("claimed"),
+            "kernel_heap": heap.get("kernel"),
+            "linear_memory": heap.get("linear"),
+        }
 
 
 # ---- the run ----------------------------------------------------------------------------------
@@ -242,8 +251,7 @@ def get_whole(where: tuple[str, int], path: str, want: bytes, timeout: float = 3
     wrong. (A raw socket: bench/http.py's name hides the standard library's http here.)"""
     try:
         with socket.create_connection(where, timeout=timeout) as c:
-            c.sendall(f"GET /{path} HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n"
-                      .encode())
+            c.sendall(f"GET /{path} HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n".encode())
             data = b""
             while chunk := c.recv(65536):
                 data += chunk
@@ -282,13 +290,24 @@ class SoakRun:
     def verdict(self) -> dict[str, bool]:
         what, delta = self.memory_delta()
         sock = sum(v for k, v in self.errors.items() if k != "non-2xx")
-        return {"no_socket_errors": sock == 0, "no_non_2xx": self.errors.get("non-2xx", 0) == 0,
-                "memory_within_1mib": delta is not None and abs(delta) <= MIB,
-                "still_answers": self.alive and not self.answering}
+        return {
+            "no_socket_errors": sock == 0,
+            "no_non_2xx": self.errors.get("non-2xx", 0) == 0,
+            "memory_within_1mib": delta is not None and abs(delta) <= MIB,
+            "still_answers": self.alive and not self.answering,
+        }
 
 
-def soak(runner: str, mode: str, image: Path, site: Path, seconds: float,
-         interval: float, memory_bytes: int, connections: int) -> SoakRun:
+def soak(
+    runner: str,
+    mode: str,
+    image: Path,
+    site: Path,
+    seconds: float,
+    interval: float,
+    memory_bytes: int,
+    connections: int,
+) -> SoakRun:
     run = SoakRun(runner, mode)
     close = MODES[mode]
     guest = Guest(runner, image, memory_bytes)
@@ -302,23 +321,34 @@ def soak(runner: str, mode: str, image: Path, site: Path, seconds: float,
         n = max(1, round(seconds / interval))
         for i in range(n):
             r = run_wrk(where, PAGE, interval, connections=connections, close=close)
-            run.intervals.append({"t_s": round(time.monotonic() - t0, 1), "rps": r.rps,
-                                  "requests": r.requests, "errors": r.error_kinds,
-                                  "p50_ms": r.p50_ms, "p99_ms": r.p99_ms})
+            run.intervals.append(
+                {
+                    "t_s": round(time.monotonic() - t0, 1),
+                    "rps": r.rps,
+                    "requests": r.requests,
+                    "errors": r.error_kinds,
+                    "p50_ms": r.p50_ms,
+                    "p99_ms": r.p99_ms,
+                }
+            )
             for kind, count in r.error_kinds.items():
                 run.errors[kind] = run.errors.get(kind, 0) + count
             run.memory.append(guest.sample(f"after interval {i + 1}"))
-            say(f"{runner} {mode}: interval {i + 1}/{n}: {r.rps:,.0f} req/s, "
-                f"errors {r.error_kinds or 0}")
+            say(
+                f"{runner} {mode}: interval {i + 1}/{n}: {r.rps:,.0f} req/s, "
+                f"errors {r.error_kinds or 0}"
+            )
         time.sleep(SETTLE_S)  # as before the start sample: the last connections close
         run.memory.append(guest.sample("end"))
-        problems = [get_whole(where, f.name, f.read_bytes()) for f in sorted(site.iterdir())
-                    if f.is_file()]
+        problems = [
+            get_whole(where, f.name, f.read_bytes()) for f in sorted(site.iterdir()) if f.is_file()
+        ]
         run.answering = "; ".join(p for p in problems if p)
         run.alive = server.alive()
         if not run.alive:
-            run.answering = (run.answering + "; " if run.answering else "") + \
-                f"the guest exited: {server.stderr()[-300:]}"
+            run.answering = (
+                run.answering + "; " if run.answering else ""
+            ) + f"the guest exited: {server.stderr()[-300:]}"
     return run
 
 
@@ -327,41 +357,76 @@ def mib(x: int | None) -> str:
 
 
 def report(runs: list[SoakRun], seconds: float, interval: float, connections: int) -> None:
-    t = Table(f"wrk -t1 -c{connections} on {PAGE}, {seconds:g} s per run ({interval:g} s "
-              "intervals): errors, memory (MiB, start -> end), still answering",
-              ["runner", "mode", "req/s mean", "req/s min", "connect/read/write/timeout",
-               "non-2xx", "guest RSS", "passt RSS", "kernel heap", "heap claimed",
-               "linear memory",
-               "answers after", "targets met"], text_columns=2)
+    t = Table(
+        f"wrk -t1 -c{connections} on {PAGE}, {seconds:g} s per run ({interval:g} s "
+        "intervals): errors, memory (MiB, start -> end), still answering",
+        [
+            "runner",
+            "mode",
+            "req/s mean",
+            "req/s min",
+            "connect/read/write/timeout",
+            "non-2xx",
+            "guest RSS",
+            "passt RSS",
+            "kernel heap",
+            "heap claimed",
+            "linear memory",
+            "answers after",
+            "targets met",
+        ],
+        text_columns=2,
+    )
     for r in runs:
         rps = r.rps()
         e = r.errors
         a, b = r.memory[0], r.memory[-1]
         v = r.verdict()
-        t.rows.append([
-            r.runner, r.mode, fmt(sum(rps) / len(rps), 0), fmt(min(rps), 0),
-            "/".join(str(e.get(k, 0)) for k in ("connect", "read", "write", "timeout")),
-            str(e.get("non-2xx", 0)),
-            *(f"{mib(a[k])} -> {mib(b[k])}" for k in
-              ("guest_rss", "helper_rss", "kernel_heap", "heap_claimed", "linear_memory")),
-            "yes" if not r.answering and r.alive else f"NO ({r.answering[:60]})",
-            "all" if all(v.values()) else "missed: " + ", ".join(k for k, ok in v.items()
-                                                                 if not ok)])
-    t.note = ("guest RSS: spt's guest process, kvm's QEMU (TCG's code cache included). "
-              "kernel heap: the guest kernel heap's allocated bytes, read from the running "
-              "guest, without linear memory's pages (which kvm takes from it); heap claimed: "
-              "its high-water mark, linear memory included on kvm; linear memory (kvm): the "
-              "Wasm module's, which grows to the server's malloc high-water, never shrinks. "
-              "Start = after a 2 s warm-up at the same "
-              f"load, then {SETTLE_S:g} s idle; end = {SETTLE_S:g} s idle after the load. The "
-              "memory target is judged on the kernel heap when read, else on the RSS.")
+        t.rows.append(
+            [
+                r.runner,
+                r.mode,
+                fmt(sum(rps) / len(rps), 0),
+                fmt(min(rps), 0),
+                "/".join(str(e.get(k, 0)) for k in ("connect", "read", "write", "timeout")),
+                str(e.get("non-2xx", 0)),
+                *(
+                    f"{mib(a[k])} -> {mib(b[k])}"
+                    for k in (
+                        "guest_rss",
+                        "helper_rss",
+                        "kernel_heap",
+                        "heap_claimed",
+                        "linear_memory",
+                    )
+                ),
+                "yes" if not r.answering and r.alive else f"NO ({r.answering[:60]})",
+                "all"
+                if all(v.values())
+                else "missed: " + ", ".join(k for k, ok in v.items() if not ok),
+            ]
+        )
+    t.note = (
+        "guest RSS: spt's guest process, kvm's QEMU (TCG's code cache included). "
+        "kernel heap: the guest kernel heap's allocated bytes, read from the running "
+        "guest, without linear memory's pages (which kvm takes from it); heap claimed: "
+        "its high-water mark, linear memory included on kvm; linear memory (kvm): the "
+        "Wasm module's, which grows to the server's malloc high-water, never shrinks. "
+        "Start = after a 2 s warm-up at the same "
+        f"load, then {SETTLE_S:g} s idle; end = {SETTLE_S:g} s idle after the load. The "
+        "memory target is judged on the kernel heap when read, else on the RSS."
+    )
     print(t.render())
     n = max(len(r.intervals) for r in runs)
-    pt = Table("req/s per interval", ["runner", "mode", *(f"{(i + 1) * interval:g} s"
-                                                         for i in range(n))], text_columns=2)
+    pt = Table(
+        "req/s per interval",
+        ["runner", "mode", *(f"{(i + 1) * interval:g} s" for i in range(n))],
+        text_columns=2,
+    )
     for r in runs:
-        pt.rows.append([r.runner, r.mode, *(fmt(x, 0) for x in r.rps()),
-                        *([""] * (n - len(r.intervals)))])
+        pt.rows.append(
+            [r.runner, r.mode, *(fmt(x, 0) for x in r.rps()), *([""] * (n - len(r.intervals)))]
+        )
     print(pt.render())
 
 
@@ -372,16 +437,24 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="30 s per run in 10 s intervals")
     ap.add_argument("--only", default=",".join(RUNNERS), help="runners: spt,kvm")
     ap.add_argument("--modes", default=",".join(MODES), help="keep-alive,close")
-    ap.add_argument("--connections", type=int, default=CONNECTIONS,
-                    help=f"wrk's -c (default {CONNECTIONS}, the issue's)")
+    ap.add_argument(
+        "--connections",
+        type=int,
+        default=CONNECTIONS,
+        help=f"wrk's -c (default {CONNECTIONS}, the issue's)",
+    )
     args = ap.parse_args()
     seconds, interval = (30.0, 10.0) if args.quick else (args.minutes * 60, args.interval)
     runners = [r for r in args.only.split(",") if r]
     modes = [m for m in args.modes.split(",") if m]
     if set(runners) - set(RUNNERS) or set(modes) - set(MODES) or not runners or not modes:
         raise BenchError(f"--only takes {','.join(RUNNERS)}; --modes takes {','.join(MODES)}")
-    for tool, pkg in (("wrk", "wrk"), ("passt", "passt"), ("nm", "binutils"),
-                      ("qemu-system-x86_64", "qemu-system-x86")):
+    for tool, pkg in (
+        ("wrk", "wrk"),
+        ("passt", "passt"),
+        ("nm", "binutils"),
+        ("qemu-system-x86_64", "qemu-system-x86"),
+    ):
         if shutil.which(tool) is None:
             raise BenchError(f"{tool} is not installed (Debian: apt-get install {pkg})")
     from wasmkiln.pyhook.runner import DEFAULT_MEMORY_MB
@@ -400,29 +473,56 @@ def main() -> int:
         for mode in modes:
             say(f"{runner}, {mode}: {seconds:g} s of wrk -c{args.connections}")
             try:
-                runs.append(soak(runner, mode, images[runner], site, seconds, interval,
-                                 DEFAULT_MEMORY_MB * MIB, args.connections))
+                runs.append(
+                    soak(
+                        runner,
+                        mode,
+                        images[runner],
+                        site,
+                        seconds,
+                        interval,
+                        DEFAULT_MEMORY_MB * MIB,
+                        args.connections,
+                    )
+                )
             except RuntimeError as e:  # the guest did not start, or wrk failed
                 raise BenchError(f"{runner} {mode}: {str(e)[-1500:]}") from None
     report(runs, seconds, interval, args.connections)
     n = max(len(r.intervals) for r in runs)
     data: dict[str, Any] = {
-        "script": "soak", "quick": args.quick, "machine": facts,
-        "loadavg_end": os.getloadavg()[0], "seconds": seconds, "interval_s": interval,
-        "connections": args.connections, "page": PAGE, "settle_s": SETTLE_S,
-        "wrk": " ".join(wrk_command(("HOST", 0), PAGE, interval,
-                                    connections=args.connections)),
+        "script": "soak",
+        "quick": args.quick,
+        "machine": facts,
+        "loadavg_end": os.getloadavg()[0],
+        "seconds": seconds,
+        "interval_s": interval,
+        "connections": args.connections,
+        "page": PAGE,
+        "settle_s": SETTLE_S,
+        "wrk": " ".join(wrk_command(("HOST", 0), PAGE, interval, connections=args.connections)),
         "modes": {m: "-H 'Connection: close'" if c else "" for m, c in MODES.items()},
-        "runs": {f"{r.runner}, {r.mode}": {**asdict(r), "verdict": r.verdict(),
-                                           "memory_judged_on": r.memory_delta()[0],
-                                           "memory_delta": r.memory_delta()[1]}
-                 for r in runs},
-        "chart": {"title": f"http-static under wrk -t1 -c{args.connections}: req/s per "
-                           f"{interval:g} s interval",
-                  "ylabel": "requests/s", "log": False, "reference": None,
-                  "groups": [f"{(i + 1) * interval:g} s" for i in range(n)],
-                  "series": {f"{r.runner}, {r.mode}": [round(x, 1) for x in r.rps()]
-                             + [None] * (n - len(r.intervals)) for r in runs}},
+        "runs": {
+            f"{r.runner}, {r.mode}": {
+                **asdict(r),
+                "verdict": r.verdict(),
+                "memory_judged_on": r.memory_delta()[0],
+                "memory_delta": r.memory_delta()[1],
+            }
+            for r in runs
+        },
+        "chart": {
+            "title": f"http-static under wrk -t1 -c{args.connections}: req/s per "
+            f"{interval:g} s interval",
+            "ylabel": "requests/s",
+            "log": False,
+            "reference": None,
+            "groups": [f"{(i + 1) * interval:g} s" for i in range(n)],
+            "series": {
+                f"{r.runner}, {r.mode}": [round(x, 1) for x in r.rps()]
+                + [None] * (n - len(r.intervals))
+                for r in runs
+            },
+        },
     }
     publish("soak", data)
     return 0

@@ -39,6 +39,7 @@ class Backend:
     opt_level: int  # LLVM's -O level; Cranelift always optimises for speed
     parallel_threshold: int  # instructions; below this one process is faster (measured)
     cpu: str = "baseline"  # LLVM only: "baseline" or an x86-64 psABI level (cpu.CPU_LEVELS)
+    arch: str = "x86_64"  # what the code is for: x86_64 (every backend) or aarch64 (LLVM)
 
     def module(self, module: Module, pic: bool) -> ModuleBackend:
         """A fresh ModuleBackend for `module`; pic: position-independent code (shared objects)."""
@@ -48,7 +49,9 @@ class Backend:
             return CraneliftModule(module, pic=pic)
         from .llvm_backend import LLVMModule
 
-        return LLVMModule(module, opt_level=self.opt_level, pic=pic, cpu=self.cpu)
+        return LLVMModule(
+            module, triple=LLVM_TRIPLES[self.arch], opt_level=self.opt_level, pic=pic, cpu=self.cpu
+        )
 
     def symbols(self) -> tuple[Callable[[int], str], Callable[[int], str]]:
         """(symbol_name, trampoline_name) of this backend's objects."""
@@ -69,14 +72,29 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
-def backend_named(name: str, cpu: str = "baseline") -> Backend:
-    """The Backend called `name`, generating code for `cpu` (cpu.check_backend); a ValueError
-    that lists the known names otherwise."""
+# The LLVM triple of each architecture's objects. The same ELF and calling convention (SysV,
+# AAPCS64) as Linux, which is what the runtime's C compiler uses too.
+LLVM_TRIPLES = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
+
+
+def backend_named(name: str, cpu: str = "baseline", arch: str = "x86_64") -> Backend:
+    """The Backend called `name`, generating code for `cpu` (cpu.check_backend) of `arch`; a
+    ValueError that lists the known names, or says why the pair cannot be, otherwise."""
     found = BACKENDS.get(name)
     if found is None:
         raise ValueError(f"unknown backend {name!r} (available: {', '.join(BACKENDS)})")
+    if arch not in LLVM_TRIPLES:
+        raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(LLVM_TRIPLES)})")
+    if found.family == "cranelift" and arch != "x86_64":
+        raise ValueError(
+            f"the Cranelift backend generates x86_64 code only (cranelift-py is "
+            f"built for the host ISA): {arch} needs an LLVM backend"
+        )
+    if arch != "x86_64" and cpu != "baseline":
+        raise ValueError(f"target-cpu {cpu!r} is an x86-64 level: {arch} takes the baseline")
     level = check_backend(cpu, name)
-    return found if cpu == "baseline" else dataclasses.replace(found, cpu=level)
+    chosen = found if cpu == "baseline" else dataclasses.replace(found, cpu=level)
+    return chosen if arch == "x86_64" else dataclasses.replace(chosen, arch=arch)
 
 
 @dataclass
@@ -95,7 +113,10 @@ _FORKED: tuple[Module, Backend, bool] | None = None  # what workers inherit thro
 
 
 def compile_chunk(
-    module: Module, indices: list[int], with_trampolines: bool, backend: Backend,
+    module: Module,
+    indices: list[int],
+    with_trampolines: bool,
+    backend: Backend,
     pic: bool = False,
 ) -> bytes:
     """One object holding the functions `indices` (and every trampoline if asked)."""
@@ -137,13 +158,17 @@ def _chunks(module: Module, n: int) -> list[list[int]]:
 def _raise(failure: _Failure) -> None:
     if failure.kind == "wasm":
         cls = UnsupportedError if failure.cls == "UnsupportedError" else WasmError
-        raise cls(failure.message, section=failure.section, func=failure.func,
-                  offset=failure.offset)
+        raise cls(
+            failure.message, section=failure.section, func=failure.func, offset=failure.offset
+        )
     raise CompilerBug(f"{failure.cls}: {failure.message}")
 
 
 def generate(
-    module: Module, backend: Backend | str = "cranelift", *, pic: bool = False,
+    module: Module,
+    backend: Backend | str = "cranelift",
+    *,
+    pic: bool = False,
     jobs: int | None = None,
 ) -> list[bytes]:
     """Object files holding every defined function and every trampoline.

@@ -44,16 +44,22 @@ class SocketsUnavailable(LinkError):
     say how to get networking; `names` lists the socket imports, first appearance first."""
 
     def __init__(self, names: list[str]) -> None:
-        super().__init__(f"the module imports socket calls ({', '.join(names)}) and the "
-                         "runtime has no network stack", section="import")
+        super().__init__(
+            f"the module imports socket calls ({', '.join(names)}) and the "
+            "runtime has no network stack",
+            section="import",
+        )
         self.names = names
 
 
 def check_sockets(module: Module) -> None:
     """Refuse a module that imports socket calls (for a runtime built without networking):
     those calls could only fail, and a server would die at its first accept."""
-    names = [imp.name for imp in module.imports
-             if imp.kind == ExternKind.FUNC and is_socket_call(imp.module, imp.name)]
+    names = [
+        imp.name
+        for imp in module.imports
+        if imp.kind == ExternKind.FUNC and is_socket_call(imp.module, imp.name)
+    ]
     if names:
         raise SocketsUnavailable(list(dict.fromkeys(names)))
 
@@ -110,6 +116,7 @@ def compile_wasm(
     memory_guard: bool = False,
     cpu: str = "baseline",
     sockets: bool = True,
+    arch: str = "x86_64",
 ) -> CompiledModule:
     """Compile a module; raises a WasmError subclass for any fault of the input.
 
@@ -120,8 +127,9 @@ def compile_wasm(
     cpu: "baseline", "native" or an x86-64 psABI level (LLVM only; llvm_backend.CPU_LEVELS).
     sockets: False for a runtime without a network stack: a module importing socket calls is
     then refused (SocketsUnavailable) before anything is compiled.
+    arch: the code's architecture, x86_64 or aarch64 (LLVM backends only; codegen.LLVM_TRIPLES).
     """
-    chosen = backend_named(backend, cpu)
+    chosen = backend_named(backend, cpu, arch)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     module = decode(data)
@@ -141,9 +149,7 @@ def compile_wasm(
     timings["metadata"] = time.perf_counter() - t3
     count = sum(len(f.body) for f in module.funcs)
     c_source = meta.c_source + (_GUARD_C if memory_guard else "")
-    return CompiledModule(
-        module, code, c_source, meta.data_blob, timings, count, extra_objects
-    )
+    return CompiledModule(module, code, c_source, meta.data_blob, timings, count, extra_objects)
 
 
 # A guard-compiled module tells core (wk_module_memory_guard, weak there) and references the

@@ -17,8 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BASELINE", "CPU_LEVELS", "CpuLevel", "check_backend", "cpu_level", "host_level",
-           "missing_flags"]
+__all__ = [
+    "BASELINE",
+    "CPU_LEVELS",
+    "CpuLevel",
+    "check_backend",
+    "cpu_level",
+    "host_level",
+    "missing_flags",
+]
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,9 @@ CPU_LEVELS: dict[str, CpuLevel] = {
     for level in (
         # v2, not v1: without SSE4.1, ceil/floor/trunc/nearest become libm calls.
         CpuLevel("x86-64-v2", ("cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3")),
-        CpuLevel("x86-64-v3", ("avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe",
-                               "xsave")),
+        CpuLevel(
+            "x86-64-v3", ("avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave")
+        ),
         CpuLevel("x86-64-v4", ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")),
     )
 }
@@ -47,8 +55,7 @@ def cpu_level(name: str) -> str:
     if name == "native":
         return host_level()
     if name not in CPU_LEVELS:
-        raise ValueError(f"unknown target-cpu {name!r} (baseline, native, "
-                         f"{', '.join(CPU_LEVELS)})")
+        raise ValueError(f"unknown target-cpu {name!r} (baseline, native, {', '.join(CPU_LEVELS)})")
     return name
 
 
@@ -59,8 +66,10 @@ def check_backend(cpu: str, backend: str) -> str:
     compiling) and for codegen."""
     level = cpu_level(cpu)
     if cpu != "baseline" and not backend.startswith("llvm"):
-        raise ValueError(f"target-cpu {cpu!r} needs the LLVM backend (--backend llvm or the "
-                         "release profile): Cranelift here generates baseline code only")
+        raise ValueError(
+            f"target-cpu {cpu!r} needs the LLVM backend (--backend llvm or the "
+            "release profile): Cranelift here generates baseline code only"
+        )
     return level
 
 

@@ -258,8 +258,9 @@ class CraneliftModule:
             for t, at in zip(ftype.params, abi.slot_offsets(ftype.params), strict=True)
         ]
         inst = fb.ins_call_indirect(fb.import_signature(_signature(ftype)), code, [vm, *args])
-        for r, t, at in zip(fb.inst_results(inst), ftype.results,
-                            abi.slot_offsets(ftype.results), strict=True):
+        for r, t, at in zip(
+            fb.inst_results(inst), ftype.results, abi.slot_offsets(ftype.results), strict=True
+        ):
             fb.ins_store(_unaligned() if t == ValType.V128 else _trusted(), r, slots, at)
         fb.ins_return([])
         fb.finalize()

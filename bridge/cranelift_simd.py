@@ -43,30 +43,58 @@ I16 = T.I16
 I8X16, I16X8, I32X4, I64X2, F32X4, F64X2 = T.I8X16, T.I16X8, T.I32X4, T.I64X2, T.F32X4, T.F64X2
 V128 = I8X16
 SHAPES: dict[str, tuple[Any, Any, int]] = {
-    "i8x16": (I8X16, I8, 16), "i16x8": (I16X8, I16, 8), "i32x4": (I32X4, I32, 4),
-    "i64x2": (I64X2, I64, 2), "f32x4": (F32X4, F32, 4), "f64x2": (F64X2, F64, 2),
+    "i8x16": (I8X16, I8, 16),
+    "i16x8": (I16X8, I16, 8),
+    "i32x4": (I32X4, I32, 4),
+    "i64x2": (I64X2, I64, 2),
+    "f32x4": (F32X4, F32, 4),
+    "f64x2": (F64X2, F64, 2),
 }
 _HALF = {"i16x8": "i8x16", "i32x4": "i16x8", "i64x2": "i32x4"}
 _ICMP = {
-    "eq": IntCC.Equal, "ne": IntCC.NotEqual, "lt_s": IntCC.SignedLessThan,
-    "lt_u": IntCC.UnsignedLessThan, "gt_s": IntCC.SignedGreaterThan,
-    "gt_u": IntCC.UnsignedGreaterThan, "le_s": IntCC.SignedLessThanOrEqual,
-    "le_u": IntCC.UnsignedLessThanOrEqual, "ge_s": IntCC.SignedGreaterThanOrEqual,
+    "eq": IntCC.Equal,
+    "ne": IntCC.NotEqual,
+    "lt_s": IntCC.SignedLessThan,
+    "lt_u": IntCC.UnsignedLessThan,
+    "gt_s": IntCC.SignedGreaterThan,
+    "gt_u": IntCC.UnsignedGreaterThan,
+    "le_s": IntCC.SignedLessThanOrEqual,
+    "le_u": IntCC.UnsignedLessThanOrEqual,
+    "ge_s": IntCC.SignedGreaterThanOrEqual,
     "ge_u": IntCC.UnsignedGreaterThanOrEqual,
 }
 _FCMP = {
-    "eq": FloatCC.Equal, "ne": FloatCC.NotEqual, "lt": FloatCC.LessThan,
-    "gt": FloatCC.GreaterThan, "le": FloatCC.LessThanOrEqual, "ge": FloatCC.GreaterThanOrEqual,
+    "eq": FloatCC.Equal,
+    "ne": FloatCC.NotEqual,
+    "lt": FloatCC.LessThan,
+    "gt": FloatCC.GreaterThan,
+    "le": FloatCC.LessThanOrEqual,
+    "ge": FloatCC.GreaterThanOrEqual,
 }
 _INT_BINARY = {
-    "add": "ins_iadd", "sub": "ins_isub", "mul": "ins_imul", "add_sat_s": "ins_sadd_sat",
-    "add_sat_u": "ins_uadd_sat", "sub_sat_s": "ins_ssub_sat", "sub_sat_u": "ins_usub_sat",
-    "min_s": "ins_smin", "min_u": "ins_umin", "max_s": "ins_smax", "max_u": "ins_umax",
-    "avgr_u": "ins_avg_round", "q15mulr_sat_s": "ins_sqmul_round_sat",
+    "add": "ins_iadd",
+    "sub": "ins_isub",
+    "mul": "ins_imul",
+    "add_sat_s": "ins_sadd_sat",
+    "add_sat_u": "ins_uadd_sat",
+    "sub_sat_s": "ins_ssub_sat",
+    "sub_sat_u": "ins_usub_sat",
+    "min_s": "ins_smin",
+    "min_u": "ins_umin",
+    "max_s": "ins_smax",
+    "max_u": "ins_umax",
+    "avgr_u": "ins_avg_round",
+    "q15mulr_sat_s": "ins_sqmul_round_sat",
 }
 _SHIFTS = {"shl": "ins_ishl", "shr_s": "ins_sshr", "shr_u": "ins_ushr"}
-_FLOAT_BINARY = {"add": "ins_fadd", "sub": "ins_fsub", "mul": "ins_fmul", "div": "ins_fdiv",
-                 "min": "ins_fmin", "max": "ins_fmax"}
+_FLOAT_BINARY = {
+    "add": "ins_fadd",
+    "sub": "ins_fsub",
+    "mul": "ins_fmul",
+    "div": "ins_fdiv",
+    "min": "ins_fmin",
+    "max": "ins_fmax",
+}
 _FLOAT_UNARY = {"abs": "ins_fabs", "neg": "ins_fneg", "sqrt": "ins_sqrt"}
 
 
@@ -245,8 +273,9 @@ class _Simd:
             return self.trunc_sat(name, a[0])
         half = _HALF.get(shape)
         if half is None:
-            raise UnsupportedError(f"operator {shape}.{name} is not supported by the Cranelift "
-                                   "backend")
+            raise UnsupportedError(
+                f"operator {shape}.{name} is not supported by the Cranelift backend"
+            )
         src = SHAPES[half][0]
         signed = name.endswith("_s")
         low = fb.ins_swiden_low if signed else fb.ins_uwiden_low
@@ -285,8 +314,9 @@ class _Simd:
         ty, _, lanes = SHAPES[shape]
         big = self.splat_const(shape, 2.0**52 if lanes == 2 else 2.0**23)
         one = self.splat_const(shape, 1.0)
-        sign = self.cast(self.splat_const("i32x4" if lanes == 4 else "i64x2",
-                                          1 << (128 // lanes - 1)), ty)
+        sign = self.cast(
+            self.splat_const("i32x4" if lanes == 4 else "i64x2", 1 << (128 // lanes - 1)), ty
+        )
 
         def pick(mask: Value, yes: Value, no: Value) -> Value:
             return fb.ins_bitselect(self.cast(mask, ty), yes, no)
@@ -321,8 +351,11 @@ class _Simd:
             return self.out(fb.ins_fcmp(_FCMP[name], x, self.cast(a[1], ty)))
         if name in ("pmin", "pmax"):  # pmin: b < a ? b : a; pmax: a < b ? b : a
             y = self.cast(a[1], ty)
-            c = fb.ins_fcmp(FloatCC.LessThan, y, x) if name == "pmin" else fb.ins_fcmp(
-                FloatCC.LessThan, x, y)
+            c = (
+                fb.ins_fcmp(FloatCC.LessThan, y, x)
+                if name == "pmin"
+                else fb.ins_fcmp(FloatCC.LessThan, x, y)
+            )
             return self.out(fb.ins_bitselect(self.cast(c, ty), y, x))
         if name in ("ceil", "floor", "trunc", "nearest"):
             return self.out(self.round(shape, name, x))

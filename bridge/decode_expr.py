@@ -269,8 +269,10 @@ def _decode_rare(
             f"threads/atomics are not supported yet: 0xfe 0x{sub:x}", offset=base + pos - 1
         )
     elif op in PROPOSAL_OPS:
-        raise UnsupportedError(f"{PROPOSAL_OPS[op]} (a proposal after Wasm 2.0) is not "
-                               f"supported: opcode 0x{op:02x}", offset=base + pos - 1)
+        raise UnsupportedError(
+            f"{PROPOSAL_OPS[op]} (a proposal after Wasm 2.0) is not supported: opcode 0x{op:02x}",
+            offset=base + pos - 1,
+        )
     else:
         raise DecodeError(f"illegal opcode 0x{op:02x}", offset=base + pos - 1)
     return pos

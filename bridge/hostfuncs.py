@@ -145,22 +145,38 @@ WASMEDGE_SOCKET_FUNCS: Final = (
 # stack lacks are ENOTSUP through one stand-in per signature; older WAMR releases passed
 # a pointer where newer ones pass two values (linger, multicast), so both are listed.
 _WAMR_UNSUPPORTED: Final = (
-    ("sock_set_reuse_port", "ii:i"), ("sock_get_reuse_port", "ii:i"),
-    ("sock_get_recv_timeout", "ii:i"), ("sock_set_recv_timeout", "iI:i"),
-    ("sock_get_send_timeout", "ii:i"), ("sock_set_send_timeout", "iI:i"),
-    ("sock_set_linger", "iii:i"), ("sock_get_linger", "iii:i"),
-    ("sock_set_linger", "ii:i"), ("sock_get_linger", "ii:i"),
-    ("sock_set_tcp_keep_idle", "ii:i"), ("sock_get_tcp_keep_idle", "ii:i"),
-    ("sock_set_tcp_keep_intvl", "ii:i"), ("sock_get_tcp_keep_intvl", "ii:i"),
-    ("sock_set_tcp_fastopen_connect", "ii:i"), ("sock_get_tcp_fastopen_connect", "ii:i"),
-    ("sock_set_tcp_quick_ack", "ii:i"), ("sock_get_tcp_quick_ack", "ii:i"),
-    ("sock_set_ip_multicast_loop", "iii:i"), ("sock_get_ip_multicast_loop", "iii:i"),
-    ("sock_set_ip_multicast_loop", "ii:i"), ("sock_get_ip_multicast_loop", "ii:i"),
-    ("sock_set_ip_multicast_ttl", "ii:i"), ("sock_get_ip_multicast_ttl", "ii:i"),
-    ("sock_set_ip_add_membership", "iii:i"), ("sock_set_ip_drop_membership", "iii:i"),
-    ("sock_set_ip_add_membership", "ii:i"), ("sock_set_ip_drop_membership", "ii:i"),
-    ("sock_set_ip_ttl", "ii:i"), ("sock_get_ip_ttl", "ii:i"),
-    ("sock_set_ipv6_only", "ii:i"), ("sock_get_ipv6_only", "ii:i"),
+    ("sock_set_reuse_port", "ii:i"),
+    ("sock_get_reuse_port", "ii:i"),
+    ("sock_get_recv_timeout", "ii:i"),
+    ("sock_set_recv_timeout", "iI:i"),
+    ("sock_get_send_timeout", "ii:i"),
+    ("sock_set_send_timeout", "iI:i"),
+    ("sock_set_linger", "iii:i"),
+    ("sock_get_linger", "iii:i"),
+    ("sock_set_linger", "ii:i"),
+    ("sock_get_linger", "ii:i"),
+    ("sock_set_tcp_keep_idle", "ii:i"),
+    ("sock_get_tcp_keep_idle", "ii:i"),
+    ("sock_set_tcp_keep_intvl", "ii:i"),
+    ("sock_get_tcp_keep_intvl", "ii:i"),
+    ("sock_set_tcp_fastopen_connect", "ii:i"),
+    ("sock_get_tcp_fastopen_connect", "ii:i"),
+    ("sock_set_tcp_quick_ack", "ii:i"),
+    ("sock_get_tcp_quick_ack", "ii:i"),
+    ("sock_set_ip_multicast_loop", "iii:i"),
+    ("sock_get_ip_multicast_loop", "iii:i"),
+    ("sock_set_ip_multicast_loop", "ii:i"),
+    ("sock_get_ip_multicast_loop", "ii:i"),
+    ("sock_set_ip_multicast_ttl", "ii:i"),
+    ("sock_get_ip_multicast_ttl", "ii:i"),
+    ("sock_set_ip_add_membership", "iii:i"),
+    ("sock_set_ip_drop_membership", "iii:i"),
+    ("sock_set_ip_add_membership", "ii:i"),
+    ("sock_set_ip_drop_membership", "ii:i"),
+    ("sock_set_ip_ttl", "ii:i"),
+    ("sock_get_ip_ttl", "ii:i"),
+    ("sock_set_ipv6_only", "ii:i"),
+    ("sock_get_ipv6_only", "ii:i"),
 )
 WAMR_SOCKET_FUNCS: Final = (
     ("sock_open", "iiii:i", "wk_wamr_sock_open"),
@@ -174,11 +190,22 @@ WAMR_SOCKET_FUNCS: Final = (
     ("sock_send_to", "iiiiii:i", "wk_wamr_sock_send_to"),
     ("sock_recv_from", "iiiiii:i", "wk_wamr_sock_recv_from"),
     ("sock_close", "i:i", "wk_wasi_fd_close"),
-    *((f"sock_{op}_{opt}", "ii:i", f"wk_wamr_sock_{op}_{opt}")
-      for opt in ("reuse_addr", "keep_alive", "tcp_no_delay", "broadcast",
-                  "recv_buf_size", "send_buf_size") for op in ("set", "get")),
-    *((name, sig, "wk_wamr_sock_unsupported_" + sig.partition(":")[0])
-      for name, sig in _WAMR_UNSUPPORTED),
+    *(
+        (f"sock_{op}_{opt}", "ii:i", f"wk_wamr_sock_{op}_{opt}")
+        for opt in (
+            "reuse_addr",
+            "keep_alive",
+            "tcp_no_delay",
+            "broadcast",
+            "recv_buf_size",
+            "send_buf_size",
+        )
+        for op in ("set", "get")
+    ),
+    *(
+        (name, sig, "wk_wamr_sock_unsupported_" + sig.partition(":")[0])
+        for name, sig in _WAMR_UNSUPPORTED
+    ),
 )
 
 SOCKET_EXTENSION_FUNCS: Final = WASMEDGE_SOCKET_FUNCS + WAMR_SOCKET_FUNCS

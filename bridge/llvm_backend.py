@@ -54,8 +54,14 @@ from .environ import ModuleEnv
 from .llvm_function import LLVMFunction, llvm_type, result_type, symbol_name, trampoline_name
 from .module import Module
 
-__all__ = ["LLVMFunction", "LLVMModule", "emit_object", "symbol_name", "target_machine",
-           "trampoline_name"]
+__all__ = [
+    "LLVMFunction",
+    "LLVMModule",
+    "emit_object",
+    "symbol_name",
+    "target_machine",
+    "trampoline_name",
+]
 
 DEFAULT_TRIPLE = "x86_64-unknown-linux-gnu"
 
@@ -73,8 +79,9 @@ _ARCH = {
 _MACHINES: dict[tuple[str, int, bool, str], llvm.TargetMachine] = {}
 
 
-def target_machine(triple: str, opt_level: int, pic: bool,
-                   cpu: str = "baseline") -> llvm.TargetMachine:
+def target_machine(
+    triple: str, opt_level: int, pic: bool, cpu: str = "baseline"
+) -> llvm.TargetMachine:
     """One TargetMachine per (triple, level, pic, cpu), small code model."""
     key = (triple, opt_level, pic, cpu)
     tm = _MACHINES.get(key)
@@ -88,20 +95,24 @@ def target_machine(triple: str, opt_level: int, pic: bool,
         name, features, abiname = _ARCH[arch]
         if cpu != "baseline":
             if arch != "x86_64":
-                raise ValueError(f"target-cpu {cpu!r} is an x86-64 level; {arch} builds take "
-                                 "the baseline only")
+                raise ValueError(
+                    f"target-cpu {cpu!r} is an x86-64 level; {arch} builds take the baseline only"
+                )
             name = cpu_level(cpu)
         target = llvm.Target.from_triple(triple)
         tm = target.create_target_machine(
-            cpu=name, features=features, opt=opt_level, reloc="pic" if pic else "static",
-            codemodel="small", abiname=abiname,
+            cpu=name,
+            features=features,
+            opt=opt_level,
+            reloc="pic" if pic else "static",
+            codemodel="small",
+            abiname=abiname,
         )
         _MACHINES[key] = tm
     return tm
 
 
-def emit_object(text: str, triple: str, opt_level: int, pic: bool,
-                cpu: str = "baseline") -> bytes:
+def emit_object(text: str, triple: str, opt_level: int, pic: bool, cpu: str = "baseline") -> bytes:
     """Parse, verify, optimise and compile one module of IR text."""
     tm = target_machine(triple, opt_level, pic, cpu)
     mod = llvm.parse_assembly(text, context=llvm.create_context())
@@ -118,7 +129,11 @@ class LLVMModule:
     """ModuleBackend: collects function texts, emits one object at finish."""
 
     def __init__(
-        self, module: Module, triple: str = DEFAULT_TRIPLE, opt_level: int = 2, pic: bool = False,
+        self,
+        module: Module,
+        triple: str = DEFAULT_TRIPLE,
+        opt_level: int = 2,
+        pic: bool = False,
         cpu: str = "baseline",
     ) -> None:
         self.module = module
@@ -155,8 +170,10 @@ class LLVMModule:
         """wk_tramp_<t>(vmctx, code, slots): arguments from 8-byte slots, results over them."""
         ftype = self.module.types[type_index]
         name = trampoline_name(type_index)
-        lines = [f"define {self.linkage} void @{name}(ptr %vm, ptr %code, ptr %slots) #0 {{",
-                 "entry:"]
+        lines = [
+            f"define {self.linkage} void @{name}(ptr %vm, ptr %code, ptr %slots) #0 {{",
+            "entry:",
+        ]
         args = ["ptr %vm"]
         for i, (p, at) in enumerate(zip(ftype.params, slot_offsets(ftype.params), strict=True)):
             t = llvm_type(p)

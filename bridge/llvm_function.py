@@ -25,8 +25,13 @@ if TYPE_CHECKING:
     from .llvm_backend import LLVMModule
 
 _VT = {
-    ValType.I32: "i32", ValType.I64: "i64", ValType.F32: "float", ValType.F64: "double",
-    ValType.FUNCREF: "i64", ValType.EXTERNREF: "i64", ValType.V128: V128,
+    ValType.I32: "i32",
+    ValType.I64: "i64",
+    ValType.F32: "float",
+    ValType.F64: "double",
+    ValType.FUNCREF: "i64",
+    ValType.EXTERNREF: "i64",
+    ValType.V128: V128,
 }
 _PREFIX_OF = {"i32": "%i", "i64": "%l", "float": "%f", "double": "%d", V128: "%v"}
 _TYPE_OF_PREFIX = {"%i": "i32", "%l": "i64", "%f": "float", "%d": "double", "%v": V128}
@@ -62,6 +67,7 @@ _STORES = {
     "i64.store16": ("i64", "i16", 2),
     "i64.store32": ("i64", "i32", 4),
 }
+
 
 def type_of(value: str) -> str:
     """The LLVM type of an operand string (see the module docstring)."""
@@ -177,10 +183,13 @@ class LLVMFunction:
         name = symbol_name(self.func_index)
         # The trap builtin's pointer is an entry load too: fetch it before copying the entry.
         trap_fn = self._builtin_fn(Builtin.TRAP) if self.trap_blocks else ""
-        params = "".join(f", {t} %a{i}" for i, t in enumerate(self.local_types[: len(
-            self.ftype.params)]))
-        out = [f"define {self.parent.linkage} {self.ret_type} @{name}(ptr %vm{params}) #0 {{",
-               "entry:"]
+        params = "".join(
+            f", {t} %a{i}" for i, t in enumerate(self.local_types[: len(self.ftype.params)])
+        )
+        out = [
+            f"define {self.parent.linkage} {self.ret_type} @{name}(ptr %vm{params}) #0 {{",
+            "entry:",
+        ]
         out += self.entry
         out.append(self.entry_term)
         for b in self.blocks:

@@ -57,8 +57,16 @@ WIDTH = {"i32": 32, "i64": 64, "f32": 32, "f64": 64}
 _INT_BINARY = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
 _SHIFTS = {"shl": "shl", "shr_s": "ashr", "shr_u": "lshr"}
 _ICMP = {
-    "eq": "eq", "ne": "ne", "lt_s": "slt", "lt_u": "ult", "gt_s": "sgt", "gt_u": "ugt",
-    "le_s": "sle", "le_u": "ule", "ge_s": "sge", "ge_u": "uge",
+    "eq": "eq",
+    "ne": "ne",
+    "lt_s": "slt",
+    "lt_u": "ult",
+    "gt_s": "sgt",
+    "gt_u": "ugt",
+    "le_s": "sle",
+    "le_u": "ule",
+    "ge_s": "sge",
+    "ge_u": "uge",
 }
 # `ne` is the only unordered comparison: NaN != x is true in Wasm.
 _FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "gt": "ogt", "le": "ole", "ge": "oge"}
@@ -69,7 +77,11 @@ _ROUNDING = 'metadata !"round.tonearest", '
 _MAYTRAP = 'metadata !"fpexcept.maytrap") #2'
 CANONICAL_NAN = "0x7FF8000000000000"  # +qNaN, payload 0; LLVM's hex spelling for both widths
 _FLOAT_UNARY_INTRINSIC = {
-    "abs": "fabs", "sqrt": "sqrt", "ceil": "ceil", "floor": "floor", "trunc": "trunc",
+    "abs": "fabs",
+    "sqrt": "sqrt",
+    "ceil": "ceil",
+    "floor": "floor",
+    "trunc": "trunc",
     "nearest": "roundeven",
 }
 _MASK64 = (1 << 64) - 1
@@ -275,11 +287,15 @@ def _resize(dst: str) -> Lowering:
     """promote/demote, constrained: demote(promote x) must not fold to a signalling x."""
     if dst == "f64":
         return _one_operand(
-            PREFIX[dst], " = call double @llvm.experimental.constrained.fpext.f64.f32(float ",
-            f", {_MAYTRAP}")
+            PREFIX[dst],
+            " = call double @llvm.experimental.constrained.fpext.f64.f32(float ",
+            f", {_MAYTRAP}",
+        )
     return _one_operand(
-        PREFIX[dst], " = call float @llvm.experimental.constrained.fptrunc.f32.f64(double ",
-        f", {_ROUNDING}{_MAYTRAP}")
+        PREFIX[dst],
+        " = call float @llvm.experimental.constrained.fptrunc.f32.f64(double ",
+        f", {_ROUNDING}{_MAYTRAP}",
+    )
 
 
 def _min_max(intrinsic: str, ty: str) -> Lowering:

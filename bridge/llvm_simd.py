@@ -42,12 +42,24 @@ _HALF = {"i16x8": "i8x16", "i32x4": "i16x8", "i64x2": "i32x4"}  # wide shape -> 
 _INT_BIN = {"add": "add", "sub": "sub", "mul": "mul"}
 _SHIFT = {"shl": "shl", "shr_s": "ashr", "shr_u": "lshr"}
 _INT_INTRINSIC = {
-    "add_sat_s": "sadd.sat", "add_sat_u": "uadd.sat", "sub_sat_s": "ssub.sat",
-    "sub_sat_u": "usub.sat", "min_s": "smin", "min_u": "umin", "max_s": "smax", "max_u": "umax",
+    "add_sat_s": "sadd.sat",
+    "add_sat_u": "uadd.sat",
+    "sub_sat_s": "ssub.sat",
+    "sub_sat_u": "usub.sat",
+    "min_s": "smin",
+    "min_u": "umin",
+    "max_s": "smax",
+    "max_u": "umax",
 }
 _FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
-_FLOAT_UNARY = {"abs": "fabs", "sqrt": "sqrt", "ceil": "ceil", "floor": "floor",
-                "trunc": "trunc", "nearest": "roundeven"}
+_FLOAT_UNARY = {
+    "abs": "fabs",
+    "sqrt": "sqrt",
+    "ceil": "ceil",
+    "floor": "floor",
+    "trunc": "trunc",
+    "nearest": "roundeven",
+}
 _MAYTRAP = 'metadata !"fpexcept.maytrap") #2'
 _ROUNDING = 'metadata !"round.tonearest", '
 
@@ -161,7 +173,8 @@ def _v128(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: Imm) -> s
 
 # name -> (vector type loaded, extension to, lanes) for the extending loads
 _EXTEND_LOADS = {
-    "load8x8_s": ("<8 x i8>", "sext", "<8 x i16>"), "load8x8_u": ("<8 x i8>", "zext", "<8 x i16>"),
+    "load8x8_s": ("<8 x i8>", "sext", "<8 x i16>"),
+    "load8x8_u": ("<8 x i8>", "zext", "<8 x i16>"),
     "load16x4_s": ("<4 x i16>", "sext", "<4 x i32>"),
     "load16x4_u": ("<4 x i16>", "zext", "<4 x i32>"),
     "load32x2_s": ("<2 x i32>", "sext", "<2 x i64>"),
@@ -249,8 +262,7 @@ def _integer(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
         return e.back(e.t(f"sext <{lanes} x i1> {c} to {ty}"), ty)
     if name in _INT_INTRINSIC:
         y = e.cast(a[1], shape)
-        return e.back(e.t(f"call {ty} @llvm.{_INT_INTRINSIC[name]}.{sfx}({ty} {x}, {ty} {y})"),
-                      ty)
+        return e.back(e.t(f"call {ty} @llvm.{_INT_INTRINSIC[name]}.{sfx}({ty} {x}, {ty} {y})"), ty)
     if name in _SHIFT:
         count = e.t(f"and i32 {a[1]}, {bits - 1}")
         if bits < 32:
@@ -301,10 +313,14 @@ def _integer(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
             lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
         else:
             lo, hi = 0, (1 << bits) - 1
-        c = e.t(f"call {cat_ty} @llvm.smax.{cat_sfx}({cat_ty} {cat}, "
-                f"{cat_ty} {_splat_const(selem, 2 * slanes, lo)})")
-        c = e.t(f"call {cat_ty} @llvm.smin.{cat_sfx}({cat_ty} {c}, "
-                f"{cat_ty} {_splat_const(selem, 2 * slanes, hi)})")
+        c = e.t(
+            f"call {cat_ty} @llvm.smax.{cat_sfx}({cat_ty} {cat}, "
+            f"{cat_ty} {_splat_const(selem, 2 * slanes, lo)})"
+        )
+        c = e.t(
+            f"call {cat_ty} @llvm.smin.{cat_sfx}({cat_ty} {c}, "
+            f"{cat_ty} {_splat_const(selem, 2 * slanes, hi)})"
+        )
         return e.back(e.t(f"trunc {cat_ty} {c} to {ty}"), ty)
     half = _HALF.get(shape)
     if half is not None:
@@ -320,8 +336,9 @@ def _integer(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
             return e.back(e.t(f"mul {ty} {ws[0]}, {ws[1]}"), ty)
         if name.startswith("extadd_pairwise_") or name == "dot_i16x8_s":
             wty = f"<{slanes} x {elem}>"
-            xw = e.t(f"{ext if name != 'dot_i16x8_s' else 'sext'} {sty} {e.cast(a[0], src)} "
-                     f"to {wty}")
+            xw = e.t(
+                f"{ext if name != 'dot_i16x8_s' else 'sext'} {sty} {e.cast(a[0], src)} to {wty}"
+            )
             if name == "dot_i16x8_s":
                 yw = e.t(f"sext {sty} {e.cast(a[1], src)} to {wty}")
                 xw = e.t(f"mul {wty} {xw}, {yw}")
@@ -336,8 +353,10 @@ def _float(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
     x = e.cast(a[0], shape)
     if name in _FLOAT_ARITH:
         y = e.cast(a[1], shape)
-        r = e.t(f"call {ty} @llvm.experimental.constrained.{_FLOAT_ARITH[name]}.{sfx}({ty} {x}, "
-                f"{ty} {y}, {_ROUNDING}{_MAYTRAP}")
+        r = e.t(
+            f"call {ty} @llvm.experimental.constrained.{_FLOAT_ARITH[name]}.{sfx}({ty} {x}, "
+            f"{ty} {y}, {_ROUNDING}{_MAYTRAP}"
+        )
         return e.back(r, ty)
     if name in _FLOAT_UNARY:
         return e.back(e.t(f"call {ty} @llvm.{_FLOAT_UNARY[name]}.{sfx}({ty} {x})"), ty)
@@ -365,14 +384,20 @@ def _float(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
         cv = "sitofp" if name[-1] == "s" else "uitofp"
         return e.back(e.t(f"{cv} <2 x i32> {low} to {ty}"), ty)
     if name == "demote_f64x2_zero":
-        d = e.t(f"call <2 x float> @llvm.experimental.constrained.fptrunc.v2f32.v2f64("
-                f"<2 x double> {e.cast(a[0], 'f64x2')}, {_ROUNDING}{_MAYTRAP}")
-        return e.back(e.t(f"shufflevector <2 x float> {d}, <2 x float> zeroinitializer, "
-                          f"{_mask(range(4))}"), ty)
+        d = e.t(
+            f"call <2 x float> @llvm.experimental.constrained.fptrunc.v2f32.v2f64("
+            f"<2 x double> {e.cast(a[0], 'f64x2')}, {_ROUNDING}{_MAYTRAP}"
+        )
+        return e.back(
+            e.t(f"shufflevector <2 x float> {d}, <2 x float> zeroinitializer, {_mask(range(4))}"),
+            ty,
+        )
     if name == "promote_low_f32x4":
         low = e.half("<4 x float>", e.cast(a[0], "f32x4"), 4, False)
-        p = e.t(f"call <2 x double> @llvm.experimental.constrained.fpext.v2f64.v2f32("
-                f"<2 x float> {low}, {_MAYTRAP}")
+        p = e.t(
+            f"call <2 x double> @llvm.experimental.constrained.fpext.v2f64.v2f32("
+            f"<2 x float> {low}, {_MAYTRAP}"
+        )
         return e.back(p, ty)
     raise UnsupportedError(f"operator {shape}.{name} is not supported by the LLVM backend")
 
@@ -381,10 +406,12 @@ def _trunc_sat(e: _Emit, name: str, a: Sequence[str]) -> str:
     """i32x4.trunc_sat_f32x4_s/u and i32x4.trunc_sat_f64x2_s/u_zero."""
     sign = name.split("_")[3]
     if "f32x4" in name:
-        r = e.t(f"call <4 x i32> @llvm.fpto{sign}i.sat.v4i32.v4f32(<4 x float> "
-                f"{e.cast(a[0], 'f32x4')})")
+        r = e.t(
+            f"call <4 x i32> @llvm.fpto{sign}i.sat.v4i32.v4f32(<4 x float> {e.cast(a[0], 'f32x4')})"
+        )
         return e.back(r, "<4 x i32>")
-    r = e.t(f"call <2 x i32> @llvm.fpto{sign}i.sat.v2i32.v2f64(<2 x double> "
-            f"{e.cast(a[0], 'f64x2')})")
+    r = e.t(
+        f"call <2 x i32> @llvm.fpto{sign}i.sat.v2i32.v2f64(<2 x double> {e.cast(a[0], 'f64x2')})"
+    )
     w = e.t(f"shufflevector <2 x i32> {r}, <2 x i32> zeroinitializer, {_mask(range(4))}")
     return e.back(w, "<4 x i32>")

@@ -76,8 +76,10 @@ def _const(expr: list[Instr], what: str) -> str:
         if op in ("f32.const", "f64.const"):
             return f"{{WK_CONST_VALUE, 0, 0x{imm[0]:x}ull}}"
         if op == "v128.const":
-            return (f"{{WK_CONST_VALUE, 0, 0x{imm[0] & 0xFFFFFFFFFFFFFFFF:x}ull, "
-                    f"0x{imm[0] >> 64:x}ull}}")
+            return (
+                f"{{WK_CONST_VALUE, 0, 0x{imm[0] & 0xFFFFFFFFFFFFFFFF:x}ull, "
+                f"0x{imm[0] >> 64:x}ull}}"
+            )
         if op == "global.get":
             return f"{{WK_CONST_GLOBAL_GET, {imm[0]}u, 0}}"
         if op == "ref.func":

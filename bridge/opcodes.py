@@ -262,5 +262,10 @@ for _op in range(256):
 # Reference types and value types as encoded in the binary format.
 REFTYPES: dict[int, ValType] = {0x70: FUNCREF, 0x6F: EXTERNREF}
 VALTYPES: dict[int, ValType] = {
-    0x7F: I32, 0x7E: I64, 0x7D: F32, 0x7C: F64, 0x7B: ValType.V128, **REFTYPES
+    0x7F: I32,
+    0x7E: I64,
+    0x7D: F32,
+    0x7C: F64,
+    0x7B: ValType.V128,
+    **REFTYPES,
 }

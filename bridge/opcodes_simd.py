@@ -47,8 +47,7 @@ SIMD_LANES: dict[str, int] = {}
 SIMD_SIGS: dict[str, Sig] = {}
 
 _SHAPE_LANES = {"i8x16": 16, "i16x8": 8, "i32x4": 4, "i64x2": 2, "f32x4": 4, "f64x2": 2}
-_SHAPE_SCALAR = {"i8x16": I32, "i16x8": I32, "i32x4": I32, "i64x2": I64, "f32x4": F32,
-                 "f64x2": F64}
+_SHAPE_SCALAR = {"i8x16": I32, "i16x8": I32, "i32x4": I32, "i64x2": I64, "f32x4": F32, "f64x2": F64}
 
 _UN: Sig = ((V128,), (V128,))
 _BIN: Sig = ((V128, V128), (V128,))
@@ -70,17 +69,28 @@ def _ops(first: int, names: str, sig: Sig, prefix: str = "") -> None:
 
 # memory: (sub, name, natural alignment, access size, signature)
 _MEM = [
-    (0x00, "v128.load", 4, 16), (0x01, "v128.load8x8_s", 3, 8), (0x02, "v128.load8x8_u", 3, 8),
-    (0x03, "v128.load16x4_s", 3, 8), (0x04, "v128.load16x4_u", 3, 8),
-    (0x05, "v128.load32x2_s", 3, 8), (0x06, "v128.load32x2_u", 3, 8),
-    (0x07, "v128.load8_splat", 0, 1), (0x08, "v128.load16_splat", 1, 2),
-    (0x09, "v128.load32_splat", 2, 4), (0x0A, "v128.load64_splat", 3, 8),
-    (0x0B, "v128.store", 4, 16), (0x5C, "v128.load32_zero", 2, 4),
+    (0x00, "v128.load", 4, 16),
+    (0x01, "v128.load8x8_s", 3, 8),
+    (0x02, "v128.load8x8_u", 3, 8),
+    (0x03, "v128.load16x4_s", 3, 8),
+    (0x04, "v128.load16x4_u", 3, 8),
+    (0x05, "v128.load32x2_s", 3, 8),
+    (0x06, "v128.load32x2_u", 3, 8),
+    (0x07, "v128.load8_splat", 0, 1),
+    (0x08, "v128.load16_splat", 1, 2),
+    (0x09, "v128.load32_splat", 2, 4),
+    (0x0A, "v128.load64_splat", 3, 8),
+    (0x0B, "v128.store", 4, 16),
+    (0x5C, "v128.load32_zero", 2, 4),
     (0x5D, "v128.load64_zero", 3, 8),
 ]
 for _sub, _name, _align, _size in _MEM:
-    _add(_sub, _name, SimdImm.MEMARG, ((I32, V128), ()) if _name == "v128.store" else ((I32,),
-                                                                                       (V128,)))
+    _add(
+        _sub,
+        _name,
+        SimdImm.MEMARG,
+        ((I32, V128), ()) if _name == "v128.store" else ((I32,), (V128,)),
+    )
     SIMD_MEMOPS[_name] = (_align, _size)
 for _i, _bits in enumerate((8, 16, 32, 64)):
     _load, _store = f"v128.load{_bits}_lane", f"v128.store{_bits}_lane"
@@ -123,42 +133,86 @@ _ops(0x5E, "f32x4.demote_f64x2_zero f64x2.promote_low_f32x4", _UN)
 
 # 0x60..0xFF: the arithmetic block, one row per 16 sub-opcodes as in the spec's table.
 _ARITH: list[tuple[int, str]] = [
-    (0x60, "i8x16.abs i8x16.neg i8x16.popcnt i8x16.all_true i8x16.bitmask "
-           "i8x16.narrow_i16x8_s i8x16.narrow_i16x8_u f32x4.ceil f32x4.floor f32x4.trunc "
-           "f32x4.nearest i8x16.shl i8x16.shr_s i8x16.shr_u i8x16.add i8x16.add_sat_s"),
-    (0x70, "i8x16.add_sat_u i8x16.sub i8x16.sub_sat_s i8x16.sub_sat_u f64x2.ceil f64x2.floor "
-           "i8x16.min_s i8x16.min_u i8x16.max_s i8x16.max_u f64x2.trunc i8x16.avgr_u "
-           "i16x8.extadd_pairwise_i8x16_s i16x8.extadd_pairwise_i8x16_u "
-           "i32x4.extadd_pairwise_i16x8_s i32x4.extadd_pairwise_i16x8_u"),
-    (0x80, "i16x8.abs i16x8.neg i16x8.q15mulr_sat_s i16x8.all_true i16x8.bitmask "
-           "i16x8.narrow_i32x4_s i16x8.narrow_i32x4_u i16x8.extend_low_i8x16_s "
-           "i16x8.extend_high_i8x16_s i16x8.extend_low_i8x16_u i16x8.extend_high_i8x16_u "
-           "i16x8.shl i16x8.shr_s i16x8.shr_u i16x8.add i16x8.add_sat_s"),
-    (0x90, "i16x8.add_sat_u i16x8.sub i16x8.sub_sat_s i16x8.sub_sat_u f64x2.nearest i16x8.mul "
-           "i16x8.min_s i16x8.min_u i16x8.max_s i16x8.max_u - i16x8.avgr_u "
-           "i16x8.extmul_low_i8x16_s i16x8.extmul_high_i8x16_s i16x8.extmul_low_i8x16_u "
-           "i16x8.extmul_high_i8x16_u"),
-    (0xA0, "i32x4.abs i32x4.neg - i32x4.all_true i32x4.bitmask - - i32x4.extend_low_i16x8_s "
-           "i32x4.extend_high_i16x8_s i32x4.extend_low_i16x8_u i32x4.extend_high_i16x8_u "
-           "i32x4.shl i32x4.shr_s i32x4.shr_u i32x4.add -"),
-    (0xB0, "- i32x4.sub - - - i32x4.mul i32x4.min_s i32x4.min_u i32x4.max_s i32x4.max_u "
-           "i32x4.dot_i16x8_s - i32x4.extmul_low_i16x8_s i32x4.extmul_high_i16x8_s "
-           "i32x4.extmul_low_i16x8_u i32x4.extmul_high_i16x8_u"),
-    (0xC0, "i64x2.abs i64x2.neg - i64x2.all_true i64x2.bitmask - - i64x2.extend_low_i32x4_s "
-           "i64x2.extend_high_i32x4_s i64x2.extend_low_i32x4_u i64x2.extend_high_i32x4_u "
-           "i64x2.shl i64x2.shr_s i64x2.shr_u i64x2.add -"),
-    (0xD0, "- i64x2.sub - - - i64x2.mul i64x2.eq i64x2.ne i64x2.lt_s i64x2.gt_s i64x2.le_s "
-           "i64x2.ge_s i64x2.extmul_low_i32x4_s i64x2.extmul_high_i32x4_s "
-           "i64x2.extmul_low_i32x4_u i64x2.extmul_high_i32x4_u"),
-    (0xE0, "f32x4.abs f32x4.neg - f32x4.sqrt f32x4.add f32x4.sub f32x4.mul f32x4.div "
-           "f32x4.min f32x4.max f32x4.pmin f32x4.pmax f64x2.abs f64x2.neg - f64x2.sqrt"),
-    (0xF0, "f64x2.add f64x2.sub f64x2.mul f64x2.div f64x2.min f64x2.max f64x2.pmin f64x2.pmax "
-           "i32x4.trunc_sat_f32x4_s i32x4.trunc_sat_f32x4_u f32x4.convert_i32x4_s "
-           "f32x4.convert_i32x4_u i32x4.trunc_sat_f64x2_s_zero i32x4.trunc_sat_f64x2_u_zero "
-           "f64x2.convert_low_i32x4_s f64x2.convert_low_i32x4_u"),
+    (
+        0x60,
+        "i8x16.abs i8x16.neg i8x16.popcnt i8x16.all_true i8x16.bitmask "
+        "i8x16.narrow_i16x8_s i8x16.narrow_i16x8_u f32x4.ceil f32x4.floor f32x4.trunc "
+        "f32x4.nearest i8x16.shl i8x16.shr_s i8x16.shr_u i8x16.add i8x16.add_sat_s",
+    ),
+    (
+        0x70,
+        "i8x16.add_sat_u i8x16.sub i8x16.sub_sat_s i8x16.sub_sat_u f64x2.ceil f64x2.floor "
+        "i8x16.min_s i8x16.min_u i8x16.max_s i8x16.max_u f64x2.trunc i8x16.avgr_u "
+        "i16x8.extadd_pairwise_i8x16_s i16x8.extadd_pairwise_i8x16_u "
+        "i32x4.extadd_pairwise_i16x8_s i32x4.extadd_pairwise_i16x8_u",
+    ),
+    (
+        0x80,
+        "i16x8.abs i16x8.neg i16x8.q15mulr_sat_s i16x8.all_true i16x8.bitmask "
+        "i16x8.narrow_i32x4_s i16x8.narrow_i32x4_u i16x8.extend_low_i8x16_s "
+        "i16x8.extend_high_i8x16_s i16x8.extend_low_i8x16_u i16x8.extend_high_i8x16_u "
+        "i16x8.shl i16x8.shr_s i16x8.shr_u i16x8.add i16x8.add_sat_s",
+    ),
+    (
+        0x90,
+        "i16x8.add_sat_u i16x8.sub i16x8.sub_sat_s i16x8.sub_sat_u f64x2.nearest i16x8.mul "
+        "i16x8.min_s i16x8.min_u i16x8.max_s i16x8.max_u - i16x8.avgr_u "
+        "i16x8.extmul_low_i8x16_s i16x8.extmul_high_i8x16_s i16x8.extmul_low_i8x16_u "
+        "i16x8.extmul_high_i8x16_u",
+    ),
+    (
+        0xA0,
+        "i32x4.abs i32x4.neg - i32x4.all_true i32x4.bitmask - - i32x4.extend_low_i16x8_s "
+        "i32x4.extend_high_i16x8_s i32x4.extend_low_i16x8_u i32x4.extend_high_i16x8_u "
+        "i32x4.shl i32x4.shr_s i32x4.shr_u i32x4.add -",
+    ),
+    (
+        0xB0,
+        "- i32x4.sub - - - i32x4.mul i32x4.min_s i32x4.min_u i32x4.max_s i32x4.max_u "
+        "i32x4.dot_i16x8_s - i32x4.extmul_low_i16x8_s i32x4.extmul_high_i16x8_s "
+        "i32x4.extmul_low_i16x8_u i32x4.extmul_high_i16x8_u",
+    ),
+    (
+        0xC0,
+        "i64x2.abs i64x2.neg - i64x2.all_true i64x2.bitmask - - i64x2.extend_low_i32x4_s "
+        "i64x2.extend_high_i32x4_s i64x2.extend_low_i32x4_u i64x2.extend_high_i32x4_u "
+        "i64x2.shl i64x2.shr_s i64x2.shr_u i64x2.add -",
+    ),
+    (
+        0xD0,
+        "- i64x2.sub - - - i64x2.mul i64x2.eq i64x2.ne i64x2.lt_s i64x2.gt_s i64x2.le_s "
+        "i64x2.ge_s i64x2.extmul_low_i32x4_s i64x2.extmul_high_i32x4_s "
+        "i64x2.extmul_low_i32x4_u i64x2.extmul_high_i32x4_u",
+    ),
+    (
+        0xE0,
+        "f32x4.abs f32x4.neg - f32x4.sqrt f32x4.add f32x4.sub f32x4.mul f32x4.div "
+        "f32x4.min f32x4.max f32x4.pmin f32x4.pmax f64x2.abs f64x2.neg - f64x2.sqrt",
+    ),
+    (
+        0xF0,
+        "f64x2.add f64x2.sub f64x2.mul f64x2.div f64x2.min f64x2.max f64x2.pmin f64x2.pmax "
+        "i32x4.trunc_sat_f32x4_s i32x4.trunc_sat_f32x4_u f32x4.convert_i32x4_s "
+        "f32x4.convert_i32x4_u i32x4.trunc_sat_f64x2_s_zero i32x4.trunc_sat_f64x2_u_zero "
+        "f64x2.convert_low_i32x4_s f64x2.convert_low_i32x4_u",
+    ),
 ]
-_UNARY_WORDS = ("abs", "neg", "popcnt", "sqrt", "ceil", "floor", "trunc", "nearest", "extend",
-                "extadd", "convert", "promote", "demote", "trunc_sat")
+_UNARY_WORDS = (
+    "abs",
+    "neg",
+    "popcnt",
+    "sqrt",
+    "ceil",
+    "floor",
+    "trunc",
+    "nearest",
+    "extend",
+    "extadd",
+    "convert",
+    "promote",
+    "demote",
+    "trunc_sat",
+)
 for _first, _names in _ARITH:
     for _i, _n in enumerate(_names.split()):
         if _n == "-":

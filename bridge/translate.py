@@ -72,8 +72,11 @@ class FunctionTranslator:
             h = handlers.get(op)
             if h is not None:
                 h(instr)
-            elif op[:4] in _NUMERIC_PREFIXES and op[4:] != "const" and "load" not in op and (
-                "store" not in op
+            elif (
+                op[:4] in _NUMERIC_PREFIXES
+                and op[4:] != "const"
+                and "load" not in op
+                and ("store" not in op)
             ):
                 n = numeric_arity(op)
                 args = self.stack[-n:]

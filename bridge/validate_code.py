@@ -363,8 +363,13 @@ def _const(s: _State, ins: Instr) -> None:
     s.vals.append(_CONST_TYPES[ins[0]])
 
 
-_CONST_TYPES = {"i32.const": I32, "i64.const": I64, "f32.const": F32, "f64.const": F64,
-                "v128.const": ValType.V128}
+_CONST_TYPES = {
+    "i32.const": I32,
+    "i64.const": I64,
+    "f32.const": F32,
+    "f64.const": F64,
+    "v128.const": ValType.V128,
+}
 
 
 # --- SIMD: operators with immediates (the rest are in the signature table) -----------------------
@@ -398,8 +403,18 @@ def _simd_sig(s: _State, ins: Instr) -> None:
 
 
 # Signature-only operators: SIMD ones without immediates that push one value.
-_SIGS = {**SIGS, **{n: sig for n, sig in SIMD_SIGS.items() if len(sig[1]) == 1 and sig[0]
-                    and n not in SIMD_MEMOPS and n not in SIMD_LANES and n != "i8x16.shuffle"}}
+_SIGS = {
+    **SIGS,
+    **{
+        n: sig
+        for n, sig in SIMD_SIGS.items()
+        if len(sig[1]) == 1
+        and sig[0]
+        and n not in SIMD_MEMOPS
+        and n not in SIMD_LANES
+        and n != "i8x16.shuffle"
+    },
+}
 
 _HANDLERS: dict[str, Callable[[_State, Instr], None]] = {
     "block": _block, "loop": _block, "if": _block, "else": _else, "end": _end,

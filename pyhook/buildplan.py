@@ -117,7 +117,13 @@ class BuildPlan:
         """The profile's choices with the command line's overrides (None: the profile's).
 
         Raises ProfileError when the backend cannot honour the CPU level."""
-        chosen = backend or profile.compile_backend
+        # A cross target may compile with another backend than the profile's (Cranelift is
+        # x86_64-only): Target.backend_for; an explicit --backend it cannot honour is refused.
+        chosen = (
+            target.backend_for(backend, explicit=True)
+            if backend
+            else target.backend_for(profile.compile_backend, explicit=False)
+        )
         level = cpu or profile.target_cpu
         try:
             check_backend(level, chosen)
@@ -125,10 +131,20 @@ class BuildPlan:
             raise ProfileError(str(e)) from None
         policy = unknown_imports or profile.unknown_imports
         if policy not in UNKNOWN_IMPORTS:
-            raise ProfileError(f"unknown-import policy {policy!r} is not one of "
-                               f"{', '.join(UNKNOWN_IMPORTS)}")
-        return cls(target, chosen, policy, debug or profile.debug, level, tuple(dirs),
-                   tuple(args), tuple(env), net or NetDefaults())
+            raise ProfileError(
+                f"unknown-import policy {policy!r} is not one of {', '.join(UNKNOWN_IMPORTS)}"
+            )
+        return cls(
+            target,
+            chosen,
+            policy,
+            debug or profile.debug,
+            level,
+            tuple(dirs),
+            tuple(args),
+            tuple(env),
+            net or NetDefaults(),
+        )
 
     def identity(self, wasm: bytes, name: str) -> dict[str, object]:
         """Everything that shapes the image built from `wasm` under `name`, as JSON data.
@@ -161,7 +177,16 @@ class BuildPlan:
     def build(self, wasm: bytes, out: Path, name: str) -> BuildResult:
         """Compile and link `wasm` into `out` (pyhook.image.build_image) as planned."""
         return build_image(
-            wasm, self.target, out, name=name, backend=self.backend,
-            unknown_imports=self.unknown_imports, dirs=self.dirs, args=self.args, env=self.env,
-            debug=self.debug, net=self.net, cpu=self.cpu,
+            wasm,
+            self.target,
+            out,
+            name=name,
+            backend=self.backend,
+            unknown_imports=self.unknown_imports,
+            dirs=self.dirs,
+            args=self.args,
+            env=self.env,
+            debug=self.debug,
+            net=self.net,
+            cpu=self.cpu,
         )

@@ -69,8 +69,9 @@ def _default_example() -> tuple[bytes, str]:
 def _unknown_imports(args: argparse.Namespace) -> str | None:
     """The policy the flags ask for; None: the profile's."""
     if args.trap_unknown_imports and args.default_values_unknown_imports:
-        raise UsageError("choose one of --trap-unknown-imports and "
-                         "--default-values-unknown-imports")
+        raise UsageError(
+            "choose one of --trap-unknown-imports and --default-values-unknown-imports"
+        )
     if args.default_values_unknown_imports:
         return "default"
     return "trap" if args.trap_unknown_imports else None
@@ -84,9 +85,16 @@ def _plan(args: argparse.Namespace, target: Target, net: NetDefaults | None = No
 
     baked = args.command == "build"
     return BuildPlan.resolve(
-        target, resolve_profile(args.profile), backend=args.backend,
-        unknown_imports=_unknown_imports(args), debug=args.debug, cpu=args.target_cpu,
-        dirs=_dirs(args), args=args.arg if baked else (), env=args.env if baked else (), net=net,
+        target,
+        resolve_profile(args.profile),
+        backend=args.backend,
+        unknown_imports=_unknown_imports(args),
+        debug=args.debug,
+        cpu=args.target_cpu,
+        dirs=_dirs(args),
+        args=args.arg if baked else (),
+        env=args.env if baked else (),
+        net=net,
     )
 
 
@@ -112,13 +120,17 @@ def cmd_build_manifest(args: argparse.Namespace) -> int:
 
     path = args.manifest_path or find_manifest(Path.cwd())
     if path is None:
-        raise UsageError("no module given, and no wasmkiln.toml (or pyproject.toml with "
-                         f"[tool.wasmkiln]) in {Path.cwd()} or its parents")
+        raise UsageError(
+            "no module given, and no wasmkiln.toml (or pyproject.toml with "
+            f"[tool.wasmkiln]) in {Path.cwd()} or its parents"
+        )
     t0 = time.perf_counter()
     try:
         built = build_manifest(
-            load_manifest(path), profile=args.profile,
-            targets=[args.target] if args.target else None, images=args.image or None,
+            load_manifest(path),
+            profile=args.profile,
+            targets=args.target or None,
+            images=args.image or None,
             log=_say,
         )
     except BuildError as e:  # a module or a command of the project failed: exit 1, like build
@@ -132,16 +144,25 @@ def cmd_build_manifest(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     if args.module is None:
         if args.output:
-            raise UsageError("-o names the image of one MODULE; a manifest build writes "
-                             "target/<triple>/<profile>/<name>")
+            raise UsageError(
+                "-o names the image of one MODULE; a manifest build writes "
+                "target/<triple>/<profile>/<name>"
+            )
         if args.publish or args.listen:
-            raise UsageError("-p/--listen record the ports of one MODULE's image; a manifest "
-                             "declares them per image (listen = [...])")
+            raise UsageError(
+                "-p/--listen record the ports of one MODULE's image; a manifest "
+                "declares them per image (listen = [...])"
+            )
         return cmd_build_manifest(args)
     if args.image:
         raise UsageError("--image selects images of a manifest; it does not go with a module")
     net = _net_defaults(args.publish, args.listen)
-    target = get_target(args.target or DEFAULT_TARGET)
+    if args.target and len(args.target) > 1:
+        raise UsageError(
+            "one MODULE makes one image: give one --target (a manifest builds "
+            "several, each into target/<triple>/<profile>/)"
+        )
+    target = get_target(args.target[0] if args.target else DEFAULT_TARGET)
     wasm = _read_wasm(args.module)
     name = args.module.stem
     out = args.output or args.module.with_suffix(target.image_suffix)
@@ -151,8 +172,10 @@ def cmd_build(args: argparse.Namespace) -> int:
             raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
     result = _plan(args, target, net).build(wasm, out, name)
     elapsed = time.perf_counter() - t0
-    _say(f"built {out} for {target.triple} ({result.size} bytes, {result.instructions} "
-         f"instructions, {elapsed:.2f} s)")
+    _say(
+        f"built {out} for {target.triple} ({result.size} bytes, {result.instructions} "
+        f"instructions, {elapsed:.2f} s)"
+    )
     return 0
 
 
@@ -179,13 +202,18 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
             raise UsageError(f"{args.image} is neither a Wasm module nor a wasmkiln image")
         if args.target and args.target != info.get("target"):
             raise UsageError(f"{args.image} was built for {info.get('target')}, not {args.target}")
-        return (args.image, get_target(info["target"]), info.get("module", args.image.stem),
-                NetDefaults.from_info(info))
+        return (
+            args.image,
+            get_target(info["target"]),
+            info.get("module", args.image.stem),
+            NetDefaults.from_info(info),
+        )
     target = get_target(args.target or DEFAULT_TARGET)
     plan = _plan(args, target)
     key = plan.cache_key(wasm, name)
-    out = imagecache.use(f"{name}-{key}{target.image_suffix}",
-                         lambda path: plan.build(wasm, path, name))
+    out = imagecache.use(
+        f"{name}-{key}{target.image_suffix}", lambda path: plan.build(wasm, path, name)
+    )
     return out, target, name, NetDefaults()
 
 
@@ -204,19 +232,23 @@ def _check_network(args: argparse.Namespace, net: NetOptions) -> None:
         return
     info = read_image_info(args.image) if args.image.exists() else None
     if info is not None and info.get("network", True) is False:
-        raise UsageError(f"{option} needs networking, and {args.image} was linked by a "
-                         "wasmkiln built without networking (no lwIP): rebuild the image with "
-                         "one that has it (see scripts/fetch-lwip.sh)")
+        raise UsageError(
+            f"{option} needs networking, and {args.image} was linked by a "
+            "wasmkiln built without networking (no lwIP): rebuild the image with "
+            "one that has it (see scripts/fetch-lwip.sh)"
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     for e in args.env:
         if "=" not in e:
             raise UsageError(f"--env takes KEY=VALUE, got {e!r}")
+
     def net_options(publish: list[str], listen: list[str]) -> NetOptions:
         try:
-            return NetOptions.parse(publish, listen, args.ip, args.gateway, args.net,
-                                    dns=args.dns, tap=args.tap)
+            return NetOptions.parse(
+                publish, listen, args.ip, args.gateway, args.net, dns=args.dns, tap=args.tap
+            )
         except NetOptionError as e:
             raise UsageError(str(e)) from None
 
@@ -228,9 +260,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not net.forwards and (baked.publish or baked.listen):  # the run names no port
         net = net_options(list(baked.publish), list(baked.listen))
     opts = RunOptions(
-        args=list(args.args), env=list(args.env), accel=args.accel,
-        timeout=args.timeout, program_name=name, net=net,
-        net_backend=args.net_backend, machine=args.machine,
+        args=list(args.args),
+        env=list(args.env),
+        accel=args.accel,
+        timeout=args.timeout,
+        program_name=name,
+        net=net,
+        net_backend=args.net_backend,
+        machine=args.machine,
     )
     if not args.dir or args.image is None or _is_wasm(args.image):  # packed in the cached image
         return _boot(image, target, opts, args.memory)
@@ -274,8 +311,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
     for c in reversed(found):  # most recently used first
         print(f"{imagecache.format_size(c.size):>10}  {_age(now - c.used):>10}  {c.path.name}")
     total = imagecache.format_size(sum(c.size for c in found))
-    print(f"{len(found)} image(s), {total} of {imagecache.format_size(limit)} "
-          f"({imagecache.MAX_SIZE_ENV}) in {folder}")
+    print(
+        f"{len(found)} image(s), {total} of {imagecache.format_size(limit)} "
+        f"({imagecache.MAX_SIZE_ENV}) in {folder}"
+    )
     return 0
 
 
@@ -287,11 +326,33 @@ def _age(seconds: float) -> str:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    backends = "/".join(f"{p}={resolve_profile(p).compile_backend}" for p in BUILTIN_PROFILES)
-    print(f"{'target':<14} {'backends':<26} {'linker':<8} status")
+    """One line per target: which backend compiles each built-in profile, which C compiler
+    driver links (target.json's "cc", else the system's gcc; both link with GNU ld), and
+    whether it can be used. A column holds no spaces (pyhook/cmake/wasmkilnConfig.cmake
+    parses this)."""
+    import json
+
+    from .runtime import RuntimeNotFound, target_dir
+
+    print(f"{'target':<14} {'backends':<28} {'linker':<26} status")
     for t in TARGETS.values():
-        status = "default" if t.triple == DEFAULT_TARGET else ("ok" if t.supported else "not yet")
-        print(f"{t.triple:<14} {backends:<26} {'gcc/ld':<8} {status}: {t.description}")
+        backends = "/".join(
+            f"{p}={t.backend_for(resolve_profile(p).compile_backend, explicit=False)}"
+            for p in BUILTIN_PROFILES
+        )
+        try:
+            spec = json.loads((target_dir(t.triple) / "target.json").read_text())
+            linker = f"{spec.get('cc', ['gcc'])[0]}/ld"
+            status = "default" if t.triple == DEFAULT_TARGET else "ok"
+        except (RuntimeNotFound, ValueError, OSError):
+            linker = "-"
+            status = (
+                "not yet"
+                if not t.supported
+                else f"not yet (runtime not built: apt-get install {t.build_packages or 'gcc'}"
+                f" and reinstall)"
+            )
+        print(f"{t.triple:<14} {backends:<28} {linker:<26} {status}: {t.description}")
     return 0
 
 
@@ -314,11 +375,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_wast(args: argparse.Namespace) -> int:
+    from wasmkiln.bridge.codegen import backend_named
+
+    from .hostrt import HostError
+    from .targets import CROSS_DEV_BACKEND
     from .wast import main as wast_main  # loads cffi and the host runtime: only here
 
+    arch = args.target or "x86_64"
+    backend = args.backend or ("cranelift" if arch == "x86_64" else CROSS_DEV_BACKEND)
     try:
-        return wast_main(args.paths, backend=args.backend, verbose=args.verbose)
-    except (FileNotFoundError, ValueError) as e:
+        backend_named(backend, arch=arch)  # an arch Cranelift cannot do: one line, not a crash
+        return wast_main(args.paths, backend=backend, verbose=args.verbose, arch=arch)
+    except (FileNotFoundError, ValueError, HostError) as e:
         raise UsageError(str(e)) from None
 
 
@@ -326,11 +394,14 @@ def cmd_wast(args: argparse.Namespace) -> int:
 def _add_fuzz_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .fuzz import add_arguments
 
-    f = sub.add_parser("fuzz", help="differential fuzzing against wasmtime; garbage inputs",
-                       description="Generate modules with binaryen (wasm-opt -ttf), run each in "
-                       "wasmtime and in wasmkiln, compare every call; mismatches are saved with a "
-                       "reduced reproducer. With --garbage N, feed N hostile inputs to the "
-                       "decoder, validator and compiler instead. Last line: `N passed, N failed`.")
+    f = sub.add_parser(
+        "fuzz",
+        help="differential fuzzing against wasmtime; garbage inputs",
+        description="Generate modules with binaryen (wasm-opt -ttf), run each in "
+        "wasmtime and in wasmkiln, compare every call; mismatches are saved with a "
+        "reduced reproducer. With --garbage N, feed N hostile inputs to the "
+        "decoder, validator and compiler instead. Last line: `N passed, N failed`.",
+    )
     add_arguments(f)
     f.set_defaults(func=cmd_fuzz)
 
@@ -355,102 +426,199 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
         prog="wasmkiln",
         description="Compile WASI modules ahead of time into unikernel images and run them.",
     )
-    p.add_argument("--cmake-dir", action="store_true",
-                   help="print the folder of wasmkiln's CMake package and exit (= cmake-dir)")
+    p.add_argument(
+        "--cmake-dir",
+        action="store_true",
+        help="print the folder of wasmkiln's CMake package and exit (= cmake-dir)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def compile_flags(sp: argparse.ArgumentParser, default_target: str | None) -> None:
-        sp.add_argument("--target", default=default_target,
-                        help=f"target triple (default {DEFAULT_TARGET}; see `wasmkiln targets`)")
-        sp.add_argument("--profile", default=DEFAULT_PROFILE,
-                        help=f"{' or '.join(BUILTIN_PROFILES)} (dev: fast compile; release: "
-                        "optimised), or a [profile.NAME] of the manifest")
-        sp.add_argument("--backend", choices=list(BACKENDS),
-                        help="override the profile's backend")
-        sp.add_argument("--trap-unknown-imports", action="store_true",
-                        help="link imports nothing provides as functions that trap when called")
-        sp.add_argument("--default-values-unknown-imports", action="store_true",
-                        help="link imports nothing provides as functions that return zeros")
-        sp.add_argument("--target-cpu", metavar="CPU",
-                        help="x86-64 level the code may assume (LLVM backend): baseline "
-                        "(x86-64-v2, the default), x86-64-v3, x86-64-v4, or native (this "
-                        "host's level); the image then refuses to start on a CPU without it")
-        sp.add_argument("--debug", action="store_true",
-                        help="keep the runtime's debug info (DWARF) in the image; images are "
-                        "stripped of it by default")
-        sp.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
-                        help="pack directory HOST into the image, preopened as GUEST "
-                        "(default: HOST); read-only on the host, writable in memory")
+    def compile_flags(
+        sp: argparse.ArgumentParser, default_target: str | None, several: bool = False
+    ) -> None:
+        if several:  # build: a manifest builds each target into target/<triple>/<profile>/
+            sp.add_argument(
+                "--target",
+                action="append",
+                help=f"target triple (default {DEFAULT_TARGET}, or the manifest's "
+                "targets; see `wasmkiln targets`); repeat it to build a manifest's "
+                "images for several targets",
+            )
+        else:
+            sp.add_argument(
+                "--target",
+                default=default_target,
+                help=f"target triple (default {DEFAULT_TARGET}; see `wasmkiln targets`)",
+            )
+        sp.add_argument(
+            "--profile",
+            default=DEFAULT_PROFILE,
+            help=f"{' or '.join(BUILTIN_PROFILES)} (dev: fast compile; release: "
+            "optimised), or a [profile.NAME] of the manifest",
+        )
+        sp.add_argument("--backend", choices=list(BACKENDS), help="override the profile's backend")
+        sp.add_argument(
+            "--trap-unknown-imports",
+            action="store_true",
+            help="link imports nothing provides as functions that trap when called",
+        )
+        sp.add_argument(
+            "--default-values-unknown-imports",
+            action="store_true",
+            help="link imports nothing provides as functions that return zeros",
+        )
+        sp.add_argument(
+            "--target-cpu",
+            metavar="CPU",
+            help="x86-64 level the code may assume (LLVM backend): baseline "
+            "(x86-64-v2, the default), x86-64-v3, x86-64-v4, or native (this "
+            "host's level); the image then refuses to start on a CPU without it",
+        )
+        sp.add_argument(
+            "--debug",
+            action="store_true",
+            help="keep the runtime's debug info (DWARF) in the image; images are "
+            "stripped of it by default",
+        )
+        sp.add_argument(
+            "--dir",
+            action="append",
+            default=[],
+            metavar="HOST[::GUEST]",
+            help="pack directory HOST into the image, preopened as GUEST "
+            "(default: HOST); read-only on the host, writable in memory",
+        )
 
     def port_flags(sp: argparse.ArgumentParser, baked: str) -> None:
-        sp.add_argument("-p", "--publish", action="append", default=[],
-                        metavar="[HOSTADDR:]HOSTPORT:GUESTPORT",
-                        help=f"{baked}forward a host TCP port to the guest, which gets a "
-                        "preopened listener on GUESTPORT (after the --dir preopens)")
-        sp.add_argument("--listen", action="append", default=[], metavar="ADDR:PORT",
-                        help=f"{baked}wasmtime's tcplisten: a preopened listener on PORT (fd 3 "
-                        "onwards, before the --dir preopens, as wasmtime), reached at ADDR:PORT "
-                        "on the host")
+        sp.add_argument(
+            "-p",
+            "--publish",
+            action="append",
+            default=[],
+            metavar="[HOSTADDR:]HOSTPORT:GUESTPORT",
+            help=f"{baked}forward a host TCP port to the guest, which gets a "
+            "preopened listener on GUESTPORT (after the --dir preopens)",
+        )
+        sp.add_argument(
+            "--listen",
+            action="append",
+            default=[],
+            metavar="ADDR:PORT",
+            help=f"{baked}wasmtime's tcplisten: a preopened listener on PORT (fd 3 "
+            "onwards, before the --dir preopens, as wasmtime), reached at ADDR:PORT "
+            "on the host",
+        )
 
-    b = sub.add_parser("build", help="compile a .wasm module (or the manifest's images)",
-                       description="Compile MODULE into an image; with no MODULE, build the "
-                       "images of the project's manifest (wasmkiln.toml, or [tool.wasmkiln] "
-                       "in pyproject.toml) into target/<triple>/<profile>/, skipping those "
-                       "whose inputs did not change.")
+    b = sub.add_parser(
+        "build",
+        help="compile a .wasm module (or the manifest's images)",
+        description="Compile MODULE into an image; with no MODULE, build the "
+        "images of the project's manifest (wasmkiln.toml, or [tool.wasmkiln] "
+        "in pyproject.toml) into target/<triple>/<profile>/, skipping those "
+        "whose inputs did not change.",
+    )
     b.add_argument("module", type=Path, nargs="?")
     b.add_argument("-o", "--output", type=Path, help="image path (default: MODULE.img/.spt)")
-    b.add_argument("--manifest-path", type=Path, metavar="PATH",
-                   help="the manifest to build (default: found from the current folder up)")
-    b.add_argument("--image", action="append", metavar="NAME",
-                   help="build only this image of the manifest (repeatable)")
-    b.add_argument("--arg", action="append", default=[], metavar="ARG",
-                   help="bake a guest argument into the image (before the run's arguments)")
-    b.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                   help="bake an environment variable into the image (a run's --env overrides)")
+    b.add_argument(
+        "--manifest-path",
+        type=Path,
+        metavar="PATH",
+        help="the manifest to build (default: found from the current folder up)",
+    )
+    b.add_argument(
+        "--image",
+        action="append",
+        metavar="NAME",
+        help="build only this image of the manifest (repeatable)",
+    )
+    b.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="bake a guest argument into the image (before the run's arguments)",
+    )
+    b.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="bake an environment variable into the image (a run's --env overrides)",
+    )
     port_flags(b, "record in the image, for runs that publish no port of their own: ")
-    compile_flags(b, None)
+    compile_flags(b, None, several=True)
     b.set_defaults(func=cmd_build)
 
-    c = sub.add_parser("cmake-dir", help="print the folder of wasmkiln's CMake package",
-                       description="Print the folder holding wasmkilnConfig.cmake, for "
-                       "`cmake -Dwasmkiln_DIR=$(wasmkiln cmake-dir)`; the wasm32-wasi "
-                       "toolchain file is there too (wasm32-wasi.cmake).")
+    c = sub.add_parser(
+        "cmake-dir",
+        help="print the folder of wasmkiln's CMake package",
+        description="Print the folder holding wasmkilnConfig.cmake, for "
+        "`cmake -Dwasmkiln_DIR=$(wasmkiln cmake-dir)`; the wasm32-wasi "
+        "toolchain file is there too (wasm32-wasi.cmake).",
+    )
     c.set_defaults(func=cmd_cmake_dir)
 
-    r = sub.add_parser("run", help="run an image, or build a module and run it",
-                       description="Run IMAGE (or build MODULE.wasm into a cached image and run "
-                       "it). With no argument, runs the built-in hello example.")
+    r = sub.add_parser(
+        "run",
+        help="run an image, or build a module and run it",
+        description="Run IMAGE (or build MODULE.wasm into a cached image and run "
+        "it). With no argument, runs the built-in hello example.",
+    )
     r.add_argument("image", type=Path, nargs="?", metavar="IMAGE|MODULE")
     r.add_argument("args", nargs="*", help="guest arguments (put them after --)")
     r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
-    r.add_argument("--accel", choices=["auto", "tcg", "kvm"], default="auto",
-                   help="QEMU accelerator for kvm targets (auto: KVM only if hardware-backed)")
-    r.add_argument("--memory", type=int, metavar="MIB",
-                   help="guest memory (kvm; default: what the image needs, its packed files "
-                   f"and the module's initial memory, plus headroom; at least {DEFAULT_MEMORY_MB})")
+    r.add_argument(
+        "--accel",
+        choices=["auto", "tcg", "kvm"],
+        default="auto",
+        help="QEMU accelerator for kvm targets (auto: KVM only if hardware-backed)",
+    )
+    r.add_argument(
+        "--memory",
+        type=int,
+        metavar="MIB",
+        help="guest memory (kvm; default: what the image needs, its packed files "
+        f"and the module's initial memory, plus headroom; at least {DEFAULT_MEMORY_MB})",
+    )
     r.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the guest after this")
     port_flags(r, "")
-    r.add_argument("--ip", metavar="A.B.C.D[/N]",
-                   help="static guest IPv4 address (default: DHCP from slirp on kvm, passt "
-                   "on spt)")
+    r.add_argument(
+        "--ip",
+        metavar="A.B.C.D[/N]",
+        help="static guest IPv4 address (default: DHCP from slirp on kvm, passt on spt)",
+    )
     r.add_argument("--gateway", metavar="A.B.C.D", help="default gateway (with --ip)")
-    r.add_argument("--dns", metavar="A.B.C.D[:PORT]",
-                   help="DNS server for name lookups (default: the one DHCP offers)")
-    r.add_argument("--net", action="store_true",
-                   help="give the guest a NIC even without published ports")
-    r.add_argument("--net-backend", choices=list(dict.fromkeys(NET_BACKENDS + SPT_NET_BACKENDS)),
-                   default="auto",
-                   help="kvm targets: QEMU's side of the NIC (passt or slirp; auto: passt if "
-                   "installed). spt targets: host (the host's own sockets, only the published "
-                   "ports: the fastest) or passt (a NIC with lwIP: addresses, DNS, outgoing "
-                   "connections); auto: host unless the run or the module needs a NIC")
-    r.add_argument("--tap", metavar="IFNAME",
-                   help="plug the NIC into host tap interface IFNAME instead (root; create and "
-                   "address it first): no passt or slirp in the path, ports reached at the "
-                   "guest's own address (--ip, or DHCP on that network)")
-    r.add_argument("--machine", choices=list(MACHINES), default="microvm",
-                   help="kvm targets: QEMU machine (microvm: virtio-mmio, no firmware, the "
-                   "fastest boot; q35: a PC with virtio-pci behind SeaBIOS)")
+    r.add_argument(
+        "--dns",
+        metavar="A.B.C.D[:PORT]",
+        help="DNS server for name lookups (default: the one DHCP offers)",
+    )
+    r.add_argument(
+        "--net", action="store_true", help="give the guest a NIC even without published ports"
+    )
+    r.add_argument(
+        "--net-backend",
+        choices=list(dict.fromkeys(NET_BACKENDS + SPT_NET_BACKENDS)),
+        default="auto",
+        help="kvm targets: QEMU's side of the NIC (passt or slirp; auto: passt if "
+        "installed). spt targets: host (the host's own sockets, only the published "
+        "ports: the fastest) or passt (a NIC with lwIP: addresses, DNS, outgoing "
+        "connections); auto: host unless the run or the module needs a NIC",
+    )
+    r.add_argument(
+        "--tap",
+        metavar="IFNAME",
+        help="plug the NIC into host tap interface IFNAME instead (root; create and "
+        "address it first): no passt or slirp in the path, ports reached at the "
+        "guest's own address (--ip, or DHCP on that network)",
+    )
+    r.add_argument(
+        "--machine",
+        choices=list(MACHINES),
+        default="microvm",
+        help="kvm targets: QEMU machine (microvm: virtio-mmio, no firmware, the "
+        "fastest boot; q35: a PC with virtio-pci behind SeaBIOS)",
+    )
     compile_flags(r, None)
     r.set_defaults(func=cmd_run)
 
@@ -459,28 +627,46 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
     i.add_argument("--target", help="check imports against this target")
     i.set_defaults(func=cmd_inspect)
 
-    w = sub.add_parser("wast", help="run WebAssembly spec test scripts in-process",
-                       description="Run spec test scripts: wast2json output (.json next to "
-                       "its .wasm modules), folders of them, or .wast files (read directly; "
-                       "modules through the wasmtime package's wat2wasm). Prints a table per "
-                       "file and the line "
-                       "`N passed, N failed, N skipped`; exits 1 if anything failed.")
+    w = sub.add_parser(
+        "wast",
+        help="run WebAssembly spec test scripts in-process",
+        description="Run spec test scripts: wast2json output (.json next to "
+        "its .wasm modules), folders of them, or .wast files (read directly; "
+        "modules through the wasmtime package's wat2wasm). Prints a table per "
+        "file and the line "
+        "`N passed, N failed, N skipped`; exits 1 if anything failed.",
+    )
     w.add_argument("paths", type=Path, nargs="+", metavar="PATH")
-    w.add_argument("--backend", choices=list(BACKENDS), default="cranelift",
-                   help="compiler backend (default cranelift)")
+    w.add_argument(
+        "--backend",
+        choices=list(BACKENDS),
+        help="compiler backend (default cranelift; llvm-O0 for aarch64)",
+    )
+    w.add_argument(
+        "--target",
+        choices=("x86_64", "aarch64"),
+        help="the code's architecture (default x86_64); aarch64 runs the modules "
+        "under qemu-aarch64 (hostrt_remote.py)",
+    )
     w.add_argument("-v", "--verbose", action="store_true", help="list every failure")
     w.set_defaults(func=cmd_wast)
 
-    k = sub.add_parser("cache", help="list or clean the images `run MODULE` caches",
-                       description="List the images `wasmkiln run MODULE.wasm` built and cached "
-                       "(most recently used first), or remove them. The cache keeps at most "
-                       f"{imagecache.MAX_SIZE_ENV} bytes (default "
-                       f"{imagecache.format_size(imagecache.DEFAULT_MAX_SIZE)}; K, M, G "
-                       "suffixes), dropping the least recently used images after each build.")
+    k = sub.add_parser(
+        "cache",
+        help="list or clean the images `run MODULE` caches",
+        description="List the images `wasmkiln run MODULE.wasm` built and cached "
+        "(most recently used first), or remove them. The cache keeps at most "
+        f"{imagecache.MAX_SIZE_ENV} bytes (default "
+        f"{imagecache.format_size(imagecache.DEFAULT_MAX_SIZE)}; K, M, G "
+        "suffixes), dropping the least recently used images after each build.",
+    )
     k.add_argument("action", nargs="?", choices=["list", "clean"], default="list")
-    k.add_argument("--max-size", metavar="SIZE",
-                   help="clean: keep the most recently used images up to SIZE (e.g. 500M) "
-                   "instead of removing all")
+    k.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help="clean: keep the most recently used images up to SIZE (e.g. 500M) "
+        "instead of removing all",
+    )
     k.set_defaults(func=cmd_cache)
 
     t = sub.add_parser("targets", help="list the targets")
@@ -494,11 +680,18 @@ def _user_error_code(e: Exception) -> int | None:
     """The exit code of a user error (2: the command line; 1: the module or the build), or
     None for a fault of wasmkiln's own. The error classes are imported here, not at start-up:
     an error of a module never loaded cannot have been raised."""
-    usage: tuple[type[Exception], ...] = (UsageError, TargetError, ProfileError,
-                                           imagecache.CacheError)
+    usage: tuple[type[Exception], ...] = (
+        UsageError,
+        TargetError,
+        ProfileError,
+        imagecache.CacheError,
+    )
     failed: tuple[type[Exception], ...] = (RuntimeNotFound,)
-    for module, names, code in (("manifest", ("ManifestError",), 2), ("pack", ("PackError",), 2),
-                                ("image", ("ImageError",), 1)):
+    for module, names, code in (
+        ("manifest", ("ManifestError",), 2),
+        ("pack", ("PackError",), 2),
+        ("image", ("ImageError",), 1),
+    ):
         loaded = sys.modules.get(f"{__package__}.{module}")
         classes = tuple(getattr(loaded, n) for n in names) if loaded else ()
         if code == 2:
@@ -524,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     guest: list[str] = []
     if argv[0] == "run" and "--" in argv:
         cut = argv.index("--")
-        argv, guest = argv[:cut], argv[cut + 1:]
+        argv, guest = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
     if guest:
         args.args = [*args.args, *guest]

@@ -90,10 +90,13 @@ def _seq_match(ref: Sequence[Value], ours: Sequence[Value]) -> bool:
 def _nan_window(a: bytes, b: bytes, i: int) -> bool:
     """Is byte i inside a float that is NaN in both memories? f64 first: an f64 infinity and
     an f64 NaN differ in bytes whose f32 reading is NaN on both sides, and must not pass."""
+
     def windows(width: int) -> list[tuple[int, int]]:
         lo, hi = max(0, i - width + 1), min(i, len(a) - width)
-        return [(int.from_bytes(a[s : s + width], "little"),
-                 int.from_bytes(b[s : s + width], "little")) for s in range(lo, hi + 1)]
+        return [
+            (int.from_bytes(a[s : s + width], "little"), int.from_bytes(b[s : s + width], "little"))
+            for s in range(lo, hi + 1)
+        ]
 
     f64 = [(_is_nan(("f64", x)), _is_nan(("f64", y)), x, y) for x, y in windows(8)]
     if any(nx and ny for nx, ny, _, _ in f64):
@@ -112,8 +115,12 @@ def memories_match(a: bytes, b: bytes) -> bool:
     if a == b:
         return True
     diff = [i for i in range(0, len(a), 4096) if a[i : i + 4096] != b[i : i + 4096]]
-    return all(_nan_window(a, b, i) for page in diff for i in range(page, min(page + 4096,
-               len(a))) if a[i] != b[i])
+    return all(
+        _nan_window(a, b, i)
+        for page in diff
+        for i in range(page, min(page + 4096, len(a)))
+        if a[i] != b[i]
+    )
 
 
 def _memory_match(r: Outcome, o: Outcome) -> bool:
@@ -133,10 +140,15 @@ def compare(ref: RunResult, ours: RunResult) -> str | None:
     if len(ours.outcomes) < len(ref.outcomes):
         return f"wasmkiln made {len(ours.outcomes)} calls, wasmtime {len(ref.outcomes)}"
     for r, o in zip(ref.outcomes, ours.outcomes, strict=False):
-        same = (r.call == o.call and r.trap == o.trap and _seq_match(r.results, o.results)
-                and _seq_match(r.logs, o.logs) and _memory_match(r, o)
-                and [n for n, _ in r.globals] == [n for n, _ in o.globals]
-                and _seq_match([v for _, v in r.globals], [v for _, v in o.globals]))
+        same = (
+            r.call == o.call
+            and r.trap == o.trap
+            and _seq_match(r.results, o.results)
+            and _seq_match(r.logs, o.logs)
+            and _memory_match(r, o)
+            and [n for n, _ in r.globals] == [n for n, _ in o.globals]
+            and _seq_match([v for _, v in r.globals], [v for _, v in o.globals])
+        )
         if not same:
             return f"call {r.call}:\n  wasmtime {r.describe()}\n  wasmkiln {o.describe()}"
     return None
@@ -146,10 +158,27 @@ def compare(ref: RunResult, ours: RunResult) -> str | None:
 _SPECIAL = {
     "i32": [0, 1, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 2, 65536, 0xFFFF],
     "i64": [0, 1, (1 << 64) - 1, (1 << 63) - 1, 1 << 63, 2, 1 << 32],
-    "f32": [0, 0x80000000, 0x3F800000, 0xBF800000, 0x7F800000, 0xFF800000, 0x7FC00000,
-            0x4F000000, 0x00000001],
-    "f64": [0, 1 << 63, 0x3FF0000000000000, 0xBFF0000000000000, 0x7FF0000000000000,
-            0x7FF8000000000000, 0x41E0000000000000, 1],
+    "f32": [
+        0,
+        0x80000000,
+        0x3F800000,
+        0xBF800000,
+        0x7F800000,
+        0xFF800000,
+        0x7FC00000,
+        0x4F000000,
+        0x00000001,
+    ],
+    "f64": [
+        0,
+        1 << 63,
+        0x3FF0000000000000,
+        0xBFF0000000000000,
+        0x7FF0000000000000,
+        0x7FF8000000000000,
+        0x41E0000000000000,
+        1,
+    ],
 }
 
 
@@ -194,8 +223,11 @@ def generate(seed: int, index: int, tmp: Path) -> bytes:
     src, out = tmp / "input.bin", tmp / "gen.wasm"
     src.write_bytes(rng.randbytes(rng.randint(1024, 16384)))
     opt = rng.choice([[], [], [], ["-O1"], ["-O2"], ["-O3"], ["-Oz"]])
-    proc = subprocess.run([_tool("wasm-opt"), str(src), "-ttf", *FEATURE_FLAGS, *opt, "-o",
-                           str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [_tool("wasm-opt"), str(src), "-ttf", *FEATURE_FLAGS, *opt, "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise FuzzError(f"wasm-opt -ttf failed: {proc.stderr.strip()[-500:]}")
     return out.read_bytes()
@@ -214,8 +246,9 @@ def _differ(wasm: bytes, ours: Ours, seed: str) -> tuple[str | None, str]:
     if why is None:
         return None, ""
     # Run both again keeping the memories, which may differ only in NaN bits (rare: cheap).
-    why = compare(run_wasmtime(wasm, plan, keep_memory=True),
-                  ours.run(wasm, plan, keep_memory=True))
+    why = compare(
+        run_wasmtime(wasm, plan, keep_memory=True), ours.run(wasm, plan, keep_memory=True)
+    )
     return why, "" if why else "nan-memory"
 
 
@@ -225,8 +258,10 @@ def denan(wasm: bytes) -> bytes | None:
     with tempfile.TemporaryDirectory(prefix="wasmkiln-denan-") as tmp:
         src, out = Path(tmp) / "in.wasm", Path(tmp) / "out.wasm"
         src.write_bytes(wasm)
-        proc = subprocess.run([_tool("wasm-opt"), str(src), "--denan", *FEATURE_FLAGS, "-o",
-                               str(out)], capture_output=True)
+        proc = subprocess.run(
+            [_tool("wasm-opt"), str(src), "--denan", *FEATURE_FLAGS, "-o", str(out)],
+            capture_output=True,
+        )
         return out.read_bytes() if proc.returncode == 0 else None
 
 
@@ -258,12 +293,28 @@ def reduce_module(wasm: bytes, folder: Path, backend: str, seed: str, budget: fl
         return None
     orig, test, work = folder / "module.wasm", folder / "test.wasm", folder / "reduced.wasm"
     orig.write_bytes(wasm)
-    check = (f"{sys.executable} -m wasmkiln.pyhook.fuzz --check {test} --backend {backend} "
-             f"--plan-seed {seed}")
+    check = (
+        f"{sys.executable} -m wasmkiln.pyhook.fuzz --check {test} --backend {backend} "
+        f"--plan-seed {seed}"
+    )
     try:
-        subprocess.run([reducer, str(orig), f"--command={check}", "-t", str(test), "-w",
-                        str(work), "-b", str(Path(_tool("wasm-opt")).parent), "--timeout=60"],
-                       capture_output=True, timeout=budget, cwd=folder)
+        subprocess.run(
+            [
+                reducer,
+                str(orig),
+                f"--command={check}",
+                "-t",
+                str(test),
+                "-w",
+                str(work),
+                "-b",
+                str(Path(_tool("wasm-opt")).parent),
+                "--timeout=60",
+            ],
+            capture_output=True,
+            timeout=budget,
+            cwd=folder,
+        )
     except subprocess.TimeoutExpired:
         pass  # the working file holds the smallest module found so far
     test.unlink(missing_ok=True)
@@ -282,8 +333,15 @@ class Totals:
         return f"{self.passed} passed, {self.failed} failed"
 
 
-def run_differential(count: int, seed: int, backend: str, out: Path, reduce: bool = True,
-                     reduce_budget: float = 600.0, log: Callable[[str], None] = print) -> Totals:
+def run_differential(
+    count: int,
+    seed: int,
+    backend: str,
+    out: Path,
+    reduce: bool = True,
+    reduce_budget: float = 600.0,
+    log: Callable[[str], None] = print,
+) -> Totals:
     """Fuzz `count` modules; mismatches go to out/<index>/ with a note and a reduced module."""
     out.mkdir(parents=True, exist_ok=True)
     totals = Totals()
@@ -310,21 +368,26 @@ def run_differential(count: int, seed: int, backend: str, out: Path, reduce: boo
                     folder.mkdir(parents=True, exist_ok=True)
                     (folder / "module.wasm").write_bytes(wasm)
                     (folder / "mismatch.txt").write_text(
-                        f"seed {seed} module {i} backend {backend} plan seed {plan_seed}\n{why}\n")
+                        f"seed {seed} module {i} backend {backend} plan seed {plan_seed}\n{why}\n"
+                    )
                     log(f"module {i}: MISMATCH ({folder})\n  {why}")
                     if reduce:
                         small = reduce_module(wasm, folder, backend, plan_seed, reduce_budget)
                         if small is not None:
-                            log(f"  reduced: {small} ({small.stat().st_size} bytes, "
-                                f"from {len(wasm)})")
+                            log(
+                                f"  reduced: {small} ({small.stat().st_size} bytes, "
+                                f"from {len(wasm)})"
+                            )
                 if (i + 1) % 100 == 0:
                     log(f"[{i + 1}/{count}] {totals.line()} ({time.perf_counter() - t0:.0f} s)")
         finally:
             ours.close()
-    log(f"{count} modules in {time.perf_counter() - t0:.0f} s: {totals.invalid} rejected by "
+    log(
+        f"{count} modules in {time.perf_counter() - t0:.0f} s: {totals.invalid} rejected by "
         f"wasmtime's validator (skipped); passed up to NaN bits the spec leaves open: "
         f"{totals.notes['nan-memory']} in memory only, {totals.notes['nan-divergent']} only "
-        f"with NaNs removed (--denan; modules kept in {out}/nan-*)")
+        f"with NaNs removed (--denan; modules kept in {out}/nan-*)"
+    )
     return totals
 
 
@@ -369,12 +432,20 @@ def main(argv: list[str] | None = None) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=int, default=100, help="modules to generate (default 100)")
     p.add_argument("--seed", type=int, help="run seed (default: random, printed)")
-    p.add_argument("--backend", default="cranelift", choices=["cranelift", "llvm"],
-                   help="wasmkiln backend to compare with wasmtime (default cranelift)")
+    p.add_argument(
+        "--backend",
+        default="cranelift",
+        choices=["cranelift", "llvm"],
+        help="wasmkiln backend to compare with wasmtime (default cranelift)",
+    )
     p.add_argument("--out", type=Path, help="folder for mismatches (default fuzz-out/SEED)")
     p.add_argument("--no-reduce", action="store_true", help="save mismatches without reducing")
-    p.add_argument("--garbage", type=int, metavar="N",
-                   help="instead: feed N garbage inputs to the decoder, validator and compiler")
+    p.add_argument(
+        "--garbage",
+        type=int,
+        metavar="N",
+        help="instead: feed N garbage inputs to the decoder, validator and compiler",
+    )
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -383,8 +454,13 @@ def run_from_args(args: argparse.Namespace) -> int:
         from .fuzz_garbage import run_garbage
 
         print(f"seed {seed}, backend {args.backend}, {args.garbage} garbage inputs", flush=True)
-        totals = run_garbage(args.garbage, seed, backend=args.backend, out=args.out,
-                             log=lambda s: print(s, flush=True))
+        totals = run_garbage(
+            args.garbage,
+            seed,
+            backend=args.backend,
+            out=args.out,
+            log=lambda s: print(s, flush=True),
+        )
         print(totals.line())
         return 1 if totals.failed else 0
     out = args.out or Path("fuzz-out") / str(seed)
@@ -392,17 +468,27 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         import wasmtime  # noqa: F401 - the reference engine
     except ImportError:
-        raise FuzzError("the wasmtime Python package is missing: pip install wasmtime (or "
-                        "wasmkiln's test extra)") from None
+        raise FuzzError(
+            "the wasmtime Python package is missing: pip install wasmtime (or "
+            "wasmkiln's test extra)"
+        ) from None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FuzzError(f"cannot create {out}: {e.strerror}") from None
-    print(f"seed {seed}, backend {args.backend}, {args.count} modules, mismatches in {out}",
-          flush=True)
+    print(
+        f"seed {seed}, backend {args.backend}, {args.count} modules, mismatches in {out}",
+        flush=True,
+    )
     try:
-        diff = run_differential(args.count, seed, args.backend, out, reduce=not args.no_reduce,
-                                log=lambda s: print(s, flush=True))
+        diff = run_differential(
+            args.count,
+            seed,
+            args.backend,
+            out,
+            reduce=not args.no_reduce,
+            log=lambda s: print(s, flush=True),
+        )
     except OSError as e:
         raise FuzzError(f"{e.filename or 'a file'}: {e.strerror}") from None
     print(diff.line())

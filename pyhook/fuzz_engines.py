@@ -145,8 +145,11 @@ def exports_of(wasm: bytes) -> list[tuple[str, list[str]]]:
 
     module = wasmtime.Module(wasmtime.Engine(), wasm)
     skip = _v128_exports(wasm)
-    return [(e.name, [_wt_type(p) for p in e.type.params]) for e in module.exports
-            if isinstance(e.type, wasmtime.FuncType) and e.name not in skip]
+    return [
+        (e.name, [_wt_type(p) for p in e.type.params])
+        for e in module.exports
+        if isinstance(e.type, wasmtime.FuncType) and e.name not in skip
+    ]
 
 
 def _v128_exports(wasm: bytes) -> set[str]:
@@ -218,11 +221,14 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
         except wasmtime.WasmtimeError as e:  # not a trap: shows as a mismatch, with the reason
             out.trap = f"wasmtime error: {e}"
         out.logs = tuple(logs)
-        out.globals = tuple((e.name, _from_py(_wt_type(e.type.content), funcs[e.name].value(store)))
-                            for e in module.exports if isinstance(e.type, wasmtime.GlobalType)
-                            and e.name not in v128)
-        memories = [funcs[e.name] for e in module.exports
-                    if isinstance(e.type, wasmtime.MemoryType)]
+        out.globals = tuple(
+            (e.name, _from_py(_wt_type(e.type.content), funcs[e.name].value(store)))
+            for e in module.exports
+            if isinstance(e.type, wasmtime.GlobalType) and e.name not in v128
+        )
+        memories = [
+            funcs[e.name] for e in module.exports if isinstance(e.type, wasmtime.MemoryType)
+        ]
         if memories:
             data = bytes(memories[0].read(store, 0, memories[0].data_len(store)))
             out.memory = hashlib.sha256(data).hexdigest()
@@ -290,8 +296,13 @@ class Ours:
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.builder = ModuleBuilder(self.workdir, self.backend, self.rt.include_dir, jobs=1)
 
-    def run(self, wasm: bytes, plan: Sequence[Call], keep_memory: bool = False,
-            timeout: float = CHILD_TIMEOUT) -> RunResult:
+    def run(
+        self,
+        wasm: bytes,
+        plan: Sequence[Call],
+        keep_memory: bool = False,
+        timeout: float = CHILD_TIMEOUT,
+    ) -> RunResult:
         from .wast import CompileFailed
 
         try:
@@ -306,10 +317,17 @@ class Ours:
             return RunResult(error=f"compile: {e}")
         return _in_child(
             lambda: self._execute(compiled.module, compiled.so_path, plan, keep_memory, shim),
-            timeout)
+            timeout,
+        )
 
-    def _execute(self, module: Any, so_path: Path, plan: Sequence[Call],
-                 keep_memory: bool, shim_path: Path | None = None) -> RunResult:
+    def _execute(
+        self,
+        module: Any,
+        so_path: Path,
+        plan: Sequence[Call],
+        keep_memory: bool,
+        shim_path: Path | None = None,
+    ) -> RunResult:
         """Runs in the child: instantiate with logging imports, make the calls."""
         from wasmkiln.bridge.abi import Trap
         from wasmkiln.bridge.module import ExternKind
@@ -341,13 +359,14 @@ class Ours:
             for imp in module.imports:
                 if imp.module == LOG_MODULE and imp.name == LOG_V128 and shim_path is not None:
                     if shim is None:  # log-v128: the shim module, over the halves' logger
-                        cb = ffi.callback("void(void *, uint64_t, uint64_t)",
-                                          lambda _vm, lo, hi: _log_v128(logs, lo, hi))
+                        cb = ffi.callback(
+                            "void(void *, uint64_t, uint64_t)",
+                            lambda _vm, lo, hi: _log_v128(logs, lo, hi),
+                        )
                         rec = ffi.new("wk_funcref *")
                         rec.code, rec.vmctx, rec.type_id = cb, rec, rt.type_id("II:")
                         keep.extend((cb, rec))
-                        shim_inst = store.instantiate(store.load(shim_path),
-                                                      [hostrt.Func(rt, rec)])
+                        shim_inst = store.instantiate(store.load(shim_path), [hostrt.Func(rt, rec)])
                         shim_inst.initialize()
                         shim = shim_inst.func(1)  # its import is function 0
                     imports.append(shim)
@@ -375,12 +394,16 @@ class Ours:
                 if code:
                     out.trap = _trap_name(Trap, code)
                 else:
-                    out.results = tuple(_slot_value(str(t), r)
-                                        for t, r in zip(ftype.results, raw, strict=True))
+                    out.results = tuple(
+                        _slot_value(str(t), r) for t, r in zip(ftype.results, raw, strict=True)
+                    )
                 out.logs = tuple(logs)
-                out.globals = tuple(self._global(module, inst, e) for e in module.exports
-                                    if e.kind == ExternKind.GLOBAL
-                                    and str(module.all_globals()[e.index].type) != "v128")
+                out.globals = tuple(
+                    self._global(module, inst, e)
+                    for e in module.exports
+                    if e.kind == ExternKind.GLOBAL
+                    and str(module.all_globals()[e.index].type) != "v128"
+                )
                 if mems:
                     mem = inst.memory().ptr
                     data = bytes(ffi.buffer(mem.base, mem.size))
@@ -463,5 +486,3 @@ def wasmtime_validates(wasm: bytes) -> bool:
     except wasmtime.WasmtimeError:
         return False
     return True
-
-

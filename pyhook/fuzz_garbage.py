@@ -304,9 +304,18 @@ class Worker:
     def _start(self) -> subprocess.Popen[bytes]:
         if self.proc is None:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "wasmkiln.pyhook.fuzz_garbage", "--worker",
-                 "--backend", self.backend],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "wasmkiln.pyhook.fuzz_garbage",
+                    "--worker",
+                    "--backend",
+                    self.backend,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
         return self.proc
 
     def check(self, data: bytes, timeout: float) -> tuple[str, str]:
@@ -353,9 +362,15 @@ class GarbageTotals:
         return f"{self.passed} passed, {self.failed} failed"
 
 
-def run_garbage(count: int, seed: int, backend: str = "cranelift", out: Path | None = None,
-                corpus_size: int = 24, timeout: float = INPUT_TIMEOUT,
-                log: Callable[[str], None] = print) -> GarbageTotals:
+def run_garbage(
+    count: int,
+    seed: int,
+    backend: str = "cranelift",
+    out: Path | None = None,
+    corpus_size: int = 24,
+    timeout: float = INPUT_TIMEOUT,
+    log: Callable[[str], None] = print,
+) -> GarbageTotals:
     """Feed `count` inputs; defects are saved under `out` (default fuzz-out/SEED-garbage)."""
     out = out or Path("fuzz-out") / f"{seed}-garbage"
     totals = GarbageTotals()
@@ -401,8 +416,9 @@ def main(argv: list[str] | None = None) -> int:
         return worker_main(args.backend)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     print(f"seed {seed}", flush=True)
-    totals = run_garbage(args.count, seed, args.backend, args.out,
-                         log=lambda s: print(s, flush=True))
+    totals = run_garbage(
+        args.count, seed, args.backend, args.out, log=lambda s: print(s, flush=True)
+    )
     print(totals.line())
     return 1 if totals.failed else 0
 

@@ -75,14 +75,21 @@ def guest_memory(image: Path, info: dict[str, object], boot_module: Path | None)
     )
 
 
-def memory_mb(image: Path, info: dict[str, object], boot_module: Path | None,
-              asked: int | None, warn: Callable[[str], None] | None = None) -> int:
+def memory_mb(
+    image: Path,
+    info: dict[str, object],
+    boot_module: Path | None,
+    asked: int | None,
+    warn: Callable[[str], None] | None = None,
+) -> int:
     """The `-m` of a run: `asked` when given (with a one-line warning through `warn` when it is
     under what the image needs), else what the image needs with headroom."""
     need = guest_memory(image, info, boot_module)
     if asked is None:
         return need.suggested_mb
     if asked < need.least_mb and warn is not None:
-        warn(f"warning: --memory {asked} MiB is less than this image needs to start, "
-             f"{need.least_mb} MiB ({need.describe()}); the guest will likely fail")
+        warn(
+            f"warning: --memory {asked} MiB is less than this image needs to start, "
+            f"{need.least_mb} MiB ({need.describe()}); the guest will likely fail"
+        )
     return asked

@@ -64,9 +64,14 @@ def host_declarations(header: Path) -> str:
     lines left out: cffi declares the functions from the very header the library was built
     with, so the two cannot drift."""
     text = re.sub(r"/\*.*?\*/", " ", header.read_text(), flags=re.S)
-    decls = re.findall(r"^typedef struct wk_host_\w+ wk_host_\w+;$"
-                       r"|^[\w ]+?\**\s*\bwk_host_\w+\([^;{]*\);", text, re.M)
+    decls = re.findall(
+        r"^typedef struct wk_host_\w+ wk_host_\w+;$"
+        r"|^[\w ]+?\**\s*\bwk_host_\w+\([^;{]*\);",
+        text,
+        re.M,
+    )
     return "\n".join(" ".join(d.split()) for d in decls)
+
 
 EXITED = 0x100  # WK_HOST_EXITED: the guest called proc_exit
 NO_TRAMPOLINE = 0x101  # WK_HOST_NO_TRAMPOLINE
@@ -149,8 +154,12 @@ class Instance:
         return int(self._rt.lib.wk_host_initialize(self.ptr))
 
     def invoke(
-        self, func: int, args: Sequence[int], nresults: int,
-        param_types: Sequence[int] | None = None, result_types: Sequence[int] | None = None,
+        self,
+        func: int,
+        args: Sequence[int],
+        nresults: int,
+        param_types: Sequence[int] | None = None,
+        result_types: Sequence[int] | None = None,
     ) -> tuple[int, list[int]]:
         """Call function `func` with raw values: (trap code or 0, results).
 
@@ -228,17 +237,23 @@ class Store:
         return Instance(self._rt, ptr, module)
 
     def memory(self, min_pages: int, max_pages: int) -> Memory:
-        return Memory(self._rt, self._own("wk_host_memory_free",
-                                          self._rt.lib.wk_host_memory_new(min_pages, max_pages)))
+        return Memory(
+            self._rt,
+            self._own("wk_host_memory_free", self._rt.lib.wk_host_memory_new(min_pages, max_pages)),
+        )
 
     def table(self, min_size: int, max_size: int, elem_type: int) -> Table:
-        return Table(self._rt, self._own("wk_host_table_free",
-                                         self._rt.lib.wk_host_table_new(min_size, max_size,
-                                                                        elem_type)))
+        return Table(
+            self._rt,
+            self._own(
+                "wk_host_table_free", self._rt.lib.wk_host_table_new(min_size, max_size, elem_type)
+            ),
+        )
 
     def global_(self, bits: int) -> Global:
-        return Global(self._rt, self._own("wk_host_global_free",
-                                          self._rt.lib.wk_host_global_new(bits)))
+        return Global(
+            self._rt, self._own("wk_host_global_free", self._rt.lib.wk_host_global_new(bits))
+        )
 
     def spectest_func(self, name: str) -> Func:
         ptr = self._rt.lib.wk_host_spectest_func(name.encode())
@@ -269,8 +284,10 @@ class HostRuntime:
     def __init__(self, path: Path | None = None) -> None:
         path = path or runtime_dir() / "host" / LIBRARY
         if not path.is_file():
-            raise HostError(f"{path} is missing: reinstall wasmkiln (`pip install -e .`), "
-                            "which builds the host runtime with CMake")
+            raise HostError(
+                f"{path} is missing: reinstall wasmkiln (`pip install -e .`), "
+                "which builds the host runtime with CMake"
+            )
         self.path = path
         self.include_dir = path.parent.parent / "include"
         self.ffi = cffi.FFI()

@@ -38,22 +38,67 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def c_compiler() -> str:
+def c_compiler(spec: dict | None = None) -> str:
+    """The C compiler driver that compiles the metadata and links: the system's (CC, gcc, cc),
+    or the cross compiler a target's target.json names ("cc")."""
+    spec = spec or {}
+    cross = spec.get("cc")
+    if cross:
+        if shutil.which(cross[0]):
+            return str(cross[0])
+        raise ImageError(
+            f"{cross[0]} is needed to link {spec.get('triple')} images: "
+            f"apt-get install gcc-aarch64-linux-gnu"
+        )
     for name in (os.environ.get("CC"), "gcc", "cc"):
         if name and shutil.which(name):
             return name
     raise ImageError("no C compiler found to link the image: install gcc (or set CC)")
 
 
+def flat_image(elf: bytes) -> bytes:
+    """The loadable segments of a linked ELF as one flat file from the lowest address, as a
+    Linux arm64 Image is (QEMU's -kernel loads such a file whole, and only then does it pass
+    -initrd). .bss is not in the file: the boot code zeroes it."""
+    import struct
+
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:
+        raise ImageError("the linker did not produce a 64-bit ELF")
+    (phoff,) = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    loads = []
+    for i in range(phnum):
+        p_type, _, p_offset, _, p_paddr, p_filesz = struct.unpack_from(
+            "<IIQQQQ", elf, phoff + i * phentsize
+        )
+        if p_type == 1 and p_filesz:  # PT_LOAD
+            loads.append((p_paddr, elf[p_offset : p_offset + p_filesz]))
+    if not loads:
+        raise ImageError("the linked image has no loadable segment")
+    base = min(addr for addr, _ in loads)
+    out = bytearray(max(addr - base + len(data) for addr, data in loads))
+    for addr, data in loads:
+        out[addr - base : addr - base + len(data)] = data
+    return bytes(out)
+
+
 def _run(cmd: list[str], what: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ImageError(f"{what} failed ({' '.join(cmd[:1])} exit {proc.returncode}):\n"
-                         f"{proc.stderr.strip()}")
+        raise ImageError(
+            f"{what} failed ({' '.join(cmd[:1])} exit {proc.returncode}):\n{proc.stderr.strip()}"
+        )
 
 
-def _info_c(target: Target, name: str, net: NetDefaults, cpu: str, pages: int,
-            own_sockets: bool, network: bool) -> str:
+def _info_c(
+    target: Target,
+    name: str,
+    net: NetDefaults,
+    cpu: str,
+    pages: int,
+    own_sockets: bool,
+    network: bool,
+) -> str:
     """The image's info section: what `wasmkiln run` needs to know before it starts the image
     (its target, ports, CPU level, the linear memory it maps at start, in Wasm pages, from
     which pyhook/guestmem.py sizes a kvm guest, whether the module opens sockets of its own,
@@ -104,6 +149,11 @@ def build_image(
     )
     from wasmkiln.bridge.hostfuncs import OPEN_SOCKET_SYMBOLS
 
+    if target.arch != "x86_64" and cpu != "baseline":
+        raise ImageError(
+            f"--target-cpu/target-cpu {cpu!r} names an x86-64 level; "
+            f"{target.triple} images take the baseline only"
+        )
     net = net or NetDefaults()
     tdir = target_dir(target.triple)
     spec = json.loads((tdir / "target.json").read_text())
@@ -112,7 +162,8 @@ def build_image(
         first = ([f"-p {p}" for p in net.publish] + [f"--listen {a}" for a in net.listen])[0]
         raise ImageError(f"{first} needs networking: {NO_NETWORK}")
     include = tdir.parent / "include"
-    cc = c_compiler()
+    cc = c_compiler(spec)
+    cflags = spec.get("cflags", METADATA_CFLAGS)
     with tempfile.TemporaryDirectory(prefix="wasmkiln-") as tmp:
         work = Path(tmp)
         blob = work / "data.bin"
@@ -130,10 +181,12 @@ def build_image(
                 and os.environ.get("WASMKILN_EXPLICIT_BOUNDS") != "1",
                 cpu=cpu,
                 sockets=network,
+                arch=target.arch,
             )
         except SocketsUnavailable as e:
-            raise ImageError(f"{name} imports socket calls ({', '.join(e.names)}): "
-                             f"{NO_NETWORK}") from None
+            raise ImageError(
+                f"{name} imports socket calls ({', '.join(e.names)}): {NO_NETWORK}"
+            ) from None
         objects = [work / "code.o"]
         (work / "code.o").write_bytes(compiled.code)
         for i, extra in enumerate(compiled.extra_objects):
@@ -144,25 +197,38 @@ def build_image(
         pages = sum(m.limits.min for m in compiled.module.memories)
         info = _info_c(target, name, net, cpu_level(cpu), pages, own, network)
         (work / "meta.c").write_text(compiled.metadata_c + info)
-        _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(work / "meta.c"),
-              "-o", str(work / "meta.o")], "compiling the module metadata")
+        _run(
+            [cc, "-c", *cflags, f"-I{include}", str(work / "meta.c"), "-o", str(work / "meta.o")],
+            "compiling the module metadata",
+        )
         config = write_config(work, dirs, args, env)  # packed dirs, baked args/env
         if config is not None:
-            _run([cc, "-c", *METADATA_CFLAGS, f"-I{include}", str(config),
-                  "-o", str(work / "config.o")], "compiling the image configuration")
+            _run(
+                [cc, "-c", *cflags, f"-I{include}", str(config), "-o", str(work / "config.o")],
+                "compiling the image configuration",
+            )
             objects.append(work / "config.o")
         lib = tdir / f"libwasmkiln-{target.triple}.a"
         tmp_out = work / "image"
         link_image(tdir, [*objects, work / "meta.o"], lib, tmp_out, debug=debug, cc=cc)
         out.parent.mkdir(parents=True, exist_ok=True)
+        if spec.get("flat_image"):  # a Linux arm64 Image: the ELF's segments, flat
+            tmp_out.write_bytes(flat_image(tmp_out.read_bytes()))
         shutil.copyfile(tmp_out, out)
         if target.platform == "spt":
             out.chmod(0o755)
     return BuildResult(out, out.stat().st_size, compiled.instructions, compiled.timings)
 
 
-def link_image(tdir: Path, objects: Sequence[Path], library: Path, out: Path, *,
-               debug: bool = True, cc: str | None = None) -> None:
+def link_image(
+    tdir: Path,
+    objects: Sequence[Path],
+    library: Path,
+    out: Path,
+    *,
+    debug: bool = True,
+    cc: str | None = None,
+) -> None:
     """Link `objects` and all of `library` into `out` with the ldflags of `tdir/target.json`
     (a target's runtime folder, or its source folder unikernel/platform/<p>: `{dir}` in the
     flags stands for it). Shared with tests/test_kvm_platform.py, which links the platform's
@@ -171,5 +237,16 @@ def link_image(tdir: Path, objects: Sequence[Path], library: Path, out: Path, *,
     ldflags = [f.replace("{dir}", str(tdir)) for f in spec["ldflags"]]
     if not debug:
         ldflags.append("-Wl,--strip-debug")
-    _run([cc or c_compiler(), *ldflags, *map(str, objects), "-Wl,--whole-archive", str(library),
-          "-Wl,--no-whole-archive", "-o", str(out)], "linking the image")
+    _run(
+        [
+            cc or c_compiler(spec),
+            *ldflags,
+            *map(str, objects),
+            "-Wl,--whole-archive",
+            str(library),
+            "-Wl,--no-whole-archive",
+            "-o",
+            str(out),
+        ],
+        "linking the image",
+    )

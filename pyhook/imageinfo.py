@@ -36,8 +36,27 @@ def read_image_info(path: Path) -> dict | None:
 
     data = section_bytes(path, INFO_SECTION)
     if data is None:
+        data = _flat_info(path)
+    if data is None:
         return None
     try:
         return json.loads(data.rstrip(b"\0").decode())
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
+
+
+_FLAT_INFO_MARK = b'{"target": "'
+
+
+def _flat_info(path: Path) -> bytes | None:
+    """The info string inside a flat image (no ELF sections: link_aarch64.ld keeps
+    .wasmkiln.info in .rodata): the JSON image._info_c writes, which starts with its target."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if data[56:60] != b"ARM\x64":  # a Linux arm64 Image header
+        return None
+    start = data.find(_FLAT_INFO_MARK)
+    end = data.find(b"\0", start)
+    return data[start:end] if start >= 0 and end > start else None

@@ -17,9 +17,11 @@ def _limits(lim) -> str:  # noqa: ANN001
 
 
 def describe_module(module: Module, target: str) -> list[str]:
-    lines = [f"types: {len(module.types)}  functions: {len(module.funcs)} defined, "
-             f"{module.num_imported_funcs} imported  instructions: "
-             f"{sum(len(f.body) for f in module.funcs)}"]
+    lines = [
+        f"types: {len(module.types)}  functions: {len(module.funcs)} defined, "
+        f"{module.num_imported_funcs} imported  instructions: "
+        f"{sum(len(f.body) for f in module.funcs)}"
+    ]
     lines.append(f"imports ({len(module.imports)}), checked against {target}:")
     for imp in module.imports:
         if imp.kind == ExternKind.FUNC:
@@ -36,9 +38,11 @@ def describe_module(module: Module, target: str) -> list[str]:
         lines.append(f"memory: {_limits(mem.limits)} pages")
     for tab in module.tables:
         lines.append(f"table: {tab.elem} {_limits(tab.limits)}")
-    lines.append(f"globals: {len(module.globals)}  data segments: {len(module.datas)} "
-                 f"({sum(len(d.data) for d in module.datas)} bytes)  element segments: "
-                 f"{len(module.elems)}")
+    lines.append(
+        f"globals: {len(module.globals)}  data segments: {len(module.datas)} "
+        f"({sum(len(d.data) for d in module.datas)} bytes)  element segments: "
+        f"{len(module.elems)}"
+    )
     if module.start is not None:
         lines.append(f"start function: {module.start}")
     if module.customs:

@@ -55,8 +55,12 @@ class Launcher:
         data = json.loads((self._folder() / INDEX).read_text())
         return {
             entry["name"]: PackedImage(
-                entry["name"], dict(entry["files"]), list(entry["args"]), list(entry["env"]),
-                list(entry.get("dirs", [])), list(entry.get("listen", [])),
+                entry["name"],
+                dict(entry["files"]),
+                list(entry["args"]),
+                list(entry["env"]),
+                list(entry.get("dirs", [])),
+                list(entry.get("listen", [])),
             )
             for entry in data["images"]
         }
@@ -65,18 +69,28 @@ class Launcher:
         """The file of image `name` for `target` (default: $WASMKILN_TARGET, else the first)."""
         images = self.images()
         if name not in images:
-            raise RunError(f"{self.package} has no image {name!r} (it has: "
-                           f"{', '.join(images) or 'none'})", 2)
+            raise RunError(
+                f"{self.package} has no image {name!r} (it has: {', '.join(images) or 'none'})", 2
+            )
         image = images[name]
         triple = target or os.environ.get(TARGET_ENV) or next(iter(image.files))
         if triple not in image.files:
-            raise RunError(f"image {name!r} was not built for {triple} (built for: "
-                           f"{', '.join(image.files)}); unset {TARGET_ENV} or pick one of those",
-                           2)
+            raise RunError(
+                f"image {name!r} was not built for {triple} (built for: "
+                f"{', '.join(image.files)}); unset {TARGET_ENV} or pick one of those",
+                2,
+            )
         return self._folder() / image.files[triple], triple
 
-    def run(self, name: str, args: list[str] | None = None, *, env: list[str] | None = None,
-            target: str | None = None, timeout: float | None = None) -> int:
+    def run(
+        self,
+        name: str,
+        args: list[str] | None = None,
+        *,
+        env: list[str] | None = None,
+        target: str | None = None,
+        timeout: float | None = None,
+    ) -> int:
         """Run image `name` with its declared arguments followed by `args`; return the guest's
         exit code. Raises RunError (or TargetError) when it cannot run."""
         image = self.images().get(name)
@@ -88,8 +102,13 @@ class Launcher:
             net = NetOptions.parse(list(baked.publish), list(baked.listen), None, None)
         except NetOptionError as e:  # checked at build; only a hand-edited image gets here
             raise RunError(f"image {name!r}: {e}", 2) from None
-        opts = RunOptions(args=[*image.args, *(args or [])], env=[*image.env, *(env or [])],
-                          timeout=timeout, program_name=name, net=net)
+        opts = RunOptions(
+            args=[*image.args, *(args or [])],
+            env=[*image.env, *(env or [])],
+            timeout=timeout,
+            program_name=name,
+            net=net,
+        )
         chosen = get_target(triple)
         if chosen.platform == "kvm":  # sized from what the image needs (pyhook/guestmem.py)
             opts.memory_mb = memory_mb(path, info, None, None)

@@ -50,11 +50,20 @@ MANIFEST_NAME = "wasmkiln.toml"
 PYPROJECT = "pyproject.toml"
 
 TOP_KEYS = {"image", "profile", "build-backend", "images-package", "wheel-profile", "target-dir"}
-IMAGE_KEYS = {"name", "wasm", "command", "inputs", "args", "env", "targets", "dirs", "listen",
-              "publish",
-              "script"}
-PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports", "debug",
-                "target-cpu"}
+IMAGE_KEYS = {
+    "name",
+    "wasm",
+    "command",
+    "inputs",
+    "args",
+    "env",
+    "targets",
+    "dirs",
+    "listen",
+    "publish",
+    "script",
+}
+PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports", "debug", "target-cpu"}
 BUILD_BACKENDS = ("setuptools", "hatchling")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCRIPT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -197,16 +206,26 @@ class _Checker:
         where = f"{self.path}:{line}" if line else str(self.path)
         return ManifestError(f"{where}: {msg}")
 
-    def unknown(self, data: dict, allowed: set[str], table: tuple[str, ...], shown: str,
-                index: int | None = None) -> None:
+    def unknown(
+        self,
+        data: dict,
+        allowed: set[str],
+        table: tuple[str, ...],
+        shown: str,
+        index: int | None = None,
+    ) -> None:
         for key in data:
             if key in allowed:
                 continue
             hint = difflib.get_close_matches(key, sorted(allowed), n=1)
-            did = (f" (did you mean {hint[0]!r}?)" if hint
-                   else f" (known: {', '.join(sorted(allowed))})")
-            raise self.fail(f"unknown key {key!r} in {shown}{did}",
-                            self.lines.key(table, key, index))
+            did = (
+                f" (did you mean {hint[0]!r}?)"
+                if hint
+                else f" (known: {', '.join(sorted(allowed))})"
+            )
+            raise self.fail(
+                f"unknown key {key!r} in {shown}{did}", self.lines.key(table, key, index)
+            )
 
     def string(self, value: object, what: str, line: int | None) -> str:
         if not isinstance(value, str) or not value:
@@ -219,8 +238,9 @@ class _Checker:
         return tuple(value)
 
 
-def _image(c: _Checker, raw: object, index: int, root: Path, seen: set[str],
-           scripts: set[str]) -> ImageSpec:
+def _image(
+    c: _Checker, raw: object, index: int, root: Path, seen: set[str], scripts: set[str]
+) -> ImageSpec:
     table = ("image",)
     shown = f"[[image]] #{index + 1}"
     if not isinstance(raw, dict):
@@ -232,18 +252,22 @@ def _image(c: _Checker, raw: object, index: int, root: Path, seen: set[str],
 
     start = c.lines.table(table, index)
     if "name" not in raw:
-        raise c.fail(f"{shown} has no name (name = \"...\")", start)
+        raise c.fail(f'{shown} has no name (name = "...")', start)
     name = c.string(raw["name"], "name", line("name"))
     if not _NAME_RE.match(name):
-        raise c.fail(f"image name {name!r} may hold letters, digits, '-', '_' and '.' only",
-                     line("name"))
+        raise c.fail(
+            f"image name {name!r} may hold letters, digits, '-', '_' and '.' only", line("name")
+        )
     if name in seen:
         raise c.fail(f"two images are named {name!r}", line("name"))
     seen.add(name)
     shown = f"image {name!r}"
     if "wasm" not in raw:
-        raise c.fail(f"{shown} says no wasm = \"path/to/module.wasm\" (the module, or what its "
-                     "command produces)", start)
+        raise c.fail(
+            f'{shown} says no wasm = "path/to/module.wasm" (the module, or what its '
+            "command produces)",
+            start,
+        )
     wasm = root / c.string(raw["wasm"], "wasm", line("wasm"))
     command: str | list[str] | None = None
     if "command" in raw:
@@ -253,12 +277,15 @@ def _image(c: _Checker, raw: object, index: int, root: Path, seen: set[str],
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             command = list(value)
         else:
-            raise c.fail("command must be a shell command (a string) or an argv list of "
-                         "strings", line("command"))
+            raise c.fail(
+                "command must be a shell command (a string) or an argv list of strings",
+                line("command"),
+            )
     inputs = c.strings(raw.get("inputs", []), "inputs", line("inputs"))
     if inputs and command is None:
-        raise c.fail("inputs only mean something with a command (they say when to rerun it)",
-                     line("inputs"))
+        raise c.fail(
+            "inputs only mean something with a command (they say when to rerun it)", line("inputs")
+        )
     env_raw = raw.get("env", {})
     if not isinstance(env_raw, dict) or not all(isinstance(v, str) for v in env_raw.values()):
         raise c.fail('env must be a table of strings, e.g. env = { GREETING = "hi" }', line("env"))
@@ -269,8 +296,9 @@ def _image(c: _Checker, raw: object, index: int, root: Path, seen: set[str],
         if t not in TARGETS:
             hint = difflib.get_close_matches(t, list(TARGETS), n=1)
             did = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise c.fail(f"unknown target {t!r}{did}; known targets: {', '.join(TARGETS)}",
-                         line("targets"))
+            raise c.fail(
+                f"unknown target {t!r}{did}; known targets: {', '.join(TARGETS)}", line("targets")
+            )
     listen_raw = raw.get("listen", [])
     if not isinstance(listen_raw, list) or not all(
         isinstance(p, (int, str)) and not isinstance(p, bool) for p in listen_raw
@@ -314,8 +342,9 @@ def _image(c: _Checker, raw: object, index: int, root: Path, seen: set[str],
 
 def _profiles(c: _Checker, raw: object) -> dict[str, dict[str, object]]:
     if not isinstance(raw, dict):
-        raise c.fail("profile must be a table of profiles ([profile.NAME])",
-                     c.lines.key((), "profile"))
+        raise c.fail(
+            "profile must be a table of profiles ([profile.NAME])", c.lines.key((), "profile")
+        )
     out: dict[str, dict[str, object]] = {}
     for name, table in raw.items():
         where = ("profile", name)
@@ -341,8 +370,9 @@ def _parse(path: Path, text: str, data: dict, prefix: tuple[str, ...]) -> Manife
     m = Manifest(path=path, root=root)
     images = data.get("image", [])
     if not isinstance(images, list):
-        raise c.fail("image must be an array of tables: write [[image]], not [image]",
-                     lines.key((), "image"))
+        raise c.fail(
+            "image must be an array of tables: write [[image]], not [image]", lines.key((), "image")
+        )
     seen: set[str] = set()
     scripts: set[str] = set()
     m.images = [_image(c, raw, i, root, seen, scripts) for i, raw in enumerate(images)]
@@ -351,22 +381,27 @@ def _parse(path: Path, text: str, data: dict, prefix: tuple[str, ...]) -> Manife
     if "build-backend" in data:
         backend = data["build-backend"]
         if backend not in BUILD_BACKENDS:
-            raise c.fail(f"build-backend must be one of {', '.join(BUILD_BACKENDS)}, "
-                         f"not {backend!r}", lines.key((), "build-backend"))
+            raise c.fail(
+                f"build-backend must be one of {', '.join(BUILD_BACKENDS)}, not {backend!r}",
+                lines.key((), "build-backend"),
+            )
         m.build_backend = backend
     if "images-package" in data:
         pkg = c.string(data["images-package"], "images-package", lines.key((), "images-package"))
         if not _PACKAGE_RE.match(pkg):
-            raise c.fail(f"images-package {pkg!r} is not a Python package name",
-                         lines.key((), "images-package"))
+            raise c.fail(
+                f"images-package {pkg!r} is not a Python package name",
+                lines.key((), "images-package"),
+            )
         m.images_package = pkg
     if "wheel-profile" in data:
         line = lines.key((), "wheel-profile")
         m.wheel_profile = c.string(data["wheel-profile"], "wheel-profile", line)
         if m.wheel_profile not in m.profiles and m.wheel_profile not in BUILTIN_PROFILES:
             raise c.fail(f"wheel-profile {m.wheel_profile!r} is not a profile", line)
-    target_dir = c.string(data.get("target-dir", "target"), "target-dir",
-                          lines.key((), "target-dir"))
+    target_dir = c.string(
+        data.get("target-dir", "target"), "target-dir", lines.key((), "target-dir")
+    )
     m.target_dir = root / target_dir
     return m
 

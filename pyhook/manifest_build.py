@@ -80,8 +80,10 @@ def _inputs_hash(manifest: Manifest, spec: ImageSpec) -> str:
     for pattern in spec.inputs:
         matched = sorted(p for p in manifest.root.glob(pattern) if p.is_file())
         if not matched:
-            raise BuildError(f"image {spec.name!r}: inputs pattern {pattern!r} matches no file "
-                             f"in {manifest.root}")
+            raise BuildError(
+                f"image {spec.name!r}: inputs pattern {pattern!r} matches no file "
+                f"in {manifest.root}"
+            )
         files.update(matched)
     h = hashlib.sha256(_describe(spec.command or "").encode())
     h.update(_sha256_files(sorted(files)).encode())
@@ -90,8 +92,10 @@ def _inputs_hash(manifest: Manifest, spec: ImageSpec) -> str:
 
 def _toolchain_failure(spec: ImageSpec, program: str, detail: str) -> BuildError:
     hint = f"; {WASM_TOOLCHAIN_HINT}" if any(w in program for w in _TOOLCHAIN_WORDS) else ""
-    return BuildError(f"image {spec.name!r}: the wasm build command needs {program!r}, which is "
-                      f"not installed ({detail}){hint}")
+    return BuildError(
+        f"image {spec.name!r}: the wasm build command needs {program!r}, which is "
+        f"not installed ({detail}){hint}"
+    )
 
 
 def _run_command(manifest: Manifest, spec: ImageSpec, log: Callable[[str], None]) -> None:
@@ -103,8 +107,13 @@ def _run_command(manifest: Manifest, spec: ImageSpec, log: Callable[[str], None]
         if shutil.which(command[0]) is None and not (manifest.root / command[0]).is_file():
             raise _toolchain_failure(spec, command[0], "not found on PATH")
     try:
-        proc = subprocess.run(command, shell=isinstance(command, str), cwd=manifest.root,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            command,
+            shell=isinstance(command, str),
+            cwd=manifest.root,
+            capture_output=True,
+            text=True,
+        )
     except OSError as e:
         raise BuildError(f"image {spec.name!r}: cannot run its command: {e.strerror}") from None
     output = (proc.stderr + proc.stdout).strip()
@@ -116,8 +125,10 @@ def _run_command(manifest: Manifest, spec: ImageSpec, log: Callable[[str], None]
         hint = ""
         if any(s in output for s in _SYSROOT_SIGNS):
             hint = f"\n(if the wasi sysroot is missing: {WASM_TOOLCHAIN_HINT})"
-        raise BuildError(f"image {spec.name!r}: its command failed (exit {proc.returncode}): "
-                         f"{_describe(command)}\n{tail}{hint}")
+        raise BuildError(
+            f"image {spec.name!r}: its command failed (exit {proc.returncode}): "
+            f"{_describe(command)}\n{tail}{hint}"
+        )
     if output:
         log(output)
 
@@ -141,19 +152,25 @@ def _module_bytes(manifest: Manifest, spec: ImageSpec, log: Callable[[str], None
         data = spec.wasm.read_bytes()
     except OSError as e:
         made = " (its command did not write it)" if spec.command else ""
-        raise BuildError(f"image {spec.name!r}: cannot read {spec.wasm}{made}: "
-                         f"{e.strerror}") from None
+        raise BuildError(
+            f"image {spec.name!r}: cannot read {spec.wasm}{made}: {e.strerror}"
+        ) from None
     if data[:4] != b"\0asm":
-        raise BuildError(f"image {spec.name!r}: {spec.wasm} is not a WebAssembly module "
-                         "(it does not start with \\0asm)")
+        raise BuildError(
+            f"image {spec.name!r}: {spec.wasm} is not a WebAssembly module "
+            "(it does not start with \\0asm)"
+        )
     return data
 
 
 # ---- the image -----------------------------------------------------------------------------
 def _stamp(spec: ImageSpec, wasm: bytes, plan: BuildPlan, profile: Profile) -> dict[str, object]:
     """What the image is built from (BuildPlan.identity) and the profile it was resolved from."""
-    return {**plan.identity(wasm, spec.name), "profile": profile.name,
-            "opt-level": profile.opt_level}
+    return {
+        **plan.identity(wasm, spec.name),
+        "profile": profile.name,
+        "opt-level": profile.opt_level,
+    }
 
 
 def image_path(manifest: Manifest, spec: ImageSpec, triple: str, profile: str) -> Path:
@@ -224,8 +241,7 @@ def build_manifest(
             try:
                 result = plan.build(wasm, out, spec.name)
             except (WasmError, ImageError, PackError) as e:  # say which image; message theirs
-                raise BuildError(f"image {spec.name!r} ({spec.wasm.name} for {triple}): "
-                                 f"{e}") from e
+                raise BuildError(f"image {spec.name!r} ({spec.wasm.name} for {triple}): {e}") from e
             stamp_file.parent.mkdir(parents=True, exist_ok=True)
             stamp_file.write_text(json.dumps(stamp, indent=1) + "\n")
             log(f"built {out} ({result.size} bytes, {prof.describe()})")

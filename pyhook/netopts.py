@@ -77,14 +77,16 @@ def _check_tap(name: str, forwards: list[PortForward]) -> None:
     """A tap interface puts the guest on the host's own network: nothing translates ports,
     so a published port must be the guest's port, reached at the guest's address."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", name):
-        raise NetOptionError(f"--tap {name}: not an interface name (1-15 letters, digits, "
-                             "'.', '_', '-')")
+        raise NetOptionError(
+            f"--tap {name}: not an interface name (1-15 letters, digits, '.', '_', '-')"
+        )
     for f in forwards:
         if f.host_port != f.guest_port:
             raise NetOptionError(
                 f"--tap {name}: no port forwarding on a tap interface (host port "
                 f"{f.host_port} -> guest {f.guest_port}); clients reach the guest's own "
-                f"address, so publish the same port, e.g. -p {f.guest_port}:{f.guest_port}")
+                f"address, so publish the same port, e.g. -p {f.guest_port}:{f.guest_port}"
+            )
 
 
 @dataclass
@@ -110,13 +112,19 @@ class NetOptions:
         """Guest ports that get a listener after the directories (-p), unless --listen
         already gave the port one."""
         early = set(self.listen_ports())
-        return list(dict.fromkeys(f.guest_port for f in self.forwards
-                                  if f.guest_port not in early))
+        return list(dict.fromkeys(f.guest_port for f in self.forwards if f.guest_port not in early))
 
     @classmethod
-    def parse(cls, publish: list[str], listen: list[str], ip: str | None,
-              gateway: str | None, nic: bool = False, dns: str | None = None,
-              tap: str | None = None) -> NetOptions:
+    def parse(
+        cls,
+        publish: list[str],
+        listen: list[str],
+        ip: str | None,
+        gateway: str | None,
+        nic: bool = False,
+        dns: str | None = None,
+        tap: str | None = None,
+    ) -> NetOptions:
         forwards = [PortForward.listen(s) for s in listen]
         forwards += [PortForward.publish(s) for s in publish]
         seen: set[tuple[str, int]] = set()
@@ -165,13 +173,22 @@ class NetOptions:
         passt_args: ``-netdev stream``, and the forwards are passt's). Without it: QEMU's
         built-in slirp with ``hostfwd`` (the fallback when passt is missing; its host-side
         listeners have a backlog of 1, docs/network.md "Back ends")."""
-        device = (["-device", "virtio-net-pci,netdev=n0,disable-legacy=on,romfile="]
-                  if machine == "q35" else
-                  ["-global", "virtio-mmio.force-legacy=false",
-                   "-device", "virtio-net-device,netdev=n0"])
+        device = (
+            ["-device", "virtio-net-pci,netdev=n0,disable-legacy=on,romfile="]
+            if machine == "q35"
+            else [
+                "-global",
+                "virtio-mmio.force-legacy=false",
+                "-device",
+                "virtio-net-device,netdev=n0",
+            ]
+        )
         if net_fd is not None:
-            netdev = (f"tap,id=n0,fd={net_fd}" if self.tap else
-                      f"stream,id=n0,server=off,addr.type=fd,addr.str={net_fd}")
+            netdev = (
+                f"tap,id=n0,fd={net_fd}"
+                if self.tap
+                else f"stream,id=n0,server=off,addr.type=fd,addr.str={net_fd}"
+            )
             return ["-netdev", netdev, *device]
         guest = self.ip.split("/")[0] if self.ip else ""
         netdev = "user,id=n0"
@@ -181,7 +198,8 @@ class NetOptions:
                 netdev += f",host={self.gateway}"
         netdev += "".join(
             f",hostfwd=tcp:{f.host_addr}:{f.host_port}-{guest}:{f.guest_port}"
-            for f in self.forwards)
+            for f in self.forwards
+        )
         return ["-netdev", netdev, *device]
 
     def spt_args(self, fd: int) -> list[str]:
@@ -201,8 +219,9 @@ class NetOptions:
         late = [f for f in self.forwards if not f.wasmtime_layout]
         ports = [f.guest_port for f in early + late]
         if len(set(ports)) != len(ports):
-            raise NetOptionError("two forwards to one guest port need a NIC: add "
-                                 "--net-backend passt")
+            raise NetOptionError(
+                "two forwards to one guest port need a NIC: add --net-backend passt"
+            )
         return early + late
 
     def spt_host_args(self, fds: list[int]) -> list[str]:
@@ -227,8 +246,13 @@ class NetOptions:
         passt forwards to the host's resolver (`--dns-forward`)."""
         if self.ip is not None:
             return self
-        return replace(self, ip=PASST_GUEST_IP, gateway=PASST_GATEWAY,
-                       dns=self.dns or f"{PASST_DNS}:53", passt_dns_forward=self.dns is None)
+        return replace(
+            self,
+            ip=PASST_GUEST_IP,
+            gateway=PASST_GATEWAY,
+            dns=self.dns or f"{PASST_DNS}:53",
+            passt_dns_forward=self.dns is None,
+        )
 
     def passt_args(self, fd: int) -> list[str]:
         """passt on the other end of the frames socket (spt's, or QEMU's ``-netdev stream``
@@ -248,4 +272,3 @@ class NetOptions:
         if self.passt_dns_forward:
             args += ["--dns-forward", PASST_DNS]
         return args
-

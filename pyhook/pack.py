@@ -142,8 +142,20 @@ def pack_dirs(dirs: Sequence[DirMapping], out: Path) -> int:
     data_off = off + (-off % DATA_ALIGN)
     total = data_off + p.data_size
     with out.open("wb") as f:
-        f.write(HEADER.pack(MAGIC, VERSION, len(preopens), len(p.nodes), len(p.dirents),
-                            pre_off, nodes_off, dirents_off, names_off, total))
+        f.write(
+            HEADER.pack(
+                MAGIC,
+                VERSION,
+                len(preopens),
+                len(p.nodes),
+                len(p.dirents),
+                pre_off,
+                nodes_off,
+                dirents_off,
+                names_off,
+                total,
+            )
+        )
         f.write(b"".join(PREOPEN.pack(o, n, root, 0) for o, n, root in preopens))
         for node in p.nodes:
             a = node.a + data_off if node.kind == FILE else node.a

@@ -126,7 +126,14 @@ def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = Non
             check_backend(str(cpu), backend)
         except ValueError as e:
             raise ProfileError(f"profile {current!r}: {e}") from None
-        return replace(base, name=current, backend=backend, opt_level=opt,
-                       trap_unknown_imports=bool(trap), debug=debug, target_cpu=str(cpu))
+        return replace(
+            base,
+            name=current,
+            backend=backend,
+            opt_level=opt,
+            trap_unknown_imports=bool(trap),
+            debug=debug,
+            target_cpu=str(cpu),
+        )
 
     return walk(name)

@@ -17,7 +17,9 @@ import signal
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,8 +110,13 @@ def kvm_usable() -> bool:
     return " vmx" in cpuinfo or " svm" in cpuinfo
 
 
-def qemu_command(image: Path, opts: RunOptions, control: Path,
-                 out_fds: tuple[int, int] = (1, 2), net_fd: int | None = None) -> list[str]:
+def qemu_command(
+    image: Path,
+    opts: RunOptions,
+    control: Path,
+    out_fds: tuple[int, int] = (1, 2),
+    net_fd: int | None = None,
+) -> list[str]:
     """QEMU's argv; ``net_fd``: the NIC's frames socket (passt at its other end), else slirp.
     The guest's COM1/COM2 write to ``out_fds`` handed over as
     fd sets: QEMU then writes through our own open file descriptions, so when
@@ -121,30 +128,50 @@ def qemu_command(image: Path, opts: RunOptions, control: Path,
         accel = "kvm" if kvm_usable() else "tcg"
     cpu = ["-cpu", "host,-arch-capabilities"] if accel == "kvm" else ["-cpu", "max"]
     if opts.machine not in MACHINES:
-        raise RunError(f"unknown machine {opts.machine!r} (choose from {', '.join(MACHINES)})",
-                       2)
+        raise RunError(f"unknown machine {opts.machine!r} (choose from {', '.join(MACHINES)})", 2)
     # microvm, acpi=off: microvm then names its virtio-mmio devices, with their IRQs, on the
     # kernel command line (virtio_mmio.device=...), which the guest reads to wait for its
     # NIC's interrupt (platform/kvm/README.md "Network"); and ACPI tables are not built.
     machine = "q35" if opts.machine == "q35" else "microvm,pit=on,rtc=on,isa-serial=on,acpi=off"
     return [
         QEMU,
-        "-M", machine,
-        "-accel", accel, *cpu,
-        "-m", str(opts.memory_mb),
+        "-M",
+        machine,
+        "-accel",
+        accel,
+        *cpu,
+        "-m",
+        str(opts.memory_mb),
         # -display none, not -nographic: with it SeaBIOS (q35) would print on COM1 (stdout).
-        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-kernel", str(image),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-kernel",
+        str(image),
         *(["-initrd", str(opts.fs_image)] if opts.fs_image else []),  # PVH boot module
-        "-append", kvm_cmdline(opts),
-        "-add-fd", f"fd={out_fds[0]},set=1", "-chardev", "file,id=out,path=/dev/fdset/1,append=on",
-        "-add-fd", f"fd={out_fds[1]},set=2", "-chardev", "file,id=err,path=/dev/fdset/2,append=on",
-        "-chardev", f"file,id=ctl,path={control}",
+        "-append",
+        kvm_cmdline(opts),
+        "-add-fd",
+        f"fd={out_fds[0]},set=1",
+        "-chardev",
+        "file,id=out,path=/dev/fdset/1,append=on",
+        "-add-fd",
+        f"fd={out_fds[1]},set=2",
+        "-chardev",
+        "file,id=err,path=/dev/fdset/2,append=on",
+        "-chardev",
+        f"file,id=ctl,path={control}",
         # microvm creates only COM1 itself; COM2 (stderr) and COM3 (control) are added.
-        "-serial", "chardev:out",
-        "-device", "isa-serial,chardev=err,index=1",
-        "-device", "isa-serial,chardev=ctl,index=2",
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+        "-serial",
+        "chardev:out",
+        "-device",
+        "isa-serial,chardev=err,index=1",
+        "-device",
+        "isa-serial,chardev=ctl,index=2",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=4",
         *(opts.net.qemu_args(net_fd, opts.machine) if opts.net.wanted else []),
     ]
 
@@ -178,10 +205,11 @@ def _write_only_dup(fd: int) -> int:
 
 
 def kvm_net_backend(opts: RunOptions) -> str:
-    """"passt" or "slirp": what the run asked for, auto resolved (RunError if unusable)."""
+    """ "passt" or "slirp": what the run asked for, auto resolved (RunError if unusable)."""
     if opts.net_backend not in NET_BACKENDS:
-        raise RunError(f"--net-backend {opts.net_backend}: kvm targets take "
-                       f"{', '.join(NET_BACKENDS)}", 2)
+        raise RunError(
+            f"--net-backend {opts.net_backend}: kvm targets take {', '.join(NET_BACKENDS)}", 2
+        )
     if opts.net_backend == "auto":
         return "passt" if shutil.which("passt") else "slirp"
     return opts.net_backend
@@ -195,9 +223,12 @@ def open_tap(name: str) -> int:
     """An fd on host tap interface `name` (which must exist: wasmkiln does not configure the
     host's network), frames without a packet-info header, for QEMU or the spt process."""
     if not Path(f"/sys/class/net/{name}").exists():
-        raise RunError(f"--tap {name}: no such interface; create and address it first, e.g. "
-                       f"`ip tuntap add dev {name} mode tap && ip addr add 10.0.3.1/24 dev "
-                       f"{name} && ip link set {name} up`", 2)
+        raise RunError(
+            f"--tap {name}: no such interface; create and address it first, e.g. "
+            f"`ip tuntap add dev {name} mode tap && ip addr add 10.0.3.1/24 dev "
+            f"{name} && ip link set {name} up`",
+            2,
+        )
     try:
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
     except OSError as e:
@@ -206,9 +237,11 @@ def open_tap(name: str) -> int:
         fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH22x", name.encode(), _IFF_TAP | _IFF_NO_PI))
     except OSError as e:
         os.close(fd)
-        why = {errno.EPERM: "needs root (CAP_NET_ADMIN) or a tap owned by this user",
-               errno.EBUSY: "another process holds it",
-               errno.EINVAL: "it is not a tap interface (a tun, or a bridge?)"}
+        why = {
+            errno.EPERM: "needs root (CAP_NET_ADMIN) or a tap owned by this user",
+            errno.EBUSY: "another process holds it",
+            errno.EINVAL: "it is not a tap interface (a tun, or a bridge?)",
+        }
         raise RunError(f"--tap {name}: {why.get(e.errno or 0, e.strerror or str(e))}", 2) from None
     return fd
 
@@ -220,8 +253,9 @@ def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | N
         return None, None
     if opts.net.tap:
         if opts.net_backend != "auto":
-            raise RunError(f"--tap and --net-backend {opts.net_backend} are two back ends: "
-                           "give one", 2)
+            raise RunError(
+                f"--tap and --net-backend {opts.net_backend} are two back ends: give one", 2
+            )
         return None, open_tap(opts.net.tap)
     if kvm and kvm_net_backend(opts) != "passt":
         return None, None
@@ -229,12 +263,20 @@ def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | N
     return _start_passt(opts.net)
 
 
-def run_kvm(image: Path, opts: RunOptions) -> int:
-    if shutil.which(QEMU) is None:
-        raise RunError(f"{QEMU} is not installed (Debian: apt-get install qemu-system-x86)")
+def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
+    """Boot a kvm image. An aarch64 one (`target`) runs on QEMU virt, whose command line is
+    built in its own module (qemu_aarch64.py); everything else is shared."""
+    qemu, package, build = QEMU, "qemu-system-x86", None
+    if target is not None and target.arch == "aarch64":
+        from .qemu_aarch64 import qemu_command_aarch64
+
+        qemu, package = target.qemu, target.qemu_package
+        build = partial(qemu_command_aarch64, target)
+    if shutil.which(qemu) is None:
+        raise RunError(f"{qemu} is not installed (Debian: apt-get install {package})")
     passt, net_fd = _net_fd(opts, kvm=True)
     try:
-        return _run_qemu(image, opts, net_fd)
+        return _run_qemu(image, opts, net_fd, build)
     finally:
         if net_fd is not None:
             os.close(net_fd)
@@ -242,7 +284,11 @@ def run_kvm(image: Path, opts: RunOptions) -> int:
             _stop_passt(passt)
 
 
-def _run_qemu(image: Path, opts: RunOptions, net_fd: int | None) -> int:
+def _run_qemu(
+    image: Path, opts: RunOptions, net_fd: int | None, build: Callable[..., list[str]] | None = None
+) -> int:
+    """Boot and return the control line's exit code. ``build`` makes QEMU's argv from
+    (image, opts, control, fds, net_fd): qemu_command, or another machine's (aarch64)."""
     import tempfile
 
     _libc()  # before the fork: _die_with_parent runs in the child
@@ -253,11 +299,15 @@ def _run_qemu(image: Path, opts: RunOptions, net_fd: int | None) -> int:
         sys.stderr.flush()
         # QEMU refuses fds 0-2 in -add-fd, so hand it duplicates above them.
         fds = (_write_only_dup(sys.stdout.fileno()), _write_only_dup(sys.stderr.fileno()))
-        cmd = qemu_command(image, opts, control, fds, net_fd)
+        cmd = (build or qemu_command)(image, opts, control, fds, net_fd)
         try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=opts.timeout,
-                                  pass_fds=fds if net_fd is None else (*fds, net_fd),
-                                  preexec_fn=_die_with_parent)
+            proc = subprocess.run(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                timeout=opts.timeout,
+                pass_fds=fds if net_fd is None else (*fds, net_fd),
+                preexec_fn=_die_with_parent,
+            )
         except subprocess.TimeoutExpired:
             raise RunError(_timed_out(opts)) from None
         finally:
@@ -265,8 +315,10 @@ def _run_qemu(image: Path, opts: RunOptions, net_fd: int | None) -> int:
                 os.close(fd)
         code = _parse_control(control.read_text(errors="replace"))
         if code is None:
-            raise RunError(f"the virtual machine stopped without an exit code "
-                           f"(QEMU exit status {proc.returncode}): the guest crashed or reset")
+            raise RunError(
+                f"the virtual machine stopped without an exit code "
+                f"(QEMU exit status {proc.returncode}): the guest crashed or reset"
+            )
         return code
 
 
@@ -292,16 +344,23 @@ def _libc() -> ctypes.CDLL:
 def _start_passt(net: NetOptions) -> tuple[subprocess.Popen[bytes], int]:
     """passt on one end of a socketpair; the other end (returned) is the guest's NIC."""
     if shutil.which("passt") is None:
-        raise RunError("networking on spt targets, and --net-backend passt on kvm targets, "
-                       "need passt (Debian: apt-get install passt)")
+        raise RunError(
+            "networking on spt targets, and --net-backend passt on kvm targets, "
+            "need passt (Debian: apt-get install passt)"
+        )
     import socket
 
     _libc()  # before the fork: _die_with_parent runs in the child
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        proc = subprocess.Popen(net.passt_args(theirs.fileno()), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                pass_fds=(theirs.fileno(),), preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            net.passt_args(theirs.fileno()),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+            preexec_fn=_die_with_parent,
+        )
     except OSError as e:
         ours.close()
         raise RunError(f"cannot start passt: {e.strerror}") from None
@@ -321,22 +380,27 @@ def _stop_passt(proc: subprocess.Popen[bytes]) -> None:
 
 
 def spt_net_backend(image: Path, opts: RunOptions) -> str | None:
-    """"host", "passt" or "tap" for an spt run that wants a network (None: it does not);
+    """ "host", "passt" or "tap" for an spt run that wants a network (None: it does not);
     RunError when the choice cannot work."""
     if opts.net_backend not in SPT_NET_BACKENDS:
-        raise RunError(f"--net-backend {opts.net_backend}: spt targets take "
-                       f"{', '.join(SPT_NET_BACKENDS)}", 2)
+        raise RunError(
+            f"--net-backend {opts.net_backend}: spt targets take {', '.join(SPT_NET_BACKENDS)}", 2
+        )
     if not opts.net.wanted and opts.net_backend != "host":
         return None
     if opts.net.tap:
         if opts.net_backend != "auto":
-            raise RunError(f"--tap and --net-backend {opts.net_backend} are two back ends: "
-                           "give one", 2)
+            raise RunError(
+                f"--tap and --net-backend {opts.net_backend} are two back ends: give one", 2
+            )
         return "tap"
     if opts.net_backend == "host":
         if opts.net.needs_nic:
-            raise RunError("--net-backend host has no NIC: --ip, --gateway, --dns and --net "
-                           "need --net-backend passt", 2)
+            raise RunError(
+                "--net-backend host has no NIC: --ip, --gateway, --dns and --net "
+                "need --net-backend passt",
+                2,
+            )
         if not opts.net.forwards:
             raise RunError("--net-backend host needs a port to publish (-p or --listen)", 2)
         return "host"
@@ -366,8 +430,9 @@ def _host_listeners(net: NetOptions) -> list[int]:
             try:
                 s.bind((f.host_addr or "0.0.0.0", f.host_port))
             except OSError as e:
-                raise RunError(f"cannot listen on {f.host_addr or '*'}:{f.host_port}: "
-                               f"{e.strerror}", 2) from None
+                raise RunError(
+                    f"cannot listen on {f.host_addr or '*'}:{f.host_port}: {e.strerror}", 2
+                ) from None
             s.listen(socket.SOMAXCONN)
             s.detach()
     except BaseException:
@@ -397,8 +462,12 @@ def run_spt(image: Path, opts: RunOptions) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        proc = subprocess.run(argv, stdin=None, timeout=opts.timeout,
-                              pass_fds=(*(f for f in (net_fd, fs_fd) if f >= 0), *host_fds))
+        proc = subprocess.run(
+            argv,
+            stdin=None,
+            timeout=opts.timeout,
+            pass_fds=(*(f for f in (net_fd, fs_fd) if f >= 0), *host_fds),
+        )
     except subprocess.TimeoutExpired:
         raise RunError(_timed_out(opts)) from None
     except OSError as e:
@@ -427,20 +496,24 @@ def check_cpu(image: Path, target: Target, opts: RunOptions) -> None:
     from .imageinfo import read_image_info
 
     level = (read_image_info(image) or {}).get("cpu")
-    on_host = target.platform == "spt" or opts.accel == "kvm" or (
-        opts.accel == "auto" and kvm_usable())
+    on_host = (
+        target.platform == "spt" or opts.accel == "kvm" or (opts.accel == "auto" and kvm_usable())
+    )
     if not level or not on_host:
         return
     from wasmkiln.bridge.cpu import missing_flags
 
     missing = missing_flags(level)
     if missing:
-        raise RunError(f"{image} was built for {level} (--target-cpu), and this CPU lacks "
-                       f"{' '.join(missing)}: rebuild it with --target-cpu baseline", 2)
+        raise RunError(
+            f"{image} was built for {level} (--target-cpu), and this CPU lacks "
+            f"{' '.join(missing)}: rebuild it with --target-cpu baseline",
+            2,
+        )
 
 
 def run_image(image: Path, target: Target, opts: RunOptions) -> int:
     check_cpu(image, target, opts)
     if target.platform == "kvm":
-        return run_kvm(image, opts)
+        return run_kvm(image, opts, target)
     return run_spt(image, opts)

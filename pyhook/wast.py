@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wasmkiln.bridge.abi import TRAP_MESSAGES, Trap
 from wasmkiln.bridge.decode import decode
@@ -46,12 +46,22 @@ from wasmkiln.bridge.validate import validate
 from . import hostrt
 from .image import c_compiler
 
+if TYPE_CHECKING:
+    from .hostrt_remote import RemoteRuntime
+
 U32 = 0xFFFFFFFF
 U64 = 0xFFFFFFFFFFFFFFFF
 # -z text: a text relocation (a non-PIC object) is a link error, not a silent fixup.
 LINK_FLAGS = ["-shared", "-fPIC", "-O1", "-Wl,-Bsymbolic", "-Wl,-z,text", "-lm"]
-SPECTEST_FUNCS = ("print", "print_i32", "print_i64", "print_f32", "print_f64",
-                  "print_i32_f32", "print_f64_f64")
+SPECTEST_FUNCS = (
+    "print",
+    "print_i32",
+    "print_i64",
+    "print_f32",
+    "print_f64",
+    "print_i32_f32",
+    "print_f64_f64",
+)
 SPECTEST_FUNC_TYPES = {
     "print": FuncType((), ()),
     "print_i32": FuncType((ValType.I32,), ()),
@@ -61,8 +71,15 @@ SPECTEST_FUNC_TYPES = {
     "print_i32_f32": FuncType((ValType.I32, ValType.F32), ()),
     "print_f64_f64": FuncType((ValType.F64, ValType.F64), ()),
 }
-_VALTYPES = {"i32": ValType.I32, "i64": ValType.I64, "f32": ValType.F32, "f64": ValType.F64,
-             "externref": ValType.EXTERNREF, "funcref": ValType.FUNCREF, "v128": ValType.V128}
+_VALTYPES = {
+    "i32": ValType.I32,
+    "i64": ValType.I64,
+    "f32": ValType.F32,
+    "f64": ValType.F64,
+    "externref": ValType.EXTERNREF,
+    "funcref": ValType.FUNCREF,
+    "v128": ValType.V128,
+}
 
 
 # ---- results ------------------------------------------------------------------------
@@ -114,17 +131,25 @@ class ModuleBuilder:
     compiler runs in the pool, so linking one module overlaps translating the next.
     """
 
-    def __init__(self, workdir: Path, backend: str, include_dir: Path,
-                 jobs: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        backend: str,
+        include_dir: Path,
+        jobs: int | None = None,
+        arch: str = "x86_64",
+        cc: str | None = None,
+    ) -> None:
         self.workdir = workdir
         self.backend = backend
         self.include_dir = include_dir
-        self.cc = c_compiler()  # ImageError (one line from the CLI) when there is none
+        self.arch = arch  # the code's; cc: the C compiler that links it (cross for aarch64)
+        self.cc = cc or c_compiler()  # ImageError (one line from the CLI) when there is none
         self._pool = ThreadPoolExecutor(jobs or max(1, len(os.sched_getaffinity(0))))
         self._done: dict[str, Future[Compiled]] = {}
 
     def submit(self, wasm: bytes) -> Future[Compiled]:
-        key = hashlib.sha256(self.backend.encode() + b"\0" + wasm).hexdigest()[:32]
+        key = hashlib.sha256(f"{self.backend}\0{self.arch}\0".encode() + wasm).hexdigest()[:32]
         fut = self._done.get(key)
         if fut is not None:
             return fut
@@ -143,8 +168,15 @@ class ModuleBuilder:
         folder.mkdir(parents=True, exist_ok=True)
         blob = folder / "data.bin"
         try:
-            c = compile_wasm(wasm, blob_path=str(blob), backend=self.backend,
-                             unknown_imports="embed", name=key[:12], pic=True)
+            c = compile_wasm(
+                wasm,
+                blob_path=str(blob),
+                backend=self.backend,
+                unknown_imports="embed",
+                name=key[:12],
+                pic=True,
+                arch=self.arch,
+            )
         except UnsupportedError as e:
             raise CompileFailed("unsupported", str(e)) from None
         except WasmError as e:
@@ -164,8 +196,15 @@ class ModuleBuilder:
     def _link(self, key: str, module: Module, objects: list[Path]) -> Compiled:
         folder = self.workdir / key
         out = folder / "module.so"
-        cmd = [self.cc, f"-I{self.include_dir}", str(folder / "meta.c"), *map(str, objects),
-               *LINK_FLAGS, "-o", str(out)]
+        cmd = [
+            self.cc,
+            f"-I{self.include_dir}",
+            str(folder / "meta.c"),
+            *map(str, objects),
+            *LINK_FLAGS,
+            "-o",
+            str(out),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise CompileFailed("link", proc.stderr.strip()[-2000:])
@@ -367,8 +406,9 @@ class LinkFailed(Exception):
 class Script:
     """Runs the commands of one wast2json script against one store."""
 
-    def __init__(self, path: Path, builder: ModuleBuilder, store: hostrt.Store,
-                 result: FileResult) -> None:
+    def __init__(
+        self, path: Path, builder: ModuleBuilder, store: hostrt.Store, result: FileResult
+    ) -> None:
         self.path = path
         self.dir = path.parent
         self.builder = builder
@@ -392,15 +432,22 @@ class Script:
             ("global_f64", ValType.F64, _f64_bits(666.6)),
         ):
             ex[name] = Extern(ExternKind.GLOBAL, s.global_(bits), GlobalType(ty, False))
-        ex["table"] = Extern(ExternKind.TABLE, s.table(10, 20, int(ValType.FUNCREF)),
-                             TableType(ValType.FUNCREF, Limits(10, 20)))
+        ex["table"] = Extern(
+            ExternKind.TABLE,
+            s.table(10, 20, int(ValType.FUNCREF)),
+            TableType(ValType.FUNCREF, Limits(10, 20)),
+        )
         ex["memory"] = Extern(ExternKind.MEMORY, s.memory(1, 2), MemoryType(Limits(1, 2)))
         return ex
 
     def run(self, commands: list[dict[str, Any]]) -> None:
-        futures = {c["filename"]: self._prefetch(c["filename"]) for c in commands
-                   if c["type"] in ("module", "assert_uninstantiable", "assert_unlinkable")
-                   and c.get("module_type", "binary") == "binary" and "filename" in c}
+        futures = {
+            c["filename"]: self._prefetch(c["filename"])
+            for c in commands
+            if c["type"] in ("module", "assert_uninstantiable", "assert_unlinkable")
+            and c.get("module_type", "binary") == "binary"
+            and "filename" in c
+        }
         self.futures = futures
         handlers: dict[str, Callable[[dict[str, Any]], str | None]] = {
             "module": self._module,
@@ -519,7 +566,8 @@ class Script:
         if len(args) != len(ext.type.params):
             raise CommandFailed(f"{len(args)} arguments for {ext.type}")
         trap, results = ext.owner.instance.invoke(
-            ext.index, args, len(ext.type.results), ext.type.params, ext.type.results)
+            ext.index, args, len(ext.type.results), ext.type.params, ext.type.results
+        )
         return trap, results, ext.type.results
 
     def _action_cmd(self, cmd: dict[str, Any]) -> None:
@@ -544,11 +592,14 @@ class Script:
         trap, results, types = self._action(cmd["action"])
         if not trap:
             got = ", ".join(show_value(t, r) for t, r in zip(types, results, strict=False))
-            raise CommandFailed(f"{_describe(cmd['action'])}: returned [{got}], "
-                                f"expected trap {cmd['text']!r}")
+            raise CommandFailed(
+                f"{_describe(cmd['action'])}: returned [{got}], expected trap {cmd['text']!r}"
+            )
         if not trap_matches(cmd["text"], trap):
-            raise CommandFailed(f"{_describe(cmd['action'])}: trapped "
-                                f"{trap_message(trap)!r}, expected {cmd['text']!r}")
+            raise CommandFailed(
+                f"{_describe(cmd['action'])}: trapped "
+                f"{trap_message(trap)!r}, expected {cmd['text']!r}"
+            )
 
     # ---- modules that must fail ----
     def _assert_rejected(self, cmd: dict[str, Any]) -> str | None:
@@ -627,13 +678,17 @@ def _convert_wast(path: Path, tmp: Path) -> Path:
     try:
         return convert(path, tmp / "wast" / path.stem)
     except ImportError:
-        raise FileNotFoundError(f"{path}: reading .wast needs the wasmtime package (pip install "
-                                "wasmtime, or wasmkiln's test extra)") from None
+        raise FileNotFoundError(
+            f"{path}: reading .wast needs the wasmtime package (pip install "
+            "wasmtime, or wasmkiln's test extra)"
+        ) from None
     except (WastError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: {e}") from None
 
 
-def run_script(path: Path, builder: ModuleBuilder, rt: hostrt.HostRuntime) -> FileResult:
+def run_script(
+    path: Path, builder: ModuleBuilder, rt: hostrt.HostRuntime | RemoteRuntime
+) -> FileResult:
     import time
 
     t0 = time.perf_counter()
@@ -650,15 +705,29 @@ def run_script(path: Path, builder: ModuleBuilder, rt: hostrt.HostRuntime) -> Fi
     return result
 
 
-def run_scripts(paths: Iterable[Path], backend: str = "cranelift",
-                on_result: Callable[[FileResult], None] | None = None,
-                workdir: Path | None = None) -> list[FileResult]:
-    """Run every script; `on_result` sees each file's result as soon as it is done."""
-    rt = hostrt.host_runtime()
+def run_scripts(
+    paths: Iterable[Path],
+    backend: str = "cranelift",
+    on_result: Callable[[FileResult], None] | None = None,
+    workdir: Path | None = None,
+    arch: str = "x86_64",
+) -> list[FileResult]:
+    """Run every script; `on_result` sees each file's result as soon as it is done.
+    arch: the code's architecture; other than x86_64, modules run in a host agent of that
+    architecture under QEMU user mode (hostrt_remote.py)."""
+    rt: hostrt.HostRuntime | RemoteRuntime
+    cc = None
+    if arch == "x86_64":
+        rt = hostrt.host_runtime()
+    else:
+        from .hostrt_remote import remote_runtime
+
+        rt = remote_runtime(arch)
+        cc = rt.cc
     with tempfile.TemporaryDirectory(prefix="wasmkiln-wast-") as tmp:
         work = workdir or Path(tmp)
         scripts = find_scripts(paths, work)
-        builder = ModuleBuilder(work / "modules", backend, rt.include_dir)
+        builder = ModuleBuilder(work / "modules", backend, rt.include_dir, arch=arch, cc=cc)
         results = []
         try:
             for script in scripts:
@@ -680,8 +749,11 @@ def total_line(results: list[FileResult]) -> str:
 
 def print_result(r: FileResult, verbose: bool, out: Any = sys.stdout, limit: int = 5) -> None:
     reasons = ", ".join(f"{why}: {n}" for why, n in sorted(r.skipped.items()))
-    print(f"{r.name:<28} {r.passed:>7} {r.failed:>7} {r.skipped_total:>7}  {reasons}",
-          file=out, flush=True)
+    print(
+        f"{r.name:<28} {r.passed:>7} {r.failed:>7} {r.skipped_total:>7}  {reasons}",
+        file=out,
+        flush=True,
+    )
     shown = r.failures if verbose else r.failures[:limit]
     for f in shown:
         print(f"    {r.path.name}:{f.line}: {f.command}: {f.message}", file=out)
@@ -689,7 +761,9 @@ def print_result(r: FileResult, verbose: bool, out: Any = sys.stdout, limit: int
         print(f"    ... {len(r.failures) - len(shown)} more (-v shows all)", file=out)
 
 
-def main(paths: list[Path], backend: str = "cranelift", verbose: bool = False) -> int:
+def main(
+    paths: list[Path], backend: str = "cranelift", verbose: bool = False, arch: str = "x86_64"
+) -> int:
     """`wasmkiln wast`: the per-file table, then `N passed, N failed, N skipped`."""
     header = [f"{'file':<28} {'passed':>7} {'failed':>7} {'skipped':>7}"]
 
@@ -698,6 +772,6 @@ def main(paths: list[Path], backend: str = "cranelift", verbose: bool = False) -
             print(header.pop(), flush=True)
         print_result(r, verbose)
 
-    results = run_scripts(paths, backend, show)
+    results = run_scripts(paths, backend, show, arch=arch)
     print(total_line(results))
     return 1 if any(r.failed for r in results) else 0

@@ -30,8 +30,14 @@ from typing import Any
 
 Json = dict[str, Any]
 
-_LANES = {"i8x16": ("i8", 16), "i16x8": ("i16", 8), "i32x4": ("i32", 4), "i64x2": ("i64", 2),
-          "f32x4": ("f32", 4), "f64x2": ("f64", 2)}
+_LANES = {
+    "i8x16": ("i8", 16),
+    "i16x8": ("i16", 8),
+    "i32x4": ("i32", 4),
+    "i64x2": ("i64", 2),
+    "f32x4": ("f32", 4),
+    "f64x2": ("f64", 2),
+}
 _WIDTH = {"i8": 8, "i16": 16, "i32": 32, "i64": 64, "f32": 32, "f64": 64}
 _NAN_PATTERNS = ("nan:canonical", "nan:arithmetic")
 
@@ -184,8 +190,7 @@ class _Floats:
 
         body = " ".join(f"({ty}.const {lit}) drop" for ty, lit in self.items)
         module = decode(wat2wasm(f"(module (func {body}))"))
-        self.bits = [ins[1] for ins in module.funcs[0].body if ins[0] in ("f32.const",
-                                                                        "f64.const")]
+        self.bits = [ins[1] for ins in module.funcs[0].body if ins[0] in ("f32.const", "f64.const")]
 
 
 # ---- commands -----------------------------------------------------------------------------------
@@ -213,8 +218,9 @@ class _Converter:
             except (IndexError, KeyError, ValueError) as e:
                 if isinstance(e, WastError):
                     raise
-                raise WastError(f"line {self.line(node)}: cannot read this command "
-                                f"({type(e).__name__}: {e})") from None
+                raise WastError(
+                    f"line {self.line(node)}: cannot read this command ({type(e).__name__}: {e})"
+                ) from None
         self.floats.resolve(self.wat2wasm)
         for value, key, index in self.pending:
             bits = self.floats.bits[index]
@@ -238,22 +244,40 @@ class _Converter:
                 cmd["name"] = _text(items[2])
             return cmd
         if head in ("invoke", "get"):
-            return {"type": "action", "line": line, "action": self.action(node),
-                    "expected": []}
+            return {"type": "action", "line": line, "action": self.action(node), "expected": []}
         if head == "assert_return":
-            return {"type": "assert_return", "line": line, "action": self.action(items[1]),
-                    "expected": [self.value(v) for v in items[2:]]}
+            return {
+                "type": "assert_return",
+                "line": line,
+                "action": self.action(items[1]),
+                "expected": [self.value(v) for v in items[2:]],
+            }
         if head in ("assert_trap", "assert_exhaustion") and _is(items[1], "module"):
-            return {"type": "assert_uninstantiable", "line": self.line(items[1]),
-                    **self.module(items[1]), "text": _text(items[2])}
+            return {
+                "type": "assert_uninstantiable",
+                "line": self.line(items[1]),
+                **self.module(items[1]),
+                "text": _text(items[2]),
+            }
         if head in ("assert_trap", "assert_exhaustion"):
-            return {"type": head, "line": line, "action": self.action(items[1]),
-                    "text": _text(items[2])}
-        if head in ("assert_invalid", "assert_malformed", "assert_unlinkable",
-                    "assert_uninstantiable"):
-            return {"type": head, "line": self.line(items[1]),  # the module's, as wast2json
-                    **self.module(items[1], rejected=True),
-                    "text": _text(items[2]) if len(items) > 2 else ""}
+            return {
+                "type": head,
+                "line": line,
+                "action": self.action(items[1]),
+                "text": _text(items[2]),
+            }
+        if head in (
+            "assert_invalid",
+            "assert_malformed",
+            "assert_unlinkable",
+            "assert_uninstantiable",
+        ):
+            return {
+                "type": head,
+                "line": self.line(items[1]),  # the module's, as wast2json
+                **self.module(items[1], rejected=True),
+                "text": _text(items[2]) if len(items) > 2 else "",
+            }
         return {"type": head or "?", "line": line}
 
     def module(self, node: SList | Atom, rejected: bool = False) -> Json:
@@ -264,12 +288,15 @@ class _Converter:
         if items and isinstance(items[0], Atom) and _text(items[0]).startswith("$"):
             name = _text(items[0])
             items = items[1:]
-        kind = _text(items[0]) if items and isinstance(items[0], Atom) and not items[0].string \
-            else ""
+        kind = (
+            _text(items[0]) if items and isinstance(items[0], Atom) and not items[0].string else ""
+        )
         out: Json = {"name": name} if name else {}
         if kind == "quote":
-            out.update(filename=self._file("wat", "".join(_text(i) for i in items[1:]).encode(
-                "latin-1")), module_type="text")
+            out.update(
+                filename=self._file("wat", "".join(_text(i) for i in items[1:]).encode("latin-1")),
+                module_type="text",
+            )
             return out
         if kind == "binary":
             data = "".join(_text(i) for i in items[1:]).encode("latin-1")
@@ -281,8 +308,10 @@ class _Converter:
                 data = bytes(self.wat2wasm(self.text[node.start : node.end]))
             except Exception as e:  # noqa: BLE001 - wasmtime raises its own error types
                 if rejected:  # a text error where a binary one was meant: like wast2json
-                    out.update(filename=self._file("wat", self.text[node.start : node.end]
-                                                   .encode()), module_type="text")
+                    out.update(
+                        filename=self._file("wat", self.text[node.start : node.end].encode()),
+                        module_type="text",
+                    )
                 else:
                     out["error"] = f"wat2wasm: {str(e).splitlines()[0]}"
                 return out
@@ -328,8 +357,7 @@ class _Converter:
             return v
         if head == "ref.null":
             ty = args[0] if args else "func"
-            return {"type": "externref" if ty.startswith("extern") else "funcref",
-                    "value": "null"}
+            return {"type": "externref" if ty.startswith("extern") else "funcref", "value": "null"}
         if head == "ref.extern":
             return {"type": "externref", **({"value": args[0]} if args else {})}
         if head == "ref.func":

@@ -29,9 +29,20 @@ def test_abi_header_static_asserts_hold(tmp_path: Path) -> None:
     src = tmp_path / "check.c"
     src.write_text('#include "wk/abi.h"\nint wk_abi_check(void) { return WK_ABI_VERSION; }\n')
     proc = subprocess.run(
-        [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{INCLUDE}", "-c", str(src),
-         "-o", str(tmp_path / "check.o")],
-        capture_output=True, text=True,
+        [
+            cc,
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            f"-I{INCLUDE}",
+            "-c",
+            str(src),
+            "-o",
+            str(tmp_path / "check.o"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
 

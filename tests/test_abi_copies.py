@@ -52,10 +52,15 @@ def test_hostrt_structs_match_abi_py() -> None:
 
 def test_hostrt_status_codes_match_host_h() -> None:
     host_h = (WK / "host.h").read_text()
-    codes = {m.group(1): int(m.group(2), 16)
-             for m in re.finditer(r"#define WK_HOST_(\w+) 0x([0-9a-fA-F]+)u", host_h)}
-    assert codes == {"EXITED": hostrt.EXITED, "NO_TRAMPOLINE": hostrt.NO_TRAMPOLINE,
-                     "BAD_INDEX": hostrt.BAD_INDEX}
+    codes = {
+        m.group(1): int(m.group(2), 16)
+        for m in re.finditer(r"#define WK_HOST_(\w+) 0x([0-9a-fA-F]+)u", host_h)
+    }
+    assert codes == {
+        "EXITED": hostrt.EXITED,
+        "NO_TRAMPOLINE": hostrt.NO_TRAMPOLINE,
+        "BAD_INDEX": hostrt.BAD_INDEX,
+    }
 
 
 def test_hostrt_declares_what_it_calls_from_host_h() -> None:
@@ -91,21 +96,44 @@ def test_metadata_kinds_are_abi_h_names(tmp_path: Path) -> None:
       (elem (i32.const 0) $f) (elem func $f) (elem declare func $f)
       (func (export "run") (drop (ref.func $f)))
       (export "h" (global $h)))"""
-    compiled = compile_wasm(bytes(wasmtime.wat2wasm(wat)), blob_path=str(tmp_path / "blob"),
-                            unknown_imports="embed")
+    compiled = compile_wasm(
+        bytes(wasmtime.wat2wasm(wat)), blob_path=str(tmp_path / "blob"), unknown_imports="embed"
+    )
     (tmp_path / "blob").write_bytes(compiled.data_blob)
     meta = compiled.metadata_c
-    names = ("WK_EXTERN_FUNC", "WK_EXTERN_GLOBAL", "WK_EXTERN_TABLE", "WK_EXTERN_MEMORY",
-             "WK_CONST_VALUE", "WK_CONST_GLOBAL_GET", "WK_CONST_REF_FUNC", "WK_CONST_REF_NULL",
-             "WK_ELEM_ACTIVE", "WK_ELEM_PASSIVE", "WK_ELEM_DECLARATIVE")
+    names = (
+        "WK_EXTERN_FUNC",
+        "WK_EXTERN_GLOBAL",
+        "WK_EXTERN_TABLE",
+        "WK_EXTERN_MEMORY",
+        "WK_CONST_VALUE",
+        "WK_CONST_GLOBAL_GET",
+        "WK_CONST_REF_FUNC",
+        "WK_CONST_REF_NULL",
+        "WK_ELEM_ACTIVE",
+        "WK_ELEM_PASSIVE",
+        "WK_ELEM_DECLARATIVE",
+    )
     assert all(n in meta for n in names), [n for n in names if n not in meta]
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
         pytest.skip("no C compiler on PATH to compile the metadata against abi.h")
     (tmp_path / "meta.c").write_text(meta)
-    proc = subprocess.run([cc, "-std=c11", "-Wall", "-Werror", f"-I{WK.parent}", "-c",
-                           str(tmp_path / "meta.c"), "-o", str(tmp_path / "meta.o")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            cc,
+            "-std=c11",
+            "-Wall",
+            "-Werror",
+            f"-I{WK.parent}",
+            "-c",
+            str(tmp_path / "meta.c"),
+            "-o",
+            str(tmp_path / "meta.o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-SCRIPTS = sorted(p for p in [*BENCH.glob("*.py"), *BENCH.glob("linuxvm/*.py")]
-                 if "__main__" in p.read_text())
-LIBRARIES = sorted(p for p in [*BENCH.glob("*.py"), *BENCH.glob("linuxvm/*.py")]
-                   if p not in SCRIPTS)
+SCRIPTS = sorted(
+    p for p in [*BENCH.glob("*.py"), *BENCH.glob("linuxvm/*.py")] if "__main__" in p.read_text()
+)
+LIBRARIES = sorted(
+    p for p in [*BENCH.glob("*.py"), *BENCH.glob("linuxvm/*.py")] if p not in SCRIPTS
+)
 
 
 def _name(p: Path) -> str:
@@ -32,16 +34,25 @@ def test_every_bench_file_is_covered() -> None:
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=_name)
 def test_script_help(script: Path) -> None:
-    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
-                          text=True, timeout=60, cwd=script.parent)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=script.parent,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"usage: {script.name}"), proc.stdout
 
 
 @pytest.mark.parametrize("library", LIBRARIES, ids=_name)
 def test_library_imports(library: Path) -> None:
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-            "__import__(sys.argv[2])")
-    proc = subprocess.run([sys.executable, "-c", code, str(library.parent), library.stem],
-                          capture_output=True, text=True, timeout=60, cwd=library.parent)
+    code = "import sys; sys.path.insert(0, sys.argv[1]); __import__(sys.argv[2])"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(library.parent), library.stem],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=library.parent,
+    )
     assert proc.returncode == 0, proc.stderr

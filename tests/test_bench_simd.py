@@ -38,9 +38,10 @@ for wasm in sys.argv[2:]:
 def _wasm(out: Path, flags: list[str]) -> Path:
     assert CLANG is not None
     obj = out.with_suffix(".o")
-    for cmd in ([CLANG, "--target=wasm32-wasi", "-O2", *flags, "-c", "-o", str(obj),
-                 str(KERNEL)],
-                [CLANG, "--target=wasm32-wasi", "-s", "-o", str(out), str(obj)]):
+    for cmd in (
+        [CLANG, "--target=wasm32-wasi", "-O2", *flags, "-c", "-o", str(obj), str(KERNEL)],
+        [CLANG, "--target=wasm32-wasi", "-s", "-o", str(out), str(obj)],
+    ):
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             pytest.skip(f"clang-14 cannot build for wasm32-wasi here: {proc.stderr[-300:]}")
@@ -51,8 +52,12 @@ def _wasm(out: Path, flags: list[str]) -> Path:
 def test_simd_kernel_must_contain_v128(tmp_path: Path) -> None:
     simd = _wasm(tmp_path / "simd.wasm", ["-msimd128"])
     scalar = _wasm(tmp_path / "scalar.wasm", [])
-    proc = subprocess.run([sys.executable, "-c", CHECK, str(BENCH), str(simd), str(scalar)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK, str(BENCH), str(simd), str(scalar)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     verdicts = {Path(line.split()[0]).stem: line.split()[1:] for line in proc.stdout.splitlines()}
     assert verdicts["simd"][0] == "ok" and int(verdicts["simd"][1]) > 0, verdicts

@@ -18,13 +18,18 @@ import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
-pytestmark = pytest.mark.skipif(os.environ.get("WASMKILN_BENCH") != "1",
-                                reason="benchmarks run only with WASMKILN_BENCH=1")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("WASMKILN_BENCH") != "1", reason="benchmarks run only with WASMKILN_BENCH=1"
+)
 
 
 def _run(script: str, ratios: bool = True) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, str(BENCH / script), "--quick"],
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| " in proc.stdout, proc.stdout  # printed a table
     name = script.removesuffix(".py")
@@ -69,13 +74,15 @@ def test_http_quick() -> None:
     medians = data["medians"]
     # Every row served every file in both connection modes, and the headline ratios
     # were computed for both.
-    for row in ("wasmkiln-kvm", "linux-vm-wasmtime", "wasmkiln-spt", "wasmtime-host",
-                "nginx-host"):
+    for row in ("wasmkiln-kvm", "linux-vm-wasmtime", "wasmkiln-spt", "wasmtime-host", "nginx-host"):
         for mode in ("keep-alive", "close"):
             assert all(m["rps"] > 0 for m in medians[row][mode].values()), (row, mode)
     for mode in ("keep-alive", "close"):
-        for key in ("wasmkiln-kvm / linux-vm-wasmtime, 612 B",
-                    "wasmkiln-spt / wasmtime-host, 1 MiB", "wasmkiln-spt / nginx-host, 64 KiB"):
+        for key in (
+            "wasmkiln-kvm / linux-vm-wasmtime, 612 B",
+            "wasmkiln-spt / wasmtime-host, 1 MiB",
+            "wasmkiln-spt / nginx-host, 64 KiB",
+        ):
             assert data["ratios"][f"{key}, {mode}"] is not None, (key, mode)
     assert (BENCH / "results" / "http.png").stat().st_size > 0
 
@@ -90,6 +97,10 @@ def test_soak_quick() -> None:
         assert len(run["intervals"]) == 3 and all(i["rps"] > 0 for i in run["intervals"]), key
         assert run["memory"][0]["at"] == "start" and run["memory"][-1]["at"] == "end", key
         assert run["memory"][0]["guest_rss"] > 0, key
-        assert set(run["verdict"]) == {"no_socket_errors", "no_non_2xx", "memory_within_1mib",
-                                       "still_answers"}, key
+        assert set(run["verdict"]) == {
+            "no_socket_errors",
+            "no_non_2xx",
+            "memory_within_1mib",
+            "still_answers",
+        }, key
     assert (BENCH / "results" / "soak.png").stat().st_size > 0

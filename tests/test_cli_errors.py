@@ -13,7 +13,9 @@ import pytest
 def wasmkiln(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -52,17 +54,19 @@ def test_truncated_module_is_not_a_module(tmp_path: Path) -> None:
 def test_invalid_module_names_function(tmp_path: Path) -> None:
     wasm = tmp_path / "m.wasm"
     # (func (result i32) i64.const 0): valid binary, type mismatch
-    wasm.write_bytes(bytes.fromhex(
-        "0061736d01000000010501600001" "7f030201000a0601040042000b"))
+    wasm.write_bytes(bytes.fromhex("0061736d010000000105016000017f030201000a0601040042000b"))
     proc = wasmkiln("build", str(wasm), "-o", str(tmp_path / "x.img"))
     _clean_error(proc, "invalid module", "function 0", "type mismatch")
 
 
 def test_missing_imports_are_listed(tmp_path: Path) -> None:
-    wasm = _wat(tmp_path, """(module
+    wasm = _wat(
+        tmp_path,
+        """(module
       (import "env" "frobnicate" (func (param i32)))
       (import "wasi_snapshot_preview1" "fd_write" (func (param i64)))
-      (func (export "_start")))""")
+      (func (export "_start")))""",
+    )
     proc = wasmkiln("build", str(wasm), "-o", str(tmp_path / "x.img"))
     _clean_error(proc, "2 import(s)", "env.frobnicate", "wasi_snapshot_preview1.fd_write")
 
@@ -70,7 +74,11 @@ def test_missing_imports_are_listed(tmp_path: Path) -> None:
 def test_unknown_target(tmp_path: Path) -> None:
     wasm = _wat(tmp_path, '(module (func (export "_start")))')
     _clean_error(wasmkiln("build", str(wasm), "--target", "mips-kvm"), "unknown target")
-    _clean_error(wasmkiln("build", str(wasm), "--target", "aarch64-kvm"), "not supported yet")
+    _clean_error(
+        wasmkiln("build", str(wasm), "--target", "aarch64-kvm", "--backend", "cranelift"),
+        "x86_64 code only",
+        "--backend llvm-O0",
+    )
 
 
 def test_missing_file() -> None:

@@ -18,8 +18,9 @@ from wasmkiln.bridge.errors import DecodeError, WasmError  # noqa: E402
 from wasmkiln.bridge.validate import validate  # noqa: E402
 from wasmkiln.pyhook.fuzz_garbage import HANDMADE, HEADER, assemble, sections  # noqa: E402
 
-FAST = settings(max_examples=300, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def uleb(v: int, pad_to: int = 0) -> bytes:
@@ -50,14 +51,19 @@ def sleb(v: int, pad_to: int = 0) -> bytes:
 # ---- LEB128 -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("read", "encode", "bits", "signed"),
-    [(read_uleb, uleb, 32, False), (read_uleb, uleb, 64, False),
-     (read_sleb, sleb, 32, True), (read_sleb, sleb, 64, True)],
+    [
+        (read_uleb, uleb, 32, False),
+        (read_uleb, uleb, 64, False),
+        (read_sleb, sleb, 32, True),
+        (read_sleb, sleb, 64, True),
+    ],
     ids=["u32", "u64", "s32", "s64"],
 )
 @FAST
 @given(data=st.data())
-def test_leb_round_trip(read: Any, encode: Any, bits: int, signed: bool,
-                        data: st.DataObject) -> None:
+def test_leb_round_trip(
+    read: Any, encode: Any, bits: int, signed: bool, data: st.DataObject
+) -> None:
     """Every value, in its shortest form and padded up to the longest legal one, reads back,
     consuming exactly its bytes (whatever follows)."""
     lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
@@ -118,8 +124,7 @@ def test_custom_sections_frame_and_round_trip(items: list[tuple[str, bytes]]) ->
 
 @FAST
 @given(customs.filter(bool), st.integers(1, 8))
-def test_section_size_past_the_end_is_malformed(items: list[tuple[str, bytes]],
-                                                 extra: int) -> None:
+def test_section_size_past_the_end_is_malformed(items: list[tuple[str, bytes]], extra: int) -> None:
     """A section that claims more bytes than the file has."""
     secs = [_custom(n, c) for n, c in items]
     last_id, last = secs[-1]
@@ -164,8 +169,10 @@ def test_any_bytes_after_the_header(data: bytes) -> None:
 
 
 @FAST
-@given(st.sampled_from(HANDMADE), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
-                                            min_size=1, max_size=4))
+@given(
+    st.sampled_from(HANDMADE),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4),
+)
 def test_mutated_modules(module: bytes, edits: list[tuple[int, int]]) -> None:
     data = bytearray(module)
     for at, byte in edits:

@@ -214,8 +214,13 @@ def _simd_module(sub: bytes) -> bytes:
     """(func (result v128) v128.const 0; v128.const 0; 0xfd SUB; end)"""
     body = bytes([0x00]) + (bytes([0xFD, 12]) + bytes(16)) * 2 + b"\xfd" + sub + b"\x0b"
     code = bytes([1, len(body)]) + body
-    return (b"\0asm\1\0\0\0" + bytes([1, 5, 1, 0x60, 0, 1, 0x7B]) + bytes([3, 2, 1, 0])
-            + bytes([10, len(code)]) + code)
+    return (
+        b"\0asm\1\0\0\0"
+        + bytes([1, 5, 1, 0x60, 0, 1, 0x7B])
+        + bytes([3, 2, 1, 0])
+        + bytes([10, len(code)])
+        + code
+    )
 
 
 def test_relaxed_simd_decodes_and_unassigned_simd_is_illegal() -> None:
@@ -227,13 +232,20 @@ def test_relaxed_simd_decodes_and_unassigned_simd_is_illegal() -> None:
             decode(_simd_module(sub))
 
 
-@pytest.mark.parametrize(("text", "flag", "proposal"), [
-    ("(module (func $f (return_call $f)))", "--enable-tail-call", "tail calls"),
-    ("(module (func (try (do nop) (catch_all nop))))", "--enable-exceptions",
-     "exception handling"),
-])
-def test_newer_proposals_are_unsupported_not_malformed(text: str, flag: str, proposal: str,
-                                                       tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "flag", "proposal"),
+    [
+        ("(module (func $f (return_call $f)))", "--enable-tail-call", "tail calls"),
+        (
+            "(module (func (try (do nop) (catch_all nop))))",
+            "--enable-exceptions",
+            "exception handling",
+        ),
+    ],
+)
+def test_newer_proposals_are_unsupported_not_malformed(
+    text: str, flag: str, proposal: str, tmp_path: Path
+) -> None:
     """A module of a later proposal is valid Wasm we cannot compile: say so and name it."""
     try:
         data = wat(text, tmp_path, flag)

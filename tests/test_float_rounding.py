@@ -41,15 +41,47 @@ def _inputs(t: str) -> list[int]:
     """Bit patterns: hand-picked edges first, then random ones (fixed seed)."""
     bits = _f32 if t == "f32" else _f64
     big = 2.0 ** _MANT[t]
-    edges = [0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999997, -0.49999997, 0.7, -0.7,
-             1.0, -1.0, 3.0, 1e-40, -1e-40, 5e-324 if t == "f64" else 1e-45, big - 0.5,
-             -(big - 0.5), big, -big, big + 1.0, big / 2 + 0.5, -(big / 2 + 0.5), 1e30, -1e30,
-             float("inf"), float("-inf")]
+    edges = [
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        1.5,
+        -1.5,
+        2.5,
+        -2.5,
+        0.49999997,
+        -0.49999997,
+        0.7,
+        -0.7,
+        1.0,
+        -1.0,
+        3.0,
+        1e-40,
+        -1e-40,
+        5e-324 if t == "f64" else 1e-45,
+        big - 0.5,
+        -(big - 0.5),
+        big,
+        -big,
+        big + 1.0,
+        big / 2 + 0.5,
+        -(big / 2 + 0.5),
+        1e30,
+        -1e30,
+        float("inf"),
+        float("-inf"),
+    ]
     out = [bits(v) for v in edges]
     w, m = _WIDTH[t], _MANT[t]
     exp = ((1 << (w - m - 1)) - 1) << m
-    out += [exp | 1, exp | (1 << (m - 1)), exp | (1 << (m - 2)) | 5,  # sNaN, canonical, qNaN
-            (1 << (w - 1)) | exp | 1, (1 << (w - 1)) | exp | (1 << (m - 1))]
+    out += [
+        exp | 1,
+        exp | (1 << (m - 1)),
+        exp | (1 << (m - 2)) | 5,  # sNaN, canonical, qNaN
+        (1 << (w - 1)) | exp | 1,
+        (1 << (w - 1)) | exp | (1 << (m - 1)),
+    ]
     rng = random.Random(20240 + w)
     for _ in range(120):
         out.append(rng.getrandbits(w))
@@ -74,8 +106,11 @@ def _wat(inputs: dict[str, list[int]]) -> str:
         for op in OPS:
             addr = f"(i32.add (i32.const {base}) (i32.mul (local.get $i) (i32.const {size})))"
             x = f"({t}.load {addr})"
-            bits = (f"(i64.extend_i32_u (i32.reinterpret_f32 (f32.{op} {x})))" if t == "f32"
-                    else f"(i64.reinterpret_f64 (f64.{op} {x}))")
+            bits = (
+                f"(i64.extend_i32_u (i32.reinterpret_f32 (f32.{op} {x})))"
+                if t == "f32"
+                else f"(i64.reinterpret_f64 (f64.{op} {x}))"
+            )
             applies.append(f"""
     (local.set $i (i32.const 0))
     (block $done (loop $next
@@ -131,8 +166,11 @@ def _differences(lines: list[tuple], want_text: str, got_text: str) -> list[str]
         payload = (1 << m) - 1
         if w & exp == exp and w & payload:  # wasmtime gave a NaN: ours must be arithmetic
             canonical_in = x & exp == exp and x & payload == 1 << (m - 1)
-            ok = g & exp == exp and g & (1 << (m - 1)) and (
-                not canonical_in or g & payload == 1 << (m - 1))
+            ok = (
+                g & exp == exp
+                and g & (1 << (m - 1))
+                and (not canonical_in or g & payload == 1 << (m - 1))
+            )
         else:
             ok = w == g
         if not ok:
@@ -142,13 +180,13 @@ def _differences(lines: list[tuple], want_text: str, got_text: str) -> list[str]
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("target", TARGETS)
-def test_rounding_matches_wasmtime(target: str, backend: str, program: tuple,
-                                   tmp_path: Path) -> None:
+def test_rounding_matches_wasmtime(
+    target: str, backend: str, program: tuple, tmp_path: Path
+) -> None:
     need_target(target)
     path, lines, want = program
     image = tmp_path / f"rounding-{backend}.img"
-    proc = wasmkiln("build", str(path), "--target", target, "--backend", backend,
-                    "-o", str(image))
+    proc = wasmkiln("build", str(path), "--target", target, "--backend", backend, "-o", str(image))
     assert proc.returncode == 0, proc.stderr
     proc = wasmkiln("run", str(image))
     assert proc.returncode == 0, proc.stderr

@@ -140,14 +140,16 @@ def _v128_log_module(lane: int) -> bytes:
     """Logs a v128 (lanes i32x4 1 2 LANE 4) through log-v128; exports a v128 function too."""
     import wasmtime
 
-    return bytes(wasmtime.wat2wasm(f"""(module
+    return bytes(
+        wasmtime.wat2wasm(f"""(module
       (import "fuzzing-support" "log-v128" (func $log (param v128)))
       (memory (export "memory") 1)
       (global (export "g") (mut v128) (v128.const i64x2 7 8))
       (func $id (export "id") (param v128) (result v128) (local.get 0))
       (func (export "f") (result i32)
         (call $log (call $id (v128.const i32x4 1 2 {lane} 4)))
-        (i32.const 5)))"""))
+        (i32.const 5)))""")
+    )
 
 
 def test_v128_logs_are_compared(ours: fuzz_engines.Ours) -> None:
@@ -234,16 +236,14 @@ def test_reproducers_end_cleanly(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["cranelift", "llvm"])
 def test_differential_run(backend: str, tmp_path: Path) -> None:
     _needs_binaryen()
-    totals = fuzz.run_differential(50, 1, backend, tmp_path / "out", reduce=False,
-                                   log=print)
+    totals = fuzz.run_differential(50, 1, backend, tmp_path / "out", reduce=False, log=print)
     assert totals.failed == 0, f"mismatches saved in {tmp_path / 'out'}"
     assert totals.passed >= 45  # a few generated modules may be rejected by wasmtime
 
 
 @pytest.mark.slow
 def test_garbage_run(tmp_path: Path) -> None:
-    totals = fuzz_garbage.run_garbage(5000, 1, out=tmp_path / "out", corpus_size=8,
-                                      log=print)
+    totals = fuzz_garbage.run_garbage(5000, 1, out=tmp_path / "out", corpus_size=8, log=print)
     assert totals.failed == 0, f"defects saved in {tmp_path / 'out'}"
     assert totals.verdicts["compiled"] > 0 and totals.verdicts["decode DecodeError"] > 0
 
@@ -252,17 +252,45 @@ def test_garbage_run(tmp_path: Path) -> None:
 def test_cli_prints_the_totals_line(tmp_path: Path) -> None:
     _needs_binaryen()
     proc = subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", "fuzz", "--count", "3", "--seed", "5",
-         "--no-reduce", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "wasmkiln.pyhook.cli",
+            "fuzz",
+            "--count",
+            "3",
+            "--seed",
+            "5",
+            "--no-reduce",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.fullmatch(r"3 passed, 0 failed", proc.stdout.strip().splitlines()[-1])
 
 
 def test_cli_without_binaryen_is_a_clear_error(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", "fuzz", "--count", "1", "--out",
-         str(tmp_path)], capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PATH": str(tmp_path)})  # an empty folder: no wasm-opt
+        [
+            sys.executable,
+            "-m",
+            "wasmkiln.pyhook.cli",
+            "fuzz",
+            "--count",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": str(tmp_path)},
+    )  # an empty folder: no wasm-opt
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("wasmkiln: error: wasm-opt (binaryen) is not on PATH: "
-                                   "install binaryen (Debian: binaryen)")
+    assert proc.stderr.strip() == (
+        "wasmkiln: error: wasm-opt (binaryen) is not on PATH: install binaryen (Debian: binaryen)"
+    )

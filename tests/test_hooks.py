@@ -32,8 +32,13 @@ HELLO_WAT = REPO / "pyhook" / "examples" / "hello.wat"
 
 
 def wasmkiln(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _manifest(tmp_path: Path, text: str, name: str = "wasmkiln.toml") -> Path:
@@ -62,8 +67,10 @@ def test_builtin_profiles_and_the_release_mapping() -> None:
 
 
 def test_custom_profiles_inherit() -> None:
-    custom = {"small": {"inherits": "fast", "opt-level": 1},
-              "fast": {"inherits": "release", "trap-unknown-imports": True}}
+    custom = {
+        "small": {"inherits": "fast", "opt-level": 1},
+        "fast": {"inherits": "release", "trap-unknown-imports": True},
+    }
     small = resolve_profile("small", custom)
     assert (small.name, small.opt_level, small.unknown_imports) == ("small", 1, "trap")
     with pytest.raises(ProfileError, match="loops"):
@@ -78,7 +85,10 @@ def test_custom_profiles_inherit() -> None:
 
 # ---- manifests -----------------------------------------------------------------------------
 def test_manifest_reads_every_key(tmp_path: Path) -> None:
-    m = load_manifest(_manifest(tmp_path, """
+    m = load_manifest(
+        _manifest(
+            tmp_path,
+            """
 [[image]]
 name = "web"
 wasm = "out/web.wasm"
@@ -90,7 +100,9 @@ targets = ["x86_64-kvm", "x86_64-spt"]
 dirs = ["www::/"]
 listen = [8080, "0.0.0.0:8443"]
 script = "web-serve"
-"""))
+""",
+        )
+    )
     (spec,) = m.images
     assert spec.wasm == tmp_path.resolve() / "out/web.wasm"
     assert spec.command == ["make", "{wasm}"] and spec.env == (("MODE", "prod"),)
@@ -102,14 +114,17 @@ script = "web-serve"
 
 
 def test_typo_in_second_image_names_its_line(tmp_path: Path) -> None:
-    path = _manifest(tmp_path, '[[image]]\nname = "a"\nwasm = "a.wasm"\n\n'
-                               '[[image]]\nwasm = "b.wasm"\nnmae = "b"\n')
-    assert _error(path) == (f"{path}:7: unknown key 'nmae' in [[image]] #2 "
-                            "(did you mean 'name'?)")
+    path = _manifest(
+        tmp_path,
+        '[[image]]\nname = "a"\nwasm = "a.wasm"\n\n[[image]]\nwasm = "b.wasm"\nnmae = "b"\n',
+    )
+    assert _error(path) == (f"{path}:7: unknown key 'nmae' in [[image]] #2 (did you mean 'name'?)")
 
 
 def test_typo_in_pyproject_tool_table_names_its_line(tmp_path: Path) -> None:
-    path = _manifest(tmp_path, """[project]
+    path = _manifest(
+        tmp_path,
+        """[project]
 name = "x"
 
 [tool.wasmkiln]
@@ -118,18 +133,20 @@ wheel-profil = "dev"
 [[tool.wasmkiln.image]]
 name = "a"
 wasm = "a.wasm"
-""", "pyproject.toml")
+""",
+        "pyproject.toml",
+    )
     msg = _error(path)
     assert msg.startswith(f"{path}:5: unknown key 'wheel-profil' in [tool.wasmkiln]"), msg
     assert "did you mean 'wheel-profile'" in msg
 
 
 def test_typo_in_profile_and_unknown_target(tmp_path: Path) -> None:
-    path = _manifest(tmp_path, '[[image]]\nname = "a"\nwasm = "a.wasm"\n'
-                               '[profile.fast]\ninherit = "release"\n')
+    path = _manifest(
+        tmp_path, '[[image]]\nname = "a"\nwasm = "a.wasm"\n[profile.fast]\ninherit = "release"\n'
+    )
     assert f"{path}:5: unknown key 'inherit' in [profile.fast]" in _error(path)
-    path = _manifest(tmp_path, '[[image]]\nname = "a"\nwasm = "a.wasm"\n'
-                               'targets = ["x86_64-kmv"]\n')
+    path = _manifest(tmp_path, '[[image]]\nname = "a"\nwasm = "a.wasm"\ntargets = ["x86_64-kmv"]\n')
     msg = _error(path)
     assert msg.startswith(f"{path}:4: unknown target 'x86_64-kmv'")
     assert "did you mean 'x86_64-kvm'" in msg
@@ -145,7 +162,7 @@ def test_toml_syntax_error_and_wrong_types_have_lines(tmp_path: Path) -> None:
 
 
 def test_find_manifest_walks_up_and_skips_foreign_pyprojects(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.wasmkiln]\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.wasmkiln]\n")
     inner = tmp_path / "pkg" / "deep"
     inner.mkdir(parents=True)
     (tmp_path / "pkg" / "pyproject.toml").write_text('[project]\nname = "other"\n')
@@ -219,13 +236,15 @@ def test_manifest_build_errors_are_one_line(wat_project: Path) -> None:
 def test_missing_wasm_toolchain_is_named(tmp_path: Path) -> None:
     (tmp_path / "wasmkiln.toml").write_text(
         '[[image]]\nname = "a"\nwasm = "a.wasm"\n'
-        'command = ["clang-99-nonexistent", "--target=wasm32-wasi", "a.c", "-o", "{wasm}"]\n')
+        'command = ["clang-99-nonexistent", "--target=wasm32-wasi", "a.c", "-o", "{wasm}"]\n'
+    )
     proc = wasmkiln("build", cwd=tmp_path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "needs 'clang-99-nonexistent', which is not installed" in proc.stderr
     assert "apt-get install clang-14 lld-14 wasi-libc" in proc.stderr
     (tmp_path / "wasmkiln.toml").write_text(  # the same through a shell command
-        '[[image]]\nname = "a"\nwasm = "a.wasm"\ncommand = "wasi-clang a.c -o {wasm}"\n')
+        '[[image]]\nname = "a"\nwasm = "a.wasm"\ncommand = "wasi-clang a.c -o {wasm}"\n'
+    )
     proc = wasmkiln("build", cwd=tmp_path)
     assert "needs 'wasi-clang', which is not installed" in proc.stderr
 
@@ -233,9 +252,11 @@ def test_missing_wasm_toolchain_is_named(tmp_path: Path) -> None:
 def test_unprovided_import_names_the_image(tmp_path: Path) -> None:
     _need("wat2wasm", "wabt")
     (tmp_path / "m.wat").write_text(
-        '(module (import "env" "frobnicate" (func (param i32))) (func (export "_start")))')
-    subprocess.run(["wat2wasm", str(tmp_path / "m.wat"), "-o", str(tmp_path / "m.wasm")],
-                   check=True)
+        '(module (import "env" "frobnicate" (func (param i32))) (func (export "_start")))'
+    )
+    subprocess.run(
+        ["wat2wasm", str(tmp_path / "m.wat"), "-o", str(tmp_path / "m.wasm")], check=True
+    )
     (tmp_path / "wasmkiln.toml").write_text('[[image]]\nname = "svc"\nwasm = "m.wasm"\n')
     proc = wasmkiln("build", cwd=tmp_path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -258,21 +279,27 @@ def test_cmake_package_version_is_the_python_version() -> None:
     version = re.search(r'set\(PACKAGE_VERSION "([^"]+)"\)', text)
     assert version is not None
     assert version.group(1) == importlib.metadata.version("wasmkiln"), (
-        "pyhook/cmake/wasmkilnConfigVersion.cmake must carry pyproject.toml's version")
+        "pyhook/cmake/wasmkilnConfigVersion.cmake must carry pyproject.toml's version"
+    )
 
 
 # ---- build_meta helpers --------------------------------------------------------------------
 def test_entry_points_merge() -> None:
-    merged = build_meta._add_entry_points("[console_scripts]\nold = a:b\n\n[gui_scripts]\n",
-                                          {"app-serve": "x_images:main_x"})
-    assert merged.splitlines()[:3] == ["[console_scripts]", "app-serve = x_images:main_x",
-                                       "old = a:b"]
+    merged = build_meta._add_entry_points(
+        "[console_scripts]\nold = a:b\n\n[gui_scripts]\n", {"app-serve": "x_images:main_x"}
+    )
+    assert merged.splitlines()[:3] == [
+        "[console_scripts]",
+        "app-serve = x_images:main_x",
+        "old = a:b",
+    ]
     assert build_meta._add_entry_points("", {"s": "m:f"}) == "[console_scripts]\ns = m:f\n"
 
 
 def test_retag_only_pure_wheels() -> None:
-    text, name = build_meta._retag("Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-                                   "app-1.0-py3-none-any.whl")
+    text, name = build_meta._retag(
+        "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n", "app-1.0-py3-none-any.whl"
+    )
     assert name == "app-1.0-py3-none-linux_x86_64.whl"
     assert "Tag: py3-none-linux_x86_64" in text and "Root-Is-Purelib: false" in text
     same = build_meta._retag("Tag: cp311-cp311-linux_x86_64\n", "a-1-cp311-cp311-linux_x86_64.whl")

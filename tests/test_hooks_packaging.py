@@ -50,11 +50,24 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a wasmkiln wheel of this checkout, its dependencies, and setuptools."""
     house = tmp_path_factory.mktemp("wheelhouse")
     build_dir = tmp_path_factory.mktemp("wasmkiln-build")
-    proc = _run([sys.executable, "-m", "pip", "wheel", "-q", str(REPO), "-w", str(house),
-                 "-C", f"build-dir={build_dir}"])
+    proc = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            str(REPO),
+            "-w",
+            str(house),
+            "-C",
+            f"build-dir={build_dir}",
+        ]
+    )
     assert proc.returncode == 0, f"pip wheel of wasmkiln failed:\n{proc.stdout}\n{proc.stderr}"
-    proc = _run([sys.executable, "-m", "pip", "download", "-q", "setuptools>=61", "wheel",
-                 "-d", str(house)])
+    proc = _run(
+        [sys.executable, "-m", "pip", "download", "-q", "setuptools>=61", "wheel", "-d", str(house)]
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot download setuptools into the wheelhouse (offline?): {proc.stderr}")
     return house
@@ -80,8 +93,18 @@ def test_pyproject_app_wheel_carries_a_bootable_image(
     _need("qemu-system-x86_64", "qemu-system-x86")
     app = _copy_example("pyproject-app", tmp_path)
     out = tmp_path / "dist"
-    proc = _pip(fresh_venv, "wheel", "-v", "--no-deps", "--no-index", "--find-links",
-                str(wheelhouse), str(app), "-w", str(out))
+    proc = _pip(
+        fresh_venv,
+        "wheel",
+        "-v",
+        "--no-deps",
+        "--no-index",
+        "--find-links",
+        str(wheelhouse),
+        str(app),
+        "-w",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
     (wheel,) = out.glob("pyproject_app-*.whl")
     assert wheel.name.endswith("-py3-none-linux_x86_64.whl")  # it holds an spt process image
@@ -91,8 +114,9 @@ def test_pyproject_app_wheel_carries_a_bootable_image(
     entry_points = zipfile.ZipFile(wheel).read("pyproject_app-0.1.0.dist-info/entry_points.txt")
     assert b"app-serve = pyproject_app_images:main_greeter" in entry_points
 
-    proc = _pip(fresh_venv, "install", "-q", "--no-index", "--find-links", str(wheelhouse),
-                str(wheel))
+    proc = _pip(
+        fresh_venv, "install", "-q", "--no-index", "--find-links", str(wheelhouse), str(wheel)
+    )
     assert proc.returncode == 0, proc.stderr
     serve = fresh_venv / "bin" / "app-serve"
     run = _run([str(serve), "alice"], timeout=60)  # x86_64-kvm: boots under QEMU
@@ -111,8 +135,17 @@ def test_pyproject_app_manifest_typo_fails_cleanly(
     at = next(i for i, line in enumerate(lines) if line.startswith("inputs ="))
     lines[at] = lines[at].replace("inputs", "input", 1)
     pyproject.write_text("\n".join(lines) + "\n")
-    proc = _pip(fresh_venv, "wheel", "--no-deps", "--no-index", "--find-links", str(wheelhouse),
-                str(app), "-w", str(tmp_path / "dist"))
+    proc = _pip(
+        fresh_venv,
+        "wheel",
+        "--no-deps",
+        "--no-index",
+        "--find-links",
+        str(wheelhouse),
+        str(app),
+        "-w",
+        str(tmp_path / "dist"),
+    )
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert f"pyproject.toml:{at + 1}: unknown key 'input'" in output, output
@@ -139,8 +172,7 @@ def test_cmake_app_builds_boots_and_rebuilds_incrementally(tmp_path: Path) -> No
 
     run = _run([str(BIN / "wasmkiln"), "run", str(image), "--", "alice", "bob"], timeout=60)
     assert run.returncode == 0, run.stderr
-    assert run.stdout == ("hello from cmake-app, alice!\nhello from cmake-app, bob!\n"
-                          "greeted 2\n")
+    assert run.stdout == ("hello from cmake-app, alice!\nhello from cmake-app, bob!\ngreeted 2\n")
     run = _run([str(spt), "--", "carol"], timeout=60)
     assert run.stdout == "hello from cmake-app, carol!\ngreeted 1\n", run.stderr
 
@@ -168,9 +200,20 @@ def test_cmake_unknown_target_fails_at_configure(tmp_path: Path) -> None:
     (tmp_path / "CMakeLists.txt").write_text(
         "cmake_minimum_required(VERSION 3.20)\nproject(t NONE)\n"
         "find_package(wasmkiln CONFIG REQUIRED)\n"
-        "wasmkiln_add_image(img WASM m.wasm TARGET mips-kvm)\n")
-    proc = _run(["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "b"), "-G", "Ninja",
-                 f"-Dwasmkiln_DIR={_run([str(BIN / 'wasmkiln'), 'cmake-dir']).stdout.strip()}"],
-                env=env)
+        "wasmkiln_add_image(img WASM m.wasm TARGET mips-kvm)\n"
+    )
+    proc = _run(
+        [
+            "cmake",
+            "-S",
+            str(tmp_path),
+            "-B",
+            str(tmp_path / "b"),
+            "-G",
+            "Ninja",
+            f"-Dwasmkiln_DIR={_run([str(BIN / 'wasmkiln'), 'cmake-dir']).stdout.strip()}",
+        ],
+        env=env,
+    )
     assert proc.returncode != 0
     assert "unknown target 'mips-kvm'" in proc.stderr, proc.stderr

@@ -93,7 +93,8 @@ def test_header_table_comment_matches() -> None:
     """The header lists every preview1 row and the preview 0 rows with their own symbol."""
     rows = {(m, f): (s, c) for m, f, s, c in _COMMENT_ROW.findall(WASI_H.read_text())}
     expected = {
-        key: value for key, value in HOST_FUNCS.items()
+        key: value
+        for key, value in HOST_FUNCS.items()
         if key[0] == WASI_P1 or value[1] != HOST_FUNCS[(WASI_P1, key[1])][1]
     }
     assert rows == expected, "the table comment at the top of wasi.h has drifted"

@@ -28,7 +28,12 @@ def _assemble(tmp_path: Path, name: str, wat: str) -> Path:
 
 
 def _run(
-    tmp_path: Path, target: str, name: str, wat: str, *run_flags: str, timeout: float = 120,
+    tmp_path: Path,
+    target: str,
+    name: str,
+    wat: str,
+    *run_flags: str,
+    timeout: float = 120,
     build_flags: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     if target.endswith("kvm") and shutil.which("qemu-system-x86_64") is None:
@@ -213,8 +218,14 @@ def test_wasi_escapes_bad_pointers_and_fd_exhaustion(target: str, tmp_path: Path
     (box / "f.txt").write_text("inside\n")
     (box / "out").symlink_to("../../etc")  # packed as links: resolved inside the guest's tree
     (box / "abs").symlink_to("/etc/passwd")
-    proc = _run(tmp_path, target, "wasi_escape", WASI_ESCAPES,
-                build_flags=("--dir", f"{box}::/box"), timeout=300)
+    proc = _run(
+        tmp_path,
+        target,
+        "wasi_escape",
+        WASI_ESCAPES,
+        build_flags=("--dir", f"{box}::/box"),
+        timeout=300,
+    )
     # a failing check prints "fail X" (X = A + its index) and exits 100 + the errno it got
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr

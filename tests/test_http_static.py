@@ -1,6 +1,6 @@
-"""examples/http-static served by wasmkiln (x86_64-kvm under QEMU TCG, `-p` through slirp;
-x86_64-spt, `-p` through passt) and by the wasmtime 36 CLI (`-S tcplisten`): the same .wasm,
-checked the same way.
+"""examples/http-static served by wasmkiln (x86_64-kvm and aarch64-kvm under QEMU TCG, `-p`
+through passt or slirp; x86_64-spt, `-p` through passt) and by the wasmtime 36 CLI
+(`-S tcplisten`): the same .wasm, checked the same way.
 
 Each runner must: serve a 612-byte page, a directory's index.html, 1 MiB and 10 MiB files
 byte for byte, 404 for a missing file, HEAD without a body, single Range requests (206, 416);
@@ -35,15 +35,16 @@ from http_guests import (
     wasmkiln_cli,
 )
 
-RUNNERS = ["kvm", "spt", "spt-passt", "wasmtime"]
+RUNNERS = ["kvm", "spt", "spt-passt", "aarch64-kvm", "wasmtime"]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("site")
     rnd = os.urandom
-    (root / "index.html").write_bytes(b"<!doctype html><title>wasmkiln</title>\n" +
-                                      b"<p>" + b"x" * 564 + b"</p>\n")
+    (root / "index.html").write_bytes(
+        b"<!doctype html><title>wasmkiln</title>\n" + b"<p>" + b"x" * 564 + b"</p>\n"
+    )
     (root / "sub").mkdir()
     (root / "sub" / "index.html").write_bytes(b"<p>sub</p>\n")
     (root / "style.css").write_bytes(b"body{}\n")
@@ -59,16 +60,18 @@ def wasm() -> Path:
 
 
 @pytest.fixture(scope="module", params=RUNNERS)
-def server(request: pytest.FixtureRequest, site: Path, wasm: Path,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, site: Path, wasm: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     runner: str = request.param
     why = skip_reason(runner)
     if why:
         pytest.skip(why)
     image = None
     if runner != "wasmtime":
-        image = build_image(wasm, site, tmp_path_factory.mktemp("img") / f"server.{runner}",
-                            target_of(runner))
+        image = build_image(
+            wasm, site, tmp_path_factory.mktemp("img") / f"server.{runner}", target_of(runner)
+        )
     with start(runner, image=image, wasm=wasm, site=site) as srv:
         yield srv
         assert srv.alive(), f"the server died:\n{srv.stderr()}"
@@ -78,8 +81,12 @@ def connect(srv: Server, timeout: float = 30) -> http.client.HTTPConnection:
     return http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
 
 
-def get(conn: http.client.HTTPConnection, path: str, method: str = "GET",
-        headers: dict[str, str] | None = None) -> tuple[http.client.HTTPResponse, bytes]:
+def get(
+    conn: http.client.HTTPConnection,
+    path: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+) -> tuple[http.client.HTTPResponse, bytes]:
     conn.request(method, path, headers=headers or {})
     resp = conn.getresponse()
     return resp, resp.read()
@@ -116,13 +123,16 @@ def test_head_and_ranges(server: Server, site: Path) -> None:
     resp, body = get(conn, "/one.bin", "HEAD")
     assert resp.status == 200 and body == b""
     assert int(resp.getheader("Content-Length", "-1")) == len(data)
-    for rng, first, last in [("bytes=0-0", 0, 0), ("bytes=1000-200000", 1000, 200000),
-                             ("bytes=-100", len(data) - 100, len(data) - 1),
-                             ("bytes=1048000-", 1048000, len(data) - 1)]:
+    for rng, first, last in [
+        ("bytes=0-0", 0, 0),
+        ("bytes=1000-200000", 1000, 200000),
+        ("bytes=-100", len(data) - 100, len(data) - 1),
+        ("bytes=1048000-", 1048000, len(data) - 1),
+    ]:
         resp, body = get(conn, "/one.bin", headers={"Range": rng})
         assert resp.status == 206, rng
         assert resp.getheader("Content-Range") == f"bytes {first}-{last}/{len(data)}", rng
-        assert body == data[first:last + 1], rng
+        assert body == data[first : last + 1], rng
     resp, body = get(conn, "/one.bin", headers={"Range": f"bytes={len(data)}-"})
     assert resp.status == 416
     assert resp.getheader("Content-Range") == f"bytes */{len(data)}"
@@ -194,9 +204,8 @@ def test_client_vanishes_mid_transfer(server: Server, site: Path) -> None:
     assert server.alive()
 
 
-@pytest.mark.parametrize("runner", ["kvm", "spt"])
-def test_listen_and_static_address(runner: str, site: Path, wasm: Path,
-                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize("runner", ["kvm", "spt", "aarch64-kvm"])
+def test_listen_and_static_address(runner: str, site: Path, wasm: Path, tmp_path: Path) -> None:
     """`--listen ADDR:PORT` (wasmtime's tcplisten spelling) with a static `--ip`/`--gateway`
     instead of DHCP: the guest listens on PORT, the host reaches it at ADDR:PORT."""
     why = skip_reason(runner)
@@ -204,12 +213,26 @@ def test_listen_and_static_address(runner: str, site: Path, wasm: Path,
         pytest.skip(why)
     image = build_image(wasm, site, tmp_path / f"server.{runner}", target_of(runner))
     port = free_port()
-    cmd = [*wasmkiln_cli(), "run", "--listen", f"127.0.0.1:{port}", "--ip", "10.0.2.15/24",
-           "--gateway", "10.0.2.2", str(image)]
+    cmd = [
+        *wasmkiln_cli(),
+        "run",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--ip",
+        "10.0.2.15/24",
+        "--gateway",
+        "10.0.2.2",
+        str(image),
+    ]
     err = tmp_path / "stderr"
     with open(err, "wb") as err_f:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err_f, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err_f,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while b"serving" not in err.read_bytes():

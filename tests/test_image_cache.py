@@ -27,8 +27,13 @@ TARGET = "x86_64-spt"
 
 
 def wasmkiln(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
 
 
 def cached(cache: Path) -> list[Path]:
@@ -93,8 +98,13 @@ def test_cache_hit_loads_no_compiler(tmp_path: Path) -> None:
         "         ('compile', 'codegen', 'translate', 'decode', 'validate')]\n"
         "print('HEAVY', heavy, code)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, **env})
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
     assert "HEAVY [] 0" in proc.stdout, proc.stdout + proc.stderr
 
 

@@ -39,9 +39,10 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build = tmp_path_factory.mktemp("kvmplat")
-    for cmd in (["cmake", "-S", str(ROOT), "-B", str(build), "-G", "Ninja",
-                 "-DWK_BUILD_TESTS=ON"],
-                ["ninja", "-C", str(build), "wk-kvm-platform-test"]):
+    for cmd in (
+        ["cmake", "-S", str(ROOT), "-B", str(build), "-G", "Ninja", "-DWK_BUILD_TESTS=ON"],
+        ["ninja", "-C", str(build), "wk-kvm-platform-test"],
+    ):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     out = build / "kvm_platform_test.elf"
@@ -103,15 +104,17 @@ def test_args_env_consoles_clocks_entropy_memory(image: Path, tmp_path: Path) ->
 
 def test_command_line_decoding(image: Path, tmp_path: Path) -> None:
     """Percent-decoding, unknown tokens skipped, empty values."""
-    r = boot(image, tmp_path, tcg(),
-             "console=ttyS0 arg=a%20b%25c arg= env=K%3Dv%C3%A9 junk arg=%7e")
+    r = boot(
+        image, tmp_path, tcg(), "console=ttyS0 arg=a%20b%25c arg= env=K%3Dv%C3%A9 junk arg=%7e"
+    )
     assert r.out.startswith("arg a b%c\narg \narg ~\nenv K=v\u00e9\n") and r.exit_code == 43, r
 
 
-@pytest.mark.parametrize("append", [" ".join(["arg=x"] * 300), "arg=%zz", "arg=ab%4",
-                                    "arg=a%00", "arg=" + "y" * (16385 - 4)],
-                         ids=["too-many-args", "bad-escape", "truncated-escape", "nul-escape",
-                              "16385-bytes"])
+@pytest.mark.parametrize(
+    "append",
+    [" ".join(["arg=x"] * 300), "arg=%zz", "arg=ab%4", "arg=a%00", "arg=" + "y" * (16385 - 4)],
+    ids=["too-many-args", "bad-escape", "truncated-escape", "nul-escape", "16385-bytes"],
+)
 def test_refused_command_lines(image: Path, tmp_path: Path, append: str) -> None:
     r = boot(image, tmp_path, tcg(), append)
     assert r.exit_code == 125 and r.err.startswith("wasmkiln: "), r
@@ -149,5 +152,6 @@ def test_page_fault_reported(image: Path, tmp_path: Path) -> None:
     """The guard page below the stack: the exception handler's report, exit 139."""
     r = boot(image, tmp_path, tcg("crash"))
     assert r.exit_code == 139, r
-    assert re.search(r"wasmkiln: guest crashed: page fault \(vector 14\) at rip=0x[0-9a-f]+\n",
-                     r.err), r
+    assert re.search(
+        r"wasmkiln: guest crashed: page fault \(vector 14\) at rip=0x[0-9a-f]+\n", r.err
+    ), r

@@ -28,12 +28,17 @@ GREETING = "Hello from a wasmkiln unikernel"
 IMAGE_LIMIT = 1_000_000  # issue 6: a hello image of at most 1 MB
 
 
-def wasmkiln(*args: str, timeout: float = 180,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def wasmkiln(
+    *args: str, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The CLI in a child process; `env` adds to (or overrides) this process's environment."""
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **env} if env else None)
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env} if env else None,
+    )
 
 
 def _need_qemu() -> None:
@@ -54,6 +59,7 @@ def hello_kvm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # ---- image size -------------------------------------------------------------------------------
 
+
 def test_images_leave_debug_info_out_unless_asked(hello_kvm: Path, tmp_path: Path) -> None:
     debug = _build(HELLO, tmp_path / "hello-debug.img", "--debug")
     assert section_bytes(hello_kvm, ".debug_info") is None
@@ -72,12 +78,16 @@ def test_kvm_image_has_no_large_static_memory(hello_kvm: Path) -> None:
     out = subprocess.run(["size", "-A", str(hello_kvm)], capture_output=True, text=True)
     if out.returncode != 0:
         pytest.skip(f"binutils' size failed: {out.stderr.strip()}")
-    sizes = {p[0]: int(p[1]) for p in (ln.split() for ln in out.stdout.splitlines())
-             if len(p) >= 2 and p[1].isdigit()}
+    sizes = {
+        p[0]: int(p[1])
+        for p in (ln.split() for ln in out.stdout.splitlines())
+        if len(p) >= 2 and p[1].isdigit()
+    }
     assert sizes.get(".bss", 0) + sizes.get(".stack", 0) < 4 << 20, sizes
 
 
 # ---- guest memory (kvm, QEMU TCG) -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mib", [16, 32])
 def test_hello_runs_in_small_memory(hello_kvm: Path, mib: int) -> None:
@@ -93,8 +103,9 @@ def test_too_little_memory_says_so(hello_kvm: Path) -> None:
     assert proc.returncode != 0
     assert "not enough memory" in proc.stderr, proc.stderr
     # ... and the runner said it before the boot, in one line (pyhook/guestmem.py)
-    assert proc.stderr.startswith("wasmkiln: warning: --memory 8 MiB is less than this image "
-                                  "needs to start, 12 MiB (image "), proc.stderr
+    assert proc.stderr.startswith(
+        "wasmkiln: warning: --memory 8 MiB is less than this image needs to start, 12 MiB (image "
+    ), proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -176,10 +187,16 @@ GUARD_EDGES = [
     ("far_checked", "(i64.store offset=0x80000000 (i32.const -1) (i64.const 1))", True),
     ("wrap", "(i64.store offset=0xfffffff8 (i32.const 0x10) (i64.const -1))", True),
     # grown memory is accessible, and only up to its new size
-    ("grown", "(drop (memory.grow (i32.const 1))) (i32.store (i32.const 0x1fffc) (i32.const 7))",
-     False),
-    ("grown_past", "(drop (memory.grow (i32.const 1))) (drop (i32.load (i32.const 0x1fffe)))",
-     True),
+    (
+        "grown",
+        "(drop (memory.grow (i32.const 1))) (i32.store (i32.const 0x1fffc) (i32.const 7))",
+        False,
+    ),
+    (
+        "grown_past",
+        "(drop (memory.grow (i32.const 1))) (drop (i32.load (i32.const 0x1fffe)))",
+        True,
+    ),
 ]
 
 
@@ -203,8 +220,14 @@ def test_guard_region_edges(target: str, backend: str, tmp_path: Path) -> None:
         _need_qemu()
     for name, body, traps in GUARD_EDGES:
         wasm = _wat2wasm(tmp_path, name, f'(module (memory 1) (func (export "_start") {body}))')
-        image = _build(wasm, tmp_path / f"{name}-{backend}.{'img' if kvm else 'spt'}",
-                       "--target", target, "--backend", backend)
+        image = _build(
+            wasm,
+            tmp_path / f"{name}-{backend}.{'img' if kvm else 'spt'}",
+            "--target",
+            target,
+            "--backend",
+            backend,
+        )
         proc = wasmkiln("run", *(["--accel", "tcg"] if kvm else []), str(image))
         if traps:
             assert proc.returncode == 134, (name, proc.returncode, proc.stderr)
@@ -224,8 +247,7 @@ def test_guard_code_has_no_bounds_checks(tmp_path: Path) -> None:
     from wasmkiln.bridge.compile import compile_wasm
 
     checked = compile_wasm(wasm.read_bytes(), blob_path=str(tmp_path / "a.bin"))
-    guarded = compile_wasm(wasm.read_bytes(), blob_path=str(tmp_path / "b.bin"),
-                           memory_guard=True)
+    guarded = compile_wasm(wasm.read_bytes(), blob_path=str(tmp_path / "b.bin"), memory_guard=True)
     assert len(guarded.code) < len(checked.code)
     assert "wk_runtime_memory_guard" in guarded.metadata_c
     assert "wk_runtime_memory_guard" not in checked.metadata_c
@@ -261,8 +283,9 @@ def test_packed_file_larger_than_default_memory(tmp_path: Path) -> None:
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return wasmkiln("run", "--target", "x86_64-kvm", "--accel", "tcg", *args, timeout=300,
-                        env=env)
+        return wasmkiln(
+            "run", "--target", "x86_64-kvm", "--accel", "tcg", *args, timeout=300, env=env
+        )
 
     packed = run("--dir", f"{big}::/", str(wasm), "--", "/blob.bin")
     assert packed.returncode == 0 and packed.stdout == expected, packed.stdout + packed.stderr

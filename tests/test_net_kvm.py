@@ -49,8 +49,10 @@ def skip_reason() -> str | None:
     if missing:
         return f"needs {', '.join(missing)}"
     if not (LWIP_DIR / "src" / "core" / "tcp.c").exists():
-        return (f"no lwIP source in {LWIP_DIR} (run: bash scripts/fetch-lwip.sh build/lwip-src, "
-                "or set WK_LWIP_SOURCE_DIR)")
+        return (
+            f"no lwIP source in {LWIP_DIR} (run: bash scripts/fetch-lwip.sh build/lwip-src, "
+            "or set WK_LWIP_SOURCE_DIR)"
+        )
     return None
 
 
@@ -94,17 +96,43 @@ add_library(wasmkiln-net-test STATIC
   $<TARGET_OBJECTS:wk_test_alloc>)
 """)
     bld = work / "build"
-    subprocess.run(["cmake", "-S", proj, "-B", bld, "-G", "Ninja",
-                    f"-DLWIP_SOURCE_DIR={LWIP_DIR}"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["cmake", "-S", proj, "-B", bld, "-G", "Ninja", f"-DLWIP_SOURCE_DIR={LWIP_DIR}"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     subprocess.run(["ninja", "-C", bld], check=True, stdout=subprocess.DEVNULL)
     obj = work / "test.o"
-    subprocess.run(["gcc", "-std=c11", *kernel_flags(), f"-I{UNIKERNEL}/include",
-                    f"-I{UNIKERNEL}/core", "-c", TEST_C, "-o", obj], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=c11",
+            *kernel_flags(),
+            f"-I{UNIKERNEL}/include",
+            f"-I{UNIKERNEL}/core",
+            "-c",
+            TEST_C,
+            "-o",
+            obj,
+        ],
+        check=True,
+    )
     target = json.loads((KVM_DIR / "target.json").read_text())
     ldflags = [f.replace("{dir}", str(KVM_DIR)) for f in target["ldflags"]]
     image = work / "net_kvm_test.elf"
-    subprocess.run(["gcc", *ldflags, obj, "-Wl,--whole-archive", bld / "libwasmkiln-net-test.a",
-                    "-Wl,--no-whole-archive", "-o", image], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            *ldflags,
+            obj,
+            "-Wl,--whole-archive",
+            bld / "libwasmkiln-net-test.a",
+            "-Wl,--no-whole-archive",
+            "-o",
+            image,
+        ],
+        check=True,
+    )
     return image
 
 
@@ -123,8 +151,14 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def qemu_command(image: Path, append: str, port: int, work: Path,
-                 machine: str = MACHINE, udp_port: int | None = None) -> list[str]:
+def qemu_command(
+    image: Path,
+    append: str,
+    port: int,
+    work: Path,
+    machine: str = MACHINE,
+    udp_port: int | None = None,
+) -> list[str]:
     """platform/kvm/README.md's command line plus a virtio-net device on slirp.
 
     With udp_port, a UDP hostfwd to guest port 7 too, and restrict=off: libslirp's restricted
@@ -133,27 +167,53 @@ def qemu_command(image: Path, append: str, port: int, work: Path,
     """
     restrict = "off" if udp_port else "on"
     return [
-        QEMU, "-M", machine, "-accel", "tcg", "-cpu", "max",
-        "-m", "128", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-        "-kernel", str(image), "-append", append,
-        "-chardev", f"file,id=wkout,path={work / 'stdout'}", "-serial", "chardev:wkout",
-        "-chardev", f"file,id=wkerr,path={work / 'stderr'}",
-        "-device", "isa-serial,chardev=wkerr,index=1",
-        "-chardev", f"file,id=wkctl,path={work / 'control'}",
-        "-device", "isa-serial,chardev=wkctl,index=2",
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-        "-netdev", f"user,id=n0,restrict={restrict},hostfwd=tcp:127.0.0.1:{port}-:80"
+        QEMU,
+        "-M",
+        machine,
+        "-accel",
+        "tcg",
+        "-cpu",
+        "max",
+        "-m",
+        "128",
+        "-nodefaults",
+        "-no-user-config",
+        "-nographic",
+        "-no-reboot",
+        "-kernel",
+        str(image),
+        "-append",
+        append,
+        "-chardev",
+        f"file,id=wkout,path={work / 'stdout'}",
+        "-serial",
+        "chardev:wkout",
+        "-chardev",
+        f"file,id=wkerr,path={work / 'stderr'}",
+        "-device",
+        "isa-serial,chardev=wkerr,index=1",
+        "-chardev",
+        f"file,id=wkctl,path={work / 'control'}",
+        "-device",
+        "isa-serial,chardev=wkctl,index=2",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=4",
+        "-netdev",
+        f"user,id=n0,restrict={restrict},hostfwd=tcp:127.0.0.1:{port}-:80"
         + (f",hostfwd=udp:127.0.0.1:{udp_port}-:7" if udp_port else ""),
-        "-global", "virtio-mmio.force-legacy=false",
-        "-device", "virtio-net-device,netdev=n0",
+        "-global",
+        "virtio-mmio.force-legacy=false",
+        "-device",
+        "virtio-net-device,netdev=n0",
     ]
 
 
 class Guest:
     """A booted test kernel: its port, its output files, and QEMU."""
 
-    def __init__(self, image: Path, work: Path, append: str, machine: str = MACHINE,
-                 udp: bool = False) -> None:
+    def __init__(
+        self, image: Path, work: Path, append: str, machine: str = MACHINE, udp: bool = False
+    ) -> None:
         self.work = work
         for name in ("stdout", "stderr", "control"):
             (work / name).write_bytes(b"")
@@ -186,8 +246,10 @@ class Guest:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.02)
-        raise AssertionError(f"no {pattern!r} from the guest; stdout={self.out()!r} "
-                             f"stderr={self.err()!r} status={self.proc.poll()}")
+        raise AssertionError(
+            f"no {pattern!r} from the guest; stdout={self.out()!r} "
+            f"stderr={self.err()!r} status={self.proc.poll()}"
+        )
 
     def connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -263,8 +325,10 @@ def test_throughput_1mib_10mib(guest: Guest) -> None:
     for size, label in ((1 << 20, "1 MiB"), (10 << 20, "10 MiB")):
         times = [fetch(c, size) for _ in range(3)]
         best = min(times)
-        print(f"\nnet_kvm (TCG, slirp): {label}: best {size / best / 1e6:.1f} MB/s "
-              f"({', '.join(f'{size / t / 1e6:.1f}' for t in times)} MB/s)")
+        print(
+            f"\nnet_kvm (TCG, slirp): {label}: best {size / best / 1e6:.1f} MB/s "
+            f"({', '.join(f'{size / t / 1e6:.1f}' for t in times)} MB/s)"
+        )
     c.close()
     assert guest.stop() == 0, guest.err()
 
@@ -356,8 +420,12 @@ def test_dhcp(image: Path, tmp_path: Path) -> None:
 
 def test_probe_without_cmdline_tokens(image: Path, tmp_path: Path) -> None:
     """auto-kernel-cmdline=off: no virtio_mmio.device= token, the microvm window is probed."""
-    with Guest(image, tmp_path, f"arg=net_kvm_test arg=60 {STATIC}",
-               machine=MACHINE + ",auto-kernel-cmdline=off") as g:
+    with Guest(
+        image,
+        tmp_path,
+        f"arg=net_kvm_test arg=60 {STATIC}",
+        machine=MACHINE + ",auto-kernel-cmdline=off",
+    ) as g:
         g.wait_line(r"listening port 80")
         c = g.connect()
         fetch(c, 3000)
@@ -386,12 +454,12 @@ def test_qemu_command_machines_and_back_ends(tmp_path: Path) -> None:
     assert micro[micro.index("-M") + 1].endswith(",acpi=off")
     assert "virtio-net-device,netdev=n0" in micro
     assert micro[micro.index("-netdev") + 1].startswith("user,id=n0,hostfwd=tcp::8080-:80")
-    q35 = qemu_command(tmp_path / "img", RunOptions(net=net, machine="q35"), tmp_path / "ctl",
-                       net_fd=7)
+    q35 = qemu_command(
+        tmp_path / "img", RunOptions(net=net, machine="q35"), tmp_path / "ctl", net_fd=7
+    )
     assert q35[q35.index("-M") + 1] == "q35"
     assert "virtio-net-pci,netdev=n0,disable-legacy=on,romfile=" in q35
-    assert q35[q35.index("-netdev") + 1] == ("stream,id=n0,server=off,addr.type=fd,"
-                                            "addr.str=7")
+    assert q35[q35.index("-netdev") + 1] == ("stream,id=n0,server=off,addr.type=fd,addr.str=7")
     assert "-nographic" not in q35  # SeaBIOS would write to COM1, the guest's stdout
     assert net.passt_args(5)[:5] == ["passt", "--foreground", "--quiet", "--fd", "5"]
     assert "8080:80" in net.passt_args(5)
@@ -409,14 +477,14 @@ def http_static(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     (site / "index.html").write_bytes(b"<p>" + os.urandom(300).hex().encode() + b"</p>\n")
     (site / "one.bin").write_bytes(os.urandom(1 << 20))
     wasm = compile_c(HTTP_STATIC_SOURCE)
-    return build_image(wasm, site, tmp_path_factory.mktemp("img") / "server.kvm",
-                       "x86_64-kvm"), site
+    return build_image(
+        wasm, site, tmp_path_factory.mktemp("img") / "server.kvm", "x86_64-kvm"
+    ), site
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("machine,backend", [("q35", "auto"), ("microvm", "slirp")])
-def test_http_static_machines(http_static: tuple[Path, Path], machine: str,
-                              backend: str) -> None:
+def test_http_static_machines(http_static: tuple[Path, Path], machine: str, backend: str) -> None:
     """http-static on q35 (virtio-pci with MSI-X: the NIC's interrupt wakes the halted vCPU)
     and on microvm over the slirp fallback: files fetched byte for byte, a 404, and an idle
     guest that keeps QEMU nearly quiet."""
@@ -425,8 +493,9 @@ def test_http_static_machines(http_static: tuple[Path, Path], machine: str,
     image, site = http_static
     if backend == "auto" and shutil.which("passt") is None:
         print("test_http_static_machines: passt is not installed: q35 runs over slirp")
-    with start("kvm", image=image, site=site,
-               run_flags=["--machine", machine, "--net-backend", backend]) as srv:
+    with start(
+        "kvm", image=image, site=site, run_flags=["--machine", machine, "--net-backend", backend]
+    ) as srv:
         c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
         for name in ("index.html", "one.bin"):
             c.request("GET", f"/{name}")
@@ -437,8 +506,12 @@ def test_http_static_machines(http_static: tuple[Path, Path], machine: str,
         r = c.getresponse()
         r.read()
         assert r.status == 404
-        qemu = [int(p) for p in subprocess.run(["pgrep", "-P", str(srv.proc.pid), "qemu"],
-                                               capture_output=True, text=True).stdout.split()]
+        qemu = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(srv.proc.pid), "qemu"], capture_output=True, text=True
+            ).stdout.split()
+        ]
         assert qemu, "no QEMU child of wasmkiln run"
         c0, t0 = qemu_cpu_seconds(qemu[0]), time.monotonic()
         time.sleep(1.5)
@@ -455,8 +528,12 @@ def main() -> int:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--build", type=Path, metavar="DIR",
-                    help="only build the test image in DIR (to boot it by hand)")
+    ap.add_argument(
+        "--build",
+        type=Path,
+        metavar="DIR",
+        help="only build the test image in DIR (to boot it by hand)",
+    )
     args = ap.parse_args()
     reason = skip_reason()
     if reason:

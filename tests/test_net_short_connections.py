@@ -47,18 +47,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module", params=RUNNERS)
-def server(request: pytest.FixtureRequest, site: Path,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, site: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     runner: str = request.param
-    why = skip_reason(runner) or (None if shutil.which("wrk") else
-                                  "wrk is not installed (apt-get install wrk)")
+    why = skip_reason(runner) or (
+        None if shutil.which("wrk") else "wrk is not installed (apt-get install wrk)"
+    )
     if why:
         pytest.skip(why)
     wasm = compile_c(HTTP_STATIC_SOURCE)
     image = None
     if runner != "wasmtime":
-        image = build_image(wasm, site, tmp_path_factory.mktemp("img") / f"srv.{runner}",
-                            target_of(runner))
+        image = build_image(
+            wasm, site, tmp_path_factory.mktemp("img") / f"srv.{runner}", target_of(runner)
+        )
     with start(runner, image=image, wasm=wasm, site=site) as srv:
         yield srv
 
@@ -82,10 +85,12 @@ def load(srv: Server, path: str) -> WrkResult:
 @pytest.mark.parametrize("path", ["index.html", "64k.bin"])
 def test_short_connections(server: Server, site: Path, path: str) -> None:
     r = load(server, path)
-    assert r.errors == 0, (f"{server.runner}: {r.error_kinds} in {r.requests} requests\n"
-                           f"{server.stderr()[-2000:]}")
+    assert r.errors == 0, (
+        f"{server.runner}: {r.error_kinds} in {r.requests} requests\n{server.stderr()[-2000:]}"
+    )
     assert r.requests >= CONNECTIONS, (
-        f"{server.runner}: only {r.requests} requests in {BUDGET_S:g} s")
+        f"{server.runner}: only {r.requests} requests in {BUDGET_S:g} s"
+    )
     assert server.alive(), server.stderr()
     status, body = fetch("127.0.0.1", server.port, "/" + path, timeout=10)
     assert (status, body) == (200, (site / path).read_bytes()), "not serving afterwards"

@@ -38,14 +38,17 @@ def tap() -> Iterator[tuple[str, str, str]]:
         pytest.skip(why)
     name = f"wkt{os.getpid() % 100000}"
     net = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}"
-    for argv in (["ip", "tuntap", "add", "dev", name, "mode", "tap"],
-                 ["ip", "addr", "add", f"{net}.1/24", "dev", name],
-                 ["ip", "link", "set", name, "up"]):
+    for argv in (
+        ["ip", "tuntap", "add", "dev", name, "mode", "tap"],
+        ["ip", "addr", "add", f"{net}.1/24", "dev", name],
+        ["ip", "link", "set", name, "up"],
+    ):
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
-            pytest.skip(f"cannot set up a tap interface here: {' '.join(argv)}: "
-                        f"{proc.stderr.strip()}")
+            pytest.skip(
+                f"cannot set up a tap interface here: {' '.join(argv)}: {proc.stderr.strip()}"
+            )
     try:
         yield name, f"{net}.1", f"{net}.2"
     finally:
@@ -65,15 +68,27 @@ def fetch(addr: str, path: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize("target", ["x86_64-spt", "x86_64-kvm"])
-def test_serves_over_a_tap(target: str, tap: tuple[str, str, str], site: Path,
-                           tmp_path: Path) -> None:
+def test_serves_over_a_tap(
+    target: str, tap: tuple[str, str, str], site: Path, tmp_path: Path
+) -> None:
     runner = target.split("-")[1]
     if runner == "kvm" and skip_reason("kvm"):
         pytest.skip(skip_reason("kvm") or "")
     name, host, guest = tap
     image = build_image(compile_c(HTTP_STATIC_SOURCE), site, tmp_path / f"s.{runner}", target)
-    cmd = [*wasmkiln_cli(), "run", "--tap", name, "--ip", f"{guest}/24", "--gateway", host,
-           "-p", "80:80", str(image)]
+    cmd = [
+        *wasmkiln_cli(),
+        "run",
+        "--tap",
+        name,
+        "--ip",
+        f"{guest}/24",
+        "--gateway",
+        host,
+        "-p",
+        "80:80",
+        str(image),
+    ]
     with launch(cmd, runner, 80, timeout=120):
         assert fetch(guest, "/") == (200, (site / "index.html").read_bytes())
         status, body = fetch(guest, "/one.bin")
@@ -81,17 +96,28 @@ def test_serves_over_a_tap(target: str, tap: tuple[str, str, str], site: Path,
         assert fetch(guest, "/missing")[0] == 404
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--tap", "wk-no-such0", "-p", "80:80"], "--tap wk-no-such0: no such interface"),
-    (["--tap", "wk0", "-p", "8080:80"], "no port forwarding on a tap interface"),
-    (["--tap", "bad/name"], "--tap bad/name: not an interface name"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--tap", "wk-no-such0", "-p", "80:80"], "--tap wk-no-such0: no such interface"),
+        (["--tap", "wk0", "-p", "8080:80"], "no port forwarding on a tap interface"),
+        (["--tap", "bad/name"], "--tap bad/name: not an interface name"),
+    ],
+)
 def test_tap_errors_are_one_line(argv: list[str], message: str, tmp_path: Path) -> None:
     image = tmp_path / "hello.spt"
     hello = Path(__file__).resolve().parent.parent / "pyhook" / "examples" / "hello.wasm"
-    subprocess.run([*wasmkiln_cli(), "build", str(hello), "--target", "x86_64-spt",
-                    "-o", str(image)], check=True, capture_output=True)
-    proc = subprocess.run([*wasmkiln_cli(), "run", *argv, str(image)], capture_output=True,
-                          text=True, timeout=60, check=False)
+    subprocess.run(
+        [*wasmkiln_cli(), "build", str(hello), "--target", "x86_64-spt", "-o", str(image)],
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.run(
+        [*wasmkiln_cli(), "run", *argv, str(image)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert proc.stderr.count("\n") == 1

@@ -113,12 +113,14 @@ WASMEDGE_SERVER = Path(__file__).resolve().parent / "net_guests" / "wasmedge_ser
 WASMEDGE_V2_CLIENT = Path(__file__).resolve().parent / "net_guests" / "wasmedge_v2_client.c"
 WAMR_CLIENT = Path(__file__).resolve().parent / "net_guests" / "wamr_client.c"
 IPV6_CLIENT = Path(__file__).resolve().parent / "net_guests" / "ipv6_client.c"
-EXT_HEADER = Path(__file__).resolve().parent.parent / "unikernel" / "include" / "wk" / \
-    "wasi_sock_ext.h"
+EXT_HEADER = (
+    Path(__file__).resolve().parent.parent / "unikernel" / "include" / "wk" / "wasi_sock_ext.h"
+)
 
 
-def _serve_udp(sock: socket.socket, stop: threading.Event,
-               answer: Callable[[bytes], bytes | None]) -> None:
+def _serve_udp(
+    sock: socket.socket, stop: threading.Event, answer: Callable[[bytes], bytes | None]
+) -> None:
     """Answer each datagram on sock (which has a timeout) with answer(data), until stop."""
     while not stop.is_set():
         try:
@@ -143,8 +145,9 @@ class _EchoServers:
         self.udp.settimeout(0.2)
         self.tcp.settimeout(0.2)
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=f, daemon=True)
-                        for f in (self._tcp_loop, self._udp_loop)]
+        self.threads = [
+            threading.Thread(target=f, daemon=True) for f in (self._tcp_loop, self._udp_loop)
+        ]
         for t in self.threads:
             t.start()
 
@@ -170,10 +173,16 @@ class _EchoServers:
         self.udp.close()
 
 
-def _run_client(runner: str, source: Path, tmp_path: Path, echo: _EchoServers,
-                extra: list[str] | None = None, run_flags: list[str] | None = None,
-                host: str = "10.0.2.2",
-                addr: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run_client(
+    runner: str,
+    source: Path,
+    tmp_path: Path,
+    echo: _EchoServers,
+    extra: list[str] | None = None,
+    run_flags: list[str] | None = None,
+    host: str = "10.0.2.2",
+    addr: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Build source for runner and run it against the echo servers (args: host, the TCP
     and UDP ports, then extra); the run has a NIC but publishes no port."""
     why = skip_reason(runner)
@@ -188,10 +197,24 @@ def _run_client(runner: str, source: Path, tmp_path: Path, echo: _EchoServers,
     if addr is None:
         addr = ["--net", "--ip", "10.0.2.15/24", "--gateway", "10.0.2.2"]
     return subprocess.run(
-        [*wasmkiln_cli(), "run", *flags, *addr, *(run_flags or []), str(image), "--",
-         host, str(echo.tcp.getsockname()[1]), str(echo.udp.getsockname()[1]),
-         *(extra or [])],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            *wasmkiln_cli(),
+            "run",
+            *flags,
+            *addr,
+            *(run_flags or []),
+            str(image),
+            "--",
+            host,
+            str(echo.tcp.getsockname()[1]),
+            str(echo.udp.getsockname()[1]),
+            *(extra or []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("runner", ["kvm", "spt"])
@@ -201,9 +224,15 @@ def test_wasmedge_tcp_and_udp_client(runner: str, tmp_path: Path) -> None:
     with closing(_EchoServers()) as echo:
         proc = _run_client(runner, WASMEDGE_CLIENT, tmp_path, echo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for line in ("tcp connect 0", "tcp echo same", "local 0 type 4 port>0 1",
-                 "peer 0 10.0.2.2 port ok 1", "udp SO_TYPE 0 1", "udp send_to 0 10",
-                 "udp recv_from 0 same family 1 from 10.0.2.2"):
+    for line in (
+        "tcp connect 0",
+        "tcp echo same",
+        "local 0 type 4 port>0 1",
+        "peer 0 10.0.2.2 port ok 1",
+        "udp SO_TYPE 0 1",
+        "udp send_to 0 10",
+        "udp recv_from 0 same family 1 from 10.0.2.2",
+    ):
         assert line in proc.stdout.splitlines(), proc.stdout
 
 
@@ -211,8 +240,14 @@ def test_host_sockets_refuse_what_was_not_granted(tmp_path: Path) -> None:
     """spt on the host's sockets grants the published ports only: a module that connects out
     gets EACCES (2) from sock_connect, and UDP too; it is told, not killed."""
     with closing(_EchoServers()) as echo:
-        proc = _run_client("spt", WASMEDGE_CLIENT, tmp_path, echo, run_flags=[
-            "--net-backend", "host", "-p", f"127.0.0.1:{free_port()}:80"], addr=[])
+        proc = _run_client(
+            "spt",
+            WASMEDGE_CLIENT,
+            tmp_path,
+            echo,
+            run_flags=["--net-backend", "host", "-p", f"127.0.0.1:{free_port()}:80"],
+            addr=[],
+        )
     lines = proc.stdout.splitlines()
     assert "tcp connect 2" in lines, proc.stdout + proc.stderr
     assert proc.returncode not in (0, 128 + 31), proc.stdout + proc.stderr  # not SIGSYS
@@ -223,10 +258,16 @@ def test_host_backend_needs_what_it_can_give(tmp_path: Path) -> None:
     """--net-backend host has no NIC: asking it for an address or for no port at all is a
     one-line error before anything runs."""
     image = build_image(compile_c(WASMEDGE_SERVER), None, tmp_path / "s.spt", "x86_64-spt")
-    for flags, why in ((["--ip", "10.0.2.15/24", "-p", "8080:80"], "--net-backend passt"),
-                       ([], "needs a port to publish")):
-        proc = subprocess.run([*wasmkiln_cli(), "run", "--net-backend", "host", *flags,
-                               str(image)], capture_output=True, text=True, timeout=60)
+    for flags, why in (
+        (["--ip", "10.0.2.15/24", "-p", "8080:80"], "--net-backend passt"),
+        ([], "needs a port to publish"),
+    ):
+        proc = subprocess.run(
+            [*wasmkiln_cli(), "run", "--net-backend", "host", *flags, str(image)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 2 and why in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
@@ -249,20 +290,25 @@ class _DnsServer:
     def _answer(self, query: bytes) -> bytes:
         labels, i = [], 12
         while query[i]:
-            labels.append(query[i + 1:i + 1 + query[i]].decode())
+            labels.append(query[i + 1 : i + 1 + query[i]].decode())
             i += 1 + query[i]
-        question = query[12:i + 5]  # the name, its terminator, type and class
+        question = query[12 : i + 5]  # the name, its terminator, type and class
         name = ".".join(labels)
         self.asked.append(name)
         ip = self.names.get(name.lower())
-        qtype = int.from_bytes(query[i + 1:i + 3], "big")
+        qtype = int.from_bytes(query[i + 1 : i + 3], "big")
         if ip is None or qtype != 1:
             flags, answers = (0x8183 if ip is None else 0x8180), b""
         else:
             flags = 0x8180
-            answers = (b"\xc0\x0c" + (1).to_bytes(2, "big") + (1).to_bytes(2, "big")
-                       + (60).to_bytes(4, "big") + (4).to_bytes(2, "big")
-                       + socket.inet_aton(ip))
+            answers = (
+                b"\xc0\x0c"
+                + (1).to_bytes(2, "big")
+                + (1).to_bytes(2, "big")
+                + (60).to_bytes(4, "big")
+                + (4).to_bytes(2, "big")
+                + socket.inet_aton(ip)
+            )
         count = 1 if answers else 0
         header = query[:2] + flags.to_bytes(2, "big") + b"\x00\x01" + count.to_bytes(2, "big")
         return header + b"\x00\x00\x00\x00" + question + answers
@@ -281,11 +327,18 @@ def test_wasmedge_v2_and_getaddrinfo(runner: str, tmp_path: Path) -> None:
     """The V2 generation (sock_*_v2, and the plain names with V2 signatures) and
     sock_getaddrinfo: "localhost", a numeric host, and a name asked of a DNS server the test
     runs on the host (`--dns 10.0.2.2:PORT`), which also sees the query."""
-    with closing(_EchoServers()) as echo, \
-            closing(_DnsServer({"echo.wasmkiln.test": "10.0.2.2"})) as dns:
-        proc = _run_client(runner, WASMEDGE_V2_CLIENT, tmp_path, echo,
-                           extra=["echo.wasmkiln.test", "nosuch.wasmkiln.test"],
-                           run_flags=["--dns", f"10.0.2.2:{dns.port}"])
+    with (
+        closing(_EchoServers()) as echo,
+        closing(_DnsServer({"echo.wasmkiln.test": "10.0.2.2"})) as dns,
+    ):
+        proc = _run_client(
+            runner,
+            WASMEDGE_V2_CLIENT,
+            tmp_path,
+            echo,
+            extra=["echo.wasmkiln.test", "nosuch.wasmkiln.test"],
+            run_flags=["--dns", f"10.0.2.2:{dns.port}"],
+        )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     for line in (
@@ -299,11 +352,14 @@ def test_wasmedge_v2_and_getaddrinfo(runner: str, tmp_path: Path) -> None:
         "empty node and service: 84",
         "resolve ::1: 0 1 [2 1 ::1 443] canon ::1",
         "resolve fd00::1:2: 0 1 [2 2 fd00::1:2 0] canon fd00::1:2",
-        "tcp connect_v2 0", "tcp echo same", "local 0 family 1 port>0 1",
+        "tcp connect_v2 0",
+        "tcp echo same",
+        "local 0 family 1 port>0 1",
         "peer 0 10.0.2.2 port ok 1",
         "v2 local with a 4-byte buffer: 28",  # EINVAL: V2 wants the 128-byte store
         "accept_v2 on a connection: 28",
-        "udp send_to_v2 0 13", "udp recv_from 0 same from 10.0.2.2 port ok 1",
+        "udp send_to_v2 0 13",
+        "udp recv_from 0 same from 10.0.2.2 port ok 1",
     ):
         assert line in lines, proc.stdout
     # Numbers and localhost never reach DNS.
@@ -327,19 +383,32 @@ def test_wamr_tcp_and_udp_client(runner: str, tmp_path: Path) -> None:
         "resolve fe80::1: 0 1 [1 0 fe80:0:0:0:0:0:0:1 53]",  # hints: IPv6 datagram
         "resolve localhost: 0 1 [1 0 0:0:0:0:0:0:0:1 0]",
         "resolve 10.0.2.2: 44 0",  # ENOENT: no IPv6 address for it
-        "tcp open 0", "nodelay off 0 get 0 0", "keepalive on 0 get 0 1",
-        "reuse_addr on 0 get 0 1", "buffers 0 0 1", "recv_timeout 58 linger 58",
-        "tcp connect 0", "nodelay on 0 get 0 1", "tcp echo same", "local 0 kind 0 port>0 1",
-        "peer 0 10.0.2.2 port ok 1", "tcp close 0",
-        "udp open 0", "broadcast 0 get 0 1", "udp nodelay 50",  # ENOPROTOOPT on UDP
-        "udp send_to 0 15", "udp recv_from 0 same from 10.0.2.2 port ok 1", "udp close 0",
+        "tcp open 0",
+        "nodelay off 0 get 0 0",
+        "keepalive on 0 get 0 1",
+        "reuse_addr on 0 get 0 1",
+        "buffers 0 0 1",
+        "recv_timeout 58 linger 58",
+        "tcp connect 0",
+        "nodelay on 0 get 0 1",
+        "tcp echo same",
+        "local 0 kind 0 port>0 1",
+        "peer 0 10.0.2.2 port ok 1",
+        "tcp close 0",
+        "udp open 0",
+        "broadcast 0 get 0 1",
+        "udp nodelay 50",  # ENOPROTOOPT on UDP
+        "udp send_to 0 15",
+        "udp recv_from 0 same from 10.0.2.2 port ok 1",
+        "udp close 0",
     ):
         assert line in lines, proc.stdout
 
 
 @pytest.mark.parametrize("runner,backend", [("kvm", "auto"), ("spt", "auto"), ("spt", "host")])
-def test_wasmedge_server_takes_the_published_port(runner: str, backend: str,
-                                                  tmp_path: Path) -> None:
+def test_wasmedge_server_takes_the_published_port(
+    runner: str, backend: str, tmp_path: Path
+) -> None:
     """A server on sock_open/sock_bind/sock_listen/sock_accept(fd, *fd), run with `-p`: its
     bind takes over the preopened listener on that port, and a host client is echoed. On spt
     auto gives such a module a NIC (passt); the host's sockets serve it as well."""
@@ -348,8 +417,13 @@ def test_wasmedge_server_takes_the_published_port(runner: str, backend: str,
         pytest.skip(why)
     wasm = compile_c(WASMEDGE_SERVER)
     image = build_image(wasm, None, tmp_path / f"server.{runner}", f"x86_64-{runner}")
-    with start(runner, image=image, args=["80"], ready_marker="listening",
-               run_flags=["--net-backend", backend]) as srv:
+    with start(
+        runner,
+        image=image,
+        args=["80"],
+        ready_marker="listening",
+        run_flags=["--net-backend", backend],
+    ) as srv:
         payload = bytes(range(256)) * 64
         with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as c:
             c.sendall(payload)
@@ -361,7 +435,10 @@ def test_wasmedge_server_takes_the_published_port(runner: str, backend: str,
         srv.proc.wait(timeout=60)
         assert srv.proc.returncode == 0, srv.stderr()
         assert srv.stdout().splitlines() == [
-            "listen 0", "accept 0", f"echoed {len(payload)} bytes, close 0"]
+            "listen 0",
+            "accept 0",
+            f"echoed {len(payload)} bytes, close 0",
+        ]
 
 
 @pytest.mark.parametrize("runner", ["kvm", "spt"])
@@ -380,8 +457,7 @@ def test_own_socket_server_sees_its_directories_with_p(runner: str, tmp_path: Pa
     wasm = compile_c(WASMEDGE_SERVER)
     image = build_image(wasm, site, tmp_path / f"server.{runner}", f"x86_64-{runner}")
     asks = [*files, "/nope"]
-    with start(runner, image=image, args=["80", str(len(asks))],
-               ready_marker="listening") as srv:
+    with start(runner, image=image, args=["80", str(len(asks))], ready_marker="listening") as srv:
         for path in asks:
             with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as c:
                 c.sendall(path.encode() + b"\n")
@@ -418,8 +494,13 @@ def test_ipv6_tcp_and_udp(runner: str, tmp_path: Path) -> None:
         pytest.skip("the host has no default IPv6 route: passt gives the guest no IPv6")
     flags: list[str] = []
     if runner == "kvm":
-        helptext = subprocess.run([*wasmkiln_cli(), "run", "--help"], capture_output=True,
-                                  text=True, timeout=60, check=False).stdout
+        helptext = subprocess.run(
+            [*wasmkiln_cli(), "run", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout
         if "--net-backend" not in helptext:
             pytest.skip("this wasmkiln runs kvm's NIC on slirp only (no --net-backend passt)")
         flags = ["--net-backend", "passt"]
@@ -427,9 +508,16 @@ def test_ipv6_tcp_and_udp(runner: str, tmp_path: Path) -> None:
         proc = _run_client(runner, IPV6_CLIENT, tmp_path, echo, host=gateway, run_flags=flags)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    for line in ("tcp6 open 0", "tcp6 connect 0", "tcp6 echo same",
-                 "tcp6 peer 0 family 2 port ok 1 same host 1", "tcp6 local 0 family 2",
-                 "udp6 open 0", "udp6 send_to 0 16", "udp6 recv_from 0 same kind 1 port ok 1"):
+    for line in (
+        "tcp6 open 0",
+        "tcp6 connect 0",
+        "tcp6 echo same",
+        "tcp6 peer 0 family 2 port ok 1 same host 1",
+        "tcp6 local 0 family 2",
+        "udp6 open 0",
+        "udp6 send_to 0 16",
+        "udp6 recv_from 0 same kind 1 port ok 1",
+    ):
         assert line in lines, proc.stdout
     local = next(x for x in lines if x.startswith("local address "))
     assert not ipaddress.IPv6Address(local.split()[-1]).is_link_local, local  # SLAAC's
@@ -440,8 +528,10 @@ def test_extension_table_matches_header() -> None:
     wk/wasi_sock_ext.h list, and each symbol is declared (there, or in wk/wasi.h for a
     preview1 function reused) with parameters of exactly the signature's types."""
     text = EXT_HEADER.read_text()
-    table = {(m.group(1), m.group(2), m.group(3))
-             for m in re.finditer(r"^ \*   (sock_\w+)\s+(\w+:i)\s+(wk_\w+)$", text, re.M)}
+    table = {
+        (m.group(1), m.group(2), m.group(3))
+        for m in re.finditer(r"^ \*   (sock_\w+)\s+(\w+:i)\s+(wk_\w+)$", text, re.M)
+    }
     assert table == set(SOCKET_EXTENSION_FUNCS)
     letters = {"int32_t": "i", "int64_t": "I"}
     protos: dict[str, str] = {}
@@ -468,28 +558,42 @@ def test_extension_table_matches_header() -> None:
 
 
 def test_net_options_to_qemu_and_kernel() -> None:
-    net = NetOptions.parse(["8080:80", "127.0.0.1:8443:443"], ["127.0.0.1:9000"],
-                           "10.0.2.20/24", "10.0.2.2")
+    net = NetOptions.parse(
+        ["8080:80", "127.0.0.1:8443:443"], ["127.0.0.1:9000"], "10.0.2.20/24", "10.0.2.2"
+    )
     assert net.listen_ports() == [9000]
     assert net.publish_ports() == [80, 443]
-    assert net.kvm_tokens() == ["net.listen=0.0.0.0:9000", "net.publish=0.0.0.0:80",
-                                "net.publish=0.0.0.0:443", "net.ip=10.0.2.20/24",
-                                "net.gw=10.0.2.2"]
+    assert net.kvm_tokens() == [
+        "net.listen=0.0.0.0:9000",
+        "net.publish=0.0.0.0:80",
+        "net.publish=0.0.0.0:443",
+        "net.ip=10.0.2.20/24",
+        "net.gw=10.0.2.2",
+    ]
     netdev = net.qemu_args()[net.qemu_args().index("-netdev") + 1]
-    assert netdev == ("user,id=n0,net=10.0.2.0/24,host=10.0.2.2"
-                      ",hostfwd=tcp:127.0.0.1:9000-10.0.2.20:9000"
-                      ",hostfwd=tcp::8080-10.0.2.20:80"
-                      ",hostfwd=tcp:127.0.0.1:8443-10.0.2.20:443")
+    assert netdev == (
+        "user,id=n0,net=10.0.2.0/24,host=10.0.2.2"
+        ",hostfwd=tcp:127.0.0.1:9000-10.0.2.20:9000"
+        ",hostfwd=tcp::8080-10.0.2.20:80"
+        ",hostfwd=tcp:127.0.0.1:8443-10.0.2.20:443"
+    )
     assert not NetOptions.parse([], [], None, None).wanted
     assert NetOptions.parse([], [], None, None, nic=True).kvm_tokens() == []
 
 
-@pytest.mark.parametrize("bad", [
-    (["80"], [], None, None), (["0:80"], [], None, None), (["x:1:2"], [], None, None),
-    ([], ["8080"], None, None), ([], ["localhost:8080"], None, None),
-    (["8080:80", "8080:81"], [], None, None), ([], [], "10.0.2.300", None),
-    ([], [], None, "10.0.2.2"),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        (["80"], [], None, None),
+        (["0:80"], [], None, None),
+        (["x:1:2"], [], None, None),
+        ([], ["8080"], None, None),
+        ([], ["localhost:8080"], None, None),
+        (["8080:80", "8080:81"], [], None, None),
+        ([], [], "10.0.2.300", None),
+        ([], [], None, "10.0.2.2"),
+    ],
+)
 def test_net_option_errors(bad: tuple[list[str], list[str], str | None, str | None]) -> None:
     with pytest.raises(NetOptionError):
         NetOptions.parse(*bad)
@@ -501,7 +605,8 @@ def test_dns_option() -> None:
     net = NetOptions.parse([], [], None, None, dns="10.0.2.3")
     assert net.wanted and net.kvm_tokens() == ["net.dns=10.0.2.3:53"]
     assert NetOptions.parse([], [], None, None, dns="10.0.2.2:5353").kvm_tokens() == [
-        "net.dns=10.0.2.2:5353"]
+        "net.dns=10.0.2.2:5353"
+    ]
     for bad in ("resolver", "10.0.2.3:0", "10.0.2.3:x", "::1"):
         with pytest.raises(NetOptionError, match="--dns"):
             NetOptions.parse([], [], None, None, dns=bad)
@@ -513,8 +618,13 @@ def test_cli_errors_are_one_line(wasm_fixture: Callable[[str], Path]) -> None:
         (["-p", "80", str(hello)], "HOSTPORT:GUESTPORT"),
         (["--gateway", "10.0.2.2", str(hello)], "--gateway needs --ip"),
     ]:
-        proc = subprocess.run([*wasmkiln_cli(), "run", *args], capture_output=True, text=True,
-                              timeout=300, check=False)
+        proc = subprocess.run(
+            [*wasmkiln_cli(), "run", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and want in lines[0], proc.stderr

@@ -41,8 +41,13 @@ def wasmkiln(*args: str, runtime: Path | None = None) -> subprocess.CompletedPro
     env = dict(os.environ)
     if runtime is not None:
         env["WASMKILN_RUNTIME_DIR"] = str(runtime)
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def refused(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -83,8 +88,7 @@ def test_installed_runtime_has_networking() -> None:
 
 
 @pytest.mark.parametrize("target", ["x86_64-spt", "x86_64-kvm"])
-@pytest.mark.parametrize("option", [["-p", "8080:80"], ["--listen", "127.0.0.1:8080"],
-                                    ["--net"]])
+@pytest.mark.parametrize("option", [["-p", "8080:80"], ["--listen", "127.0.0.1:8080"], ["--net"]])
 def test_run_refuses_ports(no_net_runtime: Path, target: str, option: list[str]) -> None:
     proc = wasmkiln("run", "--target", target, *option, str(HELLO), runtime=no_net_runtime)
     refused(proc, option[0])
@@ -93,37 +97,60 @@ def test_run_refuses_ports(no_net_runtime: Path, target: str, option: list[str])
 
 def test_build_refuses_ports(no_net_runtime: Path, tmp_path: Path) -> None:
     out = tmp_path / "h.spt"
-    proc = wasmkiln("build", "--target", "x86_64-spt", "-p", "8080:80", str(HELLO),
-                    "-o", str(out), runtime=no_net_runtime)
+    proc = wasmkiln(
+        "build",
+        "--target",
+        "x86_64-spt",
+        "-p",
+        "8080:80",
+        str(HELLO),
+        "-o",
+        str(out),
+        runtime=no_net_runtime,
+    )
     refused(proc, "-p 8080:80")
     assert not out.exists()
 
 
 @pytest.mark.parametrize("kind,name", [("preview1", "sock_accept"), ("wasmedge", "sock_open")])
-def test_socket_modules_refused(no_net_runtime: Path, tmp_path: Path, kind: str,
-                                name: str) -> None:
+def test_socket_modules_refused(no_net_runtime: Path, tmp_path: Path, kind: str, name: str) -> None:
     """Even without ports, and even with --trap-unknown-imports: the calls could only fail."""
     wasm = socket_module(tmp_path, kind)
-    refused(wasmkiln("run", "--target", "x86_64-spt", str(wasm), runtime=no_net_runtime),
-            f"imports socket calls ({name})")
-    refused(wasmkiln("build", "--target", "x86_64-spt", "--trap-unknown-imports", str(wasm),
-                     "-o", str(tmp_path / "x.spt"), runtime=no_net_runtime), name)
+    refused(
+        wasmkiln("run", "--target", "x86_64-spt", str(wasm), runtime=no_net_runtime),
+        f"imports socket calls ({name})",
+    )
+    refused(
+        wasmkiln(
+            "build",
+            "--target",
+            "x86_64-spt",
+            "--trap-unknown-imports",
+            str(wasm),
+            "-o",
+            str(tmp_path / "x.spt"),
+            runtime=no_net_runtime,
+        ),
+        name,
+    )
 
 
 def test_image_without_network(no_net_runtime: Path, tmp_path: Path) -> None:
     """A module without sockets still builds and runs; its image records that it has no
     network, so a later `run IMAGE -p`, whichever wasmkiln runs it, is refused."""
     image = tmp_path / "hello.spt"
-    build = wasmkiln("build", "--target", "x86_64-spt", str(HELLO), "-o", str(image),
-                     runtime=no_net_runtime)
+    build = wasmkiln(
+        "build", "--target", "x86_64-spt", str(HELLO), "-o", str(image), runtime=no_net_runtime
+    )
     assert build.returncode == 0, build.stderr
     ran = wasmkiln("run", str(image))
     assert ran.returncode == 0 and "hello, world!" in ran.stdout, ran.stderr
     refused(wasmkiln("run", "-p", "8080:80", str(image)), "-p 8080:80", "linked by a wasmkiln")
 
 
-def _configure(tmp_path: Path, lwip: Path, *options: str,
-               path_prefix: Path | None = None) -> tuple[str, dict]:
+def _configure(
+    tmp_path: Path, lwip: Path, *options: str, path_prefix: Path | None = None
+) -> tuple[str, dict]:
     """Configure the project (no build) and return CMake's output and the spt target.json
     it would install."""
     if shutil.which("cmake") is None or shutil.which("ninja") is None:
@@ -132,9 +159,23 @@ def _configure(tmp_path: Path, lwip: Path, *options: str,
     if path_prefix is not None:
         env["PATH"] = f"{path_prefix}{os.pathsep}{env['PATH']}"
     build = tmp_path / "build"
-    proc = subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), "-G", "Ninja",
-                           f"-DLWIP_SOURCE_DIR={lwip}", *options],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [
+            "cmake",
+            "-S",
+            str(REPO),
+            "-B",
+            str(build),
+            "-G",
+            "Ninja",
+            f"-DLWIP_SOURCE_DIR={lwip}",
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     spec = json.loads((build / "unikernel" / "x86_64-spt" / "target.json").read_text())
     return proc.stdout + proc.stderr, spec

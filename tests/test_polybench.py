@@ -20,8 +20,9 @@ KVM_SAMPLE = ["2mm", "cholesky", "durbin", "floyd-warshall", "nussinov"]
 
 
 def _wasmkiln(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args], capture_output=True, timeout=300
+    )
 
 
 def _check(kernel: str, target: str, tmp_path: Path) -> None:
@@ -43,8 +44,10 @@ def test_polybench_spt(kernel: str, tmp_path: Path) -> None:
     _check(kernel, "x86_64-spt", tmp_path)
 
 
-@pytest.mark.parametrize("kernel", [
-    k if k in KVM_SAMPLE else pytest.param(k, marks=pytest.mark.slow) for k in KERNELS
-] or ["(none)"])
+@pytest.mark.parametrize(
+    "kernel",
+    [k if k in KVM_SAMPLE else pytest.param(k, marks=pytest.mark.slow) for k in KERNELS]
+    or ["(none)"],
+)
 def test_polybench_kvm(kernel: str, tmp_path: Path) -> None:
     _check(kernel, "x86_64-kvm", tmp_path)

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "real"
-TARGETS = ["x86_64-spt", "x86_64-kvm"]
+# aarch64-kvm: cross-built, booted by qemu-system-aarch64 (TCG, emulating another ISA: slow).
+TARGETS = ["x86_64-spt", "x86_64-kvm", pytest.param("aarch64-kvm", marks=pytest.mark.slow)]
+QEMU = {"x86_64-kvm": "qemu-system-x86_64", "aarch64-kvm": "qemu-system-aarch64"}
 _TIMING = re.compile(rb"\d+\.\d{3}s$", re.M)
 
 
@@ -27,18 +29,35 @@ def _run(program: str, target: str, tmp_path: Path) -> subprocess.CompletedProce
     folder = DATA / program
     if not folder.is_dir():
         pytest.skip(f"{folder} is absent (the shared test data)")
-    if target.endswith("kvm") and shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("qemu-system-x86_64 is not installed")
+    if target in QEMU and shutil.which(QEMU[target]) is None:
+        pytest.skip(f"{QEMU[target]} is not installed")
+    from wasmkiln.pyhook.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.targets import runtime_built
+
+    if not runtime_built(KNOWN[target]):
+        pytest.skip(f"the {target} runtime was not built (apt-get install gcc-aarch64-linux-gnu)")
     image = tmp_path / f"{program}.img"
     cli = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
     build = subprocess.run(
-        [*cli, "build", str(folder / f"{program}.wasm"), "--target", target, "-o", str(image),
-         "--default-values-unknown-imports", "--dir", f"{folder}::/"],
-        capture_output=True, timeout=600,
+        [
+            *cli,
+            "build",
+            str(folder / f"{program}.wasm"),
+            "--target",
+            target,
+            "-o",
+            str(image),
+            "--default-values-unknown-imports",
+            "--dir",
+            f"{folder}::/",
+        ],
+        capture_output=True,
+        timeout=600,
     )
     assert build.returncode == 0, build.stderr.decode()[-2000:]
-    run = subprocess.run([*cli, "run", str(image)], capture_output=True, timeout=600,
-                         stdin=subprocess.DEVNULL)
+    run = subprocess.run(
+        [*cli, "run", str(image)], capture_output=True, timeout=600, stdin=subprocess.DEVNULL
+    )
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     return run
 

@@ -30,8 +30,9 @@ def wasm() -> Path:
 
 
 def wasmkiln(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*wasmkiln_cli(), *argv], capture_output=True, text=True,
-                          timeout=600, cwd=cwd, check=False)
+    return subprocess.run(
+        [*wasmkiln_cli(), *argv], capture_output=True, text=True, timeout=600, cwd=cwd, check=False
+    )
 
 
 def fetch(port: int, path: str = "/") -> tuple[int, bytes]:
@@ -52,16 +53,27 @@ def test_build_records_ports_and_a_run_overrides_them(wasm: Path, tmp_path: Path
     (site / "index.html").write_bytes(b"<p>recorded</p>\n" * 40)
     baked, given = free_port(), free_port()
     image = tmp_path / "server.spt"
-    built = wasmkiln("build", str(wasm), "--target", TARGET, "--dir", f"{site}::/",
-                     "-p", f"127.0.0.1:{baked}:80", "-o", str(image))
+    built = wasmkiln(
+        "build",
+        str(wasm),
+        "--target",
+        TARGET,
+        "--dir",
+        f"{site}::/",
+        "-p",
+        f"127.0.0.1:{baked}:80",
+        "-o",
+        str(image),
+    )
     assert built.returncode == 0, built.stderr
     shown = wasmkiln("inspect", str(image))
     assert f"publish: ['127.0.0.1:{baked}:80']" in shown.stdout, shown.stdout
 
     with launch([*wasmkiln_cli(), "run", str(image)], "spt", baked):
         assert fetch(baked) == (200, (site / "index.html").read_bytes())
-    with launch([*wasmkiln_cli(), "run", "--listen", f"127.0.0.1:{given}", str(image)],
-                "spt", given):
+    with launch(
+        [*wasmkiln_cli(), "run", "--listen", f"127.0.0.1:{given}", str(image)], "spt", given
+    ):
         assert fetch(given) == (200, (site / "index.html").read_bytes())
         assert refused(baked), "the run's own port must replace the recorded one"
 
@@ -95,13 +107,17 @@ listen = ["127.0.0.1:{port}"]
         assert fetch(port) == (200, b"<p>second, longer</p>\n")
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--listen", "8080"], "--listen 8080: want ADDR:PORT"),
-    (["-p", "80:99999"], "port must be 1..65535"),
-    (["-p", "8080:80", "-p", "8080:81"], "host port *:8080 given twice"),
-])
-def test_bad_recorded_ports_fail_the_build(wasm: Path, tmp_path: Path, argv: list[str],
-                                           message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--listen", "8080"], "--listen 8080: want ADDR:PORT"),
+        (["-p", "80:99999"], "port must be 1..65535"),
+        (["-p", "8080:80", "-p", "8080:81"], "host port *:8080 given twice"),
+    ],
+)
+def test_bad_recorded_ports_fail_the_build(
+    wasm: Path, tmp_path: Path, argv: list[str], message: str
+) -> None:
     out = tmp_path / "x.spt"
     proc = wasmkiln("build", str(wasm), "--target", TARGET, *argv, "-o", str(out))
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
@@ -115,7 +131,8 @@ def test_manifest_port_and_dir_errors_name_the_line(tmp_path: Path) -> None:
         ('dirs = ["::/x"]', "wasmkiln.toml:5: dirs entry takes HOST or HOST::GUEST"),
     ]:
         (tmp_path / "wasmkiln.toml").write_text(
-            f'\n[[image]]\nname = "a"\nwasm = "a.wasm"\n{body}\n')
+            f'\n[[image]]\nname = "a"\nwasm = "a.wasm"\n{body}\n'
+        )
         proc = wasmkiln("build", cwd=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr, (body, proc.stderr)
 
@@ -134,21 +151,35 @@ def test_cmake_dir_and_listen(wasm: Path, tmp_path: Path) -> None:
     (tmp_path / "CMakeLists.txt").write_text(
         "cmake_minimum_required(VERSION 3.20)\nproject(t NONE)\nfind_package(wasmkiln REQUIRED)\n"
         f"wasmkiln_add_image(site WASM server.wasm TARGET {TARGET} DIR www::/ "
-        f"LISTEN 127.0.0.1:{port})\n")
-    cmake_dir = subprocess.run([str(cli), "cmake-dir"], capture_output=True, text=True,
-                               check=True).stdout.strip()
+        f"LISTEN 127.0.0.1:{port})\n"
+    )
+    cmake_dir = subprocess.run(
+        [str(cli), "cmake-dir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     build = tmp_path / "b"
-    for argv in (["cmake", "-S", str(tmp_path), "-B", str(build), "-G", "Ninja",
-                  f"-Dwasmkiln_DIR={cmake_dir}", f"-DWASMKILN_EXECUTABLE={cli}"],
-                 ["cmake", "--build", str(build)]):
+    for argv in (
+        [
+            "cmake",
+            "-S",
+            str(tmp_path),
+            "-B",
+            str(build),
+            "-G",
+            "Ninja",
+            f"-Dwasmkiln_DIR={cmake_dir}",
+            f"-DWASMKILN_EXECUTABLE={cli}",
+        ],
+        ["cmake", "--build", str(build)],
+    ):
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     image = build / "site.spt"
     with launch([*wasmkiln_cli(), "run", str(image)], "spt", port):
         assert fetch(port) == (200, b"<p>cmake</p>\n")
     page.write_bytes(b"<p>cmake, again</p>\n")
-    proc = subprocess.run(["cmake", "--build", str(build)], capture_output=True, text=True,
-                          timeout=600, check=False)
+    proc = subprocess.run(
+        ["cmake", "--build", str(build)], capture_output=True, text=True, timeout=600, check=False
+    )
     assert proc.returncode == 0 and "wasmkiln: image site" in proc.stdout, proc.stdout
     with launch([*wasmkiln_cli(), "run", str(image)], "spt", port):
         assert fetch(port) == (200, b"<p>cmake, again</p>\n")

@@ -1,4 +1,5 @@
-"""End to end: each fixture built into an image and run through the CLI, on both targets.
+"""End to end: each fixture built into an image and run through the CLI, on every target
+(aarch64-kvm cross-built, booted by qemu-system-aarch64; `slow`).
 
 Expectations come from conftest.FIXTURE_CASES, which test_fixtures_wasmtime.py pins
 against wasmtime. The kvm target boots under QEMU with TCG (see DESIGN.md: /dev/kvm
@@ -15,20 +16,31 @@ from pathlib import Path
 import pytest
 from guest_programs import FIXTURE_CASES, FixtureCase, compile_fixture
 
-TARGETS = ["x86_64-spt", "x86_64-kvm"]
+TARGETS = ["x86_64-spt", "x86_64-kvm", pytest.param("aarch64-kvm", marks=pytest.mark.slow)]
+QEMU = {
+    "x86_64-kvm": ("qemu-system-x86_64", "qemu-system-x86"),
+    "aarch64-kvm": ("qemu-system-aarch64", "qemu-system-arm"),
+}
 TRAP_EXIT = 134
 
 
 def wasmkiln(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 def _need(target: str) -> None:
-    if target.endswith("-kvm") and shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("qemu-system-x86_64 is not installed (Debian: qemu-system-x86)")
+    from wasmkiln.pyhook.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.targets import runtime_built
+
+    if target in QEMU and shutil.which(QEMU[target][0]) is None:
+        pytest.skip(f"{QEMU[target][0]} is not installed (Debian: {QEMU[target][1]})")
+    if not runtime_built(KNOWN[target]):
+        pytest.skip(f"the {target} runtime was not built (Debian: gcc-aarch64-linux-gnu)")
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +63,9 @@ def _image(images: dict, tmp: Path, fixture: str, target: str) -> Path:
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("case", FIXTURE_CASES, ids=lambda c: c.id)
-def test_fixture(case: FixtureCase, target: str, images: dict,
-                 tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_fixture(
+    case: FixtureCase, target: str, images: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     _need(target)
     image = _image(images, tmp_path_factory.getbasetemp(), case.fixture, target)
     env_flags = [f"--env={k}={v}" for k, v in case.env.items()]
@@ -71,9 +84,24 @@ def test_run_module_directly_builds_to_cache(target: str, tmp_path: Path) -> Non
     wasm = compile_fixture("hello")
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", "run", "--target", target,
-         "--env", "GREETING=hi", str(wasm), "--", "alice", "bob"],
-        capture_output=True, text=True, timeout=120, env={**__import__("os").environ, **env},
+        [
+            sys.executable,
+            "-m",
+            "wasmkiln.pyhook.cli",
+            "run",
+            "--target",
+            target,
+            "--env",
+            "GREETING=hi",
+            str(wasm),
+            "--",
+            "alice",
+            "bob",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, **env},
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "hello, alice!\nhello, bob!\nhi\n"
@@ -88,9 +116,9 @@ def test_default_example_runs() -> None:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_output_appends_to_a_regular_file(target: str, images: dict,
-                                          tmp_path_factory: pytest.TempPathFactory,
-                                          tmp_path: Path) -> None:
+def test_output_appends_to_a_regular_file(
+    target: str, images: dict, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
     """`wasmkiln run img > file` with the caller writing around it (a shell script, CI
     logs): the guest's output lands between the caller's lines, nothing overwritten."""
     _need(target)
@@ -100,9 +128,21 @@ def test_output_appends_to_a_regular_file(target: str, images: dict,
         f.write("before\n")
         f.flush()
         proc = subprocess.run(
-            [sys.executable, "-m", "wasmkiln.pyhook.cli", "run", str(image), "--env",
-             "GREETING=hi", "--", "x"],
-            stdout=f, stderr=subprocess.PIPE, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "wasmkiln.pyhook.cli",
+                "run",
+                str(image),
+                "--env",
+                "GREETING=hi",
+                "--",
+                "x",
+            ],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
         )
         f.write("after\n")
     assert proc.returncode == 0, proc.stderr

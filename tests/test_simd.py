@@ -55,8 +55,10 @@ def _operator_module(name: str) -> str:
     params = "".join(f" (param {_T[p]})" for p in pops)
     results = "".join(f" (result {_T[p]})" for p in pushes)
     gets = " ".join(f"local.get {i}" for i in range(len(pops)))
-    return (f'(module (memory 1) (func (export "f"){params}{results} {gets} '
-            f"{_operator_text(name, imm)}))")
+    return (
+        f'(module (memory 1) (func (export "f"){params}{results} {gets} '
+        f"{_operator_text(name, imm)}))"
+    )
 
 
 def test_opcode_table_matches_wat2wasm() -> None:
@@ -84,8 +86,9 @@ def test_every_operator_compiles_without_libcalls(backend: str, tmp_path: Path) 
             continue
         path = tmp_path / "f.o"
         path.write_bytes(obj)
-        undefined = subprocess.run(["nm", "-u", str(path)], capture_output=True, text=True,
-                                   check=True).stdout.split()
+        undefined = subprocess.run(
+            ["nm", "-u", str(path)], capture_output=True, text=True, check=True
+        ).stdout.split()
         undefined = [u for u in undefined if u != "U"]
         if undefined:
             problems.append(f"{name}: undefined {undefined}")
@@ -103,8 +106,29 @@ def _float_bits(shape: str, rng: random.Random) -> list[int]:
         return int(struct.unpack(fmt, struct.pack(pack, v))[0])
 
     big = 2.0**mant
-    edges = [0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.7, -0.7, big - 0.5, -(big - 0.5),
-             big, -big, big + 1, 1e30, -1e30, float("inf"), float("-inf"), 1e-40, -3.5]
+    edges = [
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        1.5,
+        -1.5,
+        2.5,
+        -2.5,
+        0.7,
+        -0.7,
+        big - 0.5,
+        -(big - 0.5),
+        big,
+        -big,
+        big + 1,
+        1e30,
+        -1e30,
+        float("inf"),
+        float("-inf"),
+        1e-40,
+        -3.5,
+    ]
     out = [bits(v) for v in edges]
     exp = ((1 << (width - mant - 1)) - 1) << mant
     out += [exp | 1, exp | 1 << (mant - 1), 1 << (width - 1) | exp | 5]  # sNaN, qNaN, -NaN
@@ -116,8 +140,10 @@ def _float_bits(shape: str, rng: random.Random) -> list[int]:
 
 def _vectors(lanes: list[int], width: int) -> list[int]:
     per = 128 // width
-    return [sum(lanes[(i + j) % len(lanes)] << (j * width) for j in range(per))
-            for i in range(0, len(lanes), per)]
+    return [
+        sum(lanes[(i + j) % len(lanes)] << (j * width) for j in range(per))
+        for i in range(0, len(lanes), per)
+    ]
 
 
 # Relaxed SIMD: (operator, operands over locals 0/1, the 2.0 body wasmkiln promises
@@ -125,28 +151,59 @@ def _vectors(lanes: list[int], width: int) -> list[int]:
 _L0, _L1 = "(local.get 0)", "(local.get 1)"
 _RELAXED = [
     ("i8x16.relaxed_swizzle", f"{_L0} {_L1}", f"(i8x16.swizzle {_L0} {_L1})", "i8"),
-    *[(f"i32x4.relaxed_trunc_{s}", _L0, f"(i32x4.trunc_sat_{s} {_L0})", "i32")
-      for s in ("f32x4_s", "f32x4_u", "f64x2_s_zero", "f64x2_u_zero")],
-    *[(f"{sh}.relaxed_madd", f"{_L0} {_L1} {_L1}", f"({sh}.add ({sh}.mul {_L0} {_L1}) {_L1})",
-       sh[:3]) for sh in ("f32x4", "f64x2")],
-    *[(f"{sh}.relaxed_nmadd", f"{_L0} {_L1} {_L0}",
-       f"({sh}.add ({sh}.neg ({sh}.mul {_L0} {_L1})) {_L0})", sh[:3]) for sh in ("f32x4", "f64x2")],
-    *[(f"{sh}.relaxed_laneselect", f"{_L0} {_L1} (v128.xor {_L0} {_L1})",
-       f"(v128.bitselect {_L0} {_L1} (v128.xor {_L0} {_L1}))", "i8")
-      for sh in ("i8x16", "i16x8", "i32x4", "i64x2")],
-    *[(f"{sh}.relaxed_{m}", f"{_L0} {_L1}", f"({sh}.{m} {_L0} {_L1})", sh[:3])
-      for sh in ("f32x4", "f64x2") for m in ("min", "max")],
+    *[
+        (f"i32x4.relaxed_trunc_{s}", _L0, f"(i32x4.trunc_sat_{s} {_L0})", "i32")
+        for s in ("f32x4_s", "f32x4_u", "f64x2_s_zero", "f64x2_u_zero")
+    ],
+    *[
+        (
+            f"{sh}.relaxed_madd",
+            f"{_L0} {_L1} {_L1}",
+            f"({sh}.add ({sh}.mul {_L0} {_L1}) {_L1})",
+            sh[:3],
+        )
+        for sh in ("f32x4", "f64x2")
+    ],
+    *[
+        (
+            f"{sh}.relaxed_nmadd",
+            f"{_L0} {_L1} {_L0}",
+            f"({sh}.add ({sh}.neg ({sh}.mul {_L0} {_L1})) {_L0})",
+            sh[:3],
+        )
+        for sh in ("f32x4", "f64x2")
+    ],
+    *[
+        (
+            f"{sh}.relaxed_laneselect",
+            f"{_L0} {_L1} (v128.xor {_L0} {_L1})",
+            f"(v128.bitselect {_L0} {_L1} (v128.xor {_L0} {_L1}))",
+            "i8",
+        )
+        for sh in ("i8x16", "i16x8", "i32x4", "i64x2")
+    ],
+    *[
+        (f"{sh}.relaxed_{m}", f"{_L0} {_L1}", f"({sh}.{m} {_L0} {_L1})", sh[:3])
+        for sh in ("f32x4", "f64x2")
+        for m in ("min", "max")
+    ],
     ("i16x8.relaxed_q15mulr_s", f"{_L0} {_L1}", f"(i16x8.q15mulr_sat_s {_L0} {_L1})", "i32"),
 ]
-_DOT16 = ("(i16x8.narrow_i32x4_u"
-          " (v128.and (i32x4.extadd_pairwise_i16x8_s (i16x8.extmul_low_i8x16_s {0} {1}))"
-          " (v128.const i32x4 0xffff 0xffff 0xffff 0xffff))"
-          " (v128.and (i32x4.extadd_pairwise_i16x8_s (i16x8.extmul_high_i8x16_s {0} {1}))"
-          " (v128.const i32x4 0xffff 0xffff 0xffff 0xffff)))")
+_DOT16 = (
+    "(i16x8.narrow_i32x4_u"
+    " (v128.and (i32x4.extadd_pairwise_i16x8_s (i16x8.extmul_low_i8x16_s {0} {1}))"
+    " (v128.const i32x4 0xffff 0xffff 0xffff 0xffff))"
+    " (v128.and (i32x4.extadd_pairwise_i16x8_s (i16x8.extmul_high_i8x16_s {0} {1}))"
+    " (v128.const i32x4 0xffff 0xffff 0xffff 0xffff)))"
+)
 _RELAXED += [
     ("i16x8.relaxed_dot_i8x16_i7x16_s", f"{_L0} {_L1}", _DOT16.format(_L0, _L1), "i32"),
-    ("i32x4.relaxed_dot_i8x16_i7x16_add_s", f"{_L0} {_L1} {_L0}",
-     f"(i32x4.add (i32x4.extadd_pairwise_i16x8_s {_DOT16.format(_L0, _L1)}) {_L0})", "i32"),
+    (
+        "i32x4.relaxed_dot_i8x16_i7x16_add_s",
+        f"{_L0} {_L1} {_L0}",
+        f"(i32x4.add (i32x4.extadd_pairwise_i16x8_s {_DOT16.format(_L0, _L1)}) {_L0})",
+        "i32",
+    ),
 ]
 
 
@@ -155,37 +212,67 @@ def _cases() -> list[tuple[str, str, str, list[tuple[int, int]]]]:
     relaxed_* has its 2.0 reference body in REFERENCE, which is what wasmtime runs."""
     rng = random.Random(16)
     rand = [rng.getrandbits(128) for _ in range(24)]
-    small = [sum(rng.choice([rng.randrange(16), rng.randrange(16, 256)]) << (8 * k)
-                 for k in range(16)) for _ in range(24)]
-    cases: list[tuple[str, str, str, list[tuple[int, int]]]] = [
-        ("swizzle", "local.get 0 local.get 1 i8x16.swizzle", "i8",
-         list(zip(rand, small, strict=True)) + [(rand[0], 0x0F0E0D0C0B0A09080706050403020100)]),
+    small = [
+        sum(rng.choice([rng.randrange(16), rng.randrange(16, 256)]) << (8 * k) for k in range(16))
+        for _ in range(24)
     ]
-    patterns = [list(range(16)), [31 - i for i in range(16)], [4, 5, 6, 7] * 4,
-                [16, 17, 18, 19, 0, 1, 2, 3, 28, 29, 30, 31, 8, 9, 10, 11],
-                [rng.randrange(32) for _ in range(16)], [rng.randrange(16) for _ in range(16)]]
+    cases: list[tuple[str, str, str, list[tuple[int, int]]]] = [
+        (
+            "swizzle",
+            "local.get 0 local.get 1 i8x16.swizzle",
+            "i8",
+            list(zip(rand, small, strict=True)) + [(rand[0], 0x0F0E0D0C0B0A09080706050403020100)],
+        ),
+    ]
+    patterns = [
+        list(range(16)),
+        [31 - i for i in range(16)],
+        [4, 5, 6, 7] * 4,
+        [16, 17, 18, 19, 0, 1, 2, 3, 28, 29, 30, 31, 8, 9, 10, 11],
+        [rng.randrange(32) for _ in range(16)],
+        [rng.randrange(16) for _ in range(16)],
+    ]
     for i, p in enumerate(patterns):
         lanes = " ".join(map(str, p))
-        cases.append((f"shuffle{i}", f"local.get 0 local.get 1 i8x16.shuffle {lanes}", "i8",
-                      list(zip(rand, reversed(rand), strict=True))))
+        cases.append(
+            (
+                f"shuffle{i}",
+                f"local.get 0 local.get 1 i8x16.shuffle {lanes}",
+                "i8",
+                list(zip(rand, reversed(rand), strict=True)),
+            )
+        )
     for shape in ("f32x4", "f64x2"):
         width = 32 if shape == "f32x4" else 64
         vecs = _vectors(_float_bits(shape, rng), width)
         for op in ("ceil", "floor", "trunc", "nearest"):
-            cases.append((f"{shape}_{op}", f"local.get 0 {shape}.{op}", shape[:3],
-                          [(v, 0) for v in vecs]))
-    f64 = _vectors(_float_bits("f64x2", rng) + [struct.unpack("<Q", struct.pack("<d", v))[0]
-                                                for v in (2.0**31, -2.0**31 - 1, 4294967295.5,
-                                                          -1.5, 2147483647.9)], 64)
+            cases.append(
+                (f"{shape}_{op}", f"local.get 0 {shape}.{op}", shape[:3], [(v, 0) for v in vecs])
+            )
+    f64 = _vectors(
+        _float_bits("f64x2", rng)
+        + [
+            struct.unpack("<Q", struct.pack("<d", v))[0]
+            for v in (2.0**31, -(2.0**31) - 1, 4294967295.5, -1.5, 2147483647.9)
+        ],
+        64,
+    )
     for sign in "su":
-        cases.append((f"trunc_sat_{sign}", f"local.get 0 i32x4.trunc_sat_f64x2_{sign}_zero",
-                      "i32", [(v, 0) for v in f64]))
+        cases.append(
+            (
+                f"trunc_sat_{sign}",
+                f"local.get 0 i32x4.trunc_sat_f64x2_{sign}_zero",
+                "i32",
+                [(v, 0) for v in f64],
+            )
+        )
     floats = _vectors(_float_bits("f32x4", rng), 32)
     for i, (op, operands, reference, lane) in enumerate(_RELAXED):
         name = f"relaxed{i}"
         REFERENCE[name] = reference
-        pairs = list(zip(rand, reversed(rand), strict=True)) + list(zip(floats, floats[1:],
-                                                                         strict=False))
+        pairs = list(zip(rand, reversed(rand), strict=True)) + list(
+            zip(floats, floats[1:], strict=False)
+        )
         cases.append((name, f"({op} {operands})", lane, pairs))
     return cases
 
@@ -208,7 +295,8 @@ def _module(cases: list[tuple[str, str, str, list[tuple[int, int]]]]) -> str:
             f" (local.set 4 (call ${callee}"
             " (i64x2.replace_lane 1 (i64x2.splat (local.get 0)) (local.get 1))"
             " (i64x2.replace_lane 1 (i64x2.splat (local.get 2)) (local.get 3))))"
-            " (i64x2.extract_lane 0 (local.get 4)) (i64x2.extract_lane 1 (local.get 4)))")
+            " (i64x2.extract_lane 0 (local.get 4)) (i64x2.extract_lane 1 (local.get 4)))"
+        )
     return "(module " + "\n".join(funcs) + ")"
 
 
@@ -231,21 +319,29 @@ def _script(tmp_path: Path) -> tuple[Path, int]:
     (tmp_path / "simd_diff.0.wasm").write_bytes(wasm)
     store = wasmtime.Store()
     inst = wasmtime.Instance(store, wasmtime.Module(store.engine, wasm), [])
-    commands: list[dict[str, object]] = [{"type": "module", "line": 1,
-                                          "filename": "simd_diff.0.wasm"}]
+    commands: list[dict[str, object]] = [
+        {"type": "module", "line": 1, "filename": "simd_diff.0.wasm"}
+    ]
     for name, _, lane_type, inputs in cases:
         fn = inst.exports(store)[f"{name}_i64"]
         for a, b in inputs:
             halves = [a & U64, a >> 64, b & U64, b >> 64]
             lo, hi = fn(store, *[h - (1 << 64) if h >> 63 else h for h in halves])
             result = (lo & U64) | (hi & U64) << 64
-            args = [{"type": "v128", "lane_type": "i64", "value": [str(v & U64), str(v >> 64)]}
-                    for v in (a, b)]
-            commands.append({
-                "type": "assert_return", "line": len(commands) + 1,
-                "action": {"type": "invoke", "field": name, "args": args},
-                "expected": [{"type": "v128", "lane_type": lane_type,
-                              "value": _lanes(result, lane_type)}]})
+            args = [
+                {"type": "v128", "lane_type": "i64", "value": [str(v & U64), str(v >> 64)]}
+                for v in (a, b)
+            ]
+            commands.append(
+                {
+                    "type": "assert_return",
+                    "line": len(commands) + 1,
+                    "action": {"type": "invoke", "field": name, "args": args},
+                    "expected": [
+                        {"type": "v128", "lane_type": lane_type, "value": _lanes(result, lane_type)}
+                    ],
+                }
+            )
     path = tmp_path / "simd_diff.json"
     path.write_text(json.dumps({"source_filename": "simd_diff.wast", "commands": commands}))
     return path, len(commands)
@@ -272,18 +368,20 @@ def test_differential_script_is_not_vacuous(tmp_path: Path) -> None:
 # ---- a SIMD program in images, both targets --------------------------------------------------
 @pytest.fixture(scope="module")
 def simd_program(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """tests/fixtures/simd.c built with -msimd128, and wasmtime's stdout for it."""
-    from guest_programs import FIXTURES_DIR, compile_c, wasmtime_stdout
+    """tests/simd/program.c built with -msimd128 (apart from tests/fixtures/, whose programs
+    build without flags and have FIXTURE_CASES rows), and wasmtime's stdout for it."""
+    from guest_programs import compile_c, wasmtime_stdout
 
-    wasm = compile_c(FIXTURES_DIR / "simd.c", ("-msimd128",))
+    wasm = compile_c(Path(__file__).parent / "simd" / "program.c", ("-msimd128",))
     return wasm, wasmtime_stdout(wasm, tmp_path_factory.mktemp("simd"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("target", ["x86_64-spt", "x86_64-kvm"])
-def test_simd_program_in_images(target: str, backend: str, simd_program: tuple[Path, str],
-                                tmp_path: Path) -> None:
+def test_simd_program_in_images(
+    target: str, backend: str, simd_program: tuple[Path, str], tmp_path: Path
+) -> None:
     """Vector state survives everything an image does around the code: kvm boot (SSE enabled
     in CR4), WASI calls in the middle of vector work, spt's signal handlers."""
     from test_run import _need as need_target
@@ -293,8 +391,7 @@ def test_simd_program_in_images(target: str, backend: str, simd_program: tuple[P
     wasm, want = simd_program
     assert "histogram" in want and want.count("\n") > 20
     image = tmp_path / f"simd-{backend}.img"
-    proc = wasmkiln("build", str(wasm), "--target", target, "--backend", backend,
-                    "-o", str(image))
+    proc = wasmkiln("build", str(wasm), "--target", target, "--backend", backend, "-o", str(image))
     assert proc.returncode == 0, proc.stderr
     proc = wasmkiln("run", str(image))
     assert proc.returncode == 0, proc.stderr
@@ -311,8 +408,11 @@ V128_GUARD_EDGES = [
     ("store_lane_last", "(v128.store32_lane 3 (i32.const 0xfffc) (v128.const i64x2 1 2))", False),
     # only part of the value used: the load must still be 16 (8) bytes wide
     ("extract_straddle", "(drop (i32x4.extract_lane 0 (v128.load (i32.const 0xfff4))))", True),
-    ("splat_straddle", "(drop (i32x4.extract_lane 0 (v128.load64_splat (i32.const 0xfffc))))",
-     True),
+    (
+        "splat_straddle",
+        "(drop (i32x4.extract_lane 0 (v128.load64_splat (i32.const 0xfffc))))",
+        True,
+    ),
     # the farthest byte reachable without a bounds check (offset just under the guard size)
     ("far_unchecked", "(drop (v128.load offset=0x7ffffff0 (i32.const -1)))", True),
 ]
@@ -330,14 +430,13 @@ def test_v128_accesses_at_the_guard_region(target: str, backend: str, tmp_path: 
     need_target(target)
     for name, body, traps in V128_GUARD_EDGES:
         wasm = tmp_path / f"{name}.wasm"
-        wasm.write_bytes(wasmtime.wat2wasm(
-            f'(module (memory 1) (func (export "_start") {body}))'))
+        wasm.write_bytes(wasmtime.wat2wasm(f'(module (memory 1) (func (export "_start") {body}))'))
         image = tmp_path / f"{name}-{backend}.img"
-        proc = wasmkiln("build", str(wasm), "--target", target, "--backend", backend,
-                        "-o", str(image))
+        proc = wasmkiln(
+            "build", str(wasm), "--target", target, "--backend", backend, "-o", str(image)
+        )
         assert proc.returncode == 0, (name, proc.stderr)
-        proc = wasmkiln("run", *(["--accel", "tcg"] if target.endswith("kvm") else []),
-                        str(image))
+        proc = wasmkiln("run", *(["--accel", "tcg"] if target.endswith("kvm") else []), str(image))
         if traps:
             assert proc.returncode == 134, (name, proc.returncode, proc.stderr)
             assert proc.stderr.strip() == "wasm trap: out of bounds memory access", name

@@ -1,8 +1,10 @@
 """The WebAssembly 2.0 spec test suite (../shared/testdata/spec), in-process (pyhook/wast.py).
 
 Every script runs with each backend (Cranelift; LLVM -O2), the non-SIMD ones and the 56
-`simd_*` ones as separate tests; every command must pass except the ones listed in
-KNOWN_FAILURES. The list is strict both ways: a listed command that
+`simd_*` ones as separate tests, and the non-SIMD ones as AArch64 code too (LLVM -O0, the dev
+tier there, and -O2) in the aarch64 host agent under qemu-aarch64 (pyhook/hostrt_remote.py);
+every command must pass except the ones listed in KNOWN_FAILURES. The list is strict both ways:
+a listed command that
 starts passing fails the test too, so the list cannot go stale. The whole suite takes 40-50 s
 with Cranelift and about twice that with LLVM on the 2-core machines (measured), so it is one
 test per backend, not one per file.
@@ -21,8 +23,14 @@ from wasmkiln.pyhook import wast
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "spec"
 SPEC3 = SPEC.parent / "spec3"  # WebAssembly 3.0, as .wast text (pyhook/wast_text.py reads it)
 
-# backend -> "file.json:line" -> why it fails. Empty: every non-SIMD command passes on both.
-KNOWN_FAILURES: dict[str, dict[str, str]] = {"cranelift": {}, "llvm": {}}
+# backend (arch/backend off x86_64) -> "file.json:line" -> why it fails. Empty: every non-SIMD
+# command passes on every one.
+KNOWN_FAILURES: dict[str, dict[str, str]] = {
+    "cranelift": {},
+    "llvm": {},
+    "aarch64/llvm-O0": {},
+    "aarch64/llvm": {},
+}
 
 # Why commands may be skipped; anything else is a regression of the runner. "text format":
 # assert_malformed given as .wat (lexical/syntax errors of the text format; no WAT parser
@@ -33,8 +41,7 @@ ALLOWED_SKIPS = {"text format"}
 def _scripts(simd: bool = False) -> list[Path]:
     if not SPEC.is_dir():
         return []
-    scripts = (d / f"{d.name}.json" for d in SPEC.iterdir()
-               if d.name.startswith("simd_") == simd)
+    scripts = (d / f"{d.name}.json" for d in SPEC.iterdir() if d.name.startswith("simd_") == simd)
     return sorted(s for s in scripts if s.is_file())
 
 
@@ -45,11 +52,31 @@ def _require_spec(simd: bool = False) -> None:
         pytest.skip(msg)
 
 
+def _require_agent(arch: str) -> None:
+    """The aarch64 host agent (built at install with libc6-dev-arm64-cross) and QEMU user
+    mode (qemu-user-static): skip, saying which is missing."""
+    if arch == "x86_64":
+        return
+    from wasmkiln.pyhook import hostrt
+    from wasmkiln.pyhook.hostrt_remote import remote_runtime
+
+    try:
+        remote_runtime(arch)
+    except hostrt.HostError as e:
+        print(e)
+        pytest.skip(str(e))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
-def test_spec_suite(backend: str) -> None:
-    """Every non-SIMD command passes on both backends (LLVM at -O2, the release tier)."""
-    _check_suite(backend, simd=False, least=25000)
+@pytest.mark.parametrize(
+    ("backend", "arch"),
+    [("cranelift", "x86_64"), ("llvm", "x86_64"), ("llvm-O0", "aarch64"), ("llvm", "aarch64")],
+)
+def test_spec_suite(backend: str, arch: str) -> None:
+    """Every non-SIMD command passes on both backends (LLVM at -O2, the release tier), and on
+    AArch64 code at the dev (-O0) and release (-O2) settings."""
+    _require_agent(arch)
+    _check_suite(backend, simd=False, least=25000, arch=arch)
 
 
 @pytest.mark.slow
@@ -62,7 +89,7 @@ def test_simd_spec_suite(backend: str) -> None:
 # spec3 (.wast): "file.json:line" -> why it fails, on both backends.
 KNOWN_FAILURES_SPEC3 = {
     "simd_memory-multi.json:5": "multi-memory (WebAssembly 3.0) is not supported: the module "
-                                "declares two memories",
+    "declares two memories",
 }
 
 
@@ -78,10 +105,11 @@ def test_spec3_simd_wast(backend: str) -> None:
     _check_results(wast.run_scripts(scripts, backend=backend), KNOWN_FAILURES_SPEC3, 25000)
 
 
-def _check_suite(backend: str, simd: bool, least: int) -> None:
+def _check_suite(backend: str, simd: bool, least: int, arch: str = "x86_64") -> None:
     _require_spec(simd)
-    results = wast.run_scripts(_scripts(simd), backend=backend)
-    _check_results(results, KNOWN_FAILURES.get(backend, {}), least)
+    results = wast.run_scripts(_scripts(simd), backend=backend, arch=arch)
+    key = backend if arch == "x86_64" else f"{arch}/{backend}"
+    _check_results(results, KNOWN_FAILURES.get(key, {}), least)
 
 
 def _check_results(results: list[wast.FileResult], known: dict[str, str], least: int) -> None:
@@ -89,12 +117,14 @@ def _check_results(results: list[wast.FileResult], known: dict[str, str], least:
     for r in results:
         wast.print_result(r, verbose=False)
     print(wast.total_line(results))
-    failures = {f"{r.path.name}:{f.line}": f"{f.command}: {f.message}"
-                for r in results for f in r.failures}
+    failures = {
+        f"{r.path.name}:{f.line}": f"{f.command}: {f.message}" for r in results for f in r.failures
+    }
     unexpected = {k: v for k, v in failures.items() if k not in known}
     fixed = sorted(set(known) - set(failures))
     assert not unexpected, "unexpected failures:\n" + "\n".join(
-        f"  {k}: {v}" for k, v in sorted(unexpected.items()))
+        f"  {k}: {v}" for k, v in sorted(unexpected.items())
+    )
     assert not fixed, f"these known failures pass now; remove them from KNOWN_FAILURES: {fixed}"
     skips = {why for r in results for why in r.skipped}
     assert skips <= ALLOWED_SKIPS, f"unexpected skip reasons: {skips - ALLOWED_SKIPS}"
@@ -143,8 +173,9 @@ def test_value_patterns() -> None:
     assert wast.value_matches({"type": "i32", "value": "7"}, ValType.I32, 0xDEAD_0000_0007)
     ext = {"type": "externref", "value": "0"}
     assert wast.value_matches(ext, ValType.EXTERNREF, wast.encode_value(ext))
-    assert not wast.value_matches({"type": "externref", "value": "null"}, ValType.EXTERNREF,
-                                  wast.encode_value(ext))
+    assert not wast.value_matches(
+        {"type": "externref", "value": "null"}, ValType.EXTERNREF, wast.encode_value(ext)
+    )
     assert wast.value_matches({"type": "funcref"}, ValType.FUNCREF, 0x1000)
 
 
@@ -152,11 +183,17 @@ def test_v128_values() -> None:
     """v128 arguments are lanes packed little-endian; results are compared lane by lane."""
     from wasmkiln.bridge.module import ValType
 
-    arg = {"type": "v128", "lane_type": "i16", "value": ["1", "65535", "0", "0", "0", "0", "0",
-                                                          "32768"]}
+    arg = {
+        "type": "v128",
+        "lane_type": "i16",
+        "value": ["1", "65535", "0", "0", "0", "0", "0", "32768"],
+    }
     assert wast.encode_value(arg) == 1 | 0xFFFF << 16 | 0x8000 << 112
-    lanes = {"type": "v128", "lane_type": "f32",
-             "value": ["nan:canonical", "nan:arithmetic", "0", "-2147483648"]}
+    lanes = {
+        "type": "v128",
+        "lane_type": "f32",
+        "value": ["nan:canonical", "nan:arithmetic", "0", "-2147483648"],
+    }
     good = 0x7FC00000 | 0x7FE00001 << 32 | 0 << 64 | 0x80000000 << 96
     assert wast.value_matches(lanes, ValType.V128, good)
     assert not wast.value_matches(lanes, ValType.V128, good | 1)  # lane 0 not canonical

@@ -238,8 +238,7 @@ def test_bad_command_line(image: Callable[[str], Path]) -> None:
 # ---- the sandbox ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call", ["getpid", "openat", "write3", "read1", "mmap",
-                                  "mprotect-exec"])
+@pytest.mark.parametrize("call", ["getpid", "openat", "write3", "read1", "mmap", "mprotect-exec"])
 def test_forbidden_syscall_is_killed_with_sigsys(image: Callable[[str], Path], call: str) -> None:
     r = run_image(image(""), f"forbid-{call}")
     assert r.stdout == "before\n", "writing to fd 1 must still work under the filter"
@@ -256,14 +255,35 @@ def _host_listener() -> socket.socket:
 def run_host_net(exe: Path, lsock: socket.socket, *args: str) -> subprocess.CompletedProcess[str]:
     """Run with the host's sockets (--net host), lsock granted as the one listener."""
     fd = lsock.fileno()
-    argv = [str(exe), "--net", "host", "--net", "net.publish=0.0.0.0:80", "--net",
-            f"hostfd={fd}", "--", *args]
+    argv = [
+        str(exe),
+        "--net",
+        "host",
+        "--net",
+        "net.publish=0.0.0.0:80",
+        "--net",
+        f"hostfd={fd}",
+        "--",
+        *args,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, pass_fds=(fd,))
 
 
-@pytest.mark.parametrize("call", ["socket", "bind", "listen", "connect", "accept4-0",
-                                  "sendto-dest", "setsockopt-other", "openat", "getpid",
-                                  "mmap"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "socket",
+        "bind",
+        "listen",
+        "connect",
+        "accept4-0",
+        "sendto-dest",
+        "setsockopt-other",
+        "openat",
+        "getpid",
+        "mmap",
+    ],
+)
 def test_host_sockets_grant_nothing_else(image: Callable[[str], Path], call: str) -> None:
     """With the host's sockets, the guest may accept on its listeners and use what it
     accepted; it still cannot make a socket, bind, listen, connect, send to an address, set
@@ -292,11 +312,23 @@ def test_host_sockets_bad_command_lines(image: Callable[[str], Path]) -> None:
         for argv, why in (
             (["--net", "host", "--net", "net.publish=0.0.0.0:80"], "one hostfd=N per"),
             (["--net", f"hostfd={fd}"], "needs --net host"),
-            (["--net", "host", "--net", "fd=7", "--net", "net.publish=0.0.0.0:80", "--net",
-              f"hostfd={fd}"], "takes no fd="),
+            (
+                [
+                    "--net",
+                    "host",
+                    "--net",
+                    "fd=7",
+                    "--net",
+                    "net.publish=0.0.0.0:80",
+                    "--net",
+                    f"hostfd={fd}",
+                ],
+                "takes no fd=",
+            ),
         ):
-            r = subprocess.run([str(image("")), *argv], capture_output=True, text=True,
-                               timeout=60, pass_fds=(fd,))
+            r = subprocess.run(
+                [str(image("")), *argv], capture_output=True, text=True, timeout=60, pass_fds=(fd,)
+            )
             assert r.returncode == 2 and why in r.stderr, (argv, r.stderr)
 
 

@@ -22,8 +22,14 @@ MATMUL = REPO / "bench" / "kernels" / "matmul.c"  # double loops LLVM vectorises
 
 
 def wasmkiln(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *argv],
-                          capture_output=True, text=True, timeout=600, cwd=cwd, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        check=False,
+    )
 
 
 def _cpuinfo(*levels: str, drop: str = "") -> str:
@@ -43,10 +49,13 @@ def test_levels_from_cpuinfo() -> None:
         cpu_level("znver4")
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--backend", "llvm", "--target-cpu", "znver4"], "unknown target-cpu 'znver4'"),
-    (["--target-cpu", "x86-64-v3"], "target-cpu 'x86-64-v3' needs the LLVM backend"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--backend", "llvm", "--target-cpu", "znver4"], "unknown target-cpu 'znver4'"),
+        (["--target-cpu", "x86-64-v3"], "target-cpu 'x86-64-v3' needs the LLVM backend"),
+    ],
+)
 def test_bad_target_cpu_is_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
     wasm = compile_c(MATMUL)
     out = tmp_path / "x.spt"
@@ -58,7 +67,8 @@ def test_bad_target_cpu_is_one_line(tmp_path: Path, argv: list[str], message: st
 def test_profile_target_cpu_needs_llvm(tmp_path: Path) -> None:
     (tmp_path / "wasmkiln.toml").write_text(
         '[[image]]\nname = "a"\nwasm = "a.wasm"\n\n'
-        '[profile.fast]\ninherits = "dev"\ntarget-cpu = "native"\n')
+        '[profile.fast]\ninherits = "dev"\ntarget-cpu = "native"\n'
+    )
     proc = wasmkiln("build", "--profile", "fast", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "profile 'fast': target-cpu 'native' needs the LLVM backend" in proc.stderr
@@ -74,15 +84,26 @@ def test_v3_image_computes_what_the_baseline_computes(target: str, tmp_path: Pat
     outputs = []
     for cpu in ("baseline", "x86-64-v3"):
         image = tmp_path / f"mm-{cpu}.img"
-        built = wasmkiln("build", str(wasm), "--target", target, "--backend", "llvm",
-                         "--target-cpu", cpu, "-o", str(image))
+        built = wasmkiln(
+            "build",
+            str(wasm),
+            "--target",
+            target,
+            "--backend",
+            "llvm",
+            "--target-cpu",
+            cpu,
+            "-o",
+            str(image),
+        )
         assert built.returncode == 0, built.stderr
         if cpu != "baseline":
             shown = wasmkiln("inspect", str(image)).stdout
             assert f"cpu: {cpu}" in shown, shown
             if shutil.which("objdump"):  # the code really uses AVX registers
-                dump = subprocess.run(["objdump", "-d", str(image)], capture_output=True,
-                                      text=True, check=True).stdout
+                dump = subprocess.run(
+                    ["objdump", "-d", str(image)], capture_output=True, text=True, check=True
+                ).stdout
                 assert "%ymm" in dump
         run = wasmkiln("run", str(image), "--", "96")
         assert run.returncode == 0, run.stderr

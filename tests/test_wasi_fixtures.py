@@ -34,25 +34,31 @@ class FsCase(NamedTuple):
 
 
 FS_CASES = [
-    FsCase("fs_files", ("/work", "8"),
-           "large: size 8388608\n"
-           "large: read 8388608 bytes, 0 wrong, checksum 7e849dc5\n"
-           "large: at 4194311: 149 24 155 (expected 149 24 155)\n"
-           "large: last byte 124, end 8388608\n"
-           "large: truncated to 1000\n"
-           "append: position after writes 8\n"
-           "append: 14 bytes: ONE\ntwo\nthree\n"),
-    FsCase("fs_dirs", ("/work",),
-           "many: 1500 entries, all present 1, sum 3372750\n"
-           "many: removed 1500 while listing, 0 left\n"
-           "deep: 60 levels, path of 194 bytes, read bottom\n"
-           "deep: removed, stat gives No such file or directory\n"
-           "packed: 301 entries: n000.txt n001.txt n002.txt n003.txt n004.txt n005.txt ...\n"
-           "packed: 300 files, numbers sum 89700\n"
-           "packed: leaf holds 42\n"
-           "packed: n007 now 700\n"
-           "packed: rename a tree ok\n"
-           "packed: leaf via the new name holds 42\n"),
+    FsCase(
+        "fs_files",
+        ("/work", "8"),
+        "large: size 8388608\n"
+        "large: read 8388608 bytes, 0 wrong, checksum 7e849dc5\n"
+        "large: at 4194311: 149 24 155 (expected 149 24 155)\n"
+        "large: last byte 124, end 8388608\n"
+        "large: truncated to 1000\n"
+        "append: position after writes 8\n"
+        "append: 14 bytes: ONE\ntwo\nthree\n",
+    ),
+    FsCase(
+        "fs_dirs",
+        ("/work",),
+        "many: 1500 entries, all present 1, sum 3372750\n"
+        "many: removed 1500 while listing, 0 left\n"
+        "deep: 60 levels, path of 194 bytes, read bottom\n"
+        "deep: removed, stat gives No such file or directory\n"
+        "packed: 301 entries: n000.txt n001.txt n002.txt n003.txt n004.txt n005.txt ...\n"
+        "packed: 300 files, numbers sum 89700\n"
+        "packed: leaf holds 42\n"
+        "packed: n007 now 700\n"
+        "packed: rename a tree ok\n"
+        "packed: leaf via the new name holds 42\n",
+    ),
 ]
 
 
@@ -66,8 +72,9 @@ def compile_fs_fixture(name: str) -> Path:
     if not target.is_file():
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".{os.getpid()}.tmp")
-        proc = subprocess.run([CLANG, *CFLAGS, str(source), "-o", str(partial)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [CLANG, *CFLAGS, str(source), "-o", str(partial)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             partial.unlink(missing_ok=True)
             if "file not found" in proc.stderr or "unable to find library" in proc.stderr:
@@ -89,8 +96,12 @@ def make_tree(root: Path) -> Path:
 
 
 def wasmkiln(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize("case", FS_CASES, ids=lambda c: c.id)
@@ -125,8 +136,9 @@ def test_fs_fixture_in_wasmkiln(case: FsCase, target: str, tmp_path: Path) -> No
     work = make_tree(tmp_path / "work")
     image = tmp_path / "image"
     wasm = compile_fs_fixture(case.fixture)
-    proc = wasmkiln("build", str(wasm), "--target", target, "--dir", f"{work}::/work",
-                    "-o", str(image))
+    proc = wasmkiln(
+        "build", str(wasm), "--target", target, "--dir", f"{work}::/work", "-o", str(image)
+    )
     assert proc.returncode == 0, proc.stderr
     proc = wasmkiln("run", str(image), "--", *case.args)
     assert proc.stdout == case.stdout, proc.stderr

@@ -89,30 +89,48 @@ BENCH_WAT = r"""
 
 
 def wasmkiln(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def wat(tmp: Path, name: str, text: str) -> Path:
     if shutil.which("wat2wasm") is None:
         pytest.skip("wat2wasm is not installed (Debian: wabt)")
     (tmp / f"{name}.wat").write_text(text)
-    subprocess.run(["wat2wasm", str(tmp / f"{name}.wat"), "-o", str(tmp / f"{name}.wasm")],
-                   check=True)
+    subprocess.run(
+        ["wat2wasm", str(tmp / f"{name}.wat"), "-o", str(tmp / f"{name}.wasm")], check=True
+    )
     return tmp / f"{name}.wasm"
 
 
 def test_baked_args_and_env(tmp_path: Path) -> None:
     module = wat(tmp_path, "echo", ECHO_WAT)
     image = tmp_path / "echo.img"
-    proc = wasmkiln("build", str(module), "--target", TARGET, "-o", str(image),
-                    "--arg", "baked1", "--arg", "baked 2", "--env", "A=1", "--env", "B=baked")
+    proc = wasmkiln(
+        "build",
+        str(module),
+        "--target",
+        TARGET,
+        "-o",
+        str(image),
+        "--arg",
+        "baked1",
+        "--arg",
+        "baked 2",
+        "--env",
+        "A=1",
+        "--env",
+        "B=baked",
+    )
     assert proc.returncode == 0, proc.stderr
     proc = wasmkiln("run", "--env", "B=run", "--env", "C=3", str(image), "--", "x", "y")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == ("a:echo.img\na:baked1\na:baked 2\na:x\na:y\n"
-                           "e:A=1\ne:B=run\ne:C=3\n")
+    assert proc.stdout == ("a:echo.img\na:baked1\na:baked 2\na:x\na:y\ne:A=1\ne:B=run\ne:C=3\n")
     proc = wasmkiln("run", str(image))
     assert proc.stdout == "a:echo.img\na:baked1\na:baked 2\ne:A=1\ne:B=baked\n"
 
@@ -133,20 +151,28 @@ def test_preview0_module_with_run_dir(tmp_path: Path) -> None:
     assert len(list((tmp_path / "cache" / "wasmkiln" / "images").iterdir())) == 2
 
 
-@pytest.mark.parametrize("target", ["x86_64-spt", "x86_64-kvm"])
+@pytest.mark.parametrize("target", ["x86_64-spt", "x86_64-kvm", "aarch64-kvm"])
 def test_run_dir_on_a_built_image_replaces_its_folders(target: str, tmp_path: Path) -> None:
-    """`wasmkiln run IMAGE --dir`: packed at run time and handed over at boot (kvm: a PVH
-    boot module; spt: a mapped file), in place of what the build packed."""
-    if target == "x86_64-kvm" and shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("qemu-system-x86_64 is not installed")
+    """`wasmkiln run IMAGE --dir`: packed at run time and handed over at boot (x86_64 kvm: a
+    PVH boot module; aarch64 kvm: the device tree's initrd; spt: a mapped file), in place of
+    what the build packed."""
+    qemu = {"x86_64-kvm": "qemu-system-x86_64", "aarch64-kvm": "qemu-system-aarch64"}
+    if target in qemu and shutil.which(qemu[target]) is None:
+        pytest.skip(f"{qemu[target]} is not installed")
+    from wasmkiln.pyhook.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.targets import runtime_built
+
+    if not runtime_built(KNOWN[target]):
+        pytest.skip(f"the {target} runtime was not built (Debian: gcc-aarch64-linux-gnu)")
     module = wat(tmp_path, "p0", P0_WAT)
     baked, given = tmp_path / "baked", tmp_path / "given"
     for folder, text in ((baked, "12345"), (given, "1234567")):
         folder.mkdir()
         (folder / "f").write_text(text)
     image = tmp_path / "p0.img"
-    built = wasmkiln("build", str(module), "--target", target, "--dir", f"{baked}::/",
-                     "-o", str(image))
+    built = wasmkiln(
+        "build", str(module), "--target", target, "--dir", f"{baked}::/", "-o", str(image)
+    )
     assert built.returncode == 0, built.stderr
     assert wasmkiln("run", str(image)).returncode == 5
     proc = wasmkiln("run", str(image), "--dir", f"{given}::/")
@@ -169,12 +195,20 @@ def test_unknown_imports(tmp_path: Path) -> None:
     assert proc.returncode == 1
     for name in ("bench.start", "bench.end", "env.answer"):
         assert name in proc.stderr
-    proc = wasmkiln("build", str(module), "--target", TARGET, "-o", str(image),
-                    "--default-values-unknown-imports")
+    proc = wasmkiln(
+        "build",
+        str(module),
+        "--target",
+        TARGET,
+        "-o",
+        str(image),
+        "--default-values-unknown-imports",
+    )
     assert proc.returncode == 0, proc.stderr
     assert wasmkiln("run", str(image)).returncode == 7
-    proc = wasmkiln("build", str(module), "--target", TARGET, "-o", str(image),
-                    "--trap-unknown-imports")
+    proc = wasmkiln(
+        "build", str(module), "--target", TARGET, "-o", str(image), "--trap-unknown-imports"
+    )
     assert proc.returncode == 0, proc.stderr
     proc = wasmkiln("run", str(image))
     assert proc.returncode == 134 and "wasm trap" in proc.stderr

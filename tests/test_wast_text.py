@@ -58,13 +58,25 @@ def test_script_converts_like_wast2json(tmp_path: Path) -> None:
     out = convert(src, tmp_path / "out")
     cmds = json.loads(out.read_text())["commands"]
     assert [c["type"] for c in cmds] == [
-        "module", "assert_return", "assert_return", "assert_return", "assert_return",
-        "register", "assert_malformed", "assert_invalid", "assert_trap"]
-    assert cmds[0]["name"] == "$m" and (out.parent / cmds[0]["filename"]).read_bytes()[:4] == \
-        b"\0asm"
+        "module",
+        "assert_return",
+        "assert_return",
+        "assert_return",
+        "assert_return",
+        "register",
+        "assert_malformed",
+        "assert_invalid",
+        "assert_trap",
+    ]
+    assert (
+        cmds[0]["name"] == "$m" and (out.parent / cmds[0]["filename"]).read_bytes()[:4] == b"\0asm"
+    )
     args = cmds[1]["action"]["args"]
-    assert args[0] == {"type": "v128", "lane_type": "f32",
-                       "value": ["1069547520", "2147483648", "1", "2139095040"]}
+    assert args[0] == {
+        "type": "v128",
+        "lane_type": "f32",
+        "value": ["1069547520", "2147483648", "1", "2139095040"],
+    }
     assert cmds[1]["expected"][0]["value"][3] == "nan:canonical"
     assert cmds[2]["action"]["args"][0]["value"] == str(1 << 63)
     assert cmds[3]["action"] == {"type": "get", "field": "g"}

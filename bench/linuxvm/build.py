@@ -107,11 +107,14 @@ def _apt_download(package: str, into: Path) -> Path:
     if found:
         return found[-1]
     say(f"apt-get download {package}")
-    proc = subprocess.run(["apt-get", "download", package], cwd=into, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        ["apt-get", "download", package], cwd=into, capture_output=True, text=True
+    )
     if proc.returncode != 0:
-        raise BenchError(f"apt-get download {package} failed (run apt-get update first?): "
-                         f"{proc.stderr.strip()[-400:]}")
+        raise BenchError(
+            f"apt-get download {package} failed (run apt-get update first?): "
+            f"{proc.stderr.strip()[-400:]}"
+        )
     found = sorted(into.glob(f"{package}_*.deb"))
     if not found:
         raise BenchError(f"apt-get download {package} left no .deb in {into}")
@@ -119,26 +122,30 @@ def _apt_download(package: str, into: Path) -> Path:
 
 
 def _kernel_package() -> str:
-    proc = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        ["apt-cache", "depends", "linux-image-amd64"], capture_output=True, text=True
+    )
     m = re.search(r"Depends: (linux-image-[0-9][^\s]*-amd64)", proc.stdout)
     if m is None:
-        raise BenchError("apt-cache depends linux-image-amd64 names no kernel package "
-                         "(apt-get update first?)")
+        raise BenchError(
+            "apt-cache depends linux-image-amd64 names no kernel package (apt-get update first?)"
+        )
     return m.group(1)
 
 
 def _extract_members(deb: Path, member_res: list[str], dest: Path) -> dict[str, Path]:
     """Extract, for each regex, the first file of deb's data archive whose path matches it,
     into dest under its base name; regex -> extracted file."""
-    data = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True,
-                          check=True).stdout
+    data = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True
+    ).stdout
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tar = Path(tmp) / "data.tar"
         tar.write_bytes(data)
-        names = subprocess.run(["tar", "-tf", str(tar)], capture_output=True, text=True,
-                               check=True).stdout.split()
+        names = subprocess.run(
+            ["tar", "-tf", str(tar)], capture_output=True, text=True, check=True
+        ).stdout.split()
         found: dict[str, Path] = {}
         for member_re in member_res:
             member = next((n for n in names if re.fullmatch(member_re, n)), None)
@@ -252,13 +259,25 @@ def _hello_modules(wasmtime: Path, work: Path) -> dict[str, Path]:
     """hello.cwasm (the shipped WAT example) and hello-c.cwasm (tests/fixtures/hello.c)."""
     c_wasm = work / "hello-c.wasm"
     if not c_wasm.exists() or c_wasm.stat().st_mtime < HELLO_C.stat().st_mtime:
-        subprocess.run(["clang-14", "--target=wasm32-wasi", "-O2", "-s", "-o", str(c_wasm),
-                        str(HELLO_C)], check=True)
+        subprocess.run(
+            ["clang-14", "--target=wasm32-wasi", "-O2", "-s", "-o", str(c_wasm), str(HELLO_C)],
+            check=True,
+        )
     out: dict[str, Path] = {}
     for name, wasm in (("hello", HELLO_WAT_WASM), ("hello-c", c_wasm)):
         cwasm = work / f"{name}.cwasm"
-        subprocess.run([str(wasmtime), "compile", "--target", "x86_64-unknown-linux-gnu",
-                        str(wasm), "-o", str(cwasm)], check=True)
+        subprocess.run(
+            [
+                str(wasmtime),
+                "compile",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                str(wasm),
+                "-o",
+                str(cwasm),
+            ],
+            check=True,
+        )
         out[name] = cwasm
     return out
 
@@ -275,8 +294,7 @@ class Payload:
 def _kernel(force: bool) -> tuple[Path, list[str], str]:
     """vmlinuz, the network modules in load order, the kernel's version: fetched once."""
     kernel, version_file, modules = OUT / "vmlinuz", OUT / "kernel-version", OUT / "modules"
-    if (not force and kernel.exists() and version_file.exists()
-            and (modules / "order").exists()):
+    if not force and kernel.exists() and version_file.exists() and (modules / "order").exists():
         return kernel, (modules / "order").read_text().split(), version_file.read_text().strip()
     package = _kernel_package()
     kdeb = _apt_download(package, OUT / "debs")
@@ -293,15 +311,25 @@ def build(force: bool = False, payload: Payload | None = None) -> LinuxVM:
     name = "initramfs.cpio" if payload is None else f"initramfs-{payload.name}.cpio"
     initramfs, stamp = OUT / name, OUT / f"{name}.stamp"
     # What the archive was made from: a change in any of it rebuilds the archive.
-    key = "\n".join([LAYOUT, version, *modules, *(
-        f"{guest} {f.stat().st_size} {f.stat().st_mtime_ns}"
-        for guest, f in sorted((payload.files if payload else {}).items()))]) + "\n"
-    if (not force and initramfs.exists() and stamp.exists() and stamp.read_text() == key):
+    key = (
+        "\n".join(
+            [
+                LAYOUT,
+                version,
+                *modules,
+                *(
+                    f"{guest} {f.stat().st_size} {f.stat().st_mtime_ns}"
+                    for guest, f in sorted((payload.files if payload else {}).items())
+                ),
+            ]
+        )
+        + "\n"
+    )
+    if not force and initramfs.exists() and stamp.exists() and stamp.read_text() == key:
         return LinuxVM(kernel, initramfs, version)
     busybox = OUT / "busybox"
     if force or not busybox.exists():
-        _extract_member(_apt_download("busybox-static", OUT / "debs"), r"\./bin/busybox",
-                        busybox)
+        _extract_member(_apt_download("busybox-static", OUT / "debs"), r"\./bin/busybox", busybox)
 
     wasmtime = wasmtime_binary()
     cpio = Cpio()
@@ -323,8 +351,10 @@ def build(force: bool = False, payload: Payload | None = None) -> LinuxVM:
     cpio.file("init", INIT.encode(), 0o755)
     cpio.write(initramfs)
     stamp.write_text(key)
-    say(f"built {initramfs} ({initramfs.stat().st_size} bytes) for {kernel} "
-        f"({kernel.stat().st_size} bytes, linux-image-{version}; modules {', '.join(modules)})")
+    say(
+        f"built {initramfs} ({initramfs.stat().st_size} bytes) for {kernel} "
+        f"({kernel.stat().st_size} bytes, linux-image-{version}; modules {', '.join(modules)})"
+    )
     return LinuxVM(kernel, initramfs, version)
 
 
@@ -363,30 +393,66 @@ def linuxvm_command(vm: LinuxVM, memory_mb: int, guest_cmd: list[str] | None = N
     """QEMU microvm under TCG, one vCPU, serial console on stdout, no network (boot.py)."""
     return [
         "qemu-system-x86_64",
-        "-M", "microvm,pit=on,rtc=on,isa-serial=on",
-        "-accel", "tcg", "-cpu", "max",
-        "-m", str(memory_mb),
-        "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-        "-serial", "stdio",
-        "-kernel", str(vm.kernel), "-initrd", str(vm.initramfs),
-        "-append", linux_append(guest_cmd),
+        "-M",
+        "microvm,pit=on,rtc=on,isa-serial=on",
+        "-accel",
+        "tcg",
+        "-cpu",
+        "max",
+        "-m",
+        str(memory_mb),
+        "-nodefaults",
+        "-no-user-config",
+        "-nographic",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-kernel",
+        str(vm.kernel),
+        "-initrd",
+        str(vm.initramfs),
+        "-append",
+        linux_append(guest_cmd),
     ]
 
 
-def runner_command(vm: LinuxVM, memory_mb: int, guest_cmd: list[str], *, publish: list[str],
-                   ip: str, gateway: str, accel: str = "tcg", extra: Sequence[str] = (),
-                   python: str = sys.executable) -> list[str]:
+def runner_command(
+    vm: LinuxVM,
+    memory_mb: int,
+    guest_cmd: list[str],
+    *,
+    publish: list[str],
+    ip: str,
+    gateway: str,
+    accel: str = "tcg",
+    extra: Sequence[str] = (),
+    python: str = sys.executable,
+) -> list[str]:
     """The Linux VM booted by wasmkiln's runner (vmrun.py) with the network options of
     `wasmkiln run` (``-p``, ``--ip``, ``--gateway``): QEMU command, netdev and any helper
     process (passt) are the runner's, so this VM and a wasmkiln image run with the same
     options get the same machine, memory, accelerator and network backend. ``extra``: more
     `wasmkiln run` options vmrun.py passes on (``--net-backend B``). ``python`` must have
     wasmkiln installed."""
-    cmd = [python, str(Path(__file__).resolve().parent / "vmrun.py"),
-           "--kernel", str(vm.kernel), "--initrd", str(vm.initramfs),
-           "--append", linux_append(guest_cmd, f"{ip},{gateway}"),
-           "--memory", str(memory_mb), "--ip", ip, "--gateway", gateway, "--accel", accel,
-           *extra]
+    cmd = [
+        python,
+        str(Path(__file__).resolve().parent / "vmrun.py"),
+        "--kernel",
+        str(vm.kernel),
+        "--initrd",
+        str(vm.initramfs),
+        "--append",
+        linux_append(guest_cmd, f"{ip},{gateway}"),
+        "--memory",
+        str(memory_mb),
+        "--ip",
+        ip,
+        "--gateway",
+        gateway,
+        "--accel",
+        accel,
+        *extra,
+    ]
     for spec in publish:
         cmd += ["-p", spec]
     return cmd

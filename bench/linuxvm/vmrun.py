@@ -37,8 +37,10 @@ def main() -> int:
     ap.add_argument("--ip")
     ap.add_argument("--gateway")
     ap.add_argument("--accel", default="tcg", choices=["tcg", "kvm", "auto"])
-    ap.add_argument("--net-backend", help="the runner's kvm network back end, when it has a "
-                    "choice (RunOptions.net_backend)")
+    ap.add_argument(
+        "--net-backend",
+        help="the runner's kvm network back end, when it has a choice (RunOptions.net_backend)",
+    )
     args = ap.parse_args()
     try:
         from wasmkiln.pyhook import runner
@@ -47,8 +49,7 @@ def main() -> int:
         print(f"vmrun: wasmkiln is not installed for {sys.executable}: {e}", file=sys.stderr)
         return 2
     try:
-        net = NetOptions.parse(publish=args.publish, listen=[], ip=args.ip,
-                               gateway=args.gateway)
+        net = NetOptions.parse(publish=args.publish, listen=[], ip=args.ip, gateway=args.gateway)
     except NetOptionError as e:
         print(f"vmrun: {e}", file=sys.stderr)
         return 2
@@ -65,11 +66,15 @@ def main() -> int:
     def linux_qemu_command(image: Path, run_opts: Any, *rest: Any, **kw: Any) -> list[str]:
         cmd: list[str] = wasmkiln_qemu_command(image, run_opts, *rest, **kw)
         if "-append" not in cmd or "-kernel" not in cmd:
-            raise runner.RunError("vmrun: the runner's QEMU command has no -kernel/-append "
-                                  "any more; bench/linuxvm/vmrun.py needs updating")
+            raise runner.RunError(
+                "vmrun: the runner's QEMU command has no -kernel/-append "
+                "any more; bench/linuxvm/vmrun.py needs updating"
+            )
         if net.wanted and not any(a == "-netdev" or a.startswith("-netdev") for a in cmd):
-            raise runner.RunError("vmrun: the runner's QEMU command has no -netdev; the Linux "
-                                  "VM would have no network (bench/linuxvm/vmrun.py)")
+            raise runner.RunError(
+                "vmrun: the runner's QEMU command has no -netdev; the Linux "
+                "VM would have no network (bench/linuxvm/vmrun.py)"
+            )
         cmd[cmd.index("-append") + 1] = args.append
         # The one machine difference: Debian's kernel finds microvm's virtio-mmio NIC through
         # ACPI only (it is built without VIRTIO_MMIO_CMDLINE_DEVICES, so the

@@ -342,22 +342,22 @@ static const wk_import imports[F_START] = {
 static void *const func_code[] = {(void *)start, (void *)helper};
 static const uint32_t func_types[NUM_FUNCS] = {0, 0, 0, 0, 1, 2, 4, 0, 1, 5, 3};
 static const wk_global_def globals[2] = {
-    {0x7E | 0x100, 0, {WK_CONST_VALUE, 0, 7}},
-    {0x7E | 0x100, 0, {WK_CONST_VALUE, 0, 0x123456789ull}},
+    {0x7E | 0x100, 0, {WK_CONST_VALUE, 0, 7, 0}},
+    {0x7E | 0x100, 0, {WK_CONST_VALUE, 0, 0x123456789ull, 0}},
 };
 static const wk_table_type tables[1] = {{4, 8, 0x70, 0}};
 static const uint8_t greeting[] = "hello from module\n";
 static const uint8_t passive[] = "abcd";
 static const wk_data_segment data[2] = {
 #ifdef WK_TEST_BAD_DATA
-    {greeting, 18, 0, {WK_CONST_VALUE, 0, 2 * WK_PAGE_SIZE - 4}},
+    {greeting, 18, 0, {WK_CONST_VALUE, 0, 2 * WK_PAGE_SIZE - 4, 0}},
 #else
-    {greeting, 18, 0, {WK_CONST_VALUE, 0, GREETING}},
+    {greeting, 18, 0, {WK_CONST_VALUE, 0, GREETING, 0}},
 #endif
-    {passive, 4, 1, {WK_CONST_VALUE, 0, 0}},
+    {passive, 4, 1, {WK_CONST_VALUE, 0, 0, 0}},
 };
-static const wk_const elem0[] = {{WK_CONST_REF_FUNC, F_HELPER, 0}, {WK_CONST_REF_NULL, 0, 0}};
-static const wk_elem_segment elems[1] = {{elem0, 2, 0, 0, 0, {WK_CONST_VALUE, 0, 1}}};
+static const wk_const elem0[] = {{WK_CONST_REF_FUNC, F_HELPER, 0, 0}, {WK_CONST_REF_NULL, 0, 0, 0}};
+static const wk_elem_segment elems[1] = {{elem0, 2, 0, 0, 0, {WK_CONST_VALUE, 0, 1, 0}}};
 static const wk_export exports[1] = {{"_start", WK_EXTERN_FUNC, F_START}};
 
 const wk_module wk_module_main = {

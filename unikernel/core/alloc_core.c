@@ -42,12 +42,12 @@ typedef struct free_blk {
 } free_blk;
 
 typedef struct kmem {
-  uintptr_t floor;       /* lowest address it may ever claim (above the runtime heap) */
-  const wk_memory *mem;  /* linear memory below it: claims stay above its end */
-  uintptr_t base;        /* address of offset 0 (2^order_max below the top) */
-  uint64_t low;          /* offset of the lowest claimed byte; 2^order_max = none */
+  uintptr_t floor;      /* lowest address it may ever claim (above the runtime heap) */
+  const wk_memory *mem; /* linear memory below it: claims stay above its end */
+  uintptr_t base;       /* address of offset 0 (2^order_max below the top) */
+  uint64_t low;         /* offset of the lowest claimed byte; 2^order_max = none */
   unsigned order_max;
-  uint8_t *bitmap;       /* 1 bit per granule: a free block starts here */
+  uint8_t *bitmap; /* 1 bit per granule: a free block starts here */
   free_blk *lists[MAX_ORDER + 1];
   /* Bytes in allocated blocks (powers of two), for diagnosis: bench/soak.py reads it
    * (with `low`) from a running guest's memory to tell a leak from a high-water mark.
@@ -61,8 +61,10 @@ static kmem *heap;      /* NULL until wk_kmem_init */
 static uint64_t granule(uintptr_t a) { return (uint64_t)(a - heap->base) >> MIN_ORDER; }
 static void mark(uintptr_t a, int on) {
   uint64_t g = granule(a);
-  if (on) heap->bitmap[g >> 3] |= (uint8_t)(1u << (g & 7));
-  else heap->bitmap[g >> 3] &= (uint8_t)~(1u << (g & 7));
+  if (on)
+    heap->bitmap[g >> 3] |= (uint8_t)(1u << (g & 7));
+  else
+    heap->bitmap[g >> 3] &= (uint8_t) ~(1u << (g & 7));
 }
 static int marked(uintptr_t a) {
   uint64_t g = granule(a);
@@ -80,8 +82,10 @@ static void push(uintptr_t a, unsigned order) {
 }
 
 static void unlink_blk(free_blk *b) {
-  if (b->prev) b->prev->next = b->next;
-  else heap->lists[b->order] = b->next;
+  if (b->prev)
+    b->prev->next = b->next;
+  else
+    heap->lists[b->order] = b->next;
   if (b->next) b->next->prev = b->prev;
   mark((uintptr_t)b, 0);
 }

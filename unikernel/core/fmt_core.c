@@ -52,27 +52,30 @@ size_t wk_vfmt(char *buf, size_t cap, const char *fmt, va_list ap) {
       fmt++;
     }
     switch (*fmt) {
-      case 's': put_str(&s, va_arg(ap, const char *)); break;
-      case 'c': put(&s, (char)va_arg(ap, int)); break;
-      case 'd': {
-        int64_t v = wide ? va_arg(ap, long) : va_arg(ap, int);
-        if (v < 0) {
-          put(&s, '-');
-          put_uint(&s, (uint64_t)0 - (uint64_t)v, 10);
-        } else {
-          put_uint(&s, (uint64_t)v, 10);
-        }
-        break;
+    case 's': put_str(&s, va_arg(ap, const char *)); break;
+    case 'c': put(&s, (char)va_arg(ap, int)); break;
+    case 'd': {
+      int64_t v = wide ? va_arg(ap, long) : va_arg(ap, int);
+      if (v < 0) {
+        put(&s, '-');
+        put_uint(&s, (uint64_t)0 - (uint64_t)v, 10);
+      } else {
+        put_uint(&s, (uint64_t)v, 10);
       }
-      case 'u': put_uint(&s, wide ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 10); break;
-      case 'x': put_uint(&s, wide ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16); break;
-      case 'p':
-        put_str(&s, "0x");
-        put_uint(&s, (uintptr_t)va_arg(ap, void *), 16);
-        break;
-      case '%': put(&s, '%'); break;
-      case '\0': fmt--; break; /* lone '%' at the end */
-      default: put(&s, '%'); put(&s, *fmt); break;
+      break;
+    }
+    case 'u': put_uint(&s, wide ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 10); break;
+    case 'x': put_uint(&s, wide ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16); break;
+    case 'p':
+      put_str(&s, "0x");
+      put_uint(&s, (uintptr_t)va_arg(ap, void *), 16);
+      break;
+    case '%': put(&s, '%'); break;
+    case '\0': fmt--; break; /* lone '%' at the end */
+    default:
+      put(&s, '%');
+      put(&s, *fmt);
+      break;
     }
   }
   s.buf[s.len] = '\0';

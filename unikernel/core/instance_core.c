@@ -88,8 +88,7 @@ static int bind_imports(struct wk_instance *inst, void *const *supplied) {
       if (!ext) goto missing;
       vm->memory = ext;
       break;
-    default:
-      goto missing;
+    default: goto missing;
     }
     continue;
   missing:
@@ -110,8 +109,7 @@ static int reserve_memory(struct wk_instance *inst) {
   if (!base) return 0;
   uint64_t size = (uint64_t)m->mem_min_pages * WK_PAGE_SIZE;
   if (size && wk_plat_memory_commit(base, size) != 0) {
-    wk_log("wasmkiln: memory of %u pages does not fit in the machine's memory\n",
-           m->mem_min_pages);
+    wk_log("wasmkiln: memory of %u pages does not fit in the machine's memory\n", m->mem_min_pages);
     return -1;
   }
   inst->memory.base = base;
@@ -128,8 +126,9 @@ static int place_memory(struct wk_instance *inst, uintptr_t from, uintptr_t regi
   int r = reserve_memory(inst);
   if (r != 0) return r > 0 ? 0 : -1;
   if (wk_module_memory_guard) {
-    wk_log("wasmkiln: the module was compiled for guard-region memory, which this platform "
-           "could not reserve\n");
+    wk_log(
+        "wasmkiln: the module was compiled for guard-region memory, which this platform "
+        "could not reserve\n");
     return -1;
   }
   uint64_t mem = align_up(from, WK_PAGE_SIZE);
@@ -160,8 +159,8 @@ struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_
   uintptr_t heap = align_up((uintptr_t)region, 16);
   uint64_t need = heap_needed(m);
   if (heap > region_end || need > region_end - heap) {
-    wk_log("wasmkiln: runtime data (%lu bytes) does not fit in %lu bytes\n",
-           (unsigned long)need, (unsigned long)size);
+    wk_log("wasmkiln: runtime data (%lu bytes) does not fit in %lu bytes\n", (unsigned long)need,
+           (unsigned long)size);
     return NULL;
   }
   struct wk_instance boot = {.heap_cur = (uint8_t *)heap, .heap_end = (uint8_t *)(heap + need)};
@@ -200,8 +199,7 @@ struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_
     if (init->kind == WK_CONST_VALUE) {
       cell->v128[0] = init->bits;
       cell->v128[1] = init->hi;
-    }
-    else if (init->kind == WK_CONST_GLOBAL_GET && init->index < i)
+    } else if (init->kind == WK_CONST_GLOBAL_GET && init->index < i)
       *cell = *wk_global_cell(inst, init->index);
     else
       cell->ref = wk_const_ref(inst, init);

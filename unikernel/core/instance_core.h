@@ -31,19 +31,19 @@ typedef struct wk_embed {
 struct wk_instance {
   const wk_module *module;
   const wk_bootinfo *bi;
-  wk_vmctx vm;            /* what generated code receives */
-  wk_memory memory;       /* memory 0 when this module defines it */
-  uint32_t *type_ids;     /* per type index: runtime-wide signature id */
-  uint8_t *data_dropped;  /* num_data flags: 1 once dropped (or active, after init) */
-  uint8_t *elem_dropped;  /* num_elems flags, likewise */
-  uint8_t *heap_cur;      /* bump heap for runtime data */
+  wk_vmctx vm;           /* what generated code receives */
+  wk_memory memory;      /* memory 0 when this module defines it */
+  uint32_t *type_ids;    /* per type index: runtime-wide signature id */
+  uint8_t *data_dropped; /* num_data flags: 1 once dropped (or active, after init) */
+  uint8_t *elem_dropped; /* num_elems flags, likewise */
+  uint8_t *heap_cur;     /* bump heap for runtime data */
   uint8_t *heap_end;
   void *layer[WK_LAYER_COUNT];
-  void *unwind[5];        /* __builtin_setjmp buffer (5 words, GCC's contract) */
-  uint32_t exit_code;     /* set before unwinding */
-  uint64_t start_ns;      /* wk_plat_clock_monotonic() at wk_main */
-  wk_embed *embed;        /* set by an embedder; NULL in an image (see wk_embed) */
-  int memory_guarded;     /* memory 0 lives in a guard reservation (wk_plat_memory_reserve) */
+  void *unwind[5];    /* __builtin_setjmp buffer (5 words, GCC's contract) */
+  uint32_t exit_code; /* set before unwinding */
+  uint64_t start_ns;  /* wk_plat_clock_monotonic() at wk_main */
+  wk_embed *embed;    /* set by an embedder; NULL in an image (see wk_embed) */
+  int memory_guarded; /* memory 0 lives in a guard reservation (wk_plat_memory_reserve) */
 };
 
 static inline struct wk_instance *wk_inst(wk_vmctx *vm) { return vm->instance; }

@@ -21,27 +21,27 @@ void *wk_guest_ptr(wk_vmctx *vm, uint32_t ptr, uint64_t len) {
   return vm->memory->base + ptr;
 }
 
-#define DEFINE_STORE(name, type)                          \
-  int name(wk_vmctx *vm, uint32_t ptr, type v) {          \
-    uint8_t *p = wk_guest_ptr(vm, ptr, sizeof(type));     \
-    if (!p) return -WK_EFAULT;                            \
-    __builtin_memcpy(p, &v, sizeof(type)); /* LE host */  \
-    return 0;                                             \
+#define DEFINE_STORE(name, type)                         \
+  int name(wk_vmctx *vm, uint32_t ptr, type v) {         \
+    uint8_t *p = wk_guest_ptr(vm, ptr, sizeof(type));    \
+    if (!p) return -WK_EFAULT;                           \
+    __builtin_memcpy(p, &v, sizeof(type)); /* LE host */ \
+    return 0;                                            \
   }
 DEFINE_STORE(wk_guest_store_u8, uint8_t)
 DEFINE_STORE(wk_guest_store_u16, uint16_t)
 DEFINE_STORE(wk_guest_store_u32, uint32_t)
 DEFINE_STORE(wk_guest_store_u64, uint64_t)
 
-#define DEFINE_LOAD(name, type)                           \
-  int name(wk_vmctx *vm, uint32_t ptr, type *out) {       \
-    uint8_t *p = wk_guest_ptr(vm, ptr, sizeof(type));     \
-    if (!p) {                                             \
-      *out = 0;                                           \
-      return -WK_EFAULT;                                  \
-    }                                                     \
-    __builtin_memcpy(out, p, sizeof(type));               \
-    return 0;                                             \
+#define DEFINE_LOAD(name, type)                       \
+  int name(wk_vmctx *vm, uint32_t ptr, type *out) {   \
+    uint8_t *p = wk_guest_ptr(vm, ptr, sizeof(type)); \
+    if (!p) {                                         \
+      *out = 0;                                       \
+      return -WK_EFAULT;                              \
+    }                                                 \
+    __builtin_memcpy(out, p, sizeof(type));           \
+    return 0;                                         \
   }
 DEFINE_LOAD(wk_guest_load_u32, uint32_t)
 DEFINE_LOAD(wk_guest_load_u64, uint64_t)

@@ -15,10 +15,8 @@ void *wk_const_ref(struct wk_instance *inst, const wk_const *c) {
   switch (c->kind) {
   case WK_CONST_REF_FUNC:
     return c->index < inst->module->num_funcs ? &inst->vm.funcs[c->index] : NULL;
-  case WK_CONST_GLOBAL_GET:
-    return wk_global_cell(inst, c->index)->ref;
-  default:
-    return NULL;
+  case WK_CONST_GLOBAL_GET: return wk_global_cell(inst, c->index)->ref;
+  default: return NULL;
   }
 }
 
@@ -54,8 +52,7 @@ void wk_core_table_fill(wk_vmctx *vm, uint32_t t, uint32_t dst, void *value, uin
 void wk_core_table_copy(wk_vmctx *vm, uint32_t dt, uint32_t st, uint32_t dst, uint32_t src,
                         uint32_t n) {
   wk_table *d = table_at(vm, dt), *s = table_at(vm, st);
-  if ((uint64_t)dst + n > d->size || (uint64_t)src + n > s->size)
-    wk_trap(vm, WK_TRAP_TABLE_OOB);
+  if ((uint64_t)dst + n > d->size || (uint64_t)src + n > s->size) wk_trap(vm, WK_TRAP_TABLE_OOB);
   __builtin_memmove(d->elems + dst, s->elems + src, (size_t)n * sizeof(void *));
 }
 
@@ -66,8 +63,7 @@ void wk_core_table_init(wk_vmctx *vm, uint32_t t, uint32_t seg, uint32_t dst, ui
   wk_table *tab = table_at(vm, t);
   if (seg >= m->num_elems) wk_trap(vm, WK_TRAP_TABLE_OOB); /* validated away; be safe */
   uint64_t count = inst->elem_dropped[seg] ? 0 : m->elems[seg].count;
-  if ((uint64_t)src + n > count || (uint64_t)dst + n > tab->size)
-    wk_trap(vm, WK_TRAP_TABLE_OOB);
+  if ((uint64_t)src + n > count || (uint64_t)dst + n > tab->size) wk_trap(vm, WK_TRAP_TABLE_OOB);
   for (uint32_t i = 0; i < n; i++)
     tab->elems[dst + i] = wk_const_ref(inst, &m->elems[seg].items[src + i]);
 }

@@ -68,6 +68,4 @@ int serial_16550_write(uint16_t base, const void *buf, size_t len) {
   return 0;
 }
 
-void serial_16550_flush(uint16_t base) {
-  (void)wait_lsr(base, LSR_TEMT);
-}
+void serial_16550_flush(uint16_t base) { (void)wait_lsr(base, LSR_TEMT); }

@@ -60,13 +60,9 @@ static void mmio_driver_features(virtio_dev *d, uint64_t f) {
   wr(d, REG_DRIVER_FEATURES, (uint32_t)(f >> 32));
 }
 
-static uint8_t mmio_get_status(virtio_dev *d) {
-  return (uint8_t)rd(d, REG_STATUS);
-}
+static uint8_t mmio_get_status(virtio_dev *d) { return (uint8_t)rd(d, REG_STATUS); }
 
-static void mmio_set_status(virtio_dev *d, uint8_t s) {
-  wr(d, REG_STATUS, s);
-}
+static void mmio_set_status(virtio_dev *d, uint8_t s) { wr(d, REG_STATUS, s); }
 
 static uint16_t mmio_queue_max(virtio_dev *d, uint16_t q) {
   wr(d, REG_QUEUE_SEL, q);
@@ -91,17 +87,13 @@ static int mmio_queue_enable(virtio_dev *d, uint16_t q, uint16_t size, uint64_t 
   return 0;
 }
 
-static void mmio_notify(virtio_dev *d, uint16_t q) {
-  wr(d, REG_QUEUE_NOTIFY, q);
-}
+static void mmio_notify(virtio_dev *d, uint16_t q) { wr(d, REG_QUEUE_NOTIFY, q); }
 
 static uint8_t mmio_config_read8(virtio_dev *d, uint32_t off) {
   return *(volatile uint8_t *)(d->base + REG_CONFIG + off);
 }
 
-static uint32_t mmio_config_generation(virtio_dev *d) {
-  return rd(d, REG_CONFIG_GENERATION);
-}
+static uint32_t mmio_config_generation(virtio_dev *d) { return rd(d, REG_CONFIG_GENERATION); }
 
 static uint32_t mmio_irq_ack(virtio_dev *d) {
   uint32_t st = rd(d, REG_INTERRUPT_STATUS);
@@ -140,4 +132,8 @@ virtio_mmio_probe_result virtio_mmio_probe(uintptr_t base, virtio_dev *d) {
   probe.device_id = id;
   *d = probe;
   return VIRTIO_MMIO_MODERN;
+}
+
+void virtio_mmio_config_write32(virtio_dev *d, uint32_t off, uint32_t v) {
+  wr(d, REG_CONFIG + off, v);
 }

@@ -20,14 +20,17 @@
 
 /* What is at an MMIO window. */
 typedef enum virtio_mmio_probe_result {
-  VIRTIO_MMIO_NONE = 0,   /* no virtio-mmio registers (bad magic) */
-  VIRTIO_MMIO_EMPTY,      /* a transport with no device behind it (device id 0) */
-  VIRTIO_MMIO_LEGACY,     /* a version-1 device: not supported */
-  VIRTIO_MMIO_MODERN,     /* a version-2 device: d is filled in */
+  VIRTIO_MMIO_NONE = 0, /* no virtio-mmio registers (bad magic) */
+  VIRTIO_MMIO_EMPTY,    /* a transport with no device behind it (device id 0) */
+  VIRTIO_MMIO_LEGACY,   /* a version-1 device: not supported */
+  VIRTIO_MMIO_MODERN,   /* a version-2 device: d is filled in */
 } virtio_mmio_probe_result;
 
 /* Look at the registers at base (mapped, uncached). On VIRTIO_MMIO_MODERN, d
  * is ready for virtio_negotiate (ops, base, device_id). */
 virtio_mmio_probe_result virtio_mmio_probe(uintptr_t base, virtio_dev *d);
+
+/* Write a 32-bit field of the device's configuration space (offset off). */
+void virtio_mmio_config_write32(virtio_dev *d, uint32_t off, uint32_t v);
 
 #endif /* WK_VIRTIO_MMIO_H */

@@ -46,7 +46,7 @@ typedef struct virtio_net {
   virtio_dev dev;
   virtq rx, tx;
   uint8_t mac[6];
-  int has_mac; /* the device gave a MAC address (VIRTIO_NET_F_MAC) */
+  int has_mac;                 /* the device gave a MAC address (VIRTIO_NET_F_MAC) */
   uint16_t tx_free[VIRTQ_MAX]; /* stack of free TX descriptor ids */
   uint16_t tx_nfree;
   virtio_net_stats stats;

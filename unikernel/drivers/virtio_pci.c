@@ -148,13 +148,9 @@ static void pci_driver_features(virtio_dev *d, uint64_t f) {
   wr32(d->base + COMMON_GF, (uint32_t)(f >> 32));
 }
 
-static uint8_t pci_get_status(virtio_dev *d) {
-  return rd8(d->base + COMMON_STATUS);
-}
+static uint8_t pci_get_status(virtio_dev *d) { return rd8(d->base + COMMON_STATUS); }
 
-static void pci_set_status(virtio_dev *d, uint8_t s) {
-  wr8(d->base + COMMON_STATUS, s);
-}
+static void pci_set_status(virtio_dev *d, uint8_t s) { wr8(d->base + COMMON_STATUS, s); }
 
 static uint16_t pci_queue_max(virtio_dev *d, uint16_t q) {
   wr16(d->base + COMMON_Q_SELECT, q);
@@ -191,13 +187,9 @@ static void pci_notify(virtio_dev *d, uint16_t q) {
   }
 }
 
-static uint8_t pci_config_read8(virtio_dev *d, uint32_t off) {
-  return rd8(d->pci.device + off);
-}
+static uint8_t pci_config_read8(virtio_dev *d, uint32_t off) { return rd8(d->pci.device + off); }
 
-static uint32_t pci_config_generation(virtio_dev *d) {
-  return rd8(d->base + COMMON_CFGGENERATION);
-}
+static uint32_t pci_config_generation(virtio_dev *d) { return rd8(d->base + COMMON_CFGGENERATION); }
 
 static uint32_t pci_irq_ack(virtio_dev *d) {
   /* With MSI-X the ISR is not used (4.1.4.5.1); reading it would acknowledge an

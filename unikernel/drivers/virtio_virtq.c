@@ -7,19 +7,22 @@
  * order, so a compiler barrier is enough between filling a descriptor and
  * publishing its index, and between reading used->idx and the element; the one
  * store-then-load case (publish avail->idx, then read whether the device wants
- * a notification) needs a full fence. Other architectures would need real
- * barriers in both places (wmb/rmb), see virtio_barrier_*.
+ * a notification) needs a full fence. AArch64 orders neither, so there the
+ * ordering barrier is a real one (DMB ISH, both directions).
  */
 #include "virtio.h"
 #include "wk/errno.h"
 
+/* Keep stores (or loads) on either side in order, as the device sees them. */
 static inline void barrier_compiler(void) {
+#if defined(__aarch64__)
+  __asm__ volatile("dmb ish" ::: "memory");
+#else
   __asm__ volatile("" ::: "memory");
+#endif
 }
 
-static inline void barrier_full(void) {
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
+static inline void barrier_full(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 #define RESET_SPINS 1000000 /* bound on waiting for a reset to complete */
 #define CONFIG_TRIES 16     /* bound on config-generation retries */
@@ -74,9 +77,7 @@ void virtio_config_read(virtio_dev *d, uint32_t off, void *out, size_t len) {
 /* ---- split virtqueues ----------------------------------------------------------- */
 
 /* The event fields live right after the rings, at an offset set by the size. */
-static volatile uint16_t *used_event(virtq *q) {
-  return &q->mem->avail.ring[q->size];
-}
+static volatile uint16_t *used_event(virtq *q) { return &q->mem->avail.ring[q->size]; }
 
 static volatile uint16_t *avail_event(virtq *q) {
   return (volatile uint16_t *)(void *)&q->mem->used.ring[q->size];

@@ -38,10 +38,10 @@ typedef struct wk_fs_ent {
 } wk_fs_ent;
 
 struct wk_fs_node {
-  uint8_t type;      /* WK_FS_* */
-  uint8_t loaded;    /* directories: children materialised from the image */
-  uint32_t nlink;    /* names pointing here (directories: 1 while linked) */
-  uint32_t refs;     /* open descriptors and callers holding it */
+  uint8_t type;   /* WK_FS_* */
+  uint8_t loaded; /* directories: children materialised from the image */
+  uint32_t nlink; /* names pointing here (directories: 1 while linked) */
+  uint32_t refs;  /* open descriptors and callers holding it */
   uint64_t ino;
   uint64_t atim, mtim, ctim;
   wk_fs_node *parent; /* directories: the directory holding it (roots: NULL) */

@@ -76,8 +76,12 @@ static int resolve(wk_fs *fs, wk_fs_node *start, const char *path, uint32_t len,
         depth--;
       }
       if (last) {
-        *r = (resolved){.dir = stack[depth], .name = c, .len = n, .node = stack[depth],
-                        .slash = slash, .dot = 1};
+        *r = (resolved){.dir = stack[depth],
+                        .name = c,
+                        .len = n,
+                        .node = stack[depth],
+                        .slash = slash,
+                        .dot = 1};
         return WK_ESUCCESS;
       }
       i = j;
@@ -199,8 +203,8 @@ int wk_fs_unlink(wk_fs *fs, wk_fs_node *dir, const char *path, uint32_t len) {
   return WK_ESUCCESS;
 }
 
-int wk_fs_symlink(wk_fs *fs, const char *target, uint32_t tlen, wk_fs_node *dir,
-                  const char *path, uint32_t len) {
+int wk_fs_symlink(wk_fs *fs, const char *target, uint32_t tlen, wk_fs_node *dir, const char *path,
+                  uint32_t len) {
   static resolved r;
   if (tlen >= WK_FS_PATH_MAX) return WK_ENAMETOOLONG;
   int err = resolve(fs, dir, path, len, 0, &r);
@@ -222,8 +226,8 @@ int wk_fs_symlink(wk_fs *fs, const char *target, uint32_t tlen, wk_fs_node *dir,
   return WK_ESUCCESS;
 }
 
-int wk_fs_readlink(wk_fs *fs, wk_fs_node *dir, const char *path, uint32_t len,
-                   const char **target, uint32_t *tlen) {
+int wk_fs_readlink(wk_fs *fs, wk_fs_node *dir, const char *path, uint32_t len, const char **target,
+                   uint32_t *tlen) {
   static resolved r;
   int err = resolve(fs, dir, path, len, 0, &r);
   if (err) return err;
@@ -252,8 +256,8 @@ int wk_fs_link(wk_fs *fs, wk_fs_node *odir, const char *opath, uint32_t olen, in
   return err;
 }
 
-int wk_fs_rename(wk_fs *fs, wk_fs_node *odir, const char *opath, uint32_t olen,
-                 wk_fs_node *ndir, const char *npath, uint32_t nlen) {
+int wk_fs_rename(wk_fs *fs, wk_fs_node *odir, const char *opath, uint32_t olen, wk_fs_node *ndir,
+                 const char *npath, uint32_t nlen) {
   static resolved o, n;
   int err = resolve(fs, odir, opath, olen, 0, &o);
   if (err) return err;

@@ -84,7 +84,8 @@ static wk_fs_node *node_from_pk(wk_fs *fs, uint32_t idx) {
   if (type != WK_FS_DIR && type != WK_FS_FILE && type != WK_FS_SYMLINK) return NULL;
   if (type == WK_FS_DIR && (a > pk->ndirents || b > pk->ndirents - a)) return NULL;
   if (type == WK_FS_FILE && !pk_in(pk, a, b)) return NULL;
-  if (type == WK_FS_SYMLINK && (b > WK_FS_PATH_MAX || a > UINT32_MAX || !pk_name(pk, (uint32_t)a, (uint32_t)b)))
+  if (type == WK_FS_SYMLINK &&
+      (b > WK_FS_PATH_MAX || a > UINT32_MAX || !pk_name(pk, (uint32_t)a, (uint32_t)b)))
     return NULL;
   wk_fs_node *n = wk_fs_node_new(fs, type);
   if (!n) return NULL;
@@ -239,8 +240,10 @@ int wk_fs_readdir(wk_fs *fs, wk_fs_node *dir, uint64_t cookie, wk_fs_dirent *e) 
   uint32_t lo = 0, hi = dir->nents;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (dir->ents[mid].seq + 1 < cookie) lo = mid + 1;
-    else hi = mid;
+    if (dir->ents[mid].seq + 1 < cookie)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   if (lo >= dir->nents) return 0;
   const wk_fs_ent *x = &dir->ents[lo];

@@ -33,9 +33,7 @@ static inline uint64_t load64(const uint8_t *p) {
   return v;
 }
 
-static inline void store64(uint8_t *p, uint64_t v) {
-  __builtin_memcpy(p, &v, 8);
-}
+static inline void store64(uint8_t *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
 
 static inline uint64_t add_carry(uint64_t acc, uint64_t v) {
   uint64_t r;

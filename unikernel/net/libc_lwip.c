@@ -3,8 +3,8 @@
  * private names (net/libc/string.h maps strlen -> wk_lwip_strlen, ...).
  */
 #include <stdint.h>
-#include <string.h> /* net/libc/string.h */
 #include <stdlib.h> /* net/libc/stdlib.h */
+#include <string.h> /* net/libc/string.h */
 
 size_t wk_lwip_strlen(const char *s) {
   size_t n = 0;
@@ -27,9 +27,7 @@ int wk_lwip_strncmp(const char *a, const char *b, size_t n) {
   return 0;
 }
 
-int wk_lwip_strcmp(const char *a, const char *b) {
-  return wk_lwip_strncmp(a, b, (size_t)-1);
-}
+int wk_lwip_strcmp(const char *a, const char *b) { return wk_lwip_strncmp(a, b, (size_t)-1); }
 
 char *wk_lwip_strstr(const char *hay, const char *needle) {
   size_t n = wk_lwip_strlen(needle);

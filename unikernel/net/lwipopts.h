@@ -16,16 +16,16 @@
 #define WK_LWIPOPTS_H
 
 /* ---- system model ------------------------------------------------------------ */
-#define NO_SYS 1                /* no OS: raw API, polled */
-#define SYS_LIGHTWEIGHT_PROT 0  /* single core, no interrupts: nothing to protect */
-#define LWIP_SOCKET 0           /* our own socket layer (wk/net.h) on the raw API */
-#define LWIP_NETCONN 0          /* needs threads */
-#define LWIP_NETIF_API 0        /* needs threads */
-#define LWIP_ALTCP 0            /* no TLS layer here */
-#define LWIP_TIMERS 1           /* lwIP's timeout list, run by sys_check_timeouts() */
+#define NO_SYS 1               /* no OS: raw API, polled */
+#define SYS_LIGHTWEIGHT_PROT 0 /* single core, no interrupts: nothing to protect */
+#define LWIP_SOCKET 0          /* our own socket layer (wk/net.h) on the raw API */
+#define LWIP_NETCONN 0         /* needs threads */
+#define LWIP_NETIF_API 0       /* needs threads */
+#define LWIP_ALTCP 0           /* no TLS layer here */
+#define LWIP_TIMERS 1          /* lwIP's timeout list, run by sys_check_timeouts() */
 
 /* ---- memory ------------------------------------------------------------------ */
-#define MEM_ALIGNMENT 8         /* x86_64: keep u64 and pointers aligned */
+#define MEM_ALIGNMENT 8 /* x86_64: keep u64 and pointers aligned */
 /* lwIP's heap (PBUF_RAM pbufs: TCP send-buffer data copied by tcp_write,
  * outgoing UDP) and its pools (MEMP_MEM_MALLOC: pcbs, segments, pool pbufs)
  * are the kernel heap's, a buddy allocator on pages claimed only when used,
@@ -49,15 +49,15 @@ void wk_free(void *p);
 /* One Ethernet frame (1514 bytes, 1518 with a VLAN tag), rounded up; the NIC
  * copy must never need a chain. */
 #define PBUF_POOL_BUFSIZE 1536
-#define MEMP_NUM_PBUF 64        /* PBUF_REF/ROM: IP fragments, loopback */
-#define MEMP_NUM_TCP_PCB 128    /* 64 concurrent connections + TIME_WAIT + closing */
+#define MEMP_NUM_PBUF 64     /* PBUF_REF/ROM: IP fragments, loopback */
+#define MEMP_NUM_TCP_PCB 128 /* 64 concurrent connections + TIME_WAIT + closing */
 #define MEMP_NUM_TCP_PCB_LISTEN 16
-#define MEMP_NUM_UDP_PCB 16     /* DHCP uses one */
+#define MEMP_NUM_UDP_PCB 16 /* DHCP uses one */
 /* Segments queued for sending across all connections: TCP_SND_QUEUELEN per
  * busy connection; 16 busy connections at once. A tcp_seg is ~40 bytes. */
 #define MEMP_NUM_TCP_SEG 4096
-#define MEMP_NUM_REASSDATA 8    /* IP datagrams being reassembled at once */
-#define MEMP_NUM_ARP_QUEUE 32   /* packets waiting for an ARP reply */
+#define MEMP_NUM_REASSDATA 8  /* IP datagrams being reassembled at once */
+#define MEMP_NUM_ARP_QUEUE 32 /* packets waiting for an ARP reply */
 
 #include <stdint.h>
 
@@ -77,13 +77,13 @@ void wk_free(void *p);
 #define IPV6_FRAG_COPYHEADER 1
 #define LWIP_ARP 1
 #define ARP_TABLE_SIZE 16
-#define ARP_QUEUEING 1          /* keep the first packets to a host while ARP resolves */
+#define ARP_QUEUEING 1 /* keep the first packets to a host while ARP resolves */
 #define LWIP_ETHERNET 1
-#define LWIP_ICMP 1             /* answers ping */
+#define LWIP_ICMP 1 /* answers ping */
 #define LWIP_RAW 0
 #define LWIP_UDP 1
 #define LWIP_TCP 1
-#define LWIP_DHCP 1             /* default when the platform gives no address */
+#define LWIP_DHCP 1 /* default when the platform gives no address */
 /* No ARP probe for the offered address: it costs a second or more at boot,
  * and the networks this runs on (slirp, a host's tap) have one guest. */
 #define DHCP_DOES_ARP_CHECK 0
@@ -126,12 +126,12 @@ uint16_t wk_lwip_dns_port(void);
 /* Writable (WK_NET_EV_WRITE) once a quarter of the send buffer is free. */
 #define TCP_SNDLOWAT (TCP_SND_BUF / 4)
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
-#define TCP_OVERSIZE TCP_MSS    /* tcp_write fills whole segments: fewer, larger frames */
-#define TCP_QUEUE_OOSEQ 1       /* keep out-of-order segments (fewer resends) */
-#define LWIP_TCP_SACK_OUT 1     /* tell the peer which out-of-order data we hold */
-#define TCP_LISTEN_BACKLOG 1    /* refuse SYNs while a listener's queue is full */
-#define LWIP_TCP_KEEPALIVE 1    /* SO_KEEPALIVE */
-#define SO_REUSE 1              /* listeners re-bind a port held by TIME_WAIT connections */
+#define TCP_OVERSIZE TCP_MSS /* tcp_write fills whole segments: fewer, larger frames */
+#define TCP_QUEUE_OOSEQ 1    /* keep out-of-order segments (fewer resends) */
+#define LWIP_TCP_SACK_OUT 1  /* tell the peer which out-of-order data we hold */
+#define TCP_LISTEN_BACKLOG 1 /* refuse SYNs while a listener's queue is full */
+#define LWIP_TCP_KEEPALIVE 1 /* SO_KEEPALIVE */
+#define SO_REUSE 1           /* listeners re-bind a port held by TIME_WAIT connections */
 #define LWIP_TCP_TIMESTAMPS 0
 /* TIME_WAIT (net/timewait_lwip.c): a new SYN for the four-tuple of a
  * TIME_WAIT PCB recycles it, as Linux does, instead of lwIP's ACK that makes
@@ -175,7 +175,7 @@ uint32_t wk_lwip_rand(void);
 #define LWIP_RAND() wk_lwip_rand() /* ISNs, ports, DHCP xid: from platform entropy */
 
 /* ---- diagnostics -------------------------------------------------------------- */
-#define LWIP_STATS 0            /* no counters on the hot path */
+#define LWIP_STATS 0 /* no counters on the hot path */
 #define LWIP_STATS_DISPLAY 0
 #define LWIP_DEBUG 0
 #define LWIP_PERF 0

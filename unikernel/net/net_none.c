@@ -7,13 +7,9 @@
 #include "wk/errno.h"
 #include "wk/net_ops.h"
 
-static int none_init(void) {
-  return -WK_ENOSYS;
-}
+static int none_init(void) { return -WK_ENOSYS; }
 
-static int none_poll(void) {
-  return -WK_ENOSYS;
-}
+static int none_poll(void) { return -WK_ENOSYS; }
 
 static int none_wait(uint64_t timeout_ns) {
   (void)timeout_ns;
@@ -38,13 +34,9 @@ static int none_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
   return 0; /* no stack: the runner refuses --listen/-p for such targets */
 }
 
-static void none_drain(uint64_t timeout_ns) {
-  (void)timeout_ns;
-}
+static void none_drain(uint64_t timeout_ns) { (void)timeout_ns; }
 
-static int none_ipv6(void) {
-  return 0;
-}
+static int none_ipv6(void) { return 0; }
 
 static int none_ready6(int global) {
   (void)global;

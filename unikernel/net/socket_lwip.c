@@ -16,6 +16,7 @@
  */
 #include <string.h>
 
+#include "internal_lwip.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -23,7 +24,6 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "wk/errno.h"
-#include "internal_lwip.h"
 #include "wk/net.h"
 #include "wk/platform.h"
 
@@ -38,18 +38,18 @@ enum sk_kind { SK_FREE = 0, SK_LISTEN, SK_TCP, SK_UDP };
 
 typedef struct sk {
   uint8_t kind;
-  uint8_t connected;  /* TCP: established (accepted, or connect completed) */
-  uint8_t rd_eof;     /* TCP: FIN received */
-  uint8_t rd_shut;    /* TCP: shutdown(RD): discard what arrives */
-  uint8_t wr_shut;    /* TCP: shutdown(WR) done */
-  uint8_t queued;     /* TCP: still in a listener's accept queue */
-  int err;            /* pending error, negative errno; 0 none */
+  uint8_t connected; /* TCP: established (accepted, or connect completed) */
+  uint8_t rd_eof;    /* TCP: FIN received */
+  uint8_t rd_shut;   /* TCP: shutdown(RD): discard what arrives */
+  uint8_t wr_shut;   /* TCP: shutdown(WR) done */
+  uint8_t queued;    /* TCP: still in a listener's accept queue */
+  int err;           /* pending error, negative errno; 0 none */
   struct tcp_pcb *tcp;
   struct udp_pcb *udp;
   /* TCP receive chain */
   struct pbuf *rx_head, *rx_tail;
-  uint16_t rx_off;    /* bytes of rx_head already read */
-  uint32_t rx_bytes;  /* unread bytes in the chain */
+  uint16_t rx_off;   /* bytes of rx_head already read */
+  uint32_t rx_bytes; /* unread bytes in the chain */
   /* listener */
   uint16_t backlog, aq_head, aq_len;
   int16_t aq[WK_NET_BACKLOG_MAX];
@@ -74,38 +74,23 @@ static int udp_pool_ready;
 
 static int map_err(err_t e) {
   switch (e) {
-  case ERR_OK:
-    return 0;
+  case ERR_OK: return 0;
   case ERR_MEM:
-  case ERR_BUF:
-    return -WK_ENOMEM;
-  case ERR_TIMEOUT:
-    return -WK_ETIMEDOUT;
-  case ERR_RTE:
-    return -WK_ENETUNREACH;
-  case ERR_INPROGRESS:
-    return -WK_EINPROGRESS;
+  case ERR_BUF: return -WK_ENOMEM;
+  case ERR_TIMEOUT: return -WK_ETIMEDOUT;
+  case ERR_RTE: return -WK_ENETUNREACH;
+  case ERR_INPROGRESS: return -WK_EINPROGRESS;
   case ERR_VAL:
-  case ERR_ARG:
-    return -WK_EINVAL;
-  case ERR_WOULDBLOCK:
-    return -WK_EAGAIN;
-  case ERR_USE:
-    return -WK_EADDRINUSE;
-  case ERR_ALREADY:
-    return -WK_EALREADY;
-  case ERR_ISCONN:
-    return -WK_EISCONN;
-  case ERR_CONN:
-    return -WK_ENOTCONN;
-  case ERR_ABRT:
-    return -WK_ECONNABORTED;
-  case ERR_RST:
-    return -WK_ECONNRESET;
-  case ERR_CLSD:
-    return -WK_ENOTCONN;
-  default:
-    return -WK_EIO;
+  case ERR_ARG: return -WK_EINVAL;
+  case ERR_WOULDBLOCK: return -WK_EAGAIN;
+  case ERR_USE: return -WK_EADDRINUSE;
+  case ERR_ALREADY: return -WK_EALREADY;
+  case ERR_ISCONN: return -WK_EISCONN;
+  case ERR_CONN: return -WK_ENOTCONN;
+  case ERR_ABRT: return -WK_ECONNABORTED;
+  case ERR_RST: return -WK_ECONNRESET;
+  case ERR_CLSD: return -WK_ENOTCONN;
+  default: return -WK_EIO;
   }
 }
 
@@ -175,14 +160,10 @@ static void from_ip(const ip_addr_t *ip, uint16_t port, wk_net_addr *a) {
   memcpy(a->addr, &v, 4);
 }
 
-int wk_lwip_net_ipv6(void) {
-  return LWIP_IPV6;
-}
+int wk_lwip_net_ipv6(void) { return LWIP_IPV6; }
 
 /* Up the stack on first use; sockets need it. */
-static int ensure_up(void) {
-  return wk_lwip_net_init();
-}
+static int ensure_up(void) { return wk_lwip_net_init(); }
 
 /* ---- TCP callbacks -------------------------------------------------------------------- */
 
@@ -629,8 +610,7 @@ int wk_lwip_net_setopt(int s, int opt, int value) {
       ip_reset_option(k->tcp, SOF_KEEPALIVE);
     }
     return 0;
-  default:
-    return -WK_ENOPROTOOPT;
+  default: return -WK_ENOPROTOOPT;
   }
 }
 
@@ -641,14 +621,9 @@ int wk_lwip_net_getopt(int s, int opt, int *value) {
     return err;
   }
   switch (opt) {
-  case WK_NET_OPT_NODELAY:
-    *value = tcp_nagle_disabled(k->tcp) ? 1 : 0;
-    return 0;
-  case WK_NET_OPT_KEEPALIVE:
-    *value = ip_get_option(k->tcp, SOF_KEEPALIVE) ? 1 : 0;
-    return 0;
-  default:
-    return -WK_ENOPROTOOPT;
+  case WK_NET_OPT_NODELAY: *value = tcp_nagle_disabled(k->tcp) ? 1 : 0; return 0;
+  case WK_NET_OPT_KEEPALIVE: *value = ip_get_option(k->tcp, SOF_KEEPALIVE) ? 1 : 0; return 0;
+  default: return -WK_ENOPROTOOPT;
   }
 }
 
@@ -820,8 +795,7 @@ int wk_lwip_net_events(int s) {
       ev |= WK_NET_EV_READ;
     }
     break;
-  default:
-    break;
+  default: break;
   }
   return ev;
 }
@@ -927,9 +901,7 @@ int wk_lwip_net_close(int s) {
       tcp_close(k->tcp); /* a listener's close cannot fail */
     }
     break;
-  case SK_TCP:
-    close_tcp_conn(k, 0);
-    break;
+  case SK_TCP: close_tcp_conn(k, 0); break;
   case SK_UDP:
     while (k->dq_len > 0) {
       int16_t i = k->dq_head;
@@ -942,8 +914,7 @@ int wk_lwip_net_close(int s) {
     }
     udp_remove(k->udp);
     break;
-  default:
-    break;
+  default: break;
   }
   k->kind = SK_FREE;
   wk_plat_net_flush();

@@ -18,6 +18,7 @@
 #include "lwip/ethip6.h"
 #include "lwip/mld6.h"
 #endif
+#include "internal_lwip.h"
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
@@ -25,7 +26,6 @@
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 #include "wk/errno.h"
-#include "internal_lwip.h"
 #include "wk/net.h"
 #include "wk/platform.h"
 
@@ -55,9 +55,7 @@ static struct {
 
 /* ---- lwIP port hooks ------------------------------------------------------------ */
 
-u32_t sys_now(void) {
-  return (u32_t)(wk_plat_clock_monotonic() / 1000000u);
-}
+u32_t sys_now(void) { return (u32_t)(wk_plat_clock_monotonic() / 1000000u); }
 
 uint32_t wk_lwip_rand(void) {
   uint32_t r;
@@ -76,9 +74,7 @@ uint32_t wk_lwip_rand(void) {
   return x;
 }
 
-static void put(const char *s) {
-  (void)wk_plat_console_write(2, s, strlen(s));
-}
+static void put(const char *s) { (void)wk_plat_console_write(2, s, strlen(s)); }
 
 void wk_lwip_assert_fail(const char *msg, const char *file, int line) {
   char num[12];
@@ -99,9 +95,7 @@ void wk_lwip_assert_fail(const char *msg, const char *file, int line) {
   wk_plat_exit(EXIT_LWIP_ASSERT);
 }
 
-uint16_t wk_lwip_dns_port(void) {
-  return dns_port;
-}
+uint16_t wk_lwip_dns_port(void) { return dns_port; }
 
 /* ---- the netif ------------------------------------------------------------------ */
 
@@ -189,8 +183,8 @@ int wk_lwip_net_init(void) {
   netif_set_default(&nif);
 #if LWIP_IPV6
   netif_create_ip6_linklocal_address(&nif, 1); /* from the MAC (EUI-64) */
-  nif.ip6_autoconfig_enabled = 1; /* global addresses by SLAAC (lwIP's setter macro
-                                    * tests the pointer, which -Waddress refuses) */
+  nif.ip6_autoconfig_enabled = 1;              /* global addresses by SLAAC (lwIP's setter macro
+                                                * tests the pointer, which -Waddress refuses) */
 #endif
   netif_set_up(&nif);
   if (!info.static_ip && dhcp_start(&nif) != ERR_OK) {

@@ -51,8 +51,7 @@ static const struct tcp_hdr *pure_syn(const struct pbuf *p, size_t hlen) {
 static int same_ip(const ip_addr_t *a, const ip_addr_t *b) {
 #if LWIP_IPV6
   if (IP_IS_V6_VAL(*a) || IP_IS_V6_VAL(*b)) {
-    return IP_IS_V6_VAL(*a) && IP_IS_V6_VAL(*b) &&
-           ip6_addr_cmp_zoneless(ip_2_ip6(a), ip_2_ip6(b));
+    return IP_IS_V6_VAL(*a) && IP_IS_V6_VAL(*b) && ip6_addr_cmp_zoneless(ip_2_ip6(a), ip_2_ip6(b));
   }
 #endif
   return ip4_addr_cmp(ip_2_ip4(a), ip_2_ip4(b));
@@ -68,9 +67,8 @@ static int recycle(syn_key *k, const struct tcp_hdr *th) {
   struct tcp_pcb *keep_last = NULL; /* the WK_LWIP_TIME_WAIT_MAX-th PCB kept */
   int n = 0;
   for (struct tcp_pcb *pcb = tcp_tw_pcbs; pcb != NULL; pcb = pcb->next) {
-    if (match == NULL && pcb->remote_port == k->remote_port &&
-        pcb->local_port == k->local_port && same_ip(&pcb->remote_ip, &k->remote) &&
-        same_ip(&pcb->local_ip, &k->local)) {
+    if (match == NULL && pcb->remote_port == k->remote_port && pcb->local_port == k->local_port &&
+        same_ip(&pcb->remote_ip, &k->remote) && same_ip(&pcb->local_ip, &k->local)) {
       match = pcb;
       continue; /* about to go: not counted */
     }

@@ -104,8 +104,7 @@ const char *wk_netcfg_token(wk_plat_netcfg *c, const char *t, size_t len, bool *
       return "command line: net.dns= wants A.B.C.D[:PORT]";
     }
     c->dns_port = (uint16_t)port;
-  } else if (wk_netcfg_prefix(t, len, "net.listen=") ||
-             wk_netcfg_prefix(t, len, "net.publish=")) {
+  } else if (wk_netcfg_prefix(t, len, "net.listen=") || wk_netcfg_prefix(t, len, "net.publish=")) {
     wk_plat_listen *l = &c->listen[c->nlisten];
     uint64_t port;
     int after = t[4] == 'p'; /* net.publish= */

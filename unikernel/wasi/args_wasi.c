@@ -26,8 +26,7 @@ static int32_t list_sizes_get(wk_vmctx *vm, int n, const char *const *list, int3
 }
 
 /* Pointers into ptrs[] (u32 each), strings packed into buf. All-or-nothing. */
-static int32_t list_get(wk_vmctx *vm, int n, const char *const *list, int32_t ptrs,
-                        int32_t buf) {
+static int32_t list_get(wk_vmctx *vm, int n, const char *const *list, int32_t ptrs, int32_t buf) {
   uint32_t count;
   uint64_t bytes;
   list_sizes(n, list, &count, &bytes);

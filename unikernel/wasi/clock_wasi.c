@@ -15,13 +15,13 @@
 /* Current value of a WASI clock; WK_EINVAL for an unknown id. */
 static int32_t clock_now(wk_vmctx *vm, uint32_t id, uint64_t *out) {
   switch (id) {
-    case WK_CLOCK_REALTIME: *out = wk_plat_clock_realtime(); return WK_ESUCCESS;
-    case WK_CLOCK_MONOTONIC: *out = wk_plat_clock_monotonic(); return WK_ESUCCESS;
-    case WK_CLOCK_PROCESS_CPUTIME:
-    case WK_CLOCK_THREAD_CPUTIME:
-      *out = wk_plat_clock_monotonic() - wk_instance_start_ns(vm);
-      return WK_ESUCCESS;
-    default: return WK_EINVAL;
+  case WK_CLOCK_REALTIME: *out = wk_plat_clock_realtime(); return WK_ESUCCESS;
+  case WK_CLOCK_MONOTONIC: *out = wk_plat_clock_monotonic(); return WK_ESUCCESS;
+  case WK_CLOCK_PROCESS_CPUTIME:
+  case WK_CLOCK_THREAD_CPUTIME:
+    *out = wk_plat_clock_monotonic() - wk_instance_start_ns(vm);
+    return WK_ESUCCESS;
+  default: return WK_EINVAL;
   }
 }
 
@@ -76,13 +76,13 @@ static int32_t clock_deadline(const uint8_t *sub, const sub_layout *l, const pol
     return WK_ESUCCESS;
   }
   switch (id) {
-    case WK_CLOCK_REALTIME: /* absolute wall time: convert to a monotonic deadline */
-      *deadline = timeout <= c->real_now ? c->mono_now : sat_add(c->mono_now, timeout - c->real_now);
-      return WK_ESUCCESS;
-    case WK_CLOCK_MONOTONIC: *deadline = timeout; return WK_ESUCCESS;
-    case WK_CLOCK_PROCESS_CPUTIME:
-    case WK_CLOCK_THREAD_CPUTIME: *deadline = sat_add(c->start_ns, timeout); return WK_ESUCCESS;
-    default: return WK_EINVAL;
+  case WK_CLOCK_REALTIME: /* absolute wall time: convert to a monotonic deadline */
+    *deadline = timeout <= c->real_now ? c->mono_now : sat_add(c->mono_now, timeout - c->real_now);
+    return WK_ESUCCESS;
+  case WK_CLOCK_MONOTONIC: *deadline = timeout; return WK_ESUCCESS;
+  case WK_CLOCK_PROCESS_CPUTIME:
+  case WK_CLOCK_THREAD_CPUTIME: *deadline = sat_add(c->start_ns, timeout); return WK_ESUCCESS;
+  default: return WK_EINVAL;
   }
 }
 
@@ -167,8 +167,8 @@ int32_t wk_wasi_poll(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptio
         const uint8_t *sub = subs + (uint64_t)i * l->size;
         uint64_t d;
         if (sub[8] == WK_EVENTTYPE_CLOCK && !clock_deadline(sub, l, &c, &d) && d <= now)
-          put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_ESUCCESS,
-                    WK_EVENTTYPE_CLOCK, 0);
+          put_event(events + (uint64_t)nev++ * WK_EVENT_SIZE, sub, WK_ESUCCESS, WK_EVENTTYPE_CLOCK,
+                    0);
       }
       break;
     }
@@ -191,7 +191,7 @@ int32_t wk_wasi_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubs
   return wk_wasi_poll(vm, in, out, nsubscriptions, nevents_out, 0);
 }
 
-int32_t wk_wasi_unstable_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out,
-                                     int32_t nsubscriptions, int32_t nevents_out) {
+int32_t wk_wasi_unstable_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptions,
+                                     int32_t nevents_out) {
   return wk_wasi_poll(vm, in, out, nsubscriptions, nevents_out, 1);
 }

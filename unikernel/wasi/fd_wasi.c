@@ -163,8 +163,8 @@ static int32_t positional_fd(wk_vmctx *vm, int32_t fd, int write, wk_fd **out) {
   return (*out)->kind == WK_FD_FILE ? WK_ESUCCESS : WK_ESPIPE;
 }
 
-int32_t wk_wasi_fd_pread(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len,
-                         int64_t offset, int32_t nread_out) {
+int32_t wk_wasi_fd_pread(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len, int64_t offset,
+                         int32_t nread_out) {
   wk_fd *f;
   int32_t err = positional_fd(vm, fd, 0, &f);
   if (err) return err;
@@ -178,8 +178,8 @@ int32_t wk_wasi_fd_pread(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_le
   return wk_wasi_put(vm, nread_out, &got, 4);
 }
 
-int32_t wk_wasi_fd_pwrite(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len,
-                          int64_t offset, int32_t nwritten_out) {
+int32_t wk_wasi_fd_pwrite(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len, int64_t offset,
+                          int32_t nwritten_out) {
   wk_fd *f;
   int32_t err = positional_fd(vm, fd, 1, &f);
   if (err) return err;
@@ -204,10 +204,10 @@ int32_t wk_wasi_fd_seek(wk_vmctx *vm, int32_t fd, int64_t offset, int32_t whence
   if (f->kind != WK_FD_FILE) return WK_ESPIPE;
   int64_t from;
   switch (whence) {
-    case WK_WHENCE_SET: from = 0; break;
-    case WK_WHENCE_CUR: from = (int64_t)f->offset; break;
-    case WK_WHENCE_END: from = (int64_t)wk_fs_size(f->node); break;
-    default: return WK_EINVAL;
+  case WK_WHENCE_SET: from = 0; break;
+  case WK_WHENCE_CUR: from = (int64_t)f->offset; break;
+  case WK_WHENCE_END: from = (int64_t)wk_fs_size(f->node); break;
+  default: return WK_EINVAL;
   }
   if ((offset > 0 && from > INT64_MAX - offset) || from + offset < 0) return WK_EINVAL;
   if (!wk_guest_ptr(vm, (uint32_t)newoffset_out, 8)) return WK_EFAULT;
@@ -251,8 +251,7 @@ static int32_t sync_fd(wk_vmctx *vm, int32_t fd) {
 int32_t wk_wasi_fd_sync(wk_vmctx *vm, int32_t fd) { return sync_fd(vm, fd); }
 int32_t wk_wasi_fd_datasync(wk_vmctx *vm, int32_t fd) { return sync_fd(vm, fd); }
 
-int32_t wk_wasi_fd_advise(wk_vmctx *vm, int32_t fd, int64_t offset, int64_t len,
-                          int32_t advice) {
+int32_t wk_wasi_fd_advise(wk_vmctx *vm, int32_t fd, int64_t offset, int64_t len, int32_t advice) {
   (void)offset;
   (void)len;
   wk_fd *f = wk_wasi_fd(vm, fd);
@@ -296,8 +295,7 @@ int32_t wk_wasi_fd_fdstat_set_flags(wk_vmctx *vm, int32_t fd, int32_t flags) {
   return WK_ESUCCESS;
 }
 
-int32_t wk_wasi_fd_fdstat_set_rights(wk_vmctx *vm, int32_t fd, int64_t base,
-                                     int64_t inheriting) {
+int32_t wk_wasi_fd_fdstat_set_rights(wk_vmctx *vm, int32_t fd, int64_t base, int64_t inheriting) {
   wk_fd *f = wk_wasi_fd(vm, fd);
   if (!f) return WK_EBADF;
   uint64_t b = (uint64_t)base, i = (uint64_t)inheriting;
@@ -363,8 +361,7 @@ int32_t wk_wasi_fd_filestat_set_times(wk_vmctx *vm, int32_t fd, int64_t atim, in
   wk_fd *f = wk_wasi_fd(vm, fd);
   if (!f) return WK_EBADF;
   if (!f->node) return WK_ESUCCESS; /* the console has no times to keep */
-  return wk_fs_set_times(fs_of(vm), f->node, (uint64_t)atim, (uint64_t)mtim,
-                         (uint32_t)fst_flags);
+  return wk_fs_set_times(fs_of(vm), f->node, (uint64_t)atim, (uint64_t)mtim, (uint32_t)fst_flags);
 }
 
 /* ---- directories ---------------------------------------------------------------- */
@@ -389,8 +386,8 @@ int32_t wk_wasi_fd_prestat_dir_name(wk_vmctx *vm, int32_t fd, int32_t path, int3
   return wk_wasi_put(vm, path, name, len);
 }
 
-int32_t wk_wasi_fd_readdir(wk_vmctx *vm, int32_t fd, int32_t buf, int32_t buf_len,
-                           int64_t cookie, int32_t bufused_out) {
+int32_t wk_wasi_fd_readdir(wk_vmctx *vm, int32_t fd, int32_t buf, int32_t buf_len, int64_t cookie,
+                           int32_t bufused_out) {
   wk_fd *f = wk_wasi_fd(vm, fd);
   if (!f) return WK_EBADF;
   if (f->kind != WK_FD_DIR) return WK_ENOTDIR;

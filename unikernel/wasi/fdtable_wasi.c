@@ -23,8 +23,11 @@ extern const wk_wasi_baked wk_wasi_baked_config __attribute__((weak));
 static void init_stdio(wk_fd *f, int32_t stream) {
   uint64_t common =
       WK_RIGHT_FD_FDSTAT_SET_FLAGS | WK_RIGHT_FD_FILESTAT_GET | WK_RIGHT_POLL_FD_READWRITE;
-  *f = (wk_fd){.kind = WK_FD_STDIO, .filetype = WK_FILETYPE_CHARACTER_DEVICE, .handle = stream,
-               .readable = stream == 0, .writable = stream != 0,
+  *f = (wk_fd){.kind = WK_FD_STDIO,
+               .filetype = WK_FILETYPE_CHARACTER_DEVICE,
+               .handle = stream,
+               .readable = stream == 0,
+               .writable = stream != 0,
                .base = common | (stream == 0 ? WK_RIGHT_FD_READ : WK_RIGHT_FD_WRITE)};
 }
 
@@ -32,7 +35,7 @@ static void init_stdio(wk_fd *f, int32_t stream) {
  * runtime does when its --tcplisten address is taken. */
 _Noreturn static void listen_failed(wk_vmctx *vm, int err) {
   static const char prefix[] = "wasmkiln: cannot open the preopened listeners (--listen/-p): ";
-  const char *why = err == -WK_ENODEV        ? "no network device\n"
+  const char *why = err == -WK_ENODEV       ? "no network device\n"
                     : err == -WK_EADDRINUSE ? "address in use\n"
                     : err == -WK_ENOSYS     ? "built without a network stack\n"
                                             : "network error\n";
@@ -71,9 +74,12 @@ wk_wasi_state *wk_wasi_state_get(wk_vmctx *vm) {
     for (unsigned i = 0; pass == 0 && i < npre; i++) {
       wk_fs_node *root = wk_fs_preopen(st->fs, i, 0, 0);
       wk_fs_retain(root);
-      st->fds[next++] = (wk_fd){.kind = WK_FD_DIR, .filetype = WK_FILETYPE_DIRECTORY,
-                                .preopen = i + 1, .base = WK_RIGHTS_DIR,
-                                .inheriting = WK_RIGHTS_DIR | WK_RIGHTS_FILE, .node = root};
+      st->fds[next++] = (wk_fd){.kind = WK_FD_DIR,
+                                .filetype = WK_FILETYPE_DIRECTORY,
+                                .preopen = i + 1,
+                                .base = WK_RIGHTS_DIR,
+                                .inheriting = WK_RIGHTS_DIR | WK_RIGHTS_FILE,
+                                .node = root};
     }
   }
   *slot = st;

@@ -68,25 +68,24 @@ enum {
 #define WK_RIGHT_SOCK_ACCEPT WK_RIGHT(29)
 #define WK_RIGHTS_ALL (WK_RIGHT(30) - 1)
 /* What a regular file can do, and what a directory can do (wasi-libc's sets). */
-#define WK_RIGHTS_FILE                                                                      \
+#define WK_RIGHTS_FILE                                                                         \
   (WK_RIGHT_FD_DATASYNC | WK_RIGHT_FD_READ | WK_RIGHT_FD_SEEK | WK_RIGHT_FD_FDSTAT_SET_FLAGS | \
-   WK_RIGHT_FD_SYNC | WK_RIGHT_FD_TELL | WK_RIGHT_FD_WRITE | WK_RIGHT_FD_ADVISE |             \
-   WK_RIGHT_FD_ALLOCATE | WK_RIGHT_FD_FILESTAT_GET | WK_RIGHT_FD_FILESTAT_SET_SIZE |          \
+   WK_RIGHT_FD_SYNC | WK_RIGHT_FD_TELL | WK_RIGHT_FD_WRITE | WK_RIGHT_FD_ADVISE |              \
+   WK_RIGHT_FD_ALLOCATE | WK_RIGHT_FD_FILESTAT_GET | WK_RIGHT_FD_FILESTAT_SET_SIZE |           \
    WK_RIGHT_FD_FILESTAT_SET_TIMES | WK_RIGHT_POLL_FD_READWRITE)
-#define WK_RIGHTS_DIR                                                                          \
-  (WK_RIGHT_FD_FDSTAT_SET_FLAGS | WK_RIGHT_FD_SYNC | WK_RIGHT_FD_ADVISE |                       \
-   WK_RIGHT_PATH_CREATE_DIRECTORY | WK_RIGHT_PATH_CREATE_FILE | WK_RIGHT_PATH_LINK_SOURCE |    \
-   WK_RIGHT_PATH_LINK_TARGET | WK_RIGHT_PATH_OPEN | WK_RIGHT_FD_READDIR |                      \
-   WK_RIGHT_PATH_READLINK | WK_RIGHT_PATH_RENAME_SOURCE | WK_RIGHT_PATH_RENAME_TARGET |        \
-   WK_RIGHT_PATH_FILESTAT_GET | WK_RIGHT_PATH_FILESTAT_SET_SIZE |                             \
-   WK_RIGHT_PATH_FILESTAT_SET_TIMES | WK_RIGHT_FD_FILESTAT_GET |                              \
-   WK_RIGHT_FD_FILESTAT_SET_TIMES | WK_RIGHT_PATH_SYMLINK | WK_RIGHT_PATH_REMOVE_DIRECTORY |   \
+#define WK_RIGHTS_DIR                                                                              \
+  (WK_RIGHT_FD_FDSTAT_SET_FLAGS | WK_RIGHT_FD_SYNC | WK_RIGHT_FD_ADVISE |                          \
+   WK_RIGHT_PATH_CREATE_DIRECTORY | WK_RIGHT_PATH_CREATE_FILE | WK_RIGHT_PATH_LINK_SOURCE |        \
+   WK_RIGHT_PATH_LINK_TARGET | WK_RIGHT_PATH_OPEN | WK_RIGHT_FD_READDIR | WK_RIGHT_PATH_READLINK | \
+   WK_RIGHT_PATH_RENAME_SOURCE | WK_RIGHT_PATH_RENAME_TARGET | WK_RIGHT_PATH_FILESTAT_GET |        \
+   WK_RIGHT_PATH_FILESTAT_SET_SIZE | WK_RIGHT_PATH_FILESTAT_SET_TIMES | WK_RIGHT_FD_FILESTAT_GET | \
+   WK_RIGHT_FD_FILESTAT_SET_TIMES | WK_RIGHT_PATH_SYMLINK | WK_RIGHT_PATH_REMOVE_DIRECTORY |       \
    WK_RIGHT_PATH_UNLINK_FILE)
 
 /* What a socket can do (a listener and a connection alike, as wasmtime). */
-#define WK_RIGHTS_SOCKET                                                                    \
-  (WK_RIGHT_FD_READ | WK_RIGHT_FD_WRITE | WK_RIGHT_FD_FDSTAT_SET_FLAGS |                     \
-   WK_RIGHT_FD_FILESTAT_GET | WK_RIGHT_POLL_FD_READWRITE | WK_RIGHT_SOCK_SHUTDOWN |           \
+#define WK_RIGHTS_SOCKET                                                            \
+  (WK_RIGHT_FD_READ | WK_RIGHT_FD_WRITE | WK_RIGHT_FD_FDSTAT_SET_FLAGS |            \
+   WK_RIGHT_FD_FILESTAT_GET | WK_RIGHT_POLL_FD_READWRITE | WK_RIGHT_SOCK_SHUTDOWN | \
    WK_RIGHT_SOCK_ACCEPT)
 
 /* fdstat: u8 filetype @0, u16 flags @2, u64 rights_base @8, u64 rights_inheriting @16 */
@@ -121,32 +120,32 @@ enum { WK_WHENCE_SET = 0, WK_WHENCE_CUR = 1, WK_WHENCE_END = 2 };
 enum { WK_FD_FREE = 0, WK_FD_STDIO = 1, WK_FD_FILE = 2, WK_FD_DIR = 3, WK_FD_SOCKET = 4 };
 
 typedef struct wk_fd {
-  uint8_t kind;       /* WK_FD_* */
-  uint8_t filetype;   /* WK_FILETYPE_* as fdstat reports it */
-  uint16_t fdflags;   /* WK_FDFLAGS_* */
-  uint32_t preopen;   /* 1 + preopen index for a preopened directory, else 0 */
-  int32_t handle;     /* stdio: the stream (0, 1, 2); socket: the net layer's socket */
+  uint8_t kind;               /* WK_FD_* */
+  uint8_t filetype;           /* WK_FILETYPE_* as fdstat reports it */
+  uint16_t fdflags;           /* WK_FDFLAGS_* */
+  uint32_t preopen;           /* 1 + preopen index for a preopened directory, else 0 */
+  int32_t handle;             /* stdio: the stream (0, 1, 2); socket: the net layer's socket */
   uint8_t readable, writable; /* how a file was opened */
   uint64_t base, inheriting;  /* rights */
-  uint64_t offset;    /* files: the position */
-  wk_fs_node *node;   /* files and directories (holds a reference) */
+  uint64_t offset;            /* files: the position */
+  wk_fs_node *node;           /* files and directories (holds a reference) */
   /* Sockets the guest opened itself (the WasmEdge and WAMR extensions, sock_ext_wasi.c):
    * handle is -1 until listen, connect or (UDP) bind makes a network-layer socket. */
-  uint8_t sotype;           /* WK_FILETYPE_SOCKET_STREAM or _DGRAM */
-  uint8_t preopened;        /* a listener the run gave (fdtable_wasi.c) */
-  uint8_t family;           /* WK_NET_AF_INET or _INET6 (0 for preview1's: INET) */
-  uint8_t bound_ip[16];     /* sock_bind's address (4 or 16 bytes), network order */
-  uint16_t bound_port;      /* sock_bind's port (0: none, or ephemeral) */
-  uint8_t sockopts;         /* options set so far (sock_ext_wasi.h WK_SOCKOPT_BIT_*) */
+  uint8_t sotype;       /* WK_FILETYPE_SOCKET_STREAM or _DGRAM */
+  uint8_t preopened;    /* a listener the run gave (fdtable_wasi.c) */
+  uint8_t family;       /* WK_NET_AF_INET or _INET6 (0 for preview1's: INET) */
+  uint8_t bound_ip[16]; /* sock_bind's address (4 or 16 bytes), network order */
+  uint16_t bound_port;  /* sock_bind's port (0: none, or ephemeral) */
+  uint8_t sockopts;     /* options set so far (sock_ext_wasi.h WK_SOCKOPT_BIT_*) */
 } wk_fd;
 
 /* Per-instance state of the WASI layer (kept in the instance's WASI slot). */
 typedef struct wk_wasi_state {
   wk_fs *fs;
   wk_fd *fds;
-  uint32_t nfds;      /* entries in fds (free ones included) */
+  uint32_t nfds;        /* entries in fds (free ones included) */
   uint8_t fds_in_arena; /* fds came from the fs arena (else the runtime heap) */
-  uint8_t baked;     /* baked args/env merged */
+  uint8_t baked;        /* baked args/env merged */
   int argc, envc;
   const char *const *argv;
   const char *const *envp;

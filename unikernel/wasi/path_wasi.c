@@ -22,8 +22,8 @@ static int32_t dir_of(wk_vmctx *vm, int32_t dirfd, uint64_t right, wk_fs_node **
 }
 
 /* Directory and path of a call, both checked. */
-static int32_t dir_path(wk_vmctx *vm, int32_t dirfd, uint64_t right, int32_t path,
-                        int32_t path_len, wk_fs_node **dir, const char **p) {
+static int32_t dir_path(wk_vmctx *vm, int32_t dirfd, uint64_t right, int32_t path, int32_t path_len,
+                        wk_fs_node **dir, const char **p) {
   int32_t err = dir_of(vm, dirfd, right, dir);
   return err ? err : wk_wasi_path_arg(vm, path, path_len, p);
 }
@@ -43,8 +43,7 @@ int32_t wk_wasi_path_open(wk_vmctx *vm, int32_t dirfd, int32_t dirflags, int32_t
   if ((uint32_t)fdflags & ~(uint32_t)WK_FDFLAGS_ALL) return WK_EINVAL;
   const wk_fd *d = wk_wasi_fd(vm, dirfd);
   if ((of & WK_FS_O_CREAT) && !(d->base & WK_RIGHT_PATH_CREATE_FILE)) return WK_ENOTCAPABLE;
-  if ((of & WK_FS_O_TRUNC) && !(d->base & WK_RIGHT_PATH_FILESTAT_SET_SIZE))
-    return WK_ENOTCAPABLE;
+  if ((of & WK_FS_O_TRUNC) && !(d->base & WK_RIGHT_PATH_FILESTAT_SET_SIZE)) return WK_ENOTCAPABLE;
   uint64_t dir_inheriting = d->inheriting; /* d moves if the table grows */
   uint64_t base = (uint64_t)rights_base, inh = (uint64_t)rights_inheriting;
   int want_write = (base & (WK_RIGHT_FD_WRITE | WK_RIGHT_FD_DATASYNC | WK_RIGHT_FD_ALLOCATE |
@@ -82,16 +81,14 @@ int32_t wk_wasi_path_open(wk_vmctx *vm, int32_t dirfd, int32_t dirflags, int32_t
   return wk_wasi_put(vm, fd_out, &fd, 4);
 }
 
-int32_t wk_wasi_path_create_directory(wk_vmctx *vm, int32_t dirfd, int32_t path,
-                                      int32_t path_len) {
+int32_t wk_wasi_path_create_directory(wk_vmctx *vm, int32_t dirfd, int32_t path, int32_t path_len) {
   wk_fs_node *dir;
   const char *p;
   int32_t err = dir_path(vm, dirfd, WK_RIGHT_PATH_CREATE_DIRECTORY, path, path_len, &dir, &p);
   return err ? err : wk_fs_mkdir(fs_of(vm), dir, p, (uint32_t)path_len);
 }
 
-int32_t wk_wasi_path_remove_directory(wk_vmctx *vm, int32_t dirfd, int32_t path,
-                                      int32_t path_len) {
+int32_t wk_wasi_path_remove_directory(wk_vmctx *vm, int32_t dirfd, int32_t path, int32_t path_len) {
   wk_fs_node *dir;
   const char *p;
   int32_t err = dir_path(vm, dirfd, WK_RIGHT_PATH_REMOVE_DIRECTORY, path, path_len, &dir, &p);
@@ -105,14 +102,13 @@ int32_t wk_wasi_path_unlink_file(wk_vmctx *vm, int32_t dirfd, int32_t path, int3
   return err ? err : wk_fs_unlink(fs_of(vm), dir, p, (uint32_t)path_len);
 }
 
-static int32_t path_stat(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t path,
-                         int32_t path_len, wk_fs_stat *st) {
+static int32_t path_stat(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t path, int32_t path_len,
+                         wk_fs_stat *st) {
   wk_fs_node *dir, *n;
   const char *p;
   int32_t err = dir_path(vm, dirfd, WK_RIGHT_PATH_FILESTAT_GET, path, path_len, &dir, &p);
   if (err) return err;
-  err = wk_fs_lookup(fs_of(vm), dir, p, (uint32_t)path_len, flags & WK_LOOKUP_SYMLINK_FOLLOW,
-                     &n);
+  err = wk_fs_lookup(fs_of(vm), dir, p, (uint32_t)path_len, flags & WK_LOOKUP_SYMLINK_FOLLOW, &n);
   if (err) return err;
   wk_fs_getstat(fs_of(vm), n, st);
   return WK_ESUCCESS;
@@ -128,9 +124,8 @@ int32_t wk_wasi_path_filestat_get(wk_vmctx *vm, int32_t dirfd, int32_t flags, in
   return wk_wasi_put(vm, filestat_out, out, sizeof out);
 }
 
-int32_t wk_wasi_unstable_path_filestat_get(wk_vmctx *vm, int32_t dirfd, int32_t flags,
-                                           int32_t path, int32_t path_len,
-                                           int32_t filestat_out) {
+int32_t wk_wasi_unstable_path_filestat_get(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t path,
+                                           int32_t path_len, int32_t filestat_out) {
   wk_fs_stat st;
   int32_t err = path_stat(vm, dirfd, flags, path, path_len, &st);
   if (err) return err;
@@ -139,17 +134,15 @@ int32_t wk_wasi_unstable_path_filestat_get(wk_vmctx *vm, int32_t dirfd, int32_t 
   return wk_wasi_put(vm, filestat_out, out, sizeof out);
 }
 
-int32_t wk_wasi_path_filestat_set_times(wk_vmctx *vm, int32_t dirfd, int32_t flags,
-                                        int32_t path, int32_t path_len, int64_t atim,
-                                        int64_t mtim, int32_t fst_flags) {
+int32_t wk_wasi_path_filestat_set_times(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t path,
+                                        int32_t path_len, int64_t atim, int64_t mtim,
+                                        int32_t fst_flags) {
   wk_fs_node *dir, *n;
   const char *p;
-  int32_t err =
-      dir_path(vm, dirfd, WK_RIGHT_PATH_FILESTAT_SET_TIMES, path, path_len, &dir, &p);
+  int32_t err = dir_path(vm, dirfd, WK_RIGHT_PATH_FILESTAT_SET_TIMES, path, path_len, &dir, &p);
   if (err) return err;
   if ((uint32_t)fst_flags & ~15u) return WK_EINVAL;
-  err = wk_fs_lookup(fs_of(vm), dir, p, (uint32_t)path_len, flags & WK_LOOKUP_SYMLINK_FOLLOW,
-                     &n);
+  err = wk_fs_lookup(fs_of(vm), dir, p, (uint32_t)path_len, flags & WK_LOOKUP_SYMLINK_FOLLOW, &n);
   if (err) return err;
   return wk_fs_set_times(fs_of(vm), n, (uint64_t)atim, (uint64_t)mtim, (uint32_t)fst_flags);
 }
@@ -162,16 +155,15 @@ int32_t wk_wasi_path_link(wk_vmctx *vm, int32_t old_fd, int32_t old_flags, int32
   if (err) return err;
   err = dir_path(vm, new_fd, WK_RIGHT_PATH_LINK_TARGET, new_path, new_len, &ndir, &np);
   if (err) return err;
-  return wk_fs_link(fs_of(vm), odir, op, (uint32_t)old_len,
-                    old_flags & WK_LOOKUP_SYMLINK_FOLLOW, ndir, np, (uint32_t)new_len);
+  return wk_fs_link(fs_of(vm), odir, op, (uint32_t)old_len, old_flags & WK_LOOKUP_SYMLINK_FOLLOW,
+                    ndir, np, (uint32_t)new_len);
 }
 
 int32_t wk_wasi_path_rename(wk_vmctx *vm, int32_t old_fd, int32_t old_path, int32_t old_len,
                             int32_t new_fd, int32_t new_path, int32_t new_len) {
   wk_fs_node *odir, *ndir;
   const char *op, *np;
-  int32_t err =
-      dir_path(vm, old_fd, WK_RIGHT_PATH_RENAME_SOURCE, old_path, old_len, &odir, &op);
+  int32_t err = dir_path(vm, old_fd, WK_RIGHT_PATH_RENAME_SOURCE, old_path, old_len, &odir, &op);
   if (err) return err;
   err = dir_path(vm, new_fd, WK_RIGHT_PATH_RENAME_TARGET, new_path, new_len, &ndir, &np);
   if (err) return err;

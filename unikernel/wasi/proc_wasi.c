@@ -27,8 +27,23 @@ int32_t wk_wasi_random_get(wk_vmctx *vm, int32_t buf, int32_t buf_len) {
 /* Default-value stand-ins: each ignores its arguments (SysV lets a callee
  * ignore them) and returns zero of its result type. */
 void wk_default_import_void(wk_vmctx *vm) { (void)vm; }
-int32_t wk_default_import_i32(wk_vmctx *vm) { (void)vm; return 0; }
-int64_t wk_default_import_i64(wk_vmctx *vm) { (void)vm; return 0; }
-float wk_default_import_f32(wk_vmctx *vm) { (void)vm; return 0.0f; }
-double wk_default_import_f64(wk_vmctx *vm) { (void)vm; return 0.0; }
-void *wk_default_import_ref(wk_vmctx *vm) { (void)vm; return 0; }
+int32_t wk_default_import_i32(wk_vmctx *vm) {
+  (void)vm;
+  return 0;
+}
+int64_t wk_default_import_i64(wk_vmctx *vm) {
+  (void)vm;
+  return 0;
+}
+float wk_default_import_f32(wk_vmctx *vm) {
+  (void)vm;
+  return 0.0f;
+}
+double wk_default_import_f64(wk_vmctx *vm) {
+  (void)vm;
+  return 0.0;
+}
+void *wk_default_import_ref(wk_vmctx *vm) {
+  (void)vm;
+  return 0;
+}

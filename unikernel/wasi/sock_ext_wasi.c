@@ -42,9 +42,9 @@ static int family_ok(int family) {
  * an IPv4 socket given an IPv6 address; EINVAL for no family at all). */
 static int32_t check_family(const wk_fd *f, const wk_net_addr *a) {
   int own = f->family ? f->family : WK_NET_AF_INET;
-  return a->family == own ? WK_ESUCCESS
+  return a->family == own                                              ? WK_ESUCCESS
          : a->family == WK_NET_AF_INET || a->family == WK_NET_AF_INET6 ? WK_EAFNOSUPPORT
-                                                                      : WK_EINVAL;
+                                                                       : WK_EINVAL;
 }
 
 /* The address sock_bind gave f (or its family's "any", port 0, if none). */
@@ -81,7 +81,7 @@ int32_t wk_sockext_bind(wk_vmctx *vm, int32_t fd, const wk_net_addr *local) {
   int32_t err = wk_wasi_sock_fd(vm, fd, &f);
   if (err) return err;
   if ((err = check_family(f, local))) return err;
-  if (f->handle >= 0) return WK_EINVAL; /* already bound, listening or connected */
+  if (f->handle >= 0) return WK_EINVAL;        /* already bound, listening or connected */
   if (f->sotype == WK_FILETYPE_SOCKET_DGRAM) { /* UDP: the socket exists from here on */
     int s = wk_net_udp_open(local);
     if (s < 0) return (int32_t)-s;
@@ -217,21 +217,21 @@ int32_t wk_sockext_recv_from(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iov
 
 static uint8_t opt_bit(int opt) {
   switch (opt) {
-    case WK_SOCKOPT_REUSEADDR: return WK_SOCKOPT_BIT_REUSEADDR;
-    case WK_SOCKOPT_KEEPALIVE: return WK_SOCKOPT_BIT_KEEPALIVE;
-    case WK_SOCKOPT_NODELAY: return WK_SOCKOPT_BIT_NAGLE;
-    case WK_SOCKOPT_BROADCAST: return WK_SOCKOPT_BIT_BROADCAST;
-    default: return 0;
+  case WK_SOCKOPT_REUSEADDR: return WK_SOCKOPT_BIT_REUSEADDR;
+  case WK_SOCKOPT_KEEPALIVE: return WK_SOCKOPT_BIT_KEEPALIVE;
+  case WK_SOCKOPT_NODELAY: return WK_SOCKOPT_BIT_NAGLE;
+  case WK_SOCKOPT_BROADCAST: return WK_SOCKOPT_BIT_BROADCAST;
+  default: return 0;
   }
 }
 
 /* Which socket type an option belongs to (0: either). */
 static uint8_t opt_type(int opt) {
   switch (opt) {
-    case WK_SOCKOPT_KEEPALIVE:
-    case WK_SOCKOPT_NODELAY: return WK_FILETYPE_SOCKET_STREAM;
-    case WK_SOCKOPT_BROADCAST: return WK_FILETYPE_SOCKET_DGRAM;
-    default: return 0;
+  case WK_SOCKOPT_KEEPALIVE:
+  case WK_SOCKOPT_NODELAY: return WK_FILETYPE_SOCKET_STREAM;
+  case WK_SOCKOPT_BROADCAST: return WK_FILETYPE_SOCKET_DGRAM;
+  default: return 0;
   }
 }
 
@@ -247,9 +247,8 @@ int32_t wk_sockext_setopt(wk_vmctx *vm, int32_t fd, int opt, uint32_t value) {
   if (opt == WK_SOCKOPT_NODELAY) on = !on; /* the bit says Nagle is on */
   f->sockopts = (uint8_t)(on ? f->sockopts | bit : f->sockopts & ~bit);
   if (f->handle < 0 || type != WK_FILETYPE_SOCKET_STREAM) return WK_ESUCCESS;
-  int r = wk_net_setopt(f->handle, opt == WK_SOCKOPT_NODELAY ? WK_NET_OPT_NODELAY
-                                                             : WK_NET_OPT_KEEPALIVE,
-                        value != 0);
+  int r = wk_net_setopt(
+      f->handle, opt == WK_SOCKOPT_NODELAY ? WK_NET_OPT_NODELAY : WK_NET_OPT_KEEPALIVE, value != 0);
   /* A listener has no options of its own (accepted connections get NODELAY). */
   return r < 0 && r != -WK_EBADF && r != -WK_ENOTCONN ? (int32_t)-r : WK_ESUCCESS;
 }
@@ -261,12 +260,13 @@ int32_t wk_sockext_getopt(wk_vmctx *vm, int32_t fd, int opt, uint32_t *value) {
   uint8_t bit = opt_bit(opt), type = opt_type(opt);
   if (type && f->sotype != type) return WK_ENOPROTOOPT;
   switch (opt) {
-    case WK_SOCKOPT_RCVBUF: *value = WK_NET_RCVBUF; return WK_ESUCCESS;
-    case WK_SOCKOPT_SNDBUF: *value = WK_NET_SNDBUF; return WK_ESUCCESS;
-    case WK_SOCKOPT_TYPE: *value = f->sotype; return WK_ESUCCESS;
-    case WK_SOCKOPT_ERROR: *value = f->handle < 0 ? 0 : (uint32_t)-wk_net_error(f->handle);
-      return WK_ESUCCESS;
-    default: break;
+  case WK_SOCKOPT_RCVBUF: *value = WK_NET_RCVBUF; return WK_ESUCCESS;
+  case WK_SOCKOPT_SNDBUF: *value = WK_NET_SNDBUF; return WK_ESUCCESS;
+  case WK_SOCKOPT_TYPE: *value = f->sotype; return WK_ESUCCESS;
+  case WK_SOCKOPT_ERROR:
+    *value = f->handle < 0 ? 0 : (uint32_t)-wk_net_error(f->handle);
+    return WK_ESUCCESS;
+  default: break;
   }
   if (!bit) return WK_ENOPROTOOPT;
   int on = (f->sockopts & bit) != 0;
@@ -301,8 +301,10 @@ static int name_is(const char *s, size_t len, const char *lit) {
 }
 
 static int hexval(char c) {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
 }
 
 /* IPv6 text (RFC 4291 2.2: hex groups, one "::", an IPv4 tail), as inet_pton. */
@@ -310,8 +312,10 @@ static int parse_ipv6(const char *s, size_t len, uint8_t ip[16]) {
   uint8_t b[16] = {0};
   int n = 0, gap = -1; /* bytes written; where "::" was */
   size_t i = 0;
-  if (len >= 2 && s[0] == ':' && s[1] == ':') gap = 0, i = 2;
-  else if (len >= 1 && s[0] == ':') return 0;
+  if (len >= 2 && s[0] == ':' && s[1] == ':')
+    gap = 0, i = 2;
+  else if (len >= 1 && s[0] == ':')
+    return 0;
   while (i < len) {
     if (n == 16) return 0;
     size_t start = i;
@@ -373,9 +377,12 @@ int wk_sockext_resolve(const char *name, size_t len, int numeric_only, int famil
 }
 
 int wk_sockext_service_port(const char *s, size_t len) {
-  static const struct { const char *name; uint16_t port; } known[] = {
-      {"http", 80}, {"https", 443}, {"domain", 53}, {"ftp", 21}, {"ssh", 22},
-      {"smtp", 25}, {"ntp", 123}, {"http-alt", 8080},
+  static const struct {
+    const char *name;
+    uint16_t port;
+  } known[] = {
+      {"http", 80}, {"https", 443}, {"domain", 53}, {"ftp", 21},
+      {"ssh", 22},  {"smtp", 25},   {"ntp", 123},   {"http-alt", 8080},
   };
   while (len > 0 && s[len - 1] == '\0') len--;
   if (len == 0) return 0;

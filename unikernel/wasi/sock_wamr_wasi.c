@@ -82,11 +82,10 @@ static int32_t write_addr(wk_vmctx *vm, int32_t ptr, const wk_net_addr *a) {
   return WK_ESUCCESS;
 }
 
-int32_t wk_wamr_sock_open(wk_vmctx *vm, int32_t poolfd, int32_t af, int32_t type,
-                          int32_t fd_out) {
+int32_t wk_wamr_sock_open(wk_vmctx *vm, int32_t poolfd, int32_t af, int32_t type, int32_t fd_out) {
   (void)poolfd;
   int family = af == WAMR_INET4 ? WK_NET_AF_INET : af == WAMR_INET6 ? WK_NET_AF_INET6 : 0;
-  uint8_t ft = type == WAMR_SOCK_STREAM ? WK_FILETYPE_SOCKET_STREAM
+  uint8_t ft = type == WAMR_SOCK_STREAM  ? WK_FILETYPE_SOCKET_STREAM
                : type == WAMR_SOCK_DGRAM ? WK_FILETYPE_SOCKET_DGRAM
                                          : 0;
   return wk_sockext_open(vm, family, ft, fd_out);
@@ -160,8 +159,7 @@ static const char *guest_cstr(wk_vmctx *vm, int32_t ptr, size_t max, size_t *len
 }
 
 int32_t wk_wamr_sock_addr_resolve(wk_vmctx *vm, int32_t host, int32_t service, int32_t hints,
-                                  int32_t addr_info, int32_t addr_info_size,
-                                  int32_t max_info_out) {
+                                  int32_t addr_info, int32_t addr_info_size, int32_t max_info_out) {
   size_t hlen, slen;
   const char *h = guest_cstr(vm, host, WK_SOCKEXT_NAME_MAX, &hlen);
   if (!h) return hlen > WK_SOCKEXT_NAME_MAX ? WK_EINVAL : WK_EFAULT;
@@ -216,12 +214,12 @@ static int32_t get_size(wk_vmctx *vm, int32_t fd, int opt, int32_t out) {
   return err ? err : wk_wasi_put(vm, out, &v, 4);
 }
 
-#define WAMR_OPTION(name, opt, getter)                                              \
-  int32_t wk_wamr_sock_set_##name(wk_vmctx *vm, int32_t fd, int32_t value) {       \
-    return wk_sockext_setopt(vm, fd, opt, (uint32_t)value);                         \
-  }                                                                                 \
-  int32_t wk_wamr_sock_get_##name(wk_vmctx *vm, int32_t fd, int32_t out) {         \
-    return getter(vm, fd, opt, out);                                                \
+#define WAMR_OPTION(name, opt, getter)                                       \
+  int32_t wk_wamr_sock_set_##name(wk_vmctx *vm, int32_t fd, int32_t value) { \
+    return wk_sockext_setopt(vm, fd, opt, (uint32_t)value);                  \
+  }                                                                          \
+  int32_t wk_wamr_sock_get_##name(wk_vmctx *vm, int32_t fd, int32_t out) {   \
+    return getter(vm, fd, opt, out);                                         \
   }
 WAMR_OPTION(reuse_addr, WK_SOCKOPT_REUSEADDR, get_bool)
 WAMR_OPTION(keep_alive, WK_SOCKOPT_KEEPALIVE, get_bool)

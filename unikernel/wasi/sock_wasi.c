@@ -36,8 +36,13 @@ void wk_wasi_sock_wait_step(uint64_t max_ns) {
 }
 
 void wk_wasi_sock_entry(wk_fd *f, int sock, uint16_t fdflags) {
-  *f = (wk_fd){.kind = WK_FD_SOCKET, .filetype = WK_FILETYPE_SOCKET_STREAM, .fdflags = fdflags,
-               .handle = sock, .readable = 1, .writable = 1, .base = WK_RIGHTS_SOCKET,
+  *f = (wk_fd){.kind = WK_FD_SOCKET,
+               .filetype = WK_FILETYPE_SOCKET_STREAM,
+               .fdflags = fdflags,
+               .handle = sock,
+               .readable = 1,
+               .writable = 1,
+               .base = WK_RIGHTS_SOCKET,
                .sotype = WK_FILETYPE_SOCKET_STREAM};
 }
 
@@ -106,7 +111,7 @@ static int32_t transfer_iovs(wk_vmctx *vm, wk_fd *f, const uint8_t *arr, uint32_
     uint8_t *buf;
     uint32_t len;
     wk_wasi_iov_at(vm, arr, i, &buf, &len);
-    if (len > UINT32_MAX - *total) { /* the count is a u32: stop short */
+    if (len > UINT32_MAX - *total) {                           /* the count is a u32: stop short */
       if (send) (void)wk_net_send_part(f->handle, NULL, 0, 0); /* push the pieces queued */
       break;
     }
@@ -185,7 +190,7 @@ int32_t wk_wasi_sock_shutdown(wk_vmctx *vm, int32_t fd, int32_t how) {
   if ((uint32_t)how - 1u > 2u) return WK_EINVAL; /* sdflags: RD 1, WR 2 */
   if (!(f->base & WK_RIGHT_SOCK_SHUTDOWN)) return WK_ENOTCAPABLE;
   int r = wk_net_shutdown(f->handle, how); /* WK_NET_SHUT_* have sdflags' values */
-  if (r == -WK_EBADF) return WK_ENOTCONN; /* a listener */
+  if (r == -WK_EBADF) return WK_ENOTCONN;  /* a listener */
   return r < 0 ? errno_of(r) : WK_ESUCCESS;
 }
 

@@ -18,15 +18,20 @@
 #include "wk/wasi.h"
 #include "wk/wasi_sock_ext.h"
 
-enum { WE_AF_UNSPEC = 0, WE_AF_INET = 1, WE_AF_INET6 = 2 }; /* address families */
-enum { WE_SOCK_ANY = 0, WE_SOCK_DGRAM = 1, WE_SOCK_STREAM = 2 };  /* socket types */
-enum { WE_SOL_SOCKET = 0 };                                       /* option levels */
+enum { WE_AF_UNSPEC = 0, WE_AF_INET = 1, WE_AF_INET6 = 2 };      /* address families */
+enum { WE_SOCK_ANY = 0, WE_SOCK_DGRAM = 1, WE_SOCK_STREAM = 2 }; /* socket types */
+enum { WE_SOL_SOCKET = 0 };                                      /* option levels */
 #define WE_ADDR_LONG 128 /* the 128-byte address form: u16 family, then the bytes */
 
 /* WasmEdge's getaddrinfo errors, after WASI's errno values. */
 enum {
-  WE_EAI_AGAIN = 78, WE_EAI_BADFLAGS = 79, WE_EAI_FAIL = 80, WE_EAI_FAMILY = 81,
-  WE_EAI_MEMORY = 82, WE_EAI_NONAME = 84, WE_EAI_SERVICE = 85,
+  WE_EAI_AGAIN = 78,
+  WE_EAI_BADFLAGS = 79,
+  WE_EAI_FAIL = 80,
+  WE_EAI_FAMILY = 81,
+  WE_EAI_MEMORY = 82,
+  WE_EAI_NONAME = 84,
+  WE_EAI_SERVICE = 85,
 };
 
 /* The address at guest pointer addr ({u32 buf, u32 len}); the port is separate. */
@@ -78,7 +83,7 @@ static int32_t write_addr(wk_vmctx *vm, int32_t addr, const wk_net_addr *a, int 
 
 int32_t wk_wasmedge_sock_open(wk_vmctx *vm, int32_t af, int32_t type, int32_t fd_out) {
   int family = af == WE_AF_INET ? WK_NET_AF_INET : af == WE_AF_INET6 ? WK_NET_AF_INET6 : 0;
-  uint8_t ft = type == WE_SOCK_STREAM ? WK_FILETYPE_SOCKET_STREAM
+  uint8_t ft = type == WE_SOCK_STREAM  ? WK_FILETYPE_SOCKET_STREAM
                : type == WE_SOCK_DGRAM ? WK_FILETYPE_SOCKET_DGRAM
                                        : 0;
   return wk_sockext_open(vm, family, ft, fd_out);
@@ -106,8 +111,8 @@ int32_t wk_wasmedge_sock_connect(wk_vmctx *vm, int32_t fd, int32_t addr, int32_t
 
 /* getlocaladdr/getpeeraddr, V1 (type_out >= 0: the address type, 4 or 6) and
  * V2 (type_out < 0: none, and the buffer must be the 128-byte store). */
-static int32_t sock_addr(wk_vmctx *vm, int32_t fd, int32_t addr, int64_t type_out,
-                         int32_t port_out, int peer) {
+static int32_t sock_addr(wk_vmctx *vm, int32_t fd, int32_t addr, int64_t type_out, int32_t port_out,
+                         int peer) {
   if ((type_out >= 0 && !wk_guest_ptr(vm, (uint32_t)type_out, 4)) ||
       !wk_guest_ptr(vm, (uint32_t)port_out, 4))
     return WK_EFAULT;
@@ -129,13 +134,11 @@ int32_t wk_wasmedge_sock_getpeeraddr(wk_vmctx *vm, int32_t fd, int32_t addr, int
   return sock_addr(vm, fd, addr, (uint32_t)type_out, port_out, 1);
 }
 
-int32_t wk_wasmedge_sock_getlocaladdr_v2(wk_vmctx *vm, int32_t fd, int32_t addr,
-                                         int32_t port_out) {
+int32_t wk_wasmedge_sock_getlocaladdr_v2(wk_vmctx *vm, int32_t fd, int32_t addr, int32_t port_out) {
   return sock_addr(vm, fd, addr, -1, port_out, 0);
 }
 
-int32_t wk_wasmedge_sock_getpeeraddr_v2(wk_vmctx *vm, int32_t fd, int32_t addr,
-                                        int32_t port_out) {
+int32_t wk_wasmedge_sock_getpeeraddr_v2(wk_vmctx *vm, int32_t fd, int32_t addr, int32_t port_out) {
   return sock_addr(vm, fd, addr, -1, port_out, 1);
 }
 
@@ -144,8 +147,21 @@ int32_t wk_wasmedge_sock_getpeeraddr_v2(wk_vmctx *vm, int32_t fd, int32_t addr,
  * BINDTODEVICE); -1: no such option. */
 static int we_opt(int32_t level, int32_t name) {
   static const signed char map[] = {
-      WK_SOCKOPT_REUSEADDR, WK_SOCKOPT_TYPE, WK_SOCKOPT_ERROR, 0, WK_SOCKOPT_BROADCAST,
-      WK_SOCKOPT_SNDBUF,    WK_SOCKOPT_RCVBUF, WK_SOCKOPT_KEEPALIVE, 0, 0, 0, 0, 0, 0, 0,
+      WK_SOCKOPT_REUSEADDR,
+      WK_SOCKOPT_TYPE,
+      WK_SOCKOPT_ERROR,
+      0,
+      WK_SOCKOPT_BROADCAST,
+      WK_SOCKOPT_SNDBUF,
+      WK_SOCKOPT_RCVBUF,
+      WK_SOCKOPT_KEEPALIVE,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
   };
   if (level != WE_SOL_SOCKET || name < 0 || (size_t)name >= sizeof map) return -1;
   return map[name];
@@ -221,25 +237,24 @@ static int32_t recv_from(wk_vmctx *vm, int32_t fd, int32_t ri_data, int32_t ri_d
   int truncated;
   int32_t err = wk_sockext_recv_from(vm, fd, ri_data, ri_data_len, &from, &got, &truncated);
   if (err || (err = write_addr(vm, addr, &from, 0))) return err;
-  uint16_t roflags = truncated ? 1 : 0, port = from.port; /* RECV_DATA_TRUNCATED */
+  uint16_t roflags = truncated ? 1 : 0, port = from.port;          /* RECV_DATA_TRUNCATED */
   if (port_out >= 0) wk_wasi_put(vm, (int32_t)port_out, &port, 2); /* a u16, as WasmEdge */
   wk_wasi_put(vm, ro_flags_out, &roflags, 2);
   return wk_wasi_put(vm, ro_datalen_out, &got, 4);
 }
 
-int32_t wk_wasmedge_sock_recv_from(wk_vmctx *vm, int32_t fd, int32_t ri_data,
-                                   int32_t ri_data_len, int32_t addr, int32_t ri_flags,
-                                   int32_t ro_datalen_out, int32_t ro_flags_out) {
-  return recv_from(vm, fd, ri_data, ri_data_len, addr, ri_flags, -1, ro_datalen_out,
-                   ro_flags_out);
+int32_t wk_wasmedge_sock_recv_from(wk_vmctx *vm, int32_t fd, int32_t ri_data, int32_t ri_data_len,
+                                   int32_t addr, int32_t ri_flags, int32_t ro_datalen_out,
+                                   int32_t ro_flags_out) {
+  return recv_from(vm, fd, ri_data, ri_data_len, addr, ri_flags, -1, ro_datalen_out, ro_flags_out);
 }
 
 int32_t wk_wasmedge_sock_recv_from_v2(wk_vmctx *vm, int32_t fd, int32_t ri_data,
                                       int32_t ri_data_len, int32_t addr, int32_t ri_flags,
                                       int32_t port_out, int32_t ro_datalen_out,
                                       int32_t ro_flags_out) {
-  return recv_from(vm, fd, ri_data, ri_data_len, addr, ri_flags, (uint32_t)port_out,
-                   ro_datalen_out, ro_flags_out);
+  return recv_from(vm, fd, ri_data, ri_data_len, addr, ri_flags, (uint32_t)port_out, ro_datalen_out,
+                   ro_flags_out);
 }
 
 /* ---- sock_getaddrinfo ------------------------------------------------------------ */
@@ -302,16 +317,16 @@ static int32_t fill_addrinfo(wk_vmctx *vm, uint8_t *ai, const wk_net_addr *a, ui
 
 static int32_t eai_of(int r) {
   switch (-r) {
-    case WK_ETIMEDOUT: return WE_EAI_AGAIN;
-    case WK_ENOENT:
-    case WK_EINVAL: return WE_EAI_NONAME;
-    default: return WE_EAI_FAIL; /* no DNS server, no network */
+  case WK_ETIMEDOUT: return WE_EAI_AGAIN;
+  case WK_ENOENT:
+  case WK_EINVAL: return WE_EAI_NONAME;
+  default: return WE_EAI_FAIL; /* no DNS server, no network */
   }
 }
 
-int32_t wk_wasmedge_sock_getaddrinfo(wk_vmctx *vm, int32_t node, int32_t node_len,
-                                     int32_t service, int32_t service_len, int32_t hints,
-                                     int32_t res, int32_t max_res, int32_t res_len_out) {
+int32_t wk_wasmedge_sock_getaddrinfo(wk_vmctx *vm, int32_t node, int32_t node_len, int32_t service,
+                                     int32_t service_len, int32_t hints, int32_t res,
+                                     int32_t max_res, int32_t res_len_out) {
   const char *n = wk_guest_ptr(vm, (uint32_t)node, (uint32_t)node_len);
   const char *sv = wk_guest_ptr(vm, (uint32_t)service, (uint32_t)service_len);
   const uint8_t *h = wk_guest_ptr(vm, (uint32_t)hints, AI_SIZE);

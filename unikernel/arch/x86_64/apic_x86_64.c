@@ -47,13 +47,9 @@ volatile uint32_t *x86_lapic_eoi;
 
 static uintptr_t lapic; /* 0 until x86_apic_init succeeds */
 
-static inline uint32_t lapic_rd(uint32_t reg) {
-  return *(volatile uint32_t *)(lapic + reg);
-}
+static inline uint32_t lapic_rd(uint32_t reg) { return *(volatile uint32_t *)(lapic + reg); }
 
-static inline void lapic_wr(uint32_t reg, uint32_t v) {
-  *(volatile uint32_t *)(lapic + reg) = v;
-}
+static inline void lapic_wr(uint32_t reg, uint32_t v) { *(volatile uint32_t *)(lapic + reg) = v; }
 
 int x86_apic_init(void) {
   if (lapic != 0) {
@@ -96,9 +92,7 @@ void x86_apic_timer(uint32_t count) {
   lapic_wr(LAPIC_TIMER_INIT, count); /* 0 stops it */
 }
 
-uint32_t x86_apic_timer_count(void) {
-  return lapic == 0 ? 0 : lapic_rd(LAPIC_TIMER_CUR);
-}
+uint32_t x86_apic_timer_count(void) { return lapic == 0 ? 0 : lapic_rd(LAPIC_TIMER_CUR); }
 
 static uint32_t ioapic_rd(uintptr_t base, uint32_t reg) {
   *(volatile uint32_t *)base = reg;

@@ -108,13 +108,7 @@ uint64_t x86_mmu_map_identity(uint64_t end);
  * used for the null page and the guard page under the stack. 0 or -1. */
 int x86_mmu_unmap_page(uintptr_t addr);
 
-/* Map the 4 KiB page at virt (page-aligned, outside the identity map's 1 GiB and
- * 2 MiB pages, below 512 GiB) to phys, read-write; missing page-table pages come from
- * alloc_table (zeroed, 4 KiB aligned, NULL when out of memory). 0 or -1. Used for the
- * guard reservation of linear memory (platform/kvm/memory_kvm.c). */
-int x86_mmu_map_page(uintptr_t virt, uint64_t phys, void *(*alloc_table)(void));
-/* Undo x86_mmu_map_page: the physical page virt was mapped to (0 if none). */
-uint64_t x86_mmu_unmap_mapped(uintptr_t virt);
+/* kvm_mmu_map_page, kvm_mmu_unmap_mapped: platform/kvm/kvm.h. */
 
 /* Make [addr, addr + len) (below 4 GiB) uncacheable, for device registers
  * (virtio-mmio). Works on whole 2 MiB pages unless they were split: callers

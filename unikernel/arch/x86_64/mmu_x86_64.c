@@ -8,10 +8,11 @@
  * page, the stack guard). Everything stays inside PML4[0]: 512 GiB.
  */
 #include "cpu_x86_64.h"
+#include "kvm.h"
 
 #define PTE_P 0x1ull
 #define PTE_W 0x2ull
-#define PTE_PWT 0x8ull  /* with PCD and the default PAT: uncacheable (UC) */
+#define PTE_PWT 0x8ull /* with PCD and the default PAT: uncacheable (UC) */
 #define PTE_PCD 0x10ull
 #define PTE_PS 0x80ull
 #define PTE_ADDR 0x000ffffffffff000ull
@@ -109,7 +110,7 @@ int x86_mmu_set_uncached(uintptr_t addr, uint64_t len) {
   return 0;
 }
 
-int x86_mmu_map_page(uintptr_t virt, uint64_t phys, void *(*alloc_table)(void)) {
+int kvm_mmu_map_page(uintptr_t virt, uint64_t phys, void *(*alloc_table)(void)) {
   if ((virt & (PAGE - 1)) != 0 || (phys & (PAGE - 1)) != 0 || virt >= PDPT_ENTRIES * GIB) {
     return -1;
   }
@@ -139,7 +140,7 @@ int x86_mmu_map_page(uintptr_t virt, uint64_t phys, void *(*alloc_table)(void)) 
   return 0; /* the entry was not present, so no TLB holds it: no flush */
 }
 
-uint64_t x86_mmu_unmap_mapped(uintptr_t virt) {
+uint64_t kvm_mmu_unmap_mapped(uintptr_t virt) {
   if ((virt & (PAGE - 1)) != 0 || virt >= PDPT_ENTRIES * GIB) {
     return 0;
   }

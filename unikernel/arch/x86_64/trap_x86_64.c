@@ -16,8 +16,8 @@
 
 #define GDT_CODE64 0x08
 #define GDT_TSS 0x18
-#define IDT_VECTORS 32   /* CPU exceptions */
-#define IDT_ENTRIES 256  /* the whole table: exceptions, X86_IRQ_* vectors, spurious */
+#define IDT_VECTORS 32  /* CPU exceptions */
+#define IDT_ENTRIES 256 /* the whole table: exceptions, X86_IRQ_* vectors, spurious */
 #define TRAP_EXIT_CODE 139
 #define IST_STACK_SIZE 16384
 
@@ -66,15 +66,38 @@ static x86_idt_entry idt[IDT_ENTRIES]; /* unused vectors stay not-present (#GP i
 static uint8_t ist_stack[IST_STACK_SIZE] __attribute__((aligned(16)));
 
 static const char *const exception_names[IDT_VECTORS] = {
-    "divide error", "debug", "non-maskable interrupt", "breakpoint", "overflow",
-    "bound range exceeded", "invalid opcode", "device not available", "double fault",
-    "coprocessor segment overrun", "invalid TSS", "segment not present",
-    "stack-segment fault", "general protection fault", "page fault", "reserved (15)",
-    "x87 floating-point error", "alignment check", "machine check",
-    "SIMD floating-point exception", "virtualization exception",
-    "control protection exception", "reserved (22)", "reserved (23)", "reserved (24)",
-    "reserved (25)", "reserved (26)", "reserved (27)", "hypervisor injection exception",
-    "VMM communication exception", "security exception", "reserved (31)",
+    "divide error",
+    "debug",
+    "non-maskable interrupt",
+    "breakpoint",
+    "overflow",
+    "bound range exceeded",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor segment overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack-segment fault",
+    "general protection fault",
+    "page fault",
+    "reserved (15)",
+    "x87 floating-point error",
+    "alignment check",
+    "machine check",
+    "SIMD floating-point exception",
+    "virtualization exception",
+    "control protection exception",
+    "reserved (22)",
+    "reserved (23)",
+    "reserved (24)",
+    "reserved (25)",
+    "reserved (26)",
+    "reserved (27)",
+    "hypervisor injection exception",
+    "VMM communication exception",
+    "security exception",
+    "reserved (31)",
 };
 
 static void set_gate(int v, uint64_t off, uint8_t ist) {

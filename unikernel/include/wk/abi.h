@@ -84,13 +84,13 @@ typedef struct wk_builtins {
 
 /* Per-instance context; generated code receives it as its first argument. */
 struct wk_vmctx {
-  wk_memory *memory;            /* IN: memory 0 (defined or imported), NULL if none */
-  wk_funcref *funcs;            /* IN: one record per function index, imports first */
-  wk_global *globals;           /* IN/OUT: one cell per global; imported: cell.ref -> owner's cell */
-  wk_table **tables;            /* IN: one pointer per table index */
-  const uint32_t *type_ids;     /* IN: module type index -> runtime-wide signature id */
-  uintptr_t stack_limit;        /* IN: a function entered with sp below this traps */
-  const wk_builtins *builtins;  /* IN */
+  wk_memory *memory;           /* IN: memory 0 (defined or imported), NULL if none */
+  wk_funcref *funcs;           /* IN: one record per function index, imports first */
+  wk_global *globals;          /* IN/OUT: one cell per global; imported: cell.ref -> owner's cell */
+  wk_table **tables;           /* IN: one pointer per table index */
+  const uint32_t *type_ids;    /* IN: module type index -> runtime-wide signature id */
+  uintptr_t stack_limit;       /* IN: a function entered with sp below this traps */
+  const wk_builtins *builtins; /* IN */
   struct wk_instance *instance; /* opaque to generated code */
 };
 
@@ -134,8 +134,8 @@ typedef struct wk_const {
 typedef struct wk_import {
   const char *module;
   const char *name;
-  uint32_t kind; /* WK_EXTERN_* */
-  uint32_t type; /* func: type index; global: valtype | mutable << 8; table: elem type */
+  uint32_t kind;     /* WK_EXTERN_* */
+  uint32_t type;     /* func: type index; global: valtype | mutable << 8; table: elem type */
   uint32_t min, max; /* table/memory limits (max UINT32_MAX when absent) */
   void *code;        /* func: host code bound at link time, or NULL (supplied at instantiation) */
 } wk_import;
@@ -187,19 +187,19 @@ typedef struct wk_module {
   const wk_trampoline *trampolines; /* per type index; NULL entries where not emitted */
   uint32_t num_imports;
   const wk_import *imports;
-  uint32_t num_funcs;          /* imports + defined */
+  uint32_t num_funcs; /* imports + defined */
   uint32_t num_imported_funcs;
-  void *const *func_code;      /* defined functions only */
-  const uint32_t *func_types;  /* type index of every function */
-  uint32_t num_globals;        /* imports + defined */
+  void *const *func_code;     /* defined functions only */
+  const uint32_t *func_types; /* type index of every function */
+  uint32_t num_globals;       /* imports + defined */
   uint32_t num_imported_globals;
   const wk_global_def *globals; /* defined globals only */
   uint32_t has_memory;          /* defined memory 0 (an imported one is in imports) */
   uint32_t mem_min_pages;
-  uint32_t mem_max_pages;       /* 65536 when the module gives no maximum */
-  uint32_t num_tables;          /* imports + defined */
+  uint32_t mem_max_pages; /* 65536 when the module gives no maximum */
+  uint32_t num_tables;    /* imports + defined */
   uint32_t num_imported_tables;
-  const wk_table_type *tables;  /* defined tables only */
+  const wk_table_type *tables; /* defined tables only */
   uint32_t num_data;
   const wk_data_segment *data;
   uint32_t num_elems;

@@ -117,8 +117,7 @@ _Noreturn void wk_unknown_import(wk_vmctx *vm);
  *
  *   char b[64]; size_t n = wk_fmt(b, sizeof b, "pages %u of %u", cur, max);
  */
-size_t wk_fmt(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+size_t wk_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 size_t wk_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 
 /* Format into a 256-byte buffer and write it on stderr (stream 2). */

@@ -111,15 +111,15 @@ int wk_fs_open(wk_fs *fs, wk_fs_node *dir, const char *path, uint32_t len, int f
 int wk_fs_mkdir(wk_fs *fs, wk_fs_node *dir, const char *path, uint32_t len);
 int wk_fs_rmdir(wk_fs *fs, wk_fs_node *dir, const char *path, uint32_t len);
 int wk_fs_unlink(wk_fs *fs, wk_fs_node *dir, const char *path, uint32_t len);
-int wk_fs_rename(wk_fs *fs, wk_fs_node *odir, const char *opath, uint32_t olen,
-                 wk_fs_node *ndir, const char *npath, uint32_t nlen);
+int wk_fs_rename(wk_fs *fs, wk_fs_node *odir, const char *opath, uint32_t olen, wk_fs_node *ndir,
+                 const char *npath, uint32_t nlen);
 int wk_fs_link(wk_fs *fs, wk_fs_node *odir, const char *opath, uint32_t olen, int follow,
                wk_fs_node *ndir, const char *npath, uint32_t nlen);
-int wk_fs_symlink(wk_fs *fs, const char *target, uint32_t tlen, wk_fs_node *dir,
-                  const char *path, uint32_t len);
+int wk_fs_symlink(wk_fs *fs, const char *target, uint32_t tlen, wk_fs_node *dir, const char *path,
+                  uint32_t len);
 /* The target of the symlink path names (not NUL-terminated, valid until it is removed). */
-int wk_fs_readlink(wk_fs *fs, wk_fs_node *dir, const char *path, uint32_t len,
-                   const char **target, uint32_t *tlen);
+int wk_fs_readlink(wk_fs *fs, wk_fs_node *dir, const char *path, uint32_t len, const char **target,
+                   uint32_t *tlen);
 
 /* ---- file contents ---------------------------------------------------------- */
 

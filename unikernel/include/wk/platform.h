@@ -21,12 +21,12 @@ typedef struct wk_bootinfo {
   const char *const *argv;
   int envc; /* "KEY=VALUE" strings */
   const char *const *envp;
-  void *mem_base;       /* one zeroed, writable region for the runtime heap and */
-  uint64_t mem_size;    /* linear memory; the core carves it up */
-  uintptr_t stack_low;  /* lowest address of the stack wk_main runs on */
-  uint64_t start_ns;    /* monotonic time the run began: the zero of the process
-                           CPU-time clocks. kvm's clock counts from boot and
-                           passes 0, so wk_main need not read (and calibrate) it */
+  void *mem_base;      /* one zeroed, writable region for the runtime heap and */
+  uint64_t mem_size;   /* linear memory; the core carves it up */
+  uintptr_t stack_low; /* lowest address of the stack wk_main runs on */
+  uint64_t start_ns;   /* monotonic time the run began: the zero of the process
+                          CPU-time clocks. kvm's clock counts from boot and
+                          passes 0, so wk_main need not read (and calibrate) it */
 } wk_bootinfo;
 
 /* Run the image's module; returns the guest's exit code. Provided by core. */
@@ -96,13 +96,13 @@ typedef struct wk_plat_iov {
 /* What the platform knows about the NIC and its configuration. */
 typedef struct wk_plat_netinfo {
   uint8_t mac[6];
-  uint16_t mtu;          /* IP MTU in bytes (1500 for virtio-net here) */
-  int static_ip;         /* 1: use ip4/prefix4/gw4; 0: use DHCP */
-  uint8_t ip4[4];        /* address, network byte order (a.b.c.d = {a,b,c,d}) */
-  uint8_t prefix4;       /* netmask length, 0..32 */
-  uint8_t gw4[4];        /* default gateway; 0.0.0.0 = none */
-  uint8_t dns4[4];       /* DNS server the run named (net.dns=); 0.0.0.0 = DHCP's */
-  uint16_t dns_port;     /* its UDP port, host order; 0 = 53 */
+  uint16_t mtu;      /* IP MTU in bytes (1500 for virtio-net here) */
+  int static_ip;     /* 1: use ip4/prefix4/gw4; 0: use DHCP */
+  uint8_t ip4[4];    /* address, network byte order (a.b.c.d = {a,b,c,d}) */
+  uint8_t prefix4;   /* netmask length, 0..32 */
+  uint8_t gw4[4];    /* default gateway; 0.0.0.0 = none */
+  uint8_t dns4[4];   /* DNS server the run named (net.dns=); 0.0.0.0 = DHCP's */
+  uint16_t dns_port; /* its UDP port, host order; 0 = 53 */
 } wk_plat_netinfo;
 
 /* A listening TCP socket the run asked for: the WASI layer gives the guest one

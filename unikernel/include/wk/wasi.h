@@ -67,7 +67,7 @@
  *   wasi_snapshot_preview1  sock_shutdown            ii:i         wk_wasi_sock_shutdown
  *   wasi_unstable           fd_filestat_get          ii:i         wk_wasi_unstable_fd_filestat_get
  *   wasi_unstable           fd_seek                  iIii:i       wk_wasi_unstable_fd_seek
- *   wasi_unstable           path_filestat_get        iiiii:i      wk_wasi_unstable_path_filestat_get
+ *   wasi_unstable           path_filestat_get        iiiii:i wk_wasi_unstable_path_filestat_get
  *   wasi_unstable           poll_oneoff              iiii:i       wk_wasi_unstable_poll_oneoff
  */
 #ifndef WK_WASI_H
@@ -114,16 +114,16 @@ int32_t wk_wasi_fd_filestat_get(wk_vmctx *vm, int32_t fd, int32_t filestat_out);
 int32_t wk_wasi_fd_filestat_set_size(wk_vmctx *vm, int32_t fd, int64_t size);
 int32_t wk_wasi_fd_filestat_set_times(wk_vmctx *vm, int32_t fd, int64_t atim, int64_t mtim,
                                       int32_t fst_flags);
-int32_t wk_wasi_fd_pread(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len,
-                         int64_t offset, int32_t nread_out);
+int32_t wk_wasi_fd_pread(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len, int64_t offset,
+                         int32_t nread_out);
 int32_t wk_wasi_fd_prestat_get(wk_vmctx *vm, int32_t fd, int32_t prestat_out);
 int32_t wk_wasi_fd_prestat_dir_name(wk_vmctx *vm, int32_t fd, int32_t path, int32_t path_len);
-int32_t wk_wasi_fd_pwrite(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len,
-                          int64_t offset, int32_t nwritten_out);
+int32_t wk_wasi_fd_pwrite(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len, int64_t offset,
+                          int32_t nwritten_out);
 int32_t wk_wasi_fd_read(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len,
                         int32_t nread_out);
-int32_t wk_wasi_fd_readdir(wk_vmctx *vm, int32_t fd, int32_t buf, int32_t buf_len,
-                           int64_t cookie, int32_t bufused_out);
+int32_t wk_wasi_fd_readdir(wk_vmctx *vm, int32_t fd, int32_t buf, int32_t buf_len, int64_t cookie,
+                           int32_t bufused_out);
 int32_t wk_wasi_fd_renumber(wk_vmctx *vm, int32_t fd, int32_t to);
 int32_t wk_wasi_fd_seek(wk_vmctx *vm, int32_t fd, int64_t offset, int32_t whence,
                         int32_t newoffset_out);
@@ -144,8 +144,8 @@ int32_t wk_wasi_path_link(wk_vmctx *vm, int32_t old_fd, int32_t old_flags, int32
 int32_t wk_wasi_path_open(wk_vmctx *vm, int32_t dirfd, int32_t dirflags, int32_t path,
                           int32_t path_len, int32_t oflags, int64_t rights_base,
                           int64_t rights_inheriting, int32_t fdflags, int32_t fd_out);
-int32_t wk_wasi_path_readlink(wk_vmctx *vm, int32_t fd, int32_t path, int32_t path_len,
-                              int32_t buf, int32_t buf_len, int32_t bufused_out);
+int32_t wk_wasi_path_readlink(wk_vmctx *vm, int32_t fd, int32_t path, int32_t path_len, int32_t buf,
+                              int32_t buf_len, int32_t bufused_out);
 int32_t wk_wasi_path_remove_directory(wk_vmctx *vm, int32_t fd, int32_t path, int32_t path_len);
 int32_t wk_wasi_path_rename(wk_vmctx *vm, int32_t old_fd, int32_t old_path, int32_t old_len,
                             int32_t new_fd, int32_t new_path, int32_t new_len);
@@ -175,8 +175,8 @@ int32_t wk_wasi_unstable_fd_seek(wk_vmctx *vm, int32_t fd, int64_t offset, int32
                                  int32_t newoffset_out);
 int32_t wk_wasi_unstable_path_filestat_get(wk_vmctx *vm, int32_t fd, int32_t flags, int32_t path,
                                            int32_t path_len, int32_t filestat_out);
-int32_t wk_wasi_unstable_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out,
-                                     int32_t nsubscriptions, int32_t nevents_out);
+int32_t wk_wasi_unstable_poll_oneoff(wk_vmctx *vm, int32_t in, int32_t out, int32_t nsubscriptions,
+                                     int32_t nevents_out);
 
 /*
  * Stand-ins for imports nothing provides, under --default-values-unknown-imports:

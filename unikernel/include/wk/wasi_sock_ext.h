@@ -133,10 +133,8 @@ int32_t wk_wasmedge_sock_getlocaladdr(wk_vmctx *vm, int32_t fd, int32_t addr, in
                                       int32_t port_out);
 int32_t wk_wasmedge_sock_getpeeraddr(wk_vmctx *vm, int32_t fd, int32_t addr, int32_t type_out,
                                      int32_t port_out);
-int32_t wk_wasmedge_sock_getlocaladdr_v2(wk_vmctx *vm, int32_t fd, int32_t addr,
-                                         int32_t port_out);
-int32_t wk_wasmedge_sock_getpeeraddr_v2(wk_vmctx *vm, int32_t fd, int32_t addr,
-                                        int32_t port_out);
+int32_t wk_wasmedge_sock_getlocaladdr_v2(wk_vmctx *vm, int32_t fd, int32_t addr, int32_t port_out);
+int32_t wk_wasmedge_sock_getpeeraddr_v2(wk_vmctx *vm, int32_t fd, int32_t addr, int32_t port_out);
 int32_t wk_wasmedge_sock_setsockopt(wk_vmctx *vm, int32_t fd, int32_t level, int32_t name,
                                     int32_t value, int32_t value_len);
 int32_t wk_wasmedge_sock_getsockopt(wk_vmctx *vm, int32_t fd, int32_t level, int32_t name,
@@ -144,27 +142,25 @@ int32_t wk_wasmedge_sock_getsockopt(wk_vmctx *vm, int32_t fd, int32_t level, int
 int32_t wk_wasmedge_sock_send_to(wk_vmctx *vm, int32_t fd, int32_t si_data, int32_t si_data_len,
                                  int32_t addr, int32_t port, int32_t si_flags,
                                  int32_t so_datalen_out);
-int32_t wk_wasmedge_sock_recv_from(wk_vmctx *vm, int32_t fd, int32_t ri_data,
-                                   int32_t ri_data_len, int32_t addr, int32_t ri_flags,
-                                   int32_t ro_datalen_out, int32_t ro_flags_out);
+int32_t wk_wasmedge_sock_recv_from(wk_vmctx *vm, int32_t fd, int32_t ri_data, int32_t ri_data_len,
+                                   int32_t addr, int32_t ri_flags, int32_t ro_datalen_out,
+                                   int32_t ro_flags_out);
 int32_t wk_wasmedge_sock_recv_from_v2(wk_vmctx *vm, int32_t fd, int32_t ri_data,
                                       int32_t ri_data_len, int32_t addr, int32_t ri_flags,
                                       int32_t port_out, int32_t ro_datalen_out,
                                       int32_t ro_flags_out);
-int32_t wk_wasmedge_sock_getaddrinfo(wk_vmctx *vm, int32_t node, int32_t node_len,
-                                     int32_t service, int32_t service_len, int32_t hints,
-                                     int32_t res, int32_t max_res, int32_t res_len_out);
+int32_t wk_wasmedge_sock_getaddrinfo(wk_vmctx *vm, int32_t node, int32_t node_len, int32_t service,
+                                     int32_t service_len, int32_t hints, int32_t res,
+                                     int32_t max_res, int32_t res_len_out);
 
 /* ---- WAMR ---- */
-int32_t wk_wamr_sock_open(wk_vmctx *vm, int32_t poolfd, int32_t af, int32_t type,
-                          int32_t fd_out);
+int32_t wk_wamr_sock_open(wk_vmctx *vm, int32_t poolfd, int32_t af, int32_t type, int32_t fd_out);
 int32_t wk_wamr_sock_bind(wk_vmctx *vm, int32_t fd, int32_t addr);
 int32_t wk_wamr_sock_connect(wk_vmctx *vm, int32_t fd, int32_t addr);
 int32_t wk_wamr_sock_addr_local(wk_vmctx *vm, int32_t fd, int32_t addr);
 int32_t wk_wamr_sock_addr_remote(wk_vmctx *vm, int32_t fd, int32_t addr);
 int32_t wk_wamr_sock_addr_resolve(wk_vmctx *vm, int32_t host, int32_t service, int32_t hints,
-                                  int32_t addr_info, int32_t addr_info_size,
-                                  int32_t max_info_out);
+                                  int32_t addr_info, int32_t addr_info_size, int32_t max_info_out);
 int32_t wk_wamr_sock_send_to(wk_vmctx *vm, int32_t fd, int32_t si_data, int32_t si_data_len,
                              int32_t si_flags, int32_t addr, int32_t so_datalen_out);
 int32_t wk_wamr_sock_recv_from(wk_vmctx *vm, int32_t fd, int32_t ri_data, int32_t ri_data_len,

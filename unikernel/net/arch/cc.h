@@ -8,7 +8,7 @@
 /* Freestanding: <stdint.h>, <stddef.h> and <limits.h> come from the compiler;
  * nothing from a libc. String functions come from net/libc/ (shims). */
 #define LWIP_NO_INTTYPES_H 1
-#define LWIP_NO_CTYPE_H 1  /* lwIP's own isdigit & co. */
+#define LWIP_NO_CTYPE_H 1 /* lwIP's own isdigit & co. */
 #define LWIP_NO_UNISTD_H 1
 
 /* printf formats for debug output (LWIP_DEBUG is off; kept for completeness). */

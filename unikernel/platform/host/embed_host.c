@@ -103,8 +103,8 @@ wk_host_instance *wk_host_instantiate(const wk_module *m, void *const *imports) 
   }
   uint64_t max_pages = m->mem_max_pages > 65536 ? 65536 : m->mem_max_pages;
   uint64_t size = heap_bound(m) + (m->has_memory ? max_pages * WK_PAGE_SIZE : 0);
-  void *region = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void *region =
+      mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (region == MAP_FAILED) {
     set_error("wasmkiln: cannot map the instance's memory");
     return NULL;
@@ -162,8 +162,10 @@ uint32_t wk_host_invoke(wk_host_instance *h, uint32_t func, uint64_t *slots) {
 
 void wk_host_instance_free(wk_host_instance *h) {
   if (!h) return;
-  if (h->prev) h->prev->next = h->next;
-  else live = h->next;
+  if (h->prev)
+    h->prev->next = h->next;
+  else
+    live = h->next;
   if (h->next) h->next->prev = h->prev;
   munmap(h->region, h->region_size);
   free(h);

@@ -34,12 +34,12 @@ const char *wk_host_last_error(void) { return last_error; }
 
 static int wasi_errno(int e) {
   switch (e) {
-    case EBADF: return WK_EBADF;
-    case EPIPE: return WK_EPIPE;
-    case EAGAIN: return WK_EAGAIN;
-    case EFAULT: return WK_EFAULT;
-    case ENOSPC: return WK_ENOSPC;
-    default: return WK_EIO;
+  case EBADF: return WK_EBADF;
+  case EPIPE: return WK_EPIPE;
+  case EAGAIN: return WK_EAGAIN;
+  case EFAULT: return WK_EFAULT;
+  case ENOSPC: return WK_ENOSPC;
+  default: return WK_EIO;
   }
 }
 

@@ -25,21 +25,19 @@
 #define PIT_HZ 1193182u
 #define PIT_CH2_DATA 0x42
 #define PIT_CMD 0x43
-#define PIT_PORT_B 0x61     /* bit 0: ch2 gate, bit 1: speaker, bit 5: ch2 out */
+#define PIT_PORT_B 0x61        /* bit 0: ch2 gate, bit 1: speaker, bit 5: ch2 out */
 #define PIT_CALIB_TICKS 11932u /* 10 ms */
 #define CMOS_INDEX 0x70
 #define CMOS_DATA 0x71
 #define NSEC_PER_SEC 1000000000ull
 
-static uint64_t tsc_boot;  /* TSC at kvm_clock_init */
-static uint64_t tsc_mult;  /* ns per tick, 32.32 fixed point; 0 until calibrated */
-static bool rtc_read;      /* rtc_ns and rtc_mono are set */
-static uint64_t rtc_ns;    /* RTC at its first read, ns since 1970 */
-static uint64_t rtc_mono;  /* monotonic time of that RTC read */
+static uint64_t tsc_boot; /* TSC at kvm_clock_init */
+static uint64_t tsc_mult; /* ns per tick, 32.32 fixed point; 0 until calibrated */
+static bool rtc_read;     /* rtc_ns and rtc_mono are set */
+static uint64_t rtc_ns;   /* RTC at its first read, ns since 1970 */
+static uint64_t rtc_mono; /* monotonic time of that RTC read */
 
-static void warn(const char *msg, size_t len) {
-  (void)wk_plat_console_write(2, msg, len);
-}
+static void warn(const char *msg, size_t len) { (void)wk_plat_console_write(2, msg, len); }
 #define WARN(lit) warn(lit, sizeof(lit) - 1)
 
 /* ---- TSC frequency --------------------------------------------------------- */
@@ -153,9 +151,7 @@ static unsigned bcd(uint8_t v, bool binary) {
   return binary ? v : (unsigned)(v >> 4) * 10 + (v & 0x0f);
 }
 
-static bool is_leap(unsigned y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+static bool is_leap(unsigned y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 /* Seconds since 1970-01-01 UTC, or 0 if the RTC is absent or nonsense. */
 static uint64_t rtc_read_epoch(void) {
@@ -188,7 +184,7 @@ static uint64_t rtc_read_epoch(void) {
     return 0;
   }
 
-  static const uint16_t days_before_month[12] = {0, 31, 59, 90, 120, 151,
+  static const uint16_t days_before_month[12] = {0,   31,  59,  90,  120, 151,
                                                  181, 212, 243, 273, 304, 334};
   uint64_t days = 0;
   for (unsigned y = 1970; y < year; y++) {
@@ -203,9 +199,7 @@ static uint64_t rtc_read_epoch(void) {
 
 /* ---- interface ------------------------------------------------------------- */
 
-void kvm_clock_init(void) {
-  tsc_boot = x86_rdtsc();
-}
+void kvm_clock_init(void) { tsc_boot = x86_rdtsc(); }
 
 static void calibrate(void) {
   uint64_t hz = tsc_hz_cpuid15();
@@ -250,6 +244,4 @@ uint64_t wk_plat_clock_realtime(void) {
   return rtc_ns + (wk_plat_clock_monotonic() - rtc_mono);
 }
 
-uint64_t wk_plat_clock_resolution(void) {
-  return 1;
-}
+uint64_t wk_plat_clock_resolution(void) { return 1; }

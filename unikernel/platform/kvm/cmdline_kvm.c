@@ -71,9 +71,7 @@ static const char *pct_decode(const char *src, size_t len, char *dst) {
   return NULL;
 }
 
-const char *kvm_cmdline_raw(void) {
-  return raw_copy;
-}
+const char *kvm_cmdline_raw(void) { return raw_copy; }
 
 const char *kvm_cmdline_parse(const char *raw, kvm_cmdline *out) {
   size_t len = 0;

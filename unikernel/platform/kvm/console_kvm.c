@@ -28,14 +28,9 @@ void kvm_console_init(void) {
 int wk_plat_console_write(int stream, const void *buf, size_t len) {
   uint16_t port;
   switch (stream) {
-  case 1:
-    port = SERIAL_COM1;
-    break;
-  case 2:
-    port = SERIAL_COM2;
-    break;
-  default:
-    return -WK_EBADF;
+  case 1: port = SERIAL_COM1; break;
+  case 2: port = SERIAL_COM2; break;
+  default: return -WK_EBADF;
   }
   return serial_16550_write(port, buf, len) == 0 ? 0 : -WK_EIO;
 }
@@ -46,36 +41,13 @@ long wk_plat_console_read(void *buf, size_t len) {
   return 0;
 }
 
-static size_t str_len(const char *s) {
-  size_t n = 0;
-  while (s[n] != '\0') {
-    n++;
-  }
-  return n;
-}
-
 _Noreturn void wk_plat_exit(int code) {
   /* Re-entry (a fault while exiting) goes straight to the device. */
   static bool exiting;
   if (!exiting) {
     exiting = true;
-    char line[24] = "exit ";
-    size_t n = 5;
-    char digits[12];
-    size_t nd = 0;
-    /* Negate in unsigned arithmetic: INT_MIN has no positive int. */
-    uint32_t mag = code < 0 ? 0u - (uint32_t)code : (uint32_t)code;
-    if (code < 0) {
-      line[n++] = '-';
-    }
-    do {
-      digits[nd++] = (char)('0' + mag % 10);
-      mag /= 10;
-    } while (mag != 0);
-    while (nd > 0) {
-      line[n++] = digits[--nd];
-    }
-    line[n++] = '\n';
+    char line[KVM_EXIT_LINE_MAX];
+    size_t n = kvm_exit_line(line, code);
     serial_16550_flush(SERIAL_COM1);
     serial_16550_flush(SERIAL_COM2);
     (void)serial_16550_write(SERIAL_COM3, line, n);
@@ -84,12 +56,4 @@ _Noreturn void wk_plat_exit(int code) {
   /* QEMU exits with status (value << 1) | 1; the control line is exact. */
   x86_outl(DEBUG_EXIT_PORT, (uint32_t)code);
   x86_halt_forever();
-}
-
-_Noreturn void kvm_fatal(const char *msg) {
-  static const char prefix[] = "wasmkiln: ";
-  (void)wk_plat_console_write(2, prefix, sizeof prefix - 1);
-  (void)wk_plat_console_write(2, msg, str_len(msg));
-  (void)wk_plat_console_write(2, "\n", 1);
-  wk_plat_exit(KVM_EXIT_BOOT_ERROR);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "cpu_x86_64.h"
+#include "kvm.h"
 #include "wk/errno.h"
 #include "wk/platform.h"
 
@@ -32,18 +33,5 @@ int wk_plat_entropy(void *buf, size_t len) {
   if (!have_rdrand) {
     return -WK_ENOSYS;
   }
-  uint8_t *p = buf;
-  while (len > 0) {
-    uint64_t w;
-    if (!rdrand_word(&w)) {
-      return -WK_EIO;
-    }
-    size_t n = len < sizeof w ? len : sizeof w;
-    for (size_t i = 0; i < n; i++) {
-      p[i] = (uint8_t)(w >> (8 * i));
-    }
-    p += n;
-    len -= n;
-  }
-  return 0;
+  return kvm_entropy_fill(buf, len, rdrand_word);
 }

@@ -18,10 +18,10 @@
 #include "kvm.h"
 #include "wk/platform.h"
 
-#define KVM_APIC_CALIB_NS 2000000ull /* 2 ms, once */
+#define KVM_APIC_CALIB_NS 2000000ull  /* 2 ms, once */
 #define KVM_HALT_MAX_NS 1000000000ull /* one halt at most 1 s: callers loop */
 
-static int idle_state;   /* 0 not tried, 1 usable, -1 no APIC timer */
+static int idle_state;     /* 0 not tried, 1 usable, -1 no APIC timer */
 static uint64_t apic_mult; /* timer ticks per ns, 32.32 fixed point */
 
 static int idle_init(void) {

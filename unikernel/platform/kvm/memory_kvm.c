@@ -2,25 +2,24 @@
  * platform/kvm/memory_kvm.c - guard-region linear memory for the kvm image.
  *
  * Linear memory gets WK_MEMORY_RESERVE bytes (4 GiB + 2 GiB guard + 64 KiB) of
- * virtual address space at GUARD_VBASE, far above the identity map of RAM. Only
+ * virtual address space at KVM_GUARD_VBASE, far above the identity map of RAM. Only
  * committed pages are mapped: memory.grow takes 64 KiB of zeroed RAM per Wasm
  * page from the core's kernel heap (wk_kmem_alloc: the top of the RAM region,
  * shared with files and lwIP) and maps it with 4 KiB entries (page-table pages
  * come from the same heap). Code compiled for guard memory then needs no bounds
  * check: an access past the size hits a not-present entry, the #PF handler
- * (arch/x86_64/trap_x86_64.c) hands CR2 to core, and core raises the
+ * (arch/<arch>/trap_<arch>.c) hands the address to core, and core raises the
  * out-of-bounds trap when it lies in the reservation.
  */
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu_x86_64.h"
+#include "kvm.h"
 #include "wk/abi_layout.h"
 #include "wk/core.h"
 #include "wk/errno.h"
 #include "wk/platform.h"
 
-#define GUARD_VBASE (256ull << 30) /* PDPT entries 256..262 of PML4[0]: never RAM here */
 #define PAGE 4096u
 
 /* Weak: the platform library also links without the core (tests/kvm_platform, net_kvm);
@@ -42,7 +41,7 @@ void *wk_plat_memory_reserve(uint64_t size) {
     return 0;
   }
   reserved = 1;
-  return (void *)(uintptr_t)GUARD_VBASE;
+  return (void *)(uintptr_t)KVM_GUARD_VBASE;
 }
 
 static void *table_page(void) {
@@ -53,7 +52,7 @@ static void *table_page(void) {
  * the 64 KiB block behind it. Page-table pages stay: a later grow reuses them. */
 static void release(uintptr_t virt, uint8_t *ram) {
   for (uint32_t p = 0; p < WK_PAGE_SIZE; p += PAGE) {
-    (void)x86_mmu_unmap_mapped(virt + p);
+    (void)kvm_mmu_unmap_mapped(virt + p);
   }
   if (ram != 0) {
     wk_kmem_free(ram, WK_PAGE_SIZE);
@@ -62,7 +61,7 @@ static void release(uintptr_t virt, uint8_t *ram) {
 
 int wk_plat_memory_commit(void *addr, uint64_t size) {
   uintptr_t virt = (uintptr_t)addr;
-  if (virt < GUARD_VBASE || virt - GUARD_VBASE + size > WK_MEMORY_RESERVE ||
+  if (virt < KVM_GUARD_VBASE || virt - KVM_GUARD_VBASE + size > WK_MEMORY_RESERVE ||
       virt % WK_PAGE_SIZE != 0 || size % WK_PAGE_SIZE != 0) {
     return -WK_EINVAL;
   }
@@ -73,14 +72,14 @@ int wk_plat_memory_commit(void *addr, uint64_t size) {
     uint8_t *ram = wk_kmem_alloc(WK_PAGE_SIZE);
     int ok = ram != 0;
     for (uint32_t p = 0; ok && p < WK_PAGE_SIZE; p += PAGE) {
-      ok = x86_mmu_map_page(virt + off + p, (uint64_t)(uintptr_t)(ram + p), table_page) == 0;
+      ok = kvm_mmu_map_page(virt + off + p, (uint64_t)(uintptr_t)(ram + p), table_page) == 0;
     }
     if (!ok) { /* give back what this call took: the memory.grow fails as a whole */
       if (ram != 0) {
         release(virt + off, ram);
       }
       for (uint64_t back = 0; back < off; back += WK_PAGE_SIZE) {
-        release(virt + back, (uint8_t *)(uintptr_t)x86_mmu_unmap_mapped(virt + back));
+        release(virt + back, (uint8_t *)(uintptr_t)kvm_mmu_unmap_mapped(virt + back));
       }
       return -WK_ENOMEM;
     }

@@ -101,7 +101,6 @@ static const char *parse_token(const char *t, size_t len) {
   return NULL;
 }
 
-
 const char *kvm_net_parse(const char *raw) {
   size_t i = 0;
   while (raw[i] != '\0') {
@@ -144,8 +143,9 @@ static int try_window(uint64_t base) {
   virtio_dev d;
   virtio_mmio_probe_result r = virtio_mmio_probe((uintptr_t)base, &d);
   if (r == VIRTIO_MMIO_LEGACY) {
-    warn("wasmkiln: legacy virtio-mmio device ignored "
-         "(QEMU: -global virtio-mmio.force-legacy=false)\n");
+    warn(
+        "wasmkiln: legacy virtio-mmio device ignored "
+        "(QEMU: -global virtio-mmio.force-legacy=false)\n");
     return 0;
   }
   if (r != VIRTIO_MMIO_MODERN || d.device_id != VIRTIO_ID_NET) {
@@ -238,9 +238,7 @@ int wk_plat_net_listeners(wk_plat_listen *out, int max) {
   return wk_netcfg_listeners(&cfg.net, out, max);
 }
 
-const struct wk_net_ops *wk_plat_net_sockets(void) {
-  return NULL; /* the network is the NIC */
-}
+const struct wk_net_ops *wk_plat_net_sockets(void) { return NULL; /* the network is the NIC */ }
 
 int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt) {
   if (nic_state != 1) {

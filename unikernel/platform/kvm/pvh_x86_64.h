@@ -15,14 +15,14 @@
 #define PVH_MEMMAP_RAM 1u /* E820 type 1: usable RAM */
 
 typedef struct pvh_start_info {
-  uint32_t magic;          /* PVH_START_MAGIC */
-  uint32_t version;        /* 0 or 1 */
+  uint32_t magic;   /* PVH_START_MAGIC */
+  uint32_t version; /* 0 or 1 */
   uint32_t flags;
   uint32_t nr_modules;
   uint64_t modlist_paddr;
-  uint64_t cmdline_paddr;  /* NUL-terminated, 0 if none */
+  uint64_t cmdline_paddr; /* NUL-terminated, 0 if none */
   uint64_t rsdp_paddr;
-  uint64_t memmap_paddr;   /* version >= 1: pvh_memmap_entry[memmap_entries] */
+  uint64_t memmap_paddr; /* version >= 1: pvh_memmap_entry[memmap_entries] */
   uint32_t memmap_entries;
   uint32_t reserved;
 } pvh_start_info;

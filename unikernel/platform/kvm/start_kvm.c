@@ -37,24 +37,9 @@ extern void wk_net_drain(uint64_t timeout_ns) __attribute__((weak));
 
 void kvm_start(uint32_t start_info_paddr);
 
-static uint64_t align_up(uint64_t v, uint64_t a) {
-  return (v + a - 1) & ~(a - 1);
-}
-
-static uint64_t align_down(uint64_t v, uint64_t a) {
-  return v & ~(a - 1);
-}
-
-/* The run's packed file system (`wasmkiln run IMAGE --dir`): the first PVH
- * boot module, which QEMU's -initrd loads near the top of RAM. Its pages are
- * kept out of the runtime's memory and read in place. */
-static struct {
-  uint64_t base, size;
-} fs_module;
-
-const uint8_t *wk_plat_fs_image(void) {
-  return fs_module.size ? (const uint8_t *)(uintptr_t)fs_module.base : NULL;
-}
+/* The run's packed file system (`wasmkiln run IMAGE --dir`) is the first PVH
+ * boot module, which QEMU's -initrd loads near the top of RAM: kvm_fs_module
+ * (shared_kvm.c). Its pages are kept out of the runtime's memory and read in place. */
 
 /* The largest usable range above the image and outside the boot module:
  * [*base, *base + return). */
@@ -63,7 +48,7 @@ static uint64_t find_memory(const pvh_start_info *si, uint64_t *base) {
     kvm_fatal("the PVH loader gave no memory map (start_info version 0)");
   }
   const pvh_memmap_entry *map = (const pvh_memmap_entry *)(uintptr_t)si->memmap_paddr;
-  uint64_t floor = align_up((uint64_t)(uintptr_t)_end, MEM_ALIGN);
+  uint64_t floor = kvm_align_up((uint64_t)(uintptr_t)_end, MEM_ALIGN);
   uint64_t best_base = 0, best_size = 0;
   for (uint32_t i = 0; i < si->memmap_entries && i < 128; i++) {
     if (map[i].type != PVH_MEMMAP_RAM || map[i].size == 0) {
@@ -77,19 +62,9 @@ static uint64_t find_memory(const pvh_start_info *si, uint64_t *base) {
     if (start < floor) {
       start = floor;
     }
-    uint64_t mlo = align_down(fs_module.base, MEM_ALIGN);
-    uint64_t mhi = align_up(fs_module.base + fs_module.size, MEM_ALIGN);
-    if (fs_module.size && mlo < end && mhi > start) { /* keep the larger side */
-      uint64_t below = mlo > start ? mlo - start : 0;
-      uint64_t above = end > mhi ? end - mhi : 0;
-      if (below >= above) {
-        end = start + below;
-      } else {
-        start = mhi;
-      }
-    }
-    start = align_up(start, MEM_ALIGN);
-    end = align_down(end, MEM_ALIGN);
+    kvm_avoid_fs_module(&start, &end, MEM_ALIGN);
+    start = kvm_align_up(start, MEM_ALIGN);
+    end = kvm_align_down(end, MEM_ALIGN);
     if (end > start && end - start > best_size) {
       best_base = start;
       best_size = end - start;
@@ -112,8 +87,8 @@ static void run(void *bi) {
   int code = wk_main(bi);
   if (wk_net_drain) {
     /* The guest's last TCP bytes leave before the machine stops. Weak: test
-   * kernels link this platform without the network layer. */
-  if (wk_net_drain) wk_net_drain(WK_NET_DRAIN_NS);
+     * kernels link this platform without the network layer. */
+    if (wk_net_drain) wk_net_drain(WK_NET_DRAIN_NS);
   }
   wk_plat_exit(code);
 }
@@ -139,27 +114,28 @@ void kvm_start(uint32_t start_info_paddr) {
 
   if (si->nr_modules > 0 && si->modlist_paddr != 0) {
     const pvh_module *m = (const pvh_module *)(uintptr_t)si->modlist_paddr;
-    fs_module.base = m->paddr;
-    fs_module.size = m->size;
+    kvm_fs_module.base = m->paddr;
+    kvm_fs_module.size = m->size;
   }
   uint64_t mem_base = 0;
   uint64_t mem_size = find_memory(si, &mem_base);
   if (mem_size < STACK_SIZE + REGION_MIN) {
-    kvm_fatal("not enough memory: the guest needs 8 MiB for its stack and at least 1 MiB "
-              "for the runtime above the image (give the VM more, e.g. -m 16)");
+    kvm_fatal(
+        "not enough memory: the guest needs 8 MiB for its stack and at least 1 MiB "
+        "for the runtime above the image (give the VM more, e.g. -m 16)");
   }
   uint64_t map_end = mem_base + mem_size;
-  if (fs_module.size && fs_module.base + fs_module.size > map_end) {
-    map_end = fs_module.base + fs_module.size;
+  if (kvm_fs_module.size && kvm_fs_module.base + kvm_fs_module.size > map_end) {
+    map_end = kvm_fs_module.base + kvm_fs_module.size;
   }
   uint64_t mapped = x86_mmu_map_identity(map_end);
   if (mapped < mem_base + mem_size) {
-    mem_size = mapped > mem_base ? align_down(mapped - mem_base, MEM_ALIGN) : 0;
+    mem_size = mapped > mem_base ? kvm_align_down(mapped - mem_base, MEM_ALIGN) : 0;
     if (mem_size == 0) {
       kvm_fatal("cannot map the RAM above 4 GiB");
     }
   }
-  if (fs_module.size && mapped < fs_module.base + fs_module.size) {
+  if (kvm_fs_module.size && mapped < kvm_fs_module.base + kvm_fs_module.size) {
     kvm_fatal("cannot map the file system boot module (-initrd)");
   }
   /* si and the command line may lie in [mem_base, +mem_size): no use after here. */

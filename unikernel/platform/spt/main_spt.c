@@ -13,9 +13,9 @@
  * --fs-fd N: an open file holding a packed file system (`wasmkiln run IMAGE
  * --dir`), mapped read-only before the seal; it replaces the image's own.
  */
+#include <asm/stat.h>
 #include <linux/mman.h>
 #include <linux/prctl.h>
-#include <asm/stat.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,7 +39,7 @@ _Noreturn void wk_spt_run_on_stack(void *stack_top, void (*fn)(void *), void *ar
 /* memory_spt.c: the guard reservation for linear memory, SIGSEGV -> trap or crash report. */
 int wk_spt_memory_install(void);
 
-static wk_bootinfo boot; /* platform-private; the core gets a pointer */
+static wk_bootinfo boot;        /* platform-private; the core gets a pointer */
 static const uint8_t *fs_image; /* --fs-fd's mapping, or NULL */
 
 const uint8_t *wk_plat_fs_image(void) { return fs_image; }
@@ -53,8 +53,9 @@ static void put_err(const char *s) {
 static _Noreturn void die(const char *what) {
   put_err("wasmkiln-spt: ");
   put_err(what);
-  put_err("\nusage: IMAGE [--env KEY=VALUE]... [--net TOKEN]... [--fs-fd N] [--die-with-parent] "
-          "[--] ARGS...\n");
+  put_err(
+      "\nusage: IMAGE [--env KEY=VALUE]... [--net TOKEN]... [--fs-fd N] [--die-with-parent] "
+      "[--] ARGS...\n");
   wk_plat_exit(EXIT_USAGE);
 }
 
@@ -83,8 +84,8 @@ static const char *base_name(const char *path) {
 }
 
 static void *map_anon(uint64_t len, int prot) {
-  long r = wk_sys6(__NR_mmap, 0, (long)len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+  long r =
+      wk_sys6(__NR_mmap, 0, (long)len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (r < 0 && r > -4096) die("out of memory (mmap failed)");
   return (void *)r;
 }

@@ -85,8 +85,8 @@ int wk_spt_memory_install(void) {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (r < 0 && r > -4096) return (int)r;
   reservation = (void *)r;
-  r = wk_sys6(__NR_mmap, 0, ALT_STACK_SIZE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  r = wk_sys6(__NR_mmap, 0, ALT_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+              0);
   if (r < 0 && r > -4096) return (int)r;
   struct kernel_stack ss = {.sp = (void *)r, .flags = 0, .size = ALT_STACK_SIZE};
   r = wk_sys3(__NR_sigaltstack, (long)&ss, 0, 0);

@@ -32,14 +32,14 @@
 #include "wk/errno.h"
 
 #define SPT_NET_MTU 1500
-#define FRAME_MAX 1518           /* Ethernet header + 1500 + VLAN tag, no FCS */
-#define RX_BUF (256 * 1024)      /* reassembly: many frames per read */
-#define TX_BUF (128 * 1024)      /* batched frames, written at flush */
-#define WRITE_WAIT_MS 20         /* a full socket: wait this long per round */
+#define FRAME_MAX 1518      /* Ethernet header + 1500 + VLAN tag, no FCS */
+#define RX_BUF (256 * 1024) /* reassembly: many frames per read */
+#define TX_BUF (128 * 1024) /* batched frames, written at flush */
+#define WRITE_WAIT_MS 20    /* a full socket: wait this long per round */
 
 static struct {
-  int fd;  /* -1: no NIC */
-  bool tap; /* fd is a tap device: a frame per read/write, no length prefix */
+  int fd;    /* -1: no NIC */
+  bool tap;  /* fd is a tap device: a frame per read/write, no length prefix */
   bool host; /* --net host: the host's sockets (sock_spt.c), no NIC */
   int nhost, host_fds[WK_PLAT_LISTEN_MAX];
   wk_plat_netcfg net;

@@ -14,12 +14,12 @@
 /* Linux errno -> WASI errno, for the few a console can give. */
 static int wasi_errno(long linux_err) {
   switch (linux_err) {
-    case 9: return WK_EBADF;
-    case 32: return WK_EPIPE;
-    case LINUX_EAGAIN: return WK_EAGAIN;
-    case 14: return WK_EFAULT;
-    case 28: return WK_ENOSPC;
-    default: return WK_EIO;
+  case 9: return WK_EBADF;
+  case 32: return WK_EPIPE;
+  case LINUX_EAGAIN: return WK_EAGAIN;
+  case 14: return WK_EFAULT;
+  case 28: return WK_ENOSPC;
+  default: return WK_EIO;
   }
 }
 

@@ -70,9 +70,9 @@
 #define TCP_NODELAY_ 1
 
 typedef struct {
-  uint32_t arg;            /* ARG_LO(n) or ARG_HI(n) */
-  uint32_t n;              /* how many values */
-  uint32_t v[VALUES_MAX];  /* allowed values */
+  uint32_t arg;           /* ARG_LO(n) or ARG_HI(n) */
+  uint32_t n;             /* how many values */
+  uint32_t v[VALUES_MAX]; /* allowed values */
 } check;
 
 typedef struct {
@@ -126,15 +126,16 @@ int wk_spt_seccomp_install(const wk_spt_sandbox *sb) {
   emit(&p, RET(SECCOMP_RET_KILL_PROCESS));
 
   static const uint32_t plain[] = {__NR_restart_syscall, __NR_clock_gettime, __NR_clock_getres,
-                                   __NR_getrandom, __NR_exit_group, __NR_exit, __NR_rt_sigreturn};
+                                   __NR_getrandom,       __NR_exit_group,    __NR_exit,
+                                   __NR_rt_sigreturn};
   for (unsigned i = 0; i < sizeof plain / sizeof plain[0]; i++) allow(&p, plain[i]);
   const uint32_t rw_prot = PROT_READ | PROT_WRITE;
   allow_arg(&p, __NR_mprotect, ARG_LO(2), &rw_prot, 1);
 
   if (sb->host_sockets) {
-    static const uint32_t any_fd[] = {__NR_read, __NR_write, __NR_shutdown, __NR_close,
-                                      __NR_getsockname, __NR_getpeername, __NR_getsockopt,
-                                      __NR_ppoll};
+    static const uint32_t any_fd[] = {__NR_read,       __NR_write,       __NR_shutdown,
+                                      __NR_close,      __NR_getsockname, __NR_getpeername,
+                                      __NR_getsockopt, __NR_ppoll};
     for (unsigned i = 0; i < sizeof any_fd / sizeof any_fd[0]; i++) allow(&p, any_fd[i]);
     uint32_t fds[WK_SPT_LISTENERS_MAX];
     for (int i = 0; i < sb->nlisteners; i++) fds[i] = (uint32_t)sb->listeners[i];

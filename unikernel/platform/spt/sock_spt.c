@@ -66,23 +66,23 @@ static hsock socks[WK_NET_SOCKETS_MAX];
 
 static int linux_errno(long r) {
   switch (-r) {
-    case EAGAIN: return -WK_EAGAIN;
-    case ECONNRESET: return -WK_ECONNRESET;
-    case EPIPE: return -WK_EPIPE;
-    case ENOTCONN: return -WK_ENOTCONN;
-    case ETIMEDOUT: return -WK_ETIMEDOUT;
-    case ECONNABORTED: return -WK_ECONNABORTED;
-    case ECONNREFUSED: return -WK_ECONNREFUSED;
-    case EHOSTUNREACH: return -WK_EHOSTUNREACH;
-    case ENETUNREACH: return -WK_ENETUNREACH;
-    case ENETDOWN: return -WK_ENETDOWN;
-    case EMFILE:
-    case ENFILE: return -WK_EMFILE;
-    case ENOMEM:
-    case ENOBUFS: return -WK_ENOMEM;
-    case EBADF: return -WK_EBADF;
-    case EINVAL: return -WK_EINVAL;
-    default: return -WK_EIO;
+  case EAGAIN: return -WK_EAGAIN;
+  case ECONNRESET: return -WK_ECONNRESET;
+  case EPIPE: return -WK_EPIPE;
+  case ENOTCONN: return -WK_ENOTCONN;
+  case ETIMEDOUT: return -WK_ETIMEDOUT;
+  case ECONNABORTED: return -WK_ECONNABORTED;
+  case ECONNREFUSED: return -WK_ECONNREFUSED;
+  case EHOSTUNREACH: return -WK_EHOSTUNREACH;
+  case ENETUNREACH: return -WK_ENETUNREACH;
+  case ENETDOWN: return -WK_ENETDOWN;
+  case EMFILE:
+  case ENFILE: return -WK_EMFILE;
+  case ENOMEM:
+  case ENOBUFS: return -WK_ENOMEM;
+  case EBADF: return -WK_EBADF;
+  case EINVAL: return -WK_EINVAL;
+  default: return -WK_EIO;
   }
 }
 
@@ -248,10 +248,9 @@ static long hs_recv(int s, void *buf, size_t len) {
   if (len == 0) return 0;
   long r = sys(__NR_read, h->fd, (long)buf, (long)len, 0, 0, 0);
   if (r < 0 || (size_t)r < len) h->known &= (uint16_t)~POLLIN; /* drained, or an error */
-  if (r == 0) h->known |= POLLHUP;                            /* end of stream */
+  if (r == 0) h->known |= POLLHUP;                             /* end of stream */
   return r < 0 ? linux_errno(r) : r;
 }
-
 
 static long hs_send_part(int s, const void *buf, size_t len, int more) {
   hsock *h = get(s, HS_CONN);
@@ -414,6 +413,4 @@ static const wk_net_ops host_ops = {
     .close = hs_close,
 };
 
-const struct wk_net_ops *wk_plat_net_sockets(void) {
-  return wk_spt_net_host() ? &host_ops : NULL;
-}
+const struct wk_net_ops *wk_plat_net_sockets(void) { return wk_spt_net_host() ? &host_ops : NULL; }

@@ -22,6 +22,8 @@ static inline long wk_sys6(long nr, long a, long b, long c, long d, long e, long
   return ret;
 }
 
-static inline long wk_sys3(long nr, long a, long b, long c) { return wk_sys6(nr, a, b, c, 0, 0, 0); }
+static inline long wk_sys3(long nr, long a, long b, long c) {
+  return wk_sys6(nr, a, b, c, 0, 0, 0);
+}
 
 #endif /* WK_SYSCALL_SPT_X86_64_H */
