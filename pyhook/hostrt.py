@@ -79,6 +79,37 @@ BAD_INDEX = 0x102  # WK_HOST_BAD_INDEX
 LIBRARY = "libwasmkiln-host.so"
 
 
+def pack_slots(
+    args: Sequence[int],
+    nresults: int,
+    param_types: Sequence[int] | None = None,
+    result_types: Sequence[int] | None = None,
+) -> tuple[list[int], list[int]]:
+    """The 8-byte slots wk_host_invoke takes for `args` (room for the results too), and the
+    result types. Without types every value is one slot; with the value type bytes, a v128
+    takes two (abi.slot_offsets), low half first. Shared with the aarch64 agent
+    (hostrt_remote.py), whose wire carries the same slots."""
+    ptypes = list(param_types) if param_types is not None else [0] * len(args)
+    rtypes = list(result_types) if result_types is not None else [0] * nresults
+    slots = [0] * max(abi.slot_count(ptypes), abi.slot_count(rtypes), 1)
+    for a, t, at in zip(args, ptypes, abi.slot_offsets(ptypes), strict=True):
+        slots[at // 8] = a & 0xFFFFFFFFFFFFFFFF
+        if t == abi.V128_TYPE:
+            slots[at // 8 + 1] = (a >> 64) & 0xFFFFFFFFFFFFFFFF
+    return slots, rtypes
+
+
+def unpack_slots(slots: Sequence[int], result_types: Sequence[int]) -> list[int]:
+    """The results in `slots` after a call (pack_slots' layout): a v128 as one integer."""
+    results = []
+    for t, at in zip(result_types, abi.slot_offsets(result_types), strict=True):
+        value = int(slots[at // 8])
+        if t == abi.V128_TYPE:
+            value |= int(slots[at // 8 + 1]) << 64
+        results.append(value)
+    return results
+
+
 class HostError(Exception):
     """The host runtime refused something (instantiation, a bad limit); says why."""
 
@@ -167,22 +198,10 @@ class Instance:
         parameters and results, a v128 takes two slots (abi.slot_offsets) and comes back as
         one 128-bit integer.
         """
-        ptypes = list(param_types) if param_types is not None else [0] * len(args)
-        rtypes = list(result_types) if result_types is not None else [0] * nresults
-        n = max(abi.slot_count(ptypes), abi.slot_count(rtypes), 1)
-        slots = self._rt.ffi.new("uint64_t[]", n)
-        for a, t, at in zip(args, ptypes, abi.slot_offsets(ptypes), strict=True):
-            slots[at // 8] = a & 0xFFFFFFFFFFFFFFFF
-            if t == abi.V128_TYPE:
-                slots[at // 8 + 1] = (a >> 64) & 0xFFFFFFFFFFFFFFFF
-        code = int(self._rt.lib.wk_host_invoke(self.ptr, func, slots))
-        results = []
-        for t, at in zip(rtypes, abi.slot_offsets(rtypes), strict=True):
-            value = int(slots[at // 8])
-            if t == abi.V128_TYPE:
-                value |= int(slots[at // 8 + 1]) << 64
-            results.append(value)
-        return code, results
+        slots, rtypes = pack_slots(args, nresults, param_types, result_types)
+        cells = self._rt.ffi.new("uint64_t[]", slots)
+        code = int(self._rt.lib.wk_host_invoke(self.ptr, func, cells))
+        return code, unpack_slots(list(cells), rtypes)
 
     def func(self, index: int) -> Func:
         return Func(self._rt, self._check(self._rt.lib.wk_host_func(self.ptr, index), "func"))

@@ -17,8 +17,6 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from wasmkiln.bridge import abi
-
 from . import hostrt
 from .runtime import runtime_dir
 
@@ -179,14 +177,10 @@ class RemoteInstance(hostrt.Instance):
         param_types: Sequence[int] | None = None,
         result_types: Sequence[int] | None = None,
     ) -> tuple[int, list[int]]:
-        """hostrt.Instance.invoke through the agent: one 8-byte slot per value (the agent's
-        protocol carries no v128, which AArch64 code does not have yet: HostError)."""
-        if abi.V128_TYPE in (*(param_types or ()), *(result_types or ())):
-            raise hostrt.HostError("v128 values are not supported by the aarch64 agent")
-        n = max(len(args), nresults, 1)
-        slots = [a & 0xFFFFFFFFFFFFFFFF for a in args] + [0] * (n - len(args))
-        code, *out = self._rt.call("V", self.ptr, func, n, *slots)
-        return int(code, 16), [int(x, 16) for x in out[:nresults]]
+        """hostrt.Instance.invoke through the agent, whose wire carries the same slots."""
+        slots, rtypes = hostrt.pack_slots(args, nresults, param_types, result_types)
+        code, *out = self._rt.call("V", self.ptr, func, len(slots), *slots)
+        return int(code, 16), hostrt.unpack_slots([int(x, 16) for x in out], rtypes)
 
     def _get(self, op: str, what: str, *index: int) -> int:
         return _nonnull(self._rt.number(op, self.ptr, *index), what)

@@ -398,6 +398,28 @@ def test_simd_program_in_images(
     assert proc.stdout == want
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["llvm-O0", "llvm"])
+def test_simd_program_in_aarch64_images(
+    backend: str, simd_program: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The same program as AArch64 code (LLVM only there: the dev tier -O0 and release -O2)
+    on aarch64-kvm (QEMU virt): wasmtime's output, NEON state kept across WASI calls."""
+    from test_run import _need as need_target
+    from test_run import wasmkiln
+
+    need_target("aarch64-kvm")
+    wasm, want = simd_program
+    image = tmp_path / f"simd-{backend}.img"
+    proc = wasmkiln(
+        "build", str(wasm), "--target", "aarch64-kvm", "--backend", backend, "-o", str(image)
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = wasmkiln("run", str(image))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == want
+
+
 V128_GUARD_EDGES = [
     # (name, body of _start, traps): 16-byte and lane accesses at the edges of memory
     ("last16", "(drop (v128.load (i32.const 0xfff0)))", False),

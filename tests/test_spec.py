@@ -80,10 +80,15 @@ def test_spec_suite(backend: str, arch: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
-def test_simd_spec_suite(backend: str) -> None:
-    """Every command of the 56 simd_* scripts passes (v128 values, lane-wise NaN patterns)."""
-    _check_suite(backend, simd=True, least=25000)
+@pytest.mark.parametrize(
+    ("backend", "arch"),
+    [("cranelift", "x86_64"), ("llvm", "x86_64"), ("llvm-O0", "aarch64"), ("llvm", "aarch64")],
+)
+def test_simd_spec_suite(backend: str, arch: str) -> None:
+    """Every command of the 56 simd_* scripts passes (v128 values, lane-wise NaN patterns), on
+    x86_64 and on AArch64 code (v128 values cross the aarch64 agent as two slots each)."""
+    _require_agent(arch)
+    _check_suite(backend, simd=True, least=25000, arch=arch)
 
 
 # spec3 (.wast): "file.json:line" -> why it fails, on both backends.
