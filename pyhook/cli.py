@@ -188,8 +188,9 @@ def _net_defaults(publish: list[str], listen: list[str]) -> NetDefaults:
     return NetDefaults(tuple(publish), tuple(listen))
 
 
-def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefaults]:
-    """The image to run (given, or built from a module into the cache) and its recorded ports."""
+def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, dict]:
+    """The image to run (given, or built from a module into the cache) and its build info
+    (imageinfo.read_image_info: recorded ports, CPU level, memory, own sockets)."""
     if args.image is None:
         wasm, name = _default_example()
     elif _is_wasm(args.image):
@@ -202,19 +203,14 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, NetDefa
             raise UsageError(f"{args.image} is neither a Wasm module nor a wasmkiln image")
         if args.target and args.target != info.get("target"):
             raise UsageError(f"{args.image} was built for {info.get('target')}, not {args.target}")
-        return (
-            args.image,
-            get_target(info["target"]),
-            info.get("module", args.image.stem),
-            NetDefaults.from_info(info),
-        )
+        return args.image, get_target(info["target"]), info.get("module", args.image.stem), info
     target = get_target(args.target or DEFAULT_TARGET)
     plan = _plan(args, target)
     key = plan.cache_key(wasm, name)
     out = imagecache.use(
         f"{name}-{key}{target.image_suffix}", lambda path: plan.build(wasm, path, name)
     )
-    return out, target, name, NetDefaults()
+    return out, target, name, read_image_info(out) or {}
 
 
 def _check_network(args: argparse.Namespace, net: NetOptions) -> None:
@@ -256,7 +252,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--memory takes a size in MiB, got {args.memory}")
     net = net_options(args.publish, args.listen)  # checked before a module is compiled
     _check_network(args, net)
-    image, target, name, baked = _image_for_run(args)
+    image, target, name, info = _image_for_run(args)
+    baked = NetDefaults.from_info(info)
     if not net.forwards and (baked.publish or baked.listen):  # the run names no port
         net = net_options(list(baked.publish), list(baked.listen))
     opts = RunOptions(
@@ -270,7 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         machine=args.machine,
     )
     if not args.dir or args.image is None or _is_wasm(args.image):  # packed in the cached image
-        return _boot(image, target, opts, args.memory)
+        return _boot(image, target, opts, args.memory, info)
     # A built image with --dir: the folders are packed now and handed to the guest at boot
     # (kvm: a PVH boot module; spt: a mapped file), replacing those packed at build time.
     import tempfile
@@ -280,15 +277,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="wasmkiln-dirs-") as tmp:
         opts.fs_image = Path(tmp) / "fs.bin"
         pack_dirs(_dirs(args), opts.fs_image)
-        return _boot(image, target, opts, args.memory)
+        return _boot(image, target, opts, args.memory, info)
 
 
-def _boot(image: Path, target: Target, opts: RunOptions, memory: int | None) -> int:
+def _boot(image: Path, target: Target, opts: RunOptions, memory: int | None, info: dict) -> int:
     """run_image, a kvm guest's memory sized from what the image needs unless --memory says."""
     if target.platform == "kvm":
-        info = read_image_info(image) or {}
         opts.memory_mb = memory_mb(image, info, opts.fs_image, memory, _say)
-    return run_image(image, target, opts)
+    return run_image(image, target, opts, info)
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
@@ -676,31 +672,26 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
     return p
 
 
+def _loaded(module: str, name: str) -> tuple[type[Exception], ...]:
+    """Error class `name` of `module` when that module is loaded, else none: an error of a
+    module never imported cannot have been raised, so start-up need not import it."""
+    loaded = sys.modules.get(module)
+    return (getattr(loaded, name),) if loaded else ()
+
+
 def _user_error_code(e: Exception) -> int | None:
     """The exit code of a user error (2: the command line; 1: the module or the build), or
-    None for a fault of wasmkiln's own. The error classes are imported here, not at start-up:
-    an error of a module never loaded cannot have been raised."""
+    None for a fault of wasmkiln's own."""
     usage: tuple[type[Exception], ...] = (
-        UsageError,
-        TargetError,
-        ProfileError,
-        imagecache.CacheError,
+        UsageError, TargetError, ProfileError, imagecache.CacheError,
+        *_loaded(f"{__package__}.manifest", "ManifestError"),
+        *_loaded(f"{__package__}.pack", "PackError"),
+    )  # fmt: skip
+    failed: tuple[type[Exception], ...] = (
+        RuntimeNotFound,
+        *_loaded(f"{__package__}.image", "ImageError"),
+        *_loaded("wasmkiln.bridge.errors", "WasmError"),
     )
-    failed: tuple[type[Exception], ...] = (RuntimeNotFound,)
-    for module, names, code in (
-        ("manifest", ("ManifestError",), 2),
-        ("pack", ("PackError",), 2),
-        ("image", ("ImageError",), 1),
-    ):
-        loaded = sys.modules.get(f"{__package__}.{module}")
-        classes = tuple(getattr(loaded, n) for n in names) if loaded else ()
-        if code == 2:
-            usage += classes
-        else:
-            failed += classes
-    errors = sys.modules.get("wasmkiln.bridge.errors")
-    if errors is not None:
-        failed += (errors.WasmError,)
     if isinstance(e, usage):
         return 2
     return 1 if isinstance(e, failed) else None

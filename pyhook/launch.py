@@ -112,7 +112,7 @@ class Launcher:
         chosen = get_target(triple)
         if chosen.platform == "kvm":  # sized from what the image needs (pyhook/guestmem.py)
             opts.memory_mb = memory_mb(path, info, None, None)
-        return run_image(path, chosen, opts)
+        return run_image(path, chosen, opts, info)
 
     def main(self, name: str) -> int:
         """A console entry point: guest arguments from the command line, errors as one line."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .runner import RunError, RunOptions, kvm_cmdline
+from .runner import RunError, RunOptions, qemu_boot_args
 from .targets import Target
 
 __all__ = ["qemu_command_aarch64"]
@@ -60,30 +60,7 @@ def qemu_command_aarch64(
         "tcg",
         "-cpu",
         _CPU,
-        "-m",
-        str(opts.memory_mb),
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-kernel",
-        str(image),
-        *(["-initrd", str(opts.fs_image)] if opts.fs_image else []),
-        "-append",
-        kvm_cmdline(opts),
-        "-add-fd",
-        f"fd={out_fds[0]},set=1",
-        "-chardev",
-        "file,id=out,path=/dev/fdset/1,append=on",
-        "-add-fd",
-        f"fd={out_fds[1]},set=2",
-        "-chardev",
-        "file,id=err,path=/dev/fdset/2,append=on",
-        "-chardev",
-        f"file,id=ctl,path={control}",
-        "-serial",
-        "chardev:out",
+        *qemu_boot_args(image, opts, control, out_fds),
         "-global",
         "virtio-mmio.force-legacy=false",
         *_console("wkerr", "err", 31),

@@ -140,6 +140,26 @@ def qemu_command(
         "-accel",
         accel,
         *cpu,
+        *qemu_boot_args(image, opts, control, out_fds),
+        # microvm creates only COM1 itself; COM2 (stderr) and COM3 (control) are added.
+        "-device",
+        "isa-serial,chardev=err,index=1",
+        "-device",
+        "isa-serial,chardev=ctl,index=2",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=4",
+        *(opts.net.qemu_args(net_fd, opts.machine) if opts.net.wanted else []),
+    ]
+
+
+def qemu_boot_args(
+    image: Path, opts: RunOptions, control: Path, out_fds: tuple[int, int]
+) -> list[str]:
+    """What every machine's QEMU argv shares (x86_64's qemu_command, qemu_aarch64's): memory,
+    no default devices or display, the kernel with its boot module (`--dir` at run time) and
+    command line, and the guest's output: chardevs `out` and `err` on `out_fds` (fd sets, see
+    qemu_command), `ctl` on the control file, and the first serial port on `out`."""
+    return [
         "-m",
         str(opts.memory_mb),
         # -display none, not -nographic: with it SeaBIOS (q35) would print on COM1 (stdout).
@@ -150,7 +170,7 @@ def qemu_command(
         "-no-reboot",
         "-kernel",
         str(image),
-        *(["-initrd", str(opts.fs_image)] if opts.fs_image else []),  # PVH boot module
+        *(["-initrd", str(opts.fs_image)] if opts.fs_image else []),  # the boot module
         "-append",
         kvm_cmdline(opts),
         "-add-fd",
@@ -163,16 +183,8 @@ def qemu_command(
         "file,id=err,path=/dev/fdset/2,append=on",
         "-chardev",
         f"file,id=ctl,path={control}",
-        # microvm creates only COM1 itself; COM2 (stderr) and COM3 (control) are added.
         "-serial",
         "chardev:out",
-        "-device",
-        "isa-serial,chardev=err,index=1",
-        "-device",
-        "isa-serial,chardev=ctl,index=2",
-        "-device",
-        "isa-debug-exit,iobase=0xf4,iosize=4",
-        *(opts.net.qemu_args(net_fd, opts.machine) if opts.net.wanted else []),
     ]
 
 
@@ -379,7 +391,7 @@ def _stop_passt(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def spt_net_backend(image: Path, opts: RunOptions) -> str | None:
+def spt_net_backend(info: dict, opts: RunOptions) -> str | None:
     """ "host", "passt" or "tap" for an spt run that wants a network (None: it does not);
     RunError when the choice cannot work."""
     if opts.net_backend not in SPT_NET_BACKENDS:
@@ -406,10 +418,7 @@ def spt_net_backend(image: Path, opts: RunOptions) -> str | None:
         return "host"
     if opts.net_backend == "passt" or opts.net.needs_nic or not opts.net.forwards:
         return "passt"
-    from .imageinfo import read_image_info
-
-    own = (read_image_info(image) or {}).get("own_sockets", False)
-    return "passt" if own else "host"
+    return "passt" if info.get("own_sockets", False) else "host"
 
 
 def _host_listeners(net: NetOptions) -> list[int]:
@@ -442,7 +451,7 @@ def _host_listeners(net: NetOptions) -> list[int]:
     return fds
 
 
-def run_spt(image: Path, opts: RunOptions) -> int:
+def run_spt(image: Path, opts: RunOptions, info: dict) -> int:
     argv = [str(image.absolute()), "--die-with-parent"]  # a bare name would be looked up on PATH
     for e in opts.env:
         argv += ["--env", e]
@@ -450,7 +459,7 @@ def run_spt(image: Path, opts: RunOptions) -> int:
     if opts.fs_image is not None:
         fs_fd = os.open(opts.fs_image, os.O_RDONLY | os.O_CLOEXEC)
         argv += ["--fs-fd", str(fs_fd)]
-    backend = spt_net_backend(image, opts)
+    backend = spt_net_backend(info, opts)
     passt, fd = _net_fd(opts, kvm=False) if backend in ("passt", "tap") else (None, None)
     host_fds = _host_listeners(opts.net) if backend == "host" else []
     net_fd = -1 if fd is None else fd
@@ -488,14 +497,12 @@ def run_spt(image: Path, opts: RunOptions) -> int:
     return proc.returncode
 
 
-def check_cpu(image: Path, target: Target, opts: RunOptions) -> None:
+def check_cpu(image: Path, info: dict, target: Target, opts: RunOptions) -> None:
     """Refuse, before starting, an image built for a CPU level (--target-cpu) that the CPU
     it would run on lacks: the host's for spt and KVM. QEMU's TCG CPU (`-cpu max`) is not
     checked here: QEMU 7.2 emulates x86-64-v3 but not v4, and a missing instruction there
     ends the guest with an "invalid opcode" crash report."""
-    from .imageinfo import read_image_info
-
-    level = (read_image_info(image) or {}).get("cpu")
+    level = info.get("cpu")
     on_host = (
         target.platform == "spt" or opts.accel == "kvm" or (opts.accel == "auto" and kvm_usable())
     )
@@ -512,8 +519,14 @@ def check_cpu(image: Path, target: Target, opts: RunOptions) -> None:
         )
 
 
-def run_image(image: Path, target: Target, opts: RunOptions) -> int:
-    check_cpu(image, target, opts)
+def run_image(image: Path, target: Target, opts: RunOptions, info: dict | None = None) -> int:
+    """Start `image`; `info` is its build info (imageinfo.read_image_info) when the caller has
+    read it already, so a run reads it once."""
+    if info is None:
+        from .imageinfo import read_image_info
+
+        info = read_image_info(image) or {}
+    check_cpu(image, info, target, opts)
     if target.platform == "kvm":
         return run_kvm(image, opts, target)
-    return run_spt(image, opts)
+    return run_spt(image, opts, info)
