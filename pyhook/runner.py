@@ -378,7 +378,36 @@ def _start_passt(net: NetOptions) -> tuple[subprocess.Popen[bytes], int]:
         raise RunError(f"cannot start passt: {e.strerror}") from None
     finally:
         theirs.close()
+    _await_listening(proc, {f.host_port for f in net.forwards})
     return proc, ours.detach()
+
+
+PASST_READY_S = 2.0
+"""How long the runner waits for passt to listen on the forwarded host ports."""
+
+
+def _await_listening(proc: subprocess.Popen[bytes], ports: set[int]) -> None:
+    """Wait until the host has a listening TCP socket on each of `ports` (passt binds them
+    as it starts), passt exits, or PASST_READY_S pass. Without it a guest that starts listening
+    at once (an address given at boot, no DHCP through passt first) says it serves while a
+    client of the published port is still refused."""
+    import time
+
+    deadline = time.monotonic() + PASST_READY_S
+    while ports and proc.poll() is None and time.monotonic() < deadline:
+        listening: set[int] = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+                    listening.add(int(fields[1].rsplit(":", 1)[1], 16))
+        if ports <= listening:
+            return
+        time.sleep(0.001)
 
 
 def _stop_passt(proc: subprocess.Popen[bytes]) -> None:
