@@ -116,7 +116,19 @@ def _info_c(
     return (
         f'__attribute__((used, section("{INFO_SECTION}"))) '
         f'static const char wk_image_info[] = "{escaped}";\n'
-    )
+    ) + _net_tokens_c(net)
+
+
+def _net_tokens_c(net: NetDefaults) -> str:
+    """The recorded ports as the kernel's own listener tokens (`wk_image_net_tokens`, read by
+    the kvm platform when its command line names no listener): an image then serves its ports
+    under a launcher that passes none, such as urunc (docs/kubernetes.md)."""
+    if not (net.publish or net.listen):
+        return ""
+    from .netopts import NetOptions
+
+    tokens = NetOptions.parse(list(net.publish), list(net.listen), None, None).kvm_tokens()
+    return f'const char wk_image_net_tokens[] = "{" ".join(tokens)}";\n'
 
 
 def build_image(

@@ -101,6 +101,32 @@ static const char *parse_token(const char *t, size_t len) {
   return NULL;
 }
 
+/* The image's recorded listeners (kvm.h wk_image_net_tokens): its net.listen=
+ * and net.publish= tokens only. */
+static const char *image_listeners(const char *tokens) {
+  size_t i = 0;
+  while (tokens[i] != '\0') {
+    if (tokens[i] == ' ') {
+      i++;
+      continue;
+    }
+    size_t start = i;
+    while (tokens[i] != '\0' && tokens[i] != ' ') {
+      i++;
+    }
+    const char *t = tokens + start;
+    if (wk_netcfg_prefix(t, i - start, "net.listen=") ||
+        wk_netcfg_prefix(t, i - start, "net.publish=")) {
+      bool taken;
+      const char *err = wk_netcfg_token(&cfg.net, t, i - start, &taken);
+      if (err != NULL) {
+        return err;
+      }
+    }
+  }
+  return NULL;
+}
+
 const char *kvm_net_parse(const char *raw) {
   size_t i = 0;
   while (raw[i] != '\0') {
@@ -113,6 +139,12 @@ const char *kvm_net_parse(const char *raw) {
       i++;
     }
     const char *err = parse_token(raw + start, i - start);
+    if (err != NULL) {
+      return err;
+    }
+  }
+  if (cfg.net.nlisten == 0 && wk_image_net_tokens) {
+    const char *err = image_listeners(wk_image_net_tokens);
     if (err != NULL) {
       return err;
     }
