@@ -11,6 +11,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import imagecache
@@ -411,8 +412,46 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
 
+# ---- oci: an OCI image for urunc (Kubernetes), pyhook/oci.py ----
+def _add_oci_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], *flag_groups: Callable[..., None]
+) -> None:
+    from .oci import HYPERVISORS, UNIKERNEL_TYPES
+
+    o = sub.add_parser(
+        "oci",
+        help="write an OCI image (layout + archive) that urunc runs",
+        description="Build MODULE (as `build` does: its options, args, env, folders and "
+        "ports baked in) or take a built x86_64-kvm IMAGE, and write it as an OCI image "
+        "layout in DIR plus DIR.tar for docker/podman load, with urunc's settings "
+        "(/urunc.json and annotations). Same input, same digest. See docs/kubernetes.md.",
+    )
+    o.add_argument("module", type=Path, metavar="MODULE|IMAGE")
+    o.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    o.add_argument("--hypervisor", choices=HYPERVISORS, default="qemu")
+    o.add_argument(
+        "--unikernel-type",
+        choices=UNIKERNEL_TYPES,
+        help="urunc's unikernelType, the command-line form urunc writes (default: mewz "
+        "on qemu, unikraft on firecracker)",
+    )
+    o.add_argument("--tag", default="latest", metavar="[NAME:]TAG", help="default: latest")
+    o.add_argument("--archive", type=Path, metavar="TAR", help="default: DIR.tar")
+    bake, ports, compile_ = flag_groups
+    bake(o)
+    ports(o, "bake into the image: ")
+    compile_(o, None)
+    o.set_defaults(func=cmd_oci)
+
+
+def cmd_oci(args: argparse.Namespace) -> int:
+    from .oci import cmd_oci as write
+
+    return write(args)
+
+
 # ---- parser -----------------------------------------------------------------
-_LIGHT_COMMANDS = ("build", "cmake-dir", "run", "inspect", "wast", "targets", "cache")
+_LIGHT_COMMANDS = ("build", "cmake-dir", "run", "inspect", "wast", "targets", "cache", "oci")
 """Commands whose parser leaves out `fuzz`'s (its arguments come from pyhook/fuzz.py, which
 imports the fuzzers and wasmtime's helpers)."""
 
@@ -505,6 +544,22 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
             "on the host",
         )
 
+    def bake_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--arg",
+            action="append",
+            default=[],
+            metavar="ARG",
+            help="bake a guest argument into the image (before the run's arguments)",
+        )
+        sp.add_argument(
+            "--env",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="bake an environment variable into the image (a run's --env overrides)",
+        )
+
     b = sub.add_parser(
         "build",
         help="compile a .wasm module (or the manifest's images)",
@@ -527,23 +582,12 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
         metavar="NAME",
         help="build only this image of the manifest (repeatable)",
     )
-    b.add_argument(
-        "--arg",
-        action="append",
-        default=[],
-        metavar="ARG",
-        help="bake a guest argument into the image (before the run's arguments)",
-    )
-    b.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="bake an environment variable into the image (a run's --env overrides)",
-    )
+    bake_flags(b)
     port_flags(b, "record in the image, for runs that publish no port of their own: ")
     compile_flags(b, None, several=True)
     b.set_defaults(func=cmd_build)
+
+    _add_oci_command(sub, bake_flags, port_flags, compile_flags)
 
     c = sub.add_parser(
         "cmake-dir",
@@ -686,6 +730,7 @@ def _user_error_code(e: Exception) -> int | None:
         UsageError, TargetError, ProfileError, imagecache.CacheError,
         *_loaded(f"{__package__}.manifest", "ManifestError"),
         *_loaded(f"{__package__}.pack", "PackError"),
+        *_loaded(f"{__package__}.oci", "OciError"),
     )  # fmt: skip
     failed: tuple[type[Exception], ...] = (
         RuntimeNotFound,
