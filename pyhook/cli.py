@@ -731,6 +731,7 @@ def _user_error_code(e: Exception) -> int | None:
         *_loaded(f"{__package__}.manifest", "ManifestError"),
         *_loaded(f"{__package__}.pack", "PackError"),
         *_loaded(f"{__package__}.oci", "OciError"),
+        *_loaded(f"{__package__}.cli", "UsageError"),  # run as __main__, imported by oci.py
     )  # fmt: skip
     failed: tuple[type[Exception], ...] = (
         RuntimeNotFound,

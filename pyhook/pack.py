@@ -199,8 +199,8 @@ def fingerprint(dirs: Sequence[DirMapping]) -> str:
 
 
 def _c_array(name: str, items: Iterable[str]) -> str:
-    body = ", ".join(c_string(s) for s in items)
-    return f"static const char *const {name}[] = {{{body}, 0}};\n"
+    body = "".join(f"{c_string(s)}, " for s in items)  # `{, 0}` would not compile
+    return f"static const char *const {name}[] = {{{body}0}};\n"
 
 
 def config_c(fs_blob: Path | None, args: Sequence[str] = (), env: Sequence[str] = ()) -> str | None:
