@@ -12,7 +12,7 @@ import pytest
 
 def wasmkiln(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=120,

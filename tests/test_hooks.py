@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from wasmkiln.pyhook import build_meta
-from wasmkiln.pyhook.imageinfo import read_image_info
-from wasmkiln.pyhook.manifest import ManifestError, find_manifest, load_manifest
-from wasmkiln.pyhook.profiles import (
+from wasmkiln.pyhook.hooks.manifest import ManifestError, find_manifest, load_manifest
+from wasmkiln.pyhook.image.imageinfo import read_image_info
+from wasmkiln.pyhook.image.profiles import (
     BUILTIN_PROFILES,
     RELEASE_BACKEND,
     ProfileError,
@@ -33,7 +33,7 @@ HELLO_WAT = REPO / "pyhook" / "examples" / "hello.wat"
 
 def wasmkiln(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

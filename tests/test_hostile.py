@@ -40,7 +40,7 @@ def _run(
         pytest.skip("qemu-system-x86_64 is not installed")
     wasm = _assemble(tmp_path, name, wat)
     image = tmp_path / f"{name}-{target}.img"
-    cli = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+    cli = [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
     build = subprocess.run(
         [*cli, "build", str(wasm), "--target", target, "-o", str(image), *build_flags],
         capture_output=True,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from wasmkiln.pyhook.runtime import runtime_dir, target_has_network
+from wasmkiln.pyhook.image.runtime import runtime_dir, target_has_network
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "pyhook" / "examples" / "hello.wasm"
@@ -42,7 +42,7 @@ def wasmkiln(*args: str, runtime: Path | None = None) -> subprocess.CompletedPro
     if runtime is not None:
         env["WASMKILN_RUNTIME_DIR"] = str(runtime)
     return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=120,

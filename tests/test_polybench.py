@@ -21,7 +21,7 @@ KVM_SAMPLE = ["2mm", "cholesky", "durbin", "floyd-warshall", "nussinov"]
 
 def _wasmkiln(*args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args], capture_output=True, timeout=300
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args], capture_output=True, timeout=300
     )
 
 

@@ -26,7 +26,7 @@ TRAP_EXIT = 134
 
 def wasmkiln(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -34,8 +34,8 @@ def wasmkiln(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[st
 
 
 def _need(target: str) -> None:
-    from wasmkiln.pyhook.targets import TARGETS as KNOWN
-    from wasmkiln.pyhook.targets import runtime_built
+    from wasmkiln.pyhook.image.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.image.targets import runtime_built
 
     if target in QEMU and shutil.which(QEMU[target][0]) is None:
         pytest.skip(f"{QEMU[target][0]} is not installed (Debian: {QEMU[target][1]})")
@@ -87,7 +87,7 @@ def test_run_module_directly_builds_to_cache(target: str, tmp_path: Path) -> Non
         [
             sys.executable,
             "-m",
-            "wasmkiln.pyhook.cli",
+            "wasmkiln.pyhook.cli.main",
             "run",
             "--target",
             target,
@@ -131,7 +131,7 @@ def test_output_appends_to_a_regular_file(
             [
                 sys.executable,
                 "-m",
-                "wasmkiln.pyhook.cli",
+                "wasmkiln.pyhook.cli.main",
                 "run",
                 str(image),
                 "--env",

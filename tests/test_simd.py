@@ -30,7 +30,7 @@ from wasmkiln.bridge.decode_expr import read_uleb
 from wasmkiln.bridge.errors import UnsupportedError
 from wasmkiln.bridge.opcodes_simd import SIMD_OPS, SimdImm
 from wasmkiln.bridge.validate import validate
-from wasmkiln.pyhook import wast
+from wasmkiln.pyhook.spec import wast
 
 wasmtime = pytest.importorskip("wasmtime", reason="the wasmtime package is the reference")
 

@@ -23,7 +23,7 @@ MATMUL = REPO / "bench" / "kernels" / "matmul.c"  # double loops LLVM vectorises
 
 def wasmkiln(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *argv],
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *argv],
         capture_output=True,
         text=True,
         timeout=600,

@@ -97,7 +97,7 @@ def make_tree(root: Path) -> Path:
 
 def wasmkiln(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -90,7 +90,7 @@ BENCH_WAT = r"""
 
 def wasmkiln(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -159,8 +159,8 @@ def test_run_dir_on_a_built_image_replaces_its_folders(target: str, tmp_path: Pa
     qemu = {"x86_64-kvm": "qemu-system-x86_64", "aarch64-kvm": "qemu-system-aarch64"}
     if target in qemu and shutil.which(qemu[target]) is None:
         pytest.skip(f"{qemu[target]} is not installed")
-    from wasmkiln.pyhook.targets import TARGETS as KNOWN
-    from wasmkiln.pyhook.targets import runtime_built
+    from wasmkiln.pyhook.image.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.image.targets import runtime_built
 
     if not runtime_built(KNOWN[target]):
         pytest.skip(f"the {target} runtime was not built (Debian: gcc-aarch64-linux-gnu)")

@@ -32,11 +32,17 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .imageinfo import NetDefaults
-from .netopts import NetOptionError, NetOptions
-from .pack import DirMapping, PackError
-from .profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, Profile, ProfileError, resolve_profile
-from .targets import DEFAULT_TARGET, TARGETS
+from ..image.imageinfo import NetDefaults
+from ..image.pack import DirMapping, PackError
+from ..image.profiles import (
+    BUILTIN_PROFILES,
+    DEFAULT_PROFILE,
+    Profile,
+    ProfileError,
+    resolve_profile,
+)
+from ..image.targets import DEFAULT_TARGET, TARGETS
+from ..run.netopts import NetOptionError, NetOptions
 
 __all__ = [
     "ImageSpec",

@@ -23,12 +23,12 @@ from pathlib import Path
 
 from wasmkiln.bridge.errors import WasmError
 
-from .buildplan import BuildPlan
-from .image import ImageError
+from ..image.buildplan import BuildPlan
+from ..image.image import ImageError
+from ..image.pack import PackError, fingerprint
+from ..image.profiles import Profile, ProfileError
+from ..image.targets import TargetError, get_target
 from .manifest import ImageSpec, Manifest, ManifestError
-from .pack import PackError, fingerprint
-from .profiles import Profile, ProfileError
-from .targets import TargetError, get_target
 
 __all__ = ["BuildError", "BuiltImage", "build_manifest"]
 

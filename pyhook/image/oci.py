@@ -12,21 +12,18 @@ packed folders and the listening ports (`wk_image_net_tokens`).
 Written with the standard library only, and reproducible: the same kernel and settings give the
 same digests (entries sorted, fixed owners, modes and mtimes, gzip without name or time, JSON
 with sorted keys and no timestamps), so a rebuilt image is recognised by registries and nodes as
-the one they already hold.
+the one they already hold. The CLI's parser imports this module for the option choices, so
+gzip, tarfile and the compiler are imported where they are used.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import gzip
-import importlib.metadata
 import hashlib
 import io
 import json
 import re
-import shutil
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +156,8 @@ def repo_name(module: str) -> str:
 def layer_tar(files: dict[str, tuple[bytes, int]]) -> bytes:
     """A tar of `files` (path -> (content, mode)) and their parent folders: sorted, owned by
     root, mtime EPOCH, ustar headers (no pax records carrying times or names of the host)."""
+    import tarfile
+
     dirs = sorted({str(a) for p in files for a in Path(p).parents} - {"."})
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -179,6 +178,8 @@ def layer_tar(files: dict[str, tuple[bytes, int]]) -> bytes:
 
 def gzip_stable(data: bytes) -> bytes:
     """gzip with no file name and mtime 0: the bytes depend on `data` (and zlib) only."""
+    import gzip
+
     out = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
         gz.write(data)
@@ -273,6 +274,8 @@ def write_oci(
     blobs = (layer, cfg, manifest)
 
     # The layout folder: written fresh (an earlier layout there is replaced whole).
+    import shutil
+
     for stale in ("blobs", "index.json", "oci-layout"):
         p = layout / stale
         if p.is_dir():
@@ -312,7 +315,7 @@ def cmd_oci(args: argparse.Namespace) -> int:
     OCI image for urunc."""
     import tempfile
 
-    from . import cli
+    from ..cli import main as cli
     from .buildplan import BuildPlan
     from .imageinfo import read_image_info
     from .profiles import resolve_profile
@@ -375,14 +378,13 @@ def _write(
     listen: list[str],
     say: Callable[[str], None],
 ) -> int:
-    from .netopts import NetOptions
+    from ..run.netopts import NetOptions
 
     net = NetOptions.parse(publish, listen, None, None)
     repo, tag = split_tag(args.tag, repo_name(name))
-    try:
-        version = importlib.metadata.version("wasmkiln")
-    except importlib.metadata.PackageNotFoundError:
-        version = "0"
+    from .buildplan import _installed_version
+
+    version = _installed_version()
     config = UruncConfig(utype, args.hypervisor, f"/{KERNEL_DIR}/{name}.img", name, version)
     image = write_oci(
         kernel,
