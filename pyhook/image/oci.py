@@ -97,7 +97,12 @@ class Blob:
         object.__setattr__(self, "digest", "sha256:" + hashlib.sha256(self.data).hexdigest())
 
     def descriptor(self, **extra: object) -> dict[str, object]:
-        return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.data), **extra}
+        return {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": len(self.data),
+            **extra,
+        }
 
     @property
     def path(self) -> str:
@@ -125,7 +130,9 @@ def _json(value: object) -> bytes:
 def check_reference(name: str, tag: str) -> None:
     """Refuse a repository name or tag that docker/containerd would refuse later."""
     if not _TAG.fullmatch(tag):
-        raise OciError(f"--tag {tag!r}: a tag is [A-Za-z0-9_.-], at most 128, not starting with . or -")
+        raise OciError(
+            f"--tag {tag!r}: a tag is [A-Za-z0-9_.-], at most 128, not starting with . or -"
+        )
     if not _REPO.fullmatch(name):
         raise OciError(f"image name {name!r}: lowercase [a-z0-9] parts joined by . _ - or /")
 
@@ -235,8 +242,9 @@ def write_oci(
                 "os": "linux",
                 "config": image_config,
                 "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-                "history": [{"created_by": f"wasmkiln oci ({config.unikernel_type}, "
-                             f"{config.hypervisor})"}],
+                "history": [
+                    {"created_by": f"wasmkiln oci ({config.unikernel_type}, {config.hypervisor})"}
+                ],
             }
         ),
     )
