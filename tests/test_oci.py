@@ -325,3 +325,46 @@ def test_exit_devices_and_env_under_urunc_lines(tmp_path: Path) -> None:
     out = proc.stdout.decode()
     assert "hello, alice!" in out and "hello, bob!" in out, out
     assert "from-env" in out and "baked" not in out, out  # the run's env overrides the baked
+
+
+def test_manifest_oci_key(tmp_path: Path) -> None:
+    """`oci = {...}` in a manifest image: its x86_64-kvm build packed next to it, with the
+    image's args and env baked in (urunc's mewz form passes none), fresh on a second build."""
+    if skip_reason("kvm"):
+        pytest.skip(skip_reason("kvm") or "")
+    shutil.copy(compile_fixture("hello"), tmp_path / "hello.wasm")
+    (tmp_path / "wasmkiln.toml").write_text(
+        '[[image]]\nname = "hello"\nwasm = "hello.wasm"\nargs = ["from", "k8s"]\n'
+        'env = { GREETING = "baked" }\noci = { tag = "demo:v2" }\n'
+    )
+
+    def build() -> str:
+        proc = subprocess.run(
+            [*wasmkiln_cli(), "build"], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    assert "hello.oci (OCI layout)" in build()
+    layout = tmp_path / "target" / "x86_64-kvm" / "dev" / "hello.oci"
+    assert "fresh " + str(Path("target") / "x86_64-kvm" / "dev" / "hello.oci") in build().replace(
+        str(tmp_path) + os.sep, ""
+    )
+    bundle = unpack(layout, "v2", tmp_path / "bundle")
+    conf = unikernel_config(bundle)
+    kernel = str(bundle / "rootfs" / conf["binary"].lstrip("/"))
+    argv = qemu_argv(QEMU, kernel, "", mewz_cmdline("", "", ""), conf["unikernelType"])
+    out = subprocess.run(argv, capture_output=True, timeout=60, check=False).stdout.decode()
+    assert "hello, from!" in out and "hello, k8s!" in out and "baked" in out, out
+
+
+def test_manifest_oci_errors(tmp_path: Path) -> None:
+    (tmp_path / "wasmkiln.toml").write_text(
+        '[[image]]\nname = "a"\nwasm = "a.wasm"\ntargets = ["x86_64-spt"]\noci = true\n'
+        '[[image]]\nname = "b"\nwasm = "b.wasm"\noci = { monitor = "qemu" }\n'
+    )
+    proc = subprocess.run(
+        [*wasmkiln_cli(), "build"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "oci packs the image's x86_64-kvm build" in proc.stderr

@@ -24,7 +24,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,9 @@ __all__ = [
     "UNIKERNEL_TYPES",
     "OciError",
     "OciImage",
+    "OciOptions",
     "UruncConfig",
+    "pack_image",
     "write_oci",
 ]
 
@@ -61,6 +63,46 @@ _REPO = re.compile(rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_PART}(?:/{_PART})*")
 
 class OciError(Exception):
     """A user error: bad tag or name, an output folder that is not ours."""
+
+
+@dataclass(frozen=True)
+class OciOptions:
+    """How to pack: urunc's monitor and unikernel type, the tag ([NAME:]TAG). The CLI's
+    `--hypervisor/--unikernel-type/--tag`, a manifest image's `oci` table."""
+
+    hypervisor: str = "qemu"
+    unikernel_type: str = "mewz"
+    tag: str = "latest"
+
+    @classmethod
+    def of(cls, hypervisor: str, unikernel_type: str | None, tag: str) -> OciOptions:
+        """Checked values; the unikernel type defaults by monitor (DEFAULT_TYPE)."""
+        if hypervisor not in HYPERVISORS:
+            raise OciError(f"hypervisor {hypervisor!r} is not one of {', '.join(HYPERVISORS)}")
+        utype = unikernel_type or DEFAULT_TYPE[hypervisor]
+        if utype not in UNIKERNEL_TYPES:
+            raise OciError(f"unikernel type {utype!r} is not one of {', '.join(UNIKERNEL_TYPES)}")
+        check_reference(*split_tag(tag, "wasmkiln-app"))
+        return cls(hypervisor, utype, tag)
+
+    @classmethod
+    def from_manifest(cls, value: object) -> OciOptions:
+        """A manifest's `oci = true` or `oci = { hypervisor = "...", unikernel-type = "...",
+        tag = "..." }`. Raises OciError with what is wrong."""
+        if value is True:
+            return cls()
+        keys = {"hypervisor", "unikernel-type", "tag"}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise OciError(
+                'oci must be true or a table of strings, e.g. oci = { hypervisor = "qemu", '
+                'tag = "v1" }'
+            )
+        unknown = sorted(set(value) - keys)
+        if unknown:
+            raise OciError(f"oci: unknown key {unknown[0]!r} (known: {', '.join(sorted(keys))})")
+        return cls.of(
+            value.get("hypervisor", "qemu"), value.get("unikernel-type"), value.get("tag", "latest")
+        )
 
 
 @dataclass(frozen=True)
@@ -335,7 +377,7 @@ def cmd_oci(args: argparse.Namespace) -> int:
             f"oci packs x86_64-kvm images (what urunc boots under QEMU or Firecracker), "
             f"not {target.triple}"
         )
-    utype = args.unikernel_type or DEFAULT_TYPE[args.hypervisor]
+    options = OciOptions.of(args.hypervisor, args.unikernel_type, args.tag)
     if args.module.exists() and not cli._is_wasm(args.module):
         info = read_image_info(args.module)
         if info is None:
@@ -352,7 +394,7 @@ def cmd_oci(args: argparse.Namespace) -> int:
             )
         name = str(info.get("module", args.module.stem))
         publish, listen = list(info.get("publish", ())), list(info.get("listen", ()))
-        return _write(args, args.module, name, utype, publish, listen, cli._say)
+        return _write(args, args.module, name, options, publish, listen, cli._say)
     wasm = cli._read_wasm(args.module)
     name = args.module.stem
     for e in args.env:
@@ -374,40 +416,66 @@ def cmd_oci(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="wasmkiln-oci-") as tmp:
         kernel = Path(tmp) / f"{name}.img"
         plan.build(wasm, kernel, name)
-        return _write(args, kernel, name, utype, args.publish, args.listen, cli._say)
+        return _write(args, kernel, name, options, args.publish, args.listen, cli._say)
+
+
+def pack_image(
+    kernel: Path,
+    name: str,
+    options: OciOptions,
+    layout: Path,
+    *,
+    publish: Sequence[str] = (),
+    listen: Sequence[str] = (),
+    archive: Path | None = None,
+) -> OciImage:
+    """Write the x86_64-kvm image `kernel` of module `name` (its recorded ports `publish`,
+    `listen`) as an OCI image for urunc: `wasmkiln oci` and a manifest's `oci` key."""
+    from ..run.netopts import NetOptions
+    from .buildplan import _installed_version
+
+    net = NetOptions.parse(list(publish), list(listen), None, None)
+    repo, tag = split_tag(options.tag, repo_name(name))
+    config = UruncConfig(
+        options.unikernel_type,
+        options.hypervisor,
+        f"/{KERNEL_DIR}/{name}.img",
+        name,
+        _installed_version(),
+    )
+    return write_oci(
+        kernel,
+        layout,
+        name=repo,
+        tag=tag,
+        config=config,
+        cmd=[name],
+        ports=net.listen_ports() + net.publish_ports(),
+        archive=archive,
+    )
+
+
+def describe(image: OciImage, options: OciOptions) -> str:
+    """One line about a written image, for the CLI and the manifest build's log."""
+    return (
+        f"wrote {image.layout} (OCI layout) and {image.archive} ({image.reference}): "
+        f"{options.unikernel_type} on {options.hypervisor}, manifest {image.manifest_digest}, "
+        f"layer {image.layer_size} bytes gzip ({image.layer_uncompressed} tar, kernel "
+        f"{image.kernel_size})"
+    )
 
 
 def _write(
     args: argparse.Namespace,
     kernel: Path,
     name: str,
-    utype: str,
-    publish: list[str],
-    listen: list[str],
+    options: OciOptions,
+    publish: Sequence[str],
+    listen: Sequence[str],
     say: Callable[[str], None],
 ) -> int:
-    from ..run.netopts import NetOptions
-
-    net = NetOptions.parse(publish, listen, None, None)
-    repo, tag = split_tag(args.tag, repo_name(name))
-    from .buildplan import _installed_version
-
-    version = _installed_version()
-    config = UruncConfig(utype, args.hypervisor, f"/{KERNEL_DIR}/{name}.img", name, version)
-    image = write_oci(
-        kernel,
-        args.output,
-        name=repo,
-        tag=tag,
-        config=config,
-        cmd=[name],
-        ports=net.listen_ports() + net.publish_ports(),
-        archive=args.archive,
+    image = pack_image(
+        kernel, name, options, args.output, publish=publish, listen=listen, archive=args.archive
     )
-    say(
-        f"wrote {image.layout} (OCI layout, tag {tag}) and {image.archive} ({image.reference}): "
-        f"{config.unikernel_type} on {config.hypervisor}, manifest {image.manifest_digest}, "
-        f"layer {image.layer_size} bytes gzip ({image.layer_uncompressed} tar, kernel "
-        f"{image.kernel_size})"
-    )
+    say(describe(image, options))
     return 0
