@@ -19,6 +19,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -368,3 +369,38 @@ def test_manifest_oci_errors(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "oci packs the image's x86_64-kvm build" in proc.stderr
+
+
+@pytest.mark.slow
+def test_cmake_add_oci_image(tmp_path: Path) -> None:
+    """wasmkiln_add_oci_image() packs a wasmkiln_add_image() for urunc; a second build has no
+    work to do."""
+    need("cmake", "ninja", "skopeo")
+    wasmkiln = Path(sys.executable).parent / "wasmkiln"
+    if not wasmkiln.is_file():
+        pytest.skip(f"no wasmkiln command next to {sys.executable}")
+    env = {**os.environ, "PATH": f"{wasmkiln.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    shutil.copy(REPO / "pyhook" / "examples" / "hello.wasm", tmp_path / "hello.wasm")
+    (tmp_path / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.20)\nproject(t NONE)\n"
+        "find_package(wasmkiln CONFIG REQUIRED)\n"
+        "wasmkiln_add_image(hello-image WASM hello.wasm)\n"
+        "wasmkiln_add_oci_image(hello-oci IMAGE hello-image HYPERVISOR firecracker TAG v3)\n"
+    )
+    cmake_dir = subprocess.check_output([str(wasmkiln), "cmake-dir"], text=True).strip()
+    build = tmp_path / "b"
+    steps = (
+        ["cmake", "-S", str(tmp_path), "-B", str(build), "-G", "Ninja",
+         f"-Dwasmkiln_DIR={cmake_dir}"],
+        ["cmake", "--build", str(build)],
+    )  # fmt: skip
+    for argv in steps:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = json.loads(
+        subprocess.check_output(["skopeo", "inspect", f"oci:{build}/hello-oci.oci:v3"])
+    )
+    assert base64.b64decode(seen["Labels"]["com.urunc.unikernel.hypervisor"]) == b"firecracker"
+    assert (build / "hello-oci.oci.tar").is_file()
+    again = subprocess.run(steps[1], env=env, capture_output=True, text=True, timeout=600)
+    assert "no work to do" in again.stdout, again.stdout
