@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchlib import BenchError, Table, machine_facts, median, publish, run_script, say
+from benchlib import BenchError, Table, machine_facts, median, publish, run_script
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
