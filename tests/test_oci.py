@@ -409,3 +409,46 @@ def test_cmake_add_oci_image(tmp_path: Path) -> None:
     assert (build / "hello-oci.oci.tar").is_file()
     again = subprocess.run(steps[1], env=env, capture_output=True, text=True, timeout=600)
     assert "no work to do" in again.stdout, again.stdout
+
+
+@pytest.mark.parametrize(
+    ("append", "expected"),
+    [
+        # unikraft form: app name, env.vars (percent and = inside values), args after --
+        ("hello env.vars=[ GREETING=50%=x ] netdev.ip=/24::8.8.8.8   -- a%b c", "hello, a%b!"),
+        # urunc's form for Unikraft < 0.16.1
+        (
+            "hello netdev.ipv4_addr=10.0.0.2 netdev.ipv4_gw_addr=10.0.0.1 "
+            "netdev.ipv4_subnet_mask=255.255.0.0  -- z",
+            "hello, z!",
+        ),
+        ("ip=10.0.0.2/16 gateway=10.0.0.1 ", "hello, world!"),  # mewz form
+        ("netdev.ipv4_addr=10.0.0.2 netdev.ipv4_subnet_mask=255.0.255.0", "wants a netmask"),
+        ("ip=10.0.0.2/99 gateway=10.0.0.1 ", "prefix length must be 0..32"),
+        ("netdev.ip=10.0.0.2/24:10.0.0.1:8.8.8.8:1.1.1.1:host", "hello, world!"),
+        ("netdev.ip=10.0.0.2/24:10.0.0:8.8.8.8", "net.gw= wants A.B.C.D"),
+    ],
+)
+def test_urunc_command_line_forms(append: str, expected: str, tmp_path: Path) -> None:
+    """urunc's command lines reach the program (or are refused in one line on COM1, the one
+    console there is), under the Firecracker stand-in without a NIC."""
+    if skip_reason("kvm"):
+        pytest.skip(skip_reason("kvm") or "")
+    config = firecracker_config(str(compile_hello(tmp_path)), "", "", append)
+    argv = firecracker_on_microvm(QEMU, config)
+    proc = subprocess.run(argv[: argv.index("-netdev")], capture_output=True, timeout=60)
+    out = proc.stdout.decode(errors="replace")
+    assert expected in out, out
+    if expected.startswith("hello"):
+        assert ("50%=x" in out) == ("GREETING" in append), out
+
+
+def compile_hello(tmp_path: Path) -> Path:
+    image = tmp_path / "hello.img"
+    subprocess.run(
+        [*wasmkiln_cli(), "build", str(compile_fixture("hello")), "-o", str(image)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return image

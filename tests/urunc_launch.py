@@ -148,34 +148,15 @@ def firecracker_on_microvm(qemu: str, config: dict[str, object]) -> list[str]:
     machine = config["machine-config"]
     nic = config["network-interfaces"][0]  # type: ignore[index]
     assert isinstance(boot, dict) and isinstance(machine, dict) and isinstance(nic, dict)
+    fixed = "-M microvm,acpi=off,pit=on,rtc=on -accel tcg -cpu max -nodefaults -no-user-config"
+    fixed += " -nographic -no-reboot -serial stdio -device i8042"
     return [
         qemu,
-        "-M",
-        "microvm,acpi=off,pit=on,rtc=on",
-        "-accel",
-        "tcg",
-        "-cpu",
-        "max",
-        "-smp",
-        str(machine["vcpu_count"]),
-        "-m",
-        str(machine["mem_size_mib"]),
-        "-nodefaults",
-        "-no-user-config",
-        "-nographic",
-        "-no-reboot",
-        "-serial",
-        "stdio",
-        "-device",
-        "i8042",
-        "-kernel",
-        str(boot["kernel_image_path"]),
-        "-append",
-        str(boot["boot_args"]),
+        *fixed.split(" "),
+        *("-smp", str(machine["vcpu_count"]), "-m", str(machine["mem_size_mib"])),
+        *("-kernel", str(boot["kernel_image_path"]), "-append", str(boot["boot_args"])),
         "-netdev",
         f"tap,id=net1,ifname={nic['host_dev_name']},script=no,downscript=no",
-        "-global",
-        "virtio-mmio.force-legacy=false",
-        "-device",
+        *("-global", "virtio-mmio.force-legacy=false", "-device"),
         f"virtio-net-device,netdev=net1,mac={nic['guest_mac']}",
     ]

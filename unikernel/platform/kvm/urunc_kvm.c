@@ -11,7 +11,8 @@
  *   mewz      ip=A.B.C.D/N          -> net.ip=A.B.C.D/N
  *             gateway=G             -> net.gw=G
  *   unikraft  APP                   -> arg=APP (the first token, if it has no '=')
- *             netdev.ip=IP/N:GW:DNS -> net.ip=IP/N net.gw=GW net.dns=DNS
+ *             netdev.ip=IP/N:GW:DNS -> net.ip=IP/N net.gw=GW net.dns=DNS (later
+ *                                      fields: a second DNS, host name; ignored)
  *             netdev.ipv4_addr=IP netdev.ipv4_gw_addr=GW
  *             netdev.ipv4_subnet_mask=M (urunc's form for unikraft < 0.16.1)
  *                                   -> net.ip=IP/prefix(M) net.gw=GW
@@ -97,7 +98,8 @@ static size_t find(const char *s, size_t len, char c) {
   return i;
 }
 
-/* netdev.ip=IP[/N][:GW[:DNS]] (Unikraft's lib/uknetdev syntax, as urunc writes it). */
+/* netdev.ip=IP[/N][:GW[:DNS0[:DNS1[:HOST[:DOMAIN]]]]] (Unikraft's syntax; urunc
+ * writes the first three): the address, gateway and first DNS server. */
 static void netdev_ip(out_buf *o, const char *v, size_t len) {
   size_t a = find(v, len, ':');
   if (a == 0 || v[0] == '/') {
@@ -110,8 +112,12 @@ static void netdev_ip(out_buf *o, const char *v, size_t len) {
     if (g > 0) {
       token(o, "net.gw=", gw, g);
     }
-    if (g < rest && rest - g - 1 > 0) {
-      token(o, "net.dns=", gw + g + 1, rest - g - 1);
+    if (g < rest) {
+      const char *dns = gw + g + 1;
+      size_t d = find(dns, rest - g - 1, ':'); /* DNS0; DNS1, hostname, domain follow */
+      if (d > 0) {
+        token(o, "net.dns=", dns, d);
+      }
     }
   }
 }
