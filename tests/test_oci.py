@@ -457,14 +457,18 @@ def compile_hello(tmp_path: Path) -> Path:
 def test_podman_loads_the_archive(http_oci: Path, tmp_path: Path) -> None:
     """`podman load` (private storage under tmp_path) takes the archive under its name."""
     need("podman")
-    store = ["--root", str(tmp_path / "root"), "--runroot", str(tmp_path / "run")]
-    podman = ["podman", *store, "--storage-driver", "vfs"]
-    tar = http_oci.with_name("http.tar")
-    proc = subprocess.run([*podman, "load", "-i", str(tar)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert "web:v1" in proc.stdout, proc.stdout
-    listed = subprocess.run(
-        [*podman, "image", "inspect", "web:v1"], capture_output=True, text=True, check=True
-    )
+    import tempfile
+
+    # podman refuses a runroot path longer than 50 characters: a short one under /tmp.
+    with tempfile.TemporaryDirectory(prefix="wkpod") as run:
+        store = ["--root", str(tmp_path / "root"), "--runroot", run]
+        podman = ["podman", *store, "--storage-driver", "vfs"]
+        tar = http_oci.with_name("http.tar")
+        proc = subprocess.run([*podman, "load", "-i", str(tar)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert "web:v1" in proc.stdout, proc.stdout
+        listed = subprocess.run(
+            [*podman, "image", "inspect", "web:v1"], capture_output=True, text=True, check=True
+        )
     labels = json.loads(listed.stdout)[0]["Labels"]
     assert base64.b64decode(labels["com.urunc.unikernel.unikernelType"]) == b"mewz"
