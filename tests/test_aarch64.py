@@ -20,24 +20,13 @@ from pathlib import Path
 
 import pytest
 from guest_programs import compile_fixture
+from wkcli import wasmkiln
 
 from wasmkiln.pyhook.image.runtime import runtime_dir
 from wasmkiln.pyhook.image.targets import TARGETS, runtime_built
 
 TARGET = "aarch64-kvm"
 HAVE_RUNTIME = runtime_built(TARGETS[TARGET])
-
-
-def wasmkiln(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def _need_runtime() -> None:

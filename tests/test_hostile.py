@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from wkcli import TRAP_EXIT
 
 TARGETS = ["x86_64-spt", "x86_64-kvm"]
-TRAP_EXIT = 134
 
 
 def _assemble(tmp_path: Path, name: str, wat: str) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from guest_programs import compile_fixture
+from wkcli import wasmkiln
 
 from wasmkiln.pyhook.image import imagecache
 from wasmkiln.pyhook.image.buildplan import BuildPlan
@@ -25,16 +26,6 @@ from wasmkiln.pyhook.image.runtime import ENV_VAR, runtime_dir
 from wasmkiln.pyhook.image.targets import get_target
 
 TARGET = "x86_64-spt"
-
-
-def wasmkiln(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
 
 
 def cached(cache: Path) -> list[Path]:

@@ -9,16 +9,15 @@ they meet. Images leave the runtime's DWARF out unless built with --debug.
 from __future__ import annotations
 
 import http.client
-import os
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from guest_programs import compile_c
 from http_guests import HTTP_STATIC_SOURCE, build_kvm_image, start
+from wkcli import wasmkiln
 
 from wasmkiln.pyhook.image.elf import section_bytes
 
@@ -26,19 +25,6 @@ REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "pyhook" / "examples" / "hello.wasm"
 GREETING = "Hello from a wasmkiln unikernel"
 IMAGE_LIMIT = 1_000_000  # issue 6: a hello image of at most 1 MB
-
-
-def wasmkiln(
-    *args: str, timeout: float = 180, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The CLI in a child process; `env` adds to (or overrides) this process's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **env} if env else None,
-    )
 
 
 def _need_qemu() -> None:

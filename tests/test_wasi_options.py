@@ -6,13 +6,12 @@ thing it is about. Everything runs on spt (fast); the kvm path shares all of it 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from wkcli import wasmkiln
 
 TARGET = "x86_64-spt"
 
@@ -86,16 +85,6 @@ BENCH_WAT = r"""
     (call $exit (i32.add (i32.const 7) (i32.wrap_i64
       (call $answer (i32.const 1) (f64.const 2)))))))
 """
-
-
-def wasmkiln(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def wat(tmp: Path, name: str, text: str) -> Path:
