@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from guest_programs import compile_c, compile_fixture
-from http_guests import HTTP_STATIC_SOURCE, skip_reason, wasmkiln_cli
+from http_guests import HTTP_STATIC_SOURCE
 from urunc_launch import (
     firecracker_config,
     firecracker_on_microvm,
@@ -36,6 +36,7 @@ from urunc_launch import (
     unikernel_config,
     unikraft_cmdline,
 )
+from wkcli import need_target, wasmkiln
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "examples" / "http-static" / "site"
@@ -43,13 +44,7 @@ QEMU = "qemu-system-x86_64"
 
 
 def oci(*argv: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [*wasmkiln_cli(), "oci", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    proc = wasmkiln("oci", *map(str, argv))
     if check and proc.returncode != 0:
         raise AssertionError(f"wasmkiln oci failed:\n{proc.stderr}")
     return proc
@@ -135,8 +130,7 @@ def test_same_input_same_digest(server_wasm: Path, http_oci: Path, tmp_path: Pat
 def test_an_image_is_packed_as_built(tmp_path: Path) -> None:
     hello = REPO / "pyhook" / "examples" / "hello.wasm"
     image = tmp_path / "hello.img"
-    subprocess.run([*wasmkiln_cli(), "build", str(hello), "-o", str(image)], check=True,
-                   capture_output=True)  # fmt: skip
+    assert wasmkiln("build", str(hello), "-o", str(image)).returncode == 0
     oci(image, "-o", tmp_path / "h", "--hypervisor", "firecracker")
     bundle = unpack(tmp_path / "h", "latest", tmp_path / "b")
     conf = unikernel_config(bundle)
@@ -311,14 +305,12 @@ def test_exit_devices_and_env_under_urunc_lines(tmp_path: Path) -> None:
     The guest's exit reaches QEMU through port 0x501 (status (code << 1) | 1) on urunc's mewz
     line, and through the i8042 reset (status 0) on the Firecracker stand-in; env.vars and the
     args after `--` reach the program."""
-    if skip_reason("kvm"):
-        pytest.skip(skip_reason("kvm") or "")
+    need_target("x86_64-kvm")
     image = tmp_path / "hello.img"
-    subprocess.run(
-        [*wasmkiln_cli(), "build", str(compile_fixture("hello")), "-o", str(image),
-         "--env", "GREETING=baked"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    built = wasmkiln(
+        "build", str(compile_fixture("hello")), "-o", str(image), "--env", "GREETING=baked"
+    )
+    assert built.returncode == 0, built.stderr
     mewz = qemu_argv(QEMU, str(image), "", mewz_cmdline("", "", ""), "mewz")
     proc = subprocess.run(mewz, capture_output=True, timeout=60, check=False)
     assert proc.returncode == 1, proc.stdout  # exit(0) through isa-debug-exit at 0x501
@@ -336,8 +328,7 @@ def test_exit_devices_and_env_under_urunc_lines(tmp_path: Path) -> None:
 def test_manifest_oci_key(tmp_path: Path) -> None:
     """`oci = {...}` in a manifest image: its x86_64-kvm build packed next to it, with the
     image's args and env baked in (urunc's mewz form passes none), fresh on a second build."""
-    if skip_reason("kvm"):
-        pytest.skip(skip_reason("kvm") or "")
+    need_target("x86_64-kvm")
     shutil.copy(compile_fixture("hello"), tmp_path / "hello.wasm")
     (tmp_path / "wasmkiln.toml").write_text(
         '[[image]]\nname = "hello"\nwasm = "hello.wasm"\nargs = ["from", "k8s"]\n'
@@ -345,9 +336,7 @@ def test_manifest_oci_key(tmp_path: Path) -> None:
     )
 
     def build() -> str:
-        proc = subprocess.run(
-            [*wasmkiln_cli(), "build"], cwd=tmp_path, capture_output=True, text=True, timeout=600
-        )
+        proc = wasmkiln("build", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         return proc.stderr
 
@@ -369,9 +358,7 @@ def test_manifest_oci_errors(tmp_path: Path) -> None:
         '[[image]]\nname = "a"\nwasm = "a.wasm"\ntargets = ["x86_64-spt"]\noci = true\n'
         '[[image]]\nname = "b"\nwasm = "b.wasm"\noci = { monitor = "qemu" }\n'
     )
-    proc = subprocess.run(
-        [*wasmkiln_cli(), "build"], cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    proc = wasmkiln("build", cwd=tmp_path, timeout=60)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "oci packs the image's x86_64-kvm build" in proc.stderr
 
@@ -432,8 +419,7 @@ def test_cmake_add_oci_image(tmp_path: Path) -> None:
 def test_urunc_command_line_forms(append: str, expected: str, tmp_path: Path) -> None:
     """urunc's command lines reach the program (or are refused in one line on COM1, the one
     console there is), under the Firecracker stand-in without a NIC."""
-    if skip_reason("kvm"):
-        pytest.skip(skip_reason("kvm") or "")
+    need_target("x86_64-kvm")
     config = firecracker_config(str(compile_hello(tmp_path)), "", "", append)
     argv = firecracker_on_microvm(QEMU, config)
     proc = subprocess.run(argv[: argv.index("-netdev")], capture_output=True, timeout=60)
@@ -445,12 +431,8 @@ def test_urunc_command_line_forms(append: str, expected: str, tmp_path: Path) ->
 
 def compile_hello(tmp_path: Path) -> Path:
     image = tmp_path / "hello.img"
-    subprocess.run(
-        [*wasmkiln_cli(), "build", str(compile_fixture("hello")), "-o", str(image)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    built = wasmkiln("build", str(compile_fixture("hello")), "-o", str(image))
+    assert built.returncode == 0, built.stderr
     return image
 
 
