@@ -34,15 +34,15 @@ def _sig(params: tuple[ValType, ...], results: tuple[ValType, ...] = ()) -> Func
 # Builtin signatures after the vmctx; references travel as i64 (pointers).
 BUILTIN_TYPES: dict[Builtin, FuncType] = {
     Builtin.TRAP: _sig((I32,)),
-    Builtin.MEMORY_GROW: _sig((I32,), (I32,)),
-    Builtin.MEMORY_FILL: _sig((I32, I32, I32)),
-    Builtin.MEMORY_COPY: _sig((I32, I32, I32)),
-    Builtin.MEMORY_INIT: _sig((I32, I32, I32, I32)),
+    Builtin.MEMORY_GROW: _sig((I32, I64), (I64,)),
+    Builtin.MEMORY_FILL: _sig((I32, I64, I32, I64)),
+    Builtin.MEMORY_COPY: _sig((I32, I32, I64, I64, I64)),
+    Builtin.MEMORY_INIT: _sig((I32, I32, I64, I32, I32)),
     Builtin.DATA_DROP: _sig((I32,)),
-    Builtin.TABLE_GROW: _sig((I32, I64, I32), (I32,)),
-    Builtin.TABLE_FILL: _sig((I32, I32, I64, I32)),
-    Builtin.TABLE_COPY: _sig((I32, I32, I32, I32, I32)),
-    Builtin.TABLE_INIT: _sig((I32, I32, I32, I32, I32)),
+    Builtin.TABLE_GROW: _sig((I32, I64, I64), (I64,)),
+    Builtin.TABLE_FILL: _sig((I32, I64, I64, I64)),
+    Builtin.TABLE_COPY: _sig((I32, I32, I64, I64, I64)),
+    Builtin.TABLE_INIT: _sig((I32, I32, I64, I32, I32)),
     Builtin.ELEM_DROP: _sig((I32,)),
 }
 
@@ -63,9 +63,8 @@ class ModuleEnv:
     def __init__(self, module: Module) -> None:
         self.module = module
         self.num_imported_funcs = module.num_imported_funcs
-        self.has_memory = bool(module.memories) or any(
-            i.kind == ExternKind.MEMORY for i in module.imports
-        )
+        self.memories = module.all_memories()
+        self.has_memory = bool(self.memories)
         imported = [i.desc for i in module.imports if i.kind == ExternKind.GLOBAL]
         self.globals = [
             GlobalSlot(i, g.type, True, i * abi.GLOBAL_SIZE)  # type: ignore[union-attr]
@@ -76,20 +75,35 @@ class ModuleEnv:
             GlobalSlot(base + i, g.type.type, False, (base + i) * abi.GLOBAL_SIZE)
             for i, g in enumerate(module.globals)
         ]
-        tables = [i.desc for i in module.imports if i.kind == ExternKind.TABLE]
-        self.table_types = tables + list(module.tables)
+        self.table_types = module.all_tables()
         self.memory_guard = module.memory_guard
 
-    def needs_bounds_check(self, offset: int) -> bool:
-        """Whether a memory32 access with this static offset needs an explicit check.
+    def mem_is64(self, mem: int) -> bool:
+        """Memory `mem` takes i64 addresses (memory64)."""
+        return self.memories[mem].is64
 
-        Subtle, and the only place that decides it. With guard-region memory (docs/abi.md
+    def table_is64(self, table: int) -> bool:
+        """Table `table` takes i64 indices (table64)."""
+        return self.table_types[table].is64
+
+    def memory_slot(self, mem: int) -> int:
+        """Offset of memory `mem`'s wk_memory pointer in vmctx->memories."""
+        return mem * 8
+
+    def needs_bounds_check(self, offset: int, mem: int = 0) -> bool:
+        """Whether an access to memory `mem` with this static offset needs an explicit check.
+
+        Only memory 0, and only a memory32, has a guard reservation: every other memory
+        (multiple memories) and every memory64 (whose addresses the reservation cannot
+        cover) is checked explicitly. Subtle, and the only place that decides it. With guard-region memory (docs/abi.md
         "Linear memory") the runtime reserves 4 GiB + memory_guard bytes from the memory's
         base, only its size accessible: zext(addr) + offset + size stays inside that
         reservation when offset < memory_guard (addr < 4 GiB, size <= 8 <= the page past
         the guard), so an out-of-bounds access faults and becomes the MEM_OOB trap. A larger
         offset could jump past the reservation into other memory: it keeps its check.
         """
+        if mem != 0 or self.memories[0].is64:
+            return True
         return self.memory_guard == 0 or offset >= self.memory_guard
 
     def func_type(self, index: int) -> FuncType:

@@ -229,7 +229,8 @@ class _Converter:
             else:
                 value["value"][int(key)] = str(bits)
         out = self.out_dir / f"{self.stem}.json"
-        out.write_text(json.dumps({"source_filename": str(self.path), "commands": commands}))
+        script = {"source_filename": str(self.path), "wasm_version": 3, "commands": commands}
+        out.write_text(json.dumps(script))
         return out
 
     def command(self, node: SList) -> Json:
