@@ -150,6 +150,7 @@ def decode(data: bytes, features: Features = WASM3) -> Module:
     m = Module(features=features)
     ctx = ExprContext()
     ctx.multi_memory = features.multi_memory
+    ctx.offset_bits = 64 if features.memory64 else 32
     func_types: list[int] | None = None
     code_seen = False
     data_seen = False

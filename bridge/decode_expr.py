@@ -118,11 +118,21 @@ def _memidx(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[int, int]:
 class ExprContext:
     """What the expression decoder needs from the rest of the module."""
 
-    __slots__ = ("types", "has_datacount", "bad_blocktypes", "section", "func", "multi_memory")
+    __slots__ = (
+        "types",
+        "has_datacount",
+        "bad_blocktypes",
+        "section",
+        "func",
+        "multi_memory",
+        "offset_bits",
+    )
 
     def __init__(self) -> None:
-        # WebAssembly 3.0 memarg/memory-index encodings (features.Features.multi_memory)
+        # WebAssembly 3.0 memarg/memory-index encodings (features.Features.multi_memory), and
+        # memarg offsets as u64 (memory64) or u32 (2.0)
         self.multi_memory = True
+        self.offset_bits = 64
         self.types: list[FuncType] = []
         self.has_datacount = False
         self.bad_blocktypes: list[ValidationError] = []
@@ -184,8 +194,8 @@ def decode_expr(
             o = b[pos]
             if o < 0x80:
                 pos += 1
-            else:  # u64: a memory64 offset (validation bounds a memory32 one)
-                o, pos = read_uleb(b, pos, 64)
+            else:  # u64 in 3.0: a memory64 offset (validation bounds a memory32 one)
+                o, pos = read_uleb(b, pos, ctx.offset_bits)
             append((names[op], a, o, mem) if mem else (names[op], a, o))
         elif k is K_BLOCK:
             depth += 1
@@ -346,7 +356,7 @@ def _decode_fd(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> 
         add((name,))
     elif k is SimdImm.MEMARG or k is SimdImm.MEMARG_LANE:
         align, mem, pos = _memarg_flags(b, pos, ctx)
-        offset, pos = read_uleb(b, pos, 64)
+        offset, pos = read_uleb(b, pos, ctx.offset_bits)
         if k is SimdImm.MEMARG:
             add((name, align, offset, mem))
         else:

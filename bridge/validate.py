@@ -74,10 +74,12 @@ def validate(module: Module) -> None:
         for expr in el.init:
             refs.update(_ref_funcs(expr))
 
-    # Global initialisers see only the imported globals (spec: context C').
+    # Global initialisers see only the imported globals (spec: context C'), in 3.0 also the
+    # defined globals before them (the rule came with typed references and GC).
     with _section("global"):
-        for g in m.globals:
-            _const_expr(g.init, g.type.type, imported_globals, nfuncs, m.features)
+        for i, g in enumerate(m.globals):
+            seen = all_globals[: len(imported_globals) + i] if m.features.extended_const else []
+            _const_expr(g.init, g.type.type, seen or imported_globals, nfuncs, m.features)
 
     c = ModuleCtx(m, refs)
     with _section("element"):

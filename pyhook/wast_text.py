@@ -16,8 +16,9 @@ that as any other script.
   `inf`, `nan:0x...`) are written into one throwaway module per script and read back from
   wat2wasm's encoding, so their rounding is wasmtime's parser's, exact.
 - `(either v1 v2 ...)` results (relaxed SIMD) become `{"type": "either", "values": [...]}`.
-- Anything else (threads, exceptions, module definitions/instances) is written as an unknown
-  command, which the runner reports as a failure rather than skipping silently.
+- `(module definition ...)` becomes a `module` command with `"definition": true` (compiled,
+  not instantiated). Anything else (threads, exceptions, module instances) is written as an
+  unknown command, which the runner reports as a failure rather than skipping silently.
 """
 
 from __future__ import annotations
@@ -299,14 +300,24 @@ class _Converter:
                 module_type="text",
             )
             return out
+        text = self.text[node.start : node.end]
+        if kind == "definition":  # compiled, not instantiated (runner: "definition")
+            out["definition"] = True
+            text = text.replace("definition", "", 1)
+            items = items[1:]
+            kind = (
+                _text(items[0])
+                if items and isinstance(items[0], Atom) and not items[0].string
+                else ""
+            )
         if kind == "binary":
             data = "".join(_text(i) for i in items[1:]).encode("latin-1")
-        elif kind in ("definition", "instance"):
+        elif kind == "instance":
             out["error"] = f"module {kind} (WebAssembly 3.0 script syntax) is not supported"
             return out
         else:
             try:
-                data = bytes(self.wat2wasm(self.text[node.start : node.end]))
+                data = bytes(self.wat2wasm(text))
             except Exception as e:  # noqa: BLE001 - wasmtime raises its own error types
                 if rejected:  # a text error where a binary one was meant: like wast2json
                     out.update(
