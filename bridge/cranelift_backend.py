@@ -573,18 +573,18 @@ class CraneliftFunction:
         pass  # Cranelift never removes a load that may trap (its MemFlags lack `notrap`)
 
     # ---- memory -------------------------------------------------------------
-    def _memory(self, mem: int, with_size: bool) -> tuple[Value, Value | None]:
-        """(base, size in bytes) of memory `mem`: memory 0's are kept in the function
-        (base loaded once, size reloaded after calls); any other memory's are loaded from
-        vmctx->memories at the access (multiple memories are rare; read-only loads of the
-        never-moving base are left to Cranelift to share)."""
+    def _memory(self, mem: int, with_size: bool) -> tuple[Value, Value]:
+        """(base, size in bytes; without with_size the base again) of memory `mem`. Memory
+        0's are kept in the function (base loaded once, size reloaded after calls); any
+        other memory's are loaded from vmctx->memories at the access (multiple memories are
+        rare; read-only loads of the never-moving base are left to Cranelift to share)."""
         fb = self.fb
         if mem == 0:
-            return self.mem_base, fb.use_var(self.mem_size_var) if with_size else None
+            return self.mem_base, fb.use_var(self.mem_size_var) if with_size else self.mem_base
         memories = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.MEMORIES)
         mp = fb.ins_load(PTR, _trusted(True), memories, self.env.memory_slot(mem))
         base = fb.ins_load(PTR, _trusted(True), mp, abi.MEMORY_BASE)
-        size = fb.ins_load(I64, _trusted(), mp, abi.MEMORY_SIZE) if with_size else None
+        size = fb.ins_load(I64, _trusted(), mp, abi.MEMORY_SIZE) if with_size else base
         return base, size
 
     def _address(self, addr: Value, offset: int, size: int, mem: int = 0) -> tuple[Value, int]:

@@ -16,9 +16,9 @@ section or function boundary (never wider), with the offset of the end of the re
 
 from __future__ import annotations
 
-from .features import WASM3, Features
 from .decode_expr import ExprContext, LebError, decode_expr, read_sleb, read_uleb
 from .errors import DecodeError, UnsupportedError
+from .features import WASM3, Features
 from .module import (
     Data,
     Elem,
@@ -135,9 +135,10 @@ class _Reader:
 
 # --- module ---------------------------------------------------------------------------------------
 def decode(data: bytes, features: Features = WASM3) -> Module:
-    """Decode a binary module under `features` (features.py: 3.0 unless told). Raises DecodeError (malformed), UnsupportedError (threads,
-    proposals after 2.0), or ValidationError (only for a block type naming an unknown type; see
-    the module docstring)."""
+    """Decode a binary module under `features` (features.py: 3.0 unless told). Raises
+    DecodeError (malformed), UnsupportedError (threads, proposals after 3.0), or
+    ValidationError (only for a block type naming an unknown type; see the module
+    docstring)."""
     data = bytes(data)
     if len(data) < 4:
         raise DecodeError("unexpected end", offset=len(data))

@@ -95,12 +95,13 @@ class ModuleEnv:
 
         Only memory 0, and only a memory32, has a guard reservation: every other memory
         (multiple memories) and every memory64 (whose addresses the reservation cannot
-        cover) is checked explicitly. Subtle, and the only place that decides it. With guard-region memory (docs/abi.md
-        "Linear memory") the runtime reserves 4 GiB + memory_guard bytes from the memory's
-        base, only its size accessible: zext(addr) + offset + size stays inside that
-        reservation when offset < memory_guard (addr < 4 GiB, size <= 8 <= the page past
-        the guard), so an out-of-bounds access faults and becomes the MEM_OOB trap. A larger
-        offset could jump past the reservation into other memory: it keeps its check.
+        cover) is checked explicitly. Subtle, and the only place that decides it. With
+        guard-region memory (docs/abi.md "Linear memory") the runtime reserves 4 GiB +
+        memory_guard bytes from the memory's base, only its size accessible: zext(addr) +
+        offset + size stays inside that reservation when offset < memory_guard (addr < 4 GiB,
+        size <= 8 <= the page past the guard), so an out-of-bounds access faults and becomes
+        the MEM_OOB trap. A larger offset could jump past the reservation into other memory:
+        it keeps its check.
         """
         if mem != 0 or self.memories[0].is64:
             return True

@@ -20,7 +20,7 @@ import pytest
 from wasmkiln.bridge.decode import decode
 from wasmkiln.bridge.environ import ModuleEnv
 from wasmkiln.bridge.errors import DecodeError, ValidationError
-from wasmkiln.bridge.features import WASM2, WASM3
+from wasmkiln.bridge.features import WASM2
 from wasmkiln.bridge.validate import validate
 
 wasmtime = pytest.importorskip("wasmtime", reason="modules are written with wasmtime's wat2wasm")

@@ -75,8 +75,8 @@ typedef struct wk_builtins {
    * failure (generated code truncates it to -1 for a 32-bit memory or table). */
   uint64_t (*memory_grow)(wk_vmctx *vm, uint32_t mem, uint64_t delta_pages);
   void (*memory_fill)(wk_vmctx *vm, uint32_t mem, uint64_t dst, uint32_t byte, uint64_t n);
-  void (*memory_copy)(wk_vmctx *vm, uint32_t dst_mem, uint32_t src_mem, uint64_t dst,
-                      uint64_t src, uint64_t n);
+  void (*memory_copy)(wk_vmctx *vm, uint32_t dst_mem, uint32_t src_mem, uint64_t dst, uint64_t src,
+                      uint64_t n);
   void (*memory_init)(wk_vmctx *vm, uint32_t mem, uint32_t seg, uint64_t dst, uint32_t src,
                       uint32_t n);
   void (*data_drop)(wk_vmctx *vm, uint32_t seg);
@@ -160,8 +160,8 @@ typedef struct wk_import {
   const char *module;
   const char *name;
   uint32_t kind;     /* WK_EXTERN_* */
-  uint32_t type; /* func: type index; global: valtype | mutable << 8; table: elem type |
-                   table64 << 8; memory: memory64 << 8 */
+  uint32_t type;     /* func: type index; global: valtype | mutable << 8; table: elem type |
+                       table64 << 8; memory: memory64 << 8 */
   uint64_t min, max; /* table/memory limits (max UINT64_MAX when absent) */
   void *code;        /* func: host code bound at link time, or NULL (supplied at instantiation) */
 } wk_import;
@@ -230,7 +230,7 @@ typedef struct wk_module {
   uint32_t num_globals;       /* imports + defined */
   uint32_t num_imported_globals;
   const wk_global_def *globals; /* defined globals only */
-  uint32_t num_memories; /* imports + defined */
+  uint32_t num_memories;        /* imports + defined */
   uint32_t num_imported_memories;
   const wk_memory_type *memories; /* defined memories only */
   uint32_t num_const_ops;

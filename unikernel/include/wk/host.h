@@ -53,10 +53,10 @@ typedef struct wk_host_instance wk_host_instance;
 
 /*
  * Create an instance of `m` in its own mapping (runtime heap + each defined
- * memory's maximum, a memory64's capped at WK_HOST_MEMORY64_PAGES, MAP_NORESERVE). `imports` has one entry per import of `m`, in
- * order, as wk_instance_create (wk/core.h) takes them: a wk_funcref *,
- * wk_table *, wk_memory * or wk_global * (the exporter's cell). Segments and
- * the start function have not run yet: see wk_host_initialize.
+ * memory's maximum, a memory64's capped at WK_HOST_MEMORY64_PAGES, MAP_NORESERVE). `imports` has
+ * one entry per import of `m`, in order, as wk_instance_create (wk/core.h) takes them: a wk_funcref
+ * *, wk_table *, wk_memory * or wk_global * (the exporter's cell). Segments and the start function
+ * have not run yet: see wk_host_initialize.
  */
 wk_host_instance *wk_host_instantiate(const wk_module *m, void *const *imports);
 
