@@ -29,7 +29,7 @@ import cranelift as cl
 from . import abi
 from .abi import Builtin, Trap, VmctxField
 from .backend import TRUNC_BOUNDS, Label, Value
-from .environ import BUILTIN_TYPES, ModuleEnv
+from .environ import BUILTIN_TYPES, BULK_OPS, ModuleEnv, bulk_call
 from .errors import UnsupportedError
 from .module import FuncType, Module, ValType
 
@@ -627,6 +627,9 @@ class CraneliftFunction:
         ptr, off = self._address(addr, offset, size, mem)
         getattr(self.fb, method)(cl.MemFlags(), value, ptr, off)
 
+    def _i32(self, value: int) -> Value:
+        return self.fb.ins_iconst(I32, value)
+
     def _u64(self, value: Value, is64: bool) -> Value:
         """An address, size or count as the builtins take it (u64)."""
         return value if is64 else self.fb.ins_uextend(I64, value)
@@ -646,19 +649,9 @@ class CraneliftFunction:
             (old,) = self._call_builtin(Builtin.MEMORY_GROW, [mem, u64(args[0], is64(imm[0]))])
             self._reload_mem_size()
             return self._narrow(old, is64(imm[0]))
-        if op == "memory.fill":  # (dst, byte, n)
-            w = is64(imm[0])
-            dst, n = u64(args[0], w), u64(args[2], w)
-            self._call_builtin(Builtin.MEMORY_FILL, [fb.ins_iconst(I32, imm[0]), dst, args[1], n])
-        elif op == "memory.copy":  # imm: (dst_mem, src_mem); (dst, src, n)
-            d, s_ = is64(imm[0]), is64(imm[1])
-            ids = [fb.ins_iconst(I32, imm[0]), fb.ins_iconst(I32, imm[1])]
-            vals = [u64(args[0], d), u64(args[1], s_), u64(args[2], d and s_)]
-            self._call_builtin(Builtin.MEMORY_COPY, [*ids, *vals])
-        elif op == "memory.init":  # imm: (segment, mem); (dst, src, n)
-            ids = [fb.ins_iconst(I32, imm[1]), fb.ins_iconst(I32, imm[0])]
-            dst = u64(args[0], is64(imm[1]))
-            self._call_builtin(Builtin.MEMORY_INIT, [*ids, dst, args[1], args[2]])
+        if op in BULK_OPS:  # fill, copy, init
+            builtin, call_args = bulk_call(op, imm, args, is64, self._i32, u64)
+            self._call_builtin(builtin, call_args)
         elif op == "data.drop":
             self._call_builtin(Builtin.DATA_DROP, [fb.ins_iconst(I32, imm[0])])
         return None
@@ -748,19 +741,9 @@ class CraneliftFunction:
             table = fb.ins_iconst(I32, imm[0])
             old = self._call_builtin(Builtin.TABLE_GROW, [table, args[0], u64(args[1], w)])[0]
             return self._narrow(old, w)
-        if op == "table.fill":  # (dst, value, n)
-            w = is64(imm[0])
-            vals = [u64(args[0], w), args[1], u64(args[2], w)]
-            self._call_builtin(Builtin.TABLE_FILL, [fb.ins_iconst(I32, imm[0]), *vals])
-        elif op == "table.copy":  # imm: (dst_table, src_table)
-            d, s_ = is64(imm[0]), is64(imm[1])
-            tables = [fb.ins_iconst(I32, imm[0]), fb.ins_iconst(I32, imm[1])]
-            vals = [u64(args[0], d), u64(args[1], s_), u64(args[2], d and s_)]
-            self._call_builtin(Builtin.TABLE_COPY, [*tables, *vals])
-        elif op == "table.init":  # imm: (elem segment, table)
-            ids = [fb.ins_iconst(I32, imm[1]), fb.ins_iconst(I32, imm[0])]
-            dst = u64(args[0], is64(imm[1]))
-            self._call_builtin(Builtin.TABLE_INIT, [*ids, dst, args[1], args[2]])
+        if op in BULK_OPS:  # fill, copy, init
+            builtin, call_args = bulk_call(op, imm, args, is64, self._i32, u64)
+            self._call_builtin(builtin, call_args)
         return None
 
     def ref_null(self) -> Value:

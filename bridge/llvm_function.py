@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import abi
 from .abi import Builtin, Trap, VmctxField
 from .backend import Label, Value
-from .environ import BUILTIN_TYPES
+from .environ import BUILTIN_TYPES, BULK_OPS, bulk_call
 from .errors import UnsupportedError
 from .llvm_numeric import i64_literal, numeric_lowering
 from .llvm_simd import V as V128
@@ -508,17 +508,8 @@ class LLVMFunction:
             (old,) = self._call_builtin(Builtin.MEMORY_GROW, [str(imm[0]), u64(args[0], w)])
             self._reload_mem_size()
             return self._narrow(old, w)
-        if op == "memory.fill":  # (dst, byte, n)
-            w = is64(imm[0])
-            vals = [u64(args[0], w), args[1], u64(args[2], w)]
-            self._call_builtin(Builtin.MEMORY_FILL, [str(imm[0]), *vals])
-        elif op == "memory.copy":  # imm: (dst_mem, src_mem)
-            d, s_ = is64(imm[0]), is64(imm[1])
-            vals = [u64(args[0], d), u64(args[1], s_), u64(args[2], d and s_)]
-            self._call_builtin(Builtin.MEMORY_COPY, [str(imm[0]), str(imm[1]), *vals])
-        elif op == "memory.init":  # imm: (segment, mem)
-            dst = u64(args[0], is64(imm[1]))
-            self._call_builtin(Builtin.MEMORY_INIT, [str(imm[1]), str(imm[0]), dst, *args[1:]])
+        if op in BULK_OPS:  # fill, copy, init
+            self._call_builtin(*bulk_call(op, imm, args, is64, str, u64))
         elif op == "data.drop":
             self._call_builtin(Builtin.DATA_DROP, [str(imm[0])])
         else:
@@ -639,17 +630,8 @@ class LLVMFunction:
             w = is64(imm[0])
             grow = [str(imm[0]), args[0], u64(args[1], w)]
             return self._narrow(self._call_builtin(Builtin.TABLE_GROW, grow)[0], w)
-        if op == "table.fill":  # (dst, value, n)
-            w = is64(imm[0])
-            vals = [u64(args[0], w), args[1], u64(args[2], w)]
-            self._call_builtin(Builtin.TABLE_FILL, [str(imm[0]), *vals])
-        elif op == "table.copy":  # imm: (dst_table, src_table)
-            d, s_ = is64(imm[0]), is64(imm[1])
-            vals = [u64(args[0], d), u64(args[1], s_), u64(args[2], d and s_)]
-            self._call_builtin(Builtin.TABLE_COPY, [str(imm[0]), str(imm[1]), *vals])
-        elif op == "table.init":  # imm: (elem segment, table)
-            dst = u64(args[0], is64(imm[1]))
-            self._call_builtin(Builtin.TABLE_INIT, [str(imm[1]), str(imm[0]), dst, *args[1:]])
+        if op in BULK_OPS:  # fill, copy, init
+            self._call_builtin(*bulk_call(op, imm, args, is64, str, u64))
         else:
             raise UnsupportedError(f"operator {op} is not supported by the LLVM backend")
         return None
