@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 PAGE_SIZE = 65536
 
@@ -42,24 +42,27 @@ class VmctxField(enum.IntEnum):
     STACK_LIMIT = 40  # uintptr_t: lowest stack pointer a function may start with
     BUILTINS = 48  # const wk_builtins *: runtime helpers, see Builtin
     INSTANCE = 56  # struct wk_instance *: opaque to generated code
+    MEMORIES = 64  # wk_memory **: one pointer per memory index (memories[0] == MEMORY)
 
 
-VMCTX_SIZE = 64
+VMCTX_SIZE = 72
 
 
 class Builtin(enum.IntEnum):
     """Slots (index, 8 bytes each) of `wk_builtins`; all take the vmctx first."""
 
+    # Addresses, sizes and counts are u64 (memory64, table64); generated code zero-extends
+    # the i32 ones and truncates a 32-bit memory's or table's grow result.
     TRAP = 0  # void trap(vmctx, u32 code), never returns
-    MEMORY_GROW = 1  # u32 memory_grow(vmctx, u32 delta_pages) -> old pages or -1
-    MEMORY_FILL = 2  # void memory_fill(vmctx, u32 dst, u32 byte, u32 n)
-    MEMORY_COPY = 3  # void memory_copy(vmctx, u32 dst, u32 src, u32 n)
-    MEMORY_INIT = 4  # void memory_init(vmctx, u32 seg, u32 dst, u32 src, u32 n)
+    MEMORY_GROW = 1  # u64 memory_grow(vmctx, u32 mem, u64 delta_pages) -> old pages or -1
+    MEMORY_FILL = 2  # void memory_fill(vmctx, u32 mem, u64 dst, u32 byte, u64 n)
+    MEMORY_COPY = 3  # void memory_copy(vmctx, u32 dst_mem, u32 src_mem, u64 dst, u64 src, u64 n)
+    MEMORY_INIT = 4  # void memory_init(vmctx, u32 mem, u32 seg, u64 dst, u32 src, u32 n)
     DATA_DROP = 5  # void data_drop(vmctx, u32 seg)
-    TABLE_GROW = 6  # u32 table_grow(vmctx, u32 table, ref init, u32 delta) -> old size or -1
-    TABLE_FILL = 7  # void table_fill(vmctx, u32 table, u32 dst, ref value, u32 n)
-    TABLE_COPY = 8  # void table_copy(vmctx, u32 dst_table, u32 src_table, u32 dst, u32 src, u32 n)
-    TABLE_INIT = 9  # void table_init(vmctx, u32 table, u32 seg, u32 dst, u32 src, u32 n)
+    TABLE_GROW = 6  # u64 table_grow(vmctx, u32 table, ref init, u64 delta) -> old size or -1
+    TABLE_FILL = 7  # void table_fill(vmctx, u32 table, u64 dst, ref value, u64 n)
+    TABLE_COPY = 8  # void table_copy(vmctx, u32 dst_table, u32 src_table, u64 dst, u64 src, u64 n)
+    TABLE_INIT = 9  # void table_init(vmctx, u32 table, u32 seg, u64 dst, u32 src, u32 n)
     ELEM_DROP = 10  # void elem_drop(vmctx, u32 seg)
 
 
@@ -81,6 +84,9 @@ TABLE_LEN = 8
 # wk_global: 16 bytes of value (little-endian, low bytes for narrower types);
 # an imported global's cell holds a pointer to the defining instance's cell.
 GLOBAL_SIZE = 16
+# The deepest value stack an extended constant expression may need (wk_const WK_CONST_EXPR,
+# evaluated by core on a fixed array); the compiler refuses a deeper one.
+CONST_STACK = 16
 # Trampolines (wk_trampoline) take their arguments and return their results in an array of
 # 8-byte slots, one per value in order; a v128 (value type byte 0x7B) takes two, low half first.
 SLOT_SIZE = 8
@@ -164,6 +170,7 @@ def render_layout_header() -> str:
         f"#define WK_TABLE_ELEMS {TABLE_ELEMS}",
         f"#define WK_TABLE_LEN {TABLE_LEN}",
         f"#define WK_GLOBAL_SIZE {GLOBAL_SIZE}",
+        f"#define WK_CONST_STACK {CONST_STACK}",
     ]
     out += [f"#define WK_TRAP_{t.name} {t.value}" for t in Trap]
     out.append(f"#define WK_TRAP_COUNT {len(Trap) + 1}")

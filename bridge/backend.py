@@ -99,15 +99,17 @@ class FunctionBackend(Protocol):
         """`drop` of a value: nothing to emit, except that a load whose bounds check a guard
         region replaces must stay (it may trap) even though its result is unused."""
 
-    def load(self, op: str, addr: Value, offset: int) -> Value: ...
+    def load(self, op: str, addr: Value, offset: int, mem: int = 0) -> Value:
+        """A load from memory `mem`; `addr` is an i64 for a memory64 (ModuleEnv.mem_is64)."""
 
-    def store(self, op: str, addr: Value, value: Value, offset: int) -> None: ...
+    def store(self, op: str, addr: Value, value: Value, offset: int, mem: int = 0) -> None: ...
 
     def memory_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
-        """memory.size/grow/fill/copy/init and data.drop."""
+        """memory.size/grow/fill/copy/init and data.drop; `imm` as decoded (module.py), so
+        it names the memories; operands are i64 where a memory is a memory64."""
 
     def table_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
-        """table.get/set/size/grow/fill/copy/init and elem.drop."""
+        """table.get/set/size/grow/fill/copy/init and elem.drop (i64 indices on a table64)."""
 
     def ref_null(self) -> Value:
         """A null reference (funcref and externref are both pointer-sized)."""

@@ -14,6 +14,7 @@ from .abi import GUARD_RUNTIME_SYMBOL, MEMORY_GUARD
 from .codegen import backend_named, generate
 from .decode import decode
 from .errors import LinkError
+from .features import WASM3, Features
 from .hostfuncs import default_value_symbol, is_socket_call, lookup
 from .metadata import render, type_signature
 from .module import ExternKind, Module
@@ -117,6 +118,7 @@ def compile_wasm(
     cpu: str = "baseline",
     sockets: bool = True,
     arch: str = "x86_64",
+    features: Features = WASM3,
 ) -> CompiledModule:
     """Compile a module; raises a WasmError subclass for any fault of the input.
 
@@ -132,7 +134,7 @@ def compile_wasm(
     chosen = backend_named(backend, cpu, arch)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    module = decode(data)
+    module = decode(data, features)
     t1 = time.perf_counter()
     validate(module)
     t2 = time.perf_counter()

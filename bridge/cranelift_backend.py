@@ -29,7 +29,7 @@ import cranelift as cl
 from . import abi
 from .abi import Builtin, Trap, VmctxField
 from .backend import TRUNC_BOUNDS, Label, Value
-from .environ import BUILTIN_TYPES, ModuleEnv
+from .environ import BUILTIN_TYPES, BULK_OPS, ModuleEnv, bulk_call
 from .errors import UnsupportedError
 from .module import FuncType, Module, ValType
 
@@ -170,6 +170,12 @@ def little_endian() -> Any:
     flags = cl.MemFlags()
     flags.set_by_name("little")
     return flags
+
+
+def _signed64(value: int) -> int:
+    """A u64 immediate as the signed i64 Cranelift's iconst/iadd_imm take."""
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _unaligned() -> Any:
@@ -567,50 +573,85 @@ class CraneliftFunction:
         pass  # Cranelift never removes a load that may trap (its MemFlags lack `notrap`)
 
     # ---- memory -------------------------------------------------------------
-    def _address(self, addr: Value, offset: int, size: int) -> tuple[Value, int]:
-        """Bounds-check [addr+offset, +size) and return (host pointer, offset); no check
-        where a guard region catches it (ModuleEnv.needs_bounds_check)."""
+    def _memory(self, mem: int, with_size: bool) -> tuple[Value, Value]:
+        """(base, size in bytes; without with_size the base again) of memory `mem`. Memory
+        0's are kept in the function (base loaded once, size reloaded after calls); any
+        other memory's are loaded from vmctx->memories at the access (multiple memories are
+        rare; read-only loads of the never-moving base are left to Cranelift to share)."""
         fb = self.fb
-        addr64 = fb.ins_uextend(I64, addr)
-        if self.env.needs_bounds_check(offset):
-            end = fb.ins_iadd_imm(addr64, offset + size)
-            mem_size = fb.use_var(self.mem_size_var)
-            self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
-        ptr = fb.ins_iadd(self.mem_base, addr64)
+        if mem == 0:
+            return self.mem_base, fb.use_var(self.mem_size_var) if with_size else self.mem_base
+        memories = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.MEMORIES)
+        mp = fb.ins_load(PTR, _trusted(True), memories, self.env.memory_slot(mem))
+        base = fb.ins_load(PTR, _trusted(True), mp, abi.MEMORY_BASE)
+        size = fb.ins_load(I64, _trusted(), mp, abi.MEMORY_SIZE) if with_size else base
+        return base, size
+
+    def _address(self, addr: Value, offset: int, size: int, mem: int = 0) -> tuple[Value, int]:
+        """Bounds-check [addr+offset, +size) and return (host pointer, offset); no check
+        where a guard region catches it (ModuleEnv.needs_bounds_check). A memory64 address
+        is already i64 and addr + offset + size may wrap: that traps too."""
+        fb = self.fb
+        is64 = self.env.mem_is64(mem)
+        addr64 = addr if is64 else fb.ins_uextend(I64, addr)
+        checked = self.env.needs_bounds_check(offset, mem)
+        base, mem_size = self._memory(mem, checked)
+        if checked:
+            k = offset + size
+            if k >= 1 << 64:  # no address can be in bounds
+                self._trap_if(fb.ins_iconst(I8, 1), Trap.MEM_OOB)
+            elif is64:
+                end = fb.ins_iadd(addr64, fb.ins_iconst(I64, _signed64(k)))
+                wrapped = fb.ins_icmp(IntCC.UnsignedLessThan, end, addr64)
+                beyond = fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size)
+                self._trap_if(fb.ins_bor(wrapped, beyond), Trap.MEM_OOB)
+            else:
+                end = fb.ins_iadd_imm(addr64, k)
+                self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
+        ptr = fb.ins_iadd(base, addr64)
         if offset >= 1 << 31:
-            return fb.ins_iadd_imm(ptr, offset), 0
+            return fb.ins_iadd_imm(ptr, _signed64(offset)), 0
         return ptr, offset
 
-    def load(self, op: str, addr: Value, offset: int) -> Value:
+    def load(self, op: str, addr: Value, offset: int, mem: int = 0) -> Value:
         ty, method, size = _LOADS[op]
-        ptr, off = self._address(addr, offset, size)
+        ptr, off = self._address(addr, offset, size, mem)
         if method is None:
             return self.fb.ins_load(ty, cl.MemFlags(), ptr, off)
         if method.endswith("32"):
             return getattr(self.fb, method)(cl.MemFlags(), ptr, off)
         return getattr(self.fb, method)(ty, cl.MemFlags(), ptr, off)
 
-    def store(self, op: str, addr: Value, value: Value, offset: int) -> None:
+    def store(self, op: str, addr: Value, value: Value, offset: int, mem: int = 0) -> None:
         method, size = _STORES[op]
-        ptr, off = self._address(addr, offset, size)
+        ptr, off = self._address(addr, offset, size, mem)
         getattr(self.fb, method)(cl.MemFlags(), value, ptr, off)
+
+    def _i32(self, value: int) -> Value:
+        return self.fb.ins_iconst(I32, value)
+
+    def _u64(self, value: Value, is64: bool) -> Value:
+        """An address, size or count as the builtins take it (u64)."""
+        return value if is64 else self.fb.ins_uextend(I64, value)
+
+    def _narrow(self, value: Value, is64: bool) -> Value:
+        """A builtin's u64 result as a 32-bit memory's or table's i32 (-1 stays -1)."""
+        return value if is64 else self.fb.ins_ireduce(I32, value)
 
     def memory_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
         fb = self.fb
+        u64, is64 = self._u64, self.env.mem_is64
         if op == "memory.size":
-            size = fb.ins_ushr_imm(fb.use_var(self.mem_size_var), 16)
-            return fb.ins_ireduce(I32, size)
+            _, size = self._memory(imm[0], True)
+            return self._narrow(fb.ins_ushr_imm(size, 16), is64(imm[0]))
         if op == "memory.grow":
-            (old,) = self._call_builtin(Builtin.MEMORY_GROW, list(args))
+            mem = fb.ins_iconst(I32, imm[0])
+            (old,) = self._call_builtin(Builtin.MEMORY_GROW, [mem, u64(args[0], is64(imm[0]))])
             self._reload_mem_size()
-            return old
-        if op == "memory.fill":
-            self._call_builtin(Builtin.MEMORY_FILL, list(args))
-        elif op == "memory.copy":
-            self._call_builtin(Builtin.MEMORY_COPY, list(args))
-        elif op == "memory.init":
-            seg = fb.ins_iconst(I32, imm[0])
-            self._call_builtin(Builtin.MEMORY_INIT, [seg, *args])
+            return self._narrow(old, is64(imm[0]))
+        if op in BULK_OPS:  # fill, copy, init
+            builtin, call_args = bulk_call(op, imm, args, is64, self._i32, u64)
+            self._call_builtin(builtin, call_args)
         elif op == "data.drop":
             self._call_builtin(Builtin.DATA_DROP, [fb.ins_iconst(I32, imm[0])])
         return None
@@ -659,9 +700,12 @@ class CraneliftFunction:
         fb = self.fb
         t = self._table(table)
         size = fb.ins_load(I32, _trusted(), t, abi.TABLE_LEN)
+        if self.env.table_is64(table):  # an i64 index (table64) against the u32 size
+            size = fb.ins_uextend(I64, size)
         self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThanOrEqual, index, size), Trap.TABLE_OOB)
         elems = fb.ins_load(PTR, _trusted(), t, abi.TABLE_ELEMS)
-        return fb.ins_iadd(elems, fb.ins_ishl_imm(fb.ins_uextend(I64, index), 3))
+        index64 = index if self.env.table_is64(table) else fb.ins_uextend(I64, index)
+        return fb.ins_iadd(elems, fb.ins_ishl_imm(index64, 3))
 
     def call_indirect(
         self, type_index: int, table: int, callee: Value, args: Sequence[Value]
@@ -685,22 +729,21 @@ class CraneliftFunction:
         if op == "table.set":
             fb.ins_store(_trusted(), args[1], self._table_slot(imm[0], args[0]), 0)
             return None
+        u64, is64 = self._u64, self.env.table_is64
         if op == "table.size":
-            return fb.ins_load(I32, _trusted(), self._table(imm[0]), abi.TABLE_LEN)
+            size = fb.ins_load(I32, _trusted(), self._table(imm[0]), abi.TABLE_LEN)
+            return fb.ins_uextend(I64, size) if is64(imm[0]) else size
         if op == "elem.drop":
             self._call_builtin(Builtin.ELEM_DROP, [fb.ins_iconst(I32, imm[0])])
             return None
         if op == "table.grow":  # (init, delta) on the stack
+            w = is64(imm[0])
             table = fb.ins_iconst(I32, imm[0])
-            return self._call_builtin(Builtin.TABLE_GROW, [table, *args])[0]
-        if op == "table.fill":  # (dst, value, n)
-            self._call_builtin(Builtin.TABLE_FILL, [fb.ins_iconst(I32, imm[0]), *args])
-        elif op == "table.copy":  # imm: (dst_table, src_table)
-            tables = [fb.ins_iconst(I32, imm[0]), fb.ins_iconst(I32, imm[1])]
-            self._call_builtin(Builtin.TABLE_COPY, [*tables, *args])
-        elif op == "table.init":  # imm: (elem segment, table)
-            ids = [fb.ins_iconst(I32, imm[1]), fb.ins_iconst(I32, imm[0])]
-            self._call_builtin(Builtin.TABLE_INIT, [*ids, *args])
+            old = self._call_builtin(Builtin.TABLE_GROW, [table, args[0], u64(args[1], w)])[0]
+            return self._narrow(old, w)
+        if op in BULK_OPS:  # fill, copy, init
+            builtin, call_args = bulk_call(op, imm, args, is64, self._i32, u64)
+            self._call_builtin(builtin, call_args)
         return None
 
     def ref_null(self) -> Value:

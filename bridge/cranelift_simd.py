@@ -222,7 +222,7 @@ class _Simd:
         fb = self.fb
         size = SIMD_MEMOPS[op][1]
         flags = self.f.heap_flags()
-        ptr, off = self.f._address(a[0], imm[1], size)
+        ptr, off = self.f._address(a[0], imm[1], size, imm[-1])  # imm[-1]: memory index
         shape = {1: "i8x16", 2: "i16x8", 4: "i32x4", 8: "i64x2", 16: "i8x16"}[size]
         ty, lane, _ = SHAPES[shape]
         if name == "load":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from .decode_expr import ExprContext, LebError, decode_expr, read_sleb, read_uleb
 from .errors import DecodeError, UnsupportedError
+from .features import WASM3, Features
 from .module import (
     Data,
     Elem,
@@ -58,9 +59,10 @@ MAX_EXPANDED_LOCALS = 50000
 class _Reader:
     """Cursor over one section's bytes; `base` is the section's file offset, for errors."""
 
-    __slots__ = ("b", "pos", "base", "section")
+    __slots__ = ("b", "pos", "base", "section", "features")
 
     def __init__(self, b: bytes, base: int, section: str) -> None:
+        self.features = WASM3
         self.b = b
         self.pos = 0
         self.base = base
@@ -132,10 +134,11 @@ class _Reader:
 
 
 # --- module ---------------------------------------------------------------------------------------
-def decode(data: bytes) -> Module:
-    """Decode a binary module. Raises DecodeError (malformed), UnsupportedError (threads,
-    proposals after 2.0), or ValidationError (only for a block type naming an unknown type; see
-    the module docstring)."""
+def decode(data: bytes, features: Features = WASM3) -> Module:
+    """Decode a binary module under `features` (features.py: 3.0 unless told). Raises
+    DecodeError (malformed), UnsupportedError (threads, proposals after 3.0), or
+    ValidationError (only for a block type naming an unknown type; see the module
+    docstring)."""
     data = bytes(data)
     if len(data) < 4:
         raise DecodeError("unexpected end", offset=len(data))
@@ -145,8 +148,10 @@ def decode(data: bytes) -> Module:
         raise DecodeError("unexpected end", offset=len(data))
     if data[4:8] != VERSION:
         raise DecodeError("unknown binary version", offset=4)
-    m = Module()
+    m = Module(features=features)
     ctx = ExprContext()
+    ctx.multi_memory = features.multi_memory
+    ctx.offset_bits = 64 if features.memory64 else 32
     func_types: list[int] | None = None
     code_seen = False
     data_seen = False
@@ -178,6 +183,7 @@ def decode(data: bytes) -> Module:
                 )
             last = rank
         r = _Reader(data[pos : pos + size], pos, SECTION_NAMES[sid])
+        r.features = features
         pos += size
         try:
             if sid == 0:
@@ -192,7 +198,7 @@ def decode(data: bytes) -> Module:
             elif sid == 4:
                 m.tables = [_tabletype(r) for _ in range(r.length())]
             elif sid == 5:
-                m.memories = [MemoryType(r.limits()) for _ in range(r.length())]
+                m.memories = [_memtype(r, features) for _ in range(r.length())]
             elif sid == 6:
                 m.globals = [_global(r, ctx) for _ in range(r.length())]
             elif sid == 7:
@@ -278,7 +284,36 @@ def _functype(r: _Reader) -> FuncType:
 
 def _tabletype(r: _Reader) -> TableType:
     t = r.reftype()
-    return TableType(t, r.limits())
+    lim, is64 = _limits(r, r.features, table=True)
+    return TableType(t, lim, is64)
+
+
+def _memtype(r: _Reader, features: Features) -> MemoryType:
+    lim, is64 = _limits(r, features, table=False)
+    return MemoryType(lim, is64)
+
+
+def _limits(r: _Reader, features: Features, table: bool) -> tuple[Limits, bool]:
+    """Limits with their flags byte: bit 0 a maximum follows, bit 1 shared (threads, not
+    supported), bit 2 64-bit addresses (memory64/table64, 3.0; the bounds are then u64)."""
+    at = r.pos
+    if not features.memory64:  # 2.0: the flag is a 1-bit LEB128
+        has_max = r.uleb(1)
+        lo = r.u32()
+        return Limits(lo, r.u32() if has_max else None), False
+    flags = r.byte()
+    if flags & 2 and not table and flags < 8:
+        raise UnsupportedError(
+            "shared memory (the threads proposal, after WebAssembly 3.0) is not supported",
+            section=r.section,
+            offset=r.base + at,
+        )
+    if flags > (5 if table else 7) or (table and flags & 2):
+        raise r.error("malformed limits flags", at)
+    is64 = bool(flags & 4)
+    bits = 64 if is64 else 32
+    lo = r.uleb(bits)
+    return Limits(lo, r.uleb(bits) if flags & 1 else None), is64
 
 
 def _globaltype(r: _Reader) -> GlobalType:
@@ -299,7 +334,7 @@ def _import(r: _Reader) -> Import:
     elif kind == 1:
         desc = _tabletype(r)
     elif kind == 2:
-        desc = MemoryType(r.limits())
+        desc = _memtype(r, r.features)
     elif kind == 3:
         desc = _globaltype(r)
     else:

@@ -94,13 +94,45 @@ def read_sleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
     return result, pos
 
 
+def _memarg_flags(b: bytes, pos: int, ctx: ExprContext) -> tuple[int, int, int]:
+    """A memarg's alignment field that is not one small byte: (align, memidx, new pos).
+    With multiple memories (3.0) bit 6 says a memory index follows; else (2.0) the value is
+    the alignment, which validation then rejects as larger than natural."""
+    a, pos = read_uleb(b, pos, 32)
+    if ctx.multi_memory and a & 0x40:
+        mem, pos = read_uleb(b, pos, 32)
+        return a & ~0x40, mem, pos
+    return a, 0, pos
+
+
+def _memidx(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[int, int]:
+    """A memory index immediate: u32 (3.0), or the reserved 0x00 byte of 2.0."""
+    if ctx.multi_memory:
+        return read_uleb(b, pos, 32)
+    if b[pos] != 0:
+        raise DecodeError("zero byte expected", offset=base + pos)
+    return 0, pos + 1
+
+
 # --- instruction sequences (hot path) -------------------------------------------------------------
 class ExprContext:
     """What the expression decoder needs from the rest of the module."""
 
-    __slots__ = ("types", "has_datacount", "bad_blocktypes", "section", "func")
+    __slots__ = (
+        "types",
+        "has_datacount",
+        "bad_blocktypes",
+        "section",
+        "func",
+        "multi_memory",
+        "offset_bits",
+    )
 
     def __init__(self) -> None:
+        # WebAssembly 3.0 memarg/memory-index encodings (features.Features.multi_memory), and
+        # memarg offsets as u64 (memory64) or u32 (2.0)
+        self.multi_memory = True
+        self.offset_bits = 64
         self.types: list[FuncType] = []
         self.has_datacount = False
         self.bad_blocktypes: list[ValidationError] = []
@@ -154,16 +186,17 @@ def decode_expr(
             append(("i32.const", v))
         elif k is K_MEMARG:
             a = b[pos]
-            if a < 0x80:
+            if a < 0x40:
                 pos += 1
-            else:
-                a, pos = read_uleb(b, pos, 32)
+                mem = 0
+            else:  # a memory index follows (bit 6), or a long alignment field
+                a, mem, pos = _memarg_flags(b, pos, ctx)
             o = b[pos]
             if o < 0x80:
                 pos += 1
-            else:
-                o, pos = read_uleb(b, pos, 32)
-            append((names[op], a, o))
+            else:  # u64 in 3.0: a memory64 offset (validation bounds a memory32 one)
+                o, pos = read_uleb(b, pos, ctx.offset_bits)
+            append((names[op], a, o, mem) if mem else (names[op], a, o))
         elif k is K_BLOCK:
             depth += 1
             c = b[pos]
@@ -235,11 +268,9 @@ def _decode_rare(
         t, pos = read_uleb(b, pos, 32)
         tab, pos = read_uleb(b, pos, 32)
         add(("call_indirect", t, tab))
-    elif k is Imm.ZERO:
-        if b[pos] != 0:
-            raise DecodeError("zero byte expected", offset=base + pos)
-        add((NAMES[op], 0))
-        pos += 1
+    elif k is Imm.ZERO:  # memory.size, memory.grow: a memory index
+        mem, pos = _memidx(b, pos, base, ctx)
+        add((NAMES[op], mem))
     elif k is Imm.SELECT_T:
         n, pos = read_uleb(b, pos, 32)
         if n > len(b) - pos:
@@ -262,7 +293,7 @@ def _decode_rare(
     elif k is Imm.PREFIX_FC:
         pos = _decode_fc(b, pos, base, ctx, add)
     elif k is Imm.SIMD:
-        pos = _decode_fd(b, pos, base, add)
+        pos = _decode_fd(b, pos, base, ctx, add)
     elif k is Imm.ATOMIC:
         sub, _ = read_uleb(b, pos, 32)
         raise UnsupportedError(
@@ -295,22 +326,17 @@ def _decode_fc(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> 
         add((name, v))
     elif k is Imm.INDEX_ZERO:  # memory.init
         v, pos = read_uleb(b, pos, 32)
-        if b[pos] != 0:
-            raise DecodeError("zero byte expected", offset=base + pos)
-        pos += 1
+        mem, pos = _memidx(b, pos, base, ctx)
         if not ctx.has_datacount:
             raise DecodeError("data count section required", offset=base + at)
-        add((name, v, 0))
-    elif k is Imm.ZERO_ZERO:  # memory.copy
-        if b[pos] != 0 or b[pos + 1] != 0:
-            raise DecodeError("zero byte expected", offset=base + pos)
-        pos += 2
-        add((name, 0, 0))
+        add((name, v, mem))
+    elif k is Imm.ZERO_ZERO:  # memory.copy: destination memory, source memory
+        dst, pos = _memidx(b, pos, base, ctx)
+        src, pos = _memidx(b, pos, base, ctx)
+        add((name, dst, src))
     elif k is Imm.ZERO:  # memory.fill
-        if b[pos] != 0:
-            raise DecodeError("zero byte expected", offset=base + pos)
-        pos += 1
-        add((name, 0))
+        mem, pos = _memidx(b, pos, base, ctx)
+        add((name, mem))
     else:  # INDEX_INDEX: table.init (elem, table), table.copy (dst, src)
         x, pos = read_uleb(b, pos, 32)
         y, pos = read_uleb(b, pos, 32)
@@ -318,7 +344,7 @@ def _decode_fc(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> 
     return pos
 
 
-def _decode_fd(b: bytes, pos: int, base: int, add: Append) -> int:
+def _decode_fd(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> int:
     """The 0xFD family: SIMD (opcodes_simd.py documents the tuples)."""
     at = pos - 1
     sub, pos = read_uleb(b, pos, 32)
@@ -329,12 +355,12 @@ def _decode_fd(b: bytes, pos: int, base: int, add: Append) -> int:
     if k is SimdImm.NONE:
         add((name,))
     elif k is SimdImm.MEMARG or k is SimdImm.MEMARG_LANE:
-        align, pos = read_uleb(b, pos, 32)
-        offset, pos = read_uleb(b, pos, 32)
+        align, mem, pos = _memarg_flags(b, pos, ctx)
+        offset, pos = read_uleb(b, pos, ctx.offset_bits)
         if k is SimdImm.MEMARG:
-            add((name, align, offset))
+            add((name, align, offset, mem))
         else:
-            add((name, align, offset, b[pos]))
+            add((name, align, offset, b[pos], mem))
             pos += 1
     elif k is SimdImm.LANE:
         add((name, b[pos]))

@@ -8,7 +8,9 @@ indirection is needed, a signature.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from . import abi
 from .abi import Builtin
@@ -34,17 +36,55 @@ def _sig(params: tuple[ValType, ...], results: tuple[ValType, ...] = ()) -> Func
 # Builtin signatures after the vmctx; references travel as i64 (pointers).
 BUILTIN_TYPES: dict[Builtin, FuncType] = {
     Builtin.TRAP: _sig((I32,)),
-    Builtin.MEMORY_GROW: _sig((I32,), (I32,)),
-    Builtin.MEMORY_FILL: _sig((I32, I32, I32)),
-    Builtin.MEMORY_COPY: _sig((I32, I32, I32)),
-    Builtin.MEMORY_INIT: _sig((I32, I32, I32, I32)),
+    Builtin.MEMORY_GROW: _sig((I32, I64), (I64,)),
+    Builtin.MEMORY_FILL: _sig((I32, I64, I32, I64)),
+    Builtin.MEMORY_COPY: _sig((I32, I32, I64, I64, I64)),
+    Builtin.MEMORY_INIT: _sig((I32, I32, I64, I32, I32)),
     Builtin.DATA_DROP: _sig((I32,)),
-    Builtin.TABLE_GROW: _sig((I32, I64, I32), (I32,)),
-    Builtin.TABLE_FILL: _sig((I32, I32, I64, I32)),
-    Builtin.TABLE_COPY: _sig((I32, I32, I32, I32, I32)),
-    Builtin.TABLE_INIT: _sig((I32, I32, I32, I32, I32)),
+    Builtin.TABLE_GROW: _sig((I32, I64, I64), (I64,)),
+    Builtin.TABLE_FILL: _sig((I32, I64, I64, I64)),
+    Builtin.TABLE_COPY: _sig((I32, I32, I64, I64, I64)),
+    Builtin.TABLE_INIT: _sig((I32, I32, I64, I32, I32)),
     Builtin.ELEM_DROP: _sig((I32,)),
 }
+
+
+V = TypeVar("V")  # a backend's value
+
+_BULK = {
+    "memory.fill": Builtin.MEMORY_FILL,
+    "memory.copy": Builtin.MEMORY_COPY,
+    "memory.init": Builtin.MEMORY_INIT,
+    "table.fill": Builtin.TABLE_FILL,
+    "table.copy": Builtin.TABLE_COPY,
+    "table.init": Builtin.TABLE_INIT,
+}
+BULK_OPS = frozenset(_BULK)
+
+
+def bulk_call(
+    op: str,
+    imm: tuple[int, ...],
+    args: Sequence[V],
+    is64: Callable[[int], bool],
+    const: Callable[[int], V],
+    u64: Callable[[V, bool], V],
+) -> tuple[Builtin, list[V]]:
+    """The builtin and its arguments for memory/table fill, copy and init, for both
+    backends: the index immediates as i32 constants (`const`), addresses and counts widened
+    to the builtins' u64 (`u64(value, is64)`: i32 operands zero-extended). `is64` says
+    whether memory (or table) i takes i64 addresses; a copy between a 32- and a 64-bit one
+    counts in i32 (the spec's minimum)."""
+    if op.endswith("fill"):  # imm (x,); (dst, value, n)
+        w = is64(imm[0])
+        return _BULK[op], [const(imm[0]), u64(args[0], w), args[1], u64(args[2], w)]
+    if op.endswith("copy"):  # imm (dst x, src x); (dst, src, n)
+        d, s = is64(imm[0]), is64(imm[1])
+        ids = [const(imm[0]), const(imm[1])]
+        return _BULK[op], [*ids, u64(args[0], d), u64(args[1], s), u64(args[2], d and s)]
+    # init: imm (segment, x); (dst, src, n): the segment's src and n stay i32
+    ids = [const(imm[1]), const(imm[0])]
+    return _BULK[op], [*ids, u64(args[0], is64(imm[1])), args[1], args[2]]
 
 
 def canonical_type_ids(module: Module) -> list[int]:
@@ -63,9 +103,8 @@ class ModuleEnv:
     def __init__(self, module: Module) -> None:
         self.module = module
         self.num_imported_funcs = module.num_imported_funcs
-        self.has_memory = bool(module.memories) or any(
-            i.kind == ExternKind.MEMORY for i in module.imports
-        )
+        self.memories = module.all_memories()
+        self.has_memory = bool(self.memories)
         imported = [i.desc for i in module.imports if i.kind == ExternKind.GLOBAL]
         self.globals = [
             GlobalSlot(i, g.type, True, i * abi.GLOBAL_SIZE)  # type: ignore[union-attr]
@@ -76,20 +115,36 @@ class ModuleEnv:
             GlobalSlot(base + i, g.type.type, False, (base + i) * abi.GLOBAL_SIZE)
             for i, g in enumerate(module.globals)
         ]
-        tables = [i.desc for i in module.imports if i.kind == ExternKind.TABLE]
-        self.table_types = tables + list(module.tables)
+        self.table_types = module.all_tables()
         self.memory_guard = module.memory_guard
 
-    def needs_bounds_check(self, offset: int) -> bool:
-        """Whether a memory32 access with this static offset needs an explicit check.
+    def mem_is64(self, mem: int) -> bool:
+        """Memory `mem` takes i64 addresses (memory64)."""
+        return self.memories[mem].is64
 
-        Subtle, and the only place that decides it. With guard-region memory (docs/abi.md
-        "Linear memory") the runtime reserves 4 GiB + memory_guard bytes from the memory's
-        base, only its size accessible: zext(addr) + offset + size stays inside that
-        reservation when offset < memory_guard (addr < 4 GiB, size <= 8 <= the page past
-        the guard), so an out-of-bounds access faults and becomes the MEM_OOB trap. A larger
-        offset could jump past the reservation into other memory: it keeps its check.
+    def table_is64(self, table: int) -> bool:
+        """Table `table` takes i64 indices (table64)."""
+        return self.table_types[table].is64
+
+    def memory_slot(self, mem: int) -> int:
+        """Offset of memory `mem`'s wk_memory pointer in vmctx->memories."""
+        return mem * 8
+
+    def needs_bounds_check(self, offset: int, mem: int = 0) -> bool:
+        """Whether an access to memory `mem` with this static offset needs an explicit check.
+
+        Only memory 0, and only a memory32, has a guard reservation: every other memory
+        (multiple memories) and every memory64 (whose addresses the reservation cannot
+        cover) is checked explicitly. Subtle, and the only place that decides it. With
+        guard-region memory (docs/abi.md "Linear memory") the runtime reserves 4 GiB +
+        memory_guard bytes from the memory's base, only its size accessible: zext(addr) +
+        offset + size stays inside that reservation when offset < memory_guard (addr < 4 GiB,
+        size <= 8 <= the page past the guard), so an out-of-bounds access faults and becomes
+        the MEM_OOB trap. A larger offset could jump past the reservation into other memory:
+        it keeps its check.
         """
+        if mem != 0 or self.memories[0].is64:
+            return True
         return self.memory_guard == 0 or offset >= self.memory_guard
 
     def func_type(self, index: int) -> FuncType:

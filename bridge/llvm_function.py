@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import abi
 from .abi import Builtin, Trap, VmctxField
 from .backend import Label, Value
-from .environ import BUILTIN_TYPES
+from .environ import BUILTIN_TYPES, BULK_OPS, bulk_call
 from .errors import UnsupportedError
 from .llvm_numeric import i64_literal, numeric_lowering
 from .llvm_simd import V as V128
@@ -379,14 +379,35 @@ class LLVMFunction:
             self.lines.append(f'call void asm sideeffect "", "r"({t} {value})')
 
     # ---- memory -------------------------------------------------------------
-    def _address(self, addr: str, offset: int, size: int) -> str:
+    def _memory(self, mem: int, with_size: bool) -> tuple[str, str]:
+        """(base, size in bytes, or "" without with_size) of memory `mem`. Memory 0's base is
+        an entry load and its size lives in %memsize (reloaded after calls); another
+        memory's base and wk_memory pointer are entry loads, its size is loaded here."""
+        if mem == 0:
+            base, ms = "%mem.base", ""
+            if with_size:
+                ms = self.val("%t")
+                self.lines.append(f"{ms} = load i64, ptr %memsize")
+            return base, ms
+        memories = self._vm_field(VmctxField.MEMORIES)
+        mp = self._cached_load(f"mem{mem}", memories, self.env.memory_slot(mem))
+        base = self._cached_load(f"mem{mem}.base", mp, abi.MEMORY_BASE)
+        ms = ""
+        if with_size:
+            p = self._cached_gep(f"mem{mem}.size.p", mp, abi.MEMORY_SIZE)
+            ms = self.val("%t")
+            self.lines.append(f"{ms} = load i64, ptr {p}")
+        return base, ms
+
+    def _address(self, addr: str, offset: int, size: int, mem: int = 0) -> str:
         """Bounds-check [addr+offset, +size) in 64 bits; the host pointer. No check where a
-        guard region catches it (ModuleEnv.needs_bounds_check)."""
+        guard region catches it (ModuleEnv.needs_bounds_check). A memory64 address is an
+        i64 already, and addr + offset + size may wrap: that traps too."""
         lines = self.lines
-        checked = self.env.needs_bounds_check(offset)
-        ms = self.val("%t")
-        if checked:
-            lines.append(f"{ms} = load i64, ptr %memsize")
+        checked = self.env.needs_bounds_check(offset, mem)
+        base, ms = self._memory(mem, checked)
+        if self.env.mem_is64(mem):
+            return self._address64(addr, offset, size, base, ms)
         if addr[0] != "%":  # constant address: the sums are known
             eff = str((int(addr) & 0xFFFFFFFF) + offset)
             end = str(int(eff) + size)
@@ -404,14 +425,35 @@ class LLVMFunction:
             lines.append(f"{oob} = icmp ugt i64 {end}, {ms}")
             self.trap_if(oob, Trap.MEM_OOB)
         ptr = self.val("%p")
-        self.lines.append(f"{ptr} = getelementptr i8, ptr %mem.base, i64 {eff}")
+        self.lines.append(f"{ptr} = getelementptr i8, ptr {base}, i64 {eff}")
         return ptr
 
-    def load(self, op: str, addr: Value, offset: int) -> Value:
+    def _address64(self, addr: str, offset: int, size: int, base: str, ms: str) -> str:
+        """A memory64 access (always checked: `ms` is the size)."""
+        k = offset + size
+        if k >= 1 << 64:  # no address is in bounds
+            self.trap_if("true", Trap.MEM_OOB)
+        else:
+            end, wrapped, beyond, oob = (self.val(p) for p in ("%t", "%c", "%c", "%c"))
+            lines = self.lines
+            lines.append(f"{end} = add i64 {addr}, u0x{k:X}")
+            lines.append(f"{wrapped} = icmp ult i64 {end}, {addr}")
+            lines.append(f"{beyond} = icmp ugt i64 {end}, {ms}")
+            lines.append(f"{oob} = or i1 {wrapped}, {beyond}")
+            self.trap_if(oob, Trap.MEM_OOB)
+        eff = addr
+        if offset:
+            eff = self.val("%t")
+            self.lines.append(f"{eff} = add i64 {addr}, u0x{offset & ((1 << 64) - 1):X}")
+        ptr = self.val("%p")
+        self.lines.append(f"{ptr} = getelementptr i8, ptr {base}, i64 {eff}")
+        return ptr
+
+    def load(self, op: str, addr: Value, offset: int, mem: int = 0) -> Value:
         rt, mt, ext, size = _LOADS[op]
-        ptr = self._address(addr, offset, size)
+        ptr = self._address(addr, offset, size, mem)
         r = self.val(_PREFIX_OF[rt])
-        if not self.env.needs_bounds_check(offset):
+        if not self.env.needs_bounds_check(offset, mem):
             self.unchecked_loads[r] = rt  # see drop()
         if ext is None:
             self.lines.append(f"{r} = load {mt}, ptr {ptr}, align 1")
@@ -421,9 +463,9 @@ class LLVMFunction:
         self.lines.append(f"{r} = {ext} {mt} {raw} to {rt}")
         return r
 
-    def store(self, op: str, addr: Value, value: Value, offset: int) -> None:
+    def store(self, op: str, addr: Value, value: Value, offset: int, mem: int = 0) -> None:
         vt, mt, size = _STORES[op]
-        ptr = self._address(addr, offset, size)
+        ptr = self._address(addr, offset, size, mem)
         if vt != mt:
             narrow = self.val("%t")
             self.lines.append(f"{narrow} = trunc {vt} {value} to {mt}")
@@ -436,23 +478,38 @@ class LLVMFunction:
             self.lines.append(f"{size} = load i64, ptr %mem.size.p")
             self.lines.append(f"store i64 {size}, ptr %memsize")
 
+    def _u64(self, value: str, is64: bool) -> str:
+        """An address, size or count as the builtins take it (u64)."""
+        if is64:
+            return value
+        if value[0] != "%":  # an i32 constant
+            return f"u0x{int(value) & 0xFFFFFFFF:X}"
+        r = self.val("%l")
+        self.lines.append(f"{r} = zext i32 {value} to i64")
+        return r
+
+    def _narrow(self, value: str, is64: bool) -> str:
+        """A builtin's u64 result as a 32-bit memory's or table's i32 (-1 stays -1)."""
+        if is64:
+            return value
+        r = self.val("%i")
+        self.lines.append(f"{r} = trunc i64 {value} to i32")
+        return r
+
     def memory_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
+        u64, is64 = self._u64, self.env.mem_is64
         if op == "memory.size":
-            ms, pages, r = self.val("%t"), self.val("%t"), self.val("%i")
-            self.lines.append(f"{ms} = load i64, ptr %memsize")
+            _, ms = self._memory(imm[0], True)
+            pages = self.val("%l")
             self.lines.append(f"{pages} = lshr i64 {ms}, 16")
-            self.lines.append(f"{r} = trunc i64 {pages} to i32")
-            return r
+            return self._narrow(pages, is64(imm[0]))
         if op == "memory.grow":
-            (old,) = self._call_builtin(Builtin.MEMORY_GROW, list(args))
+            w = is64(imm[0])
+            (old,) = self._call_builtin(Builtin.MEMORY_GROW, [str(imm[0]), u64(args[0], w)])
             self._reload_mem_size()
-            return old
-        if op == "memory.fill":
-            self._call_builtin(Builtin.MEMORY_FILL, list(args))
-        elif op == "memory.copy":
-            self._call_builtin(Builtin.MEMORY_COPY, list(args))
-        elif op == "memory.init":
-            self._call_builtin(Builtin.MEMORY_INIT, [str(imm[0]), *args])
+            return self._narrow(old, w)
+        if op in BULK_OPS:  # fill, copy, init
+            self._call_builtin(*bulk_call(op, imm, args, is64, str, u64))
         elif op == "data.drop":
             self._call_builtin(Builtin.DATA_DROP, [str(imm[0])])
         else:
@@ -505,21 +562,23 @@ class LLVMFunction:
         return self._cached_load(f"tbl{table}", tables, self.env.table_slot(table))
 
     def _table_len(self, table: int) -> str:
+        """The table's size: an i32, or an i64 for a table64 (zero-extended u32)."""
         t = self._table(table)
         p = self._cached_gep(f"tbl{table}.len.p", t, abi.TABLE_LEN)
         size = self.val("%i")
         self.lines.append(f"{size} = load i32, ptr {p}")
-        return size
+        return self._u64(size, False) if self.env.table_is64(table) else size
 
     def _table_slot(self, table: int, index: str) -> str:
         """Address of element `index` of `table`, after the bounds check."""
         size = self._table_len(table)
+        ty = "i64" if self.env.table_is64(table) else "i32"
         oob = self.val("%c")
-        self.lines.append(f"{oob} = icmp uge i32 {index}, {size}")
+        self.lines.append(f"{oob} = icmp uge {ty} {index}, {size}")
         self.trap_if(oob, Trap.TABLE_OOB)
-        elems, i64, slot = self.val("%p"), self.val("%t"), self.val("%p")
+        elems, slot = self.val("%p"), self.val("%p")
         self.lines.append(f"{elems} = load ptr, ptr {self._table(table)}")
-        self.lines.append(f"{i64} = zext i32 {index} to i64")
+        i64 = self._u64(index, ty == "i64")
         self.lines.append(f"{slot} = getelementptr inbounds ptr, ptr {elems}, i64 {i64}")
         return slot
 
@@ -566,14 +625,13 @@ class LLVMFunction:
         if op == "elem.drop":
             self._call_builtin(Builtin.ELEM_DROP, [str(imm[0])])
             return None
+        u64, is64 = self._u64, self.env.table_is64
         if op == "table.grow":  # (init, delta) on the stack
-            return self._call_builtin(Builtin.TABLE_GROW, [str(imm[0]), *args])[0]
-        if op == "table.fill":  # (dst, value, n)
-            self._call_builtin(Builtin.TABLE_FILL, [str(imm[0]), *args])
-        elif op == "table.copy":  # imm: (dst_table, src_table)
-            self._call_builtin(Builtin.TABLE_COPY, [str(imm[0]), str(imm[1]), *args])
-        elif op == "table.init":  # imm: (elem segment, table)
-            self._call_builtin(Builtin.TABLE_INIT, [str(imm[1]), str(imm[0]), *args])
+            w = is64(imm[0])
+            grow = [str(imm[0]), args[0], u64(args[1], w)]
+            return self._narrow(self._call_builtin(Builtin.TABLE_GROW, grow)[0], w)
+        if op in BULK_OPS:  # fill, copy, init
+            self._call_builtin(*bulk_call(op, imm, args, is64, str, u64))
         else:
             raise UnsupportedError(f"operator {op} is not supported by the LLVM backend")
         return None

@@ -190,8 +190,8 @@ def _memory(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: Imm) ->
     if op not in SIMD_MEMOPS:
         raise UnsupportedError(f"operator {op} is not supported by the LLVM backend")
     size = SIMD_MEMOPS[op][1]
-    ptr = f._address(a[0], imm[1], size)
-    checked = f.env.needs_bounds_check(imm[1])
+    ptr = f._address(a[0], imm[1], size, imm[-1])  # imm[-1]: the memory index
+    checked = f.env.needs_bounds_check(imm[1], imm[-1])
     # Without a bounds check (guard region) the load itself must fault, all of it: LLVM would
     # narrow a load whose result is partly used (extract_lane of a v128.load) to the bytes
     # used, or delete an unused one, and miss the fault of an access straddling the end of

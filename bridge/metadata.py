@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .abi import ABI_VERSION
+from .abi import ABI_VERSION, CONST_STACK
 from .errors import UnsupportedError
 from .module import (
     ExternKind,
@@ -64,9 +64,32 @@ def type_signature(ftype: FuncType) -> str:
     return f"{p}:{r}"
 
 
-def _const(expr: list[Instr], what: str) -> str:
+_CONST_ARITH = {
+    f"{t}.{op}": f"WK_CONST_{t.upper()}_{op.upper()}"
+    for t in ("i32", "i64")
+    for op in ("add", "sub", "mul")
+}
+
+
+def _const(expr: list[Instr], what: str, ops: list[str] | None = None) -> str:
     """A wk_const initialiser for a constant expression. Kinds are written by their abi.h
-    names (WK_CONST_*), so the numbers have one home: the C header."""
+    names (WK_CONST_*), so the numbers have one home: the C header. An extended constant
+    expression (several instructions: add, sub, mul) goes to `ops`, the module's
+    const_ops array, in order, and the result is a WK_CONST_EXPR naming its slice."""
+    if len(expr) > 1 and ops is not None:
+        start, depth = len(ops), 0
+        for ins in expr:
+            if ins[0] in _CONST_ARITH:
+                ops.append(f"{{{_CONST_ARITH[ins[0]]}, 0, 0}}")
+                depth -= 1
+            else:
+                ops.append(_const([ins], what))
+                depth += 1
+                if depth > CONST_STACK:
+                    raise UnsupportedError(
+                        f"{what}: constant expression deeper than {CONST_STACK} values"
+                    )
+        return f"{{WK_CONST_EXPR, {start}u, {len(expr)}u}}"
     if len(expr) == 1:
         op, *imm = expr[0]
         if op == "i32.const":
@@ -97,11 +120,29 @@ def _array(ctype: str, name: str, items: list[str]) -> str:
 
 
 def _limits_max(value: int | None) -> str:
-    return f"{value}u" if value is not None else "UINT32_MAX"
+    """A table's maximum as wk_table_type holds it (u32; a table64's larger one is
+    unbounded in practice: the runtime caps tables far below, WK_TABLE_MAX_ELEMS)."""
+    return f"{value}u" if value is not None and value <= U32_MAX else "UINT32_MAX"
+
+
+def _table_min(value: int) -> str:
+    return f"{min(value, U32_MAX)}u"
+
+
+def _memory_type(mem: MemoryType) -> str:
+    """A wk_memory_type: pages as u64, the maximum the index type's (65536, 2^48) if none."""
+    lim = mem.limits
+    top = (1 << 48) if mem.is64 else 65536
+    hi = lim.max if lim.max is not None else top
+    return f"{{{lim.min}ull, {hi}ull, {int(mem.is64)}u, 0}}"
 
 
 def _global_type(g: GlobalType) -> int:
     return int(g.type) | (256 if g.mutable else 0)
+
+
+def _import_max(value: int | None) -> str:
+    return f"{value}ull" if value is not None else "UINT64_MAX"
 
 
 def _import_item(module: Module, imp: Import, symbol: str | None) -> str:
@@ -114,11 +155,12 @@ def _import_item(module: Module, imp: Import, symbol: str | None) -> str:
         type_ = f"{_global_type(desc)}u"
     elif kind == ExternKind.TABLE:
         assert isinstance(desc, TableType)
-        type_ = f"{int(desc.elem)}u"
-        lo, hi = f"{desc.limits.min}u", _limits_max(desc.limits.max)
+        type_ = f"{int(desc.elem) | int(desc.is64) << 8}u"
+        lo, hi = f"{desc.limits.min}ull", _import_max(desc.limits.max)
     else:
         assert isinstance(desc, MemoryType)
-        lo, hi = f"{desc.limits.min}u", _limits_max(desc.limits.max)
+        type_ = f"{int(desc.is64) << 8}u"
+        lo, hi = f"{desc.limits.min}ull", _import_max(desc.limits.max)
     code = f"(void *){symbol}" if symbol else "0"
     return (
         f"{{{c_string(imp.module)}, {c_string(imp.name)}, WK_EXTERN_{kind.name}, {type_}, "
@@ -139,8 +181,6 @@ def render(
     import_symbols holds, per imported function, the host code bound at link
     time, or None when the embedder supplies it at instantiation.
     """
-    if len(module.memories) + len(module.imported(ExternKind.MEMORY)) > 1:
-        raise UnsupportedError("more than one memory is not supported yet", section="memory")
     n_imported = module.num_imported_funcs
     defined = [func_symbol(n_imported + i) for i in range(len(module.funcs))]
     tramps = [trampoline_symbol(i) for i in range(len(module.types))]
@@ -154,13 +194,20 @@ def render(
 
     blob = bytearray()
     data_items = []
+    const_ops: list[str] = []
+    memories = module.all_memories()
     for i, seg in enumerate(module.datas):
-        offset = _const(seg.offset or [], f"data segment {i} offset") if seg.offset else "{0}"
+        what = f"data segment {i} offset"
+        offset = _const(seg.offset, what, const_ops) if seg.offset else "{0}"
         start = len(blob)
         blob += seg.data
         blob += b"\0" * (-len(blob) % 8)
         passive = 1 if seg.mode == "passive" else 0
-        data_items.append(f"{{wk_data_blob + {start}, {len(seg.data)}u, {passive}u, {offset}}}")
+        is64 = int(seg.mode == "active" and memories[seg.memory].is64)
+        data_items.append(
+            f"{{wk_data_blob + {start}, {len(seg.data)}u, {passive}u, {seg.memory}u, {is64}u, "
+            f"{offset}}}"
+        )
     if data_items:
         out.append(
             '__asm__(".section .rodata.wk_data,\\"a\\"\\n.balign 16\\n'
@@ -183,34 +230,40 @@ def render(
     func_types += [f"{f.type_idx}u" for f in module.funcs]
     out.append(_array("const uint32_t", "func_types", func_types))
     globals_ = [
-        f"{{{_global_type(g.type)}u, 0, {_const(g.init, f'global {i}')}}}"
+        f"{{{_global_type(g.type)}u, 0, {_const(g.init, f'global {i}', const_ops)}}}"
         for i, g in enumerate(module.globals)
     ]
     out.append(_array("const wk_global_def", "globals", globals_))
     out.append(_array("const wk_data_segment", "data_segments", data_items))
 
     elem_items = []
+    tables = module.all_tables()
     for i, elem in enumerate(module.elems):
-        items = [_const(e, f"element segment {i}") for e in elem.init]
+        items = [_const(e, f"element segment {i}", const_ops) for e in elem.init]
         if items:
             out.append(_array("const wk_const", f"elem_{i}", items))
-        offset = _const(elem.offset, f"element segment {i} offset") if elem.offset else "{0}"
+        what = f"element segment {i} offset"
+        offset = _const(elem.offset, what, const_ops) if elem.offset else "{0}"
         array = f"elem_{i}" if items else "0"
+        is64 = int(elem.mode == "active" and tables[elem.table].is64)
         elem_items.append(
-            f"{{{array}, {len(items)}u, {elem.table}u, WK_ELEM_{elem.mode.upper()}, 0, {offset}}}"
+            f"{{{array}, {len(items)}u, {elem.table}u, WK_ELEM_{elem.mode.upper()}, {is64}u, "
+            f"{offset}}}"
         )
     out.append(_array("const wk_elem_segment", "elem_segments", elem_items))
+    out.append(_array("const wk_const", "const_ops", const_ops))
     table_items = [
-        f"{{{t.limits.min}u, {_limits_max(t.limits.max)}, {int(t.elem)}u, 0}}"
+        f"{{{_table_min(t.limits.min)}, {_limits_max(t.limits.max)}, {int(t.elem)}u, 0}}"
         for t in module.tables
     ]
+    memory_items = [_memory_type(m) for m in module.memories]
+    out.append(_array("const wk_memory_type", "memories", memory_items))
     out.append(_array("const wk_table_type", "tables", table_items))
     export_items = [
         f"{{{c_string(e.name)}, WK_EXTERN_{e.kind.name}, {e.index}u}}" for e in module.exports
     ]
     out.append(_array("const wk_export", "exports", export_items))
 
-    mem = module.memories[0].limits if module.memories else None
     entry = next(
         (e.index for e in module.exports if e.name == "_start" and e.kind == ExternKind.FUNC), -1
     )
@@ -235,9 +288,11 @@ def render(
         f".num_globals = {n_globals + len(globals_)}",
         f".num_imported_globals = {n_globals}",
         f".globals = {ref('globals', globals_)}",
-        f".has_memory = {1 if mem else 0}",
-        f".mem_min_pages = {mem.min if mem else 0}",
-        f".mem_max_pages = {mem.max if mem and mem.max is not None else 65536}",
+        f".num_memories = {len(memories)}",
+        f".num_imported_memories = {len(memories) - len(memory_items)}",
+        f".memories = {ref('memories', memory_items)}",
+        f".num_const_ops = {len(const_ops)}",
+        f".const_ops = {ref('const_ops', const_ops)}",
         f".num_tables = {n_tables + len(table_items)}",
         f".num_imported_tables = {n_tables}",
         f".tables = {ref('tables', table_items)}",

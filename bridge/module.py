@@ -13,7 +13,10 @@ still reads well. The immediates per operator family are:
     call                     ("call", funcidx)
     call_indirect            ("call_indirect", typeidx, tableidx)
     local.*/global.*         ("local.get", index)
-    loads and stores         ("i32.load", align_log2, offset)
+    loads and stores         ("i32.load", align_log2, offset[, memidx]): memidx only when
+                             not 0 (multiple memories); SIMD memory operators always end
+                             with it: ("v128.load", align, offset, memidx),
+                             ("v128.load8_lane", align, offset, lane, memidx)
     memory.size/grow         ("memory.size", memidx)
     i32.const / i64.const    ("i32.const", value)      signed Python int
     f32.const / f64.const    ("f32.const", bits)       raw IEEE bits as int
@@ -36,6 +39,8 @@ import enum
 from array import array
 from dataclasses import dataclass, field
 from typing import Any
+
+from .features import WASM3, Features
 
 
 class ValType(enum.IntEnum):
@@ -82,11 +87,18 @@ class Limits:
 class TableType:
     elem: ValType
     limits: Limits
+    is64: bool = False  # table64: i64 indices (WebAssembly 3.0)
 
 
 @dataclass(frozen=True)
 class MemoryType:
     limits: Limits
+    is64: bool = False  # memory64: i64 addresses (WebAssembly 3.0)
+
+    @property
+    def addr(self) -> ValType:
+        """The address (and size, delta) type of memory instructions on this memory."""
+        return ValType.I64 if self.is64 else ValType.I32
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,8 @@ class Module:
     # Not from the binary: the bounds-check policy compile_wasm chose (environ.ModuleEnv.
     # needs_bounds_check). 0: explicit checks; else the guard size (abi.MEMORY_GUARD).
     memory_guard: int = 0
+    # Not from the binary: the rules it was decoded under (features.WASM3 unless told).
+    features: Features = WASM3
 
     def imported(self, kind: ExternKind) -> list[Import]:
         return [i for i in self.imports if i.kind == kind]
@@ -177,6 +191,16 @@ class Module:
         if index < n:
             return self.types[self.imported(ExternKind.FUNC)[index].desc]  # type: ignore[index]
         return self.types[self.funcs[index - n].type_idx]
+
+    def all_memories(self) -> list[MemoryType]:
+        """Every memory in the memory index space, imports first."""
+        imported = [i.desc for i in self.imported(ExternKind.MEMORY)]
+        return [d for d in imported if isinstance(d, MemoryType)] + list(self.memories)
+
+    def all_tables(self) -> list[TableType]:
+        """Every table in the table index space, imports first."""
+        imported = [i.desc for i in self.imported(ExternKind.TABLE)]
+        return [d for d in imported if isinstance(d, TableType)] + list(self.tables)
 
     def all_globals(self) -> list[GlobalType]:
         imported = [i.desc for i in self.imported(ExternKind.GLOBAL)]

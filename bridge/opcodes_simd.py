@@ -7,8 +7,8 @@ against the `wasmtime` package's `wat2wasm`.
 
 Instruction tuples (module.py documents the scalar ones):
 
-    v128.load*, v128.store           ("v128.load", align_log2, offset)
-    v128.load8_lane ... store64_lane ("v128.load8_lane", align_log2, offset, lane)
+    v128.load*, v128.store           ("v128.load", align_log2, offset, memidx)
+    v128.load8_lane ... store64_lane ("v128.load8_lane", align_log2, offset, lane, memidx)
     v128.const                       ("v128.const", bits)          128-bit unsigned int
     i8x16.shuffle                    ("i8x16.shuffle", (16 lane indices))
     extract_lane/replace_lane        ("i32x4.extract_lane", lane)

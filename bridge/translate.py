@@ -319,12 +319,14 @@ class FunctionTranslator:
 
     def _load(self, instr: tuple) -> None:
         addr = self.stack.pop()
-        self.stack.append(self.be.load(instr[0], addr, instr[2]))
+        mem = instr[3] if len(instr) > 3 else 0
+        self.stack.append(self.be.load(instr[0], addr, instr[2], mem))
 
     def _store(self, instr: tuple) -> None:
         value = self.stack.pop()
         addr = self.stack.pop()
-        self.be.store(instr[0], addr, value, instr[2])
+        mem = instr[3] if len(instr) > 3 else 0
+        self.be.store(instr[0], addr, value, instr[2], mem)
 
     _MEMORY_ARITY = {
         "memory.size": 0,

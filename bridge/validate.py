@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .errors import ValidationError
+from .features import WASM3, Features
 from .module import (
     Elem,
     ExternKind,
@@ -27,6 +28,13 @@ from .module import (
 from .validate_code import ModuleCtx, validate_function
 
 MAX_PAGES = 65536
+MAX_PAGES64 = 1 << 48  # 2^64 bytes of 64 KiB pages
+# Extended constant expressions (3.0): these may follow constants and global.get.
+_CONST_ARITH = {
+    f"{t}.{op}": ValType.I32 if t == "i32" else ValType.I64
+    for t in ("i32", "i64")
+    for op in ("add", "sub", "mul")
+}
 _CONST_TYPES = {
     "i32.const": ValType.I32,
     "i64.const": ValType.I64,
@@ -54,8 +62,8 @@ def validate(module: Module) -> None:
             _check_limits(t.limits, None)
     with _section("memory"):
         for mem in m.memories:
-            _check_limits(mem.limits, MAX_PAGES)
-    if len(m.imported(ExternKind.MEMORY)) + len(m.memories) > 1:
+            _check_memory(mem)
+    if len(m.all_memories()) > 1 and not m.features.multi_memory:
         raise ValidationError("multiple memories", section="memory")
 
     # C.refs: functions referenced outside function bodies may be used by ref.func in bodies.
@@ -66,10 +74,12 @@ def validate(module: Module) -> None:
         for expr in el.init:
             refs.update(_ref_funcs(expr))
 
-    # Global initialisers see only the imported globals (spec: context C').
+    # Global initialisers see only the imported globals (spec: context C'), in 3.0 also the
+    # defined globals before them (the rule came with typed references and GC).
     with _section("global"):
-        for g in m.globals:
-            _const_expr(g.init, g.type.type, imported_globals, nfuncs)
+        for i, g in enumerate(m.globals):
+            seen = all_globals[: len(imported_globals) + i] if m.features.extended_const else []
+            _const_expr(g.init, g.type.type, seen or imported_globals, nfuncs, m.features)
 
     c = ModuleCtx(m, refs)
     with _section("element"):
@@ -80,7 +90,8 @@ def validate(module: Module) -> None:
             if d.mode == "active":
                 if d.memory >= c.nmems:
                     raise ValidationError(f"unknown memory {d.memory}")
-                _const_expr(d.offset or [], ValType.I32, all_globals, nfuncs)
+                at = c.mems[d.memory].addr
+                _const_expr(d.offset or [], at, all_globals, nfuncs, m.features)
 
     if m.start is not None:
         if m.start >= nfuncs:
@@ -118,6 +129,14 @@ def _check_limits(lim: Limits, max_pages: int | None) -> None:
         raise ValidationError("size minimum must not be greater than maximum")
 
 
+def _check_memory(mem: MemoryType) -> None:
+    if mem.is64:
+        lim = mem.limits
+        if lim.min > MAX_PAGES64 or (lim.max is not None and lim.max > MAX_PAGES64):
+            raise ValidationError("memory size must be at most 2^48 pages (16 EiB)")
+    _check_limits(mem.limits, MAX_PAGES64 if mem.is64 else MAX_PAGES)
+
+
 def _check_import(m: Module, imp: Import) -> None:
     desc = imp.desc
     if isinstance(desc, int):
@@ -126,7 +145,7 @@ def _check_import(m: Module, imp: Import) -> None:
     elif isinstance(desc, TableType):
         _check_limits(desc.limits, None)
     elif isinstance(desc, MemoryType):
-        _check_limits(desc.limits, MAX_PAGES)
+        _check_memory(desc)
 
 
 def _ref_funcs(expr: list[Instr]) -> list[int]:
@@ -134,13 +153,23 @@ def _ref_funcs(expr: list[Instr]) -> list[int]:
 
 
 def _const_expr(
-    expr: list[Instr], expected: ValType, globals_: list[GlobalType], nfuncs: int
+    expr: list[Instr],
+    expected: ValType,
+    globals_: list[GlobalType],
+    nfuncs: int,
+    features: Features = WASM3,
 ) -> None:
-    """A constant expression: only constant operators, leaving exactly one `expected` value."""
+    """A constant expression: only constant operators, leaving exactly one `expected` value
+    (with extended constants, i32/i64 add, sub and mul are constant too)."""
     stack: list[ValType] = []
     for ins in expr:
         op = ins[0]
-        if op in _CONST_TYPES:
+        if op in _CONST_ARITH and features.extended_const:
+            t = _CONST_ARITH[op]
+            if stack[-2:] != [t, t]:
+                raise ValidationError(f"type mismatch: {op} needs two {t} operands")
+            stack.pop()
+        elif op in _CONST_TYPES:
             stack.append(_CONST_TYPES[op])
         elif op == "ref.null":
             stack.append(ins[1])
@@ -174,9 +203,10 @@ def _check_elem(el: Elem, c: ModuleCtx, globals_: list[GlobalType], nfuncs: int)
             raise ValidationError(f"unknown table {t}")
         if c.tables[t] != etype:
             raise ValidationError(f"type mismatch: {etype} segment for a {c.tables[t]} table")
-        _const_expr(el.offset or [], ValType.I32, globals_, nfuncs)
+        at = c.table_addr(t)
+        _const_expr(el.offset or [], at, globals_, nfuncs, c.features)
     for expr in el.init:
-        _const_expr(expr, etype, globals_, nfuncs)
+        _const_expr(expr, etype, globals_, nfuncs, c.features)
 
 
 def _check_exports(m: Module, c: ModuleCtx, nfuncs: int) -> None:

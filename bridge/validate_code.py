@@ -41,11 +41,18 @@ class ModuleCtx:
                 self.tables.append(d.elem)
         self.funcs += [m.types[f.type_idx] if f.type_idx < ntypes else None for f in m.funcs]
         self.tables += [t.elem for t in m.tables]
-        self.nmems = sum(1 for i in m.imports if i.kind == 2) + len(m.memories)
+        self.mems = m.all_memories()
+        self.nmems = len(self.mems)
+        self.table_types = m.all_tables()
+        self.features = m.features
         self.globals = m.all_globals()
         self.elems = [e.type for e in m.elems]
         self.ndatas = m.data_count
         self.refs = refs
+
+    def table_addr(self, idx: int) -> ValType:
+        """The index type of table `idx` (i64 for a table64); the table must exist."""
+        return I64 if self.table_types[idx].is64 else I32
 
 
 class _Frame:
@@ -124,9 +131,14 @@ class _State:
             raise ValidationError(f"unknown table {idx}")
         return self.c.tables[idx]
 
-    def memory(self, idx: int) -> None:
+    def memory(self, idx: int) -> ValType:
+        """The address type of memory `idx` (i64 for a memory64)."""
         if idx >= self.c.nmems:
             raise ValidationError(f"unknown memory {idx}")
+        return I64 if self.c.mems[idx].is64 else I32
+
+    def table_addr(self, idx: int) -> ValType:
+        return self.c.table_addr(idx)
 
     def data(self, idx: int) -> None:
         if self.c.ndatas is None or idx >= self.c.ndatas:
@@ -219,7 +231,7 @@ def _call_indirect(s: _State, ins: Instr) -> None:
     if ins[1] >= len(s.c.types):
         raise ValidationError(f"unknown type {ins[1]}")
     ft = s.c.types[ins[1]]
-    s.pop(I32)
+    s.pop(s.table_addr(ins[2]))
     s.pop_many(ft.params)
     s.vals.extend(ft.results)
 
@@ -285,29 +297,31 @@ def _table(s: _State, ins: Instr) -> None:
         t = s.table(ins[2])
         if s.elem(ins[1]) != t:
             raise _mismatch("element segment and table types differ")
-        s.pop_many((I32, I32, I32))
+        s.pop_many((s.table_addr(ins[2]), I32, I32))
         return
     if op == "table.copy":
         if s.table(ins[1]) != s.table(ins[2]):
             raise _mismatch("table.copy between tables of different types")
-        s.pop_many((I32, I32, I32))
+        dst, src = s.table_addr(ins[1]), s.table_addr(ins[2])
+        s.pop_many((dst, src, I32 if I32 in (dst, src) else I64))
         return
     if op == "elem.drop":
         s.elem(ins[1])
         return
     t = s.table(ins[1])
+    at = s.table_addr(ins[1])
     if op == "table.get":
-        s.pop(I32)
+        s.pop(at)
         s.vals.append(t)
     elif op == "table.set":
-        s.pop_many((I32, t))
+        s.pop_many((at, t))
     elif op == "table.size":
-        s.vals.append(I32)
+        s.vals.append(at)
     elif op == "table.grow":
-        s.pop_many((t, I32))
-        s.vals.append(I32)
+        s.pop_many((t, at))
+        s.vals.append(at)
     else:  # table.fill
-        s.pop_many((I32, t, I32))
+        s.pop_many((at, t, at))
 
 
 def _ref(s: _State, ins: Instr) -> None:
@@ -327,32 +341,46 @@ def _ref(s: _State, ins: Instr) -> None:
 
 
 # --- memory ---------------------------------------------------------------------------------------
+def _memarg(s: _State, natural: int, align: int, offset: int, mem: int) -> ValType:
+    """Check a memarg; the memory's address type."""
+    at = s.memory(mem)
+    if align > natural:
+        raise ValidationError("alignment must not be larger than natural")
+    if at is I32 and offset >= 1 << 32:
+        raise ValidationError("offset out of range: a memory32 offset must be below 2^32")
+    return at
+
+
 def _memop(s: _State, ins: Instr) -> None:
     natural, t, store = MEMOPS[ins[0]]
-    s.memory(0)
-    if ins[1] > natural:
-        raise ValidationError("alignment must not be larger than natural")
+    at = _memarg(s, natural, ins[1], ins[2], ins[3] if len(ins) > 3 else 0)
     if store:
         s.pop(t)
-        s.pop(I32)
+        s.pop(at)
     else:
-        s.pop(I32)
+        s.pop(at)
         s.vals.append(t)
 
 
 def _memory(s: _State, ins: Instr) -> None:
     op = ins[0]
-    s.memory(0)
-    if op == "memory.size":
-        s.vals.append(I32)
-    elif op == "memory.grow":
-        s.pop(I32)
-        s.vals.append(I32)
-    elif op == "memory.init":
+    if op == "memory.init":
+        at = s.memory(ins[2])
         s.data(ins[1])
-        s.pop_many((I32, I32, I32))
-    else:  # memory.copy, memory.fill
-        s.pop_many((I32, I32, I32))
+        s.pop_many((at, I32, I32))
+        return
+    if op == "memory.copy":
+        dst, src = s.memory(ins[1]), s.memory(ins[2])
+        s.pop_many((dst, src, I32 if I32 in (dst, src) else I64))
+        return
+    at = s.memory(ins[1])
+    if op == "memory.size":
+        s.vals.append(at)
+    elif op == "memory.grow":
+        s.pop(at)
+        s.vals.append(at)
+    else:  # memory.fill
+        s.pop_many((at, I32, at))
 
 
 def _data_drop(s: _State, ins: Instr) -> None:
@@ -375,12 +403,15 @@ _CONST_TYPES = {
 # --- SIMD: operators with immediates (the rest are in the signature table) -----------------------
 def _simd_memop(s: _State, ins: Instr) -> None:
     natural, _ = SIMD_MEMOPS[ins[0]]
-    s.memory(0)
-    if ins[1] > natural:
-        raise ValidationError("alignment must not be larger than natural")
-    if len(ins) > 3 and ins[3] >= SIMD_LANES[ins[0]]:
+    at = _memarg(s, natural, ins[1], ins[2], ins[-1])  # the memory index ends the tuple
+    if len(ins) > 4 and ins[3] >= SIMD_LANES[ins[0]]:
         raise ValidationError(f"invalid lane index {ins[3]}")
-    _simd_sig(s, ins)
+    if at is I32:
+        _simd_sig(s, ins)
+        return
+    pops, pushes = SIMD_SIGS[ins[0]]  # the address (first operand) is an i64
+    s.pop_many((I64, *pops[1:]))
+    s.vals.extend(pushes)
 
 
 def _simd_lane(s: _State, ins: Instr) -> None:

@@ -35,9 +35,9 @@ def describe_module(module: Module, target: str) -> list[str]:
     for exp in module.exports:
         lines.append(f"  {exp.kind.name.lower():<6} {exp.name} (index {exp.index})")
     for mem in module.memories:
-        lines.append(f"memory: {_limits(mem.limits)} pages")
+        lines.append(f"memory: {'i64 ' if mem.is64 else ''}{_limits(mem.limits)} pages")
     for tab in module.tables:
-        lines.append(f"table: {tab.elem} {_limits(tab.limits)}")
+        lines.append(f"table: {'i64 ' if tab.is64 else ''}{tab.elem} {_limits(tab.limits)}")
     lines.append(
         f"globals: {len(module.globals)}  data segments: {len(module.datas)} "
         f"({sum(len(d.data) for d in module.datas)} bytes)  element segments: "

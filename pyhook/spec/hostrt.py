@@ -206,8 +206,9 @@ class Instance:
     def func(self, index: int) -> Func:
         return Func(self._rt, self._check(self._rt.lib.wk_host_func(self.ptr, index), "func"))
 
-    def memory(self) -> Memory:
-        return Memory(self._rt, self._check(self._rt.lib.wk_host_memory(self.ptr), "memory"))
+    def memory(self, index: int = 0) -> Memory:
+        mem = self._rt.lib.wk_host_memory(self.ptr, index)
+        return Memory(self._rt, self._check(mem, "memory"))
 
     def table(self, index: int) -> Table:
         return Table(self._rt, self._check(self._rt.lib.wk_host_table(self.ptr, index), "table"))
@@ -255,11 +256,9 @@ class Store:
         self._instances.append(ptr)
         return Instance(self._rt, ptr, module)
 
-    def memory(self, min_pages: int, max_pages: int) -> Memory:
-        return Memory(
-            self._rt,
-            self._own("wk_host_memory_free", self._rt.lib.wk_host_memory_new(min_pages, max_pages)),
-        )
+    def memory(self, min_pages: int, max_pages: int, is64: bool = False) -> Memory:
+        mem = self._rt.lib.wk_host_memory_new(min_pages, max_pages, int(is64))
+        return Memory(self._rt, self._own("wk_host_memory_free", mem))
 
     def table(self, min_size: int, max_size: int, elem_type: int) -> Table:
         return Table(

@@ -188,8 +188,8 @@ class RemoteInstance(hostrt.Instance):
     def func(self, index: int) -> hostrt.Func:
         return RemoteFunc(self._rt, self._get("f", "func", index))  # type: ignore[arg-type]
 
-    def memory(self) -> hostrt.Memory:
-        return RemoteMemory(self._rt, self._get("m", "memory"))  # type: ignore[arg-type]
+    def memory(self, index: int = 0) -> hostrt.Memory:
+        return RemoteMemory(self._rt, self._get("m", "memory", index))  # type: ignore[arg-type]
 
     def table(self, index: int) -> hostrt.Table:
         return RemoteTable(self._rt, self._get("t", "table", index))  # type: ignore[arg-type]
@@ -227,8 +227,8 @@ class RemoteStore(hostrt.Store):
         self._frees.append((free, ptr))
         return ptr
 
-    def memory(self, min_pages: int, max_pages: int) -> hostrt.Memory:
-        ptr = self._own("n", self._remote.number("N", min_pages, max_pages))
+    def memory(self, min_pages: int, max_pages: int, is64: bool = False) -> hostrt.Memory:
+        ptr = self._own("n", self._remote.number("N", min_pages, max_pages, int(is64)))
         return RemoteMemory(self._remote, ptr)  # type: ignore[arg-type]
 
     def table(self, min_size: int, max_size: int, elem_type: int) -> hostrt.Table:

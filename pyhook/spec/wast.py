@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from wasmkiln.bridge.abi import TRAP_MESSAGES, Trap
 from wasmkiln.bridge.decode import decode
 from wasmkiln.bridge.errors import UnsupportedError, WasmError
+from wasmkiln.bridge.features import WASM2, WASM3
 from wasmkiln.bridge.module import (
     ExternKind,
     FuncType,
@@ -147,9 +148,13 @@ class ModuleBuilder:
         self.cc = cc or c_compiler()  # ImageError (one line from the CLI) when there is none
         self._pool = ThreadPoolExecutor(jobs or max(1, len(os.sched_getaffinity(0))))
         self._done: dict[str, Future[Compiled]] = {}
+        # The rules of the script being run (bridge/features.py): a 2.0 script (wast2json)
+        # asserts rejections that 3.0 lifted (multiple memories, memory64, ...).
+        self.features = WASM3
 
     def submit(self, wasm: bytes) -> Future[Compiled]:
-        key = hashlib.sha256(f"{self.backend}\0{self.arch}\0".encode() + wasm).hexdigest()[:32]
+        tag = f"{self.backend}\0{self.arch}\0{self.features}\0"
+        key = hashlib.sha256(tag.encode() + wasm).hexdigest()[:32]
         fut = self._done.get(key)
         if fut is not None:
             return fut
@@ -176,6 +181,7 @@ class ModuleBuilder:
                 name=key[:12],
                 pic=True,
                 arch=self.arch,
+                features=self.features,
             )
         except UnsupportedError as e:
             raise CompileFailed("unsupported", str(e)) from None
@@ -370,8 +376,7 @@ class RunInstance:
             tables = [i.desc for i in m.imported(ExternKind.TABLE)] + list(m.tables)
             return Extern(kind, inst.table(index), tables[index])  # type: ignore[arg-type]
         if kind == ExternKind.MEMORY:
-            mems = [i.desc for i in m.imported(ExternKind.MEMORY)] + list(m.memories)
-            return Extern(kind, inst.memory(), mems[index])  # type: ignore[arg-type]
+            return Extern(kind, inst.memory(index), m.all_memories()[index])
         return Extern(kind, inst.global_(index), m.all_globals()[index])
 
 
@@ -393,9 +398,11 @@ def _import_matches(ext: Extern, kind: ExternKind, desc: Any, module: Module) ->
     if kind == ExternKind.TABLE:
         assert isinstance(ext.type, TableType) and isinstance(ext.handle, hostrt.Table)
         actual = Limits(ext.handle.size, ext.type.limits.max)
-        return ext.type.elem == desc.elem and _limits_match(actual, desc.limits)
+        same = ext.type.elem == desc.elem and ext.type.is64 == desc.is64
+        return same and _limits_match(actual, desc.limits)
     assert isinstance(ext.type, MemoryType) and isinstance(ext.handle, hostrt.Memory)
-    return _limits_match(Limits(ext.handle.pages, ext.type.limits.max), desc.limits)
+    actual = Limits(ext.handle.pages, ext.type.limits.max)
+    return ext.type.is64 == desc.is64 and _limits_match(actual, desc.limits)
 
 
 class LinkFailed(Exception):
@@ -436,6 +443,11 @@ class Script:
             ExternKind.TABLE,
             s.table(10, 20, int(ValType.FUNCREF)),
             TableType(ValType.FUNCREF, Limits(10, 20)),
+        )
+        ex["table64"] = Extern(  # the 3.0 interpreter's spectest has a table64 too
+            ExternKind.TABLE,
+            s.table(10, 20, int(ValType.FUNCREF)),
+            TableType(ValType.FUNCREF, Limits(10, 20), is64=True),
         )
         ex["memory"] = Extern(ExternKind.MEMORY, s.memory(1, 2), MemoryType(Limits(1, 2)))
         return ex
@@ -525,6 +537,9 @@ class Script:
         return RunInstance(compiled.module, inst, line), inst.initialize()
 
     def _module(self, cmd: dict[str, Any]) -> None:
+        if cmd.get("definition"):  # a 3.0 `module definition`: it must compile, no instance
+            self._compiled(cmd["filename"])
+            return
         self.current, self.current_error = None, f"the module at line {cmd['line']} failed"
         try:
             inst, trap = self._instantiate(cmd["filename"], cmd["line"])
@@ -610,7 +625,7 @@ class Script:
         except OSError as e:
             raise CommandFailed(f"cannot read {cmd['filename']}: {e.strerror}") from None
         try:
-            validate(decode(data))
+            validate(decode(data, self.builder.features))
         except UnsupportedError as e:
             raise CommandFailed(f"reported unsupported instead of {cmd['text']!r}: {e}") from None
         except WasmError:
@@ -694,7 +709,10 @@ def run_script(
     t0 = time.perf_counter()
     result = FileResult(path.stem, path)
     try:
-        commands = json.loads(path.read_text())["commands"]
+        script = json.loads(path.read_text())
+        commands = script["commands"]
+        # pyhook/wast_text.py marks the 3.0 scripts it converts; wast2json's are 2.0.
+        builder.features = WASM3 if script.get("wasm_version") == 3 else WASM2
     except (OSError, ValueError, KeyError) as e:
         result.failed += 1
         result.failures.append(Failure(0, "script", f"cannot read the script: {e}"))

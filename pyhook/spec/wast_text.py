@@ -16,8 +16,9 @@ that as any other script.
   `inf`, `nan:0x...`) are written into one throwaway module per script and read back from
   wat2wasm's encoding, so their rounding is wasmtime's parser's, exact.
 - `(either v1 v2 ...)` results (relaxed SIMD) become `{"type": "either", "values": [...]}`.
-- Anything else (threads, exceptions, module definitions/instances) is written as an unknown
-  command, which the runner reports as a failure rather than skipping silently.
+- `(module definition ...)` becomes a `module` command with `"definition": true` (compiled,
+  not instantiated). Anything else (threads, exceptions, module instances) is written as an
+  unknown command, which the runner reports as a failure rather than skipping silently.
 """
 
 from __future__ import annotations
@@ -229,7 +230,8 @@ class _Converter:
             else:
                 value["value"][int(key)] = str(bits)
         out = self.out_dir / f"{self.stem}.json"
-        out.write_text(json.dumps({"source_filename": str(self.path), "commands": commands}))
+        script = {"source_filename": str(self.path), "wasm_version": 3, "commands": commands}
+        out.write_text(json.dumps(script))
         return out
 
     def command(self, node: SList) -> Json:
@@ -298,14 +300,24 @@ class _Converter:
                 module_type="text",
             )
             return out
+        text = self.text[node.start : node.end]
+        if kind == "definition":  # compiled, not instantiated (runner: "definition")
+            out["definition"] = True
+            text = text.replace("definition", "", 1)
+            items = items[1:]
+            kind = (
+                _text(items[0])
+                if items and isinstance(items[0], Atom) and not items[0].string
+                else ""
+            )
         if kind == "binary":
             data = "".join(_text(i) for i in items[1:]).encode("latin-1")
-        elif kind in ("definition", "instance"):
+        elif kind == "instance":
             out["error"] = f"module {kind} (WebAssembly 3.0 script syntax) is not supported"
             return out
         else:
             try:
-                data = bytes(self.wat2wasm(self.text[node.start : node.end]))
+                data = bytes(self.wat2wasm(text))
             except Exception as e:  # noqa: BLE001 - wasmtime raises its own error types
                 if rejected:  # a text error where a binary one was meant: like wast2json
                     out.update(

@@ -177,20 +177,20 @@ static int32_t helper(wk_vmctx *vm, int32_t x) {
 
 static void test_builtins(wk_vmctx *vm) {
   const wk_builtins *b = vm->builtins;
-  check(vm, vm->memory->size == 2 * WK_PAGE_SIZE, "initial memory is mem_min_pages");
-  check(vm, b->memory_grow(vm, 1) == 2, "memory.grow returns old size");
+  check(vm, vm->memory->size == 2 * WK_PAGE_SIZE, "initial memory is min_pages");
+  check(vm, b->memory_grow(vm, 0, 1) == 2, "memory.grow returns old size");
   check(vm, vm->memory->size == 3 * WK_PAGE_SIZE, "memory.grow raises mem_size");
-  check(vm, b->memory_grow(vm, 2) == UINT32_MAX, "memory.grow past max fails");
-  check(vm, b->memory_grow(vm, 0) == 3, "memory.grow 0");
+  check(vm, b->memory_grow(vm, 0, 2) == UINT64_MAX, "memory.grow past max fails");
+  check(vm, b->memory_grow(vm, 0, 0) == 3, "memory.grow 0");
   check(vm, vm->memory->base[3 * WK_PAGE_SIZE - 1] == 0, "grown memory is zero");
-  b->memory_fill(vm, 0x9000, 0x1ab, 16);
+  b->memory_fill(vm, 0, 0x9000, 0x1ab, 16);
   check(vm, vm->memory->base[0x9000] == 0xab && vm->memory->base[0x900f] == 0xab, "memory.fill");
-  b->memory_copy(vm, 0x9004, 0x9000, 8); /* overlapping */
-  b->memory_copy(vm, 0x9100, GREETING, 5);
+  b->memory_copy(vm, 0, 0, 0x9004, 0x9000, 8); /* overlapping */
+  b->memory_copy(vm, 0, 0, 0x9100, GREETING, 5);
   check(vm, vm->memory->base[0x9100] == 'h' && vm->memory->base[0x9104] == 'o', "memory.copy");
-  b->memory_init(vm, 1, 0x9200, 1, 3);
+  b->memory_init(vm, 0, 1, 0x9200, 1, 3);
   check(vm, vm->memory->base[0x9200] == 'b' && vm->memory->base[0x9202] == 'd', "memory.init passive");
-  b->memory_fill(vm, 3 * WK_PAGE_SIZE, 0, 0); /* zero length at the end is fine */
+  b->memory_fill(vm, 0, 3 * WK_PAGE_SIZE, 0, 0); /* zero length at the end is fine */
   check(vm, 1, "memory.fill len 0 at end");
   check(vm, vm->globals[0].i64 == 7 && vm->globals[1].i64 == 0x123456789ull, "globals from inits");
   wk_table *t = vm->tables[0];
@@ -201,7 +201,7 @@ static void test_builtins(wk_vmctx *vm) {
   check(vm, ((int32_t(*)(wk_vmctx *, int32_t))e1->code)(e1->vmctx, 21) == 42, "call_indirect");
   b->data_drop(vm, 1);
   say(vm, "dropped; memory.init now traps:\n");
-  b->memory_init(vm, 1, 0x9200, 0, 1);
+  b->memory_init(vm, 0, 1, 0x9200, 0, 1);
 }
 
 static void test_efault(wk_vmctx *vm) {
@@ -299,7 +299,7 @@ static void start(wk_vmctx *vm) {
     say(vm, "dividing by zero\n");
     vm->builtins->trap(vm, WK_TRAP_INT_DIV_ZERO);
   }
-  if (str_eq(mode, "oob")) vm->builtins->memory_fill(vm, (uint32_t)vm->memory->size - 1, 0, 2);
+  if (str_eq(mode, "oob")) vm->builtins->memory_fill(vm, 0, vm->memory->size - 1, 0, 2);
   if (mode[0] == 'f' && mode[1] == 'o') forbidden(vm, mode);
   if (str_eq(mode, "accept") && argc > 2) {
     accept_on(vm, (const char *)vm->memory->base + ((uint32_t *)(vm->memory->base + ARGV))[2]);
@@ -346,15 +346,16 @@ static const wk_global_def globals[2] = {
     {0x7E | 0x100, 0, {WK_CONST_VALUE, 0, 0x123456789ull, 0}},
 };
 static const wk_table_type tables[1] = {{4, 8, 0x70, 0}};
+static const wk_memory_type memories[1] = {{2, 3, 0, 0}};
 static const uint8_t greeting[] = "hello from module\n";
 static const uint8_t passive[] = "abcd";
 static const wk_data_segment data[2] = {
 #ifdef WK_TEST_BAD_DATA
-    {greeting, 18, 0, {WK_CONST_VALUE, 0, 2 * WK_PAGE_SIZE - 4, 0}},
+    {greeting, 18, 0, 0, 0, {WK_CONST_VALUE, 0, 2 * WK_PAGE_SIZE - 4, 0}},
 #else
-    {greeting, 18, 0, {WK_CONST_VALUE, 0, GREETING, 0}},
+    {greeting, 18, 0, 0, 0, {WK_CONST_VALUE, 0, GREETING, 0}},
 #endif
-    {passive, 4, 1, {WK_CONST_VALUE, 0, 0, 0}},
+    {passive, 4, 1, 0, 0, {WK_CONST_VALUE, 0, 0, 0}},
 };
 static const wk_const elem0[] = {{WK_CONST_REF_FUNC, F_HELPER, 0, 0}, {WK_CONST_REF_NULL, 0, 0, 0}};
 static const wk_elem_segment elems[1] = {{elem0, 2, 0, 0, 0, {WK_CONST_VALUE, 0, 1, 0}}};
@@ -376,9 +377,8 @@ const wk_module wk_module_main = {
     .func_types = func_types,
     .num_globals = 2,
     .globals = globals,
-    .has_memory = 1,
-    .mem_min_pages = 2,
-    .mem_max_pages = 3,
+    .num_memories = 1,
+    .memories = memories,
     .num_tables = 1,
     .tables = tables,
     .num_data = 2,

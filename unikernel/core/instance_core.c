@@ -47,6 +47,7 @@ static uint64_t heap_needed(const wk_module *m) {
   for (uint32_t i = 0; i < m->num_tables - m->num_imported_tables; i++)
     n += (uint64_t)m->tables[i].min * sizeof(void *) + 16;
   n += m->num_data + m->num_elems + 32;
+  n += (uint64_t)m->num_memories * (sizeof(wk_memory *) + sizeof(wk_memory)) + 32;
   return n + WK_HEAP_RESERVE;
 }
 
@@ -59,7 +60,7 @@ wk_global *wk_global_cell(struct wk_instance *inst, uint32_t index) {
 static int bind_imports(struct wk_instance *inst, void *const *supplied) {
   const wk_module *m = inst->module;
   wk_vmctx *vm = &inst->vm;
-  uint32_t f = 0, g = 0, t = 0;
+  uint32_t f = 0, g = 0, t = 0, mi = 0;
   for (uint32_t i = 0; i < m->num_imports; i++) {
     const wk_import *imp = &m->imports[i];
     void *ext = supplied ? supplied[i] : NULL;
@@ -85,8 +86,8 @@ static int bind_imports(struct wk_instance *inst, void *const *supplied) {
       vm->tables[t++] = ext;
       break;
     case WK_EXTERN_MEMORY:
-      if (!ext) goto missing;
-      vm->memory = ext;
+      if (!ext || mi >= m->num_memories) goto missing;
+      vm->memories[mi++] = ext;
       break;
     default: goto missing;
     }
@@ -103,49 +104,80 @@ __attribute__((weak)) extern const char wk_module_memory_guard[];
 
 /* Memory 0 in a guard reservation; 1 done, 0 not available here, -1 failed. */
 static int reserve_memory(struct wk_instance *inst) {
-  const wk_module *m = inst->module;
+  const wk_memory_type *type = &inst->module->memories[0];
   if (!wk_plat_memory_reserve || !wk_plat_memory_commit || inst->embed) return 0;
   uint8_t *base = wk_plat_memory_reserve(WK_MEMORY_RESERVE);
   if (!base) return 0;
-  uint64_t size = (uint64_t)m->mem_min_pages * WK_PAGE_SIZE;
+  uint64_t size = type->min_pages * WK_PAGE_SIZE;
   if (size && wk_plat_memory_commit(base, size) != 0) {
-    wk_log("wasmkiln: memory of %u pages does not fit in the machine's memory\n", m->mem_min_pages);
+    wk_log("wasmkiln: memory of %lu pages does not fit in the machine's memory\n",
+           (unsigned long)type->min_pages);
     return -1;
   }
-  inst->memory.base = base;
-  inst->memory.size = size;
-  inst->memory.max_pages = m->mem_max_pages > 65536 ? 65536 : m->mem_max_pages;
+  wk_memory *mem = &inst->memories[0];
+  mem->base = base;
+  mem->size = size;
+  mem->max_pages = type->max_pages > 65536 ? 65536 : type->max_pages;
   inst->memory_guarded = 1;
-  inst->vm.memory = &inst->memory;
   return 1;
 }
 
-/* Memory 0 when the module defines it: after the heap, 64 KiB aligned. */
-static int place_memory(struct wk_instance *inst, uintptr_t from, uintptr_t region_end) {
+/* The most pages a defined memory may take in the region: its maximum, at most 4 GiB for
+ * a memory32 (a memory64 is bounded by the region only). */
+static uint64_t wanted_pages(const wk_memory_type *t) {
+  return !t->is64 && t->max_pages > 65536 ? 65536 : t->max_pages;
+}
+
+/*
+ * The defined memories, after the heap, 64 KiB aligned, in index order: memory 0 in a
+ * guard reservation when the platform has one (a memory32 only), the others in the
+ * region. Each region memory gets its maximum when all fit; otherwise the room left is
+ * shared evenly among the rest (at least each one's minimum). The last one may grow up
+ * to the kernel heap (wk_kmem_below).
+ */
+static int place_memories(struct wk_instance *inst, uintptr_t from, uintptr_t region_end) {
   const wk_module *m = inst->module;
-  int r = reserve_memory(inst);
-  if (r != 0) return r > 0 ? 0 : -1;
-  if (wk_module_memory_guard) {
-    wk_log(
-        "wasmkiln: the module was compiled for guard-region memory, which this platform "
-        "could not reserve\n");
-    return -1;
+  uint32_t ndef = m->num_memories - m->num_imported_memories, first = 0;
+  if (ndef && !m->num_imported_memories && !m->memories[0].is64) {
+    int r = reserve_memory(inst);
+    if (r < 0) return -1;
+    first = r > 0;
+    if (!first && wk_module_memory_guard) {
+      wk_log(
+          "wasmkiln: the module was compiled for guard-region memory, which this platform "
+          "could not reserve\n");
+      return -1;
+    }
   }
-  uint64_t mem = align_up(from, WK_PAGE_SIZE);
-  uint64_t fit = mem <= region_end ? (region_end - mem) / WK_PAGE_SIZE : 0;
-  uint64_t max = m->mem_max_pages;
-  if (max > 65536) max = 65536;
-  if (max > fit) max = fit;
-  if (m->mem_min_pages > max) {
-    wk_log("wasmkiln: memory of %u pages does not fit (room for %lu)\n", m->mem_min_pages,
-           (unsigned long)fit);
-    return -1;
+  uint64_t at = align_up(from, WK_PAGE_SIZE), total = 0;
+  for (uint32_t i = first; i < ndef; i++) total += wanted_pages(&m->memories[i]);
+  for (uint32_t i = first; i < ndef; i++) {
+    const wk_memory_type *type = &m->memories[i];
+    uint64_t fit = at <= region_end ? (region_end - at) / WK_PAGE_SIZE : 0;
+    uint64_t max = wanted_pages(type);
+    if (total > fit && max > fit / (ndef - i)) max = fit / (ndef - i);
+    if (max < type->min_pages) max = type->min_pages;
+    if (max > fit) max = fit;
+    if (type->min_pages > max) {
+      wk_log("wasmkiln: memory %u of %lu pages does not fit (room for %lu)\n", i,
+             (unsigned long)type->min_pages, (unsigned long)fit);
+      return -1;
+    }
+    wk_memory *mem = &inst->memories[i];
+    mem->base = (uint8_t *)(uintptr_t)at;
+    mem->size = type->min_pages * WK_PAGE_SIZE;
+    mem->max_pages = max;
+    at += max * WK_PAGE_SIZE;
   }
-  inst->memory.base = (uint8_t *)(uintptr_t)mem;
-  inst->memory.size = (uint64_t)m->mem_min_pages * WK_PAGE_SIZE;
-  inst->memory.max_pages = max;
-  inst->vm.memory = &inst->memory;
   return 0;
+}
+
+/* The defined memory highest in the region (the kernel heap stays above it), or NULL. */
+static const wk_memory *top_memory(const struct wk_instance *inst) {
+  const wk_module *m = inst->module;
+  uint32_t ndef = m->num_memories - m->num_imported_memories;
+  if (ndef <= (inst->memory_guarded ? 1u : 0u)) return NULL;
+  return &inst->memories[ndef - 1];
 }
 
 struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_t size,
@@ -186,7 +218,14 @@ struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_
   vm->funcs = wk_heap_alloc(inst, (uint64_t)m->num_funcs * sizeof(wk_funcref));
   vm->globals = wk_heap_alloc(inst, (uint64_t)m->num_globals * sizeof(wk_global));
   vm->tables = wk_heap_alloc(inst, (uint64_t)m->num_tables * sizeof(wk_table *));
+  if (m->num_imported_memories > m->num_memories) return NULL;
+  vm->memories = wk_heap_alloc(inst, (uint64_t)m->num_memories * sizeof(wk_memory *));
+  inst->memories = wk_heap_alloc(
+      inst, (uint64_t)(m->num_memories - m->num_imported_memories) * sizeof(wk_memory));
   if (bind_imports(inst, imports) != 0) return NULL;
+  for (uint32_t i = m->num_imported_memories; i < m->num_memories; i++)
+    vm->memories[i] = &inst->memories[i - m->num_imported_memories];
+  vm->memory = m->num_memories ? vm->memories[0] : NULL;
 
   for (uint32_t i = m->num_imported_funcs; i < m->num_funcs; i++) {
     vm->funcs[i].code = m->func_code[i - m->num_imported_funcs];
@@ -199,6 +238,8 @@ struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_
     if (init->kind == WK_CONST_VALUE) {
       cell->v128[0] = init->bits;
       cell->v128[1] = init->hi;
+    } else if (init->kind == WK_CONST_EXPR) {
+      cell->i64 = wk_const_bits(inst, init, 1); /* an i32 result has its upper half clear */
     } else if (init->kind == WK_CONST_GLOBAL_GET && init->index < i)
       *cell = *wk_global_cell(inst, init->index);
     else
@@ -215,14 +256,8 @@ struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_
   }
   inst->data_dropped = wk_heap_alloc(inst, m->num_data);
   inst->elem_dropped = wk_heap_alloc(inst, m->num_elems);
-  if (m->has_memory && place_memory(inst, heap + need, region_end) != 0) return NULL;
+  if (place_memories(inst, heap + need, region_end) != 0) return NULL;
   return inst;
-}
-
-/* An offset constant: i32.const, or global.get of an imported i32 global. */
-static uint32_t const_offset(struct wk_instance *inst, const wk_const *c) {
-  if (c->kind == WK_CONST_GLOBAL_GET) return wk_global_cell(inst, c->index)->i32;
-  return (uint32_t)c->bits;
 }
 
 /* Active element and data segments, in order; traps (unwinds) when out of range. */
@@ -232,13 +267,15 @@ void wk_instance_init_segments(struct wk_instance *inst) {
   for (uint32_t s = 0; s < m->num_elems; s++) {
     const wk_elem_segment *seg = &m->elems[s];
     if (seg->mode == WK_ELEM_ACTIVE)
-      wk_core_table_init(vm, seg->table, s, const_offset(inst, &seg->offset), 0, seg->count);
+      wk_core_table_init(vm, seg->table, s, wk_const_bits(inst, &seg->offset, (int)seg->is64), 0,
+                         seg->count);
     if (seg->mode != WK_ELEM_PASSIVE) inst->elem_dropped[s] = 1; /* active, declarative: dropped */
   }
   for (uint32_t s = 0; s < m->num_data; s++) {
     const wk_data_segment *seg = &m->data[s];
     if (seg->passive) continue;
-    wk_core_memory_init(vm, s, const_offset(inst, &seg->offset), 0, seg->size);
+    uint64_t at = wk_const_bits(inst, &seg->offset, (int)seg->is64);
+    wk_core_memory_init(vm, seg->memory, s, at, 0, seg->size);
     inst->data_dropped[s] = 1; /* an active segment is dropped once applied */
   }
 }
@@ -290,8 +327,8 @@ int wk_main(const wk_bootinfo *bi) {
   struct wk_instance *inst = wk_instance_create(m, bi->mem_base, bi->mem_size, bi, NULL);
   if (!inst) return 1;
   inst->start_ns = bi->start_ns;
-  if (m->has_memory && !inst->memory_guarded)
-    wk_kmem_below(&inst->memory); /* linear memory in the region: claims stay above it */
+  const wk_memory *top = top_memory(inst);
+  if (top) wk_kmem_below(top); /* linear memory in the region: claims stay above it */
   running = inst;
   return run_guarded(inst, run_module);
 }
@@ -299,7 +336,7 @@ int wk_main(const wk_bootinfo *bi) {
 void wk_memory_fault(uintptr_t addr) {
   struct wk_instance *inst = running;
   if (!inst || !inst->memory_guarded) return;
-  uintptr_t base = (uintptr_t)inst->memory.base;
+  uintptr_t base = (uintptr_t)inst->memories[0].base;
   if (addr >= base && addr - base < WK_MEMORY_RESERVE) wk_trap(&inst->vm, WK_TRAP_MEM_OOB);
 }
 

@@ -32,7 +32,7 @@ struct wk_instance {
   const wk_module *module;
   const wk_bootinfo *bi;
   wk_vmctx vm;           /* what generated code receives */
-  wk_memory memory;      /* memory 0 when this module defines it */
+  wk_memory *memories;   /* the memories this module defines (after the imported ones) */
   uint32_t *type_ids;    /* per type index: runtime-wide signature id */
   uint8_t *data_dropped; /* num_data flags: 1 once dropped (or active, after init) */
   uint8_t *elem_dropped; /* num_elems flags, likewise */
@@ -43,7 +43,7 @@ struct wk_instance {
   uint32_t exit_code; /* set before unwinding */
   uint64_t start_ns;  /* wk_plat_clock_monotonic() at wk_main */
   wk_embed *embed;    /* set by an embedder; NULL in an image (see wk_embed) */
-  int memory_guarded; /* memory 0 lives in a guard reservation (wk_plat_memory_reserve) */
+  int memory_guarded; /* memory 0 (defined, memory32) lives in a guard reservation */
 };
 
 static inline struct wk_instance *wk_inst(wk_vmctx *vm) { return vm->instance; }
@@ -76,6 +76,13 @@ wk_global *wk_global_cell(struct wk_instance *inst, uint32_t index);
 /* The reference a constant expression denotes (ref.func, ref.null, global.get). */
 void *wk_const_ref(struct wk_instance *inst, const wk_const *c);
 
+/* The bits of a numeric constant expression (a value, global.get, or WK_CONST_EXPR:
+ * extended constants); an i32 result has its upper 32 bits clear only when `is64` is 0. */
+uint64_t wk_const_bits(struct wk_instance *inst, const wk_const *c, int is64);
+
+/* Memory `index` of the instance (NULL past the end): a checked accessor for the builtins. */
+wk_memory *wk_memory_at(wk_vmctx *vm, uint32_t index);
+
 /* Runtime-wide id of a signature string; UINT32_MAX when the registry is full. */
 uint32_t wk_type_id(const char *sig);
 
@@ -83,16 +90,18 @@ uint32_t wk_type_id(const char *sig);
 #define WK_TABLE_MAX_ELEMS (1u << 20)
 
 /* Builtins, one per wk_builtins slot (builtins_core.c holds the table). */
-uint32_t wk_core_memory_grow(wk_vmctx *vm, uint32_t delta);
-void wk_core_memory_fill(wk_vmctx *vm, uint32_t dst, uint32_t byte, uint32_t n);
-void wk_core_memory_copy(wk_vmctx *vm, uint32_t dst, uint32_t src, uint32_t n);
-void wk_core_memory_init(wk_vmctx *vm, uint32_t seg, uint32_t dst, uint32_t src, uint32_t n);
+uint64_t wk_core_memory_grow(wk_vmctx *vm, uint32_t mem, uint64_t delta);
+void wk_core_memory_fill(wk_vmctx *vm, uint32_t mem, uint64_t dst, uint32_t byte, uint64_t n);
+void wk_core_memory_copy(wk_vmctx *vm, uint32_t dst_mem, uint32_t src_mem, uint64_t dst,
+                         uint64_t src, uint64_t n);
+void wk_core_memory_init(wk_vmctx *vm, uint32_t mem, uint32_t seg, uint64_t dst, uint32_t src,
+                         uint32_t n);
 void wk_core_data_drop(wk_vmctx *vm, uint32_t seg);
-uint32_t wk_core_table_grow(wk_vmctx *vm, uint32_t t, void *init, uint32_t delta);
-void wk_core_table_fill(wk_vmctx *vm, uint32_t t, uint32_t dst, void *value, uint32_t n);
-void wk_core_table_copy(wk_vmctx *vm, uint32_t dt, uint32_t st, uint32_t dst, uint32_t src,
-                        uint32_t n);
-void wk_core_table_init(wk_vmctx *vm, uint32_t t, uint32_t seg, uint32_t dst, uint32_t src,
+uint64_t wk_core_table_grow(wk_vmctx *vm, uint32_t t, void *init, uint64_t delta);
+void wk_core_table_fill(wk_vmctx *vm, uint32_t t, uint64_t dst, void *value, uint64_t n);
+void wk_core_table_copy(wk_vmctx *vm, uint32_t dt, uint32_t st, uint64_t dst, uint64_t src,
+                        uint64_t n);
+void wk_core_table_init(wk_vmctx *vm, uint32_t t, uint32_t seg, uint64_t dst, uint32_t src,
                         uint32_t n);
 void wk_core_elem_drop(wk_vmctx *vm, uint32_t seg);
 

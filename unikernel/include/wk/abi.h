@@ -34,6 +34,9 @@ typedef struct wk_memory {
   uint64_t max_pages; /* growth limit: min(declared max, what the platform reserved) */
 } wk_memory;
 
+/* Several memories (WebAssembly 3.0): vmctx->memories[i] for memory index i, imports first;
+ * vmctx->memory is memories[0], kept at offset 0 for the common single-memory access. */
+
 /*
  * A function as a value. Every function of an instance has one record
  * (vmctx->funcs[index]); a funcref (ref.func, a table element) is a pointer to
@@ -68,16 +71,20 @@ typedef union wk_global {
 /* Runtime helpers reached by generated code through vmctx->builtins. */
 typedef struct wk_builtins {
   void (*trap)(wk_vmctx *vm, uint32_t code); /* never returns */
-  uint32_t (*memory_grow)(wk_vmctx *vm, uint32_t delta_pages);
-  void (*memory_fill)(wk_vmctx *vm, uint32_t dst, uint32_t byte, uint32_t n);
-  void (*memory_copy)(wk_vmctx *vm, uint32_t dst, uint32_t src, uint32_t n);
-  void (*memory_init)(wk_vmctx *vm, uint32_t seg, uint32_t dst, uint32_t src, uint32_t n);
+  /* Addresses, sizes and counts are u64 (memory64, table64); grow returns UINT64_MAX on
+   * failure (generated code truncates it to -1 for a 32-bit memory or table). */
+  uint64_t (*memory_grow)(wk_vmctx *vm, uint32_t mem, uint64_t delta_pages);
+  void (*memory_fill)(wk_vmctx *vm, uint32_t mem, uint64_t dst, uint32_t byte, uint64_t n);
+  void (*memory_copy)(wk_vmctx *vm, uint32_t dst_mem, uint32_t src_mem, uint64_t dst, uint64_t src,
+                      uint64_t n);
+  void (*memory_init)(wk_vmctx *vm, uint32_t mem, uint32_t seg, uint64_t dst, uint32_t src,
+                      uint32_t n);
   void (*data_drop)(wk_vmctx *vm, uint32_t seg);
-  uint32_t (*table_grow)(wk_vmctx *vm, uint32_t table, void *init, uint32_t delta);
-  void (*table_fill)(wk_vmctx *vm, uint32_t table, uint32_t dst, void *value, uint32_t n);
-  void (*table_copy)(wk_vmctx *vm, uint32_t dst_table, uint32_t src_table, uint32_t dst,
-                     uint32_t src, uint32_t n);
-  void (*table_init)(wk_vmctx *vm, uint32_t table, uint32_t seg, uint32_t dst, uint32_t src,
+  uint64_t (*table_grow)(wk_vmctx *vm, uint32_t table, void *init, uint64_t delta);
+  void (*table_fill)(wk_vmctx *vm, uint32_t table, uint64_t dst, void *value, uint64_t n);
+  void (*table_copy)(wk_vmctx *vm, uint32_t dst_table, uint32_t src_table, uint64_t dst,
+                     uint64_t src, uint64_t n);
+  void (*table_init)(wk_vmctx *vm, uint32_t table, uint32_t seg, uint64_t dst, uint32_t src,
                      uint32_t n);
   void (*elem_drop)(wk_vmctx *vm, uint32_t seg);
 } wk_builtins;
@@ -92,6 +99,7 @@ struct wk_vmctx {
   uintptr_t stack_limit;       /* IN: a function entered with sp below this traps */
   const wk_builtins *builtins; /* IN */
   struct wk_instance *instance; /* opaque to generated code */
+  wk_memory **memories;         /* IN: one pointer per memory index, imports first */
 };
 
 _Static_assert(offsetof(wk_vmctx, memory) == WK_VMCTX_MEMORY, "vmctx layout");
@@ -102,6 +110,7 @@ _Static_assert(offsetof(wk_vmctx, type_ids) == WK_VMCTX_TYPE_IDS, "vmctx layout"
 _Static_assert(offsetof(wk_vmctx, stack_limit) == WK_VMCTX_STACK_LIMIT, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, builtins) == WK_VMCTX_BUILTINS, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, instance) == WK_VMCTX_INSTANCE, "vmctx layout");
+_Static_assert(offsetof(wk_vmctx, memories) == WK_VMCTX_MEMORIES, "vmctx layout");
 _Static_assert(sizeof(wk_vmctx) == WK_VMCTX_SIZE, "vmctx layout");
 _Static_assert(offsetof(wk_memory, base) == WK_MEMORY_BASE, "memory layout");
 _Static_assert(offsetof(wk_memory, size) == WK_MEMORY_SIZE, "memory layout");
@@ -122,8 +131,24 @@ _Static_assert(sizeof(wk_builtins) == WK_BUILTIN_COUNT * sizeof(void *), "builti
 
 enum { WK_EXTERN_FUNC = 0, WK_EXTERN_TABLE = 1, WK_EXTERN_MEMORY = 2, WK_EXTERN_GLOBAL = 3 };
 
-/* A constant expression (global initialisers, segment offsets, element items). */
-enum { WK_CONST_VALUE = 0, WK_CONST_GLOBAL_GET = 1, WK_CONST_REF_FUNC = 2, WK_CONST_REF_NULL = 3 };
+/* A constant expression (global initialisers, segment offsets, element items). One
+ * instruction is one wk_const; an extended constant expression (WebAssembly 3.0: i32/i64
+ * add, sub, mul over constants and global.get) is WK_CONST_EXPR, whose `index` and `bits`
+ * name a slice of wk_module.const_ops evaluated in order on a small stack (at most
+ * WK_CONST_STACK values, abi_layout.h; the compiler refuses deeper ones). */
+enum {
+  WK_CONST_VALUE = 0,
+  WK_CONST_GLOBAL_GET = 1,
+  WK_CONST_REF_FUNC = 2,
+  WK_CONST_REF_NULL = 3,
+  WK_CONST_EXPR = 4, /* index: first op in const_ops; bits: how many */
+  WK_CONST_I32_ADD = 5,
+  WK_CONST_I32_SUB = 6,
+  WK_CONST_I32_MUL = 7,
+  WK_CONST_I64_ADD = 8,
+  WK_CONST_I64_SUB = 9,
+  WK_CONST_I64_MUL = 10,
+};
 typedef struct wk_const {
   uint32_t kind;  /* WK_CONST_* */
   uint32_t index; /* global or function index */
@@ -135,8 +160,9 @@ typedef struct wk_import {
   const char *module;
   const char *name;
   uint32_t kind;     /* WK_EXTERN_* */
-  uint32_t type;     /* func: type index; global: valtype | mutable << 8; table: elem type */
-  uint32_t min, max; /* table/memory limits (max UINT32_MAX when absent) */
+  uint32_t type;     /* func: type index; global: valtype | mutable << 8; table: elem type |
+                       table64 << 8; memory: memory64 << 8 */
+  uint64_t min, max; /* table/memory limits (max UINT64_MAX when absent) */
   void *code;        /* func: host code bound at link time, or NULL (supplied at instantiation) */
 } wk_import;
 
@@ -156,7 +182,9 @@ typedef struct wk_data_segment {
   const uint8_t *bytes;
   uint32_t size;
   uint32_t passive;
-  wk_const offset; /* destination in memory 0 (active segments) */
+  uint32_t memory; /* active: the memory index */
+  uint32_t is64;   /* active: that memory is a memory64 (the offset is an i64) */
+  wk_const offset; /* destination in that memory (active segments) */
 } wk_data_segment;
 
 enum { WK_ELEM_ACTIVE = 0, WK_ELEM_PASSIVE = 1, WK_ELEM_DECLARATIVE = 2 };
@@ -164,8 +192,8 @@ typedef struct wk_elem_segment {
   const wk_const *items; /* ref.func / ref.null / global.get */
   uint32_t count;
   uint32_t table;
-  uint32_t mode; /* WK_ELEM_* */
-  uint32_t pad;
+  uint32_t mode;   /* WK_ELEM_* */
+  uint32_t is64;   /* active: the table is a table64 (the offset is an i64) */
   wk_const offset; /* destination slot (active segments) */
 } wk_elem_segment;
 
@@ -175,6 +203,14 @@ typedef struct wk_table_type {
   uint32_t elem_type;
   uint32_t pad;
 } wk_table_type;
+
+/* A defined memory's limits, in pages. */
+typedef struct wk_memory_type {
+  uint64_t min_pages;
+  uint64_t max_pages; /* 65536 (memory32) or 2^48 (memory64) when the module gives none */
+  uint32_t is64;      /* memory64: i64 addresses */
+  uint32_t pad;
+} wk_memory_type;
 
 /* Calls `code` with arguments from `args` and stores results over them (one 8-byte
  * slot per value); emitted by the compiler once per function type. */
@@ -194,10 +230,12 @@ typedef struct wk_module {
   uint32_t num_globals;       /* imports + defined */
   uint32_t num_imported_globals;
   const wk_global_def *globals; /* defined globals only */
-  uint32_t has_memory;          /* defined memory 0 (an imported one is in imports) */
-  uint32_t mem_min_pages;
-  uint32_t mem_max_pages; /* 65536 when the module gives no maximum */
-  uint32_t num_tables;    /* imports + defined */
+  uint32_t num_memories;        /* imports + defined */
+  uint32_t num_imported_memories;
+  const wk_memory_type *memories; /* defined memories only */
+  uint32_t num_const_ops;
+  const wk_const *const_ops; /* the instructions of extended constant expressions */
+  uint32_t num_tables;       /* imports + defined */
   uint32_t num_imported_tables;
   const wk_table_type *tables; /* defined tables only */
   uint32_t num_data;

@@ -1,7 +1,7 @@
 /* Generated from bridge/abi.py by `python -m wasmkiln.bridge.abi`. DO NOT EDIT. */
 #ifndef WK_ABI_LAYOUT_H
 #define WK_ABI_LAYOUT_H
-#define WK_ABI_VERSION 3
+#define WK_ABI_VERSION 4
 #define WK_PAGE_SIZE 65536
 #define WK_MEMORY_GUARD 2147483648ull
 #define WK_MEMORY_RESERVE 6442516480ull
@@ -13,7 +13,8 @@
 #define WK_VMCTX_STACK_LIMIT 40
 #define WK_VMCTX_BUILTINS 48
 #define WK_VMCTX_INSTANCE 56
-#define WK_VMCTX_SIZE 64
+#define WK_VMCTX_MEMORIES 64
+#define WK_VMCTX_SIZE 72
 #define WK_BUILTIN_TRAP 0
 #define WK_BUILTIN_MEMORY_GROW 1
 #define WK_BUILTIN_MEMORY_FILL 2
@@ -37,6 +38,7 @@
 #define WK_TABLE_ELEMS 0
 #define WK_TABLE_LEN 8
 #define WK_GLOBAL_SIZE 16
+#define WK_CONST_STACK 16
 #define WK_TRAP_UNREACHABLE 1
 #define WK_TRAP_INT_DIV_ZERO 2
 #define WK_TRAP_INT_OVERFLOW 3

@@ -47,12 +47,16 @@ const char *wk_host_last_error(void);
 
 typedef struct wk_host_instance wk_host_instance;
 
+/* The pages a memory64 without a smaller maximum may grow to here (16 GiB: past 4 GiB,
+ * address space only until touched). */
+#define WK_HOST_MEMORY64_PAGES (1u << 18)
+
 /*
- * Create an instance of `m` in its own mapping (runtime heap + memory 0's
- * maximum, MAP_NORESERVE). `imports` has one entry per import of `m`, in
- * order, as wk_instance_create (wk/core.h) takes them: a wk_funcref *,
- * wk_table *, wk_memory * or wk_global * (the exporter's cell). Segments and
- * the start function have not run yet: see wk_host_initialize.
+ * Create an instance of `m` in its own mapping (runtime heap + each defined
+ * memory's maximum, a memory64's capped at WK_HOST_MEMORY64_PAGES, MAP_NORESERVE). `imports` has
+ * one entry per import of `m`, in order, as wk_instance_create (wk/core.h) takes them: a wk_funcref
+ * *, wk_table *, wk_memory * or wk_global * (the exporter's cell). Segments and the start function
+ * have not run yet: see wk_host_initialize.
  */
 wk_host_instance *wk_host_instantiate(const wk_module *m, void *const *imports);
 
@@ -73,14 +77,15 @@ void wk_host_instance_free(wk_host_instance *h);
 
 /* What an instance has, by index (imports first); NULL when out of range. */
 wk_funcref *wk_host_func(wk_host_instance *h, uint32_t index);
-wk_memory *wk_host_memory(wk_host_instance *h); /* memory 0, defined or imported */
+wk_memory *wk_host_memory(wk_host_instance *h, uint32_t index); /* defined or imported */
 wk_table *wk_host_table(wk_host_instance *h, uint32_t index);
 wk_global *wk_host_global(wk_host_instance *h, uint32_t index); /* the value's cell */
 
 /* ---- Host-made externs (the spec's `spectest` module) ----------------------- */
 
-/* A zeroed memory of min pages that may grow to max (<= 65536). */
-wk_memory *wk_host_memory_new(uint32_t min_pages, uint32_t max_pages);
+/* A zeroed memory of min pages that may grow to max (at most 65536, or for a memory64
+ * WK_HOST_MEMORY64_PAGES: what one mapping reserves). */
+wk_memory *wk_host_memory_new(uint64_t min_pages, uint64_t max_pages, uint32_t is64);
 void wk_host_memory_free(wk_memory *mem);
 
 /* A table of min null references that may grow to max; elem_type 0x70 or 0x6F.

@@ -15,8 +15,8 @@
  *   V inst func n s...  wk_host_invoke         -> code s...
  *   F inst           wk_host_instance_free     -> 0
  *   f|t|g inst i     wk_host_func/table/global -> pointer (0: none)
- *   m inst           wk_host_memory            -> pointer
- *   N min max / n p  host memory new / free    -> pointer / 0
+ *   m inst index     wk_host_memory            -> pointer
+ *   N min max is64 / n p  memory new / free    -> pointer / 0
  *   T min max type / U p   table new / free    -> pointer / 0
  *   G bits / H p     global new / free         -> pointer / 0
  *   S name           wk_host_spectest_func     -> pointer
@@ -151,12 +151,12 @@ static void serve(char *line, uint64_t *a) {
     r = (unsigned long)(uintptr_t)wk_host_global(PTR(a[0]), (uint32_t)a[1]);
     break;
   case 'm':
-    NEED(1);
-    r = (unsigned long)(uintptr_t)wk_host_memory(PTR(a[0]));
+    NEED(2);
+    r = (unsigned long)(uintptr_t)wk_host_memory(PTR(a[0]), (uint32_t)a[1]);
     break;
   case 'N':
-    NEED(2);
-    r = (unsigned long)(uintptr_t)wk_host_memory_new((uint32_t)a[0], (uint32_t)a[1]);
+    NEED(3);
+    r = (unsigned long)(uintptr_t)wk_host_memory_new(a[0], a[1], (uint32_t)a[2]);
     break;
   case 'n':
     NEED(1);

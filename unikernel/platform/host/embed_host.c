@@ -97,12 +97,16 @@ static uint64_t heap_bound(const wk_module *m) {
 }
 
 wk_host_instance *wk_host_instantiate(const wk_module *m, void *const *imports) {
-  if (m->num_imported_tables > m->num_tables) {
+  if (m->num_imported_tables > m->num_tables || m->num_imported_memories > m->num_memories) {
     set_error("wasmkiln: malformed module descriptor");
     return NULL;
   }
-  uint64_t max_pages = m->mem_max_pages > 65536 ? 65536 : m->mem_max_pages;
-  uint64_t size = heap_bound(m) + (m->has_memory ? max_pages * WK_PAGE_SIZE : 0);
+  uint64_t size = heap_bound(m);
+  for (uint32_t i = 0; i < m->num_memories - m->num_imported_memories; i++) {
+    const wk_memory_type *t = &m->memories[i];
+    uint64_t cap = t->is64 ? WK_HOST_MEMORY64_PAGES : 65536;
+    size += (t->max_pages > cap ? cap : t->max_pages) * WK_PAGE_SIZE;
+  }
   void *region =
       mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (region == MAP_FAILED) {
@@ -175,7 +179,9 @@ wk_funcref *wk_host_func(wk_host_instance *h, uint32_t index) {
   return index < h->inst->module->num_funcs ? &h->inst->vm.funcs[index] : NULL;
 }
 
-wk_memory *wk_host_memory(wk_host_instance *h) { return h->inst->vm.memory; }
+wk_memory *wk_host_memory(wk_host_instance *h, uint32_t index) {
+  return index < h->inst->module->num_memories ? h->inst->vm.memories[index] : NULL;
+}
 
 wk_table *wk_host_table(wk_host_instance *h, uint32_t index) {
   return index < h->inst->module->num_tables ? h->inst->vm.tables[index] : NULL;
@@ -192,8 +198,9 @@ typedef struct {
   size_t map_size;
 } host_memory;
 
-wk_memory *wk_host_memory_new(uint32_t min_pages, uint32_t max_pages) {
-  if (max_pages > 65536) max_pages = 65536;
+wk_memory *wk_host_memory_new(uint64_t min_pages, uint64_t max_pages, uint32_t is64) {
+  uint64_t cap = is64 ? WK_HOST_MEMORY64_PAGES : 65536;
+  if (max_pages > cap) max_pages = cap;
   if (min_pages > max_pages) {
     set_error("wasmkiln: memory minimum above its maximum");
     return NULL;
