@@ -116,11 +116,25 @@ class FunctionBackend(Protocol):
 
     def ref_func(self, func_index: int) -> Value: ...
 
-    def call(self, func_index: int, args: Sequence[Value]) -> list[Value]: ...
+    def call(self, func_index: int, args: Sequence[Value], tail: bool = False) -> list[Value]:
+        """With `tail` (return_call): a tail call that ends the block; returns []."""
 
     def call_indirect(
-        self, type_index: int, table: int, callee: Value, args: Sequence[Value]
+        self,
+        type_index: int,
+        table: int,
+        callee: Value,
+        args: Sequence[Value],
+        tail: bool = False,
     ) -> list[Value]: ...
+
+    def call_ref(
+        self, type_index: int, ref: Value, args: Sequence[Value], tail: bool = False
+    ) -> list[Value]:
+        """call_ref / return_call_ref (`tail`): traps NULL_FUNC_REF on null."""
+
+    def ref_as_non_null(self, ref: Value) -> Value:
+        """`ref` itself, after trapping NULL_REFERENCE when it is null."""
 
 
 class ModuleBackend(Protocol):
@@ -130,6 +144,10 @@ class ModuleBackend(Protocol):
 
     def trampoline(self, type_index: int) -> None:
         """Emit `wk_tramp_<type_index>`, the array-call entry for that type (abi.h)."""
+
+    def hostcall(self, func_index: int) -> None:
+        """Emit `wk_hostcall_<func_index>` (abi.hostcall_name) for an imported function: Wasm
+        calling convention in, `vm->funcs[i].host(vm, args...)` in C's out (abi.h)."""
 
     def finish(self) -> bytes:
         """The relocatable object with every function and trampoline."""

@@ -1,7 +1,7 @@
 /* Generated from bridge/abi.py by `python -m wasmkiln.bridge.abi`. DO NOT EDIT. */
 #ifndef WK_ABI_LAYOUT_H
 #define WK_ABI_LAYOUT_H
-#define WK_ABI_VERSION 3
+#define WK_ABI_VERSION 4
 #define WK_PAGE_SIZE 65536
 #define WK_MEMORY_GUARD 2147483648ull
 #define WK_MEMORY_RESERVE 6442516480ull
@@ -29,10 +29,11 @@
 #define WK_MEMORY_BASE 0
 #define WK_MEMORY_SIZE 8
 #define WK_MEMORY_STRUCT_SIZE 24
-#define WK_FUNCREF_SIZE 24
+#define WK_FUNCREF_SIZE 32
 #define WK_FUNCREF_CODE 0
 #define WK_FUNCREF_VMCTX 8
 #define WK_FUNCREF_TYPE_ID 16
+#define WK_FUNCREF_HOST 24
 #define WK_TABLE_STRUCT_SIZE 24
 #define WK_TABLE_ELEMS 0
 #define WK_TABLE_LEN 8
@@ -47,7 +48,9 @@
 #define WK_TRAP_UNINIT_ELEM 8
 #define WK_TRAP_STACK_EXHAUSTED 9
 #define WK_TRAP_UNKNOWN_IMPORT 10
-#define WK_TRAP_COUNT 11
+#define WK_TRAP_NULL_REFERENCE 11
+#define WK_TRAP_NULL_FUNC_REF 12
+#define WK_TRAP_COUNT 13
 #define WK_TRAP_MESSAGES { \
     "no trap", \
     "wasm `unreachable` instruction executed", \
@@ -60,5 +63,7 @@
     "uninitialized element", \
     "call stack exhausted", \
     "called an import that was not provided", \
+    "null reference", \
+    "null function reference", \
 }
 #endif
