@@ -27,17 +27,19 @@ from .module import (
     FuncType,
     Global,
     GlobalType,
+    HeapType,
     Import,
     Instr,
     Limits,
     MemoryType,
     Module,
+    RefType,
     TableType,
     ValType,
     ValueType,
 )
 from .opcodes import REFTYPES
-from .reftypes import REF, REF_NULL, read_ref_suffix
+from .reftypes import REF, REF_NULL, is_later_type, later_type, read_ref_suffix
 
 __all__ = ["decode", "read_sleb", "read_uleb", "MAX_EXPANDED_LOCALS"]
 
@@ -126,6 +128,8 @@ class _Reader:
         if code == REF_NULL or code == REF:
             t, self.pos = read_ref_suffix(self.b, self.pos + 1, code == REF_NULL, self.base)
             return t
+        if is_later_type(code):
+            raise later_type(code, self.base + self.pos)
         raise self.error("malformed reference type")
 
     def limits(self) -> Limits:
@@ -367,7 +371,8 @@ def _elem(r: _Reader, ctx: ExprContext) -> Elem:
             raise r.error("malformed element kind", r.pos - 1)
     if flags & 4:
         init = [_const_expr(r, ctx) for _ in range(r.length())]
-    else:
+    else:  # function indices: the segment's type is (ref func) in 3.0 (never null)
+        etype = RefType(False, HeapType.FUNC)
         init = [[("ref.func", r.u32())] for _ in range(r.length())]
     return Elem(mode, etype, init, table, offset)
 

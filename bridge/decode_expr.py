@@ -26,7 +26,7 @@ from .opcodes import (
     Imm,
 )
 from .opcodes_simd import SIMD_OPS, SimdImm
-from .reftypes import REF, REF_NULL, read_ref_suffix
+from .reftypes import REF, REF_NULL, is_later_type, later_type, read_ref_suffix
 
 Append: TypeAlias = Callable[[Instr], None]  # list.append of the instruction list
 
@@ -102,6 +102,8 @@ def read_valtype(b: bytes, pos: int, base: int = 0) -> tuple[ValueType, int]:
         return vt, pos + 1
     if code == REF_NULL or code == REF:
         return read_ref_suffix(b, pos + 1, code == REF_NULL, base)
+    if is_later_type(code):  # anyref, exnref, ...: a later proposal's shorthand
+        raise later_type(code, base + pos)
     raise DecodeError("malformed value type", offset=base + pos)
 
 
