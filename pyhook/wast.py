@@ -347,7 +347,7 @@ class Extern:
     handle: hostrt.Func | hostrt.Table | hostrt.Memory | hostrt.Global
     type: ExternType
     index: int = 0  # functions: index in the owning instance (to invoke it)
-    owner: RunInstance | None = None
+    owner: RunInstance | None = None  # the exporting instance (its types, its functions)
 
 
 @dataclass
@@ -369,11 +369,11 @@ class RunInstance:
             return Extern(kind, inst.func(index), m.func_type(index), index, self)
         if kind == ExternKind.TABLE:
             tables = [i.desc for i in m.imported(ExternKind.TABLE)] + list(m.tables)
-            return Extern(kind, inst.table(index), tables[index])  # type: ignore[arg-type]
+            return Extern(kind, inst.table(index), tables[index], 0, self)  # type: ignore[arg-type]
         if kind == ExternKind.MEMORY:
             mems = [i.desc for i in m.imported(ExternKind.MEMORY)] + list(m.memories)
             return Extern(kind, inst.memory(), mems[index])  # type: ignore[arg-type]
-        return Extern(kind, inst.global_(index), m.all_globals()[index])
+        return Extern(kind, inst.global_(index), m.all_globals()[index], 0, self)
 
 
 def _limits_match(actual: Limits, wanted: Limits) -> bool:
