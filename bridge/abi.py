@@ -84,6 +84,7 @@ HOSTCALL_PREFIX = "wk_hostcall_"
 def hostcall_name(func_index: int) -> str:
     return f"{HOSTCALL_PREFIX}{func_index}"
 
+
 # wk_table: void **elems @0 (pointer-size references), u32 size @8, u32 max @12,
 # u32 elem_type @16 (the ValType byte), u32 pad @20
 TABLE_STRUCT_SIZE = 24
@@ -98,7 +99,7 @@ SLOT_SIZE = 8
 V128_TYPE = 0x7B
 
 
-def slot_offsets(types: Sequence[int]) -> list[int]:
+def slot_offsets(types: Sequence[object]) -> list[int]:
     """Byte offset of each value of `types` (value type bytes) in a trampoline's slot array."""
     out, at = [], 0
     for t in types:
@@ -107,7 +108,7 @@ def slot_offsets(types: Sequence[int]) -> list[int]:
     return out
 
 
-def slot_count(types: Sequence[int]) -> int:
+def slot_count(types: Sequence[object]) -> int:
     """Slots the values of `types` take (a v128 takes two)."""
     return sum(2 if t == V128_TYPE else 1 for t in types)
 

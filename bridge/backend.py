@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .module import FuncType, ValType
+from .module import FuncType, ValueType
 
 Value = Any  # a backend's SSA value
 Label = Any  # a backend's basic block, with parameters
@@ -38,14 +38,14 @@ class FunctionBackend(Protocol):
     """Builds one function. Methods are grouped as the walker uses them."""
 
     # ---- function frame -------------------------------------------------
-    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValType]) -> None:
+    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
         """Start the function: entry block, stack check, params and zeroed locals."""
 
     def finish(self) -> None:
         """Close the function and hand it to the module being built."""
 
     # ---- control flow -----------------------------------------------------
-    def new_label(self, types: Sequence[ValType]) -> Label: ...
+    def new_label(self, types: Sequence[ValueType]) -> Label: ...
 
     def label_params(self, label: Label) -> list[Value]: ...
 

@@ -37,7 +37,7 @@ T = cl.Type
 I8, I32, I64, F32, F64 = T.I8, T.I32, T.I64, T.F32, T.F64
 PTR = I64
 
-_CL_TYPES = {
+_CL_TYPES: dict[ValueType, Any] = {
     ValType.I32: I32,
     ValType.I64: I64,
     ValType.F32: F32,
@@ -322,7 +322,7 @@ class CraneliftFunction:
         self._simd_slot: Any = None
 
     # ---- function frame -------------------------------------------------
-    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValType]) -> None:
+    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
         fb = self.fb
         self.func_index = func_index
         self.ftype = ftype
@@ -398,7 +398,7 @@ class CraneliftFunction:
         self.fb.ins_jump(self._trap_block(code), [])
 
     # ---- control flow -----------------------------------------------------
-    def new_label(self, types: Sequence[ValType]) -> Label:
+    def new_label(self, types: Sequence[ValueType]) -> Label:
         fb = self.fb
         block = fb.create_block()
         for t in types:

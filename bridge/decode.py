@@ -121,10 +121,10 @@ class _Reader:
 
     def reftype(self) -> ValueType:
         code = self.b[self.pos]
-        t = REFTYPES.get(code)
-        if t is not None:
+        short = REFTYPES.get(code)
+        if short is not None:
             self.pos += 1
-            return t
+            return short
         if code == REF_NULL or code == REF:
             t, self.pos = read_ref_suffix(self.b, self.pos + 1, code == REF_NULL, self.base)
             return t
@@ -363,7 +363,7 @@ def _elem(r: _Reader, ctx: ExprContext) -> Elem:
         if flags & 2:
             table = r.u32()
         offset = _const_expr(r, ctx)
-    etype = ValType.FUNCREF
+    etype: ValueType = ValType.FUNCREF
     if flags & 3:  # forms 1,2,3,5,6,7 carry an element kind or reference type
         if flags & 4:
             etype = r.reftype()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import abi
 from .abi import Builtin
-from .module import ExternKind, FuncType, Module, ValType
+from .module import ExternKind, FuncType, Module, ValType, ValueType
 
 I32, I64 = ValType.I32, ValType.I64
 
@@ -22,7 +22,7 @@ class GlobalSlot:
     """A global's cell: `vmctx->globals + offset`; imported cells hold a pointer."""
 
     index: int
-    type: ValType
+    type: ValueType
     imported: bool
     offset: int
 

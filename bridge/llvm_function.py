@@ -24,6 +24,7 @@ from .module import FuncType, RefType, ValType, ValueType
 if TYPE_CHECKING:
     from .llvm_backend import LLVMModule
 
+
 class _TypeMap(dict[ValueType, str]):
     """LLVM type per value type; every reference type (typed ones too) is an i64."""
 
@@ -33,15 +34,17 @@ class _TypeMap(dict[ValueType, str]):
         raise KeyError(key)
 
 
-_VT = _TypeMap({
-    ValType.I32: "i32",
-    ValType.I64: "i64",
-    ValType.F32: "float",
-    ValType.F64: "double",
-    ValType.FUNCREF: "i64",
-    ValType.EXTERNREF: "i64",
-    ValType.V128: V128,
-})
+_VT = _TypeMap(
+    {
+        ValType.I32: "i32",
+        ValType.I64: "i64",
+        ValType.F32: "float",
+        ValType.F64: "double",
+        ValType.FUNCREF: "i64",
+        ValType.EXTERNREF: "i64",
+        ValType.V128: V128,
+    }
+)
 _PREFIX_OF = {"i32": "%i", "i64": "%l", "float": "%f", "double": "%d", V128: "%v"}
 _TYPE_OF_PREFIX = {"%i": "i32", "%l": "i64", "%f": "float", "%d": "double", "%v": V128}
 _ZERO = {"i32": "0", "i64": "0", "float": "0.0", "double": "0.0", V128: "zeroinitializer"}
@@ -160,7 +163,7 @@ class LLVMFunction:
         return _Block(f"b{self.n}", list(types), params)
 
     # ---- function frame -------------------------------------------------
-    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValType]) -> None:
+    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
         self.func_index = func_index
         self.ftype = ftype
         self.ret_type = result_type(ftype)
@@ -271,7 +274,7 @@ class LLVMFunction:
         self.lines.append(f"br label %{self._trap_block(code)}")
 
     # ---- control flow -----------------------------------------------------
-    def new_label(self, types: Sequence[ValType]) -> Label:
+    def new_label(self, types: Sequence[ValueType]) -> Label:
         return self._block([llvm_type(t) for t in types])
 
     def label_params(self, label: Label) -> list[Value]:

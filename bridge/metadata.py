@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .abi import ABI_VERSION, hostcall_name
-from .reftypes import TypeSpace, type_code
 from .errors import UnsupportedError
 from .module import (
     ExternKind,
@@ -26,6 +25,7 @@ from .module import (
     TableType,
     ValType,
 )
+from .reftypes import TypeSpace, type_code
 
 U32_MAX = 0xFFFFFFFF
 
@@ -177,7 +177,9 @@ def render(
     out.append(_array("const wk_trampoline", "trampolines", tramps))
     func_imports = iter(zip(import_symbols, adapters, strict=True))
     import_items = [
-        _import_item(module, imp, *(next(func_imports) if imp.kind == ExternKind.FUNC else (None, None)))
+        _import_item(
+            module, imp, *(next(func_imports) if imp.kind == ExternKind.FUNC else (None, None))
+        )
         for imp in module.imports
     ]
     out.append(_array("const wk_import", "imports", import_items))

@@ -1,5 +1,5 @@
-"""The operator table of WebAssembly 2.0, plus 3.0's tail calls and typed function references: one place for both decoder and validator (the 0xFD
-SIMD operators are in opcodes_simd.py).
+"""The operator table of WebAssembly 2.0, plus 3.0's tail calls and typed function references:
+one place for both decoder and validator (the 0xFD SIMD operators are in opcodes_simd.py).
 
 Three things per operator:
   * its encoding (a byte, or 0xFC plus a LEB128 sub-opcode),

@@ -39,7 +39,10 @@ _GC_HEAPS = {
 }
 REF_NULL, REF = 0x63, 0x64  # value type prefixes: (ref null ht), (ref ht)
 # One-byte shorthand value types of later proposals: (ref null <heap>) of the byte's heap type.
-_LATER_HEAPS = {0x69: "exn (exception handling)", **{k: f"{v} (garbage collection)" for k, v in _GC_HEAPS.items()}}
+_LATER_HEAPS = {
+    0x69: "exn (exception handling)",
+    **{k: f"{v} (garbage collection)" for k, v in _GC_HEAPS.items()},
+}
 
 
 def normalize(t: RefType) -> ValueType:
@@ -215,7 +218,9 @@ def cross_matches(sa: TypeSpace, a: ValueType, sb: TypeSpace, b: ValueType) -> b
     if ra.nullable and not rb.nullable:
         return False
     if isinstance(rb.heap, HeapType):
-        return ra.heap == rb.heap or (rb.heap == HeapType.FUNC and not isinstance(ra.heap, HeapType))
+        return ra.heap == rb.heap or (
+            rb.heap == HeapType.FUNC and not isinstance(ra.heap, HeapType)
+        )
     if isinstance(ra.heap, HeapType):
         return False
     return sa.key(ra.heap) == sb.key(rb.heap)

@@ -172,7 +172,7 @@ def _const_expr(
     m: Module | None = None,
 ) -> None:
     """A constant expression: only constant operators, leaving exactly one `expected` value."""
-    stack: list[ValType] = []
+    stack: list[ValueType] = []
     for ins in expr:
         op = ins[0]
         if op in _CONST_TYPES:
@@ -214,9 +214,7 @@ def _func_ref_type(m: Module, index: int) -> ValueType:
     return RefType(False, m.funcs[index - n].type_idx)
 
 
-def _check_elem(
-    el: Elem, c: ModuleCtx, globals_: list[GlobalType], nfuncs: int, m: Module
-) -> None:
+def _check_elem(el: Elem, c: ModuleCtx, globals_: list[GlobalType], nfuncs: int, m: Module) -> None:
     etype = el.type
     _check_types(m, (etype,))
     if el.mode == "active":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .errors import ValidationError
-from .module import Func, FuncType, HeapType, Instr, Module, RefType, TableType, ValType, ValueType
+from .module import Func, FuncType, Instr, Module, RefType, TableType, ValType, ValueType
 from .opcodes import MEMOPS, SIGS
 from .opcodes_simd import SIMD_LANES, SIMD_MEMOPS, SIMD_SIGS
 from .reftypes import TypeSpace, as_ref, defaultable, is_ref, non_null, type_indices

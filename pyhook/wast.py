@@ -580,7 +580,11 @@ class Script:
         if len(args) != len(ext.type.params):
             raise CommandFailed(f"{len(args)} arguments for {ext.type}")
         trap, results = ext.owner.instance.invoke(
-            ext.index, args, len(ext.type.results), ext.type.params, ext.type.results
+            ext.index,
+            args,
+            len(ext.type.results),
+            [shorthand(t) for t in ext.type.params],
+            [shorthand(t) for t in ext.type.results],
         )
         return trap, results, tuple(shorthand(t) for t in ext.type.results)
 

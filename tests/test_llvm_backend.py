@@ -671,7 +671,7 @@ def test_multi_value_conventions(tmp_path: Path) -> None:
         code = ctypes.cast(getattr(lib, f"{prefix[func_by]}wk_func_{index}"), ctypes.c_void_p)
         slots = (ctypes.c_uint64 * 8)(11)
         tramp(ctypes.addressof(vmctx), code.value, slots)
-        return [_from_bits(t.name.lower(), slots[i]) for i, t in enumerate(ftype.results)]
+        return [_from_bits(str(t), slots[i]) for i, t in enumerate(ftype.results)]
 
     for export, want in _MULTI_EXPECTED.items():
         for tramp_by in prefix:

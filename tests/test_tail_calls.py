@@ -129,18 +129,18 @@ def test_ten_million_tail_calls_in_constant_stack(
 
 def test_later_proposals_are_named_not_malformed() -> None:
     """GC's value types and instructions are valid Wasm we do not compile: 'not supported'."""
-    anyref_type = bytes.fromhex("0061736d01000000" "010501600001" "6e")  # [] -> [anyref]
+    anyref_type = bytes.fromhex("0061736d010000000105016000016e")  # [] -> [anyref]
     with pytest.raises(UnsupportedError, match="garbage collection"):
         decode(anyref_type)
-    exnref_type = bytes.fromhex("0061736d01000000" "010501600001" "69")  # [] -> [exnref]
+    exnref_type = bytes.fromhex("0061736d0100000001050160000169")  # [] -> [exnref]
     with pytest.raises(UnsupportedError, match="exception handling"):
         decode(exnref_type)
     # [(ref any)] -> []: 0x64 followed by the GC heap type `any`
-    ref_any = bytes.fromhex("0061736d01000000" "0106016001646e00")
+    ref_any = bytes.fromhex("0061736d010000000106016001646e00")
     with pytest.raises(UnsupportedError, match="garbage collection"):
         decode(ref_any)
     # ref.eq (0xd3) in a body: a GC instruction
-    ref_eq = bytes.fromhex("0061736d01000000" "010401600000" "03020100" "0a05010300d30b")
+    ref_eq = bytes.fromhex("0061736d01000000010401600000030201000a05010300d30b")
     with pytest.raises(UnsupportedError, match="garbage collection"):
         decode(ref_eq)
 
@@ -157,8 +157,10 @@ def test_later_proposals_are_named_not_malformed() -> None:
             "uninit",
         ),
         # a tail call whose callee returns something else than the caller
-        ("(module (func $f (result i64) (i64.const 0)) (func (result i32) (return_call $f)))",
-         "type mismatch"),
+        (
+            "(module (func $f (result i64) (i64.const 0)) (func (result i32) (return_call $f)))",
+            "type mismatch",
+        ),
         # call_ref on a reference of another function type
         (
             "(module (type $a (func)) (type $b (func (param i32)))"
