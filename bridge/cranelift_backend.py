@@ -13,6 +13,11 @@ the lowering (see ../shared/DESIGN.md):
   SSE2 baseline: ceil/floor/trunc/nearest lower inline (`_round`) instead of
   Cranelift's libm calls, which the unikernel cannot resolve.
 
+Every Wasm function uses Cranelift's `tail` calling convention, which
+return_call needs on both sides (docs/abi.md "Calling convention"); builtins
+and host code are called with SystemV, through `wk_hostcall_<i>` adapters for
+imports.
+
 Memory accesses are bounds-checked explicitly against the memory's size (the
 runtime never moves linear memory, so the base is loaded once per function;
 the size is reloaded after every call, which may grow memory).

@@ -22,9 +22,14 @@ these choices:
   funcs, globals, tables, type ids, builtins) are emitted once, lazily, at the
   end of the entry block, which dominates every use;
 * references are i64 everywhere (as in Cranelift), null is 0;
+* every Wasm function is `tailcc` (docs/abi.md "Calling convention"); C code
+  (the runtime, host functions) is reached through trampolines, builtins and the
+  `wk_hostcall_<i>` adapters (hostcall below), which are C-convention on the C side;
 * functions carry "disable-tail-calls": tail-recursion elimination would turn
   unbounded recursion into an endless loop that the entry stack check can no
-  longer catch;
+  longer catch; a function with return_call* does not (attribute group #3), as
+  LLVM honours `tail call tailcc` only without it (`musttail` is not used: LLVM 22
+  miscompiled it on x86-64 when the callee needs more stack arguments, measured);
 * several results come back as an LLVM struct. Beyond two results per class
   LLVM and Cranelift's implicit sret disagree on the registers and the memory
   layout (docs/abi.md, "Several results", checked by a test), so such functions
