@@ -17,6 +17,7 @@ from .module import FuncType, ValueType
 
 Value = Any  # a backend's SSA value
 Label = Any  # a backend's basic block, with parameters
+Values = Sequence[Value]  # operands of a call
 
 # Where float -> int truncation traps, shared by both backends so they cannot disagree:
 # (result, source, signedness) -> (lower bound, whether it is inclusive, exclusive upper bound).
@@ -120,12 +121,7 @@ class FunctionBackend(Protocol):
         """With `tail` (return_call): a tail call that ends the block; returns []."""
 
     def call_indirect(
-        self,
-        type_index: int,
-        table: int,
-        callee: Value,
-        args: Sequence[Value],
-        tail: bool = False,
+        self, type_index: int, table: int, callee: Value, args: Values, tail: bool = False
     ) -> list[Value]: ...
 
     def call_ref(

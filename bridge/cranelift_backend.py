@@ -33,7 +33,7 @@ import cranelift as cl
 
 from . import abi
 from .abi import Builtin, Trap, VmctxField
-from .backend import TRUNC_BOUNDS, Label, Value
+from .backend import TRUNC_BOUNDS, Label, Value, Values
 from .environ import BUILTIN_TYPES, ModuleEnv
 from .errors import UnsupportedError
 from .module import FuncType, Module, RefType, ValType, ValueType
@@ -709,12 +709,7 @@ class CraneliftFunction:
         return fb.ins_iadd(elems, fb.ins_ishl_imm(fb.ins_uextend(I64, index), 3))
 
     def call_indirect(
-        self,
-        type_index: int,
-        table: int,
-        callee: Value,
-        args: Sequence[Value],
-        tail: bool = False,
+        self, type_index: int, table: int, callee: Value, args: Values, tail: bool = False
     ) -> list[Value]:
         fb = self.fb
         rec = fb.ins_load(PTR, _trusted(), self._table_slot(table, callee), 0)

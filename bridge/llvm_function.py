@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import abi
 from .abi import Builtin, Trap, VmctxField
-from .backend import Label, Value
+from .backend import Label, Value, Values
 from .environ import BUILTIN_TYPES
 from .errors import UnsupportedError
 from .llvm_numeric import i64_literal, numeric_lowering
@@ -557,12 +557,7 @@ class LLVMFunction:
         return slot
 
     def call_indirect(
-        self,
-        type_index: int,
-        table: int,
-        callee: Value,
-        args: Sequence[Value],
-        tail: bool = False,
+        self, type_index: int, table: int, callee: Value, args: Values, tail: bool = False
     ) -> list[Value]:
         slot = self._table_slot(table, callee)
         rec, null = self.val("%p"), self.val("%c")
@@ -579,16 +574,15 @@ class LLVMFunction:
         lines.append(f"{tid} = load i32, ptr {tid_p}")
         lines.append(f"{bad} = icmp ne i32 {tid}, {expected}")
         self.trap_if(bad, Trap.INDIRECT_SIG)
+        return self._call_record(type_index, rec, args, tail)
+
+    def _call_record(self, type_index: int, rec: str, args: Values, tail: bool) -> list[Value]:
+        """Call the function record at `rec` (a ptr): `code(rec->vmctx, args...)`."""
         code, vm_p, vm = self.val("%p"), self.val("%p"), self.val("%p")
         lines = self.lines
         lines.append(f"{code} = load ptr, ptr {rec}")
         lines.append(f"{vm_p} = getelementptr inbounds i8, ptr {rec}, i64 {abi.FUNCREF_VMCTX}")
         lines.append(f"{vm} = load ptr, ptr {vm_p}")
-        return self._call_record(type_index, code, vm, args, tail)
-
-    def _call_record(
-        self, type_index: int, code: str, vm: str, args: Sequence[Value], tail: bool
-    ) -> list[Value]:
         results = self._emit_call(self.module.types[type_index], code, vm, args, tail=tail)
         if not tail:
             self._reload_mem_size()
@@ -601,13 +595,8 @@ class LLVMFunction:
         null, rec = self.val("%c"), self.val("%p")
         self.lines.append(f"{null} = icmp eq i64 {ref}, 0")
         self.trap_if(null, Trap.NULL_FUNC_REF)
-        code, vm_p, vm = self.val("%p"), self.val("%p"), self.val("%p")
-        lines = self.lines
-        lines.append(f"{rec} = inttoptr i64 {ref} to ptr")
-        lines.append(f"{code} = load ptr, ptr {rec}")
-        lines.append(f"{vm_p} = getelementptr inbounds i8, ptr {rec}, i64 {abi.FUNCREF_VMCTX}")
-        lines.append(f"{vm} = load ptr, ptr {vm_p}")
-        return self._call_record(type_index, code, vm, args, tail)
+        self.lines.append(f"{rec} = inttoptr i64 {ref} to ptr")
+        return self._call_record(type_index, rec, args, tail)
 
     def ref_as_non_null(self, ref: Value) -> Value:
         null = self.val("%c")

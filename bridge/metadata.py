@@ -23,7 +23,6 @@ from .module import (
     MemoryType,
     Module,
     TableType,
-    ValType,
 )
 from .reftypes import TypeSpace, type_code
 
@@ -45,17 +44,6 @@ def c_string(s: str) -> str:
         else:
             out.append(f"\\{b:03o}")
     return '"' + "".join(out) + '"'
-
-
-_SIG_CHARS = {
-    ValType.I32: "i",
-    ValType.I64: "I",
-    ValType.F32: "f",
-    ValType.F64: "F",
-    ValType.FUNCREF: "r",
-    ValType.EXTERNREF: "e",
-    ValType.V128: "V",
-}
 
 
 def type_signature(ftype: FuncType, types: Sequence[FuncType] = ()) -> str:

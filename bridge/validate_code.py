@@ -270,8 +270,13 @@ def _call_indirect(s: _State, ins: Instr) -> None:
         raise _mismatch("call_indirect through a table that is not funcref")
     ft = s.type_at(ins[1])
     s.pop(I32)
+    _call_type(s, ft, ins[0] == "return_call_indirect")
+
+
+def _call_type(s: _State, ft: FuncType, tail: bool) -> None:
+    """Pop a call's arguments; push its results, or (a tail call) check them and end."""
     s.pop_many(ft.params)
-    if ins[0] == "return_call_indirect":
+    if tail:
         s.returns(ft.results)
         s.unreachable()
     else:
@@ -279,22 +284,14 @@ def _call_indirect(s: _State, ins: Instr) -> None:
 
 
 def _return_call(s: _State, ins: Instr) -> None:
-    ft = s.functype(ins[1])
-    s.pop_many(ft.params)
-    s.returns(ft.results)
-    s.unreachable()
+    _call_type(s, s.functype(ins[1]), True)
 
 
 def _call_ref(s: _State, ins: Instr) -> None:
     """call_ref $t / return_call_ref $t: the operand is a (ref null $t)."""
     ft = s.type_at(ins[1])
     s.pop(RefType(True, ins[1]))
-    s.pop_many(ft.params)
-    if ins[0] == "return_call_ref":
-        s.returns(ft.results)
-        s.unreachable()
-    else:
-        s.vals.extend(ft.results)
+    _call_type(s, ft, ins[0] == "return_call_ref")
 
 
 def _ref_as_non_null(s: _State, ins: Instr) -> None:

@@ -10,11 +10,10 @@ proposals' types and instructions are named as not supported.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_cli_errors import wasmkiln as _wasmkiln
 
 from wasmkiln.bridge.decode import decode
 from wasmkiln.bridge.errors import UnsupportedError, ValidationError
@@ -96,15 +95,6 @@ def tail_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tail") / "tail.wasm"
     path.write_bytes(_wat2wasm(TAIL_WAT))
     return path
-
-
-def _wasmkiln(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.mark.parametrize("backend", ["cranelift", "llvm"])
