@@ -70,12 +70,24 @@ class Builtin(enum.IntEnum):
 MEMORY_BASE = 0
 MEMORY_SIZE = 8
 MEMORY_STRUCT_SIZE = 24
-# wk_funcref: void *code @0, wk_vmctx *vmctx @8, u32 type_id @16, u32 pad @20.
-# A funcref value (ref.func, table elements) is a pointer to one of these, or 0.
-FUNCREF_SIZE = 24
+# wk_funcref: void *code @0, wk_vmctx *vmctx @8, u32 type_id @16, u32 pad @20, void *host @24.
+# A funcref value (ref.func, table elements) is a pointer to one of these, or 0. `code` always
+# has the Wasm calling convention (docs/abi.md "Calling convention": the tail convention); for a
+# host function, `code` is the importer's adapter (HOSTCALL_PREFIX) and `host` the C function.
+FUNCREF_SIZE = 32
 FUNCREF_CODE = 0
 FUNCREF_VMCTX = 8
 FUNCREF_TYPE_ID = 16
+FUNCREF_HOST = 24
+# Symbol of the adapter a code object defines for imported function N: Wasm calling convention
+# in, `vm->funcs[N].host(vm, args...)` in the platform's C convention out.
+HOSTCALL_PREFIX = "wk_hostcall_"
+
+
+def hostcall_name(func_index: int) -> str:
+    return f"{HOSTCALL_PREFIX}{func_index}"
+
+
 # wk_table: void **elems @0 (pointer-size references), u32 size @8, u32 max @12,
 # u32 elem_type @16 (the ValType byte), u32 pad @20
 TABLE_STRUCT_SIZE = 24
@@ -93,7 +105,7 @@ SLOT_SIZE = 8
 V128_TYPE = 0x7B
 
 
-def slot_offsets(types: Sequence[int]) -> list[int]:
+def slot_offsets(types: Sequence[object]) -> list[int]:
     """Byte offset of each value of `types` (value type bytes) in a trampoline's slot array."""
     out, at = [], 0
     for t in types:
@@ -102,7 +114,7 @@ def slot_offsets(types: Sequence[int]) -> list[int]:
     return out
 
 
-def slot_count(types: Sequence[int]) -> int:
+def slot_count(types: Sequence[object]) -> int:
     """Slots the values of `types` take (a v128 takes two)."""
     return sum(2 if t == V128_TYPE else 1 for t in types)
 
@@ -127,6 +139,8 @@ class Trap(enum.IntEnum):
     UNINIT_ELEM = 8
     STACK_EXHAUSTED = 9
     UNKNOWN_IMPORT = 10
+    NULL_REFERENCE = 11  # ref.as_non_null of null
+    NULL_FUNC_REF = 12  # call_ref / return_call_ref of null
 
 
 TRAP_MESSAGES: dict[Trap, str] = {
@@ -140,6 +154,8 @@ TRAP_MESSAGES: dict[Trap, str] = {
     Trap.UNINIT_ELEM: "uninitialized element",
     Trap.STACK_EXHAUSTED: "call stack exhausted",
     Trap.UNKNOWN_IMPORT: "called an import that was not provided",
+    Trap.NULL_REFERENCE: "null reference",
+    Trap.NULL_FUNC_REF: "null function reference",
 }
 
 
@@ -166,6 +182,7 @@ def render_layout_header() -> str:
         f"#define WK_FUNCREF_CODE {FUNCREF_CODE}",
         f"#define WK_FUNCREF_VMCTX {FUNCREF_VMCTX}",
         f"#define WK_FUNCREF_TYPE_ID {FUNCREF_TYPE_ID}",
+        f"#define WK_FUNCREF_HOST {FUNCREF_HOST}",
         f"#define WK_TABLE_STRUCT_SIZE {TABLE_STRUCT_SIZE}",
         f"#define WK_TABLE_ELEMS {TABLE_ELEMS}",
         f"#define WK_TABLE_LEN {TABLE_LEN}",

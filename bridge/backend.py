@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .module import FuncType, ValType
+from .module import FuncType, ValueType
 
 Value = Any  # a backend's SSA value
 Label = Any  # a backend's basic block, with parameters
+Values = Sequence[Value]  # operands of a call
 
 # Where float -> int truncation traps, shared by both backends so they cannot disagree:
 # (result, source, signedness) -> (lower bound, whether it is inclusive, exclusive upper bound).
@@ -38,14 +39,14 @@ class FunctionBackend(Protocol):
     """Builds one function. Methods are grouped as the walker uses them."""
 
     # ---- function frame -------------------------------------------------
-    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValType]) -> None:
+    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
         """Start the function: entry block, stack check, params and zeroed locals."""
 
     def finish(self) -> None:
         """Close the function and hand it to the module being built."""
 
     # ---- control flow -----------------------------------------------------
-    def new_label(self, types: Sequence[ValType]) -> Label: ...
+    def new_label(self, types: Sequence[ValueType]) -> Label: ...
 
     def label_params(self, label: Label) -> list[Value]: ...
 
@@ -118,11 +119,20 @@ class FunctionBackend(Protocol):
 
     def ref_func(self, func_index: int) -> Value: ...
 
-    def call(self, func_index: int, args: Sequence[Value]) -> list[Value]: ...
+    def call(self, func_index: int, args: Sequence[Value], tail: bool = False) -> list[Value]:
+        """With `tail` (return_call): a tail call that ends the block; returns []."""
 
     def call_indirect(
-        self, type_index: int, table: int, callee: Value, args: Sequence[Value]
+        self, type_index: int, table: int, callee: Value, args: Values, tail: bool = False
     ) -> list[Value]: ...
+
+    def call_ref(
+        self, type_index: int, ref: Value, args: Sequence[Value], tail: bool = False
+    ) -> list[Value]:
+        """call_ref / return_call_ref (`tail`): traps NULL_FUNC_REF on null."""
+
+    def ref_as_non_null(self, ref: Value) -> Value:
+        """`ref` itself, after trapping NULL_REFERENCE when it is null."""
 
 
 class ModuleBackend(Protocol):
@@ -132,6 +142,10 @@ class ModuleBackend(Protocol):
 
     def trampoline(self, type_index: int) -> None:
         """Emit `wk_tramp_<type_index>`, the array-call entry for that type (abi.h)."""
+
+    def hostcall(self, func_index: int) -> None:
+        """Emit `wk_hostcall_<func_index>` (abi.hostcall_name) for an imported function: Wasm
+        calling convention in, `vm->funcs[i].host(vm, args...)` in C's out (abi.h)."""
 
     def finish(self) -> bytes:
         """The relocatable object with every function and trampoline."""

@@ -119,13 +119,16 @@ def compile_chunk(
     backend: Backend,
     pic: bool = False,
 ) -> bytes:
-    """One object holding the functions `indices` (and every trampoline if asked)."""
+    """One object holding the functions `indices` (and every trampoline and host-call
+    adapter if asked)."""
     mb = backend.module(module, pic)
     for i in indices:
         FunctionTranslator(module, mb.function()).translate(i)
     if with_trampolines:
         for t in range(len(module.types)):
             mb.trampoline(t)
+        for f in range(module.num_imported_funcs):
+            mb.hostcall(f)
     return mb.finish()
 
 

@@ -13,6 +13,11 @@ the lowering (see ../shared/DESIGN.md):
   SSE2 baseline: ceil/floor/trunc/nearest lower inline (`_round`) instead of
   Cranelift's libm calls, which the unikernel cannot resolve.
 
+Every Wasm function uses Cranelift's `tail` calling convention, which
+return_call needs on both sides (docs/abi.md "Calling convention"); builtins
+and host code are called with SystemV, through `wk_hostcall_<i>` adapters for
+imports.
+
 Memory accesses are bounds-checked explicitly against the memory's size (the
 runtime never moves linear memory, so the base is loaded once per function;
 the size is reloaded after every call, which may grow memory).
@@ -28,16 +33,16 @@ import cranelift as cl
 
 from . import abi
 from .abi import Builtin, Trap, VmctxField
-from .backend import TRUNC_BOUNDS, Label, Value
+from .backend import TRUNC_BOUNDS, Label, Value, Values
 from .environ import BUILTIN_TYPES, BULK_OPS, ModuleEnv, bulk_call
 from .errors import UnsupportedError
-from .module import FuncType, Module, ValType
+from .module import FuncType, Module, RefType, ValType, ValueType
 
 T = cl.Type
 I8, I32, I64, F32, F64 = T.I8, T.I32, T.I64, T.F32, T.F64
 PTR = I64
 
-_CL_TYPES = {
+_CL_TYPES: dict[ValueType, Any] = {
     ValType.I32: I32,
     ValType.I64: I64,
     ValType.F32: F32,
@@ -147,15 +152,19 @@ _STORES = {
 _TYPES = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
 
 
-def cl_type(t: ValType) -> Any:
+def cl_type(t: ValueType) -> Any:
     ty = _CL_TYPES.get(t)
+    if ty is None and isinstance(t, RefType):
+        return PTR  # typed references are pointers like funcref
     if ty is None:
         raise UnsupportedError(f"value type {t} is not supported by the Cranelift backend")
     return ty
 
 
-def _signature(ftype: FuncType) -> Any:
-    sig = cl.Signature(cl.CallConv.SystemV)
+def _signature(ftype: FuncType, conv: Any = None) -> Any:
+    """A Wasm function's signature: Cranelift's `tail` convention (docs/abi.md "Calling
+    convention"), which return_call needs on both sides; `conv` for C code (SystemV)."""
+    sig = cl.Signature(cl.CallConv.Tail if conv is None else conv)
     sig.add_param(PTR)  # vmctx
     for p in ftype.params:
         sig.add_param(cl_type(p))
@@ -236,6 +245,9 @@ class CraneliftModule:
             opt_level="speed",
             enable_multi_ret_implicit_sret="true",
             is_pic="true" if pic else "false",  # pic: libcalls through the GOT (shared objects)
+            # Cranelift 0.120's x86-64 return_call sequence relies on frame pointers (it
+            # panics without them); wasmtime keeps them too.
+            preserve_frame_pointers="true",
         )
         self.obj = cl.ObjectModule(self.isa, "wasm")
 
@@ -272,6 +284,26 @@ class CraneliftModule:
         fb.finalize()
         self.define(trampoline_name(type_index), sig, fb)
 
+    def hostcall(self, func_index: int) -> None:
+        """wk_hostcall_<i>: the Wasm-convention entry of host code bound to import i."""
+        ftype = self.env.func_type(func_index)
+        sig = _signature(ftype)
+        fb = cl.FunctionBuilder()
+        fb.func_signature = sig
+        entry = fb.create_block()
+        fb.append_block_params_for_function_params(entry)
+        fb.switch_to_block(entry)
+        fb.seal_block(entry)
+        vm, *args = fb.block_params(entry)
+        funcs = fb.ins_load(PTR, _trusted(True), vm, VmctxField.FUNCS)
+        rec = self.env.func_record(func_index)
+        host = fb.ins_load(PTR, _trusted(True), funcs, rec + abi.FUNCREF_HOST)
+        c_sig = fb.import_signature(_signature(ftype, cl.CallConv.SystemV))
+        inst = fb.ins_call_indirect(c_sig, host, [vm, *args])
+        fb.ins_return(list(fb.inst_results(inst)))
+        fb.finalize()
+        self.define(abi.hostcall_name(func_index), sig, fb)
+
     def finish(self) -> bytes:
         return bytes(self.obj.finish().emit())
 
@@ -293,6 +325,7 @@ class CraneliftFunction:
         self.env = parent.env
         self.fb = cl.FunctionBuilder()
         self.sigrefs: dict[FuncType, Any] = {}
+        self.c_sigrefs: dict[Builtin, Any] = {}
         self.trap_blocks: dict[int, Any] = {}
         self.local_types: list[Any] = []
         self.func_index = -1
@@ -300,7 +333,7 @@ class CraneliftFunction:
         self._simd_slot: Any = None
 
     # ---- function frame -------------------------------------------------
-    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValType]) -> None:
+    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
         fb = self.fb
         self.func_index = func_index
         self.ftype = ftype
@@ -376,7 +409,7 @@ class CraneliftFunction:
         self.fb.ins_jump(self._trap_block(code), [])
 
     # ---- control flow -----------------------------------------------------
-    def new_label(self, types: Sequence[ValType]) -> Label:
+    def new_label(self, types: Sequence[ValueType]) -> Label:
         fb = self.fb
         block = fb.create_block()
         for t in types:
@@ -667,13 +700,25 @@ class CraneliftFunction:
         fb = self.fb
         table = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.BUILTINS)
         fn = fb.ins_load(PTR, _trusted(True), table, builtin * 8)
-        inst = fb.ins_call_indirect(self._sigref(BUILTIN_TYPES[builtin]), fn, [self.vm, *args])
+        ref = self.c_sigrefs.get(builtin)
+        if ref is None:  # builtins are C: SystemV, not the Wasm convention
+            sig = _signature(BUILTIN_TYPES[builtin], cl.CallConv.SystemV)
+            ref = self.c_sigrefs[builtin] = fb.import_signature(sig)
+        inst = fb.ins_call_indirect(ref, fn, [self.vm, *args])
         return list(fb.inst_results(inst))
 
     def _call_pointer(
-        self, ftype: FuncType, fn: Value, callee_vm: Value, args: Sequence[Value]
+        self,
+        ftype: FuncType,
+        fn: Value,
+        callee_vm: Value,
+        args: Sequence[Value],
+        tail: bool = False,
     ) -> list[Value]:
         fb = self.fb
+        if tail:  # return_call*: the callee replaces this frame (both use the tail convention)
+            fb.ins_return_call_indirect(self._sigref(ftype), fn, [callee_vm, *args])
+            return []
         inst = fb.ins_call_indirect(self._sigref(ftype), fn, [callee_vm, *args])
         self._reload_mem_size()
         return list(fb.inst_results(inst))
@@ -682,14 +727,14 @@ class CraneliftFunction:
         funcs = self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.FUNCS)
         return funcs, self.env.func_record(func_index)
 
-    def call(self, func_index: int, args: Sequence[Value]) -> list[Value]:
+    def call(self, func_index: int, args: Sequence[Value], tail: bool = False) -> list[Value]:
         fb = self.fb
         funcs, rec = self._record(func_index)
         code = fb.ins_load(PTR, _trusted(True), funcs, rec + abi.FUNCREF_CODE)
         callee_vm = self.vm
         if self.env.func_is_imported(func_index):
             callee_vm = fb.ins_load(PTR, _trusted(True), funcs, rec + abi.FUNCREF_VMCTX)
-        return self._call_pointer(self.env.func_type(func_index), code, callee_vm, args)
+        return self._call_pointer(self.env.func_type(func_index), code, callee_vm, args, tail)
 
     def _table(self, table: int) -> Value:
         tables = self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TABLES)
@@ -708,7 +753,7 @@ class CraneliftFunction:
         return fb.ins_iadd(elems, fb.ins_ishl_imm(index64, 3))
 
     def call_indirect(
-        self, type_index: int, table: int, callee: Value, args: Sequence[Value]
+        self, type_index: int, table: int, callee: Value, args: Values, tail: bool = False
     ) -> list[Value]:
         fb = self.fb
         rec = fb.ins_load(PTR, _trusted(), self._table_slot(table, callee), 0)
@@ -719,7 +764,21 @@ class CraneliftFunction:
         self._trap_if(fb.ins_icmp(IntCC.NotEqual, type_id, expected), Trap.INDIRECT_SIG)
         code = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_CODE)
         callee_vm = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_VMCTX)
-        return self._call_pointer(self.module.types[type_index], code, callee_vm, args)
+        return self._call_pointer(self.module.types[type_index], code, callee_vm, args, tail)
+
+    def call_ref(
+        self, type_index: int, ref: Value, args: Sequence[Value], tail: bool = False
+    ) -> list[Value]:
+        """call_ref / return_call_ref: validation proved the type, so only null traps."""
+        fb = self.fb
+        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_FUNC_REF)
+        code = fb.ins_load(PTR, _trusted(), ref, abi.FUNCREF_CODE)
+        callee_vm = fb.ins_load(PTR, _trusted(), ref, abi.FUNCREF_VMCTX)
+        return self._call_pointer(self.module.types[type_index], code, callee_vm, args, tail)
+
+    def ref_as_non_null(self, ref: Value) -> Value:
+        self._trap_if(self.fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_REFERENCE)
+        return ref
 
     # ---- tables and references ---------------------------------------------
     def table_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:

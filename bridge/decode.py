@@ -16,7 +16,7 @@ section or function boundary (never wider), with the offset of the end of the re
 
 from __future__ import annotations
 
-from .decode_expr import ExprContext, LebError, decode_expr, read_sleb, read_uleb
+from .decode_expr import ExprContext, LebError, decode_expr, read_sleb, read_uleb, read_valtype
 from .errors import DecodeError, UnsupportedError
 from .features import WASM3, Features
 from .module import (
@@ -28,15 +28,19 @@ from .module import (
     FuncType,
     Global,
     GlobalType,
+    HeapType,
     Import,
     Instr,
     Limits,
     MemoryType,
     Module,
+    RefType,
     TableType,
     ValType,
+    ValueType,
 )
-from .opcodes import REFTYPES, VALTYPES
+from .opcodes import REFTYPES
+from .reftypes import REF, REF_NULL, is_later_type, later_type, read_ref_suffix
 
 __all__ = ["decode", "read_sleb", "read_uleb", "MAX_EXPANDED_LOCALS"]
 
@@ -113,19 +117,22 @@ class _Reader:
         except UnicodeDecodeError:
             raise self.error("malformed UTF-8 encoding", at) from None
 
-    def valtype(self) -> ValType:
-        code = self.byte()
-        t = VALTYPES.get(code)
-        if t is None:
-            raise self.error("malformed value type", self.pos - 1)
+    def valtype(self) -> ValueType:
+        t, self.pos = read_valtype(self.b, self.pos, self.base)
         return t
 
-    def reftype(self) -> ValType:
-        code = self.byte()
-        t = REFTYPES.get(code)
-        if t is None:
-            raise self.error("malformed reference type", self.pos - 1)
-        return t
+    def reftype(self) -> ValueType:
+        code = self.b[self.pos]
+        short = REFTYPES.get(code)
+        if short is not None:
+            self.pos += 1
+            return short
+        if code == REF_NULL or code == REF:
+            t, self.pos = read_ref_suffix(self.b, self.pos + 1, code == REF_NULL, self.base)
+            return t
+        if is_later_type(code):
+            raise later_type(code, self.base + self.pos)
+        raise self.error("malformed reference type")
 
     def limits(self) -> Limits:
         has_max = self.uleb(1)
@@ -196,7 +203,7 @@ def decode(data: bytes, features: Features = WASM3) -> Module:
             elif sid == 3:
                 func_types = [r.u32() for _ in range(r.length())]
             elif sid == 4:
-                m.tables = [_tabletype(r) for _ in range(r.length())]
+                m.tables = [_table(r, ctx) for _ in range(r.length())]
             elif sid == 5:
                 m.memories = [_memtype(r, features) for _ in range(r.length())]
             elif sid == 6:
@@ -316,6 +323,18 @@ def _limits(r: _Reader, features: Features, table: bool) -> tuple[Limits, bool]:
     return Limits(lo, r.uleb(bits) if flags & 1 else None), is64
 
 
+def _table(r: _Reader, ctx: ExprContext) -> TableType:
+    """A defined table: `tabletype`, or 0x40 0x00 `tabletype expr` (a typed table with its
+    elements' initial value, 3.0)."""
+    if r.b[r.pos] != 0x40:
+        return _tabletype(r)
+    r.pos += 1
+    if r.byte() != 0x00:
+        raise r.error("malformed table type", r.pos - 1)
+    tt = _tabletype(r)
+    return TableType(tt.elem, tt.limits, tt.is64, tuple(_const_expr(r, ctx)))
+
+
 def _globaltype(r: _Reader) -> GlobalType:
     t = r.valtype()
     mut = r.byte()
@@ -379,7 +398,7 @@ def _elem(r: _Reader, ctx: ExprContext) -> Elem:
         if flags & 2:
             table = r.u32()
         offset = _const_expr(r, ctx)
-    etype = ValType.FUNCREF
+    etype: ValueType = ValType.FUNCREF
     if flags & 3:  # forms 1,2,3,5,6,7 carry an element kind or reference type
         if flags & 4:
             etype = r.reftype()
@@ -387,7 +406,8 @@ def _elem(r: _Reader, ctx: ExprContext) -> Elem:
             raise r.error("malformed element kind", r.pos - 1)
     if flags & 4:
         init = [_const_expr(r, ctx) for _ in range(r.length())]
-    else:
+    else:  # function indices: the segment's type is (ref func) in 3.0 (never null)
+        etype = RefType(False, HeapType.FUNC)
         init = [[("ref.func", r.u32())] for _ in range(r.length())]
     return Elem(mode, etype, init, table, offset)
 
@@ -448,15 +468,11 @@ def _func_body(body: bytes, base: int, ctx: ExprContext, type_idx: int) -> Func:
     n, pos = read_uleb(body, pos, 32)
     if n > len(body) - pos:
         raise DecodeError("length out of bounds", offset=base)
-    groups: list[tuple[int, ValType]] = []
+    groups: list[tuple[int, ValueType]] = []
     total = 0
     for _ in range(n):
         cnt, pos = read_uleb(body, pos, 32)
-        code = body[pos]
-        t = VALTYPES.get(code)
-        if t is None:
-            raise DecodeError("malformed value type", offset=base + pos)
-        pos += 1
+        t, pos = read_valtype(body, pos, base)
         total += cnt
         groups.append((cnt, t))
     if total > _MAX_LOCALS:
@@ -466,7 +482,7 @@ def _func_body(body: bytes, base: int, ctx: ExprContext, type_idx: int) -> Func:
         raise UnsupportedError(
             f"too many locals ({total}, at most {MAX_EXPANDED_LOCALS})", offset=base
         )
-    locals_: list[ValType] = []
+    locals_: list[ValueType] = []
     for cnt, t in groups:
         locals_.extend([t] * cnt)
     instrs, offsets, pos = decode_expr(body, pos, base, ctx)

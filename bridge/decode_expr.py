@@ -15,18 +15,18 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from .errors import DecodeError, UnsupportedError, ValidationError
-from .module import FuncType, Instr
+from .module import FuncType, Instr, ValueType
 from .opcodes import (
     FC_OPS,
     KINDS,
     NAMES,
     NULLARY,
     PROPOSAL_OPS,
-    REFTYPES,
     VALTYPES,
     Imm,
 )
 from .opcodes_simd import SIMD_OPS, SimdImm
+from .reftypes import REF, REF_NULL, is_later_type, later_type, read_ref_suffix
 
 Append: TypeAlias = Callable[[Instr], None]  # list.append of the instruction list
 
@@ -112,6 +112,19 @@ def _memidx(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[int, int]:
     if b[pos] != 0:
         raise DecodeError("zero byte expected", offset=base + pos)
     return 0, pos + 1
+
+
+def read_valtype(b: bytes, pos: int, base: int = 0) -> tuple[ValueType, int]:
+    """A value type: one byte, or 0x63/0x64 and a heap type (typed references)."""
+    code = b[pos]
+    vt = VALTYPES.get(code)
+    if vt is not None:
+        return vt, pos + 1
+    if code == REF_NULL or code == REF:
+        return read_ref_suffix(b, pos + 1, code == REF_NULL, base)
+    if is_later_type(code):  # anyref, exnref, ...: a later proposal's shorthand
+        raise later_type(code, base + pos)
+    raise DecodeError("malformed value type", offset=base + pos)
 
 
 # --- instruction sequences (hot path) -------------------------------------------------------------
@@ -206,6 +219,9 @@ def decode_expr(
             elif c in _SINGLE_BT:
                 bt = _SINGLE_BT[c]
                 pos += 1
+            elif c == REF_NULL or c == REF:
+                rt, pos = read_ref_suffix(b, pos + 1, c == REF_NULL, base)
+                bt = FuncType((), (rt,))
             else:
                 at = pos
                 idx, pos = read_sleb(b, pos, 33)
@@ -264,10 +280,10 @@ def _decode_rare(
             targets.append(t)
         d, pos = read_uleb(b, pos, 32)
         add(("br_table", tuple(targets), d))
-    elif k is Imm.CALL_INDIRECT:
+    elif k is Imm.CALL_INDIRECT:  # call_indirect, return_call_indirect
         t, pos = read_uleb(b, pos, 32)
         tab, pos = read_uleb(b, pos, 32)
-        add(("call_indirect", t, tab))
+        add((NAMES[op], t, tab))
     elif k is Imm.ZERO:  # memory.size, memory.grow: a memory index
         mem, pos = _memidx(b, pos, base, ctx)
         add((NAMES[op], mem))
@@ -277,18 +293,11 @@ def _decode_rare(
             raise DecodeError("length out of bounds", offset=base + pos)
         ts = []
         for _ in range(n):
-            code = b[pos]
-            vt = VALTYPES.get(code)
-            if vt is None:
-                raise DecodeError("malformed value type", offset=base + pos)
+            vt, pos = read_valtype(b, pos, base)
             ts.append(vt)
-            pos += 1
         add(("select", tuple(ts)))
-    elif k is Imm.REFTYPE:
-        rt = REFTYPES.get(b[pos])
-        if rt is None:
-            raise DecodeError("malformed reference type", offset=base + pos)
-        pos += 1
+    elif k is Imm.REFTYPE:  # ref.null: a heap type
+        rt, pos = read_ref_suffix(b, pos, True, base)
         add(("ref.null", rt))
     elif k is Imm.PREFIX_FC:
         pos = _decode_fc(b, pos, base, ctx, add)

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from . import abi
 from .abi import Builtin
-from .module import ExternKind, FuncType, Module, ValType
+from .module import ExternKind, FuncType, Module, ValType, ValueType
 
 I32, I64 = ValType.I32, ValType.I64
 
@@ -24,7 +24,7 @@ class GlobalSlot:
     """A global's cell: `vmctx->globals + offset`; imported cells hold a pointer."""
 
     index: int
-    type: ValType
+    type: ValueType
     imported: bool
     offset: int
 

@@ -22,9 +22,14 @@ these choices:
   funcs, globals, tables, type ids, builtins) are emitted once, lazily, at the
   end of the entry block, which dominates every use;
 * references are i64 everywhere (as in Cranelift), null is 0;
+* every Wasm function is `tailcc` (docs/abi.md "Calling convention"); C code
+  (the runtime, host functions) is reached through trampolines, builtins and the
+  `wk_hostcall_<i>` adapters (hostcall below), which are C-convention on the C side;
 * functions carry "disable-tail-calls": tail-recursion elimination would turn
   unbounded recursion into an endless loop that the entry stack check can no
-  longer catch;
+  longer catch; a function with return_call* does not (attribute group #3), as
+  LLVM honours `tail call tailcc` only without it (`musttail` is not used: LLVM 22
+  miscompiled it on x86-64 when the callee needs more stack arguments, measured);
 * several results come back as an LLVM struct. Beyond two results per class
   LLVM and Cranelift's implicit sret disagree on the registers and the memory
   layout (docs/abi.md, "Several results", checked by a test), so such functions
@@ -48,7 +53,7 @@ from __future__ import annotations
 
 import llvmlite.binding as llvm
 
-from .abi import slot_offsets
+from .abi import FUNCREF_HOST, VmctxField, hostcall_name, slot_offsets
 from .cpu import BASELINE, cpu_level
 from .environ import ModuleEnv
 from .llvm_function import LLVMFunction, llvm_type, result_type, symbol_name, trampoline_name
@@ -159,7 +164,9 @@ class LLVMModule:
             ftype = self.env.func_type(func_index)
             params = "".join(", " + llvm_type(p) for p in ftype.params)
             link = "" if self.pic else "dso_local "
-            self.declared[name] = f"declare {link}{result_type(ftype)} @{name}(ptr{params}) #0"
+            self.declared[name] = (
+                f"declare {link}tailcc {result_type(ftype)} @{name}(ptr{params}) #0"
+            )
         return "@" + name
 
     def add(self, name: str, text: str) -> None:
@@ -181,7 +188,7 @@ class LLVMModule:
             lines.append(f"  %a{i} = load {t}, ptr %p{i}, align 8")
             args.append(f"{t} %a{i}")
         rt = result_type(ftype)
-        call = f"call {rt} %code({', '.join(args)})"
+        call = f"call tailcc {rt} %code({', '.join(args)})"
         results = [llvm_type(r) for r in ftype.results]
         if len(results) == 1:
             lines.append(f"  %r0 = {call}")
@@ -197,6 +204,28 @@ class LLVMModule:
         lines += ["  ret void", "}"]
         self.add(name, "\n".join(lines))
 
+    def hostcall(self, func_index: int) -> None:
+        """wk_hostcall_<i>: the Wasm-convention (tailcc) entry of host code bound to import i."""
+        ftype = self.env.func_type(func_index)
+        name = hostcall_name(func_index)
+        rt = result_type(ftype)
+        params = "".join(f", {llvm_type(p)} %a{i}" for i, p in enumerate(ftype.params))
+        rec = self.env.func_record(func_index) + FUNCREF_HOST
+        call = f"call {rt} %host(ptr %vm{params})"
+        lines = [
+            f"define {self.linkage} tailcc {rt} @{name}(ptr %vm{params}) #0 {{",
+            "entry:",
+            f"  %funcs.p = getelementptr inbounds i8, ptr %vm, i64 {int(VmctxField.FUNCS)}",
+            "  %funcs = load ptr, ptr %funcs.p",
+            f"  %host.p = getelementptr inbounds i8, ptr %funcs, i64 {rec}",
+            "  %host = load ptr, ptr %host.p",
+        ]
+        if ftype.results:
+            lines += [f"  %r = {call}", f"  ret {rt} %r", "}"]
+        else:
+            lines += [f"  {call}", "  ret void", "}"]
+        self.add(name, "\n".join(lines))
+
     def ir(self) -> str:
         """The whole module as LLVM IR text."""
         tm = target_machine(self.triple, self.opt_level, self.pic, self.cpu)
@@ -206,6 +235,9 @@ class LLVMModule:
             'attributes #0 = { nounwind "disable-tail-calls"="true" }',
             "attributes #1 = { cold noreturn nounwind }",
             "attributes #2 = { strictfp }",  # constrained FP calls (llvm_numeric)
+            # A function with return_call*: `tail call tailcc` is only honoured without
+            # "disable-tail-calls" (docs/abi.md "Tail calls").
+            "attributes #3 = { nounwind }",
         ]
         decls = [d for n, d in self.declared.items() if n not in self.defined]
         return "\n".join(head + self.parts + decls) + "\n"

@@ -13,26 +13,38 @@ from typing import TYPE_CHECKING, Any
 
 from . import abi
 from .abi import Builtin, Trap, VmctxField
-from .backend import Label, Value
+from .backend import Label, Value, Values
 from .environ import BUILTIN_TYPES, BULK_OPS, bulk_call
 from .errors import UnsupportedError
 from .llvm_numeric import i64_literal, numeric_lowering
 from .llvm_simd import V as V128
 from .llvm_simd import lower_simd
-from .module import FuncType, ValType
+from .module import FuncType, RefType, ValType, ValueType
 
 if TYPE_CHECKING:
     from .llvm_backend import LLVMModule
 
-_VT = {
-    ValType.I32: "i32",
-    ValType.I64: "i64",
-    ValType.F32: "float",
-    ValType.F64: "double",
-    ValType.FUNCREF: "i64",
-    ValType.EXTERNREF: "i64",
-    ValType.V128: V128,
-}
+
+class _TypeMap(dict[ValueType, str]):
+    """LLVM type per value type; every reference type (typed ones too) is an i64."""
+
+    def __missing__(self, key: ValueType) -> str:
+        if isinstance(key, RefType):
+            return "i64"
+        raise KeyError(key)
+
+
+_VT = _TypeMap(
+    {
+        ValType.I32: "i32",
+        ValType.I64: "i64",
+        ValType.F32: "float",
+        ValType.F64: "double",
+        ValType.FUNCREF: "i64",
+        ValType.EXTERNREF: "i64",
+        ValType.V128: V128,
+    }
+)
 _PREFIX_OF = {"i32": "%i", "i64": "%l", "float": "%f", "double": "%d", V128: "%v"}
 _TYPE_OF_PREFIX = {"%i": "i32", "%l": "i64", "%f": "float", "%d": "double", "%v": V128}
 _ZERO = {"i32": "0", "i64": "0", "float": "0.0", "double": "0.0", V128: "zeroinitializer"}
@@ -99,8 +111,8 @@ def result_type(ftype: FuncType) -> str:
     return "{" + ", ".join(_VT[r] for r in rs) + "}"
 
 
-def llvm_type(t: ValType) -> str:
-    ty = _VT.get(t)
+def llvm_type(t: ValueType) -> str:
+    ty = _VT.get(t) or ("i64" if isinstance(t, RefType) else None)
     if ty is None:
         raise UnsupportedError(f"value type {t} is not supported by the LLVM backend")
     return ty
@@ -138,6 +150,7 @@ class LLVMFunction:
         self.local_types: list[str] = []
         self.has_memory = self.env.has_memory
         self.unchecked_loads: dict[str, str] = {}  # load result -> its type, for drop()
+        self.tail_calls = False  # some return_call* was emitted (see finish)
 
     def val(self, prefix: str) -> str:
         """A fresh SSA name; the prefix says its type (see type_of)."""
@@ -150,7 +163,7 @@ class LLVMFunction:
         return _Block(f"b{self.n}", list(types), params)
 
     # ---- function frame -------------------------------------------------
-    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValType]) -> None:
+    def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
         self.func_index = func_index
         self.ftype = ftype
         self.ret_type = result_type(ftype)
@@ -187,7 +200,8 @@ class LLVMFunction:
             f", {t} %a{i}" for i, t in enumerate(self.local_types[: len(self.ftype.params)])
         )
         out = [
-            f"define {self.parent.linkage} {self.ret_type} @{name}(ptr %vm{params}) #0 {{",
+            f"define {self.parent.linkage} tailcc {self.ret_type} @{name}(ptr %vm{params}) "
+            f"{'#3' if self.tail_calls else '#0'} {{",
             "entry:",
         ]
         out += self.entry
@@ -260,7 +274,7 @@ class LLVMFunction:
         self.lines.append(f"br label %{self._trap_block(code)}")
 
     # ---- control flow -----------------------------------------------------
-    def new_label(self, types: Sequence[ValType]) -> Label:
+    def new_label(self, types: Sequence[ValueType]) -> Label:
         return self._block([llvm_type(t) for t in types])
 
     def label_params(self, label: Label) -> list[Value]:
@@ -518,11 +532,28 @@ class LLVMFunction:
 
     # ---- calls --------------------------------------------------------------
     def _emit_call(
-        self, ftype: FuncType, callee: str, vm: str, args: Sequence[str], attrs: str = ""
+        self,
+        ftype: FuncType,
+        callee: str,
+        vm: str,
+        args: Sequence[str],
+        attrs: str = "",
+        conv: str = "tailcc ",
+        tail: bool = False,
     ) -> list[Value]:
+        """A call in the Wasm convention (tailcc; `conv=""` for C code). With `tail`, a
+        return_call*: `tail call` right before `ret`, which tailcc guarantees to be a jump."""
         rt = result_type(ftype)
         arglist = "".join(f", {_VT[t]} {a}" for t, a in zip(ftype.params, args, strict=True))
-        call = f"call {rt} {callee}(ptr {vm}{arglist}){attrs}"
+        call = f"call {conv}{rt} {callee}(ptr {vm}{arglist}){attrs}"
+        if tail:
+            self.tail_calls = True
+            if rt == "void":
+                self.lines += [f"tail {call}", "ret void"]
+            else:
+                r = self.val("%s")
+                self.lines += [f"{r} = tail {call}", f"ret {rt} {r}"]
+            return []
         results = ftype.results
         if not results:
             self.lines.append(call)
@@ -542,19 +573,21 @@ class LLVMFunction:
 
     def _call_builtin(self, builtin: Builtin, args: list[str]) -> list[Value]:
         fn = self._builtin_fn(builtin)
-        return self._emit_call(BUILTIN_TYPES[builtin], fn, "%vm", args)
+        return self._emit_call(BUILTIN_TYPES[builtin], fn, "%vm", args, conv="")
 
-    def call(self, func_index: int, args: Sequence[Value]) -> list[Value]:
+    def call(self, func_index: int, args: Sequence[Value], tail: bool = False) -> list[Value]:
         ftype = self.env.func_type(func_index)
         if self.env.func_is_imported(func_index):
             funcs = self._vm_field(VmctxField.FUNCS)
             rec = self.env.func_record(func_index)
             code = self._cached_load(f"f{func_index}.code", funcs, rec + abi.FUNCREF_CODE)
             vm = self._cached_load(f"f{func_index}.vm", funcs, rec + abi.FUNCREF_VMCTX)
-            results = self._emit_call(ftype, code, vm, args)
+            results = self._emit_call(ftype, code, vm, args, tail=tail)
         else:
-            results = self._emit_call(ftype, self.parent.reference(func_index), "%vm", args)
-        self._reload_mem_size()
+            callee = self.parent.reference(func_index)
+            results = self._emit_call(ftype, callee, "%vm", args, tail=tail)
+        if not tail:
+            self._reload_mem_size()
         return results
 
     def _table(self, table: int) -> str:
@@ -583,7 +616,7 @@ class LLVMFunction:
         return slot
 
     def call_indirect(
-        self, type_index: int, table: int, callee: Value, args: Sequence[Value]
+        self, type_index: int, table: int, callee: Value, args: Values, tail: bool = False
     ) -> list[Value]:
         slot = self._table_slot(table, callee)
         rec, null = self.val("%p"), self.val("%c")
@@ -600,14 +633,35 @@ class LLVMFunction:
         lines.append(f"{tid} = load i32, ptr {tid_p}")
         lines.append(f"{bad} = icmp ne i32 {tid}, {expected}")
         self.trap_if(bad, Trap.INDIRECT_SIG)
+        return self._call_record(type_index, rec, args, tail)
+
+    def _call_record(self, type_index: int, rec: str, args: Values, tail: bool) -> list[Value]:
+        """Call the function record at `rec` (a ptr): `code(rec->vmctx, args...)`."""
         code, vm_p, vm = self.val("%p"), self.val("%p"), self.val("%p")
         lines = self.lines
         lines.append(f"{code} = load ptr, ptr {rec}")
         lines.append(f"{vm_p} = getelementptr inbounds i8, ptr {rec}, i64 {abi.FUNCREF_VMCTX}")
         lines.append(f"{vm} = load ptr, ptr {vm_p}")
-        results = self._emit_call(self.module.types[type_index], code, vm, args)
-        self._reload_mem_size()
+        results = self._emit_call(self.module.types[type_index], code, vm, args, tail=tail)
+        if not tail:
+            self._reload_mem_size()
         return results
+
+    def call_ref(
+        self, type_index: int, ref: Value, args: Sequence[Value], tail: bool = False
+    ) -> list[Value]:
+        """call_ref / return_call_ref: validation proved the type, so only null traps."""
+        null, rec = self.val("%c"), self.val("%p")
+        self.lines.append(f"{null} = icmp eq i64 {ref}, 0")
+        self.trap_if(null, Trap.NULL_FUNC_REF)
+        self.lines.append(f"{rec} = inttoptr i64 {ref} to ptr")
+        return self._call_record(type_index, rec, args, tail)
+
+    def ref_as_non_null(self, ref: Value) -> Value:
+        null = self.val("%c")
+        self.lines.append(f"{null} = icmp eq i64 {ref}, 0")
+        self.trap_if(null, Trap.NULL_REFERENCE)
+        return ref
 
     # ---- tables and references ---------------------------------------------
     def table_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:

@@ -20,8 +20,11 @@ still reads well. The immediates per operator family are:
     memory.size/grow         ("memory.size", memidx)
     i32.const / i64.const    ("i32.const", value)      signed Python int
     f32.const / f64.const    ("f32.const", bits)       raw IEEE bits as int
-    select (typed)           ("select", (ValType, ...)); untyped: ("select",)
-    ref.null                 ("ref.null", ValType)
+    select (typed)           ("select", (ValueType, ...)); untyped: ("select",)
+    ref.null                 ("ref.null", ValueType)  a nullable reference type
+    return_call, call_ref    ("return_call", funcidx), ("call_ref", typeidx)
+    return_call_indirect     ("return_call_indirect", typeidx, tableidx)
+    br_on_null/non_null      ("br_on_null", depth)
     ref.func                 ("ref.func", funcidx)
     memory.init              ("memory.init", dataidx, memidx)
     data.drop, elem.drop     ("data.drop", index)
@@ -56,6 +59,33 @@ class ValType(enum.IntEnum):
         return self.name.lower()
 
 
+class HeapType(enum.IntEnum):
+    """Abstract heap types, by their one-byte binary encoding (reftypes.py reads them)."""
+
+    FUNC = 0x70
+    EXTERN = 0x6F
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class RefType:
+    """A reference type of the function-references proposal: `(ref null? heap)`, where heap
+    is an abstract HeapType or a type index. `(ref null func)`/`(ref null extern)` are spelled
+    ValType.FUNCREF/EXTERNREF instead (reftypes.normalize), as in 2.0 modules."""
+
+    nullable: bool
+    heap: HeapType | int
+
+    def __str__(self) -> str:
+        return f"(ref {'null ' if self.nullable else ''}{self.heap})"
+
+
+# Every value type: a number/vector type or 2.0 reference type (ValType), or a RefType.
+ValueType = ValType | RefType
+
+
 class ExternKind(enum.IntEnum):
     FUNC = 0
     TABLE = 1
@@ -68,8 +98,8 @@ Instr = tuple[Any, ...]  # (opname: str, *immediates)
 
 @dataclass(frozen=True)
 class FuncType:
-    params: tuple[ValType, ...]
-    results: tuple[ValType, ...]
+    params: tuple[ValueType, ...]
+    results: tuple[ValueType, ...]
 
     def __str__(self) -> str:
         p = " ".join(map(str, self.params))
@@ -85,9 +115,10 @@ class Limits:
 
 @dataclass(frozen=True)
 class TableType:
-    elem: ValType
+    elem: ValueType
     limits: Limits
     is64: bool = False  # table64: i64 indices (WebAssembly 3.0)
+    init: tuple[Instr, ...] | None = None  # typed tables: the elements' initial value
 
 
 @dataclass(frozen=True)
@@ -103,7 +134,7 @@ class MemoryType:
 
 @dataclass(frozen=True)
 class GlobalType:
-    type: ValType
+    type: ValueType
     mutable: bool
 
 
@@ -132,7 +163,7 @@ class Global:
 @dataclass
 class Elem:
     mode: str  # "active" | "passive" | "declarative"
-    type: ValType  # FUNCREF or EXTERNREF
+    type: ValueType  # a reference type
     init: list[list[Instr]]  # one constant expression per element
     table: int = 0
     offset: list[Instr] | None = None  # active only
@@ -151,7 +182,7 @@ class Func:
     """A function defined in the module (imports are in Module.imports)."""
 
     type_idx: int
-    locals: list[ValType]  # declared locals only, expanded, params not included
+    locals: list[ValueType]  # declared locals only, expanded, params not included
     body: list[Instr]  # ends with the function's final ("end",)
     offsets: array[int] = field(default_factory=lambda: array("I"))  # byte offset of each instr
     offset: int = 0  # byte offset of the body in the file

@@ -1,5 +1,5 @@
-"""The operator table of WebAssembly 2.0: one place for both decoder and validator (the 0xFD
-SIMD operators are in opcodes_simd.py).
+"""The operator table of WebAssembly 2.0, plus 3.0's tail calls and typed function references:
+one place for both decoder and validator (the 0xFD SIMD operators are in opcodes_simd.py).
 
 Three things per operator:
   * its encoding (a byte, or 0xFC plus a LEB128 sub-opcode),
@@ -62,6 +62,10 @@ _SPECIAL: list[tuple[int, str, Imm]] = [
     (0x0F, "return", Imm.NONE),
     (0x10, "call", Imm.INDEX),
     (0x11, "call_indirect", Imm.CALL_INDIRECT),
+    (0x12, "return_call", Imm.INDEX),  # tail calls (3.0)
+    (0x13, "return_call_indirect", Imm.CALL_INDIRECT),
+    (0x14, "call_ref", Imm.INDEX),  # typed function references (3.0): type index
+    (0x15, "return_call_ref", Imm.INDEX),
     (0x1A, "drop", Imm.NONE),
     (0x1B, "select", Imm.NONE),
     (0x1C, "select", Imm.SELECT_T),
@@ -81,6 +85,9 @@ _SPECIAL: list[tuple[int, str, Imm]] = [
     (0xD0, "ref.null", Imm.REFTYPE),
     (0xD1, "ref.is_null", Imm.NONE),
     (0xD2, "ref.func", Imm.INDEX),
+    (0xD4, "ref.as_non_null", Imm.NONE),
+    (0xD5, "br_on_null", Imm.INDEX),
+    (0xD6, "br_on_non_null", Imm.INDEX),
     (0xFC, "<0xfc prefix>", Imm.PREFIX_FC),
     (0xFD, "<simd prefix>", Imm.SIMD),
     (0xFE, "<atomic prefix>", Imm.ATOMIC),
@@ -91,8 +98,7 @@ _SPECIAL: list[tuple[int, str, Imm]] = [
 # "not supported" and names the proposal, instead of "illegal opcode".
 PROPOSAL_OPS: dict[int, str] = {
     **dict.fromkeys((0x06, 0x07, 0x08, 0x09, 0x0A, 0x18, 0x19, 0x1F), "exception handling"),
-    **dict.fromkeys((0x12, 0x13), "tail calls"),
-    **dict.fromkeys((0x14, 0x15, 0xD3, 0xD4, 0xD5, 0xD6), "typed function references"),
+    0xD3: "garbage collection (ref.eq)",
     0xFB: "garbage collection",
 }
 

@@ -128,6 +128,13 @@ class FunctionTranslator:
             "global.set": self._global_set,
             "call": self._call,
             "call_indirect": self._call_indirect,
+            "return_call": self._return_call,
+            "return_call_indirect": self._return_call_indirect,
+            "call_ref": self._call_ref,
+            "return_call_ref": self._call_ref,
+            "ref.as_non_null": self._ref_as_non_null,
+            "br_on_null": self._br_on_null,
+            "br_on_non_null": self._br_on_non_null,
         }
         for op in (
             "table.get",
@@ -390,3 +397,50 @@ class FunctionTranslator:
         callee = self.stack.pop()
         args = self._pop(len(ftype.params))
         self.stack.extend(self.be.call_indirect(instr[1], instr[2], callee, args))
+
+    # ---- tail calls and typed function references (3.0) ----------------------
+    def _return_call(self, instr: tuple) -> None:
+        """return_call: the backend emits a tail call (docs/abi.md "Tail calls")."""
+        ftype = self.module.func_type(instr[1])
+        self.be.call(instr[1], self._pop(len(ftype.params)), tail=True)
+        self.reachable = False
+
+    def _return_call_indirect(self, instr: tuple) -> None:
+        ftype = self.module.types[instr[1]]
+        callee = self.stack.pop()
+        args = self._pop(len(ftype.params))
+        self.be.call_indirect(instr[1], instr[2], callee, args, tail=True)
+        self.reachable = False
+
+    def _call_ref(self, instr: tuple) -> None:
+        ftype = self.module.types[instr[1]]
+        ref = self.stack.pop()
+        args = self._pop(len(ftype.params))
+        if instr[0] == "return_call_ref":
+            self.be.call_ref(instr[1], ref, args, tail=True)
+            self.reachable = False
+        else:
+            self.stack.extend(self.be.call_ref(instr[1], ref, args))
+
+    def _ref_as_non_null(self, instr: tuple) -> None:
+        self.stack.append(self.be.ref_as_non_null(self.stack.pop()))
+
+    def _br_on_null(self, instr: tuple) -> None:
+        """Branch (without the reference) when it is null, else keep it."""
+        ref = self.stack.pop()
+        label, n = self._target(instr[1])
+        be = self.be
+        cont = be.new_label(())
+        be.branch_if(be.ref_is_null(ref), label, self._top(n), cont)
+        be.switch_to(cont)
+        self.stack.append(ref)
+
+    def _br_on_non_null(self, instr: tuple) -> None:
+        """Branch with the reference when it is not null, else drop it."""
+        ref = self.stack.pop()
+        label, n = self._target(instr[1])
+        be = self.be
+        cont = be.new_label(())
+        not_null = be.numeric("i32.eqz", [be.ref_is_null(ref)])
+        be.branch_if(not_null, label, [*self._top(n - 1), ref], cont)
+        be.switch_to(cont)

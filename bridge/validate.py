@@ -8,11 +8,11 @@ and the file offset of the offending instruction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from .errors import ValidationError
-from .features import WASM3, Features
+from .features import WASM3
 from .module import (
     Elem,
     ExternKind,
@@ -22,9 +22,12 @@ from .module import (
     Limits,
     MemoryType,
     Module,
+    RefType,
     TableType,
     ValType,
+    ValueType,
 )
+from .reftypes import TypeSpace, defaultable, type_indices
 from .validate_code import ModuleCtx, validate_function
 
 MAX_PAGES = 65536
@@ -51,6 +54,10 @@ def validate(module: Module) -> None:
     imported_globals = [i.desc for i in m.imports if isinstance(i.desc, GlobalType)]
     all_globals = m.all_globals()
 
+    space = TypeSpace(m.types)
+    with _section("type"):
+        for ft in m.types:
+            _check_types(m, (*ft.params, *ft.results))
     with _section("import"):
         for imp in m.imports:
             _check_import(m, imp)
@@ -60,6 +67,7 @@ def validate(module: Module) -> None:
     with _section("table"):
         for t in m.tables:
             _check_limits(t.limits, None)
+            _check_table(m, t, imported_globals, nfuncs, space)
     with _section("memory"):
         for mem in m.memories:
             _check_memory(mem)
@@ -78,20 +86,21 @@ def validate(module: Module) -> None:
     # defined globals before them (the rule came with typed references and GC).
     with _section("global"):
         for i, g in enumerate(m.globals):
+            _check_types(m, (g.type.type,))
             seen = all_globals[: len(imported_globals) + i] if m.features.extended_const else []
-            _const_expr(g.init, g.type.type, seen or imported_globals, nfuncs, m.features)
+            _const_expr(g.init, g.type.type, seen or imported_globals, nfuncs, m)
 
     c = ModuleCtx(m, refs)
     with _section("element"):
         for el in m.elems:
-            _check_elem(el, c, all_globals, nfuncs)
+            _check_elem(el, c, all_globals, nfuncs, m)
     with _section("data"):
         for d in m.datas:
             if d.mode == "active":
                 if d.memory >= c.nmems:
                     raise ValidationError(f"unknown memory {d.memory}")
                 at = c.mems[d.memory].addr
-                _const_expr(d.offset or [], at, all_globals, nfuncs, m.features)
+                _const_expr(d.offset or [], at, all_globals, nfuncs, m)
 
     if m.start is not None:
         if m.start >= nfuncs:
@@ -144,8 +153,30 @@ def _check_import(m: Module, imp: Import) -> None:
             raise ValidationError(f"unknown type {desc}")
     elif isinstance(desc, TableType):
         _check_limits(desc.limits, None)
+        _check_types(m, (desc.elem,))
     elif isinstance(desc, MemoryType):
         _check_memory(desc)
+    elif isinstance(desc, GlobalType):
+        _check_types(m, (desc.type,))
+
+
+def _check_types(m: Module, types: Sequence[ValueType]) -> None:
+    """Typed references name existing type indices."""
+    for t in types:
+        idx = type_indices(t)
+        if idx is not None and idx >= len(m.types):
+            raise ValidationError(f"unknown type {idx}")
+
+
+def _check_table(
+    m: Module, t: TableType, globals_: list[GlobalType], nfuncs: int, space: TypeSpace
+) -> None:
+    """A table of a non-nullable type needs an initial value (3.0 typed tables)."""
+    _check_types(m, (t.elem,))
+    if t.init is not None:
+        _const_expr(list(t.init), t.elem, globals_, nfuncs, m)
+    elif not defaultable(t.elem):
+        raise ValidationError(f"type mismatch: a table of {t.elem} needs an initial value")
 
 
 def _ref_funcs(expr: list[Instr]) -> list[int]:
@@ -154,14 +185,16 @@ def _ref_funcs(expr: list[Instr]) -> list[int]:
 
 def _const_expr(
     expr: list[Instr],
-    expected: ValType,
+    expected: ValueType,
     globals_: list[GlobalType],
     nfuncs: int,
-    features: Features = WASM3,
+    m: Module | None = None,
 ) -> None:
     """A constant expression: only constant operators, leaving exactly one `expected` value
-    (with extended constants, i32/i64 add, sub and mul are constant too)."""
-    stack: list[ValType] = []
+    (with extended constants, i32/i64 add, sub and mul are constant too; the module's
+    features say which, 3.0's without one)."""
+    features = m.features if m is not None else WASM3
+    stack: list[ValueType] = []
     for ins in expr:
         op = ins[0]
         if op in _CONST_ARITH and features.extended_const:
@@ -172,11 +205,14 @@ def _const_expr(
         elif op in _CONST_TYPES:
             stack.append(_CONST_TYPES[op])
         elif op == "ref.null":
+            if m is not None:
+                _check_types(m, (ins[1],))
             stack.append(ins[1])
         elif op == "ref.func":
             if ins[1] >= nfuncs:
                 raise ValidationError(f"unknown function {ins[1]}")
-            stack.append(ValType.FUNCREF)
+            # (ref $t) of the function's type; FUNCREF when the types are not at hand
+            stack.append(ValType.FUNCREF if m is None else _func_ref_type(m, ins[1]))
         elif op == "global.get":
             if ins[1] >= len(globals_):
                 raise ValidationError(f"unknown global {ins[1]}")
@@ -188,25 +224,36 @@ def _const_expr(
             stack.append(g.type)
         else:
             raise ValidationError(f"constant expression required, found {op}")
-    if stack != [expected]:
+    space = TypeSpace(m.types if m is not None else [])
+    if len(stack) != 1 or not space.matches(stack[0], expected):
         found = " ".join(map(str, stack)) or "nothing"
         raise ValidationError(
             f"type mismatch: constant expression of type {expected} gives {found}"
         )
 
 
-def _check_elem(el: Elem, c: ModuleCtx, globals_: list[GlobalType], nfuncs: int) -> None:
+def _func_ref_type(m: Module, index: int) -> ValueType:
+    n = m.num_imported_funcs
+    if index < n:
+        desc = m.imported(ExternKind.FUNC)[index].desc
+        assert isinstance(desc, int)
+        return RefType(False, desc)
+    return RefType(False, m.funcs[index - n].type_idx)
+
+
+def _check_elem(el: Elem, c: ModuleCtx, globals_: list[GlobalType], nfuncs: int, m: Module) -> None:
     etype = el.type
+    _check_types(m, (etype,))
     if el.mode == "active":
         t = el.table
         if t >= len(c.tables):
             raise ValidationError(f"unknown table {t}")
-        if c.tables[t] != etype:
+        if not c.space.matches(etype, c.tables[t]):
             raise ValidationError(f"type mismatch: {etype} segment for a {c.tables[t]} table")
         at = c.table_addr(t)
-        _const_expr(el.offset or [], at, globals_, nfuncs, c.features)
+        _const_expr(el.offset or [], at, globals_, nfuncs, m)
     for expr in el.init:
-        _const_expr(expr, etype, globals_, nfuncs, c.features)
+        _const_expr(expr, etype, globals_, nfuncs, m)
 
 
 def _check_exports(m: Module, c: ModuleCtx, nfuncs: int) -> None:

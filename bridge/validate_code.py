@@ -12,16 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .errors import ValidationError
-from .module import Func, FuncType, Instr, Module, TableType, ValType
+from .module import Func, FuncType, Instr, Module, RefType, TableType, ValType, ValueType
 from .opcodes import MEMOPS, SIGS
 from .opcodes_simd import SIMD_LANES, SIMD_MEMOPS, SIMD_SIGS
+from .reftypes import TypeSpace, as_ref, defaultable, is_ref, non_null, type_indices
 
 I32, I64, F32, F64 = ValType.I32, ValType.I64, ValType.F32, ValType.F64
 FUNCREF, EXTERNREF = ValType.FUNCREF, ValType.EXTERNREF
 _NUMERIC = (I32, I64, F32, F64, ValType.V128)
 _REFS = (FUNCREF, EXTERNREF)
 
-Type = ValType | None  # None: unknown (bottom), only in unreachable code
+Type = ValueType | None  # None: unknown (bottom), only in unreachable code
 
 
 class ModuleCtx:
@@ -32,14 +33,18 @@ class ModuleCtx:
         ntypes = len(m.types)
         # None marks a function whose type index is unknown (reported by the module checks).
         self.funcs: list[FuncType | None] = []
-        self.tables: list[ValType] = []
+        self.func_type_idx: list[int] = []  # ref.func's type is (ref $t)
+        self.tables: list[ValueType] = []
         for imp in m.imports:
             d = imp.desc
             if isinstance(d, int):
                 self.funcs.append(m.types[d] if d < ntypes else None)
+                self.func_type_idx.append(d)
             elif isinstance(d, TableType):
                 self.tables.append(d.elem)
         self.funcs += [m.types[f.type_idx] if f.type_idx < ntypes else None for f in m.funcs]
+        self.func_type_idx += [f.type_idx for f in m.funcs]
+        self.space = TypeSpace(m.types)
         self.tables += [t.elem for t in m.tables]
         self.mems = m.all_memories()
         self.nmems = len(self.mems)
@@ -56,18 +61,24 @@ class ModuleCtx:
 
 
 class _Frame:
-    __slots__ = ("kind", "params", "results", "height", "unreachable")
+    __slots__ = ("kind", "params", "results", "height", "unreachable", "init_height")
 
     def __init__(
-        self, kind: str, params: tuple[ValType, ...], results: tuple[ValType, ...], height: int
+        self,
+        kind: str,
+        params: tuple[ValueType, ...],
+        results: tuple[ValueType, ...],
+        height: int,
+        init_height: int = 0,
     ) -> None:
         self.kind = kind
         self.params = params
         self.results = results
         self.height = height
         self.unreachable = False
+        self.init_height = init_height  # locals initialised inside the block are reset at end
 
-    def labels(self) -> tuple[ValType, ...]:
+    def labels(self) -> tuple[ValueType, ...]:
         """Types a branch to this frame carries: a loop's params, any other block's results."""
         return self.params if self.kind == "loop" else self.results
 
@@ -79,13 +90,18 @@ def _mismatch(detail: str = "") -> ValidationError:
 class _State:
     """Operand and control stacks of one function, with the spec's push/pop primitives."""
 
-    __slots__ = ("c", "locals", "vals", "ctrls")
+    __slots__ = ("c", "locals", "vals", "ctrls", "inits", "init_log")
 
-    def __init__(self, c: ModuleCtx, locals_: list[ValType], ft: FuncType) -> None:
+    def __init__(self, c: ModuleCtx, locals_: list[ValueType], ft: FuncType) -> None:
         self.c = c
         self.locals = locals_
         self.vals: list[Type] = []
         self.ctrls: list[_Frame] = [_Frame("func", (), ft.results, 0)]
+        # local_init: whether each local holds a value (params and defaultable locals do);
+        # init_log lists the locals set since function entry, so a block's end can undo them.
+        nparams = len(ft.params)
+        self.inits = [i < nparams or defaultable(t) for i, t in enumerate(locals_)]
+        self.init_log: list[int] = []
 
     def pop(self, expect: Type = None) -> Type:
         """Pop one operand, checking it against `expect`; returns it (None when unknown)."""
@@ -96,16 +112,31 @@ class _State:
                 return None
             raise _mismatch(f"expected {expect or 'a value'}, stack empty")
         actual = vals.pop()
-        if expect is not None and actual is not None and actual != expect:
+        if (
+            expect is not None
+            and actual is not None
+            and actual != expect
+            and not self.c.space.matches(actual, expect)
+        ):
             raise _mismatch(f"expected {expect}, found {actual}")
         return actual
 
-    def pop_many(self, types: Sequence[ValType]) -> None:
+    def pop_ref(self) -> RefType | None:
+        """Pop a reference of any type; None when unknown (unreachable code)."""
+        t = self.pop()
+        if t is None:
+            return None
+        r = as_ref(t)
+        if r is None:
+            raise _mismatch(f"expected a reference, found {t}")
+        return r
+
+    def pop_many(self, types: Sequence[ValueType]) -> None:
         for t in reversed(types):
             self.pop(t)
 
     def push_ctrl(self, kind: str, ft: FuncType) -> None:
-        self.ctrls.append(_Frame(kind, ft.params, ft.results, len(self.vals)))
+        self.ctrls.append(_Frame(kind, ft.params, ft.results, len(self.vals), len(self.init_log)))
         self.vals.extend(ft.params)
 
     def pop_ctrl(self) -> _Frame:
@@ -114,7 +145,26 @@ class _State:
         if len(self.vals) != f.height:
             raise _mismatch(f"{len(self.vals) - f.height} extra value(s) at end of block")
         self.ctrls.pop()
+        for idx in self.init_log[f.init_height :]:
+            self.inits[idx] = False
+        del self.init_log[f.init_height :]
         return f
+
+    def check_type(self, t: ValueType) -> None:
+        """A value type naming a type index that exists."""
+        idx = type_indices(t)
+        if idx is not None and idx >= len(self.c.types):
+            raise ValidationError(f"unknown type {idx}")
+
+    def type_at(self, idx: int) -> FuncType:
+        if idx >= len(self.c.types):
+            raise ValidationError(f"unknown type {idx}")
+        return self.c.types[idx]
+
+    def returns(self, results: Sequence[ValueType]) -> None:
+        """A tail call's callee results must match this function's results."""
+        if not self.c.space.all_match(results, self.ctrls[0].results):
+            raise _mismatch("tail call results differ from the function's results")
 
     def unreachable(self) -> None:
         f = self.ctrls[-1]
@@ -126,7 +176,7 @@ class _State:
             raise ValidationError(f"unknown label {depth}")
         return self.ctrls[-1 - depth]
 
-    def table(self, idx: int) -> ValType:
+    def table(self, idx: int) -> ValueType:
         if idx >= len(self.c.tables):
             raise ValidationError(f"unknown table {idx}")
         return self.c.tables[idx]
@@ -144,7 +194,7 @@ class _State:
         if self.c.ndatas is None or idx >= self.c.ndatas:
             raise ValidationError(f"unknown data segment {idx}")
 
-    def elem(self, idx: int) -> ValType:
+    def elem(self, idx: int) -> ValueType:
         if idx >= len(self.c.elems):
             raise ValidationError(f"unknown elem segment {idx}")
         return self.c.elems[idx]
@@ -159,6 +209,8 @@ class _State:
 # --- control --------------------------------------------------------------------------------------
 def _block(s: _State, ins: Instr) -> None:
     ft: FuncType = ins[1]
+    for t in (*ft.params, *ft.results):
+        s.check_type(t)
     if ins[0] == "if":
         s.pop(I32)
     s.pop_many(ft.params)
@@ -226,14 +278,56 @@ def _call(s: _State, ins: Instr) -> None:
 
 
 def _call_indirect(s: _State, ins: Instr) -> None:
-    if s.table(ins[2]) != FUNCREF:
+    if not s.c.space.matches(s.table(ins[2]), FUNCREF):
         raise _mismatch("call_indirect through a table that is not funcref")
-    if ins[1] >= len(s.c.types):
-        raise ValidationError(f"unknown type {ins[1]}")
-    ft = s.c.types[ins[1]]
+    ft = s.type_at(ins[1])
     s.pop(s.table_addr(ins[2]))
+    _call_type(s, ft, ins[0] == "return_call_indirect")
+
+
+def _call_type(s: _State, ft: FuncType, tail: bool) -> None:
+    """Pop a call's arguments; push its results, or (a tail call) check them and end."""
     s.pop_many(ft.params)
-    s.vals.extend(ft.results)
+    if tail:
+        s.returns(ft.results)
+        s.unreachable()
+    else:
+        s.vals.extend(ft.results)
+
+
+def _return_call(s: _State, ins: Instr) -> None:
+    _call_type(s, s.functype(ins[1]), True)
+
+
+def _call_ref(s: _State, ins: Instr) -> None:
+    """call_ref $t / return_call_ref $t: the operand is a (ref null $t)."""
+    ft = s.type_at(ins[1])
+    s.pop(RefType(True, ins[1]))
+    _call_type(s, ft, ins[0] == "return_call_ref")
+
+
+def _ref_as_non_null(s: _State, ins: Instr) -> None:
+    r = s.pop_ref()
+    s.vals.append(None if r is None else non_null(r))
+
+
+def _br_on_null(s: _State, ins: Instr) -> None:
+    r = s.pop_ref()
+    labels = s.label(ins[1]).labels()
+    s.pop_many(labels)
+    s.vals.extend(labels)
+    s.vals.append(None if r is None else non_null(r))
+
+
+def _br_on_non_null(s: _State, ins: Instr) -> None:
+    r = s.pop_ref()
+    labels = s.label(ins[1]).labels()
+    if not labels or not is_ref(labels[-1]):
+        raise _mismatch("br_on_non_null's label must take a reference last")
+    if r is not None and not s.c.space.matches(non_null(r), labels[-1]):
+        raise _mismatch(f"expected {labels[-1]}, found {non_null(r)}")
+    s.pop_many(labels[:-1])
+    s.vals.extend(labels[:-1])
 
 
 # --- parametric -----------------------------------------------------------------------------------
@@ -246,6 +340,7 @@ def _select(s: _State, ins: Instr) -> None:
         if len(ins[1]) != 1:
             raise ValidationError("invalid result arity")
         t = ins[1][0]
+        s.check_type(t)
         s.pop(I32)
         s.pop(t)
         s.pop(t)
@@ -269,11 +364,15 @@ def _local(s: _State, ins: Instr) -> None:
     t = s.locals[idx]
     op = ins[0]
     if op == "local.get":
+        if not s.inits[idx]:
+            raise ValidationError(f"uninitialized local {idx}")
         s.vals.append(t)
-    elif op == "local.set":
-        s.pop(t)
-    else:
-        s.pop(t)
+        return
+    s.pop(t)
+    if not s.inits[idx]:
+        s.inits[idx] = True
+        s.init_log.append(idx)
+    if op == "local.tee":
         s.vals.append(t)
 
 
@@ -295,12 +394,12 @@ def _table(s: _State, ins: Instr) -> None:
     op = ins[0]
     if op == "table.init":
         t = s.table(ins[2])
-        if s.elem(ins[1]) != t:
+        if not s.c.space.matches(s.elem(ins[1]), t):
             raise _mismatch("element segment and table types differ")
         s.pop_many((s.table_addr(ins[2]), I32, I32))
         return
     if op == "table.copy":
-        if s.table(ins[1]) != s.table(ins[2]):
+        if not s.c.space.matches(s.table(ins[2]), s.table(ins[1])):
             raise _mismatch("table.copy between tables of different types")
         dst, src = s.table_addr(ins[1]), s.table_addr(ins[2])
         s.pop_many((dst, src, I32 if I32 in (dst, src) else I64))
@@ -327,17 +426,16 @@ def _table(s: _State, ins: Instr) -> None:
 def _ref(s: _State, ins: Instr) -> None:
     op = ins[0]
     if op == "ref.null":
+        s.check_type(ins[1])
         s.vals.append(ins[1])
     elif op == "ref.is_null":
-        t = s.pop()
-        if t is not None and t not in _REFS:
-            raise _mismatch(f"ref.is_null on {t}")
+        s.pop_ref()
         s.vals.append(I32)
-    else:  # ref.func
+    else:  # ref.func: (ref $t), a subtype of funcref
         s.functype(ins[1])
         if ins[1] not in s.c.refs:
             raise ValidationError(f"undeclared function reference {ins[1]}")
-        s.vals.append(FUNCREF)
+        s.vals.append(RefType(False, s.c.func_type_idx[ins[1]]))
 
 
 # --- memory ---------------------------------------------------------------------------------------
@@ -451,6 +549,9 @@ _HANDLERS: dict[str, Callable[[_State, Instr], None]] = {
     "block": _block, "loop": _block, "if": _block, "else": _else, "end": _end,
     "br": _br, "br_if": _br_if, "br_table": _br_table, "return": _return,
     "unreachable": _unreachable, "nop": _nop, "call": _call, "call_indirect": _call_indirect,
+    "return_call": _return_call, "return_call_indirect": _call_indirect,
+    "call_ref": _call_ref, "return_call_ref": _call_ref, "ref.as_non_null": _ref_as_non_null,
+    "br_on_null": _br_on_null, "br_on_non_null": _br_on_non_null,
     "drop": _drop, "select": _select,
     "local.get": _local, "local.set": _local, "local.tee": _local,
     "global.get": _global, "global.set": _global,
@@ -475,6 +576,12 @@ def validate_function(c: ModuleCtx, ft: FuncType, func: Func, index: int) -> Non
     """
     body = func.body
     s = _State(c, list(ft.params) + func.locals, ft)
+    for t in func.locals:
+        try:
+            s.check_type(t)
+        except ValidationError as e:
+            e.section, e.func, e.offset = "code", index, func.offset
+            raise
     vals = s.vals
     ctrls = s.ctrls
     sigs = _SIGS

@@ -41,6 +41,7 @@ def test_hostrt_structs_match_abi_py() -> None:
     assert ffi.offsetof("wk_funcref", "code") == abi.FUNCREF_CODE
     assert ffi.offsetof("wk_funcref", "vmctx") == abi.FUNCREF_VMCTX
     assert ffi.offsetof("wk_funcref", "type_id") == abi.FUNCREF_TYPE_ID
+    assert ffi.offsetof("wk_funcref", "host") == abi.FUNCREF_HOST
     assert ffi.sizeof("wk_memory") == abi.MEMORY_STRUCT_SIZE
     assert ffi.offsetof("wk_memory", "base") == abi.MEMORY_BASE
     assert ffi.offsetof("wk_memory", "size") == abi.MEMORY_SIZE

@@ -241,7 +241,6 @@ def test_relaxed_simd_decodes_and_unassigned_simd_is_illegal() -> None:
 @pytest.mark.parametrize(
     ("text", "flag", "proposal"),
     [
-        ("(module (func $f (return_call $f)))", "--enable-tail-call", "tail calls"),
         (
             "(module (func (try (do nop) (catch_all nop))))",
             "--enable-exceptions",

@@ -602,9 +602,10 @@ def test_nan_results_stay_quiet(opt: int, tmp_path: Path) -> None:
 
 # ---- multi-value calling conventions (docs/abi.md "Several results") ---------------------
 # Each backend's trampoline calls each backend's function. Same backend: always right. Across
-# backends: right while there are at most two results of each class (both use rax, rdx,
-# xmm0, xmm1), different beyond (Cranelift's slot-per-spill return area vs LLVM's all-or-
-# nothing struct), which is why a module is never split between backends.
+# backends: the Wasm convention is each backend's tail convention (Cranelift `tail`, LLVM
+# `tailcc`), which are different conventions, so a crossed call is not expected to work; the
+# test records that it does not for three integer results, where even the return registers
+# part ways. That is why a module is never split between backends.
 _MULTI_WAT = """(module
   (func (export "two") (param i32) (result i64 i32) (i64.const -6) (local.get 0))
   (func (export "four") (param i32) (result i32 f64 i64 f32)
@@ -664,7 +665,7 @@ def test_multi_value_conventions(tmp_path: Path) -> None:
         code = ctypes.cast(getattr(lib, f"{prefix[func_by]}wk_func_{index}"), ctypes.c_void_p)
         slots = (ctypes.c_uint64 * 8)(11)
         tramp(ctypes.addressof(vmctx), code.value, slots)
-        return [_from_bits(t.name.lower(), slots[i]) for i, t in enumerate(ftype.results)]
+        return [_from_bits(str(t), slots[i]) for i, t in enumerate(ftype.results)]
 
     for export, want in _MULTI_EXPECTED.items():
         for tramp_by in prefix:
@@ -674,5 +675,3 @@ def test_multi_value_conventions(tmp_path: Path) -> None:
         ]
         if export == "five":  # three integer results: the conventions part ways
             assert all(c != want for c in crossed), crossed
-        else:
-            assert all(c == want for c in crossed), (export, crossed)

@@ -151,7 +151,7 @@ SCRIPT = r"""
 def test_runs_in_process(backend: str, tmp_path: Path) -> None:
     """Both backends' code against the host runtime: several memories, memory64 addresses
     and offsets (wrapping ones trap), memory.copy between them, table64, extended consts."""
-    from wasmkiln.pyhook import wast
+    from wasmkiln.pyhook.spec import wast
 
     script = tmp_path / "mem3.wast"
     script.write_text(SCRIPT)

@@ -56,11 +56,12 @@ from .engines import (
 )
 
 # wasm-opt flags: the features wasmkiln compiles, nothing else (reference types are left out,
-# as binaryen 108's -ttf emits invalid modules with them).
+# as binaryen 108's -ttf emits invalid modules with them). Tail calls: -ttf emits return_call
+# and return_call_indirect with them.
 FEATURE_FLAGS = [
     "--mvp-features", "--enable-mutable-globals", "--enable-sign-ext",
     "--enable-nontrapping-float-to-int", "--enable-bulk-memory", "--enable-multivalue",
-    "--enable-simd",
+    "--enable-simd", "--enable-tail-call",
 ]  # fmt: skip
 # WebAssembly 3.0 features for half of the modules, where binaryen's -ttf makes them (116 and
 # later: 64-bit memories, arithmetic in constant expressions; binaryen 108, Debian's, has no

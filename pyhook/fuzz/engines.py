@@ -349,7 +349,7 @@ class Ours:
 
                 cb = ffi.callback(f"void(void *, {ctypes_[ty]})", log)
                 rec = ffi.new("wk_funcref *")
-                rec.code = cb
+                rec.host = cb  # host code: the importer calls it through its adapter
                 rec.vmctx = rec  # never read by the callback; the ABI wants a pointer
                 rec.type_id = store.spectest_func(sigs[ty]).ptr.type_id  # same signature
                 keep.extend((cb, rec))
@@ -364,7 +364,7 @@ class Ours:
                             lambda _vm, lo, hi: _log_v128(logs, lo, hi),
                         )
                         rec = ffi.new("wk_funcref *")
-                        rec.code, rec.vmctx, rec.type_id = cb, rec, rt.type_id("II:")
+                        rec.host, rec.vmctx, rec.type_id = cb, rec, rt.type_id("II:")
                         keep.extend((cb, rec))
                         shim_inst = store.instantiate(store.load(shim_path), [hostrt.Func(rt, rec)])
                         shim_inst.initialize()

@@ -47,7 +47,7 @@ __all__ = [
 # The library's functions are declared from its own header (host_declarations).
 _CDEF = """
 typedef struct wk_module wk_module;
-typedef struct { void *code; void *vmctx; uint32_t type_id; uint32_t pad; } wk_funcref;
+typedef struct { void *code; void *vmctx; uint32_t type_id; uint32_t pad; void *host; } wk_funcref;
 typedef struct { uint8_t *base; uint64_t size; uint64_t max_pages; } wk_memory;
 typedef struct {
   void **elems; uint32_t size; uint32_t max; uint32_t elem_type; uint32_t pad;

@@ -42,6 +42,7 @@ from wasmkiln.bridge.module import (
     TableType,
     ValType,
 )
+from wasmkiln.bridge.reftypes import TypeSpace, cross_matches, is_ref, shorthand
 from wasmkiln.bridge.validate import validate
 
 from ..image.image import c_compiler
@@ -352,7 +353,7 @@ class Extern:
     handle: hostrt.Func | hostrt.Table | hostrt.Memory | hostrt.Global
     type: ExternType
     index: int = 0  # functions: index in the owning instance (to invoke it)
-    owner: RunInstance | None = None
+    owner: RunInstance | None = None  # the exporting instance (its types, its functions)
 
 
 @dataclass
@@ -374,10 +375,10 @@ class RunInstance:
             return Extern(kind, inst.func(index), m.func_type(index), index, self)
         if kind == ExternKind.TABLE:
             tables = [i.desc for i in m.imported(ExternKind.TABLE)] + list(m.tables)
-            return Extern(kind, inst.table(index), tables[index])  # type: ignore[arg-type]
+            return Extern(kind, inst.table(index), tables[index], 0, self)  # type: ignore[arg-type]
         if kind == ExternKind.MEMORY:
-            return Extern(kind, inst.memory(index), m.all_memories()[index])
-        return Extern(kind, inst.global_(index), m.all_globals()[index])
+            return Extern(kind, inst.memory(index), m.all_memories()[index], 0, self)
+        return Extern(kind, inst.global_(index), m.all_globals()[index], 0, self)
 
 
 def _limits_match(actual: Limits, wanted: Limits) -> bool:
@@ -389,17 +390,30 @@ def _limits_match(actual: Limits, wanted: Limits) -> bool:
 
 
 def _import_matches(ext: Extern, kind: ExternKind, desc: Any, module: Module) -> bool:
+    """Import subtyping; typed references compare across the two modules by structure."""
     if ext.kind != kind:
         return False
+    theirs = TypeSpace(ext.owner.module.types if ext.owner else [])
+    ours = TypeSpace(module.types)
+
+    def same(a: Any, b: Any) -> bool:
+        return theirs.value_key(a) == ours.value_key(b)
+
     if kind == ExternKind.FUNC:
-        return ext.type == module.types[desc]
+        assert isinstance(ext.type, FuncType)
+        return theirs.signature(ext.type) == ours.signature(module.types[desc])
     if kind == ExternKind.GLOBAL:
-        return ext.type == desc
+        assert isinstance(ext.type, GlobalType)
+        if ext.type.mutable != desc.mutable:
+            return False
+        if desc.mutable or not is_ref(desc.type):
+            return same(ext.type.type, desc.type)
+        return cross_matches(theirs, ext.type.type, ours, desc.type)
     if kind == ExternKind.TABLE:
         assert isinstance(ext.type, TableType) and isinstance(ext.handle, hostrt.Table)
         actual = Limits(ext.handle.size, ext.type.limits.max)
-        same = ext.type.elem == desc.elem and ext.type.is64 == desc.is64
-        return same and _limits_match(actual, desc.limits)
+        same_type = same(ext.type.elem, desc.elem) and ext.type.is64 == desc.is64
+        return same_type and _limits_match(actual, desc.limits)
     assert isinstance(ext.type, MemoryType) and isinstance(ext.handle, hostrt.Memory)
     actual = Limits(ext.handle.pages, ext.type.limits.max)
     return ext.type.is64 == desc.is64 and _limits_match(actual, desc.limits)
@@ -573,7 +587,7 @@ class Script:
                 raise CommandFailed(f"no global export {act['field']!r}")
             assert isinstance(ext.handle, hostrt.Global) and isinstance(ext.type, GlobalType)
             bits = ext.handle.bits128 if ext.type.type == ValType.V128 else ext.handle.bits
-            return 0, [bits], (ext.type.type,)
+            return 0, [bits], (shorthand(ext.type.type),)
         if ext is None or ext.kind != ExternKind.FUNC:
             raise CommandFailed(f"no function export {act['field']!r}")
         assert isinstance(ext.type, FuncType) and ext.owner is not None
@@ -581,9 +595,13 @@ class Script:
         if len(args) != len(ext.type.params):
             raise CommandFailed(f"{len(args)} arguments for {ext.type}")
         trap, results = ext.owner.instance.invoke(
-            ext.index, args, len(ext.type.results), ext.type.params, ext.type.results
+            ext.index,
+            args,
+            len(ext.type.results),
+            [shorthand(t) for t in ext.type.params],
+            [shorthand(t) for t in ext.type.results],
         )
-        return trap, results, ext.type.results
+        return trap, results, tuple(shorthand(t) for t in ext.type.results)
 
     def _action_cmd(self, cmd: dict[str, Any]) -> None:
         trap, _, _ = self._action(cmd["action"])

@@ -52,7 +52,10 @@ typedef int32_t (*fn_iIi_i)(wk_vmctx *, int32_t, int64_t, int32_t);
 typedef void (*fn_i_)(wk_vmctx *, int32_t);
 typedef int32_t (*fn_i_i)(wk_vmctx *, int32_t);
 
-#define CALL(vm, type, idx, ...) ((type)(vm)->funcs[idx].code)((vm), __VA_ARGS__)
+/* Imports are host code: generated code reaches it through the record's `code` (the module's
+ * adapter, in the Wasm calling convention); this C stand-in for generated code calls the C
+ * function in the record's `host` directly (docs/abi.md "Calling convention"). */
+#define CALL(vm, type, idx, ...) ((type)(vm)->funcs[idx].host)((vm), __VA_ARGS__)
 
 /* Guest memory map used by the module (memory 0, offsets). */
 #define SCRATCH 0x100   /* iovec and out-params */
@@ -326,8 +329,20 @@ static void start(wk_vmctx *vm) {
 
 /* ---- The module descriptor (what bridge emits as C) ---- */
 
+/* Never called: this module's own code calls host functions directly (CALL). */
+static void no_adapter(wk_vmctx *vm) { vm->builtins->trap(vm, WK_TRAP_UNREACHABLE); }
+
+/* The runtime enters `_start` through the trampoline of its type ([] -> []); this module's
+ * functions are C functions, so its trampoline calls them the C way. */
+static void tramp_void(wk_vmctx *vm, void *code, uint64_t *slots) {
+  (void)slots;
+  ((void (*)(wk_vmctx *))code)(vm);
+}
+static const wk_trampoline trampolines[] = {0, 0, 0, 0, 0, tramp_void};
+
 static const char *const type_sigs[] = {"ii:i", "iiii:i", "i:", "i:i", "iIi:i", ":"};
-#define IMPORT(name, type, fn) {"wasi_snapshot_preview1", name, WK_EXTERN_FUNC, type, 0, 0, (void *)fn}
+#define IMPORT(name, type, fn) \
+  {"wasi_snapshot_preview1", name, WK_EXTERN_FUNC, type, 0, 0, (void *)fn, (void *)no_adapter}
 static const wk_import imports[F_START] = {
     IMPORT("args_sizes_get", 0, wk_wasi_args_sizes_get),
     IMPORT("args_get", 0, wk_wasi_args_get),
@@ -345,7 +360,7 @@ static const wk_global_def globals[2] = {
     {0x7E | 0x100, 0, {WK_CONST_VALUE, 0, 7, 0}},
     {0x7E | 0x100, 0, {WK_CONST_VALUE, 0, 0x123456789ull, 0}},
 };
-static const wk_table_type tables[1] = {{4, 8, 0x70, 0}};
+static const wk_table_type tables[1] = {{4, 8, 0x70, 0, {WK_CONST_REF_NULL, 0, 0, 0}}};
 static const wk_memory_type memories[1] = {{2, 3, 0, 0}};
 static const uint8_t greeting[] = "hello from module\n";
 static const uint8_t passive[] = "abcd";
@@ -369,6 +384,7 @@ const wk_module wk_module_main = {
 #endif
     .num_types = 6,
     .type_sigs = type_sigs,
+    .trampolines = trampolines,
     .num_imports = F_START,
     .imports = imports,
     .num_funcs = NUM_FUNCS,

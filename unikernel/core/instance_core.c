@@ -65,18 +65,23 @@ static int bind_imports(struct wk_instance *inst, void *const *supplied) {
     const wk_import *imp = &m->imports[i];
     void *ext = supplied ? supplied[i] : NULL;
     switch (imp->kind) {
-    case WK_EXTERN_FUNC:
-      if (ext) {
-        vm->funcs[f] = *(const wk_funcref *)ext;
-      } else if (imp->code) {
-        vm->funcs[f].code = imp->code; /* host code runs with the importer's vmctx */
+    case WK_EXTERN_FUNC: {
+      const wk_funcref *r = ext;
+      void *host = r ? r->host : imp->code;
+      if (r && r->code) {
+        vm->funcs[f] = *r; /* Wasm code of another instance (or its adapted host code) */
+      } else if (host) {
+        /* Host code: called through this module's adapter, with the importer's vmctx. */
+        vm->funcs[f].code = imp->adapter;
         vm->funcs[f].vmctx = vm;
-        vm->funcs[f].type_id = inst->type_ids[imp->type];
+        vm->funcs[f].type_id = r ? r->type_id : inst->type_ids[imp->type];
+        vm->funcs[f].host = host;
       } else {
         goto missing;
       }
       f++;
       break;
+    }
     case WK_EXTERN_GLOBAL:
       if (!ext) goto missing;
       vm->globals[g++].cell = ext;
@@ -253,6 +258,8 @@ struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_
     tab->elem_type = type->elem_type;
     tab->elems = wk_heap_alloc(inst, (uint64_t)tab->size * sizeof(void *)); /* all null */
     vm->tables[t] = tab;
+    void *init = wk_const_ref(inst, &type->init); /* a typed table's initial element */
+    for (uint32_t e = 0; init && e < tab->size; e++) tab->elems[e] = init;
   }
   inst->data_dropped = wk_heap_alloc(inst, m->num_data);
   inst->elem_dropped = wk_heap_alloc(inst, m->num_elems);
@@ -280,11 +287,17 @@ void wk_instance_init_segments(struct wk_instance *inst) {
   }
 }
 
-typedef void (*wk_entry_fn)(wk_vmctx *vm);
-
-static void call_entry(struct wk_instance *inst, int32_t index) {
+void wk_instance_call_entry(struct wk_instance *inst, uint32_t index) {
+  const wk_module *m = inst->module;
   wk_funcref *f = &inst->vm.funcs[index];
-  ((wk_entry_fn)f->code)(f->vmctx);
+  uint64_t slot = 0; /* no parameters, no results; a trampoline wants one slot anyway */
+  m->trampolines[m->func_types[index]](f->vmctx, f->code, &slot);
+}
+
+/* Start and `_start` are [] -> [] functions; C enters Wasm code only through the
+ * trampoline of its type, which knows the Wasm calling convention (docs/abi.md). */
+static void call_entry(struct wk_instance *inst, int32_t index) {
+  wk_instance_call_entry(inst, (uint32_t)index);
 }
 
 static void run_module(struct wk_instance *inst) {

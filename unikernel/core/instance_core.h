@@ -70,6 +70,10 @@ _Noreturn void wk_unwind(struct wk_instance *inst);
  * under its guard, before the start function): a segment out of range traps. */
 void wk_instance_init_segments(struct wk_instance *inst);
 
+/* Call function `index` (type [] -> []: the start function, `_start`) through the
+ * module's trampoline for its type: only generated code knows the Wasm calling convention. */
+void wk_instance_call_entry(struct wk_instance *inst, uint32_t index);
+
 /* The cell holding global `index`'s value (an imported global's lives elsewhere). */
 wk_global *wk_global_cell(struct wk_instance *inst, uint32_t index);
 

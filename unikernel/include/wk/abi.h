@@ -40,13 +40,18 @@ typedef struct wk_memory {
 /*
  * A function as a value. Every function of an instance has one record
  * (vmctx->funcs[index]); a funcref (ref.func, a table element) is a pointer to
- * a record, or NULL. Calling one means code(vmctx, args...).
+ * a record, or NULL. Calling one means code(vmctx, args...) in the Wasm calling
+ * convention (the backend's tail convention: only generated code calls `code`;
+ * C goes through a trampoline). A host function is a record with code NULL and
+ * `host` set: the importing instance binds it to its adapter (wk_import.adapter),
+ * which calls host(vmctx, args...) in the C convention.
  */
 typedef struct wk_funcref {
   void *code;
   wk_vmctx *vmctx;  /* the instance the code belongs to (imports: the exporter's) */
   uint32_t type_id; /* runtime-wide signature id, see vmctx->type_ids */
   uint32_t pad;
+  void *host; /* a host function's C code, called by the adapter in `code`; else NULL */
 } wk_funcref;
 
 /* A table of references (wk_funcref * for funcref tables, opaque for externref). */
@@ -119,6 +124,7 @@ _Static_assert(sizeof(wk_funcref) == WK_FUNCREF_SIZE, "funcref layout");
 _Static_assert(offsetof(wk_funcref, code) == WK_FUNCREF_CODE, "funcref layout");
 _Static_assert(offsetof(wk_funcref, vmctx) == WK_FUNCREF_VMCTX, "funcref layout");
 _Static_assert(offsetof(wk_funcref, type_id) == WK_FUNCREF_TYPE_ID, "funcref layout");
+_Static_assert(offsetof(wk_funcref, host) == WK_FUNCREF_HOST, "funcref layout");
 _Static_assert(sizeof(wk_table) == WK_TABLE_STRUCT_SIZE, "table layout");
 _Static_assert(offsetof(wk_table, elems) == WK_TABLE_ELEMS, "table layout");
 _Static_assert(offsetof(wk_table, size) == WK_TABLE_LEN, "table layout");
@@ -164,6 +170,7 @@ typedef struct wk_import {
                        table64 << 8; memory: memory64 << 8 */
   uint64_t min, max; /* table/memory limits (max UINT64_MAX when absent) */
   void *code;        /* func: host code bound at link time, or NULL (supplied at instantiation) */
+  void *adapter;     /* func: this module's wk_hostcall_<index>, the entry for host code */
 } wk_import;
 
 typedef struct wk_export {
@@ -202,6 +209,7 @@ typedef struct wk_table_type {
   uint32_t max; /* UINT32_MAX when unbounded */
   uint32_t elem_type;
   uint32_t pad;
+  wk_const init; /* every element's initial value (typed tables; else ref.null) */
 } wk_table_type;
 
 /* A defined memory's limits, in pages. */

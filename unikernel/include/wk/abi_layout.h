@@ -30,10 +30,11 @@
 #define WK_MEMORY_BASE 0
 #define WK_MEMORY_SIZE 8
 #define WK_MEMORY_STRUCT_SIZE 24
-#define WK_FUNCREF_SIZE 24
+#define WK_FUNCREF_SIZE 32
 #define WK_FUNCREF_CODE 0
 #define WK_FUNCREF_VMCTX 8
 #define WK_FUNCREF_TYPE_ID 16
+#define WK_FUNCREF_HOST 24
 #define WK_TABLE_STRUCT_SIZE 24
 #define WK_TABLE_ELEMS 0
 #define WK_TABLE_LEN 8
@@ -49,7 +50,9 @@
 #define WK_TRAP_UNINIT_ELEM 8
 #define WK_TRAP_STACK_EXHAUSTED 9
 #define WK_TRAP_UNKNOWN_IMPORT 10
-#define WK_TRAP_COUNT 11
+#define WK_TRAP_NULL_REFERENCE 11
+#define WK_TRAP_NULL_FUNC_REF 12
+#define WK_TRAP_COUNT 13
 #define WK_TRAP_MESSAGES { \
     "no trap", \
     "wasm `unreachable` instruction executed", \
@@ -62,5 +65,7 @@
     "uninitialized element", \
     "call stack exhausted", \
     "called an import that was not provided", \
+    "null reference", \
+    "null function reference", \
 }
 #endif

@@ -136,8 +136,7 @@ static void initialize_body(void *arg) {
   const wk_module *m = inst->module;
   wk_instance_init_segments(inst);
   if (m->start_func >= 0 && (uint32_t)m->start_func < m->num_funcs) {
-    wk_funcref *f = &inst->vm.funcs[m->start_func];
-    ((void (*)(wk_vmctx *))f->code)(f->vmctx);
+    wk_instance_call_entry(inst, (uint32_t)m->start_func);
   }
 }
 

@@ -38,7 +38,8 @@ static wk_funcref records[NFUNCS];
 wk_funcref *wk_host_spectest_func(const char *name) {
   for (size_t i = 0; i < NFUNCS; i++) {
     if (strcmp(funcs[i].name, name) != 0) continue;
-    records[i].code = funcs[i].code;
+    records[i].code = NULL; /* host code: the importer binds it to its adapter */
+    records[i].host = funcs[i].code;
     records[i].vmctx = &no_vmctx;
     records[i].type_id = wk_type_id(funcs[i].sig); /* the registry is process-wide */
     return &records[i];
