@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 PAGE_SIZE = 65536
 
@@ -42,9 +42,11 @@ class VmctxField(enum.IntEnum):
     STACK_LIMIT = 40  # uintptr_t: lowest stack pointer a function may start with
     BUILTINS = 48  # const wk_builtins *: runtime helpers, see Builtin
     INSTANCE = 56  # struct wk_instance *: opaque to generated code
+    TAGS = 64  # wk_tag **: one pointer per tag index (imports first); a tag's identity
+    EXN = 72  # wk_exn **: the process-wide pending-exception cell (docs/abi.md "Exceptions")
 
 
-VMCTX_SIZE = 64
+VMCTX_SIZE = 80
 
 
 class Builtin(enum.IntEnum):
@@ -61,6 +63,7 @@ class Builtin(enum.IntEnum):
     TABLE_COPY = 8  # void table_copy(vmctx, u32 dst_table, u32 src_table, u32 dst, u32 src, u32 n)
     TABLE_INIT = 9  # void table_init(vmctx, u32 table, u32 seg, u32 dst, u32 src, u32 n)
     ELEM_DROP = 10  # void elem_drop(vmctx, u32 seg)
+    EXN_NEW = 11  # wk_exn *exn_new(vmctx, u32 tag, u32 size, const void *payload)
 
 
 # wk_memory: uint8_t *base @0, uint64_t size @8 (bytes), uint64_t max_pages @16
@@ -81,6 +84,14 @@ TABLE_LEN = 8
 # wk_global: 16 bytes of value (little-endian, low bytes for narrower types);
 # an imported global's cell holds a pointer to the defining instance's cell.
 GLOBAL_SIZE = 16
+# wk_exn (an exnref points at one; docs/abi.md "Exceptions"): const wk_tag *tag @0,
+# u32 size @8 (payload bytes), u32 pad @12, then the payload @16 in trampoline slot layout.
+EXN_TAG = 0
+EXN_SIZE = 8
+EXN_PAYLOAD = 16
+# wk_tag: u32 type_id @0 (runtime-wide signature id of its type), u32 index @4; compared by
+# address, so an imported tag is the exporter's object.
+TAG_STRUCT_SIZE = 8
 # Trampolines (wk_trampoline) take their arguments and return their results in an array of
 # 8-byte slots, one per value in order; a v128 (value type byte 0x7B) takes two, low half first.
 SLOT_SIZE = 8
@@ -121,6 +132,9 @@ class Trap(enum.IntEnum):
     UNINIT_ELEM = 8
     STACK_EXHAUSTED = 9
     UNKNOWN_IMPORT = 10
+    NULL_EXNREF = 11
+    UNCAUGHT_EXCEPTION = 12
+    EXN_OUT_OF_MEMORY = 13
 
 
 TRAP_MESSAGES: dict[Trap, str] = {
@@ -134,6 +148,9 @@ TRAP_MESSAGES: dict[Trap, str] = {
     Trap.UNINIT_ELEM: "uninitialized element",
     Trap.STACK_EXHAUSTED: "call stack exhausted",
     Trap.UNKNOWN_IMPORT: "called an import that was not provided",
+    Trap.NULL_EXNREF: "null exception reference",
+    Trap.UNCAUGHT_EXCEPTION: "uncaught wasm exception",
+    Trap.EXN_OUT_OF_MEMORY: "out of memory allocating a wasm exception",
 }
 
 
@@ -164,6 +181,10 @@ def render_layout_header() -> str:
         f"#define WK_TABLE_ELEMS {TABLE_ELEMS}",
         f"#define WK_TABLE_LEN {TABLE_LEN}",
         f"#define WK_GLOBAL_SIZE {GLOBAL_SIZE}",
+        f"#define WK_EXN_TAG {EXN_TAG}",
+        f"#define WK_EXN_SIZE {EXN_SIZE}",
+        f"#define WK_EXN_PAYLOAD {EXN_PAYLOAD}",
+        f"#define WK_TAG_STRUCT_SIZE {TAG_STRUCT_SIZE}",
     ]
     out += [f"#define WK_TRAP_{t.name} {t.value}" for t in Trap]
     out.append(f"#define WK_TRAP_COUNT {len(Trap) + 1}")

@@ -16,7 +16,7 @@ section or function boundary (never wider), with the offset of the end of the re
 
 from __future__ import annotations
 
-from .decode_expr import ExprContext, LebError, decode_expr, read_sleb, read_uleb
+from .decode_expr import ExprContext, LebError, decode_expr, read_sleb, read_uleb, read_valtype
 from .errors import DecodeError, UnsupportedError
 from .module import (
     Data,
@@ -33,9 +33,10 @@ from .module import (
     MemoryType,
     Module,
     TableType,
+    TagType,
     ValType,
 )
-from .opcodes import REFTYPES, VALTYPES
+from .opcodes import REFTYPES
 
 __all__ = ["decode", "read_sleb", "read_uleb", "MAX_EXPANDED_LOCALS"]
 
@@ -44,10 +45,11 @@ VERSION = b"\x01\x00\x00\x00"
 
 SECTION_NAMES = [
     "custom", "type", "import", "function", "table", "memory", "global",
-    "export", "start", "element", "code", "data", "datacount",
+    "export", "start", "element", "code", "data", "datacount", "tag",
 ]  # fmt: skip
-# Required order of the non-custom sections (datacount sits between element and code).
-_ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12}
+# Required order of the non-custom sections (datacount sits between element and code, the tag
+# section of exception handling between memory and global).
+_ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
 _MAX_LOCALS = 0xFFFFFFFF
 # Locals one function may declare here (wasmtime's and V8's limit is 50000; the spec's is 2^32-1).
@@ -112,17 +114,17 @@ class _Reader:
             raise self.error("malformed UTF-8 encoding", at) from None
 
     def valtype(self) -> ValType:
-        code = self.byte()
-        t = VALTYPES.get(code)
+        at = self.pos
+        t, self.pos = read_valtype(self.b, at)
         if t is None:
-            raise self.error("malformed value type", self.pos - 1)
+            raise self.error("malformed value type", at)
         return t
 
     def reftype(self) -> ValType:
-        code = self.byte()
-        t = REFTYPES.get(code)
-        if t is None:
-            raise self.error("malformed reference type", self.pos - 1)
+        at = self.pos
+        t, self.pos = read_valtype(self.b, at)
+        if t is None or t not in REFTYPES.values():
+            raise self.error("malformed reference type", at)
         return t
 
     def limits(self) -> Limits:
@@ -156,7 +158,7 @@ def decode(data: bytes) -> Module:
     while pos < n:
         sec_start = pos
         sid = data[pos]
-        if sid > 12:
+        if sid > 13:
             raise DecodeError("malformed section id", offset=pos)
         try:
             size, pos = read_uleb(data, pos + 1, 32)
@@ -193,6 +195,8 @@ def decode(data: bytes) -> Module:
                 m.tables = [_tabletype(r) for _ in range(r.length())]
             elif sid == 5:
                 m.memories = [MemoryType(r.limits()) for _ in range(r.length())]
+            elif sid == 13:
+                m.tags = [_tag(r) for _ in range(r.length())]
             elif sid == 6:
                 m.globals = [_global(r, ctx) for _ in range(r.length())]
             elif sid == 7:
@@ -230,6 +234,7 @@ def decode(data: bytes) -> Module:
         )
     if ctx.bad_blocktypes:
         raise ctx.bad_blocktypes[0]
+    m.exception_ops = ctx.exception_ops
     return m
 
 
@@ -276,6 +281,13 @@ def _functype(r: _Reader) -> FuncType:
     return FuncType(params, results)
 
 
+def _tag(r: _Reader) -> int:
+    """A tag type: attribute 0 (exception), then the index of its function type."""
+    if r.byte() != 0:
+        raise r.error("malformed tag attribute", r.pos - 1)
+    return r.u32()
+
+
 def _tabletype(r: _Reader) -> TableType:
     t = r.reftype()
     return TableType(t, r.limits())
@@ -293,7 +305,7 @@ def _import(r: _Reader) -> Import:
     module = r.name()
     name = r.name()
     kind = r.byte()
-    desc: int | TableType | MemoryType | GlobalType
+    desc: int | TableType | MemoryType | GlobalType | TagType
     if kind == 0:
         desc = r.u32()
     elif kind == 1:
@@ -302,6 +314,8 @@ def _import(r: _Reader) -> Import:
         desc = MemoryType(r.limits())
     elif kind == 3:
         desc = _globaltype(r)
+    elif kind == 4:
+        desc = TagType(_tag(r))
     else:
         raise r.error("malformed import kind", r.pos - 1)
     return Import(module, name, ExternKind(kind), desc)
@@ -310,7 +324,7 @@ def _import(r: _Reader) -> Import:
 def _export(r: _Reader) -> Export:
     name = r.name()
     kind = r.byte()
-    if kind > 3:
+    if kind > 4:
         raise r.error("malformed export kind", r.pos - 1)
     return Export(name, ExternKind(kind), r.u32())
 
@@ -417,11 +431,10 @@ def _func_body(body: bytes, base: int, ctx: ExprContext, type_idx: int) -> Func:
     total = 0
     for _ in range(n):
         cnt, pos = read_uleb(body, pos, 32)
-        code = body[pos]
-        t = VALTYPES.get(code)
+        t, npos = read_valtype(body, pos)
         if t is None:
             raise DecodeError("malformed value type", offset=base + pos)
-        pos += 1
+        pos = npos
         total += cnt
         groups.append((cnt, t))
     if total > _MAX_LOCALS:

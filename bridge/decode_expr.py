@@ -15,11 +15,13 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from .errors import DecodeError, UnsupportedError, ValidationError
-from .module import FuncType, Instr
+from .module import FuncType, Instr, ValType
 from .opcodes import (
     FC_OPS,
     KINDS,
     NAMES,
+    NON_NULL_REF,
+    NULLABLE_REF,
     NULLARY,
     PROPOSAL_OPS,
     REFTYPES,
@@ -94,15 +96,42 @@ def read_sleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
     return result, pos
 
 
+# --- reference types written as (ref null? ht) ------------------------------------------------------
+def read_valtype(b: bytes, pos: int) -> tuple[ValType | None, int]:
+    """A value type at b[pos]: (the type or None when the byte is none, the position after).
+
+    Besides the one-byte forms, `(ref null ht)` (0x63 ht) and `(ref ht)` (0x64 ht) with an
+    abstract heap type (func, extern, exn): the nullable one is exactly the short form; the
+    non-null one is kept as that same type (non-nullability is not tracked here: typed
+    function references own the general form). A heap type that is a type index is valid
+    Wasm 3.0 of another proposal: reported as not supported, never as malformed.
+    """
+    code = b[pos]
+    t = VALTYPES.get(code)
+    if t is not None or code not in (NULLABLE_REF, NON_NULL_REF):
+        return t, pos + 1
+    ht = b[pos + 1]
+    t = REFTYPES.get(ht)
+    if t is None:
+        if ht < 0x40 or ht & 0x80:  # a non-negative s33: a type index
+            raise UnsupportedError(
+                "typed function references (a proposal after Wasm 2.0) are not supported: "
+                f"reference type 0x{code:02x} with a type index"
+            )
+        raise DecodeError("malformed heap type")
+    return t, pos + 2
+
+
 # --- instruction sequences (hot path) -------------------------------------------------------------
 class ExprContext:
     """What the expression decoder needs from the rest of the module."""
 
-    __slots__ = ("types", "has_datacount", "bad_blocktypes", "section", "func")
+    __slots__ = ("types", "has_datacount", "bad_blocktypes", "section", "func", "exception_ops")
 
     def __init__(self) -> None:
         self.types: list[FuncType] = []
         self.has_datacount = False
+        self.exception_ops = False  # a try_table or legacy try was decoded
         self.bad_blocktypes: list[ValidationError] = []
         self.section = "code"
         self.func: int | None = None
@@ -125,6 +154,7 @@ def decode_expr(
     nullary = NULLARY
     depth = 0
     K_NONE, K_INDEX, K_I32, K_MEMARG, K_BLOCK = Imm.NONE, Imm.INDEX, Imm.I32, Imm.MEMARG, Imm.BLOCK
+    K_DELEGATE, K_TRY_TABLE = Imm.DELEGATE, Imm.TRY_TABLE
     while True:
         op = b[pos]
         oappend(base + pos)
@@ -164,8 +194,10 @@ def decode_expr(
             else:
                 o, pos = read_uleb(b, pos, 32)
             append((names[op], a, o))
-        elif k is K_BLOCK:
+        elif k is K_BLOCK:  # block, loop, if, try (legacy)
             depth += 1
+            if op == 0x06:
+                ctx.exception_ops = True
             c = b[pos]
             if c == 0x40:
                 bt = EMPTY_BLOCKTYPE
@@ -173,6 +205,9 @@ def decode_expr(
             elif c in _SINGLE_BT:
                 bt = _SINGLE_BT[c]
                 pos += 1
+            elif c == 0x63 or c == 0x64:  # (ref null? ht): read_valtype
+                rt, pos = read_valtype(b, pos)
+                bt = FuncType((), (rt,))
             else:
                 at = pos
                 idx, pos = read_sleb(b, pos, 33)
@@ -191,8 +226,65 @@ def decode_expr(
                     )
                     bt = EMPTY_BLOCKTYPE
             append((names[op], bt))
+        elif k is K_DELEGATE:  # legacy `delegate l` closes its `try` as `end` would
+            v, pos = read_uleb(b, pos, 32)
+            append(("delegate", v))
+            depth -= 1
+        elif k is K_TRY_TABLE:
+            depth += 1
+            ctx.exception_ops = True
+            pos = _decode_try_table(b, pos, base, ctx, append)
         else:
             pos = _decode_rare(b, pos, op, k, base, ctx, append)
+
+
+_CATCH_KINDS = ("catch", "catch_ref", "catch_all", "catch_all_ref")
+
+
+def _block_type(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[FuncType, int]:
+    """A block type outside the hot loop (try_table's)."""
+    c = b[pos]
+    if c == 0x40:
+        return EMPTY_BLOCKTYPE, pos + 1
+    if c in _SINGLE_BT:
+        return _SINGLE_BT[c], pos + 1
+    if c == 0x63 or c == 0x64:
+        rt, pos = read_valtype(b, pos)
+        return FuncType((), (rt,)), pos
+    at = pos
+    idx, pos = read_sleb(b, pos, 33)
+    if idx < 0:
+        raise DecodeError("malformed block type", offset=base + at)
+    if idx < len(ctx.types):
+        return ctx.types[idx], pos
+    ctx.bad_blocktypes.append(
+        ValidationError(
+            f"unknown type {idx}", section=ctx.section, func=ctx.func, offset=base + at - 1
+        )
+    )
+    return EMPTY_BLOCKTYPE, pos
+
+
+def _decode_try_table(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> int:
+    """try_table: block type, then vec(catch clause); a clause is 0x00 tag label (catch),
+    0x01 tag label (catch_ref), 0x02 label (catch_all), 0x03 label (catch_all_ref)."""
+    bt, pos = _block_type(b, pos, base, ctx)
+    n, pos = read_uleb(b, pos, 32)
+    if n > len(b) - pos:
+        raise DecodeError("length out of bounds", offset=base + pos)
+    clauses = []
+    for _ in range(n):
+        kind = b[pos]
+        if kind > 3:
+            raise DecodeError("malformed catch clause", offset=base + pos)
+        pos += 1
+        tag = None
+        if kind < 2:
+            tag, pos = read_uleb(b, pos, 32)
+        label, pos = read_uleb(b, pos, 32)
+        clauses.append((_CATCH_KINDS[kind], tag, label))
+    add(("try_table", bt, tuple(clauses)))
+    return pos
 
 
 def _decode_rare(
@@ -246,12 +338,11 @@ def _decode_rare(
             raise DecodeError("length out of bounds", offset=base + pos)
         ts = []
         for _ in range(n):
-            code = b[pos]
-            vt = VALTYPES.get(code)
+            vt, npos = read_valtype(b, pos)
             if vt is None:
                 raise DecodeError("malformed value type", offset=base + pos)
             ts.append(vt)
-            pos += 1
+            pos = npos
         add(("select", tuple(ts)))
     elif k is Imm.REFTYPE:
         rt = REFTYPES.get(b[pos])

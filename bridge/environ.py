@@ -44,6 +44,7 @@ BUILTIN_TYPES: dict[Builtin, FuncType] = {
     Builtin.TABLE_COPY: _sig((I32, I32, I32, I32, I32)),
     Builtin.TABLE_INIT: _sig((I32, I32, I32, I32, I32)),
     Builtin.ELEM_DROP: _sig((I32,)),
+    Builtin.EXN_NEW: _sig((I32, I32, I64), (I64,)),
 }
 
 
@@ -55,6 +56,17 @@ def canonical_type_ids(module: Module) -> list[int]:
     """
     first: dict[FuncType, int] = {}
     return [first.setdefault(t, i) for i, t in enumerate(module.types)]
+
+
+def uses_exceptions(module: Module) -> bool:
+    """A module can see an exception only if it has a tag, a try_table/try (found by the
+    decoder) or an exnref somewhere in its types."""
+    if module.exception_ops or module.tags or module.imported(ExternKind.TAG):
+        return True
+    exn = ValType.EXNREF
+    return any(exn in t.params or exn in t.results for t in module.types) or any(
+        g.type == exn for g in module.all_globals()
+    )
 
 
 class ModuleEnv:
@@ -79,6 +91,10 @@ class ModuleEnv:
         tables = [i.desc for i in module.imports if i.kind == ExternKind.TABLE]
         self.table_types = tables + list(module.tables)
         self.memory_guard = module.memory_guard
+        # Whether calls check for a pending exception (docs/abi.md "Exceptions"): only in a
+        # module that can throw or catch, so other modules pay nothing.
+        self.exceptions = uses_exceptions(module)
+        self.tag_types = module.all_tags()
 
     def needs_bounds_check(self, offset: int) -> bool:
         """Whether a memory32 access with this static offset needs an explicit check.
@@ -110,6 +126,14 @@ class ModuleEnv:
     def type_id_slot(self, type_index: int) -> int:
         """Offset of the runtime signature id of `type_index` in vmctx->type_ids."""
         return type_index * 4
+
+    def tag_slot(self, index: int) -> int:
+        """Offset of tag `index`'s wk_tag pointer in vmctx->tags."""
+        return index * 8
+
+    def tag_params(self, index: int) -> tuple[ValType, ...]:
+        """The payload types of tag `index`."""
+        return self.module.types[self.tag_types[index]].params
 
     def global_slot(self, index: int) -> GlobalSlot:
         return self.globals[index]

@@ -27,6 +27,12 @@ still reads well. The immediates per operator family are:
     table.init               ("table.init", elemidx, tableidx)
     table.copy               ("table.copy", dst_table, src_table)
     table.get/set/size/grow/fill ("table.get", tableidx)
+    throw, catch (legacy)    ("throw", tagidx)
+    rethrow, delegate        ("rethrow", depth)
+    try_table                ("try_table", FuncType, ((kind, tagidx, depth), ...)) kind is
+                             "catch" | "catch_ref" | "catch_all" | "catch_all_ref" (tagidx
+                             None for the catch_all forms)
+    try (legacy)             ("try", FuncType)
     everything else          ("i32.add",)
 """
 
@@ -46,6 +52,7 @@ class ValType(enum.IntEnum):
     V128 = 0x7B
     FUNCREF = 0x70
     EXTERNREF = 0x6F
+    EXNREF = 0x69  # exception handling (Wasm 3.0): a caught exception, see bridge/exceptions.py
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -56,6 +63,7 @@ class ExternKind(enum.IntEnum):
     TABLE = 1
     MEMORY = 2
     GLOBAL = 3
+    TAG = 4  # exception handling (Wasm 3.0)
 
 
 Instr = tuple[Any, ...]  # (opname: str, *immediates)
@@ -95,13 +103,22 @@ class GlobalType:
     mutable: bool
 
 
+@dataclass(frozen=True)
+class TagType:
+    """An exception tag: the index of a function type with no results (its params are the
+    exception's payload)."""
+
+    type_idx: int
+
+
 @dataclass
 class Import:
     module: str
     name: str
     kind: ExternKind
-    # FUNC: type index (int); TABLE: TableType; MEMORY: MemoryType; GLOBAL: GlobalType
-    desc: int | TableType | MemoryType | GlobalType
+    # FUNC: type index (int); TABLE: TableType; MEMORY: MemoryType; GLOBAL: GlobalType;
+    # TAG: TagType
+    desc: int | TableType | MemoryType | GlobalType | TagType
 
 
 @dataclass
@@ -153,6 +170,7 @@ class Module:
     tables: list[TableType] = field(default_factory=list)
     memories: list[MemoryType] = field(default_factory=list)
     globals: list[Global] = field(default_factory=list)
+    tags: list[int] = field(default_factory=list)  # defined tags: their type indices
     exports: list[Export] = field(default_factory=list)
     start: int | None = None
     elems: list[Elem] = field(default_factory=list)
@@ -163,6 +181,8 @@ class Module:
     # Not from the binary: the bounds-check policy compile_wasm chose (environ.ModuleEnv.
     # needs_bounds_check). 0: explicit checks; else the guard size (abi.MEMORY_GUARD).
     memory_guard: int = 0
+    # Set by the decoder: a function body holds try_table or try (environ.uses_exceptions).
+    exception_ops: bool = False
 
     def imported(self, kind: ExternKind) -> list[Import]:
         return [i for i in self.imports if i.kind == kind]
@@ -177,6 +197,11 @@ class Module:
         if index < n:
             return self.types[self.imported(ExternKind.FUNC)[index].desc]  # type: ignore[index]
         return self.types[self.funcs[index - n].type_idx]
+
+    def all_tags(self) -> list[int]:
+        """Type index of every tag in the tag index space (imports first)."""
+        imported = [i.desc.type_idx for i in self.imports if isinstance(i.desc, TagType)]
+        return imported + self.tags
 
     def all_globals(self) -> list[GlobalType]:
         imported = [i.desc for i in self.imported(ExternKind.GLOBAL)]

@@ -22,6 +22,7 @@ from .module import (
     MemoryType,
     Module,
     TableType,
+    TagType,
     ValType,
 )
 from .validate_code import ModuleCtx, validate_function
@@ -55,6 +56,9 @@ def validate(module: Module) -> None:
     with _section("memory"):
         for mem in m.memories:
             _check_limits(mem.limits, MAX_PAGES)
+    with _section("tag"):
+        for t in m.tags:
+            _check_tag_type(m, t)
     if len(m.imported(ExternKind.MEMORY)) + len(m.memories) > 1:
         raise ValidationError("multiple memories", section="memory")
 
@@ -118,8 +122,17 @@ def _check_limits(lim: Limits, max_pages: int | None) -> None:
         raise ValidationError("size minimum must not be greater than maximum")
 
 
+def _check_tag_type(m: Module, type_idx: int) -> None:
+    if type_idx >= len(m.types):
+        raise ValidationError(f"unknown type {type_idx}")
+    if m.types[type_idx].results:
+        raise ValidationError("non-empty tag result type")
+
+
 def _check_import(m: Module, imp: Import) -> None:
     desc = imp.desc
+    if isinstance(desc, TagType):
+        _check_tag_type(m, desc.type_idx)
     if isinstance(desc, int):
         if desc >= len(m.types):
             raise ValidationError(f"unknown type {desc}")
@@ -186,6 +199,7 @@ def _check_exports(m: Module, c: ModuleCtx, nfuncs: int) -> None:
         ExternKind.TABLE: ("table", len(c.tables)),
         ExternKind.MEMORY: ("memory", c.nmems),
         ExternKind.GLOBAL: ("global", len(c.globals)),
+        ExternKind.TAG: ("tag", len(c.tags)),
     }
     for e in m.exports:
         if e.name in seen:

@@ -39,6 +39,7 @@ from wasmkiln.bridge.module import (
     MemoryType,
     Module,
     TableType,
+    TagType,
     ValType,
 )
 from wasmkiln.bridge.validate import validate
@@ -78,8 +79,10 @@ _VALTYPES = {
     "f64": ValType.F64,
     "externref": ValType.EXTERNREF,
     "funcref": ValType.FUNCREF,
+    "exnref": ValType.EXNREF,
     "v128": ValType.V128,
 }
+_REF_TYPES = (ValType.EXTERNREF, ValType.FUNCREF, ValType.EXNREF)
 
 
 # ---- results ------------------------------------------------------------------------
@@ -245,7 +248,7 @@ def encode_value(v: dict[str, Any]) -> int:
         return int(value) & U32  # type: ignore[arg-type]
     if ty in ("i64", "f64"):
         return int(value) & U64  # type: ignore[arg-type]
-    if ty in ("externref", "funcref"):
+    if ty in ("externref", "funcref", "exnref"):
         if value == "null":
             return 0
         if ty == "externref":
@@ -287,7 +290,7 @@ def value_matches(expected: dict[str, Any], ty: ValType, raw: int) -> bool:
         return False
     raw = _slot_value(ty, raw)
     value = expected.get("value")
-    if ty in (ValType.EXTERNREF, ValType.FUNCREF):
+    if ty in _REF_TYPES:
         if value is None:  # (ref.func) / (ref.extern): any non-null reference
             return raw != 0
         if value == "null":
@@ -343,7 +346,7 @@ ExternType = FuncType | TableType | MemoryType | GlobalType
 @dataclass
 class Extern:
     kind: ExternKind
-    handle: hostrt.Func | hostrt.Table | hostrt.Memory | hostrt.Global
+    handle: hostrt.Func | hostrt.Table | hostrt.Memory | hostrt.Global | hostrt.Tag
     type: ExternType
     index: int = 0  # functions: index in the owning instance (to invoke it)
     owner: RunInstance | None = None
@@ -372,6 +375,8 @@ class RunInstance:
         if kind == ExternKind.MEMORY:
             mems = [i.desc for i in m.imported(ExternKind.MEMORY)] + list(m.memories)
             return Extern(kind, inst.memory(), mems[index])  # type: ignore[arg-type]
+        if kind == ExternKind.TAG:  # its type: the tag's function type
+            return Extern(kind, inst.tag(index), m.types[m.all_tags()[index]])
         return Extern(kind, inst.global_(index), m.all_globals()[index])
 
 
@@ -390,6 +395,9 @@ def _import_matches(ext: Extern, kind: ExternKind, desc: Any, module: Module) ->
         return ext.type == module.types[desc]
     if kind == ExternKind.GLOBAL:
         return ext.type == desc
+    if kind == ExternKind.TAG:
+        assert isinstance(desc, TagType)
+        return ext.type == module.types[desc.type_idx]
     if kind == ExternKind.TABLE:
         assert isinstance(ext.type, TableType) and isinstance(ext.handle, hostrt.Table)
         actual = Limits(ext.handle.size, ext.type.limits.max)
@@ -456,6 +464,7 @@ class Script:
             "assert_return": self._assert_return,
             "assert_trap": self._assert_trap,
             "assert_exhaustion": self._assert_trap,
+            "assert_exception": self._assert_exception,
             "assert_invalid": self._assert_rejected,
             "assert_malformed": self._assert_rejected,
             "assert_unlinkable": self._assert_unlinkable,
@@ -600,6 +609,16 @@ class Script:
                 f"{_describe(cmd['action'])}: trapped "
                 f"{trap_message(trap)!r}, expected {cmd['text']!r}"
             )
+
+    def _assert_exception(self, cmd: dict[str, Any]) -> None:
+        """The call must end in a Wasm exception that no handler caught."""
+        trap, results, types = self._action(cmd["action"])
+        if trap == Trap.UNCAUGHT_EXCEPTION:
+            return
+        if trap:
+            raise CommandFailed(f"{_describe(cmd['action'])}: trapped {trap_message(trap)!r}")
+        got = ", ".join(show_value(t, r) for t, r in zip(types, results, strict=False))
+        raise CommandFailed(f"{_describe(cmd['action'])}: returned [{got}], expected an exception")
 
     # ---- modules that must fail ----
     def _assert_rejected(self, cmd: dict[str, Any]) -> str | None:

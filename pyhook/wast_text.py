@@ -16,7 +16,8 @@ that as any other script.
   `inf`, `nan:0x...`) are written into one throwaway module per script and read back from
   wat2wasm's encoding, so their rounding is wasmtime's parser's, exact.
 - `(either v1 v2 ...)` results (relaxed SIMD) become `{"type": "either", "values": [...]}`.
-- Anything else (threads, exceptions, module definitions/instances) is written as an unknown
+- `(assert_exception (invoke ...))` becomes {"type": "assert_exception", "action"}.
+- Anything else (threads, module definitions/instances) is written as an unknown
   command, which the runner reports as a failure rather than skipping silently.
 """
 
@@ -252,6 +253,8 @@ class _Converter:
                 "action": self.action(items[1]),
                 "expected": [self.value(v) for v in items[2:]],
             }
+        if head == "assert_exception":
+            return {"type": head, "line": line, "action": self.action(items[1])}
         if head in ("assert_trap", "assert_exhaustion") and _is(items[1], "module"):
             return {
                 "type": "assert_uninstantiable",
@@ -357,7 +360,8 @@ class _Converter:
             return v
         if head == "ref.null":
             ty = args[0] if args else "func"
-            return {"type": "externref" if ty.startswith("extern") else "funcref", "value": "null"}
+            kind = {"extern": "externref", "noextern": "externref", "exn": "exnref"}
+            return {"type": kind.get(ty, "exnref" if ty == "noexn" else "funcref"), "value": "null"}
         if head == "ref.extern":
             return {"type": "externref", **({"value": args[0]} if args else {})}
         if head == "ref.func":

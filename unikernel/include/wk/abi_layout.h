@@ -1,7 +1,7 @@
 /* Generated from bridge/abi.py by `python -m wasmkiln.bridge.abi`. DO NOT EDIT. */
 #ifndef WK_ABI_LAYOUT_H
 #define WK_ABI_LAYOUT_H
-#define WK_ABI_VERSION 3
+#define WK_ABI_VERSION 4
 #define WK_PAGE_SIZE 65536
 #define WK_MEMORY_GUARD 2147483648ull
 #define WK_MEMORY_RESERVE 6442516480ull
@@ -13,7 +13,9 @@
 #define WK_VMCTX_STACK_LIMIT 40
 #define WK_VMCTX_BUILTINS 48
 #define WK_VMCTX_INSTANCE 56
-#define WK_VMCTX_SIZE 64
+#define WK_VMCTX_TAGS 64
+#define WK_VMCTX_EXN 72
+#define WK_VMCTX_SIZE 80
 #define WK_BUILTIN_TRAP 0
 #define WK_BUILTIN_MEMORY_GROW 1
 #define WK_BUILTIN_MEMORY_FILL 2
@@ -25,7 +27,8 @@
 #define WK_BUILTIN_TABLE_COPY 8
 #define WK_BUILTIN_TABLE_INIT 9
 #define WK_BUILTIN_ELEM_DROP 10
-#define WK_BUILTIN_COUNT 11
+#define WK_BUILTIN_EXN_NEW 11
+#define WK_BUILTIN_COUNT 12
 #define WK_MEMORY_BASE 0
 #define WK_MEMORY_SIZE 8
 #define WK_MEMORY_STRUCT_SIZE 24
@@ -37,6 +40,10 @@
 #define WK_TABLE_ELEMS 0
 #define WK_TABLE_LEN 8
 #define WK_GLOBAL_SIZE 16
+#define WK_EXN_TAG 0
+#define WK_EXN_SIZE 8
+#define WK_EXN_PAYLOAD 16
+#define WK_TAG_STRUCT_SIZE 8
 #define WK_TRAP_UNREACHABLE 1
 #define WK_TRAP_INT_DIV_ZERO 2
 #define WK_TRAP_INT_OVERFLOW 3
@@ -47,7 +54,10 @@
 #define WK_TRAP_UNINIT_ELEM 8
 #define WK_TRAP_STACK_EXHAUSTED 9
 #define WK_TRAP_UNKNOWN_IMPORT 10
-#define WK_TRAP_COUNT 11
+#define WK_TRAP_NULL_EXNREF 11
+#define WK_TRAP_UNCAUGHT_EXCEPTION 12
+#define WK_TRAP_EXN_OUT_OF_MEMORY 13
+#define WK_TRAP_COUNT 14
 #define WK_TRAP_MESSAGES { \
     "no trap", \
     "wasm `unreachable` instruction executed", \
@@ -60,5 +70,8 @@
     "uninitialized element", \
     "call stack exhausted", \
     "called an import that was not provided", \
+    "null exception reference", \
+    "uncaught wasm exception", \
+    "out of memory allocating a wasm exception", \
 }
 #endif
