@@ -185,7 +185,7 @@ def decode(data: bytes) -> Module:
             if sid == 0:
                 _custom(r, m)
             elif sid == 1:
-                m.types = [_functype(r) for _ in range(r.length())]
+                m.types, m.rec_groups = _types(r)
                 ctx.types = m.types
             elif sid == 2:
                 m.imports = [_import(r) for _ in range(r.length())]
@@ -270,8 +270,35 @@ def _function_names(content: bytes) -> dict[int, str]:
     return {}
 
 
+def _types(r: _Reader) -> tuple[list[FuncType], list[tuple[int, int]]]:
+    """The type section: function types, each alone or in a recursion group (`rec`, 0x4E,
+    Wasm 3.0): per type, (first index of its group, group size). Two types are the same
+    only with the same group structure and position (Module.type_key), which import
+    matching of tags needs; sub types and struct/array types (GC) are not supported."""
+    types: list[FuncType] = []
+    groups: list[tuple[int, int]] = []
+    for _ in range(r.length()):
+        if r.b[r.pos] == 0x4E:
+            r.pos += 1
+            n = r.length()
+            first = len(types)
+            for _ in range(n):
+                types.append(_functype(r))
+                groups.append((first, n))
+        else:
+            groups.append((len(types), 1))
+            types.append(_functype(r))
+    return types, groups
+
+
 def _functype(r: _Reader) -> FuncType:
     form = r.byte()
+    if form in (0x50, 0x4F, 0x5F, 0x5E):
+        raise UnsupportedError(
+            f"garbage collection (a proposal after Wasm 2.0) is not supported: type form "
+            f"0x{form:02x}",
+            offset=r.base + r.pos - 1,
+        )
     if form != 0x60:
         # The form is a one-byte LEB128 (s7) in the spec's grammar, hence its wording.
         msg = "integer representation too long" if form & 0x80 else "malformed function type"

@@ -171,6 +171,8 @@ class Module:
     memories: list[MemoryType] = field(default_factory=list)
     globals: list[Global] = field(default_factory=list)
     tags: list[int] = field(default_factory=list)  # defined tags: their type indices
+    # Per type: (first type of its recursion group, group size); (i, 1) outside any `rec`.
+    rec_groups: list[tuple[int, int]] = field(default_factory=list)
     exports: list[Export] = field(default_factory=list)
     start: int | None = None
     elems: list[Elem] = field(default_factory=list)
@@ -197,6 +199,12 @@ class Module:
         if index < n:
             return self.types[self.imported(ExternKind.FUNC)[index].desc]  # type: ignore[index]
         return self.types[self.funcs[index - n].type_idx]
+
+    def type_key(self, index: int) -> tuple[tuple[FuncType, ...], int]:
+        """What makes two types (of any modules) the same type: their recursion group's types
+        and the position in it (function types only, so no index inside them to resolve)."""
+        first, n = self.rec_groups[index] if index < len(self.rec_groups) else (index, 1)
+        return tuple(self.types[first : first + n]), index - first
 
     def all_tags(self) -> list[int]:
         """Type index of every tag in the tag index space (imports first)."""

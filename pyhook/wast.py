@@ -350,6 +350,7 @@ class Extern:
     type: ExternType
     index: int = 0  # functions: index in the owning instance (to invoke it)
     owner: RunInstance | None = None
+    type_key: Any = None  # tags: Module.type_key of its type (recursion groups count)
 
 
 @dataclass
@@ -376,7 +377,8 @@ class RunInstance:
             mems = [i.desc for i in m.imported(ExternKind.MEMORY)] + list(m.memories)
             return Extern(kind, inst.memory(), mems[index])  # type: ignore[arg-type]
         if kind == ExternKind.TAG:  # its type: the tag's function type
-            return Extern(kind, inst.tag(index), m.types[m.all_tags()[index]])
+            t = m.all_tags()[index]
+            return Extern(kind, inst.tag(index), m.types[t], type_key=m.type_key(t))
         return Extern(kind, inst.global_(index), m.all_globals()[index])
 
 
@@ -397,7 +399,7 @@ def _import_matches(ext: Extern, kind: ExternKind, desc: Any, module: Module) ->
         return ext.type == desc
     if kind == ExternKind.TAG:
         assert isinstance(desc, TagType)
-        return ext.type == module.types[desc.type_idx]
+        return ext.type_key == module.type_key(desc.type_idx)
     if kind == ExternKind.TABLE:
         assert isinstance(ext.type, TableType) and isinstance(ext.handle, hostrt.Table)
         actual = Limits(ext.handle.size, ext.type.limits.max)
