@@ -96,7 +96,7 @@ def read_sleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
     return result, pos
 
 
-# --- reference types written as (ref null? ht) ------------------------------------------------------
+# --- reference types written as (ref null? ht) ---------------------------------------------
 def read_valtype(b: bytes, pos: int) -> tuple[ValType | None, int]:
     """A value type at b[pos]: (the type or None when the byte is none, the position after).
 
@@ -206,8 +206,7 @@ def decode_expr(
                 bt = _SINGLE_BT[c]
                 pos += 1
             elif c == 0x63 or c == 0x64:  # (ref null? ht): read_valtype
-                rt, pos = read_valtype(b, pos)
-                bt = FuncType((), (rt,))
+                bt, pos = _ref_block_type(b, pos)
             else:
                 at = pos
                 idx, pos = read_sleb(b, pos, 33)
@@ -241,6 +240,14 @@ def decode_expr(
 _CATCH_KINDS = ("catch", "catch_ref", "catch_all", "catch_all_ref")
 
 
+def _ref_block_type(b: bytes, pos: int) -> tuple[FuncType, int]:
+    """A block type `(result (ref null? ht))`: one result of that reference type."""
+    rt, pos = read_valtype(b, pos)
+    if rt is None:  # not reached: the caller saw 0x63/0x64
+        raise DecodeError("malformed block type")
+    return FuncType((), (rt,)), pos
+
+
 def _block_type(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[FuncType, int]:
     """A block type outside the hot loop (try_table's)."""
     c = b[pos]
@@ -249,8 +256,7 @@ def _block_type(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[FuncTy
     if c in _SINGLE_BT:
         return _SINGLE_BT[c], pos + 1
     if c == 0x63 or c == 0x64:
-        rt, pos = read_valtype(b, pos)
-        return FuncType((), (rt,)), pos
+        return _ref_block_type(b, pos)
     at = pos
     idx, pos = read_sleb(b, pos, 33)
     if idx < 0:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .abi import Trap
 from .backend import Label, Value
-from .module import ValType
+from .module import FuncType, Instr, ValType
 
 if TYPE_CHECKING:
     from .translate import Frame, FunctionTranslator
@@ -79,14 +79,14 @@ class Exceptions:
         self.be.exn_check(self.handler())
 
     # ---- operators ----------------------------------------------------------------------
-    def throw(self, instr: tuple) -> None:
+    def throw(self, instr: Instr) -> None:
         tag = instr[1]
         params = self.tr.module.types[self.tags[tag]].params
         args = self.tr._pop(len(params))
         exn = self.be.exn_new(tag, args, params)
         self.raise_to(exn, self.handler())
 
-    def throw_ref(self, instr: tuple) -> None:
+    def throw_ref(self, instr: Instr) -> None:
         be = self.be
         exn = self.tr.stack.pop()
         null, ok = be.new_label(()), be.new_label(())
@@ -96,22 +96,24 @@ class Exceptions:
         be.switch_to(ok)
         self.raise_to(exn, self.handler())
 
-    def try_table(self, instr: tuple) -> None:
+    def try_table(self, instr: Instr) -> None:
         self._open("try_table", instr[1], instr[2])
 
-    def try_(self, instr: tuple) -> None:
+    def try_(self, instr: Instr) -> None:
         self._open("try", instr[1], ())
 
-    def _open(self, kind: str, bt: object, clauses: tuple) -> None:
+    def _open(
+        self, kind: str, bt: FuncType, clauses: tuple[tuple[str, int | None, int], ...]
+    ) -> None:
         from .translate import Frame
 
         tr, be = self.tr, self.be
-        dest = be.new_label(bt.results)  # type: ignore[attr-defined]
-        frame = Frame(kind, bt, dest, len(tr.stack) - len(bt.params))  # type: ignore[arg-type,attr-defined]
+        dest = be.new_label(bt.results)
+        frame = Frame(kind, bt, dest, len(tr.stack) - len(bt.params))
         frame.eh = TryState(be.new_label(EXN), clauses)
         tr.frames.append(frame)
 
-    def catch(self, instr: tuple) -> None:
+    def catch(self, instr: Instr) -> None:
         """Legacy `catch x` / `catch_all`: ends the body (or the previous arm) like `else`."""
         tr, be = self.tr, self.be
         frame = tr.frames[-1]
@@ -137,11 +139,11 @@ class Exceptions:
             tr.stack.extend(be.exn_payload(st.exn, instr[1]))
         tr.reachable = True
 
-    def delegate(self, instr: tuple) -> None:
+    def delegate(self, instr: Instr) -> None:
         self.tr.frames[-1].eh.delegate = instr[1]
         self.tr._end(instr)
 
-    def rethrow(self, instr: tuple) -> None:
+    def rethrow(self, instr: Instr) -> None:
         st: TryState = self.tr.frames[-1 - instr[1]].eh
         self.raise_to(st.exn, self.handler())
 

@@ -57,8 +57,8 @@ def validate(module: Module) -> None:
         for mem in m.memories:
             _check_limits(mem.limits, MAX_PAGES)
     with _section("tag"):
-        for t in m.tags:
-            _check_tag_type(m, t)
+        for tag_type in m.tags:
+            _check_tag_type(m, tag_type)
     if len(m.imported(ExternKind.MEMORY)) + len(m.memories) > 1:
         raise ValidationError("multiple memories", section="memory")
 

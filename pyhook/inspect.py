@@ -38,6 +38,8 @@ def describe_module(module: Module, target: str) -> list[str]:
         lines.append(f"memory: {_limits(mem.limits)} pages")
     for tab in module.tables:
         lines.append(f"table: {tab.elem} {_limits(tab.limits)}")
+    if module.tags:
+        lines.append(f"tags: {len(module.tags)} defined (exception handling)")
     lines.append(
         f"globals: {len(module.globals)}  data segments: {len(module.datas)} "
         f"({sum(len(d.data) for d in module.datas)} bytes)  element segments: "

@@ -9,10 +9,10 @@ itself and writes what `wast2json` would: `NAME.json` (commands with the same ke
 that as any other script.
 
 - Modules: `(module ...)` is handed to wat2wasm as written (WABT's `wat2wasm`, where installed,
-  when wasmtime's cannot read it: the legacy exception instructions, `wabt_wat2wasm`); `(module binary "...")` is its
-  bytes; `(module quote "...")` stays text (module_type "text": the runner counts an
-  `assert_malformed` of it as skipped, "text format", as for wast2json scripts). A module whose
-  text wat2wasm rejects fails its command with wat2wasm's message.
+  when wasmtime's cannot read it: the legacy exception instructions, `wabt_wat2wasm`);
+  `(module binary "...")` is its bytes; `(module quote "...")` stays text (module_type "text":
+  the runner counts an `assert_malformed` of it as skipped, "text format", as for wast2json
+  scripts). A module whose text wat2wasm rejects fails its command with wat2wasm's message.
 - Numbers: integers are read here (WAT syntax: sign, `0x`, `_`); float literals (decimal, hex,
   `inf`, `nan:0x...`) are written into one throwaway module per script and read back from
   wat2wasm's encoding, so their rounding is wasmtime's parser's, exact.

@@ -235,12 +235,8 @@ def test_relaxed_simd_decodes_and_unassigned_simd_is_illegal() -> None:
 @pytest.mark.parametrize(
     ("text", "flag", "proposal"),
     [
+        # (exception handling is supported now: tests/test_exceptions.py)
         ("(module (func $f (return_call $f)))", "--enable-tail-call", "tail calls"),
-        (
-            "(module (func (try (do nop) (catch_all nop))))",
-            "--enable-exceptions",
-            "exception handling",
-        ),
     ],
 )
 def test_newer_proposals_are_unsupported_not_malformed(

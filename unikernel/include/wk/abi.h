@@ -77,7 +77,7 @@ typedef struct wk_tag {
 
 typedef struct wk_exn {
   const wk_tag *tag;
-  uint32_t size;      /* payload bytes */
+  uint32_t size; /* payload bytes */
   uint32_t pad;
   uint64_t payload[]; /* the values, in trampoline slot layout */
 } wk_exn;
@@ -169,7 +169,7 @@ typedef struct wk_import {
   const char *module;
   const char *name;
   uint32_t kind;     /* WK_EXTERN_* */
-  uint32_t type; /* func, tag: type index; global: valtype | mutable << 8; table: elem type */
+  uint32_t type;     /* func, tag: type index; global: valtype | mutable << 8; table: elem type */
   uint32_t min, max; /* table/memory limits (max UINT32_MAX when absent) */
   void *code;        /* func: host code bound at link time, or NULL (supplied at instantiation) */
 } wk_import;
@@ -217,7 +217,8 @@ typedef void (*wk_trampoline)(wk_vmctx *vm, void *code, uint64_t *args_results);
 typedef struct wk_module {
   uint32_t abi_version; /* must equal WK_ABI_VERSION */
   uint32_t num_types;
-  const char *const *type_sigs; /* "params:results" in i/I/f/F/V (v128)/r (funcref)/e (externref)/x (exnref) */
+  const char *const
+      *type_sigs; /* "params:results" in i/I/f/F/V (v128)/r (funcref)/e (externref)/x (exnref) */
   const wk_trampoline *trampolines; /* per type index; NULL entries where not emitted */
   uint32_t num_imports;
   const wk_import *imports;

@@ -1,0 +1,172 @@
+"""What exception handling's explicit checks cost code that never throws.
+
+    python bench/exceptions.py [--reps N] [--quick]
+
+wasmkiln raises Wasm exceptions without an unwinder (docs/abi.md "Exceptions"): in a module
+that can see exceptions, every call is followed by a test of the pending-exception cell.
+Modules without exception handling get no test at all, so the cost falls only on modules
+that use it. To measure it on code that never throws, each program here runs twice, as
+built by clang and with one unused tag added to its module (a tag section: nothing else
+changes, but the module now "uses exceptions" and every call site gets its check):
+
+- bench/kernels/*.c (compute.py's kernels; each prints its own kernel_ms), and
+- CoreMark (../shared/testdata/real/coremark, call-heavy; it prints its own score).
+
+Both variants are built for x86_64-spt with each backend (Cranelift, LLVM -O2) and run
+interleaved; the table gives medians of the self-reported times (CoreMark: iterations/s)
+and the ratio checked / plain (above 1: slower), with the number of call sites in each
+module. This machine is shared by other jobs: the ratios are noisy (a few %); compare
+medians. Writes bench/results/exceptions.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+from benchlib import (
+    CACHE,
+    TESTDATA,
+    BenchError,
+    publish,
+    run_script,
+    run_timed,
+    say,
+    wasmkiln_build,
+)
+from compute import KERNELS_DIR, QUICK_SIZES, WORK, build_kernel
+
+from wasmkiln.bridge.decode import decode, read_uleb
+
+OUT = CACHE / "exceptions"
+COREMARK = TESTDATA / "real" / "coremark" / "coremark.wasm"
+BACKENDS = ("cranelift", "llvm")
+
+
+def with_unused_tag(wasm: bytes) -> bytes:
+    """The module with a tag section of one tag (of a type with no results) added: valid, and
+    identical otherwise. The tag section goes before the global section (spec order)."""
+    m = decode(wasm)
+    type_idx = next(i for i, t in enumerate(m.types) if not t.results)
+    body = bytes([1, 0]) + _uleb(type_idx)
+    section = bytes([13]) + _uleb(len(body)) + body
+    pos = 8
+    while pos < len(wasm):
+        sid = wasm[pos]
+        size, start = read_uleb(wasm, pos + 1, 32)
+        if sid in (6, 7, 8, 9, 12, 10, 11):  # the first section after the tag section's place
+            return wasm[:pos] + section + wasm[pos:]
+        pos = start + size
+    return wasm + section
+
+
+def _uleb(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, v = v & 0x7F, v >> 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def call_sites(wasm: bytes) -> int:
+    m = decode(wasm)
+    return sum(1 for f in m.funcs for ins in f.body if ins[0] in ("call", "call_indirect"))
+
+
+def _score(name: str, stdout: bytes) -> float:
+    """kernel_ms (lower is better) or CoreMark's iterations/s (higher is better)."""
+    pattern = rb"Iterations/Sec\s*:\s*([0-9.]+)" if name == "coremark" else rb"kernel_ms ([0-9.]+)"
+    m = re.search(pattern, stdout)
+    if m is None:
+        raise BenchError(f"{name}: no result in its output: {stdout[-300:]!r}")
+    return float(m.group(1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--quick", action="store_true", help="smaller kernel sizes, no CoreMark")
+    args = p.parse_args(argv)
+    programs: list[tuple[str, Path, list[str]]] = []
+    for src in sorted(KERNELS_DIR.glob("*.c")):
+        build_kernel(src)
+        size = [QUICK_SIZES[src.stem]] if args.quick and src.stem in QUICK_SIZES else []
+        programs.append((src.stem, WORK / "wasm" / f"{src.stem}.wasm", size))
+    if not args.quick and COREMARK.is_file():
+        programs.append(("coremark", COREMARK, []))
+    rows: list[dict[str, Any]] = []
+    header = (
+        f"{'program':<10} {'backend':<10} {'calls':>6} {'plain':>10} {'checked':>10} {'ratio':>7}"
+    )
+    say(header)
+    for name, wasm, prog_args in programs:
+        plain = wasm.read_bytes()
+        variants = {"plain": wasm, "checked": OUT / "wasm" / f"{name}-tag.wasm"}
+        variants["checked"].parent.mkdir(parents=True, exist_ok=True)
+        variants["checked"].write_bytes(with_unused_tag(plain))
+        for backend in BACKENDS:
+            images = {}
+            for kind, path in variants.items():
+                image = OUT / backend / f"{name}-{kind}.spt"
+                wasmkiln_build(path, "x86_64-spt", image, ["--backend", backend])
+                images[kind] = image
+            samples: dict[str, list[float]] = {"plain": [], "checked": []}
+            for _ in range(args.reps):
+                for kind, image in images.items():  # interleaved: drift hits both alike
+                    run = run_timed([str(image), "--", *prog_args])
+                    if run.returncode != 0:
+                        raise BenchError(f"{name} ({kind}, {backend}) exited {run.returncode}")
+                    samples[kind].append(_score(name, run.stdout))
+            med = {k: statistics.median(v) for k, v in samples.items()}
+            # Ratio as "time checked / time plain": CoreMark reports a rate, so invert it.
+            r = (
+                med["plain"] / med["checked"]
+                if name == "coremark"
+                else med["checked"] / med["plain"]
+            )
+            row = {
+                "program": name,
+                "backend": backend,
+                "call_sites": call_sites(plain),
+                "unit": "iterations/s" if name == "coremark" else "kernel ms",
+                "samples": samples,
+                "median": med,
+                "time_ratio_checked_over_plain": r,
+            }
+            rows.append(row)
+            say(
+                f"{name:<10} {backend:<10} {row['call_sites']:>6} {med['plain']:>10.2f} "
+                f"{med['checked']:>10.2f} {r:>7.3f}"
+            )
+    for backend in BACKENDS:
+        ratios = [r["time_ratio_checked_over_plain"] for r in rows if r["backend"] == backend]
+        geo = statistics.geometric_mean(ratios)
+        say(f"geometric mean of the time ratios, {backend}: {geo:.3f}")
+    names = sorted({r["program"] for r in rows})
+    chart = {
+        "title": "exception checks on code that never throws: time checked / plain",
+        "ylabel": "time ratio (1 = no cost)",
+        "groups": names,
+        "reference": 1.0,
+        "series": {
+            b: [
+                next(
+                    r["time_ratio_checked_over_plain"]
+                    for r in rows
+                    if r["program"] == n and r["backend"] == b
+                )
+                for n in names
+            ]
+            for b in BACKENDS
+        },
+    }
+    publish("exceptions", {"reps": args.reps, "quick": args.quick, "rows": rows, "chart": chart})
+    return 0
+
+
+if __name__ == "__main__":
+    run_script(main)
