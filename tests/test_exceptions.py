@@ -250,3 +250,60 @@ def test_uncaught_exception_in_an_image(target: str, tmp_path: Path) -> None:
     assert "uncaught exception of tag 0" in run.stderr
     assert "wasm trap: uncaught wasm exception" in run.stderr
     assert run.returncode == 134
+
+
+CXX = Path(__file__).parent / "fixtures" / "cxx_exceptions" / "exceptions.cpp"
+
+
+@pytest.fixture(scope="module")
+def cxx_program(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """exceptions.cpp for wasm32-wasi (clang-14 -fwasm-exceptions, with its own small C++
+    exception runtime, fixtures/cxx_exceptions/wasm_cxxabi.c: Debian has no libc++abi for
+    wasm) and its expected stdout, from the same source built natively with g++."""
+    for tool in ("clang++-14", "g++"):
+        if shutil.which(tool) is None:
+            print(f"skipping: {tool} is not installed")
+            pytest.skip(f"{tool} is not installed")
+    tmp = tmp_path_factory.mktemp("cxx")
+    wasm, native = tmp / "exceptions.wasm", tmp / "exceptions"
+    flags = ["--target=wasm32-wasi", "-fwasm-exceptions", "-O2", "-nostdlib++"]
+    subprocess.run(["clang++-14", *flags, str(CXX), "-o", str(wasm)], check=True)
+    subprocess.run(["g++", "-O2", str(CXX), "-o", str(native)], check=True)
+    expected = subprocess.run([str(native)], capture_output=True, text=True, check=True).stdout
+    assert "loop 15000" in expected
+    return wasm, expected
+
+
+@pytest.mark.parametrize(
+    ("target", "backend"),
+    [("x86_64-spt", "cranelift"), ("x86_64-spt", "llvm"), ("x86_64-kvm", "cranelift")],
+)
+def test_cxx_exceptions(
+    target: str, backend: str, cxx_program: tuple[Path, str], tmp_path: Path
+) -> None:
+    """C++ try/catch (typed catches, catch (...), 10000 throws, a throw 50 frames deep), then
+    the same program with an uncaught throw: a message and exit status 134, as natively."""
+    from wasmkiln.pyhook.targets import TARGETS, runtime_built
+
+    if not runtime_built(TARGETS[target]):
+        pytest.skip(f"the {target} runtime is not built")
+    if target.endswith("kvm") and shutil.which("qemu-system-x86_64") is None:
+        pytest.skip("qemu-system-x86_64 is not installed")
+    wasm, expected = cxx_program
+    cli = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+    image = tmp_path / "cxx.img"
+    build = subprocess.run(
+        [*cli, "build", str(wasm), "--target", target, "--backend", backend, "-o", str(image)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([*cli, "run", str(image)], capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stdout) == (0, expected), run.stderr
+    run = subprocess.run(
+        [*cli, "run", str(image), "--", "x"], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 134
+    assert run.stdout == expected.replace("deep 51", "deep 52").replace("total 154", "total 155")
+    assert "uncaught wasm exception" in run.stderr
