@@ -3,13 +3,17 @@
     python bench/exceptions.py [--reps N] [--quick]
 
 wasmkiln raises Wasm exceptions without an unwinder (docs/abi.md "Exceptions"): in a module
-that can see exceptions, every call is followed by a test of the pending-exception cell.
-Modules without exception handling get no test at all, so the cost falls only on modules
-that use it. To measure it on code that never throws, each program here runs twice, as
-built by clang and with one unused tag added to its module (a tag section: nothing else
-changes, but the module now "uses exceptions" and every call site gets its check):
+that can see exceptions, a call to a function that may throw is followed by a test of the
+pending-exception cell. Modules without exception handling get no test at all, and calls
+that cannot end in an exception (environ.throwing_functions) neither. To measure the worst
+case on code that never throws, each program here runs twice, as built by clang and with
+one unused tag added to its module (a tag section: nothing else changes, but the module now
+"uses exceptions"), built with WASMKILN_EXCEPTION_CHECK_ALL_CALLS=1 so that every call site
+gets its check (without it, these programs, which never throw, would get none):
 
 - bench/kernels/*.c (compute.py's kernels; each prints its own kernel_ms), and
+- fib (tests/fixtures/fib.c, recursive fib(40): a call every few instructions, the worst
+  case for a per-call check), and
 - CoreMark (../shared/testdata/real/coremark, call-heavy; it prints its own score).
 
 Both variants are built for x86_64-spt with each backend (Cranelift, LLVM -O2) and run
@@ -34,9 +38,11 @@ from benchlib import CACHE, TESTDATA, BenchError, publish, run_script, say, wasm
 from compute import KERNELS_DIR, QUICK_SIZES, WORK, build_kernel
 
 from wasmkiln.bridge.decode import decode, read_uleb
+from wasmkiln.bridge.environ import CHECK_ALL_CALLS
 
 OUT = CACHE / "exceptions"
 COREMARK = TESTDATA / "real" / "coremark" / "coremark.wasm"
+FIB = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "fib.c"
 BACKENDS = ("cranelift", "llvm")
 
 
@@ -83,7 +89,10 @@ def run_cpu(cmd: list[str]) -> tuple[float, int, bytes]:
 
 def _score(name: str, stdout: bytes) -> float:
     """kernel_ms (lower is better) or CoreMark's iterations/s (higher is better)."""
-    pattern = rb"Iterations/Sec\s*:\s*([0-9.]+)" if name == "coremark" else rb"kernel_ms ([0-9.]+)"
+    pattern = {
+        "coremark": rb"Iterations/Sec\s*:\s*([0-9.]+)",
+        "fib": rb"fib\(40\) = (102334155)",
+    }.get(name, rb"kernel_ms ([0-9.]+)")
     m = re.search(pattern, stdout)
     if m is None:
         raise BenchError(f"{name}: no result in its output: {stdout[-300:]!r}")
@@ -100,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         build_kernel(src)
         size = [QUICK_SIZES[src.stem]] if args.quick and src.stem in QUICK_SIZES else []
         programs.append((src.stem, WORK / "wasm" / f"{src.stem}.wasm", size))
+    fib = OUT / "wasm" / "fib.wasm"
+    fib.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["clang-14", "--target=wasm32-wasi", "-O2", "-s", "-o", str(fib), str(FIB)]
+    if subprocess.run(cmd, capture_output=True).returncode != 0:
+        raise BenchError(f"{' '.join(cmd)} failed")
+    programs.insert(0, ("fib", fib, ["40"]))
     if not args.quick and COREMARK.is_file():
         programs.append(("coremark", COREMARK, []))
     rows: list[dict[str, Any]] = []
@@ -116,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
             images = {}
             for kind, path in variants.items():
                 image = OUT / backend / f"{name}-{kind}.spt"
-                wasmkiln_build(path, "x86_64-spt", image, ["--backend", backend])
+                if kind == "checked":
+                    os.environ[CHECK_ALL_CALLS] = "1"
+                try:
+                    wasmkiln_build(path, "x86_64-spt", image, ["--backend", backend])
+                finally:
+                    os.environ.pop(CHECK_ALL_CALLS, None)
                 images[kind] = image
             samples: dict[str, list[float]] = {"plain": [], "checked": []}
             for _ in range(args.reps):

@@ -8,6 +8,7 @@ indirection is needed, a signature.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from . import abi
@@ -69,6 +70,63 @@ def uses_exceptions(module: Module) -> bool:
     )
 
 
+# Set to 1, every call of a module that uses exceptions gets its check, as if every callee
+# may throw: what bench/exceptions.py measures as the worst case. Not for production use.
+CHECK_ALL_CALLS = "WASMKILN_EXCEPTION_CHECK_ALL_CALLS"
+# Imports that are host functions in every image and never raise a Wasm exception.
+_HOST_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
+_RAISING = ("throw", "throw_ref", "rethrow")
+
+
+def throwing_functions(module: Module) -> tuple[frozenset[int], bool]:
+    """(the functions a call to which may end in an exception, whether a call_indirect may):
+    computed once per module (kept in Module.throwing) so that calls to the others need no
+    exception check. Conservative: a defined function may throw when it holds a throw,
+    throw_ref or rethrow, calls one that may, or makes an indirect call that may; an
+    imported function may unless it is WASI (host code); an indirect call may when any
+    function may or a table is imported (it may hold other instances' functions)."""
+    if module.throwing is not None:
+        return module.throwing
+    first = module.num_imported_funcs
+    if os.environ.get(CHECK_ALL_CALLS) == "1":  # bench/exceptions.py: the worst case
+        module.throwing = (frozenset(range(first + len(module.funcs))), True)
+        return module.throwing
+    imported = [i for i in module.imports if i.kind == ExternKind.FUNC]
+    may = {i for i, imp in enumerate(imported) if imp.module not in _HOST_MODULES}
+    callers: dict[int, list[int]] = {}
+    indirect: list[int] = []
+    for n, f in enumerate(module.funcs):
+        index = first + n
+        for ins in f.body:
+            op = ins[0]
+            if op == "call":
+                callers.setdefault(ins[1], []).append(index)
+            elif op == "call_indirect":
+                indirect.append(index)
+            elif op in _RAISING:
+                may.add(index)
+    indirect_may = bool(may) or bool(module.imported(ExternKind.TABLE))
+    if indirect_may:
+        may.update(indirect)
+    work = list(may)
+    while work:  # everything that calls a function that may throw may throw too
+        for caller in callers.get(work.pop(), ()):
+            if caller not in may:
+                may.add(caller)
+                work.append(caller)
+    if not indirect_may and may:  # an indirect call may now reach one that throws
+        indirect_may = True
+        work = [i for i in indirect if i not in may]
+        may.update(work)
+        while work:
+            for caller in callers.get(work.pop(), ()):
+                if caller not in may:
+                    may.add(caller)
+                    work.append(caller)
+    module.throwing = (frozenset(may), indirect_may)
+    return module.throwing
+
+
 class ModuleEnv:
     """Answers "where is X" for one module; shared by every function it compiles."""
 
@@ -126,6 +184,13 @@ class ModuleEnv:
     def type_id_slot(self, type_index: int) -> int:
         """Offset of the runtime signature id of `type_index` in vmctx->type_ids."""
         return type_index * 4
+
+    def call_may_throw(self, func_index: int) -> bool:
+        """Whether a call to this function needs the exception check (exceptions only)."""
+        return func_index in throwing_functions(self.module)[0]
+
+    def indirect_may_throw(self) -> bool:
+        return throwing_functions(self.module)[1]
 
     def tag_slot(self, index: int) -> int:
         """Offset of tag `index`'s wk_tag pointer in vmctx->tags."""

@@ -185,6 +185,8 @@ class Module:
     memory_guard: int = 0
     # Set by the decoder: a function body holds try_table or try (environ.uses_exceptions).
     exception_ops: bool = False
+    # Not from the binary: environ.throwing_functions' answer, computed once per module.
+    throwing: tuple[frozenset[int], bool] | None = None
 
     def imported(self, kind: ExternKind) -> list[Import]:
         return [i for i in self.imports if i.kind == kind]

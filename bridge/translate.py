@@ -409,7 +409,7 @@ class FunctionTranslator:
         ftype = self.module.func_type(instr[1])
         args = self._pop(len(ftype.params))
         self.stack.extend(self.be.call(instr[1], args))
-        if self.exc is not None:
+        if self.exc is not None and self.be.env.call_may_throw(instr[1]):
             self.exc.after_call()
 
     def _call_indirect(self, instr: tuple) -> None:
@@ -417,5 +417,5 @@ class FunctionTranslator:
         callee = self.stack.pop()
         args = self._pop(len(ftype.params))
         self.stack.extend(self.be.call_indirect(instr[1], instr[2], callee, args))
-        if self.exc is not None:
+        if self.exc is not None and self.be.env.indirect_may_throw():
             self.exc.after_call()

@@ -205,9 +205,39 @@ def test_no_checks_without_exceptions() -> None:
             FunctionTranslator(m, mb.function()).translate(m.num_imported_funcs + i)
         return mb.ir()
 
-    calls = "(func $f) (func (call $f) (call $f))"
-    assert "vm.exn" not in ir(f"(module {calls})")
-    assert ir(f"(module (tag) {calls})").count("@llvm.expect.i1") == 2
+    calls = "(func $g (call $f) (call $f))"
+    assert "vm.exn" not in ir(f"(module (func $f) {calls})")
+    # With exceptions, only calls that may end in one are checked (throwing_functions).
+    assert "vm.exn" not in ir(f"(module (tag) (func $f) {calls})")
+    assert ir(f"(module (tag $t) (func $f (throw $t)) {calls})").count("@llvm.expect.i1") == 2
+
+
+def test_which_calls_may_throw() -> None:
+    from wasmkiln.bridge.environ import throwing_functions
+
+    m = decode(
+        _wasm(
+            """(module
+      (import "wasi_snapshot_preview1" "sched_yield" (func $host (result i32)))
+      (import "other" "f" (func $other))
+      (tag $t) (type $v (func)) (table 1 funcref)
+      (func $leaf (drop (call $host)))
+      (func $thrower (throw $t))
+      (func $calls_thrower (call $thrower))
+      (func $calls_other (call $other))
+      (func $indirect (call_indirect (type $v) (i32.const 0)))
+      (func $calls_leaf (call $leaf)))"""
+        )
+    )
+    may, indirect = throwing_functions(m)
+    assert indirect  # some function throws: an indirect call may reach it
+    assert may == {
+        1,
+        3,
+        4,
+        5,
+        6,
+    }  # $other (imported), $thrower, its caller, $calls_other, $indirect
 
 
 UNCAUGHT = """(module
