@@ -95,16 +95,18 @@ def throwing_functions(module: Module) -> tuple[frozenset[int], bool]:
     may = {i for i, imp in enumerate(imported) if imp.module not in _HOST_MODULES}
     callers: dict[int, list[int]] = {}
     indirect: list[int] = []
+    wanted = frozenset(("call", "call_indirect", *_RAISING))
     for n, f in enumerate(module.funcs):
         index = first + n
         for ins in f.body:
-            op = ins[0]
-            if op == "call":
-                callers.setdefault(ins[1], []).append(index)
-            elif op == "call_indirect":
-                indirect.append(index)
-            elif op in _RAISING:
-                may.add(index)
+            if ins[0] in wanted:  # one set lookup per instruction: this loop sees them all
+                op = ins[0]
+                if op == "call":
+                    callers.setdefault(ins[1], []).append(index)
+                elif op == "call_indirect":
+                    indirect.append(index)
+                else:
+                    may.add(index)
     indirect_may = bool(may) or bool(module.imported(ExternKind.TABLE))
     if indirect_may:
         may.update(indirect)
