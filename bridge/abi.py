@@ -43,9 +43,11 @@ class VmctxField(enum.IntEnum):
     BUILTINS = 48  # const wk_builtins *: runtime helpers, see Builtin
     INSTANCE = 56  # struct wk_instance *: opaque to generated code
     MEMORIES = 64  # wk_memory **: one pointer per memory index (memories[0] == MEMORY)
+    TAGS = 72  # wk_tag **: one pointer per tag index (imports first); a tag's identity
+    EXN = 80  # wk_exn **: the process-wide pending-exception cell (docs/abi.md "Exceptions")
 
 
-VMCTX_SIZE = 72
+VMCTX_SIZE = 88
 
 
 class Builtin(enum.IntEnum):
@@ -64,6 +66,7 @@ class Builtin(enum.IntEnum):
     TABLE_COPY = 8  # void table_copy(vmctx, u32 dst_table, u32 src_table, u64 dst, u64 src, u64 n)
     TABLE_INIT = 9  # void table_init(vmctx, u32 table, u32 seg, u64 dst, u32 src, u32 n)
     ELEM_DROP = 10  # void elem_drop(vmctx, u32 seg)
+    EXN_NEW = 11  # wk_exn *exn_new(vmctx, u32 tag, u32 size, const void *payload)
 
 
 # wk_memory: uint8_t *base @0, uint64_t size @8 (bytes), uint64_t max_pages @16
@@ -99,6 +102,14 @@ GLOBAL_SIZE = 16
 # The deepest value stack an extended constant expression may need (wk_const WK_CONST_EXPR,
 # evaluated by core on a fixed array); the compiler refuses a deeper one.
 CONST_STACK = 16
+# wk_exn (an exnref points at one; docs/abi.md "Exceptions"): const wk_tag *tag @0,
+# u32 size @8 (payload bytes), u32 pad @12, then the payload @16 in trampoline slot layout.
+EXN_TAG = 0
+EXN_SIZE = 8
+EXN_PAYLOAD = 16
+# wk_tag: u32 type_id @0 (runtime-wide signature id of its type), u32 index @4; compared by
+# address, so an imported tag is the exporter's object.
+TAG_STRUCT_SIZE = 8
 # Trampolines (wk_trampoline) take their arguments and return their results in an array of
 # 8-byte slots, one per value in order; a v128 (value type byte 0x7B) takes two, low half first.
 SLOT_SIZE = 8
@@ -141,6 +152,9 @@ class Trap(enum.IntEnum):
     UNKNOWN_IMPORT = 10
     NULL_REFERENCE = 11  # ref.as_non_null of null
     NULL_FUNC_REF = 12  # call_ref / return_call_ref of null
+    NULL_EXNREF = 13
+    UNCAUGHT_EXCEPTION = 14
+    EXN_OUT_OF_MEMORY = 15
 
 
 TRAP_MESSAGES: dict[Trap, str] = {
@@ -156,6 +170,9 @@ TRAP_MESSAGES: dict[Trap, str] = {
     Trap.UNKNOWN_IMPORT: "called an import that was not provided",
     Trap.NULL_REFERENCE: "null reference",
     Trap.NULL_FUNC_REF: "null function reference",
+    Trap.NULL_EXNREF: "null exception reference",
+    Trap.UNCAUGHT_EXCEPTION: "uncaught wasm exception",
+    Trap.EXN_OUT_OF_MEMORY: "out of memory allocating a wasm exception",
 }
 
 
@@ -188,6 +205,10 @@ def render_layout_header() -> str:
         f"#define WK_TABLE_LEN {TABLE_LEN}",
         f"#define WK_GLOBAL_SIZE {GLOBAL_SIZE}",
         f"#define WK_CONST_STACK {CONST_STACK}",
+        f"#define WK_EXN_TAG {EXN_TAG}",
+        f"#define WK_EXN_SIZE {EXN_SIZE}",
+        f"#define WK_EXN_PAYLOAD {EXN_PAYLOAD}",
+        f"#define WK_TAG_STRUCT_SIZE {TAG_STRUCT_SIZE}",
     ]
     out += [f"#define WK_TRAP_{t.name} {t.value}" for t in Trap]
     out.append(f"#define WK_TRAP_COUNT {len(Trap) + 1}")

@@ -11,9 +11,12 @@ walker. Two implement it: Cranelift (cranelift_backend.py) and LLVM
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .module import FuncType, ValueType
+
+if TYPE_CHECKING:
+    from .environ import ModuleEnv
 
 Value = Any  # a backend's SSA value
 Label = Any  # a backend's basic block, with parameters
@@ -37,6 +40,8 @@ TRUNC_BOUNDS: dict[tuple[str, str, str], tuple[float, bool, float]] = {
 
 class FunctionBackend(Protocol):
     """Builds one function. Methods are grouped as the walker uses them."""
+
+    env: ModuleEnv  # the module's places; the walker reads `env.exceptions`
 
     # ---- function frame -------------------------------------------------
     def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
@@ -133,6 +138,26 @@ class FunctionBackend(Protocol):
 
     def ref_as_non_null(self, ref: Value) -> Value:
         """`ref` itself, after trapping NULL_REFERENCE when it is null."""
+
+    # ---- exceptions (exceptions.py; docs/abi.md "Exceptions") -------------------------------
+    def exn_new(self, tag: int, args: Sequence[Value], types: Sequence[ValueType]) -> Value:
+        """A new exception of `tag` with payload `args` (Builtin.EXN_NEW): its exnref."""
+
+    def exn_tag_is(self, exn: Value, tag: int) -> Value:
+        """i32 1 when the (non-null) exception's tag is tag `tag` of this instance, else 0."""
+
+    def exn_payload(self, exn: Value, tag: int) -> list[Value]:
+        """The payload values of an exception known to be of `tag`."""
+
+    def exn_clear(self) -> None:
+        """Clear the pending-exception cell (a handler caught it)."""
+
+    def exn_propagate(self, exn: Value) -> None:
+        """Store `exn` in the pending cell and return zeros to the caller; ends the block."""
+
+    def exn_check(self, handler: Label | None) -> None:
+        """After a call: when an exception is pending, go to `handler` (one exnref param)
+        with it, or return to the caller leaving it pending; continue in a new block."""
 
 
 class ModuleBackend(Protocol):

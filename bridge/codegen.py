@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from .backend import ModuleBackend
 from .cpu import check_backend
+from .environ import throwing_functions, uses_exceptions
 from .errors import UnsupportedError, WasmError
 from .module import Module
 from .translate import FunctionTranslator
@@ -188,6 +189,8 @@ def generate(
         indices = list(range(first, first + len(module.funcs)))
         return [compile_chunk(module, indices, True, backend, pic)]
     chunks = _chunks(module, jobs)
+    if uses_exceptions(module):
+        throwing_functions(module)  # once, before the workers inherit the module
     _FORKED = (module, backend, pic)
     try:
         ctx = multiprocessing.get_context("fork")

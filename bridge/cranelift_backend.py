@@ -50,6 +50,7 @@ _CL_TYPES: dict[ValueType, Any] = {
     ValType.FUNCREF: PTR,
     ValType.EXTERNREF: PTR,
     ValType.V128: T.I8X16,  # the walker's v128; cranelift_simd.py bitcasts per operator
+    ValType.EXNREF: PTR,  # a wk_exn * (bridge/exceptions.py)
 }
 V128 = T.I8X16
 
@@ -331,6 +332,7 @@ class CraneliftFunction:
         self.func_index = -1
         self.ftype: FuncType | None = None
         self._simd_slot: Any = None
+        self._exn_return: Any = None  # cold block: return zeros, an exception pending
 
     # ---- function frame -------------------------------------------------
     def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
@@ -369,6 +371,9 @@ class CraneliftFunction:
             fb.switch_to_block(block)
             self._call_builtin(Builtin.TRAP, [fb.ins_iconst(I32, int(code))])
             fb.ins_trap(cl.TrapCode.STACK_OVERFLOW)  # not reached: trap never returns
+        if self._exn_return is not None:
+            fb.switch_to_block(self._exn_return)
+            self._return_zeros()
         fb.seal_all_blocks()
         fb.finalize()
         assert self.ftype is not None
@@ -779,6 +784,65 @@ class CraneliftFunction:
     def ref_as_non_null(self, ref: Value) -> Value:
         self._trap_if(self.fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_REFERENCE)
         return ref
+
+    # ---- exceptions (bridge/exceptions.py, docs/abi.md "Exceptions") ----------------------
+    def _exn_cell(self) -> Value:
+        return self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.EXN)
+
+    def _return_zeros(self) -> None:
+        assert self.ftype is not None
+        self.fb.ins_return([self._zero(cl_type(t)) for t in self.ftype.results])
+
+    def exn_new(self, tag: int, args: Sequence[Value], types: Sequence[ValueType]) -> Value:
+        fb = self.fb
+        size = abi.slot_count(types) * abi.SLOT_SIZE
+        base = fb.ins_iconst(PTR, 0)
+        if size:
+            base = fb.ins_stack_addr(PTR, fb.create_sized_stack_slot(size, 4), 0)
+            for v, t, at in zip(args, types, abi.slot_offsets(types), strict=True):
+                fb.ins_store(_unaligned() if t == ValType.V128 else _trusted(), v, base, at)
+        ids = [fb.ins_iconst(I32, tag), fb.ins_iconst(I32, size)]
+        return self._call_builtin(Builtin.EXN_NEW, [*ids, base])[0]
+
+    def exn_tag_is(self, exn: Value, tag: int) -> Value:
+        fb = self.fb
+        have = fb.ins_load(PTR, _trusted(), exn, abi.EXN_TAG)
+        tags = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TAGS)
+        want = fb.ins_load(PTR, _trusted(True), tags, self.env.tag_slot(tag))
+        return fb.ins_uextend(I32, fb.ins_icmp(IntCC.Equal, have, want))
+
+    def exn_payload(self, exn: Value, tag: int) -> list[Value]:
+        types = self.env.tag_params(tag)
+        return [
+            self.fb.ins_load(
+                cl_type(t),
+                _unaligned() if t == ValType.V128 else _trusted(),
+                exn,
+                abi.EXN_PAYLOAD + at,
+            )
+            for t, at in zip(types, abi.slot_offsets(types), strict=True)
+        ]
+
+    def exn_clear(self) -> None:
+        self.fb.ins_store(_trusted(), self.fb.ins_iconst(PTR, 0), self._exn_cell(), 0)
+
+    def exn_propagate(self, exn: Value) -> None:
+        self.fb.ins_store(_trusted(), exn, self._exn_cell(), 0)
+        self._return_zeros()
+
+    def exn_check(self, handler: Label | None) -> None:
+        fb = self.fb
+        pending = fb.ins_load(PTR, _trusted(), self._exn_cell(), 0)
+        cont = fb.create_block()
+        if handler is not None:
+            fb.ins_brif(pending, handler, [pending], cont, [])
+        else:
+            if self._exn_return is None:
+                self._exn_return = fb.create_block()
+                fb.set_cold_block(self._exn_return)
+            fb.ins_brif(pending, self._exn_return, [], cont, [])
+        fb.switch_to_block(cont)
+        fb.seal_block(cont)
 
     # ---- tables and references ---------------------------------------------
     def table_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:

@@ -36,6 +36,7 @@ from .module import (
     Module,
     RefType,
     TableType,
+    TagType,
     ValType,
     ValueType,
 )
@@ -49,10 +50,11 @@ VERSION = b"\x01\x00\x00\x00"
 
 SECTION_NAMES = [
     "custom", "type", "import", "function", "table", "memory", "global",
-    "export", "start", "element", "code", "data", "datacount",
+    "export", "start", "element", "code", "data", "datacount", "tag",
 ]  # fmt: skip
-# Required order of the non-custom sections (datacount sits between element and code).
-_ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 12: 10, 10: 11, 11: 12}
+# Required order of the non-custom sections (datacount sits between element and code, the tag
+# section of exception handling between memory and global).
+_ORDER = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
 _MAX_LOCALS = 0xFFFFFFFF
 # Locals one function may declare here (wasmtime's and V8's limit is 50000; the spec's is 2^32-1).
@@ -168,7 +170,7 @@ def decode(data: bytes, features: Features = WASM3) -> Module:
     while pos < n:
         sec_start = pos
         sid = data[pos]
-        if sid > 12:
+        if sid > 13:
             raise DecodeError("malformed section id", offset=pos)
         try:
             size, pos = read_uleb(data, pos + 1, 32)
@@ -196,7 +198,7 @@ def decode(data: bytes, features: Features = WASM3) -> Module:
             if sid == 0:
                 _custom(r, m)
             elif sid == 1:
-                m.types = [_functype(r) for _ in range(r.length())]
+                m.types, m.rec_groups = _types(r)
                 ctx.types = m.types
             elif sid == 2:
                 m.imports = [_import(r) for _ in range(r.length())]
@@ -206,6 +208,8 @@ def decode(data: bytes, features: Features = WASM3) -> Module:
                 m.tables = [_table(r, ctx) for _ in range(r.length())]
             elif sid == 5:
                 m.memories = [_memtype(r, features) for _ in range(r.length())]
+            elif sid == 13:
+                m.tags = [_tag(r) for _ in range(r.length())]
             elif sid == 6:
                 m.globals = [_global(r, ctx) for _ in range(r.length())]
             elif sid == 7:
@@ -243,6 +247,7 @@ def decode(data: bytes, features: Features = WASM3) -> Module:
         )
     if ctx.bad_blocktypes:
         raise ctx.bad_blocktypes[0]
+    m.exception_ops = ctx.exception_ops
     return m
 
 
@@ -278,8 +283,35 @@ def _function_names(content: bytes) -> dict[int, str]:
     return {}
 
 
+def _types(r: _Reader) -> tuple[list[FuncType], list[tuple[int, int]]]:
+    """The type section: function types, each alone or in a recursion group (`rec`, 0x4E,
+    Wasm 3.0): per type, (first index of its group, group size). Two types are the same
+    only with the same group structure and position (Module.type_key), which import
+    matching of tags needs; sub types and struct/array types (GC) are not supported."""
+    types: list[FuncType] = []
+    groups: list[tuple[int, int]] = []
+    for _ in range(r.length()):
+        if r.b[r.pos] == 0x4E:
+            r.pos += 1
+            n = r.length()
+            first = len(types)
+            for _ in range(n):
+                types.append(_functype(r))
+                groups.append((first, n))
+        else:
+            groups.append((len(types), 1))
+            types.append(_functype(r))
+    return types, groups
+
+
 def _functype(r: _Reader) -> FuncType:
     form = r.byte()
+    if form in (0x50, 0x4F, 0x5F, 0x5E):
+        raise UnsupportedError(
+            f"garbage collection (a proposal after Wasm 2.0) is not supported: type form "
+            f"0x{form:02x}",
+            offset=r.base + r.pos - 1,
+        )
     if form != 0x60:
         # The form is a one-byte LEB128 (s7) in the spec's grammar, hence its wording.
         msg = "integer representation too long" if form & 0x80 else "malformed function type"
@@ -287,6 +319,13 @@ def _functype(r: _Reader) -> FuncType:
     params = tuple(r.valtype() for _ in range(r.length()))
     results = tuple(r.valtype() for _ in range(r.length()))
     return FuncType(params, results)
+
+
+def _tag(r: _Reader) -> int:
+    """A tag type: attribute 0 (exception), then the index of its function type."""
+    if r.byte() != 0:
+        raise r.error("malformed tag attribute", r.pos - 1)
+    return r.u32()
 
 
 def _tabletype(r: _Reader) -> TableType:
@@ -347,7 +386,7 @@ def _import(r: _Reader) -> Import:
     module = r.name()
     name = r.name()
     kind = r.byte()
-    desc: int | TableType | MemoryType | GlobalType
+    desc: int | TableType | MemoryType | GlobalType | TagType
     if kind == 0:
         desc = r.u32()
     elif kind == 1:
@@ -356,6 +395,8 @@ def _import(r: _Reader) -> Import:
         desc = _memtype(r, r.features)
     elif kind == 3:
         desc = _globaltype(r)
+    elif kind == 4:
+        desc = TagType(_tag(r))
     else:
         raise r.error("malformed import kind", r.pos - 1)
     return Import(module, name, ExternKind(kind), desc)
@@ -364,7 +405,7 @@ def _import(r: _Reader) -> Import:
 def _export(r: _Reader) -> Export:
     name = r.name()
     kind = r.byte()
-    if kind > 3:
+    if kind > 4:
         raise r.error("malformed export kind", r.pos - 1)
     return Export(name, ExternKind(kind), r.u32())
 

@@ -139,6 +139,7 @@ class ExprContext:
         "func",
         "multi_memory",
         "offset_bits",
+        "exception_ops",
     )
 
     def __init__(self) -> None:
@@ -148,6 +149,7 @@ class ExprContext:
         self.offset_bits = 64
         self.types: list[FuncType] = []
         self.has_datacount = False
+        self.exception_ops = False  # a try_table or legacy try was decoded
         self.bad_blocktypes: list[ValidationError] = []
         self.section = "code"
         self.func: int | None = None
@@ -170,6 +172,7 @@ def decode_expr(
     nullary = NULLARY
     depth = 0
     K_NONE, K_INDEX, K_I32, K_MEMARG, K_BLOCK = Imm.NONE, Imm.INDEX, Imm.I32, Imm.MEMARG, Imm.BLOCK
+    K_DELEGATE, K_TRY_TABLE = Imm.DELEGATE, Imm.TRY_TABLE
     while True:
         op = b[pos]
         oappend(base + pos)
@@ -210,8 +213,10 @@ def decode_expr(
             else:  # u64 in 3.0: a memory64 offset (validation bounds a memory32 one)
                 o, pos = read_uleb(b, pos, ctx.offset_bits)
             append((names[op], a, o, mem) if mem else (names[op], a, o))
-        elif k is K_BLOCK:
+        elif k is K_BLOCK:  # block, loop, if, try (legacy)
             depth += 1
+            if op == 0x06:
+                ctx.exception_ops = True
             c = b[pos]
             if c == 0x40:
                 bt = EMPTY_BLOCKTYPE
@@ -240,8 +245,65 @@ def decode_expr(
                     )
                     bt = EMPTY_BLOCKTYPE
             append((names[op], bt))
+        elif k is K_DELEGATE:  # legacy `delegate l` closes its `try` as `end` would
+            v, pos = read_uleb(b, pos, 32)
+            append(("delegate", v))
+            depth -= 1
+        elif k is K_TRY_TABLE:
+            depth += 1
+            ctx.exception_ops = True
+            pos = _decode_try_table(b, pos, base, ctx, append)
         else:
             pos = _decode_rare(b, pos, op, k, base, ctx, append)
+
+
+_CATCH_KINDS = ("catch", "catch_ref", "catch_all", "catch_all_ref")
+
+
+def _block_type(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[FuncType, int]:
+    """A block type outside the hot loop (try_table's)."""
+    c = b[pos]
+    if c == 0x40:
+        return EMPTY_BLOCKTYPE, pos + 1
+    if c in _SINGLE_BT:
+        return _SINGLE_BT[c], pos + 1
+    if c == REF_NULL or c == REF:
+        rt, pos = read_ref_suffix(b, pos + 1, c == REF_NULL, base)
+        return FuncType((), (rt,)), pos
+    at = pos
+    idx, pos = read_sleb(b, pos, 33)
+    if idx < 0:
+        raise DecodeError("malformed block type", offset=base + at)
+    if idx < len(ctx.types):
+        return ctx.types[idx], pos
+    ctx.bad_blocktypes.append(
+        ValidationError(
+            f"unknown type {idx}", section=ctx.section, func=ctx.func, offset=base + at - 1
+        )
+    )
+    return EMPTY_BLOCKTYPE, pos
+
+
+def _decode_try_table(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> int:
+    """try_table: block type, then vec(catch clause); a clause is 0x00 tag label (catch),
+    0x01 tag label (catch_ref), 0x02 label (catch_all), 0x03 label (catch_all_ref)."""
+    bt, pos = _block_type(b, pos, base, ctx)
+    n, pos = read_uleb(b, pos, 32)
+    if n > len(b) - pos:
+        raise DecodeError("length out of bounds", offset=base + pos)
+    clauses = []
+    for _ in range(n):
+        kind = b[pos]
+        if kind > 3:
+            raise DecodeError("malformed catch clause", offset=base + pos)
+        pos += 1
+        tag = None
+        if kind < 2:
+            tag, pos = read_uleb(b, pos, 32)
+        label, pos = read_uleb(b, pos, 32)
+        clauses.append((_CATCH_KINDS[kind], tag, label))
+    add(("try_table", bt, tuple(clauses)))
+    return pos
 
 
 def _decode_rare(

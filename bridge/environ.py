@@ -8,13 +8,15 @@ indirection is needed, a signature.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from . import abi
 from .abi import Builtin
-from .module import ExternKind, FuncType, Module, ValType, ValueType
+from .module import ExternKind, FuncType, HeapType, Module, ValType, ValueType
+from .reftypes import as_ref
 
 I32, I64 = ValType.I32, ValType.I64
 
@@ -46,6 +48,7 @@ BUILTIN_TYPES: dict[Builtin, FuncType] = {
     Builtin.TABLE_COPY: _sig((I32, I32, I64, I64, I64)),
     Builtin.TABLE_INIT: _sig((I32, I32, I64, I32, I32)),
     Builtin.ELEM_DROP: _sig((I32,)),
+    Builtin.EXN_NEW: _sig((I32, I32, I64), (I64,)),
 }
 
 
@@ -97,6 +100,85 @@ def canonical_type_ids(module: Module) -> list[int]:
     return [first.setdefault(t, i) for i, t in enumerate(module.types)]
 
 
+def uses_exceptions(module: Module) -> bool:
+    """A module can see an exception only if it has a tag, a try_table/try (found by the
+    decoder) or an exnref somewhere in its types."""
+    if module.exception_ops or module.tags or module.imported(ExternKind.TAG):
+        return True
+    return any(_is_exn(v) for t in module.types for v in (*t.params, *t.results)) or any(
+        _is_exn(g.type) for g in module.all_globals()
+    )
+
+
+def _is_exn(t: ValueType) -> bool:
+    """exnref or (ref exn) (typed references spell the non-null one as a RefType)."""
+    r = as_ref(t)
+    return r is not None and r.heap == HeapType.EXN
+
+
+# Set to 1, every call of a module that uses exceptions gets its check, as if every callee
+# may throw: what bench/exceptions.py measures as the worst case. Not for production use.
+CHECK_ALL_CALLS = "WASMKILN_EXCEPTION_CHECK_ALL_CALLS"
+# Imports that are host functions in every image and never raise a Wasm exception.
+_HOST_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
+_RAISING = ("throw", "throw_ref", "rethrow")
+# Calls by function index, and through a table or a reference. A tail call (return_call*)
+# counts like a call: the callee's exception ends the caller too, which its own caller checks.
+_DIRECT = ("call", "return_call")
+_INDIRECT = ("call_indirect", "return_call_indirect", "call_ref", "return_call_ref")
+
+
+def throwing_functions(module: Module) -> tuple[frozenset[int], bool]:
+    """(the functions a call to which may end in an exception, whether a call_indirect may):
+    computed once per module (kept in Module.throwing) so that calls to the others need no
+    exception check. Conservative: a defined function may throw when it holds a throw,
+    throw_ref or rethrow, calls one that may, or makes an indirect call that may; an
+    imported function may unless it is WASI (host code); an indirect call may when any
+    function may or a table is imported (it may hold other instances' functions)."""
+    if module.throwing is not None:
+        return module.throwing
+    first = module.num_imported_funcs
+    if os.environ.get(CHECK_ALL_CALLS) == "1":  # bench/exceptions.py: the worst case
+        module.throwing = (frozenset(range(first + len(module.funcs))), True)
+        return module.throwing
+    imported = [i for i in module.imports if i.kind == ExternKind.FUNC]
+    may = {i for i, imp in enumerate(imported) if imp.module not in _HOST_MODULES}
+    callers: dict[int, list[int]] = {}
+    indirect: list[int] = []
+    wanted = frozenset((*_DIRECT, *_INDIRECT, *_RAISING))
+    for n, f in enumerate(module.funcs):
+        index = first + n
+        for ins in f.body:
+            if ins[0] in wanted:  # one set lookup per instruction: this loop sees them all
+                op = ins[0]
+                if op in _DIRECT:
+                    callers.setdefault(ins[1], []).append(index)
+                elif op in _INDIRECT:
+                    indirect.append(index)
+                else:
+                    may.add(index)
+    indirect_may = bool(may) or bool(module.imported(ExternKind.TABLE))
+    if indirect_may:
+        may.update(indirect)
+    work = list(may)
+    while work:  # everything that calls a function that may throw may throw too
+        for caller in callers.get(work.pop(), ()):
+            if caller not in may:
+                may.add(caller)
+                work.append(caller)
+    if not indirect_may and may:  # an indirect call may now reach one that throws
+        indirect_may = True
+        work = [i for i in indirect if i not in may]
+        may.update(work)
+        while work:
+            for caller in callers.get(work.pop(), ()):
+                if caller not in may:
+                    may.add(caller)
+                    work.append(caller)
+    module.throwing = (frozenset(may), indirect_may)
+    return module.throwing
+
+
 class ModuleEnv:
     """Answers "where is X" for one module; shared by every function it compiles."""
 
@@ -117,6 +199,10 @@ class ModuleEnv:
         ]
         self.table_types = module.all_tables()
         self.memory_guard = module.memory_guard
+        # Whether calls check for a pending exception (docs/abi.md "Exceptions"): only in a
+        # module that can throw or catch, so other modules pay nothing.
+        self.exceptions = uses_exceptions(module)
+        self.tag_types = module.all_tags()
 
     def mem_is64(self, mem: int) -> bool:
         """Memory `mem` takes i64 addresses (memory64)."""
@@ -165,6 +251,21 @@ class ModuleEnv:
     def type_id_slot(self, type_index: int) -> int:
         """Offset of the runtime signature id of `type_index` in vmctx->type_ids."""
         return type_index * 4
+
+    def call_may_throw(self, func_index: int) -> bool:
+        """Whether a call to this function needs the exception check (exceptions only)."""
+        return func_index in throwing_functions(self.module)[0]
+
+    def indirect_may_throw(self) -> bool:
+        return throwing_functions(self.module)[1]
+
+    def tag_slot(self, index: int) -> int:
+        """Offset of tag `index`'s wk_tag pointer in vmctx->tags."""
+        return index * 8
+
+    def tag_params(self, index: int) -> tuple[ValueType, ...]:
+        """The payload types of tag `index`."""
+        return self.module.types[self.tag_types[index]].params
 
     def global_slot(self, index: int) -> GlobalSlot:
         return self.globals[index]

@@ -43,6 +43,7 @@ _VT = _TypeMap(
         ValType.FUNCREF: "i64",
         ValType.EXTERNREF: "i64",
         ValType.V128: V128,
+        ValType.EXNREF: "i64",  # a wk_exn * (bridge/exceptions.py), as the other references
     }
 )
 _PREFIX_OF = {"i32": "%i", "i64": "%l", "float": "%f", "double": "%d", V128: "%v"}
@@ -151,6 +152,7 @@ class LLVMFunction:
         self.has_memory = self.env.has_memory
         self.unchecked_loads: dict[str, str] = {}  # load result -> its type, for drop()
         self.tail_calls = False  # some return_call* was emitted (see finish)
+        self.exn_return = False  # a call site branches to `exnret` (exceptions.py)
 
     def val(self, prefix: str) -> str:
         """A fresh SSA name; the prefix says its type (see type_of)."""
@@ -217,6 +219,9 @@ class LLVMFunction:
             out += b.lines
             if not b.lines or not b.lines[-1].startswith(_TERMINATORS):
                 out.append("unreachable")
+        if self.exn_return:
+            out.append("exnret:")
+            out.append(self._zero_return())
         for code, label in self.trap_blocks.items():
             out.append(f"{label}:")
             out.append(f"call void {trap_fn}(ptr %vm, i32 {int(code)}) #1")
@@ -662,6 +667,81 @@ class LLVMFunction:
         self.lines.append(f"{null} = icmp eq i64 {ref}, 0")
         self.trap_if(null, Trap.NULL_REFERENCE)
         return ref
+
+    # ---- exceptions (bridge/exceptions.py, docs/abi.md "Exceptions") ----------------------
+    def _zero_return(self) -> str:
+        rt = self.ret_type
+        if rt == "void":
+            return "ret void"
+        if len(self.ftype.results) == 1:
+            return f"ret {rt} {_ZERO[rt]}"
+        return f"ret {rt} zeroinitializer"
+
+    def _exn_cell(self) -> str:
+        return self._vm_field(VmctxField.EXN)
+
+    def exn_new(self, tag: int, args: Sequence[Value], types: Sequence[ValueType]) -> Value:
+        size = abi.slot_count(types) * abi.SLOT_SIZE
+        buf = "null"
+        if size:
+            self.n += 1
+            buf = f"%exnbuf{self.n}"
+            self.entry.append(f"{buf} = alloca [{size // 8} x i64], align 16")
+            for v, t, at in zip(args, types, abi.slot_offsets(types), strict=True):
+                p = self.val("%p")
+                self.lines.append(f"{p} = getelementptr inbounds i8, ptr {buf}, i64 {at}")
+                self.lines.append(f"store {_VT[t]} {v}, ptr {p}, align 8")
+        addr = self.val("%l")
+        self.lines.append(f"{addr} = ptrtoint ptr {buf} to i64")
+        return self._call_builtin(Builtin.EXN_NEW, [str(tag), str(size), addr])[0]
+
+    def exn_tag_is(self, exn: Value, tag: int) -> Value:
+        tags = self._vm_field(VmctxField.TAGS)
+        want = self._cached_load(f"tag{tag}", tags, self.env.tag_slot(tag))
+        p, have, c, r = self.val("%p"), self.val("%p"), self.val("%c"), self.val("%i")
+        self.lines.append(f"{p} = inttoptr i64 {exn} to ptr")
+        self.lines.append(f"{have} = load ptr, ptr {p}")
+        self.lines.append(f"{c} = icmp eq ptr {have}, {want}")
+        self.lines.append(f"{r} = zext i1 {c} to i32")
+        return r
+
+    def exn_payload(self, exn: Value, tag: int) -> list[Value]:
+        types = self.env.tag_params(tag)
+        base = self.val("%p")
+        self.lines.append(f"{base} = inttoptr i64 {exn} to ptr")
+        out = []
+        for t, at in zip(types, abi.slot_offsets(types), strict=True):
+            lt = _VT[t]
+            p, r = self.val("%p"), self.val(_PREFIX_OF[lt])
+            self.lines.append(
+                f"{p} = getelementptr inbounds i8, ptr {base}, i64 {abi.EXN_PAYLOAD + at}"
+            )
+            self.lines.append(f"{r} = load {lt}, ptr {p}, align 8")
+            out.append(r)
+        return out
+
+    def exn_clear(self) -> None:
+        self.lines.append(f"store i64 0, ptr {self._exn_cell()}")
+
+    def exn_propagate(self, exn: Value) -> None:
+        self.lines.append(f"store i64 {exn}, ptr {self._exn_cell()}")
+        self.lines.append(self._zero_return())
+
+    def exn_check(self, handler: Label | None) -> None:
+        assert self.cur is not None
+        pending, c, cold = self.val("%l"), self.val("%c"), self.val("%c")
+        self.lines.append(f"{pending} = load i64, ptr {self._exn_cell()}")
+        self.lines.append(f"{c} = icmp ne i64 {pending}, 0")
+        self.lines.append(f"{cold} = call i1 @llvm.expect.i1(i1 {c}, i1 false)")
+        cont = self._block()
+        if handler is not None:
+            handler.incoming.append(([pending], self.cur.name))
+            target = handler.name
+        else:
+            self.exn_return = True
+            target = "exnret"
+        self.lines.append(f"br i1 {cold}, label %{target}, label %{cont.name}")
+        self.switch_to(cont)
 
     # ---- tables and references ---------------------------------------------
     def table_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:

@@ -23,6 +23,7 @@ from .module import (
     MemoryType,
     Module,
     TableType,
+    TagType,
 )
 from .reftypes import TypeSpace, type_code
 
@@ -142,6 +143,9 @@ def _import_item(module: Module, imp: Import, symbol: str | None, adapter: str |
     elif kind == ExternKind.GLOBAL:
         assert isinstance(desc, GlobalType)
         type_ = f"{_global_type(desc)}u"
+    elif kind == ExternKind.TAG:
+        assert isinstance(desc, TagType)
+        type_ = f"{desc.type_idx}u"
     elif kind == ExternKind.TABLE:
         assert isinstance(desc, TableType)
         type_ = f"{type_code(desc.elem) | int(desc.is64) << 8}u"
@@ -266,6 +270,8 @@ def render(
     def ref(array: str, items: list[str]) -> str:
         return array if items else "0"
 
+    tag_types = [f"{t}u" for t in module.all_tags()]
+    out.append(_array("const uint32_t", "tag_types", tag_types))
     n_globals = len(module.imported(ExternKind.GLOBAL))
     n_tables = len(module.imported(ExternKind.TABLE))
     fields = [
@@ -299,6 +305,9 @@ def render(
         f".start_func = {start}",
         f".entry_func = {entry}",
         f".name = {c_string(name)}",
+        f".num_tags = {len(tag_types)}",
+        f".num_imported_tags = {len(module.imported(ExternKind.TAG))}",
+        f".tag_types = {ref('tag_types', tag_types)}",
     ]
     out.append("const wk_module wk_module_main = {\n  " + ",\n  ".join(fields) + "\n};")
     return Metadata("\n".join(out) + "\n", bytes(blob))

@@ -33,6 +33,12 @@ still reads well. The immediates per operator family are:
     table.init               ("table.init", elemidx, tableidx)
     table.copy               ("table.copy", dst_table, src_table)
     table.get/set/size/grow/fill ("table.get", tableidx)
+    throw, catch (legacy)    ("throw", tagidx)
+    rethrow, delegate        ("rethrow", depth)
+    try_table                ("try_table", FuncType, ((kind, tagidx, depth), ...)) kind is
+                             "catch" | "catch_ref" | "catch_all" | "catch_all_ref" (tagidx
+                             None for the catch_all forms)
+    try (legacy)             ("try", FuncType)
     everything else          ("i32.add",)
 """
 
@@ -54,6 +60,7 @@ class ValType(enum.IntEnum):
     V128 = 0x7B
     FUNCREF = 0x70
     EXTERNREF = 0x6F
+    EXNREF = 0x69  # exception handling (Wasm 3.0): a caught exception, see bridge/exceptions.py
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -64,6 +71,7 @@ class HeapType(enum.IntEnum):
 
     FUNC = 0x70
     EXTERN = 0x6F
+    EXN = 0x69  # exception handling: (ref null exn) is exnref
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -73,7 +81,7 @@ class HeapType(enum.IntEnum):
 class RefType:
     """A reference type of the function-references proposal: `(ref null? heap)`, where heap
     is an abstract HeapType or a type index. `(ref null func)`/`(ref null extern)` are spelled
-    ValType.FUNCREF/EXTERNREF instead (reftypes.normalize), as in 2.0 modules."""
+    ValType.FUNCREF/EXTERNREF/EXNREF instead (reftypes.normalize), as in 2.0 modules."""
 
     nullable: bool
     heap: HeapType | int
@@ -91,6 +99,7 @@ class ExternKind(enum.IntEnum):
     TABLE = 1
     MEMORY = 2
     GLOBAL = 3
+    TAG = 4  # exception handling (Wasm 3.0)
 
 
 Instr = tuple[Any, ...]  # (opname: str, *immediates)
@@ -138,13 +147,22 @@ class GlobalType:
     mutable: bool
 
 
+@dataclass(frozen=True)
+class TagType:
+    """An exception tag: the index of a function type with no results (its params are the
+    exception's payload)."""
+
+    type_idx: int
+
+
 @dataclass
 class Import:
     module: str
     name: str
     kind: ExternKind
-    # FUNC: type index (int); TABLE: TableType; MEMORY: MemoryType; GLOBAL: GlobalType
-    desc: int | TableType | MemoryType | GlobalType
+    # FUNC: type index (int); TABLE: TableType; MEMORY: MemoryType; GLOBAL: GlobalType;
+    # TAG: TagType
+    desc: int | TableType | MemoryType | GlobalType | TagType
 
 
 @dataclass
@@ -196,6 +214,9 @@ class Module:
     tables: list[TableType] = field(default_factory=list)
     memories: list[MemoryType] = field(default_factory=list)
     globals: list[Global] = field(default_factory=list)
+    tags: list[int] = field(default_factory=list)  # defined tags: their type indices
+    # Per type: (first type of its recursion group, group size); (i, 1) outside any `rec`.
+    rec_groups: list[tuple[int, int]] = field(default_factory=list)
     exports: list[Export] = field(default_factory=list)
     start: int | None = None
     elems: list[Elem] = field(default_factory=list)
@@ -208,6 +229,10 @@ class Module:
     memory_guard: int = 0
     # Not from the binary: the rules it was decoded under (features.WASM3 unless told).
     features: Features = WASM3
+    # Set by the decoder: a function body holds try_table or try (environ.uses_exceptions).
+    exception_ops: bool = False
+    # Not from the binary: environ.throwing_functions' answer, computed once per module.
+    throwing: tuple[frozenset[int], bool] | None = None
 
     def imported(self, kind: ExternKind) -> list[Import]:
         return [i for i in self.imports if i.kind == kind]
@@ -232,6 +257,17 @@ class Module:
         """Every table in the table index space, imports first."""
         imported = [i.desc for i in self.imported(ExternKind.TABLE)]
         return [d for d in imported if isinstance(d, TableType)] + list(self.tables)
+
+    def type_key(self, index: int) -> tuple[tuple[FuncType, ...], int]:
+        """What makes two types (of any modules) the same type: their recursion group's types
+        and the position in it (function types only, so no index inside them to resolve)."""
+        first, n = self.rec_groups[index] if index < len(self.rec_groups) else (index, 1)
+        return tuple(self.types[first : first + n]), index - first
+
+    def all_tags(self) -> list[int]:
+        """Type index of every tag in the tag index space (imports first)."""
+        imported = [i.desc.type_idx for i in self.imports if isinstance(i.desc, TagType)]
+        return imported + self.tags
 
     def all_globals(self) -> list[GlobalType]:
         imported = [i.desc for i in self.imported(ExternKind.GLOBAL)]

@@ -45,6 +45,8 @@ class Imm(enum.IntEnum):
     ZERO_ZERO = 17  # memory.copy: 0x00 0x00
     INDEX_INDEX = 18  # table.init (elem, table), table.copy (dst, src)
     ILLEGAL = 19  # not an opcode
+    TRY_TABLE = 20  # block type, vec(catch clause): see decode_expr._decode_try_table
+    DELEGATE = 21  # legacy `delegate`: u32 depth; closes its `try` as `end` would
 
 
 # --- single-byte opcodes with immediates or control meaning ------------------------------------
@@ -55,6 +57,13 @@ _SPECIAL: list[tuple[int, str, Imm]] = [
     (0x03, "loop", Imm.BLOCK),
     (0x04, "if", Imm.BLOCK),
     (0x05, "else", Imm.NONE),
+    # exception handling (3.0): try_table, throw, throw_ref; and the legacy try/catch/catch_all/
+    # delegate/rethrow that toolchains still emit (bridge/exceptions.py lowers both)
+    (0x06, "try", Imm.BLOCK),
+    (0x07, "catch", Imm.INDEX),
+    (0x08, "throw", Imm.INDEX),
+    (0x09, "rethrow", Imm.INDEX),
+    (0x0A, "throw_ref", Imm.NONE),
     (0x0B, "end", Imm.NONE),
     (0x0C, "br", Imm.INDEX),
     (0x0D, "br_if", Imm.INDEX),
@@ -66,9 +75,12 @@ _SPECIAL: list[tuple[int, str, Imm]] = [
     (0x13, "return_call_indirect", Imm.CALL_INDIRECT),
     (0x14, "call_ref", Imm.INDEX),  # typed function references (3.0): type index
     (0x15, "return_call_ref", Imm.INDEX),
+    (0x18, "delegate", Imm.DELEGATE),
+    (0x19, "catch_all", Imm.NONE),
     (0x1A, "drop", Imm.NONE),
     (0x1B, "select", Imm.NONE),
     (0x1C, "select", Imm.SELECT_T),
+    (0x1F, "try_table", Imm.TRY_TABLE),
     (0x20, "local.get", Imm.INDEX),
     (0x21, "local.set", Imm.INDEX),
     (0x22, "local.tee", Imm.INDEX),
@@ -97,7 +109,6 @@ _SPECIAL: list[tuple[int, str, Imm]] = [
 # A module using them is valid Wasm of a newer version, not garbage: the decoder says
 # "not supported" and names the proposal, instead of "illegal opcode".
 PROPOSAL_OPS: dict[int, str] = {
-    **dict.fromkeys((0x06, 0x07, 0x08, 0x09, 0x0A, 0x18, 0x19, 0x1F), "exception handling"),
     0xD3: "garbage collection (ref.eq)",
     0xFB: "garbage collection",
 }
@@ -266,7 +277,7 @@ for _op in range(256):
         NULLARY[_op] = (NAMES[_op],)
 
 # Reference types and value types as encoded in the binary format.
-REFTYPES: dict[int, ValType] = {0x70: FUNCREF, 0x6F: EXTERNREF}
+REFTYPES: dict[int, ValType] = {0x70: FUNCREF, 0x6F: EXTERNREF, 0x69: ValType.EXNREF}
 VALTYPES: dict[int, ValType] = {
     0x7F: I32,
     0x7E: I64,

@@ -1,7 +1,8 @@
 """Reference types of WebAssembly 3.0 without GC: decoding, subtyping, canonical spelling.
 
 The 2.0 reference types stay `ValType.FUNCREF` and `ValType.EXTERNREF` (they are
-`(ref null func)` and `(ref null extern)`); every other reference type is a `RefType`
+`(ref null func)` and `(ref null extern)`), exceptions' `exnref` is `ValType.EXNREF`
+(`(ref null exn)`); every other reference type is a `RefType`
 (module.py). `normalize` is the one place that maps between the two spellings, so
 `(ref null func)` written either way is the same Python value and plain equality keeps
 working for 2.0 modules.
@@ -21,6 +22,7 @@ from .module import FuncType, HeapType, RefType, ValType, ValueType
 _SHORTHAND: dict[ValType, RefType] = {
     ValType.FUNCREF: RefType(True, HeapType.FUNC),
     ValType.EXTERNREF: RefType(True, HeapType.EXTERN),
+    ValType.EXNREF: RefType(True, HeapType.EXN),
 }
 _BY_REF = {r: v for v, r in _SHORTHAND.items()}
 _NUMERIC = frozenset((ValType.I32, ValType.I64, ValType.F32, ValType.F64, ValType.V128))
@@ -40,7 +42,6 @@ _GC_HEAPS = {
 REF_NULL, REF = 0x63, 0x64  # value type prefixes: (ref null ht), (ref ht)
 # One-byte shorthand value types of later proposals: (ref null <heap>) of the byte's heap type.
 _LATER_HEAPS = {
-    0x69: "exn (exception handling)",
     **{k: f"{v} (garbage collection)" for k, v in _GC_HEAPS.items()},
 }
 
@@ -62,7 +63,9 @@ def shorthand(t: ValueType) -> ValType:
     funcref, an extern reference an externref (the runtime represents them alike)."""
     if not isinstance(t, RefType):
         return t
-    return ValType.EXTERNREF if t.heap == HeapType.EXTERN else ValType.FUNCREF
+    if t.heap == HeapType.EXTERN:
+        return ValType.EXTERNREF
+    return ValType.EXNREF if t.heap == HeapType.EXN else ValType.FUNCREF
 
 
 def is_ref(t: ValueType | None) -> bool:
@@ -165,7 +168,7 @@ class TypeSpace:
             return _SIG_CHARS[t]
         n = "n" if t.nullable else "N"
         if isinstance(t.heap, HeapType):
-            return f"{n}{t.heap.name.lower()[0]}"
+            return f"{n}{_HEAP_CHARS[t.heap]}"
         return f"{n}({self._spell(t.heap, seen or [])})"
 
     def signature(self, ft: FuncType) -> str:
@@ -207,7 +210,10 @@ _SIG_CHARS: dict[ValueType, str] = {
     ValType.FUNCREF: "r",
     ValType.EXTERNREF: "e",
     ValType.V128: "V",
+    ValType.EXNREF: "x",
 }
+# An abstract heap type in a typed reference's spelling ("Nf" is (ref func)).
+_HEAP_CHARS = {HeapType.FUNC: "f", HeapType.EXTERN: "e", HeapType.EXN: "x"}
 
 
 def cross_matches(sa: TypeSpace, a: ValueType, sb: TypeSpace, b: ValueType) -> bool:

@@ -10,10 +10,12 @@ reported by name (UnsupportedError), never skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .abi import Trap
 from .backend import FunctionBackend, Label, Value
 from .errors import UnsupportedError
+from .exceptions import Exceptions
 from .module import FuncType, Module
 from .opcodes_simd import RELAXED_NAMES, SIMD_SIGS
 from .relaxed_simd import expand as expand_relaxed
@@ -34,7 +36,8 @@ def numeric_arity(op: str) -> int:
 class Frame:
     """One entry of the control stack."""
 
-    kind: str  # "func" | "block" | "loop" | "if" | "else"
+    kind: str  # "func" | "block" | "loop" | "if" | "else"; exceptions.py: "try_table" | "try"
+    # | "catch" | "catch_all"
     type: FuncType
     dest: Label  # where control goes after `end`; params = the results
     height: int  # value-stack height below the block's params
@@ -42,6 +45,7 @@ class Frame:
     else_label: Label | None = None  # if: entered when the condition is 0
     else_args: list[Value] = field(default_factory=list)  # if: params for the else arm
     dest_used: bool = False  # something branches or falls through to dest
+    eh: Any = None  # try_table / legacy try: exceptions.TryState
 
 
 class FunctionTranslator:
@@ -54,6 +58,8 @@ class FunctionTranslator:
         self.frames: list[Frame] = []
         self.reachable = True
         self.dead_depth = 0  # blocks opened inside unreachable code
+        # Exception handling, only in a module that can see exceptions (environ.uses_exceptions)
+        self.exc: Exceptions | None = Exceptions(self) if backend.env.exceptions else None
 
     # ---- driver -------------------------------------------------------------
     def translate(self, func_index: int) -> None:
@@ -63,7 +69,7 @@ class FunctionTranslator:
         be = self.be
         be.begin(func_index, ftype, func.locals)
         self.frames.append(Frame("func", ftype, be.new_label(ftype.results), 0))
-        handlers = self._handlers()
+        handlers = self._handlers_cache = self._handlers()
         for pc, instr in enumerate(func.body):
             op = instr[0]
             if not self.reachable:
@@ -96,15 +102,19 @@ class FunctionTranslator:
     def _skip(self, instr: tuple) -> None:
         """Unreachable code: track nesting only, until the block's else/end."""
         op = instr[0]
-        if op in ("block", "loop", "if"):
+        if op in ("block", "loop", "if", "try_table", "try"):
             self.dead_depth += 1
-        elif op == "end":
+        elif op == "end" or op == "delegate":
             if self.dead_depth:
                 self.dead_depth -= 1
-            else:
+            elif op == "end":
                 self._end(instr)
+            else:
+                self._handlers_cache["delegate"](instr)
         elif op == "else" and not self.dead_depth:
             self._else(instr)
+        elif (op == "catch" or op == "catch_all") and not self.dead_depth:
+            self._handlers_cache[op](instr)
 
     def _handlers(self) -> dict:
         h = {
@@ -149,6 +159,20 @@ class FunctionTranslator:
             h[op] = self._table_op
         for op in SIMD_SIGS:
             h[op] = self._simd
+        if self.exc is not None:
+            x = self.exc
+            h.update(
+                {
+                    "throw": x.throw,
+                    "throw_ref": x.throw_ref,
+                    "try_table": x.try_table,
+                    "try": x.try_,
+                    "catch": x.catch,
+                    "catch_all": x.catch,
+                    "delegate": x.delegate,
+                    "rethrow": x.rethrow,
+                }
+            )
         h["ref.null"] = self._ref_null
         h["ref.is_null"] = self._ref_is_null
         h["ref.func"] = self._ref_func
@@ -247,6 +271,9 @@ class FunctionTranslator:
         if self.reachable:
             be.jump(frame.dest, self._top(results))
             frame.dest_used = True
+        if frame.eh is not None:  # dispatch code of a try_table / try (exceptions.py)
+            assert self.exc is not None
+            self.exc.end(frame)
         if frame.kind == "if":  # no else arm: the params flow through
             be.switch_to(frame.else_label)
             be.jump(frame.dest, frame.else_args)
@@ -391,12 +418,16 @@ class FunctionTranslator:
         ftype = self.module.func_type(instr[1])
         args = self._pop(len(ftype.params))
         self.stack.extend(self.be.call(instr[1], args))
+        if self.exc is not None and self.be.env.call_may_throw(instr[1]):
+            self.exc.after_call()
 
     def _call_indirect(self, instr: tuple) -> None:
         ftype = self.module.types[instr[1]]
         callee = self.stack.pop()
         args = self._pop(len(ftype.params))
         self.stack.extend(self.be.call_indirect(instr[1], instr[2], callee, args))
+        if self.exc is not None and self.be.env.indirect_may_throw():
+            self.exc.after_call()
 
     # ---- tail calls and typed function references (3.0) ----------------------
     def _return_call(self, instr: tuple) -> None:
@@ -421,6 +452,8 @@ class FunctionTranslator:
             self.reachable = False
         else:
             self.stack.extend(self.be.call_ref(instr[1], ref, args))
+            if self.exc is not None and self.be.env.indirect_may_throw():
+                self.exc.after_call()
 
     def _ref_as_non_null(self, instr: tuple) -> None:
         self.stack.append(self.be.ref_as_non_null(self.stack.pop()))

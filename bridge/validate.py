@@ -24,6 +24,7 @@ from .module import (
     Module,
     RefType,
     TableType,
+    TagType,
     ValType,
     ValueType,
 )
@@ -71,6 +72,9 @@ def validate(module: Module) -> None:
     with _section("memory"):
         for mem in m.memories:
             _check_memory(mem)
+    with _section("tag"):
+        for tag_type in m.tags:
+            _check_tag_type(m, tag_type)
     if len(m.all_memories()) > 1 and not m.features.multi_memory:
         raise ValidationError("multiple memories", section="memory")
 
@@ -146,8 +150,17 @@ def _check_memory(mem: MemoryType) -> None:
     _check_limits(mem.limits, MAX_PAGES64 if mem.is64 else MAX_PAGES)
 
 
+def _check_tag_type(m: Module, type_idx: int) -> None:
+    if type_idx >= len(m.types):
+        raise ValidationError(f"unknown type {type_idx}")
+    if m.types[type_idx].results:
+        raise ValidationError("non-empty tag result type")
+
+
 def _check_import(m: Module, imp: Import) -> None:
     desc = imp.desc
+    if isinstance(desc, TagType):
+        _check_tag_type(m, desc.type_idx)
     if isinstance(desc, int):
         if desc >= len(m.types):
             raise ValidationError(f"unknown type {desc}")
@@ -263,6 +276,7 @@ def _check_exports(m: Module, c: ModuleCtx, nfuncs: int) -> None:
         ExternKind.TABLE: ("table", len(c.tables)),
         ExternKind.MEMORY: ("memory", c.nmems),
         ExternKind.GLOBAL: ("global", len(c.globals)),
+        ExternKind.TAG: ("tag", len(c.tags)),
     }
     for e in m.exports:
         if e.name in seen:

@@ -12,15 +12,27 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .errors import ValidationError
-from .module import Func, FuncType, Instr, Module, RefType, TableType, ValType, ValueType
+from .module import (
+    Func,
+    FuncType,
+    HeapType,
+    Instr,
+    Module,
+    RefType,
+    TableType,
+    TagType,
+    ValType,
+    ValueType,
+)
 from .opcodes import MEMOPS, SIGS
 from .opcodes_simd import SIMD_LANES, SIMD_MEMOPS, SIMD_SIGS
 from .reftypes import TypeSpace, as_ref, defaultable, is_ref, non_null, type_indices
 
 I32, I64, F32, F64 = ValType.I32, ValType.I64, ValType.F32, ValType.F64
-FUNCREF, EXTERNREF = ValType.FUNCREF, ValType.EXTERNREF
+FUNCREF, EXTERNREF, EXNREF = ValType.FUNCREF, ValType.EXTERNREF, ValType.EXNREF
 _NUMERIC = (I32, I64, F32, F64, ValType.V128)
-_REFS = (FUNCREF, EXTERNREF)
+_REFS = (FUNCREF, EXTERNREF, EXNREF)
+EXN_NON_NULL = RefType(False, HeapType.EXN)  # what catch_ref/catch_all_ref carry: (ref exn)
 
 Type = ValueType | None  # None: unknown (bottom), only in unreachable code
 
@@ -35,6 +47,8 @@ class ModuleCtx:
         self.funcs: list[FuncType | None] = []
         self.func_type_idx: list[int] = []  # ref.func's type is (ref $t)
         self.tables: list[ValueType] = []
+        # Per tag (imports first): its function type, None when the index is unknown.
+        self.tags: list[FuncType | None] = []
         for imp in m.imports:
             d = imp.desc
             if isinstance(d, int):
@@ -42,6 +56,9 @@ class ModuleCtx:
                 self.func_type_idx.append(d)
             elif isinstance(d, TableType):
                 self.tables.append(d.elem)
+            elif isinstance(d, TagType):
+                self.tags.append(m.types[d.type_idx] if d.type_idx < ntypes else None)
+        self.tags += [m.types[t] if t < ntypes else None for t in m.tags]
         self.funcs += [m.types[f.type_idx] if f.type_idx < ntypes else None for f in m.funcs]
         self.func_type_idx += [f.type_idx for f in m.funcs]
         self.space = TypeSpace(m.types)
@@ -199,6 +216,12 @@ class _State:
             raise ValidationError(f"unknown elem segment {idx}")
         return self.c.elems[idx]
 
+    def tag(self, idx: int) -> FuncType:
+        ft = self.c.tags[idx] if idx < len(self.c.tags) else None
+        if ft is None:
+            raise ValidationError(f"unknown tag {idx}")
+        return ft
+
     def functype(self, idx: int) -> FuncType:
         ft = self.c.funcs[idx] if idx < len(self.c.funcs) else None
         if ft is None:
@@ -215,6 +238,64 @@ def _block(s: _State, ins: Instr) -> None:
         s.pop(I32)
     s.pop_many(ft.params)
     s.push_ctrl(ins[0], ft)
+
+
+# --- exception handling (3.0, and the legacy try/catch/delegate/rethrow) --------------------------
+def _throw(s: _State, ins: Instr) -> None:
+    s.pop_many(s.tag(ins[1]).params)
+    s.unreachable()
+
+
+def _throw_ref(s: _State, ins: Instr) -> None:
+    s.pop(EXNREF)
+    s.unreachable()
+
+
+def _try_table(s: _State, ins: Instr) -> None:
+    """Catch clauses name labels outside the try_table: checked before its frame is pushed."""
+    ft: FuncType = ins[1]
+    for kind, tag, depth in ins[2]:
+        carried = list(s.tag(tag).params) if tag is not None else []
+        if kind.endswith("_ref"):
+            carried.append(EXN_NON_NULL)
+        labels = list(s.label(depth).labels())
+        if not s.c.space.all_match(carried, labels):
+            shown = " ".join(map(str, carried)) or "nothing"
+            raise _mismatch(f"{kind} carries [{shown}] to a label that takes {_show(labels)}")
+    s.pop_many(ft.params)
+    s.push_ctrl("try_table", ft)
+
+
+def _show(types: Sequence[ValueType]) -> str:
+    return "[" + " ".join(map(str, types)) + "]"
+
+
+def _catch(s: _State, ins: Instr) -> None:
+    """Legacy catch/catch_all: ends the try body (or the previous catch) like `else`."""
+    kind = s.ctrls[-1].kind
+    if kind not in ("try", "catch"):
+        raise ValidationError(f"{ins[0]} without a matching try")
+    f = s.pop_ctrl()
+    if ins[0] == "catch":
+        ft = s.tag(ins[1])
+        s.ctrls.append(_Frame("catch", f.params, f.results, len(s.vals)))
+        s.vals.extend(ft.params)
+    else:
+        s.ctrls.append(_Frame("catch_all", f.params, f.results, len(s.vals)))
+
+
+def _delegate(s: _State, ins: Instr) -> None:
+    if s.ctrls[-1].kind != "try":
+        raise ValidationError("delegate without a matching try")
+    f = s.pop_ctrl()
+    s.label(ins[1])  # relative to the frames outside the try
+    s.vals.extend(f.results)
+
+
+def _rethrow(s: _State, ins: Instr) -> None:
+    if s.label(ins[1]).kind not in ("catch", "catch_all"):
+        raise ValidationError(f"invalid rethrow label {ins[1]}")
+    s.unreachable()
 
 
 def _else(s: _State, ins: Instr) -> None:
@@ -552,6 +633,8 @@ _HANDLERS: dict[str, Callable[[_State, Instr], None]] = {
     "return_call": _return_call, "return_call_indirect": _call_indirect,
     "call_ref": _call_ref, "return_call_ref": _call_ref, "ref.as_non_null": _ref_as_non_null,
     "br_on_null": _br_on_null, "br_on_non_null": _br_on_non_null,
+    "throw": _throw, "throw_ref": _throw_ref, "try_table": _try_table, "try": _block,
+    "catch": _catch, "catch_all": _catch, "delegate": _delegate, "rethrow": _rethrow,
     "drop": _drop, "select": _select,
     "local.get": _local, "local.set": _local, "local.tee": _local,
     "global.get": _global, "global.set": _global,

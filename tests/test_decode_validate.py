@@ -241,11 +241,8 @@ def test_relaxed_simd_decodes_and_unassigned_simd_is_illegal() -> None:
 @pytest.mark.parametrize(
     ("text", "flag", "proposal"),
     [
-        (
-            "(module (func (try (do nop) (catch_all nop))))",
-            "--enable-exceptions",
-            "exception handling",
-        ),
+        # (exception handling, tail calls are supported now: test_exceptions.py, test_tail_calls.py)
+        ("(module (memory 1 1 shared))", "--enable-threads", "threads"),
     ],
 )
 def test_newer_proposals_are_unsupported_not_malformed(

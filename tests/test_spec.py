@@ -110,15 +110,8 @@ SPEC3_MEMORY64 = (
 ).split()
 SPEC3_EXTENDED_CONST = ["global", "data", "elem"]
 
-# Their modules that use other 3.0 features (typed function references, GC), not these.
-_TYPED_REFS = "typed function references ((ref func) tables/elements): not supported yet"
+# Their modules that use another 3.0 feature (GC), not these.
 KNOWN_FAILURES_SPEC3_MEMORY = {
-    **{
-        f"elem.json:{line}": _TYPED_REFS
-        for line in (87, 315, 448, 453, 465, 470, 482, 487, 499, 504, 539, 544, 556, 561, 573)
-    },
-    "elem.json:578": _TYPED_REFS,
-    **{f"global.json:{line}": _TYPED_REFS for line in (634, 659, 660, 661, 663, 664)},
     "table_init64.json:2457": "garbage collection (array types): not supported yet",
     "table_init64.json:2471": "garbage collection: its module (line 2457) is not supported",
 }
@@ -160,16 +153,25 @@ def test_spec3_simd_wast(backend: str) -> None:
 
 # Tail calls and typed function references (WebAssembly 3.0), and the 3.0 revisions of the
 # core scripts that use typed references (ref.func's (ref $t), typed select, typed tables,
-# import subtyping). Not here: table.wast and elem.wast (their only failures are `module
-# definition` script syntax and extended constant expressions, other features), ref_null.wast
-# (anyref, exnref: GC and exceptions).
+# import subtyping). elem.wast runs with the extended constants above; not here: ref_null.wast
+# (anyref: GC).
 SPEC3_TYPED_REFS = [
     *("return_call", "return_call_indirect", "return_call_ref", "call_ref", "ref_as_non_null"),
     *("br_on_null", "br_on_non_null", "local_init", "ref", "select", "ref_func", "ref_is_null"),
     *("table_get", "table_set", "table_fill", "table_grow", "table_size", "table_copy"),
     *("call_indirect", "func_ptrs", "local_get", "local_set", "local_tee", "br_table", "func"),
-    *("unreached-invalid", "unreached-valid", "linking", "exports", "type"),
+    *("unreached-invalid", "unreached-valid", "linking", "exports", "type", "table"),
 ]
+
+# Exception handling: the 3.0 scripts and legacy/ (try, catch, delegate, rethrow).
+EXCEPTION_SCRIPTS = ("tag", "throw", "throw_ref", "try_table")
+LEGACY_SCRIPTS = ("rethrow", "throw", "try_catch", "try_delegate")
+
+
+def _exception_scripts() -> list[Path]:
+    return [SPEC3 / f"{n}.wast" for n in EXCEPTION_SCRIPTS] + [
+        SPEC3 / "legacy" / f"{n}.wast" for n in LEGACY_SCRIPTS
+    ]
 
 
 @pytest.mark.slow
@@ -182,6 +184,18 @@ def test_spec3_tail_calls_and_typed_refs(backend: str) -> None:
         print(f"skipping: {missing} not in {SPEC3}")
         pytest.skip(f"{missing} not in {SPEC3}")
     _check_results(wast.run_scripts(scripts, backend=backend), {}, 3400)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
+def test_spec3_exceptions_wast(backend: str) -> None:
+    """The 3.0 suite's exception-handling scripts, new and legacy instructions (their tail
+    calls out of handlers and typed references included): 0 failures."""
+    scripts = _exception_scripts()
+    if not all(s.is_file() for s in scripts):
+        print(f"skipping: the exception scripts are not all in {SPEC3}")
+        pytest.skip(f"the exception scripts are not all in {SPEC3}")
+    _check_results(wast.run_scripts(scripts, backend=backend), {}, 180)
 
 
 def _check_suite(backend: str, simd: bool, least: int, arch: str = "x86_64") -> None:

@@ -17,6 +17,7 @@ from test_cli_errors import wasmkiln as _wasmkiln
 
 from wasmkiln.bridge.decode import decode
 from wasmkiln.bridge.errors import UnsupportedError, ValidationError
+from wasmkiln.bridge.module import HeapType, RefType, ValType
 from wasmkiln.bridge.validate import validate
 
 N = 10_000_000
@@ -122,9 +123,11 @@ def test_later_proposals_are_named_not_malformed() -> None:
     anyref_type = bytes.fromhex("0061736d010000000105016000016e")  # [] -> [anyref]
     with pytest.raises(UnsupportedError, match="garbage collection"):
         decode(anyref_type)
+    # exnref (exception handling, supported): the shorthand and (ref exn) fit the typed refs
     exnref_type = bytes.fromhex("0061736d0100000001050160000169")  # [] -> [exnref]
-    with pytest.raises(UnsupportedError, match="exception handling"):
-        decode(exnref_type)
+    assert decode(exnref_type).types[0].results == (ValType.EXNREF,)
+    ref_exn = bytes.fromhex("0061736d010000000106016001646900")  # [(ref exn)] -> []
+    assert decode(ref_exn).types[0].params == (RefType(False, HeapType.EXN),)
     # [(ref any)] -> []: 0x64 followed by the GC heap type `any`
     ref_any = bytes.fromhex("0061736d010000000106016001646e00")
     with pytest.raises(UnsupportedError, match="garbage collection"):

@@ -38,6 +38,8 @@ def describe_module(module: Module, target: str) -> list[str]:
         lines.append(f"memory: {'i64 ' if mem.is64 else ''}{_limits(mem.limits)} pages")
     for tab in module.tables:
         lines.append(f"table: {'i64 ' if tab.is64 else ''}{tab.elem} {_limits(tab.limits)}")
+    if module.tags:
+        lines.append(f"tags: {len(module.tags)} defined (exception handling)")
     lines.append(
         f"globals: {len(module.globals)}  data segments: {len(module.datas)} "
         f"({sum(len(d.data) for d in module.datas)} bytes)  element segments: "

@@ -477,6 +477,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=["cranelift", "llvm"],
         help="wasmkiln backend to compare with wasmtime (default cranelift)",
     )
+    p.add_argument(
+        "--exceptions",
+        action="store_true",
+        help="generate with binaryen's exception handling too (binaryen 108's -ttf then "
+        "adds tags, so every call site gets its exception check, but no throw or try)",
+    )
     p.add_argument("--out", type=Path, help="folder for mismatches (default fuzz-out/SEED)")
     p.add_argument("--no-reduce", action="store_true", help="save mismatches without reducing")
     p.add_argument(
@@ -504,6 +510,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 1 if totals.failed else 0
     out = args.out or Path("fuzz-out") / str(seed)
     _tool("wasm-opt")  # fail before printing anything else
+    if args.exceptions and "--enable-exception-handling" not in FEATURE_FLAGS:
+        FEATURE_FLAGS.append("--enable-exception-handling")  # this process's generator
     try:
         import wasmtime  # noqa: F401 - the reference engine
     except ImportError:

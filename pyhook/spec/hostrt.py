@@ -39,6 +39,7 @@ __all__ = [
     "Memory",
     "Store",
     "Table",
+    "Tag",
     "host_runtime",
 ]
 
@@ -55,6 +56,7 @@ typedef struct {
 typedef union {
   uint64_t i64; uint32_t i32; void *ref; void *cell; uint64_t v128[2]; uint8_t bytes[16];
 } wk_global;
+typedef struct { uint32_t type_id; uint32_t index; } wk_tag;
 extern const char wk_module_main[];
 """
 
@@ -142,6 +144,10 @@ class Table(_Handle):
         return int(self.ptr.size)
 
 
+class Tag(_Handle):
+    """An exception tag (`wk_tag *`); its address is its identity."""
+
+
 class Global(_Handle):
     """A global's 16-byte cell; `bits` are its value, little-endian, low bytes first."""
 
@@ -216,6 +222,9 @@ class Instance:
     def global_(self, index: int) -> Global:
         cell = self._check(self._rt.lib.wk_host_global(self.ptr, index), "global")
         return Global(self._rt, cell)
+
+    def tag(self, index: int) -> Tag:
+        return Tag(self._rt, self._check(self._rt.lib.wk_host_tag(self.ptr, index), "tag"))
 
     def _check(self, ptr: Any, what: str) -> Any:
         if ptr == self._rt.ffi.NULL:

@@ -40,6 +40,7 @@ from wasmkiln.bridge.module import (
     MemoryType,
     Module,
     TableType,
+    TagType,
     ValType,
 )
 from wasmkiln.bridge.reftypes import TypeSpace, cross_matches, is_ref, shorthand
@@ -80,8 +81,10 @@ _VALTYPES = {
     "f64": ValType.F64,
     "externref": ValType.EXTERNREF,
     "funcref": ValType.FUNCREF,
+    "exnref": ValType.EXNREF,
     "v128": ValType.V128,
 }
+_REF_TYPES = (ValType.EXTERNREF, ValType.FUNCREF, ValType.EXNREF)
 
 
 # ---- results ------------------------------------------------------------------------
@@ -252,7 +255,7 @@ def encode_value(v: dict[str, Any]) -> int:
         return int(value) & U32  # type: ignore[arg-type]
     if ty in ("i64", "f64"):
         return int(value) & U64  # type: ignore[arg-type]
-    if ty in ("externref", "funcref"):
+    if ty in ("externref", "funcref", "exnref"):
         if value == "null":
             return 0
         if ty == "externref":
@@ -294,7 +297,7 @@ def value_matches(expected: dict[str, Any], ty: ValType, raw: int) -> bool:
         return False
     raw = _slot_value(ty, raw)
     value = expected.get("value")
-    if ty in (ValType.EXTERNREF, ValType.FUNCREF):
+    if ty in _REF_TYPES:
         if value is None:  # (ref.func) / (ref.extern): any non-null reference
             return raw != 0
         if value == "null":
@@ -350,10 +353,11 @@ ExternType = FuncType | TableType | MemoryType | GlobalType
 @dataclass
 class Extern:
     kind: ExternKind
-    handle: hostrt.Func | hostrt.Table | hostrt.Memory | hostrt.Global
+    handle: hostrt.Func | hostrt.Table | hostrt.Memory | hostrt.Global | hostrt.Tag
     type: ExternType
     index: int = 0  # functions: index in the owning instance (to invoke it)
     owner: RunInstance | None = None  # the exporting instance (its types, its functions)
+    type_key: Any = None  # tags: Module.type_key of its type (recursion groups count)
 
 
 @dataclass
@@ -378,6 +382,9 @@ class RunInstance:
             return Extern(kind, inst.table(index), tables[index], 0, self)  # type: ignore[arg-type]
         if kind == ExternKind.MEMORY:
             return Extern(kind, inst.memory(index), m.all_memories()[index], 0, self)
+        if kind == ExternKind.TAG:  # its type: the tag's function type
+            t = m.all_tags()[index]
+            return Extern(kind, inst.tag(index), m.types[t], 0, self, type_key=m.type_key(t))
         return Extern(kind, inst.global_(index), m.all_globals()[index], 0, self)
 
 
@@ -409,6 +416,9 @@ def _import_matches(ext: Extern, kind: ExternKind, desc: Any, module: Module) ->
         if desc.mutable or not is_ref(desc.type):
             return same(ext.type.type, desc.type)
         return cross_matches(theirs, ext.type.type, ours, desc.type)
+    if kind == ExternKind.TAG:
+        assert isinstance(desc, TagType)
+        return ext.type_key == module.type_key(desc.type_idx)
     if kind == ExternKind.TABLE:
         assert isinstance(ext.type, TableType) and isinstance(ext.handle, hostrt.Table)
         actual = Limits(ext.handle.size, ext.type.limits.max)
@@ -482,6 +492,7 @@ class Script:
             "assert_return": self._assert_return,
             "assert_trap": self._assert_trap,
             "assert_exhaustion": self._assert_trap,
+            "assert_exception": self._assert_exception,
             "assert_invalid": self._assert_rejected,
             "assert_malformed": self._assert_rejected,
             "assert_unlinkable": self._assert_unlinkable,
@@ -633,6 +644,16 @@ class Script:
                 f"{_describe(cmd['action'])}: trapped "
                 f"{trap_message(trap)!r}, expected {cmd['text']!r}"
             )
+
+    def _assert_exception(self, cmd: dict[str, Any]) -> None:
+        """The call must end in a Wasm exception that no handler caught."""
+        trap, results, types = self._action(cmd["action"])
+        if trap == Trap.UNCAUGHT_EXCEPTION:
+            return
+        if trap:
+            raise CommandFailed(f"{_describe(cmd['action'])}: trapped {trap_message(trap)!r}")
+        got = ", ".join(show_value(t, r) for t, r in zip(types, results, strict=False))
+        raise CommandFailed(f"{_describe(cmd['action'])}: returned [{got}], expected an exception")
 
     # ---- modules that must fail ----
     def _assert_rejected(self, cmd: dict[str, Any]) -> str | None:

@@ -8,17 +8,20 @@ itself and writes what `wast2json` would: `NAME.json` (commands with the same ke
 `{"type": "v128", "lane_type", "value": [lanes]}`) next to `NAME.N.wasm`. pyhook/spec/wast.py runs
 that as any other script.
 
-- Modules: `(module ...)` is handed to wat2wasm as written; `(module binary "...")` is its
-  bytes; `(module quote "...")` stays text (module_type "text": the runner counts an
-  `assert_malformed` of it as skipped, "text format", as for wast2json scripts). A module whose
-  text wat2wasm rejects fails its command with wat2wasm's message.
+- Modules: `(module ...)` is handed to wat2wasm as written (WABT's `wat2wasm`, where installed,
+  when wasmtime's cannot read it: the legacy exception instructions, `wabt_wat2wasm`);
+  `(module binary "...")` is its bytes; `(module quote "...")` stays text (module_type "text":
+  the runner counts an `assert_malformed` of it as skipped, "text format", as for wast2json
+  scripts). A module whose text wat2wasm rejects fails its command with wat2wasm's message.
 - Numbers: integers are read here (WAT syntax: sign, `0x`, `_`); float literals (decimal, hex,
   `inf`, `nan:0x...`) are written into one throwaway module per script and read back from
   wat2wasm's encoding, so their rounding is wasmtime's parser's, exact.
 - `(either v1 v2 ...)` results (relaxed SIMD) become `{"type": "either", "values": [...]}`.
 - `(module definition ...)` becomes a `module` command with `"definition": true` (compiled,
-  not instantiated). Anything else (threads, exceptions, module instances) is written as an
-  unknown command, which the runner reports as a failure rather than skipping silently.
+  not instantiated).
+- `(assert_exception (invoke ...))` becomes {"type": "assert_exception", "action"}.
+- Anything else (threads, module instances) is written as an unknown command, which the
+  runner reports as a failure rather than skipping silently.
 """
 
 from __future__ import annotations
@@ -254,6 +257,8 @@ class _Converter:
                 "action": self.action(items[1]),
                 "expected": [self.value(v) for v in items[2:]],
             }
+        if head == "assert_exception":
+            return {"type": head, "line": line, "action": self.action(items[1])}
         if head in ("assert_trap", "assert_exhaustion") and _is(items[1], "module"):
             return {
                 "type": "assert_uninstantiable",
@@ -319,6 +324,10 @@ class _Converter:
             try:
                 data = bytes(self.wat2wasm(text))
             except Exception as e:  # noqa: BLE001 - wasmtime raises its own error types
+                legacy = None if rejected else wabt_wat2wasm(text)
+                if legacy is not None:
+                    out.update(filename=self._file("wasm", legacy), module_type="binary")
+                    return out
                 if rejected:  # a text error where a binary one was meant: like wast2json
                     out.update(
                         filename=self._file("wat", self.text[node.start : node.end].encode()),
@@ -369,7 +378,8 @@ class _Converter:
             return v
         if head == "ref.null":
             ty = args[0] if args else "func"
-            return {"type": "externref" if ty.startswith("extern") else "funcref", "value": "null"}
+            kind = {"extern": "externref", "noextern": "externref", "exn": "exnref"}
+            return {"type": kind.get(ty, "exnref" if ty == "noexn" else "funcref"), "value": "null"}
         if head == "ref.extern":
             return {"type": "externref", **({"value": args[0]} if args else {})}
         if head == "ref.func":
@@ -385,6 +395,28 @@ class _Converter:
         else:
             self.pending.append((v, key, self.floats.add(ty, literal)))
         return v
+
+
+def wabt_wat2wasm(text: str) -> bytes | None:
+    """A module text through WABT's `wat2wasm --enable-all`, or None (no WABT, or it failed).
+
+    Only for what the wasmtime package's parser does not read: the legacy exception-handling
+    instructions (try/catch/catch_all/delegate/rethrow) of spec3/legacy, which WABT 1.0.32
+    still parses. wasmtime's parser stays the first choice (it reads all of 3.0's text)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    tool = shutil.which("wat2wasm")
+    if tool is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="wasmkiln-wat-") as tmp:
+        src, dst = Path(tmp) / "m.wat", Path(tmp) / "m.wasm"
+        src.write_text(text, encoding="utf-8")
+        proc = subprocess.run(
+            [tool, "--enable-all", str(src), "-o", str(dst)], capture_output=True, check=False
+        )
+        return dst.read_bytes() if proc.returncode == 0 and dst.is_file() else None
 
 
 def _text(node: SList | Atom) -> str:

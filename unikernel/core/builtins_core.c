@@ -21,4 +21,5 @@ const wk_builtins wk_core_builtins = {
     .table_copy = wk_core_table_copy,
     .table_init = wk_core_table_init,
     .elem_drop = wk_core_elem_drop,
+    .exn_new = wk_core_exn_new,
 };

@@ -48,6 +48,7 @@ static uint64_t heap_needed(const wk_module *m) {
     n += (uint64_t)m->tables[i].min * sizeof(void *) + 16;
   n += m->num_data + m->num_elems + 32;
   n += (uint64_t)m->num_memories * (sizeof(wk_memory *) + sizeof(wk_memory)) + 32;
+  n += (uint64_t)m->num_tags * (sizeof(wk_tag *) + sizeof(wk_tag) + 16) + 16;
   return n + WK_HEAP_RESERVE;
 }
 
@@ -60,7 +61,7 @@ wk_global *wk_global_cell(struct wk_instance *inst, uint32_t index) {
 static int bind_imports(struct wk_instance *inst, void *const *supplied) {
   const wk_module *m = inst->module;
   wk_vmctx *vm = &inst->vm;
-  uint32_t f = 0, g = 0, t = 0, mi = 0;
+  uint32_t f = 0, g = 0, t = 0, mi = 0, tg = 0;
   for (uint32_t i = 0; i < m->num_imports; i++) {
     const wk_import *imp = &m->imports[i];
     void *ext = supplied ? supplied[i] : NULL;
@@ -93,6 +94,14 @@ static int bind_imports(struct wk_instance *inst, void *const *supplied) {
     case WK_EXTERN_MEMORY:
       if (!ext || mi >= m->num_memories) goto missing;
       vm->memories[mi++] = ext;
+      break;
+    case WK_EXTERN_TAG:
+      if (!ext) goto missing;
+      if (imp->type >= m->num_types || ((wk_tag *)ext)->type_id != inst->type_ids[imp->type]) {
+        wk_log("wasmkiln: import %s.%s: incompatible import type\n", imp->module, imp->name);
+        return -1;
+      }
+      vm->tags[tg++] = ext;
       break;
     default: goto missing;
     }
@@ -227,7 +236,13 @@ struct wk_instance *wk_instance_create(const wk_module *m, void *region, uint64_
   vm->memories = wk_heap_alloc(inst, (uint64_t)m->num_memories * sizeof(wk_memory *));
   inst->memories = wk_heap_alloc(
       inst, (uint64_t)(m->num_memories - m->num_imported_memories) * sizeof(wk_memory));
+  vm->tags = wk_heap_alloc(inst, (uint64_t)m->num_tags * sizeof(wk_tag *));
+  vm->exn = wk_exn_pending_cell();
   if (bind_imports(inst, imports) != 0) return NULL;
+  if (wk_tags_create(inst) != 0) {
+    wk_log("wasmkiln: malformed tag types\n");
+    return NULL;
+  }
   for (uint32_t i = m->num_imported_memories; i < m->num_memories; i++)
     vm->memories[i] = &inst->memories[i - m->num_imported_memories];
   vm->memory = m->num_memories ? vm->memories[0] : NULL;
@@ -298,6 +313,7 @@ void wk_instance_call_entry(struct wk_instance *inst, uint32_t index) {
  * trampoline of its type, which knows the Wasm calling convention (docs/abi.md). */
 static void call_entry(struct wk_instance *inst, int32_t index) {
   wk_instance_call_entry(inst, (uint32_t)index);
+  wk_exn_check_uncaught(&inst->vm); /* an exception no handler caught ends the run */
 }
 
 static void run_module(struct wk_instance *inst) {

@@ -109,6 +109,16 @@ void wk_core_table_init(wk_vmctx *vm, uint32_t t, uint32_t seg, uint64_t dst, ui
                         uint32_t n);
 void wk_core_elem_drop(wk_vmctx *vm, uint32_t seg);
 
+wk_exn *wk_core_exn_new(wk_vmctx *vm, uint32_t tag, uint32_t size, const void *payload);
+
+/* Exceptions (exceptions_core.c): the process-wide pending cell; clear it and say
+ * whether it was set; trap UNCAUGHT_EXCEPTION when it is set (an entry point's check);
+ * make the defined tags of an instance (its type ids set), -1 when that fails. */
+wk_exn **wk_exn_pending_cell(void);
+int wk_exn_take_pending(void);
+void wk_exn_check_uncaught(wk_vmctx *vm);
+int wk_tags_create(struct wk_instance *inst);
+
 extern const wk_builtins wk_core_builtins;
 
 #endif /* WK_INSTANCE_CORE_H */

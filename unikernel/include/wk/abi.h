@@ -73,6 +73,23 @@ typedef union wk_global {
   uint8_t bytes[16];
 } wk_global;
 
+/*
+ * Exception handling (docs/abi.md "Exceptions"). A tag's identity is its
+ * wk_tag's address: each instance makes one per defined tag, an imported tag
+ * is the exporter's. An exnref is a wk_exn *, or NULL.
+ */
+typedef struct wk_tag {
+  uint32_t type_id; /* runtime-wide signature id of the tag's type */
+  uint32_t index;   /* its index in the defining module, for messages */
+} wk_tag;
+
+typedef struct wk_exn {
+  const wk_tag *tag;
+  uint32_t size; /* payload bytes */
+  uint32_t pad;
+  uint64_t payload[]; /* the values, in trampoline slot layout */
+} wk_exn;
+
 /* Runtime helpers reached by generated code through vmctx->builtins. */
 typedef struct wk_builtins {
   void (*trap)(wk_vmctx *vm, uint32_t code); /* never returns */
@@ -92,6 +109,7 @@ typedef struct wk_builtins {
   void (*table_init)(wk_vmctx *vm, uint32_t table, uint32_t seg, uint64_t dst, uint32_t src,
                      uint32_t n);
   void (*elem_drop)(wk_vmctx *vm, uint32_t seg);
+  wk_exn *(*exn_new)(wk_vmctx *vm, uint32_t tag, uint32_t size, const void *payload);
 } wk_builtins;
 
 /* Per-instance context; generated code receives it as its first argument. */
@@ -105,6 +123,8 @@ struct wk_vmctx {
   const wk_builtins *builtins; /* IN */
   struct wk_instance *instance; /* opaque to generated code */
   wk_memory **memories;         /* IN: one pointer per memory index, imports first */
+  wk_tag **tags;                /* IN: one pointer per tag index, imports first */
+  wk_exn **exn;                 /* IN: the process-wide pending-exception cell (IN/OUT) */
 };
 
 _Static_assert(offsetof(wk_vmctx, memory) == WK_VMCTX_MEMORY, "vmctx layout");
@@ -116,7 +136,13 @@ _Static_assert(offsetof(wk_vmctx, stack_limit) == WK_VMCTX_STACK_LIMIT, "vmctx l
 _Static_assert(offsetof(wk_vmctx, builtins) == WK_VMCTX_BUILTINS, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, instance) == WK_VMCTX_INSTANCE, "vmctx layout");
 _Static_assert(offsetof(wk_vmctx, memories) == WK_VMCTX_MEMORIES, "vmctx layout");
+_Static_assert(offsetof(wk_vmctx, tags) == WK_VMCTX_TAGS, "vmctx layout");
+_Static_assert(offsetof(wk_vmctx, exn) == WK_VMCTX_EXN, "vmctx layout");
 _Static_assert(sizeof(wk_vmctx) == WK_VMCTX_SIZE, "vmctx layout");
+_Static_assert(offsetof(wk_exn, tag) == WK_EXN_TAG, "exception layout");
+_Static_assert(offsetof(wk_exn, size) == WK_EXN_SIZE, "exception layout");
+_Static_assert(offsetof(wk_exn, payload) == WK_EXN_PAYLOAD, "exception layout");
+_Static_assert(sizeof(wk_tag) == WK_TAG_STRUCT_SIZE, "tag layout");
 _Static_assert(offsetof(wk_memory, base) == WK_MEMORY_BASE, "memory layout");
 _Static_assert(offsetof(wk_memory, size) == WK_MEMORY_SIZE, "memory layout");
 _Static_assert(sizeof(wk_memory) == WK_MEMORY_STRUCT_SIZE, "memory layout");
@@ -131,11 +157,19 @@ _Static_assert(offsetof(wk_table, size) == WK_TABLE_LEN, "table layout");
 _Static_assert(sizeof(wk_global) == WK_GLOBAL_SIZE, "global layout");
 _Static_assert(offsetof(wk_builtins, elem_drop) == WK_BUILTIN_ELEM_DROP * sizeof(void *),
                "builtins layout");
+_Static_assert(offsetof(wk_builtins, exn_new) == WK_BUILTIN_EXN_NEW * sizeof(void *),
+               "builtins layout");
 _Static_assert(sizeof(wk_builtins) == WK_BUILTIN_COUNT * sizeof(void *), "builtins layout");
 
 /* ---- The module descriptor: emitted by bridge as C (the "metadata object"). ---- */
 
-enum { WK_EXTERN_FUNC = 0, WK_EXTERN_TABLE = 1, WK_EXTERN_MEMORY = 2, WK_EXTERN_GLOBAL = 3 };
+enum {
+  WK_EXTERN_FUNC = 0,
+  WK_EXTERN_TABLE = 1,
+  WK_EXTERN_MEMORY = 2,
+  WK_EXTERN_GLOBAL = 3,
+  WK_EXTERN_TAG = 4
+};
 
 /* A constant expression (global initialisers, segment offsets, element items). One
  * instruction is one wk_const; an extended constant expression (WebAssembly 3.0: i32/i64
@@ -166,7 +200,7 @@ typedef struct wk_import {
   const char *module;
   const char *name;
   uint32_t kind;     /* WK_EXTERN_* */
-  uint32_t type;     /* func: type index; global: valtype | mutable << 8; table: elem type |
+  uint32_t type;     /* func, tag: type index; global: valtype | mutable << 8; table: elem type |
                        table64 << 8; memory: memory64 << 8 */
   uint64_t min, max; /* table/memory limits (max UINT64_MAX when absent) */
   void *code;        /* func: host code bound at link time, or NULL (supplied at instantiation) */
@@ -227,7 +261,8 @@ typedef void (*wk_trampoline)(wk_vmctx *vm, void *code, uint64_t *args_results);
 typedef struct wk_module {
   uint32_t abi_version; /* must equal WK_ABI_VERSION */
   uint32_t num_types;
-  const char *const *type_sigs; /* "params:results" in i/I/f/F/V (v128)/r (funcref)/e (externref) */
+  const char *const
+      *type_sigs; /* "params:results" in i/I/f/F/V (v128)/r (funcref)/e (externref)/x (exnref) */
   const wk_trampoline *trampolines; /* per type index; NULL entries where not emitted */
   uint32_t num_imports;
   const wk_import *imports;
@@ -255,6 +290,9 @@ typedef struct wk_module {
   int32_t start_func; /* the start section's function, -1 if none */
   int32_t entry_func; /* the `_start` export, -1 if none */
   const char *name;   /* module name, for messages */
+  uint32_t num_tags;  /* imports + defined (exception handling) */
+  uint32_t num_imported_tags;
+  const uint32_t *tag_types; /* type index of every tag, imports first */
 } wk_module;
 
 /* The one module an image carries; defined by the generated metadata object. */

@@ -14,7 +14,9 @@
 #define WK_VMCTX_BUILTINS 48
 #define WK_VMCTX_INSTANCE 56
 #define WK_VMCTX_MEMORIES 64
-#define WK_VMCTX_SIZE 72
+#define WK_VMCTX_TAGS 72
+#define WK_VMCTX_EXN 80
+#define WK_VMCTX_SIZE 88
 #define WK_BUILTIN_TRAP 0
 #define WK_BUILTIN_MEMORY_GROW 1
 #define WK_BUILTIN_MEMORY_FILL 2
@@ -26,7 +28,8 @@
 #define WK_BUILTIN_TABLE_COPY 8
 #define WK_BUILTIN_TABLE_INIT 9
 #define WK_BUILTIN_ELEM_DROP 10
-#define WK_BUILTIN_COUNT 11
+#define WK_BUILTIN_EXN_NEW 11
+#define WK_BUILTIN_COUNT 12
 #define WK_MEMORY_BASE 0
 #define WK_MEMORY_SIZE 8
 #define WK_MEMORY_STRUCT_SIZE 24
@@ -40,6 +43,10 @@
 #define WK_TABLE_LEN 8
 #define WK_GLOBAL_SIZE 16
 #define WK_CONST_STACK 16
+#define WK_EXN_TAG 0
+#define WK_EXN_SIZE 8
+#define WK_EXN_PAYLOAD 16
+#define WK_TAG_STRUCT_SIZE 8
 #define WK_TRAP_UNREACHABLE 1
 #define WK_TRAP_INT_DIV_ZERO 2
 #define WK_TRAP_INT_OVERFLOW 3
@@ -52,7 +59,10 @@
 #define WK_TRAP_UNKNOWN_IMPORT 10
 #define WK_TRAP_NULL_REFERENCE 11
 #define WK_TRAP_NULL_FUNC_REF 12
-#define WK_TRAP_COUNT 13
+#define WK_TRAP_NULL_EXNREF 13
+#define WK_TRAP_UNCAUGHT_EXCEPTION 14
+#define WK_TRAP_EXN_OUT_OF_MEMORY 15
+#define WK_TRAP_COUNT 16
 #define WK_TRAP_MESSAGES { \
     "no trap", \
     "wasm `unreachable` instruction executed", \
@@ -67,5 +77,8 @@
     "called an import that was not provided", \
     "null reference", \
     "null function reference", \
+    "null exception reference", \
+    "uncaught wasm exception", \
+    "out of memory allocating a wasm exception", \
 }
 #endif

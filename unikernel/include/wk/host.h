@@ -11,7 +11,8 @@
  *
  * Error contract: calls that create something return NULL when they cannot,
  * with the reason in wk_host_last_error(); calls that run guest code return
- * 0 when it finished, a WK_TRAP_* code (wk/abi_layout.h) when it trapped, or
+ * 0 when it finished, a WK_TRAP_* code (wk/abi_layout.h) when it trapped
+ * (WK_TRAP_UNCAUGHT_EXCEPTION: a Wasm exception no handler caught), or
  * one of the WK_HOST_* codes below. Nothing here prints or exits.
  *
  *   wk_host_instance *h = wk_host_instantiate(m, imports);
@@ -55,8 +56,8 @@ typedef struct wk_host_instance wk_host_instance;
  * Create an instance of `m` in its own mapping (runtime heap + each defined
  * memory's maximum, a memory64's capped at WK_HOST_MEMORY64_PAGES, MAP_NORESERVE). `imports` has
  * one entry per import of `m`, in order, as wk_instance_create (wk/core.h) takes them: a wk_funcref
- * *, wk_table *, wk_memory * or wk_global * (the exporter's cell). Segments and the start function
- * have not run yet: see wk_host_initialize.
+ * *, wk_table *, wk_memory *, wk_global * (the exporter's cell) or wk_tag *. Segments and the start
+ * function have not run yet: see wk_host_initialize.
  */
 wk_host_instance *wk_host_instantiate(const wk_module *m, void *const *imports);
 
@@ -80,6 +81,7 @@ wk_funcref *wk_host_func(wk_host_instance *h, uint32_t index);
 wk_memory *wk_host_memory(wk_host_instance *h, uint32_t index); /* defined or imported */
 wk_table *wk_host_table(wk_host_instance *h, uint32_t index);
 wk_global *wk_host_global(wk_host_instance *h, uint32_t index); /* the value's cell */
+wk_tag *wk_host_tag(wk_host_instance *h, uint32_t index);       /* exception handling */
 
 /* ---- Host-made externs (the spec's `spectest` module) ----------------------- */
 

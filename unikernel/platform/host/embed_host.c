@@ -75,9 +75,11 @@ static __attribute__((noinline)) uint32_t run_guarded(void (*body)(void *), void
   guard.trap = 0;
   guard.exited = 0;
   set_stack_limits();
+  wk_exn_take_pending(); /* a trap may have left one behind */
   if (__builtin_setjmp(guard.unwind)) return guard.trap ? guard.trap : WK_HOST_EXITED;
   body(arg);
-  return 0;
+  /* An exception that no handler caught reached the embedder: the results are not set. */
+  return wk_exn_take_pending() ? WK_TRAP_UNCAUGHT_EXCEPTION : 0;
 }
 
 /* ---- Instances --------------------------------------------------------------- */
@@ -93,6 +95,7 @@ static uint64_t heap_bound(const wk_module *m) {
   for (uint32_t i = 0; i < m->num_tables - m->num_imported_tables; i++)
     n += (uint64_t)m->tables[i].min * sizeof(void *) + 16;
   n += (uint64_t)m->num_data + m->num_elems;
+  n += (uint64_t)m->num_tags * (sizeof(wk_tag *) + sizeof(wk_tag) + 32);
   return align_up(n, WK_PAGE_SIZE);
 }
 
@@ -184,6 +187,10 @@ wk_memory *wk_host_memory(wk_host_instance *h, uint32_t index) {
 
 wk_table *wk_host_table(wk_host_instance *h, uint32_t index) {
   return index < h->inst->module->num_tables ? h->inst->vm.tables[index] : NULL;
+}
+
+wk_tag *wk_host_tag(wk_host_instance *h, uint32_t index) {
+  return index < h->inst->module->num_tags ? h->inst->vm.tags[index] : NULL;
 }
 
 wk_global *wk_host_global(wk_host_instance *h, uint32_t index) {

@@ -1,0 +1,184 @@
+"""Exception handling in the operator walker: try_table, throw, throw_ref, and the legacy
+try/catch/catch_all/delegate/rethrow, lowered to explicit checks (docs/abi.md "Exceptions").
+
+Why explicit checks: cranelift-py has no `try_call` and no unwind tables, and the runtime
+has no unwinder; a design both backends and every target share is plain control flow.
+
+* An exception is a `wk_exn` the runtime allocates (Builtin.EXN_NEW); an exnref points at it.
+* Raising it inside a try_table/try of the same function is a jump to that block's
+  *dispatch* label (one exnref parameter). Outside any handler the function stores it in the
+  process-wide pending cell (`*vmctx->exn`) and returns zeros.
+* After every call (only in a module that can see exceptions: environ.uses_exceptions) the
+  caller tests the pending cell; when set, it clears it and jumps to the innermost dispatch,
+  or returns at once, leaving it set, when no handler is in scope.
+* A dispatch block tests the clauses in order (tag identity is the wk_tag's address) and
+  branches to the clause's label with the payload, the exnref, both or nothing; no match
+  raises again, one level out. The runtime's entry points turn a pending exception at the top
+  into the UNCAUGHT_EXCEPTION trap.
+
+The walker (translate.py) owns the frames; this module adds the exception frames' state
+(`TryState` in Frame.eh) and the operators, and asks the backend only for small primitives
+(exn_new, exn_tag_is, exn_payload, exn_propagate, exn_check; backend.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .abi import Trap
+from .backend import Label, Value
+from .module import FuncType, Instr, ValType
+
+if TYPE_CHECKING:
+    from .translate import Frame, FunctionTranslator
+
+EXN = (ValType.EXNREF,)
+
+
+@dataclass
+class TryState:
+    """What a try_table or legacy try frame carries besides the block's own state."""
+
+    dispatch: Label  # where a raise inside the body goes; one exnref parameter
+    clauses: tuple[tuple[str, int | None, int], ...] = ()  # try_table: (kind, tag, depth)
+    used: bool = False  # something raised into dispatch (else no dispatch code at all)
+    exn: Value | None = None  # legacy catch arms: the caught exception (for rethrow)
+    next_test: Label | None = None  # legacy: where the next catch clause's test goes
+    delegate: int | None = None  # legacy `delegate l`: the label whose handler gets it
+
+
+class Exceptions:
+    """The exception operators of one function translation."""
+
+    def __init__(self, tr: FunctionTranslator) -> None:
+        self.tr = tr
+        self.be = tr.be
+        self.tags = tr.module.all_tags()  # tag index -> type index
+
+    # ---- where an exception goes -----------------------------------------------------
+    def handler(self, depth: int = 0) -> Label | None:
+        """The dispatch label in effect inside the frame at `depth` (None: the caller's)."""
+        frames = self.tr.frames
+        for f in reversed(frames[: len(frames) - depth]):
+            st = f.eh
+            if st is not None and f.kind in ("try_table", "try"):
+                st.used = True
+                return st.dispatch
+        return None
+
+    def raise_to(self, exn: Value, handler: Label | None) -> None:
+        if handler is not None:
+            self.be.jump(handler, [exn])
+        else:
+            self.be.exn_propagate(exn)
+        self.tr.reachable = False
+
+    def after_call(self) -> None:
+        """A call returned: a pending exception goes to the innermost handler, or out."""
+        self.be.exn_check(self.handler())
+
+    # ---- operators ----------------------------------------------------------------------
+    def throw(self, instr: Instr) -> None:
+        tag = instr[1]
+        params = self.tr.module.types[self.tags[tag]].params
+        args = self.tr._pop(len(params))
+        exn = self.be.exn_new(tag, args, params)
+        self.raise_to(exn, self.handler())
+
+    def throw_ref(self, instr: Instr) -> None:
+        be = self.be
+        exn = self.tr.stack.pop()
+        null, ok = be.new_label(()), be.new_label(())
+        be.branch_if(be.ref_is_null(exn), null, [], ok)
+        be.switch_to(null)
+        be.trap(Trap.NULL_EXNREF)
+        be.switch_to(ok)
+        self.raise_to(exn, self.handler())
+
+    def try_table(self, instr: Instr) -> None:
+        self._open("try_table", instr[1], instr[2])
+
+    def try_(self, instr: Instr) -> None:
+        self._open("try", instr[1], ())
+
+    def _open(
+        self, kind: str, bt: FuncType, clauses: tuple[tuple[str, int | None, int], ...]
+    ) -> None:
+        from .translate import Frame
+
+        tr, be = self.tr, self.be
+        dest = be.new_label(bt.results)
+        frame = Frame(kind, bt, dest, len(tr.stack) - len(bt.params))
+        frame.eh = TryState(be.new_label(EXN), clauses)
+        tr.frames.append(frame)
+
+    def catch(self, instr: Instr) -> None:
+        """Legacy `catch x` / `catch_all`: ends the body (or the previous arm) like `else`."""
+        tr, be = self.tr, self.be
+        frame = tr.frames[-1]
+        st: TryState = frame.eh
+        if tr.reachable:
+            be.jump(frame.dest, tr._top(len(frame.type.results)))
+            frame.dest_used = True
+        del tr.stack[frame.height :]
+        first = frame.kind == "try"
+        frame.kind = "catch" if instr[0] == "catch" else "catch_all"
+        if first and st.used:
+            st.exn = self._enter(st)
+        elif first or st.next_test is None:  # nothing raised into the body: dead arms
+            tr.reachable = False
+            return
+        else:
+            be.switch_to(st.next_test)
+        st.next_test = None
+        if instr[0] == "catch":
+            match, st.next_test = be.new_label(()), be.new_label(())
+            be.branch_if(be.exn_tag_is(st.exn, instr[1]), match, [], st.next_test)
+            be.switch_to(match)
+            tr.stack.extend(be.exn_payload(st.exn, instr[1]))
+        tr.reachable = True
+
+    def delegate(self, instr: Instr) -> None:
+        self.tr.frames[-1].eh.delegate = instr[1]
+        self.tr._end(instr)
+
+    def rethrow(self, instr: Instr) -> None:
+        st: TryState = self.tr.frames[-1 - instr[1]].eh
+        self.raise_to(st.exn, self.handler())
+
+    # ---- the end of an exception frame (translate._end, after the frame is popped) ----------
+    def end(self, frame: Frame) -> None:
+        be = self.be
+        st: TryState = frame.eh
+        if frame.kind == "try_table" and st.used:
+            self._dispatch(self._enter(st), st.clauses)
+        elif frame.kind == "try" and st.used:  # no catch arm, or `delegate l`
+            self.raise_to(self._enter(st), self.handler(st.delegate or 0))
+        elif frame.kind == "catch" and st.next_test is not None:  # no arm matched
+            be.switch_to(st.next_test)
+            self.raise_to(st.exn, self.handler())
+
+    def _enter(self, st: TryState) -> Value:
+        """Start the dispatch block: the exception is caught here, so the pending cell (set
+        when it came from a callee) is cleared; a raise from here on sets it again."""
+        self.be.switch_to(st.dispatch)
+        self.be.exn_clear()
+        return self.be.label_params(st.dispatch)[0]
+
+    def _dispatch(self, exn: Value, clauses: tuple[tuple[str, int | None, int], ...]) -> None:
+        """try_table's clauses in order; labels are outside the (already popped) frame."""
+        tr, be = self.tr, self.be
+        for kind, tag, depth in clauses:
+            label, _ = tr._target(depth)
+            ref = [exn] if kind.endswith("_ref") else []
+            if tag is None:  # catch_all, catch_all_ref: the rest is never reached
+                be.jump(label, ref)
+                tr.reachable = False
+                return
+            match, other = be.new_label(()), be.new_label(())
+            be.branch_if(be.exn_tag_is(exn, tag), match, [], other)
+            be.switch_to(match)
+            be.jump(label, [*be.exn_payload(exn, tag), *ref])
+            be.switch_to(other)
+        self.raise_to(exn, self.handler())
