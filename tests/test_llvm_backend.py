@@ -29,6 +29,7 @@ import pytest
 from guest_programs import FIXTURE_CASES, FixtureCase, compile_fixture
 from wkcli import assert_ran, need_target, wasmkiln
 
+from wasmkiln.bridge import abi
 from wasmkiln.bridge.codegen import generate
 from wasmkiln.bridge.compile import compile_wasm
 from wasmkiln.bridge.decode import decode
@@ -329,7 +330,10 @@ class _Native:
             None, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)
         )
         self.trap_t = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
-        self.grow_t = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32)
+        # memory_grow(vm, u32 mem, u64 delta) -> u64 (ABI 4: several memories, memory64)
+        self.grow_t = ctypes.CFUNCTYPE(
+            ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64
+        )
         self.trap_cb = self.trap_t(self._on_trap)
         self.grow_cb = self.grow_t(self._on_grow)
         self.heap = ctypes.create_string_buffer(65536 * 4)
@@ -337,7 +341,7 @@ class _Native:
         self.builtins = (ctypes.c_void_p * 11)()
         self.builtins[0] = ctypes.cast(self.trap_cb, ctypes.c_void_p)
         self.builtins[1] = ctypes.cast(self.grow_cb, ctypes.c_void_p)
-        self.vmctx = (ctypes.c_uint64 * 8)()
+        self.vmctx = (ctypes.c_uint64 * (abi.VMCTX_SIZE // 8))()
         self.vmctx[0] = ctypes.addressof(self.memory)
         self.vmctx[6] = ctypes.cast(self.builtins, ctypes.c_void_p).value or 0
         self.report_fd = -1
@@ -347,10 +351,10 @@ class _Native:
         os.write(self.report_fd, f"trap {code}\n".encode())
         os._exit(0)
 
-    def _on_grow(self, vm: int, delta: int) -> int:
+    def _on_grow(self, vm: int, mem: int, delta: int) -> int:
         old = self.memory[1] // 65536
-        if old + delta > self.memory[2]:
-            return 0xFFFFFFFF
+        if mem != 0 or old + delta > self.memory[2]:
+            return 0xFFFFFFFFFFFFFFFF
         self.memory[1] = (old + delta) * 65536
         return old
 
