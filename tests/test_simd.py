@@ -207,6 +207,72 @@ _RELAXED += [
 ]
 
 
+def _words(size: int, moved: list[int]) -> list[int]:
+    """A byte mask moving whole `size`-byte lanes: result lane k is source lane moved[k]."""
+    return [size * w + b for w in moved for b in range(size)]
+
+
+def _shuffle_masks(rng: random.Random) -> list[tuple[list[int], bool]]:
+    """(mask, one operand?): one or more masks of each shape bridge/cranelift_simd.py's
+    _Shuffle lowers its own way, the masks of bench/kernels/simd, and random ones (the stack
+    slot). With one operand both are the same local, so lanes 16-31 repeat 0-15."""
+    w8, w4, w2 = (lambda m: _words(8, m)), (lambda m: _words(4, m)), (lambda m: _words(2, m))
+    masks = [
+        list(range(16)),  # identity: x, y
+        list(range(16, 32)),
+        w8([1, 0]),  # 64-bit lanes
+        w8([2, 1]),
+        w8([3, 3]),
+        w8([0, 2]),
+        w4([2, 2, 2, 2]),  # 32-bit: splat
+        w4([5, 5, 5, 5]),
+        *[w4([(r + k) % 4 for k in range(4)]) for r in (1, 2, 3)],  # rotations
+        *[w4([4 + (r + k) % 4 for k in range(4)]) for r in (1, 2, 3)],
+        w4([0, 4, 1, 5]),  # interleaves
+        w4([6, 2, 7, 3]),
+        w4([2, 2, 3, 3]),
+        w4([0, 2, 4, 6]),  # even / odd lanes
+        w4([5, 7, 1, 3]),
+        w4([1, 3, 1, 3]),
+        w4([0, 7, 4, 6]),  # lane by lane (blake3's message permutations)
+        w4([3, 4, 6, 2]),
+        w4([3, 1, 0, 2]),
+        w2([1, 0, 3, 2, 4, 5, 6, 7]),  # 16-bit lanes
+        w2([0, 8, 1, 9, 2, 10, 3, 11]),  # interleaves
+        w2([12, 4, 13, 5, 14, 6, 15, 7]),
+        [i // 2 + 16 * (i % 2) for i in range(16)],
+        [24 + i // 2 - 16 * (i % 2) for i in range(16)],
+        [8 + i // 2 for i in range(16)],
+        w2([rng.randrange(16) for _ in range(8)]),
+        [5] * 16,  # bytes: splat
+        [21] * 16,
+        [2 * i for i in range(8)] + [2 * i + 17 for i in range(8)],  # packs
+        [2 * i + 1 for i in range(8)] * 2,
+        [2 * i for i in range(8)] + [0] * 8,  # pack + something else (blur's)
+        [3, 9, 9, 3, 0, 1, 2, 3] + [2 * i + 16 for i in range(8)],
+        *[[k + i for i in range(16)] for k in (1, 3, 6, 9, 12, 15)],  # byte shifts
+        [0, 1, 0, 0, 2, 3, 0, 0, 4, 5, 0, 0, 6, 7, 0, 0],  # bench/kernels/simd's other masks
+        [0, 1, 16, 17, 18, 19, 20, 21, 0, 0, 0, 0, 0, 0, 0, 0],
+        [0, 4, 8, 12] + [0] * 12,
+        [2, 3, 4, 5, 6, 7] + [0] * 10,
+        [0] * 8 + [1] + [0] * 7,
+        [16, 1, 2, 3, 4, 5, 6, 7, 17, 9, 10, 11, 12, 13, 14, 15],
+        [8, 9, 10, 11, 12, 13, 14, 15] + [0] * 8,
+        [31 - i for i in range(16)],  # the stack slot
+        [rng.randrange(32) for _ in range(16)],
+        [rng.randrange(16) for _ in range(16)],
+        _words(4, [1, 2, 3, 0])[::-1],
+    ]
+    one = [
+        w4([1, 6, 3, 0]),
+        [(k + 5) % 32 for k in range(16)],
+        [(k + 12) % 32 for k in range(16)],
+        w4([0, 4, 1, 5]),
+        [rng.randrange(32) for _ in range(16)],
+    ]
+    return [(m, False) for m in masks] + [(m, True) for m in one]
+
+
 def _cases() -> list[tuple[str, str, str, list[tuple[int, int]]]]:
     """(export, body over locals 0 and 1, result lane type, [(a, b), ...]); an export named
     relaxed_* has its 2.0 reference body in REFERENCE, which is what wasmtime runs."""
@@ -224,20 +290,12 @@ def _cases() -> list[tuple[str, str, str, list[tuple[int, int]]]]:
             list(zip(rand, small, strict=True)) + [(rand[0], 0x0F0E0D0C0B0A09080706050403020100)],
         ),
     ]
-    patterns = [
-        list(range(16)),
-        [31 - i for i in range(16)],
-        [4, 5, 6, 7] * 4,
-        [16, 17, 18, 19, 0, 1, 2, 3, 28, 29, 30, 31, 8, 9, 10, 11],
-        [rng.randrange(32) for _ in range(16)],
-        [rng.randrange(16) for _ in range(16)],
-    ]
-    for i, p in enumerate(patterns):
+    for i, (p, one) in enumerate(_shuffle_masks(rng)):
         lanes = " ".join(map(str, p))
         cases.append(
             (
                 f"shuffle{i}",
-                f"local.get 0 local.get 1 i8x16.shuffle {lanes}",
+                f"local.get 0 local.get {0 if one else 1} i8x16.shuffle {lanes}",
                 "i8",
                 list(zip(rand, reversed(rand), strict=True)),
             )
