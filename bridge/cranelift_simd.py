@@ -565,12 +565,18 @@ class _Shuffle:
         if halves[0] is not None and halves[1] is not None:
             return fb.ins_unarrow(self.evens(*halves[0]), self.evens(*halves[1]))
         for h, half in enumerate(halves):
+            rest = lanes[8:] if h == 0 else lanes[:8]
+            if half is not None and len(set(rest)) == 1:
+                # The other half repeats one byte (blur's shuffle): a pack with that byte in
+                # every 16-bit lane.
+                byte = fb.ins_uextend(I16, self.lane(I8X16, 16, rest[0]))
+                packs = [self.evens(*half), fb.ins_splat(I16X8, byte)]
+                return fb.ins_unarrow(*(packs if h == 0 else packs[::-1]))
             if half is not None:
                 # One half is a pack; the other, lowered on its own (its eight lanes twice),
                 # is moved in as a 64-bit lane.
                 evens = self.evens(*half)
                 packed = s.cast(fb.ins_unarrow(evens, evens), F64X2)
-                rest = lanes[8:] if h == 0 else lanes[:8]
                 other = fb.ins_extractlane(s.cast(self.lower(rest * 2), F64X2), 1 - h)
                 return s.out(fb.ins_insertlane(packed, other, 1 - h))
         keys = [(lanes[2 * k], lanes[2 * k + 1]) for k in range(8)]

@@ -248,7 +248,8 @@ def _shuffle_masks(rng: random.Random) -> list[tuple[list[int], bool]]:
         [21] * 16,
         [2 * i for i in range(8)] + [2 * i + 17 for i in range(8)],  # packs
         [2 * i + 1 for i in range(8)] * 2,
-        [2 * i for i in range(8)] + [0] * 8,  # pack + something else (blur's)
+        [2 * i for i in range(8)] + [0] * 8,  # pack + one byte repeated (blur's)
+        [21] * 8 + [2 * i + 1 for i in range(8)],
         [3, 9, 9, 3, 0, 1, 2, 3] + [2 * i + 16 for i in range(8)],
         *[[k + i for i in range(16)] for k in (1, 3, 6, 9, 12, 15)],  # byte shifts
         [0, 1, 0, 0, 2, 3, 0, 0, 4, 5, 0, 0, 6, 7, 0, 0],  # bench/kernels/simd's other masks
