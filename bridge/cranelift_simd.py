@@ -12,10 +12,12 @@ bit for bit. cranelift-py also offers no way to fill the function's constant poo
 `vconst` and `shuffle` (whose operands live there) cannot be used: constants are built from
 scalar `iconst`s. The SSE2 gaps, each lowered here instead:
 
-* `swizzle` (and Cranelift's shuffle) need SSSE3 `pshufb`; at SSE2 Cranelift calls a runtime
-  function `__cranelift_x86_pshufb` that no wasmkiln runtime has. Both go through a 48-byte
-  stack slot: the operands are stored, each result byte is picked with scalar byte loads
-  (a swizzle index >= 16 gives 0), and the result is loaded back (`_bytes_through_stack`).
+* `swizzle` (and Cranelift's general shuffle) need SSSE3 `pshufb`; at SSE2 Cranelift calls a
+  runtime function `__cranelift_x86_pshufb` that no wasmkiln runtime has. A swizzle goes
+  through a 48-byte stack slot: the operands are stored, each result byte is picked with
+  scalar byte loads (an index >= 16 gives 0), and the result is loaded back. A shuffle's mask
+  is known, so `_Shuffle` builds the common shapes in registers from instructions with SSE2
+  lowerings (lane moves, 64-bit shifts, unpacks, packs); only the other masks use the slot.
 * `ceil`/`floor`/`trunc`/`nearest` on vectors need SSE4.1 `roundps`; at SSE2 Cranelift calls
   libm per lane. They lower inline with the scalar backend's arithmetic (`_round`), lane-wise.
 * `i32x4.trunc_sat_f64x2_*_zero`: Cranelift has no SSE2 lowering of the f64x2 -> i64x2
