@@ -30,7 +30,7 @@ from wasmkiln.bridge.decode_expr import read_uleb
 from wasmkiln.bridge.errors import UnsupportedError
 from wasmkiln.bridge.opcodes_simd import SIMD_OPS, SimdImm
 from wasmkiln.bridge.validate import validate
-from wasmkiln.pyhook import wast
+from wasmkiln.pyhook.spec import wast
 
 wasmtime = pytest.importorskip("wasmtime", reason="the wasmtime package is the reference")
 
@@ -443,8 +443,7 @@ def test_simd_program_in_images(
 ) -> None:
     """Vector state survives everything an image does around the code: kvm boot (SSE enabled
     in CR4), WASI calls in the middle of vector work, spt's signal handlers."""
-    from test_run import _need as need_target
-    from test_run import wasmkiln
+    from wkcli import need_target, wasmkiln
 
     need_target(target)
     wasm, want = simd_program
@@ -464,8 +463,7 @@ def test_simd_program_in_aarch64_images(
 ) -> None:
     """The same program as AArch64 code (LLVM only there: the dev tier -O0 and release -O2)
     on aarch64-kvm (QEMU virt): wasmtime's output, NEON state kept across WASI calls."""
-    from test_run import _need as need_target
-    from test_run import wasmkiln
+    from wkcli import need_target, wasmkiln
 
     need_target("aarch64-kvm")
     wasm, want = simd_program
@@ -533,8 +531,7 @@ SCALAR_GUARD_EDGES = [
 def _guard_edges(
     edges: list[tuple[str, str, bool]], target: str, backend: str, tmp_path: Path
 ) -> None:
-    from test_run import _need as need_target
-    from test_run import wasmkiln
+    from wkcli import TRAP_EXIT, need_target, wasmkiln
 
     need_target(target)
     for name, body, traps in edges:
@@ -552,7 +549,7 @@ def _guard_edges(
         assert proc.returncode == 0, (name, proc.stderr)
         proc = wasmkiln("run", *(["--accel", "tcg"] if target.endswith("kvm") else []), str(image))
         if traps:
-            assert proc.returncode == 134, (name, proc.returncode, proc.stderr)
+            assert proc.returncode == TRAP_EXIT, (name, proc.returncode, proc.stderr)
             assert proc.stderr.strip() == "wasm trap: out of bounds memory access", name
         else:
             assert proc.returncode == 0, (name, proc.stderr)
