@@ -29,22 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import benchlib as bl
 import first_response
-from benchlib import (
-    CACHE,
-    BenchError,
-    Table,
-    fmt,
-    http_bench,
-    machine_facts,
-    median,
-    run_script,
-    say,
-    wasmkiln_build,
-    write_results,
-)
 
-WORK = CACHE / "kvm_first_response"
+WORK = bl.CACHE / "kvm_first_response"
 PHASES = ("qemu started", "guest serving", "first 200", "QEMU to 200")
 
 
@@ -69,7 +57,7 @@ def time_phases(start: Any, path: str) -> list[float]:
                 if first_response._answered(port, path, timeout):  # noqa: SLF001
                     break
                 if any(p.poll() is not None for p in procs) or time.perf_counter() - t0 > 60:
-                    raise BenchError(f"no answer: {log.read_text(errors='replace')[-500:]}")
+                    raise bl.BenchError(f"no answer: {log.read_text(errors='replace')[-500:]}")
                 time.sleep(0.0005)
             done = time.perf_counter()
             serving = done if serving is None else serving
@@ -90,15 +78,15 @@ def main() -> int:
     args = ap.parse_args()
     from wasmkiln.pyhook import runner
 
-    h = http_bench()
+    h = bl.http_bench()
     wasm, site = h.build_server(), h.make_site()
     image = WORK / "server.kvm"
-    wasmkiln_build(wasm, "x86_64-kvm", image, ["--dir", f"{site}::/"])
+    bl.wasmkiln_build(wasm, "x86_64-kvm", image, ["--dir", f"{site}::/"])
     images = {"this checkout": image}
     for spec in args.compare:
         label, sep, path = spec.partition("=")
         if not sep or not Path(path).is_file():
-            raise BenchError(f"--compare {spec!r}: want LABEL=IMAGE with an existing image")
+            raise bl.BenchError(f"--compare {spec!r}: want LABEL=IMAGE with an existing image")
         images[label] = Path(path)
     accel = "kvm" if runner.kvm_usable() else "tcg"
     starts = {
@@ -111,7 +99,7 @@ def main() -> int:
         for label, start in starts.items():
             samples[label].append(time_phases(start, "index.html"))
             row = ", ".join(f"{n} {v:.1f}" for n, v in zip(PHASES, samples[label][-1], strict=True))
-            say(f"rep {rep + 1}, {label}: {row}")
+            bl.say(f"rep {rep + 1}, {label}: {row}")
     load_after = os.getloadavg()
     runs: dict[str, Any] = {}
     for label, rows in samples.items():
@@ -120,12 +108,12 @@ def main() -> int:
             "image": str(images[label]),
             "image_bytes": images[label].stat().st_size,
             "samples_ms": {n: list(c) for n, c in zip(PHASES, cols, strict=True)},
-            "medians_ms": {n: median(c) for n, c in zip(PHASES, cols, strict=True)},
+            "medians_ms": {n: bl.median(c) for n, c in zip(PHASES, cols, strict=True)},
         }
-    write_results(
+    bl.write_results(
         "kvm_first_response",
         {
-            "machine": machine_facts(),
+            "machine": bl.machine_facts(),
             "accel": accel,
             "memory_mb": args.memory,
             "reps": args.reps,
@@ -134,7 +122,7 @@ def main() -> int:
             "runs": runs,
         },
     )
-    t = Table(
+    t = bl.Table(
         f"kvm image (QEMU microvm, {accel.upper()}, -m {args.memory}): ms from launch, median "
         f"(min-max) of {args.reps} launches, lower is better; load average (1 min) "
         f"{load_before[0]:.2f} before, {load_after[0]:.2f} after",
@@ -145,8 +133,8 @@ def main() -> int:
             [
                 label,
                 *(
-                    f"{fmt(r['medians_ms'][n])} ({fmt(min(r['samples_ms'][n]))}-"
-                    f"{fmt(max(r['samples_ms'][n]))})"
+                    f"{bl.fmt(r['medians_ms'][n])} ({bl.fmt(min(r['samples_ms'][n]))}-"
+                    f"{bl.fmt(max(r['samples_ms'][n]))})"
                     for n in PHASES
                 ),
             ]
@@ -156,4 +144,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    run_script(main)
+    bl.run_script(main)
