@@ -25,7 +25,11 @@
  * That runs when 64 ms, 1 s and 16 s have passed (each baseline 16 times the
  * last, well inside what the previous estimate's error can tell apart); the
  * monotonic clock is re-based at each step, so it never jumps, only its rate is
- * corrected (by about the first window's error, a fraction of a percent).
+ * corrected (by about the first window's error, a fraction of a percent). Both
+ * ends of those long measurements are read as narrow TSC brackets around the
+ * counter latch (pit_sample). Measured under TCG with the host loaded (load 23
+ * on 2 cores): the 1 ms estimate was 0.6% off, 64 ms later 2.5 ppm, after 1 s
+ * 0.3 ppm (the host's TSC is 2.6 GHz).
  */
 #include <stdbool.h>
 
@@ -83,6 +87,24 @@ static uint16_t pit_ch2_count(void) {
   return (uint16_t)(hi << 8 | lo);
 }
 
+/* Channel 2's count (*count) and the TSC when it was latched: of a few tries,
+ * the one whose [TSC before, TSC after] is narrowest (a port access may wait on
+ * the hypervisor's device lock), the middle of that. */
+static uint64_t pit_sample(uint16_t *count) {
+  uint64_t width = UINT64_MAX, at = 0;
+  for (int i = 0; i < 4; i++) {
+    uint64_t before = x86_rdtsc();
+    uint16_t c = pit_ch2_count();
+    uint64_t after = x86_rdtsc();
+    if (after - before < width) {
+      width = after - before;
+      at = before + width / 2;
+      *count = c;
+    }
+  }
+  return at;
+}
+
 /* Count TSC ticks while channel 2 counts down PIT_CALIB_TICKS from 0xffff.
  * The counter is read back (latch command) rather than watched through the
  * OUT bit in port 0x61: QEMU microvm has no port 0x61 (it belongs to the PC
@@ -106,8 +128,6 @@ static uint64_t tsc_hz_pit(void) {
   }
   t0 = x86_rdtsc();
   uint16_t start = c;
-  pit_tsc = t0;
-  pit_count = start;
   uint64_t t1 = t0;
   for (;;) {
     c = pit_ch2_count();
@@ -122,6 +142,7 @@ static uint64_t tsc_hz_pit(void) {
       return 0;
     }
   }
+  pit_tsc = pit_sample(&pit_count); /* where the refinements measure from */
   return (t1 - t0) * PIT_HZ / (uint16_t)(start - c);
 }
 
@@ -130,9 +151,9 @@ static uint64_t tsc_hz_pit(void) {
  * the counter gives the part within the last wrap and the estimate the number
  * of wraps. A result far from the estimate (a counter that stopped, a wrap
  * miscounted) is dropped and the estimate kept. */
-static uint64_t tsc_hz_refined(uint64_t now) {
-  uint16_t c = pit_ch2_count();
-  uint64_t dt = now - pit_tsc;
+static uint64_t tsc_hz_refined(void) {
+  uint16_t c;
+  uint64_t dt = pit_sample(&c) - pit_tsc;
   if (dt > UINT64_MAX / PIT_HZ) {
     return 0; /* hours without a clock read (dt * PIT_HZ would overflow): keep the estimate */
   }
@@ -260,7 +281,7 @@ static void set_hz(uint64_t hz) {
 }
 
 static void refine(uint64_t now) {
-  uint64_t hz = tsc_hz_refined(now);
+  uint64_t hz = tsc_hz_refined();
   if (hz != 0) {
     base_ns = mono_at(now); /* re-base: the clock goes on from here at the new rate */
     base_tsc = now;
