@@ -157,8 +157,8 @@ def kvm_direct_start(
 
 def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     """The rows, and the sizes of what they run (bytes)."""
-    from wasmkiln.pyhook import runner
-    from wasmkiln.pyhook.netopts import NetOptions
+    from wasmkiln.pyhook.run import runner
+    from wasmkiln.pyhook.run.netopts import NetOptions
 
     h = http_bench()
     wasm, site = h.build_server(), h.make_site()

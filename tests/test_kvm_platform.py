@@ -4,9 +4,10 @@ tests/kvm_platform/kvm_platform_test.c is a stand-in `wk_main` (no runtime core)
 arguments, environment, clocks, entropy and memory region, and can wait, idle or crash on
 request. It is built by the project's own CMake (`-DWK_BUILD_TESTS=ON`, target
 `wk-kvm-platform-test`: the platform's objects plus the test program, compiled with the kernel
-flags), linked by `pyhook.image.link_image` with platform/kvm/target.json's flags as images are,
-and booted with `pyhook.runner.qemu_command`, the runner's own QEMU command line. Command lines
-the runner would never write (bad escapes, unknown tokens) replace its `-append` value.
+flags), linked by `pyhook.image.image.link_image` with platform/kvm/target.json's flags as
+images are, and booted with `pyhook.run.runner.qemu_command`, the runner's own QEMU command
+line. Command lines the runner would never write (bad escapes, unknown tokens) replace its
+`-append` value.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from wasmkiln.pyhook.image import link_image
-from wasmkiln.pyhook.runner import QEMU, RunOptions, qemu_command
+from wasmkiln.pyhook.image.image import link_image
+from wasmkiln.pyhook.run.runner import QEMU, RunOptions, qemu_command
 
 ROOT = Path(__file__).resolve().parent.parent
 KVM_DIR = ROOT / "unikernel" / "platform" / "kvm"

@@ -30,7 +30,7 @@ from wasmkiln.bridge.decode_expr import read_uleb
 from wasmkiln.bridge.errors import UnsupportedError
 from wasmkiln.bridge.opcodes_simd import SIMD_OPS, SimdImm
 from wasmkiln.bridge.validate import validate
-from wasmkiln.pyhook import wast
+from wasmkiln.pyhook.spec import wast
 
 wasmtime = pytest.importorskip("wasmtime", reason="the wasmtime package is the reference")
 
@@ -384,8 +384,7 @@ def test_simd_program_in_images(
 ) -> None:
     """Vector state survives everything an image does around the code: kvm boot (SSE enabled
     in CR4), WASI calls in the middle of vector work, spt's signal handlers."""
-    from test_run import _need as need_target
-    from test_run import wasmkiln
+    from wkcli import need_target, wasmkiln
 
     need_target(target)
     wasm, want = simd_program
@@ -405,8 +404,7 @@ def test_simd_program_in_aarch64_images(
 ) -> None:
     """The same program as AArch64 code (LLVM only there: the dev tier -O0 and release -O2)
     on aarch64-kvm (QEMU virt): wasmtime's output, NEON state kept across WASI calls."""
-    from test_run import _need as need_target
-    from test_run import wasmkiln
+    from wkcli import need_target, wasmkiln
 
     need_target("aarch64-kvm")
     wasm, want = simd_program
@@ -446,8 +444,7 @@ def test_v128_accesses_at_the_guard_region(target: str, backend: str, tmp_path: 
     """Images use guard-region memory (no bounds checks below the guard size): a v128 access
     past the end must still trap, a dropped one included (LLVM would delete an unused load,
     so it is kept alive; a vector in that keep-alive asm once stopped the build)."""
-    from test_run import _need as need_target
-    from test_run import wasmkiln
+    from wkcli import need_target, wasmkiln
 
     need_target(target)
     for name, body, traps in V128_GUARD_EDGES:

@@ -101,23 +101,42 @@ static const char *parse_token(const char *t, size_t len) {
   return NULL;
 }
 
-const char *kvm_net_parse(const char *raw) {
+/* One of the image's recorded tokens (kvm.h wk_image_net_tokens): only its
+ * net.listen= and net.publish= settings count. */
+static const char *image_token(const char *t, size_t len) {
+  if (!wk_netcfg_prefix(t, len, "net.listen=") && !wk_netcfg_prefix(t, len, "net.publish=")) {
+    return NULL;
+  }
+  bool taken;
+  return wk_netcfg_token(&cfg.net, t, len, &taken);
+}
+
+/* Call take on each space-separated token of s; the first error stops. */
+static const char *each_token(const char *s, const char *(*take)(const char *, size_t)) {
   size_t i = 0;
-  while (raw[i] != '\0') {
-    if (raw[i] == ' ') {
+  while (s[i] != '\0') {
+    if (s[i] == ' ') {
       i++;
       continue;
     }
     size_t start = i;
-    while (raw[i] != '\0' && raw[i] != ' ') {
+    while (s[i] != '\0' && s[i] != ' ') {
       i++;
     }
-    const char *err = parse_token(raw + start, i - start);
+    const char *err = take(s + start, i - start);
     if (err != NULL) {
       return err;
     }
   }
-  return wk_netcfg_check(&cfg.net);
+  return NULL;
+}
+
+const char *kvm_net_parse(const char *raw) {
+  const char *err = each_token(raw, parse_token);
+  if (err == NULL && cfg.net.nlisten == 0 && wk_image_net_tokens) {
+    err = each_token(wk_image_net_tokens, image_token);
+  }
+  return err != NULL ? err : wk_netcfg_check(&cfg.net);
 }
 
 /* ---- the device --------------------------------------------------------------- */

@@ -5,7 +5,7 @@ accesses, relaxed SIMD, ...), while the `wasmtime` package's `wat2wasm` parses e
 text. A script is S-expressions around those modules, so this module reads the S-expressions
 itself and writes what `wast2json` would: `NAME.json` (commands with the same keys: `module`,
 `register`, `action`, `assert_*`, values as `{"type", "value"}` or, for v128,
-`{"type": "v128", "lane_type", "value": [lanes]}`) next to `NAME.N.wasm`. pyhook/wast.py runs
+`{"type": "v128", "lane_type", "value": [lanes]}`) next to `NAME.N.wasm`. pyhook/spec/wast.py runs
 that as any other script.
 
 - Modules: `(module ...)` is handed to wat2wasm as written; `(module binary "...")` is its

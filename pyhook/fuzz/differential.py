@@ -2,7 +2,7 @@
 
 Differential mode: every module is made by binaryen (`wasm-opt -ttf`) from seeded random bytes
 with only the features wasmkiln compiles, checked by wasmtime's validator, then run twice: in the
-`wasmtime` package (the reference) and in wasmkiln's in-process runtime (pyhook/hostrt.py, the
+`wasmtime` package (the reference) and in wasmkiln's in-process runtime (pyhook/spec/hostrt.py, the
 spec runner's), compiled by the chosen backend. Both runs make the same calls (`plan`): for two
 rounds, every exported function with deterministic arguments, each preceded by binaryen's
 `hangLimitInitializer` (binaryen's fuzz modules count loop iterations and calls down from a
@@ -18,8 +18,8 @@ exhausts the fuel (or wasmtime's stack) ends the comparison of that module at th
 two engines' limits differ.
 
 A module that does not match is saved under the run's folder with a reduced reproducer
-(`wasm-reduce`, driven by `python -m wasmkiln.pyhook.fuzz --check`, whose exit code says whether
-the mismatch persists). The last line printed is `N passed, N failed`.
+(`wasm-reduce`, driven by `python -m wasmkiln.pyhook.fuzz.differential --check`, whose exit
+code says whether the mismatch persists). The last line printed is `N passed, N failed`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fuzz_engines import (
+from .engines import (
     HANG_EXPORT,
     Call,
     FuzzError,
@@ -294,7 +294,7 @@ def reduce_module(wasm: bytes, folder: Path, backend: str, seed: str, budget: fl
     orig, test, work = folder / "module.wasm", folder / "test.wasm", folder / "reduced.wasm"
     orig.write_bytes(wasm)
     check = (
-        f"{sys.executable} -m wasmkiln.pyhook.fuzz --check {test} --backend {backend} "
+        f"{sys.executable} -m wasmkiln.pyhook.fuzz.differential --check {test} --backend {backend} "
         f"--plan-seed {seed}"
     )
     try:
@@ -414,8 +414,8 @@ def _check_main(path: Path, backend: str, plan_seed: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m wasmkiln.pyhook.fuzz`: the same flags as `wasmkiln fuzz`, plus --check."""
-    p = argparse.ArgumentParser(prog="python -m wasmkiln.pyhook.fuzz")
+    """`python -m wasmkiln.pyhook.fuzz.differential`: `wasmkiln fuzz`'s flags, plus --check."""
+    p = argparse.ArgumentParser(prog="python -m wasmkiln.pyhook.fuzz.differential")
     add_arguments(p)
     p.add_argument("--check", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--plan-seed", default="0", help=argparse.SUPPRESS)
@@ -451,7 +451,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     if args.garbage is not None:
-        from .fuzz_garbage import run_garbage
+        from .garbage import run_garbage
 
         print(f"seed {seed}, backend {args.backend}, {args.garbage} garbage inputs", flush=True)
         totals = run_garbage(

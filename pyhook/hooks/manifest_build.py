@@ -23,12 +23,12 @@ from pathlib import Path
 
 from wasmkiln.bridge.errors import WasmError
 
-from .buildplan import BuildPlan
-from .image import ImageError
+from ..image.buildplan import BuildPlan
+from ..image.image import ImageError
+from ..image.pack import PackError, fingerprint
+from ..image.profiles import Profile, ProfileError
+from ..image.targets import TargetError, get_target
 from .manifest import ImageSpec, Manifest, ManifestError
-from .pack import PackError, fingerprint
-from .profiles import Profile, ProfileError
-from .targets import TargetError, get_target
 
 __all__ = ["BuildError", "BuiltImage", "build_manifest"]
 
@@ -236,6 +236,7 @@ def build_manifest(
             if old == stamp:
                 log(f"fresh {out}")
                 built.append(BuiltImage(spec.name, triple, prof.name, out, False, spec))
+                _oci(spec, triple, out, stamp, log, plan, wasm)
                 continue
             stamp_file.unlink(missing_ok=True)  # a failed build must not look fresh later
             try:
@@ -246,4 +247,50 @@ def build_manifest(
             stamp_file.write_text(json.dumps(stamp, indent=1) + "\n")
             log(f"built {out} ({result.size} bytes, {prof.describe()})")
             built.append(BuiltImage(spec.name, triple, prof.name, out, True, spec))
+            _oci(spec, triple, out, stamp, log, plan, wasm)
     return built
+
+
+def _oci(
+    spec: ImageSpec,
+    triple: str,
+    image: Path,
+    stamp: dict,
+    log: Callable[[str], None],
+    plan: BuildPlan,
+    wasm: bytes,
+) -> None:
+    """The image's `oci` key: its x86_64-kvm build as an OCI layout NAME.oci/ and archive
+    NAME.oci.tar next to it (docs/kubernetes.md), rewritten when the image or the options
+    changed (a stamp, as for the image). urunc's mewz form passes no arguments, so the image's
+    `args` and `env` (elsewhere the packaged entry points' defaults) are baked into the OCI
+    image's kernel: then it is linked again, with them."""
+    if spec.oci is None or triple != "x86_64-kvm":
+        return
+    import tempfile
+    from dataclasses import asdict, replace
+
+    from ..image.oci import describe, pack_image
+
+    layout = image.parent / f"{spec.name}.oci"
+    stamp_file = image.parent / ".fingerprint" / f"{spec.name}.oci.json"
+    want = {"image": stamp, "oci": asdict(spec.oci)}
+    if (layout / "index.json").is_file() and layout.with_name(f"{layout.name}.tar").is_file():
+        try:
+            if json.loads(stamp_file.read_text()) == want:
+                log(f"fresh {layout}")
+                return
+        except (OSError, json.JSONDecodeError):
+            pass
+    stamp_file.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wasmkiln-oci-") as tmp:
+        kernel = image
+        if spec.args or spec.env:
+            baked = replace(plan, args=spec.args, env=tuple(f"{k}={v}" for k, v in spec.env))
+            kernel = Path(tmp) / image.name
+            baked.build(wasm, kernel, spec.name)
+        packed = pack_image(
+            kernel, spec.name, spec.oci, layout, publish=spec.publish, listen=spec.listen
+        )
+    stamp_file.write_text(json.dumps(want, indent=1) + "\n")
+    log(describe(packed, spec.oci))

@@ -1,7 +1,7 @@
 """What a built image says about itself: the JSON in its ``.wasmkiln.info`` section (target,
 module name, ABI version, recorded ports, CPU level, whether the module opens its own sockets).
 
-Apart from pyhook/image.py, which writes it, so that running a built image reads it without
+Apart from pyhook/image/image.py, which writes it, so that running a built image reads it without
 loading the compiler (the run path imports this, elf.py and runner.py only)."""
 
 from __future__ import annotations

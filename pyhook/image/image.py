@@ -101,7 +101,7 @@ def _info_c(
 ) -> str:
     """The image's info section: what `wasmkiln run` needs to know before it starts the image
     (its target, ports, CPU level, the linear memory it maps at start, in Wasm pages, from
-    which pyhook/guestmem.py sizes a kvm guest, whether the module opens sockets of its own,
+    which pyhook/run/guestmem.py sizes a kvm guest, whether the module opens sockets of its own,
     from which runner.spt_net_backend picks a network, and whether it was linked without a
     network stack, which makes `run IMAGE -p` a refusal)."""
     extra: dict[str, object] = {"cpu": cpu} if cpu != BASELINE else {}
@@ -116,7 +116,19 @@ def _info_c(
     return (
         f'__attribute__((used, section("{INFO_SECTION}"))) '
         f'static const char wk_image_info[] = "{escaped}";\n'
-    )
+    ) + _net_tokens_c(net)
+
+
+def _net_tokens_c(net: NetDefaults) -> str:
+    """The recorded ports as the kernel's own listener tokens (`wk_image_net_tokens`, read by
+    the kvm platform when its command line names no listener): an image then serves its ports
+    under a launcher that passes none, such as urunc (docs/kubernetes.md)."""
+    if not (net.publish or net.listen):
+        return ""
+    from ..run.netopts import NetOptions
+
+    tokens = NetOptions.parse(list(net.publish), list(net.listen), None, None).kvm_tokens()
+    return f'const char wk_image_net_tokens[] = "{" ".join(tokens)}";\n'
 
 
 def build_image(
@@ -137,7 +149,7 @@ def build_image(
     """Compile and link; the output appears only when everything succeeded.
 
     `dirs` are packed into the image as preopens; `args` and `env` are baked in
-    (pyhook/pack.py); `net` is recorded in the image's info for `wasmkiln run`, and so is
+    (pyhook/image/pack.py); `net` is recorded in the image's info for `wasmkiln run`, and so is
     `cpu` (bridge/cpu.py) when it is above the baseline, for the runner to check. Without
     `debug` the runtime's DWARF is left out of the image (`--strip-debug`: symbols stay, so
     perf and crash addresses still resolve to functions): it was 70 % of a hello image

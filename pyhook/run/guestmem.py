@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .elf import load_end
+from ..image.elf import load_end
 from .runner import DEFAULT_MEMORY_MB
 
 __all__ = ["RESERVED_MB", "GuestMemory", "guest_memory", "memory_mb"]

@@ -10,21 +10,24 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import imagecache
-from .guestmem import memory_mb
-from .imageinfo import NetDefaults, read_image_info
-from .netopts import NetOptionError, NetOptions
-from .profiles import (
+from ..image import imagecache
+from ..image.imageinfo import NetDefaults, read_image_info
+from ..image.profiles import (
     BACKENDS,
     BUILTIN_PROFILES,
     DEFAULT_PROFILE,
     ProfileError,
     resolve_profile,
 )
-from .runner import (
+from ..image.runtime import NO_NETWORK, RuntimeNotFound, target_has_network
+from ..image.targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
+from ..run.guestmem import memory_mb
+from ..run.netopts import NetOptionError, NetOptions
+from ..run.runner import (
     DEFAULT_MEMORY_MB,
     MACHINES,
     NET_BACKENDS,
@@ -33,12 +36,10 @@ from .runner import (
     RunOptions,
     run_image,
 )
-from .runtime import NO_NETWORK, RuntimeNotFound, target_has_network
-from .targets import DEFAULT_TARGET, TARGETS, Target, TargetError, get_target
 
 if TYPE_CHECKING:
-    from .buildplan import BuildPlan
-    from .pack import DirMapping
+    from ..image.buildplan import BuildPlan
+    from ..image.pack import DirMapping
 
 # Running a built image must start fast (the guest itself starts in ~1 ms on spt): the
 # compiler, the packer and the manifest reader are imported by the commands that use them.
@@ -81,7 +82,7 @@ def _plan(args: argparse.Namespace, target: Target, net: NetDefaults | None = No
     """What `build MODULE` and `run MODULE` build: the profile resolved once, with the
     command line's overrides (built-in profiles only: a manifest's are for manifest builds).
     `build` also bakes its --arg, --env and ports in."""
-    from .buildplan import BuildPlan
+    from ..image.buildplan import BuildPlan
 
     baked = args.command == "build"
     return BuildPlan.resolve(
@@ -99,7 +100,7 @@ def _plan(args: argparse.Namespace, target: Target, net: NetDefaults | None = No
 
 
 def _dirs(args: argparse.Namespace) -> list[DirMapping]:
-    from .pack import DirMapping
+    from ..image.pack import DirMapping
 
     return [DirMapping.parse(d) for d in args.dir]
 
@@ -115,8 +116,8 @@ def _is_wasm(path: Path) -> bool:
 # ---- commands ---------------------------------------------------------------
 def cmd_build_manifest(args: argparse.Namespace) -> int:
     """`wasmkiln build` with no module: build what the project's manifest declares."""
-    from .manifest import find_manifest, load_manifest
-    from .manifest_build import BuildError, build_manifest
+    from ..hooks.manifest import find_manifest, load_manifest
+    from ..hooks.manifest_build import BuildError, build_manifest
 
     path = args.manifest_path or find_manifest(Path.cwd())
     if path is None:
@@ -272,7 +273,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # (kvm: a PVH boot module; spt: a mapped file), replacing those packed at build time.
     import tempfile
 
-    from .pack import pack_dirs
+    from ..image.pack import pack_dirs
 
     with tempfile.TemporaryDirectory(prefix="wasmkiln-dirs-") as tmp:
         opts.fs_image = Path(tmp) / "fs.bin"
@@ -288,7 +289,7 @@ def _boot(image: Path, target: Target, opts: RunOptions, memory: int | None, inf
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    """`wasmkiln cache [list]`, `wasmkiln cache clean [--max-size SIZE]` (pyhook/imagecache.py)."""
+    """`wasmkiln cache [list]`, `wasmkiln cache clean [--max-size SIZE]` (image/imagecache.py)."""
     folder = imagecache.cache_dir()
     limit = imagecache.max_size()
     if args.action == "clean":
@@ -328,7 +329,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
     parses this)."""
     import json
 
-    from .runtime import RuntimeNotFound, target_dir
+    from ..image.runtime import RuntimeNotFound, target_dir
 
     print(f"{'target':<14} {'backends':<28} {'linker':<26} status")
     for t in TARGETS.values():
@@ -353,7 +354,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 
 def cmd_cmake_dir(args: argparse.Namespace) -> int:
-    print(Path(__file__).resolve().parent / "cmake")
+    print(Path(__file__).resolve().parent.parent / "cmake")
     return 0
 
 
@@ -373,9 +374,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_wast(args: argparse.Namespace) -> int:
     from wasmkiln.bridge.codegen import backend_named
 
-    from .hostrt import HostError
-    from .targets import CROSS_DEV_BACKEND
-    from .wast import main as wast_main  # loads cffi and the host runtime: only here
+    from ..image.targets import CROSS_DEV_BACKEND
+    from ..spec.hostrt import HostError
+    from ..spec.wast import main as wast_main  # loads cffi and the host runtime: only here
 
     arch = args.target or "x86_64"
     backend = args.backend or ("cranelift" if arch == "x86_64" else CROSS_DEV_BACKEND)
@@ -386,9 +387,9 @@ def cmd_wast(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
 
-# ---- fuzz: differential (wasmtime) and garbage-input fuzzing, pyhook/fuzz.py ----
+# ---- fuzz: differential (wasmtime) and garbage-input fuzzing, pyhook/fuzz/differential.py ----
 def _add_fuzz_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .fuzz import add_arguments
+    from ..fuzz.differential import add_arguments
 
     f = sub.add_parser(
         "fuzz",
@@ -403,7 +404,10 @@ def _add_fuzz_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from .fuzz import FuzzError, run_from_args  # wasmtime and the host runtime: only here
+    from ..fuzz.differential import (  # wasmtime and the host runtime: only here
+        FuzzError,
+        run_from_args,
+    )
 
     try:
         return run_from_args(args)
@@ -411,10 +415,48 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
 
+# ---- oci: an OCI image for urunc (Kubernetes), pyhook/image/oci.py ----
+def _add_oci_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], *flag_groups: Callable[..., None]
+) -> None:
+    from ..image.oci import HYPERVISORS, UNIKERNEL_TYPES
+
+    o = sub.add_parser(
+        "oci",
+        help="write an OCI image (layout + archive) that urunc runs",
+        description="Build MODULE (as `build` does: its options, args, env, folders and "
+        "ports baked in) or take a built x86_64-kvm IMAGE, and write it as an OCI image "
+        "layout in DIR plus DIR.tar for docker/podman load, with urunc's settings "
+        "(/urunc.json and annotations). Same input, same digest. See docs/kubernetes.md.",
+    )
+    o.add_argument("module", type=Path, metavar="MODULE|IMAGE")
+    o.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    o.add_argument("--hypervisor", choices=HYPERVISORS, default="qemu")
+    o.add_argument(
+        "--unikernel-type",
+        choices=UNIKERNEL_TYPES,
+        help="urunc's unikernelType, the command-line form urunc writes (default: mewz "
+        "on qemu, unikraft on firecracker)",
+    )
+    o.add_argument("--tag", default="latest", metavar="[NAME:]TAG", help="default: latest")
+    o.add_argument("--archive", type=Path, metavar="TAR", help="default: DIR.tar")
+    bake, ports, compile_ = flag_groups
+    bake(o)
+    ports(o, "bake into the image: ")
+    compile_(o, None)
+    o.set_defaults(func=cmd_oci)
+
+
+def cmd_oci(args: argparse.Namespace) -> int:
+    from ..image.oci import cmd_oci as write
+
+    return write(args)
+
+
 # ---- parser -----------------------------------------------------------------
 _LIGHT_COMMANDS = ("build", "cmake-dir", "run", "inspect", "wast", "targets", "cache")
-"""Commands whose parser leaves out `fuzz`'s (its arguments come from pyhook/fuzz.py, which
-imports the fuzzers and wasmtime's helpers)."""
+"""Commands whose parser leaves out `fuzz`'s (its arguments come from
+pyhook/fuzz/differential.py, which imports the fuzzers and wasmtime's helpers)."""
 
 
 def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
@@ -505,6 +547,22 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
             "on the host",
         )
 
+    def bake_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--arg",
+            action="append",
+            default=[],
+            metavar="ARG",
+            help="bake a guest argument into the image (before the run's arguments)",
+        )
+        sp.add_argument(
+            "--env",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="bake an environment variable into the image (a run's --env overrides)",
+        )
+
     b = sub.add_parser(
         "build",
         help="compile a .wasm module (or the manifest's images)",
@@ -527,20 +585,7 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
         metavar="NAME",
         help="build only this image of the manifest (repeatable)",
     )
-    b.add_argument(
-        "--arg",
-        action="append",
-        default=[],
-        metavar="ARG",
-        help="bake a guest argument into the image (before the run's arguments)",
-    )
-    b.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="bake an environment variable into the image (a run's --env overrides)",
-    )
+    bake_flags(b)
     port_flags(b, "record in the image, for runs that publish no port of their own: ")
     compile_flags(b, None, several=True)
     b.set_defaults(func=cmd_build)
@@ -667,7 +712,8 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
 
     t = sub.add_parser("targets", help="list the targets")
     t.set_defaults(func=cmd_targets)
-    if with_fuzz:
+    if with_fuzz:  # and oci's: neither is a light command
+        _add_oci_command(sub, bake_flags, port_flags, compile_flags)
         _add_fuzz_command(sub)
     return p
 
@@ -684,12 +730,14 @@ def _user_error_code(e: Exception) -> int | None:
     None for a fault of wasmkiln's own."""
     usage: tuple[type[Exception], ...] = (
         UsageError, TargetError, ProfileError, imagecache.CacheError,
-        *_loaded(f"{__package__}.manifest", "ManifestError"),
-        *_loaded(f"{__package__}.pack", "PackError"),
+        *_loaded("wasmkiln.pyhook.hooks.manifest", "ManifestError"),
+        *_loaded("wasmkiln.pyhook.image.pack", "PackError"),
+        *_loaded("wasmkiln.pyhook.image.oci", "OciError"),
+        *_loaded("wasmkiln.pyhook.cli.main", "UsageError"),  # run as __main__, used by oci.py
     )  # fmt: skip
     failed: tuple[type[Exception], ...] = (
         RuntimeNotFound,
-        *_loaded(f"{__package__}.image", "ImageError"),
+        *_loaded("wasmkiln.pyhook.image.image", "ImageError"),
         *_loaded("wasmkiln.bridge.errors", "WasmError"),
     )
     if isinstance(e, usage):

@@ -61,7 +61,7 @@ def _candidates() -> list[Path]:
     locations cover the editable install, whose Python files live in the source tree while the
     CMake-installed files live in site-packages.
     """
-    found: list[Path] = [Path(__file__).resolve().parent.parent / _RUNTIME_NAME]
+    found: list[Path] = [Path(__file__).resolve().parents[2] / _RUNTIME_NAME]
     try:
         spec = importlib.util.find_spec("wasmkiln")
     except (ImportError, ValueError):

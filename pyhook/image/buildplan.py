@@ -17,9 +17,9 @@ the path that runs a cached image, where hashing a 2.5 MB runtime library would 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import importlib.util
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from wasmkiln.bridge.cpu import check_backend, cpu_level
 
-from .image import BuildResult, build_image
 from .imageinfo import NetDefaults
 from .pack import DirMapping, fingerprint
 from .profiles import Profile, ProfileError
@@ -37,6 +36,8 @@ from .targets import Target
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from .image import BuildResult
 
 __all__ = ["BuildPlan", "compiler_fingerprint", "runtime_fingerprint"]
 
@@ -59,19 +60,26 @@ def _stat_identity(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
+def _installed_version() -> str:
+    """wasmkiln's installed version, from its dist-info folder's name. Not importlib.metadata:
+    importing it (with email's parser) costs ~15 ms, which `wasmkiln run MODULE` pays on every
+    cached run; a dist-info folder is found on sys.path the same way."""
+    for entry in sys.path:
+        for info in sorted(Path(entry or ".").glob("wasmkiln-*.dist-info")):
+            return info.name[len("wasmkiln-") : -len(".dist-info")]
+    return "unknown"
+
+
 @cache
 def compiler_fingerprint() -> str:
     """wasmkiln's version plus the identity of the Python code that writes an image: bridge/
     (the compiler) and pyhook/ (linking, packing, configuration)."""
-    try:
-        version = importlib.metadata.version("wasmkiln")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    files: list[Path] = sorted(Path(__file__).parent.glob("*.py"))
+    version = _installed_version()
+    files: list[Path] = sorted(Path(__file__).parent.parent.rglob("*.py"))
     spec = importlib.util.find_spec("wasmkiln.bridge")
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:
-            files.extend(sorted(Path(loc).glob("*.py")))
+            files.extend(sorted(Path(loc).rglob("*.py")))
     return f"{version}+{_stat_identity(files)[:16]}"
 
 
@@ -175,7 +183,9 @@ class BuildPlan:
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def build(self, wasm: bytes, out: Path, name: str) -> BuildResult:
-        """Compile and link `wasm` into `out` (pyhook.image.build_image) as planned."""
+        """Compile and link `wasm` into `out` (pyhook.image.image.build_image) as planned."""
+        from .image import build_image  # the compiler: not imported to run a cached image
+
         return build_image(
             wasm,
             self.target,

@@ -1,6 +1,6 @@
 """The garbage fuzzer: hostile bytes into the decoder, the validator and the compiler.
 
-`wasmkiln fuzz --garbage N` (or `python -m wasmkiln.pyhook.fuzz_garbage N`) makes N inputs from a
+`wasmkiln fuzz --garbage N` (or `python -m wasmkiln.pyhook.fuzz.garbage N`) makes N inputs from a
 seed: raw random bytes, and valid modules (binaryen `-ttf` output and a few hand-made ones)
 mutated by bit flips, interesting bytes, truncation, inserted/deleted runs, overlong and
 oversized LEB128s, huge vector and local counts, and sections reordered, duplicated, dropped or
@@ -214,7 +214,7 @@ def make_input(rng: random.Random, corpus: list[bytes]) -> tuple[str, bytes]:
 
 def make_corpus(seed: int, count: int, tmp: Path) -> list[bytes]:
     """Valid modules to mutate: binaryen's from the seed, plus the hand-made ones."""
-    from .fuzz import FuzzError, generate
+    from .differential import FuzzError, generate
 
     corpus = list(HANDMADE)
     for i in range(count):
@@ -307,7 +307,7 @@ class Worker:
                 [
                     sys.executable,
                     "-m",
-                    "wasmkiln.pyhook.fuzz_garbage",
+                    "wasmkiln.pyhook.fuzz.garbage",
                     "--worker",
                     "--backend",
                     self.backend,
@@ -405,7 +405,7 @@ def run_garbage(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m wasmkiln.pyhook.fuzz_garbage")
+    p = argparse.ArgumentParser(prog="python -m wasmkiln.pyhook.fuzz.garbage")
     p.add_argument("count", type=int, nargs="?", default=1000)
     p.add_argument("--seed", type=int)
     p.add_argument("--backend", default="cranelift", choices=["cranelift", "llvm"])

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ..image.imageinfo import NetDefaults, read_image_info
+from ..image.targets import TargetError, get_target
 from .guestmem import memory_mb
-from .imageinfo import NetDefaults, read_image_info
 from .netopts import NetOptionError, NetOptions
 from .runner import RunError, RunOptions, run_image
-from .targets import TargetError, get_target
 
 __all__ = ["INDEX", "TARGET_ENV", "Launcher", "PackedImage"]
 
@@ -110,7 +110,7 @@ class Launcher:
             net=net,
         )
         chosen = get_target(triple)
-        if chosen.platform == "kvm":  # sized from what the image needs (pyhook/guestmem.py)
+        if chosen.platform == "kvm":  # sized from what the image needs (pyhook/run/guestmem.py)
             opts.memory_mb = memory_mb(path, info, None, None)
         return run_image(path, chosen, opts, info)
 

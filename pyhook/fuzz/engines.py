@@ -1,8 +1,8 @@
-"""The two engines of the differential fuzzer (pyhook/fuzz.py) and what they report.
+"""The two engines of the differential fuzzer (pyhook/fuzz/differential.py) and what they report.
 
 `run_wasmtime` runs a plan of calls in the `wasmtime` package, under fuel; `Ours` compiles a
-module with one wasmkiln backend, links it like the spec runner (pyhook/wast.py's
-ModuleBuilder) and runs the plan in the in-process runtime (pyhook/hostrt.py) inside a forked
+module with one wasmkiln backend, links it like the spec runner (pyhook/spec/wast.py's
+ModuleBuilder) and runs the plan in the in-process runtime (pyhook/spec/hostrt.py) inside a forked
 child (`_in_child`), so a hang or a crash of generated code is reported instead of suffered.
 Both give a `RunResult`: one `Outcome` per call, in values of (type name, raw bits).
 
@@ -274,8 +274,8 @@ class Ours:
     """Compiles modules with one backend and runs plans in forked children."""
 
     def __init__(self, backend: str, workdir: Path) -> None:
-        from . import hostrt
-        from .wast import ModuleBuilder
+        from ..spec import hostrt
+        from ..spec.wast import ModuleBuilder
 
         try:
             self.rt = hostrt.host_runtime()
@@ -290,7 +290,7 @@ class Ours:
 
     def forget(self) -> None:
         """Drop the compiled modules (files and cache): a long run would fill the disk."""
-        from .wast import ModuleBuilder
+        from ..spec.wast import ModuleBuilder
 
         self.builder.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -303,7 +303,7 @@ class Ours:
         keep_memory: bool = False,
         timeout: float = CHILD_TIMEOUT,
     ) -> RunResult:
-        from .wast import CompileFailed
+        from ..spec.wast import CompileFailed
 
         try:
             compiled = self.builder.submit(wasm).result()
@@ -332,7 +332,7 @@ class Ours:
         from wasmkiln.bridge.abi import Trap
         from wasmkiln.bridge.module import ExternKind
 
-        from . import hostrt
+        from ..spec import hostrt
 
         rt, ffi = self.rt, self.rt.ffi
         logs: list[Value] = []

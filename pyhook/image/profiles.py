@@ -42,7 +42,7 @@ class Profile:
     backend: str
     opt_level: int  # 0-3; used by the LLVM backend, recorded (and ignored) for Cranelift
     trap_unknown_imports: bool = False  # link unprovided imports as trapping stubs
-    debug: bool = False  # keep the runtime's DWARF in the image (pyhook.image.build_image)
+    debug: bool = False  # keep the runtime's DWARF in the image (pyhook.image.image.build_image)
     target_cpu: str = "baseline"  # LLVM only: "baseline", "native" or a level (bridge/cpu.py)
 
     @property

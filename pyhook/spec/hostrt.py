@@ -26,7 +26,7 @@ import cffi
 
 from wasmkiln.bridge import abi
 
-from .runtime import runtime_dir
+from ..image.runtime import runtime_dir
 
 __all__ = [
     "EXITED",

@@ -32,11 +32,18 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .imageinfo import NetDefaults
-from .netopts import NetOptionError, NetOptions
-from .pack import DirMapping, PackError
-from .profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, Profile, ProfileError, resolve_profile
-from .targets import DEFAULT_TARGET, TARGETS
+from ..image.imageinfo import NetDefaults
+from ..image.oci import OciError, OciOptions
+from ..image.pack import DirMapping, PackError
+from ..image.profiles import (
+    BUILTIN_PROFILES,
+    DEFAULT_PROFILE,
+    Profile,
+    ProfileError,
+    resolve_profile,
+)
+from ..image.targets import DEFAULT_TARGET, TARGETS
+from ..run.netopts import NetOptionError, NetOptions
 
 __all__ = [
     "ImageSpec",
@@ -62,6 +69,7 @@ IMAGE_KEYS = {
     "listen",
     "publish",
     "script",
+    "oci",
 }
 PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports", "debug", "target-cpu"}
 BUILD_BACKENDS = ("setuptools", "hatchling")
@@ -90,6 +98,7 @@ class ImageSpec:
     listen: tuple[str, ...] = ()  # "ADDR:PORT" (a bare port P is stored as "0.0.0.0:P")
     publish: tuple[str, ...] = ()  # "[HOSTADDR:]HOSTPORT:GUESTPORT"
     script: str | None = None
+    oci: OciOptions | None = None  # also write the x86_64-kvm image as an OCI image (urunc)
     line: int | None = None  # where the [[image]] starts, for messages
 
     def dir_mappings(self, root: Path) -> list[DirMapping]:
@@ -324,6 +333,14 @@ def _image(
         if script in scripts:
             raise c.fail(f"two images declare script {script!r}", line("script"))
         scripts.add(script)
+    oci = None
+    if "oci" in raw:
+        try:
+            oci = OciOptions.from_manifest(raw["oci"])
+        except OciError as e:
+            raise c.fail(str(e), line("oci")) from None
+        if "x86_64-kvm" not in targets:
+            raise c.fail("oci packs the image's x86_64-kvm build: add it to targets", line("oci"))
     return ImageSpec(
         name=name,
         wasm=wasm,
@@ -336,6 +353,7 @@ def _image(
         listen=listen,
         publish=publish,
         script=script,
+        oci=oci,
         line=start,
     )
 

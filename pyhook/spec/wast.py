@@ -1,10 +1,10 @@
 """`wasmkiln wast`: run WebAssembly spec scripts in-process, like `wasmtime wast`.
 
 A script is `wast2json` output: NAME.json (the commands) next to the NAME.N.wasm modules
-it names, or a .wast file, which pyhook/wast_text.py writes in that form first. Each module
+it names, or a .wast file, which pyhook/spec/wast_text.py writes in that form first. Each module
 is compiled by bridge (`unknown_imports="embed"`: the runner supplies every import), linked
 into a shared object with the system C compiler, loaded and instantiated through the host
-runtime (pyhook/hostrt.py, the only cffi user), then every command runs against it.
+runtime (pyhook/spec/hostrt.py, the only cffi user), then every command runs against it.
 docs/spec-runner.md describes the whole runner.
 
 Values cross as 8-byte slots of raw bits: i32/f32 in the low 4 bytes, i64/f64 whole, a v128
@@ -43,8 +43,8 @@ from wasmkiln.bridge.module import (
 )
 from wasmkiln.bridge.validate import validate
 
+from ..image.image import c_compiler
 from . import hostrt
-from .image import c_compiler
 
 if TYPE_CHECKING:
     from .hostrt_remote import RemoteRuntime
@@ -672,7 +672,7 @@ def _is_script(path: Path) -> bool:
 
 
 def _convert_wast(path: Path, tmp: Path) -> Path:
-    """A .wast script as JSON + modules (pyhook/wast_text.py: wasmtime's wat2wasm, no WABT)."""
+    """A .wast script as JSON + modules (pyhook/spec/wast_text.py: wasmtime's wat2wasm, no WABT)."""
     from .wast_text import WastError, convert
 
     try:

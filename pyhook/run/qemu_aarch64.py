@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..image.targets import Target
 from .runner import RunError, RunOptions, qemu_boot_args
-from .targets import Target
 
 __all__ = ["qemu_command_aarch64"]
 

@@ -9,7 +9,7 @@ from wasmkiln.bridge.decode import decode
 from wasmkiln.bridge.hostfuncs import lookup
 from wasmkiln.bridge.module import ExternKind, Module
 
-from .imageinfo import read_image_info
+from ..image.imageinfo import read_image_info
 
 
 def _limits(lim) -> str:  # noqa: ANN001

@@ -22,8 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wasmkiln.bridge.metadata import c_string
-
 MAGIC = b"WKFSIMG1"
 VERSION = 1
 HEADER = struct.Struct("<8sIIIIQQQQQ")  # magic, version, preopens, nodes, dirents, offsets, size
@@ -199,8 +197,10 @@ def fingerprint(dirs: Sequence[DirMapping]) -> str:
 
 
 def _c_array(name: str, items: Iterable[str]) -> str:
-    body = ", ".join(c_string(s) for s in items)
-    return f"static const char *const {name}[] = {{{body}, 0}};\n"
+    from wasmkiln.bridge.metadata import c_string  # the compiler's: not on `run`'s import path
+
+    body = "".join(f"{c_string(s)}, " for s in items)  # `{, 0}` would not compile
+    return f"static const char *const {name}[] = {{{body}0}};\n"
 
 
 def config_c(fs_blob: Path | None, args: Sequence[str] = (), env: Sequence[str] = ()) -> str | None:

@@ -5,7 +5,7 @@ is built for aarch64 Linux as a program (`unikernel/platform/host/agent_host.c`,
 `_runtime/aarch64-host/wasmkiln-host-agent`) that serves wk/host.h over a pipe, and runs under
 QEMU's user-mode emulator (Debian: qemu-user-static, `qemu-aarch64-static -L
 /usr/aarch64-linux-gnu`); the real AArch64 code of every module executes there. The classes
-here subclass hostrt's, with the same methods, so pyhook/wast.py drives either one. Pointers
+here subclass hostrt's, with the same methods, so pyhook/spec/wast.py drives either one. Pointers
 are plain integers of the agent's address space.
 """
 
@@ -17,8 +17,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..image.runtime import runtime_dir
 from . import hostrt
-from .runtime import runtime_dir
 
 __all__ = ["AGENT", "RemoteRuntime", "remote_runtime"]
 

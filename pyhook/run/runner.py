@@ -23,8 +23,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..image.targets import Target
 from .netopts import NetOptionError, NetOptions
-from .targets import Target
 
 if TYPE_CHECKING:
     import ctypes
@@ -552,7 +552,7 @@ def run_image(image: Path, target: Target, opts: RunOptions, info: dict | None =
     """Start `image`; `info` is its build info (imageinfo.read_image_info) when the caller has
     read it already, so a run reads it once."""
     if info is None:
-        from .imageinfo import read_image_info
+        from ..image.imageinfo import read_image_info
 
         info = read_image_info(image) or {}
     check_cpu(image, info, target, opts)
