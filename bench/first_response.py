@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from benchlib import BenchError, http_bench, say, wasmkiln_build, wasmkiln_command
 
 if TYPE_CHECKING:
-    from wasmkiln.pyhook.netopts import NetOptions
+    from wasmkiln.pyhook.run.netopts import NetOptions
 
 TIMEOUT_S = 120.0  # the Linux VM under TCG boots in tens of seconds
 
@@ -120,7 +120,7 @@ def time_one(row: Row, path: str) -> float:
 
 
 def _passt_net(port: int, guest_port: int) -> NetOptions:
-    from wasmkiln.pyhook.netopts import NetOptions
+    from wasmkiln.pyhook.run.netopts import NetOptions
 
     return NetOptions.parse([f"127.0.0.1:{port}:{guest_port}"], [], None, None).for_passt()
 
@@ -130,7 +130,7 @@ def kvm_direct_start(
 ) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
     """A row's start for the kvm image launched as the runner does, without its Python:
     passt first (the runner's own `_start_passt`), then QEMU with `qemu_command`'s argv."""
-    from wasmkiln.pyhook import runner
+    from wasmkiln.pyhook.run import runner
 
     def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
         opts = runner.RunOptions(

@@ -76,7 +76,7 @@ def main() -> int:
         help="another kvm image of the server to time in the same run",
     )
     args = ap.parse_args()
-    from wasmkiln.pyhook import runner
+    from wasmkiln.pyhook.run import runner
 
     h = bl.http_bench()
     wasm, site = h.build_server(), h.make_site()
