@@ -8,9 +8,10 @@ the accelerator the runner picks: TCG here), so a change to the guest's boot can
 minute instead of boot.py's whole run. Per launch three instants, in ms from just before passt
 is started: QEMU started (its Popen returned; passt's start is before it), the guest's
 "serving" line seen in its log (polled every 0.5 ms), and the first 200 to a GET of the
-612-byte page; and "QEMU to 200", the last minus the first: the guest's and QEMU's share.
-Medians of the repetitions, the spread (min-max), and the load average, since the machine is
-shared.
+612-byte page; "QEMU to 200", the last minus the first: the guest's and QEMU's share; and
+"QEMU CPU to 200", the CPU time all of QEMU's threads had used when the 200 came (schedstat):
+on a loaded host the wall times grow with the load, this much less. Medians of the
+repetitions, the spread (min-max), and the load average, since the machine is shared.
 
 Rows: "this checkout" (the image this wasmkiln builds) and, with --compare LABEL=IMAGE, other
 kvm images of the same server (e.g. one built by another checkout's wasmkiln: a before and an
@@ -33,12 +34,24 @@ import benchlib as bl
 import first_response
 
 WORK = bl.CACHE / "kvm_first_response"
-PHASES = ("qemu started", "guest serving", "first 200", "QEMU to 200")
+PHASES = ("qemu started", "guest serving", "first 200", "QEMU to 200", "QEMU CPU to 200")
+
+
+def _cpu_ms(pid: int) -> float:
+    """CPU time of every thread of process pid so far (ms; /proc/PID/task/*/schedstat, ns):
+    unlike wall time it does not grow while the host runs something else."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that ended meanwhile
+    return total / 1e6
 
 
 def time_phases(start: Any, path: str) -> list[float]:
-    """One launch: ms from launch to each of PHASES but the last, which is the span from
-    QEMU's start to the 200."""
+    """One launch: ms from launch to the first three PHASES, then the span from QEMU's start
+    to the 200, and the CPU time QEMU used by then (all its threads: the vCPU, the I/O)."""
     from http_guests import free_port
 
     port = free_port()
@@ -60,8 +73,13 @@ def time_phases(start: Any, path: str) -> list[float]:
                     raise bl.BenchError(f"no answer: {log.read_text(errors='replace')[-500:]}")
                 time.sleep(0.0005)
             done = time.perf_counter()
+            cpu = _cpu_ms(procs[-1].pid)  # QEMU: the last process started
             serving = done if serving is None else serving
-    return [*((t - t0) * 1000.0 for t in (started, serving, done)), (done - started) * 1000.0]
+    return [
+        *((t - t0) * 1000.0 for t in (started, serving, done)),
+        (done - started) * 1000.0,
+        cpu,
+    ]
 
 
 def main() -> int:
