@@ -129,7 +129,10 @@ def kvm_direct_start(
     image: Path, accel: str, memory_mb: int, guest_port: int
 ) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
     """A row's start for the kvm image launched as the runner does, without its Python:
-    passt first (the runner's own `_start_passt`), then QEMU with `qemu_command`'s argv."""
+    passt (the runner's own `_start_passt`) and QEMU with `qemu_command`'s argv started
+    together, QEMU paused until passt listens (`release_paused`)."""
+    from functools import partial
+
     from wasmkiln.pyhook.run import runner
 
     def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
@@ -139,18 +142,25 @@ def kvm_direct_start(
             net=_passt_net(port, guest_port),
             program_name="server",
         )
-        passt, fd = runner._start_passt(opts.net)  # noqa: SLF001 - the runner's own way
+        passt, fd = runner._start_passt(opts.net, wait=False)  # noqa: SLF001 - the runner's way
         control = tmp / "control"
         control.touch()
         log = tmp / "server.log"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
+        monitor, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         cmd = [str(w) for w in runner.qemu_command(image, opts, control, outs, fd)]
+        cmd += runner.paused_args(theirs.fileno())
         try:
-            return [passt, _popen(cmd, tmp, (*outs, fd))]
+            qemu = _popen(cmd, tmp, (*outs, fd, theirs.fileno()))
+            theirs.close()
+            ports = {f.host_port for f in opts.net.forwards}
+            runner.release_paused(qemu, monitor, partial(runner._await_listening, passt, ports))
+            return [passt, qemu]
         finally:
             for f in (*outs, fd):
                 os.close(f)
+            monitor.close()
 
     return start
 

@@ -3,10 +3,11 @@
     python bench/kvm_first_response.py [--reps N] [--memory MB] [--compare LABEL=IMAGE ...]
 
 The kvm row of bench/first_response.py alone (examples/http-static with bench/http.py's site,
-launched as the runner does without its Python: passt, then QEMU with `qemu_command`'s argv,
-the accelerator the runner picks: TCG here), so a change to the guest's boot can be timed in a
-minute instead of boot.py's whole run. Per launch three instants, in ms from just before passt
-is started: QEMU started (its Popen returned; passt's start is before it), the guest's
+launched as the runner does without its Python: passt and QEMU with `qemu_command`'s argv
+started together, QEMU paused until passt listens; the accelerator the runner picks: TCG
+here), so a change to the guest's boot can be timed in a minute instead of boot.py's whole
+run. Per launch three instants, in ms from just before passt is started: QEMU started and
+let go (passt listening), the guest's
 "serving" line seen in its log (polled every 0.5 ms), and the first 200 to a GET of the
 612-byte page; "QEMU to 200", the last minus the first: the guest's and QEMU's share; and
 "QEMU CPU to 200", the CPU time all of QEMU's threads had used when the 200 came (schedstat):

@@ -333,8 +333,7 @@ def _run_qemu(
             import socket
 
             monitor, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            cmd += ["-S", "-chardev", f"socket,id=wkqmp,fd={theirs.fileno()}"]
-            cmd += ["-mon", "chardev=wkqmp,mode=control"]
+            cmd += paused_args(theirs.fileno())
             passed = (*passed, theirs.fileno())
         try:
             proc = subprocess.Popen(
@@ -342,7 +341,7 @@ def _run_qemu(
             )
             if monitor is not None and ready is not None:
                 theirs.close()
-                _release(proc, monitor, ready)
+                release_paused(proc, monitor, ready)
             proc.wait(timeout=opts.timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
@@ -362,18 +361,43 @@ def _run_qemu(
         return code
 
 
-def _release(
+def paused_args(monitor_fd: int) -> list[str]:
+    """QEMU's arguments to start paused with a QMP monitor on `monitor_fd` (release_paused)."""
+    return [
+        "-S",
+        "-chardev",
+        f"socket,id=wkqmp,fd={monitor_fd}",
+        "-mon",
+        "chardev=wkqmp,mode=control",
+    ]
+
+
+def release_paused(
     proc: subprocess.Popen[bytes], monitor: socket.socket, ready: Callable[[], None]
 ) -> None:
     """Let a paused QEMU run once ``ready`` returns: QMP's handshake and `cont`, sent at once
-    (QEMU reads them in order once its monitor is up). Its replies and events are not read:
-    they are a few hundred bytes, far below the socket's buffer."""
+    (QEMU reads them in order once its monitor is up), then QEMU's replies read until its
+    RESUME event, after which the monitor may be closed (closed before, QEMU could see the
+    hang-up first and drop the commands). A QEMU that ends meanwhile is left to its exit
+    status, which says why."""
     ready()
-    if proc.poll() is None:
-        try:
-            monitor.sendall(b'{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n')
-        except OSError:
-            pass  # QEMU ended before it was let go: its exit status says why
+    if proc.poll() is not None:
+        return
+    monitor.settimeout(RELEASE_S)
+    try:
+        monitor.sendall(b'{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n')
+        seen = b""
+        while b'"RESUME"' not in seen:
+            chunk = monitor.recv(4096)
+            if not chunk:
+                return
+            seen = seen[-64:] + chunk
+    except OSError:  # a timeout included: QEMU is left as it is; its run's timeout applies
+        pass
+
+
+RELEASE_S = 10.0
+"""How long release_paused waits for QEMU's monitor to confirm that the guest runs."""
 
 
 def _die_with_parent() -> None:
