@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -293,7 +294,7 @@ def compile_source(
     _FORKED = (source, make)
     try:
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(jobs, len(tasks))) as pool:
+        with ctx.Pool(min(jobs, len(tasks)), initializer=_quiet_worker) as pool:
             for (c, _), w, r in zip(tasks, weights, pool.imap(_star_worker, tasks), strict=True):
                 ops += _collect(r, objects)  # raises at the first failure: the pool is torn down
                 done, done_weight = done + len(c), done_weight + w
@@ -302,6 +303,12 @@ def compile_source(
     finally:
         _FORKED = None
     return objects, ops
+
+
+def _quiet_worker() -> None:
+    """Ctrl-C is the parent's to handle (it tears the pool down): a worker ignores it, so a
+    cancelled build prints no traceback per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _star_worker(task: tuple[list[int], bool]) -> tuple[bytes, int] | _Failure:

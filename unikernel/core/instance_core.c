@@ -303,7 +303,8 @@ int wk_main(const wk_bootinfo *bi) {
   if (&wk_module_invoke) {
     const wk_invoke *iv = &wk_module_invoke;
     if (iv->func >= m->num_funcs || iv->type >= m->num_types || !m->trampolines ||
-        !m->trampolines[iv->type] || (iv->init_func >= 0 && (uint32_t)iv->init_func >= m->num_funcs)) {
+        !m->trampolines[iv->type] ||
+        (iv->init_func >= 0 && (uint32_t)iv->init_func >= m->num_funcs)) {
       wk_log("wasmkiln: bad --invoke entry %s\n", iv->name);
       return 1;
     }
