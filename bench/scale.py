@@ -41,20 +41,12 @@ CACHE = REPO / "bench" / ".cache" / "scale"
 
 
 # ---- the stand-in for python.wasm ------------------------------------------------------------
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def without_exceptions(src: bytes) -> tuple[bytes, int, int]:
     """(module, bodies replaced, bodies): see the module docstring."""
     from wasmkiln.bridge import decode as dec
     from wasmkiln.bridge.decode_expr import ExprContext, read_uleb
     from wasmkiln.bridge.errors import WasmError
+    from wasmkiln.bridge.parallel import uleb_bytes as _uleb
 
     out = bytearray(src[:8])
     pos, replaced, total = 8, 0, 0
@@ -68,11 +60,11 @@ def without_exceptions(src: bytes) -> tuple[bytes, int, int]:
             continue
         if sid == 1:
             b = bytearray(body)
-            n, p = read_uleb(b, 0, 32)
+            n, p = read_uleb(body, 0, 32)
             for _ in range(n):
                 p += 1  # 0x60
                 for _ in range(2):
-                    k, p = read_uleb(b, p, 32)
+                    k, p = read_uleb(body, p, 32)  # counts: never rewritten
                     for _ in range(k):
                         b[p] = 0x6F if b[p] == 0x69 else b[p]  # exnref -> externref
                         p += 1

@@ -86,10 +86,12 @@ def load(data: bytes) -> Source:
         return Source(module)
     sec_start, sec_end, spans, content_base = found
     stub_code = bytearray()
-    stub_code += _uleb(len(spans))
+    stub_code += uleb_bytes(len(spans))
     for _ in spans:
         stub_code += _STUB_BODY
-    stub = bytes(data[:sec_start]) + b"\x0a" + _uleb(len(stub_code)) + stub_code + data[sec_end:]
+    stub = (
+        bytes(data[:sec_start]) + b"\x0a" + uleb_bytes(len(stub_code)) + stub_code + data[sec_end:]
+    )
     try:
         module = decode(stub)
         ctx = validate_module(module)
@@ -102,16 +104,10 @@ def load(data: bytes) -> Source:
     return Source(module, data[content_base:sec_end], content_base, spans, ctx)
 
 
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+def uleb_bytes(n: int) -> bytes:
+    """n < 2**32 as a 5-byte unsigned LEB128, padded as the binary format allows for a u32
+    (the stub's code section; the test and bench module writers)."""
+    return bytes((n >> (7 * i)) & 0x7F | (0x80 if i < 4 else 0) for i in range(5))
 
 
 def _code_section(data: bytes) -> tuple[int, int, list[tuple[int, int]], int] | None:

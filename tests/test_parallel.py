@@ -56,11 +56,13 @@ def test_objects_do_not_depend_on_the_workers(
 def _with_body(wasm: bytes, k: int, body: bytes) -> bytes:
     """`wasm` with defined function k's body replaced."""
     sec_start, sec_end, spans, content = parallel._code_section(wasm)  # type: ignore[misc]
-    code = bytearray(parallel._uleb(len(spans)))
+    code = bytearray(parallel.uleb_bytes(len(spans)))
     for i, (start, size) in enumerate(spans):
         b = body if i == k else wasm[content + start : content + start + size]
-        code += parallel._uleb(len(b)) + b
-    return wasm[:sec_start] + b"\x0a" + parallel._uleb(len(code)) + bytes(code) + wasm[sec_end:]
+        code += parallel.uleb_bytes(len(b)) + b
+    return (
+        wasm[:sec_start] + b"\x0a" + parallel.uleb_bytes(len(code)) + bytes(code) + wasm[sec_end:]
+    )
 
 
 @pytest.mark.parametrize(

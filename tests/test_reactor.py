@@ -13,17 +13,9 @@ from pathlib import Path
 
 import pytest
 from guest_programs import FIXTURES_DIR, compile_c
+from test_run import wasmkiln
 
 TARGETS = ["x86_64-spt", "x86_64-kvm"]
-
-
-def wasmkiln(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +124,10 @@ def _wasmtime_invoke(wasm: Path, export: str, args: list[str], tmp: Path) -> str
     linker.define_wasi()
     instance = linker.instantiate(store, wasmtime.Module.from_file(engine, str(wasm)))
     exports = instance.exports(store)
-    exports["_initialize"](store)
-    result = exports[export](store)
+    init, func = exports["_initialize"], exports[export]
+    assert isinstance(init, wasmtime.Func) and isinstance(func, wasmtime.Func)
+    init(store)
+    result = func(store)
     results = [] if result is None else [result]
     return out.read_text() + "".join(f"{r}\n" for r in results)
 
