@@ -22,7 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .backend import ModuleBackend
@@ -73,6 +73,27 @@ class Source:
 
     def total(self) -> int:
         return sum(self.weight(k) for k in range(len(self.module.funcs)))
+
+    def functions(self) -> Iterator[tuple[int, Func]]:
+        """(function index, decoded body) of every defined function, in order, one at a time:
+        for a whole-module analysis that must see the bodies (a call graph, say), which in a
+        streamed Source hold nothing in `module.funcs`. Decoded (not validated) each time it
+        is iterated: python.wasm's 74 MB of code decode in ~8 s this way."""
+        first = self.module.num_imported_funcs
+        for k, stub in enumerate(self.module.funcs):
+            if not self.streamed:
+                yield first + k, stub
+                continue
+            ctx = ExprContext()
+            ctx.types = self.module.types
+            ctx.has_datacount = self.module.data_count is not None
+            start, size = self.spans[k]
+            yield (
+                first + k,
+                decode_function(
+                    self.code, start, size, self.code_base, first + k, ctx, stub.type_idx
+                ),
+            )
 
 
 def load(data: bytes) -> Source:

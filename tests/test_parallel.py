@@ -104,3 +104,15 @@ def test_progress_line_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> No
     assert "compiling python: 50% (4/10 functions)" in out.getvalue()
     p.close()
     assert out.getvalue().endswith("\r\x1b[K")  # erased at the end
+
+
+def test_functions_yields_every_body_when_streamed(
+    sqlite: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = parallel.load(sqlite)
+    monkeypatch.setattr(parallel, "STREAM_BYTES", 0)
+    streamed = parallel.load(sqlite)
+    assert all(not f.body for f in streamed.module.funcs)  # the stub holds no code
+    a = [(i, f.body) for i, f in whole.functions()]
+    b = [(i, f.body) for i, f in streamed.functions()]
+    assert a == b and sum(len(body) for _, body in b) == 347874
