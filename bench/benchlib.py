@@ -141,10 +141,10 @@ def http_bench() -> ModuleType:
 def wasmkiln_command() -> list[str]:
     """How to call the wasmkiln CLI: the module of this interpreter, else `wasmkiln` on PATH."""
     probe = subprocess.run(
-        [sys.executable, "-c", "import wasmkiln.pyhook.cli"], capture_output=True
+        [sys.executable, "-c", "import wasmkiln.pyhook.cli.main"], capture_output=True
     )
     if probe.returncode == 0:
-        return [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+        return [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
     exe = shutil.which("wasmkiln")
     if exe:
         return [exe]

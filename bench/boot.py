@@ -5,7 +5,7 @@
 Two hello programs: the shipped example (pyhook/examples/hello.wasm, hand-written WAT) and
 tests/fixtures/hello.c (wasi-libc's start-up: args, environ, stdio), each run as
 - wasmkiln kvm image under QEMU microvm, with the runner's own command
-  (pyhook.runner.qemu_command) and TCG (printed: on this machine /dev/kvm is PVM, see
+  (pyhook.run.runner.qemu_command) and TCG (printed: on this machine /dev/kvm is PVM, see
   docs/performance.md);
 - wasmkiln spt process;
 - the wasmtime 36 CLI on the host, precompiled (`wasmtime compile` + `--allow-precompiled`, the
@@ -108,7 +108,7 @@ def _run_case(case: Case) -> str | None:
 
 
 def _qemu(image: Path, control: Path, memory_mb: int, out_fds: tuple[int, int]) -> list[str]:
-    from wasmkiln.pyhook.runner import RunOptions, qemu_command
+    from wasmkiln.pyhook.run.runner import RunOptions, qemu_command
 
     cmd = qemu_command(
         image,

@@ -346,7 +346,7 @@ def _round(x: float) -> float:
 
 
 def _tcg_command(image: Path, args: list[str], control: Path) -> list[str]:
-    from wasmkiln.pyhook.runner import RunOptions, qemu_command
+    from wasmkiln.pyhook.run.runner import RunOptions, qemu_command
 
     cmd = qemu_command(
         image, RunOptions(args=args, accel="tcg", memory_mb=512, program_name=image.stem), control
@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if args.explicit_bounds:
-        os.environ["WASMKILN_EXPLICIT_BOUNDS"] = "1"  # read by pyhook/image.py at build
+        os.environ["WASMKILN_EXPLICIT_BOUNDS"] = "1"  # read by pyhook/image/image.py at build
 
     wasmtime = wasmtime_binary()
     backends = {b.name: b for b in wasmkiln_backends()}

@@ -266,7 +266,7 @@ def tap_interface() -> Iterator[tuple[str, str, str] | str]:
 def runner_choices() -> tuple[str, str, list[str]]:
     """The accelerator and network back end wasmkiln's runner picks here, and the flags that
     pin the back end (so the Linux VM gets the same one)."""
-    from wasmkiln.pyhook import runner
+    from wasmkiln.pyhook.run import runner
 
     accel = "kvm" if runner.kvm_usable() else "tcg"
     choose = getattr(runner, "kvm_net_backend", None)

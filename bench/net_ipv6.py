@@ -41,7 +41,7 @@ FILES = {"612 B": ("index.html", 612), "64 KiB": ("64k.bin", 65536)}
 
 def ipv4_only_runtime() -> Path:
     """A copy of the installed runtime whose spt library has lwIP without IPv6."""
-    from wasmkiln.pyhook.runtime import runtime_dir
+    from wasmkiln.pyhook.image.runtime import runtime_dir
 
     build = WORK / "build"
     lwip = REPO / "build" / "lwip-src"

@@ -50,7 +50,8 @@ bench_http = http_bench()
 # The `spin` modes: `wasmkiln run` with microvm's ACPI left on (see the docstring).
 SPIN_RUNNER = """\
 import sys
-from wasmkiln.pyhook import cli, runner
+from wasmkiln.pyhook.cli import main as cli
+from wasmkiln.pyhook.run import runner
 command = runner.qemu_command
 runner.qemu_command = lambda *a, **k: [x.replace(",acpi=off", "") for x in command(*a, **k)]
 sys.exit(cli.main(sys.argv[1:]))
@@ -104,7 +105,7 @@ def measure(mode: str, image: Path, spin_runner: Path, seconds: float) -> dict[s
     pre = (
         [sys.executable, str(spin_runner)]
         if how == "spin"
-        else [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+        else [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
     )
     cmd = [
         *pre,

@@ -15,8 +15,8 @@ process (wall seconds, CPU seconds of the whole process tree: decode, the forked
 workers, metadata, gcc's link), peak memory (the largest sum of the tree's RSS, sampled every
 0.2 s), and operators per second per core (operators / CPU seconds: everything counted, so a
 lower bound of the compiler's own speed). The peer: the `wasmtime` package compiling the same
-bytes (`wasmtime.Module(engine, bytes)`, no cache by default; wasmtime compiles on all cores too), in
-its own process, the same measures. Medians of --reps runs (default 3; the big module once),
+bytes (`wasmtime.Module(engine, bytes)`, no cache by default; it compiles on all cores too),
+in its own process, the same measures. Medians of --reps runs (default 3; the big module once),
 interleaved. The machine is shared: the load average is recorded at start and end.
 Output: a table and bench/results/scale.json.
 """

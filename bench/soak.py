@@ -457,7 +457,7 @@ def main() -> int:
     ):
         if shutil.which(tool) is None:
             raise BenchError(f"{tool} is not installed (Debian: apt-get install {pkg})")
-    from wasmkiln.pyhook.runner import DEFAULT_MEMORY_MB
+    from wasmkiln.pyhook.run.runner import DEFAULT_MEMORY_MB
 
     h = http_bench()
     wasm, site = h.build_server(), h.make_site()

@@ -5,7 +5,7 @@ carries must not use instructions its CPU lacks: the default is the `baseline` l
 knows where images run can ask for more (`target-cpu` in a profile, `--target-cpu`), as wasmtime
 does implicitly by compiling on the host that runs the module: `native` is the highest level
 this build host has. Levels, not LLVM CPU names, because a level is a fixed set of features
-that a runner can check against the CPU it will start the image on (pyhook/runner.py), and that
+that a runner can check against the CPU it will start the image on (pyhook/run/runner.py), and that
 check must not need LLVM.
 
 The feature lists are the x86-64 psABI's, spelled as Linux's /proc/cpuinfo flags (what the check

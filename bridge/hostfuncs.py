@@ -250,7 +250,7 @@ DEFAULT_VALUE_SYMBOLS: Final[dict[str, str]] = {
 
 # A module that imports one of these opens its own sockets (WasmEdge's or WAMR's sock_open):
 # recorded in its image, so that `wasmkiln run` on spt gives it a NIC, where it may connect out
-# or bind any port, rather than the host's published sockets alone (pyhook/runner.py).
+# or bind any port, rather than the host's published sockets alone (pyhook/run/runner.py).
 OPEN_SOCKET_SYMBOLS: Final = frozenset({"wk_wasmedge_sock_open", "wk_wamr_sock_open"})
 
 

@@ -6,7 +6,7 @@
 #
 # Without the cross compiler (Debian: gcc-aarch64-linux-gnu) the install still
 # succeeds for x86_64; `wasmkiln` then refuses --target aarch64-kvm, naming the
-# package (pyhook/runtime.py).
+# package (pyhook/image/runtime.py).
 option(WK_CROSS_AARCH64 "build the aarch64 runtime too (needs gcc-aarch64-linux-gnu)" ON)
 find_program(WK_AARCH64_GCC aarch64-linux-gnu-gcc)
 if(NOT WK_CROSS_AARCH64)

@@ -46,8 +46,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .manifest import MANIFEST_NAME as WASMKILN_TOML
-from .manifest import PYPROJECT, Manifest, load_manifest
+from .hooks.manifest import MANIFEST_NAME as WASMKILN_TOML
+from .hooks.manifest import PYPROJECT, Manifest, load_manifest
 
 __all__ = [
     "build_editable",
@@ -78,12 +78,12 @@ def _clean_errors() -> Iterator[None]:
     """Turn every user-level failure into one line on stderr and exit status 1."""
     from wasmkiln.bridge.errors import WasmError
 
-    from .image import ImageError
-    from .manifest import ManifestError
-    from .manifest_build import BuildError
-    from .profiles import ProfileError
-    from .runtime import RuntimeNotFound
-    from .targets import TargetError
+    from .hooks.manifest import ManifestError
+    from .hooks.manifest_build import BuildError
+    from .image.image import ImageError
+    from .image.profiles import ProfileError
+    from .image.runtime import RuntimeNotFound
+    from .image.targets import TargetError
 
     try:
         yield
@@ -168,7 +168,7 @@ def _init_py(dist: str, package: str, scripts: dict[str, str]) -> str:
         f"`run(name, args)` boots one (see images.json); `{package}.launcher` has the rest.",
         '"""',
         "",
-        "from wasmkiln.pyhook.launch import Launcher",
+        "from wasmkiln.pyhook.run.launch import Launcher",
         "",
         "launcher = Launcher(__name__)",
         "run = launcher.run",
@@ -214,7 +214,7 @@ def _retag(wheel_text: str, filename: str) -> tuple[str, str]:
 
 
 def _pack_images(wheel: Path, manifest: Manifest, profile: str, log: Callable[[str], None]) -> Path:
-    from .manifest_build import build_manifest
+    from .hooks.manifest_build import build_manifest
 
     with zipfile.ZipFile(wheel) as zin:
         names = zin.namelist()

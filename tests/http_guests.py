@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from wkcli import CLI
+
 REPO = Path(__file__).resolve().parent.parent
 HTTP_STATIC_SOURCE = REPO / "examples" / "http-static" / "server.c"
 GUEST_PORT = 80
@@ -37,7 +39,7 @@ WASMTIME_VERSION = "36."  # the last CLI with -S tcplisten (wasmtime 49 removed 
 
 
 def wasmkiln_cli() -> list[str]:
-    return [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+    return list(CLI)
 
 
 def skip_reason(runner: str) -> str | None:
@@ -45,7 +47,7 @@ def skip_reason(runner: str) -> str | None:
     if runner == "kvm" and shutil.which("qemu-system-x86_64") is None:
         return "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
     if runner == "aarch64-kvm":
-        from wasmkiln.pyhook.targets import TARGETS, runtime_built
+        from wasmkiln.pyhook.image.targets import TARGETS, runtime_built
 
         if shutil.which("qemu-system-aarch64") is None:
             return "qemu-system-aarch64 is not installed (apt-get install qemu-system-arm)"

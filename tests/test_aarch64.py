@@ -20,24 +20,13 @@ from pathlib import Path
 
 import pytest
 from guest_programs import compile_fixture
+from wkcli import wasmkiln
 
-from wasmkiln.pyhook.runtime import runtime_dir
-from wasmkiln.pyhook.targets import TARGETS, runtime_built
+from wasmkiln.pyhook.image.runtime import runtime_dir
+from wasmkiln.pyhook.image.targets import TARGETS, runtime_built
 
 TARGET = "aarch64-kvm"
 HAVE_RUNTIME = runtime_built(TARGETS[TARGET])
-
-
-def wasmkiln(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def _need_runtime() -> None:
@@ -78,7 +67,7 @@ def test_image_is_an_arm64_image_with_its_info(
     (link_aarch64.ld links at RAM + 2 MiB), image_size covering .bss and the stacks, the
     magic; and the build info `wasmkiln run IMAGE` reads without ELF sections."""
     _need_runtime()
-    from wasmkiln.pyhook.imageinfo import read_image_info
+    from wasmkiln.pyhook.image.imageinfo import read_image_info
 
     image = _image(images, tmp_path_factory.getbasetemp(), "hello")
     data = image.read_bytes()
@@ -208,7 +197,7 @@ def test_manifest_builds_every_target_cargo_style(tmp_path: Path) -> None:
         '[[image]]\nname = "hello"\nwasm = "hello.wasm"\ntargets = ["x86_64-kvm", "aarch64-kvm"]\n'
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", "build"],
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", "build"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -224,7 +213,7 @@ def test_manifest_builds_every_target_cargo_style(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "wasmkiln.pyhook.cli",
+            "wasmkiln.pyhook.cli.main",
             "build",
             "--profile",
             "release",

@@ -1,7 +1,7 @@
 """Every copy of the runtime contract agrees with bridge/abi.py, its one source (issue 14).
 
 abi_layout.h is generated from abi.py and abi.h asserts its structs against it (test_abi.py).
-What is not generated is checked here: the cffi structs of pyhook/hostrt.py (the spec runner's
+What is not generated is checked here: the cffi structs of pyhook/spec/hostrt.py (the spec runner's
 view of the same structs; its functions it declares from wk/host.h itself), its status codes
 against wk/host.h, the order of every builtin slot in abi.h's `wk_builtins` (abi.h asserts
 only the last), the abi.h names the metadata writes instead of numbers, and the tables of
@@ -22,7 +22,7 @@ import wasmtime
 from wasmkiln.bridge import abi
 from wasmkiln.bridge.compile import compile_wasm
 from wasmkiln.bridge.module import ExternKind
-from wasmkiln.pyhook import hostrt
+from wasmkiln.pyhook.spec import hostrt
 
 ROOT = Path(__file__).resolve().parent.parent
 WK = ROOT / "unikernel" / "include" / "wk"
@@ -68,7 +68,7 @@ def test_hostrt_declares_what_it_calls_from_host_h() -> None:
     accepts the declarations with its struct definitions."""
     decls = hostrt.host_declarations(WK / "host.h")
     declared = set(re.findall(r"\b(wk_host_\w+)\(", decls))
-    source = (ROOT / "pyhook" / "hostrt.py").read_text()
+    source = (ROOT / "pyhook" / "spec" / "hostrt.py").read_text()
     called = set(re.findall(r"\blib\.(wk_host_\w+)", source))
     assert called and called <= declared, called - declared
     ffi = cffi.FFI()

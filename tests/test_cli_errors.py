@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def wasmkiln(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from wkcli import wasmkiln
 
 
 def _clean_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:

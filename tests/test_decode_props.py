@@ -16,7 +16,7 @@ from wasmkiln.bridge.decode import decode  # noqa: E402
 from wasmkiln.bridge.decode_expr import LebError, read_sleb, read_uleb  # noqa: E402
 from wasmkiln.bridge.errors import DecodeError, WasmError  # noqa: E402
 from wasmkiln.bridge.validate import validate  # noqa: E402
-from wasmkiln.pyhook.fuzz_garbage import HANDMADE, HEADER, assemble, sections  # noqa: E402
+from wasmkiln.pyhook.fuzz.garbage import HANDMADE, HEADER, assemble, sections  # noqa: E402
 
 FAST = settings(
     max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 from guest_programs import wasmtime_stdout
-from test_run import _need as need_target
-from test_run import wasmkiln
+from wkcli import need_target, wasmkiln
 
 OPS = ("ceil", "floor", "trunc", "nearest")
 TARGETS = ["x86_64-spt", "x86_64-kvm"]

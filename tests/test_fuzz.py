@@ -1,6 +1,7 @@
-"""The fuzzers (pyhook/fuzz.py, pyhook/fuzz_garbage.py): their comparison rules, their isolation
-(a crash or a hang of our side is reported, not suffered), that they do find a difference when
-there is one, small runs of both (marked slow), and the kept reproducers (tests/fixtures/fuzz/)."""
+"""The fuzzers (pyhook/fuzz/differential.py, pyhook/fuzz/garbage.py): their comparison rules,
+their isolation (a crash or a hang of our side is reported, not suffered), that they do find a
+difference when there is one, small runs of both (marked slow), and the kept reproducers
+(tests/fixtures/fuzz/)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from wasmkiln.pyhook import fuzz, fuzz_engines, fuzz_garbage
-from wasmkiln.pyhook.fuzz_engines import Call, Outcome, RunResult
+from wasmkiln.pyhook.fuzz import differential as fuzz
+from wasmkiln.pyhook.fuzz import engines as fuzz_engines
+from wasmkiln.pyhook.fuzz import garbage as fuzz_garbage
+from wasmkiln.pyhook.fuzz.engines import Call, Outcome, RunResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fuzz"
 F32_NAN, F32_NAN_NEG_PAYLOAD = ("f32", 0x7FC00000), ("f32", 0xFFC00123)
@@ -255,7 +258,7 @@ def test_cli_prints_the_totals_line(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "wasmkiln.pyhook.cli",
+            "wasmkiln.pyhook.cli.main",
             "fuzz",
             "--count",
             "3",
@@ -278,7 +281,7 @@ def test_cli_without_binaryen_is_a_clear_error(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "wasmkiln.pyhook.cli",
+            "wasmkiln.pyhook.cli.main",
             "fuzz",
             "--count",
             "1",

@@ -12,15 +12,15 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from wkcli import wasmkiln
 
 from wasmkiln.pyhook import build_meta
-from wasmkiln.pyhook.imageinfo import read_image_info
-from wasmkiln.pyhook.manifest import ManifestError, find_manifest, load_manifest
-from wasmkiln.pyhook.profiles import (
+from wasmkiln.pyhook.hooks.manifest import ManifestError, find_manifest, load_manifest
+from wasmkiln.pyhook.image.imageinfo import read_image_info
+from wasmkiln.pyhook.image.profiles import (
     BUILTIN_PROFILES,
     RELEASE_BACKEND,
     ProfileError,
@@ -29,16 +29,6 @@ from wasmkiln.pyhook.profiles import (
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO_WAT = REPO / "pyhook" / "examples" / "hello.wat"
-
-
-def wasmkiln(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _manifest(tmp_path: Path, text: str, name: str = "wasmkiln.toml") -> Path:

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from wkcli import TRAP_EXIT
 
 TARGETS = ["x86_64-spt", "x86_64-kvm"]
-TRAP_EXIT = 134
 
 
 def _assemble(tmp_path: Path, name: str, wat: str) -> Path:
@@ -40,7 +40,7 @@ def _run(
         pytest.skip("qemu-system-x86_64 is not installed")
     wasm = _assemble(tmp_path, name, wat)
     image = tmp_path / f"{name}-{target}.img"
-    cli = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+    cli = [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
     build = subprocess.run(
         [*cli, "build", str(wasm), "--target", target, "-o", str(image), *build_flags],
         capture_output=True,

@@ -1,4 +1,5 @@
-"""The image cache of `wasmkiln run MODULE.wasm` (pyhook/buildplan.py, pyhook/imagecache.py).
+"""The image cache of `wasmkiln run MODULE.wasm` (pyhook/image/buildplan.py,
+pyhook/image/imagecache.py).
 
 Issue 14: a cached image must not outlive what built it (wasmkiln, the runtime), the cache must
 stay under its cap, least recently used images out first, and `wasmkiln cache` lists and
@@ -16,24 +17,15 @@ from pathlib import Path
 
 import pytest
 from guest_programs import compile_fixture
+from wkcli import wasmkiln
 
-from wasmkiln.pyhook import imagecache
-from wasmkiln.pyhook.buildplan import BuildPlan
-from wasmkiln.pyhook.profiles import BUILTIN_PROFILES
-from wasmkiln.pyhook.runtime import ENV_VAR, runtime_dir
-from wasmkiln.pyhook.targets import get_target
+from wasmkiln.pyhook.image import imagecache
+from wasmkiln.pyhook.image.buildplan import BuildPlan
+from wasmkiln.pyhook.image.profiles import BUILTIN_PROFILES
+from wasmkiln.pyhook.image.runtime import ENV_VAR, runtime_dir
+from wasmkiln.pyhook.image.targets import get_target
 
 TARGET = "x86_64-spt"
-
-
-def wasmkiln(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
 
 
 def cached(cache: Path) -> list[Path]:
@@ -91,7 +83,7 @@ def test_cache_hit_loads_no_compiler(tmp_path: Path) -> None:
     assert wasmkiln("run", "--target", TARGET, hello, env=env).returncode == 0
     probe = (
         "import sys\n"
-        "from wasmkiln.pyhook.cli import main\n"
+        "from wasmkiln.pyhook.cli.main import main\n"
         f"code = main(['run', '--target', '{TARGET}', {hello!r}])\n"
         "heavy = [m for m in sys.modules if m in ('llvmlite', 'cranelift', 'cffi')\n"
         "         or m.startswith('wasmkiln.bridge.') and m.split('.')[-1] in\n"

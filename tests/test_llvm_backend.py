@@ -27,8 +27,7 @@ from typing import Any
 
 import pytest
 from guest_programs import FIXTURE_CASES, FixtureCase, compile_fixture
-from test_run import TRAP_EXIT, wasmkiln
-from test_run import _need as need_target
+from wkcli import assert_ran, need_target, wasmkiln
 
 from wasmkiln.bridge.codegen import generate
 from wasmkiln.bridge.compile import compile_wasm
@@ -150,12 +149,7 @@ def test_fixture_runs(
     image = _image(images, tmp_path_factory.getbasetemp(), case.fixture, backend, target)
     env_flags = [f"--env={k}={v}" for k, v in case.env.items()]
     proc = wasmkiln("run", *env_flags, str(image), "--", *case.args)
-    assert proc.stdout == case.stdout, proc.stderr
-    if case.trap is None:
-        assert proc.returncode == case.exit_code, proc.stderr
-    else:
-        assert proc.returncode == TRAP_EXIT, proc.stderr
-        assert "wasm trap: " in proc.stderr and case.trap in proc.stderr, proc.stderr
+    assert_ran(proc, case.stdout, case.exit_code, case.trap)
 
 
 def test_release_profile_uses_llvm(tmp_path: Path) -> None:

@@ -9,36 +9,22 @@ they meet. Images leave the runtime's DWARF out unless built with --debug.
 from __future__ import annotations
 
 import http.client
-import os
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from guest_programs import compile_c
 from http_guests import HTTP_STATIC_SOURCE, build_kvm_image, start
+from wkcli import wasmkiln
 
-from wasmkiln.pyhook.elf import section_bytes
+from wasmkiln.pyhook.image.elf import section_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "pyhook" / "examples" / "hello.wasm"
 GREETING = "Hello from a wasmkiln unikernel"
 IMAGE_LIMIT = 1_000_000  # issue 6: a hello image of at most 1 MB
-
-
-def wasmkiln(
-    *args: str, timeout: float = 180, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The CLI in a child process; `env` adds to (or overrides) this process's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **env} if env else None,
-    )
 
 
 def _need_qemu() -> None:
@@ -102,7 +88,7 @@ def test_too_little_memory_says_so(hello_kvm: Path) -> None:
     proc = wasmkiln("run", "--accel", "tcg", "--memory", "8", str(hello_kvm))
     assert proc.returncode != 0
     assert "not enough memory" in proc.stderr, proc.stderr
-    # ... and the runner said it before the boot, in one line (pyhook/guestmem.py)
+    # ... and the runner said it before the boot, in one line (pyhook/run/guestmem.py)
     assert proc.stderr.startswith(
         "wasmkiln: warning: --memory 8 MiB is less than this image needs to start, 12 MiB (image "
     ), proc.stderr
@@ -302,9 +288,9 @@ def test_packed_file_larger_than_default_memory(tmp_path: Path) -> None:
 
 def test_small_image_gets_the_default_memory(hello_kvm: Path) -> None:
     """guestmem's sum for hello: what boots it (it runs in 12 MiB, not in 11) and the default."""
-    from wasmkiln.pyhook.guestmem import guest_memory
-    from wasmkiln.pyhook.imageinfo import read_image_info
-    from wasmkiln.pyhook.runner import DEFAULT_MEMORY_MB
+    from wasmkiln.pyhook.image.imageinfo import read_image_info
+    from wasmkiln.pyhook.run.guestmem import guest_memory
+    from wasmkiln.pyhook.run.runner import DEFAULT_MEMORY_MB
 
     need = guest_memory(hello_kvm, read_image_info(hello_kvm) or {}, None)
     assert need.linear == 65536, need  # hello.wasm declares one page

@@ -446,8 +446,8 @@ def test_bad_net_command_line(image: Path, tmp_path: Path) -> None:
 def test_qemu_command_machines_and_back_ends(tmp_path: Path) -> None:
     """What `wasmkiln run` asks of QEMU: virtio-mmio on microvm (acpi=off, so the devices and
     their IRQs are on the command line), virtio-pci on q35, slirp or a passt stream socket."""
-    from wasmkiln.pyhook.netopts import NetOptions
-    from wasmkiln.pyhook.runner import RunOptions, qemu_command
+    from wasmkiln.pyhook.run.netopts import NetOptions
+    from wasmkiln.pyhook.run.runner import RunOptions, qemu_command
 
     net = NetOptions.parse(["8080:80"], [], None, None)
     micro = qemu_command(tmp_path / "img", RunOptions(net=net), tmp_path / "ctl")

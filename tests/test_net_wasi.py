@@ -28,7 +28,7 @@ from guest_programs import compile_c
 from http_guests import build_image, free_port, skip_reason, start, wasmkiln_cli, wasmtime_cli
 
 from wasmkiln.bridge.hostfuncs import SOCKET_EXTENSION_FUNCS, WASI_P1, lookup
-from wasmkiln.pyhook.netopts import NetOptionError, NetOptions
+from wasmkiln.pyhook.run.netopts import NetOptionError, NetOptions
 
 PROBE = Path(__file__).resolve().parent / "net_guests" / "sock_probe.c"
 

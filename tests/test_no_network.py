@@ -15,12 +15,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from wkcli import wasmkiln as cli
 
-from wasmkiln.pyhook.runtime import runtime_dir, target_has_network
+from wasmkiln.pyhook.image.runtime import runtime_dir, target_has_network
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "pyhook" / "examples" / "hello.wasm"
@@ -38,16 +38,8 @@ SOCKET_MODULES = {
 
 
 def wasmkiln(*args: str, runtime: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    if runtime is not None:
-        env["WASMKILN_RUNTIME_DIR"] = str(runtime)
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    """The CLI, with `runtime` (a build without lwIP) in place of the installed runtime."""
+    return cli(*args, env={"WASMKILN_RUNTIME_DIR": str(runtime)} if runtime else None)
 
 
 def refused(proc: subprocess.CompletedProcess[str], *needles: str) -> None:

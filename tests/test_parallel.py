@@ -18,7 +18,7 @@ from wasmkiln.bridge import parallel
 from wasmkiln.bridge.codegen import backend_named, generate_source
 from wasmkiln.bridge.compile import compile_wasm
 from wasmkiln.bridge.errors import WasmError
-from wasmkiln.pyhook import progress as progress_mod
+from wasmkiln.pyhook.image import progress as progress_mod
 
 SQLITE = Path(__file__).resolve().parent.parent.parent / "shared/testdata/real/sqlite3/sqlite3.wasm"
 

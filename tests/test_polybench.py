@@ -8,21 +8,14 @@ TCG, about a second each) all but a sample carry the `slow` mark.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from wkcli import wasmkiln
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "polybench"
 KERNELS = sorted(p.stem for p in DATA.glob("*.wasm")) if DATA.is_dir() else []
 KVM_SAMPLE = ["2mm", "cholesky", "durbin", "floyd-warshall", "nussinov"]
-
-
-def _wasmkiln(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args], capture_output=True, timeout=300
-    )
 
 
 def _check(kernel: str, target: str, tmp_path: Path) -> None:
@@ -31,11 +24,11 @@ def _check(kernel: str, target: str, tmp_path: Path) -> None:
     if target.endswith("kvm") and shutil.which("qemu-system-x86_64") is None:
         pytest.skip("qemu-system-x86_64 is not installed")
     image = tmp_path / f"{kernel}.img"
-    build = _wasmkiln("build", str(DATA / f"{kernel}.wasm"), "--target", target, "-o", str(image))
-    assert build.returncode == 0, build.stderr.decode()
-    run = _wasmkiln("run", str(image))
-    assert run.returncode == 0, run.stderr.decode()[-2000:]
-    expected = (DATA / f"{kernel}.stderr.expected").read_bytes()
+    build = wasmkiln("build", str(DATA / f"{kernel}.wasm"), "--target", target, "-o", str(image))
+    assert build.returncode == 0, build.stderr
+    run = wasmkiln("run", str(image))
+    assert run.returncode == 0, run.stderr[-2000:]
+    expected = (DATA / f"{kernel}.stderr.expected").read_text()
     assert run.stderr == expected
 
 

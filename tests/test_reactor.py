@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from guest_programs import FIXTURES_DIR, compile_c
-from test_run import wasmkiln
+from wkcli import wasmkiln
 
 TARGETS = ["x86_64-spt", "x86_64-kvm"]
 
@@ -89,10 +89,10 @@ def test_invoke_is_a_build_choice(reactor: Path, tmp_path: Path) -> None:
 
 
 def test_invoke_shapes_the_plan_and_the_manifest(reactor: Path, tmp_path: Path) -> None:
-    from wasmkiln.pyhook.buildplan import BuildPlan
-    from wasmkiln.pyhook.manifest import load_manifest
-    from wasmkiln.pyhook.profiles import resolve_profile
-    from wasmkiln.pyhook.targets import get_target
+    from wasmkiln.pyhook.hooks.manifest import load_manifest
+    from wasmkiln.pyhook.image.buildplan import BuildPlan
+    from wasmkiln.pyhook.image.profiles import resolve_profile
+    from wasmkiln.pyhook.image.targets import get_target
 
     target, dev = get_target("x86_64-spt"), resolve_profile("dev")
     plain = BuildPlan.resolve(target, dev)

@@ -31,13 +31,13 @@ def _run(program: str, target: str, tmp_path: Path) -> subprocess.CompletedProce
         pytest.skip(f"{folder} is absent (the shared test data)")
     if target in QEMU and shutil.which(QEMU[target]) is None:
         pytest.skip(f"{QEMU[target]} is not installed")
-    from wasmkiln.pyhook.targets import TARGETS as KNOWN
-    from wasmkiln.pyhook.targets import runtime_built
+    from wasmkiln.pyhook.image.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.image.targets import runtime_built
 
     if not runtime_built(KNOWN[target]):
         pytest.skip(f"the {target} runtime was not built (apt-get install gcc-aarch64-linux-gnu)")
     image = tmp_path / f"{program}.img"
-    cli = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+    cli = [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
     build = subprocess.run(
         [
             *cli,

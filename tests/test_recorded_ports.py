@@ -17,6 +17,7 @@ import pytest
 from guest_programs import compile_c
 from http_guests import HTTP_STATIC_SOURCE, free_port, launch, skip_reason, wasmkiln_cli
 from http_guests import fetch as get
+from wkcli import wasmkiln
 
 TARGET = "x86_64-spt"
 
@@ -27,12 +28,6 @@ def wasm() -> Path:
     if why:
         pytest.skip(why)
     return compile_c(HTTP_STATIC_SOURCE)
-
-
-def wasmkiln(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*wasmkiln_cli(), *argv], capture_output=True, text=True, timeout=600, cwd=cwd, check=False
-    )
 
 
 def fetch(port: int, path: str = "/") -> tuple[int, bytes]:

@@ -8,39 +8,15 @@ here is a software PVM).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from guest_programs import FIXTURE_CASES, FixtureCase, compile_fixture
+from wkcli import assert_ran, need_target, wasmkiln
 
 TARGETS = ["x86_64-spt", "x86_64-kvm", pytest.param("aarch64-kvm", marks=pytest.mark.slow)]
-QEMU = {
-    "x86_64-kvm": ("qemu-system-x86_64", "qemu-system-x86"),
-    "aarch64-kvm": ("qemu-system-aarch64", "qemu-system-arm"),
-}
-TRAP_EXIT = 134
-
-
-def wasmkiln(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def _need(target: str) -> None:
-    from wasmkiln.pyhook.targets import TARGETS as KNOWN
-    from wasmkiln.pyhook.targets import runtime_built
-
-    if target in QEMU and shutil.which(QEMU[target][0]) is None:
-        pytest.skip(f"{QEMU[target][0]} is not installed (Debian: {QEMU[target][1]})")
-    if not runtime_built(KNOWN[target]):
-        pytest.skip(f"the {target} runtime was not built (Debian: gcc-aarch64-linux-gnu)")
 
 
 @pytest.fixture(scope="module")
@@ -66,28 +42,23 @@ def _image(images: dict, tmp: Path, fixture: str, target: str) -> Path:
 def test_fixture(
     case: FixtureCase, target: str, images: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    _need(target)
+    need_target(target)
     image = _image(images, tmp_path_factory.getbasetemp(), case.fixture, target)
     env_flags = [f"--env={k}={v}" for k, v in case.env.items()]
     proc = wasmkiln("run", *env_flags, str(image), "--", *case.args)
-    assert proc.stdout == case.stdout, proc.stderr
-    if case.trap is None:
-        assert proc.returncode == case.exit_code, proc.stderr
-    else:
-        assert proc.returncode == TRAP_EXIT, proc.stderr
-        assert "wasm trap: " in proc.stderr and case.trap in proc.stderr, proc.stderr
+    assert_ran(proc, case.stdout, case.exit_code, case.trap)
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_run_module_directly_builds_to_cache(target: str, tmp_path: Path) -> None:
-    _need(target)
+    need_target(target)
     wasm = compile_fixture("hello")
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
-            "wasmkiln.pyhook.cli",
+            "wasmkiln.pyhook.cli.main",
             "run",
             "--target",
             target,
@@ -109,7 +80,7 @@ def test_run_module_directly_builds_to_cache(target: str, tmp_path: Path) -> Non
 
 
 def test_default_example_runs() -> None:
-    _need("x86_64-kvm")
+    need_target("x86_64-kvm")
     proc = wasmkiln("run")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Hello from a wasmkiln unikernel.\nhello, world!\n"
@@ -121,7 +92,7 @@ def test_output_appends_to_a_regular_file(
 ) -> None:
     """`wasmkiln run img > file` with the caller writing around it (a shell script, CI
     logs): the guest's output lands between the caller's lines, nothing overwritten."""
-    _need(target)
+    need_target(target)
     image = _image(images, tmp_path_factory.getbasetemp(), "hello", target)
     out = tmp_path / "out.txt"
     with out.open("w") as f:  # no O_APPEND: the caller's own offset must stay shared
@@ -131,7 +102,7 @@ def test_output_appends_to_a_regular_file(
             [
                 sys.executable,
                 "-m",
-                "wasmkiln.pyhook.cli",
+                "wasmkiln.pyhook.cli.main",
                 "run",
                 str(image),
                 "--env",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wasmkiln.pyhook import runtime
+from wasmkiln.pyhook.image import runtime
 
 
 def _fake_runtime(root: Path, *triples: str) -> Path:

@@ -1,8 +1,8 @@
-"""The WebAssembly 2.0 spec test suite (../shared/testdata/spec), in-process (pyhook/wast.py).
+"""The WebAssembly 2.0 spec test suite (../shared/testdata/spec), in-process (pyhook/spec/wast.py).
 
 Every script runs with each backend (Cranelift; LLVM -O2), the non-SIMD ones and the 56
 `simd_*` ones as separate tests, and the non-SIMD ones as AArch64 code too (LLVM -O0, the dev
-tier there, and -O2) in the aarch64 host agent under qemu-aarch64 (pyhook/hostrt_remote.py);
+tier there, and -O2) in the aarch64 host agent under qemu-aarch64 (pyhook/spec/hostrt_remote.py);
 every command must pass except the ones listed in KNOWN_FAILURES. The list is strict both ways:
 a listed command that
 starts passing fails the test too, so the list cannot go stale. The whole suite takes 40-50 s
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from wasmkiln.pyhook import wast
+from wasmkiln.pyhook.spec import wast
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "spec"
-SPEC3 = SPEC.parent / "spec3"  # WebAssembly 3.0, as .wast text (pyhook/wast_text.py reads it)
+SPEC3 = SPEC.parent / "spec3"  # WebAssembly 3.0, as .wast text (pyhook/spec/wast_text.py reads it)
 
 # backend (arch/backend off x86_64) -> "file.json:line" -> why it fails. Empty: every non-SIMD
 # command passes on every one.
@@ -57,8 +57,8 @@ def _require_agent(arch: str) -> None:
     mode (qemu-user-static): skip, saying which is missing."""
     if arch == "x86_64":
         return
-    from wasmkiln.pyhook import hostrt
-    from wasmkiln.pyhook.hostrt_remote import remote_runtime
+    from wasmkiln.pyhook.spec import hostrt
+    from wasmkiln.pyhook.spec.hostrt_remote import remote_runtime
 
     try:
         remote_runtime(arch)

@@ -9,27 +9,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from guest_programs import compile_c
+from wkcli import wasmkiln
 
 from wasmkiln.bridge.cpu import CPU_LEVELS, cpu_level, host_level, missing_flags
 
 REPO = Path(__file__).resolve().parent.parent
 MATMUL = REPO / "bench" / "kernels" / "matmul.c"  # double loops LLVM vectorises
-
-
-def wasmkiln(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
-        check=False,
-    )
 
 
 def _cpuinfo(*levels: str, drop: str = "") -> str:

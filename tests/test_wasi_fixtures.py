@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 from guest_programs import CACHE_DIR, CFLAGS, CLANG, FIXTURES_DIR, _cache_key, _clang_version
+from wkcli import wasmkiln
 
 TARGETS = ["x86_64-spt", "x86_64-kvm"]
 
@@ -93,15 +93,6 @@ def make_tree(root: Path) -> Path:
     for i in range(300):
         (packed / f"n{i:03d}.txt").write_text(f"{i * 2}\n")
     return root
-
-
-def wasmkiln(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.mark.parametrize("case", FS_CASES, ids=lambda c: c.id)

@@ -6,13 +6,12 @@ thing it is about. Everything runs on spt (fast); the kvm path shares all of it 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from wkcli import wasmkiln
 
 TARGET = "x86_64-spt"
 
@@ -88,16 +87,6 @@ BENCH_WAT = r"""
 """
 
 
-def wasmkiln(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
-
-
 def wat(tmp: Path, name: str, text: str) -> Path:
     if shutil.which("wat2wasm") is None:
         pytest.skip("wat2wasm is not installed (Debian: wabt)")
@@ -159,8 +148,8 @@ def test_run_dir_on_a_built_image_replaces_its_folders(target: str, tmp_path: Pa
     qemu = {"x86_64-kvm": "qemu-system-x86_64", "aarch64-kvm": "qemu-system-aarch64"}
     if target in qemu and shutil.which(qemu[target]) is None:
         pytest.skip(f"{qemu[target]} is not installed")
-    from wasmkiln.pyhook.targets import TARGETS as KNOWN
-    from wasmkiln.pyhook.targets import runtime_built
+    from wasmkiln.pyhook.image.targets import TARGETS as KNOWN
+    from wasmkiln.pyhook.image.targets import runtime_built
 
     if not runtime_built(KNOWN[target]):
         pytest.skip(f"the {target} runtime was not built (Debian: gcc-aarch64-linux-gnu)")

@@ -15,8 +15,8 @@ import shutil
 import pytest
 from wasi import suite
 
-from wasmkiln.pyhook.targets import TARGETS as TARGETS_BY_NAME
-from wasmkiln.pyhook.targets import runtime_built
+from wasmkiln.pyhook.image.targets import TARGETS as TARGETS_BY_NAME
+from wasmkiln.pyhook.image.targets import runtime_built
 
 TARGETS = [
     pytest.param("x86_64-spt", id="x86_64-spt", marks=pytest.mark.slow),

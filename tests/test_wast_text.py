@@ -1,4 +1,4 @@
-""".wast scripts read without WABT (pyhook/wast_text.py): the S-expression reader, values, and
+""".wast scripts read without WABT (pyhook/spec/wast_text.py): the S-expression reader, values, and
 a small script run end to end. The 3.0 suite itself runs in tests/test_spec.py (slow)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from wasmkiln.pyhook import wast
-from wasmkiln.pyhook.wast_text import WastError, convert, parse, wat_int
+from wasmkiln.pyhook.spec import wast
+from wasmkiln.pyhook.spec.wast_text import WastError, convert, parse, wat_int
 
 pytest.importorskip("wasmtime", reason="wast_text parses modules with wasmtime's wat2wasm")
 

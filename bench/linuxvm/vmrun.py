@@ -6,7 +6,7 @@
 
 Why not a QEMU command of our own: the benchmark's promise is that the Linux VM and the wasmkiln
 image run under the same QEMU, machine type, memory, CPU count and *network backend*. The
-runner (``wasmkiln.pyhook.runner``) is the one place that decides those for wasmkiln (QEMU's
+runner (``wasmkiln.pyhook.run.runner``) is the one place that decides those for wasmkiln (QEMU's
 argv in ``qemu_command``, the netdev from ``netopts``, and whatever helper process a backend
 needs, such as passt), and it changes as wasmkiln's networking does. So this script calls
 ``runner.run_kvm`` itself and changes only what must differ for a Linux guest: the kernel
@@ -43,8 +43,8 @@ def main() -> int:
     )
     args = ap.parse_args()
     try:
-        from wasmkiln.pyhook import runner
-        from wasmkiln.pyhook.netopts import NetOptionError, NetOptions
+        from wasmkiln.pyhook.run import runner
+        from wasmkiln.pyhook.run.netopts import NetOptionError, NetOptions
     except ImportError as e:
         print(f"vmrun: wasmkiln is not installed for {sys.executable}: {e}", file=sys.stderr)
         return 2

@@ -184,3 +184,48 @@ function(wasmkiln_add_image name)
   set_target_properties("${name}" PROPERTIES WASMKILN_IMAGE "${_out}"
     WASMKILN_TARGET "${arg_TARGET}")
 endfunction()
+
+# wasmkiln_add_oci_image(NAME IMAGE <wasmkiln_add_image name> [HYPERVISOR qemu|firecracker]
+#                        [TAG [REPO:]TAG] [OUTPUT dir])
+# The x86_64-kvm image of IMAGE as an OCI image that urunc runs (docs/kubernetes.md): the
+# layout in OUTPUT (default: NAME.oci in the build folder) and OUTPUT.tar, through
+# `wasmkiln oci`, rewritten when the image is relinked.
+function(wasmkiln_add_oci_image name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "IMAGE;HYPERVISOR;TAG;OUTPUT" "")
+  set(_where "wasmkiln_add_oci_image(${name})")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "${_where}: unexpected arguments ${arg_UNPARSED_ARGUMENTS} (takes IMAGE, "
+      "HYPERVISOR, TAG, OUTPUT)")
+  endif()
+  if(NOT arg_IMAGE OR NOT TARGET "${arg_IMAGE}")
+    message(FATAL_ERROR "${_where}: IMAGE <name of a wasmkiln_add_image> is required")
+  endif()
+  get_target_property(_image "${arg_IMAGE}" WASMKILN_IMAGE)
+  get_target_property(_target "${arg_IMAGE}" WASMKILN_TARGET)
+  if(NOT _target STREQUAL "x86_64-kvm")
+    message(FATAL_ERROR "${_where}: ${arg_IMAGE} is a ${_target} image; urunc runs x86_64-kvm")
+  endif()
+  if(NOT arg_HYPERVISOR)
+    set(arg_HYPERVISOR qemu)
+  endif()
+  if(NOT arg_HYPERVISOR MATCHES "^(qemu|firecracker)$")
+    message(FATAL_ERROR "${_where}: HYPERVISOR ${arg_HYPERVISOR}: qemu or firecracker")
+  endif()
+  if(NOT arg_TAG)
+    set(arg_TAG latest)
+  endif()
+  if(arg_OUTPUT)
+    get_filename_component(_out "${arg_OUTPUT}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  else()
+    set(_out "${CMAKE_CURRENT_BINARY_DIR}/${name}.oci")
+  endif()
+  add_custom_command(
+    OUTPUT "${_out}/index.json" "${_out}.tar"
+    COMMAND "${WASMKILN_EXECUTABLE}" oci "${_image}" -o "${_out}" --hypervisor "${arg_HYPERVISOR}"
+            --tag "${arg_TAG}"
+    DEPENDS "${_image}" "${arg_IMAGE}" "${WASMKILN_EXECUTABLE}"
+    COMMENT "wasmkiln: OCI image ${name} (${arg_HYPERVISOR}, ${arg_TAG})"
+    VERBATIM)
+  add_custom_target("${name}" ALL DEPENDS "${_out}/index.json" "${_out}.tar")
+  set_target_properties("${name}" PROPERTIES WASMKILN_OCI_LAYOUT "${_out}")
+endfunction()

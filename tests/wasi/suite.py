@@ -94,7 +94,7 @@ def discover(suite_dir: Path = SUITE_DIR) -> list[WasiTest]:
 
 def _wasmkiln(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wasmkiln.pyhook.cli", *args],
+        [sys.executable, "-m", "wasmkiln.pyhook.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -103,7 +103,7 @@ def _wasmkiln(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[s
 
 def _tool_key() -> str:
     """What else an image depends on: the runtime libraries and wasmkiln's Python code."""
-    from wasmkiln.pyhook.runtime import RuntimeNotFound, target_dir
+    from wasmkiln.pyhook.image.runtime import RuntimeNotFound, target_dir
 
     h = hashlib.sha256()
     for target in TARGETS:
@@ -114,13 +114,13 @@ def _tool_key() -> str:
         for lib in sorted(folder.glob("*.a")):
             h.update(lib.read_bytes())
     for code in ("bridge", "pyhook"):
-        for src in sorted((ROOT / code).glob("*.py")):
+        for src in sorted((ROOT / code).rglob("*.py")):
             h.update(src.read_bytes())
     return h.hexdigest()
 
 
 def image_path(test: WasiTest, target: str, tool_key: str) -> Path:
-    from wasmkiln.pyhook.pack import DirMapping, fingerprint
+    from wasmkiln.pyhook.image.pack import DirMapping, fingerprint
 
     h = hashlib.sha256(test.wasm.read_bytes())
     h.update(f"{target}\0{tool_key}\0".encode())

@@ -18,6 +18,7 @@ enum {
   REG_LCR = 3,
   REG_MCR = 4,
   REG_LSR = 5,
+  REG_SCR = 7,
 };
 
 #define LCR_8N1 0x03
@@ -40,6 +41,15 @@ void serial_16550_init(uint16_t base) {
   x86_outb(base + REG_LCR, LCR_8N1);
   x86_outb(base + REG_FCR, FCR_ENABLE_CLEAR);
   x86_outb(base + REG_MCR, MCR_DTR_RTS);
+}
+
+bool serial_16550_present(uint16_t base) {
+  x86_outb(base + REG_SCR, 0x5a);
+  if (x86_inb(base + REG_SCR) != 0x5a) {
+    return false;
+  }
+  x86_outb(base + REG_SCR, 0xa5);
+  return x86_inb(base + REG_SCR) == 0xa5;
 }
 
 static int wait_lsr(uint16_t base, uint8_t mask) {

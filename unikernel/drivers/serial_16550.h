@@ -10,6 +10,7 @@
 #ifndef WK_SERIAL_16550_H
 #define WK_SERIAL_16550_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@
 
 /* Program 8N1, 115200 baud, FIFOs on, interrupts off. */
 void serial_16550_init(uint16_t base);
+
+/* Is there a UART at base? Its scratch register keeps what is written; a port
+ * with no device reads back 0xff. */
+bool serial_16550_present(uint16_t base);
 
 /* Send len bytes; returns 0, or -1 if the port stopped draining. */
 int serial_16550_write(uint16_t base, const void *buf, size_t len);

@@ -12,7 +12,7 @@
  *                            the one DHCP offers
  *
  * Why shared: both platforms must accept exactly the same settings, and the
- * runner (pyhook/netopts.py) writes them once for either.
+ * runner (pyhook/run/netopts.py) writes them once for either.
  */
 #ifndef WK_NETCFG_PLAT_H
 #define WK_NETCFG_PLAT_H

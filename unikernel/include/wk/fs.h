@@ -4,7 +4,7 @@
  * resolution that never leaves the directory it starts from.
  *
  * Model: every preopened directory is the root of its own tree. The tree's
- * nodes start as views of the packed image (pyhook/pack.py writes it; the
+ * nodes start as views of the packed image (pyhook/image/pack.py writes it; the
  * format is docs/fs.md) and become private in-memory copies when written
  * (copy on write, per file). Directories are materialised lazily, on first
  * use, so an image with a million packed files costs nothing until a program

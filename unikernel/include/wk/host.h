@@ -2,7 +2,7 @@
  * wk/host.h - embedding compiled modules in a normal Linux process.
  *
  * libwasmkiln-host.so (platform/host) is the runtime core built as a shared
- * library with a libc platform. An embedder (the spec runner, pyhook/hostrt.py
+ * library with a libc platform. An embedder (the spec runner, pyhook/spec/hostrt.py
  * through cffi) loads it first (RTLD_GLOBAL), then each module's shared object
  * (RTLD_LOCAL: every one defines its own wk_module_main), and instantiates
  * modules against each other's exports here.

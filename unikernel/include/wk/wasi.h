@@ -87,7 +87,7 @@ int32_t wk_wasi_environ_sizes_get(wk_vmctx *vm, int32_t count_out, int32_t buf_s
 /*
  * Arguments and environment baked into an image (`wasmkiln build --arg A
  * --env K=V`): an optional symbol the image's generated C defines
- * (pyhook/pack.py). The guest's argv is the run's argv[0], the baked args,
+ * (pyhook/image/pack.py). The guest's argv is the run's argv[0], the baked args,
  * then the run's arguments; its environment is the baked pairs, except those
  * whose KEY the run sets, then the run's pairs.
  */

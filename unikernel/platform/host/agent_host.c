@@ -2,7 +2,7 @@
  * agent_host.c - wk/host.h served over a pipe, for a spec runner that cannot
  * load the host library into its own process: `wasmkiln wast --target
  * aarch64` runs this program, built for aarch64 Linux, under qemu-aarch64
- * (pyhook/hostrt_remote.py), so the modules' real AArch64 code executes.
+ * (pyhook/spec/hostrt_remote.py), so the modules' real AArch64 code executes.
  *
  * Protocol: one request line on stdin, one reply line on the protocol fd (the
  * process's original stdout; fd 1 is pointed at stderr at start-up, so

@@ -67,10 +67,26 @@ const char *kvm_cmdline_parse(const char *raw, kvm_cmdline *out);
 /* The raw command line as copied by kvm_cmdline_parse (never NULL). */
 const char *kvm_cmdline_raw(void);
 
+/* ---- urunc_kvm.c ----------------------------------------------------------- */
+/* Rewrite urunc's mewz- and unikraft-style command lines (ip=, gateway=,
+ * netdev.ip=, env.vars=[ ], `APP ... -- args`) into wasmkiln's tokens, into
+ * out (cap bytes, NUL included); other tokens pass through. NULL, or a static
+ * message saying why the command line was refused. */
+const char *kvm_urunc_translate(const char *raw, char *out, size_t cap);
+/* The exit devices of urunc's monitors, tried after the runner's
+ * isa-debug-exit: port 0x501 (urunc's QEMU line), then an i8042 reset
+ * (Firecracker). Returns if none of them stopped the VM. */
+void kvm_vmm_exit(int code);
+
 /* ---- net_kvm.c ------------------------------------------------------------- */
 /* Read the net.* and virtio_mmio.device= tokens (README.md "Network").
  * NULL, or a static message saying why the command line was refused. */
 const char *kvm_net_parse(const char *raw);
+/* The listeners an image records (`wasmkiln build -p/--listen`): net.listen=/
+ * net.publish= tokens the image's generated C may define (pyhook/image.py).
+ * Used when the command line names no listener of its own, as under urunc,
+ * which passes none. */
+extern const char wk_image_net_tokens[] __attribute__((weak));
 
 /* ---- idle_kvm.c ------------------------------------------------------------ */
 #define KVM_IRQ_NIC 33 /* the virtio-net interrupt's vector (X86_IRQ_BASE + 1) */

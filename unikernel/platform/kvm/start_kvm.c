@@ -102,9 +102,15 @@ void kvm_start(uint32_t start_info_paddr) {
     kvm_fatal("bad PVH start_info magic");
   }
 
+  /* urunc's command-line forms become wasmkiln's tokens first (urunc_kvm.c). */
+  static char cmdline[KVM_CMDLINE_MAX + 1];
   kvm_cmdline cl;
   const char *err =
-      kvm_cmdline_parse(si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : NULL, &cl);
+      kvm_urunc_translate(si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : NULL,
+                          cmdline, sizeof cmdline);
+  if (err == NULL) {
+    err = kvm_cmdline_parse(cmdline, &cl);
+  }
   if (err == NULL) {
     err = kvm_net_parse(kvm_cmdline_raw());
   }

@@ -2,7 +2,7 @@
  * platform/spt/net_spt.c - the spt platform's NIC: Ethernet frames over a
  * connected stream socket in QEMU's "stream" framing (a 4-byte big-endian
  * length, then the frame), which is what `passt --fd` speaks. The runner
- * (pyhook/runner.py) makes a socketpair, hands one end to passt (which does
+ * (pyhook/run/runner.py) makes a socketpair, hands one end to passt (which does
  * DHCP, ARP and the port forwards `-t HOST:GUEST`) and the other to us:
  *
  *   IMAGE --net fd=N [--net net.listen=A.B.C.D:PORT]... [--net net.ip=...] ...

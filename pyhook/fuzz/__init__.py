@@ -1,0 +1,1 @@
+"""Differential fuzzing against wasmtime: valid modules (binaryen) and garbage inputs."""

@@ -1,0 +1,2 @@
+"""Running images: QEMU and spt command lines, networking options, guest memory, the wheel
+launcher."""

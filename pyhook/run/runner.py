@@ -1,0 +1,561 @@
+"""Running an image: QEMU for kvm targets, a plain child process for spt.
+
+Either way the guest's stdout and stderr reach ours unchanged and the exit
+code returned is the guest's. How the kvm guest reports its exit code (a
+control serial port, because isa-debug-exit can only express odd statuses) is
+described in unikernel/platform/kvm/README.md.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import functools
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..image.targets import Target
+from .netopts import NetOptionError, NetOptions
+
+if TYPE_CHECKING:
+    import ctypes
+
+QEMU = "qemu-system-x86_64"
+_SAFE = "._~/:=,+-"  # bytes the kvm command line may carry unencoded
+
+
+class RunError(Exception):
+    """The image could not be started, or the machine died without an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+DEFAULT_MEMORY_MB = 128
+"""Guest RAM (QEMU -m) unless the run says otherwise. The image itself needs ~12 MiB (hello runs
+in 12, an HTTP server in 32; docs/performance.md "Memory"): the rest is for linear memory and the
+kernel heap (files written, network buffers). 128 MiB is Firecracker's default too; QEMU only
+backs the pages a guest touches, so a larger -m costs the host nothing until used."""
+
+
+@dataclass
+class RunOptions:
+    args: list[str] = field(default_factory=list)  # guest argv[1:]
+    env: list[str] = field(default_factory=list)  # "KEY=VALUE"
+    accel: str = "auto"  # kvm targets: "tcg", "kvm" or "auto"
+    memory_mb: int = DEFAULT_MEMORY_MB
+    timeout: float | None = None
+    program_name: str = "main"
+    net: NetOptions = field(default_factory=NetOptions)
+    net_backend: str = "auto"  # NET_BACKENDS (kvm) or SPT_NET_BACKENDS (spt)
+    fs_image: Path | None = None  # a packed file system for a built image (`run IMAGE --dir`)
+    machine: str = "microvm"  # kvm targets: MACHINES
+
+
+MACHINES = ("microvm", "q35")
+"""QEMU machine for kvm targets. microvm (default): no firmware, no PCI, virtio-mmio; boots in
+~40 ms. q35: a PC with PCI Express, SeaBIOS before the PVH entry, virtio-pci (the layout of
+cloud VMs; boots slower, see platform/kvm/README.md "Machines")."""
+
+
+NET_BACKENDS = ("auto", "passt", "slirp")
+"""QEMU's side of a kvm guest's NIC. passt (a user-mode network stack in its own process,
+reached through `-netdev stream`) is preferred: slirp, built into QEMU, listens for the
+published ports with a backlog of 1, so a burst of connects (wrk -c32) stalls on SYN
+retransmits. auto: passt when it is installed, else slirp (docs/network.md "Back ends")."""
+
+
+SPT_NET_BACKENDS = ("auto", "host", "passt")
+"""The spt guest's network. host: the host's own sockets, the listeners the run publishes
+handed in as descriptors and everything else refused by the sandbox (no second TCP/IP stack:
+the fast path, platform/spt/sock_spt.c). passt: lwIP over Ethernet frames to passt, a full
+network (addresses, DNS, outgoing connections, UDP). auto: host when the run only publishes
+ports and the module opens no sockets of its own (WasmEdge's or WAMR's calls), else passt
+(docs/network.md "spt back ends"). --tap is a third, given on its own."""
+
+
+def kvm_cmdline(opts: RunOptions) -> str:
+    from urllib.parse import quote
+
+    tokens = [f"arg={quote(opts.program_name, safe=_SAFE)}"]
+    tokens += [f"arg={quote(a, safe=_SAFE)}" for a in opts.args]
+    tokens += [f"env={quote(e, safe=_SAFE)}" for e in opts.env]
+    tokens += opts.net.kvm_tokens()
+    return " ".join(tokens)
+
+
+def kvm_usable() -> bool:
+    """KVM is used by default only where it is real hardware virtualization.
+
+    /dev/kvm on these machines is a software PVM under which firmware and
+    kernel-mode code run thousands of times slower than under TCG, so mere
+    presence of /dev/kvm is not enough: ask for the CPU's vmx/svm flags too.
+    """
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " vmx" in cpuinfo or " svm" in cpuinfo
+
+
+def qemu_command(
+    image: Path,
+    opts: RunOptions,
+    control: Path,
+    out_fds: tuple[int, int] = (1, 2),
+    net_fd: int | None = None,
+) -> list[str]:
+    """QEMU's argv; ``net_fd``: the NIC's frames socket (passt at its other end), else slirp.
+    The guest's COM1/COM2 write to ``out_fds`` handed over as
+    fd sets: QEMU then writes through our own open file descriptions, so when
+    stdout is a regular file the offsets stay shared with the caller (reopening
+    /proc/self/fd/1 would give QEMU a second offset and the two would overwrite
+    each other). ``append=on`` matters: without it QEMU would truncate them."""
+    accel = opts.accel
+    if accel == "auto":
+        accel = "kvm" if kvm_usable() else "tcg"
+    cpu = ["-cpu", "host,-arch-capabilities"] if accel == "kvm" else ["-cpu", "max"]
+    if opts.machine not in MACHINES:
+        raise RunError(f"unknown machine {opts.machine!r} (choose from {', '.join(MACHINES)})", 2)
+    # microvm, acpi=off: microvm then names its virtio-mmio devices, with their IRQs, on the
+    # kernel command line (virtio_mmio.device=...), which the guest reads to wait for its
+    # NIC's interrupt (platform/kvm/README.md "Network"); and ACPI tables are not built.
+    machine = "q35" if opts.machine == "q35" else "microvm,pit=on,rtc=on,isa-serial=on,acpi=off"
+    return [
+        QEMU,
+        "-M",
+        machine,
+        "-accel",
+        accel,
+        *cpu,
+        *qemu_boot_args(image, opts, control, out_fds),
+        # microvm creates only COM1 itself; COM2 (stderr) and COM3 (control) are added.
+        "-device",
+        "isa-serial,chardev=err,index=1",
+        "-device",
+        "isa-serial,chardev=ctl,index=2",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=4",
+        *(opts.net.qemu_args(net_fd, opts.machine) if opts.net.wanted else []),
+    ]
+
+
+def qemu_boot_args(
+    image: Path, opts: RunOptions, control: Path, out_fds: tuple[int, int]
+) -> list[str]:
+    """What every machine's QEMU argv shares (x86_64's qemu_command, qemu_aarch64's): memory,
+    no default devices or display, the kernel with its boot module (`--dir` at run time) and
+    command line, and the guest's output: chardevs `out` and `err` on `out_fds` (fd sets, see
+    qemu_command), `ctl` on the control file, and the first serial port on `out`."""
+    return [
+        "-m",
+        str(opts.memory_mb),
+        # -display none, not -nographic: with it SeaBIOS (q35) would print on COM1 (stdout).
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-kernel",
+        str(image),
+        *(["-initrd", str(opts.fs_image)] if opts.fs_image else []),  # the boot module
+        "-append",
+        kvm_cmdline(opts),
+        "-add-fd",
+        f"fd={out_fds[0]},set=1",
+        "-chardev",
+        "file,id=out,path=/dev/fdset/1,append=on",
+        "-add-fd",
+        f"fd={out_fds[1]},set=2",
+        "-chardev",
+        "file,id=err,path=/dev/fdset/2,append=on",
+        "-chardev",
+        f"file,id=ctl,path={control}",
+        "-serial",
+        "chardev:out",
+    ]
+
+
+def _parse_control(text: str) -> int | None:
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "exit" and parts[1].lstrip("-").isdigit():
+            return int(parts[1]) & 0xFF
+    return None
+
+
+def _timed_out(opts: RunOptions) -> str:
+    return f"the guest did not finish within {opts.timeout:g} s; it was stopped"
+
+
+def _write_only_dup(fd: int) -> int:
+    """A duplicate of fd that QEMU's fd set will take for a file chardev.
+
+    QEMU matches an fd set's members by access mode and its file chardev opens
+    O_WRONLY, so an O_RDWR stdout (a terminal, /dev/null from subprocess.DEVNULL)
+    would be refused. Those get a write-only reopening of the same file; offsets
+    of terminals, pipes and devices do not matter (regular files are O_WRONLY
+    after a shell's `>` or `>>`, and keep sharing the caller's description)."""
+    if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDWR:
+        return os.dup(fd)
+    try:
+        return os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    except OSError:
+        return os.dup(fd)
+
+
+def kvm_net_backend(opts: RunOptions) -> str:
+    """ "passt" or "slirp": what the run asked for, auto resolved (RunError if unusable)."""
+    if opts.net_backend not in NET_BACKENDS:
+        raise RunError(
+            f"--net-backend {opts.net_backend}: kvm targets take {', '.join(NET_BACKENDS)}", 2
+        )
+    if opts.net_backend == "auto":
+        return "passt" if shutil.which("passt") else "slirp"
+    return opts.net_backend
+
+
+_TUNSETIFF = 0x400454CA
+_IFF_TAP, _IFF_NO_PI = 0x0002, 0x1000
+
+
+def open_tap(name: str) -> int:
+    """An fd on host tap interface `name` (which must exist: wasmkiln does not configure the
+    host's network), frames without a packet-info header, for QEMU or the spt process."""
+    if not Path(f"/sys/class/net/{name}").exists():
+        raise RunError(
+            f"--tap {name}: no such interface; create and address it first, e.g. "
+            f"`ip tuntap add dev {name} mode tap && ip addr add 10.0.3.1/24 dev "
+            f"{name} && ip link set {name} up`",
+            2,
+        )
+    try:
+        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        raise RunError(f"--tap {name}: cannot open /dev/net/tun: {e.strerror}", 2) from None
+    try:
+        fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH22x", name.encode(), _IFF_TAP | _IFF_NO_PI))
+    except OSError as e:
+        os.close(fd)
+        why = {
+            errno.EPERM: "needs root (CAP_NET_ADMIN) or a tap owned by this user",
+            errno.EBUSY: "another process holds it",
+            errno.EINVAL: "it is not a tap interface (a tun, or a bridge?)",
+        }
+        raise RunError(f"--tap {name}: {why.get(e.errno or 0, e.strerror or str(e))}", 2) from None
+    return fd
+
+
+def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | None, int | None]:
+    """The NIC's host end: a tap device (--tap), else passt's socketpair end (spt always,
+    kvm when passt is the back end), else None (kvm: QEMU's slirp, or no NIC)."""
+    if not opts.net.wanted:
+        return None, None
+    if opts.net.tap:
+        if opts.net_backend != "auto":
+            raise RunError(
+                f"--tap and --net-backend {opts.net_backend} are two back ends: give one", 2
+            )
+        return None, open_tap(opts.net.tap)
+    if kvm and kvm_net_backend(opts) != "passt":
+        return None, None
+    opts.net = opts.net.for_passt()  # the guest's address given, not asked of DHCP
+    return _start_passt(opts.net)
+
+
+def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
+    """Boot a kvm image. An aarch64 one (`target`) runs on QEMU virt, whose command line is
+    built in its own module (qemu_aarch64.py); everything else is shared."""
+    qemu, package, build = QEMU, "qemu-system-x86", None
+    if target is not None and target.arch == "aarch64":
+        from .qemu_aarch64 import qemu_command_aarch64
+
+        qemu, package = target.qemu, target.qemu_package
+        build = partial(qemu_command_aarch64, target)
+    if shutil.which(qemu) is None:
+        raise RunError(f"{qemu} is not installed (Debian: apt-get install {package})")
+    passt, net_fd = _net_fd(opts, kvm=True)
+    try:
+        return _run_qemu(image, opts, net_fd, build)
+    finally:
+        if net_fd is not None:
+            os.close(net_fd)
+        if passt is not None:
+            _stop_passt(passt)
+
+
+def _run_qemu(
+    image: Path, opts: RunOptions, net_fd: int | None, build: Callable[..., list[str]] | None = None
+) -> int:
+    """Boot and return the control line's exit code. ``build`` makes QEMU's argv from
+    (image, opts, control, fds, net_fd): qemu_command, or another machine's (aarch64)."""
+    import tempfile
+
+    _libc()  # before the fork: _die_with_parent runs in the child
+    with tempfile.TemporaryDirectory(prefix="wasmkiln-run-") as tmp:
+        control = Path(tmp) / "control"
+        control.touch()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # QEMU refuses fds 0-2 in -add-fd, so hand it duplicates above them.
+        fds = (_write_only_dup(sys.stdout.fileno()), _write_only_dup(sys.stderr.fileno()))
+        cmd = (build or qemu_command)(image, opts, control, fds, net_fd)
+        try:
+            proc = subprocess.run(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                timeout=opts.timeout,
+                pass_fds=fds if net_fd is None else (*fds, net_fd),
+                preexec_fn=_die_with_parent,
+            )
+        except subprocess.TimeoutExpired:
+            raise RunError(_timed_out(opts)) from None
+        finally:
+            for fd in fds:
+                os.close(fd)
+        code = _parse_control(control.read_text(errors="replace"))
+        if code is None:
+            raise RunError(
+                f"the virtual machine stopped without an exit code "
+                f"(QEMU exit status {proc.returncode}): the guest crashed or reset"
+            )
+        return code
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when wasmkiln dies, however it dies, so a
+    killed `wasmkiln run` leaves no QEMU or passt behind. (The spt process does this itself,
+    `--die-with-parent`: without a preexec_fn, subprocess starts it by vfork, not fork.)"""
+    try:
+        _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """libc for prctl, loaded by the parent before it forks a child that needs it (not on
+    every run: ctypes costs start-up time)."""
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _start_passt(net: NetOptions) -> tuple[subprocess.Popen[bytes], int]:
+    """passt on one end of a socketpair; the other end (returned) is the guest's NIC."""
+    if shutil.which("passt") is None:
+        raise RunError(
+            "networking on spt targets, and --net-backend passt on kvm targets, "
+            "need passt (Debian: apt-get install passt)"
+        )
+    import socket
+
+    _libc()  # before the fork: _die_with_parent runs in the child
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        proc = subprocess.Popen(
+            net.passt_args(theirs.fileno()),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+            preexec_fn=_die_with_parent,
+        )
+    except OSError as e:
+        ours.close()
+        raise RunError(f"cannot start passt: {e.strerror}") from None
+    finally:
+        theirs.close()
+    _await_listening(proc, {f.host_port for f in net.forwards})
+    return proc, ours.detach()
+
+
+PASST_READY_S = 2.0
+"""How long the runner waits for passt to listen on the forwarded host ports."""
+
+
+def _await_listening(proc: subprocess.Popen[bytes], ports: set[int]) -> None:
+    """Wait until the host has a listening TCP socket on each of `ports` (passt binds them
+    as it starts), passt exits, or PASST_READY_S pass. Without it a guest that starts listening
+    at once (an address given at boot, no DHCP through passt first) says it serves while a
+    client of the published port is still refused."""
+    import time
+
+    deadline = time.monotonic() + PASST_READY_S
+    while ports and proc.poll() is None and time.monotonic() < deadline:
+        listening: set[int] = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+                    listening.add(int(fields[1].rsplit(":", 1)[1], 16))
+        if ports <= listening:
+            return
+        time.sleep(0.001)
+
+
+def _stop_passt(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def spt_net_backend(info: dict, opts: RunOptions) -> str | None:
+    """ "host", "passt" or "tap" for an spt run that wants a network (None: it does not);
+    RunError when the choice cannot work."""
+    if opts.net_backend not in SPT_NET_BACKENDS:
+        raise RunError(
+            f"--net-backend {opts.net_backend}: spt targets take {', '.join(SPT_NET_BACKENDS)}", 2
+        )
+    if not opts.net.wanted and opts.net_backend != "host":
+        return None
+    if opts.net.tap:
+        if opts.net_backend != "auto":
+            raise RunError(
+                f"--tap and --net-backend {opts.net_backend} are two back ends: give one", 2
+            )
+        return "tap"
+    if opts.net_backend == "host":
+        if opts.net.needs_nic:
+            raise RunError(
+                "--net-backend host has no NIC: --ip, --gateway, --dns and --net "
+                "need --net-backend passt",
+                2,
+            )
+        if not opts.net.forwards:
+            raise RunError("--net-backend host needs a port to publish (-p or --listen)", 2)
+        return "host"
+    if opts.net_backend == "passt" or opts.net.needs_nic or not opts.net.forwards:
+        return "passt"
+    return "passt" if info.get("own_sockets", False) else "host"
+
+
+def _host_listeners(net: NetOptions) -> list[int]:
+    """The listening sockets of --net-backend host, bound on the host now (so a taken port
+    fails here, in one line), in host_listeners() order."""
+    import socket
+
+    try:
+        forwards = net.host_listeners()
+    except NetOptionError as e:
+        raise RunError(str(e), 2) from None
+    fds: list[int] = []
+    try:
+        for f in forwards:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            fds.append(s.fileno())
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((f.host_addr or "0.0.0.0", f.host_port))
+            except OSError as e:
+                raise RunError(
+                    f"cannot listen on {f.host_addr or '*'}:{f.host_port}: {e.strerror}", 2
+                ) from None
+            s.listen(socket.SOMAXCONN)
+            s.detach()
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
+
+
+def run_spt(image: Path, opts: RunOptions, info: dict) -> int:
+    argv = [str(image.absolute()), "--die-with-parent"]  # a bare name would be looked up on PATH
+    for e in opts.env:
+        argv += ["--env", e]
+    fs_fd = -1
+    if opts.fs_image is not None:
+        fs_fd = os.open(opts.fs_image, os.O_RDONLY | os.O_CLOEXEC)
+        argv += ["--fs-fd", str(fs_fd)]
+    backend = spt_net_backend(info, opts)
+    passt, fd = _net_fd(opts, kvm=False) if backend in ("passt", "tap") else (None, None)
+    host_fds = _host_listeners(opts.net) if backend == "host" else []
+    net_fd = -1 if fd is None else fd
+    if net_fd >= 0:
+        argv += opts.net.spt_args(net_fd)
+    if host_fds:
+        argv += opts.net.spt_host_args(host_fds)
+    argv += ["--", *opts.args]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        proc = subprocess.run(
+            argv,
+            stdin=None,
+            timeout=opts.timeout,
+            pass_fds=(*(f for f in (net_fd, fs_fd) if f >= 0), *host_fds),
+        )
+    except subprocess.TimeoutExpired:
+        raise RunError(_timed_out(opts)) from None
+    except OSError as e:
+        raise RunError(f"cannot start {image}: {e.strerror}") from None
+    finally:
+        for f in (net_fd, fs_fd, *host_fds):
+            if f >= 0:
+                os.close(f)
+        if passt is not None:
+            _stop_passt(passt)
+    if proc.returncode < 0:
+        sig = -proc.returncode
+        if sig == signal.SIGSYS:
+            why = "the sandbox killed it (a forbidden system call)"
+        else:
+            why = f"it crashed ({signal.Signals(sig).name})"
+        raise RunError(f"the guest process died: {why}", 128 + sig)
+    return proc.returncode
+
+
+def check_cpu(image: Path, info: dict, target: Target, opts: RunOptions) -> None:
+    """Refuse, before starting, an image built for a CPU level (--target-cpu) that the CPU
+    it would run on lacks: the host's for spt and KVM. QEMU's TCG CPU (`-cpu max`) is not
+    checked here: QEMU 7.2 emulates x86-64-v3 but not v4, and a missing instruction there
+    ends the guest with an "invalid opcode" crash report."""
+    level = info.get("cpu")
+    on_host = (
+        target.platform == "spt" or opts.accel == "kvm" or (opts.accel == "auto" and kvm_usable())
+    )
+    if not level or not on_host:
+        return
+    from wasmkiln.bridge.cpu import missing_flags
+
+    missing = missing_flags(level)
+    if missing:
+        raise RunError(
+            f"{image} was built for {level} (--target-cpu), and this CPU lacks "
+            f"{' '.join(missing)}: rebuild it with --target-cpu baseline",
+            2,
+        )
+
+
+def run_image(image: Path, target: Target, opts: RunOptions, info: dict | None = None) -> int:
+    """Start `image`; `info` is its build info (imageinfo.read_image_info) when the caller has
+    read it already, so a run reads it once."""
+    if info is None:
+        from ..image.imageinfo import read_image_info
+
+        info = read_image_info(image) or {}
+    check_cpu(image, info, target, opts)
+    if target.platform == "kvm":
+        return run_kvm(image, opts, target)
+    return run_spt(image, opts, info)

@@ -1,0 +1,68 @@
+"""The `wasmkiln` command as the tests call it: one child process per call, and the checks of
+what a run printed and how it ended, shared so every suite asserts a run the same way."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TRAP_EXIT = 134
+"""A guest trap's exit status on every target (the runtime's abort code)."""
+
+CLI = [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
+
+
+def wasmkiln(
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process; `env` adds to (or overrides) this process's environment."""
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, **env} if env else None,
+        check=False,
+    )
+
+
+def assert_ran(
+    proc: subprocess.CompletedProcess[str],
+    stdout: str,
+    exit_code: int | None = 0,
+    trap: str | None = None,
+) -> None:
+    """The run printed exactly `stdout` and exited with `exit_code`, or trapped with the
+    message `trap` (wasmtime's wording) and the trap status."""
+    assert proc.stdout == stdout, proc.stderr
+    if trap is None:
+        assert proc.returncode == exit_code, proc.stderr
+    else:
+        assert proc.returncode == TRAP_EXIT, proc.stderr
+        assert "wasm trap: " in proc.stderr and trap in proc.stderr, proc.stderr
+
+
+QEMU = {
+    "x86_64-kvm": ("qemu-system-x86_64", "qemu-system-x86"),
+    "aarch64-kvm": ("qemu-system-aarch64", "qemu-system-arm"),
+}
+"""The QEMU a kvm target boots under, and its Debian package."""
+
+
+def need_target(target: str) -> None:
+    """Skip, saying why, when `target` cannot run here: no QEMU, or its runtime not built."""
+    from wasmkiln.pyhook.image.targets import TARGETS, runtime_built
+
+    if target in QEMU and shutil.which(QEMU[target][0]) is None:
+        pytest.skip(f"{QEMU[target][0]} is not installed (Debian: {QEMU[target][1]})")
+    if not runtime_built(TARGETS[target]):
+        pytest.skip(f"the {target} runtime was not built (Debian: gcc-aarch64-linux-gnu)")
