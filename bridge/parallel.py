@@ -15,6 +15,10 @@ bytes whatever the machine. Chunks are compiled in order by a pool of forked wor
 operator count and, on a fault, the first failing function's error as plain data, re-raised in
 the parent as the same WasmError class (the earliest failing chunk wins, so the error too is
 deterministic). A progress callback hears of every finished chunk.
+
+In a streamed Source, `module.funcs` holds stubs without bodies: an analysis over the whole
+module's code (a call graph, which functions may throw) must iterate `Source.functions()`,
+and run in the parent before the workers fork, so that they inherit its result.
 """
 
 from __future__ import annotations
