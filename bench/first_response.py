@@ -30,8 +30,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchlib import BenchError, http_bench, say, wasmkiln_build, wasmkiln_command
+
+if TYPE_CHECKING:
+    from wasmkiln.pyhook.run.netopts import NetOptions
 
 TIMEOUT_S = 120.0  # the Linux VM under TCG boots in tens of seconds
 
@@ -115,6 +119,52 @@ def time_one(row: Row, path: str) -> float:
             return (time.perf_counter() - t0) * 1000.0
 
 
+def _passt_net(port: int, guest_port: int) -> NetOptions:
+    from wasmkiln.pyhook.run.netopts import NetOptions
+
+    return NetOptions.parse([f"127.0.0.1:{port}:{guest_port}"], [], None, None).for_passt()
+
+
+def kvm_direct_start(
+    image: Path, accel: str, memory_mb: int, guest_port: int
+) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
+    """A row's start for the kvm image launched as the runner does, without its Python:
+    passt (the runner's own `_start_passt`) and QEMU with `qemu_command`'s argv started
+    together, QEMU paused until passt listens (`release_paused`)."""
+    from functools import partial
+
+    from wasmkiln.pyhook.run import runner
+
+    def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
+        opts = runner.RunOptions(
+            accel=accel,
+            memory_mb=memory_mb,
+            net=_passt_net(port, guest_port),
+            program_name="server",
+        )
+        passt, fd = runner._start_passt(opts.net, wait=False)  # noqa: SLF001 - the runner's way
+        control = tmp / "control"
+        control.touch()
+        log = tmp / "server.log"
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
+        monitor, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        cmd = [str(w) for w in runner.qemu_command(image, opts, control, outs, fd)]
+        cmd += runner.paused_args(theirs.fileno())
+        try:
+            qemu = _popen(cmd, tmp, (*outs, fd, theirs.fileno()))
+            theirs.close()
+            ports = {f.host_port for f in opts.net.forwards}
+            runner.release_paused(qemu, monitor, partial(runner._await_listening, passt, ports))
+            return [passt, qemu]
+        finally:
+            for f in (*outs, fd):
+                os.close(f)
+            monitor.close()
+
+    return start
+
+
 def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     """The rows, and the sizes of what they run (bytes)."""
     from wasmkiln.pyhook.run import runner
@@ -135,24 +185,9 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     setup.vm = h.linux_vm(wasmtime, wasm, site)
 
     def net(port: int) -> NetOptions:
-        return NetOptions.parse([f"127.0.0.1:{port}:{h.GUEST_PORT}"], [], None, None).for_passt()
+        return _passt_net(port, h.GUEST_PORT)
 
-    def kvm_direct(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
-        opts = runner.RunOptions(
-            accel=accel, memory_mb=memory_mb, net=net(port), program_name="server"
-        )
-        passt, fd = runner._start_passt(opts.net)  # noqa: SLF001 - the runner's own way
-        control = tmp / "control"
-        control.touch()
-        log = tmp / "server.log"
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-        outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
-        cmd = [str(w) for w in runner.qemu_command(images["kvm"], opts, control, outs, fd)]
-        try:
-            return [passt, _popen(cmd, tmp, (*outs, fd))]
-        finally:
-            for f in (*outs, fd):
-                os.close(f)
+    kvm_direct = kvm_direct_start(images["kvm"], accel, memory_mb, h.GUEST_PORT)
 
     def spt_direct(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
         n = net(port)

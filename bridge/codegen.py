@@ -1,34 +1,24 @@
 """Translate every function of a validated module into object code, on every core.
 
-Functions are independent once the module is decoded, so a large module is
-split into chunks of similar instruction counts, each compiled into its own
-object by a forked worker (the decoded module is inherited, never pickled).
-The objects are linked together; symbol names do not depend on the chunking.
-Small modules stay in-process: a fork costs more than it saves.
-
-This loop is the same for every backend: a `Backend` says only how to make a
-ModuleBackend (backend.py) and from what size forking pays off. Backends are
+Which backend, and how it is driven: a `Backend` says only how to make a ModuleBackend
+(backend.py) and from what size forking pays off; parallel.py splits the functions into
+chunks, forks one worker per core and streams the bodies of large modules. Backends are
 imported lazily, so a Cranelift build never loads llvmlite and vice versa.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import parallel
 from .backend import ModuleBackend
 from .cpu import check_backend
-from .environ import throwing_functions, uses_exceptions
-from .errors import UnsupportedError, WasmError
 from .module import Module
-from .translate import FunctionTranslator
+from .parallel import CompilerBug
 
-
-class CompilerBug(Exception):
-    """The backend failed on valid input (a Rust panic, an internal error)."""
+__all__ = ["BACKENDS", "Backend", "CompilerBug", "backend_named", "generate", "generate_source"]
 
 
 @dataclass(frozen=True)
@@ -98,21 +88,6 @@ def backend_named(name: str, cpu: str = "baseline", arch: str = "x86_64") -> Bac
     return chosen if arch == "x86_64" else dataclasses.replace(chosen, arch=arch)
 
 
-@dataclass
-class _Failure:
-    """An exception of a forked worker, carried back as plain data and re-raised."""
-
-    kind: str  # "wasm" | "bug"
-    cls: str
-    message: str
-    section: str | None = None
-    func: int | None = None
-    offset: int | None = None
-
-
-_FORKED: tuple[Module, Backend, bool] | None = None  # what workers inherit through fork
-
-
 def compile_chunk(
     module: Module,
     indices: list[int],
@@ -120,52 +95,30 @@ def compile_chunk(
     backend: Backend,
     pic: bool = False,
 ) -> bytes:
-    """One object holding the functions `indices` (and every trampoline and host-call
-    adapter if asked)."""
-    mb = backend.module(module, pic)
-    for i in indices:
-        FunctionTranslator(module, mb.function()).translate(i)
-    if with_trampolines:
-        for t in range(len(module.types)):
-            mb.trampoline(t)
-        for f in range(module.num_imported_funcs):
-            mb.hostcall(f)
-    return mb.finish()
+    """One object holding the functions `indices` (and every trampoline if asked)."""
+    obj, _ = parallel.compile_chunk(
+        parallel.Source(module), indices, with_trampolines, lambda m: backend.module(m, pic)
+    )
+    return obj
 
 
-def _worker(indices: list[int], with_trampolines: bool) -> bytes | _Failure:
-    assert _FORKED is not None
-    module, backend, pic = _FORKED
-    try:
-        return compile_chunk(module, indices, with_trampolines, backend, pic)
-    except WasmError as e:
-        return _Failure("wasm", type(e).__name__, e.message, e.section, e.func, e.offset)
-    except BaseException as e:  # PanicException is a BaseException
-        return _Failure("bug", type(e).__name__, str(e))
-
-
-def _chunks(module: Module, n: int) -> list[list[int]]:
-    """Split function indices into n runs of similar size, keeping order."""
-    first = module.num_imported_funcs
-    sizes = [len(f.body) for f in module.funcs]
-    target = sum(sizes) / n
-    chunks: list[list[int]] = [[]]
-    acc = 0
-    for i, size in enumerate(sizes):
-        if acc >= target * len(chunks) and len(chunks) < n:
-            chunks.append([])
-        chunks[-1].append(first + i)
-        acc += size
-    return chunks
-
-
-def _raise(failure: _Failure) -> None:
-    if failure.kind == "wasm":
-        cls = UnsupportedError if failure.cls == "UnsupportedError" else WasmError
-        raise cls(
-            failure.message, section=failure.section, func=failure.func, offset=failure.offset
-        )
-    raise CompilerBug(f"{failure.cls}: {failure.message}")
+def generate_source(
+    source: parallel.Source,
+    backend: Backend,
+    *,
+    pic: bool = False,
+    jobs: int | None = None,
+    progress: parallel.Progress | None = None,
+) -> tuple[list[bytes], int]:
+    """(objects holding every function of `source` and every trampoline, operators)."""
+    return parallel.compile_source(
+        source,
+        lambda m: backend.module(m, pic),
+        backend.family,
+        backend.parallel_threshold,
+        jobs=jobs,
+        progress=progress,
+    )
 
 
 def generate(
@@ -175,33 +128,12 @@ def generate(
     pic: bool = False,
     jobs: int | None = None,
 ) -> list[bytes]:
-    """Object files holding every defined function and every trampoline.
+    """Object files holding every defined function and every trampoline of a decoded,
+    validated module.
 
     pic: position-independent objects, for a shared object (the spec runner's host build).
     """
-    global _FORKED
     if isinstance(backend, str):
         backend = backend_named(backend)
-    total = sum(len(f.body) for f in module.funcs)
-    jobs = jobs or len(os.sched_getaffinity(0))
-    first = module.num_imported_funcs
-    if jobs < 2 or total < backend.parallel_threshold or len(module.funcs) < 2:
-        indices = list(range(first, first + len(module.funcs)))
-        return [compile_chunk(module, indices, True, backend, pic)]
-    chunks = _chunks(module, jobs)
-    if uses_exceptions(module):
-        throwing_functions(module)  # once, before the workers inherit the module
-    _FORKED = (module, backend, pic)
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(len(chunks)) as pool:
-            results = pool.starmap(_worker, [(c, i == 0) for i, c in enumerate(chunks)])
-    finally:
-        _FORKED = None
-    objects = []
-    for r in results:
-        if isinstance(r, _Failure):
-            _raise(r)
-        else:
-            objects.append(r)
+    objects, _ = generate_source(parallel.Source(module), backend, pic=pic, jobs=jobs)
     return objects

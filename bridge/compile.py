@@ -11,14 +11,14 @@ import time
 from dataclasses import dataclass, field
 
 from .abi import GUARD_RUNTIME_SYMBOL, MEMORY_GUARD
-from .codegen import backend_named, generate
-from .decode import decode
+from .codegen import backend_named, generate_source
 from .errors import LinkError
 from .features import WASM3, Features
 from .hostfuncs import default_value_symbol, is_socket_call, lookup
+from .invoke import resolve_invoke
 from .metadata import render, type_signature
 from .module import ExternKind, Module
-from .validate import validate
+from .parallel import Progress, load
 
 # What an import that nothing provides becomes, by the user's choice.
 UNKNOWN_IMPORTS = ("error", "trap", "default", "embed")
@@ -119,6 +119,8 @@ def compile_wasm(
     sockets: bool = True,
     arch: str = "x86_64",
     features: Features = WASM3,
+    progress: Progress | None = None,
+    invoke: str | None = None,
 ) -> CompiledModule:
     """Compile a module; raises a WasmError subclass for any fault of the input.
 
@@ -130,27 +132,36 @@ def compile_wasm(
     sockets: False for a runtime without a network stack: a module importing socket calls is
     then refused (SocketsUnavailable) before anything is compiled.
     arch: the code's architecture, x86_64 or aarch64 (LLVM backends only; codegen.LLVM_TRIPLES).
+    progress: called after every chunk of functions (parallel.Progress).
+    invoke: run this export (after `_initialize`) instead of `_start` (bridge/invoke.py);
+    checked before anything is compiled.
+
+    A large module is streamed (parallel.py): its bodies are decoded and validated as they are
+    compiled, so "decode" and "validate" then time the rest of the module and "translate" the
+    bodies' decoding and validation too.
     """
     chosen = backend_named(backend, cpu, arch)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    module = decode(data, features)
-    t1 = time.perf_counter()
-    validate(module)
+    source = load(data, features)
+    module = source.module
     t2 = time.perf_counter()
-    timings["decode"], timings["validate"] = t1 - t0, t2 - t1
+    timings["decode"], timings["validate"] = t2 - t0, 0.0  # one step now (parallel.load)
     if not sockets:
         check_sockets(module)
     symbols = bind_imports(module, unknown_imports)
+    entry = resolve_invoke(module, invoke) if invoke is not None else None
     module.memory_guard = MEMORY_GUARD if memory_guard else 0
-    code, *extra_objects = generate(module, chosen, pic=pic)
+    objects, count = generate_source(source, chosen, pic=pic, progress=progress)
+    code, *extra_objects = objects
     symbol_name, trampoline_name = chosen.symbols()
     t3 = time.perf_counter()
     timings["translate"] = t3 - t2
     meta = render(module, symbols, blob_path, symbol_name, trampoline_name, name)
     timings["metadata"] = time.perf_counter() - t3
-    count = sum(len(f.body) for f in module.funcs)
     c_source = meta.c_source + (_GUARD_C if memory_guard else "")
+    if entry is not None:
+        c_source += entry.c_source()
     return CompiledModule(module, code, c_source, meta.data_blob, timings, count, extra_objects)
 
 

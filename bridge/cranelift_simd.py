@@ -12,10 +12,12 @@ bit for bit. cranelift-py also offers no way to fill the function's constant poo
 `vconst` and `shuffle` (whose operands live there) cannot be used: constants are built from
 scalar `iconst`s. The SSE2 gaps, each lowered here instead:
 
-* `swizzle` (and Cranelift's shuffle) need SSSE3 `pshufb`; at SSE2 Cranelift calls a runtime
-  function `__cranelift_x86_pshufb` that no wasmkiln runtime has. Both go through a 48-byte
-  stack slot: the operands are stored, each result byte is picked with scalar byte loads
-  (a swizzle index >= 16 gives 0), and the result is loaded back (`_bytes_through_stack`).
+* `swizzle` (and Cranelift's general shuffle) need SSSE3 `pshufb`; at SSE2 Cranelift calls a
+  runtime function `__cranelift_x86_pshufb` that no wasmkiln runtime has. A swizzle goes
+  through a 48-byte stack slot: the operands are stored, each result byte is picked with
+  scalar byte loads (an index >= 16 gives 0), and the result is loaded back. A shuffle's mask
+  is known, so `_Shuffle` builds the common shapes in registers from instructions with SSE2
+  lowerings (lane moves, 64-bit shifts, unpacks, packs); only the other masks use the slot.
 * `ceil`/`floor`/`trunc`/`nearest` on vectors need SSE4.1 `roundps`; at SSE2 Cranelift calls
   libm per lane. They lower inline with the scalar backend's arithmetic (`_round`), lane-wise.
 * `i32x4.trunc_sat_f64x2_*_zero`: Cranelift has no SSE2 lowering of the f64x2 -> i64x2
@@ -26,7 +28,7 @@ scalar `iconst`s. The SSE2 gaps, each lowered here instead:
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .cranelift_backend import F32, F64, I8, I32, I64, FloatCC, IntCC, T, little_endian
@@ -181,21 +183,35 @@ class _Simd:
             return fb.ins_uextend(I32, fb.ins_vany_true(a[0]))
         return self.memory(name, a, imm)
 
+    # ---- shuffle ----------------------------------------------------------------------
     def shuffle(self, a: Sequence[Value], lanes: Sequence[int]) -> Value:
-        """i8x16.shuffle: bytes [0, 16) of the slot hold a, [16, 32) b; result byte k is the
-        byte at lanes[k]. Where the lanes move whole 32-bit words, words are copied."""
+        """i8x16.shuffle in registers where the mask has a shape SSE2 can do, else through the
+        stack slot (`_shuffle_through_stack`). Cranelift's own `shuffle` cannot be used (its
+        mask lives in the constant pool, which cranelift-py cannot fill), so the shapes are
+        built from instructions whose SSE2 lowerings are permutations: lane moves of f32x4 /
+        f64x2 (`pshufd`, `shufps`, `movss`, `movsd`, `movlhps`: no value leaves the vector
+        registers, and moves never touch a float's bits), `pextrw`/`pinsrw` for 16-bit lanes,
+        64-bit shifts, `iadd_pairwise` (`shufps` of two vectors, then an add of a zero half)
+        and `unarrow` (`packuswb`). Each path is checked against wasmtime per mask class."""
+        x, y = a[0], a[1]
+        m = list(lanes)
+        if x.index == y.index or all(i < 16 for i in m):
+            y, m = x, [i & 15 for i in m]
+        elif all(i >= 16 for i in m):
+            x = y = a[1]
+            m = [i - 16 for i in m]
+        return _Shuffle(self, (x, y)).lower(m)
+
+    def _shuffle_through_stack(self, a: Sequence[Value], lanes: Sequence[int]) -> Value:
+        """The general case: bytes [0, 16) of the slot hold a, [16, 32) b; result byte k is
+        the byte at lanes[k]; the result is read back whole."""
         fb = self.fb
         base = self.f.simd_slot()
         flags = self.f.stack_flags()
         fb.ins_store(flags, a[0], base, 0)
         fb.ins_store(flags, a[1], base, 16)
-        words = [lanes[4 * w : 4 * w + 4] for w in range(4)]
-        if all(ws[0] % 4 == 0 and list(ws) == list(range(ws[0], ws[0] + 4)) for ws in words):
-            for w, ws in enumerate(words):
-                fb.ins_store(flags, fb.ins_load(I32, flags, base, ws[0]), base, 32 + 4 * w)
-        else:
-            for k, i in enumerate(lanes):
-                fb.ins_istore8(flags, fb.ins_uload8(I32, flags, base, i), base, 32 + k)
+        for k, i in enumerate(lanes):
+            fb.ins_istore8(flags, fb.ins_uload8(I32, flags, base, i), base, 32 + k)
         return fb.ins_load(V128, flags, base, 32)
 
     def swizzle(self, x: Value, y: Value) -> Value:
@@ -372,6 +388,228 @@ class _Simd:
         if name == "promote_low_f32x4":
             return self.out(fb.ins_fvpromote_low(self.cast(a[0], F32X4)))
         raise UnsupportedError(f"operator {shape}.{name} is not supported by the Cranelift backend")
+
+
+# Above this many 16-bit result lanes that must be put together from two bytes (about seven
+# instructions each), a shuffle goes through the stack slot instead.
+_MAX_COMPOSED = 4
+
+
+def _granules(lanes: Sequence[int], size: int) -> list[int] | None:
+    """The mask as moves of whole `size`-byte lanes (lane indices over both operands), or
+    None if some result lane is not one aligned source lane."""
+    out = []
+    for k in range(0, 16, size):
+        first = lanes[k]
+        if first % size or list(lanes[k : k + size]) != list(range(first, first + size)):
+            return None
+        out.append(first // size)
+    return out
+
+
+def _pack_half(half: Sequence[int]) -> tuple[int, int] | None:
+    """(operand, 0 or 1) if these eight lanes are the even (or odd) bytes of one operand in
+    order: one half of `packuswb` after a 16-bit shift."""
+    for src in (0, 1):
+        for odd in (0, 1):
+            if list(half) == [16 * src + 2 * i + odd for i in range(8)]:
+                return src, odd
+    return None
+
+
+class _Shuffle:
+    """One `i8x16.shuffle` of the operand pair (x, y), in registers where its mask allows (see
+    _Simd.shuffle). Lane indices run over both operands: [0, n) is x, [n, 2n) is y; for a
+    shuffle of one operand x and y are the same value and every index is below n."""
+
+    def __init__(self, s: _Simd, ops: tuple[Value, Value]) -> None:
+        self.s = s
+        self.fb = s.fb
+        self.ops = ops
+        self._cast: dict[tuple[int, Any], Value] = {}
+        self._lane: dict[tuple[Any, int], Value] = {}
+        self._word: dict[tuple[int, int], Value] = {}
+
+    def src(self, which: int, ty: Any) -> Value:
+        if (which, ty) not in self._cast:
+            self._cast[which, ty] = self.s.cast(self.ops[which], ty)
+        return self._cast[which, ty]
+
+    def lane(self, ty: Any, n: int, index: int) -> Value:
+        """Lane `index` of the pair (as a scalar of ty's lane type)."""
+        if (ty, index) not in self._lane:
+            self._lane[ty, index] = self.fb.ins_extractlane(self.src(index // n, ty), index % n)
+        return self._lane[ty, index]
+
+    def lower(self, lanes: list[int]) -> Value:
+        one = self.ops[0].index == self.ops[1].index
+        for k in range(1, 16):
+            if k % 8 and lanes == [(k + i) % 16 if one else k + i for i in range(16)]:
+                return self.s.out(self.byte_shift(k))
+        for size, ty in ((4, I32X4), (2, I16X8), (1, I8X16)):
+            mixed = self.interleave(size, ty, lanes)
+            if mixed is not None:
+                return self.s.out(mixed)
+        for size, ty in ((8, F64X2), (4, F32X4), (2, I16X8)):
+            moved = _granules(lanes, size)
+            if moved is not None:
+                return self.s.out(self.granules(ty, moved))
+        return self.bytes(lanes)
+
+    # ---- whole 64-, 32- or 16-bit lanes ------------------------------------------------
+    def granules(self, ty: Any, w: list[int]) -> Value:
+        n = len(w)
+        if w == list(range(n)):
+            return self.ops[0]
+        if w == list(range(n, 2 * n)):
+            return self.ops[1]
+        if n == 4:
+            special = self.words(w)
+            if special is not None:
+                return special
+        return self.assemble(
+            ty,
+            w,
+            lambda i: self.lane(ty, n, i),
+            lambda src, k: w[k] == src * n + k,
+        )
+
+    def words(self, w: list[int]) -> Value | None:
+        """32-bit lane shapes with a shorter sequence than lane-by-lane moves."""
+        fb = self.fb
+        src = w[0] // 4
+        # A rotation of one operand's lanes (pshufd-like): 64-bit shifts of it and of its
+        # halves swapped.
+        for r in (1, 2, 3):
+            if w == [4 * src + (r + k) % 4 for k in range(4)]:
+                v = self.src(src, I64X2)
+                swapped = self.swap_halves(src)
+                if r == 2:
+                    return swapped
+                if r == 1:
+                    return fb.ins_bor(fb.ins_ushr_imm(v, 32), fb.ins_ishl_imm(swapped, 32))
+                return fb.ins_bor(fb.ins_ishl_imm(v, 32), fb.ins_ushr_imm(swapped, 32))
+        # The even (odd) lanes of p then of q (shufps-like): zero the other lanes' halves
+        # by a 64-bit shift; iadd_pairwise gathers and adds the zero.
+        p, q = w[0] // 4, w[2] // 4
+        for odd in (0, 1):
+            if w == [4 * p + odd, 4 * p + odd + 2, 4 * q + odd, 4 * q + odd + 2]:
+                shift = fb.ins_ushr_imm if odd else fb.ins_ishl_imm
+                pv = self.s.cast(shift(self.src(p, I64X2), 32), I32X4)
+                qv = pv if q == p else self.s.cast(shift(self.src(q, I64X2), 32), I32X4)
+                return fb.ins_iadd_pairwise(pv, qv)
+        return None
+
+    def interleave(self, size: int, ty: Any, lanes: list[int]) -> Value | None:
+        """The low (or high) `size`-byte lanes of p and q alternated (punpckl*-like): both
+        widened to lanes twice as wide (`punpckl*` with zero), q's moved up by 8 * size bits."""
+        fb = self.fb
+        p, q = lanes[0] // 16, lanes[size] // 16
+        for first in (0, 8):
+            expect = [
+                16 * (q if (k // size) % 2 else p) + first + (k // size) // 2 * size + k % size
+                for k in range(16)
+            ]
+            if lanes == expect:
+                widen = fb.ins_uwiden_low if first == 0 else fb.ins_uwiden_high
+                low = widen(self.src(p, ty))
+                return fb.ins_bor(low, fb.ins_ishl_imm(widen(self.src(q, ty)), 8 * size))
+        return None
+
+    def byte_shift(self, k: int) -> Value:
+        """Bytes [k, k + 16) of x then y (palignr-like; psrldq when y is zero): each 64-bit
+        lane is two neighbouring 64-bit lanes of the pair shifted and or-ed."""
+        fb = self.fb
+        q, r = divmod(k, 8)
+        low = self.s.cast(self.granules(F64X2, [q, q + 1]), I64X2)
+        high = self.s.cast(self.granules(F64X2, [q + 1, q + 2]), I64X2)
+        return fb.ins_bor(fb.ins_ushr_imm(low, 8 * r), fb.ins_ishl_imm(high, 64 - 8 * r))
+
+    def swap_halves(self, which: int) -> Value:
+        """Operand `which` with its 64-bit halves exchanged, as I64X2."""
+        fb = self.fb
+        hi = fb.ins_scalar_to_vector(F64X2, self.lane(F64X2, 2, 2 * which + 1))
+        swapped = fb.ins_insertlane(hi, self.lane(F64X2, 2, 2 * which), 1)
+        return self.s.cast(swapped, I64X2)
+
+    def assemble(
+        self,
+        ty: Any,
+        keys: Sequence[Any],
+        make: Callable[[Any], Value],
+        in_place: Callable[[int, int], bool],
+    ) -> Value:
+        """Lane k = make(keys[k]): start from the operand with the most lanes already in
+        place (or a splat of the commonest lane, if that saves two inserts), insert the rest."""
+        fb = self.fb
+        n = len(keys)
+        placed = [[k for k in range(n) if in_place(src, k)] for src in (0, 1)]
+        start = 0 if len(placed[0]) >= len(placed[1]) else 1
+        common = max(sorted(set(keys)), key=list(keys).count)
+        done = set(placed[start])
+        if list(keys).count(common) > len(done) + 1:
+            vec = fb.ins_splat(ty, make(common))
+            done = {k for k in range(n) if keys[k] == common}
+        else:
+            vec = self.src(start, ty)
+        for k in range(n):
+            if k not in done:
+                vec = fb.ins_insertlane(vec, make(keys[k]), k)
+        return vec
+
+    # ---- bytes ------------------------------------------------------------------------
+    def bytes(self, lanes: list[int]) -> Value:
+        fb = self.fb
+        s = self.s
+        if len(set(lanes)) == 1:
+            return fb.ins_splat(I8X16, self.lane(I8X16, 16, lanes[0]))
+        halves = [_pack_half(lanes[:8]), _pack_half(lanes[8:])]
+        if halves[0] is not None and halves[1] is not None:
+            return fb.ins_unarrow(self.evens(*halves[0]), self.evens(*halves[1]))
+        for h, half in enumerate(halves):
+            rest = lanes[8:] if h == 0 else lanes[:8]
+            if half is not None and len(set(rest)) == 1:
+                # The other half repeats one byte (blur's shuffle): a pack with that byte in
+                # every 16-bit lane.
+                byte = fb.ins_uextend(I16, self.lane(I8X16, 16, rest[0]))
+                packs = [self.evens(*half), fb.ins_splat(I16X8, byte)]
+                return fb.ins_unarrow(*(packs if h == 0 else packs[::-1]))
+            if half is not None:
+                # One half is a pack; the other, lowered on its own (its eight lanes twice),
+                # is moved in as a 64-bit lane.
+                evens = self.evens(*half)
+                packed = s.cast(fb.ins_unarrow(evens, evens), F64X2)
+                other = fb.ins_extractlane(s.cast(self.lower(rest * 2), F64X2), 1 - h)
+                return s.out(fb.ins_insertlane(packed, other, 1 - h))
+        keys = [(lanes[2 * k], lanes[2 * k + 1]) for k in range(8)]
+        composed = {key for key in keys if key[0] % 2 or key[1] != key[0] + 1}
+        if len(composed) > _MAX_COMPOSED:
+            return s._shuffle_through_stack(self.ops, lanes)
+        vec = self.assemble(
+            I16X8,
+            keys,
+            self.word,
+            lambda src, k: keys[k] == (16 * src + 2 * k, 16 * src + 2 * k + 1),
+        )
+        return s.out(vec)
+
+    def evens(self, src: int, odd: int) -> Value:
+        """Operand `src`'s even (odd) bytes in the low byte of each 16-bit lane, zero above."""
+        fb = self.fb
+        v = self.src(src, I16X8)
+        return fb.ins_ushr_imm(v if odd else fb.ins_ishl_imm(v, 8), 8)
+
+    def word(self, key: tuple[int, int]) -> Value:
+        """A 16-bit lane holding bytes key[0] (low) and key[1] of the pair."""
+        fb = self.fb
+        lo, hi = key
+        if lo % 2 == 0 and hi == lo + 1:
+            return self.lane(I16X8, 8, lo // 2)
+        if key not in self._word:
+            low = fb.ins_uextend(I32, self.lane(I8X16, 16, lo))
+            high = fb.ins_ishl_imm(fb.ins_uextend(I32, self.lane(I8X16, 16, hi)), 8)
+            self._word[key] = fb.ins_ireduce(I16, fb.ins_bor(low, high))
+        return self._word[key]
 
 
 def _signed(v: int, bits: int) -> int:

@@ -43,7 +43,7 @@ from .module import (
 from .opcodes import REFTYPES
 from .reftypes import REF, REF_NULL, is_later_type, later_type, read_ref_suffix
 
-__all__ = ["decode", "read_sleb", "read_uleb", "MAX_EXPANDED_LOCALS"]
+__all__ = ["decode", "decode_function", "read_sleb", "read_uleb", "MAX_EXPANDED_LOCALS"]
 
 MAGIC = b"\x00asm"
 VERSION = b"\x01\x00\x00\x00"
@@ -477,31 +477,39 @@ def _code(r: _Reader, m: Module, ctx: ExprContext, func_types: list[int]) -> Non
     for i in range(count):
         size = r.size()
         start = r.pos
-        body = r.b[start : start + size]
         r.pos = start + size
-        base = r.base + start
-        fidx = first + i
-        ctx.func = fidx
-        try:
-            func = _func_body(body, base, ctx, func_types[i])
-        except IndexError:
-            # Spec wording: a body that stops inside its section lacks its END; one that stops
-            # at the end of the section ran out of section.
-            msg = (
-                "END opcode expected"
-                if r.pos < len(r.b)
-                else "unexpected end of section or function"
-            )
-            raise DecodeError(msg, section="code", func=fidx, offset=base + size) from None
-        except (DecodeError, UnsupportedError) as e:
-            if e.offset is None and isinstance(e, LebError):
-                e.offset = base + e.at
-            if e.func is None:
-                e.func = fidx
-            if e.section is None:
-                e.section = "code"
-            raise
-        m.funcs.append(func)
+        m.funcs.append(decode_function(r.b, start, size, r.base, first + i, ctx, func_types[i]))
+
+
+def decode_function(
+    section: bytes, start: int, size: int, base: int, fidx: int, ctx: ExprContext, type_idx: int
+) -> Func:
+    """The body at section[start:start+size] (file offset base+start) of function `fidx`.
+
+    Also what bridge/stream.py calls to decode one body at a time; every error names the code
+    section, the function and the file offset."""
+    body = section[start : start + size]
+    base += start
+    ctx.func = fidx
+    try:
+        return _func_body(body, base, ctx, type_idx)
+    except IndexError:
+        # Spec wording: a body that stops inside its section lacks its END; one that stops
+        # at the end of the section ran out of section.
+        msg = (
+            "END opcode expected"
+            if start + size < len(section)
+            else "unexpected end of section or function"
+        )
+        raise DecodeError(msg, section="code", func=fidx, offset=base + size) from None
+    except (DecodeError, UnsupportedError) as e:
+        if e.offset is None and isinstance(e, LebError):
+            e.offset = base + e.at
+        if e.func is None:
+            e.func = fidx
+        if e.section is None:
+            e.section = "code"
+        raise
 
 
 def _func_body(body: bytes, base: int, ctx: ExprContext, type_idx: int) -> Func:

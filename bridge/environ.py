@@ -9,13 +9,13 @@ indirection is needed, a signature.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from . import abi
 from .abi import Builtin
-from .module import ExternKind, FuncType, HeapType, Module, ValType, ValueType
+from .module import ExternKind, Func, FuncType, HeapType, Module, ValType, ValueType
 from .reftypes import as_ref
 
 I32, I64 = ValType.I32, ValType.I64
@@ -120,7 +120,7 @@ def _is_exn(t: ValueType) -> bool:
 # may throw: what bench/exceptions.py measures as the worst case. Not for production use.
 CHECK_ALL_CALLS = "WASMKILN_EXCEPTION_CHECK_ALL_CALLS"
 # Imports that are host functions in every image and never raise a Wasm exception.
-_HOST_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
+HOST_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 _RAISING = ("throw", "throw_ref", "rethrow")
 # Calls by function index, and through a table or a reference. A tail call (return_call*)
 # counts like a call: the callee's exception ends the caller too, which its own caller checks.
@@ -128,13 +128,17 @@ _DIRECT = ("call", "return_call")
 _INDIRECT = ("call_indirect", "return_call_indirect", "call_ref", "return_call_ref")
 
 
-def throwing_functions(module: Module) -> tuple[frozenset[int], bool]:
+def throwing_functions(
+    module: Module, bodies: Iterable[tuple[int, Func]] | None = None
+) -> tuple[frozenset[int], bool]:
     """(the functions a call to which may end in an exception, whether a call_indirect may):
     computed once per module (kept in Module.throwing) so that calls to the others need no
     exception check. Conservative: a defined function may throw when it holds a throw,
     throw_ref or rethrow, calls one that may, or makes an indirect call that may; an
     imported function may unless it is WASI (host code); an indirect call may when any
-    function may or a table is imported (it may hold other instances' functions)."""
+    function may or a table is imported (it may hold other instances' functions).
+    `bodies`: (index, function) of every defined function, for a streamed module whose
+    `module.funcs` hold no bodies (parallel.Source.functions); else module.funcs."""
     if module.throwing is not None:
         return module.throwing
     first = module.num_imported_funcs
@@ -142,12 +146,13 @@ def throwing_functions(module: Module) -> tuple[frozenset[int], bool]:
         module.throwing = (frozenset(range(first + len(module.funcs))), True)
         return module.throwing
     imported = [i for i in module.imports if i.kind == ExternKind.FUNC]
-    may = {i for i, imp in enumerate(imported) if imp.module not in _HOST_MODULES}
+    may = {i for i, imp in enumerate(imported) if imp.module not in HOST_MODULES}
     callers: dict[int, list[int]] = {}
     indirect: list[int] = []
     wanted = frozenset((*_DIRECT, *_INDIRECT, *_RAISING))
-    for n, f in enumerate(module.funcs):
-        index = first + n
+    if bodies is None:
+        bodies = ((first + n, f) for n, f in enumerate(module.funcs))
+    for index, f in bodies:
         for ins in f.body:
             if ins[0] in wanted:  # one set lookup per instruction: this loop sees them all
                 op = ins[0]

@@ -472,14 +472,23 @@ class LLVMFunction:
         rt, mt, ext, size = _LOADS[op]
         ptr = self._address(addr, offset, size, mem)
         r = self.val(_PREFIX_OF[rt])
-        if not self.env.needs_bounds_check(offset, mem):
+        unchecked = not self.env.needs_bounds_check(offset, mem)
+        if unchecked:
             self.unchecked_loads[r] = rt  # see drop()
-        if ext is None:
-            self.lines.append(f"{r} = load {mt}, ptr {ptr}, align 1")
-            return r
-        raw = self.val("%t")
+        # Unchecked, the load must fault as a whole. LLVM's code generator narrows an integer
+        # load whose result is only partly used (a trunc, a mask, an extension, also after
+        # arithmetic) to the bytes used, missing the fault of an access straddling the end of
+        # memory; a freeze between the load and its uses hides the load from those combines
+        # (volatile would too, but would also stop the loop vectorizer, LICM and GVN).
+        freeze = unchecked and mt in ("i16", "i32", "i64")
+        raw = r if ext is None and not freeze else self.val("%t")
         self.lines.append(f"{raw} = load {mt}, ptr {ptr}, align 1")
-        self.lines.append(f"{r} = {ext} {mt} {raw} to {rt}")
+        if freeze:
+            frozen = r if ext is None else self.val("%t")
+            self.lines.append(f"{frozen} = freeze {mt} {raw}")
+            raw = frozen
+        if ext is not None:
+            self.lines.append(f"{r} = {ext} {mt} {raw} to {rt}")
         return r
 
     def store(self, op: str, addr: Value, value: Value, offset: int, mem: int = 0) -> None:

@@ -50,6 +50,15 @@ _CONST_TYPES = {
 
 def validate(module: Module) -> None:
     """Raise ValidationError if `module` (as decoded) is not valid WebAssembly 2.0."""
+    c = validate_module(module)
+    first = module.num_imported_funcs
+    for i, f in enumerate(module.funcs):
+        validate_function(c, module.types[f.type_idx], f, first + i)
+
+
+def validate_module(module: Module) -> ModuleCtx:
+    """Everything but the function bodies; the context validate_function checks them in (for
+    bridge/stream.py, which decodes and validates one body at a time)."""
     m = module
     nfuncs = m.num_imported_funcs + len(m.funcs)
     imported_globals = [i.desc for i in m.imports if isinstance(i.desc, GlobalType)]
@@ -116,10 +125,7 @@ def validate(module: Module) -> None:
             )
 
     _check_exports(m, c, nfuncs)
-
-    first = m.num_imported_funcs
-    for i, f in enumerate(m.funcs):
-        validate_function(c, m.types[f.type_idx], f, first + i)
+    return c
 
 
 @contextmanager

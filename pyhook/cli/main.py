@@ -96,6 +96,7 @@ def _plan(args: argparse.Namespace, target: Target, net: NetDefaults | None = No
         args=args.arg if baked else (),
         env=args.env if baked else (),
         net=net,
+        invoke=args.invoke,
     )
 
 
@@ -154,6 +155,11 @@ def cmd_build(args: argparse.Namespace) -> int:
                 "-p/--listen record the ports of one MODULE's image; a manifest "
                 "declares them per image (listen = [...])"
             )
+        if args.invoke:
+            raise UsageError(
+                "--invoke names the export of one MODULE's image; a manifest "
+                'declares it per image (invoke = "NAME")'
+            )
         return cmd_build_manifest(args)
     if args.image:
         raise UsageError("--image selects images of a manifest; it does not go with a module")
@@ -202,6 +208,11 @@ def _image_for_run(args: argparse.Namespace) -> tuple[Path, Target, str, dict]:
         info = read_image_info(args.image)
         if info is None:
             raise UsageError(f"{args.image} is neither a Wasm module nor a wasmkiln image")
+        if args.invoke:
+            raise UsageError(
+                f"--invoke is chosen when an image is built: run the module, or rebuild "
+                f"{args.image} with `wasmkiln build --invoke {args.invoke}`"
+            )
         if args.target and args.target != info.get("target"):
             raise UsageError(f"{args.image} was built for {info.get('target')}, not {args.target}")
         return args.image, get_target(info["target"]), info.get("module", args.image.stem), info
@@ -517,6 +528,12 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
             action="store_true",
             help="keep the runtime's debug info (DWARF) in the image; images are "
             "stripped of it by default",
+        )
+        sp.add_argument(
+            "--invoke",
+            metavar="NAME",
+            help="run the export NAME (after _initialize, if exported) instead of _start, as "
+            "wasmtime's --invoke: for reactors; its i32/i64 results are printed on stdout",
         )
         sp.add_argument(
             "--dir",

@@ -66,7 +66,7 @@ foreach(_wk_line IN LISTS _wk_lines)
 endforeach()
 
 # wasmkiln_add_image(NAME WASM <file or target> [TARGET triple] [PROFILE p] [OUTPUT path]
-#                    [DIR d ...] [LISTEN a ...] [PUBLISH p ...])
+#                    [INVOKE export] [DIR d ...] [LISTEN a ...] [PUBLISH p ...])
 #
 # NAME     a custom target (built by ALL) that stands for the image; the image is
 #          ${CMAKE_CURRENT_BINARY_DIR}/NAME.img (kvm targets) or NAME.spt (spt targets) unless
@@ -75,17 +75,18 @@ endforeach()
 #          or a .wasm file (relative paths: the source folder, then the binary folder).
 # TARGET   the target triple (default x86_64-kvm; `wasmkiln targets` lists them).
 # PROFILE  dev (default) or release.
+# INVOKE   a reactor's export to run instead of _start, after _initialize (`build --invoke`).
 # DIR      folders to pack into the image, HOST or HOST::GUEST as `wasmkiln build --dir`
 #          (HOST relative to the source folder); a change to any file under HOST rebuilds.
 # LISTEN   ADDR:PORT listeners recorded in the image (`wasmkiln build --listen`).
 # PUBLISH  [HOSTADDR:]HOSTPORT:GUESTPORT forwards recorded in the image (`build -p`):
 #          `wasmkiln run IMAGE` opens what LISTEN/PUBLISH say unless it is given ports.
 function(wasmkiln_add_image name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "WASM;TARGET;PROFILE;OUTPUT" "DIR;LISTEN;PUBLISH")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "WASM;TARGET;PROFILE;OUTPUT;INVOKE" "DIR;LISTEN;PUBLISH")
   set(_where "wasmkiln_add_image(${name})")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "${_where}: unexpected arguments ${arg_UNPARSED_ARGUMENTS} (takes WASM, "
-      "TARGET, PROFILE, OUTPUT, DIR, LISTEN, PUBLISH)")
+      "TARGET, PROFILE, OUTPUT, INVOKE, DIR, LISTEN, PUBLISH)")
   endif()
   if(NOT arg_WASM)
     message(FATAL_ERROR "${_where}: WASM <file or target> is required")
@@ -126,6 +127,9 @@ function(wasmkiln_add_image name)
     list(APPEND _dir_deps ${_files})
     list(APPEND _extra --dir "${_host}::${_guest}")
   endforeach()
+  if(arg_INVOKE)
+    list(APPEND _extra --invoke "${arg_INVOKE}")
+  endif()
   foreach(_spec IN LISTS arg_LISTEN)
     list(APPEND _extra --listen "${_spec}")
   endforeach()

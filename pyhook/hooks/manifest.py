@@ -14,6 +14,7 @@ keys either way; docs/build-hooks.md is the reference):
     dirs = ["site::/"]                     # packed into the image, preopened as /
     listen = [8080]                        # ports `wasmkiln run IMAGE` publishes by default
     script = "app-serve"                   # console entry point in a wheel (build_meta)
+    invoke = "run"                         # a reactor's export to run instead of _start
 
     [profile.small]
     inherits = "release"
@@ -69,6 +70,7 @@ IMAGE_KEYS = {
     "listen",
     "publish",
     "script",
+    "invoke",
     "oci",
 }
 PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports", "debug", "target-cpu"}
@@ -98,6 +100,7 @@ class ImageSpec:
     listen: tuple[str, ...] = ()  # "ADDR:PORT" (a bare port P is stored as "0.0.0.0:P")
     publish: tuple[str, ...] = ()  # "[HOSTADDR:]HOSTPORT:GUESTPORT"
     script: str | None = None
+    invoke: str | None = None  # a reactor's export, run instead of _start (bridge/invoke.py)
     oci: OciOptions | None = None  # also write the x86_64-kvm image as an OCI image (urunc)
     line: int | None = None  # where the [[image]] starts, for messages
 
@@ -353,6 +356,7 @@ def _image(
         listen=listen,
         publish=publish,
         script=script,
+        invoke=c.string(raw["invoke"], "invoke", line("invoke")) if "invoke" in raw else None,
         oci=oci,
         line=start,
     )

@@ -221,7 +221,7 @@ def build_manifest(
         for triple in targets or list(spec.targets):
             try:
                 target = get_target(triple)
-                plan = BuildPlan.resolve(target, prof, dirs=dirs, net=spec.net)
+                plan = BuildPlan.resolve(target, prof, dirs=dirs, net=spec.net, invoke=spec.invoke)
             except (TargetError, ProfileError) as e:
                 raise BuildError(f"image {spec.name!r}: {e}") from None
             out = image_path(manifest, spec, triple, prof.name)

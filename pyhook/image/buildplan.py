@@ -106,6 +106,7 @@ class BuildPlan:
     args: tuple[str, ...] = ()  # baked into the image
     env: tuple[str, ...] = ()  # baked into the image, "KEY=VALUE"
     net: NetDefaults = field(default_factory=NetDefaults)
+    invoke: str | None = None  # a reactor's export to run instead of `_start`
 
     @classmethod
     def resolve(
@@ -121,6 +122,7 @@ class BuildPlan:
         args: Sequence[str] = (),
         env: Sequence[str] = (),
         net: NetDefaults | None = None,
+        invoke: str | None = None,
     ) -> BuildPlan:
         """The profile's choices with the command line's overrides (None: the profile's).
 
@@ -152,6 +154,7 @@ class BuildPlan:
             tuple(args),
             tuple(env),
             net or NetDefaults(),
+            invoke,
         )
 
     def identity(self, wasm: bytes, name: str) -> dict[str, object]:
@@ -175,6 +178,7 @@ class BuildPlan:
             "args": list(self.args),
             "baked-env": list(self.env),
             "net": self.net.info(),
+            "invoke": self.invoke,
         }
 
     def cache_key(self, wasm: bytes, name: str) -> str:
@@ -199,4 +203,5 @@ class BuildPlan:
             debug=self.debug,
             net=self.net,
             cpu=self.cpu,
+            invoke=self.invoke,
         )

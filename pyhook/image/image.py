@@ -145,8 +145,11 @@ def build_image(
     debug: bool = False,
     net: NetDefaults | None = None,
     cpu: str = "baseline",
+    invoke: str | None = None,
 ) -> BuildResult:
     """Compile and link; the output appears only when everything succeeded.
+
+    `invoke` names the export a reactor's image runs instead of `_start` (bridge/invoke.py).
 
     `dirs` are packed into the image as preopens; `args` and `env` are baked in
     (pyhook/image/pack.py); `net` is recorded in the image's info for `wasmkiln run`, and so is
@@ -160,6 +163,8 @@ def build_image(
         compile_wasm,
     )
     from wasmkiln.bridge.hostfuncs import OPEN_SOCKET_SYMBOLS
+
+    from .progress import terminal_progress
 
     if target.arch != "x86_64" and cpu != "baseline":
         raise ImageError(
@@ -176,7 +181,8 @@ def build_image(
     include = tdir.parent / "include"
     cc = c_compiler(spec)
     cflags = spec.get("cflags", METADATA_CFLAGS)
-    with tempfile.TemporaryDirectory(prefix="wasmkiln-") as tmp:
+    # A progress line on a terminal, for long builds (pyhook/image/progress.py); None otherwise.
+    with tempfile.TemporaryDirectory(prefix="wasmkiln-") as tmp, terminal_progress(name) as shown:
         work = Path(tmp)
         blob = work / "data.bin"
         try:
@@ -194,11 +200,15 @@ def build_image(
                 cpu=cpu,
                 sockets=network,
                 arch=target.arch,
+                progress=shown,
+                invoke=invoke,
             )
         except SocketsUnavailable as e:
             raise ImageError(
                 f"{name} imports socket calls ({', '.join(e.names)}): {NO_NETWORK}"
             ) from None
+        if shown is not None:
+            shown.step("linking")  # the metadata's C, then the link
         objects = [work / "code.o"]
         (work / "code.o").write_bytes(compiled.code)
         for i, extra in enumerate(compiled.extra_objects):

@@ -28,6 +28,7 @@ from .netopts import NetOptionError, NetOptions
 
 if TYPE_CHECKING:
     import ctypes
+    import socket
 
 QEMU = "qemu-system-x86_64"
 _SAFE = "._~/:=,+-"  # bytes the kvm command line may carry unencoded
@@ -272,7 +273,8 @@ def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | N
     if kvm and kvm_net_backend(opts) != "passt":
         return None, None
     opts.net = opts.net.for_passt()  # the guest's address given, not asked of DHCP
-    return _start_passt(opts.net)
+    # kvm: QEMU starts (paused) while passt does; _run_qemu waits for passt's ports
+    return _start_passt(opts.net, wait=not kvm)
 
 
 def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
@@ -287,8 +289,12 @@ def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
     if shutil.which(qemu) is None:
         raise RunError(f"{qemu} is not installed (Debian: apt-get install {package})")
     passt, net_fd = _net_fd(opts, kvm=True)
+    ready = None
+    if passt is not None:
+        ports = {f.host_port for f in opts.net.forwards}
+        ready = partial(_await_listening, passt, ports)
     try:
-        return _run_qemu(image, opts, net_fd, build)
+        return _run_qemu(image, opts, net_fd, build, ready)
     finally:
         if net_fd is not None:
             os.close(net_fd)
@@ -297,10 +303,19 @@ def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
 
 
 def _run_qemu(
-    image: Path, opts: RunOptions, net_fd: int | None, build: Callable[..., list[str]] | None = None
+    image: Path,
+    opts: RunOptions,
+    net_fd: int | None,
+    build: Callable[..., list[str]] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> int:
     """Boot and return the control line's exit code. ``build`` makes QEMU's argv from
-    (image, opts, control, fds, net_fd): qemu_command, or another machine's (aarch64)."""
+    (image, opts, control, fds, net_fd): qemu_command, or another machine's (aarch64).
+
+    With ``ready`` (passt binding the published ports), QEMU starts paused (-S) and is let go
+    through its QMP monitor once ``ready`` returns: QEMU's own start-up (~20 ms of loading
+    its libraries) overlaps passt's, and the guest still cannot say it serves before the
+    host's ports listen."""
     import tempfile
 
     _libc()  # before the fork: _die_with_parent runs in the child
@@ -312,19 +327,31 @@ def _run_qemu(
         # QEMU refuses fds 0-2 in -add-fd, so hand it duplicates above them.
         fds = (_write_only_dup(sys.stdout.fileno()), _write_only_dup(sys.stderr.fileno()))
         cmd = (build or qemu_command)(image, opts, control, fds, net_fd)
+        passed = fds if net_fd is None else (*fds, net_fd)
+        monitor = None
+        if ready is not None:
+            import socket
+
+            monitor, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            cmd += paused_args(theirs.fileno())
+            passed = (*passed, theirs.fileno())
         try:
-            proc = subprocess.run(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                timeout=opts.timeout,
-                pass_fds=fds if net_fd is None else (*fds, net_fd),
-                preexec_fn=_die_with_parent,
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, pass_fds=passed, preexec_fn=_die_with_parent
             )
+            if monitor is not None and ready is not None:
+                theirs.close()
+                release_paused(proc, monitor, ready)
+            proc.wait(timeout=opts.timeout)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
             raise RunError(_timed_out(opts)) from None
         finally:
             for fd in fds:
                 os.close(fd)
+            if monitor is not None:
+                monitor.close()
         code = _parse_control(control.read_text(errors="replace"))
         if code is None:
             raise RunError(
@@ -332,6 +359,45 @@ def _run_qemu(
                 f"(QEMU exit status {proc.returncode}): the guest crashed or reset"
             )
         return code
+
+
+def paused_args(monitor_fd: int) -> list[str]:
+    """QEMU's arguments to start paused with a QMP monitor on `monitor_fd` (release_paused)."""
+    return [
+        "-S",
+        "-chardev",
+        f"socket,id=wkqmp,fd={monitor_fd}",
+        "-mon",
+        "chardev=wkqmp,mode=control",
+    ]
+
+
+def release_paused(
+    proc: subprocess.Popen[bytes], monitor: socket.socket, ready: Callable[[], None]
+) -> None:
+    """Let a paused QEMU run once ``ready`` returns: QMP's handshake and `cont`, sent at once
+    (QEMU reads them in order once its monitor is up), then QEMU's replies read until its
+    RESUME event, after which the monitor may be closed (closed before, QEMU could see the
+    hang-up first and drop the commands). A QEMU that ends meanwhile is left to its exit
+    status, which says why."""
+    ready()
+    if proc.poll() is not None:
+        return
+    monitor.settimeout(RELEASE_S)
+    try:
+        monitor.sendall(b'{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n')
+        seen = b""
+        while b'"RESUME"' not in seen:
+            chunk = monitor.recv(4096)
+            if not chunk:
+                return
+            seen = seen[-64:] + chunk
+    except OSError:  # a timeout included: QEMU is left as it is; its run's timeout applies
+        pass
+
+
+RELEASE_S = 10.0
+"""How long release_paused waits for QEMU's monitor to confirm that the guest runs."""
 
 
 def _die_with_parent() -> None:
@@ -353,8 +419,9 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _start_passt(net: NetOptions) -> tuple[subprocess.Popen[bytes], int]:
-    """passt on one end of a socketpair; the other end (returned) is the guest's NIC."""
+def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[bytes], int]:
+    """passt on one end of a socketpair; the other end (returned) is the guest's NIC.
+    ``wait``: return once passt listens on the published ports (else the caller waits)."""
     if shutil.which("passt") is None:
         raise RunError(
             "networking on spt targets, and --net-backend passt on kvm targets, "
@@ -378,7 +445,8 @@ def _start_passt(net: NetOptions) -> tuple[subprocess.Popen[bytes], int]:
         raise RunError(f"cannot start passt: {e.strerror}") from None
     finally:
         theirs.close()
-    _await_listening(proc, {f.host_port for f in net.forwards})
+    if wait:
+        _await_listening(proc, {f.host_port for f in net.forwards})
     return proc, ours.detach()
 
 

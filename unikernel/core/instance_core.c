@@ -316,10 +316,35 @@ static void call_entry(struct wk_instance *inst, int32_t index) {
   wk_exn_check_uncaught(&inst->vm); /* an exception no handler caught ends the run */
 }
 
+/* Defined by the metadata of an image built with --invoke (wk/abi.h). */
+__attribute__((weak)) extern const wk_invoke wk_module_invoke;
+
+/* Call the invoked export through its trampoline and print its results on stdout. */
+static void call_invoked(struct wk_instance *inst, const wk_invoke *iv) {
+  const wk_module *m = inst->module;
+  uint64_t slots[16] = {0};
+  wk_funcref *f = &inst->vm.funcs[iv->func];
+  m->trampolines[iv->type](f->vmctx, f->code, slots);
+  const char *sig = m->type_sigs[iv->type];
+  while (*sig && *sig != ':') sig++;
+  if (*sig == ':') sig++;
+  for (unsigned i = 0; sig[i] && i < 16; i++) {
+    char line[32];
+    int64_t v = sig[i] == 'i' ? (int64_t)(int32_t)slots[i] : (int64_t)slots[i];
+    size_t n = wk_fmt(line, sizeof line, "%ld\n", (long)v);
+    wk_plat_console_write(1, line, n);
+  }
+}
+
 static void run_module(struct wk_instance *inst) {
   const wk_module *m = inst->module;
   wk_instance_init_segments(inst);
   if (m->start_func >= 0) call_entry(inst, m->start_func);
+  if (&wk_module_invoke) {
+    if (wk_module_invoke.init_func >= 0) call_entry(inst, wk_module_invoke.init_func);
+    call_invoked(inst, &wk_module_invoke);
+    return;
+  }
   if (m->entry_func >= 0) call_entry(inst, m->entry_func);
 }
 
@@ -341,8 +366,16 @@ static struct wk_instance *running;
 
 int wk_main(const wk_bootinfo *bi) {
   const wk_module *m = &wk_module_main;
-  if (m->entry_func < 0 || (uint32_t)m->entry_func >= m->num_funcs) {
-    wk_log("wasmkiln: module has no _start export\n");
+  if (&wk_module_invoke) {
+    const wk_invoke *iv = &wk_module_invoke;
+    if (iv->func >= m->num_funcs || iv->type >= m->num_types || !m->trampolines ||
+        !m->trampolines[iv->type] ||
+        (iv->init_func >= 0 && (uint32_t)iv->init_func >= m->num_funcs)) {
+      wk_log("wasmkiln: bad --invoke entry %s\n", iv->name);
+      return 1;
+    }
+  } else if (m->entry_func < 0 || (uint32_t)m->entry_func >= m->num_funcs) {
+    wk_log("wasmkiln: module has no _start export (a reactor: build it with --invoke NAME)\n");
     return 1;
   }
   if (m->start_func >= 0 && (uint32_t)m->start_func >= m->num_funcs) {

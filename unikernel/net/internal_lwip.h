@@ -1,7 +1,7 @@
 /*
  * net/internal_lwip.h - the lwIP implementation of wk/net.h (wk/net_ops.h):
- * its calls, shared by stack_lwip.c (the stack) and socket_lwip.c (sockets),
- * gathered into wk_net_lwip_ops at the end of socket_lwip.c.
+ * its calls, shared by stack_lwip.c (the stack) and the sockets (socket_lwip.c,
+ * tcp_lwip.c, udp_lwip.c), gathered into wk_net_lwip_ops at the end of socket_lwip.c.
  */
 #ifndef WK_INTERNAL_LWIP_H
 #define WK_INTERNAL_LWIP_H

@@ -11,34 +11,12 @@
  * needs a file on a directory EBADF (EISDIR for read/write), and the rights
  * of fd_fdstat_set_rights can only shrink (ENOTCAPABLE otherwise).
  */
-#include "internal_wasi.h"
+#include "fd_wasi.h"
+#include "fdtable_wasi.h"
+#include "guestmem_wasi.h"
+#include "sock_wasi.h"
 #include "wk/platform.h"
 #include "wk/wasi.h"
-
-/*
- * Check the iovec array and every buffer in it before any I/O, so a bad
- * pointer is EFAULT with nothing done. Returns the host pointer of the array.
- */
-int32_t wk_wasi_check_iovs(wk_vmctx *vm, int32_t iovs, int32_t iovs_len, const uint8_t **out) {
-  uint64_t bytes = (uint64_t)(uint32_t)iovs_len * WK_IOVEC_SIZE;
-  const uint8_t *arr = wk_guest_ptr(vm, (uint32_t)iovs, bytes);
-  if (!arr) return WK_EFAULT;
-  for (uint32_t i = 0; i < (uint32_t)iovs_len; i++) {
-    uint32_t buf, len;
-    __builtin_memcpy(&buf, arr + i * WK_IOVEC_SIZE, 4);
-    __builtin_memcpy(&len, arr + i * WK_IOVEC_SIZE + 4, 4);
-    if (!wk_guest_ptr(vm, buf, len)) return WK_EFAULT;
-  }
-  *out = arr;
-  return WK_ESUCCESS;
-}
-
-void wk_wasi_iov_at(wk_vmctx *vm, const uint8_t *arr, uint32_t i, uint8_t **buf, uint32_t *len) {
-  uint32_t off;
-  __builtin_memcpy(&off, arr + i * WK_IOVEC_SIZE, 4);
-  __builtin_memcpy(len, arr + i * WK_IOVEC_SIZE + 4, 4);
-  *buf = wk_guest_ptr(vm, off, *len); /* checked by check_iovs */
-}
 
 static wk_fs *fs_of(wk_vmctx *vm) { return wk_wasi_state_get(vm)->fs; }
 
@@ -156,42 +134,34 @@ int32_t wk_wasi_fd_read(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len
   return wk_wasi_put(vm, nread_out, &got, 4);
 }
 
-/* pread/pwrite: files only; the console cannot seek. */
-static int32_t positional_fd(wk_vmctx *vm, int32_t fd, int write, wk_fd **out) {
-  int32_t err = io_fd(vm, fd, write, out);
-  if (err) return err == WK_EISDIR ? WK_EISDIR : err;
-  return (*out)->kind == WK_FD_FILE ? WK_ESUCCESS : WK_ESPIPE;
+/* pread (write 0) and pwrite (1): files only (the console cannot seek); the iovecs at
+ * offset, the position untouched, the bytes moved to the guest's *count_out. */
+static int32_t positional_io(wk_vmctx *vm, int32_t fd, int write, int32_t iovs, int32_t iovs_len,
+                             int64_t offset, int32_t count_out) {
+  wk_fd *f;
+  int32_t err = io_fd(vm, fd, write, &f);
+  if (err) return err;
+  if (f->kind != WK_FD_FILE) return WK_ESPIPE;
+  if (offset < 0) return WK_EINVAL;
+  const uint8_t *arr;
+  if ((err = wk_wasi_check_iovs(vm, iovs, iovs_len, &arr))) return err;
+  if (!wk_guest_ptr(vm, (uint32_t)count_out, 4)) return WK_EFAULT;
+  /* pwrite writes at the offset even in append mode (wasmtime's choice, not Linux's). */
+  uint64_t off = (uint64_t)offset;
+  uint32_t moved = 0;
+  err = write ? file_write(vm, f, arr, (uint32_t)iovs_len, &off, &moved)
+              : file_read(vm, f, arr, (uint32_t)iovs_len, &off, &moved);
+  return err ? err : wk_wasi_put(vm, count_out, &moved, 4);
 }
 
 int32_t wk_wasi_fd_pread(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len, int64_t offset,
                          int32_t nread_out) {
-  wk_fd *f;
-  int32_t err = positional_fd(vm, fd, 0, &f);
-  if (err) return err;
-  if (offset < 0) return WK_EINVAL;
-  const uint8_t *arr;
-  if ((err = wk_wasi_check_iovs(vm, iovs, iovs_len, &arr))) return err;
-  if (!wk_guest_ptr(vm, (uint32_t)nread_out, 4)) return WK_EFAULT;
-  uint64_t off = (uint64_t)offset;
-  uint32_t got = 0;
-  if ((err = file_read(vm, f, arr, (uint32_t)iovs_len, &off, &got))) return err;
-  return wk_wasi_put(vm, nread_out, &got, 4);
+  return positional_io(vm, fd, 0, iovs, iovs_len, offset, nread_out);
 }
 
 int32_t wk_wasi_fd_pwrite(wk_vmctx *vm, int32_t fd, int32_t iovs, int32_t iovs_len, int64_t offset,
                           int32_t nwritten_out) {
-  wk_fd *f;
-  int32_t err = positional_fd(vm, fd, 1, &f);
-  if (err) return err;
-  if (offset < 0) return WK_EINVAL;
-  const uint8_t *arr;
-  if ((err = wk_wasi_check_iovs(vm, iovs, iovs_len, &arr))) return err;
-  if (!wk_guest_ptr(vm, (uint32_t)nwritten_out, 4)) return WK_EFAULT;
-  /* pwrite writes at the offset even in append mode (wasmtime's choice, not Linux's). */
-  uint64_t off = (uint64_t)offset;
-  uint32_t total = 0;
-  if ((err = file_write(vm, f, arr, (uint32_t)iovs_len, &off, &total))) return err;
-  return wk_wasi_put(vm, nwritten_out, &total, 4);
+  return positional_io(vm, fd, 1, iovs, iovs_len, offset, nwritten_out);
 }
 
 /* ---- positions ------------------------------------------------------------------ */
@@ -305,7 +275,8 @@ int32_t wk_wasi_fd_fdstat_set_rights(wk_vmctx *vm, int32_t fd, int64_t base, int
   return WK_ESUCCESS;
 }
 
-int32_t wk_wasi_fd_stat(wk_vmctx *vm, int32_t fd, wk_fs_stat *st) {
+/* The stat of what an fd refers to (the console: a character device, zeros). */
+static int32_t fd_stat(wk_vmctx *vm, int32_t fd, wk_fs_stat *st) {
   wk_fd *f = wk_wasi_fd(vm, fd);
   if (!f) return WK_EBADF;
   if (f->node) {
@@ -317,24 +288,20 @@ int32_t wk_wasi_fd_stat(wk_vmctx *vm, int32_t fd, wk_fs_stat *st) {
   return WK_ESUCCESS;
 }
 
-int32_t wk_wasi_fd_filestat_get(wk_vmctx *vm, int32_t fd, int32_t filestat_out) {
+static int32_t fd_filestat(wk_vmctx *vm, int32_t fd, int32_t filestat_out, int preview0) {
   wk_fs_stat st;
-  int32_t err = wk_wasi_fd_stat(vm, fd, &st);
-  if (err) return err;
-  uint8_t out[WK_FILESTAT_SIZE];
-  wk_wasi_filestat_p1(&st, out);
-  return wk_wasi_put(vm, filestat_out, out, sizeof out);
+  int32_t err = fd_stat(vm, fd, &st);
+  return err ? err : wk_wasi_put_filestat(vm, &st, filestat_out, preview0);
+}
+
+int32_t wk_wasi_fd_filestat_get(wk_vmctx *vm, int32_t fd, int32_t filestat_out) {
+  return fd_filestat(vm, fd, filestat_out, 0);
 }
 
 /* ---- preview 0 (wasi_unstable) adapters ---- */
 
 int32_t wk_wasi_unstable_fd_filestat_get(wk_vmctx *vm, int32_t fd, int32_t filestat_out) {
-  wk_fs_stat st;
-  int32_t err = wk_wasi_fd_stat(vm, fd, &st);
-  if (err) return err;
-  uint8_t out[WK_FILESTAT_P0_SIZE];
-  wk_wasi_filestat_p0(&st, out);
-  return wk_wasi_put(vm, filestat_out, out, sizeof out);
+  return fd_filestat(vm, fd, filestat_out, 1);
 }
 
 /* Preview 0 numbers whence CUR 0, END 1, SET 2. */
@@ -413,4 +380,41 @@ int32_t wk_wasi_fd_readdir(wk_vmctx *vm, int32_t fd, int32_t buf, int32_t buf_le
   }
   if (r < 0) return -r;
   return wk_wasi_put(vm, bufused_out, &used, 4);
+}
+
+/* ---- stat encodings (fd_wasi.h) ---------------------------------------------- */
+
+static void filestat_p1(const wk_fs_stat *st, uint8_t out[WK_FILESTAT_SIZE]) {
+  __builtin_memset(out, 0, WK_FILESTAT_SIZE);
+  __builtin_memcpy(out + 0, &st->dev, 8);
+  __builtin_memcpy(out + 8, &st->ino, 8);
+  out[16] = st->type;
+  __builtin_memcpy(out + 24, &st->nlink, 8);
+  __builtin_memcpy(out + 32, &st->size, 8);
+  __builtin_memcpy(out + 40, &st->atim, 8);
+  __builtin_memcpy(out + 48, &st->mtim, 8);
+  __builtin_memcpy(out + 56, &st->ctim, 8);
+}
+
+static void filestat_p0(const wk_fs_stat *st, uint8_t out[WK_FILESTAT_P0_SIZE]) {
+  uint32_t nlink = st->nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)st->nlink;
+  __builtin_memset(out, 0, WK_FILESTAT_P0_SIZE);
+  __builtin_memcpy(out + 0, &st->dev, 8);
+  __builtin_memcpy(out + 8, &st->ino, 8);
+  out[16] = st->type;
+  __builtin_memcpy(out + 20, &nlink, 4);
+  __builtin_memcpy(out + 24, &st->size, 8);
+  __builtin_memcpy(out + 32, &st->atim, 8);
+  __builtin_memcpy(out + 40, &st->mtim, 8);
+  __builtin_memcpy(out + 48, &st->ctim, 8);
+}
+
+int32_t wk_wasi_put_filestat(wk_vmctx *vm, const wk_fs_stat *st, int32_t out, int preview0) {
+  uint8_t buf[WK_FILESTAT_SIZE > WK_FILESTAT_P0_SIZE ? WK_FILESTAT_SIZE : WK_FILESTAT_P0_SIZE];
+  if (preview0) {
+    filestat_p0(st, buf);
+    return wk_wasi_put(vm, out, buf, WK_FILESTAT_P0_SIZE);
+  }
+  filestat_p1(st, buf);
+  return wk_wasi_put(vm, out, buf, WK_FILESTAT_SIZE);
 }

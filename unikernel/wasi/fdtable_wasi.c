@@ -1,5 +1,5 @@
 /*
- * wasi/fdtable_wasi.c - the descriptor table, and the args/environment merge.
+ * wasi/fdtable_wasi.c - the descriptor table (fdtable_wasi.h).
  *
  * fds 0, 1, 2 are the console; the run's preopened TCP listeners (wasmkiln
  * run --listen / -p) follow from 3, then the preopened directories of the
@@ -11,14 +11,13 @@
  * (doubling) in the fs arena up to WK_WASI_FDS_MAX. Entries carry a kind, so
  * sockets (the network layer's handles) fit in the same table.
  */
-#include "internal_wasi.h"
+#include "fdtable_wasi.h"
+
 #include "wk/net.h"
 #include "wk/platform.h"
 #include "wk/wasi.h"
 
 #define INITIAL_FDS 64u
-
-extern const wk_wasi_baked wk_wasi_baked_config __attribute__((weak));
 
 static void init_stdio(wk_fd *f, int32_t stream) {
   uint64_t common =
@@ -127,80 +126,13 @@ void wk_wasi_fd_release(wk_vmctx *vm, wk_fd *f) {
   *f = (wk_fd){0};
 }
 
-int32_t wk_wasi_path_arg(wk_vmctx *vm, int32_t ptr, int32_t len, const char **out) {
-  const char *p = wk_guest_ptr(vm, (uint32_t)ptr, (uint32_t)len);
-  if (!p) return WK_EFAULT;
-  *out = p;
-  return WK_ESUCCESS;
-}
-
-void wk_wasi_filestat_p1(const wk_fs_stat *st, uint8_t out[WK_FILESTAT_SIZE]) {
-  __builtin_memset(out, 0, WK_FILESTAT_SIZE);
-  __builtin_memcpy(out + 0, &st->dev, 8);
-  __builtin_memcpy(out + 8, &st->ino, 8);
-  out[16] = st->type;
-  __builtin_memcpy(out + 24, &st->nlink, 8);
-  __builtin_memcpy(out + 32, &st->size, 8);
-  __builtin_memcpy(out + 40, &st->atim, 8);
-  __builtin_memcpy(out + 48, &st->mtim, 8);
-  __builtin_memcpy(out + 56, &st->ctim, 8);
-}
-
-void wk_wasi_filestat_p0(const wk_fs_stat *st, uint8_t out[WK_FILESTAT_P0_SIZE]) {
-  uint32_t nlink = st->nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)st->nlink;
-  __builtin_memset(out, 0, WK_FILESTAT_P0_SIZE);
-  __builtin_memcpy(out + 0, &st->dev, 8);
-  __builtin_memcpy(out + 8, &st->ino, 8);
-  out[16] = st->type;
-  __builtin_memcpy(out + 20, &nlink, 4);
-  __builtin_memcpy(out + 24, &st->size, 8);
-  __builtin_memcpy(out + 32, &st->atim, 8);
-  __builtin_memcpy(out + 40, &st->mtim, 8);
-  __builtin_memcpy(out + 48, &st->ctim, 8);
-}
-
-/* ---- args and environment: baked (wasmkiln build --arg/--env) + the run's ---- */
-
-static size_t key_len(const char *kv) {
-  size_t n = 0;
-  while (kv[n] && kv[n] != '=') n++;
-  return n;
-}
-
-static int same_key(const char *a, const char *b) {
-  size_t n = key_len(a);
-  return n == key_len(b) && __builtin_memcmp(a, b, n) == 0;
-}
-
-void wk_wasi_args_env(wk_vmctx *vm, int *argc, const char *const **argv, int *envc,
-                      const char *const **envp) {
-  wk_wasi_state *st = wk_wasi_state_get(vm);
-  const wk_wasi_baked *b = &wk_wasi_baked_config;
-  int rargc = wk_instance_argc(vm), renvc = wk_instance_envc(vm);
-  const char *const *rargv = wk_instance_argv(vm), *const *renvp = wk_instance_envp(vm);
-  if (!b || !st || (b->argc == 0 && b->envc == 0)) {
-    *argc = rargc, *argv = rargv, *envc = renvc, *envp = renvp;
-    return;
-  }
-  if (!st->baked) {
-    const char **av = wk_instance_alloc(vm, (size_t)(rargc + b->argc + 2) * sizeof(char *));
-    const char **ev = wk_instance_alloc(vm, (size_t)(renvc + b->envc + 1) * sizeof(char *));
-    if (!av || !ev) {
-      *argc = rargc, *argv = rargv, *envc = renvc, *envp = renvp;
-      return;
-    }
-    int na = 0, ne = 0;
-    av[na++] = rargc > 0 ? rargv[0] : "main"; /* the program name stays the run's */
-    for (int i = 0; i < b->argc; i++) av[na++] = b->argv[i];
-    for (int i = 1; i < rargc; i++) av[na++] = rargv[i];
-    for (int i = 0; i < b->envc; i++) {
-      int overridden = 0;
-      for (int j = 0; j < renvc && !overridden; j++) overridden = same_key(b->envp[i], renvp[j]);
-      if (!overridden) ev[ne++] = b->envp[i];
-    }
-    for (int j = 0; j < renvc; j++) ev[ne++] = renvp[j];
-    st->argc = na, st->argv = av, st->envc = ne, st->envp = ev;
-    st->baked = 1;
-  }
-  *argc = st->argc, *argv = st->argv, *envc = st->envc, *envp = st->envp;
+void wk_wasi_sock_entry(wk_fd *f, int sock, uint16_t fdflags) {
+  *f = (wk_fd){.kind = WK_FD_SOCKET,
+               .filetype = WK_FILETYPE_SOCKET_STREAM,
+               .fdflags = fdflags,
+               .handle = sock,
+               .readable = 1,
+               .writable = 1,
+               .base = WK_RIGHTS_SOCKET,
+               .sotype = WK_FILETYPE_SOCKET_STREAM};
 }

@@ -8,7 +8,9 @@
  * operation (ENOTCAPABLE when missing); a file opened by path_open gets the
  * rights asked for, limited by the directory's inheriting rights.
  */
-#include "internal_wasi.h"
+#include "fd_wasi.h"
+#include "fdtable_wasi.h"
+#include "guestmem_wasi.h"
 #include "wk/wasi.h"
 
 /* The directory node of fd `dirfd`, after a rights check. */
@@ -114,24 +116,21 @@ static int32_t path_stat(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t pat
   return WK_ESUCCESS;
 }
 
-int32_t wk_wasi_path_filestat_get(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t path,
-                                  int32_t path_len, int32_t filestat_out) {
+static int32_t path_filestat(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t path,
+                             int32_t path_len, int32_t filestat_out, int preview0) {
   wk_fs_stat st;
   int32_t err = path_stat(vm, dirfd, flags, path, path_len, &st);
-  if (err) return err;
-  uint8_t out[WK_FILESTAT_SIZE];
-  wk_wasi_filestat_p1(&st, out);
-  return wk_wasi_put(vm, filestat_out, out, sizeof out);
+  return err ? err : wk_wasi_put_filestat(vm, &st, filestat_out, preview0);
+}
+
+int32_t wk_wasi_path_filestat_get(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t path,
+                                  int32_t path_len, int32_t filestat_out) {
+  return path_filestat(vm, dirfd, flags, path, path_len, filestat_out, 0);
 }
 
 int32_t wk_wasi_unstable_path_filestat_get(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t path,
                                            int32_t path_len, int32_t filestat_out) {
-  wk_fs_stat st;
-  int32_t err = path_stat(vm, dirfd, flags, path, path_len, &st);
-  if (err) return err;
-  uint8_t out[WK_FILESTAT_P0_SIZE];
-  wk_wasi_filestat_p0(&st, out);
-  return wk_wasi_put(vm, filestat_out, out, sizeof out);
+  return path_filestat(vm, dirfd, flags, path, path_len, filestat_out, 1);
 }
 
 int32_t wk_wasi_path_filestat_set_times(wk_vmctx *vm, int32_t dirfd, int32_t flags, int32_t path,

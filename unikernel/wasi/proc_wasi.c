@@ -2,7 +2,7 @@
  * wasi/proc_wasi.c - proc_exit, proc_raise, random_get, and the stand-ins for
  * imports nobody provides (--default-values-unknown-imports).
  */
-#include "internal_wasi.h"
+#include "guestmem_wasi.h"
 #include "wk/platform.h"
 #include "wk/wasi.h"
 

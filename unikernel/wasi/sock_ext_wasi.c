@@ -18,6 +18,9 @@
  */
 #include "sock_ext_wasi.h"
 
+#include "guestmem_wasi.h"
+#include "sock_wasi.h"
+
 #include "wk/wasi.h"
 
 /* Before the first packet to `to` leaves: let DHCP finish (up to

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal_wasi.h"
+#include "fdtable_wasi.h"
 #include "wk/net.h"
 
 /* A new unbound socket of this family and filetype (WK_FILETYPE_SOCKET_STREAM

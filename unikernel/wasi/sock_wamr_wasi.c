@@ -23,6 +23,9 @@
  * app that links lib-socket builds and learns at run time what is missing.
  */
 #include "sock_ext_wasi.h"
+
+#include "guestmem_wasi.h"
+#include "sock_wasi.h"
 #include "wk/wasi.h"
 #include "wk/wasi_sock_ext.h"
 

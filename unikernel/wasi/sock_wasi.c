@@ -23,7 +23,8 @@
  * QEMU's slirp delays: one keep-alive client fetching a 612-byte page took
  * 4-6 ms a request with Nagle and 0.34 ms without (TCG, docs/network.md).
  */
-#include "internal_wasi.h"
+#include "sock_wasi.h"
+#include "guestmem_wasi.h"
 #include "wk/net.h"
 #include "wk/wasi.h"
 
@@ -33,17 +34,6 @@ enum { RECV_PEEK = 1, RECV_WAITALL = 2 };
 void wk_wasi_sock_wait_step(uint64_t max_ns) {
   if (wk_net_wait(max_ns < WK_NET_IDLE_WAIT_NS ? max_ns : WK_NET_IDLE_WAIT_NS) == 0)
     wk_wasi_cpu_relax(); /* nothing came in */
-}
-
-void wk_wasi_sock_entry(wk_fd *f, int sock, uint16_t fdflags) {
-  *f = (wk_fd){.kind = WK_FD_SOCKET,
-               .filetype = WK_FILETYPE_SOCKET_STREAM,
-               .fdflags = fdflags,
-               .handle = sock,
-               .readable = 1,
-               .writable = 1,
-               .base = WK_RIGHTS_SOCKET,
-               .sotype = WK_FILETYPE_SOCKET_STREAM};
 }
 
 /* ENOTSOCK for a descriptor that is not a socket, as the wasi-testsuite

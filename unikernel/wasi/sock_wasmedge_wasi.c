@@ -15,6 +15,9 @@
  * *_v2. Where a V2 function has V1's signature it is the same function here.
  */
 #include "sock_ext_wasi.h"
+
+#include "guestmem_wasi.h"
+#include "sock_wasi.h"
 #include "wk/wasi.h"
 #include "wk/wasi_sock_ext.h"
 

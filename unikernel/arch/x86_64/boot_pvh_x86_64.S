@@ -8,7 +8,7 @@
  *   - %ebx = physical address of the hvm_start_info structure;
  *   - nothing else guaranteed: no stack, GDTR/IDTR unspecified.
  *
- * This file: loads a GDT, zeroes .bss, identity-maps the first 4 GiB with
+ * This file: loads a GDT, zeroes .bss (-DWK_KVM_CLEAR_MEM=ON only), identity-maps the first 4 GiB with
  * 2 MiB pages (platform C code extends the map above 4 GiB when RAM is there),
  * enables PAE, long mode, paging and SSE, far-jumps to 64-bit code, switches to
  * the boot stack and calls kvm_start(start_info_paddr). kvm_start never returns.
@@ -66,13 +66,20 @@ pvh_start32:
 	movl %eax, %fs
 	movl %eax, %gs
 
-	/* Zero .bss (the boot stack lives after it and is not zeroed). */
+#if WK_KVM_CLEAR_MEM
+	/* Zero .bss (the boot stack lives after it and is not zeroed). Only when built
+	 * for a loader that leaves it dirty: QEMU's ELF loader writes the zeros of every
+	 * PT_LOAD segment's p_memsz beyond p_filesz itself (on each reset), and
+	 * Firecracker and Cloud Hypervisor load into fresh zero-filled memory, as for the
+	 * RAM above the image (start_kvm.c). Under TCG this loop over the ~1.8 MiB .bss
+	 * of a networked image cost ~2.5 ms of every boot (bench/kvm_first_response.py). */
 	movl $__bss_start, %edi
 	movl $__bss_end, %ecx
 	subl %edi, %ecx
 	shrl $2, %ecx
 	xorl %eax, %eax
 	rep stosl
+#endif
 
 	/* Long mode available? (CPUID 0x80000001: EDX bit 29) */
 	movl $0x80000000, %eax

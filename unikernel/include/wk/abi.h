@@ -298,4 +298,17 @@ typedef struct wk_module {
 /* The one module an image carries; defined by the generated metadata object. */
 extern const wk_module wk_module_main;
 
+/* A reactor's entry (`wasmkiln build --invoke NAME`): defined by the metadata object only
+ * then, so core declares it weak. wasmtime's `--invoke` semantics: core calls `init_func`
+ * (the `_initialize` export, -1 if none), then `func` through the trampoline of `type`, instead
+ * of `_start`; the compiler admits only functions without parameters whose results are i32 or
+ * i64, and core prints each result on stdout, one per line, in decimal (signed, as wasmtime). */
+typedef struct wk_invoke {
+  int32_t init_func; /* IN: `_initialize`, -1 if not exported */
+  uint32_t func;     /* IN: the invoked export's function index */
+  uint32_t type;     /* IN: its type index (type_sigs[type] says what to print) */
+  uint32_t pad;
+  const char *name; /* IN: the export's name, for messages */
+} wk_invoke;
+
 #endif /* WK_ABI_H */

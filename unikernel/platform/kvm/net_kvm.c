@@ -10,14 +10,11 @@
  * Devices: the virtio_mmio.device windows in order; without any, PCI bus 0 is
  * scanned, then the microvm window (KVM_MICROVM_MMIO_BASE, 512-byte slots) is
  * probed. The first modern
- * virtio-net device found is used; its registers are mapped uncached.
- * The device is brought up on the first wk_plat_net_open, not at boot, so an
- * image that never uses the network pays nothing.
+ * virtio-net device found is used; its registers are mapped uncached. The
+ * wk_plat_net_* calls over it are nic_kvm.c's (both architectures').
  *
- * Waiting (wk_plat_net_wait): spin on the RX ring for up to KVM_NET_SPIN_NS
- * (a reply is often that close, and a halt costs an interrupt round trip),
- * then ask the device for an interrupt on the next frame and halt until it
- * or the timeout (idle_kvm.c). The interrupt: on virtio-mmio the token's IRQ,
+ * Waiting: nic_kvm.c spins, then halts here (kvm_nic_halt, idle_kvm.c) until
+ * the device's interrupt or the timeout. The interrupt: on virtio-mmio the token's IRQ,
  * routed through the IOAPIC; on virtio-pci (q35) an MSI-X message. A virtio-mmio
  * device found by probing (no token) has no known IRQ: its waiters spin.
  */
@@ -26,6 +23,7 @@
 #include "cpu_x86_64.h"
 #include "kvm.h"
 #include "netcfg_plat.h"
+#include "nic_kvm.h"
 #include "virtio_mmio.h"
 #include "virtio_net.h"
 #include "virtio_pci.h"
@@ -33,13 +31,11 @@
 #include "wk/platform.h"
 
 #define KVM_MICROVM_MMIO_BASE 0xfeb00000u
-#define KVM_MICROVM_MMIO_SLOTS 32 /* microvm has 24 transports at most; bounded */
-#define KVM_MMIO_DEVICES_MAX 16   /* virtio_mmio.device tokens remembered */
-#define KVM_NET_MTU 1500
+#define KVM_MICROVM_MMIO_SLOTS 32         /* microvm has 24 transports at most; bounded */
+#define KVM_MMIO_DEVICES_MAX 16           /* virtio_mmio.device tokens remembered */
 #define KVM_MMIO_HOLE_START 0xc0000000ull /* 3 GiB: VMMs keep RAM below this */
 #define KVM_MMIO_HOLE_END 0x100000000ull
 #define KVM_NO_IRQ UINT64_MAX
-#define KVM_NET_SPIN_NS 50000ull /* spin this long before halting (see the top) */
 
 static struct {
   wk_plat_netcfg net; /* net.ip=, net.gw=, net.listen= */
@@ -49,10 +45,7 @@ static struct {
   uint64_t dev_irq[KVM_MMIO_DEVICES_MAX]; /* GSI; KVM_NO_IRQ when the token had none */
 } cfg;
 
-/* The NIC. Large (rings + 2 x 256 x 2 KiB buffers); in .bss. */
-static virtio_net nic;
-static int nic_state; /* 0 not tried, 1 up, < 0 the open error */
-static bool nic_irq;  /* its interrupt reaches KVM_IRQ_NIC: waiters may halt */
+static bool nic_irq; /* its interrupt reaches KVM_IRQ_NIC: waiters may halt */
 
 /* ---- command-line tokens ---------------------------------------------------- */
 
@@ -151,7 +144,7 @@ static void warn(const char *msg) {
 
 /* Bring up the virtio-net device at base if there is one: 1 up, 0 not a
  * net device, < 0 a net device that failed. */
-static int try_window(uint64_t base) {
+static int try_window(virtio_net *nic, uint64_t base) {
   /* Only the MMIO hole under 4 GiB (identity-mapped, no RAM there: microvm
    * at 0xfeb00000, Firecracker at 0xd0000000); a window in RAM would make
    * RAM uncached. */
@@ -170,14 +163,14 @@ static int try_window(uint64_t base) {
   if (r != VIRTIO_MMIO_MODERN || d.device_id != VIRTIO_ID_NET) {
     return 0;
   }
-  int rc = virtio_net_init(&nic, &d);
+  int rc = virtio_net_init(nic, &d);
   return rc < 0 ? rc : 1;
 }
 
 /* Bring up a virtio-net device on PCI bus 0 slot if there is one (q35): 1 up,
  * 0 not a net device, < 0 a net device that failed. Its queues signal
  * KVM_IRQ_NIC by MSI-X when the function has it. */
-static int try_pci(uint8_t slot) {
+static int try_pci(virtio_net *nic, uint8_t slot) {
   virtio_dev d;
   virtio_pci_probe_result r = virtio_pci_probe(slot, &d);
   if (r == VIRTIO_PCI_LEGACY && d.device_id == VIRTIO_ID_NET) {
@@ -195,15 +188,15 @@ static int try_pci(uint8_t slot) {
     x86_msi_message(KVM_IRQ_NIC, &addr, &data);
     nic_irq = virtio_pci_msix(slot, &d, addr, data) == 0;
   }
-  int rc = virtio_net_init(&nic, &d);
+  int rc = virtio_net_init(nic, &d);
   return rc < 0 ? rc : 1;
 }
 
-static int nic_bring_up(void) {
+int kvm_nic_find(virtio_net *nic) {
   int rc = 0;
   if (cfg.ndev > 0) {
     for (int k = 0; k < cfg.ndev && rc == 0; k++) {
-      rc = try_window(cfg.dev_base[k]);
+      rc = try_window(nic, cfg.dev_base[k]);
       if (rc == 1 && cfg.dev_irq[k] != KVM_NO_IRQ && x86_apic_init() == 0) {
         nic_irq = x86_ioapic_route((uint32_t)cfg.dev_irq[k], KVM_IRQ_NIC) == 0;
       }
@@ -213,10 +206,10 @@ static int nic_bring_up(void) {
      * auto-kernel-cmdline. PCI bus 0 first (on microvm nothing answers there),
      * then the microvm window. */
     for (uint8_t slot = 0; slot < VIRTIO_PCI_SLOTS && rc == 0; slot++) {
-      rc = try_pci(slot);
+      rc = try_pci(nic, slot);
     }
     for (uint32_t k = 0; k < KVM_MICROVM_MMIO_SLOTS && rc == 0; k++) {
-      rc = try_window(KVM_MICROVM_MMIO_BASE + k * VIRTIO_MMIO_SLOT_SIZE);
+      rc = try_window(nic, KVM_MICROVM_MMIO_BASE + k * VIRTIO_MMIO_SLOT_SIZE);
     }
   }
   if (rc == 0) {
@@ -226,75 +219,15 @@ static int nic_bring_up(void) {
     warn("wasmkiln: the virtio-net device failed to initialise\n");
     return -WK_EIO;
   }
-  if (!nic.has_mac) {
-    /* A locally administered unicast address from the entropy source. */
-    uint8_t r[6] = {0};
-    (void)wk_plat_entropy(r, sizeof r);
-    for (int k = 0; k < 6; k++) {
-      nic.mac[k] = r[k];
-    }
-    nic.mac[0] = (uint8_t)((nic.mac[0] & 0xfe) | 0x02);
-  }
   return 1;
 }
 
-int wk_plat_net_open(wk_plat_netinfo *info) {
-  if (nic_state == 0) {
-    nic_state = nic_bring_up();
-  }
-  if (nic_state < 0) {
-    return nic_state;
-  }
-  for (int k = 0; k < 6; k++) {
-    info->mac[k] = nic.mac[k];
-  }
-  info->mtu = KVM_NET_MTU;
-  wk_netcfg_info(&cfg.net, info);
-  return 0;
-}
+const wk_plat_netcfg *kvm_nic_netcfg(void) { return &cfg.net; }
 
-int wk_plat_net_listeners(wk_plat_listen *out, int max) {
-  return wk_netcfg_listeners(&cfg.net, out, max);
-}
+bool kvm_nic_has_irq(void) { return nic_irq; }
 
-const struct wk_net_ops *wk_plat_net_sockets(void) { return NULL; /* the network is the NIC */ }
-
-int wk_plat_net_send(const wk_plat_iov *iov, int iovcnt) {
-  if (nic_state != 1) {
-    return -WK_ENODEV;
-  }
-  return virtio_net_send(&nic, iov, iovcnt);
-}
-
-long wk_plat_net_recv(void *buf, size_t cap) {
-  if (nic_state != 1) {
-    return -WK_ENODEV;
-  }
-  return virtio_net_recv(&nic, buf, cap);
-}
-
-void wk_plat_net_wait(uint64_t timeout_ns) {
-  if (nic_state != 1 || !nic_irq) {
-    return; /* no interrupt to wake us: the caller polls the rings */
-  }
-  uint64_t t0 = wk_plat_clock_monotonic(), spun = 0;
-  while (spun < KVM_NET_SPIN_NS && spun < timeout_ns) {
-    if (virtio_net_rx_pending(&nic)) {
-      return;
-    }
-    __builtin_ia32_pause();
-    spun = wk_plat_clock_monotonic() - t0;
-  }
-  if (spun >= timeout_ns || !virtio_net_irq_arm(&nic)) {
-    return; /* time is up, or a frame came in while arming */
-  }
+bool kvm_nic_halt(uint64_t timeout_ns) {
   uint64_t seen;
-  (void)kvm_halt(timeout_ns - spun, &seen);
-  virtio_net_irq_disarm(&nic, (seen & KVM_IRQ_BIT(KVM_IRQ_NIC)) != 0);
-}
-
-void wk_plat_net_flush(void) {
-  if (nic_state == 1) {
-    virtio_net_flush(&nic);
-  }
+  (void)kvm_halt(timeout_ns, &seen);
+  return (seen & KVM_IRQ_BIT(KVM_IRQ_NIC)) != 0;
 }
