@@ -335,7 +335,10 @@ class _Native:
             None, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)
         )
         self.trap_t = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
-        self.grow_t = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32)
+        # ABI 4: u64 memory_grow(vm, u32 mem, u64 delta)
+        self.grow_t = ctypes.CFUNCTYPE(
+            ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64
+        )
         self.trap_cb = self.trap_t(self._on_trap)
         self.grow_cb = self.grow_t(self._on_grow)
         self.heap = ctypes.create_string_buffer(65536 * 4)
@@ -343,8 +346,10 @@ class _Native:
         self.builtins = (ctypes.c_void_p * 11)()
         self.builtins[0] = ctypes.cast(self.trap_cb, ctypes.c_void_p)
         self.builtins[1] = ctypes.cast(self.grow_cb, ctypes.c_void_p)
-        self.vmctx = (ctypes.c_uint64 * 8)()
+        self.memories = (ctypes.c_uint64 * 1)(ctypes.addressof(self.memory))
+        self.vmctx = (ctypes.c_uint64 * 9)()
         self.vmctx[0] = ctypes.addressof(self.memory)
+        self.vmctx[8] = ctypes.addressof(self.memories)  # vmctx->memories
         self.vmctx[6] = ctypes.cast(self.builtins, ctypes.c_void_p).value or 0
         self.report_fd = -1
         self.ctypes = ctypes
@@ -353,10 +358,10 @@ class _Native:
         os.write(self.report_fd, f"trap {code}\n".encode())
         os._exit(0)
 
-    def _on_grow(self, vm: int, delta: int) -> int:
+    def _on_grow(self, vm: int, mem: int, delta: int) -> int:
         old = self.memory[1] // 65536
-        if old + delta > self.memory[2]:
-            return 0xFFFFFFFF
+        if mem != 0 or old + delta > self.memory[2]:
+            return 0xFFFFFFFFFFFFFFFF
         self.memory[1] = (old + delta) * 65536
         return old
 
