@@ -97,6 +97,18 @@ def read_sleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
 
 
 # --- reference types written as (ref null? ht) ---------------------------------------------
+# Abstract heap types of garbage collection (any eq i31 struct array none noextern nofunc
+# noexn): valid Wasm 3.0, as reference types or in (ref null? ht), that is not supported yet.
+_GC_HEAP_TYPES = frozenset((0x6E, 0x6D, 0x6C, 0x6B, 0x6A, 0x71, 0x72, 0x73, 0x74))
+
+
+def _gc_unsupported(code: int) -> UnsupportedError:
+    return UnsupportedError(
+        "garbage collection (a proposal after Wasm 2.0) is not supported: heap type "
+        f"0x{code:02x}"
+    )
+
+
 def read_valtype(b: bytes, pos: int) -> tuple[ValType | None, int]:
     """A value type at b[pos]: (the type or None when the byte is none, the position after).
 
@@ -109,10 +121,14 @@ def read_valtype(b: bytes, pos: int) -> tuple[ValType | None, int]:
     code = b[pos]
     t = VALTYPES.get(code)
     if t is not None or code not in (NULLABLE_REF, NON_NULL_REF):
+        if t is None and code in _GC_HEAP_TYPES:
+            raise _gc_unsupported(code)
         return t, pos + 1
     ht = b[pos + 1]
     t = REFTYPES.get(ht)
     if t is None:
+        if ht in _GC_HEAP_TYPES:
+            raise _gc_unsupported(ht)
         if ht < 0x40 or ht & 0x80:  # a non-negative s33: a type index
             raise UnsupportedError(
                 "typed function references (a proposal after Wasm 2.0) are not supported: "
@@ -353,6 +369,8 @@ def _decode_rare(
     elif k is Imm.REFTYPE:
         rt = REFTYPES.get(b[pos])
         if rt is None:
+            if b[pos] in _GC_HEAP_TYPES:
+                raise _gc_unsupported(b[pos])
             raise DecodeError("malformed reference type", offset=base + pos)
         pos += 1
         add(("ref.null", rt))

@@ -337,3 +337,20 @@ def test_cxx_exceptions(
     assert run.returncode == 134
     assert run.stdout == expected.replace("deep 51", "deep 52").replace("total 154", "total 155")
     assert "uncaught wasm exception" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(module (global anyref (ref.null any)))",
+        "(module (func (param nullexnref)))",
+        "(module (func (drop (ref.null noexn))))",
+        "(module (type $t (func)) (func (param (ref null $t))))",
+    ],
+)
+def test_later_reference_types_are_unsupported_not_malformed(text: str) -> None:
+    """Valid 3.0 reference types of GC and typed function references: named, not garbage."""
+    from wasmkiln.bridge.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match="garbage collection|typed function references"):
+        validate(decode(_wasm(text)))
