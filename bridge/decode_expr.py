@@ -104,8 +104,7 @@ _GC_HEAP_TYPES = frozenset((0x6E, 0x6D, 0x6C, 0x6B, 0x6A, 0x71, 0x72, 0x73, 0x74
 
 def _gc_unsupported(code: int) -> UnsupportedError:
     return UnsupportedError(
-        "garbage collection (a proposal after Wasm 2.0) is not supported: heap type "
-        f"0x{code:02x}"
+        f"garbage collection (a proposal after Wasm 2.0) is not supported: heap type 0x{code:02x}"
     )
 
 
