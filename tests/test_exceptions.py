@@ -354,3 +354,16 @@ def test_later_reference_types_are_unsupported_not_malformed(text: str) -> None:
 
     with pytest.raises(UnsupportedError, match="garbage collection|typed function references"):
         validate(decode(_wasm(text)))
+
+
+def test_scripts_of_one_name_both_run(tmp_path: Path) -> None:
+    """spec3/throw.wast and spec3/legacy/throw.wast: the second must not replace the first."""
+    module = '(module (func (export "f") (result i32) (i32.const 1)))\n'
+    check = '(assert_return (invoke "f") (i32.const 1))\n'
+    for sub, n in (("a", 1), ("b", 2)):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "x.wast").write_text(module + check * n)
+    results = wast.run_scripts(
+        [tmp_path / "a" / "x.wast", tmp_path / "b" / "x.wast"], workdir=tmp_path / "work"
+    )
+    assert [r.passed for r in results] == [2, 3]
