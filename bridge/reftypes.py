@@ -7,8 +7,12 @@ The 2.0 reference types stay `ValType.FUNCREF` and `ValType.EXTERNREF` (they are
 `(ref null func)` written either way is the same Python value and plain equality keeps
 working for 2.0 modules.
 
-Adding an abstract heap type (exceptions' `exn`) means one `HeapType` member and, when it
-has a 2.0-style shorthand value type, one line in `_SHORTHAND`.
+Adding an abstract heap type (exceptions' `exn`) means one `HeapType` member (module.py),
+removing its byte from `_LATER_HEAPS`, and, for its shorthand value type (`exnref`, a
+`ValType` member and its `opcodes.VALTYPES` entry), one line in `_SHORTHAND`, one in
+`_SIG_CHARS`, its letter in `_HEAP_LETTERS` and its case in `shorthand`; subtyping,
+decoding, the backends (a reference is a pointer) and the runtime's type code (`type_code`)
+follow.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ _SHORTHAND: dict[ValType, RefType] = {
     ValType.EXNREF: RefType(True, HeapType.EXN),
 }
 _BY_REF = {r: v for v, r in _SHORTHAND.items()}
-_NUMERIC = frozenset((ValType.I32, ValType.I64, ValType.F32, ValType.F64, ValType.V128))
 
 # Heap type bytes of the GC proposal: named as unsupported, never "malformed".
 _GC_HEAPS = {
@@ -70,10 +73,6 @@ def shorthand(t: ValueType) -> ValType:
 
 def is_ref(t: ValueType | None) -> bool:
     return t is not None and (isinstance(t, RefType) or t in _SHORTHAND)
-
-
-def is_numeric(t: ValueType) -> bool:
-    return t in _NUMERIC
 
 
 def defaultable(t: ValueType) -> bool:
@@ -122,10 +121,9 @@ def read_ref_suffix(b: bytes, pos: int, nullable: bool, base: int = 0) -> tuple[
 def type_code(t: ValueType) -> int:
     """The one-byte code the runtime stores for a value type (wk_import.type,
     wk_table.elem_type): a reference type is stored as its abstract heap type's byte."""
-    r = as_ref(t) if isinstance(t, RefType) else None
-    if r is None:
-        return int(t)  # type: ignore[arg-type]
-    return int(r.heap) if isinstance(r.heap, HeapType) else int(HeapType.FUNC)
+    if not isinstance(t, RefType):
+        return int(t)
+    return int(t.heap) if isinstance(t.heap, HeapType) else int(HeapType.FUNC)
 
 
 def type_indices(t: ValueType) -> int | None:
@@ -168,7 +166,7 @@ class TypeSpace:
             return _SIG_CHARS[t]
         n = "n" if t.nullable else "N"
         if isinstance(t.heap, HeapType):
-            return f"{n}{_HEAP_CHARS[t.heap]}"
+            return f"{n}{_HEAP_LETTERS.get(t.heap, f'<{t.heap}>')}"
         return f"{n}({self._spell(t.heap, seen or [])})"
 
     def signature(self, ft: FuncType) -> str:
@@ -202,6 +200,7 @@ class TypeSpace:
         )
 
 
+_HEAP_LETTERS = {HeapType.FUNC: "f", HeapType.EXTERN: "e", HeapType.EXN: "x"}  # others: <name>
 _SIG_CHARS: dict[ValueType, str] = {
     ValType.I32: "i",
     ValType.I64: "I",
@@ -212,8 +211,6 @@ _SIG_CHARS: dict[ValueType, str] = {
     ValType.V128: "V",
     ValType.EXNREF: "x",
 }
-# An abstract heap type in a typed reference's spelling ("Nf" is (ref func)).
-_HEAP_CHARS = {HeapType.FUNC: "f", HeapType.EXTERN: "e", HeapType.EXN: "x"}
 
 
 def cross_matches(sa: TypeSpace, a: ValueType, sb: TypeSpace, b: ValueType) -> bool:

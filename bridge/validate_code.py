@@ -12,18 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .errors import ValidationError
-from .module import (
-    Func,
-    FuncType,
-    HeapType,
-    Instr,
-    Module,
-    RefType,
-    TableType,
-    TagType,
-    ValType,
-    ValueType,
-)
+from .module import Func, FuncType, Instr, Module, RefType, TableType, TagType, ValType, ValueType
 from .opcodes import MEMOPS, SIGS
 from .opcodes_simd import SIMD_LANES, SIMD_MEMOPS, SIMD_SIGS
 from .reftypes import TypeSpace, as_ref, defaultable, is_ref, non_null, type_indices
@@ -32,7 +21,7 @@ I32, I64, F32, F64 = ValType.I32, ValType.I64, ValType.F32, ValType.F64
 FUNCREF, EXTERNREF, EXNREF = ValType.FUNCREF, ValType.EXTERNREF, ValType.EXNREF
 _NUMERIC = (I32, I64, F32, F64, ValType.V128)
 _REFS = (FUNCREF, EXTERNREF, EXNREF)
-EXN_NON_NULL = RefType(False, HeapType.EXN)  # what catch_ref/catch_all_ref carry: (ref exn)
+EXN_NON_NULL = non_null(EXNREF)  # what catch_ref/catch_all_ref carry: (ref exn)
 
 Type = ValueType | None  # None: unknown (bottom), only in unreachable code
 

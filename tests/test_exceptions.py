@@ -337,3 +337,33 @@ def test_cxx_exceptions(
     assert run.returncode == 134
     assert run.stdout == expected.replace("deep 51", "deep 52").replace("total 154", "total 155")
     assert "uncaught wasm exception" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(module (global anyref (ref.null any)))",
+        "(module (func (param nullexnref)))",
+        "(module (func (drop (ref.null noexn))))",
+    ],
+)
+def test_later_reference_types_are_unsupported_not_malformed(text: str) -> None:
+    """Valid 3.0 reference types of GC: named, not garbage (typed function references,
+    `(ref null $t)`, are supported: test_tail_calls.py)."""
+    from wasmkiln.bridge.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match="garbage collection|typed function references"):
+        validate(decode(_wasm(text)))
+
+
+def test_scripts_of_one_name_both_run(tmp_path: Path) -> None:
+    """spec3/throw.wast and spec3/legacy/throw.wast: the second must not replace the first."""
+    module = '(module (func (export "f") (result i32) (i32.const 1)))\n'
+    check = '(assert_return (invoke "f") (i32.const 1))\n'
+    for sub, n in (("a", 1), ("b", 2)):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "x.wast").write_text(module + check * n)
+    results = wast.run_scripts(
+        [tmp_path / "a" / "x.wast", tmp_path / "b" / "x.wast"], workdir=tmp_path / "work"
+    )
+    assert [r.passed for r in results] == [2, 3]

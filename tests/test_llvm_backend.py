@@ -325,7 +325,7 @@ class _Native:
             None, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)
         )
         self.trap_t = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
-        # memory_grow(vm, u32 mem, u64 delta) -> u64 (ABI 4: several memories, memory64)
+        # ABI 4: u64 memory_grow(vm, u32 mem, u64 delta)
         self.grow_t = ctypes.CFUNCTYPE(
             ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64
         )
@@ -336,8 +336,10 @@ class _Native:
         self.builtins = (ctypes.c_void_p * 11)()
         self.builtins[0] = ctypes.cast(self.trap_cb, ctypes.c_void_p)
         self.builtins[1] = ctypes.cast(self.grow_cb, ctypes.c_void_p)
+        self.memories = (ctypes.c_uint64 * 1)(ctypes.addressof(self.memory))
         self.vmctx = (ctypes.c_uint64 * (abi.VMCTX_SIZE // 8))()
         self.vmctx[0] = ctypes.addressof(self.memory)
+        self.vmctx[8] = ctypes.addressof(self.memories)  # vmctx->memories
         self.vmctx[6] = ctypes.cast(self.builtins, ctypes.c_void_p).value or 0
         self.report_fd = -1
         self.ctypes = ctypes

@@ -110,6 +110,7 @@ SCRIPT = r"""
   (func (export "h") (result i64) (global.get $h))
   (func (export "load_b") (param i64) (result i32) (i32.load $b (local.get 0)))
   (func (export "store_a") (param i32 i32) (i32.store $a (local.get 0) (local.get 1)))
+  (func (export "store_b") (param i64 i32) (i32.store $b (local.get 0) (local.get 1)))
   (func (export "load_a") (param i32) (result i32) (i32.load $a (local.get 0)))
   (func (export "copy_b_to_a") (param i32 i64 i32)
     (memory.copy $a $b (local.get 0) (local.get 1) (local.get 2)))
@@ -144,20 +145,27 @@ SCRIPT = r"""
 (assert_trap (invoke "call" (i64.const 1)) "uninitialized element")
 (assert_return (invoke "tgrow" (i64.const 2)) (i64.const 4))
 (assert_return (invoke "tsize") (i64.const 6))
+(assert_return (invoke "grow_b" (i64.const 65536)) (i64.const 2))
+(assert_return (invoke "size_b") (i64.const 65538))
+(invoke "store_b" (i64.const 0x100000008) (i32.const 9))
+(assert_return (invoke "load_b" (i64.const 0x100000008)) (i32.const 9))
+(assert_trap (invoke "load_b" (i64.const 0x100020000)) "out of bounds memory access")
+(assert_return (invoke "grow_b" (i64.const 5000)) (i64.const -1))
 """
 
 
 @pytest.mark.parametrize("backend", ["cranelift", "llvm"])
 def test_runs_in_process(backend: str, tmp_path: Path) -> None:
     """Both backends' code against the host runtime: several memories, memory64 addresses
-    and offsets (wrapping ones trap), memory.copy between them, table64, extended consts."""
+    and offsets (wrapping ones trap), memory.copy between them, table64, extended consts, and
+    a memory64 grown past 4 GiB (the host runtime reserves up to 16 GiB for one)."""
     from wasmkiln.pyhook.spec import wast
 
     script = tmp_path / "mem3.wast"
     script.write_text(SCRIPT)
     (result,) = wast.run_scripts([script], backend=backend)
     wast.print_result(result, verbose=True)
-    assert result.failed == 0 and result.passed == 22  # the module and 21 assertions
+    assert result.failed == 0 and result.passed == 28  # the module and 27 commands
 
 
 # An image's module: memory 0 guarded (spt, kvm), memory 1 and the memory64 checked; traps if

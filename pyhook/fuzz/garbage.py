@@ -266,7 +266,9 @@ def _wasmtime_rejects(data: bytes) -> str | None:
     """Why wasmtime's validator rejects a module ours accepted (None: it accepts it too).
 
     Only this direction is a defect: wasmtime (default features) accepts proposals wasmkiln
-    does not implement, which ours rejects or reports as unsupported."""
+    does not implement, which ours rejects or reports as unsupported. One exception the other
+    way: the legacy exception instructions (try/catch/delegate/rethrow), which wasmkiln
+    validates and compiles and wasmtime's Python API cannot enable: no second opinion there."""
     if not _have_wasmtime():
         return None  # no second opinion
     import wasmtime
@@ -274,7 +276,8 @@ def _wasmtime_rejects(data: bytes) -> str | None:
     try:  # a fresh engine: a cached one would be freed at exit after wasmtime's own cleanup
         wasmtime.Module.validate(wasmtime.Engine(), data)
     except wasmtime.WasmtimeError as e:
-        return str(e).splitlines()[0]
+        why = str(e).splitlines()[0]
+        return None if "legacy_exceptions feature required" in why else why
     return None
 
 

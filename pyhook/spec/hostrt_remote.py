@@ -121,6 +121,12 @@ class RemoteFunc(hostrt.Func):
         return int(self.ptr)
 
 
+class RemoteTag(hostrt.Tag):
+    @property
+    def address(self) -> int:
+        return int(self.ptr)
+
+
 class RemoteMemory(hostrt.Memory):
     @property
     def address(self) -> int:
@@ -196,6 +202,9 @@ class RemoteInstance(hostrt.Instance):
 
     def global_(self, index: int) -> hostrt.Global:
         return RemoteGlobal(self._rt, self._get("g", "global", index))  # type: ignore[arg-type]
+
+    def tag(self, index: int) -> hostrt.Tag:
+        return RemoteTag(self._rt, self._get("e", "tag", index))  # type: ignore[arg-type]
 
 
 class RemoteStore(hostrt.Store):

@@ -729,8 +729,12 @@ def _convert_wast(path: Path, tmp: Path) -> Path:
     """A .wast script as JSON + modules (pyhook/spec/wast_text.py: wasmtime's wat2wasm, no WABT)."""
     from .wast_text import WastError, convert
 
+    out = tmp / "wast" / path.stem
+    n = 1
+    while out.exists():  # two scripts of one name (spec3/throw.wast, spec3/legacy/throw.wast)
+        out, n = tmp / "wast" / f"{path.stem}-{n}", n + 1
     try:
-        return convert(path, tmp / "wast" / path.stem)
+        return convert(path, out)
     except ImportError:
         raise FileNotFoundError(
             f"{path}: reading .wast needs the wasmtime package (pip install "

@@ -15,6 +15,7 @@
  *   V inst func n s...  wk_host_invoke         -> code s...
  *   F inst           wk_host_instance_free     -> 0
  *   f|t|g inst i     wk_host_func/table/global -> pointer (0: none)
+ *   e inst i         wk_host_tag               -> pointer (0: none)
  *   m inst index     wk_host_memory            -> pointer
  *   N min max is64 / n p  memory new / free    -> pointer / 0
  *   T min max type / U p   table new / free    -> pointer / 0
@@ -149,6 +150,10 @@ static void serve(char *line, uint64_t *a) {
   case 'g':
     NEED(2);
     r = (unsigned long)(uintptr_t)wk_host_global(PTR(a[0]), (uint32_t)a[1]);
+    break;
+  case 'e':
+    NEED(2);
+    r = (unsigned long)(uintptr_t)wk_host_tag(PTR(a[0]), (uint32_t)a[1]);
     break;
   case 'm':
     NEED(2);
