@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from .backend import ModuleBackend
 from .decode import decode, decode_function
 from .decode_expr import ExprContext, read_uleb
-from .errors import DecodeError, LinkError, UnsupportedError, ValidationError, WasmError
 from .environ import HOST_MODULES, throwing_functions, uses_exceptions
+from .errors import DecodeError, LinkError, UnsupportedError, ValidationError, WasmError
 from .features import WASM3, Features
 from .module import ExternKind, Func, Module
 from .translate import FunctionTranslator
@@ -133,7 +133,8 @@ def load(data: bytes, features: Features = WASM3) -> Source:
         module = decode(stub, features)
         ctx = validate_module(module)
     except WasmError:
-        full = decode(data, features)  # the error at its true offset (or, if none, a module to compile)
+        # the error at its true offset (or, if none, a module to compile)
+        full = decode(data, features)
         validate(full)
         return Source(full)
     for f in module.funcs:
