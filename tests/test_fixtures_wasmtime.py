@@ -67,4 +67,5 @@ def test_fixture_in_wasmtime(
 def test_every_fixture_has_a_case() -> None:
     """A fixture program without an expectation would never be run by any runner's tests."""
     sources = {p.stem for p in Path(__file__).parent.joinpath("fixtures").glob("*.c")}
-    assert sources == {case.fixture for case in FIXTURE_CASES}
+    # reactor.c has no _start: test_reactor.py builds it with --invoke and checks it
+    assert sources - {"reactor"} == {case.fixture for case in FIXTURE_CASES}
