@@ -105,10 +105,15 @@ def target_machine(
                 )
             name = cpu_level(cpu)
         target = llvm.Target.from_triple(triple)
+        # AArch64 selects instructions with GlobalISel at codegen level 0, which miscompiles
+        # calls between tailcc functions (every Wasm function's convention, docs/abi.md "Tail
+        # calls"): a -O0 build crashed where -O2 ran. Level 1 selects with SelectionDAG; the
+        # IR is still left unoptimised at -O0 (the pass pipeline is opt_level's).
+        codegen_level = max(opt_level, 1) if arch == "aarch64" else opt_level
         tm = target.create_target_machine(
             cpu=name,
             features=features,
-            opt=opt_level,
+            opt=codegen_level,
             reloc="pic" if pic else "static",
             codemodel="small",
             abiname=abiname,

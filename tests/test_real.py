@@ -17,19 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from wkcli import AARCH64_TAILCC
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "real"
 # aarch64-kvm: cross-built, booted by qemu-system-aarch64 (TCG, emulating another ISA: slow).
 TARGETS = ["x86_64-spt", "x86_64-kvm", pytest.param("aarch64-kvm", marks=pytest.mark.slow)]
-SQLITE_TARGETS = [
-    "x86_64-spt",
-    "x86_64-kvm",
-    pytest.param(
-        "aarch64-kvm",
-        marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=AARCH64_TAILCC)],
-    ),
-]
 QEMU = {"x86_64-kvm": "qemu-system-x86_64", "aarch64-kvm": "qemu-system-aarch64"}
 _TIMING = re.compile(rb"\d+\.\d{3}s$", re.M)
 
@@ -77,7 +68,7 @@ def test_bzip2(target: str, tmp_path: Path) -> None:
     assert run.stdout == (DATA / "bz2" / "bz2.stdout.expected").read_bytes()
 
 
-@pytest.mark.parametrize("target", SQLITE_TARGETS)
+@pytest.mark.parametrize("target", TARGETS)
 def test_sqlite_speedtest1(target: str, tmp_path: Path) -> None:
     run = _run("sqlite3", target, tmp_path)
     expected = (DATA / "sqlite3" / "sqlite3.stdout.expected").read_bytes()

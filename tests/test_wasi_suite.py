@@ -14,7 +14,6 @@ import shutil
 
 import pytest
 from wasi import suite
-from wkcli import AARCH64_TAILCC
 
 from wasmkiln.pyhook.image.targets import TARGETS as TARGETS_BY_NAME
 from wasmkiln.pyhook.image.targets import runtime_built
@@ -22,11 +21,7 @@ from wasmkiln.pyhook.image.targets import runtime_built
 TARGETS = [
     pytest.param("x86_64-spt", id="x86_64-spt", marks=pytest.mark.slow),
     pytest.param("x86_64-kvm", id="x86_64-kvm", marks=pytest.mark.slow),
-    pytest.param(
-        "aarch64-kvm",
-        id="aarch64-kvm",
-        marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=AARCH64_TAILCC)],
-    ),
+    pytest.param("aarch64-kvm", id="aarch64-kvm", marks=pytest.mark.slow),
 ]
 QEMU = {
     "x86_64": ("qemu-system-x86_64", "qemu-system-x86"),

@@ -14,13 +14,6 @@ import pytest
 TRAP_EXIT = 134
 """A guest trap's exit status on every target (the runtime's abort code)."""
 
-AARCH64_TAILCC = (
-    "regression of 3 Dec (issue 17, the tail-call convention of branch ctrl3): aarch64-kvm "
-    "images of the Rust wasi-testsuite programs and sqlite crash once they use their packed "
-    "--dir (data abort, far=0x110010); x86_64 passes, and so did aarch64 before ctrl3"
-)
-"""Why the aarch64-kvm runs of the wasi-testsuite and sqlite are expected to fail, for now."""
-
 CLI = [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
 
 
