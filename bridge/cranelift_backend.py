@@ -10,8 +10,12 @@ the lowering (see ../shared/DESIGN.md):
   runtime's trap builtin with the Wasm trap code;
 * IntCC/FloatCC are not exported; `_condition_codes()` finds them;
 * only Cranelift's shared flags can be set, so the x86-64 ISA stays at its
-  SSE2 baseline: ceil/floor/trunc/nearest lower inline (`_round`) instead of
-  Cranelift's libm calls, which the unikernel cannot resolve.
+  SSE2 baseline: ceil/floor/trunc/nearest lower inline instead of Cranelift's
+  libm calls, which the unikernel cannot resolve (cranelift_numeric.round_float).
+
+The numeric operators lower in cranelift_numeric.py and the SIMD ones in
+cranelift_simd.py; this module keeps the function frame, control flow, memory,
+tables and calls.
 
 Every Wasm function uses Cranelift's `tail` calling convention, which
 return_call needs on both sides (docs/abi.md "Calling convention"); builtins
@@ -25,7 +29,6 @@ the size is reloaded after every call, which may grow memory).
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,14 +36,15 @@ import cranelift as cl
 
 from . import abi
 from .abi import Builtin, Trap, VmctxField
-from .backend import TRUNC_BOUNDS, Label, Value, Values
+from .backend import Label, Value, Values
 from .environ import BUILTIN_TYPES, BULK_OPS, ModuleEnv, bulk_call
 from .errors import UnsupportedError
 from .module import FuncType, Module, RefType, ValType, ValueType
 
 T = cl.Type
-I8, I32, I64, F32, F64 = T.I8, T.I32, T.I64, T.F32, T.F64
+I8, I16, I32, I64, F32, F64 = T.I8, T.I16, T.I32, T.I64, T.F32, T.F64
 PTR = I64
+ClType = cl.Type  # a Cranelift value type, for the annotations of the other Cranelift modules
 
 _CL_TYPES: dict[ValueType, Any] = {
     ValType.I32: I32,
@@ -73,55 +77,6 @@ def _condition_codes() -> tuple[Any, Any]:
 
 IntCC, FloatCC = _condition_codes()
 
-_ICMP = {
-    "eq": IntCC.Equal,
-    "ne": IntCC.NotEqual,
-    "lt_s": IntCC.SignedLessThan,
-    "lt_u": IntCC.UnsignedLessThan,
-    "gt_s": IntCC.SignedGreaterThan,
-    "gt_u": IntCC.UnsignedGreaterThan,
-    "le_s": IntCC.SignedLessThanOrEqual,
-    "le_u": IntCC.UnsignedLessThanOrEqual,
-    "ge_s": IntCC.SignedGreaterThanOrEqual,
-    "ge_u": IntCC.UnsignedGreaterThanOrEqual,
-}
-_FCMP = {
-    "eq": FloatCC.Equal,
-    "ne": FloatCC.NotEqual,
-    "lt": FloatCC.LessThan,
-    "gt": FloatCC.GreaterThan,
-    "le": FloatCC.LessThanOrEqual,
-    "ge": FloatCC.GreaterThanOrEqual,
-}
-_INT_BINARY = {
-    "add": "ins_iadd",
-    "sub": "ins_isub",
-    "mul": "ins_imul",
-    "and": "ins_band",
-    "or": "ins_bor",
-    "xor": "ins_bxor",
-    "shl": "ins_ishl",
-    "shr_s": "ins_sshr",
-    "shr_u": "ins_ushr",
-    "rotl": "ins_rotl",
-    "rotr": "ins_rotr",
-}
-_INT_UNARY = {"clz": "ins_clz", "ctz": "ins_ctz", "popcnt": "ins_popcnt"}
-_FLOAT_BINARY = {
-    "add": "ins_fadd",
-    "sub": "ins_fsub",
-    "mul": "ins_fmul",
-    "div": "ins_fdiv",
-    "min": "ins_fmin",
-    "max": "ins_fmax",
-    "copysign": "ins_fcopysign",
-}
-_FLOAT_UNARY = {
-    "abs": "ins_fabs",
-    "neg": "ins_fneg",
-    "sqrt": "ins_sqrt",
-}
-_ROUNDING = ("ceil", "floor", "trunc", "nearest")  # inline, see CraneliftFunction._round
 # (loaded type, method, access size); method None means a full-width load
 _LOADS = {
     "i32.load": (I32, None, 4),
@@ -150,7 +105,6 @@ _STORES = {
     "i64.store16": ("ins_istore16", 2),
     "i64.store32": ("ins_istore32", 4),
 }
-_TYPES = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
 
 
 def cl_type(t: ValueType) -> Any:
@@ -172,6 +126,15 @@ def _signature(ftype: FuncType, conv: Any = None) -> Any:
     for r in ftype.results:
         sig.add_return(cl_type(r))
     return sig
+
+
+_Lowering = Callable[["CraneliftFunction", Sequence[Value]], Value]
+_NUMERIC: dict[str, _Lowering] = {}  # cranelift_numeric's lowerings, as they are first used
+
+
+def bitcast_flags() -> Any:
+    """Flags of a bitcast between a float and an integer of the same width."""
+    return cl.MemFlags()
 
 
 def little_endian() -> Any:
@@ -202,35 +165,6 @@ def _trusted(readonly: bool = False) -> Any:
         flags.set_readonly()
         flags.set_can_move()
     return flags
-
-
-_Lowering = Callable[["CraneliftFunction", Sequence[Value]], Value]
-_NUMERIC: dict[str, _Lowering] = {}  # filled on first use of each operator
-
-
-def _numeric_lowering(op: str) -> _Lowering:
-    """How one pure numeric operator lowers; decided once per operator name."""
-    ty, name = op[:3], op[4:]
-    integer = ty[0] == "i"
-    binary = (_INT_BINARY if integer else _FLOAT_BINARY).get(name)
-    if binary is not None:
-        return lambda f, a: getattr(f.fb, binary)(*a)
-    unary = (_INT_UNARY if integer else _FLOAT_UNARY).get(name)
-    if unary is not None:
-        return lambda f, a: getattr(f.fb, unary)(a[0])
-    if integer and name in _ICMP:
-        cc = _ICMP[name]
-        return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_icmp(cc, *a))
-    if not integer and name in _FCMP:
-        fcc = _FCMP[name]
-        return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_fcmp(fcc, *a))
-    if integer and name == "eqz":
-        return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_icmp_imm(IntCC.Equal, a[0], 0))
-    if integer and name in ("div_s", "div_u", "rem_s", "rem_u"):
-        return lambda f, a: f._divide(_TYPES[ty], name, a[0], a[1])
-    if not integer and name in _ROUNDING:
-        return lambda f, a: f._round(ty, name, a[0])
-    return lambda f, a: f._convert(op, ty, name, a[0])
 
 
 class CraneliftModule:
@@ -362,7 +296,7 @@ class CraneliftFunction:
         # Stack check before anything else: entering below the limit traps.
         sp = fb.ins_get_stack_pointer(PTR)
         limit = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.STACK_LIMIT)
-        self._trap_if(fb.ins_icmp(IntCC.UnsignedLessThan, sp, limit), Trap.STACK_EXHAUSTED)
+        self.trap_if(fb.ins_icmp(IntCC.UnsignedLessThan, sp, limit), Trap.STACK_EXHAUSTED)
         self.memory: Value | None = None
         if self.env.has_memory:
             self.memory = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.MEMORY)
@@ -407,7 +341,7 @@ class CraneliftFunction:
             self.trap_blocks[code] = block
         return block
 
-    def _trap_if(self, cond: Value, code: int) -> None:
+    def trap_if(self, cond: Value, code: int) -> None:
         fb = self.fb
         cont = fb.create_block()
         fb.ins_brif(cond, self._trap_block(code), [], cont, [])
@@ -477,7 +411,7 @@ class CraneliftFunction:
         base, offset, ty = self._global_cell(index)
         self.fb.ins_store(_unaligned() if ty is V128 else _trusted(), value, base, offset)
 
-    # ---- constants and numeric operators ----------------------------------
+    # ---- constants and numeric operators (cranelift_numeric.py) ------------------------
     def const(self, op: str, value: int) -> Value:
         fb = self.fb
         if op == "i32.const":
@@ -486,107 +420,17 @@ class CraneliftFunction:
             return fb.ins_iconst(I64, value)
         if op == "f32.const":
             signed = value - (1 << 32) if value >= 1 << 31 else value
-            return fb.ins_bitcast(F32, cl.MemFlags(), fb.ins_iconst(I32, signed))
+            return fb.ins_bitcast(F32, bitcast_flags(), fb.ins_iconst(I32, signed))
         signed = value - (1 << 64) if value >= 1 << 63 else value
-        return fb.ins_bitcast(F64, cl.MemFlags(), fb.ins_iconst(I64, signed))
+        return fb.ins_bitcast(F64, bitcast_flags(), fb.ins_iconst(I64, signed))
 
     def numeric(self, op: str, args: Sequence[Value]) -> Value:
         lower = _NUMERIC.get(op)
-        if lower is None:
-            lower = _NUMERIC[op] = _numeric_lowering(op)
+        if lower is None:  # first use of the operator (cranelift_numeric imports this module)
+            from .cranelift_numeric import numeric_lowering
+
+            lower = _NUMERIC[op] = numeric_lowering(op)
         return lower(self, args)
-
-    def _divide(self, ty: Any, name: str, a: Value, b: Value) -> Value:
-        fb = self.fb
-        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, b, 0), Trap.INT_DIV_ZERO)
-        if name == "div_u":
-            return fb.ins_udiv(a, b)
-        if name == "rem_u":
-            return fb.ins_urem(a, b)
-        minus_one = fb.ins_icmp_imm(IntCC.Equal, b, -1)
-        if name == "rem_s":  # x rem -1 is 0; avoid the hardware's overflow fault
-            return fb.ins_srem(a, fb.ins_select(minus_one, fb.ins_iconst(ty, 1), b))
-        int_min = -(1 << 31) if ty is I32 else -(1 << 63)
-        overflow = fb.ins_band(minus_one, fb.ins_icmp_imm(IntCC.Equal, a, int_min))
-        self._trap_if(overflow, Trap.INT_OVERFLOW)
-        return fb.ins_sdiv(a, b)
-
-    def _convert(self, op: str, ty: str, name: str, x: Value) -> Value:
-        fb = self.fb
-        out = _TYPES[ty]
-        if name == "wrap_i64":
-            return fb.ins_ireduce(I32, x)
-        if name == "extend_i32_s":
-            return fb.ins_sextend(I64, x)
-        if name == "extend_i32_u":
-            return fb.ins_uextend(I64, x)
-        if name in ("extend8_s", "extend16_s", "extend32_s"):
-            narrow = {"extend8_s": I8, "extend16_s": T.I16, "extend32_s": I32}[name]
-            return fb.ins_sextend(out, fb.ins_ireduce(narrow, x))
-        if name.startswith("trunc_sat_"):
-            src, sign = name[10:13], name[-1]
-            return (fb.ins_fcvt_to_sint_sat if sign == "s" else fb.ins_fcvt_to_uint_sat)(out, x)
-        if name.startswith("trunc_f"):
-            src, sign = name[6:9], name[-1]
-            self._check_trunc(ty, src, sign, x)
-            return (fb.ins_fcvt_to_sint if sign == "s" else fb.ins_fcvt_to_uint)(out, x)
-        if name.startswith("convert_i"):
-            method = fb.ins_fcvt_from_sint if name[-1] == "s" else fb.ins_fcvt_from_uint
-            return method(out, x)
-        if name == "demote_f64":
-            return fb.ins_fdemote(F32, x)
-        if name == "promote_f32":
-            return fb.ins_fpromote(F64, x)
-        if name.startswith("reinterpret_"):
-            return fb.ins_bitcast(out, cl.MemFlags(), x)
-        raise NotImplementedError(op)  # the walker only sends numeric operators
-
-    def _round(self, ty: str, name: str, x: Value) -> Value:
-        """ceil/floor/trunc/nearest with SSE2 arithmetic only, inline.
-
-        cranelift-py sets only Cranelift's shared flags, so the x86-64 ISA keeps its
-        baseline (SSE2, no SSE4.1 `roundss`) and Cranelift's own ceil/floor/trunc/nearest
-        become calls to libm, which the unikernel does not have. "native" would enable
-        the build host's features (AVX-512 here, which QEMU's TCG cannot run), making
-        images depend on the machine that built them. So: for |x| < 2^52 (f64) or 2^23
-        (f32), (|x| + 2^52) - 2^52 is |x| rounded to nearest-even in the default rounding
-        mode (the runtime never changes MXCSR); floor/ceil/trunc step it by one where it
-        went the wrong way, and copysign restores the sign of zero results (ceil(-0.5) is
-        -0). Larger values, infinities and NaN are already integral: x + 0 returns them,
-        with a signalling NaN quieted as Wasm requires.
-        """
-        fb = self.fb
-        big = self._float_const(ty, 2.0**52 if ty == "f64" else 2.0**23)
-        one = self._float_const(ty, 1.0)
-        a = fb.ins_fabs(x)
-        r = fb.ins_fsub(fb.ins_fadd(a, big), big)
-        if name == "trunc":
-            r = fb.ins_select(fb.ins_fcmp(FloatCC.GreaterThan, r, a), fb.ins_fsub(r, one), r)
-        elif name == "floor":
-            r = fb.ins_fcopysign(r, x)
-            r = fb.ins_select(fb.ins_fcmp(FloatCC.GreaterThan, r, x), fb.ins_fsub(r, one), r)
-        elif name == "ceil":
-            r = fb.ins_fcopysign(r, x)
-            r = fb.ins_select(fb.ins_fcmp(FloatCC.LessThan, r, x), fb.ins_fadd(r, one), r)
-        r = fb.ins_fcopysign(r, x)
-        small = fb.ins_fcmp(FloatCC.LessThan, a, big)
-        return fb.ins_select(small, r, fb.ins_fadd(x, self._float_const(ty, 0.0)))
-
-    def _float_const(self, src: str, value: float) -> Value:
-        if src == "f32":
-            bits = struct.unpack("<i", struct.pack("<f", value))[0]
-            return self.fb.ins_bitcast(F32, cl.MemFlags(), self.fb.ins_iconst(I32, bits))
-        bits = struct.unpack("<q", struct.pack("<d", value))[0]
-        return self.fb.ins_bitcast(F64, cl.MemFlags(), self.fb.ins_iconst(I64, bits))
-
-    def _check_trunc(self, ty: str, src: str, sign: str, x: Value) -> None:
-        fb = self.fb
-        self._trap_if(fb.ins_fcmp(FloatCC.Unordered, x, x), Trap.BAD_CONVERSION)
-        lo, inclusive, hi = TRUNC_BOUNDS[(ty, src, sign)]
-        lo_cc = FloatCC.GreaterThanOrEqual if inclusive else FloatCC.GreaterThan
-        above = fb.ins_fcmp(lo_cc, x, self._float_const(src, lo))
-        below = fb.ins_fcmp(FloatCC.LessThan, x, self._float_const(src, hi))
-        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, fb.ins_band(above, below), 0), Trap.INT_OVERFLOW)
 
     def simd(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
         from .cranelift_simd import lower_simd  # it imports this module's names
@@ -641,15 +485,15 @@ class CraneliftFunction:
         if checked:
             k = offset + size
             if k >= 1 << 64:  # no address can be in bounds
-                self._trap_if(fb.ins_iconst(I8, 1), Trap.MEM_OOB)
+                self.trap_if(fb.ins_iconst(I8, 1), Trap.MEM_OOB)
             elif is64:
                 end = fb.ins_iadd(addr64, fb.ins_iconst(I64, _signed64(k)))
                 wrapped = fb.ins_icmp(IntCC.UnsignedLessThan, end, addr64)
                 beyond = fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size)
-                self._trap_if(fb.ins_bor(wrapped, beyond), Trap.MEM_OOB)
+                self.trap_if(fb.ins_bor(wrapped, beyond), Trap.MEM_OOB)
             else:
                 end = fb.ins_iadd_imm(addr64, k)
-                self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
+                self.trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
         ptr = fb.ins_iadd(base, addr64)
         if offset >= 1 << 31:
             return fb.ins_iadd_imm(ptr, _signed64(offset)), 0
@@ -756,7 +600,7 @@ class CraneliftFunction:
         size = fb.ins_load(I32, _trusted(), t, abi.TABLE_LEN)
         if self.env.table_is64(table):  # an i64 index (table64) against the u32 size
             size = fb.ins_uextend(I64, size)
-        self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThanOrEqual, index, size), Trap.TABLE_OOB)
+        self.trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThanOrEqual, index, size), Trap.TABLE_OOB)
         elems = fb.ins_load(PTR, _trusted(), t, abi.TABLE_ELEMS)
         index64 = index if self.env.table_is64(table) else fb.ins_uextend(I64, index)
         return fb.ins_iadd(elems, fb.ins_ishl_imm(index64, 3))
@@ -766,11 +610,11 @@ class CraneliftFunction:
     ) -> list[Value]:
         fb = self.fb
         rec = fb.ins_load(PTR, _trusted(), self._table_slot(table, callee), 0)
-        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, rec, 0), Trap.UNINIT_ELEM)
+        self.trap_if(fb.ins_icmp_imm(IntCC.Equal, rec, 0), Trap.UNINIT_ELEM)
         type_id = fb.ins_load(I32, _trusted(), rec, abi.FUNCREF_TYPE_ID)
         type_ids = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TYPE_IDS)
         expected = fb.ins_load(I32, _trusted(True), type_ids, self.env.type_id_slot(type_index))
-        self._trap_if(fb.ins_icmp(IntCC.NotEqual, type_id, expected), Trap.INDIRECT_SIG)
+        self.trap_if(fb.ins_icmp(IntCC.NotEqual, type_id, expected), Trap.INDIRECT_SIG)
         code = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_CODE)
         callee_vm = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_VMCTX)
         return self._call_pointer(self.module.types[type_index], code, callee_vm, args, tail)
@@ -780,13 +624,13 @@ class CraneliftFunction:
     ) -> list[Value]:
         """call_ref / return_call_ref: validation proved the type, so only null traps."""
         fb = self.fb
-        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_FUNC_REF)
+        self.trap_if(fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_FUNC_REF)
         code = fb.ins_load(PTR, _trusted(), ref, abi.FUNCREF_CODE)
         callee_vm = fb.ins_load(PTR, _trusted(), ref, abi.FUNCREF_VMCTX)
         return self._call_pointer(self.module.types[type_index], code, callee_vm, args, tail)
 
     def ref_as_non_null(self, ref: Value) -> Value:
-        self._trap_if(self.fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_REFERENCE)
+        self.trap_if(self.fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_REFERENCE)
         return ref
 
     # ---- exceptions (bridge/exceptions.py, docs/abi.md "Exceptions") ----------------------
