@@ -37,7 +37,7 @@ import cranelift as cl
 from . import abi
 from .abi import Builtin, Trap, VmctxField
 from .backend import Label, Value, Values
-from .environ import BUILTIN_TYPES, BULK_OPS, ModuleEnv, bulk_call
+from .environ import BUILTIN_TYPES, ModuleEnv
 from .errors import UnsupportedError
 from .module import FuncType, Module, RefType, ValType, ValueType
 
@@ -221,7 +221,7 @@ class CraneliftModule:
             fb.ins_store(_unaligned() if t == ValType.V128 else _trusted(), r, slots, at)
         fb.ins_return([])
         fb.finalize()
-        self.define(trampoline_name(type_index), sig, fb)
+        self.define(abi.trampoline_name(type_index), sig, fb)
 
     def hostcall(self, func_index: int) -> None:
         """wk_hostcall_<i>: the Wasm-convention entry of host code bound to import i."""
@@ -245,14 +245,6 @@ class CraneliftModule:
 
     def finish(self) -> bytes:
         return bytes(self.obj.finish().emit())
-
-
-def symbol_name(func_index: int) -> str:
-    return f"wk_func_{func_index}"
-
-
-def trampoline_name(type_index: int) -> str:
-    return f"wk_tramp_{type_index}"
 
 
 class CraneliftFunction:
@@ -307,7 +299,7 @@ class CraneliftFunction:
         fb = self.fb
         for code, block in self.trap_blocks.items():
             fb.switch_to_block(block)
-            self._call_builtin(Builtin.TRAP, [fb.ins_iconst(I32, int(code))])
+            self.call_builtin(Builtin.TRAP, [fb.ins_iconst(I32, int(code))])
             fb.ins_trap(cl.TrapCode.STACK_OVERFLOW)  # not reached: trap never returns
         if self._exn_return is not None:
             fb.switch_to_block(self._exn_return)
@@ -315,7 +307,7 @@ class CraneliftFunction:
         fb.seal_all_blocks()
         fb.finalize()
         assert self.ftype is not None
-        self.parent.define(symbol_name(self.func_index), _signature(self.ftype), fb)
+        self.parent.define(abi.func_name(self.func_index), _signature(self.ftype), fb)
 
     def _zero(self, ty: Any) -> Value:
         fb = self.fb
@@ -513,34 +505,10 @@ class CraneliftFunction:
         ptr, off = self._address(addr, offset, size, mem)
         getattr(self.fb, method)(cl.MemFlags(), value, ptr, off)
 
-    def _i32(self, value: int) -> Value:
-        return self.fb.ins_iconst(I32, value)
-
-    def _u64(self, value: Value, is64: bool) -> Value:
-        """An address, size or count as the builtins take it (u64)."""
-        return value if is64 else self.fb.ins_uextend(I64, value)
-
-    def _narrow(self, value: Value, is64: bool) -> Value:
-        """A builtin's u64 result as a 32-bit memory's or table's i32 (-1 stays -1)."""
-        return value if is64 else self.fb.ins_ireduce(I32, value)
-
-    def memory_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
-        fb = self.fb
-        u64, is64 = self._u64, self.env.mem_is64
-        if op == "memory.size":
-            _, size = self._memory(imm[0], True)
-            return self._narrow(fb.ins_ushr_imm(size, 16), is64(imm[0]))
-        if op == "memory.grow":
-            mem = fb.ins_iconst(I32, imm[0])
-            (old,) = self._call_builtin(Builtin.MEMORY_GROW, [mem, u64(args[0], is64(imm[0]))])
-            self._reload_mem_size()
-            return self._narrow(old, is64(imm[0]))
-        if op in BULK_OPS:  # fill, copy, init
-            builtin, call_args = bulk_call(op, imm, args, is64, self._i32, u64)
-            self._call_builtin(builtin, call_args)
-        elif op == "data.drop":
-            self._call_builtin(Builtin.DATA_DROP, [fb.ins_iconst(I32, imm[0])])
-        return None
+    def memory_size(self, mem: int) -> Value:
+        _, size = self._memory(mem, True)
+        pages = self.fb.ins_ushr_imm(size, 16)
+        return pages if self.env.mem_is64(mem) else self.fb.ins_ireduce(I32, pages)
 
     # ---- calls --------------------------------------------------------------
     def _sigref(self, ftype: FuncType) -> Any:
@@ -549,15 +517,17 @@ class CraneliftFunction:
             ref = self.sigrefs[ftype] = self.fb.import_signature(_signature(ftype))
         return ref
 
-    def _call_builtin(self, builtin: Builtin, args: list[Value]) -> list[Value]:
+    def call_builtin(self, builtin: Builtin, args: Sequence[Value]) -> list[Value]:
         fb = self.fb
         table = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.BUILTINS)
-        fn = fb.ins_load(PTR, _trusted(True), table, builtin * 8)
+        fn = fb.ins_load(PTR, _trusted(True), table, abi.builtin_offset(builtin))
         ref = self.c_sigrefs.get(builtin)
         if ref is None:  # builtins are C: SystemV, not the Wasm convention
             sig = _signature(BUILTIN_TYPES[builtin], cl.CallConv.SystemV)
             ref = self.c_sigrefs[builtin] = fb.import_signature(sig)
         inst = fb.ins_call_indirect(ref, fn, [self.vm, *args])
+        if builtin == Builtin.MEMORY_GROW:
+            self._reload_mem_size()
         return list(fb.inst_results(inst))
 
     def _call_pointer(
@@ -650,7 +620,7 @@ class CraneliftFunction:
             for v, t, at in zip(args, types, abi.slot_offsets(types), strict=True):
                 fb.ins_store(_unaligned() if t == ValType.V128 else _trusted(), v, base, at)
         ids = [fb.ins_iconst(I32, tag), fb.ins_iconst(I32, size)]
-        return self._call_builtin(Builtin.EXN_NEW, [*ids, base])[0]
+        return self.call_builtin(Builtin.EXN_NEW, [*ids, base])[0]
 
     def exn_tag_is(self, exn: Value, tag: int) -> Value:
         fb = self.fb
@@ -700,22 +670,8 @@ class CraneliftFunction:
         if op == "table.set":
             fb.ins_store(_trusted(), args[1], self._table_slot(imm[0], args[0]), 0)
             return None
-        u64, is64 = self._u64, self.env.table_is64
-        if op == "table.size":
-            size = fb.ins_load(I32, _trusted(), self._table(imm[0]), abi.TABLE_LEN)
-            return fb.ins_uextend(I64, size) if is64(imm[0]) else size
-        if op == "elem.drop":
-            self._call_builtin(Builtin.ELEM_DROP, [fb.ins_iconst(I32, imm[0])])
-            return None
-        if op == "table.grow":  # (init, delta) on the stack
-            w = is64(imm[0])
-            table = fb.ins_iconst(I32, imm[0])
-            old = self._call_builtin(Builtin.TABLE_GROW, [table, args[0], u64(args[1], w)])[0]
-            return self._narrow(old, w)
-        if op in BULK_OPS:  # fill, copy, init
-            builtin, call_args = bulk_call(op, imm, args, is64, self._i32, u64)
-            self._call_builtin(builtin, call_args)
-        return None
+        size = fb.ins_load(I32, _trusted(), self._table(imm[0]), abi.TABLE_LEN)  # table.size
+        return fb.ins_uextend(I64, size) if self.env.table_is64(imm[0]) else size
 
     def ref_null(self) -> Value:
         return self.fb.ins_iconst(I64, 0)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from .abi import Trap
 from .backend import FunctionBackend, Label, Value
+from .builtins import LOWERINGS as BUILTIN_LOWERINGS
 from .errors import UnsupportedError
 from .exceptions import Exceptions
 from .module import FuncType, Instr, Module
@@ -265,6 +266,8 @@ class FunctionTranslator:
         mem = instr[3] if len(instr) > 3 else 0
         self.be.store(instr[0], addr, value, instr[2], mem)
 
+    # Operand counts of the memory and table operators (their signatures depend on the
+    # memory's or table's index type, so they are not in opcodes.SIGS).
     _MEMORY_ARITY: ClassVar[dict[str, int]] = {
         "memory.size": 0,
         "memory.grow": 1,
@@ -273,13 +276,6 @@ class FunctionTranslator:
         "memory.init": 3,
         "data.drop": 0,
     }
-
-    def _memory_op(self, instr: Instr) -> None:
-        op = instr[0]
-        result = self.be.memory_op(op, self._pop(self._MEMORY_ARITY[op]), instr[1:])
-        if result is not None:
-            self.stack.append(result)
-
     _TABLE_ARITY: ClassVar[dict[str, int]] = {
         "table.get": 1,
         "table.set": 2,
@@ -291,9 +287,22 @@ class FunctionTranslator:
         "elem.drop": 0,
     }
 
+    def _memory_size(self, instr: Instr) -> None:
+        self.stack.append(self.be.memory_size(instr[1]))
+
     def _table_op(self, instr: Instr) -> None:
+        """table.get/set/size: the backend's own loads and stores."""
         op = instr[0]
         result = self.be.table_op(op, self._pop(self._TABLE_ARITY[op]), instr[1:])
+        if result is not None:
+            self.stack.append(result)
+
+    def _builtin(self, instr: Instr) -> None:
+        """The memory and table operators that call a runtime builtin (builtins.py)."""
+        op = instr[0]
+        arity = self._MEMORY_ARITY.get(op)
+        args = self._pop(self._TABLE_ARITY[op] if arity is None else arity)
+        result = BUILTIN_LOWERINGS[op](self.be, args, instr[1:])
         if result is not None:
             self.stack.append(result)
 
@@ -442,8 +451,9 @@ def _handler_table() -> dict[str, Handler]:
     }
     h.update(dict.fromkeys(SIGS, T._numeric))
     h.update({op: T._store if store else T._load for op, (_, _, store) in MEMOPS.items()})
-    h.update(dict.fromkeys(T._MEMORY_ARITY, T._memory_op))
+    h["memory.size"] = T._memory_size
     h.update(dict.fromkeys(T._TABLE_ARITY, T._table_op))
+    h.update(dict.fromkeys(BUILTIN_LOWERINGS, T._builtin))
     h.update(dict.fromkeys(SIMD_SIGS, T._simd))
     return h
 
