@@ -30,13 +30,12 @@ the size is reloaded after every call, which may grow memory).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import cranelift as cl
 
 from . import abi
 from .abi import Builtin, Trap, VmctxField
-from .backend import Label, Value, Values
 from .environ import BUILTIN_TYPES, ModuleEnv
 from .errors import UnsupportedError
 from .module import FuncType, Module, RefType, ValType, ValueType
@@ -45,8 +44,23 @@ T = cl.Type
 I8, I16, I32, I64, F32, F64 = T.I8, T.I16, T.I32, T.I64, T.F32, T.F64
 PTR = I64
 ClType = cl.Type  # a Cranelift value type, for the annotations of the other Cranelift modules
+Value = cl.Value  # what the walker holds as backend.Value
+Label = cl.Block  # what the walker holds as backend.Label: a block with parameters
+Values = Sequence[Value]
 
-_CL_TYPES: dict[ValueType, Any] = {
+
+# cranelift-py 0.1.0's stub declares `def __init__(self): ...` (no `-> None`) for these two,
+# which mypy takes as untyped calls: the only two constructors that need it, wrapped once.
+def function_builder() -> cl.FunctionBuilder:
+    return cl.FunctionBuilder()  # type: ignore[no-untyped-call]
+
+
+def mem_flags() -> cl.MemFlags:
+    """Default flags: an access that may trap (a linear-memory one, the guard region)."""
+    return cl.MemFlags()  # type: ignore[no-untyped-call]
+
+
+_CL_TYPES: dict[ValueType, cl.Type] = {
     ValType.I32: I32,
     ValType.I64: I64,
     ValType.F32: F32,
@@ -59,20 +73,21 @@ _CL_TYPES: dict[ValueType, Any] = {
 V128 = T.I8X16
 
 
-def _condition_codes() -> tuple[Any, Any]:
+def _condition_codes() -> tuple[type[cl.IntCC], type[cl.FloatCC]]:
     """IntCC and FloatCC are registered by PyO3 only once a method names them.
 
     Call ins_icmp/ins_fcmp with a wrong first argument (it fails before doing
     anything), then find the classes among object's subclasses.
     """
-    fb = cl.FunctionBuilder()
+    fb = function_builder()
     for method in (fb.ins_icmp, fb.ins_fcmp):
         try:
             method(None, None, None)  # type: ignore[arg-type]
         except TypeError:
             pass
     found = {c.__name__: c for c in object.__subclasses__() if c.__name__ in ("IntCC", "FloatCC")}
-    return found["IntCC"], found["FloatCC"]
+    # The stub's cl.IntCC and cl.FloatCC describe these classes; only their import fails.
+    return cast("type[cl.IntCC]", found["IntCC"]), cast("type[cl.FloatCC]", found["FloatCC"])
 
 
 IntCC, FloatCC = _condition_codes()
@@ -107,7 +122,7 @@ _STORES = {
 }
 
 
-def cl_type(t: ValueType) -> Any:
+def cl_type(t: ValueType) -> cl.Type:
     ty = _CL_TYPES.get(t)
     if ty is None and isinstance(t, RefType):
         return PTR  # typed references are pointers like funcref
@@ -116,7 +131,7 @@ def cl_type(t: ValueType) -> Any:
     return ty
 
 
-def _signature(ftype: FuncType, conv: Any = None) -> Any:
+def _signature(ftype: FuncType, conv: cl.CallConv | None = None) -> cl.Signature:
     """A Wasm function's signature: Cranelift's `tail` convention (docs/abi.md "Calling
     convention"), which return_call needs on both sides; `conv` for C code (SystemV)."""
     sig = cl.Signature(cl.CallConv.Tail if conv is None else conv)
@@ -132,15 +147,15 @@ _Lowering = Callable[["CraneliftFunction", Sequence[Value]], Value]
 _NUMERIC: dict[str, _Lowering] = {}  # cranelift_numeric's lowerings, as they are first used
 
 
-def bitcast_flags() -> Any:
+def bitcast_flags() -> cl.MemFlags:
     """Flags of a bitcast between a float and an integer of the same width."""
-    return cl.MemFlags()
+    return mem_flags()
 
 
-def little_endian() -> Any:
+def little_endian() -> cl.MemFlags:
     """Flags for a bitcast between vector types of different lane counts (Cranelift wants
     the lane order spelled out)."""
-    flags = cl.MemFlags()
+    flags = mem_flags()
     flags.set_by_name("little")
     return flags
 
@@ -151,15 +166,15 @@ def _signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _unaligned() -> Any:
+def _unaligned() -> cl.MemFlags:
     """A vmctx-reached access of a v128: cells and slots are only 8-byte aligned, and the
     `aligned` of _trusted() would let Cranelift use an aligned 16-byte move."""
-    flags = cl.MemFlags()
+    flags = mem_flags()
     flags.set_notrap()
     return flags
 
 
-def _trusted(readonly: bool = False) -> Any:
+def _trusted(readonly: bool = False) -> cl.MemFlags:
     flags = cl.MemFlags.trusted()
     if readonly:
         flags.set_readonly()
@@ -193,14 +208,14 @@ class CraneliftModule:
     def function(self) -> CraneliftFunction:
         return CraneliftFunction(self)
 
-    def define(self, name: str, sig: Any, fb: Any) -> None:
+    def define(self, name: str, sig: cl.Signature, fb: cl.FunctionBuilder) -> None:
         ref = self.obj.declare_function(name, cl.Linkage.Export, sig)
         self.obj.define_function(ref, fb)
 
     def trampoline(self, type_index: int) -> None:
         """wk_tramp_<t>(vmctx, code, slots): the array-call entry the runtime uses."""
         ftype = self.module.types[type_index]
-        fb = cl.FunctionBuilder()
+        fb = function_builder()
         sig = cl.Signature(cl.CallConv.SystemV)
         for _ in range(3):
             sig.add_param(PTR)
@@ -227,7 +242,7 @@ class CraneliftModule:
         """wk_hostcall_<i>: the Wasm-convention entry of host code bound to import i."""
         ftype = self.env.func_type(func_index)
         sig = _signature(ftype)
-        fb = cl.FunctionBuilder()
+        fb = function_builder()
         fb.func_signature = sig
         entry = fb.create_block()
         fb.append_block_params_for_function_params(entry)
@@ -254,15 +269,15 @@ class CraneliftFunction:
         self.parent = parent
         self.module = parent.module
         self.env = parent.env
-        self.fb = cl.FunctionBuilder()
-        self.sigrefs: dict[FuncType, Any] = {}
-        self.c_sigrefs: dict[Builtin, Any] = {}
-        self.trap_blocks: dict[int, Any] = {}
-        self.local_types: list[Any] = []
+        self.fb = function_builder()
+        self.sigrefs: dict[FuncType, cl.SigRef] = {}
+        self.c_sigrefs: dict[Builtin, cl.SigRef] = {}
+        self.trap_blocks: dict[int, cl.Block] = {}
+        self.local_types: list[cl.Type] = []
         self.func_index = -1
         self.ftype: FuncType | None = None
-        self._simd_slot: Any = None
-        self._exn_return: Any = None  # cold block: return zeros, an exception pending
+        self._simd_slot: cl.StackSlot | None = None
+        self._exn_return: cl.Block | None = None  # cold block: return zeros, an exception pending
 
     # ---- function frame -------------------------------------------------
     def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
@@ -309,7 +324,7 @@ class CraneliftFunction:
         assert self.ftype is not None
         self.parent.define(abi.func_name(self.func_index), _signature(self.ftype), fb)
 
-    def _zero(self, ty: Any) -> Value:
+    def _zero(self, ty: cl.Type) -> Value:
         fb = self.fb
         if ty is F32:
             return fb.ins_f32const(0.0)
@@ -325,7 +340,7 @@ class CraneliftFunction:
             self.fb.def_var(self.mem_size_var, size)
 
     # ---- traps ----------------------------------------------------------
-    def _trap_block(self, code: int) -> Any:
+    def _trap_block(self, code: int) -> cl.Block:
         block = self.trap_blocks.get(code)
         if block is None:
             block = self.fb.create_block()
@@ -386,7 +401,7 @@ class CraneliftFunction:
     def local_set(self, index: int, value: Value) -> None:
         self.fb.def_var(cl.Variable(index), value)
 
-    def _global_cell(self, index: int) -> tuple[Value, int, Any]:
+    def _global_cell(self, index: int) -> tuple[Value, int, cl.Type]:
         """(base, offset, type) of a global's value; imported cells point elsewhere."""
         fb = self.fb
         slot = self.env.global_slot(index)
@@ -424,7 +439,7 @@ class CraneliftFunction:
             lower = _NUMERIC[op] = numeric_lowering(op)
         return lower(self, args)
 
-    def simd(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+    def simd(self, op: str, args: Sequence[Value], imm: tuple[Any, ...]) -> Value | None:
         from .cranelift_simd import lower_simd  # it imports this module's names
 
         return lower_simd(self, op, args, imm)
@@ -437,12 +452,12 @@ class CraneliftFunction:
             self._simd_slot = self.fb.create_sized_stack_slot(48, 4)
         return self.fb.ins_stack_addr(PTR, self._simd_slot, 0)
 
-    def stack_flags(self) -> Any:
+    def stack_flags(self) -> cl.MemFlags:
         return _trusted()
 
-    def heap_flags(self) -> Any:
+    def heap_flags(self) -> cl.MemFlags:
         """Flags of a linear-memory access (may trap: the guard region)."""
-        return cl.MemFlags()
+        return mem_flags()
 
     def select(self, cond: Value, a: Value, b: Value) -> Value:
         return self.fb.ins_select(cond, a, b)
@@ -495,15 +510,16 @@ class CraneliftFunction:
         ty, method, size = _LOADS[op]
         ptr, off = self._address(addr, offset, size, mem)
         if method is None:
-            return self.fb.ins_load(ty, cl.MemFlags(), ptr, off)
-        if method.endswith("32"):
-            return getattr(self.fb, method)(cl.MemFlags(), ptr, off)
-        return getattr(self.fb, method)(ty, cl.MemFlags(), ptr, off)
+            return self.fb.ins_load(ty, mem_flags(), ptr, off)
+        narrow: Callable[..., Value] = getattr(self.fb, method)  # ins_uload8 ... ins_sload32
+        if method.endswith("32"):  # no result type: it is always i64
+            return narrow(mem_flags(), ptr, off)
+        return narrow(ty, mem_flags(), ptr, off)
 
     def store(self, op: str, addr: Value, value: Value, offset: int, mem: int = 0) -> None:
         method, size = _STORES[op]
         ptr, off = self._address(addr, offset, size, mem)
-        getattr(self.fb, method)(cl.MemFlags(), value, ptr, off)
+        getattr(self.fb, method)(mem_flags(), value, ptr, off)
 
     def memory_size(self, mem: int) -> Value:
         _, size = self._memory(mem, True)
@@ -511,7 +527,7 @@ class CraneliftFunction:
         return pages if self.env.mem_is64(mem) else self.fb.ins_ireduce(I32, pages)
 
     # ---- calls --------------------------------------------------------------
-    def _sigref(self, ftype: FuncType) -> Any:
+    def _sigref(self, ftype: FuncType) -> cl.SigRef:
         ref = self.sigrefs.get(ftype)
         if ref is None:
             ref = self.sigrefs[ftype] = self.fb.import_signature(_signature(ftype))
@@ -663,7 +679,7 @@ class CraneliftFunction:
         fb.seal_block(cont)
 
     # ---- tables and references ---------------------------------------------
-    def table_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+    def table_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
         fb = self.fb
         if op == "table.get":
             return fb.ins_load(I64, _trusted(), self._table_slot(imm[0], args[0]), 0)

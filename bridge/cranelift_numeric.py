@@ -22,8 +22,20 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .abi import Trap
-from .backend import TRUNC_BOUNDS, Value
-from .cranelift_backend import F32, F64, I8, I16, I32, I64, ClType, FloatCC, IntCC, bitcast_flags
+from .backend import TRUNC_BOUNDS
+from .cranelift_backend import (
+    F32,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    ClType,
+    FloatCC,
+    IntCC,
+    Value,
+    bitcast_flags,
+)
 
 if TYPE_CHECKING:
     from .cranelift_backend import CraneliftFunction
