@@ -94,3 +94,62 @@ def test_script_runs(backend: str, tmp_path: Path) -> None:
     (result,) = wast.run_scripts([src], backend=backend)
     assert result.passed == 7 and result.skipped_total == 1, result.failures
     assert [f.command for f in result.failures] == ["assert_trap"]
+
+
+def test_annotations_and_lone_semicolons() -> None:
+    """Annotations `(@id ...)` hold any token, `;` alone included (the reader looped forever
+    on it: `wasmkiln wast spec3/annotations.wast` hung); they mean nothing to the script, so
+    a command's head is found past them, while a module's text keeps them for wat2wasm."""
+    lists = parse("((@a) module (@a , ; ] (; x ;) ;)\n  (func))\n(@b ;) (invoke (@c) \"f\")")
+    assert [x.head() for x in lists] == ["module", "invoke"]
+    assert [x.head() for x in lists[0].items[1:]] == ["func"]  # type: ignore[union-attr]
+
+
+# Generative instances of one definition, a definition named and instantiated later, the
+# latest definition when no name is given, and a valid module written as quoted text.
+MODULES = r"""
+(module definition $M
+  (global (export "g") (mut i32) (i32.const 0))
+  (func (export "inc") (result i32)
+    (global.set 0 (i32.add (global.get 0) (i32.const 1))) (global.get 0)))
+(module instance $I1 $M)
+(module instance $I2 $M)
+(assert_return (invoke $I1 "inc") (i32.const 1))
+(assert_return (invoke $I1 "inc") (i32.const 2))
+(assert_return (invoke $I2 "inc") (i32.const 1))
+(module instance $I3)
+(assert_return (invoke "inc") (i32.const 1))
+(assert_return (get $I1 "g") (i32.const 2))
+(module quote "(func (export \"seven\") (result i32) (i32.const 7))" "(@a ;)")
+(assert_return (invoke "seven") (i32.const 7))
+(module definition (func (export "unused")))
+(module instance $J)
+(assert_return (invoke $J "unused"))
+(module instance $K $nowhere)
+"""
+
+
+def test_module_definitions_and_instances_convert(tmp_path: Path) -> None:
+    src = tmp_path / "m.wast"
+    src.write_text(MODULES)
+    cmds = json.loads(convert(src, tmp_path / "out").read_text())["commands"]
+    assert cmds[0]["definition"] and cmds[0]["name"] == "$M"
+    assert (tmp_path / "out" / cmds[0]["filename"]).read_bytes()[:4] == b"\0asm"
+    assert {k: cmds[1][k] for k in ("type", "instance", "name", "definition_name")} == {
+        "type": "module",
+        "instance": True,
+        "name": "$I1",
+        "definition_name": "$M",
+    }
+    assert cmds[6]["name"] == "$I3" and "definition_name" not in cmds[6]
+    assert cmds[9]["module_type"] == "binary"
+
+
+@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
+def test_module_definitions_and_instances_run(backend: str, tmp_path: Path) -> None:
+    """Every command passes but the instance of a definition that does not exist."""
+    src = tmp_path / "m.wast"
+    src.write_text(MODULES)
+    (result,) = wast.run_scripts([src], backend=backend)
+    assert (result.passed, result.failed) == (14, 1), result.failures
+    assert [f.message for f in result.failures] == ["no module definition $nowhere"]

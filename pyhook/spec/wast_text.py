@@ -94,7 +94,9 @@ def parse(text: str) -> list[SList]:
                 raise WastError(f"line {line_of(text, i)}: unbalanced ')'")
             lst = stack.pop()
             lst.end = i + 1
-            if stack:
+            if lst.head().startswith("@"):  # an annotation: no meaning to the script
+                pass
+            elif stack:
                 stack[-1].items.append(lst)
             else:
                 top.append(lst)
@@ -108,6 +110,8 @@ def parse(text: str) -> list[SList]:
         else:
             m = _ATOM_END.search(text, i)
             j = m.start() if m else n
+            if j == i:  # a lone ';' (not a comment: annotations hold any token): an atom
+                j = i + 1
             if not stack:
                 raise WastError(f"line {line_of(text, i)}: {text[i:j]!r} outside any command")
             stack[-1].items.append(Atom(text[i:j], i))
@@ -299,27 +303,36 @@ class _Converter:
             _text(items[0]) if items and isinstance(items[0], Atom) and not items[0].string else ""
         )
         out: Json = {"name": name} if name else {}
-        if kind == "quote":
-            out.update(
-                filename=self._file("wat", "".join(_text(i) for i in items[1:]).encode("latin-1")),
-                module_type="text",
-            )
+        if kind == "quote" and rejected:  # assert_malformed and friends: the runner reads it
+            quoted = "".join(_text(i) for i in items[1:])
+            out.update(filename=self._file("wat", quoted.encode("latin-1")), module_type="text")
             return out
         text = self.text[node.start : node.end]
+        if kind == "instance":  # (module instance $I? $M?): instantiate a definition
+            names = [_text(i) for i in items[1:3] if isinstance(i, Atom) and not i.string]
+            out = {"instance": True}
+            if len(names) == 2:
+                out.update(name=names[0], definition_name=names[1])
+            elif names:
+                out["name"] = names[0]
+            return out
         if kind == "definition":  # compiled, not instantiated (runner: "definition")
             out["definition"] = True
-            text = text.replace("definition", "", 1)
+            at = node.items[1 if name is None else 2].start  # the word "definition" in text
+            text = self.text[node.start : at] + self.text[at + len("definition") : node.end]
             items = items[1:]
+            if items and isinstance(items[0], Atom) and _text(items[0]).startswith("$"):
+                out["name"] = _text(items[0])  # (module definition $M ...)
+                items = items[1:]
             kind = (
                 _text(items[0])
                 if items and isinstance(items[0], Atom) and not items[0].string
                 else ""
             )
+        if kind == "quote" and not rejected:
+            return {**out, **self.module_quote(items)}
         if kind == "binary":
             data = "".join(_text(i) for i in items[1:]).encode("latin-1")
-        elif kind == "instance":
-            out["error"] = f"module {kind} (WebAssembly 3.0 script syntax) is not supported"
-            return out
         else:
             try:
                 data = bytes(self.wat2wasm(text))
@@ -338,6 +351,15 @@ class _Converter:
                 return out
         out.update(filename=self._file("wasm", data), module_type="binary")
         return out
+
+    def module_quote(self, items: list[Atom | SList]) -> Json:
+        """A valid module written as quoted text (its fields, or a whole module): binary."""
+        quoted = "".join(_text(i) for i in items[1:])
+        try:
+            data = bytes(self.wat2wasm(quoted.encode("latin-1").decode("utf-8")))
+        except Exception as e:  # noqa: BLE001 - wasmtime raises its own error types
+            return {"error": f"wat2wasm: {str(e).splitlines()[0]}"}
+        return {"filename": self._file("wasm", data), "module_type": "binary"}
 
     def _file(self, ext: str, data: bytes) -> str:
         name = f"{self.stem}.{self.count}.{ext}"

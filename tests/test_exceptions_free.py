@@ -1,0 +1,336 @@
+"""Exceptions are freed when no one can reach them any more (docs/abi.md "Exceptions",
+core/exceptions_core.c), and only then.
+
+Two halves, each of which a wrong design fails:
+- Safety, through the spec runner on both backends (the host library, whose freed exceptions
+  go to a free list that the next throw of the same size reuses at once): an exnref kept by
+  `catch_ref` and thrown again after a handler without a reference took it and after 100 other
+  throws, and a legacy `rethrow` of an exception that a nested handler (a legacy arm, a
+  try_table `catch_all`) has taken meanwhile. Freeing there would hand back another
+  exception's payload (or no tag at all): the asserted values would differ.
+- Boundedness, in images: 10 million throws, in the shapes toolchains emit (try_table, a legacy
+  catch arm ending, a C++ cleanup pad's `rethrow`, a catch arm throwing another exception as
+  wasm longjmp does, a `br` out of an arm), on spt (peak RSS of the guest process measured)
+  and on kvm (a 64 MiB guest: the 320+ MB that leaking would take cannot fit).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from wkcli import CLI, need_target, wasmkiln
+
+from wasmkiln.pyhook.spec import wast
+
+wasmtime = pytest.importorskip("wasmtime", reason="wat2wasm comes from the wasmtime package")
+
+# $churn throws and catches 100 exceptions of the same size (a freed block comes back to it).
+SAFETY = r"""
+(module
+  (tag $t (param i32))
+  (func $throw (param i32) (throw $t (local.get 0)))
+  (func $churn
+    (local $i i32)
+    (loop $l
+      (block $h (result i32)
+        (try_table (catch $t $h) (call $throw (i32.const 999)))
+        (unreachable))
+      (drop)
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                          (i32.const 100)))))
+  (func (export "ref-later") (result i32)
+    (local $e exnref)
+    (block $h (result i32 exnref)
+      (try_table (catch_ref $t $h) (call $throw (i32.const 7)))
+      (unreachable))
+    (local.set $e)
+    (drop)
+    ;; a handler that keeps no reference takes it: it escaped before, so it stays
+    (block $h2 (result i32)
+      (try_table (catch $t $h2) (throw_ref (local.get $e)))
+      (unreachable))
+    (drop)
+    (block $h3
+      (try_table (catch_all $h3) (throw_ref (local.get $e))))
+    (call $churn)
+    (block $h4 (result i32)
+      (try_table (catch $t $h4) (throw_ref (local.get $e)))
+      (unreachable)))
+  (func (export "all-ref-later") (result i32)
+    (local $e exnref)
+    (block $h (result exnref)
+      (try_table (catch_all_ref $h) (call $throw (i32.const 8)))
+      (unreachable))
+    (local.set $e)
+    (call $churn)
+    (block $h2 (result i32)
+      (try_table (catch $t $h2) (throw_ref (local.get $e)))
+      (unreachable)))
+  ;; legacy: the outer arm holds exception 5 while a nested arm takes it and ends
+  (func (export "rethrow-after-nested-arm") (result i32)
+    try (result i32)
+      try
+        (call $throw (i32.const 5))
+      catch_all
+        try
+          rethrow 1
+        catch_all
+        end
+        (call $churn)
+        rethrow 0
+      end
+      (i32.const 0)
+    catch $t
+    end)
+  ;; legacy: a try_table catch_all inside the arm takes it (DROP while an arm holds it)
+  (func (export "rethrow-after-nested-catch") (result i32)
+    try (result i32)
+      try
+        (call $throw (i32.const 6))
+      catch $t
+        (drop)
+        (block $x (try_table (catch_all $x) rethrow 2))
+        (call $churn)
+        rethrow 0
+      end
+      (i32.const 0)
+    catch $t
+    end)
+  ;; legacy: a rethrow out of the arm keeps it in flight (UNHOLD never frees)
+  (func (export "rethrow-out") (result i32)
+    (block $h (result i32)
+      (try_table (catch $t $h)
+        try
+          (call $throw (i32.const 9))
+        catch_all
+          rethrow 0
+        end)
+      (unreachable)))
+  ;; the same exception held by two arms at once, both ending normally
+  (func (export "two-arms") (result i32)
+    (local $r i32)
+    try
+      (call $throw (i32.const 4))
+    catch $t
+      (local.set $r)
+      try
+        rethrow 1
+      catch $t
+        (local.set $r (i32.add (local.get $r)))
+      end
+    end
+    (call $churn)
+    (local.get $r)))
+(assert_return (invoke "ref-later") (i32.const 7))
+(assert_return (invoke "all-ref-later") (i32.const 8))
+(assert_return (invoke "rethrow-after-nested-arm") (i32.const 5))
+(assert_return (invoke "rethrow-after-nested-catch") (i32.const 6))
+(assert_return (invoke "rethrow-out") (i32.const 9))
+(assert_return (invoke "two-arms") (i32.const 8))
+(assert_return (invoke "ref-later") (i32.const 7))
+"""
+
+
+@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
+def test_no_exception_is_freed_while_reachable(backend: str, tmp_path: Path) -> None:
+    script = tmp_path / "free.wast"
+    script.write_text(SAFETY)
+    (r,) = wast.run_scripts([script], backend=backend, workdir=tmp_path / "work")
+    assert (r.failed, r.failures, r.passed) == (0, [], 8)
+
+
+N = 2_000_000  # per shape; five shapes: 10 million throws
+SHAPES = ("try_table", "legacy", "cleanup", "replace", "branch")
+
+# Each shape's loop sums the payloads it caught; _start prints the shape's name when the sum
+# is right, waits for stdin to reach its end, and exits 0 when all five were right.
+LOOP_WAT = f"""(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "try_table\\nlegacy\\ncleanup\\nreplace\\nbranch\\n")
+  (tag $t (param i32))
+  (tag $u (param i32))
+  (global $cleanups (mut i32) (i32.const 0))
+  (func $throw (param i32) (throw $t (local.get 0)))
+  ;; a C++ cleanup pad: the destructor runs, then the exception goes on
+  (func $cleanup (param i32)
+    try
+      (call $throw (local.get 0))
+    catch_all
+      (global.set $cleanups (i32.add (global.get $cleanups) (i32.const 1)))
+      rethrow 0
+    end)
+  ;; wasm longjmp passing a setjmp frame that is not its target: a new exception
+  (func $replace (param i32)
+    try
+      (call $throw (local.get 0))
+    catch $t
+      (throw $u (i32.add (i32.const 1)))
+    end)
+  (func $try_table (param $n i32) (result i64)
+    (local $i i32) (local $s i64)
+    (loop $l
+      (block $h (result i32)
+        (try_table (catch $t $h)
+          (if (i32.and (local.get $i) (i32.const 1))
+            (then (throw $t (local.get $i)))
+            (else (call $throw (local.get $i)))))
+        (unreachable))
+      i64.extend_i32_u
+      local.get $s
+      i64.add
+      local.set $s
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $s))
+  (func $legacy (param $n i32) (result i64)
+    (local $i i32) (local $s i64)
+    (loop $l
+      try (result i32)
+        (call $throw (local.get $i))
+        (i32.const -1)
+      catch $t
+      end
+      i64.extend_i32_u
+      local.get $s
+      i64.add
+      local.set $s
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $s))
+  (func $cleanups (param $n i32) (result i64)
+    (local $i i32) (local $s i64)
+    (loop $l
+      (block $h (result i32)
+        (try_table (catch $t $h) (call $cleanup (local.get $i)))
+        (unreachable))
+      i64.extend_i32_u
+      local.get $s
+      i64.add
+      local.set $s
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (i64.sub (local.get $s) (i64.extend_i32_u (i32.sub (global.get $cleanups) (local.get $n)))))
+  (func $replaced (param $n i32) (result i64)
+    (local $i i32) (local $s i64)
+    (loop $l
+      (block $h (result i32)
+        (try_table (catch $u $h) (call $replace (local.get $i)))
+        (unreachable))
+      (i32.sub (i32.const 1))
+      i64.extend_i32_u
+      local.get $s
+      i64.add
+      local.set $s
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $s))
+  (func $branch (param $n i32) (result i64)
+    (local $i i32) (local $s i64)
+    (loop $l
+      (block $out (result i32)
+        try
+          (call $throw (local.get $i))
+        catch $t
+          (br $out)
+        end
+        (i32.const -1))
+      i64.extend_i32_u
+      local.get $s
+      i64.add
+      local.set $s
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $s))
+  (func $say (param $at i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $at))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func $check (param $sum i64) (param $at i32) (param $len i32) (result i32)
+    (if (result i32) (i64.eq (local.get $sum) (i64.const {N * (N - 1) // 2}))
+      (then (call $say (local.get $at) (local.get $len)) (i32.const 1))
+      (else (i32.const 0))))
+  (func (export "_start")
+    (local $ok i32)
+    (local.set $ok (call $check (call $try_table (i32.const {N})) (i32.const 16) (i32.const 10)))
+    (local.set $ok (i32.add (local.get $ok)
+      (call $check (call $legacy (i32.const {N})) (i32.const 26) (i32.const 7))))
+    (local.set $ok (i32.add (local.get $ok)
+      (call $check (call $cleanups (i32.const {N})) (i32.const 33) (i32.const 8))))
+    (local.set $ok (i32.add (local.get $ok)
+      (call $check (call $replaced (i32.const {N})) (i32.const 41) (i32.const 8))))
+    (local.set $ok (i32.add (local.get $ok)
+      (call $check (call $branch (i32.const {N})) (i32.const 49) (i32.const 7))))
+    ;; wait for stdin to close (the spt test reads the process's peak RSS meanwhile)
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 1))
+    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (call $exit (i32.ne (local.get $ok) (i32.const 5)))))
+"""
+EXPECTED = "".join(f"{s}\n" for s in SHAPES)
+
+
+@pytest.fixture(scope="module")
+def loop_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("exn-loop") / "loop.wasm"
+    path.write_bytes(bytes(wasmtime.wat2wasm(LOOP_WAT)))
+    return path
+
+
+def _build(module: Path, target: str, backend: str, image: Path) -> None:
+    need_target(target)
+    built = wasmkiln(
+        "build", str(module), "--target", target, "--backend", backend, "-o", str(image)
+    )
+    assert built.returncode == 0, built.stderr
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """VmHWM: the high-water mark of this process image's RSS (ru_maxrss would also count
+    the pytest process it was forked from)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for process {pid}")
+
+
+@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
+def test_ten_million_throws_in_bounded_memory_spt(
+    loop_module: Path, backend: str, tmp_path: Path
+) -> None:
+    """The spt image runs as a plain child process, so its peak RSS includes the kernel heap
+    the exceptions took (leaking them: 10 million x 32+ bytes, over 300 MiB). The guest
+    waits on stdin after its output, while its peak is read."""
+    image = tmp_path / "loop.img"
+    _build(loop_module, "x86_64-spt", backend, image)
+    proc = subprocess.Popen(
+        [str(image), "--die-with-parent", "--"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    out = "".join(proc.stdout.readline() for _ in SHAPES)  # shorter at EOF: a failed run
+    peak = _peak_rss_mib(proc.pid) if out == EXPECTED else 0.0
+    _, err = proc.communicate(timeout=60)
+    print(f"{backend}: peak RSS {peak:.1f} MiB")
+    assert (proc.returncode, out) == (0, EXPECTED), err
+    assert 0 < peak < 32
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["cranelift", "llvm"])
+def test_ten_million_throws_in_bounded_memory_kvm(
+    loop_module: Path, backend: str, tmp_path: Path
+) -> None:
+    """A 64 MiB guest: the kernel heap there cannot hold what leaking would take."""
+    image = tmp_path / "loop.img"
+    _build(loop_module, "x86_64-kvm", backend, image)
+    ran = subprocess.run(
+        [*CLI, "run", "--memory", "64", str(image)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert (ran.returncode, ran.stdout) == (0, EXPECTED), ran.stderr
