@@ -153,3 +153,15 @@ def test_module_definitions_and_instances_run(backend: str, tmp_path: Path) -> N
     (result,) = wast.run_scripts([src], backend=backend)
     assert (result.passed, result.failed) == (14, 1), result.failures
     assert [f.message for f in result.failures] == ["no module definition $nowhere"]
+
+
+def test_a_folder_of_wast_files_is_run(tmp_path: Path) -> None:
+    """`wasmkiln wast FOLDER` takes its .wast files (spec3, and its legacy/ subfolder) as
+    well as its wast2json scripts, a .wast once: not again next to its own .json."""
+    (tmp_path / "suite" / "legacy").mkdir(parents=True)
+    (tmp_path / "suite" / "legacy" / "a.wast").write_text("(module)")
+    (tmp_path / "suite" / "b.wast").write_text("(module)")
+    (tmp_path / "suite" / "b.json").write_text('{"commands": []}')
+    found = wast.find_scripts([tmp_path / "suite"], tmp_path / "tmp")
+    assert [p.name for p in found] == ["b.json", "a.json"]
+    assert found[1].parent.parent == tmp_path / "tmp" / "wast"

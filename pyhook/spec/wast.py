@@ -722,8 +722,15 @@ def find_scripts(paths: Iterable[Path], tmp: Path) -> list[Path]:
     """The .json scripts named by PATHs: files, folders of them, or .wast (via wast_text)."""
     out: list[Path] = []
     for p in paths:
-        if p.is_dir():
-            out += sorted(q for q in p.rglob("*.json") if _is_script(q))
+        if p.is_dir():  # its wast2json scripts, and the .wast files that have none
+            found = sorted(q for q in p.rglob("*.json") if _is_script(q))
+            converted = {q.with_suffix("") for q in found}
+            out += found
+            out += [
+                _convert_wast(q, tmp)
+                for q in sorted(p.rglob("*.wast"))
+                if q.with_suffix("") not in converted
+            ]
         elif p.suffix == ".wast":
             out.append(_convert_wast(p, tmp))
         elif p.is_file():
