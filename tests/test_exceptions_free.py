@@ -86,18 +86,17 @@ SAFETY = r"""
     end)
   ;; legacy: a try_table catch_all inside the arm takes it (DROP while an arm holds it)
   (func (export "rethrow-after-nested-catch") (result i32)
-    try (result i32)
-      try
-        (call $throw (i32.const 6))
-      catch $t
-        (drop)
-        (block $x (try_table (catch_all $x) rethrow 2))
-        (call $churn)
-        rethrow 0
-      end
-      (i32.const 0)
-    catch $t
-    end)
+    (block $h (result i32)
+      (try_table (catch $t $h)
+        try
+          (call $throw (i32.const 6))
+        catch $t
+          (drop)
+          (block $x (try_table (catch_all $x) rethrow 2))
+          (call $churn)
+          rethrow 0
+        end)
+      (unreachable)))
   ;; legacy: a rethrow out of the arm keeps it in flight (UNHOLD never frees)
   (func (export "rethrow-out") (result i32)
     (block $h (result i32)
@@ -142,16 +141,77 @@ def test_no_exception_is_freed_while_reachable(backend: str, tmp_path: Path) -> 
 
 
 N = 2_000_000  # per shape; five shapes: 10 million throws
-SHAPES = ("try_table", "legacy", "cleanup", "replace", "branch")
 
-# Each shape's loop sums the payloads it caught; _start prints the shape's name when the sum
-# is right, waits for stdin to reach its end, and exits 0 when all five were right.
+# Each shape throws the loop counter $i and leaves the payload it caught (an i32) on the stack.
+SHAPES = {
+    "try_table": """
+      (block $h (result i32)
+        (try_table (catch $t $h)
+          (if (i32.and (local.get $i) (i32.const 1))
+            (then (throw $t (local.get $i)))
+            (else (call $throw (local.get $i)))))
+        (unreachable))""",
+    "legacy": """
+      try (result i32)
+        (call $throw (local.get $i))
+        (i32.const -1)
+      catch $t
+      end""",
+    # the cleanup pad must have run once per throw (else the payload comes out wrong)
+    "cleanup": """
+      (block $h (result i32)
+        (try_table (catch $t $h) (call $cleanup (local.get $i)))
+        (unreachable))
+      (i32.add (global.get $cleanups))
+      (i32.sub (i32.add (local.get $i) (i32.const 1)))""",
+    "replace": """
+      (block $h (result i32)
+        (try_table (catch $u $h) (call $replace (local.get $i)))
+        (unreachable))
+      (i32.sub (i32.const 1))""",
+    "branch": """
+      (block $out (result i32)
+        try
+          (call $throw (local.get $i))
+        catch $t
+          (br $out)
+        end
+        (i32.const -1))""",
+}
+
+
+def _shape_loop(name: str, body: str) -> str:
+    """$loop_NAME(n): the sum of the payloads of n rounds of the shape (n(n-1)/2 if right)."""
+    return f"""  (func $loop_{name} (param $n i32) (result i64)
+    (local $i i32) (local $s i64)
+    (loop $l{body}
+      i64.extend_i32_u
+      local.get $s
+      i64.add
+      local.set $s
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $s))
+"""
+
+
+def _check(name: str, at: int) -> str:
+    size = len(name) + 1
+    return f"""    (local.set $ok (i32.add (local.get $ok)
+      (call $check (call $loop_{name} (i32.const {N})) (i32.const {at}) (i32.const {size}))))
+"""
+
+
+_NAMES = "".join(rf"{n}\n" for n in SHAPES)  # as a WAT string: \n escaped
+_AT = [16 + sum(len(n) + 1 for n in list(SHAPES)[:k]) for k in range(len(SHAPES))]
+
+# _start prints each shape's name when its sum is right, waits for stdin to reach its end,
+# and exits 0 when all five were right.
 LOOP_WAT = f"""(module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
   (memory (export "memory") 1)
-  (data (i32.const 16) "try_table\\nlegacy\\ncleanup\\nreplace\\nbranch\\n")
+  (data (i32.const 16) "{_NAMES}")
   (tag $t (param i32))
   (tag $u (param i32))
   (global $cleanups (mut i32) (i32.const 0))
@@ -171,76 +231,7 @@ LOOP_WAT = f"""(module
     catch $t
       (throw $u (i32.add (i32.const 1)))
     end)
-  (func $try_table (param $n i32) (result i64)
-    (local $i i32) (local $s i64)
-    (loop $l
-      (block $h (result i32)
-        (try_table (catch $t $h)
-          (if (i32.and (local.get $i) (i32.const 1))
-            (then (throw $t (local.get $i)))
-            (else (call $throw (local.get $i)))))
-        (unreachable))
-      i64.extend_i32_u
-      local.get $s
-      i64.add
-      local.set $s
-      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
-    (local.get $s))
-  (func $legacy (param $n i32) (result i64)
-    (local $i i32) (local $s i64)
-    (loop $l
-      try (result i32)
-        (call $throw (local.get $i))
-        (i32.const -1)
-      catch $t
-      end
-      i64.extend_i32_u
-      local.get $s
-      i64.add
-      local.set $s
-      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
-    (local.get $s))
-  (func $cleanups (param $n i32) (result i64)
-    (local $i i32) (local $s i64)
-    (loop $l
-      (block $h (result i32)
-        (try_table (catch $t $h) (call $cleanup (local.get $i)))
-        (unreachable))
-      i64.extend_i32_u
-      local.get $s
-      i64.add
-      local.set $s
-      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
-    (i64.sub (local.get $s) (i64.extend_i32_u (i32.sub (global.get $cleanups) (local.get $n)))))
-  (func $replaced (param $n i32) (result i64)
-    (local $i i32) (local $s i64)
-    (loop $l
-      (block $h (result i32)
-        (try_table (catch $u $h) (call $replace (local.get $i)))
-        (unreachable))
-      (i32.sub (i32.const 1))
-      i64.extend_i32_u
-      local.get $s
-      i64.add
-      local.set $s
-      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
-    (local.get $s))
-  (func $branch (param $n i32) (result i64)
-    (local $i i32) (local $s i64)
-    (loop $l
-      (block $out (result i32)
-        try
-          (call $throw (local.get $i))
-        catch $t
-          (br $out)
-        end
-        (i32.const -1))
-      i64.extend_i32_u
-      local.get $s
-      i64.add
-      local.set $s
-      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
-    (local.get $s))
+{"".join(_shape_loop(n, body) for n, body in SHAPES.items())}
   (func $say (param $at i32) (param $len i32)
     (i32.store (i32.const 0) (local.get $at))
     (i32.store (i32.const 4) (local.get $len))
@@ -251,20 +242,12 @@ LOOP_WAT = f"""(module
       (else (i32.const 0))))
   (func (export "_start")
     (local $ok i32)
-    (local.set $ok (call $check (call $try_table (i32.const {N})) (i32.const 16) (i32.const 10)))
-    (local.set $ok (i32.add (local.get $ok)
-      (call $check (call $legacy (i32.const {N})) (i32.const 26) (i32.const 7))))
-    (local.set $ok (i32.add (local.get $ok)
-      (call $check (call $cleanups (i32.const {N})) (i32.const 33) (i32.const 8))))
-    (local.set $ok (i32.add (local.get $ok)
-      (call $check (call $replaced (i32.const {N})) (i32.const 41) (i32.const 8))))
-    (local.set $ok (i32.add (local.get $ok)
-      (call $check (call $branch (i32.const {N})) (i32.const 49) (i32.const 7))))
+{"".join(_check(n, at) for n, at in zip(SHAPES, _AT, strict=True))}
     ;; wait for stdin to close (the spt test reads the process's peak RSS meanwhile)
     (i32.store (i32.const 0) (i32.const 64))
     (i32.store (i32.const 4) (i32.const 1))
     (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
-    (call $exit (i32.ne (local.get $ok) (i32.const 5)))))
+    (call $exit (i32.ne (local.get $ok) (i32.const {len(SHAPES)})))))
 """
 EXPECTED = "".join(f"{s}\n" for s in SHAPES)
 

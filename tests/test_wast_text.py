@@ -86,12 +86,17 @@ def test_script_converts_like_wast2json(tmp_path: Path) -> None:
     assert cmds[7]["module_type"] == "binary"
 
 
+def _run(text: str, backend: str, tmp_path: Path) -> wast.FileResult:
+    src = tmp_path / "t.wast"
+    src.write_text(text)
+    (result,) = wast.run_scripts([src], backend=backend)
+    return result
+
+
 @pytest.mark.parametrize("backend", ["cranelift", "llvm"])
 def test_script_runs(backend: str, tmp_path: Path) -> None:
     """Everything passes except the planted trap (add does not trap), which must fail."""
-    src = tmp_path / "t.wast"
-    src.write_text(SCRIPT)
-    (result,) = wast.run_scripts([src], backend=backend)
+    result = _run(SCRIPT, backend, tmp_path)
     assert result.passed == 7 and result.skipped_total == 1, result.failures
     assert [f.command for f in result.failures] == ["assert_trap"]
 
@@ -100,7 +105,7 @@ def test_annotations_and_lone_semicolons() -> None:
     """Annotations `(@id ...)` hold any token, `;` alone included (the reader looped forever
     on it: `wasmkiln wast spec3/annotations.wast` hung); they mean nothing to the script, so
     a command's head is found past them, while a module's text keeps them for wat2wasm."""
-    lists = parse("((@a) module (@a , ; ] (; x ;) ;)\n  (func))\n(@b ;) (invoke (@c) \"f\")")
+    lists = parse('((@a) module (@a , ; ] (; x ;) ;)\n  (func))\n(@b ;) (invoke (@c) "f")')
     assert [x.head() for x in lists] == ["module", "invoke"]
     assert [x.head() for x in lists[0].items[1:]] == ["func"]  # type: ignore[union-attr]
 
@@ -148,9 +153,7 @@ def test_module_definitions_and_instances_convert(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["cranelift", "llvm"])
 def test_module_definitions_and_instances_run(backend: str, tmp_path: Path) -> None:
     """Every command passes but the instance of a definition that does not exist."""
-    src = tmp_path / "m.wast"
-    src.write_text(MODULES)
-    (result,) = wast.run_scripts([src], backend=backend)
+    result = _run(MODULES, backend, tmp_path)
     assert (result.passed, result.failed) == (14, 1), result.failures
     assert [f.message for f in result.failures] == ["no module definition $nowhere"]
 
