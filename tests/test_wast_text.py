@@ -168,3 +168,20 @@ def test_a_folder_of_wast_files_is_run(tmp_path: Path) -> None:
     found = wast.find_scripts([tmp_path / "suite"], tmp_path / "tmp")
     assert [p.name for p in found] == ["b.json", "a.json"]
     assert found[1].parent.parent == tmp_path / "tmp" / "wast"
+
+
+def test_utf8_names_and_an_inline_module(tmp_path: Path) -> None:
+    """Export names are UTF-8 (names.wast: 444 commands failed when they stayed bytes), and a
+    script of bare module fields is one module (inline-module.wast)."""
+    src = tmp_path / "n.wast"
+    src.write_text(
+        '(module (func (export "\\e2\\84\\ab") (result i32) (i32.const 1)))\n'
+        '(assert_return (invoke "\u212b") (i32.const 1))\n',
+        encoding="utf-8",
+    )
+    cmds = json.loads(convert(src, tmp_path / "out").read_text())["commands"]
+    assert cmds[1]["action"]["field"] == "\u212b"
+    inline = tmp_path / "i.wast"
+    inline.write_text('(func (export "f")) (memory 0)')
+    (cmd,) = json.loads(convert(inline, tmp_path / "out2").read_text())["commands"]
+    assert cmd["type"] == "module" and cmd["module_type"] == "binary"

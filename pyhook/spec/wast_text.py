@@ -69,6 +69,11 @@ class SList:
         return first.text if isinstance(first, Atom) and not first.string else ""
 
 
+# Heads that make a script one module written without `(module ...)` (inline-module.wast).
+_MODULE_FIELDS = frozenset(
+    "type rec import func table memory global export start elem data tag".split()
+)
+
 _ATOM_END = re.compile(r'[\s()";]')
 
 
@@ -220,7 +225,11 @@ class _Converter:
 
     def run(self) -> Path:
         commands = []
-        for node in parse(self.text):
+        nodes = parse(self.text)
+        if nodes and nodes[0].head() in _MODULE_FIELDS:  # the script is one inline module
+            commands.append({"type": "module", "line": 1, **self.module_quote([Atom("", 0)])})
+            nodes = []
+        for node in nodes:
             try:
                 commands.append(self.command(node))
             except (IndexError, KeyError, ValueError) as e:
@@ -248,7 +257,7 @@ class _Converter:
         if head == "module":
             return {"type": "module", "line": line, **self.module(node)}
         if head == "register":
-            cmd: Json = {"type": "register", "line": line, "as": _text(items[1])}
+            cmd: Json = {"type": "register", "line": line, "as": _name(items[1])}
             if len(items) > 2:
                 cmd["name"] = _text(items[2])
             return cmd
@@ -353,10 +362,14 @@ class _Converter:
         return out
 
     def module_quote(self, items: list[Atom | SList]) -> Json:
-        """A valid module written as quoted text (its fields, or a whole module): binary."""
-        quoted = "".join(_text(i) for i in items[1:])
+        """A valid module written as quoted text (its fields, or a whole module): binary.
+        Without strings (an inline module), the whole script is the module's text."""
         try:
-            data = bytes(self.wat2wasm(quoted.encode("latin-1").decode("utf-8")))
+            if items[1:]:  # string atoms hold bytes as latin-1 text
+                text = "".join(_text(i) for i in items[1:]).encode("latin-1").decode("utf-8")
+            else:
+                text = self.text
+            data = bytes(self.wat2wasm(text))
         except Exception as e:  # noqa: BLE001 - wasmtime raises its own error types
             return {"error": f"wat2wasm: {str(e).splitlines()[0]}"}
         return {"filename": self._file("wasm", data), "module_type": "binary"}
@@ -374,7 +387,7 @@ class _Converter:
         if items and isinstance(items[0], Atom) and not items[0].string:
             act["module"] = _text(items[0])
             items = items[1:]
-        act["field"] = _text(items[0])
+        act["field"] = _name(items[0])
         if act["type"] == "invoke":
             act["args"] = [self.value(v) for v in items[1:]]
         return act
@@ -446,6 +459,11 @@ def _text(node: SList | Atom) -> str:
     if isinstance(node, SList):
         raise WastError(f"expected a name, string or number at offset {node.start}, found a list")
     return node.text
+
+
+def _name(node: SList | Atom) -> str:
+    """An export or module name: the string's bytes as UTF-8, as wast2json writes them."""
+    return _text(node).encode("latin-1").decode("utf-8", "replace")
 
 
 def _is(node: SList | Atom, head: str) -> bool:
