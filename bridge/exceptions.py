@@ -21,9 +21,9 @@ Wasm value is reachable only from the pending cell, a dispatch parameter and the
 arms of its `rethrow`s. A try_table `catch`/`catch_all` that has taken the payload DROPs it
 (freed unless an arm holds it); `catch_ref`/`catch_all_ref` make it a value: ESCAPE, never
 freed. A legacy arm HOLDs its exception while it runs; ending normally (falling off the arm,
-`br` or `return` out of it, a raise of another exception out of it) is DROP_HOLD, a `rethrow`
-out of it is UNHOLD (the exception is still in flight, so that never frees), and
-`br_if`/`br_table`/tail calls out of an arm keep the hold (a leak, never a dangling exnref).
+`br`, `br_if` or `return` out of it, a raise of another exception out of it) is DROP_HOLD, a
+`rethrow` out of it is UNHOLD (the exception is still in flight, so that never frees), and
+`br_table`/tail calls out of an arm keep the hold (a leak, never a dangling exnref).
 
 The walker (translate.py) owns the frames; this module adds the exception frames' state
 (`TryState` in Frame.eh) and the operators, and asks the backend only for small primitives
@@ -94,11 +94,30 @@ class Exceptions:
         if self._holds(frame):
             self.be.exn_ref(frame.eh.exn, ExnRef.DROP_HOLD)
 
+    def _left(self, depth: int) -> list[Frame]:
+        """The frames a branch to label `depth` leaves (all of them for depth = len)."""
+        frames = self.tr.frames
+        return frames[max(0, len(frames) - 1 - depth) :][::-1]
+
     def leave_frames(self, depth: int) -> None:
         """A `br depth` or `return` (depth = all frames) leaves the innermost frames."""
-        frames = self.tr.frames
-        for f in reversed(frames[max(0, len(frames) - 1 - depth) :]):
+        for f in self._left(depth):
             self.leave(f)
+
+    def leaves_arm(self, depth: int) -> bool:
+        return any(self._holds(f) for f in self._left(depth))
+
+    def branch_out_if(
+        self, cond: Value, depth: int, label: Label, args: list[Value], cont: Label
+    ) -> None:
+        """`br_if depth` out of legacy arms: when taken, a block lets go of their exceptions
+        and then jumps to `label` with `args`; else on to `cont` (the caller switches)."""
+        be = self.be
+        exit_ = be.new_label(())
+        be.branch_if(cond, exit_, [], cont)
+        be.switch_to(exit_)
+        self.leave_frames(depth)
+        be.jump(label, args)
 
     def raise_to(self, exn: Value, handler: Label | None) -> None:
         if handler is not None:

@@ -305,7 +305,10 @@ class FunctionTranslator:
         label, n = self._target(instr[1])
         be = self.be
         cont = be.new_label(())
-        be.branch_if(cond, label, self._top(n), cont)
+        if self.exc is not None and self.exc.leaves_arm(instr[1]):  # exceptions.py
+            self.exc.branch_out_if(cond, instr[1], label, self._top(n), cont)
+        else:
+            be.branch_if(cond, label, self._top(n), cont)
         be.switch_to(cont)
 
     def _br_table(self, instr: tuple) -> None:
