@@ -18,6 +18,7 @@ Two halves, each of which a wrong design fails:
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -317,9 +318,14 @@ def test_ten_million_throws_in_bounded_memory_spt(
         text=True,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    out = "".join(proc.stdout.readline() for _ in SHAPES)  # shorter at EOF: a failed run
-    peak = _peak_rss_mib(proc.pid) if out == EXPECTED else 0.0
-    _, err = proc.communicate(timeout=60)
+    watchdog = threading.Timer(300, proc.kill)  # a guest that hangs must not hang the suite
+    watchdog.start()
+    try:
+        out = "".join(proc.stdout.readline() for _ in SHAPES)  # shorter at EOF: a failed run
+        peak = _peak_rss_mib(proc.pid) if out == EXPECTED else 0.0
+        _, err = proc.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
     print(f"{backend}: peak RSS {peak:.1f} MiB")
     assert (proc.returncode, out) == (0, EXPECTED), err
     assert 0 < peak < 16
