@@ -4,12 +4,13 @@ a small script run end to end. The 3.0 suite itself runs in tests/test_spec.py (
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from wasmkiln.pyhook.spec import wast
-from wasmkiln.pyhook.spec.wast_text import WastError, convert, parse, wat_int
+from wasmkiln.pyhook.spec.wast_text import SList, WastError, convert, parse, wat_int
 
 pytest.importorskip("wasmtime", reason="wast_text parses modules with wasmtime's wat2wasm")
 
@@ -105,7 +106,13 @@ def test_annotations_and_lone_semicolons() -> None:
     """Annotations `(@id ...)` hold any token, `;` alone included (the reader looped forever
     on it: `wasmkiln wast spec3/annotations.wast` hung); they mean nothing to the script, so
     a command's head is found past them, while a module's text keeps them for wat2wasm."""
-    lists = parse('((@a) module (@a , ; ] (; x ;) ;)\n  (func))\n(@b ;) (invoke (@c) "f")')
+    text = '((@a) module (@a , ; ] (; x ;) ;)\n  (func))\n(@b ;) (invoke (@c) "f")'
+    read: list[list[SList]] = []
+    reader = threading.Thread(target=lambda: read.append(parse(text)), daemon=True)
+    reader.start()
+    reader.join(30)  # a reader that loops must fail the test, not hang the suite
+    assert read, "the reader did not finish"
+    (lists,) = read
     assert [x.head() for x in lists] == ["module", "invoke"]
     assert [x.head() for x in lists[0].items[1:]] == ["func"]  # type: ignore[union-attr]
 
