@@ -32,7 +32,7 @@ from typing import Any
 import cranelift as cl
 
 from . import abi
-from .abi import Builtin, Trap, VmctxField
+from .abi import Builtin, ExnRef, Trap, VmctxField
 from .backend import TRUNC_BOUNDS, Label, Value, Values
 from .environ import BUILTIN_TYPES, BULK_OPS, ModuleEnv, bulk_call
 from .errors import UnsupportedError
@@ -829,6 +829,9 @@ class CraneliftFunction:
 
     def exn_clear(self) -> None:
         self.fb.ins_store(_trusted(), self.fb.ins_iconst(PTR, 0), self._exn_cell(), 0)
+
+    def exn_ref(self, exn: Value, op: ExnRef) -> None:
+        self._call_builtin(Builtin.EXN_REF, [exn, self.fb.ins_iconst(I32, int(op))])
 
     def exn_propagate(self, exn: Value) -> None:
         self.fb.ins_store(_trusted(), exn, self._exn_cell(), 0)
