@@ -614,12 +614,9 @@ def run_spt(image: Path, opts: RunOptions, info: dict) -> int:
         if passt is not None:
             _stop_passt(passt)
     if proc.returncode < 0:
-        sig = -proc.returncode
-        if sig == signal.SIGSYS:
-            why = "the sandbox killed it (a forbidden system call)"
-        else:
-            why = f"it crashed ({signal.Signals(sig).name})"
-        raise RunError(f"the guest process died: {why}", 128 + sig)
+        from .spt_direct import guest_death
+
+        raise RunError(guest_death(-proc.returncode), 128 - proc.returncode)
     return proc.returncode
 
 
