@@ -56,6 +56,27 @@ def test_same_as_the_full_cli(
         assert quick.stdout == "hello, a!\nhello, b c!\n"
 
 
+def test_a_closed_pipe_ends_the_guest_as_in_the_full_cli(tmp_path: Path) -> None:
+    """Python ignores SIGPIPE; the guest must get the default back (as subprocess's children
+    do), so writing to a closed stdout ends it with SIGPIPE in both."""
+    image = _image("hello", tmp_path)
+    many = [str(i) for i in range(20000)]  # far more output than a pipe holds
+    ends = []
+    for cli in (ENTRY, FULL):
+        proc = subprocess.Popen(
+            [*cli, "run", str(image), "--", *many],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.read(10)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        ends.append((proc.wait(timeout=60), err))
+    died = "wasmkiln: error: the guest process died: it crashed (SIGPIPE)\n"
+    assert ends[0] == ends[1] == (141, died)
+
+
 def test_loads_no_more_than_the_image_needs(tmp_path: Path) -> None:
     image = _image("hello", tmp_path)
     probe = (

@@ -33,9 +33,16 @@ def run_plain_spt(image: str, args: list[str]) -> int | None:
     started (the full CLI then says why)."""
     sys.stdout.flush()
     sys.stderr.flush()
+    import signal
+
     path = os.path.abspath(image)  # a bare name would be looked up on PATH
+    # Python ignores SIGPIPE and SIGXFSZ; subprocess gives its children the defaults back
+    # (restore_signals), so a guest writing to a closed pipe dies of SIGPIPE there: here too.
+    restore = (signal.SIGPIPE, signal.SIGXFSZ)
     try:
-        pid = os.posix_spawn(path, [path, "--die-with-parent", "--", *args], os.environ)
+        pid = os.posix_spawn(
+            path, [path, "--die-with-parent", "--", *args], os.environ, setsigdef=restore
+        )
     except OSError:
         return None
     try:
