@@ -57,7 +57,8 @@ int main(void) {
   __wasi_fd_t c;
   printf("accept %d\n", __wasi_sock_accept(3, 0, &c)); /* a blocking connection */
   /* The peer speaks first: through passt (kvm), a server's first bytes to a client that
-   * has sent nothing yet did not arrive (docs/network.md "Known problems"). */
+   * has sent nothing yet never arrive: passt completes the handshake with the client's first
+   * data (docs/network.md, "a server that speaks first"). */
   recv_one(c, "hello");
 
   /* 40 iovecs, lengths 0..99 (several empty): more than one gather batch. */
