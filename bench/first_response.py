@@ -57,15 +57,26 @@ def _answered(port: int, path: str, timeout: float) -> bool:
         return False
 
 
-def _popen(cmd: list[str], tmp: Path, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+def _popen(
+    cmd: list[str],
+    tmp: Path,
+    pass_fds: tuple[int, ...] = (),
+    ready: Callable[[], None] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a row's process in its own session, its output in tmp/server.log; with
+    ``ready`` it is a QEMU started paused and let go once ``ready`` returns (the runner's
+    start_qemu)."""
+    from wasmkiln.pyhook.run.runner import start_qemu
+
     log = (tmp / "server.log").open("ab")
     try:
-        return subprocess.Popen(
+        return start_qemu(
             cmd,
+            pass_fds,
+            ready,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
-            pass_fds=pass_fds,
             start_new_session=True,
         )
     finally:
@@ -79,18 +90,23 @@ def _said_serving(log: Path) -> bool:
         return False
 
 
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Kill each process's session, the last started first, and reap them."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        p.wait()
+
+
 @contextmanager
 def _stopping(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
     try:
         yield
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            p.wait()
+        _stop(procs)
 
 
 def time_one(row: Row, path: str) -> float:
@@ -130,9 +146,7 @@ def kvm_direct_start(
 ) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
     """A row's start for the kvm image launched as the runner does, without its Python:
     passt (the runner's own `_start_passt`) and QEMU with `qemu_command`'s argv started
-    together, QEMU paused until passt listens (`release_paused`)."""
-    from functools import partial
-
+    together, QEMU paused until passt listens (the runner's `start_qemu`)."""
     from wasmkiln.pyhook.run import runner
 
     def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
@@ -148,19 +162,15 @@ def kvm_direct_start(
         log = tmp / "server.log"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
-        monitor, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         cmd = [str(w) for w in runner.qemu_command(image, opts, control, outs, fd)]
-        cmd += runner.paused_args(theirs.fileno())
         try:
-            qemu = _popen(cmd, tmp, (*outs, fd, theirs.fileno()))
-            theirs.close()
-            ports = {f.host_port for f in opts.net.forwards}
-            runner.release_paused(qemu, monitor, partial(runner._await_listening, passt, ports))
-            return [passt, qemu]
+            return [passt, _popen(cmd, tmp, (*outs, fd), runner.passt_ready(passt, opts.net))]
+        except BaseException:
+            _stop([passt])
+            raise
         finally:
             for f in (*outs, fd):
                 os.close(f)
-            monitor.close()
 
     return start
 

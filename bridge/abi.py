@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 PAGE_SIZE = 65536
 
@@ -67,6 +67,19 @@ class Builtin(enum.IntEnum):
     TABLE_INIT = 9  # void table_init(vmctx, u32 table, u32 seg, u64 dst, u32 src, u32 n)
     ELEM_DROP = 10  # void elem_drop(vmctx, u32 seg)
     EXN_NEW = 11  # wk_exn *exn_new(vmctx, u32 tag, u32 size, const void *payload)
+    EXN_REF = 12  # void exn_ref(vmctx, wk_exn *exn, u32 op): ExnRef bookkeeping, may free it
+
+
+class ExnRef(enum.IntEnum):
+    """What generated code tells the runtime about an exception (Builtin.EXN_REF), so that
+    an exception no one can reach any more is freed without a collector (docs/abi.md
+    "Exceptions": only a handler that keeps no exnref frees, and never one that escaped)."""
+
+    ESCAPE = 0  # catch_ref / catch_all_ref made it a Wasm value: it is never freed
+    HOLD = 1  # a legacy catch arm took it (its `rethrow` may raise it again)
+    UNHOLD = 2  # an arm was left by a raise (the exception is still in flight): never frees
+    DROP_HOLD = 3  # an arm ended normally: let go, free it when nothing else holds it
+    DROP = 4  # try_table catch / catch_all took the payload: free it unless held or escaped
 
 
 def builtin_offset(builtin: Builtin) -> int:
@@ -120,7 +133,8 @@ GLOBAL_SIZE = 16
 # evaluated by core on a fixed array); the compiler refuses a deeper one.
 CONST_STACK = 16
 # wk_exn (an exnref points at one; docs/abi.md "Exceptions"): const wk_tag *tag @0,
-# u32 size @8 (payload bytes), u32 pad @12, then the payload @16 in trampoline slot layout.
+# u32 size @8 (payload bytes), u32 state @12 (the runtime's, see ExnRef), then the payload @16
+# in trampoline slot layout.
 EXN_TAG = 0
 EXN_SIZE = 8
 EXN_PAYLOAD = 16
@@ -227,6 +241,7 @@ def render_layout_header() -> str:
         f"#define WK_EXN_PAYLOAD {EXN_PAYLOAD}",
         f"#define WK_TAG_STRUCT_SIZE {TAG_STRUCT_SIZE}",
     ]
+    out += [f"#define WK_EXN_REF_{r.name} {r.value}" for r in ExnRef]
     out += [f"#define WK_TRAP_{t.name} {t.value}" for t in Trap]
     out.append(f"#define WK_TRAP_COUNT {len(Trap) + 1}")
     out.append("#define WK_TRAP_MESSAGES { \\")

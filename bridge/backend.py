@@ -17,6 +17,7 @@ from .abi import Builtin
 from .module import FuncType, ValueType
 
 if TYPE_CHECKING:
+    from .abi import ExnRef
     from .environ import ModuleEnv
 
 Value = Any  # a backend's SSA value
@@ -156,6 +157,9 @@ class FunctionBackend(Protocol):
 
     def exn_clear(self) -> None:
         """Clear the pending-exception cell (a handler caught it)."""
+
+    def exn_ref(self, exn: Value, op: ExnRef) -> None:
+        """Tell the runtime who still reaches `exn` (Builtin.EXN_REF); it may free it."""
 
     def exn_propagate(self, exn: Value) -> None:
         """Store `exn` in the pending cell and return zeros to the caller; ends the block."""

@@ -35,7 +35,7 @@ from typing import Any, cast
 import cranelift as cl
 
 from . import abi
-from .abi import Builtin, Trap, VmctxField
+from .abi import Builtin, ExnRef, Trap, VmctxField
 from .environ import BUILTIN_TYPES, ModuleEnv
 from .errors import UnsupportedError
 from .module import FuncType, Module, RefType, ValType, ValueType
@@ -659,6 +659,9 @@ class CraneliftFunction:
 
     def exn_clear(self) -> None:
         self.fb.ins_store(_trusted(), self.fb.ins_iconst(PTR, 0), self._exn_cell(), 0)
+
+    def exn_ref(self, exn: Value, op: ExnRef) -> None:
+        self.call_builtin(Builtin.EXN_REF, [exn, self.fb.ins_iconst(I32, int(op))])
 
     def exn_propagate(self, exn: Value) -> None:
         self.fb.ins_store(_trusted(), exn, self._exn_cell(), 0)

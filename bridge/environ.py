@@ -48,6 +48,7 @@ BUILTIN_TYPES: dict[Builtin, FuncType] = {
     Builtin.TABLE_INIT: _sig((I32, I32, I64, I32, I32)),
     Builtin.ELEM_DROP: _sig((I32,)),
     Builtin.EXN_NEW: _sig((I32, I32, I64), (I64,)),
+    Builtin.EXN_REF: _sig((I64, I32)),
 }
 
 

@@ -16,6 +16,15 @@ has no unwinder; a design both backends and every target share is plain control 
   raises again, one level out. The runtime's entry points turn a pending exception at the top
   into the UNCAUGHT_EXCEPTION trap.
 
+Freeing without a collector (Builtin.EXN_REF, abi.ExnRef): an exception that was never a
+Wasm value is reachable only from the pending cell, a dispatch parameter and the legacy catch
+arms of its `rethrow`s. A try_table `catch`/`catch_all` that has taken the payload DROPs it
+(freed unless an arm holds it); `catch_ref`/`catch_all_ref` make it a value: ESCAPE, never
+freed. A legacy arm HOLDs its exception while it runs; ending normally (falling off the arm,
+`br`, `br_if` or `return` out of it, a raise of another exception out of it) is DROP_HOLD, a
+`rethrow` out of it is UNHOLD (the exception is still in flight, so that never frees), and
+`br_table`/tail calls out of an arm keep the hold (a leak, never a dangling exnref).
+
 The walker (translate.py) owns the frames; this module adds the exception frames' state
 (`TryState` in Frame.eh) and the operators, and asks the backend only for small primitives
 (exn_new, exn_tag_is, exn_payload, exn_propagate, exn_check; backend.py).
@@ -26,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .abi import Trap
+from .abi import ExnRef, Trap
 from .backend import Label, Value
 from .module import FuncType, Instr, ValType
 
@@ -46,6 +55,7 @@ class TryState:
     exn: Value | None = None  # legacy catch arms: the caught exception (for rethrow)
     next_test: Label | None = None  # legacy: where the next catch clause's test goes
     delegate: int | None = None  # legacy `delegate l`: the label whose handler gets it
+    leave: Label | None = None  # legacy arms: a raise out of them (UNHOLD, then raise on)
 
 
 class Exceptions:
@@ -58,14 +68,56 @@ class Exceptions:
 
     # ---- where an exception goes -----------------------------------------------------
     def handler(self, depth: int = 0) -> Label | None:
-        """The dispatch label in effect inside the frame at `depth` (None: the caller's)."""
+        """The dispatch label in effect inside the frame at `depth` (None: the caller's);
+        inside a legacy catch arm, the arm's `leave` block, which lets go of its exception
+        first (the outermost arm's leads on to the next handler out)."""
         frames = self.tr.frames
         for f in reversed(frames[: len(frames) - depth]):
             st = f.eh
             if st is not None and f.kind in ("try_table", "try"):
                 st.used = True
                 return st.dispatch
+            if self._holds(f):
+                if st.leave is None:
+                    st.leave = self.be.new_label(EXN)
+                return st.leave
         return None
+
+    @staticmethod
+    def _holds(frame: Frame) -> bool:
+        """A legacy catch arm that took its exception (HOLD) at its start."""
+        return frame.kind in ("catch", "catch_all") and frame.eh.exn is not None
+
+    def leave(self, frame: Frame) -> None:
+        """Control leaves the legacy arm `frame` normally (its end, or a branch out): its
+        exception is free to go unless something else holds it."""
+        if self._holds(frame):
+            self.be.exn_ref(frame.eh.exn, ExnRef.DROP_HOLD)
+
+    def _left(self, depth: int) -> list[Frame]:
+        """The frames a branch to label `depth` leaves (all of them for depth = len)."""
+        frames = self.tr.frames
+        return frames[max(0, len(frames) - 1 - depth) :][::-1]
+
+    def leave_frames(self, depth: int) -> None:
+        """A `br depth` or `return` (depth = all frames) leaves the innermost frames."""
+        for f in self._left(depth):
+            self.leave(f)
+
+    def leaves_arm(self, depth: int) -> bool:
+        return any(self._holds(f) for f in self._left(depth))
+
+    def branch_out_if(
+        self, cond: Value, depth: int, label: Label, args: list[Value], cont: Label
+    ) -> None:
+        """`br_if depth` out of legacy arms: when taken, a block lets go of their exceptions
+        and then jumps to `label` with `args`; else on to `cont` (the caller switches)."""
+        be = self.be
+        exit_ = be.new_label(())
+        be.branch_if(cond, exit_, [], cont)
+        be.switch_to(exit_)
+        self.leave_frames(depth)
+        be.jump(label, args)
 
     def raise_to(self, exn: Value, handler: Label | None) -> None:
         if handler is not None:
@@ -119,6 +171,7 @@ class Exceptions:
         frame = tr.frames[-1]
         st: TryState = frame.eh
         if tr.reachable:
+            self.leave(frame)
             be.jump(frame.dest, tr._top(len(frame.type.results)))
             frame.dest_used = True
         del tr.stack[frame.height :]
@@ -137,6 +190,7 @@ class Exceptions:
             be.branch_if(be.exn_tag_is(st.exn, instr[1]), match, [], st.next_test)
             be.switch_to(match)
             tr.stack.extend(be.exn_payload(st.exn, instr[1]))
+        be.exn_ref(st.exn, ExnRef.HOLD)
         tr.reachable = True
 
     def delegate(self, instr: Instr) -> None:
@@ -158,6 +212,23 @@ class Exceptions:
         elif frame.kind == "catch" and st.next_test is not None:  # no arm matched
             be.switch_to(st.next_test)
             self.raise_to(st.exn, self.handler())
+        if st.leave is not None:
+            self._leave_by_raise(st)
+
+    def _leave_by_raise(self, st: TryState) -> None:
+        """A raise out of a legacy arm: a `rethrow` of the arm's own exception keeps it in
+        flight (UNHOLD never frees), another exception replaces it (DROP_HOLD: C++'s
+        `catch (...) { throw x; }`, wasm longjmp passing a setjmp frame by)."""
+        be = self.be
+        be.switch_to(st.leave)
+        (raised,) = be.label_params(st.leave)
+        same, other = be.new_label(()), be.new_label(())
+        be.branch_if(be.numeric("i64.eq", [raised, st.exn]), same, [], other)
+        handler = self.handler()
+        for label, op in ((same, ExnRef.UNHOLD), (other, ExnRef.DROP_HOLD)):
+            be.switch_to(label)
+            be.exn_ref(st.exn, op)
+            self.raise_to(raised, handler)
 
     def _enter(self, st: TryState) -> Value:
         """Start the dispatch block: the exception is caught here, so the pending cell (set
@@ -173,12 +244,15 @@ class Exceptions:
             label, _ = tr._target(depth)
             ref = [exn] if kind.endswith("_ref") else []
             if tag is None:  # catch_all, catch_all_ref: the rest is never reached
+                be.exn_ref(exn, ExnRef.ESCAPE if ref else ExnRef.DROP)
                 be.jump(label, ref)
                 tr.reachable = False
                 return
             match, other = be.new_label(()), be.new_label(())
             be.branch_if(be.exn_tag_is(exn, tag), match, [], other)
             be.switch_to(match)
-            be.jump(label, [*be.exn_payload(exn, tag), *ref])
+            payload = be.exn_payload(exn, tag)  # loaded before a DROP may free it
+            be.exn_ref(exn, ExnRef.ESCAPE if ref else ExnRef.DROP)
+            be.jump(label, [*payload, *ref])
             be.switch_to(other)
         self.raise_to(exn, self.handler())

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import abi
-from .abi import Builtin, Trap, VmctxField
+from .abi import Builtin, ExnRef, Trap, VmctxField
 from .backend import Label, Value, Values
 from .environ import BUILTIN_TYPES
 from .errors import UnsupportedError
@@ -708,6 +708,9 @@ class LLVMFunction:
 
     def exn_clear(self) -> None:
         self.lines.append(f"store i64 0, ptr {self._exn_cell()}")
+
+    def exn_ref(self, exn: Value, op: ExnRef) -> None:
+        self.call_builtin(Builtin.EXN_REF, [exn, str(int(op))])
 
     def exn_propagate(self, exn: Value) -> None:
         self.lines.append(f"store i64 {exn}, ptr {self._exn_cell()}")

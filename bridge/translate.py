@@ -168,6 +168,8 @@ class FunctionTranslator:
         be = self.be
         results = len(frame.type.results)
         if self.reachable:
+            if frame.eh is not None and self.exc is not None:  # a legacy catch arm ends
+                self.exc.leave(frame)
             be.jump(frame.dest, self._top(results))
             frame.dest_used = True
         if frame.eh is not None:  # dispatch code of a try_table / try (exceptions.py)
@@ -192,6 +194,8 @@ class FunctionTranslator:
 
     def _br(self, instr: Instr) -> None:
         label, n = self._target(instr[1])
+        if self.exc is not None:  # out of legacy catch arms (exceptions.py)
+            self.exc.leave_frames(instr[1])
         self.be.jump(label, self._top(n))
         self.reachable = False
 
@@ -200,7 +204,10 @@ class FunctionTranslator:
         label, n = self._target(instr[1])
         be = self.be
         cont = be.new_label(())
-        be.branch_if(cond, label, self._top(n), cont)
+        if self.exc is not None and self.exc.leaves_arm(instr[1]):  # exceptions.py
+            self.exc.branch_out_if(cond, instr[1], label, self._top(n), cont)
+        else:
+            be.branch_if(cond, label, self._top(n), cont)
         be.switch_to(cont)
 
     def _br_table(self, instr: Instr) -> None:
@@ -215,6 +222,8 @@ class FunctionTranslator:
         self.reachable = False
 
     def _return(self, instr: Instr) -> None:
+        if self.exc is not None:
+            self.exc.leave_frames(len(self.frames))
         self.be.ret(self._top(len(self.frames[0].type.results)))
         self.reachable = False
 

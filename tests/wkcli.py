@@ -14,7 +14,9 @@ import pytest
 TRAP_EXIT = 134
 """A guest trap's exit status on every target (the runtime's abort code)."""
 
-CLI = [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
+CLI = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+"""What users run: the console script's entry (cli/entry.py: the quick start of a plain
+`run IMAGE`, else cli/main.py)."""
 
 
 def wasmkiln(

@@ -1,14 +1,19 @@
 """Just enough ELF64 reading to find a named section, and the loaded extent, of an image we built.
 
 Only the headers are read (and the one section asked for): `wasmkiln run` reads an image's
-info on every start, and an image with packed folders may be hundreds of megabytes.
+info on every start, and an image with packed folders may be hundreds of megabytes. Paths may
+be strings, and typing is not imported: the quick start of `wasmkiln run IMAGE` (cli/entry.py)
+loads neither it nor pathlib.
 """
 
 from __future__ import annotations
 
+import os
 import struct
-from pathlib import Path
-from typing import BinaryIO
+
+TYPE_CHECKING = False  # mypy takes it as typing's; typing is not imported (see above)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 PT_LOAD = 1
 
@@ -28,10 +33,10 @@ def _read(f: BinaryIO, offset: int, size: int) -> bytes:
     return data
 
 
-def section_bytes(path: Path, name: str) -> bytes | None:
+def section_bytes(path: str | os.PathLike[str], name: str) -> bytes | None:
     """The contents of section `name`, or None (no such section, or not an ELF64 file)."""
     try:
-        with path.open("rb") as f:
+        with open(path, "rb") as f:
             return _section(f, name.encode())
     except (OSError, EOFError):
         return None
@@ -63,11 +68,11 @@ def _section(f: BinaryIO, wanted: bytes) -> bytes | None:
     return None
 
 
-def load_end(path: Path) -> int | None:
+def load_end(path: str | os.PathLike[str]) -> int | None:
     """The highest physical address a loader writes (PT_LOAD p_paddr + p_memsz, `.bss`
     included), or None (not an ELF64 file, or no loaded segment)."""
     try:
-        with path.open("rb") as f:
+        with open(path, "rb") as f:
             head = _header(f)
             if head is None:
                 return None

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..image.targets import Target
 from .netopts import NetOptionError, NetOptions
@@ -289,10 +289,7 @@ def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
     if shutil.which(qemu) is None:
         raise RunError(f"{qemu} is not installed (Debian: apt-get install {package})")
     passt, net_fd = _net_fd(opts, kvm=True)
-    ready = None
-    if passt is not None:
-        ports = {f.host_port for f in opts.net.forwards}
-        ready = partial(_await_listening, passt, ports)
+    ready = None if passt is None else passt_ready(passt, opts.net)
     try:
         return _run_qemu(image, opts, net_fd, build, ready)
     finally:
@@ -328,30 +325,20 @@ def _run_qemu(
         fds = (_write_only_dup(sys.stdout.fileno()), _write_only_dup(sys.stderr.fileno()))
         cmd = (build or qemu_command)(image, opts, control, fds, net_fd)
         passed = fds if net_fd is None else (*fds, net_fd)
-        monitor = None
-        if ready is not None:
-            import socket
-
-            monitor, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            cmd += paused_args(theirs.fileno())
-            passed = (*passed, theirs.fileno())
         try:
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, pass_fds=passed, preexec_fn=_die_with_parent
+            proc = start_qemu(
+                cmd, passed, ready, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
             )
-            if monitor is not None and ready is not None:
-                theirs.close()
-                release_paused(proc, monitor, ready)
             proc.wait(timeout=opts.timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             raise RunError(_timed_out(opts)) from None
+        except OSError as e:
+            raise RunError(f"cannot start {cmd[0]}: {e.strerror}") from None
         finally:
             for fd in fds:
                 os.close(fd)
-            if monitor is not None:
-                monitor.close()
         code = _parse_control(control.read_text(errors="replace"))
         if code is None:
             raise RunError(
@@ -359,6 +346,42 @@ def _run_qemu(
                 f"(QEMU exit status {proc.returncode}): the guest crashed or reset"
             )
         return code
+
+
+def start_qemu(
+    cmd: list[str],
+    pass_fds: tuple[int, ...],
+    ready: Callable[[], None] | None = None,
+    **popen: Any,
+) -> subprocess.Popen[bytes]:
+    """Start QEMU (``cmd``, handed ``pass_fds``; ``popen``: Popen's other arguments). With
+    ``ready``, QEMU starts paused with a QMP monitor on a socketpair (paused_args) and is let
+    go once ``ready`` returns (release_paused); both ends of the pair are closed whatever
+    happens, and a QEMU started when the release fails is killed. The runner's and the
+    benchmarks' (bench/first_response.py) one way to do it."""
+    if ready is None:
+        return subprocess.Popen(cmd, pass_fds=pass_fds, **popen)
+    import socket
+
+    monitor, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            proc = subprocess.Popen(
+                [*cmd, *paused_args(theirs.fileno())],
+                pass_fds=(*pass_fds, theirs.fileno()),
+                **popen,
+            )
+        finally:
+            theirs.close()
+        try:
+            release_paused(proc, monitor, ready)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    finally:
+        monitor.close()
+    return proc
 
 
 def paused_args(monitor_fd: int) -> list[str]:
@@ -446,8 +469,14 @@ def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[b
     finally:
         theirs.close()
     if wait:
-        _await_listening(proc, {f.host_port for f in net.forwards})
+        passt_ready(proc, net)()
     return proc, ours.detach()
+
+
+def passt_ready(proc: subprocess.Popen[bytes], net: NetOptions) -> Callable[[], None]:
+    """What waits until passt (``proc``) listens on ``net``'s published ports: start_qemu's
+    ``ready`` for a passt started with ``wait=False``."""
+    return partial(_await_listening, proc, {f.host_port for f in net.forwards})
 
 
 PASST_READY_S = 2.0
@@ -585,12 +614,9 @@ def run_spt(image: Path, opts: RunOptions, info: dict) -> int:
         if passt is not None:
             _stop_passt(passt)
     if proc.returncode < 0:
-        sig = -proc.returncode
-        if sig == signal.SIGSYS:
-            why = "the sandbox killed it (a forbidden system call)"
-        else:
-            why = f"it crashed ({signal.Signals(sig).name})"
-        raise RunError(f"the guest process died: {why}", 128 + sig)
+        from .spt_direct import guest_death
+
+        raise RunError(guest_death(-proc.returncode), 128 - proc.returncode)
     return proc.returncode
 
 

@@ -448,6 +448,7 @@ class Script:
         self.current: RunInstance | None = None
         self.current_error: str | None = None
         self.named: dict[str, RunInstance] = {}
+        self.definitions: dict[str | None, str] = {}  # module name (None: latest) -> its file
         self.registry: dict[str, dict[str, Extern]] = {"spectest": self._spectest()}
 
     def _spectest(self) -> dict[str, Extern]:
@@ -562,12 +563,21 @@ class Script:
         return RunInstance(compiled.module, inst, line), inst.initialize()
 
     def _module(self, cmd: dict[str, Any]) -> None:
-        if cmd.get("definition"):  # a 3.0 `module definition`: it must compile, no instance
-            self._compiled(cmd["filename"])
-            return
+        """`(module ...)` defines and instantiates; 3.0's `(module definition $M? ...)` only
+        defines (it must compile) and `(module instance $I? $M?)` instantiates a definition
+        (the latest when $M is left out), once per command: instances are generative."""
+        if cmd.get("instance"):
+            filename = self._definition(cmd.get("definition_name"))
+        else:
+            filename = self.definitions[None] = cmd["filename"]
+            if cmd.get("name"):
+                self.definitions[cmd["name"]] = filename
+            if cmd.get("definition"):
+                self._compiled(filename)
+                return
         self.current, self.current_error = None, f"the module at line {cmd['line']} failed"
         try:
-            inst, trap = self._instantiate(cmd["filename"], cmd["line"])
+            inst, trap = self._instantiate(filename, cmd["line"])
         except LinkFailed as e:
             raise CommandFailed(f"link: {e}") from None
         if trap:
@@ -575,6 +585,12 @@ class Script:
         self.current, self.current_error = inst, None
         if cmd.get("name"):
             self.named[cmd["name"]] = inst
+
+    def _definition(self, name: str | None) -> str:
+        filename = self.definitions.get(name)
+        if filename is None:
+            raise CommandFailed(f"no module definition {name}" if name else "no module yet")
+        return filename
 
     def _register(self, cmd: dict[str, Any]) -> None:
         inst = self._instance(cmd.get("name"))
@@ -706,8 +722,15 @@ def find_scripts(paths: Iterable[Path], tmp: Path) -> list[Path]:
     """The .json scripts named by PATHs: files, folders of them, or .wast (via wast_text)."""
     out: list[Path] = []
     for p in paths:
-        if p.is_dir():
-            out += sorted(q for q in p.rglob("*.json") if _is_script(q))
+        if p.is_dir():  # its wast2json scripts, and the .wast files that have none
+            found = sorted(q for q in p.rglob("*.json") if _is_script(q))
+            converted = {q.with_suffix("") for q in found}
+            out += found
+            out += [
+                _convert_wast(q, tmp)
+                for q in sorted(p.rglob("*.wast"))
+                if q.with_suffix("") not in converted
+            ]
         elif p.suffix == ".wast":
             out.append(_convert_wast(p, tmp))
         elif p.is_file():

@@ -69,6 +69,11 @@ class SList:
         return first.text if isinstance(first, Atom) and not first.string else ""
 
 
+# Heads that make a script one module written without `(module ...)` (inline-module.wast).
+_MODULE_FIELDS = frozenset(
+    "type rec import func table memory global export start elem data tag".split()
+)
+
 _ATOM_END = re.compile(r'[\s()";]')
 
 
@@ -94,7 +99,9 @@ def parse(text: str) -> list[SList]:
                 raise WastError(f"line {line_of(text, i)}: unbalanced ')'")
             lst = stack.pop()
             lst.end = i + 1
-            if stack:
+            if lst.head().startswith("@"):  # an annotation: no meaning to the script
+                pass
+            elif stack:
                 stack[-1].items.append(lst)
             else:
                 top.append(lst)
@@ -108,6 +115,8 @@ def parse(text: str) -> list[SList]:
         else:
             m = _ATOM_END.search(text, i)
             j = m.start() if m else n
+            if j == i:  # a lone ';' (not a comment: annotations hold any token): an atom
+                j = i + 1
             if not stack:
                 raise WastError(f"line {line_of(text, i)}: {text[i:j]!r} outside any command")
             stack[-1].items.append(Atom(text[i:j], i))
@@ -216,7 +225,11 @@ class _Converter:
 
     def run(self) -> Path:
         commands = []
-        for node in parse(self.text):
+        nodes = parse(self.text)
+        if nodes and nodes[0].head() in _MODULE_FIELDS:  # the script is one inline module
+            commands.append({"type": "module", "line": 1, **self.module_quote([Atom("", 0)])})
+            nodes = []
+        for node in nodes:
             try:
                 commands.append(self.command(node))
             except (IndexError, KeyError, ValueError) as e:
@@ -244,7 +257,7 @@ class _Converter:
         if head == "module":
             return {"type": "module", "line": line, **self.module(node)}
         if head == "register":
-            cmd: Json = {"type": "register", "line": line, "as": _text(items[1])}
+            cmd: Json = {"type": "register", "line": line, "as": _name(items[1])}
             if len(items) > 2:
                 cmd["name"] = _text(items[2])
             return cmd
@@ -299,27 +312,36 @@ class _Converter:
             _text(items[0]) if items and isinstance(items[0], Atom) and not items[0].string else ""
         )
         out: Json = {"name": name} if name else {}
-        if kind == "quote":
-            out.update(
-                filename=self._file("wat", "".join(_text(i) for i in items[1:]).encode("latin-1")),
-                module_type="text",
-            )
+        if kind == "quote" and rejected:  # assert_malformed and friends: the runner reads it
+            quoted = "".join(_text(i) for i in items[1:])
+            out.update(filename=self._file("wat", quoted.encode("latin-1")), module_type="text")
             return out
         text = self.text[node.start : node.end]
+        if kind == "instance":  # (module instance $I? $M?): instantiate a definition
+            names = [_text(i) for i in items[1:3] if isinstance(i, Atom) and not i.string]
+            out = {"instance": True}
+            if len(names) == 2:
+                out.update(name=names[0], definition_name=names[1])
+            elif names:
+                out["name"] = names[0]
+            return out
         if kind == "definition":  # compiled, not instantiated (runner: "definition")
             out["definition"] = True
-            text = text.replace("definition", "", 1)
+            at = node.items[1 if name is None else 2].start  # the word "definition" in text
+            text = self.text[node.start : at] + self.text[at + len("definition") : node.end]
             items = items[1:]
+            if items and isinstance(items[0], Atom) and _text(items[0]).startswith("$"):
+                out["name"] = _text(items[0])  # (module definition $M ...)
+                items = items[1:]
             kind = (
                 _text(items[0])
                 if items and isinstance(items[0], Atom) and not items[0].string
                 else ""
             )
+        if kind == "quote" and not rejected:
+            return {**out, **self.module_quote(items)}
         if kind == "binary":
             data = "".join(_text(i) for i in items[1:]).encode("latin-1")
-        elif kind == "instance":
-            out["error"] = f"module {kind} (WebAssembly 3.0 script syntax) is not supported"
-            return out
         else:
             try:
                 data = bytes(self.wat2wasm(text))
@@ -339,6 +361,19 @@ class _Converter:
         out.update(filename=self._file("wasm", data), module_type="binary")
         return out
 
+    def module_quote(self, items: list[Atom | SList]) -> Json:
+        """A valid module written as quoted text (its fields, or a whole module): binary.
+        Without strings (an inline module), the whole script is the module's text."""
+        try:
+            if items[1:]:  # string atoms hold bytes as latin-1 text
+                text = "".join(_text(i) for i in items[1:]).encode("latin-1").decode("utf-8")
+            else:
+                text = self.text
+            data = bytes(self.wat2wasm(text))
+        except Exception as e:  # noqa: BLE001 - wasmtime raises its own error types
+            return {"error": f"wat2wasm: {str(e).splitlines()[0]}"}
+        return {"filename": self._file("wasm", data), "module_type": "binary"}
+
     def _file(self, ext: str, data: bytes) -> str:
         name = f"{self.stem}.{self.count}.{ext}"
         self.count += 1
@@ -352,7 +387,7 @@ class _Converter:
         if items and isinstance(items[0], Atom) and not items[0].string:
             act["module"] = _text(items[0])
             items = items[1:]
-        act["field"] = _text(items[0])
+        act["field"] = _name(items[0])
         if act["type"] == "invoke":
             act["args"] = [self.value(v) for v in items[1:]]
         return act
@@ -424,6 +459,11 @@ def _text(node: SList | Atom) -> str:
     if isinstance(node, SList):
         raise WastError(f"expected a name, string or number at offset {node.start}, found a list")
     return node.text
+
+
+def _name(node: SList | Atom) -> str:
+    """An export or module name: the string's bytes as UTF-8, as wast2json writes them."""
+    return _text(node).encode("latin-1").decode("utf-8", "replace")
 
 
 def _is(node: SList | Atom, head: str) -> bool:

@@ -22,4 +22,5 @@ const wk_builtins wk_core_builtins = {
     .table_init = wk_core_table_init,
     .elem_drop = wk_core_elem_drop,
     .exn_new = wk_core_exn_new,
+    .exn_ref = wk_core_exn_ref,
 };

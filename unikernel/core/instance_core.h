@@ -44,6 +44,7 @@ struct wk_instance {
   uint64_t start_ns;  /* wk_plat_clock_monotonic() at wk_main */
   wk_embed *embed;    /* set by an embedder; NULL in an image (see wk_embed) */
   int memory_guarded; /* memory 0 (defined, memory32) lives in a guard reservation */
+  void *exn_free;     /* freed exceptions from this heap (no kernel heap), for reuse */
 };
 
 static inline struct wk_instance *wk_inst(wk_vmctx *vm) { return vm->instance; }
@@ -110,6 +111,7 @@ void wk_core_table_init(wk_vmctx *vm, uint32_t t, uint32_t seg, uint64_t dst, ui
 void wk_core_elem_drop(wk_vmctx *vm, uint32_t seg);
 
 wk_exn *wk_core_exn_new(wk_vmctx *vm, uint32_t tag, uint32_t size, const void *payload);
+void wk_core_exn_ref(wk_vmctx *vm, wk_exn *exn, uint32_t op);
 
 /* Exceptions (exceptions_core.c): the process-wide pending cell; clear it and say
  * whether it was set; trap UNCAUGHT_EXCEPTION when it is set (an entry point's check);

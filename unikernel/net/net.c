@@ -45,8 +45,19 @@ int wk_net_tcp_accept(int listener, wk_net_addr *peer) { return ops()->tcp_accep
 int wk_net_tcp_connect(const wk_net_addr *remote) { return ops()->tcp_connect(remote); }
 long wk_net_recv(int s, void *buf, size_t len) { return ops()->recv(s, buf, len); }
 long wk_net_send(int s, const void *buf, size_t len) { return ops()->send_part(s, buf, len, 0); }
-long wk_net_send_part(int s, const void *buf, size_t len, int more) {
-  return ops()->send_part(s, buf, len, more);
+long wk_net_sendv(int s, const wk_net_iov *iov, int n) {
+  const wk_net_ops *o = ops();
+  if (o->sendv) return o->sendv(s, iov, n);
+  long total = 0; /* a piece at a time, all but the last queued (send_part's more) */
+  for (int i = 0; i < n; i++) {
+    long r = o->send_part(s, iov[i].base, iov[i].len, i + 1 < n);
+    if (r < 0 || (size_t)r < iov[i].len) {
+      if (r < 0 && total > 0) (void)o->send_part(s, NULL, 0, 0); /* push what was queued */
+      return r < 0 && total == 0 ? r : total + (r > 0 ? r : 0);
+    }
+    total += r;
+  }
+  return total;
 }
 int wk_net_shutdown(int s, int how) { return ops()->shutdown(s, how); }
 int wk_net_setopt(int s, int opt, int value) { return ops()->setopt(s, opt, value); }

@@ -87,29 +87,23 @@ void wk_wasi_sock_wait_events(const wk_fd *f, int s, int mask) {
   }
 }
 
-/* Move data between the iovecs and the socket (send: 1 writes, 0 reads).
- * A call fills each buffer completely when `full` (a blocking send; a
- * receive with RECV_WAITALL) and otherwise stops at the first short transfer,
- * as a stream does. A blocking fd waits while nothing moved yet (or, when
- * full, until everything has); a receive also stops at the end of the stream.
- * Errors after some bytes moved are left for the next call. */
-static int32_t transfer_iovs(wk_vmctx *vm, wk_fd *f, const uint8_t *arr, uint32_t n, int send,
-                             int full, uint32_t *total) {
+/* Read from the socket into the iovecs. A call fills each buffer completely
+ * when `full` (RECV_WAITALL) and otherwise stops at the first short read, as
+ * a stream does. A blocking fd waits while nothing came yet (or, when full,
+ * until everything has); a read also stops at the end of the stream. Errors
+ * after some bytes came are left for the next call. */
+static int32_t recv_iovs(wk_vmctx *vm, wk_fd *f, const uint8_t *arr, uint32_t n, int full,
+                         uint32_t *total) {
   int wait = blocking(f);
   *total = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint8_t *buf;
     uint32_t len;
     wk_wasi_iov_at(vm, arr, i, &buf, &len);
-    if (len > UINT32_MAX - *total) {                           /* the count is a u32: stop short */
-      if (send) (void)wk_net_send_part(f->handle, NULL, 0, 0); /* push the pieces queued */
-      break;
-    }
+    if (len > UINT32_MAX - *total) break; /* the count is a u32: stop short */
     uint32_t done = 0;
     while (done < len) {
-      /* One write in pieces: all but the last iovec are queued, not pushed. */
-      long r = send ? wk_net_send_part(f->handle, buf + done, len - done, i + 1 < n)
-                    : wk_net_recv(f->handle, buf + done, len - done);
+      long r = wk_net_recv(f->handle, buf + done, len - done);
       if (r == -WK_EAGAIN && wait && (full || *total + done == 0)) {
         wk_wasi_sock_wait_step(UINT64_MAX);
         continue;
@@ -127,14 +121,70 @@ static int32_t transfer_iovs(wk_vmctx *vm, wk_fd *f, const uint8_t *arr, uint32_
   return WK_ESUCCESS;
 }
 
+/* Iovecs per gather write; a sock_send with more is sent a batch at a time. */
+#define SEND_IOVS 16
+
+/* Send the iovecs: each batch of up to SEND_IOVS is one wk_net_sendv (one
+ * writev on spt's host sockets: a response's head and body in one system
+ * call). A blocking fd sends everything (`full`), waiting while the socket is
+ * full; a non-blocking one stops at the first short write. Errors after some
+ * bytes left are left for the next call. */
+static int32_t send_iovs(wk_vmctx *vm, wk_fd *f, const uint8_t *arr, uint32_t n, int full,
+                         uint32_t *total) {
+  int wait = blocking(f);
+  *total = 0;
+  for (uint32_t i = 0; i < n;) {
+    wk_net_iov v[SEND_IOVS];
+    int k = 0;
+    uint32_t batch = 0;
+    for (; i < n && k < SEND_IOVS; i++) {
+      uint8_t *buf;
+      uint32_t len;
+      wk_wasi_iov_at(vm, arr, i, &buf, &len);
+      if (len > UINT32_MAX - *total - batch) { /* the count is a u32: stop short */
+        n = i;
+        break;
+      }
+      if (len > 0) v[k++] = (wk_net_iov){buf, len};
+      batch += len;
+    }
+    uint32_t sent = 0;
+    int first = 0;
+    while (sent < batch) {
+      long r = wk_net_sendv(f->handle, v + first, k - first);
+      if (r == -WK_EAGAIN && wait && (full || *total + sent == 0)) {
+        wk_wasi_sock_wait_step(UINT64_MAX);
+        continue;
+      }
+      if (r <= 0) { /* an error, or EAGAIN */
+        *total += sent;
+        return *total || r == 0 ? WK_ESUCCESS : errno_of(r);
+      }
+      sent += (uint32_t)r;
+      for (size_t left = (size_t)r; left > 0;) { /* skip what left, in the batch */
+        if (left < v[first].len) {
+          v[first].base = (const uint8_t *)v[first].base + left;
+          v[first].len -= left;
+          break;
+        }
+        left -= v[first++].len;
+      }
+      if (!full) break;
+    }
+    *total += sent;
+    if (sent < batch) break;
+  }
+  return WK_ESUCCESS;
+}
+
 int32_t wk_wasi_sock_readv(wk_vmctx *vm, wk_fd *f, const uint8_t *iovs, uint32_t n,
                            uint32_t *total) {
-  return transfer_iovs(vm, f, iovs, n, 0, 0, total);
+  return recv_iovs(vm, f, iovs, n, 0, total);
 }
 
 int32_t wk_wasi_sock_writev(wk_vmctx *vm, wk_fd *f, const uint8_t *iovs, uint32_t n,
                             uint32_t *total) {
-  return transfer_iovs(vm, f, iovs, n, 1, blocking(f), total);
+  return send_iovs(vm, f, iovs, n, blocking(f), total);
 }
 
 int32_t wk_wasi_sock_recv(wk_vmctx *vm, int32_t fd, int32_t ri_data, int32_t ri_data_len,
@@ -151,7 +201,7 @@ int32_t wk_wasi_sock_recv(wk_vmctx *vm, int32_t fd, int32_t ri_data, int32_t ri_
       !wk_guest_ptr(vm, (uint32_t)ro_flags_out, 2))
     return WK_EFAULT;
   uint32_t total;
-  err = transfer_iovs(vm, f, arr, (uint32_t)ri_data_len, 0, ri_flags & RECV_WAITALL, &total);
+  err = recv_iovs(vm, f, arr, (uint32_t)ri_data_len, ri_flags & RECV_WAITALL, &total);
   if (err) return err;
   uint16_t roflags = 0; /* RECV_DATA_TRUNCATED is for datagrams only */
   wk_wasi_put(vm, ro_flags_out, &roflags, 2);
@@ -169,7 +219,7 @@ int32_t wk_wasi_sock_send(wk_vmctx *vm, int32_t fd, int32_t si_data, int32_t si_
   if ((err = wk_wasi_check_iovs(vm, si_data, si_data_len, &arr))) return err;
   if (!wk_guest_ptr(vm, (uint32_t)so_datalen_out, 4)) return WK_EFAULT;
   uint32_t total;
-  err = transfer_iovs(vm, f, arr, (uint32_t)si_data_len, 1, blocking(f), &total);
+  err = send_iovs(vm, f, arr, (uint32_t)si_data_len, blocking(f), &total);
   return err ? err : wk_wasi_put(vm, so_datalen_out, &total, 4);
 }
 

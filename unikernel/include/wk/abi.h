@@ -85,8 +85,8 @@ typedef struct wk_tag {
 
 typedef struct wk_exn {
   const wk_tag *tag;
-  uint32_t size; /* payload bytes */
-  uint32_t pad;
+  uint32_t size;      /* payload bytes */
+  uint32_t state;     /* the runtime's bookkeeping (exceptions_core.c), 0 when thrown */
   uint64_t payload[]; /* the values, in trampoline slot layout */
 } wk_exn;
 
@@ -110,6 +110,7 @@ typedef struct wk_builtins {
                      uint32_t n);
   void (*elem_drop)(wk_vmctx *vm, uint32_t seg);
   wk_exn *(*exn_new)(wk_vmctx *vm, uint32_t tag, uint32_t size, const void *payload);
+  void (*exn_ref)(wk_vmctx *vm, wk_exn *exn, uint32_t op); /* op: WK_EXN_REF_*; may free */
 } wk_builtins;
 
 /* Per-instance context; generated code receives it as its first argument. */
@@ -158,6 +159,8 @@ _Static_assert(sizeof(wk_global) == WK_GLOBAL_SIZE, "global layout");
 _Static_assert(offsetof(wk_builtins, elem_drop) == WK_BUILTIN_ELEM_DROP * sizeof(void *),
                "builtins layout");
 _Static_assert(offsetof(wk_builtins, exn_new) == WK_BUILTIN_EXN_NEW * sizeof(void *),
+               "builtins layout");
+_Static_assert(offsetof(wk_builtins, exn_ref) == WK_BUILTIN_EXN_REF * sizeof(void *),
                "builtins layout");
 _Static_assert(sizeof(wk_builtins) == WK_BUILTIN_COUNT * sizeof(void *), "builtins layout");
 

@@ -1,7 +1,7 @@
 /* Generated from bridge/abi.py by `python -m wasmkiln.bridge.abi`. DO NOT EDIT. */
 #ifndef WK_ABI_LAYOUT_H
 #define WK_ABI_LAYOUT_H
-#define WK_ABI_VERSION 4
+#define WK_ABI_VERSION 5
 #define WK_PAGE_SIZE 65536
 #define WK_MEMORY_GUARD 2147483648ull
 #define WK_MEMORY_RESERVE 6442516480ull
@@ -29,7 +29,8 @@
 #define WK_BUILTIN_TABLE_INIT 9
 #define WK_BUILTIN_ELEM_DROP 10
 #define WK_BUILTIN_EXN_NEW 11
-#define WK_BUILTIN_COUNT 12
+#define WK_BUILTIN_EXN_REF 12
+#define WK_BUILTIN_COUNT 13
 #define WK_MEMORY_BASE 0
 #define WK_MEMORY_SIZE 8
 #define WK_MEMORY_STRUCT_SIZE 24
@@ -47,6 +48,11 @@
 #define WK_EXN_SIZE 8
 #define WK_EXN_PAYLOAD 16
 #define WK_TAG_STRUCT_SIZE 8
+#define WK_EXN_REF_ESCAPE 0
+#define WK_EXN_REF_HOLD 1
+#define WK_EXN_REF_UNHOLD 2
+#define WK_EXN_REF_DROP_HOLD 3
+#define WK_EXN_REF_DROP 4
 #define WK_TRAP_UNREACHABLE 1
 #define WK_TRAP_INT_DIV_ZERO 2
 #define WK_TRAP_INT_OVERFLOW 3

@@ -146,14 +146,20 @@ long wk_net_recv(int s, void *buf, size_t len);
  * when the send buffer is nearly full), -WK_EAGAIN when it is full,
  * -WK_EPIPE after shutdown(WR), -WK_ENOTCONN while connecting. */
 long wk_net_send(int s, const void *buf, size_t len);
-/* wk_net_send for one piece of a write made of several (the iovecs of one
- * sock_send): with more nonzero, a piece taken whole is queued, not pushed, so
- * the pieces leave in as few segments as they fit. A response head and a small
- * body sent apart would meet Nagle's algorithm in the peer's stack (passt's
- * host sockets run it): the body waits for the client's delayed ACK of the
- * head, 40 ms. A piece not taken whole, and any piece with more = 0 (len 0
- * included), pushes everything queued. */
-long wk_net_send_part(int s, const void *buf, size_t len, int more);
+/* One piece of a gather write (wk_net_sendv). */
+typedef struct wk_net_iov {
+  const void *base;
+  size_t len;
+} wk_net_iov;
+/* wk_net_send of n pieces in order, as one write (the iovecs of one
+ * sock_send): bytes queued from the pieces taken in order, fewer than their
+ * sum when the send buffer fills (a piece may be cut), errors as wk_net_send's
+ * when nothing was taken. The pieces leave in as few segments as they fit: a
+ * response head and a small body sent apart would meet Nagle's algorithm in the
+ * peer's stack (passt's host sockets run it), the body waiting for the client's
+ * delayed ACK of the head, 40 ms. On the host's sockets (spt) it is one writev
+ * instead of a system call per piece. */
+long wk_net_sendv(int s, const wk_net_iov *iov, int n);
 
 #define WK_NET_SHUT_RD 1
 #define WK_NET_SHUT_WR 2

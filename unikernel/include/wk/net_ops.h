@@ -29,7 +29,12 @@ typedef struct wk_net_ops {
   int (*tcp_accept)(int listener, wk_net_addr *peer);
   int (*tcp_connect)(const wk_net_addr *remote);
   long (*recv)(int s, void *buf, size_t len);
+  /* wk_net_send for one piece of a write made of several: with more nonzero, a
+   * piece taken whole is queued, not pushed; a piece not taken whole, and any
+   * piece with more = 0 (len 0 included), pushes everything queued. */
   long (*send_part)(int s, const void *buf, size_t len, int more);
+  /* wk_net_sendv in one call; NULL: net.c sends the pieces with send_part. */
+  long (*sendv)(int s, const wk_net_iov *iov, int n);
   int (*shutdown)(int s, int how);
   int (*setopt)(int s, int opt, int value);
   int (*getopt)(int s, int opt, int *value);

@@ -12,7 +12,7 @@
  *   restart_syscall       the kernel resuming a poll interrupted by SIGSTOP/SIGCONT
  * and, with the host's sockets (--net host, sock_spt.c), instead of the net fd:
  *   accept4(listener)     only on the listening sockets the run passed in
- *   read, write, sendto(.., NULL dest), shutdown, close, getsockname,
+ *   read, write, writev, sendto(.., NULL dest), shutdown, close, getsockname,
  *   getpeername, getsockopt, ppoll
  *                         on any descriptor: the process holds none but stdio,
  *                         those listeners and what it accepted from them
@@ -133,9 +133,9 @@ int wk_spt_seccomp_install(const wk_spt_sandbox *sb) {
   allow_arg(&p, __NR_mprotect, ARG_LO(2), &rw_prot, 1);
 
   if (sb->host_sockets) {
-    static const uint32_t any_fd[] = {__NR_read,       __NR_write,       __NR_shutdown,
-                                      __NR_close,      __NR_getsockname, __NR_getpeername,
-                                      __NR_getsockopt, __NR_ppoll};
+    static const uint32_t any_fd[] = {__NR_read,        __NR_write,      __NR_writev,
+                                      __NR_shutdown,    __NR_close,      __NR_getsockname,
+                                      __NR_getpeername, __NR_getsockopt, __NR_ppoll};
     for (unsigned i = 0; i < sizeof any_fd / sizeof any_fd[0]; i++) allow(&p, any_fd[i]);
     uint32_t fds[WK_SPT_LISTENERS_MAX];
     for (int i = 0; i < sb->nlisteners; i++) fds[i] = (uint32_t)sb->listeners[i];

@@ -23,6 +23,13 @@
  * once and the guest would spin. The known state is dropped when a call finds
  * the socket drained (a short read, EAGAIN) or full (a short write, EAGAIN),
  * and a wait then asks the kernel again.
+ *
+ * System calls per request matter on this path (a connection per request is
+ * accept4, read, write, close in the kernel's TCP): a sock_send of several
+ * iovecs (a response's head and body) is one writev, and after a short read
+ * the next read answers -WK_EAGAIN without asking the kernel, once (a server
+ * reading until EAGAIN would otherwise make a second read per request that
+ * finds nothing; data arriving meanwhile is what a wait reports).
  */
 #include <linux/errno.h>
 #include <linux/in.h>
@@ -31,7 +38,9 @@
 #include <linux/poll.h>
 #include <linux/socket.h>
 #include <linux/tcp.h>
+#include <linux/uio.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "../netcfg_plat.h"
 #include "net_spt.h"
@@ -58,6 +67,7 @@ typedef struct hsock {
   uint8_t kind;
   uint8_t corked;      /* a MSG_MORE piece is queued in the kernel */
   uint8_t nodelay;     /* TCP_NODELAY as last set (accepted: inherited from the listener) */
+  uint8_t drained;     /* the last read was short: the next one answers EAGAIN itself */
   uint16_t known;      /* POLLIN / POLLOUT / POLLHUP / POLLERR seen and not yet used up */
   uint16_t guest_port; /* listeners: the port the guest asked for (-p's GUESTPORT) */
 } hsock;
@@ -178,7 +188,10 @@ static int hs_wait(uint64_t timeout_ns) {
   if (timeout_ns > 1000000000u) ts = (struct timespec_){1, 0}; /* re-checks deadlines */
   long r = wk_sys6(__NR_ppoll, (long)p, n, (long)&ts, 0, 0, 0);
   if (r <= 0) return 0;
-  for (int k = 0; k < n; k++) socks[idx[k]].known |= (uint16_t)p[k].revents;
+  for (int k = 0; k < n; k++) {
+    socks[idx[k]].known |= (uint16_t)p[k].revents;
+    if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) socks[idx[k]].drained = 0;
+  }
   return (int)r;
 }
 static int hs_poll(void) { return hs_wait(0); }
@@ -246,9 +259,14 @@ static long hs_recv(int s, void *buf, size_t len) {
   hsock *h = get(s, HS_CONN);
   if (h == NULL) return -WK_EBADF;
   if (len == 0) return 0;
+  if (h->drained) { /* see the file comment */
+    h->drained = 0;
+    return -WK_EAGAIN;
+  }
   long r = sys(__NR_read, h->fd, (long)buf, (long)len, 0, 0, 0);
   if (r < 0 || (size_t)r < len) h->known &= (uint16_t)~POLLIN; /* drained, or an error */
   if (r == 0) h->known |= POLLHUP;                             /* end of stream */
+  h->drained = r > 0 && (size_t)r < len;
   return r < 0 ? linux_errno(r) : r;
 }
 
@@ -266,6 +284,26 @@ static long hs_send_part(int s, const void *buf, size_t len, int more) {
   long r = sys(__NR_sendto, h->fd, (long)buf, (long)len, flags, 0, 0);
   if (r < 0 || (size_t)r < len) h->known &= (uint16_t)~POLLOUT; /* full, or an error */
   if (r > 0) h->corked = (uint8_t)(more && (size_t)r == len);
+  return r < 0 ? linux_errno(r) : r;
+}
+
+/* wk_net_iov is struct iovec's layout: the pieces go to writev as they are. */
+_Static_assert(sizeof(wk_net_iov) == sizeof(struct iovec) &&
+                   offsetof(wk_net_iov, base) == offsetof(struct iovec, iov_base) &&
+                   offsetof(wk_net_iov, len) == offsetof(struct iovec, iov_len),
+               "wk_net_iov must match struct iovec");
+
+static long hs_sendv(int s, const wk_net_iov *iov, int n) {
+  hsock *h = get(s, HS_CONN);
+  if (h == NULL) return -WK_EBADF;
+  size_t want = 0;
+  for (int i = 0; i < n; i++) want += iov[i].len;
+  if (want == 0) return hs_send_part(s, NULL, 0, 0);
+  /* writev = sendmsg without flags: SIGPIPE is ignored (net_spt.c), the socket is
+   * non-blocking, and nothing stays corked: the last piece pushes. */
+  long r = sys(__NR_writev, h->fd, (long)iov, n, 0, 0, 0);
+  if (r < 0 || (size_t)r < want) h->known &= (uint16_t)~POLLOUT; /* full, or an error */
+  if (r > 0) h->corked = 0;
   return r < 0 ? linux_errno(r) : r;
 }
 
@@ -400,6 +438,7 @@ static const wk_net_ops host_ops = {
     .tcp_connect = hs_denied_connect,
     .recv = hs_recv,
     .send_part = hs_send_part,
+    .sendv = hs_sendv,
     .shutdown = hs_shutdown,
     .setopt = hs_setopt,
     .getopt = hs_getopt,

@@ -1,0 +1,161 @@
+"""`wasmkiln run` start-up: what the CLI adds to running a built image directly (issue 13).
+
+    python bench/cli_startup.py [--reps N] [--compare LABEL=WASMKILN ...]
+
+tests/fixtures/hello.c built for x86_64-spt (hello.spt) and timed from just before the fork to
+the exit being reaped, as
+- the image run directly (`./hello.spt`: the floor);
+- `python -c print('hello')` with this interpreter (the floor of any Python command);
+- `wasmkiln run hello.spt` (the console script next to this interpreter: the quick start of
+  pyhook/cli/entry.py, which loads no more than the image's info needs);
+- `wasmkiln run --env K=V hello.spt` (an option: the full CLI, argparse and the runner);
+- `wasmkiln run hello.wasm` (the module: the full CLI finds the image in the cache);
+- with --compare LABEL=WASMKILN, `WASMKILN run hello.spt` of another install (another checkout's
+  venv/bin/wasmkiln: a before and an after in the same run).
+Launches are interleaved (one of every row, then the next round) so a burst of load from
+elsewhere lands on all rows; figures are medians, and "added" is a row's median minus the
+image's. Each launch also gives its CPU time (user + system of the command and the children
+it waited for: the guest, QEMU), which a loaded machine stretches far less than wall time.
+.pyc files are used as an installed wasmkiln uses them: PYTHONDONTWRITEBYTECODE is removed
+from the children's environment and one untimed round writes them first.
+
+Output: a table and bench/results/cli_startup.json (samples and medians per row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import benchlib as bl
+
+WORK = bl.CACHE / "cli_startup"
+HELLO_C = bl.REPO / "tests" / "fixtures" / "hello.c"
+
+
+def _console_script() -> str:
+    here = Path(sys.executable).parent / "wasmkiln"
+    found = str(here) if here.exists() else shutil.which("wasmkiln")
+    if found is None:
+        raise bl.BenchError("no wasmkiln console script next to this Python or on PATH")
+    return found
+
+
+def _timed(cmd: list[str], env: dict[str, str], says: bytes = b"hello") -> tuple[float, float]:
+    """(wall, CPU) ms: wall from just before the fork to the exit being reaped; CPU the user +
+    system time of the command and every child it waited for (wait4's rusage), which a loaded
+    machine stretches far less. BenchError unless it exits 0 having printed ``says``."""
+    import subprocess
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = (time.perf_counter() - t0) * 1000.0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0 or says not in out:
+        raise bl.BenchError(f"{' '.join(cmd)}: exit {proc.returncode}: {err[-300:]!r}")
+    return wall, (usage.ru_utime + usage.ru_stime) * 1000.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--reps", type=int, default=30, help="launches per row (default 30)")
+    ap.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="LABEL=WASMKILN",
+        help="another wasmkiln console script to time `run hello.spt` with in the same run",
+    )
+    args = ap.parse_args()
+    import subprocess
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    wasm = WORK / "hello.wasm"
+    subprocess.run(
+        ["clang-14", "--target=wasm32-wasi", "-O2", str(HELLO_C), "-o", str(wasm)], check=True
+    )
+    image = WORK / "hello.spt"
+    bl.wasmkiln_build(wasm, "x86_64-spt", image)
+    wk = _console_script()
+    rows: dict[str, list[str]] = {
+        "hello.spt directly": [str(image)],
+        "python -c print('hello')": [sys.executable, "-c", "print('hello')"],
+        "wasmkiln run hello.spt (quick start)": [wk, "run", str(image)],
+        "wasmkiln run --env K=V hello.spt (full CLI)": [wk, "run", "--env", "K=V", str(image)],
+        "wasmkiln run hello.wasm (cached image)": [wk, "run", "--target", "x86_64-spt", str(wasm)],
+    }
+    for spec in args.compare:
+        label, sep, exe = spec.partition("=")
+        if not sep or not Path(exe).is_file():
+            raise bl.BenchError(f"--compare {spec!r}: want LABEL=WASMKILN with an existing file")
+        rows[f"{label}: wasmkiln run hello.spt"] = [exe, "run", str(image)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for cmd in rows.values():  # untimed: .pyc files, the image cache, the page cache
+        _timed(cmd, env)
+    load_before = os.getloadavg()
+    samples: dict[str, list[float]] = {label: [] for label in rows}
+    cpu: dict[str, list[float]] = {label: [] for label in rows}
+    for rep in range(args.reps):
+        for label, cmd in rows.items():
+            wall, used = _timed(cmd, env)
+            samples[label].append(wall)
+            cpu[label].append(used)
+        if rep % 10 == 9:
+            bl.say(f"round {rep + 1}/{args.reps}")
+    load_after = os.getloadavg()
+    floor = bl.median(samples["hello.spt directly"])
+    cpu_floor = bl.median(cpu["hello.spt directly"])
+    medians = {label: bl.median(s) for label, s in samples.items()}
+    cpu_medians = {label: bl.median(s) for label, s in cpu.items()}
+    out: dict[str, Any] = {
+        "machine": bl.machine_facts(),
+        "reps": args.reps,
+        "load_before": load_before,
+        "load_after": load_after,
+        "rows": {
+            label: {
+                "cmd": rows[label],
+                "samples_ms": samples[label],
+                "median_ms": medians[label],
+                "added_ms": medians[label] - floor,
+                "cpu_samples_ms": cpu[label],
+                "cpu_median_ms": cpu_medians[label],
+                "cpu_added_ms": cpu_medians[label] - cpu_floor,
+            }
+            for label in rows
+        },
+    }
+    bl.write_results("cli_startup", out)
+    t = bl.Table(
+        f"hello (x86_64-spt): ms from fork to exit and CPU ms (user + system, the command and "
+        f"its children), median (min-max) of {args.reps} interleaved launches; added = median "
+        f"- the image's; load average (1 min) {load_before[0]:.2f} before, "
+        f"{load_after[0]:.2f} after",
+        ["command", "wall median (min-max)", "wall added", "CPU median (min-max)", "CPU added"],
+    )
+    for label, s in samples.items():
+        t.rows.append(
+            [
+                label,
+                f"{bl.fmt(medians[label])} ({bl.fmt(min(s))}-{bl.fmt(max(s))})",
+                bl.fmt(medians[label] - floor),
+                f"{bl.fmt(cpu_medians[label])} ({bl.fmt(min(cpu[label]))}-"
+                f"{bl.fmt(max(cpu[label]))})",
+                bl.fmt(cpu_medians[label] - cpu_floor),
+            ]
+        )
+    print(t.render())
+    return 0
+
+
+if __name__ == "__main__":
+    bl.run_script(main)
