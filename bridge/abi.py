@@ -82,6 +82,11 @@ class ExnRef(enum.IntEnum):
     DROP = 4  # try_table catch / catch_all took the payload: free it unless held or escaped
 
 
+def builtin_offset(builtin: Builtin) -> int:
+    """Offset of a builtin's function pointer in `wk_builtins` (one 8-byte pointer a slot)."""
+    return int(builtin) * 8
+
+
 # wk_memory: uint8_t *base @0, uint64_t size @8 (bytes), uint64_t max_pages @16
 MEMORY_BASE = 0
 MEMORY_SIZE = 8
@@ -95,9 +100,21 @@ FUNCREF_CODE = 0
 FUNCREF_VMCTX = 8
 FUNCREF_TYPE_ID = 16
 FUNCREF_HOST = 24
-# Symbol of the adapter a code object defines for imported function N: Wasm calling convention
-# in, `vm->funcs[N].host(vm, args...)` in the platform's C convention out.
+# The symbols a code object defines (every backend, docs/abi.md): `wk_func_N`, the Wasm-convention
+# body of defined function N; `wk_tramp_T`, the array-call entry (trampoline) of type T; and
+# `wk_hostcall_N`, the adapter for imported function N: Wasm calling convention in,
+# `vm->funcs[N].host(vm, args...)` in the platform's C convention out.
+FUNC_PREFIX = "wk_func_"
+TRAMPOLINE_PREFIX = "wk_tramp_"
 HOSTCALL_PREFIX = "wk_hostcall_"
+
+
+def func_name(func_index: int) -> str:
+    return f"{FUNC_PREFIX}{func_index}"
+
+
+def trampoline_name(type_index: int) -> str:
+    return f"{TRAMPOLINE_PREFIX}{type_index}"
 
 
 def hostcall_name(func_index: int) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .abi import Builtin
 from .module import FuncType, ValueType
 
 if TYPE_CHECKING:
@@ -111,12 +112,16 @@ class FunctionBackend(Protocol):
 
     def store(self, op: str, addr: Value, value: Value, offset: int, mem: int = 0) -> None: ...
 
-    def memory_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
-        """memory.size/grow/fill/copy/init and data.drop; `imm` as decoded (module.py), so
-        it names the memories; operands are i64 where a memory is a memory64."""
+    def memory_size(self, mem: int) -> Value:
+        """memory.size of memory `mem`: an i64 for a memory64, else an i32."""
 
     def table_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
-        """table.get/set/size/grow/fill/copy/init and elem.drop (i64 indices on a table64)."""
+        """table.get/set/size (i64 indices on a table64); `imm` as decoded (module.py)."""
+
+    def call_builtin(self, builtin: Builtin, args: Sequence[Value]) -> list[Value]:
+        """Call runtime builtin `builtin` (abi.Builtin; signature environ.BUILTIN_TYPES) with
+        the vmctx and `args`: every other memory and table operator (builtins.py). After
+        MEMORY_GROW the backend refreshes what it keeps of the memory's size."""
 
     def ref_null(self) -> Value:
         """A null reference (funcref and externref are both pointer-sized)."""

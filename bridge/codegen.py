@@ -9,7 +9,6 @@ imported lazily, so a Cranelift build never loads llvmlite and vice versa.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import parallel
@@ -43,14 +42,6 @@ class Backend:
         return LLVMModule(
             module, triple=LLVM_TRIPLES[self.arch], opt_level=self.opt_level, pic=pic, cpu=self.cpu
         )
-
-    def symbols(self) -> tuple[Callable[[int], str], Callable[[int], str]]:
-        """(symbol_name, trampoline_name) of this backend's objects."""
-        if self.family == "cranelift":
-            from .cranelift_backend import symbol_name, trampoline_name
-        else:
-            from .llvm_function import symbol_name, trampoline_name
-        return symbol_name, trampoline_name
 
 
 # LLVM costs more per instruction than Cranelift, so forking pays off on smaller modules.

@@ -154,10 +154,9 @@ def compile_wasm(
     module.memory_guard = MEMORY_GUARD if memory_guard else 0
     objects, count = generate_source(source, chosen, pic=pic, progress=progress)
     code, *extra_objects = objects
-    symbol_name, trampoline_name = chosen.symbols()
     t3 = time.perf_counter()
     timings["translate"] = t3 - t2
-    meta = render(module, symbols, blob_path, symbol_name, trampoline_name, name)
+    meta = render(module, symbols, blob_path, name)
     timings["metadata"] = time.perf_counter() - t3
     c_source = meta.c_source + (_GUARD_C if memory_guard else "")
     if entry is not None:

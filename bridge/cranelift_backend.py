@@ -10,8 +10,12 @@ the lowering (see ../shared/DESIGN.md):
   runtime's trap builtin with the Wasm trap code;
 * IntCC/FloatCC are not exported; `_condition_codes()` finds them;
 * only Cranelift's shared flags can be set, so the x86-64 ISA stays at its
-  SSE2 baseline: ceil/floor/trunc/nearest lower inline (`_round`) instead of
-  Cranelift's libm calls, which the unikernel cannot resolve.
+  SSE2 baseline: ceil/floor/trunc/nearest lower inline instead of Cranelift's
+  libm calls, which the unikernel cannot resolve (cranelift_numeric.round_float).
+
+The numeric operators lower in cranelift_numeric.py and the SIMD ones in
+cranelift_simd.py; this module keeps the function frame, control flow, memory,
+tables and calls.
 
 Every Wasm function uses Cranelift's `tail` calling convention, which
 return_call needs on both sides (docs/abi.md "Calling convention"); builtins
@@ -25,24 +29,38 @@ the size is reloaded after every call, which may grow memory).
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import cranelift as cl
 
 from . import abi
 from .abi import Builtin, ExnRef, Trap, VmctxField
-from .backend import TRUNC_BOUNDS, Label, Value, Values
-from .environ import BUILTIN_TYPES, BULK_OPS, ModuleEnv, bulk_call
+from .environ import BUILTIN_TYPES, ModuleEnv
 from .errors import UnsupportedError
 from .module import FuncType, Module, RefType, ValType, ValueType
 
 T = cl.Type
-I8, I32, I64, F32, F64 = T.I8, T.I32, T.I64, T.F32, T.F64
+I8, I16, I32, I64, F32, F64 = T.I8, T.I16, T.I32, T.I64, T.F32, T.F64
 PTR = I64
+ClType = cl.Type  # a Cranelift value type, for the annotations of the other Cranelift modules
+Value = cl.Value  # what the walker holds as backend.Value
+Label = cl.Block  # what the walker holds as backend.Label: a block with parameters
+Values = Sequence[Value]
 
-_CL_TYPES: dict[ValueType, Any] = {
+
+# cranelift-py 0.1.0's stub declares `def __init__(self): ...` (no `-> None`) for these two,
+# which mypy takes as untyped calls: the only two constructors that need it, wrapped once.
+def function_builder() -> cl.FunctionBuilder:
+    return cl.FunctionBuilder()  # type: ignore[no-untyped-call]
+
+
+def mem_flags() -> cl.MemFlags:
+    """Default flags: an access that may trap (a linear-memory one, the guard region)."""
+    return cl.MemFlags()  # type: ignore[no-untyped-call]
+
+
+_CL_TYPES: dict[ValueType, cl.Type] = {
     ValType.I32: I32,
     ValType.I64: I64,
     ValType.F32: F32,
@@ -55,73 +73,25 @@ _CL_TYPES: dict[ValueType, Any] = {
 V128 = T.I8X16
 
 
-def _condition_codes() -> tuple[Any, Any]:
+def _condition_codes() -> tuple[type[cl.IntCC], type[cl.FloatCC]]:
     """IntCC and FloatCC are registered by PyO3 only once a method names them.
 
     Call ins_icmp/ins_fcmp with a wrong first argument (it fails before doing
     anything), then find the classes among object's subclasses.
     """
-    fb = cl.FunctionBuilder()
+    fb = function_builder()
     for method in (fb.ins_icmp, fb.ins_fcmp):
         try:
             method(None, None, None)  # type: ignore[arg-type]
         except TypeError:
             pass
     found = {c.__name__: c for c in object.__subclasses__() if c.__name__ in ("IntCC", "FloatCC")}
-    return found["IntCC"], found["FloatCC"]
+    # The stub's cl.IntCC and cl.FloatCC describe these classes; only their import fails.
+    return cast("type[cl.IntCC]", found["IntCC"]), cast("type[cl.FloatCC]", found["FloatCC"])
 
 
 IntCC, FloatCC = _condition_codes()
 
-_ICMP = {
-    "eq": IntCC.Equal,
-    "ne": IntCC.NotEqual,
-    "lt_s": IntCC.SignedLessThan,
-    "lt_u": IntCC.UnsignedLessThan,
-    "gt_s": IntCC.SignedGreaterThan,
-    "gt_u": IntCC.UnsignedGreaterThan,
-    "le_s": IntCC.SignedLessThanOrEqual,
-    "le_u": IntCC.UnsignedLessThanOrEqual,
-    "ge_s": IntCC.SignedGreaterThanOrEqual,
-    "ge_u": IntCC.UnsignedGreaterThanOrEqual,
-}
-_FCMP = {
-    "eq": FloatCC.Equal,
-    "ne": FloatCC.NotEqual,
-    "lt": FloatCC.LessThan,
-    "gt": FloatCC.GreaterThan,
-    "le": FloatCC.LessThanOrEqual,
-    "ge": FloatCC.GreaterThanOrEqual,
-}
-_INT_BINARY = {
-    "add": "ins_iadd",
-    "sub": "ins_isub",
-    "mul": "ins_imul",
-    "and": "ins_band",
-    "or": "ins_bor",
-    "xor": "ins_bxor",
-    "shl": "ins_ishl",
-    "shr_s": "ins_sshr",
-    "shr_u": "ins_ushr",
-    "rotl": "ins_rotl",
-    "rotr": "ins_rotr",
-}
-_INT_UNARY = {"clz": "ins_clz", "ctz": "ins_ctz", "popcnt": "ins_popcnt"}
-_FLOAT_BINARY = {
-    "add": "ins_fadd",
-    "sub": "ins_fsub",
-    "mul": "ins_fmul",
-    "div": "ins_fdiv",
-    "min": "ins_fmin",
-    "max": "ins_fmax",
-    "copysign": "ins_fcopysign",
-}
-_FLOAT_UNARY = {
-    "abs": "ins_fabs",
-    "neg": "ins_fneg",
-    "sqrt": "ins_sqrt",
-}
-_ROUNDING = ("ceil", "floor", "trunc", "nearest")  # inline, see CraneliftFunction._round
 # (loaded type, method, access size); method None means a full-width load
 _LOADS = {
     "i32.load": (I32, None, 4),
@@ -150,10 +120,9 @@ _STORES = {
     "i64.store16": ("ins_istore16", 2),
     "i64.store32": ("ins_istore32", 4),
 }
-_TYPES = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
 
 
-def cl_type(t: ValueType) -> Any:
+def cl_type(t: ValueType) -> cl.Type:
     ty = _CL_TYPES.get(t)
     if ty is None and isinstance(t, RefType):
         return PTR  # typed references are pointers like funcref
@@ -162,7 +131,7 @@ def cl_type(t: ValueType) -> Any:
     return ty
 
 
-def _signature(ftype: FuncType, conv: Any = None) -> Any:
+def _signature(ftype: FuncType, conv: cl.CallConv | None = None) -> cl.Signature:
     """A Wasm function's signature: Cranelift's `tail` convention (docs/abi.md "Calling
     convention"), which return_call needs on both sides; `conv` for C code (SystemV)."""
     sig = cl.Signature(cl.CallConv.Tail if conv is None else conv)
@@ -174,10 +143,19 @@ def _signature(ftype: FuncType, conv: Any = None) -> Any:
     return sig
 
 
-def little_endian() -> Any:
+_Lowering = Callable[["CraneliftFunction", Sequence[Value]], Value]
+_NUMERIC: dict[str, _Lowering] = {}  # cranelift_numeric's lowerings, as they are first used
+
+
+def bitcast_flags() -> cl.MemFlags:
+    """Flags of a bitcast between a float and an integer of the same width."""
+    return mem_flags()
+
+
+def little_endian() -> cl.MemFlags:
     """Flags for a bitcast between vector types of different lane counts (Cranelift wants
     the lane order spelled out)."""
-    flags = cl.MemFlags()
+    flags = mem_flags()
     flags.set_by_name("little")
     return flags
 
@@ -188,49 +166,20 @@ def _signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _unaligned() -> Any:
+def _unaligned() -> cl.MemFlags:
     """A vmctx-reached access of a v128: cells and slots are only 8-byte aligned, and the
     `aligned` of _trusted() would let Cranelift use an aligned 16-byte move."""
-    flags = cl.MemFlags()
+    flags = mem_flags()
     flags.set_notrap()
     return flags
 
 
-def _trusted(readonly: bool = False) -> Any:
+def _trusted(readonly: bool = False) -> cl.MemFlags:
     flags = cl.MemFlags.trusted()
     if readonly:
         flags.set_readonly()
         flags.set_can_move()
     return flags
-
-
-_Lowering = Callable[["CraneliftFunction", Sequence[Value]], Value]
-_NUMERIC: dict[str, _Lowering] = {}  # filled on first use of each operator
-
-
-def _numeric_lowering(op: str) -> _Lowering:
-    """How one pure numeric operator lowers; decided once per operator name."""
-    ty, name = op[:3], op[4:]
-    integer = ty[0] == "i"
-    binary = (_INT_BINARY if integer else _FLOAT_BINARY).get(name)
-    if binary is not None:
-        return lambda f, a: getattr(f.fb, binary)(*a)
-    unary = (_INT_UNARY if integer else _FLOAT_UNARY).get(name)
-    if unary is not None:
-        return lambda f, a: getattr(f.fb, unary)(a[0])
-    if integer and name in _ICMP:
-        cc = _ICMP[name]
-        return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_icmp(cc, *a))
-    if not integer and name in _FCMP:
-        fcc = _FCMP[name]
-        return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_fcmp(fcc, *a))
-    if integer and name == "eqz":
-        return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_icmp_imm(IntCC.Equal, a[0], 0))
-    if integer and name in ("div_s", "div_u", "rem_s", "rem_u"):
-        return lambda f, a: f._divide(_TYPES[ty], name, a[0], a[1])
-    if not integer and name in _ROUNDING:
-        return lambda f, a: f._round(ty, name, a[0])
-    return lambda f, a: f._convert(op, ty, name, a[0])
 
 
 class CraneliftModule:
@@ -259,14 +208,14 @@ class CraneliftModule:
     def function(self) -> CraneliftFunction:
         return CraneliftFunction(self)
 
-    def define(self, name: str, sig: Any, fb: Any) -> None:
+    def define(self, name: str, sig: cl.Signature, fb: cl.FunctionBuilder) -> None:
         ref = self.obj.declare_function(name, cl.Linkage.Export, sig)
         self.obj.define_function(ref, fb)
 
     def trampoline(self, type_index: int) -> None:
         """wk_tramp_<t>(vmctx, code, slots): the array-call entry the runtime uses."""
         ftype = self.module.types[type_index]
-        fb = cl.FunctionBuilder()
+        fb = function_builder()
         sig = cl.Signature(cl.CallConv.SystemV)
         for _ in range(3):
             sig.add_param(PTR)
@@ -287,13 +236,13 @@ class CraneliftModule:
             fb.ins_store(_unaligned() if t == ValType.V128 else _trusted(), r, slots, at)
         fb.ins_return([])
         fb.finalize()
-        self.define(trampoline_name(type_index), sig, fb)
+        self.define(abi.trampoline_name(type_index), sig, fb)
 
     def hostcall(self, func_index: int) -> None:
         """wk_hostcall_<i>: the Wasm-convention entry of host code bound to import i."""
         ftype = self.env.func_type(func_index)
         sig = _signature(ftype)
-        fb = cl.FunctionBuilder()
+        fb = function_builder()
         fb.func_signature = sig
         entry = fb.create_block()
         fb.append_block_params_for_function_params(entry)
@@ -313,14 +262,6 @@ class CraneliftModule:
         return bytes(self.obj.finish().emit())
 
 
-def symbol_name(func_index: int) -> str:
-    return f"wk_func_{func_index}"
-
-
-def trampoline_name(type_index: int) -> str:
-    return f"wk_tramp_{type_index}"
-
-
 class CraneliftFunction:
     """FunctionBackend over a Cranelift FunctionBuilder."""
 
@@ -328,15 +269,15 @@ class CraneliftFunction:
         self.parent = parent
         self.module = parent.module
         self.env = parent.env
-        self.fb = cl.FunctionBuilder()
-        self.sigrefs: dict[FuncType, Any] = {}
-        self.c_sigrefs: dict[Builtin, Any] = {}
-        self.trap_blocks: dict[int, Any] = {}
-        self.local_types: list[Any] = []
+        self.fb = function_builder()
+        self.sigrefs: dict[FuncType, cl.SigRef] = {}
+        self.c_sigrefs: dict[Builtin, cl.SigRef] = {}
+        self.trap_blocks: dict[int, cl.Block] = {}
+        self.local_types: list[cl.Type] = []
         self.func_index = -1
         self.ftype: FuncType | None = None
-        self._simd_slot: Any = None
-        self._exn_return: Any = None  # cold block: return zeros, an exception pending
+        self._simd_slot: cl.StackSlot | None = None
+        self._exn_return: cl.Block | None = None  # cold block: return zeros, an exception pending
 
     # ---- function frame -------------------------------------------------
     def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
@@ -362,7 +303,7 @@ class CraneliftFunction:
         # Stack check before anything else: entering below the limit traps.
         sp = fb.ins_get_stack_pointer(PTR)
         limit = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.STACK_LIMIT)
-        self._trap_if(fb.ins_icmp(IntCC.UnsignedLessThan, sp, limit), Trap.STACK_EXHAUSTED)
+        self.trap_if(fb.ins_icmp(IntCC.UnsignedLessThan, sp, limit), Trap.STACK_EXHAUSTED)
         self.memory: Value | None = None
         if self.env.has_memory:
             self.memory = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.MEMORY)
@@ -373,7 +314,7 @@ class CraneliftFunction:
         fb = self.fb
         for code, block in self.trap_blocks.items():
             fb.switch_to_block(block)
-            self._call_builtin(Builtin.TRAP, [fb.ins_iconst(I32, int(code))])
+            self.call_builtin(Builtin.TRAP, [fb.ins_iconst(I32, int(code))])
             fb.ins_trap(cl.TrapCode.STACK_OVERFLOW)  # not reached: trap never returns
         if self._exn_return is not None:
             fb.switch_to_block(self._exn_return)
@@ -381,9 +322,9 @@ class CraneliftFunction:
         fb.seal_all_blocks()
         fb.finalize()
         assert self.ftype is not None
-        self.parent.define(symbol_name(self.func_index), _signature(self.ftype), fb)
+        self.parent.define(abi.func_name(self.func_index), _signature(self.ftype), fb)
 
-    def _zero(self, ty: Any) -> Value:
+    def _zero(self, ty: cl.Type) -> Value:
         fb = self.fb
         if ty is F32:
             return fb.ins_f32const(0.0)
@@ -399,7 +340,7 @@ class CraneliftFunction:
             self.fb.def_var(self.mem_size_var, size)
 
     # ---- traps ----------------------------------------------------------
-    def _trap_block(self, code: int) -> Any:
+    def _trap_block(self, code: int) -> cl.Block:
         block = self.trap_blocks.get(code)
         if block is None:
             block = self.fb.create_block()
@@ -407,7 +348,7 @@ class CraneliftFunction:
             self.trap_blocks[code] = block
         return block
 
-    def _trap_if(self, cond: Value, code: int) -> None:
+    def trap_if(self, cond: Value, code: int) -> None:
         fb = self.fb
         cont = fb.create_block()
         fb.ins_brif(cond, self._trap_block(code), [], cont, [])
@@ -460,7 +401,7 @@ class CraneliftFunction:
     def local_set(self, index: int, value: Value) -> None:
         self.fb.def_var(cl.Variable(index), value)
 
-    def _global_cell(self, index: int) -> tuple[Value, int, Any]:
+    def _global_cell(self, index: int) -> tuple[Value, int, cl.Type]:
         """(base, offset, type) of a global's value; imported cells point elsewhere."""
         fb = self.fb
         slot = self.env.global_slot(index)
@@ -477,7 +418,7 @@ class CraneliftFunction:
         base, offset, ty = self._global_cell(index)
         self.fb.ins_store(_unaligned() if ty is V128 else _trusted(), value, base, offset)
 
-    # ---- constants and numeric operators ----------------------------------
+    # ---- constants and numeric operators (cranelift_numeric.py) ------------------------
     def const(self, op: str, value: int) -> Value:
         fb = self.fb
         if op == "i32.const":
@@ -486,109 +427,19 @@ class CraneliftFunction:
             return fb.ins_iconst(I64, value)
         if op == "f32.const":
             signed = value - (1 << 32) if value >= 1 << 31 else value
-            return fb.ins_bitcast(F32, cl.MemFlags(), fb.ins_iconst(I32, signed))
+            return fb.ins_bitcast(F32, bitcast_flags(), fb.ins_iconst(I32, signed))
         signed = value - (1 << 64) if value >= 1 << 63 else value
-        return fb.ins_bitcast(F64, cl.MemFlags(), fb.ins_iconst(I64, signed))
+        return fb.ins_bitcast(F64, bitcast_flags(), fb.ins_iconst(I64, signed))
 
     def numeric(self, op: str, args: Sequence[Value]) -> Value:
         lower = _NUMERIC.get(op)
-        if lower is None:
-            lower = _NUMERIC[op] = _numeric_lowering(op)
+        if lower is None:  # first use of the operator (cranelift_numeric imports this module)
+            from .cranelift_numeric import numeric_lowering
+
+            lower = _NUMERIC[op] = numeric_lowering(op)
         return lower(self, args)
 
-    def _divide(self, ty: Any, name: str, a: Value, b: Value) -> Value:
-        fb = self.fb
-        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, b, 0), Trap.INT_DIV_ZERO)
-        if name == "div_u":
-            return fb.ins_udiv(a, b)
-        if name == "rem_u":
-            return fb.ins_urem(a, b)
-        minus_one = fb.ins_icmp_imm(IntCC.Equal, b, -1)
-        if name == "rem_s":  # x rem -1 is 0; avoid the hardware's overflow fault
-            return fb.ins_srem(a, fb.ins_select(minus_one, fb.ins_iconst(ty, 1), b))
-        int_min = -(1 << 31) if ty is I32 else -(1 << 63)
-        overflow = fb.ins_band(minus_one, fb.ins_icmp_imm(IntCC.Equal, a, int_min))
-        self._trap_if(overflow, Trap.INT_OVERFLOW)
-        return fb.ins_sdiv(a, b)
-
-    def _convert(self, op: str, ty: str, name: str, x: Value) -> Value:
-        fb = self.fb
-        out = _TYPES[ty]
-        if name == "wrap_i64":
-            return fb.ins_ireduce(I32, x)
-        if name == "extend_i32_s":
-            return fb.ins_sextend(I64, x)
-        if name == "extend_i32_u":
-            return fb.ins_uextend(I64, x)
-        if name in ("extend8_s", "extend16_s", "extend32_s"):
-            narrow = {"extend8_s": I8, "extend16_s": T.I16, "extend32_s": I32}[name]
-            return fb.ins_sextend(out, fb.ins_ireduce(narrow, x))
-        if name.startswith("trunc_sat_"):
-            src, sign = name[10:13], name[-1]
-            return (fb.ins_fcvt_to_sint_sat if sign == "s" else fb.ins_fcvt_to_uint_sat)(out, x)
-        if name.startswith("trunc_f"):
-            src, sign = name[6:9], name[-1]
-            self._check_trunc(ty, src, sign, x)
-            return (fb.ins_fcvt_to_sint if sign == "s" else fb.ins_fcvt_to_uint)(out, x)
-        if name.startswith("convert_i"):
-            method = fb.ins_fcvt_from_sint if name[-1] == "s" else fb.ins_fcvt_from_uint
-            return method(out, x)
-        if name == "demote_f64":
-            return fb.ins_fdemote(F32, x)
-        if name == "promote_f32":
-            return fb.ins_fpromote(F64, x)
-        if name.startswith("reinterpret_"):
-            return fb.ins_bitcast(out, cl.MemFlags(), x)
-        raise NotImplementedError(op)  # the walker only sends numeric operators
-
-    def _round(self, ty: str, name: str, x: Value) -> Value:
-        """ceil/floor/trunc/nearest with SSE2 arithmetic only, inline.
-
-        cranelift-py sets only Cranelift's shared flags, so the x86-64 ISA keeps its
-        baseline (SSE2, no SSE4.1 `roundss`) and Cranelift's own ceil/floor/trunc/nearest
-        become calls to libm, which the unikernel does not have. "native" would enable
-        the build host's features (AVX-512 here, which QEMU's TCG cannot run), making
-        images depend on the machine that built them. So: for |x| < 2^52 (f64) or 2^23
-        (f32), (|x| + 2^52) - 2^52 is |x| rounded to nearest-even in the default rounding
-        mode (the runtime never changes MXCSR); floor/ceil/trunc step it by one where it
-        went the wrong way, and copysign restores the sign of zero results (ceil(-0.5) is
-        -0). Larger values, infinities and NaN are already integral: x + 0 returns them,
-        with a signalling NaN quieted as Wasm requires.
-        """
-        fb = self.fb
-        big = self._float_const(ty, 2.0**52 if ty == "f64" else 2.0**23)
-        one = self._float_const(ty, 1.0)
-        a = fb.ins_fabs(x)
-        r = fb.ins_fsub(fb.ins_fadd(a, big), big)
-        if name == "trunc":
-            r = fb.ins_select(fb.ins_fcmp(FloatCC.GreaterThan, r, a), fb.ins_fsub(r, one), r)
-        elif name == "floor":
-            r = fb.ins_fcopysign(r, x)
-            r = fb.ins_select(fb.ins_fcmp(FloatCC.GreaterThan, r, x), fb.ins_fsub(r, one), r)
-        elif name == "ceil":
-            r = fb.ins_fcopysign(r, x)
-            r = fb.ins_select(fb.ins_fcmp(FloatCC.LessThan, r, x), fb.ins_fadd(r, one), r)
-        r = fb.ins_fcopysign(r, x)
-        small = fb.ins_fcmp(FloatCC.LessThan, a, big)
-        return fb.ins_select(small, r, fb.ins_fadd(x, self._float_const(ty, 0.0)))
-
-    def _float_const(self, src: str, value: float) -> Value:
-        if src == "f32":
-            bits = struct.unpack("<i", struct.pack("<f", value))[0]
-            return self.fb.ins_bitcast(F32, cl.MemFlags(), self.fb.ins_iconst(I32, bits))
-        bits = struct.unpack("<q", struct.pack("<d", value))[0]
-        return self.fb.ins_bitcast(F64, cl.MemFlags(), self.fb.ins_iconst(I64, bits))
-
-    def _check_trunc(self, ty: str, src: str, sign: str, x: Value) -> None:
-        fb = self.fb
-        self._trap_if(fb.ins_fcmp(FloatCC.Unordered, x, x), Trap.BAD_CONVERSION)
-        lo, inclusive, hi = TRUNC_BOUNDS[(ty, src, sign)]
-        lo_cc = FloatCC.GreaterThanOrEqual if inclusive else FloatCC.GreaterThan
-        above = fb.ins_fcmp(lo_cc, x, self._float_const(src, lo))
-        below = fb.ins_fcmp(FloatCC.LessThan, x, self._float_const(src, hi))
-        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, fb.ins_band(above, below), 0), Trap.INT_OVERFLOW)
-
-    def simd(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+    def simd(self, op: str, args: Sequence[Value], imm: tuple[Any, ...]) -> Value | None:
         from .cranelift_simd import lower_simd  # it imports this module's names
 
         return lower_simd(self, op, args, imm)
@@ -601,12 +452,12 @@ class CraneliftFunction:
             self._simd_slot = self.fb.create_sized_stack_slot(48, 4)
         return self.fb.ins_stack_addr(PTR, self._simd_slot, 0)
 
-    def stack_flags(self) -> Any:
+    def stack_flags(self) -> cl.MemFlags:
         return _trusted()
 
-    def heap_flags(self) -> Any:
+    def heap_flags(self) -> cl.MemFlags:
         """Flags of a linear-memory access (may trap: the guard region)."""
-        return cl.MemFlags()
+        return mem_flags()
 
     def select(self, cond: Value, a: Value, b: Value) -> Value:
         return self.fb.ins_select(cond, a, b)
@@ -641,15 +492,15 @@ class CraneliftFunction:
         if checked:
             k = offset + size
             if k >= 1 << 64:  # no address can be in bounds
-                self._trap_if(fb.ins_iconst(I8, 1), Trap.MEM_OOB)
+                self.trap_if(fb.ins_iconst(I8, 1), Trap.MEM_OOB)
             elif is64:
                 end = fb.ins_iadd(addr64, fb.ins_iconst(I64, _signed64(k)))
                 wrapped = fb.ins_icmp(IntCC.UnsignedLessThan, end, addr64)
                 beyond = fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size)
-                self._trap_if(fb.ins_bor(wrapped, beyond), Trap.MEM_OOB)
+                self.trap_if(fb.ins_bor(wrapped, beyond), Trap.MEM_OOB)
             else:
                 end = fb.ins_iadd_imm(addr64, k)
-                self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
+                self.trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
         ptr = fb.ins_iadd(base, addr64)
         if offset >= 1 << 31:
             return fb.ins_iadd_imm(ptr, _signed64(offset)), 0
@@ -659,61 +510,40 @@ class CraneliftFunction:
         ty, method, size = _LOADS[op]
         ptr, off = self._address(addr, offset, size, mem)
         if method is None:
-            return self.fb.ins_load(ty, cl.MemFlags(), ptr, off)
-        if method.endswith("32"):
-            return getattr(self.fb, method)(cl.MemFlags(), ptr, off)
-        return getattr(self.fb, method)(ty, cl.MemFlags(), ptr, off)
+            return self.fb.ins_load(ty, mem_flags(), ptr, off)
+        narrow: Callable[..., Value] = getattr(self.fb, method)  # ins_uload8 ... ins_sload32
+        if method.endswith("32"):  # no result type: it is always i64
+            return narrow(mem_flags(), ptr, off)
+        return narrow(ty, mem_flags(), ptr, off)
 
     def store(self, op: str, addr: Value, value: Value, offset: int, mem: int = 0) -> None:
         method, size = _STORES[op]
         ptr, off = self._address(addr, offset, size, mem)
-        getattr(self.fb, method)(cl.MemFlags(), value, ptr, off)
+        getattr(self.fb, method)(mem_flags(), value, ptr, off)
 
-    def _i32(self, value: int) -> Value:
-        return self.fb.ins_iconst(I32, value)
-
-    def _u64(self, value: Value, is64: bool) -> Value:
-        """An address, size or count as the builtins take it (u64)."""
-        return value if is64 else self.fb.ins_uextend(I64, value)
-
-    def _narrow(self, value: Value, is64: bool) -> Value:
-        """A builtin's u64 result as a 32-bit memory's or table's i32 (-1 stays -1)."""
-        return value if is64 else self.fb.ins_ireduce(I32, value)
-
-    def memory_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
-        fb = self.fb
-        u64, is64 = self._u64, self.env.mem_is64
-        if op == "memory.size":
-            _, size = self._memory(imm[0], True)
-            return self._narrow(fb.ins_ushr_imm(size, 16), is64(imm[0]))
-        if op == "memory.grow":
-            mem = fb.ins_iconst(I32, imm[0])
-            (old,) = self._call_builtin(Builtin.MEMORY_GROW, [mem, u64(args[0], is64(imm[0]))])
-            self._reload_mem_size()
-            return self._narrow(old, is64(imm[0]))
-        if op in BULK_OPS:  # fill, copy, init
-            builtin, call_args = bulk_call(op, imm, args, is64, self._i32, u64)
-            self._call_builtin(builtin, call_args)
-        elif op == "data.drop":
-            self._call_builtin(Builtin.DATA_DROP, [fb.ins_iconst(I32, imm[0])])
-        return None
+    def memory_size(self, mem: int) -> Value:
+        _, size = self._memory(mem, True)
+        pages = self.fb.ins_ushr_imm(size, 16)
+        return pages if self.env.mem_is64(mem) else self.fb.ins_ireduce(I32, pages)
 
     # ---- calls --------------------------------------------------------------
-    def _sigref(self, ftype: FuncType) -> Any:
+    def _sigref(self, ftype: FuncType) -> cl.SigRef:
         ref = self.sigrefs.get(ftype)
         if ref is None:
             ref = self.sigrefs[ftype] = self.fb.import_signature(_signature(ftype))
         return ref
 
-    def _call_builtin(self, builtin: Builtin, args: list[Value]) -> list[Value]:
+    def call_builtin(self, builtin: Builtin, args: Sequence[Value]) -> list[Value]:
         fb = self.fb
         table = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.BUILTINS)
-        fn = fb.ins_load(PTR, _trusted(True), table, builtin * 8)
+        fn = fb.ins_load(PTR, _trusted(True), table, abi.builtin_offset(builtin))
         ref = self.c_sigrefs.get(builtin)
         if ref is None:  # builtins are C: SystemV, not the Wasm convention
             sig = _signature(BUILTIN_TYPES[builtin], cl.CallConv.SystemV)
             ref = self.c_sigrefs[builtin] = fb.import_signature(sig)
         inst = fb.ins_call_indirect(ref, fn, [self.vm, *args])
+        if builtin == Builtin.MEMORY_GROW:
+            self._reload_mem_size()
         return list(fb.inst_results(inst))
 
     def _call_pointer(
@@ -756,7 +586,7 @@ class CraneliftFunction:
         size = fb.ins_load(I32, _trusted(), t, abi.TABLE_LEN)
         if self.env.table_is64(table):  # an i64 index (table64) against the u32 size
             size = fb.ins_uextend(I64, size)
-        self._trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThanOrEqual, index, size), Trap.TABLE_OOB)
+        self.trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThanOrEqual, index, size), Trap.TABLE_OOB)
         elems = fb.ins_load(PTR, _trusted(), t, abi.TABLE_ELEMS)
         index64 = index if self.env.table_is64(table) else fb.ins_uextend(I64, index)
         return fb.ins_iadd(elems, fb.ins_ishl_imm(index64, 3))
@@ -766,11 +596,11 @@ class CraneliftFunction:
     ) -> list[Value]:
         fb = self.fb
         rec = fb.ins_load(PTR, _trusted(), self._table_slot(table, callee), 0)
-        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, rec, 0), Trap.UNINIT_ELEM)
+        self.trap_if(fb.ins_icmp_imm(IntCC.Equal, rec, 0), Trap.UNINIT_ELEM)
         type_id = fb.ins_load(I32, _trusted(), rec, abi.FUNCREF_TYPE_ID)
         type_ids = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TYPE_IDS)
         expected = fb.ins_load(I32, _trusted(True), type_ids, self.env.type_id_slot(type_index))
-        self._trap_if(fb.ins_icmp(IntCC.NotEqual, type_id, expected), Trap.INDIRECT_SIG)
+        self.trap_if(fb.ins_icmp(IntCC.NotEqual, type_id, expected), Trap.INDIRECT_SIG)
         code = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_CODE)
         callee_vm = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_VMCTX)
         return self._call_pointer(self.module.types[type_index], code, callee_vm, args, tail)
@@ -780,13 +610,13 @@ class CraneliftFunction:
     ) -> list[Value]:
         """call_ref / return_call_ref: validation proved the type, so only null traps."""
         fb = self.fb
-        self._trap_if(fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_FUNC_REF)
+        self.trap_if(fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_FUNC_REF)
         code = fb.ins_load(PTR, _trusted(), ref, abi.FUNCREF_CODE)
         callee_vm = fb.ins_load(PTR, _trusted(), ref, abi.FUNCREF_VMCTX)
         return self._call_pointer(self.module.types[type_index], code, callee_vm, args, tail)
 
     def ref_as_non_null(self, ref: Value) -> Value:
-        self._trap_if(self.fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_REFERENCE)
+        self.trap_if(self.fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_REFERENCE)
         return ref
 
     # ---- exceptions (bridge/exceptions.py, docs/abi.md "Exceptions") ----------------------
@@ -806,7 +636,7 @@ class CraneliftFunction:
             for v, t, at in zip(args, types, abi.slot_offsets(types), strict=True):
                 fb.ins_store(_unaligned() if t == ValType.V128 else _trusted(), v, base, at)
         ids = [fb.ins_iconst(I32, tag), fb.ins_iconst(I32, size)]
-        return self._call_builtin(Builtin.EXN_NEW, [*ids, base])[0]
+        return self.call_builtin(Builtin.EXN_NEW, [*ids, base])[0]
 
     def exn_tag_is(self, exn: Value, tag: int) -> Value:
         fb = self.fb
@@ -831,7 +661,7 @@ class CraneliftFunction:
         self.fb.ins_store(_trusted(), self.fb.ins_iconst(PTR, 0), self._exn_cell(), 0)
 
     def exn_ref(self, exn: Value, op: ExnRef) -> None:
-        self._call_builtin(Builtin.EXN_REF, [exn, self.fb.ins_iconst(I32, int(op))])
+        self.call_builtin(Builtin.EXN_REF, [exn, self.fb.ins_iconst(I32, int(op))])
 
     def exn_propagate(self, exn: Value) -> None:
         self.fb.ins_store(_trusted(), exn, self._exn_cell(), 0)
@@ -852,29 +682,15 @@ class CraneliftFunction:
         fb.seal_block(cont)
 
     # ---- tables and references ---------------------------------------------
-    def table_op(self, op: str, args: Sequence[Value], imm: tuple) -> Value | None:
+    def table_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
         fb = self.fb
         if op == "table.get":
             return fb.ins_load(I64, _trusted(), self._table_slot(imm[0], args[0]), 0)
         if op == "table.set":
             fb.ins_store(_trusted(), args[1], self._table_slot(imm[0], args[0]), 0)
             return None
-        u64, is64 = self._u64, self.env.table_is64
-        if op == "table.size":
-            size = fb.ins_load(I32, _trusted(), self._table(imm[0]), abi.TABLE_LEN)
-            return fb.ins_uextend(I64, size) if is64(imm[0]) else size
-        if op == "elem.drop":
-            self._call_builtin(Builtin.ELEM_DROP, [fb.ins_iconst(I32, imm[0])])
-            return None
-        if op == "table.grow":  # (init, delta) on the stack
-            w = is64(imm[0])
-            table = fb.ins_iconst(I32, imm[0])
-            old = self._call_builtin(Builtin.TABLE_GROW, [table, args[0], u64(args[1], w)])[0]
-            return self._narrow(old, w)
-        if op in BULK_OPS:  # fill, copy, init
-            builtin, call_args = bulk_call(op, imm, args, is64, self._i32, u64)
-            self._call_builtin(builtin, call_args)
-        return None
+        size = fb.ins_load(I32, _trusted(), self._table(imm[0]), abi.TABLE_LEN)  # table.size
+        return fb.ins_uextend(I64, size) if self.env.table_is64(imm[0]) else size
 
     def ref_null(self) -> Value:
         return self.fb.ins_iconst(I64, 0)

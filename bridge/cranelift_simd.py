@@ -19,7 +19,8 @@ scalar `iconst`s. The SSE2 gaps, each lowered here instead:
   is known, so `_Shuffle` builds the common shapes in registers from instructions with SSE2
   lowerings (lane moves, 64-bit shifts, unpacks, packs); only the other masks use the slot.
 * `ceil`/`floor`/`trunc`/`nearest` on vectors need SSE4.1 `roundps`; at SSE2 Cranelift calls
-  libm per lane. They lower inline with the scalar backend's arithmetic (`_round`), lane-wise.
+  libm per lane. They lower inline, lane-wise, with the scalar arithmetic
+  (cranelift_numeric.round_float).
 * `i32x4.trunc_sat_f64x2_*_zero`: Cranelift has no SSE2 lowering of the f64x2 -> i64x2
   conversion nor of the i64x2 -> i32x4 narrowing, so each lane goes through the scalar
   saturating conversion into a zeroed i32x4.
@@ -32,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .cranelift_backend import F32, F64, I8, I32, I64, FloatCC, IntCC, T, little_endian
+from .cranelift_numeric import FCMP, FLOAT_BINARY, FLOAT_UNARY, ICMP
 from .errors import UnsupportedError
 from .opcodes_simd import SIMD_MEMOPS
 
@@ -53,26 +55,6 @@ SHAPES: dict[str, tuple[Any, Any, int]] = {
     "f64x2": (F64X2, F64, 2),
 }
 _HALF = {"i16x8": "i8x16", "i32x4": "i16x8", "i64x2": "i32x4"}
-_ICMP = {
-    "eq": IntCC.Equal,
-    "ne": IntCC.NotEqual,
-    "lt_s": IntCC.SignedLessThan,
-    "lt_u": IntCC.UnsignedLessThan,
-    "gt_s": IntCC.SignedGreaterThan,
-    "gt_u": IntCC.UnsignedGreaterThan,
-    "le_s": IntCC.SignedLessThanOrEqual,
-    "le_u": IntCC.UnsignedLessThanOrEqual,
-    "ge_s": IntCC.SignedGreaterThanOrEqual,
-    "ge_u": IntCC.UnsignedGreaterThanOrEqual,
-}
-_FCMP = {
-    "eq": FloatCC.Equal,
-    "ne": FloatCC.NotEqual,
-    "lt": FloatCC.LessThan,
-    "gt": FloatCC.GreaterThan,
-    "le": FloatCC.LessThanOrEqual,
-    "ge": FloatCC.GreaterThanOrEqual,
-}
 _INT_BINARY = {
     "add": "ins_iadd",
     "sub": "ins_isub",
@@ -89,15 +71,6 @@ _INT_BINARY = {
     "q15mulr_sat_s": "ins_sqmul_round_sat",
 }
 _SHIFTS = {"shl": "ins_ishl", "shr_s": "ins_sshr", "shr_u": "ins_ushr"}
-_FLOAT_BINARY = {
-    "add": "ins_fadd",
-    "sub": "ins_fsub",
-    "mul": "ins_fmul",
-    "div": "ins_fdiv",
-    "min": "ins_fmin",
-    "max": "ins_fmax",
-}
-_FLOAT_UNARY = {"abs": "ins_fabs", "neg": "ins_fneg", "sqrt": "ins_sqrt"}
 
 
 class _Simd:
@@ -266,8 +239,8 @@ class _Simd:
         x = self.cast(a[0], ty)
         if name in _INT_BINARY:
             return self.out(getattr(fb, _INT_BINARY[name])(x, self.cast(a[1], ty)))
-        if name in _ICMP:
-            return self.out(fb.ins_icmp(_ICMP[name], x, self.cast(a[1], ty)))
+        if name in ICMP:
+            return self.out(fb.ins_icmp(ICMP[name], x, self.cast(a[1], ty)))
         if name in _SHIFTS:
             count = fb.ins_band_imm(a[1], 128 // lanes - 1)
             return self.out(getattr(fb, _SHIFTS[name])(x, count))
@@ -325,7 +298,7 @@ class _Simd:
 
     def round(self, shape: str, name: str, x: Value) -> Value:
         """ceil/floor/trunc/nearest lane-wise with SSE2 arithmetic: the scalar backend's method
-        (CraneliftFunction._round explains it), with compare masks and bitselect for select."""
+        (cranelift_numeric.round_float explains it), with compare masks and bitselect for select."""
         fb = self.fb
         ty, _, lanes = SHAPES[shape]
         big = self.splat_const(shape, 2.0**52 if lanes == 2 else 2.0**23)
@@ -359,12 +332,12 @@ class _Simd:
         fb = self.fb
         ty, lane, lanes = SHAPES[shape]
         x = self.cast(a[0], ty)
-        if name in _FLOAT_BINARY:
-            return self.out(getattr(fb, _FLOAT_BINARY[name])(x, self.cast(a[1], ty)))
-        if name in _FLOAT_UNARY:
-            return self.out(getattr(fb, _FLOAT_UNARY[name])(x))
-        if name in _FCMP:
-            return self.out(fb.ins_fcmp(_FCMP[name], x, self.cast(a[1], ty)))
+        if name in FLOAT_BINARY:
+            return self.out(getattr(fb, FLOAT_BINARY[name])(x, self.cast(a[1], ty)))
+        if name in FLOAT_UNARY:
+            return self.out(getattr(fb, FLOAT_UNARY[name])(x))
+        if name in FCMP:
+            return self.out(fb.ins_fcmp(FCMP[name], x, self.cast(a[1], ty)))
         if name in ("pmin", "pmax"):  # pmin: b < a ? b : a; pmax: a < b ? b : a
             y = self.cast(a[1], ty)
             c = (

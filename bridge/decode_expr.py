@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from .errors import DecodeError, UnsupportedError, ValidationError
 from .module import FuncType, Instr, ValueType
@@ -44,54 +44,59 @@ class LebError(DecodeError):
 
 
 # --- LEB128 ---------------------------------------------------------------------------------------
-def read_uleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
-    """Unsigned LEB128 of at most ceil(bits/7) bytes; the spare bits of the last byte must be 0."""
+def _leb(b: bytes, pos: int, bits: int) -> tuple[int, int, int, int]:
+    """The LEB128 groups at `pos`, of at most ceil(bits/7) bytes: (their value, bits read, the
+    last byte, new pos). The callers check the last byte's spare bits, signed or unsigned."""
     result = 0
     shift = 0
     start = pos
-    maxbytes = (bits + 6) // 7
+    end = pos + (bits + 6) // 7
     while True:
         byte = b[pos]
         pos += 1
-        if pos - start == maxbytes:
-            if byte & 0x80:
-                raise LebError("integer representation too long", start)
-            used = bits - 7 * (maxbytes - 1)
-            if byte >> used:
-                raise LebError("integer too large", start)
-            return result | (byte << shift), pos
         result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
         shift += 7
+        if not byte & 0x80:
+            return result, shift, byte, pos
+        if pos == end:
+            raise LebError("integer representation too long", start)
+
+
+def read_uleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
+    """Unsigned LEB128 of at most ceil(bits/7) bytes; the spare bits of the last byte must be 0.
+    For bits >= 14, values below 2^14 (one or two bytes, not the longest form) are read here."""
+    if bits >= 14:
+        low = b[pos]
+        if low < 0x80:
+            return low, pos + 1
+        high = b[pos + 1]
+        if high < 0x80:
+            return low & 0x7F | high << 7, pos + 2
+    result, shift, last, end = _leb(b, pos, bits)
+    if shift > bits and last >> (bits - shift + 7):  # the longest form: bits above `bits`
+        raise LebError("integer too large", pos)
+    return result, end
 
 
 def read_sleb(b: bytes, pos: int, bits: int) -> tuple[int, int]:
-    """Signed LEB128; in the last allowed byte, the spare bits must all equal the sign bit."""
-    result = 0
-    shift = 0
-    start = pos
-    maxbytes = (bits + 6) // 7
-    while True:
-        byte = b[pos]
-        pos += 1
-        if pos - start == maxbytes:
-            if byte & 0x80:
-                raise LebError("integer representation too long", start)
-            used = bits - 7 * (maxbytes - 1)
-            spare = (0x7F >> (used - 1)) << (used - 1) & 0x7F  # sign bit and above
-            if byte & spare not in (0, spare):
-                raise LebError("integer too large", start)
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            break
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
+    """Signed LEB128; in the last allowed byte, the spare bits must all equal the sign bit.
+    For bits >= 14, values in [-2^13, 2^13) (one or two bytes) are read here."""
+    if bits >= 14:
+        low = b[pos]
+        if low < 0x80:
+            return low - (low & 0x40) * 2, pos + 1
+        high = b[pos + 1]
+        if high < 0x80:
+            return (low & 0x7F | high << 7) - (high & 0x40) * 256, pos + 2
+    result, shift, last, end = _leb(b, pos, bits)
+    if shift > bits:  # the longest form: its spare bits must repeat the sign
+        used = bits - shift + 7
+        spare = (0x7F >> (used - 1)) << (used - 1) & 0x7F  # sign bit and above
+        if last & spare not in (0, spare):
+            raise LebError("integer too large", pos)
     if result >> (shift - 1) & 1:
         result -= 1 << shift
-    return result, pos
+    return result, end
 
 
 def _memarg_flags(b: bytes, pos: int, ctx: ExprContext) -> tuple[int, int, int]:
@@ -224,26 +229,8 @@ def decode_expr(
             elif c in _SINGLE_BT:
                 bt = _SINGLE_BT[c]
                 pos += 1
-            elif c == REF_NULL or c == REF:
-                rt, pos = read_ref_suffix(b, pos + 1, c == REF_NULL, base)
-                bt = FuncType((), (rt,))
-            else:
-                at = pos
-                idx, pos = read_sleb(b, pos, 33)
-                if idx < 0:
-                    raise DecodeError("malformed block type", offset=base + at)
-                if idx < len(ctx.types):
-                    bt = ctx.types[idx]
-                else:
-                    ctx.bad_blocktypes.append(
-                        ValidationError(
-                            f"unknown type {idx}",
-                            section=ctx.section,
-                            func=ctx.func,
-                            offset=base + at - 1,
-                        )
-                    )
-                    bt = EMPTY_BLOCKTYPE
+            else:  # a reference type or a type index
+                bt, pos = _block_type(b, pos, base, ctx)
             append((names[op], bt))
         elif k is K_DELEGATE:  # legacy `delegate l` closes its `try` as `end` would
             v, pos = read_uleb(b, pos, 32)
@@ -260,8 +247,19 @@ def decode_expr(
 _CATCH_KINDS = ("catch", "catch_ref", "catch_all", "catch_all_ref")
 
 
+def _vec_len(b: bytes, pos: int, base: int) -> tuple[int, int]:
+    """A vector's length: each element takes a byte at least, so it cannot exceed the bytes
+    left (which keeps a hostile length from allocating before the bytes run out)."""
+    n, pos = read_uleb(b, pos, 32)
+    if n > len(b) - pos:
+        raise DecodeError("length out of bounds", offset=base + pos)
+    return n, pos
+
+
 def _block_type(b: bytes, pos: int, base: int, ctx: ExprContext) -> tuple[FuncType, int]:
-    """A block type outside the hot loop (try_table's)."""
+    """A block type: try_table's, and the rarer forms of the others (the hot loop decodes the
+    empty and single value type ones itself). An unknown type index is a validation error,
+    kept for the validator (ctx.bad_blocktypes), which reports errors in code order."""
     c = b[pos]
     if c == 0x40:
         return EMPTY_BLOCKTYPE, pos + 1
@@ -288,9 +286,7 @@ def _decode_try_table(b: bytes, pos: int, base: int, ctx: ExprContext, add: Appe
     """try_table: block type, then vec(catch clause); a clause is 0x00 tag label (catch),
     0x01 tag label (catch_ref), 0x02 label (catch_all), 0x03 label (catch_all_ref)."""
     bt, pos = _block_type(b, pos, base, ctx)
-    n, pos = read_uleb(b, pos, 32)
-    if n > len(b) - pos:
-        raise DecodeError("length out of bounds", offset=base + pos)
+    n, pos = _vec_len(b, pos, base)
     clauses = []
     for _ in range(n):
         kind = b[pos]
@@ -320,22 +316,15 @@ def _decode_rare(
     if k is Imm.I64:
         v, pos = read_sleb(b, pos, 64)
         add(("i64.const", v))
-    elif k is Imm.F32:
-        raw = b[pos : pos + 4]
-        if len(raw) != 4:
-            raise IndexError
-        add(("f32.const", int.from_bytes(raw, "little")))
-        pos += 4
-    elif k is Imm.F64:
-        raw = b[pos : pos + 8]
-        if len(raw) != 8:
-            raise IndexError
-        add(("f64.const", int.from_bytes(raw, "little")))
-        pos += 8
+    elif k is Imm.F32 or k is Imm.F64:  # the raw bits, 4 or 8 bytes
+        n = 4 if k is Imm.F32 else 8
+        raw = b[pos : pos + n]
+        if len(raw) != n:
+            raise IndexError  # the bytes ran out, as b[pos] would say
+        add((NAMES[op], int.from_bytes(raw, "little")))
+        pos += n
     elif k is Imm.BR_TABLE:
-        n, pos = read_uleb(b, pos, 32)
-        if n > len(b) - pos:
-            raise DecodeError("length out of bounds", offset=base + pos)
+        n, pos = _vec_len(b, pos, base)
         targets = []
         for _ in range(n):
             t, pos = read_uleb(b, pos, 32)
@@ -350,9 +339,7 @@ def _decode_rare(
         mem, pos = _memidx(b, pos, base, ctx)
         add((NAMES[op], mem))
     elif k is Imm.SELECT_T:
-        n, pos = read_uleb(b, pos, 32)
-        if n > len(b) - pos:
-            raise DecodeError("length out of bounds", offset=base + pos)
+        n, pos = _vec_len(b, pos, base)
         ts = []
         for _ in range(n):
             vt, pos = read_valtype(b, pos, base)
@@ -380,14 +367,23 @@ def _decode_rare(
     return pos
 
 
+E = TypeVar("E")
+
+
+def _sub_opcode(b: bytes, pos: int, base: int, table: dict[int, E]) -> tuple[E, int]:
+    """The entry of a prefixed operator (0xFC, 0xFD; the prefix is at pos - 1) in its
+    family's table, by its u32 sub-opcode."""
+    sub, after = read_uleb(b, pos, 32)
+    entry = table.get(sub)
+    if entry is None:
+        raise DecodeError(f"illegal opcode 0x{b[pos - 1]:x} {sub}", offset=base + pos - 1)
+    return entry, after
+
+
 def _decode_fc(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> int:
     """The 0xFC family: saturating truncation, bulk memory and table operators."""
     at = pos - 1
-    sub, pos = read_uleb(b, pos, 32)
-    entry = FC_OPS.get(sub)
-    if entry is None:
-        raise DecodeError(f"illegal opcode 0xfc {sub}", offset=base + at)
-    name, k = entry
+    (name, k), pos = _sub_opcode(b, pos, base, FC_OPS)
     if k is Imm.NONE:
         add((name,))
     elif k is Imm.INDEX:
@@ -417,11 +413,7 @@ def _decode_fc(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> 
 
 def _decode_fd(b: bytes, pos: int, base: int, ctx: ExprContext, add: Append) -> int:
     """The 0xFD family: SIMD (opcodes_simd.py documents the tuples)."""
-    at = pos - 1
-    sub, pos = read_uleb(b, pos, 32)
-    entry = SIMD_OPS.get(sub)
-    if entry is None:
-        raise DecodeError(f"illegal opcode 0xfd {sub}", offset=base + at)
+    entry, pos = _sub_opcode(b, pos, base, SIMD_OPS)
     name, k = entry[0], entry[1]
     if k is SimdImm.NONE:
         add((name,))

@@ -9,9 +9,8 @@ indirection is needed, a signature.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from . import abi
 from .abi import Builtin
@@ -51,44 +50,6 @@ BUILTIN_TYPES: dict[Builtin, FuncType] = {
     Builtin.EXN_NEW: _sig((I32, I32, I64), (I64,)),
     Builtin.EXN_REF: _sig((I64, I32)),
 }
-
-
-V = TypeVar("V")  # a backend's value
-
-_BULK = {
-    "memory.fill": Builtin.MEMORY_FILL,
-    "memory.copy": Builtin.MEMORY_COPY,
-    "memory.init": Builtin.MEMORY_INIT,
-    "table.fill": Builtin.TABLE_FILL,
-    "table.copy": Builtin.TABLE_COPY,
-    "table.init": Builtin.TABLE_INIT,
-}
-BULK_OPS = frozenset(_BULK)
-
-
-def bulk_call(
-    op: str,
-    imm: tuple[int, ...],
-    args: Sequence[V],
-    is64: Callable[[int], bool],
-    const: Callable[[int], V],
-    u64: Callable[[V, bool], V],
-) -> tuple[Builtin, list[V]]:
-    """The builtin and its arguments for memory/table fill, copy and init, for both
-    backends: the index immediates as i32 constants (`const`), addresses and counts widened
-    to the builtins' u64 (`u64(value, is64)`: i32 operands zero-extended). `is64` says
-    whether memory (or table) i takes i64 addresses; a copy between a 32- and a 64-bit one
-    counts in i32 (the spec's minimum)."""
-    if op.endswith("fill"):  # imm (x,); (dst, value, n)
-        w = is64(imm[0])
-        return _BULK[op], [const(imm[0]), u64(args[0], w), args[1], u64(args[2], w)]
-    if op.endswith("copy"):  # imm (dst x, src x); (dst, src, n)
-        d, s = is64(imm[0]), is64(imm[1])
-        ids = [const(imm[0]), const(imm[1])]
-        return _BULK[op], [*ids, u64(args[0], d), u64(args[1], s), u64(args[2], d and s)]
-    # init: imm (segment, x); (dst, src, n): the segment's src and n stay i32
-    ids = [const(imm[1]), const(imm[0])]
-    return _BULK[op], [*ids, u64(args[0], is64(imm[1])), args[1], args[2]]
 
 
 def canonical_type_ids(module: Module) -> list[int]:

@@ -53,19 +53,17 @@ from __future__ import annotations
 
 import llvmlite.binding as llvm
 
-from .abi import FUNCREF_HOST, VmctxField, hostcall_name, slot_offsets
+from .abi import FUNCREF_HOST, VmctxField, func_name, hostcall_name, slot_offsets, trampoline_name
 from .cpu import BASELINE, cpu_level
 from .environ import ModuleEnv
-from .llvm_function import LLVMFunction, llvm_type, result_type, symbol_name, trampoline_name
+from .llvm_function import LLVMFunction, llvm_type, result_type
 from .module import Module
 
 __all__ = [
     "LLVMFunction",
     "LLVMModule",
     "emit_object",
-    "symbol_name",
     "target_machine",
-    "trampoline_name",
 ]
 
 DEFAULT_TRIPLE = "x86_64-unknown-linux-gnu"
@@ -164,7 +162,7 @@ class LLVMModule:
 
     def reference(self, func_index: int) -> str:
         """`@wk_func_N`, declared when another chunk of the module defines it."""
-        name = symbol_name(func_index)
+        name = func_name(func_index)
         if name not in self.declared:
             ftype = self.env.func_type(func_index)
             params = "".join(", " + llvm_type(p) for p in ftype.params)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import abi
 from .abi import Builtin, ExnRef, Trap, VmctxField
 from .backend import Label, Value, Values
-from .environ import BUILTIN_TYPES, BULK_OPS, bulk_call
+from .environ import BUILTIN_TYPES
 from .errors import UnsupportedError
 from .llvm_numeric import i64_literal, numeric_lowering
 from .llvm_simd import V as V128
@@ -92,14 +92,6 @@ def type_of(value: str) -> str:
     if value[:2] == "0x":
         return "double"
     return "i32"
-
-
-def symbol_name(func_index: int) -> str:
-    return f"wk_func_{func_index}"
-
-
-def trampoline_name(type_index: int) -> str:
-    return f"wk_tramp_{type_index}"
 
 
 def result_type(ftype: FuncType) -> str:
@@ -195,7 +187,7 @@ class LLVMFunction:
         self.switch_to(start)
 
     def finish(self) -> None:
-        name = symbol_name(self.func_index)
+        name = abi.func_name(self.func_index)
         # The trap builtin's pointer is an entry load too: fetch it before copying the entry.
         trap_fn = self._builtin_fn(Builtin.TRAP) if self.trap_blocks else ""
         params = "".join(
@@ -260,7 +252,7 @@ class LLVMFunction:
 
     def _builtin_fn(self, builtin: Builtin) -> str:
         table = self._vm_field(VmctxField.BUILTINS)
-        return self._cached_load(f"bi.{builtin.name.lower()}", table, builtin * 8)
+        return self._cached_load(f"bi.{builtin.name.lower()}", table, abi.builtin_offset(builtin))
 
     # ---- traps ----------------------------------------------------------
     def _trap_block(self, code: int) -> str:
@@ -507,7 +499,7 @@ class LLVMFunction:
             self.lines.append(f"store i64 {size}, ptr %memsize")
 
     def _u64(self, value: str, is64: bool) -> str:
-        """An address, size or count as the builtins take it (u64)."""
+        """An index as an i64: an i32 (`is64` false) zero-extended."""
         if is64:
             return value
         if value[0] != "%":  # an i32 constant
@@ -516,33 +508,15 @@ class LLVMFunction:
         self.lines.append(f"{r} = zext i32 {value} to i64")
         return r
 
-    def _narrow(self, value: str, is64: bool) -> str:
-        """A builtin's u64 result as a 32-bit memory's or table's i32 (-1 stays -1)."""
-        if is64:
-            return value
+    def memory_size(self, mem: int) -> Value:
+        _, ms = self._memory(mem, True)
+        pages = self.val("%l")
+        self.lines.append(f"{pages} = lshr i64 {ms}, 16")
+        if self.env.mem_is64(mem):
+            return pages
         r = self.val("%i")
-        self.lines.append(f"{r} = trunc i64 {value} to i32")
+        self.lines.append(f"{r} = trunc i64 {pages} to i32")
         return r
-
-    def memory_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
-        u64, is64 = self._u64, self.env.mem_is64
-        if op == "memory.size":
-            _, ms = self._memory(imm[0], True)
-            pages = self.val("%l")
-            self.lines.append(f"{pages} = lshr i64 {ms}, 16")
-            return self._narrow(pages, is64(imm[0]))
-        if op == "memory.grow":
-            w = is64(imm[0])
-            (old,) = self._call_builtin(Builtin.MEMORY_GROW, [str(imm[0]), u64(args[0], w)])
-            self._reload_mem_size()
-            return self._narrow(old, w)
-        if op in BULK_OPS:  # fill, copy, init
-            self._call_builtin(*bulk_call(op, imm, args, is64, str, u64))
-        elif op == "data.drop":
-            self._call_builtin(Builtin.DATA_DROP, [str(imm[0])])
-        else:
-            raise UnsupportedError(f"operator {op} is not supported by the LLVM backend")
-        return None
 
     # ---- calls --------------------------------------------------------------
     def _emit_call(
@@ -585,9 +559,12 @@ class LLVMFunction:
             out.append(r)
         return out
 
-    def _call_builtin(self, builtin: Builtin, args: list[str]) -> list[Value]:
+    def call_builtin(self, builtin: Builtin, args: Sequence[Value]) -> list[Value]:
         fn = self._builtin_fn(builtin)
-        return self._emit_call(BUILTIN_TYPES[builtin], fn, "%vm", args, conv="")
+        results = self._emit_call(BUILTIN_TYPES[builtin], fn, "%vm", args, conv="")
+        if builtin == Builtin.MEMORY_GROW:
+            self._reload_mem_size()
+        return results
 
     def call(self, func_index: int, args: Sequence[Value], tail: bool = False) -> list[Value]:
         ftype = self.env.func_type(func_index)
@@ -702,7 +679,7 @@ class LLVMFunction:
                 self.lines.append(f"store {_VT[t]} {v}, ptr {p}, align 8")
         addr = self.val("%l")
         self.lines.append(f"{addr} = ptrtoint ptr {buf} to i64")
-        return self._call_builtin(Builtin.EXN_NEW, [str(tag), str(size), addr])[0]
+        return self.call_builtin(Builtin.EXN_NEW, [str(tag), str(size), addr])[0]
 
     def exn_tag_is(self, exn: Value, tag: int) -> Value:
         tags = self._vm_field(VmctxField.TAGS)
@@ -733,7 +710,7 @@ class LLVMFunction:
         self.lines.append(f"store i64 0, ptr {self._exn_cell()}")
 
     def exn_ref(self, exn: Value, op: ExnRef) -> None:
-        self._call_builtin(Builtin.EXN_REF, [exn, str(int(op))])
+        self.call_builtin(Builtin.EXN_REF, [exn, str(int(op))])
 
     def exn_propagate(self, exn: Value) -> None:
         self.lines.append(f"store i64 {exn}, ptr {self._exn_cell()}")
@@ -766,21 +743,7 @@ class LLVMFunction:
             slot = self._table_slot(imm[0], args[0])
             self.lines.append(f"store i64 {args[1]}, ptr {slot}")
             return None
-        if op == "table.size":
-            return self._table_len(imm[0])
-        if op == "elem.drop":
-            self._call_builtin(Builtin.ELEM_DROP, [str(imm[0])])
-            return None
-        u64, is64 = self._u64, self.env.table_is64
-        if op == "table.grow":  # (init, delta) on the stack
-            w = is64(imm[0])
-            grow = [str(imm[0]), args[0], u64(args[1], w)]
-            return self._narrow(self._call_builtin(Builtin.TABLE_GROW, grow)[0], w)
-        if op in BULK_OPS:  # fill, copy, init
-            self._call_builtin(*bulk_call(op, imm, args, is64, str, u64))
-        else:
-            raise UnsupportedError(f"operator {op} is not supported by the LLVM backend")
-        return None
+        return self._table_len(imm[0])  # table.size
 
     def ref_null(self) -> Value:
         return "u0x0"

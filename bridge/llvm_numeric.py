@@ -55,8 +55,9 @@ PREFIX = {"i32": "%i", "i64": "%l", "f32": "%f", "f64": "%d"}
 WIDTH = {"i32": 32, "i64": 64, "f32": 32, "f64": 64}
 
 _INT_BINARY = {"add": "add", "sub": "sub", "mul": "mul", "and": "and", "or": "or", "xor": "xor"}
-_SHIFTS = {"shl": "shl", "shr_s": "ashr", "shr_u": "lshr"}
-_ICMP = {
+# The tables the SIMD lowering shares (llvm_simd.py): shifts, comparisons, float arithmetic.
+SHIFTS = {"shl": "shl", "shr_s": "ashr", "shr_u": "lshr"}
+ICMP = {
     "eq": "eq",
     "ne": "ne",
     "lt_s": "slt",
@@ -69,14 +70,15 @@ _ICMP = {
     "ge_u": "uge",
 }
 # `ne` is the only unordered comparison: NaN != x is true in Wasm.
-_FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "gt": "ogt", "le": "ole", "ge": "oge"}
-_FLOAT_BINARY = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
+FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "gt": "ogt", "le": "ole", "ge": "oge"}
+FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
 _MIN_MAX = {"min": "minimum", "max": "maximum"}
 # Constrained intrinsics' trailing operands (see the module docstring); #2 is `strictfp`.
-_ROUNDING = 'metadata !"round.tonearest", '
-_MAYTRAP = 'metadata !"fpexcept.maytrap") #2'
+ROUNDING = 'metadata !"round.tonearest", '
+MAYTRAP = 'metadata !"fpexcept.maytrap") #2'
 CANONICAL_NAN = "0x7FF8000000000000"  # +qNaN, payload 0; LLVM's hex spelling for both widths
-_FLOAT_UNARY_INTRINSIC = {
+# The intrinsic of each one-operand float operator.
+FLOAT_UNARY = {
     "abs": "fabs",
     "sqrt": "sqrt",
     "ceil": "ceil",
@@ -109,13 +111,13 @@ def i64_literal(value: int) -> str:
     return f"u0x{value & _MASK64:X}"
 
 
-def _binary(opcode: str, ty: str) -> Lowering:
-    prefix = PREFIX[ty]
-    head = f" = {opcode} {LL[ty]} "
+def _template(prefix: str, text: str) -> Lowering:
+    """One instruction with a fresh `prefix` result: `text` with the operands in place of
+    {0}, {1} (str.format), e.g. "add i32 {0}, {1}"."""
 
     def lower(f: LLVMFunction, a: Sequence[str]) -> str:
         r = f.val(prefix)
-        f.lines.append(f"{r}{head}{a[0]}, {a[1]}")
+        f.lines.append(f"{r} = {text.format(*a)}")
         return r
 
     return lower
@@ -140,31 +142,15 @@ def _shift(opcode: str, ty: str) -> Lowering:
 
 
 def _call(intrinsic: str, ty: str, result: str, nargs: int, extra: str = "") -> Lowering:
-    """`call <result> @intrinsic(<ty> args..., extra)`; args may repeat (rotates)."""
-    prefix = PREFIX[result]
-    t = LL[ty]
-    head = f" = call {LL[result]} @{intrinsic}("
-
-    def lower(f: LLVMFunction, a: Sequence[str]) -> str:
-        r = f.val(prefix)
-        args = ", ".join(f"{t} {a[i]}" for i in range(nargs))
-        f.lines.append(f"{r}{head}{args}{extra})")
-        return r
-
-    return lower
+    """`call <result> @intrinsic(<ty> args..., extra)`."""
+    args = ", ".join(f"{LL[ty]} {{{i}}}" for i in range(nargs))
+    return _template(PREFIX[result], f"call {LL[result]} @{intrinsic}({args}{extra})")
 
 
 def _rotate(name: str, ty: str) -> Lowering:
     """fshl(a, a, n) is rotl(a, n) with the count taken modulo the width."""
-    prefix, t = PREFIX[ty], LL[ty]
-    head = f" = call {t} @llvm.{name}.{ty}({t} "
-
-    def lower(f: LLVMFunction, a: Sequence[str]) -> str:
-        r = f.val(prefix)
-        f.lines.append(f"{r}{head}{a[0]}, {t} {a[0]}, {t} {a[1]})")
-        return r
-
-    return lower
+    t = LL[ty]
+    return _template(PREFIX[ty], f"call {t} @llvm.{name}.{ty}({t} {{0}}, {t} {{0}}, {t} {{1}})")
 
 
 def _compare(instr: str, ty: str) -> Lowering:
@@ -181,19 +167,8 @@ def _compare(instr: str, ty: str) -> Lowering:
     return lower
 
 
-def _one_operand(prefix: str, head: str, tail: str = "") -> Lowering:
-    """`<r><head><operand><tail>`: every single-instruction operator of one operand."""
-
-    def lower(f: LLVMFunction, a: Sequence[str]) -> str:
-        r = f.val(prefix)
-        f.lines.append(f"{r}{head}{a[0]}{tail}")
-        return r
-
-    return lower
-
-
 def _cast(instr: str, src: str, dst: str) -> Lowering:
-    return _one_operand(PREFIX[dst], f" = {instr} {LL[src]} ", f" to {LL[dst]}")
+    return _template(PREFIX[dst], f"{instr} {LL[src]} {{0}} to {LL[dst]}")
 
 
 def _sign_extend(ty: str, bits: int) -> Lowering:
@@ -271,31 +246,18 @@ def _trunc(ty: str, src: str, sign: str) -> Lowering:
 
 def _arith(opcode: str, ty: str) -> Lowering:
     """add/sub/mul/div as a constrained intrinsic, so no identity fold skips the quieting."""
-    prefix, t = PREFIX[ty], LL[ty]
-    head = f" = call {t} @llvm.experimental.constrained.{opcode}.{ty}({t} "
-    tail = f", {_ROUNDING}{_MAYTRAP}"
-
-    def lower(f: LLVMFunction, a: Sequence[str]) -> str:
-        r = f.val(prefix)
-        f.lines.append(f"{r}{head}{a[0]}, {t} {a[1]}{tail}")
-        return r
-
-    return lower
+    t = LL[ty]
+    intrinsic = f"llvm.experimental.constrained.{opcode}.{ty}"
+    return _template(PREFIX[ty], f"call {t} @{intrinsic}({t} {{0}}, {t} {{1}}, {ROUNDING}{MAYTRAP}")
 
 
 def _resize(dst: str) -> Lowering:
     """promote/demote, constrained: demote(promote x) must not fold to a signalling x."""
+    constrained = "call {} @llvm.experimental.constrained.{}({} {{0}}, {}"
     if dst == "f64":
-        return _one_operand(
-            PREFIX[dst],
-            " = call double @llvm.experimental.constrained.fpext.f64.f32(float ",
-            f", {_MAYTRAP}",
-        )
-    return _one_operand(
-        PREFIX[dst],
-        " = call float @llvm.experimental.constrained.fptrunc.f32.f64(double ",
-        f", {_ROUNDING}{_MAYTRAP}",
-    )
+        return _template("%d", constrained.format("double", "fpext.f64.f32", "float", MAYTRAP))
+    fptrunc = constrained.format("float", "fptrunc.f32.f64", "double", ROUNDING + MAYTRAP)
+    return _template("%f", fptrunc)
 
 
 def _min_max(intrinsic: str, ty: str) -> Lowering:
@@ -310,10 +272,6 @@ def _min_max(intrinsic: str, ty: str) -> Lowering:
         return r
 
     return lower
-
-
-def _fneg(ty: str) -> Lowering:
-    return _one_operand(PREFIX[ty], f" = fneg {LL[ty]} ")
 
 
 def _conversion(op: str, ty: str, name: str) -> Lowering | None:
@@ -344,13 +302,13 @@ def _lowering(op: str) -> Lowering | None:
         return None
     if ty[0] == "i":
         if name in _INT_BINARY:
-            return _binary(_INT_BINARY[name], ty)
-        if name in _SHIFTS:
-            return _shift(_SHIFTS[name], ty)
+            return _template(PREFIX[ty], f"{_INT_BINARY[name]} {LL[ty]} {{0}}, {{1}}")
+        if name in SHIFTS:
+            return _shift(SHIFTS[name], ty)
         if name in ("rotl", "rotr"):
             return _rotate("fshl" if name == "rotl" else "fshr", ty)
-        if name in _ICMP:
-            return _compare(f"icmp {_ICMP[name]}", ty)
+        if name in ICMP:
+            return _compare(f"icmp {ICMP[name]}", ty)
         if name == "eqz":
             return _compare("icmp eq", ty)
         if name in ("clz", "ctz"):
@@ -361,18 +319,18 @@ def _lowering(op: str) -> Lowering | None:
         if name in ("div_s", "div_u", "rem_s", "rem_u"):
             return _divide(name, ty)
         return _conversion(op, ty, name)
-    if name in _FLOAT_BINARY:
-        return _arith(_FLOAT_BINARY[name], ty)
+    if name in FLOAT_ARITH:
+        return _arith(FLOAT_ARITH[name], ty)
     if name in _MIN_MAX:
         return _min_max(_MIN_MAX[name], ty)
     if name == "copysign":
         return _call(f"llvm.copysign.{ty}", ty, ty, 2)
-    if name in _FLOAT_UNARY_INTRINSIC:
-        return _call(f"llvm.{_FLOAT_UNARY_INTRINSIC[name]}.{ty}", ty, ty, 1)
+    if name in FLOAT_UNARY:
+        return _call(f"llvm.{FLOAT_UNARY[name]}.{ty}", ty, ty, 1)
     if name == "neg":
-        return _fneg(ty)
-    if name in _FCMP:
-        return _compare(f"fcmp {_FCMP[name]}", ty)
+        return _template(PREFIX[ty], f"fneg {LL[ty]} {{0}}")
+    if name in FCMP:
+        return _compare(f"fcmp {FCMP[name]}", ty)
     return _conversion(op, ty, name)
 
 

@@ -20,7 +20,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnsupportedError
-from .llvm_numeric import _FCMP, _ICMP, CANONICAL_NAN
+from .llvm_numeric import (
+    CANONICAL_NAN,
+    FCMP,
+    FLOAT_ARITH,
+    FLOAT_UNARY,
+    ICMP,
+    MAYTRAP,
+    ROUNDING,
+    SHIFTS,
+)
 
 Imm = tuple[Any, ...]  # an operator's immediates (opcodes_simd.py)
 
@@ -40,7 +49,6 @@ SHAPES: dict[str, tuple[str, str, int, str]] = {
 _SCALAR_PREFIX = {"i32": "%i", "i64": "%l", "float": "%f", "double": "%d"}
 _HALF = {"i16x8": "i8x16", "i32x4": "i16x8", "i64x2": "i32x4"}  # wide shape -> narrow source
 _INT_BIN = {"add": "add", "sub": "sub", "mul": "mul"}
-_SHIFT = {"shl": "shl", "shr_s": "ashr", "shr_u": "lshr"}
 _INT_INTRINSIC = {
     "add_sat_s": "sadd.sat",
     "add_sat_u": "uadd.sat",
@@ -51,17 +59,6 @@ _INT_INTRINSIC = {
     "max_s": "smax",
     "max_u": "umax",
 }
-_FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
-_FLOAT_UNARY = {
-    "abs": "fabs",
-    "sqrt": "sqrt",
-    "ceil": "ceil",
-    "floor": "floor",
-    "trunc": "trunc",
-    "nearest": "roundeven",
-}
-_MAYTRAP = 'metadata !"fpexcept.maytrap") #2'
-_ROUNDING = 'metadata !"round.tonearest", '
 
 
 def _splat_const(elem: str, lanes: int, value: int | str) -> str:
@@ -86,6 +83,10 @@ class _Emit:
 
     def t(self, text: str) -> str:
         return self.line("%t", text)
+
+    def i32(self, x: str, ty: str = "i1") -> str:
+        """A narrower integer result (a test's i1, a bitmask) as the walker's i32."""
+        return self.line("%i", f"zext {ty} {x} to i32")
 
     def cast(self, v: str, shape: str) -> str:
         """The v128 operand `v` viewed as `shape`."""
@@ -166,8 +167,7 @@ def _v128(f: LLVMFunction, e: _Emit, name: str, a: Sequence[str], imm: Imm) -> s
         return e.line("%v", f"or {V} {keep}, {other}")
     if name == "any_true":
         wide = e.t(f"bitcast {V} {a[0]} to i128")
-        c = e.t(f"icmp ne i128 {wide}, 0")
-        return e.line("%i", f"zext i1 {c} to i32")
+        return e.i32(e.t(f"icmp ne i128 {wide}, 0"))
     return _memory(f, e, name, a, imm)
 
 
@@ -257,20 +257,20 @@ def _integer(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
         return _trunc_sat(e, name, a)
     if name in _INT_BIN:
         return e.back(e.t(f"{_INT_BIN[name]} {ty} {x}, {e.cast(a[1], shape)}"), ty)
-    if name in _ICMP:
-        c = e.t(f"icmp {_ICMP[name]} {ty} {x}, {e.cast(a[1], shape)}")
+    if name in ICMP:
+        c = e.t(f"icmp {ICMP[name]} {ty} {x}, {e.cast(a[1], shape)}")
         return e.back(e.t(f"sext <{lanes} x i1> {c} to {ty}"), ty)
     if name in _INT_INTRINSIC:
         y = e.cast(a[1], shape)
         return e.back(e.t(f"call {ty} @llvm.{_INT_INTRINSIC[name]}.{sfx}({ty} {x}, {ty} {y})"), ty)
-    if name in _SHIFT:
+    if name in SHIFTS:
         count = e.t(f"and i32 {a[1]}, {bits - 1}")
         if bits < 32:
             count = e.t(f"trunc i32 {count} to {elem}")
         elif bits == 64:
             count = e.t(f"zext i32 {count} to i64")
         n = e.splat(ty, elem, lanes, count)
-        return e.back(e.t(f"{_SHIFT[name]} {ty} {x}, {n}"), ty)
+        return e.back(e.t(f"{SHIFTS[name]} {ty} {x}, {n}"), ty)
     if name == "neg":
         return e.back(e.t(f"sub {ty} zeroinitializer, {x}"), ty)
     if name == "abs":
@@ -279,12 +279,10 @@ def _integer(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
         return e.back(e.t(f"call {ty} @llvm.ctpop.{sfx}({ty} {x})"), ty)
     if name == "all_true":
         c = e.t(f"icmp ne {ty} {x}, zeroinitializer")
-        r = e.t(f"call i1 @llvm.vector.reduce.and.v{lanes}i1(<{lanes} x i1> {c})")
-        return e.line("%i", f"zext i1 {r} to i32")
+        return e.i32(e.t(f"call i1 @llvm.vector.reduce.and.v{lanes}i1(<{lanes} x i1> {c})"))
     if name == "bitmask":
         c = e.t(f"icmp slt {ty} {x}, zeroinitializer")
-        m = e.t(f"bitcast <{lanes} x i1> {c} to i{lanes}")
-        return e.line("%i", f"zext i{lanes} {m} to i32")
+        return e.i32(e.t(f"bitcast <{lanes} x i1> {c} to i{lanes}"), f"i{lanes}")
     if name == "avgr_u":
         wty, _ = _wide(shape)
         xw = e.t(f"zext {ty} {x} to {wty}")
@@ -351,19 +349,19 @@ def _integer(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
 def _float(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
     ty, elem, lanes, sfx = SHAPES[shape]
     x = e.cast(a[0], shape)
-    if name in _FLOAT_ARITH:
+    if name in FLOAT_ARITH:
         y = e.cast(a[1], shape)
         r = e.t(
-            f"call {ty} @llvm.experimental.constrained.{_FLOAT_ARITH[name]}.{sfx}({ty} {x}, "
-            f"{ty} {y}, {_ROUNDING}{_MAYTRAP}"
+            f"call {ty} @llvm.experimental.constrained.{FLOAT_ARITH[name]}.{sfx}({ty} {x}, "
+            f"{ty} {y}, {ROUNDING}{MAYTRAP}"
         )
         return e.back(r, ty)
-    if name in _FLOAT_UNARY:
-        return e.back(e.t(f"call {ty} @llvm.{_FLOAT_UNARY[name]}.{sfx}({ty} {x})"), ty)
+    if name in FLOAT_UNARY:
+        return e.back(e.t(f"call {ty} @llvm.{FLOAT_UNARY[name]}.{sfx}({ty} {x})"), ty)
     if name == "neg":
         return e.back(e.t(f"fneg {ty} {x}"), ty)
-    if name in _FCMP:
-        c = e.t(f"fcmp {_FCMP[name]} {ty} {x}, {e.cast(a[1], shape)}")
+    if name in FCMP:
+        c = e.t(f"fcmp {FCMP[name]} {ty} {x}, {e.cast(a[1], shape)}")
         ity = f"<{lanes} x i{128 // lanes}>"
         return e.back(e.t(f"sext <{lanes} x i1> {c} to {ity}"), ity)
     if name in ("min", "max"):
@@ -386,7 +384,7 @@ def _float(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
     if name == "demote_f64x2_zero":
         d = e.t(
             f"call <2 x float> @llvm.experimental.constrained.fptrunc.v2f32.v2f64("
-            f"<2 x double> {e.cast(a[0], 'f64x2')}, {_ROUNDING}{_MAYTRAP}"
+            f"<2 x double> {e.cast(a[0], 'f64x2')}, {ROUNDING}{MAYTRAP}"
         )
         return e.back(
             e.t(f"shufflevector <2 x float> {d}, <2 x float> zeroinitializer, {_mask(range(4))}"),
@@ -396,7 +394,7 @@ def _float(e: _Emit, shape: str, name: str, a: Sequence[str]) -> str:
         low = e.half("<4 x float>", e.cast(a[0], "f32x4"), 4, False)
         p = e.t(
             f"call <2 x double> @llvm.experimental.constrained.fpext.v2f64.v2f32("
-            f"<2 x float> {low}, {_MAYTRAP}"
+            f"<2 x float> {low}, {MAYTRAP}"
         )
         return e.back(p, ty)
     raise UnsupportedError(f"operator {shape}.{name} is not supported by the LLVM backend")

@@ -9,27 +9,22 @@ reported by name (UnsupportedError), never skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .abi import Trap
 from .backend import FunctionBackend, Label, Value
+from .builtins import LOWERINGS as BUILTIN_LOWERINGS
 from .errors import UnsupportedError
 from .exceptions import Exceptions
-from .module import FuncType, Module
+from .module import FuncType, Instr, Module
+from .opcodes import MEMOPS, SIGS
 from .opcodes_simd import RELAXED_NAMES, SIMD_SIGS
 from .relaxed_simd import expand as expand_relaxed
 
-_BINARY_SUFFIXES = frozenset(
-    "add sub mul div div_s div_u rem_s rem_u and or xor shl shr_s shr_u rotl rotr "
-    "eq ne lt lt_s lt_u gt gt_s gt_u le le_s le_u ge ge_s ge_u min max copysign".split()
-)
-_NUMERIC_PREFIXES = ("i32.", "i64.", "f32.", "f64.")
-
-
-def numeric_arity(op: str) -> int:
-    """1 or 2 for a pure numeric operator; the operator's name alone decides."""
-    return 2 if op[4:] in _BINARY_SUFFIXES else 1
+# Operand count of every pure numeric operator, from the signature table (opcodes.py).
+_NUMERIC_ARITY = {op: len(pops) for op, (pops, _) in SIGS.items()}
 
 
 @dataclass
@@ -69,37 +64,25 @@ class FunctionTranslator:
         be = self.be
         be.begin(func_index, ftype, func.locals)
         self.frames.append(Frame("func", ftype, be.new_label(ftype.results), 0))
-        handlers = self._handlers_cache = self._handlers()
+        handlers = _HANDLERS_EXC if self.exc is not None else _HANDLERS
         for pc, instr in enumerate(func.body):
-            op = instr[0]
             if not self.reachable:
                 self._skip(instr)
                 continue
-            h = handlers.get(op)
-            if h is not None:
-                h(instr)
-            elif (
-                op[:4] in _NUMERIC_PREFIXES
-                and op[4:] != "const"
-                and "load" not in op
-                and ("store" not in op)
-            ):
-                n = numeric_arity(op)
-                args = self.stack[-n:]
-                del self.stack[-n:]
-                self.stack.append(be.numeric(op, args))
-            else:
+            h = handlers.get(instr[0])
+            if h is None:
                 raise UnsupportedError(
-                    f"operator {op} is not supported yet",
+                    f"operator {instr[0]} is not supported yet",
                     section="code",
                     func=func_index,
                     offset=func.offsets[pc] if pc < len(func.offsets) else None,
                 )
+            h(self, instr)
             if not self.frames:
                 break
         be.finish()
 
-    def _skip(self, instr: tuple) -> None:
+    def _skip(self, instr: Instr) -> None:
         """Unreachable code: track nesting only, until the block's else/end."""
         op = instr[0]
         if op in ("block", "loop", "if", "try_table", "try"):
@@ -110,94 +93,13 @@ class FunctionTranslator:
             elif op == "end":
                 self._end(instr)
             else:
-                self._handlers_cache["delegate"](instr)
+                assert self.exc is not None
+                self.exc.delegate(instr)
         elif op == "else" and not self.dead_depth:
             self._else(instr)
         elif (op == "catch" or op == "catch_all") and not self.dead_depth:
-            self._handlers_cache[op](instr)
-
-    def _handlers(self) -> dict:
-        h = {
-            "block": self._block,
-            "loop": self._loop,
-            "if": self._if,
-            "else": self._else,
-            "end": self._end,
-            "br": self._br,
-            "br_if": self._br_if,
-            "br_table": self._br_table,
-            "return": self._return,
-            "unreachable": self._unreachable,
-            "nop": lambda i: None,
-            "drop": self._drop,
-            "select": self._select,
-            "local.get": self._local_get,
-            "local.set": self._local_set,
-            "local.tee": self._local_tee,
-            "global.get": self._global_get,
-            "global.set": self._global_set,
-            "call": self._call,
-            "call_indirect": self._call_indirect,
-            "return_call": self._return_call,
-            "return_call_indirect": self._return_call_indirect,
-            "call_ref": self._call_ref,
-            "return_call_ref": self._call_ref,
-            "ref.as_non_null": self._ref_as_non_null,
-            "br_on_null": self._br_on_null,
-            "br_on_non_null": self._br_on_non_null,
-        }
-        for op in (
-            "table.get",
-            "table.set",
-            "table.size",
-            "table.grow",
-            "table.fill",
-            "table.copy",
-            "table.init",
-            "elem.drop",
-        ):
-            h[op] = self._table_op
-        for op in SIMD_SIGS:
-            h[op] = self._simd
-        if self.exc is not None:
-            x = self.exc
-            h.update(
-                {
-                    "throw": x.throw,
-                    "throw_ref": x.throw_ref,
-                    "try_table": x.try_table,
-                    "try": x.try_,
-                    "catch": x.catch,
-                    "catch_all": x.catch,
-                    "delegate": x.delegate,
-                    "rethrow": x.rethrow,
-                }
-            )
-        h["ref.null"] = self._ref_null
-        h["ref.is_null"] = self._ref_is_null
-        h["ref.func"] = self._ref_func
-        for op in ("i32.const", "i64.const", "f32.const", "f64.const"):
-            h[op] = self._const
-        for op in (
-            "memory.size",
-            "memory.grow",
-            "memory.fill",
-            "memory.copy",
-            "memory.init",
-            "data.drop",
-        ):
-            h[op] = self._memory_op
-        for ty in ("i32", "i64", "f32", "f64"):
-            for suffix in ("load", "store"):
-                h[f"{ty}.{suffix}"] = self._load if suffix == "load" else self._store
-        for op in (
-            "i32.load8_s i32.load8_u i32.load16_s i32.load16_u i64.load8_s i64.load8_u "
-            "i64.load16_s i64.load16_u i64.load32_s i64.load32_u"
-        ).split():
-            h[op] = self._load
-        for op in "i32.store8 i32.store16 i64.store8 i64.store16 i64.store32".split():
-            h[op] = self._store
-        return h
+            assert self.exc is not None
+            self.exc.catch(instr)
 
     # ---- helpers ------------------------------------------------------------
     def _pop(self, n: int) -> list[Value]:
@@ -218,16 +120,13 @@ class FunctionTranslator:
         frame.dest_used = True
         return frame.dest, len(frame.type.results)
 
-    def _block_type(self, instr: tuple) -> FuncType:
-        return instr[1]
-
     # ---- control ------------------------------------------------------------
-    def _block(self, instr: tuple) -> None:
+    def _block(self, instr: Instr) -> None:
         bt = instr[1]
         dest = self.be.new_label(bt.results)
         self.frames.append(Frame("block", bt, dest, len(self.stack) - len(bt.params)))
 
-    def _loop(self, instr: tuple) -> None:
+    def _loop(self, instr: Instr) -> None:
         bt = instr[1]
         be = self.be
         header = be.new_label(bt.params)
@@ -238,7 +137,7 @@ class FunctionTranslator:
         dest = be.new_label(bt.results)
         self.frames.append(Frame("loop", bt, dest, len(self.stack) - n, header=header))
 
-    def _if(self, instr: tuple) -> None:
+    def _if(self, instr: Instr) -> None:
         bt = instr[1]
         be = self.be
         cond = self.stack.pop()
@@ -252,7 +151,7 @@ class FunctionTranslator:
         frame.else_args = self._top(n)
         self.frames.append(frame)
 
-    def _else(self, instr: tuple) -> None:
+    def _else(self, instr: Instr) -> None:
         frame = self.frames[-1]
         be = self.be
         if self.reachable:
@@ -264,7 +163,7 @@ class FunctionTranslator:
         be.switch_to(frame.else_label)
         self.reachable = True
 
-    def _end(self, instr: tuple) -> None:
+    def _end(self, instr: Instr) -> None:
         frame = self.frames.pop()
         be = self.be
         results = len(frame.type.results)
@@ -293,14 +192,14 @@ class FunctionTranslator:
         else:
             self.reachable = False
 
-    def _br(self, instr: tuple) -> None:
+    def _br(self, instr: Instr) -> None:
         label, n = self._target(instr[1])
         if self.exc is not None:  # out of legacy catch arms (exceptions.py)
             self.exc.leave_frames(instr[1])
         self.be.jump(label, self._top(n))
         self.reachable = False
 
-    def _br_if(self, instr: tuple) -> None:
+    def _br_if(self, instr: Instr) -> None:
         cond = self.stack.pop()
         label, n = self._target(instr[1])
         be = self.be
@@ -311,7 +210,7 @@ class FunctionTranslator:
             be.branch_if(cond, label, self._top(n), cont)
         be.switch_to(cont)
 
-    def _br_table(self, instr: tuple) -> None:
+    def _br_table(self, instr: Instr) -> None:
         index = self.stack.pop()
         labels = []
         n = 0
@@ -322,56 +221,63 @@ class FunctionTranslator:
         self.be.branch_table(index, labels, default, self._top(n))
         self.reachable = False
 
-    def _return(self, instr: tuple) -> None:
+    def _return(self, instr: Instr) -> None:
         if self.exc is not None:
             self.exc.leave_frames(len(self.frames))
         self.be.ret(self._top(len(self.frames[0].type.results)))
         self.reachable = False
 
-    def _unreachable(self, instr: tuple) -> None:
+    def _unreachable(self, instr: Instr) -> None:
         self.be.trap(Trap.UNREACHABLE)
         self.reachable = False
 
     # ---- parametric and variables ------------------------------------------
-    def _drop(self, instr: tuple) -> None:
+    def _drop(self, instr: Instr) -> None:
         self.be.drop(self.stack.pop())
 
-    def _select(self, instr: tuple) -> None:
+    def _select(self, instr: Instr) -> None:
         cond = self.stack.pop()
         a, b = self._pop(2)
         self.stack.append(self.be.select(cond, a, b))
 
-    def _local_get(self, instr: tuple) -> None:
+    def _local_get(self, instr: Instr) -> None:
         self.stack.append(self.be.local_get(instr[1]))
 
-    def _local_set(self, instr: tuple) -> None:
+    def _local_set(self, instr: Instr) -> None:
         self.be.local_set(instr[1], self.stack.pop())
 
-    def _local_tee(self, instr: tuple) -> None:
+    def _local_tee(self, instr: Instr) -> None:
         self.be.local_set(instr[1], self.stack[-1])
 
-    def _global_get(self, instr: tuple) -> None:
+    def _global_get(self, instr: Instr) -> None:
         self.stack.append(self.be.global_get(instr[1]))
 
-    def _global_set(self, instr: tuple) -> None:
+    def _global_set(self, instr: Instr) -> None:
         self.be.global_set(instr[1], self.stack.pop())
 
     # ---- constants, memory, calls ----------------------------------------
-    def _const(self, instr: tuple) -> None:
+    def _const(self, instr: Instr) -> None:
         self.stack.append(self.be.const(instr[0], instr[1]))
 
-    def _load(self, instr: tuple) -> None:
+    def _numeric(self, instr: Instr) -> None:
+        """A pure numeric operator (opcodes.SIGS): its operands per its signature."""
+        op = instr[0]
+        self.stack.append(self.be.numeric(op, self._pop(_NUMERIC_ARITY[op])))
+
+    def _load(self, instr: Instr) -> None:
         addr = self.stack.pop()
         mem = instr[3] if len(instr) > 3 else 0
         self.stack.append(self.be.load(instr[0], addr, instr[2], mem))
 
-    def _store(self, instr: tuple) -> None:
+    def _store(self, instr: Instr) -> None:
         value = self.stack.pop()
         addr = self.stack.pop()
         mem = instr[3] if len(instr) > 3 else 0
         self.be.store(instr[0], addr, value, instr[2], mem)
 
-    _MEMORY_ARITY = {
+    # Operand counts of the memory and table operators (their signatures depend on the
+    # memory's or table's index type, so they are not in opcodes.SIGS).
+    _MEMORY_ARITY: ClassVar[dict[str, int]] = {
         "memory.size": 0,
         "memory.grow": 1,
         "memory.fill": 3,
@@ -379,14 +285,7 @@ class FunctionTranslator:
         "memory.init": 3,
         "data.drop": 0,
     }
-
-    def _memory_op(self, instr: tuple) -> None:
-        op = instr[0]
-        result = self.be.memory_op(op, self._pop(self._MEMORY_ARITY[op]), instr[1:])
-        if result is not None:
-            self.stack.append(result)
-
-    _TABLE_ARITY = {
+    _TABLE_ARITY: ClassVar[dict[str, int]] = {
         "table.get": 1,
         "table.set": 2,
         "table.size": 0,
@@ -397,13 +296,26 @@ class FunctionTranslator:
         "elem.drop": 0,
     }
 
-    def _table_op(self, instr: tuple) -> None:
+    def _memory_size(self, instr: Instr) -> None:
+        self.stack.append(self.be.memory_size(instr[1]))
+
+    def _table_op(self, instr: Instr) -> None:
+        """table.get/set/size: the backend's own loads and stores."""
         op = instr[0]
         result = self.be.table_op(op, self._pop(self._TABLE_ARITY[op]), instr[1:])
         if result is not None:
             self.stack.append(result)
 
-    def _simd(self, instr: tuple) -> None:
+    def _builtin(self, instr: Instr) -> None:
+        """The memory and table operators that call a runtime builtin (builtins.py)."""
+        op = instr[0]
+        arity = self._MEMORY_ARITY.get(op)
+        args = self._pop(self._TABLE_ARITY[op] if arity is None else arity)
+        result = BUILTIN_LOWERINGS[op](self.be, args, instr[1:])
+        if result is not None:
+            self.stack.append(result)
+
+    def _simd(self, instr: Instr) -> None:
         """Every SIMD operator: operands per its signature, immediates passed through."""
         op = instr[0]
         args = self._pop(len(SIMD_SIGS[op][0]))
@@ -414,23 +326,23 @@ class FunctionTranslator:
         if result is not None:
             self.stack.append(result)
 
-    def _ref_null(self, instr: tuple) -> None:
+    def _ref_null(self, instr: Instr) -> None:
         self.stack.append(self.be.ref_null())
 
-    def _ref_is_null(self, instr: tuple) -> None:
+    def _ref_is_null(self, instr: Instr) -> None:
         self.stack.append(self.be.ref_is_null(self.stack.pop()))
 
-    def _ref_func(self, instr: tuple) -> None:
+    def _ref_func(self, instr: Instr) -> None:
         self.stack.append(self.be.ref_func(instr[1]))
 
-    def _call(self, instr: tuple) -> None:
+    def _call(self, instr: Instr) -> None:
         ftype = self.module.func_type(instr[1])
         args = self._pop(len(ftype.params))
         self.stack.extend(self.be.call(instr[1], args))
         if self.exc is not None and self.be.env.call_may_throw(instr[1]):
             self.exc.after_call()
 
-    def _call_indirect(self, instr: tuple) -> None:
+    def _call_indirect(self, instr: Instr) -> None:
         ftype = self.module.types[instr[1]]
         callee = self.stack.pop()
         args = self._pop(len(ftype.params))
@@ -439,20 +351,20 @@ class FunctionTranslator:
             self.exc.after_call()
 
     # ---- tail calls and typed function references (3.0) ----------------------
-    def _return_call(self, instr: tuple) -> None:
+    def _return_call(self, instr: Instr) -> None:
         """return_call: the backend emits a tail call (docs/abi.md "Tail calls")."""
         ftype = self.module.func_type(instr[1])
         self.be.call(instr[1], self._pop(len(ftype.params)), tail=True)
         self.reachable = False
 
-    def _return_call_indirect(self, instr: tuple) -> None:
+    def _return_call_indirect(self, instr: Instr) -> None:
         ftype = self.module.types[instr[1]]
         callee = self.stack.pop()
         args = self._pop(len(ftype.params))
         self.be.call_indirect(instr[1], instr[2], callee, args, tail=True)
         self.reachable = False
 
-    def _call_ref(self, instr: tuple) -> None:
+    def _call_ref(self, instr: Instr) -> None:
         ftype = self.module.types[instr[1]]
         ref = self.stack.pop()
         args = self._pop(len(ftype.params))
@@ -464,10 +376,10 @@ class FunctionTranslator:
             if self.exc is not None and self.be.env.indirect_may_throw():
                 self.exc.after_call()
 
-    def _ref_as_non_null(self, instr: tuple) -> None:
+    def _ref_as_non_null(self, instr: Instr) -> None:
         self.stack.append(self.be.ref_as_non_null(self.stack.pop()))
 
-    def _br_on_null(self, instr: tuple) -> None:
+    def _br_on_null(self, instr: Instr) -> None:
         """Branch (without the reference) when it is null, else keep it."""
         ref = self.stack.pop()
         label, n = self._target(instr[1])
@@ -477,7 +389,7 @@ class FunctionTranslator:
         be.switch_to(cont)
         self.stack.append(ref)
 
-    def _br_on_non_null(self, instr: tuple) -> None:
+    def _br_on_non_null(self, instr: Instr) -> None:
         """Branch with the reference when it is not null, else drop it."""
         ref = self.stack.pop()
         label, n = self._target(instr[1])
@@ -486,3 +398,85 @@ class FunctionTranslator:
         not_null = be.numeric("i32.eqz", [be.ref_is_null(ref)])
         be.branch_if(not_null, label, [*self._top(n - 1), ref], cont)
         be.switch_to(cont)
+
+
+# ---- the operator table: built once, shared by every function translated ----------------
+Handler = Callable[[FunctionTranslator, Instr], None]
+
+
+def _nop(tr: FunctionTranslator, instr: Instr) -> None:
+    pass
+
+
+def _on_exceptions(method: Callable[[Exceptions, Instr], None]) -> Handler:
+    """An exception operator; only in the table of a module that can see exceptions."""
+
+    def handle(tr: FunctionTranslator, instr: Instr) -> None:
+        assert tr.exc is not None
+        method(tr.exc, instr)
+
+    return handle
+
+
+def _handler_table() -> dict[str, Handler]:
+    """Operator name -> handler; the operator families come from the signature tables
+    (opcodes.SIGS, MEMOPS, opcodes_simd.SIMD_SIGS), never from the names' spelling."""
+    T = FunctionTranslator
+    h: dict[str, Handler] = {
+        "block": T._block,
+        "loop": T._loop,
+        "if": T._if,
+        "else": T._else,
+        "end": T._end,
+        "br": T._br,
+        "br_if": T._br_if,
+        "br_table": T._br_table,
+        "return": T._return,
+        "unreachable": T._unreachable,
+        "nop": _nop,
+        "drop": T._drop,
+        "select": T._select,
+        "local.get": T._local_get,
+        "local.set": T._local_set,
+        "local.tee": T._local_tee,
+        "global.get": T._global_get,
+        "global.set": T._global_set,
+        "call": T._call,
+        "call_indirect": T._call_indirect,
+        "return_call": T._return_call,
+        "return_call_indirect": T._return_call_indirect,
+        "call_ref": T._call_ref,
+        "return_call_ref": T._call_ref,
+        "ref.as_non_null": T._ref_as_non_null,
+        "br_on_null": T._br_on_null,
+        "br_on_non_null": T._br_on_non_null,
+        "ref.null": T._ref_null,
+        "ref.is_null": T._ref_is_null,
+        "ref.func": T._ref_func,
+        "i32.const": T._const,
+        "i64.const": T._const,
+        "f32.const": T._const,
+        "f64.const": T._const,
+    }
+    h.update(dict.fromkeys(SIGS, T._numeric))
+    h.update({op: T._store if store else T._load for op, (_, _, store) in MEMOPS.items()})
+    h["memory.size"] = T._memory_size
+    h.update(dict.fromkeys(T._TABLE_ARITY, T._table_op))
+    h.update(dict.fromkeys(BUILTIN_LOWERINGS, T._builtin))
+    h.update(dict.fromkeys(SIMD_SIGS, T._simd))
+    return h
+
+
+_HANDLERS = _handler_table()
+# A module that can see exceptions (ModuleEnv.exceptions) also has the exception operators.
+_HANDLERS_EXC: dict[str, Handler] = {
+    **_HANDLERS,
+    "throw": _on_exceptions(Exceptions.throw),
+    "throw_ref": _on_exceptions(Exceptions.throw_ref),
+    "try_table": _on_exceptions(Exceptions.try_table),
+    "try": _on_exceptions(Exceptions.try_),
+    "catch": _on_exceptions(Exceptions.catch),
+    "catch_all": _on_exceptions(Exceptions.catch),
+    "delegate": _on_exceptions(Exceptions.delegate),
+    "rethrow": _on_exceptions(Exceptions.rethrow),
+}

@@ -10,26 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from .errors import ValidationError
 from .features import WASM3
-from .module import (
-    Elem,
-    ExternKind,
-    GlobalType,
-    Import,
-    Instr,
-    Limits,
-    MemoryType,
-    Module,
-    RefType,
-    TableType,
-    TagType,
-    ValType,
-    ValueType,
-)
+from .module import ExternKind, GlobalType, MemoryType, RefType, TableType, TagType, ValType
 from .reftypes import TypeSpace, defaultable, type_indices
 from .validate_code import ModuleCtx, validate_function
+
+if TYPE_CHECKING:  # names of annotations only
+    from .module import Elem, Import, Instr, Limits, Module, ValueType
 
 MAX_PAGES = 65536
 MAX_PAGES64 = 1 << 48  # 2^64 bytes of 64 KiB pages
