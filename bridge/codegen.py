@@ -132,7 +132,9 @@ def generate_source(
     progress: parallel.Progress | None = None,
 ) -> tuple[list[bytes], int]:
     """(objects holding every function of `source` and every trampoline, operators)."""
-    tiered = 0 < backend.tier_above < source.operators()
+    # x86_64 only: AArch64 code generation at -O0 miscompiled tail calls (llvm_backend.py
+    # target_machine), and `optnone` functions are generated as at -O0.
+    tiered = backend.arch == "x86_64" and 0 < backend.tier_above < source.operators()
     return parallel.compile_source(
         source,
         lambda m: backend.module(m, pic, tiered),
