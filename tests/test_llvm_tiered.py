@@ -78,6 +78,26 @@ def test_split_defines_every_function() -> None:
     assert sorted(funcs) == sorted(f"wk_func_{i}" for i in range(first, first + len(module.funcs)))
 
 
+def test_tail_calls_stay_in_the_o2_tier() -> None:
+    """Code generated as at -O0 (`optnone`) does not honour `tail call tailcc`: a function
+    with return_call must not reach the light tier, or its loop of tail calls grows the stack
+    (the spec's return_call scripts trapped with "call stack exhausted" before this rule)."""
+    wasmtime = pytest.importorskip("wasmtime")
+    wat = """(module
+      (func $count (export "count") (param i64) (result i64)
+        (if (result i64) (i64.eqz (local.get 0)) (then (i64.const 0))
+          (else (return_call $count (i64.sub (local.get 0) (i64.const 1))))))
+      (func (export "plain") (param i64) (result i64)
+        (i64.add (local.get 0) (i64.const 1))))"""
+    module = decode(bytes(wasmtime.wat2wasm(wat)))
+    validate(module)
+    lm = LLVMModule(module, opt_level=2, hot_lines=0)
+    for i in range(len(module.funcs)):
+        FunctionTranslator(module, lm.function()).translate(i)
+    assert list(lm.bulk) == ["wk_func_1"]  # `plain`; `count` (wk_func_0) keeps -O2
+    assert lm.finish()[:4] == b"\x7fELF"
+
+
 @pytest.fixture(scope="module")
 def light_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Fixture images built in this process with every function in the light tier."""
