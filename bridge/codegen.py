@@ -30,9 +30,12 @@ class Backend:
     parallel_threshold: int  # instructions; below this one process is faster (measured)
     cpu: str = "baseline"  # LLVM only: "baseline" or an x86-64 psABI level (cpu.CPU_LEVELS)
     arch: str = "x86_64"  # what the code is for: x86_64 (every backend) or aarch64 (LLVM)
+    tier_above: int = 0  # LLVM: tier modules of more operators than this (0: never)
+    hot_lines: int = 0  # in a tiered module: functions of more IR lines get the light pipeline
 
-    def module(self, module: Module, pic: bool) -> ModuleBackend:
-        """A fresh ModuleBackend for `module`; pic: position-independent code (shared objects)."""
+    def module(self, module: Module, pic: bool, tiered: bool = False) -> ModuleBackend:
+        """A fresh ModuleBackend for `module`; pic: position-independent code (shared objects);
+        tiered: the module is over `tier_above` (llvm_backend.TIERED_PASSES)."""
         if self.family == "cranelift":
             from .cranelift_backend import CraneliftModule
 
@@ -40,9 +43,21 @@ class Backend:
         from .llvm_backend import LLVMModule
 
         return LLVMModule(
-            module, triple=LLVM_TRIPLES[self.arch], opt_level=self.opt_level, pic=pic, cpu=self.cpu
+            module,
+            triple=LLVM_TRIPLES[self.arch],
+            opt_level=self.opt_level,
+            pic=pic,
+            cpu=self.cpu,
+            hot_lines=self.hot_lines if tiered else None,
         )
 
+
+TIER_ABOVE = 2_000_000
+"""Operators above which llvm-tiered tiers a module (sqlite3: 0.35M; python.wasm: 31.5M)."""
+
+HOT_LINES = 400
+"""In a tiered module, functions of at most this many lines of LLVM IR (~2 per operator)
+keep the -O2 pipeline."""
 
 # LLVM costs more per instruction than Cranelift, so forking pays off on smaller modules.
 BACKENDS: dict[str, Backend] = {
@@ -51,6 +66,12 @@ BACKENDS: dict[str, Backend] = {
     "llvm-O0": Backend("llvm-O0", "llvm", 0, 10_000),
     "llvm-O1": Backend("llvm-O1", "llvm", 1, 10_000),
     "llvm-O3": Backend("llvm-O3", "llvm", 3, 10_000),
+    # The release profile's: -O2, but in a module of over TIER_ABOVE operators (python.wasm:
+    # 31.5M) only functions of at most HOT_LINES lines of IR get the -O2 pipeline, the bulk a
+    # light one (docs/performance.md "Release builds of very large modules").
+    "llvm-tiered": Backend(
+        "llvm-tiered", "llvm", 2, 10_000, tier_above=TIER_ABOVE, hot_lines=HOT_LINES
+    ),
 }
 
 
@@ -102,9 +123,12 @@ def generate_source(
     progress: parallel.Progress | None = None,
 ) -> tuple[list[bytes], int]:
     """(objects holding every function of `source` and every trampoline, operators)."""
+    # x86_64 only: AArch64 code generation at -O0 miscompiled tail calls (llvm_backend.py
+    # target_machine), and `optnone` functions are generated as at -O0.
+    tiered = backend.arch == "x86_64" and 0 < backend.tier_above < source.operators()
     return parallel.compile_source(
         source,
-        lambda m: backend.module(m, pic),
+        lambda m: backend.module(m, pic, tiered),
         backend.family,
         backend.parallel_threshold,
         jobs=jobs,

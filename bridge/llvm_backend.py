@@ -78,6 +78,15 @@ _ARCH = {
 }
 
 
+TIERED_PASSES: tuple[str, ...] = ("sroa", "instruction_combine", "simplify_cfg")
+"""The light pipeline of a tiered module's bulk (docs/performance.md "Release builds of very
+large modules"): locals to SSA values, peephole folding and CFG clean-up, none of the -O2
+pipeline's loop, GVN or inlining passes (on python.wasm's IR -O2's passes cost ~9x these).
+Its functions are then marked `optnone`, so code generation treats them as at -O0 (fast
+instruction selection, no machine-level loop, CSE or scheduling passes), keeping the greedy
+register allocator: -O2's code generation is the larger half of its cost."""
+
+
 # ---- target machines and object emission ------------------------------------------
 _MACHINES: dict[tuple[str, int, bool, str], llvm.TargetMachine] = {}
 
@@ -120,15 +129,39 @@ def target_machine(
     return tm
 
 
-def emit_object(text: str, triple: str, opt_level: int, pic: bool, cpu: str = "baseline") -> bytes:
-    """Parse, verify, optimise and compile one module of IR text."""
+def emit_object(
+    text: str,
+    triple: str,
+    opt_level: int,
+    pic: bool,
+    cpu: str = "baseline",
+    bulk: str | None = None,
+) -> bytes:
+    """Parse, verify, optimise and compile one module of IR text.
+
+    bulk: more IR text for the same object, optimised by the light pipeline (TIERED_PASSES)
+    instead of opt_level's, then linked into the first module for one code generation."""
     tm = target_machine(triple, opt_level, pic, cpu)
-    mod = llvm.parse_assembly(text, context=llvm.create_context())
+    context = llvm.create_context()
+    mod = llvm.parse_assembly(text, context=context)
     mod.verify()
     if opt_level > 0:
         pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)
+    if bulk is not None:
+        other = llvm.parse_assembly(bulk, context=context)
+        other.verify()
+        pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=2))
+        mpm = llvm.create_new_module_pass_manager()
+        for name in TIERED_PASSES:
+            getattr(mpm, f"add_{name}_pass")()
+        mpm.run(other, pb)
+        for fn in other.functions:
+            if not fn.is_declaration:  # code generation as at -O0 (optnone needs noinline)
+                fn.add_function_attribute("noinline")
+                fn.add_function_attribute("optnone")
+        mod.link_in(other)
     return bytes(tm.emit_object(mod))
 
 
@@ -143,7 +176,11 @@ class LLVMModule:
         opt_level: int = 2,
         pic: bool = False,
         cpu: str = "baseline",
+        hot_lines: int | None = None,
     ) -> None:
+        """hot_lines: tier this module's functions: those of at most this many lines of IR
+        keep opt_level's pipeline, the others get TIERED_PASSES (None: every function gets
+        opt_level's)."""
         self.module = module
         self.env = ModuleEnv(module)
         self.triple = triple
@@ -153,8 +190,10 @@ class LLVMModule:
         # Protected symbols are dso_local in a shared object, so direct calls
         # never go through the PLT and no other object can interpose them.
         self.linkage = "protected" if pic else "dso_local"
+        self.hot_lines = hot_lines
         self.parts: list[str] = []
         self.defined: set[str] = set()
+        self.bulk: dict[str, str] = {}  # name -> text of the functions of the light tier
         self.declared: dict[str, str] = {}  # callee symbol -> declare line
 
     def function(self) -> LLVMFunction:
@@ -174,7 +213,17 @@ class LLVMModule:
 
     def add(self, name: str, text: str) -> None:
         self.defined.add(name)
-        self.parts.append(text)
+        # A function with return_call* (attribute group #3) stays in the -O2 tier: code
+        # generation as at -O0 (`optnone`) does not honour `tail call tailcc`, so its tail
+        # calls would grow the stack (the spec's return_call scripts then exhaust it).
+        if (
+            self.hot_lines is not None
+            and text.count("\n") > self.hot_lines
+            and not text[: text.index("\n")].endswith("#3 {")
+        ):
+            self.bulk[name] = text
+        else:
+            self.parts.append(text)
 
     def trampoline(self, type_index: int) -> None:
         """wk_tramp_<t>(vmctx, code, slots): arguments from 8-byte slots, results over them."""
@@ -231,6 +280,10 @@ class LLVMModule:
 
     def ir(self) -> str:
         """The whole module as LLVM IR text."""
+        return self._text([*self.parts, *self.bulk.values()], self.defined)
+
+    def _text(self, parts: list[str], defined: set[str]) -> str:
+        """A module of `parts` (defining `defined`) declaring everything else it may call."""
         tm = target_machine(self.triple, self.opt_level, self.pic, self.cpu)
         head = [
             f'target datalayout = "{tm.target_data}"',
@@ -242,8 +295,18 @@ class LLVMModule:
             # "disable-tail-calls" (docs/abi.md "Tail calls").
             "attributes #3 = { nounwind }",
         ]
-        decls = [d for n, d in self.declared.items() if n not in self.defined]
-        return "\n".join(head + self.parts + decls) + "\n"
+        decls = [d for n, d in self.declared.items() if n not in defined]
+        return "\n".join(head + parts + decls) + "\n"
 
     def finish(self) -> bytes:
-        return emit_object(self.ir(), self.triple, self.opt_level, self.pic, self.cpu)
+        if not self.bulk:
+            return emit_object(self.ir(), self.triple, self.opt_level, self.pic, self.cpu)
+        hot = self.defined - self.bulk.keys()
+        return emit_object(
+            self._text(self.parts, hot),
+            self.triple,
+            self.opt_level,
+            self.pic,
+            self.cpu,
+            bulk=self._text(list(self.bulk.values()), set(self.bulk)),
+        )

@@ -80,6 +80,10 @@ class Source:
     def total(self) -> int:
         return sum(self.weight(k) for k in range(len(self.module.funcs)))
 
+    def operators(self) -> int:
+        """The module's operators: counted when decoded, estimated from bytes when streamed."""
+        return self.total() // BYTES_PER_OP if self.streamed else self.total()
+
     def functions(self, ctx: ExprContext | None = None) -> Iterator[tuple[int, Func]]:
         """(function index, decoded body) of every defined function, in order, one at a time:
         for a whole-module analysis that must see the bodies (a call graph, say), which in a

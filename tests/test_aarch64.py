@@ -98,7 +98,7 @@ def test_targets_lists_backends_and_linker() -> None:
     proc = wasmkiln("targets")
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if x.startswith(TARGET))
-    assert "dev=llvm-O0/release=llvm" in line
+    assert "dev=llvm-O0/release=llvm-tiered" in line
     assert ("aarch64-linux-gnu-gcc/ld" in line) == HAVE_RUNTIME, line
 
 

@@ -73,7 +73,7 @@ def test_plan_identity_covers_the_build_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("WASMKILN_EXPLICIT_BOUNDS", "1")  # build_image reads it
     assert plan.cache_key(wasm, "hello") != key
     release = BuildPlan.resolve(get_target(TARGET), BUILTIN_PROFILES["release"])
-    assert release.backend == "llvm" and release.cache_key(wasm, "hello") != key
+    assert release.backend == "llvm-tiered" and release.cache_key(wasm, "hello") != key
 
 
 def test_cache_hit_loads_no_compiler(tmp_path: Path) -> None:

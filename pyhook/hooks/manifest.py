@@ -73,7 +73,15 @@ IMAGE_KEYS = {
     "invoke",
     "oci",
 }
-PROFILE_KEYS = {"inherits", "backend", "opt-level", "trap-unknown-imports", "debug", "target-cpu"}
+PROFILE_KEYS = {
+    "inherits",
+    "backend",
+    "opt-level",
+    "trap-unknown-imports",
+    "debug",
+    "target-cpu",
+    "pipeline",
+}
 BUILD_BACKENDS = ("setuptools", "hatchling")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCRIPT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

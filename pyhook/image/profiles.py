@@ -15,6 +15,7 @@ __all__ = [
     "BACKENDS",
     "BUILTIN_PROFILES",
     "DEFAULT_PROFILE",
+    "PIPELINES",
     "Profile",
     "ProfileError",
     "RELEASE_BACKEND",
@@ -25,9 +26,16 @@ BACKENDS: tuple[str, ...] = ("cranelift", "llvm", "llvm-O0")
 """Backends this wasmkiln can compile with (bridge.compile.compile_wasm's `backend`)."""
 
 RELEASE_BACKEND = "llvm"
-"""The backend of `release`: LLVM, the optimising tier (at the profile's opt-level, 2)."""
+"""The backend of `release`: LLVM, the optimising tier (at the profile's opt-level, 2, with the
+tiered pipeline: -O2 everywhere but in very large modules, docs/build-hooks.md)."""
 
 DEFAULT_PROFILE = "dev"
+
+PIPELINES: tuple[str, ...] = ("tiered", "full")
+"""LLVM -O2's pass pipelines for a profile: `tiered` (release's) compiles a module of over
+bridge.codegen.TIER_ABOVE operators with -O2 for its small functions and a light pipeline
+for the rest (python.wasm: 31.5M operators, ~25 -> ~11 minutes on 2 cores); smaller
+modules get -O2 everywhere either way. `full`: -O2 for every function, whatever the size."""
 
 
 class ProfileError(Exception):
@@ -44,6 +52,10 @@ class Profile:
     trap_unknown_imports: bool = False  # link unprovided imports as trapping stubs
     debug: bool = False  # keep the runtime's DWARF in the image (pyhook.image.image.build_image)
     target_cpu: str = "baseline"  # LLVM only: "baseline", "native" or a level (bridge/cpu.py)
+    # LLVM at opt-level 2 only: "tiered" gives the -O2 pipeline to the small functions of a
+    # very large module and a light one to the rest (bridge/codegen.py "llvm-tiered"); "full"
+    # gives -O2 to every function.
+    pipeline: str = "full"
 
     @property
     def unknown_imports(self) -> str:
@@ -55,6 +67,8 @@ class Profile:
         """The value bridge.compile_wasm's `backend` takes: LLVM at this profile's opt-level."""
         if self.backend == "llvm" and self.opt_level != 2:
             return f"llvm-O{self.opt_level}"
+        if self.backend == "llvm" and self.pipeline == "tiered":
+            return "llvm-tiered"
         return self.backend
 
     def describe(self) -> str:
@@ -64,7 +78,7 @@ class Profile:
 
 BUILTIN_PROFILES: dict[str, Profile] = {
     "dev": Profile("dev", "cranelift", 0),
-    "release": Profile("release", RELEASE_BACKEND, 2),
+    "release": Profile("release", RELEASE_BACKEND, 2, pipeline="tiered"),
 }
 
 
@@ -75,7 +89,9 @@ def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = Non
     types by manifest.py: `inherits` (required), `backend`, `opt-level`, `trap-unknown-imports`,
     `debug` (keep debug info in the image; images are stripped by default, being 3-4x smaller),
     `target-cpu` (the x86-64 level LLVM may assume, bridge/cpu.py: images stay portable unless
-    asked; a profile with it must use the LLVM backend).
+    asked; a profile with it must use the LLVM backend), `pipeline` ("tiered" or "full": LLVM
+    -O2's passes for every function of a very large module, or only for its small ones; see
+    PIPELINES).
     A custom profile may inherit from another custom profile; cycles are an error.
     """
     custom = custom or {}
@@ -126,6 +142,11 @@ def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = Non
             check_backend(str(cpu), backend)
         except ValueError as e:
             raise ProfileError(f"profile {current!r}: {e}") from None
+        pipeline = table.get("pipeline", base.pipeline)
+        if pipeline not in PIPELINES:
+            raise ProfileError(
+                f"profile {current!r}: pipeline must be one of {', '.join(PIPELINES)}"
+            )
         return replace(
             base,
             name=current,
@@ -134,6 +155,7 @@ def resolve_profile(name: str, custom: dict[str, dict[str, object]] | None = Non
             trap_unknown_imports=bool(trap),
             debug=debug,
             target_cpu=str(cpu),
+            pipeline=str(pipeline),
         )
 
     return walk(name)
