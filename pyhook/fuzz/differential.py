@@ -30,6 +30,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -543,7 +544,7 @@ def run_differential(
                 if (i + 1) % 25 == 0:
                     log(f"[{i + 1}/{count}] {totals.line()} ({time.perf_counter() - t0:.0f} s)")
             done = count
-        except KeyboardInterrupt:  # a long run stopped by hand: the totals so far
+        except KeyboardInterrupt:  # a long run stopped (SIGINT, SIGTERM): the totals so far
             log(f"interrupted: {done} of {count} modules done")
         finally:
             ours.close()
@@ -642,6 +643,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _use_binaryen(args: argparse.Namespace) -> None:
     """--binaryen DIR: into the environment, which carries it to wasm-reduce's --check runs."""
     if args.binaryen is not None:
@@ -696,6 +701,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         + (f", features {','.join(features)}" if features else ""),
         flush=True,
     )
+    # A long run in the background ignores SIGINT (the shell's doing): SIGTERM stops it the
+    # same way, with the totals so far.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         diff = run_differential(
             args.count,
