@@ -101,6 +101,20 @@ def test_binaryens_throw_import_acts_alike(ours: engines.Ours) -> None:
     ]
 
 
+def test_an_exception_out_of_the_start_function(ours: engines.Ours) -> None:
+    """wasmtime raises it from the instantiation as an error, not a trap: both sides report
+    UNCAUGHT_EXCEPTION for the instantiation."""
+    wasm = _wasm("""(module
+      (import "fuzzing-support" "throw" (func $throw (param i32)))
+      (func $start (call $throw (i32.const 4)))
+      (start $start)
+      (func (export "f") (result i32) (i32.const 1)))""")
+    plan = [Call("f", ())]
+    ref = engines.run_wasmtime(wasm, plan)
+    assert ref.init_trap == "UNCAUGHT_EXCEPTION"
+    assert fuzz.compare(ref, ours.run(wasm, plan)) is None
+
+
 def test_references_cross_the_harness_as_null(ours: engines.Ours) -> None:
     """Reference parameters get null, reference results and globals compare by null-ness (a
     global's externref comes wrapped from wasmtime, and binaryen's imported externrefs are

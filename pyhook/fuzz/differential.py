@@ -516,7 +516,10 @@ def run_differential(
                     continue
                 plan_seed = f"{seed}:{i}"
                 totals.features.update(feature_counts(wasm))
-                why, note = check_module(wasm, ours, plan_seed, features)
+                try:
+                    why, note = check_module(wasm, ours, plan_seed, features)
+                except Exception as e:  # noqa: BLE001 - a harness bug fails one module, not the run
+                    why, note = f"fuzzer error: {type(e).__name__}: {e}", ""
                 ours.forget()
                 if why is None:
                     totals.passed += 1

@@ -252,6 +252,9 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
     except wasmtime.Trap as e:
         res.init_trap = _wasmtime_trap(e)
         return res
+    except wasmtime.WasmtimeError as e:  # a start function's uncaught exception comes so
+        res.init_trap = _wasmtime_trap(e)
+        return res
     exports = instance.exports(store)
     opaque = _opaque_exports(wasm)
     funcs: dict[str, Any] = {
@@ -319,12 +322,18 @@ def _wasmtime_shim(store: Any, logs: list[Value]) -> Any:
 
 
 def _wasmtime_trap(e: Any) -> str:
+    """The trap kind of a wasmtime.Trap (or of the WasmtimeError an instantiation raises
+    when its start function throws), in bridge.abi.Trap's names."""
+    import wasmtime
+
     code = getattr(e, "trap_code", None)
     name = code.name if code is not None else "UNKNOWN"
     if name == "OUT_OF_FUEL":
         return name
     if code is None and "thrown Wasm exception" in str(e):
         return "UNCAUGHT_EXCEPTION"  # no trap code: an exception no handler caught
+    if code is None and not isinstance(e, wasmtime.Trap):
+        return f"wasmtime error: {str(e).strip().splitlines()[-1]}"  # shows as a mismatch
     return WASMTIME_TRAPS.get(name, name)
 
 
