@@ -68,6 +68,7 @@ THROWING = """(module
       (return (i32.add (i32.const 10) (ref.is_null (local.get $e)))))
     (i32.const -2))
   (func (export "uncaught") (call $throw (i32.const 9)))
+  (func (export "null") (throw_ref (ref.null exn)))
   (func (export "rethrown") (param i32) (result i32)
     (block $b (result exnref)
       (try_table (catch_all_ref $b) (call $throw (local.get 0)))
@@ -80,13 +81,15 @@ THROWING = """(module
 
 def test_binaryens_throw_import_acts_alike(ours: engines.Ours) -> None:
     """throw(n) raises the imported wasmtag with n, throw(0) the "JS" tag (null externref),
-    an exception no handler catches is UNCAUGHT_EXCEPTION on both sides."""
+    an exception no handler catches is UNCAUGHT_EXCEPTION on both sides, throw_ref of null
+    is wasmtime's NULL_REFERENCE."""
     wasm = _wasm(THROWING)
     plan = [
         Call("caught", (("i32", 7),)),
         Call("caught", (("i32", 0),)),
         Call("js", ()),
         Call("uncaught", ()),
+        Call("null", ()),
         Call("rethrown", (("i32", 3),)),
         Call("stubs", ()),
     ]
@@ -96,6 +99,7 @@ def test_binaryens_throw_import_acts_alike(ours: engines.Ours) -> None:
         ("UNCAUGHT_EXCEPTION", ()),  # the "JS exception" is not wasmtag's
         (None, (("i32", 11),)),  # caught as jstag, with a null externref
         ("UNCAUGHT_EXCEPTION", ()),
+        ("NULL_REFERENCE", ()),  # wasmkiln's NULL_EXNREF: wasmtime has one code for nulls
         ("UNCAUGHT_EXCEPTION", ()),
         (None, (("i32", 41),)),  # sleep's id, a null funcref, call-export-catch's 0
     ]
