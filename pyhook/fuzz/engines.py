@@ -69,6 +69,7 @@ SHIM_NAMES = frozenset(re.findall(r'\(export "([\w-]+)"\)', HARNESS_SHIM))
 LOG_LIMIT = 10_000  # logged values kept per call (the rest are counted)
 FUEL = 20_000_000  # wasmtime fuel per call
 CHILD_TIMEOUT = 60.0  # seconds for our side of one module (all its calls)
+SHIMS = "shims"  # Ours' folder of the compiled harness modules
 
 MASK = {"i32": 0xFFFFFFFF, "f32": 0xFFFFFFFF, "i64": (1 << 64) - 1, "f64": (1 << 64) - 1}
 
@@ -348,6 +349,8 @@ class Ours:
         try:
             self.rt = hostrt.host_runtime()
             self.builder = ModuleBuilder(workdir, backend, self.rt.include_dir, jobs=1)
+            # the harness modules, compiled once per run (forget() keeps them)
+            self.shims = ModuleBuilder(workdir / SHIMS, backend, self.rt.include_dir, jobs=1)
         except (hostrt.HostError, RuntimeError) as e:  # no host runtime, no C compiler
             raise FuzzError(str(e)) from None
         self.backend = backend
@@ -355,13 +358,16 @@ class Ours:
 
     def close(self) -> None:
         self.builder.close()
+        self.shims.close()
 
     def forget(self) -> None:
         """Drop the compiled modules (files and cache): a long run would fill the disk."""
         from ..spec.wast import ModuleBuilder
 
         self.builder.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        for child in self.workdir.iterdir() if self.workdir.is_dir() else ():
+            if child.name != SHIMS:
+                shutil.rmtree(child, ignore_errors=True)
         self.builder = ModuleBuilder(self.workdir, self.backend, self.rt.include_dir, jobs=1)
 
     def run(
@@ -392,7 +398,7 @@ class Ours:
         """A harness module (LOG_V128_SHIM, HARNESS_SHIM) compiled by the backend under test."""
         import wasmtime
 
-        return self.builder.submit(bytes(wasmtime.wat2wasm(wat))).result()
+        return self.shims.submit(bytes(wasmtime.wat2wasm(wat))).result()
 
     def _execute(
         self,
