@@ -105,6 +105,33 @@ def test_binaryens_throw_import_acts_alike(ours: engines.Ours) -> None:
     ]
 
 
+NO_TAGS = """(module
+  (import "fuzzing-support" "throw" (func $throw (param i32)))
+  (import "fuzzing-support" "log-i32" (func $log (param i32)))
+  (func $inner (call $throw (i32.const 5)))
+  (func (export "outer") (call $inner) (call $log (i32.const 1))))"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bridge: environ.uses_exceptions ignores imported non-WASI functions, which may "
+    "throw: a module without tag/try/exnref gets no exception checks after its calls",
+)
+def test_an_imported_exception_passes_through_a_module_without_tags(ours: engines.Ours) -> None:
+    """Reduced from `wasmkiln fuzz --feature all` seed 17403, module 147 (kept as
+    fixtures/fuzz/exception-through-import.wasm): a module with no tag, try or exnref calls
+    a function that calls an import which throws. wasmtime ends the call there; wasmkiln
+    compiled no exception checks (bridge/environ.uses_exceptions is false for the module),
+    so `outer` went on and logged 1 before the exception surfaced."""
+    wasm = _wasm(NO_TAGS)
+    plan = [Call("outer", ())]
+    ref = engines.run_wasmtime(wasm, plan)
+    assert [(o.trap, o.logs) for o in ref.outcomes] == [("UNCAUGHT_EXCEPTION", ())]
+    assert fuzz.compare(ref, ours.run(wasm, plan)) is None
+    fixture = Path(__file__).parent / "fixtures" / "fuzz" / "exception-through-import.wasm"
+    assert fuzz.check_module(fixture.read_bytes(), ours, "17403:147", ["exceptions"])[0] is None
+
+
 def test_an_exception_out_of_the_start_function(ours: engines.Ours) -> None:
     """wasmtime raises it from the instantiation as an error, not a trap: both sides report
     UNCAUGHT_EXCEPTION for the instantiation."""
