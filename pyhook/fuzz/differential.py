@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import random
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -44,6 +46,7 @@ from .engines import (
     LOG_FUNCS,
     LOG_MODULE,
     LOG_V128,
+    SHIM_NAMES,
     Call,
     FuzzError,
     Ours,
@@ -68,6 +71,19 @@ FEATURE_FLAGS = [
 # multi-memory and writes 32-bit memories only, so it gets none of these).
 FEATURE_FLAGS_3 = ["--enable-memory64", "--enable-extended-const", "--enable-multimemory"]
 FEATURE_FLAGS_3_SINCE = 116
+# `--feature NAME`: every module of the run gets these (binaryen 116 or later). Exceptions
+# need reference types in binaryen (exnref); --emit-exnref (binaryen 118 and later) turns the
+# legacy try/catch binaryen also writes into try_table, since the wasmtime package cannot
+# enable legacy exceptions (the spec scripts in spec3/legacy cover those). Binaryen's -ttf
+# only ever uses memory 0, so `multi-memory` is binaryen's module spread over several
+# memories by spread_memories() afterwards.
+FEATURES = {
+    "exceptions": ["--enable-reference-types", "--enable-exception-handling", "--emit-exnref"],
+    "memory64": ["--enable-memory64", "--enable-extended-const"],
+    "multi-memory": ["--enable-multimemory"],
+}
+FEATURES_SINCE = 118
+BINARYEN_ENV = "WASMKILN_BINARYEN"  # a folder holding wasm-opt and wasm-reduce (--binaryen)
 ROUNDS = 2
 
 
@@ -194,6 +210,8 @@ _SPECIAL = {
 
 
 def _arg(rng: random.Random, ty: str) -> Value:
+    if ty not in _SPECIAL:  # funcref, externref: null, the only value made outside a module
+        return ty, 0
     if rng.random() < 0.5:
         return ty, rng.choice(_SPECIAL[ty])
     if ty in ("f32", "f64"):  # a random finite number: random bits are NaN-free this way
@@ -220,51 +238,141 @@ def make_plan(exports: Sequence[tuple[str, Sequence[str]]], seed: str) -> list[C
 
 # ---- generating modules ---------------------------------------------------------------------
 def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
+    """binaryen's tool `name`: from $WASMKILN_BINARYEN (`--binaryen`) when set, else PATH's.
+
+    Why a folder: binaryen 132 from npm (docs/fuzzing.md) is a folder of node scripts
+    (node_modules/binaryen/bin) that must not shadow Debian's binaryen on PATH for the rest
+    of the project."""
+    folder = os.environ.get(BINARYEN_ENV)
+    if folder:
+        path = Path(folder) / name
+        if not os.access(path, os.X_OK):
+            raise FuzzError(f"{BINARYEN_ENV}={folder}: no executable {name} there")
+        return str(path)
+    found = shutil.which(name)
+    if found is None:
         raise FuzzError(f"{name} (binaryen) is not on PATH: install binaryen (Debian: binaryen)")
-    return path
+    return found
+
+
+def _command(name: str) -> list[str]:
+    """How to run binaryen's tool `name`. npm's tools are node scripts around a 10 MB Wasm
+    build of binaryen, which V8 compiles anew in every run: with Liftoff only (no optimising
+    tier-up, useless in a process this short) a `-ttf` takes about a third of the CPU time
+    (0.3 s instead of 0.8 s, measured here)."""
+    path = _tool(name)
+    with open(path, "rb") as f:
+        node_script = f.read(64).startswith(b"#!/usr/bin/env node")
+    node = shutil.which("node") if node_script else None
+    return [node, "--liftoff-only", path] if node else [path]
+
+
+def binaryen_version() -> int:
+    """The major version of the binaryen in use (0 when its wasm-opt does not say)."""
+    return _version_of(_tool("wasm-opt"))
 
 
 @functools.cache
-def binaryen_version() -> int:
-    """The major version of the wasm-opt on PATH (0 when it does not say)."""
-    proc = subprocess.run([_tool("wasm-opt"), "--version"], capture_output=True, text=True)
+def _version_of(wasm_opt: str) -> int:
+    proc = subprocess.run([*_command("wasm-opt"), "--version"], capture_output=True, text=True)
     found = re.search(r"version (\d+)", proc.stdout)
     return int(found.group(1)) if found else 0
 
 
+def feature_flags(features: Sequence[str]) -> list[str]:
+    """wasm-opt's flags for the --feature names (FEATURES); a clear error when the binaryen
+    in use is too old to generate them."""
+    if not features:
+        return []
+    version = binaryen_version()
+    if version < FEATURES_SINCE:
+        raise FuzzError(
+            f"--feature {','.join(features)} needs binaryen {FEATURES_SINCE} or later, "
+            f"{_tool('wasm-opt')} is {version} (docs/fuzzing.md: binaryen from npm, "
+            f"--binaryen or {BINARYEN_ENV})"
+        )
+    flags: list[str] = []
+    for name in features:
+        flags += [f for f in FEATURES[name] if f not in flags]
+    return flags
+
+
 def harness_imports_only(wasm: bytes) -> bool:
-    """Whether the module imports only the logging functions both sides provide. binaryen
-    116 and later may add other `fuzzing-support` imports (call-export, sleep, ...), which
-    this harness does not implement: such modules are skipped and counted."""
+    """Whether the module imports only what both sides provide: the logging functions, the
+    rest of binaryen's `fuzzing-support` imports (engines.HARNESS_SHIM: throw, the tags,
+    sleep, and stubs of the table and call imports) and immutable globals (binaryen's
+    externrefs, given null). Other imports are skipped and counted."""
     import wasmtime
 
-    allowed = {*LOG_FUNCS, LOG_V128}
+    allowed = {*LOG_FUNCS, LOG_V128, *SHIM_NAMES}
     module = wasmtime.Module(wasmtime.Engine(), wasm)
-    return all(i.module == LOG_MODULE and i.name in allowed for i in module.imports)
+    return all(
+        (i.module == LOG_MODULE and i.name in allowed)
+        or (isinstance(i.type, wasmtime.GlobalType) and not i.type.mutable)
+        for i in module.imports
+    )
 
 
-def generate(seed: int, index: int, tmp: Path) -> bytes:
+def generate(seed: int, index: int, tmp: Path, features: Sequence[str] = ()) -> bytes:
     """Module `index` of run `seed`: wasm-opt -ttf over 1..16 KiB of seeded random bytes; half
     of them then optimised by binaryen, for the shapes optimised producers emit (select,
     br_if with values, merged blocks, multivalue) that -ttf alone rarely makes. With a
-    binaryen that has them, half get the 3.0 features of FEATURE_FLAGS_3 too."""
+    binaryen that has them, half get the 3.0 features of FEATURE_FLAGS_3 too; with
+    `features` (FEATURES' names), every module gets those instead."""
     rng = random.Random(f"wasmkiln-fuzz:{seed}:{index}")
     src, out = tmp / "input.bin", tmp / "gen.wasm"
     src.write_bytes(rng.randbytes(rng.randint(1024, 16384)))
     opt = rng.choice([[], [], [], ["-O1"], ["-O2"], ["-O3"], ["-Oz"]])
-    extra: list[str] = []
-    if binaryen_version() >= FEATURE_FLAGS_3_SINCE and rng.random() < 0.5:
+    extra: list[str] = feature_flags(features)
+    if not features and binaryen_version() >= FEATURE_FLAGS_3_SINCE and rng.random() < 0.5:
         extra = FEATURE_FLAGS_3
     proc = subprocess.run(
-        [_tool("wasm-opt"), str(src), "-ttf", *FEATURE_FLAGS, *extra, *opt, "-o", str(out)],
+        [*_command("wasm-opt"), str(src), "-ttf", *FEATURE_FLAGS, *extra, *opt, "-o", str(out)],
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
         raise FuzzError(f"wasm-opt -ttf failed: {proc.stderr.strip()[-500:]}")
-    return out.read_bytes()
+    wasm = out.read_bytes()
+    if "multi-memory" in features:
+        from .memories import spread_memories
+
+        wasm = spread_memories(wasm, rng)
+    return wasm
+
+
+EXCEPTION_OPS = ("try_table", "throw", "throw_ref", "try", "catch", "catch_all", "rethrow")
+TAIL_CALL_OPS = ("return_call", "return_call_indirect", "return_call_ref")
+
+
+def feature_counts(wasm: bytes) -> Counter[str]:
+    """What of WebAssembly 3.0 a module holds, for the run's summary: its exception and tail
+    call instructions by name, its tags, the memory instructions on a 64-bit memory and
+    those on a memory other than 0, and (as "modules with ...") how many modules have any."""
+    from wasmkiln.bridge.decode import decode
+    from wasmkiln.bridge.module import ExternKind
+
+    from .memories import memory_indices
+
+    m = decode(wasm)
+    found: Counter[str] = Counter()
+    for f in m.funcs:
+        for ins in f.body:
+            if ins[0] in EXCEPTION_OPS or ins[0] in TAIL_CALL_OPS:
+                found[ins[0]] += 1
+    found["tag"] = len(m.tags) + len(m.imported(ExternKind.TAG))
+    mems = m.all_memories()
+    indices = memory_indices(wasm)
+    found["memory op, 64-bit memory"] = sum(1 for i in indices if mems[i].is64)
+    found["memory op, memory > 0"] = sum(1 for i in indices if i > 0)
+    kinds = {
+        "modules with try_table/throw": any(found[o] for o in EXCEPTION_OPS),
+        "modules with a 64-bit memory": any(t.is64 for t in mems),
+        "modules with several memories": len(mems) > 1,
+        "modules with tail calls": any(found[o] for o in TAIL_CALL_OPS),
+    }
+    found.update(k for k, v in kinds.items() if v)
+    return +found
 
 
 # ---- one module --------------------------------------------------------------------------------
@@ -286,20 +394,23 @@ def _differ(wasm: bytes, ours: Ours, seed: str) -> tuple[str | None, str]:
     return why, "" if why else "nan-memory"
 
 
-def denan(wasm: bytes) -> bytes | None:
+def denan(wasm: bytes, features: Sequence[str] = ()) -> bytes | None:
     """The module with every float value that is NaN at run time replaced by 0 (binaryen's
     --denan instruments params, loads and every float-producing instruction)."""
     with tempfile.TemporaryDirectory(prefix="wasmkiln-denan-") as tmp:
         src, out = Path(tmp) / "in.wasm", Path(tmp) / "out.wasm"
         src.write_bytes(wasm)
         proc = subprocess.run(
-            [_tool("wasm-opt"), str(src), "--denan", *FEATURE_FLAGS, "-o", str(out)],
+            [*_command("wasm-opt"), str(src), "--denan", *FEATURE_FLAGS, *feature_flags(features)]
+            + ["-o", str(out)],
             capture_output=True,
         )
         return out.read_bytes() if proc.returncode == 0 else None
 
 
-def check_module(wasm: bytes, ours: Ours, seed: str) -> tuple[str | None, str]:
+def check_module(
+    wasm: bytes, ours: Ours, seed: str, features: Sequence[str] = ()
+) -> tuple[str | None, str]:
     """(None when wasmkiln agrees with wasmtime on this module, else what differs; a note).
 
     The note is "" for an exact match, "nan-memory" when memories agreed only up to NaN bits,
@@ -311,7 +422,7 @@ def check_module(wasm: bytes, ours: Ours, seed: str) -> tuple[str | None, str]:
     why, note = _differ(wasm, ours, seed)
     if why is None:
         return None, note
-    tamed = denan(wasm)
+    tamed = denan(wasm, features)
     if tamed is None or not wasmtime_validates(tamed):
         return why, ""
     why_tamed, _ = _differ(tamed, ours, seed)
@@ -320,7 +431,14 @@ def check_module(wasm: bytes, ours: Ours, seed: str) -> tuple[str | None, str]:
     return f"{why_tamed}\n(in the module with NaNs turned into 0 by wasm-opt --denan)", ""
 
 
-def reduce_module(wasm: bytes, folder: Path, backend: str, seed: str, budget: float) -> Path | None:
+def reduce_module(
+    wasm: bytes,
+    folder: Path,
+    backend: str,
+    seed: str,
+    budget: float,
+    features: Sequence[str] = (),
+) -> Path | None:
     """Shrink a mismatching module with wasm-reduce; the checker is `fuzz --check`."""
     reducer = shutil.which("wasm-reduce")
     if reducer is None:
@@ -329,7 +447,7 @@ def reduce_module(wasm: bytes, folder: Path, backend: str, seed: str, budget: fl
     orig.write_bytes(wasm)
     check = (
         f"{sys.executable} -m wasmkiln.pyhook.fuzz.differential --check {test} --backend {backend} "
-        f"--plan-seed {seed}"
+        f"--plan-seed {seed}" + "".join(f" --feature {f}" for f in features)
     )
     try:
         subprocess.run(
@@ -363,6 +481,7 @@ class Totals:
     invalid: int = 0  # generated modules wasmtime rejected (not counted as passed or failed)
     foreign: int = 0  # modules importing what the harness lacks (newer binaryen): skipped
     notes: Counter[str] = field(default_factory=Counter)  # passed modules, by check_module note
+    features: Counter[str] = field(default_factory=Counter)  # feature_counts over compared ones
 
     def line(self) -> str:
         return f"{self.passed} passed, {self.failed} failed"
@@ -376,16 +495,19 @@ def run_differential(
     reduce: bool = True,
     reduce_budget: float = 600.0,
     log: Callable[[str], None] = print,
+    features: Sequence[str] = (),
 ) -> Totals:
     """Fuzz `count` modules; mismatches go to out/<index>/ with a note and a reduced module."""
     out.mkdir(parents=True, exist_ok=True)
     totals = Totals()
     t0 = time.perf_counter()
+    done = 0
     with tempfile.TemporaryDirectory(prefix="wasmkiln-fuzz-") as tmp:
         ours = Ours(backend, Path(tmp) / "modules")
         try:
             for i in range(count):
-                wasm = generate(seed, i, Path(tmp))
+                done = i  # modules finished before this one
+                wasm = generate(seed, i, Path(tmp), features)
                 if not wasmtime_validates(wasm):
                     totals.invalid += 1
                     continue
@@ -393,7 +515,11 @@ def run_differential(
                     totals.foreign += 1
                     continue
                 plan_seed = f"{seed}:{i}"
-                why, note = check_module(wasm, ours, plan_seed)
+                totals.features.update(feature_counts(wasm))
+                try:
+                    why, note = check_module(wasm, ours, plan_seed, features)
+                except Exception as e:  # noqa: BLE001 - a harness bug fails one module, not the run
+                    why, note = f"fuzzer error: {type(e).__name__}: {e}", ""
                 ours.forget()
                 if why is None:
                     totals.passed += 1
@@ -410,24 +536,34 @@ def run_differential(
                     )
                     log(f"module {i}: MISMATCH ({folder})\n  {why}")
                     if reduce:
-                        small = reduce_module(wasm, folder, backend, plan_seed, reduce_budget)
+                        small = reduce_module(
+                            wasm, folder, backend, plan_seed, reduce_budget, features
+                        )
                         if small is not None:
                             log(
                                 f"  reduced: {small} ({small.stat().st_size} bytes, "
                                 f"from {len(wasm)})"
                             )
-                if (i + 1) % 100 == 0:
+                if (i + 1) % 25 == 0:
                     log(f"[{i + 1}/{count}] {totals.line()} ({time.perf_counter() - t0:.0f} s)")
+            done = count
+        except KeyboardInterrupt:  # a long run stopped (SIGINT, SIGTERM): the totals so far
+            log(f"interrupted: {done} of {count} modules done")
         finally:
             ours.close()
     log(
-        f"{count} modules in {time.perf_counter() - t0:.0f} s: {totals.invalid} rejected by "
+        f"{done} modules in {time.perf_counter() - t0:.0f} s: {totals.invalid} rejected by "
         f"wasmtime's validator (skipped); {totals.foreign} import what the harness lacks "
         f"(skipped); passed up to NaN bits the spec leaves open: "
         f"{totals.notes['nan-memory']} in memory only, {totals.notes['nan-divergent']} only "
         f"with NaNs removed (--denan; modules kept in {out}/nan-*)"
     )
+    log("3.0 features in the compared modules: " + _show_counts(totals.features))
     return totals
+
+
+def _show_counts(counts: Counter[str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
 
 
 def _save(folder: Path, name: str, data: bytes) -> None:
@@ -435,7 +571,7 @@ def _save(folder: Path, name: str, data: bytes) -> None:
     (folder / name).write_bytes(data)
 
 
-def _check_main(path: Path, backend: str, plan_seed: str) -> int:
+def _check_main(path: Path, backend: str, plan_seed: str, features: Sequence[str]) -> int:
     """wasm-reduce's test: exit 1 when the mismatch persists, 0 when it is gone, 2 when the
     candidate is not a valid module (so the reducer never keeps an invalid one)."""
     try:
@@ -447,7 +583,7 @@ def _check_main(path: Path, backend: str, plan_seed: str) -> int:
     with tempfile.TemporaryDirectory(prefix="wasmkiln-fuzz-check-") as tmp:
         ours = Ours(backend, Path(tmp))
         try:
-            return 0 if check_module(wasm, ours, plan_seed)[0] is None else 1
+            return 0 if check_module(wasm, ours, plan_seed, features)[0] is None else 1
         finally:
             ours.close()
 
@@ -459,8 +595,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--plan-seed", default="0", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    _use_binaryen(args)
     if args.check:
-        return _check_main(args.check, args.backend, args.plan_seed)
+        return _check_main(args.check, args.backend, args.plan_seed, _features(args))
     try:
         return run_from_args(args)
     except FuzzError as e:
@@ -481,7 +618,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--exceptions",
         action="store_true",
         help="generate with binaryen's exception handling too (binaryen 108's -ttf then "
-        "adds tags, so every call site gets its exception check, but no throw or try)",
+        "adds tags, so every call site gets its exception check, but no throw or try; "
+        f"with binaryen {FEATURES_SINCE} or later the same as --feature exceptions)",
+    )
+    p.add_argument(
+        "--feature",
+        action="append",
+        choices=[*FEATURES, "all"],
+        default=[],
+        help="WebAssembly 3.0 feature every module gets (repeatable; all: the three); needs "
+        f"binaryen {FEATURES_SINCE} or later (--binaryen)",
+    )
+    p.add_argument(
+        "--binaryen",
+        type=Path,
+        metavar="DIR",
+        help=f"folder of the binaryen tools to use (default: ${BINARYEN_ENV}, else PATH's), "
+        "e.g. build/binaryen/node_modules/binaryen/bin from npm (docs/fuzzing.md)",
     )
     p.add_argument("--out", type=Path, help="folder for mismatches (default fuzz-out/SEED)")
     p.add_argument("--no-reduce", action="store_true", help="save mismatches without reducing")
@@ -491,6 +644,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="instead: feed N garbage inputs to the decoder, validator and compiler",
     )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _use_binaryen(args: argparse.Namespace) -> None:
+    """--binaryen DIR: into the environment, which carries it to wasm-reduce's --check runs."""
+    if args.binaryen is not None:
+        os.environ[BINARYEN_ENV] = str(args.binaryen.resolve())
+
+
+def _features(args: argparse.Namespace) -> list[str]:
+    """The FEATURES names asked for: --feature (all: every one), and --exceptions with a
+    binaryen that generates throw and try_table."""
+    names = list(FEATURES) if "all" in args.feature else list(dict.fromkeys(args.feature))
+    if args.exceptions and "exceptions" not in names and binaryen_version() >= FEATURES_SINCE:
+        names.append("exceptions")
+    return names
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -509,9 +681,12 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(totals.line())
         return 1 if totals.failed else 0
     out = args.out or Path("fuzz-out") / str(seed)
+    _use_binaryen(args)
     _tool("wasm-opt")  # fail before printing anything else
-    if args.exceptions and "--enable-exception-handling" not in FEATURE_FLAGS:
-        FEATURE_FLAGS.append("--enable-exception-handling")  # this process's generator
+    features = _features(args)
+    feature_flags(features)  # too old a binaryen: say so now
+    if args.exceptions and not features and "--enable-exception-handling" not in FEATURE_FLAGS:
+        FEATURE_FLAGS.append("--enable-exception-handling")  # binaryen 108: tags only
     try:
         import wasmtime  # noqa: F401 - the reference engine
     except ImportError:
@@ -524,9 +699,14 @@ def run_from_args(args: argparse.Namespace) -> int:
     except OSError as e:
         raise FuzzError(f"cannot create {out}: {e.strerror}") from None
     print(
-        f"seed {seed}, backend {args.backend}, {args.count} modules, mismatches in {out}",
+        f"seed {seed}, backend {args.backend}, {args.count} modules, mismatches in {out}; "
+        f"binaryen {binaryen_version()} ({_tool('wasm-opt')})"
+        + (f", features {','.join(features)}" if features else ""),
         flush=True,
     )
+    # A long run in the background ignores SIGINT (the shell's doing): SIGTERM stops it the
+    # same way, with the totals so far.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         diff = run_differential(
             args.count,
@@ -535,6 +715,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             out,
             reduce=not args.no_reduce,
             log=lambda s: print(s, flush=True),
+            features=features,
         )
     except OSError as e:
         raise FuzzError(f"{e.filename or 'a file'}: {e.strerror}") from None

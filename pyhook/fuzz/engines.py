@@ -24,6 +24,7 @@ import faulthandler
 import hashlib
 import os
 import pickle
+import re
 import select
 import shutil
 import signal
@@ -44,9 +45,31 @@ LOG_V128_SHIM = f"""(module
   (import "wasmkiln-fuzz" "log-v128-halves" (func $log (param i64 i64)))
   (func (export "{LOG_V128}") (param v128)
     (call $log (i64x2.extract_lane 0 (local.get 0)) (i64x2.extract_lane 1 (local.get 0)))))"""
+# The rest of binaryen's `fuzzing-support` imports (binaryen 116 and later; its JS harness,
+# scripts/fuzz_shell.js, provides them), for both engines as one more small Wasm module, so
+# that both sides see the same behaviour. `throw` is binaryen's: a nonzero argument throws
+# the imported `wasmtag` with it, zero throws a "JS exception", here `jstag` with a null
+# externref (JS would give the error object); `sleep` returns its id, as without JSPI. The
+# table and call imports are inert stubs (a null funcref, nothing called): the module's code
+# around the calls still runs, and both engines give the same answers.
+HARNESS_SHIM = """(module
+  (tag $wasmtag (export "wasmtag") (param i32))
+  (tag $jstag (export "jstag") (param externref))
+  (func (export "throw") (param i32)
+    (if (local.get 0) (then (throw $wasmtag (local.get 0))))
+    (throw $jstag (ref.null extern)))
+  (func (export "sleep") (param i32 i32) (result i32) (local.get 1))
+  (func (export "table-get") (param i32) (result funcref) (ref.null func))
+  (func (export "table-set") (param i32 funcref))
+  (func (export "call-export") (param i32 i32))
+  (func (export "call-export-catch") (param i32) (result i32) (i32.const 0))
+  (func (export "call-ref") (param funcref i32))
+  (func (export "call-ref-catch") (param funcref) (result i32) (i32.const 0)))"""
+SHIM_NAMES = frozenset(re.findall(r'\(export "([\w-]+)"\)', HARNESS_SHIM))
 LOG_LIMIT = 10_000  # logged values kept per call (the rest are counted)
 FUEL = 20_000_000  # wasmtime fuel per call
 CHILD_TIMEOUT = 60.0  # seconds for our side of one module (all its calls)
+SHIMS = "shims"  # Ours' folder of the compiled harness modules
 
 MASK = {"i32": 0xFFFFFFFF, "f32": 0xFFFFFFFF, "i64": (1 << 64) - 1, "f64": (1 << 64) - 1}
 
@@ -103,6 +126,12 @@ WASMTIME_TRAPS = {
 }  # fmt: skip
 
 
+# wasmtime has one trap code for every null reference (call_ref of null, ref.as_non_null,
+# throw_ref of a null exnref: NullReference), wasmkiln three (its messages follow the spec
+# scripts'); the fuzzer compares the kind, so ours are folded into wasmtime's.
+SAME_TRAP = {"NULL_FUNC_REF": "NULL_REFERENCE", "NULL_EXNREF": "NULL_REFERENCE"}
+
+
 def _show(v: Value) -> str:
     ty, bits = v
     if ty == "v128":
@@ -115,8 +144,10 @@ def _show(v: Value) -> str:
 
 
 # ---- the reference: wasmtime ----------------------------------------------------------------
-def _to_py(v: Value) -> int | float:
+def _to_py(v: Value) -> int | float | None:
     ty, bits = v
+    if ty not in MASK:  # a reference parameter: the plan passes null (make_plan)
+        return None
     if ty == "f32":
         return float(struct.unpack("<f", bits.to_bytes(4, "little"))[0])
     if ty == "f64":
@@ -132,11 +163,18 @@ def _from_py(ty: str, x: Any) -> Value:
         return ty, int.from_bytes(struct.pack("<d", x), "little")
     if ty in MASK:
         return ty, int(x) & MASK[ty]
+    import wasmtime
+
+    if isinstance(x, wasmtime.Val):  # a global's reference comes wrapped; null's value is None
+        x = x.value
     return ty, 0 if x is None else 1  # references: only null-ness is comparable
 
 
 def _wt_type(t: Any) -> str:
-    return str(t)  # wasmtime's ValType prints as "i32", "f64", ...
+    """wasmtime's ValType as wasmkiln names it: "i32", "f64", "funcref", ... (wasmtime
+    prints externref as "anyref", its supertype with GC; no module here has GC)."""
+    name = str(t)
+    return "externref" if name == "anyref" else name
 
 
 def exports_of(wasm: bytes) -> list[tuple[str, list[str]]]:
@@ -144,7 +182,7 @@ def exports_of(wasm: bytes) -> list[tuple[str, list[str]]]:
     import wasmtime
 
     module = wasmtime.Module(wasmtime.Engine(), wasm)
-    skip = _v128_exports(wasm)
+    skip = _opaque_exports(wasm)
     return [
         (e.name, [_wt_type(p) for p in e.type.params])
         for e in module.exports
@@ -152,21 +190,27 @@ def exports_of(wasm: bytes) -> list[tuple[str, list[str]]]:
     ]
 
 
-def _v128_exports(wasm: bytes) -> set[str]:
-    """Exported functions with a v128 parameter or result, and v128 globals: the wasmtime
-    package can neither call nor read them (even printing such a type aborts the process),
-    so they are found with wasmkiln's decoder."""
+def _opaque_exports(wasm: bytes) -> set[str]:
+    """Exported functions with a parameter or result the wasmtime package cannot hold (v128,
+    exnref, typed references), globals of such a type and tables of exnref: the package can
+    neither call nor read them (even making such a value type aborts the process), so they
+    are found with wasmkiln's decoder and left out on both sides."""
     from wasmkiln.bridge.decode import decode
-    from wasmkiln.bridge.module import ExternKind, ValType
+    from wasmkiln.bridge.module import ExternKind
+
+    def opaque(t: object) -> bool:
+        return str(t) not in ("i32", "i64", "f32", "f64", "funcref", "externref")
 
     m = decode(wasm)
     out = set()
     for e in m.exports:
         if e.kind == ExternKind.FUNC:
             ft = m.func_type(e.index)
-            if ValType.V128 in (*ft.params, *ft.results):
+            if any(map(opaque, (*ft.params, *ft.results))):
                 out.add(e.name)
-        elif e.kind == ExternKind.GLOBAL and m.all_globals()[e.index].type == ValType.V128:
+        elif e.kind == ExternKind.GLOBAL and opaque(m.all_globals()[e.index].type):
+            out.add(e.name)
+        elif e.kind == ExternKind.TABLE and opaque(m.all_tables()[e.index].elem):
             out.add(e.name)
     return out
 
@@ -181,11 +225,22 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
     logs: list[Value] = []
     imports: list[Any] = []
     shim: Any = None
+    harness: Any = None
     for imp in module.imports:
         if imp.module == LOG_MODULE and imp.name == LOG_V128:
             if shim is None:
                 shim = _wasmtime_shim(store, logs)
             imports.append(shim)
+            continue
+        if imp.module == LOG_MODULE and imp.name in SHIM_NAMES:
+            if harness is None:
+                harness = wasmtime.Instance(
+                    store, wasmtime.Module(store.engine, HARNESS_SHIM), []
+                ).exports(store)
+            imports.append(harness[imp.name])
+            continue
+        if isinstance(imp.type, wasmtime.GlobalType) and not imp.type.mutable:
+            imports.append(wasmtime.Global(store, imp.type, None))  # binaryen's externrefs
             continue
         ty = LOG_FUNCS.get(imp.name or "") if imp.module == LOG_MODULE else None
         if ty is None or not isinstance(imp.type, wasmtime.FuncType):
@@ -198,9 +253,14 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
     except wasmtime.Trap as e:
         res.init_trap = _wasmtime_trap(e)
         return res
+    except wasmtime.WasmtimeError as e:  # a start function's uncaught exception comes so
+        res.init_trap = _wasmtime_trap(e)
+        return res
     exports = instance.exports(store)
-    funcs: dict[str, Any] = {e.name: exports[e.name] for e in module.exports}  # by export kind
-    v128 = _v128_exports(wasm)
+    opaque = _opaque_exports(wasm)
+    funcs: dict[str, Any] = {
+        e.name: exports[e.name] for e in module.exports if e.name not in opaque
+    }
     for call in plan:
         logs.clear()
         store.set_fuel(FUEL)
@@ -211,7 +271,8 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
             func = funcs[call.name]
             got = func(store, *map(_to_py, call.args))
             types = [_wt_type(t) for t in func.type(store).results]
-            vals = got if isinstance(got, list | tuple) else [] if got is None else [got]
+            # one result comes alone (a null reference as None), several as a list
+            vals = [got] if len(types) == 1 else list(got) if types else []
             out.results = tuple(_from_py(t, x) for t, x in zip(types, vals, strict=True))
         except wasmtime.Trap as e:
             out.trap = _wasmtime_trap(e)
@@ -224,13 +285,13 @@ def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -
         out.globals = tuple(
             (e.name, _from_py(_wt_type(e.type.content), funcs[e.name].value(store)))
             for e in module.exports
-            if isinstance(e.type, wasmtime.GlobalType) and e.name not in v128
+            if isinstance(e.type, wasmtime.GlobalType) and e.name not in opaque
         )
         memories = [
             funcs[e.name] for e in module.exports if isinstance(e.type, wasmtime.MemoryType)
         ]
-        if memories:
-            data = bytes(memories[0].read(store, 0, memories[0].data_len(store)))
+        if memories:  # every exported memory, in export order (one, unless multi-memory)
+            data = b"".join(bytes(m.read(store, 0, m.data_len(store))) for m in memories)
             out.memory = hashlib.sha256(data).hexdigest()
             out.memory_bytes = data if keep_memory else None
         res.outcomes.append(out)
@@ -262,10 +323,18 @@ def _wasmtime_shim(store: Any, logs: list[Value]) -> Any:
 
 
 def _wasmtime_trap(e: Any) -> str:
+    """The trap kind of a wasmtime.Trap (or of the WasmtimeError an instantiation raises
+    when its start function throws), in bridge.abi.Trap's names."""
+    import wasmtime
+
     code = getattr(e, "trap_code", None)
     name = code.name if code is not None else "UNKNOWN"
     if name == "OUT_OF_FUEL":
         return name
+    if code is None and "thrown Wasm exception" in str(e):
+        return "UNCAUGHT_EXCEPTION"  # no trap code: an exception no handler caught
+    if code is None and not isinstance(e, wasmtime.Trap):
+        return f"wasmtime error: {str(e).strip().splitlines()[-1]}"  # shows as a mismatch
     return WASMTIME_TRAPS.get(name, name)
 
 
@@ -280,6 +349,8 @@ class Ours:
         try:
             self.rt = hostrt.host_runtime()
             self.builder = ModuleBuilder(workdir, backend, self.rt.include_dir, jobs=1)
+            # the harness modules, compiled once per run (forget() keeps them)
+            self.shims = ModuleBuilder(workdir / SHIMS, backend, self.rt.include_dir, jobs=1)
         except (hostrt.HostError, RuntimeError) as e:  # no host runtime, no C compiler
             raise FuzzError(str(e)) from None
         self.backend = backend
@@ -287,13 +358,16 @@ class Ours:
 
     def close(self) -> None:
         self.builder.close()
+        self.shims.close()
 
     def forget(self) -> None:
         """Drop the compiled modules (files and cache): a long run would fill the disk."""
         from ..spec.wast import ModuleBuilder
 
         self.builder.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        for child in self.workdir.iterdir() if self.workdir.is_dir() else ():
+            if child.name != SHIMS:
+                shutil.rmtree(child, ignore_errors=True)
         self.builder = ModuleBuilder(self.workdir, self.backend, self.rt.include_dir, jobs=1)
 
     def run(
@@ -307,18 +381,24 @@ class Ours:
 
         try:
             compiled = self.builder.submit(wasm).result()
-            shim = None
-            if any(i.module == LOG_MODULE and i.name == LOG_V128 for i in compiled.module.imports):
-                import wasmtime
-
-                shim_wasm = bytes(wasmtime.wat2wasm(LOG_V128_SHIM))
-                shim = self.builder.submit(shim_wasm).result().so_path
+            names = {i.name for i in compiled.module.imports if i.module == LOG_MODULE}
+            shim = self._shim(LOG_V128_SHIM).so_path if LOG_V128 in names else None
+            harness = self._shim(HARNESS_SHIM) if names & SHIM_NAMES else None
         except CompileFailed as e:
             return RunResult(error=f"compile: {e}")
+        opaque = _opaque_exports(wasm)
         return _in_child(
-            lambda: self._execute(compiled.module, compiled.so_path, plan, keep_memory, shim),
+            lambda: self._execute(
+                compiled.module, compiled.so_path, plan, keep_memory, shim, harness, opaque
+            ),
             timeout,
         )
+
+    def _shim(self, wat: str) -> Any:
+        """A harness module (LOG_V128_SHIM, HARNESS_SHIM) compiled by the backend under test."""
+        import wasmtime
+
+        return self.shims.submit(bytes(wasmtime.wat2wasm(wat))).result()
 
     def _execute(
         self,
@@ -327,6 +407,8 @@ class Ours:
         plan: Sequence[Call],
         keep_memory: bool,
         shim_path: Path | None = None,
+        harness: Any = None,
+        opaque: frozenset[str] | set[str] = frozenset(),
     ) -> RunResult:
         """Runs in the child: instantiate with logging imports, make the calls."""
         from wasmkiln.bridge.abi import Trap
@@ -337,7 +419,7 @@ class Ours:
         rt, ffi = self.rt, self.rt.ffi
         logs: list[Value] = []
         keep: list[Any] = []  # callbacks and records must outlive the instance
-        imports = []
+        imports: list[Any] = []  # hostrt handles, in the import order
         ctypes_ = {"i32": "uint32_t", "i64": "uint64_t", "f32": "float", "f64": "double"}
         sigs = {"i32": "print_i32", "i64": "print_i64", "f32": "print_f32", "f64": "print_f64"}
         with rt.store() as store:
@@ -356,7 +438,19 @@ class Ours:
                 return hostrt.Func(rt, rec)
 
             shim: hostrt.Func | None = None
+            harness_inst: hostrt.Instance | None = None
             for imp in module.imports:
+                if imp.module == LOG_MODULE and imp.name in SHIM_NAMES and harness is not None:
+                    if harness_inst is None:
+                        harness_inst = store.instantiate(store.load(harness.so_path), [])
+                        harness_inst.initialize()
+                    exp = next(e for e in harness.module.exports if e.name == imp.name)
+                    get = harness_inst.tag if exp.kind == ExternKind.TAG else harness_inst.func
+                    imports.append(get(exp.index))
+                    continue
+                if imp.kind == ExternKind.GLOBAL:  # binaryen's imported externrefs: null
+                    imports.append(store.global_(0))
+                    continue
                 if imp.module == LOG_MODULE and imp.name == LOG_V128 and shim_path is not None:
                     if shim is None:  # log-v128: the shim module, over the halves' logger
                         cb = ffi.callback(
@@ -401,12 +495,13 @@ class Ours:
                 out.globals = tuple(
                     self._global(module, inst, e)
                     for e in module.exports
-                    if e.kind == ExternKind.GLOBAL
-                    and str(module.all_globals()[e.index].type) != "v128"
+                    if e.kind == ExternKind.GLOBAL and e.name not in opaque
                 )
                 if mems:
-                    mem = inst.memory().ptr
-                    data = bytes(ffi.buffer(mem.base, mem.size))
+                    data = b"".join(
+                        bytes(ffi.buffer(m.base, m.size))
+                        for m in (inst.memory(e.index).ptr for e in mems)
+                    )
                     out.memory = hashlib.sha256(data).hexdigest()
                     out.memory_bytes = data if keep_memory else None
                 res.outcomes.append(out)
@@ -425,7 +520,8 @@ def _slot_value(ty: str, raw: int) -> Value:
 
 def _trap_name(trap_enum: Any, code: int) -> str:
     try:
-        return str(trap_enum(code).name)
+        name = str(trap_enum(code).name)
+        return SAME_TRAP.get(name, name)
     except ValueError:
         return f"code 0x{code:x}"
 
