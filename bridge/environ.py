@@ -64,12 +64,25 @@ def canonical_type_ids(module: Module) -> list[int]:
 
 def uses_exceptions(module: Module) -> bool:
     """A module can see an exception only if it has a tag, a try_table/try (found by the
-    decoder) or an exnref somewhere in its types."""
+    decoder), an exnref somewhere in its types, or calls that can reach another instance's
+    code (a function imported from outside WASI, an imported table): that code may throw,
+    and the exception must end this module's functions on its way out, not let them run on
+    (found by the fuzzer: tests/fixtures/fuzz/exception-through-import.wasm)."""
     if module.exception_ops or module.tags or module.imported(ExternKind.TAG):
+        return True
+    if calls_foreign_code(module):
         return True
     return any(_is_exn(v) for t in module.types for v in (*t.params, *t.results)) or any(
         _is_exn(g.type) for g in module.all_globals()
     )
+
+
+def calls_foreign_code(module: Module) -> bool:
+    """Whether a call may reach another instance's code: a function imported from outside
+    WASI (HOST_MODULES), or a table imported with whatever functions it holds."""
+    return any(
+        i.kind == ExternKind.FUNC and i.module not in HOST_MODULES for i in module.imports
+    ) or bool(module.imported(ExternKind.TABLE))
 
 
 def _is_exn(t: ValueType) -> bool:

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from .backend import ModuleBackend
 from .decode import decode, decode_function
 from .decode_expr import ExprContext, read_uleb
-from .environ import HOST_MODULES, throwing_functions, uses_exceptions
+from .environ import throwing_functions, uses_exceptions
 from .errors import DecodeError, LinkError, UnsupportedError, ValidationError, WasmError
 from .features import WASM3, Features
-from .module import ExternKind, Func, Module
+from .module import Func, Module
 from .translate import FunctionTranslator
 from .validate import validate, validate_module
 from .validate_code import ModuleCtx, validate_function
@@ -350,23 +350,17 @@ def _whole_module_analyses(source: Source) -> None:
     before workers fork (they inherit it): which functions may throw (environ's exception
     checks). A streamed module's stub holds no bodies, so they are decoded one at a time for
     it, and the decoder's sight of a try_table/try (Module.exception_ops) is kept too; that
-    pass runs only for a module that can see an exception at all (a tag, an exnref, or a
-    call that can reach another instance's code)."""
+    pass runs only for a module that can see an exception at all (environ.uses_exceptions)."""
     module = source.module
     if not source.streamed:
         if uses_exceptions(module):
             throwing_functions(module)
         return
-    foreign = any(
-        i.kind == ExternKind.FUNC and i.module not in HOST_MODULES for i in module.imports
-    ) or bool(module.imported(ExternKind.TABLE))
-    if not (uses_exceptions(module) or foreign):
+    if not uses_exceptions(module):
         return
     ctx = body_context(module)
     throwing_functions(module, source.functions(ctx))
     module.exception_ops = module.exception_ops or ctx.exception_ops
-    if not uses_exceptions(module):
-        module.throwing = None  # no try anywhere: no checks, as for a decoded module
 
 
 def _quiet_worker() -> None:

@@ -112,17 +112,13 @@ NO_TAGS = """(module
   (func (export "outer") (call $inner) (call $log (i32.const 1))))"""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bridge: environ.uses_exceptions ignores imported non-WASI functions, which may "
-    "throw: a module without tag/try/exnref gets no exception checks after its calls",
-)
 def test_an_imported_exception_passes_through_a_module_without_tags(ours: engines.Ours) -> None:
     """Reduced from `wasmkiln fuzz --feature all` seed 17403, module 147 (kept as
     fixtures/fuzz/exception-through-import.wasm): a module with no tag, try or exnref calls
     a function that calls an import which throws. wasmtime ends the call there; wasmkiln
-    compiled no exception checks (bridge/environ.uses_exceptions is false for the module),
-    so `outer` went on and logged 1 before the exception surfaced."""
+    compiled no exception checks (bridge/environ.uses_exceptions was false for the module),
+    so `outer` went on and logged 1 before the exception surfaced. Now a module that calls
+    another instance's code gets the checks on the calls that can reach it."""
     wasm = _wasm(NO_TAGS)
     plan = [Call("outer", ())]
     ref = engines.run_wasmtime(wasm, plan)
