@@ -190,13 +190,33 @@ def test_nan_bits_the_spec_leaves_open_do_not_fail(backend: str, tmp_path: Path)
     """fixtures/fuzz/nan-min-payload.wasm (reduced from seed 8, module 420, llvm): `f32.min` of
     a NaN with a payload and a number, stored, then hashed by hashMemory. wasmtime stores the
     propagated payload, LLVM folds to the canonical NaN; both are arithmetic NaNs, which the
-    spec allows, so the module passes (as "nan-divergent" when the raw runs differ)."""
+    spec allows, so the module passes (as "nan-canonical" or "nan-divergent" when the raw runs
+    differ)."""
     _needs_binaryen()
     wasm = (FIXTURES / "nan-min-payload.wasm").read_bytes()
     runner = fuzz_engines.Ours(backend, tmp_path)
     try:
         raw, _ = fuzz._differ(wasm, runner, "8:420")
-        assert fuzz.check_module(wasm, runner, "8:420") == (None, "nan-divergent" if raw else "")
+        why, note = fuzz.check_module(wasm, runner, "8:420")
+        assert why is None
+        assert note in ("nan-canonical", "nan-divergent") if raw else note == ""
+    finally:
+        runner.close()
+
+
+def test_a_nan_sign_carried_by_v128_bits_passes_as_canonical(tmp_path: Path) -> None:
+    """fixtures/fuzz/nan-sign-simd.wasm (reduced from seed 1603, module 403, llvm):
+    `f32x4.max` of a lane with a NaN payload gives wasmtime's -NaN and LLVM's +NaN (both
+    canonical), v128.bitselect/or carry the sign bit into memory, and hashMemory logs the
+    difference; binaryen's --denan leaves v128 lanes alone. LLVM's run equals wasmtime's with
+    canonical NaNs, a conforming execution, so the module passes as "nan-canonical", and only
+    that way: the raw runs differ."""
+    wasm = (FIXTURES / "nan-sign-simd.wasm").read_bytes()
+    runner = fuzz_engines.Ours("llvm", tmp_path)
+    try:
+        assert fuzz._differ(wasm, runner, "1603:403")[0] is not None
+        assert fuzz._differ(wasm, runner, "1603:403", canonical_nans=True)[0] is None
+        assert fuzz.check_module(wasm, runner, "1603:403") == (None, "nan-canonical")
     finally:
         runner.close()
 

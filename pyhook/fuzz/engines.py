@@ -215,11 +215,17 @@ def _opaque_exports(wasm: bytes) -> set[str]:
     return out
 
 
-def run_wasmtime(wasm: bytes, plan: Sequence[Call], keep_memory: bool = False) -> RunResult:
+def run_wasmtime(
+    wasm: bytes, plan: Sequence[Call], keep_memory: bool = False, canonical_nans: bool = False
+) -> RunResult:
+    """Run `plan` in the wasmtime package. With canonical_nans, wasmtime makes every NaN a
+    float operation produces the canonical (positive) one: still a conforming choice, and the
+    one wasmkiln's LLVM backend makes (differential.check_module)."""
     import wasmtime
 
     config = wasmtime.Config()
     config.consume_fuel = True
+    config.cranelift_nan_canonicalization = canonical_nans
     store = wasmtime.Store(wasmtime.Engine(config))
     module = wasmtime.Module(store.engine, wasm)
     logs: list[Value] = []
