@@ -80,9 +80,14 @@ def uses_exceptions(module: Module) -> bool:
 def calls_foreign_code(module: Module) -> bool:
     """Whether a call may reach another instance's code: a function imported from outside
     WASI (HOST_MODULES), or a table imported with whatever functions it holds."""
-    return any(
-        i.kind == ExternKind.FUNC and i.module not in HOST_MODULES for i in module.imports
-    ) or bool(module.imported(ExternKind.TABLE))
+    return bool(_foreign_functions(module)) or bool(module.imported(ExternKind.TABLE))
+
+
+def _foreign_functions(module: Module) -> set[int]:
+    """The imported functions (by function index) that are not host code: another
+    instance's, which may throw."""
+    imported = [i for i in module.imports if i.kind == ExternKind.FUNC]
+    return {n for n, imp in enumerate(imported) if imp.module not in HOST_MODULES}
 
 
 def _is_exn(t: ValueType) -> bool:
@@ -120,8 +125,7 @@ def throwing_functions(
     if os.environ.get(CHECK_ALL_CALLS) == "1":  # bench/exceptions.py: the worst case
         module.throwing = (frozenset(range(first + len(module.funcs))), True)
         return module.throwing
-    imported = [i for i in module.imports if i.kind == ExternKind.FUNC]
-    may = {i for i, imp in enumerate(imported) if imp.module not in HOST_MODULES}
+    may = _foreign_functions(module)
     callers: dict[int, list[int]] = {}
     indirect: list[int] = []
     wanted = frozenset((*_DIRECT, *_INDIRECT, *_RAISING))
