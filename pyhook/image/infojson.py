@@ -36,10 +36,11 @@ def _flat_info(path: str | os.PathLike[str]) -> bytes | None:
     .wasmkiln.info in .rodata): the JSON image._info_c writes, which starts with its target."""
     try:
         with open(path, "rb") as f:
+            if f.read(64)[56:60] != b"ARM\x64":  # a Linux arm64 Image header
+                return None  # (read first: `run MODULE.wasm` asks too, and a module may be large)
+            f.seek(0)
             data = f.read()
     except OSError:
-        return None
-    if data[56:60] != b"ARM\x64":  # a Linux arm64 Image header
         return None
     start = data.find(_FLAT_INFO_MARK)
     end = data.find(b"\0", start)
