@@ -211,16 +211,12 @@ class LLVMModule:
             )
         return "@" + name
 
-    def add(self, name: str, text: str) -> None:
+    def add(self, name: str, text: str, tail_calls: bool = False) -> None:
         self.defined.add(name)
-        # A function with return_call* (attribute group #3) stays in the -O2 tier: code
-        # generation as at -O0 (`optnone`) does not honour `tail call tailcc`, so its tail
-        # calls would grow the stack (the spec's return_call scripts then exhaust it).
-        if (
-            self.hot_lines is not None
-            and text.count("\n") > self.hot_lines
-            and not text[: text.index("\n")].endswith("#3 {")
-        ):
+        # A function with return_call* (`tail_calls`) stays in the -O2 tier: code generation
+        # as at -O0 (`optnone`) does not honour `tail call tailcc`, so its tail calls would
+        # grow the stack (the spec's return_call scripts then exhaust it).
+        if self.hot_lines is not None and text.count("\n") > self.hot_lines and not tail_calls:
             self.bulk[name] = text
         else:
             self.parts.append(text)

@@ -219,7 +219,7 @@ class LLVMFunction:
             out.append(f"call void {trap_fn}(ptr %vm, i32 {int(code)}) #1")
             out.append("unreachable")
         out.append("}")
-        self.parent.add(name, "\n".join(out))
+        self.parent.add(name, "\n".join(out), self.tail_calls)
 
     # ---- vmctx facts loaded once per function, at the end of the entry block ----------
     def _vm_field(self, field: VmctxField, ty: str = "ptr") -> str:
