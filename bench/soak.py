@@ -320,7 +320,15 @@ def soak(
         t0 = time.monotonic()
         n = max(1, round(seconds / interval))
         for i in range(n):
-            r = run_wrk(where, PAGE, interval, connections=connections, close=close)
+            try:
+                r = run_wrk(where, PAGE, interval, connections=connections, close=close)
+            except RuntimeError as e:  # say what the guest said: the wrk error alone hides it
+                state = "still runs" if server.alive() else "exited"
+                raise RuntimeError(
+                    f"{e} (interval {i + 1}/{n}, after {time.monotonic() - t0:.0f} s; the "
+                    f"server {state}; its stdout ends:\n{server.stdout()[-300:]}\nits "
+                    f"stderr ends:\n{server.stderr()[-900:]})"
+                ) from None
             run.intervals.append(
                 {
                     "t_s": round(time.monotonic() - t0, 1),
