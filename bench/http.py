@@ -37,7 +37,10 @@ the server's command is started under `taskset -c S`, so what it starts (QEMU, p
 worker, the spt process) inherits that CPU, and this script moves itself to CPU L once the
 images are built, so wrk inherits L. Every row is placed alike. The choice is recorded in the
 results (`"pin"`) and in the table titles; a pinned run writes bench/results/http-pinned.json,
-an unpinned one bench/results/http.json, so both can be kept side by side.
+an unpinned one bench/results/http.json, so both can be kept side by side. The default is
+unpinned: on this shared 2-core machine pinning did not make runs steadier, and it changes
+what is measured (each server capped at one CPU); docs/performance.md ("3 Dec, evening") has
+both runs and the reasons. On a quiet machine `--pin on` measures a server's capacity per core.
 
 Every server is started once per repetition (interleaved: rep 1 of every row, then rep 2, so a
 burst of load from elsewhere lands on all rows), is ready when a GET of the small file succeeds,
@@ -106,7 +109,7 @@ VM_IP, VM_GATEWAY = "10.0.2.15/24", "10.0.2.2"
 MODES = {"keep-alive": False, "close": True}  # mode -> wrk's close= (one connection per request)
 MODE_LABELS = {"keep-alive": "keep-alive", "close": "one connection per request"}
 WORK = CACHE / "http"
-DEFAULT_PIN = "off"  # docs/performance.md, "Pinning wrk and the server"
+DEFAULT_PIN = "off"  # why: docs/performance.md, "3 Dec, evening" (the method)
 NGINX = CACHE / "nginx"
 
 
@@ -493,8 +496,8 @@ def rep_ratio_range(
     file: str,
 ) -> tuple[float, float] | None:
     """The lowest and highest of row's req/s over peer's within each repetition (the two ran
-    minutes apart, under the same outside load): how far one run's ratio can be trusted.
-    None with fewer than two repetitions."""
+    a few minutes apart at most): how far one run's median ratio can be trusted. None with
+    fewer than two repetitions."""
     per_rep = [
         ratio(a["rps"], b["rps"])
         for a, b in zip(samples[row][mode][file], samples[peer][mode][file], strict=True)
