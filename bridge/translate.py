@@ -336,7 +336,7 @@ class FunctionTranslator:
         self.stack.append(self.be.ref_func(instr[1]))
 
     def _call(self, instr: Instr) -> None:
-        ftype = self.module.func_type(instr[1])
+        ftype = self.be.env.func_type(instr[1])
         args = self._pop(len(ftype.params))
         self.stack.extend(self.be.call(instr[1], args))
         if self.exc is not None and self.be.env.call_may_throw(instr[1]):
@@ -353,7 +353,7 @@ class FunctionTranslator:
     # ---- tail calls and typed function references (3.0) ----------------------
     def _return_call(self, instr: Instr) -> None:
         """return_call: the backend emits a tail call (docs/abi.md "Tail calls")."""
-        ftype = self.module.func_type(instr[1])
+        ftype = self.be.env.func_type(instr[1])
         self.be.call(instr[1], self._pop(len(ftype.params)), tail=True)
         self.reachable = False
 
