@@ -366,7 +366,11 @@ class CraneliftFunction:
         return fb.ins_iconst(ty, 0)
 
     def _reload_mem_size(self) -> None:
-        if self.memory is not None:
+        """Memory 0's size into its variable: at entry and after every call (the callee may
+        grow memory). Not with a guard region: there only memory.size and an access of a
+        2 GiB static offset need the size, so _memory loads it at the use instead (a load
+        after every call, mostly dead, cost ~5% of Cranelift's time on python.wasm)."""
+        if self.memory is not None and not self._unchecked_below:
             size = self.fb.ins_load(I64, TRUSTED, self.memory, abi.MEMORY_SIZE)
             self.fb.def_var(self.mem_size_var, size)
 
@@ -520,7 +524,12 @@ class CraneliftFunction:
         rare; read-only loads of the never-moving base are left to Cranelift to share)."""
         fb = self.fb
         if mem == 0:
-            return self.mem_base, fb.use_var(self.mem_size_var) if with_size else self.mem_base
+            if not with_size:
+                return self.mem_base, self.mem_base
+            if self._unchecked_below:  # a guard region: the size at the use (_reload_mem_size)
+                assert self.memory is not None  # a guard is only set with a memory
+                return self.mem_base, fb.ins_load(I64, TRUSTED, self.memory, abi.MEMORY_SIZE)
+            return self.mem_base, fb.use_var(self.mem_size_var)
         memories = fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.MEMORIES)
         mp = fb.ins_load(PTR, TRUSTED_RO, memories, self.env.memory_slot(mem))
         base = fb.ins_load(PTR, TRUSTED_RO, mp, abi.MEMORY_BASE)
