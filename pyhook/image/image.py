@@ -223,17 +223,10 @@ def build_image(
         own = not OPEN_SOCKET_SYMBOLS.isdisjoint(bind_imports(compiled.module, unknown_imports))
         mems = compiled.module.memories
         pages = sum(m.limits.min for m in mems)
-        guarded = len(compiled.module.all_memories()) == len(mems) and mems and not mems[0].is64
-        info = _info_c(
-            target,
-            name,
-            net,
-            cpu_level(cpu),
-            pages,
-            own,
-            network,
-            mems[0].limits.min if guarded else 0,
-        )
+        # memory 0 in the guard reservation: defined (no memory imported) and a memory32
+        defined0 = bool(mems) and len(compiled.module.all_memories()) == len(mems)
+        guard = mems[0].limits.min if defined0 and not mems[0].is64 else 0
+        info = _info_c(target, name, net, cpu_level(cpu), pages, own, network, guard)
         (work / "meta.c").write_text(compiled.metadata_c + info)
         _run(
             [cc, "-c", *cflags, f"-I{include}", str(work / "meta.c"), "-o", str(work / "meta.o")],

@@ -47,7 +47,7 @@ _Noreturn void wk_spt_run_on_stack(void *stack_top, void (*fn)(void *), void *ar
 /* memory_spt.c: the guard reservation for linear memory, SIGSEGV -> trap or crash report. */
 int wk_spt_memory_install(void);
 
-static wk_bootinfo boot;        /* platform-private; the core gets a pointer */
+static wk_bootinfo boot; /* platform-private; the core gets a pointer */
 static uint64_t region_mib = REGION_DEFAULT_MIB;
 static const uint8_t *fs_image; /* --fs-fd's mapping, or NULL */
 
