@@ -89,6 +89,8 @@ class GuestMemory:
         """Why the module's initial memories cannot fit in a guest of `mb` MiB, else None.
         Upper bounds only (the guest checks exactly): a refusal here is never a run lost."""
         room = max(ram_ranges(mb, machine)) - STACK
+        if room < self.image + MIB:  # the platform's own "not enough memory" comes first
+            return None
         heap = min(room, KERNEL_HEAP_MAX) * 255 // 256  # less its bitmap
         if self.guarded > heap:
             pages, why = self.guarded // WASM_PAGE, "memory 0 takes its pages from the kernel heap"
@@ -139,15 +141,13 @@ def memory_mb(
     through `warn` when it is under what the image needs), else what the image needs with
     headroom. Raises RunError (exit status 1) when the module's initial memories cannot fit."""
     need = guest_memory(image, info, boot_module)
-    if asked is not None and asked < need.least_mb:
-        if warn is not None:
-            warn(
-                f"warning: --memory {asked} MiB is less than this image needs to start, "
-                f"{need.least_mb} MiB ({need.describe()}); the guest will likely fail"
-            )
-        return asked
     mb = need.suggested_for(machine) if asked is None else asked
     refused = need.refusal(mb, machine)
     if refused is not None:
         raise RunError(refused, 1)
+    if asked is not None and asked < need.least_mb and warn is not None:
+        warn(
+            f"warning: --memory {asked} MiB is less than this image needs to start, "
+            f"{need.least_mb} MiB ({need.describe()}); the guest will likely fail"
+        )
     return mb
