@@ -131,6 +131,32 @@ SAFETY = r"""
           rethrow 0
         end)
       (unreachable)))
+  ;; legacy: a br_table out of a nested arm (one edge leaves it, one stays) and a
+  ;; br_on_null out of another; the outer arm still holds it for its rethrow
+  (func (export "br-table-out-of-nested-arm") (param $k i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $t $h)
+        try
+          (call $throw (i32.const 2))
+        catch_all
+          (block $x
+            (block $in
+              try
+                rethrow 3
+              catch_all
+                (br_table $in $x (local.get $k))
+              end))
+          (block $y
+            try
+              rethrow 2
+            catch_all
+              (br_on_null $y (ref.null func))
+              (drop)
+            end)
+          (call $churn)
+          rethrow 0
+        end)
+      (unreachable)))
   ;; the same exception held by two arms at once, both ending normally
   (func (export "two-arms") (result i32)
     (local $r i32)
@@ -153,6 +179,8 @@ SAFETY = r"""
 (assert_return (invoke "rethrow-out") (i32.const 9))
 (assert_return (invoke "two-arms") (i32.const 8))
 (assert_return (invoke "br-if-out-of-nested-arm") (i32.const 3))
+(assert_return (invoke "br-table-out-of-nested-arm" (i32.const 0)) (i32.const 2))
+(assert_return (invoke "br-table-out-of-nested-arm" (i32.const 1)) (i32.const 2))
 (assert_return (invoke "ref-later") (i32.const 7))
 """
 
@@ -162,7 +190,7 @@ def test_no_exception_is_freed_while_reachable(backend: str, tmp_path: Path) -> 
     script = tmp_path / "free.wast"
     script.write_text(SAFETY)
     (r,) = wast.run_scripts([script], backend=backend, workdir=tmp_path / "work")
-    assert (r.failed, r.failures, r.passed) == (0, [], 9)
+    assert (r.failed, r.failures, r.passed) == (0, [], 11)
 
 
 N = 2_000_000  # per shape; five shapes: 10 million throws
