@@ -110,6 +110,18 @@ def test_deep_recursion_is_a_trap(target: str, tmp_path: Path) -> None:
     assert "call stack exhausted" in proc.stderr
 
 
+def test_deep_recursion_with_the_stack_above_4_gib(tmp_path: Path) -> None:
+    """With 10 GiB the runtime's region (and the run's stack at its bottom) is QEMU's RAM above
+    4 GiB, mapped with 1 GiB pages: the stack's guard page splits one (mmu_x86_64.c) and the
+    run still boots and traps cleanly at the stack limit."""
+    wat = """(module (func $f (param i64) (result i64)
+               (i64.add (call $f (i64.add (local.get 0) (i64.const 1))) (i64.const 1)))
+             (func (export "_start") (drop (call $f (i64.const 0)))))"""
+    proc = _run(tmp_path, "x86_64-kvm", "recurse_high", wat, "--memory", "10240")
+    assert proc.returncode == TRAP_EXIT, proc.stderr
+    assert "call stack exhausted" in proc.stderr
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_memory_grow_to_the_maximum(target: str, tmp_path: Path) -> None:
     # grow by the whole 4 GiB space: either it succeeds (spt reserves it) or returns -1
