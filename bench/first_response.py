@@ -3,9 +3,10 @@
 The clock starts just before the first process of a row is started (passt, QEMU, the spt
 process, `wasmkiln run`, wasmtime) and stops when a GET of the 612-byte page, retried every
 millisecond from the start, is answered with a 200. Rows:
-- wasmkiln kvm and spt launched the way the runner does it, without its Python: passt first
-  (the runner's own `_start_passt`, on one end of a socketpair), then QEMU with the runner's
-  argv (`qemu_command`) or the spt process with the runner's `--net` arguments; the guest's
+- wasmkiln kvm and spt launched the way the runner does it, without its Python: kvm, QEMU
+  with the runner's argv (`qemu_command`) started paused, then passt (`PasstAfterQemu`, on
+  one end of a socketpair), QEMU let go once passt listens; spt, passt first (the runner's
+  `_start_passt`), then the spt process with the runner's `--net` arguments; the guest's
   address is given at boot (`NetOptions.for_passt`), as the runner does; and spt on the
   host's own sockets (the runner's default there: `_host_listeners`, then the process with
   `--net host`); this is the figure the targets speak of (<= 60 ms under QEMU microvm,
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,12 +143,26 @@ def _passt_net(port: int, guest_port: int) -> NetOptions:
     return NetOptions.parse([f"127.0.0.1:{port}:{guest_port}"], [], None, None).for_passt()
 
 
+def _await_listening_proc(passt: subprocess.Popen[bytes], port: int) -> None:
+    """The runner's wait for passt's port before 3 Dec (evening): /proc/net/tcp read every
+    millisecond (its cost grows with the host's sockets: listening.py)."""
+    from wasmkiln.pyhook.run.listening import listening_tcp_ports_proc
+
+    deadline = time.monotonic() + 2.0
+    while passt.poll() is None and time.monotonic() < deadline:
+        if port in listening_tcp_ports_proc():
+            return
+        time.sleep(0.001)
+
+
 def kvm_direct_start(
-    image: Path, accel: str, memory_mb: int, guest_port: int
+    image: Path, accel: str, memory_mb: int, guest_port: int, previous: bool = False
 ) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
     """A row's start for the kvm image launched as the runner does, without its Python:
-    passt (the runner's own `_start_passt`) and QEMU with `qemu_command`'s argv started
-    together, QEMU paused until passt listens (the runner's `start_qemu`)."""
+    QEMU with `qemu_command`'s argv started paused, then passt (the runner's
+    `PasstAfterQemu`), QEMU let go once passt listens (the runner's `start_qemu`).
+    ``previous``: the launch before 3 Dec (evening), as a peer in the same run: passt
+    started first, its port looked for in /proc/net/tcp."""
     from wasmkiln.pyhook.run import runner
 
     def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
@@ -156,7 +172,13 @@ def kvm_direct_start(
             net=_passt_net(port, guest_port),
             program_name="server",
         )
-        passt, fd = runner._start_passt(opts.net, wait=False)  # noqa: SLF001 - the runner's way
+        if previous:
+            first, fd = runner._start_passt(opts.net, wait=False)  # noqa: SLF001
+            passt = None
+            ready: Callable[[], None] = partial(_await_listening_proc, first, port)
+        else:
+            passt = runner.PasstAfterQemu(opts.net)
+            fd, ready = passt.nic_fd, passt.ready
         control = tmp / "control"
         control.touch()
         log = tmp / "server.log"
@@ -164,13 +186,20 @@ def kvm_direct_start(
         outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
         cmd = [str(w) for w in runner.qemu_command(image, opts, control, outs, fd)]
         try:
-            return [passt, _popen(cmd, tmp, (*outs, fd), runner.passt_ready(passt, opts.net))]
+            qemu = _popen(cmd, tmp, (*outs, fd), ready)
         except BaseException:
-            _stop([passt])
+            if passt is None:
+                _stop([first])
+            else:
+                passt.stop()
             raise
         finally:
             for f in (*outs, fd):
                 os.close(f)
+        if passt is None:
+            return [first, qemu]
+        assert passt.proc is not None  # ready() started it, or _popen raised
+        return [passt.proc, qemu]
 
     return start
 

@@ -1,6 +1,7 @@
 """First HTTP response of the kvm image under QEMU, and where its time goes (issue 13).
 
     python bench/kvm_first_response.py [--reps N] [--memory MB] [--compare LABEL=IMAGE ...]
+                                       [--previous-launch]
 
 The kvm row of bench/first_response.py alone (examples/http-static with bench/http.py's site,
 launched as the runner does without its Python: passt and QEMU with `qemu_command`'s argv
@@ -13,6 +14,10 @@ let go (passt listening), the guest's
 "QEMU CPU to 200", the CPU time all of QEMU's threads had used when the 200 came (schedstat):
 on a loaded host the wall times grow with the load, this much less. Medians of the
 repetitions, the spread (min-max), and the load average, since the machine is shared.
+
+The host's TIME_WAIT sockets are recorded too (/proc/net/sockstat "tw"): the launch before 3 Dec
+(evening) looked for passt's port in /proc/net/tcp, whose read grows with them
+(--previous-launch times that launch as a peer row in the same run).
 
 Rows: "this checkout" (the image this wasmkiln builds) and, with --compare LABEL=IMAGE, other
 kvm images of the same server (e.g. one built by another checkout's wasmkiln: a before and an
@@ -48,6 +53,18 @@ def _cpu_ms(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             pass  # a thread that ended meanwhile
     return total / 1e6
+
+
+def time_wait_sockets() -> int:
+    """The host's TCP sockets in TIME_WAIT (/proc/net/sockstat), -1 if unreadable."""
+    try:
+        for line in Path("/proc/net/sockstat").read_text().splitlines():
+            fields = line.split()
+            if fields[:1] == ["TCP:"] and "tw" in fields:
+                return int(fields[fields.index("tw") + 1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
 
 
 def time_phases(start: Any, path: str) -> list[float]:
@@ -94,6 +111,12 @@ def main() -> int:
         metavar="LABEL=IMAGE",
         help="another kvm image of the server to time in the same run",
     )
+    ap.add_argument(
+        "--previous-launch",
+        action="store_true",
+        help="add this checkout's image launched the way the runner did before 3 Dec (evening):"
+        " passt first, its port looked for in /proc/net/tcp",
+    )
     args = ap.parse_args()
     from wasmkiln.pyhook.run import runner
 
@@ -112,14 +135,20 @@ def main() -> int:
         label: first_response.kvm_direct_start(img, accel, args.memory, h.GUEST_PORT)
         for label, img in images.items()
     }
-    load_before = os.getloadavg()
+    if args.previous_launch:
+        label = "this checkout, previous launch"
+        images[label] = image
+        starts[label] = first_response.kvm_direct_start(
+            image, accel, args.memory, h.GUEST_PORT, previous=True
+        )
+    load_before, tw_before = os.getloadavg(), time_wait_sockets()
     samples: dict[str, list[list[float]]] = {label: [] for label in images}
     for rep in range(args.reps):
         for label, start in starts.items():
             samples[label].append(time_phases(start, "index.html"))
             row = ", ".join(f"{n} {v:.1f}" for n, v in zip(PHASES, samples[label][-1], strict=True))
             bl.say(f"rep {rep + 1}, {label}: {row}")
-    load_after = os.getloadavg()
+    load_after, tw_after = os.getloadavg(), time_wait_sockets()
     runs: dict[str, Any] = {}
     for label, rows in samples.items():
         cols = list(zip(*rows, strict=True))
@@ -138,13 +167,15 @@ def main() -> int:
             "reps": args.reps,
             "load_before": load_before,
             "load_after": load_after,
+            "time_wait_sockets": [tw_before, tw_after],
             "runs": runs,
         },
     )
     t = bl.Table(
         f"kvm image (QEMU microvm, {accel.upper()}, -m {args.memory}): ms from launch, median "
         f"(min-max) of {args.reps} launches, lower is better; load average (1 min) "
-        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after",
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; host TCP sockets in TIME_WAIT "
+        f"{tw_before} before, {tw_after} after",
         ["image", *PHASES],
     )
     for label, r in runs.items():
