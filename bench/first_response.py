@@ -155,28 +155,41 @@ def _await_listening_proc(passt: subprocess.Popen[bytes], port: int) -> None:
         time.sleep(0.001)
 
 
+KVM_LAUNCHES = ("runner", "previous", "slirp")
+"""How kvm_direct_start launches: "runner", as the runner does with passt; "previous", the
+runner's way before 3 Dec (evening): passt started first, its port looked for in
+/proc/net/tcp; "slirp", QEMU's own user network (`--net-backend slirp`: no passt, QEMU
+binds the published port itself before the guest runs, so it starts unpaused)."""
+
+
 def kvm_direct_start(
-    image: Path, accel: str, memory_mb: int, guest_port: int, previous: bool = False
+    image: Path, accel: str, memory_mb: int, guest_port: int, launch: str = "runner"
 ) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
     """A row's start for the kvm image launched as the runner does, without its Python:
     QEMU with `qemu_command`'s argv started paused, then passt (the runner's
-    `PasstAfterQemu`), QEMU let go once passt listens (the runner's `start_qemu`).
-    ``previous``: the launch before 3 Dec (evening), as a peer in the same run: passt
-    started first, its port looked for in /proc/net/tcp."""
+    `PasstAfterQemu`), QEMU let go once passt listens (the runner's `start_qemu`); or one
+    of the other KVM_LAUNCHES, as peers in the same run."""
     from wasmkiln.pyhook.run import runner
+
+    if launch not in KVM_LAUNCHES:
+        raise BenchError(f"kvm launch {launch!r}: one of {', '.join(KVM_LAUNCHES)}")
 
     def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
         opts = runner.RunOptions(
             accel=accel,
             memory_mb=memory_mb,
-            net=_passt_net(port, guest_port),
+            net=_passt_net(port, guest_port),  # slirp: the same address layout, given at boot
             program_name="server",
+            net_backend="slirp" if launch == "slirp" else "passt",
         )
-        if previous:
+        first: subprocess.Popen[bytes] | None = None
+        passt: runner.PasstAfterQemu | None = None
+        ready: Callable[[], None] | None = None
+        fd: int | None = None
+        if launch == "previous":
             first, fd = runner._start_passt(opts.net, wait=False)  # noqa: SLF001
-            passt = None
-            ready: Callable[[], None] = partial(_await_listening_proc, first, port)
-        else:
+            ready = partial(_await_listening_proc, first, port)
+        elif launch == "runner":
             passt = runner.PasstAfterQemu(opts.net)
             fd, ready = passt.nic_fd, passt.ready
         control = tmp / "control"
@@ -185,21 +198,20 @@ def kvm_direct_start(
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
         cmd = [str(w) for w in runner.qemu_command(image, opts, control, outs, fd)]
+        passed = outs if fd is None else (*outs, fd)
         try:
-            qemu = _popen(cmd, tmp, (*outs, fd), ready)
+            qemu = _popen(cmd, tmp, passed, ready)
         except BaseException:
-            if passt is None:
+            if first is not None:
                 _stop([first])
-            else:
+            if passt is not None:
                 passt.stop()
             raise
         finally:
-            for f in (*outs, fd):
+            for f in passed:
                 os.close(f)
-        if passt is None:
-            return [first, qemu]
-        assert passt.proc is not None  # ready() started it, or _popen raised
-        return [passt.proc, qemu]
+        helper = passt.proc if passt is not None else first
+        return [qemu] if helper is None else [helper, qemu]
 
     return start
 

@@ -1,7 +1,7 @@
 """First HTTP response of the kvm image under QEMU, and where its time goes (issue 13).
 
     python bench/kvm_first_response.py [--reps N] [--memory MB] [--compare LABEL=IMAGE ...]
-                                       [--previous-launch]
+                                       [--launch previous|slirp ...]
 
 The kvm row of bench/first_response.py alone (examples/http-static with bench/http.py's site,
 launched as the runner does without its Python: passt and QEMU with `qemu_command`'s argv
@@ -17,7 +17,7 @@ repetitions, the spread (min-max), and the load average, since the machine is sh
 
 The host's TIME_WAIT sockets are recorded too (/proc/net/sockstat "tw"): the launch before 3 Dec
 (evening) looked for passt's port in /proc/net/tcp, whose read grows with them
-(--previous-launch times that launch as a peer row in the same run).
+(--launch previous times that launch as a peer row in the same run).
 
 Rows: "this checkout" (the image this wasmkiln builds) and, with --compare LABEL=IMAGE, other
 kvm images of the same server (e.g. one built by another checkout's wasmkiln: a before and an
@@ -112,10 +112,13 @@ def main() -> int:
         help="another kvm image of the server to time in the same run",
     )
     ap.add_argument(
-        "--previous-launch",
-        action="store_true",
-        help="add this checkout's image launched the way the runner did before 3 Dec (evening):"
-        " passt first, its port looked for in /proc/net/tcp",
+        "--launch",
+        action="append",
+        default=[],
+        choices=first_response.KVM_LAUNCHES[1:],
+        help="add this checkout's image launched another way as a row: previous (the runner's"
+        " way before 3 Dec evening: passt first, its port looked for in /proc/net/tcp), slirp"
+        " (QEMU's own user network instead of passt)",
     )
     args = ap.parse_args()
     from wasmkiln.pyhook.run import runner
@@ -135,11 +138,11 @@ def main() -> int:
         label: first_response.kvm_direct_start(img, accel, args.memory, h.GUEST_PORT)
         for label, img in images.items()
     }
-    if args.previous_launch:
-        label = "this checkout, previous launch"
+    for launch in args.launch:
+        label = f"this checkout, {launch} launch"
         images[label] = image
         starts[label] = first_response.kvm_direct_start(
-            image, accel, args.memory, h.GUEST_PORT, previous=True
+            image, accel, args.memory, h.GUEST_PORT, launch
         )
     load_before, tw_before = os.getloadavg(), time_wait_sockets()
     samples: dict[str, list[list[float]]] = {label: [] for label in images}

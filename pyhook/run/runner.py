@@ -270,9 +270,9 @@ def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | N
                 f"--tap and --net-backend {opts.net_backend} are two back ends: give one", 2
             )
         return None, open_tap(opts.net.tap)
-    if kvm:
-        return None, None
     opts.net = opts.net.for_passt()  # the guest's address given, not asked of DHCP
+    if kvm:
+        return None, None  # QEMU's slirp (for_passt's layout is slirp's own)
     return _start_passt(opts.net)
 
 
