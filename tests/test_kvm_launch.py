@@ -139,3 +139,28 @@ def test_run_kvm_starts_passt_after_qemu_and_releases_it_once_passt_listens(
     assert isinstance(seen["net_fd"], int)
     assert _children() == before, "passt was left running after the run"
     assert not listening.host_listening({port})
+
+
+@pytest.mark.skipif(shutil.which(runner.QEMU) is None, reason=f"{runner.QEMU} is not installed")
+def test_a_slirp_run_gives_the_guest_its_address_at_boot(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """QEMU's own user network (--net-backend slirp) has no helper to wait for, and the
+    guest starts with slirp's usual address instead of asking slirp's DHCP."""
+    seen: dict[str, object] = {}
+
+    def run_qemu(image: Path, opts: runner.RunOptions, net_fd: int | None, build, ready):
+        seen["cmdline"] = runner.kvm_cmdline(opts)
+        seen["netdev"] = opts.net.qemu_args(net_fd)
+        seen["ready"], seen["net_fd"] = ready, net_fd
+        return 0
+
+    monkeypatch.setattr(runner, "_run_qemu", run_qemu)
+    net = NetOptions.parse([f"127.0.0.1:{_free_port()}:80"], [], None, None)
+    opts = runner.RunOptions(accel="tcg", net=net, net_backend="slirp")
+    assert runner.run_kvm(tmp_path / "unused.kvm", opts) == 0
+    assert seen["ready"] is None and seen["net_fd"] is None, seen
+    assert "net.ip=10.0.2.15/24" in str(seen["cmdline"]), seen
+    assert "net.gw=10.0.2.2" in str(seen["cmdline"]), seen
+    netdev = str(seen["netdev"])
+    assert "net=10.0.2.0/24" in netdev and "-10.0.2.15:80" in netdev, netdev
