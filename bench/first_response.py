@@ -11,6 +11,8 @@ millisecond from the start, is answered with a 200. Rows:
   host's own sockets (the runner's default there: `_host_listeners`, then the process with
   `--net host`); this is the figure the targets speak of (<= 60 ms under QEMU microvm,
   <= 5 ms spt);
+- kvm launched the runner's previous way (passt first, its port looked for in
+  /proc/net/tcp) and with QEMU's own slirp instead of passt, as peers of the first row;
 - the same through `wasmkiln run -p` (what a user types: Python's start-up and imports count);
 - the Linux VM running the wasmtime CLI under the same QEMU, through the same runner
   (bench/linuxvm/vmrun.py, as bench/http.py's row);
@@ -302,6 +304,14 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     acc = accel.upper()
     out = [
         Row(f"wasmkiln kvm, QEMU microvm {acc} + passt (direct)", kvm_direct),
+        Row(
+            f"wasmkiln kvm, QEMU microvm {acc} + passt (direct), the launch before 3 Dec evening",
+            kvm_direct_start(images["kvm"], accel, memory_mb, h.GUEST_PORT, "previous"),
+        ),
+        Row(
+            f"wasmkiln kvm, QEMU microvm {acc} + slirp (direct)",
+            kvm_direct_start(images["kvm"], accel, memory_mb, h.GUEST_PORT, "slirp"),
+        ),
         Row("wasmkiln spt process + passt (direct)", spt_direct),
         Row("wasmkiln spt process on host sockets (direct)", spt_host_direct),
         Row(f"wasmkiln kvm via `wasmkiln run -p` ({acc})", via("kvm")),

@@ -25,6 +25,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
+#include "wk/bootmark.h"
 #include "wk/errno.h"
 #include "wk/net.h"
 #include "wk/platform.h"
@@ -157,6 +158,7 @@ int wk_lwip_net_init(void) {
     net_state = rc;
     return rc;
   }
+  WK_BOOT_MARK("nic up");
   lwip_init();
   if ((info.dns4[0] | info.dns4[1] | info.dns4[2] | info.dns4[3]) != 0) {
     IP_ADDR4(&dns_static, info.dns4[0], info.dns4[1], info.dns4[2], info.dns4[3]);
@@ -193,6 +195,7 @@ int wk_lwip_net_init(void) {
   }
   net_state = 1;
   wk_plat_net_flush();
+  WK_BOOT_MARK("lwip up");
   return 0;
 }
 
