@@ -1,7 +1,7 @@
 """First HTTP response of the kvm image under QEMU, and where its time goes (issue 13).
 
     python bench/kvm_first_response.py [--reps N] [--memory MB] [--compare LABEL=IMAGE ...]
-                                       [--launch previous|slirp ...]
+                                       [--launch previous|slirp ...] [--time-wait N]
 
 The kvm row of bench/first_response.py alone (examples/http-static with bench/http.py's site,
 launched as the runner does without its Python: passt and QEMU with `qemu_command`'s argv
@@ -67,6 +67,20 @@ def time_wait_sockets() -> int:
     return -1
 
 
+def make_time_wait(count: int) -> None:
+    """Leave ``count`` loopback TCP sockets in TIME_WAIT (each closed first by its client),
+    as a connection-per-request benchmark leaves the host for a minute."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(128)
+        for _ in range(count):
+            with socket.create_connection(server.getsockname()):
+                conn, _ = server.accept()
+            conn.close()  # after the client: its end is the one left in TIME_WAIT
+
+
 def time_phases(start: Any, path: str) -> list[float]:
     """One launch: ms from launch to the first three PHASES, then the span from QEMU's start
     to the 200, and the CPU time QEMU used by then (all its threads: the vCPU, the I/O)."""
@@ -120,6 +134,14 @@ def main() -> int:
         " way before 3 Dec evening: passt first, its port looked for in /proc/net/tcp), slirp"
         " (QEMU's own user network instead of passt)",
     )
+    ap.add_argument(
+        "--time-wait",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first leave N loopback sockets in TIME_WAIT (the host after a connection-per-"
+        "request benchmark; they last 60 s, so keep the run shorter)",
+    )
     args = ap.parse_args()
     from wasmkiln.pyhook.run import runner
 
@@ -144,6 +166,8 @@ def main() -> int:
         starts[label] = first_response.kvm_direct_start(
             image, accel, args.memory, h.GUEST_PORT, launch
         )
+    if args.time_wait > 0:
+        make_time_wait(args.time_wait)
     load_before, tw_before = os.getloadavg(), time_wait_sockets()
     samples: dict[str, list[list[float]]] = {label: [] for label in images}
     for rep in range(args.reps):
