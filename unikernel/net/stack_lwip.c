@@ -189,6 +189,14 @@ int wk_lwip_net_init(void) {
                                                 * tests the pointer, which -Waddress refuses) */
 #endif
   netif_set_up(&nif);
+  if (info.static_ip && !ip4_addr_isany_val(gw)) {
+    /* The gateway's MAC, asked for now: an answer to a client off the link needs
+     * it (passt's and slirp's forwarded connections come through the gateway),
+     * and lwIP does not learn it from the client's SYN. Asked here, the reply
+     * arrives while the program starts instead of being a round trip inside the
+     * first connection's handshake (docs/performance.md "kvm first response"). */
+    (void)etharp_request(&nif, &gw);
+  }
   if (!info.static_ip && dhcp_start(&nif) != ERR_OK) {
     net_state = -WK_ENOMEM;
     return net_state;
