@@ -1,6 +1,7 @@
 """First HTTP response of the kvm image under QEMU, and where its time goes (issue 13).
 
-    python bench/kvm_first_response.py [--reps N] [--memory MB] [--compare LABEL=IMAGE ...]
+    python bench/kvm_first_response.py [--reps N] [--memory MB]
+                                       [--compare LABEL=IMAGE[,launch=previous|slirp] ...]
                                        [--launch previous|slirp ...] [--time-wait N]
 
 The kvm row of bench/first_response.py alone (examples/http-static with bench/http.py's site,
@@ -38,6 +39,7 @@ from typing import Any
 
 import benchlib as bl
 import first_response
+from first_response import KVM_LAUNCHES
 
 WORK = bl.CACHE / "kvm_first_response"
 PHASES = ("qemu started", "guest serving", "first 200", "QEMU to 200", "QEMU CPU to 200")
@@ -123,7 +125,8 @@ def main() -> int:
         action="append",
         default=[],
         metavar="LABEL=IMAGE",
-        help="another kvm image of the server to time in the same run",
+        help="another kvm image of the server to time in the same run (,launch=previous|slirp:"
+        " launched that way)",
     )
     ap.add_argument(
         "--launch",
@@ -150,14 +153,21 @@ def main() -> int:
     image = WORK / "server.kvm"
     bl.wasmkiln_build(wasm, "x86_64-kvm", image, ["--dir", f"{site}::/"])
     images = {"this checkout": image}
+    launches = {"this checkout": "runner"}
     for spec in args.compare:
         label, sep, path = spec.partition("=")
-        if not sep or not Path(path).is_file():
-            raise bl.BenchError(f"--compare {spec!r}: want LABEL=IMAGE with an existing image")
-        images[label] = Path(path)
+        path, _, launch = path.partition(",launch=")
+        if not sep or not Path(path).is_file() or (launch or "runner") not in KVM_LAUNCHES:
+            raise bl.BenchError(
+                f"--compare {spec!r}: want LABEL=IMAGE[,launch=previous|slirp] with an existing "
+                "image"
+            )
+        images[label], launches[label] = Path(path), launch or "runner"
     accel = "kvm" if runner.kvm_usable() else "tcg"
     starts = {
-        label: first_response.kvm_direct_start(img, accel, args.memory, h.GUEST_PORT)
+        label: first_response.kvm_direct_start(
+            img, accel, args.memory, h.GUEST_PORT, launches[label]
+        )
         for label, img in images.items()
     }
     for launch in args.launch:
