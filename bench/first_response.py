@@ -165,12 +165,20 @@ binds the published port itself before the guest runs, so it starts unpaused).""
 
 
 def kvm_direct_start(
-    image: Path, accel: str, memory_mb: int, guest_port: int, launch: str = "runner"
+    image: Path,
+    accel: str,
+    memory_mb: int,
+    guest_port: int,
+    launch: str = "runner",
+    note: Callable[[str], None] | None = None,
+    out_fd: int | None = None,
 ) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
     """A row's start for the kvm image launched as the runner does, without its Python:
     QEMU with `qemu_command`'s argv started paused, then passt (the runner's
     `PasstAfterQemu`), QEMU let go once passt listens (the runner's `start_qemu`); or one
-    of the other KVM_LAUNCHES, as peers in the same run."""
+    of the other KVM_LAUNCHES, as peers in the same run. ``note`` is told "QEMU started
+    (paused)" and "passt listening" as they happen, and ``out_fd`` takes the guest's stdout
+    and stderr instead of tmp/server.log (bench/kvm_phases.py)."""
     from wasmkiln.pyhook.run import runner
 
     if launch not in KVM_LAUNCHES:
@@ -194,15 +202,27 @@ def kvm_direct_start(
         elif launch == "runner":
             passt = runner.PasstAfterQemu(opts.net)
             fd, ready = passt.nic_fd, passt.ready
+        release = ready
+        if ready is not None and note is not None:
+            wait, tell = ready, note
+
+            def release() -> None:
+                tell("QEMU started (paused)")
+                wait()
+                tell("passt listening")
+
         control = tmp / "control"
         control.touch()
         log = tmp / "server.log"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-        outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
+        if out_fd is None:
+            outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
+        else:
+            outs = (os.dup(out_fd), os.dup(out_fd))
         cmd = [str(w) for w in runner.qemu_command(image, opts, control, outs, fd)]
         passed = outs if fd is None else (*outs, fd)
         try:
-            qemu = _popen(cmd, tmp, passed, ready)
+            qemu = _popen(cmd, tmp, passed, release)
         except BaseException:
             if first is not None:
                 _stop([first])

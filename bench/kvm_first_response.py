@@ -45,7 +45,7 @@ WORK = bl.CACHE / "kvm_first_response"
 PHASES = ("qemu started", "guest serving", "first 200", "QEMU to 200", "QEMU CPU to 200")
 
 
-def _cpu_ms(pid: int) -> float:
+def cpu_ms(pid: int) -> float:
     """CPU time of every thread of process pid so far (ms; /proc/PID/task/*/schedstat, ns):
     unlike wall time it does not grow while the host runs something else."""
     total = 0
@@ -107,7 +107,7 @@ def time_phases(start: Any, path: str) -> list[float]:
                     raise bl.BenchError(f"no answer: {log.read_text(errors='replace')[-500:]}")
                 time.sleep(0.0005)
             done = time.perf_counter()
-            cpu = _cpu_ms(procs[-1].pid)  # QEMU: the last process started
+            cpu = cpu_ms(procs[-1].pid)  # QEMU: the last process started
             serving = done if serving is None else serving
     return [
         *((t - t0) * 1000.0 for t in (started, serving, done)),

@@ -30,119 +30,71 @@ from typing import Any
 
 import benchlib as bl
 import first_response
-from kvm_first_response import WORK, time_wait_sockets
+from kvm_first_response import WORK, cpu_ms, time_wait_sockets
 
 MARK = "wasmkiln-mark "
 
 
 def _qemu_cpu_ms(pid: int | None) -> float:
-    if pid is None:
-        return float("nan")
-    total = 0
-    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-        try:
-            total += int(stat.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass  # a thread that ended meanwhile
-    return total / 1e6
+    return float("nan") if pid is None else cpu_ms(pid)
 
 
 def one_launch(
     image: Path, accel: str, memory_mb: int, launch: str
 ) -> list[tuple[str, float, float]]:
-    """(phase, ms since the launch, QEMU CPU ms by then) in the order they happened."""
+    """(phase, ms since the launch, QEMU CPU ms by then, NaN where unknown), in the order
+    they happened."""
     from http_guests import free_port
 
-    from wasmkiln.pyhook.run import runner
-
     port = free_port()
-    h = bl.http_bench()
     events: list[tuple[str, float, float]] = []
     qemu_pid: list[int | None] = [None]
+
+    def note(name: str) -> None:
+        events.append((name, time.perf_counter(), _qemu_cpu_ms(qemu_pid[0])))
+
+    r, w = os.pipe()
+
+    def reader() -> None:
+        buf = b""
+        while chunk := os.read(r, 4096):
+            now, cpu = time.perf_counter(), _qemu_cpu_ms(qemu_pid[0])
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode(errors="replace")
+                if text.startswith(MARK):
+                    events.append((text[len(MARK) :], now, cpu))
+                elif "serving" in text:
+                    events.append(("server says serving", now, cpu))
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    start = first_response.kvm_direct_start(
+        image, accel, memory_mb, bl.http_bench().GUEST_PORT, launch, note, w
+    )
     with tempfile.TemporaryDirectory(prefix="bench-kvmphases-") as tmp:
         procs: list[subprocess.Popen[bytes]] = []
-        r, w = os.pipe()
-
-        def reader() -> None:
-            buf = b""
-            while chunk := os.read(r, 4096):
-                now, cpu = time.perf_counter(), _qemu_cpu_ms(qemu_pid[0])
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    text = line.decode(errors="replace")
-                    if text.startswith(MARK):
-                        events.append((text[len(MARK) :], now, cpu))
-                    elif "serving" in text:
-                        events.append(("server says serving", now, cpu))
-
-        thread = threading.Thread(target=reader, daemon=True)
-        with first_response._stopping(procs):  # noqa: SLF001
-            t0 = time.perf_counter()
-            opts = runner.RunOptions(
-                accel=accel,
-                memory_mb=memory_mb,
-                net=first_response._passt_net(port, h.GUEST_PORT),  # noqa: SLF001
-                program_name="server",
-                net_backend="slirp" if launch == "slirp" else "passt",
-            )
-            control = Path(tmp) / "control"
-            control.touch()
-            passt = runner.PasstAfterQemu(opts.net) if launch == "runner" else None
-            first, fd, ready = None, None, None
-            if passt is not None:
-                fd = passt.nic_fd
-
-                def ready() -> None:
-                    events.append(("QEMU started (paused)", time.perf_counter(), float("nan")))
-                    passt.ready()
-                    events.append(("passt listening", time.perf_counter(), float("nan")))
-
-            elif launch == "previous":
-                first, fd = runner._start_passt(opts.net, wait=False)  # noqa: SLF001
-                procs.append(first)
-                events.append(("passt started", time.perf_counter(), float("nan")))
-
-                def ready() -> None:
-                    events.append(("QEMU started (paused)", time.perf_counter(), float("nan")))
-                    first_response._await_listening_proc(first, port)  # noqa: SLF001
-                    events.append(("passt listening", time.perf_counter(), float("nan")))
-
-            outs = (w, os.dup(w))
-            cmd = [str(a) for a in runner.qemu_command(image, opts, control, outs, fd)]
-            passed = outs if fd is None else (*outs, fd)
-            thread.start()
-            try:
-                qemu = runner.start_qemu(
-                    cmd, passed, ready, stdin=subprocess.DEVNULL, start_new_session=True
-                )
-            except BaseException:
-                if passt is not None:
-                    passt.stop()
-                raise
-            finally:
-                for f in passed:
-                    os.close(f)
-            if passt is not None and passt.proc is not None:
-                procs.append(passt.proc)
-            procs.append(qemu)
-            qemu_pid[0] = qemu.pid
-            events.append(
-                (
-                    "QEMU running" if ready is None else "QEMU let go",
-                    time.perf_counter(),
-                    _qemu_cpu_ms(qemu.pid),
-                )
-            )
-            serving = False
-            while not first_response._answered(port, "index.html", 5.0 if serving else 0.005):  # noqa: SLF001
-                serving = any(e[0] == "server says serving" for e in events)
-                if qemu.poll() is not None or time.perf_counter() - t0 > 60:
-                    raise bl.BenchError(f"no answer ({launch}): {[e[0] for e in events]}")
-                time.sleep(0.0005)
-            events.append(("first 200", time.perf_counter(), _qemu_cpu_ms(qemu.pid)))
-        thread.join(2)  # QEMU is gone: its ends of the pipe are closed, the reader ends
-        os.close(r)
+        try:
+            with first_response._stopping(procs):  # noqa: SLF001 - the same launch
+                t0 = time.perf_counter()
+                procs += start(port, Path(tmp))
+                os.close(w)  # QEMU has its copies: the reader sees the end when it ends
+                w = -1
+                qemu_pid[0] = procs[-1].pid
+                note("QEMU running" if launch == "slirp" else "QEMU let go")
+                serving = False
+                while not first_response._answered(port, "index.html", 5.0 if serving else 0.005):  # noqa: SLF001
+                    serving = any(e[0] == "server says serving" for e in events)
+                    if procs[-1].poll() is not None or time.perf_counter() - t0 > 60:
+                        raise bl.BenchError(f"no answer ({launch}): {[e[0] for e in events]}")
+                    time.sleep(0.0005)
+                note("first 200")
+        finally:
+            if w >= 0:
+                os.close(w)
+            thread.join(2)  # QEMU is gone: the pipe's last write end is closed
+            os.close(r)
     events.sort(key=lambda e: e[1])
     return [(name, (t - t0) * 1000.0, cpu) for name, t, cpu in events]
 

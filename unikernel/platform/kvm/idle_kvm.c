@@ -34,22 +34,10 @@
 static int idle_state;     /* 0 not tried, 1 usable, -1 no APIC timer */
 static uint64_t apic_mult; /* timer ticks per ns, 32.32 fixed point */
 
-/* The timer's current count (*count) and the monotonic time it was read at:
- * of a few tries, the one whose [clock before, clock after] is narrowest, the
- * middle of that. */
+/* The timer's current count (*count) and the monotonic time it was read at. */
 static uint64_t timer_sample(uint32_t *count) {
-  uint64_t width = UINT64_MAX, at = 0;
-  for (int i = 0; i < KVM_APIC_CALIB_TRIES; i++) {
-    uint64_t before = wk_plat_clock_monotonic();
-    uint32_t c = x86_apic_timer_count();
-    uint64_t after = wk_plat_clock_monotonic();
-    if (after - before < width) {
-      width = after - before;
-      at = before + width / 2;
-      *count = c;
-    }
-  }
-  return at;
+  return kvm_read_bracketed(wk_plat_clock_monotonic, x86_apic_timer_count, KVM_APIC_CALIB_TRIES,
+                            count);
 }
 
 static int idle_init(void) {
