@@ -71,6 +71,8 @@ class Exceptions:
         """The dispatch label in effect inside the frame at `depth` (None: the caller's);
         inside a legacy catch arm, the arm's `leave` block, which lets go of its exception
         first (the outermost arm's leads on to the next handler out)."""
+        if not self.tr.has_try:  # no handler or catch arm can be in effect (translate.py)
+            return None
         frames = self.tr.frames
         for f in reversed(frames[: len(frames) - depth]):
             st = f.eh
@@ -101,11 +103,13 @@ class Exceptions:
 
     def leave_frames(self, depth: int) -> None:
         """A `br depth` or `return` (depth = all frames) leaves the innermost frames."""
+        if not self.tr.has_try:
+            return
         for f in self._left(depth):
             self.leave(f)
 
     def leaves_arm(self, depth: int) -> bool:
-        return any(self._holds(f) for f in self._left(depth))
+        return self.tr.has_try and any(self._holds(f) for f in self._left(depth))
 
     def branch_out_if(
         self, cond: Value, depth: int, label: Label, args: list[Value], cont: Label
