@@ -69,9 +69,13 @@ class FunctionTranslator:
         be = self.be
         be.begin(func_index, ftype, func.locals)
         self.frames.append(Frame("func", ftype, be.new_label(ftype.results), 0))
+        self.has_try = any(instr[0] in _TRY_OPS for instr in func.body)
+        if self.exc is None and self.has_try:
+            # A streamed module's stub has no bodies, so a module whose only exception
+            # feature is a try_table/try in a body looks exception-free (no tag, exnref or
+            # foreign import): nothing can throw into it, but its try blocks still translate.
+            self.exc = Exceptions(self)
         handlers = _HANDLERS_EXC if self.exc is not None else _HANDLERS
-        if self.exc is not None:
-            self.has_try = any(instr[0] in _TRY_OPS for instr in func.body)
         for pc, instr in enumerate(func.body):
             if not self.reachable:
                 self._skip(instr)
