@@ -295,7 +295,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _boot(image: Path, target: Target, opts: RunOptions, memory: int | None, info: dict) -> int:
     """run_image, a kvm guest's memory sized from what the image needs unless --memory says."""
     if target.platform == "kvm":
-        opts.memory_mb = memory_mb(image, info, opts.fs_image, memory, _say)
+        machine = opts.machine if target.arch == "x86_64" else "virt"
+        opts.memory_mb = memory_mb(image, info, opts.fs_image, memory, _say, machine)
+    else:
+        opts.spt_memory_mb = memory
     return run_image(image, target, opts, info)
 
 
@@ -636,7 +639,9 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
         type=int,
         metavar="MIB",
         help="guest memory (kvm; default: what the image needs, its packed files "
-        f"and the module's initial memory, plus headroom; at least {DEFAULT_MEMORY_MB})",
+        f"and the module's initial memory, plus headroom; at least {DEFAULT_MEMORY_MB}); "
+        "spt: the region for the runtime and the memories besides memory 0 (default "
+        "16448, 16 GiB + 64 MiB of address space, backed only where touched)",
     )
     r.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the guest after this")
     port_flags(r, "")

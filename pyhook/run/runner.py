@@ -56,6 +56,7 @@ class RunOptions:
     env: list[str] = field(default_factory=list)  # "KEY=VALUE"
     accel: str = "auto"  # kvm targets: "tcg", "kvm" or "auto"
     memory_mb: int = DEFAULT_MEMORY_MB
+    spt_memory_mb: int | None = None  # spt: the region's size (--memory), None: the default
     timeout: float | None = None
     program_name: str = "main"
     net: NetOptions = field(default_factory=NetOptions)
@@ -560,6 +561,8 @@ def _host_listeners(net: NetOptions) -> list[int]:
 
 def run_spt(image: Path, opts: RunOptions, info: dict) -> int:
     argv = [str(image.absolute()), "--die-with-parent"]  # a bare name would be looked up on PATH
+    if opts.spt_memory_mb is not None:  # main_spt.c: the region (default 16 GiB + 64 MiB)
+        argv += ["--memory", str(opts.spt_memory_mb)]
     for e in opts.env:
         argv += ["--env", e]
     fs_fd = -1
