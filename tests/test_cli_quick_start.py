@@ -257,3 +257,32 @@ def test_options_run_as_in_the_full_cli(tmp_path: Path) -> None:
     quick, full = _both(*args)
     assert (quick.returncode, quick.stdout, quick.stderr) == (0, "hello, x!\nhi\n", "")
     assert (full.returncode, full.stdout, full.stderr) == (0, "hello, x!\nhi\n", "")
+
+
+def test_the_full_cli_builds_only_the_invoked_commands_parser() -> None:
+    """Every command's parser costs start-up time: a command line builds its own alone, and
+    `wasmkiln --help` (no command) still lists them all."""
+    import argparse
+
+    from wasmkiln.pyhook.cli.main import COMMANDS, _parser
+
+    def commands(p: argparse.ArgumentParser) -> list[str]:
+        sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+        return list(sub.choices)
+
+    assert commands(_parser()) == list(COMMANDS)
+    for name in COMMANDS:
+        assert commands(_parser(name)) == [name]
+    helped = subprocess.run([*ENTRY, "--help"], capture_output=True, text=True, check=False)
+    assert helped.returncode == 0
+    assert all(f"\n    {name} " in helped.stdout for name in COMMANDS), helped.stdout
+
+
+def test_a_closed_pipe_ends_the_full_cli_quietly() -> None:
+    """`wasmkiln targets | head -1`: the reader left before the output was written; no
+    traceback (it was one before), the exit status a SIGPIPE'd guest's."""
+    proc = subprocess.Popen([*ENTRY, "targets"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert (proc.wait(timeout=60), err) == (141, "")
