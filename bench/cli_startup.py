@@ -12,8 +12,9 @@ the exit being reaped, as
 - `wasmkiln run --accel auto hello.spt` (an option it does not: the full CLI, argparse and the
   runner);
 - `wasmkiln run hello.wasm` (the module: the full CLI finds the image in the cache);
-- with --compare LABEL=WASMKILN, `WASMKILN run hello.spt` of another install (another checkout's
-  venv/bin/wasmkiln: a before and an after in the same run).
+- `wasmkiln run -p H:80 hello.spt` (the quick start binding a host listener; hello ignores it);
+- with --compare LABEL=WASMKILN, `WASMKILN run hello.spt` and `run -p` of another install
+  (another checkout's venv/bin/wasmkiln: a before and an after in the same run).
 And a server's first HTTP 200 (bench/first_response.py's clock and probe: examples/http-static
 with its site packed, from just before the first fork to the first 200 of a GET retried every
 millisecond), the image launched as the runner launches it without Python, against `wasmkiln run
@@ -101,6 +102,9 @@ def main() -> int:
     image = WORK / "hello.spt"
     bl.wasmkiln_build(wasm, "x86_64-spt", image)
     wk = _console_script()
+    from http_guests import free_port
+
+    publish = f"127.0.0.1:{free_port()}:80"  # hello never accepts: the listener is all it costs
     rows: dict[str, list[str]] = {
         "hello.spt directly": [str(image)],
         "python -c print('hello')": [sys.executable, "-c", "print('hello')"],
@@ -114,12 +118,14 @@ def main() -> int:
             str(image),
         ],
         "wasmkiln run hello.wasm (cached image)": [wk, "run", "--target", "x86_64-spt", str(wasm)],
+        "wasmkiln run -p hello.spt (quick start)": [wk, "run", "-p", publish, str(image)],
     }
     for spec in args.compare:
         label, sep, exe = spec.partition("=")
         if not sep or not Path(exe).is_file():
             raise bl.BenchError(f"--compare {spec!r}: want LABEL=WASMKILN with an existing file")
         rows[f"{label}: wasmkiln run hello.spt"] = [exe, "run", str(image)]
+        rows[f"{label}: wasmkiln run -p hello.spt"] = [exe, "run", "-p", publish, str(image)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for cmd in rows.values():  # untimed: .pyc files, the image cache, the page cache
         _timed(cmd, env)
