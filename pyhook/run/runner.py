@@ -262,8 +262,8 @@ def open_tap(name: str) -> int:
 
 
 def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | None, int | None]:
-    """The NIC's host end: a tap device (--tap), else passt's socketpair end (spt always,
-    kvm when passt is the back end), else None (kvm: QEMU's slirp, or no NIC)."""
+    """The NIC's host end: a tap device (--tap), else passt's socketpair end (spt), else None
+    (kvm: QEMU's slirp, or no NIC; kvm's passt is run_kvm's PasstAfterQemu)."""
     if not opts.net.wanted:
         return None, None
     if opts.net.tap:
@@ -272,11 +272,18 @@ def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | N
                 f"--tap and --net-backend {opts.net_backend} are two back ends: give one", 2
             )
         return None, open_tap(opts.net.tap)
-    if kvm and kvm_net_backend(opts) != "passt":
-        return None, None
     opts.net = opts.net.for_passt()  # the guest's address given, not asked of DHCP
-    # kvm: QEMU starts (paused) while passt does; _run_qemu waits for passt's ports
-    return _start_passt(opts.net, wait=not kvm)
+    if kvm:
+        return None, None  # QEMU's slirp (for_passt's layout is slirp's own)
+    return _start_passt(opts.net)
+
+
+def _kvm_passt(opts: RunOptions) -> PasstAfterQemu | None:
+    """passt for a kvm run that uses it as the NIC's back end (not yet started), else None."""
+    if not opts.net.wanted or opts.net.tap or kvm_net_backend(opts) != "passt":
+        return None
+    opts.net = opts.net.for_passt()  # the guest's address given, not asked of DHCP
+    return PasstAfterQemu(opts.net)
 
 
 def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
@@ -290,15 +297,15 @@ def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
         build = partial(qemu_command_aarch64, target)
     if shutil.which(qemu) is None:
         raise RunError(f"{qemu} is not installed (Debian: apt-get install {package})")
-    passt, net_fd = _net_fd(opts, kvm=True)
-    ready = None if passt is None else passt_ready(passt, opts.net)
+    passt = _kvm_passt(opts)
+    net_fd = passt.nic_fd if passt is not None else _net_fd(opts, kvm=True)[1]
     try:
-        return _run_qemu(image, opts, net_fd, build, ready)
+        return _run_qemu(image, opts, net_fd, build, None if passt is None else passt.ready)
     finally:
         if net_fd is not None:
             os.close(net_fd)
         if passt is not None:
-            _stop_passt(passt)
+            passt.stop()
 
 
 def _run_qemu(
@@ -444,9 +451,8 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[bytes], int]:
-    """passt on one end of a socketpair; the other end (returned) is the guest's NIC.
-    ``wait``: return once passt listens on the published ports (else the caller waits)."""
+def _passt_pair() -> tuple[socket.socket, socket.socket]:
+    """(ours, theirs): the socketpair whose ends are the guest's NIC and passt's --fd."""
     if shutil.which("passt") is None:
         raise RunError(
             "networking on spt targets, and --net-backend passt on kvm targets, "
@@ -455,9 +461,13 @@ def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[b
     import socket
 
     _libc()  # before the fork: _die_with_parent runs in the child
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+
+def _spawn_passt(net: NetOptions, theirs: socket.socket) -> subprocess.Popen[bytes]:
+    """passt on ``theirs`` (closed here, whatever happens)."""
     try:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             net.passt_args(theirs.fileno()),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -466,13 +476,56 @@ def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[b
             preexec_fn=_die_with_parent,
         )
     except OSError as e:
-        ours.close()
         raise RunError(f"cannot start passt: {e.strerror}") from None
     finally:
         theirs.close()
+
+
+def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[bytes], int]:
+    """passt on one end of a socketpair; the other end (returned) is the guest's NIC.
+    ``wait``: return once passt listens on the published ports (else the caller waits)."""
+    ours, theirs = _passt_pair()
+    try:
+        proc = _spawn_passt(net, theirs)
+    except BaseException:
+        ours.close()
+        raise
     if wait:
         passt_ready(proc, net)()
     return proc, ours.detach()
+
+
+class PasstAfterQemu:
+    """passt for a kvm run, started once QEMU has been (paused, start_qemu's ``ready``).
+
+    Why this order: QEMU's own start (loading its ~51 libraries, building the machine:
+    ~30 ms of CPU) is the longest step before the guest runs, and passt listens ~10 ms
+    after its start; started first, passt's fork and exec (a fork of the whole Python
+    process, for its death signal) came before QEMU's and added to the first answer.
+    ``nic_fd``: the guest's end of the socketpair, for QEMU's -netdev stream (the caller
+    closes it); ``ready`` starts passt and waits until it listens on the published ports;
+    ``stop`` ends passt (or closes its unused end if it never started)."""
+
+    def __init__(self, net: NetOptions) -> None:
+        self.net = net
+        ours, theirs = _passt_pair()
+        self._theirs: socket.socket | None = theirs
+        self.nic_fd = ours.detach()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def ready(self) -> None:
+        theirs, self._theirs = self._theirs, None
+        if theirs is None:
+            raise RunError("passt was already started")
+        self.proc = _spawn_passt(self.net, theirs)
+        passt_ready(self.proc, self.net)()
+
+    def stop(self) -> None:
+        if self._theirs is not None:
+            self._theirs.close()
+            self._theirs = None
+        if self.proc is not None:
+            _stop_passt(self.proc)
 
 
 def passt_ready(proc: subprocess.Popen[bytes], net: NetOptions) -> Callable[[], None]:
@@ -487,24 +540,17 @@ PASST_READY_S = 2.0
 
 def _await_listening(proc: subprocess.Popen[bytes], ports: set[int]) -> None:
     """Wait until the host has a listening TCP socket on each of `ports` (passt binds them
-    as it starts), passt exits, or PASST_READY_S pass. Without it a guest that starts listening
-    at once (an address given at boot, no DHCP through passt first) says it serves while a
-    client of the published port is still refused."""
+    as it starts), passt exits, or PASST_READY_S pass (asked of sock_diag, listening.py: a
+    cost that does not grow with the host's other connections). Without it a guest that
+    starts listening at once (an address given at boot, no DHCP through passt first) says
+    it serves while a client of the published port is still refused."""
     import time
+
+    from .listening import host_listening
 
     deadline = time.monotonic() + PASST_READY_S
     while ports and proc.poll() is None and time.monotonic() < deadline:
-        listening: set[int] = set()
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                lines = Path(table).read_text().splitlines()[1:]
-            except OSError:
-                continue
-            for line in lines:
-                fields = line.split()
-                if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
-                    listening.add(int(fields[1].rsplit(":", 1)[1], 16))
-        if ports <= listening:
+        if host_listening(ports):
             return
         time.sleep(0.001)
 
