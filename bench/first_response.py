@@ -238,10 +238,29 @@ def kvm_direct_start(
     return start
 
 
+def spt_host_direct_start(
+    image: Path, guest_port: int
+) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
+    """A row's start for the spt image on the host's own sockets, launched as the runner does
+    it without its Python: the listener bound first (`_host_listeners`), then the process."""
+    from wasmkiln.pyhook.run import runner
+    from wasmkiln.pyhook.run.netopts import NetOptions
+
+    def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
+        n = NetOptions.parse([f"127.0.0.1:{port}:{guest_port}"], [], None, None)
+        fds = runner._host_listeners(n)  # noqa: SLF001
+        try:
+            return [_popen([str(image), *n.spt_host_args(fds), "--"], tmp, tuple(fds))]
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    return start
+
+
 def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     """The rows, and the sizes of what they run (bytes)."""
     from wasmkiln.pyhook.run import runner
-    from wasmkiln.pyhook.run.netopts import NetOptions
 
     h = http_bench()
     wasm, site = h.build_server(), h.make_site()
@@ -269,15 +288,6 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
             return [passt, _popen([str(images["spt"]), *n.spt_args(fd), "--"], tmp, (fd,))]
         finally:
             os.close(fd)
-
-    def spt_host_direct(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
-        n = NetOptions.parse([f"127.0.0.1:{port}:{h.GUEST_PORT}"], [], None, None)
-        fds = runner._host_listeners(n)  # noqa: SLF001
-        try:
-            return [_popen([str(images["spt"]), *n.spt_host_args(fds), "--"], tmp, tuple(fds))]
-        finally:
-            for fd in fds:
-                os.close(fd)
 
     def via(kind: str) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
         def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
@@ -333,7 +343,10 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
             kvm_direct_start(images["kvm"], accel, memory_mb, h.GUEST_PORT, "slirp"),
         ),
         Row("wasmkiln spt process + passt (direct)", spt_direct),
-        Row("wasmkiln spt process on host sockets (direct)", spt_host_direct),
+        Row(
+            "wasmkiln spt process on host sockets (direct)",
+            spt_host_direct_start(images["spt"], h.GUEST_PORT),
+        ),
         Row(f"wasmkiln kvm via `wasmkiln run -p` ({acc})", via("kvm")),
         Row("wasmkiln spt via `wasmkiln run -p` (host sockets)", via("spt")),
         Row(f"Linux VM + wasmtime, QEMU microvm {acc} ({backend}, via the runner)", linux_vm),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..image.targets import Target
 from .netopts import NetOptionError, NetOptions
+from .portspec import bind_host_listeners
 
 if TYPE_CHECKING:
     import ctypes
@@ -596,32 +597,12 @@ def spt_net_backend(info: dict, opts: RunOptions) -> str | None:
 
 def _host_listeners(net: NetOptions) -> list[int]:
     """The listening sockets of --net-backend host, bound on the host now (so a taken port
-    fails here, in one line), in host_listeners() order."""
-    import socket
-
+    fails here, in one line), in host_listeners() order (portspec.bind_host_listeners, which
+    the quick start of `wasmkiln run` uses too)."""
     try:
-        forwards = net.host_listeners()
+        return bind_host_listeners(net.forwards)
     except NetOptionError as e:
         raise RunError(str(e), 2) from None
-    fds: list[int] = []
-    try:
-        for f in forwards:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            fds.append(s.fileno())
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((f.host_addr or "0.0.0.0", f.host_port))
-            except OSError as e:
-                raise RunError(
-                    f"cannot listen on {f.host_addr or '*'}:{f.host_port}: {e.strerror}", 2
-                ) from None
-            s.listen(socket.SOMAXCONN)
-            s.detach()
-    except BaseException:
-        for fd in fds:
-            os.close(fd)
-        raise
-    return fds
 
 
 def run_spt(image: Path, opts: RunOptions, info: dict) -> int:
