@@ -18,6 +18,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -29,13 +30,21 @@ BARE = [runner.QEMU, "-M", "microvm", "-nodefaults", "-no-user-config", "-displa
 
 
 def _children() -> dict[int, str]:
-    """This process's children: pid -> the name of the program it runs."""
+    """This process's children: pid -> the name of the program it runs. A child spawned by
+    vfork lets its parent go on before exec renames it, so a child still named as this process
+    is read again for up to a second."""
     pid = os.getpid()
+    ours = Path(f"/proc/{pid}/comm").read_text().strip()
     kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     out = {}
     for k in kids:
         try:
-            out[int(k)] = Path(f"/proc/{k}/comm").read_text().strip()
+            for _ in range(100):
+                name = Path(f"/proc/{k}/comm").read_text().strip()
+                if name != ours:
+                    break
+                time.sleep(0.01)
+            out[int(k)] = name
         except OSError:
             pass  # ended meanwhile
     return out
