@@ -139,12 +139,14 @@ def http_bench() -> ModuleType:
 
 
 def wasmkiln_command() -> list[str]:
-    """How to call the wasmkiln CLI: the module of this interpreter, else `wasmkiln` on PATH."""
+    """How to call the wasmkiln CLI: the module of this interpreter, else `wasmkiln` on PATH.
+    The module is the console script's (cli/entry.py, with `run`'s quick start), so that what
+    is timed is what a user's `wasmkiln` does."""
     probe = subprocess.run(
         [sys.executable, "-c", "import wasmkiln.pyhook.cli.main"], capture_output=True
     )
     if probe.returncode == 0:
-        return [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
+        return [sys.executable, "-m", "wasmkiln.pyhook.cli"]
     exe = shutil.which("wasmkiln")
     if exe:
         return [exe]

@@ -1,6 +1,6 @@
 """`wasmkiln run` start-up: what the CLI adds to running a built image directly (issue 13).
 
-    python bench/cli_startup.py [--reps N] [--compare LABEL=WASMKILN ...]
+    python bench/cli_startup.py [--reps N] [--compare LABEL=WASMKILN ...] [--no-server]
 
 tests/fixtures/hello.c built for x86_64-spt (hello.spt) and timed from just before the fork to
 the exit being reaped, as
@@ -8,10 +8,24 @@ the exit being reaped, as
 - `python -c print('hello')` with this interpreter (the floor of any Python command);
 - `wasmkiln run hello.spt` (the console script next to this interpreter: the quick start of
   pyhook/cli/entry.py, which loads no more than the image's info needs);
-- `wasmkiln run --env K=V hello.spt` (an option: the full CLI, argparse and the runner);
+- `wasmkiln run --env K=V hello.spt` (an option the quick start takes);
+- `wasmkiln run --accel auto hello.spt` (an option it does not: the full CLI, argparse and the
+  runner);
 - `wasmkiln run hello.wasm` (the module: the full CLI finds the image in the cache);
-- with --compare LABEL=WASMKILN, `WASMKILN run hello.spt` of another install (another checkout's
-  venv/bin/wasmkiln: a before and an after in the same run).
+- `wasmkiln run -p H:80 hello.spt` (the quick start binding a host listener; hello ignores it);
+- with --compare LABEL=WASMKILN, `WASMKILN run hello.spt` and `run -p` of another install
+  (another checkout's venv/bin/wasmkiln: a before and an after in the same run).
+And a server's first HTTP 200 (bench/first_response.py's clock and probe: examples/http-static
+with its site packed, from just before the first fork to the first 200 of a GET retried every
+millisecond), the image launched as the runner launches it without Python, against `wasmkiln run
+-p` of it, for x86_64-spt (on the host's own sockets) and x86_64-kvm (QEMU, passt):
+- spt directly: the listener bound, then the process with the runner's `--net host` argv;
+- `wasmkiln run -p H:80 server.spt` (the quick start: cli/entry.py, run/spt_direct.py);
+- `wasmkiln run -p H:80 --net-backend host server.spt` (the same run through the full CLI,
+  which takes every option the quick start does not);
+- kvm directly: passt and a paused QEMU with the runner's argv, released when passt listens;
+- `wasmkiln run -p H:80 server.img` (the full CLI and the runner);
+- with --compare, `WASMKILN run -p H:80 server.spt` and `... server.img` of the other install.
 Launches are interleaved (one of every row, then the next round) so a burst of load from
 elsewhere lands on all rows; figures are medians, and "added" is a row's median minus the
 image's. Each launch also gives its CPU time (user + system of the command and the children
@@ -19,7 +33,7 @@ it waited for: the guest, QEMU), which a loaded machine stretches far less than 
 .pyc files are used as an installed wasmkiln uses them: PYTHONDONTWRITEBYTECODE is removed
 from the children's environment and one untimed round writes them first.
 
-Output: a table and bench/results/cli_startup.json (samples and medians per row).
+Output: two tables and bench/results/cli_startup.json (samples and medians per row).
 """
 
 from __future__ import annotations
@@ -36,6 +50,7 @@ import benchlib as bl
 
 WORK = bl.CACHE / "cli_startup"
 HELLO_C = bl.REPO / "tests" / "fixtures" / "hello.c"
+sys.path.insert(0, str(bl.REPO / "tests"))  # http_guests, for first_response
 
 
 def _console_script() -> str:
@@ -75,6 +90,7 @@ def main() -> int:
         metavar="LABEL=WASMKILN",
         help="another wasmkiln console script to time `run hello.spt` with in the same run",
     )
+    ap.add_argument("--no-server", action="store_true", help="leave out the first-response rows")
     args = ap.parse_args()
     import subprocess
 
@@ -86,18 +102,30 @@ def main() -> int:
     image = WORK / "hello.spt"
     bl.wasmkiln_build(wasm, "x86_64-spt", image)
     wk = _console_script()
+    from http_guests import free_port
+
+    publish = f"127.0.0.1:{free_port()}:80"  # hello never accepts: the listener is all it costs
     rows: dict[str, list[str]] = {
         "hello.spt directly": [str(image)],
         "python -c print('hello')": [sys.executable, "-c", "print('hello')"],
         "wasmkiln run hello.spt (quick start)": [wk, "run", str(image)],
-        "wasmkiln run --env K=V hello.spt (full CLI)": [wk, "run", "--env", "K=V", str(image)],
+        "wasmkiln run --env K=V hello.spt (quick start)": [wk, "run", "--env", "K=V", str(image)],
+        "wasmkiln run --accel auto hello.spt (full CLI)": [
+            wk,
+            "run",
+            "--accel",
+            "auto",
+            str(image),
+        ],
         "wasmkiln run hello.wasm (cached image)": [wk, "run", "--target", "x86_64-spt", str(wasm)],
+        "wasmkiln run -p hello.spt (quick start)": [wk, "run", "-p", publish, str(image)],
     }
     for spec in args.compare:
         label, sep, exe = spec.partition("=")
         if not sep or not Path(exe).is_file():
             raise bl.BenchError(f"--compare {spec!r}: want LABEL=WASMKILN with an existing file")
         rows[f"{label}: wasmkiln run hello.spt"] = [exe, "run", str(image)]
+        rows[f"{label}: wasmkiln run -p hello.spt"] = [exe, "run", "-p", publish, str(image)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for cmd in rows.values():  # untimed: .pyc files, the image cache, the page cache
         _timed(cmd, env)
@@ -134,6 +162,8 @@ def main() -> int:
             for label in rows
         },
     }
+    if not args.no_server:
+        out["first_response"] = _first_responses(wk, args.reps, args.compare)
     bl.write_results("cli_startup", out)
     t = bl.Table(
         f"hello (x86_64-spt): ms from fork to exit and CPU ms (user + system, the command and "
@@ -154,7 +184,100 @@ def main() -> int:
             ]
         )
     print(t.render())
+    if not args.no_server:
+        print(_first_response_table(out["first_response"], args.reps).render())
     return 0
+
+
+def _first_responses(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
+    """Launch to the first HTTP 200, each row `reps` times, interleaved (see the docstring)."""
+    import first_response as fr
+
+    h = bl.http_bench()
+    wasm, site = h.build_server(), h.make_site()
+    images = {kind: WORK / f"server.{kind}" for kind in ("spt", "kvm")}
+    for kind, image in images.items():
+        bl.wasmkiln_build(wasm, f"x86_64-{kind}", image, ["--dir", f"{site}::/"])
+    accel = h.runner_choices()[0]
+
+    def via(exe: str, *flags: str, kind: str = "spt") -> Any:
+        def start(port: int, tmp: Path) -> list[Any]:
+            publish = f"127.0.0.1:{port}:{h.GUEST_PORT}"
+            return [fr._popen([exe, "run", "-p", publish, *flags, str(images[kind])], tmp)]
+
+        return start
+
+    kvm_flags = ("--accel", accel)
+    rows = [
+        fr.Row(
+            "spt on host sockets directly", fr.spt_host_direct_start(images["spt"], h.GUEST_PORT)
+        ),
+        fr.Row("wasmkiln run -p server.spt (quick start)", via(wk)),
+        fr.Row(
+            "wasmkiln run -p --net-backend host server.spt (full CLI)",
+            via(wk, "--net-backend", "host"),
+        ),
+        fr.Row(
+            f"kvm directly (QEMU {accel.upper()} + passt)",
+            fr.kvm_direct_start(images["kvm"], accel, 128, h.GUEST_PORT),
+        ),
+        fr.Row("wasmkiln run -p server.img (full CLI)", via(wk, *kvm_flags, kind="kvm")),
+    ]
+    for spec in compare:
+        label, _, exe = spec.partition("=")
+        rows.append(fr.Row(f"{label}: wasmkiln run -p server.spt", via(exe)))
+        rows.append(
+            fr.Row(f"{label}: wasmkiln run -p server.img", via(exe, *kvm_flags, kind="kvm"))
+        )
+    for row in rows:  # untimed: .pyc files, the page cache
+        fr.time_one(row, "index.html")
+    load_before = os.getloadavg()
+    fr.measure(rows, reps, reps)
+    load_after = os.getloadavg()
+    return {
+        "reps": reps,
+        "load_before": load_before,
+        "load_after": load_after,
+        "rows": {
+            r.label: {
+                "samples_ms": r.samples,
+                "median_ms": bl.median(r.samples) if r.samples else None,
+                "failures": r.failures,
+            }
+            for r in rows
+        },
+    }
+
+
+def _first_response_table(res: dict[str, Any], reps: int) -> bl.Table:
+    """Medians, and what `wasmkiln run` adds to the image launched directly of its target."""
+    rows = res["rows"]
+    t = bl.Table(
+        f"examples/http-static: ms from launch to the first HTTP 200, median (min-max) of "
+        f"{reps} interleaved launches; added = median - the same target's direct launch; load "
+        f"average (1 min) {res['load_before'][0]:.2f} before, {res['load_after'][0]:.2f} after",
+        ["command", "median (min-max)", "added", "failures"],
+    )
+    floors = {
+        kind: next(
+            (r["median_ms"] for label, r in rows.items() if label.startswith(f"{kind} ")), None
+        )
+        for kind in ("spt", "kvm")
+    }
+    for label, r in rows.items():
+        s = r["samples_ms"]
+        kind = "kvm" if "kvm" in label or "server.img" in label else "spt"
+        floor = floors[kind]
+        added = r["median_ms"] - floor if s and floor is not None else None
+        t.rows.append(
+            [
+                label,
+                f"{bl.fmt(r['median_ms'])} ({bl.fmt(min(s))}-{bl.fmt(max(s))})" if s else "-",
+                bl.fmt(added),
+                str(len(r["failures"])),
+            ]
+        )
+    return t
 
 
 if __name__ == "__main__":

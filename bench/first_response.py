@@ -3,13 +3,16 @@
 The clock starts just before the first process of a row is started (passt, QEMU, the spt
 process, `wasmkiln run`, wasmtime) and stops when a GET of the 612-byte page, retried every
 millisecond from the start, is answered with a 200. Rows:
-- wasmkiln kvm and spt launched the way the runner does it, without its Python: passt first
-  (the runner's own `_start_passt`, on one end of a socketpair), then QEMU with the runner's
-  argv (`qemu_command`) or the spt process with the runner's `--net` arguments; the guest's
+- wasmkiln kvm and spt launched the way the runner does it, without its Python: kvm, QEMU
+  with the runner's argv (`qemu_command`) started paused, then passt (`PasstAfterQemu`, on
+  one end of a socketpair), QEMU let go once passt listens; spt, passt first (the runner's
+  `_start_passt`), then the spt process with the runner's `--net` arguments; the guest's
   address is given at boot (`NetOptions.for_passt`), as the runner does; and spt on the
   host's own sockets (the runner's default there: `_host_listeners`, then the process with
   `--net host`); this is the figure the targets speak of (<= 60 ms under QEMU microvm,
   <= 5 ms spt);
+- kvm launched the runner's previous way (passt first, its port looked for in
+  /proc/net/tcp) and with QEMU's own slirp instead of passt, as peers of the first row;
 - the same through `wasmkiln run -p` (what a user types: Python's start-up and imports count);
 - the Linux VM running the wasmtime CLI under the same QEMU, through the same runner
   (bench/linuxvm/vmrun.py, as bench/http.py's row);
@@ -29,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,36 +145,115 @@ def _passt_net(port: int, guest_port: int) -> NetOptions:
     return NetOptions.parse([f"127.0.0.1:{port}:{guest_port}"], [], None, None).for_passt()
 
 
+def _await_listening_proc(passt: subprocess.Popen[bytes], port: int) -> None:
+    """The runner's wait for passt's port before 3 Dec (evening): /proc/net/tcp read every
+    millisecond (its cost grows with the host's sockets: listening.py)."""
+    from wasmkiln.pyhook.run.listening import listening_tcp_ports_proc
+
+    deadline = time.monotonic() + 2.0
+    while passt.poll() is None and time.monotonic() < deadline:
+        if port in listening_tcp_ports_proc():
+            return
+        time.sleep(0.001)
+
+
+KVM_LAUNCHES = ("runner", "previous", "slirp")
+"""How kvm_direct_start launches: "runner", as the runner does with passt; "previous", the
+runner's way before 3 Dec (evening): passt started first, its port looked for in
+/proc/net/tcp; "slirp", QEMU's own user network (`--net-backend slirp`: no passt, QEMU
+binds the published port itself before the guest runs, so it starts unpaused)."""
+
+
 def kvm_direct_start(
-    image: Path, accel: str, memory_mb: int, guest_port: int
+    image: Path,
+    accel: str,
+    memory_mb: int,
+    guest_port: int,
+    launch: str = "runner",
+    note: Callable[[str], None] | None = None,
+    out_fd: int | None = None,
 ) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
     """A row's start for the kvm image launched as the runner does, without its Python:
-    passt (the runner's own `_start_passt`) and QEMU with `qemu_command`'s argv started
-    together, QEMU paused until passt listens (the runner's `start_qemu`)."""
+    QEMU with `qemu_command`'s argv started paused, then passt (the runner's
+    `PasstAfterQemu`), QEMU let go once passt listens (the runner's `start_qemu`); or one
+    of the other KVM_LAUNCHES, as peers in the same run. ``note`` is told "QEMU started
+    (paused)" and "passt listening" as they happen, and ``out_fd`` takes the guest's stdout
+    and stderr instead of tmp/server.log (bench/kvm_phases.py)."""
     from wasmkiln.pyhook.run import runner
+
+    if launch not in KVM_LAUNCHES:
+        raise BenchError(f"kvm launch {launch!r}: one of {', '.join(KVM_LAUNCHES)}")
 
     def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
         opts = runner.RunOptions(
             accel=accel,
             memory_mb=memory_mb,
-            net=_passt_net(port, guest_port),
+            net=_passt_net(port, guest_port),  # slirp: the same address layout, given at boot
             program_name="server",
+            net_backend="slirp" if launch == "slirp" else "passt",
         )
-        passt, fd = runner._start_passt(opts.net, wait=False)  # noqa: SLF001 - the runner's way
+        first: subprocess.Popen[bytes] | None = None
+        passt: runner.PasstAfterQemu | None = None
+        ready: Callable[[], None] | None = None
+        fd: int | None = None
+        if launch == "previous":
+            first, fd = runner._start_passt(opts.net, wait=False)  # noqa: SLF001
+            ready = partial(_await_listening_proc, first, port)
+        elif launch == "runner":
+            passt = runner.PasstAfterQemu(opts.net)
+            fd, ready = passt.nic_fd, passt.ready
+        release = ready
+        if ready is not None and note is not None:
+            wait, tell = ready, note
+
+            def release() -> None:
+                tell("QEMU started (paused)")
+                wait()
+                tell("passt listening")
+
         control = tmp / "control"
         control.touch()
         log = tmp / "server.log"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-        outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
+        if out_fd is None:
+            outs = (os.open(log, flags), os.open(log, flags))  # stdout, stderr
+        else:
+            outs = (os.dup(out_fd), os.dup(out_fd))
         cmd = [str(w) for w in runner.qemu_command(image, opts, control, outs, fd)]
+        passed = outs if fd is None else (*outs, fd)
         try:
-            return [passt, _popen(cmd, tmp, (*outs, fd), runner.passt_ready(passt, opts.net))]
+            qemu = _popen(cmd, tmp, passed, release)
         except BaseException:
-            _stop([passt])
+            if first is not None:
+                _stop([first])
+            if passt is not None:
+                passt.stop()
             raise
         finally:
-            for f in (*outs, fd):
+            for f in passed:
                 os.close(f)
+        helper = passt.proc if passt is not None else first
+        return [qemu] if helper is None else [helper, qemu]
+
+    return start
+
+
+def spt_host_direct_start(
+    image: Path, guest_port: int
+) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
+    """A row's start for the spt image on the host's own sockets, launched as the runner does
+    it without its Python: the listener bound first (`_host_listeners`), then the process."""
+    from wasmkiln.pyhook.run import runner
+    from wasmkiln.pyhook.run.netopts import NetOptions
+
+    def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
+        n = NetOptions.parse([f"127.0.0.1:{port}:{guest_port}"], [], None, None)
+        fds = runner._host_listeners(n)  # noqa: SLF001
+        try:
+            return [_popen([str(image), *n.spt_host_args(fds), "--"], tmp, tuple(fds))]
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     return start
 
@@ -178,7 +261,6 @@ def kvm_direct_start(
 def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     """The rows, and the sizes of what they run (bytes)."""
     from wasmkiln.pyhook.run import runner
-    from wasmkiln.pyhook.run.netopts import NetOptions
 
     h = http_bench()
     wasm, site = h.build_server(), h.make_site()
@@ -206,15 +288,6 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
             return [passt, _popen([str(images["spt"]), *n.spt_args(fd), "--"], tmp, (fd,))]
         finally:
             os.close(fd)
-
-    def spt_host_direct(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
-        n = NetOptions.parse([f"127.0.0.1:{port}:{h.GUEST_PORT}"], [], None, None)
-        fds = runner._host_listeners(n)  # noqa: SLF001
-        try:
-            return [_popen([str(images["spt"]), *n.spt_host_args(fds), "--"], tmp, tuple(fds))]
-        finally:
-            for fd in fds:
-                os.close(fd)
 
     def via(kind: str) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
         def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
@@ -261,8 +334,19 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
     acc = accel.upper()
     out = [
         Row(f"wasmkiln kvm, QEMU microvm {acc} + passt (direct)", kvm_direct),
+        Row(
+            f"wasmkiln kvm, QEMU microvm {acc} + passt (direct), the launch before 3 Dec evening",
+            kvm_direct_start(images["kvm"], accel, memory_mb, h.GUEST_PORT, "previous"),
+        ),
+        Row(
+            f"wasmkiln kvm, QEMU microvm {acc} + slirp (direct)",
+            kvm_direct_start(images["kvm"], accel, memory_mb, h.GUEST_PORT, "slirp"),
+        ),
         Row("wasmkiln spt process + passt (direct)", spt_direct),
-        Row("wasmkiln spt process on host sockets (direct)", spt_host_direct),
+        Row(
+            "wasmkiln spt process on host sockets (direct)",
+            spt_host_direct_start(images["spt"], h.GUEST_PORT),
+        ),
         Row(f"wasmkiln kvm via `wasmkiln run -p` ({acc})", via("kvm")),
         Row("wasmkiln spt via `wasmkiln run -p` (host sockets)", via("spt")),
         Row(f"Linux VM + wasmtime, QEMU microvm {acc} ({backend}, via the runner)", linux_vm),

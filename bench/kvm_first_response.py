@@ -1,6 +1,8 @@
 """First HTTP response of the kvm image under QEMU, and where its time goes (issue 13).
 
-    python bench/kvm_first_response.py [--reps N] [--memory MB] [--compare LABEL=IMAGE ...]
+    python bench/kvm_first_response.py [--reps N] [--memory MB]
+                                       [--compare LABEL=IMAGE[,launch=previous|slirp] ...]
+                                       [--launch previous|slirp ...] [--time-wait N]
 
 The kvm row of bench/first_response.py alone (examples/http-static with bench/http.py's site,
 launched as the runner does without its Python: passt and QEMU with `qemu_command`'s argv
@@ -13,6 +15,10 @@ let go (passt listening), the guest's
 "QEMU CPU to 200", the CPU time all of QEMU's threads had used when the 200 came (schedstat):
 on a loaded host the wall times grow with the load, this much less. Medians of the
 repetitions, the spread (min-max), and the load average, since the machine is shared.
+
+The host's TIME_WAIT sockets are recorded too (/proc/net/sockstat "tw"): the launch before 3 Dec
+(evening) looked for passt's port in /proc/net/tcp, whose read grows with them
+(--launch previous times that launch as a peer row in the same run).
 
 Rows: "this checkout" (the image this wasmkiln builds) and, with --compare LABEL=IMAGE, other
 kvm images of the same server (e.g. one built by another checkout's wasmkiln: a before and an
@@ -33,12 +39,13 @@ from typing import Any
 
 import benchlib as bl
 import first_response
+from first_response import KVM_LAUNCHES
 
 WORK = bl.CACHE / "kvm_first_response"
 PHASES = ("qemu started", "guest serving", "first 200", "QEMU to 200", "QEMU CPU to 200")
 
 
-def _cpu_ms(pid: int) -> float:
+def cpu_ms(pid: int) -> float:
     """CPU time of every thread of process pid so far (ms; /proc/PID/task/*/schedstat, ns):
     unlike wall time it does not grow while the host runs something else."""
     total = 0
@@ -48,6 +55,32 @@ def _cpu_ms(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             pass  # a thread that ended meanwhile
     return total / 1e6
+
+
+def time_wait_sockets() -> int:
+    """The host's TCP sockets in TIME_WAIT (/proc/net/sockstat), -1 if unreadable."""
+    try:
+        for line in Path("/proc/net/sockstat").read_text().splitlines():
+            fields = line.split()
+            if fields[:1] == ["TCP:"] and "tw" in fields:
+                return int(fields[fields.index("tw") + 1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
+
+
+def make_time_wait(count: int) -> None:
+    """Leave ``count`` loopback TCP sockets in TIME_WAIT (each closed first by its client),
+    as a connection-per-request benchmark leaves the host for a minute."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(128)
+        for _ in range(count):
+            with socket.create_connection(server.getsockname()):
+                conn, _ = server.accept()
+            conn.close()  # after the client: its end is the one left in TIME_WAIT
 
 
 def time_phases(start: Any, path: str) -> list[float]:
@@ -74,7 +107,7 @@ def time_phases(start: Any, path: str) -> list[float]:
                     raise bl.BenchError(f"no answer: {log.read_text(errors='replace')[-500:]}")
                 time.sleep(0.0005)
             done = time.perf_counter()
-            cpu = _cpu_ms(procs[-1].pid)  # QEMU: the last process started
+            cpu = cpu_ms(procs[-1].pid)  # QEMU: the last process started
             serving = done if serving is None else serving
     return [
         *((t - t0) * 1000.0 for t in (started, serving, done)),
@@ -92,7 +125,25 @@ def main() -> int:
         action="append",
         default=[],
         metavar="LABEL=IMAGE",
-        help="another kvm image of the server to time in the same run",
+        help="another kvm image of the server to time in the same run (,launch=previous|slirp:"
+        " launched that way)",
+    )
+    ap.add_argument(
+        "--launch",
+        action="append",
+        default=[],
+        choices=first_response.KVM_LAUNCHES[1:],
+        help="add this checkout's image launched another way as a row: previous (the runner's"
+        " way before 3 Dec evening: passt first, its port looked for in /proc/net/tcp), slirp"
+        " (QEMU's own user network instead of passt)",
+    )
+    ap.add_argument(
+        "--time-wait",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first leave N loopback sockets in TIME_WAIT (the host after a connection-per-"
+        "request benchmark; they last 60 s, so keep the run shorter)",
     )
     args = ap.parse_args()
     from wasmkiln.pyhook.run import runner
@@ -102,24 +153,39 @@ def main() -> int:
     image = WORK / "server.kvm"
     bl.wasmkiln_build(wasm, "x86_64-kvm", image, ["--dir", f"{site}::/"])
     images = {"this checkout": image}
+    launches = {"this checkout": "runner"}
     for spec in args.compare:
         label, sep, path = spec.partition("=")
-        if not sep or not Path(path).is_file():
-            raise bl.BenchError(f"--compare {spec!r}: want LABEL=IMAGE with an existing image")
-        images[label] = Path(path)
+        path, _, launch = path.partition(",launch=")
+        if not sep or not Path(path).is_file() or (launch or "runner") not in KVM_LAUNCHES:
+            raise bl.BenchError(
+                f"--compare {spec!r}: want LABEL=IMAGE[,launch=previous|slirp] with an existing "
+                "image"
+            )
+        images[label], launches[label] = Path(path), launch or "runner"
     accel = "kvm" if runner.kvm_usable() else "tcg"
     starts = {
-        label: first_response.kvm_direct_start(img, accel, args.memory, h.GUEST_PORT)
+        label: first_response.kvm_direct_start(
+            img, accel, args.memory, h.GUEST_PORT, launches[label]
+        )
         for label, img in images.items()
     }
-    load_before = os.getloadavg()
+    for launch in args.launch:
+        label = f"this checkout, {launch} launch"
+        images[label] = image
+        starts[label] = first_response.kvm_direct_start(
+            image, accel, args.memory, h.GUEST_PORT, launch
+        )
+    if args.time_wait > 0:
+        make_time_wait(args.time_wait)
+    load_before, tw_before = os.getloadavg(), time_wait_sockets()
     samples: dict[str, list[list[float]]] = {label: [] for label in images}
     for rep in range(args.reps):
         for label, start in starts.items():
             samples[label].append(time_phases(start, "index.html"))
             row = ", ".join(f"{n} {v:.1f}" for n, v in zip(PHASES, samples[label][-1], strict=True))
             bl.say(f"rep {rep + 1}, {label}: {row}")
-    load_after = os.getloadavg()
+    load_after, tw_after = os.getloadavg(), time_wait_sockets()
     runs: dict[str, Any] = {}
     for label, rows in samples.items():
         cols = list(zip(*rows, strict=True))
@@ -138,13 +204,15 @@ def main() -> int:
             "reps": args.reps,
             "load_before": load_before,
             "load_after": load_after,
+            "time_wait_sockets": [tw_before, tw_after],
             "runs": runs,
         },
     )
     t = bl.Table(
         f"kvm image (QEMU microvm, {accel.upper()}, -m {args.memory}): ms from launch, median "
         f"(min-max) of {args.reps} launches, lower is better; load average (1 min) "
-        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after",
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; host TCP sockets in TIME_WAIT "
+        f"{tw_before} before, {tw_after} after",
         ["image", *PHASES],
     )
     for label, r in runs.items():

@@ -44,6 +44,7 @@ T = cl.Type
 I8, I16, I32, I64, F32, F64 = T.I8, T.I16, T.I32, T.I64, T.F32, T.F64
 PTR = I64
 ClType = cl.Type  # a Cranelift value type, for the annotations of the other Cranelift modules
+Builder = cl.FunctionBuilder  # for the other Cranelift modules' method lookups
 Value = cl.Value  # what the walker holds as backend.Value
 Label = cl.Block  # what the walker holds as backend.Label: a block with parameters
 Values = Sequence[Value]
@@ -182,6 +183,14 @@ def _trusted(readonly: bool = False) -> cl.MemFlags:
     return flags
 
 
+# The flags of the common accesses, made once: cranelift-py copies a MemFlags into the
+# instruction, so one object serves every access (a new one per access was ~5% of the
+# Python side of a compile). Never mutated; the functions above make fresh ones to mutate.
+TRUSTED = _trusted()  # vmctx-reached data that may change (sizes, table slots)
+TRUSTED_RO = _trusted(True)  # vmctx-reached pointers fixed for the instance's life
+HEAP = mem_flags()  # a linear-memory access
+
+
 class CraneliftModule:
     """Collects the functions of one Wasm module into one object file."""
 
@@ -204,6 +213,15 @@ class CraneliftModule:
             preserve_frame_pointers="true",
         )
         self.obj = cl.ObjectModule(self.isa, "wasm")
+        self._signatures: dict[FuncType, cl.Signature] = {}
+
+    def signature(self, ftype: FuncType) -> cl.Signature:
+        """A Wasm function type's signature, made once per module (cranelift-py copies it
+        wherever it is used)."""
+        sig = self._signatures.get(ftype)
+        if sig is None:
+            sig = self._signatures[ftype] = _signature(ftype)
+        return sig
 
     def function(self) -> CraneliftFunction:
         return CraneliftFunction(self)
@@ -226,14 +244,14 @@ class CraneliftModule:
         fb.seal_block(entry)
         vm, code, slots = fb.block_params(entry)
         args = [
-            fb.ins_load(cl_type(t), _unaligned() if t == ValType.V128 else _trusted(), slots, at)
+            fb.ins_load(cl_type(t), _unaligned() if t == ValType.V128 else TRUSTED, slots, at)
             for t, at in zip(ftype.params, abi.slot_offsets(ftype.params), strict=True)
         ]
         inst = fb.ins_call_indirect(fb.import_signature(_signature(ftype)), code, [vm, *args])
         for r, t, at in zip(
             fb.inst_results(inst), ftype.results, abi.slot_offsets(ftype.results), strict=True
         ):
-            fb.ins_store(_unaligned() if t == ValType.V128 else _trusted(), r, slots, at)
+            fb.ins_store(_unaligned() if t == ValType.V128 else TRUSTED, r, slots, at)
         fb.ins_return([])
         fb.finalize()
         self.define(abi.trampoline_name(type_index), sig, fb)
@@ -249,9 +267,9 @@ class CraneliftModule:
         fb.switch_to_block(entry)
         fb.seal_block(entry)
         vm, *args = fb.block_params(entry)
-        funcs = fb.ins_load(PTR, _trusted(True), vm, VmctxField.FUNCS)
+        funcs = fb.ins_load(PTR, TRUSTED_RO, vm, VmctxField.FUNCS)
         rec = self.env.func_record(func_index)
-        host = fb.ins_load(PTR, _trusted(True), funcs, rec + abi.FUNCREF_HOST)
+        host = fb.ins_load(PTR, TRUSTED_RO, funcs, rec + abi.FUNCREF_HOST)
         c_sig = fb.import_signature(_signature(ftype, cl.CallConv.SystemV))
         inst = fb.ins_call_indirect(c_sig, host, [vm, *args])
         fb.ins_return(list(fb.inst_results(inst)))
@@ -278,13 +296,18 @@ class CraneliftFunction:
         self.ftype: FuncType | None = None
         self._simd_slot: cl.StackSlot | None = None
         self._exn_return: cl.Block | None = None  # cold block: return zeros, an exception pending
+        # Bounds checks already made on the way here (see _address): (address, memory size)
+        # -> the end checked, valid in the current block; and for each label branched to
+        # from exactly one place, the checks made there (None: several places branch to it).
+        self._checked: dict[tuple[Value, Value], int] = {}
+        self._entry_checks: dict[Label, dict[tuple[Value, Value], int] | None] = {}
 
     # ---- function frame -------------------------------------------------
     def begin(self, func_index: int, ftype: FuncType, locals_: Sequence[ValueType]) -> None:
         fb = self.fb
         self.func_index = func_index
         self.ftype = ftype
-        fb.func_signature = _signature(ftype)
+        fb.func_signature = self.parent.signature(ftype)
         entry = fb.create_block()
         fb.append_block_params_for_function_params(entry)
         fb.switch_to_block(entry)
@@ -292,22 +315,30 @@ class CraneliftFunction:
         params = fb.block_params(entry)
         self.vm = params[0]
         self.local_types = [cl_type(t) for t in (*ftype.params, *locals_)]
-        for i, ty in enumerate(self.local_types):
-            fb.declare_var(cl.Variable(i), ty)
-        for i, v in enumerate(params[1:]):
-            fb.def_var(cl.Variable(i), v)
+        # One Variable object per local, made once: local.get and local.set are a quarter
+        # of all operators.
+        self.vars = [cl.Variable(i) for i in range(len(self.local_types) + 1)]
+        for var, ty in zip(self.vars, self.local_types, strict=False):
+            fb.declare_var(var, ty)
+        for var, v in zip(self.vars, params[1:], strict=False):
+            fb.def_var(var, v)
         for i in range(len(ftype.params), len(self.local_types)):
-            fb.def_var(cl.Variable(i), self._zero(self.local_types[i]))
-        self.mem_size_var = cl.Variable(len(self.local_types))
+            fb.def_var(self.vars[i], self._zero(self.local_types[i]))
+        self.mem_size_var = self.vars[-1]
         fb.declare_var(self.mem_size_var, I64)
         # Stack check before anything else: entering below the limit traps.
         sp = fb.ins_get_stack_pointer(PTR)
-        limit = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.STACK_LIMIT)
+        limit = fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.STACK_LIMIT)
         self.trap_if(fb.ins_icmp(IntCC.UnsignedLessThan, sp, limit), Trap.STACK_EXHAUSTED)
         self.memory: Value | None = None
+        # Memory 0's accesses with a static offset below this need no check (the guard
+        # region's: ModuleEnv.needs_bounds_check; 0 without one or for a memory64).
+        self._unchecked_below = 0
+        if self.env.has_memory and not self.env.mem_is64(0):
+            self._unchecked_below = self.env.memory_guard
         if self.env.has_memory:
-            self.memory = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.MEMORY)
-            self.mem_base = fb.ins_load(PTR, _trusted(True), self.memory, abi.MEMORY_BASE)
+            self.memory = fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.MEMORY)
+            self.mem_base = fb.ins_load(PTR, TRUSTED_RO, self.memory, abi.MEMORY_BASE)
             self._reload_mem_size()
 
     def finish(self) -> None:
@@ -322,7 +353,7 @@ class CraneliftFunction:
         fb.seal_all_blocks()
         fb.finalize()
         assert self.ftype is not None
-        self.parent.define(abi.func_name(self.func_index), _signature(self.ftype), fb)
+        self.parent.define(abi.func_name(self.func_index), self.parent.signature(self.ftype), fb)
 
     def _zero(self, ty: cl.Type) -> Value:
         fb = self.fb
@@ -335,8 +366,12 @@ class CraneliftFunction:
         return fb.ins_iconst(ty, 0)
 
     def _reload_mem_size(self) -> None:
-        if self.memory is not None:
-            size = self.fb.ins_load(I64, _trusted(), self.memory, abi.MEMORY_SIZE)
+        """Memory 0's size into its variable: at entry and after every call (the callee may
+        grow memory). Not with a guard region: there only memory.size and an access of a
+        2 GiB static offset need the size, so _memory loads it at the use instead (a load
+        after every call, mostly dead, cost ~5% of Cranelift's time on python.wasm)."""
+        if self.memory is not None and not self._unchecked_below:
+            size = self.fb.ins_load(I64, TRUSTED, self.memory, abi.MEMORY_SIZE)
             self.fb.def_var(self.mem_size_var, size)
 
     # ---- traps ----------------------------------------------------------
@@ -373,20 +408,36 @@ class CraneliftFunction:
         self.fb.switch_to_block(label)
         if seal:
             self.fb.seal_block(label)
+        # Sealed, the label has all its predecessors: with one, that block dominates it and
+        # its checks hold here; with several (or a loop header, unsealed), none carry over.
+        checks = self._entry_checks.pop(label, None) if seal else None
+        self._checked = checks if checks is not None else {}
+
+    def _edge(self, label: Label) -> None:
+        """A branch to `label` from here (switch_to uses what _edge saw)."""
+        if label in self._entry_checks:
+            self._entry_checks[label] = None
+        else:
+            self._entry_checks[label] = dict(self._checked)
 
     def seal(self, label: Label) -> None:
         self.fb.seal_block(label)
 
     def jump(self, label: Label, args: Sequence[Value]) -> None:
+        self._edge(label)
         self.fb.ins_jump(label, list(args))
 
     def branch_if(self, cond: Value, label: Label, args: Sequence[Value], other: Label) -> None:
+        self._edge(label)
+        self._edge(other)
         self.fb.ins_brif(cond, label, list(args), other, [])
 
     def branch_table(
         self, index: Value, targets: Sequence[Label], default: Label, args: Sequence[Value]
     ) -> None:
         a = list(args)
+        for target in (default, *targets):
+            self._edge(target)
         fb: Any = self.fb  # cranelift-py 0.1.0's stub says create_jump_table returns None
         jt = fb.create_jump_table((default, a), [(t, a) for t in targets])
         self.fb.ins_br_table(index, jt)
@@ -396,27 +447,27 @@ class CraneliftFunction:
 
     # ---- variables ----------------------------------------------------------
     def local_get(self, index: int) -> Value:
-        return self.fb.use_var(cl.Variable(index))
+        return self.fb.use_var(self.vars[index])
 
     def local_set(self, index: int, value: Value) -> None:
-        self.fb.def_var(cl.Variable(index), value)
+        self.fb.def_var(self.vars[index], value)
 
     def _global_cell(self, index: int) -> tuple[Value, int, cl.Type]:
         """(base, offset, type) of a global's value; imported cells point elsewhere."""
         fb = self.fb
         slot = self.env.global_slot(index)
-        cells = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.GLOBALS)
+        cells = fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.GLOBALS)
         if slot.imported:
-            return fb.ins_load(PTR, _trusted(True), cells, slot.offset), 0, cl_type(slot.type)
+            return fb.ins_load(PTR, TRUSTED_RO, cells, slot.offset), 0, cl_type(slot.type)
         return cells, slot.offset, cl_type(slot.type)
 
     def global_get(self, index: int) -> Value:
         base, offset, ty = self._global_cell(index)
-        return self.fb.ins_load(ty, _unaligned() if ty is V128 else _trusted(), base, offset)
+        return self.fb.ins_load(ty, _unaligned() if ty is V128 else TRUSTED, base, offset)
 
     def global_set(self, index: int, value: Value) -> None:
         base, offset, ty = self._global_cell(index)
-        self.fb.ins_store(_unaligned() if ty is V128 else _trusted(), value, base, offset)
+        self.fb.ins_store(_unaligned() if ty is V128 else TRUSTED, value, base, offset)
 
     # ---- constants and numeric operators (cranelift_numeric.py) ------------------------
     def const(self, op: str, value: int) -> Value:
@@ -453,7 +504,7 @@ class CraneliftFunction:
         return self.fb.ins_stack_addr(PTR, self._simd_slot, 0)
 
     def stack_flags(self) -> cl.MemFlags:
-        return _trusted()
+        return TRUSTED
 
     def heap_flags(self) -> cl.MemFlags:
         """Flags of a linear-memory access (may trap: the guard region)."""
@@ -473,25 +524,42 @@ class CraneliftFunction:
         rare; read-only loads of the never-moving base are left to Cranelift to share)."""
         fb = self.fb
         if mem == 0:
-            return self.mem_base, fb.use_var(self.mem_size_var) if with_size else self.mem_base
-        memories = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.MEMORIES)
-        mp = fb.ins_load(PTR, _trusted(True), memories, self.env.memory_slot(mem))
-        base = fb.ins_load(PTR, _trusted(True), mp, abi.MEMORY_BASE)
-        size = fb.ins_load(I64, _trusted(), mp, abi.MEMORY_SIZE) if with_size else base
+            if not with_size:
+                return self.mem_base, self.mem_base
+            if self._unchecked_below:  # a guard region: the size at the use (_reload_mem_size)
+                assert self.memory is not None  # a guard is only set with a memory
+                return self.mem_base, fb.ins_load(I64, TRUSTED, self.memory, abi.MEMORY_SIZE)
+            return self.mem_base, fb.use_var(self.mem_size_var)
+        memories = fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.MEMORIES)
+        mp = fb.ins_load(PTR, TRUSTED_RO, memories, self.env.memory_slot(mem))
+        base = fb.ins_load(PTR, TRUSTED_RO, mp, abi.MEMORY_BASE)
+        size = fb.ins_load(I64, TRUSTED, mp, abi.MEMORY_SIZE) if with_size else base
         return base, size
 
     def _address(self, addr: Value, offset: int, size: int, mem: int = 0) -> tuple[Value, int]:
         """Bounds-check [addr+offset, +size) and return (host pointer, offset); no check
         where a guard region catches it (ModuleEnv.needs_bounds_check). A memory64 address
-        is already i64 and addr + offset + size may wrap: that traps too."""
+        is already i64 and addr + offset + size may wrap: that traps too.
+
+        No check either where a dominating one covers it: the same address value checked up
+        to at least this end against the same memory-size value (a call or memory.grow
+        reloads the size, a new value), on every path here (_checked: this block and the
+        single-predecessor chain into it). sqlite3: 15% of its checks, which are a third
+        of its compile time (each splits a block)."""
         fb = self.fb
+        if mem == 0 and offset < self._unchecked_below:  # the common case, in short
+            return fb.ins_iadd(self.mem_base, fb.ins_uextend(I64, addr)), offset
         is64 = self.env.mem_is64(mem)
         addr64 = addr if is64 else fb.ins_uextend(I64, addr)
         checked = self.env.needs_bounds_check(offset, mem)
         base, mem_size = self._memory(mem, checked)
         if checked:
             k = offset + size
-            if k >= 1 << 64:  # no address can be in bounds
+            key = (addr, mem_size)
+            done = self._checked.get(key)
+            if done is not None and done >= k:
+                pass
+            elif k >= 1 << 64:  # no address can be in bounds
                 self.trap_if(fb.ins_iconst(I8, 1), Trap.MEM_OOB)
             elif is64:
                 end = fb.ins_iadd(addr64, fb.ins_iconst(I64, _signed64(k)))
@@ -501,6 +569,8 @@ class CraneliftFunction:
             else:
                 end = fb.ins_iadd_imm(addr64, k)
                 self.trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThan, end, mem_size), Trap.MEM_OOB)
+            if k < 1 << 64 and (done is None or done < k):
+                self._checked[key] = k
         ptr = fb.ins_iadd(base, addr64)
         if offset >= 1 << 31:
             return fb.ins_iadd_imm(ptr, _signed64(offset)), 0
@@ -510,16 +580,16 @@ class CraneliftFunction:
         ty, method, size = _LOADS[op]
         ptr, off = self._address(addr, offset, size, mem)
         if method is None:
-            return self.fb.ins_load(ty, mem_flags(), ptr, off)
+            return self.fb.ins_load(ty, HEAP, ptr, off)
         narrow: Callable[..., Value] = getattr(self.fb, method)  # ins_uload8 ... ins_sload32
         if method.endswith("32"):  # no result type: it is always i64
-            return narrow(mem_flags(), ptr, off)
-        return narrow(ty, mem_flags(), ptr, off)
+            return narrow(HEAP, ptr, off)
+        return narrow(ty, HEAP, ptr, off)
 
     def store(self, op: str, addr: Value, value: Value, offset: int, mem: int = 0) -> None:
         method, size = _STORES[op]
         ptr, off = self._address(addr, offset, size, mem)
-        getattr(self.fb, method)(mem_flags(), value, ptr, off)
+        getattr(self.fb, method)(HEAP, value, ptr, off)
 
     def memory_size(self, mem: int) -> Value:
         _, size = self._memory(mem, True)
@@ -530,13 +600,13 @@ class CraneliftFunction:
     def _sigref(self, ftype: FuncType) -> cl.SigRef:
         ref = self.sigrefs.get(ftype)
         if ref is None:
-            ref = self.sigrefs[ftype] = self.fb.import_signature(_signature(ftype))
+            ref = self.sigrefs[ftype] = self.fb.import_signature(self.parent.signature(ftype))
         return ref
 
     def call_builtin(self, builtin: Builtin, args: Sequence[Value]) -> list[Value]:
         fb = self.fb
-        table = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.BUILTINS)
-        fn = fb.ins_load(PTR, _trusted(True), table, abi.builtin_offset(builtin))
+        table = fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.BUILTINS)
+        fn = fb.ins_load(PTR, TRUSTED_RO, table, abi.builtin_offset(builtin))
         ref = self.c_sigrefs.get(builtin)
         if ref is None:  # builtins are C: SystemV, not the Wasm convention
             sig = _signature(BUILTIN_TYPES[builtin], cl.CallConv.SystemV)
@@ -563,31 +633,31 @@ class CraneliftFunction:
         return list(fb.inst_results(inst))
 
     def _record(self, func_index: int) -> tuple[Value, int]:
-        funcs = self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.FUNCS)
+        funcs = self.fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.FUNCS)
         return funcs, self.env.func_record(func_index)
 
     def call(self, func_index: int, args: Sequence[Value], tail: bool = False) -> list[Value]:
         fb = self.fb
         funcs, rec = self._record(func_index)
-        code = fb.ins_load(PTR, _trusted(True), funcs, rec + abi.FUNCREF_CODE)
+        code = fb.ins_load(PTR, TRUSTED_RO, funcs, rec + abi.FUNCREF_CODE)
         callee_vm = self.vm
         if self.env.func_is_imported(func_index):
-            callee_vm = fb.ins_load(PTR, _trusted(True), funcs, rec + abi.FUNCREF_VMCTX)
+            callee_vm = fb.ins_load(PTR, TRUSTED_RO, funcs, rec + abi.FUNCREF_VMCTX)
         return self._call_pointer(self.env.func_type(func_index), code, callee_vm, args, tail)
 
     def _table(self, table: int) -> Value:
-        tables = self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TABLES)
-        return self.fb.ins_load(PTR, _trusted(True), tables, self.env.table_slot(table))
+        tables = self.fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.TABLES)
+        return self.fb.ins_load(PTR, TRUSTED_RO, tables, self.env.table_slot(table))
 
     def _table_slot(self, table: int, index: Value) -> Value:
         """Address of element `index` of `table`, after the bounds check."""
         fb = self.fb
         t = self._table(table)
-        size = fb.ins_load(I32, _trusted(), t, abi.TABLE_LEN)
+        size = fb.ins_load(I32, TRUSTED, t, abi.TABLE_LEN)
         if self.env.table_is64(table):  # an i64 index (table64) against the u32 size
             size = fb.ins_uextend(I64, size)
         self.trap_if(fb.ins_icmp(IntCC.UnsignedGreaterThanOrEqual, index, size), Trap.TABLE_OOB)
-        elems = fb.ins_load(PTR, _trusted(), t, abi.TABLE_ELEMS)
+        elems = fb.ins_load(PTR, TRUSTED, t, abi.TABLE_ELEMS)
         index64 = index if self.env.table_is64(table) else fb.ins_uextend(I64, index)
         return fb.ins_iadd(elems, fb.ins_ishl_imm(index64, 3))
 
@@ -595,14 +665,14 @@ class CraneliftFunction:
         self, type_index: int, table: int, callee: Value, args: Values, tail: bool = False
     ) -> list[Value]:
         fb = self.fb
-        rec = fb.ins_load(PTR, _trusted(), self._table_slot(table, callee), 0)
+        rec = fb.ins_load(PTR, TRUSTED, self._table_slot(table, callee), 0)
         self.trap_if(fb.ins_icmp_imm(IntCC.Equal, rec, 0), Trap.UNINIT_ELEM)
-        type_id = fb.ins_load(I32, _trusted(), rec, abi.FUNCREF_TYPE_ID)
-        type_ids = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TYPE_IDS)
-        expected = fb.ins_load(I32, _trusted(True), type_ids, self.env.type_id_slot(type_index))
+        type_id = fb.ins_load(I32, TRUSTED, rec, abi.FUNCREF_TYPE_ID)
+        type_ids = fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.TYPE_IDS)
+        expected = fb.ins_load(I32, TRUSTED_RO, type_ids, self.env.type_id_slot(type_index))
         self.trap_if(fb.ins_icmp(IntCC.NotEqual, type_id, expected), Trap.INDIRECT_SIG)
-        code = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_CODE)
-        callee_vm = fb.ins_load(PTR, _trusted(), rec, abi.FUNCREF_VMCTX)
+        code = fb.ins_load(PTR, TRUSTED, rec, abi.FUNCREF_CODE)
+        callee_vm = fb.ins_load(PTR, TRUSTED, rec, abi.FUNCREF_VMCTX)
         return self._call_pointer(self.module.types[type_index], code, callee_vm, args, tail)
 
     def call_ref(
@@ -611,8 +681,8 @@ class CraneliftFunction:
         """call_ref / return_call_ref: validation proved the type, so only null traps."""
         fb = self.fb
         self.trap_if(fb.ins_icmp_imm(IntCC.Equal, ref, 0), Trap.NULL_FUNC_REF)
-        code = fb.ins_load(PTR, _trusted(), ref, abi.FUNCREF_CODE)
-        callee_vm = fb.ins_load(PTR, _trusted(), ref, abi.FUNCREF_VMCTX)
+        code = fb.ins_load(PTR, TRUSTED, ref, abi.FUNCREF_CODE)
+        callee_vm = fb.ins_load(PTR, TRUSTED, ref, abi.FUNCREF_VMCTX)
         return self._call_pointer(self.module.types[type_index], code, callee_vm, args, tail)
 
     def ref_as_non_null(self, ref: Value) -> Value:
@@ -621,7 +691,7 @@ class CraneliftFunction:
 
     # ---- exceptions (bridge/exceptions.py, docs/abi.md "Exceptions") ----------------------
     def _exn_cell(self) -> Value:
-        return self.fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.EXN)
+        return self.fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.EXN)
 
     def _return_zeros(self) -> None:
         assert self.ftype is not None
@@ -634,15 +704,15 @@ class CraneliftFunction:
         if size:
             base = fb.ins_stack_addr(PTR, fb.create_sized_stack_slot(size, 4), 0)
             for v, t, at in zip(args, types, abi.slot_offsets(types), strict=True):
-                fb.ins_store(_unaligned() if t == ValType.V128 else _trusted(), v, base, at)
+                fb.ins_store(_unaligned() if t == ValType.V128 else TRUSTED, v, base, at)
         ids = [fb.ins_iconst(I32, tag), fb.ins_iconst(I32, size)]
         return self.call_builtin(Builtin.EXN_NEW, [*ids, base])[0]
 
     def exn_tag_is(self, exn: Value, tag: int) -> Value:
         fb = self.fb
-        have = fb.ins_load(PTR, _trusted(), exn, abi.EXN_TAG)
-        tags = fb.ins_load(PTR, _trusted(True), self.vm, VmctxField.TAGS)
-        want = fb.ins_load(PTR, _trusted(True), tags, self.env.tag_slot(tag))
+        have = fb.ins_load(PTR, TRUSTED, exn, abi.EXN_TAG)
+        tags = fb.ins_load(PTR, TRUSTED_RO, self.vm, VmctxField.TAGS)
+        want = fb.ins_load(PTR, TRUSTED_RO, tags, self.env.tag_slot(tag))
         return fb.ins_uextend(I32, fb.ins_icmp(IntCC.Equal, have, want))
 
     def exn_payload(self, exn: Value, tag: int) -> list[Value]:
@@ -650,7 +720,7 @@ class CraneliftFunction:
         return [
             self.fb.ins_load(
                 cl_type(t),
-                _unaligned() if t == ValType.V128 else _trusted(),
+                _unaligned() if t == ValType.V128 else TRUSTED,
                 exn,
                 abi.EXN_PAYLOAD + at,
             )
@@ -658,20 +728,21 @@ class CraneliftFunction:
         ]
 
     def exn_clear(self) -> None:
-        self.fb.ins_store(_trusted(), self.fb.ins_iconst(PTR, 0), self._exn_cell(), 0)
+        self.fb.ins_store(TRUSTED, self.fb.ins_iconst(PTR, 0), self._exn_cell(), 0)
 
     def exn_ref(self, exn: Value, op: ExnRef) -> None:
         self.call_builtin(Builtin.EXN_REF, [exn, self.fb.ins_iconst(I32, int(op))])
 
     def exn_propagate(self, exn: Value) -> None:
-        self.fb.ins_store(_trusted(), exn, self._exn_cell(), 0)
+        self.fb.ins_store(TRUSTED, exn, self._exn_cell(), 0)
         self._return_zeros()
 
     def exn_check(self, handler: Label | None) -> None:
         fb = self.fb
-        pending = fb.ins_load(PTR, _trusted(), self._exn_cell(), 0)
+        pending = fb.ins_load(PTR, TRUSTED, self._exn_cell(), 0)
         cont = fb.create_block()
         if handler is not None:
+            self._edge(handler)
             fb.ins_brif(pending, handler, [pending], cont, [])
         else:
             if self._exn_return is None:
@@ -685,11 +756,11 @@ class CraneliftFunction:
     def table_op(self, op: str, args: Sequence[Value], imm: tuple[int, ...]) -> Value | None:
         fb = self.fb
         if op == "table.get":
-            return fb.ins_load(I64, _trusted(), self._table_slot(imm[0], args[0]), 0)
+            return fb.ins_load(I64, TRUSTED, self._table_slot(imm[0], args[0]), 0)
         if op == "table.set":
-            fb.ins_store(_trusted(), args[1], self._table_slot(imm[0], args[0]), 0)
+            fb.ins_store(TRUSTED, args[1], self._table_slot(imm[0], args[0]), 0)
             return None
-        size = fb.ins_load(I32, _trusted(), self._table(imm[0]), abi.TABLE_LEN)  # table.size
+        size = fb.ins_load(I32, TRUSTED, self._table(imm[0]), abi.TABLE_LEN)  # table.size
         return fb.ins_uextend(I64, size) if self.env.table_is64(imm[0]) else size
 
     def ref_null(self) -> Value:

@@ -30,6 +30,7 @@ from .cranelift_backend import (
     I16,
     I32,
     I64,
+    Builder,
     ClType,
     FloatCC,
     IntCC,
@@ -107,12 +108,15 @@ def numeric_lowering(op: str) -> Lowering:
 def _lowering(op: str) -> Lowering:
     ty, name = op[:3], op[4:]
     integer = ty[0] == "i"
+    # The builder's method itself, looked up once (not getattr on every use).
     binary = (_INT_BINARY if integer else _FLOAT_BINARY).get(name)
     if binary is not None:
-        return lambda f, a: getattr(f.fb, binary)(*a)
+        method2 = getattr(Builder, binary)
+        return lambda f, a: method2(f.fb, a[0], a[1])
     unary = (_INT_UNARY if integer else FLOAT_UNARY).get(name)
     if unary is not None:
-        return lambda f, a: getattr(f.fb, unary)(a[0])
+        method1 = getattr(Builder, unary)
+        return lambda f, a: method1(f.fb, a[0])
     if integer and name in ICMP:
         cc = ICMP[name]
         return lambda f, a: f.fb.ins_uextend(I32, f.fb.ins_icmp(cc, *a))

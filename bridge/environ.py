@@ -187,6 +187,7 @@ class ModuleEnv:
         # module that can throw or catch, so other modules pay nothing.
         self.exceptions = uses_exceptions(module)
         self.tag_types = module.all_tags()
+        self._func_types: dict[int, FuncType] = {}
 
     def mem_is64(self, mem: int) -> bool:
         """Memory `mem` takes i64 addresses (memory64)."""
@@ -218,7 +219,12 @@ class ModuleEnv:
         return self.memory_guard == 0 or offset >= self.memory_guard
 
     def func_type(self, index: int) -> FuncType:
-        return self.module.func_type(index)
+        """Function `index`'s type, looked up once per module (Module.func_type counts the
+        imports on every call, and every call site asks)."""
+        ftype = self._func_types.get(index)
+        if ftype is None:
+            ftype = self._func_types[index] = self.module.func_type(index)
+        return ftype
 
     def func_is_imported(self, index: int) -> bool:
         """Imported functions carry their own vmctx in their record; ours use ours."""

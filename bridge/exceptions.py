@@ -21,9 +21,9 @@ Wasm value is reachable only from the pending cell, a dispatch parameter and the
 arms of its `rethrow`s. A try_table `catch`/`catch_all` that has taken the payload DROPs it
 (freed unless an arm holds it); `catch_ref`/`catch_all_ref` make it a value: ESCAPE, never
 freed. A legacy arm HOLDs its exception while it runs; ending normally (falling off the arm,
-`br`, `br_if` or `return` out of it, a raise of another exception out of it) is DROP_HOLD, a
-`rethrow` out of it is UNHOLD (the exception is still in flight, so that never frees), and
-`br_table`/tail calls out of an arm keep the hold (a leak, never a dangling exnref).
+any branch or `return` out of it, a tail call from it, a raise of another exception out of
+it) is DROP_HOLD, and a `rethrow` out of it is UNHOLD (the exception is still in flight, so
+that never frees).
 
 The walker (translate.py) owns the frames; this module adds the exception frames' state
 (`TryState` in Frame.eh) and the operators, and asks the backend only for small primitives
@@ -71,6 +71,8 @@ class Exceptions:
         """The dispatch label in effect inside the frame at `depth` (None: the caller's);
         inside a legacy catch arm, the arm's `leave` block, which lets go of its exception
         first (the outermost arm's leads on to the next handler out)."""
+        if not self.tr.has_try:  # no handler or catch arm can be in effect (translate.py)
+            return None
         frames = self.tr.frames
         for f in reversed(frames[: len(frames) - depth]):
             st = f.eh
@@ -101,11 +103,13 @@ class Exceptions:
 
     def leave_frames(self, depth: int) -> None:
         """A `br depth` or `return` (depth = all frames) leaves the innermost frames."""
+        if not self.tr.has_try:
+            return
         for f in self._left(depth):
             self.leave(f)
 
     def leaves_arm(self, depth: int) -> bool:
-        return any(self._holds(f) for f in self._left(depth))
+        return self.tr.has_try and any(self._holds(f) for f in self._left(depth))
 
     def branch_out_if(
         self, cond: Value, depth: int, label: Label, args: list[Value], cont: Label
@@ -118,6 +122,32 @@ class Exceptions:
         be.switch_to(exit_)
         self.leave_frames(depth)
         be.jump(label, args)
+
+    def branch_table_out(
+        self, index: Value, depths: tuple[int, ...], default: int, args: list[Value]
+    ) -> None:
+        """`br_table` out of legacy arms: each target that leaves one goes through a block
+        that lets go of their exceptions and then jumps on with the values; the others
+        are branched to directly (one such block per depth, however often it is listed)."""
+        tr, be = self.tr, self.be
+        exits: dict[int, Label] = {}
+
+        def via(depth: int) -> Label:
+            label, _ = tr._target(depth)
+            if not self.leaves_arm(depth):
+                return label
+            if depth not in exits:
+                frame = tr.frames[-1 - depth]
+                exits[depth] = be.new_label(
+                    frame.type.params if frame.kind == "loop" else frame.type.results
+                )
+            return exits[depth]
+
+        be.branch_table(index, [via(d) for d in depths], via(default), args)
+        for depth, exit_ in exits.items():
+            be.switch_to(exit_)
+            self.leave_frames(depth)
+            be.jump(tr._target(depth)[0], be.label_params(exit_))
 
     def raise_to(self, exn: Value, handler: Label | None) -> None:
         if handler is not None:

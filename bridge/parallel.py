@@ -345,6 +345,12 @@ def compile_source(
     return objects, ops
 
 
+def analyse(source: Source) -> None:
+    """The whole-module analyses, for a caller that compiles chunks itself (bench/compile.py);
+    compile_source runs them."""
+    _whole_module_analyses(source)
+
+
 def _whole_module_analyses(source: Source) -> None:
     """What the translator asks of the whole module's code, computed here, in the parent,
     before workers fork (they inherit it): which functions may throw (environ's exception

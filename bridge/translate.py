@@ -23,6 +23,7 @@ from .opcodes import MEMOPS, SIGS
 from .opcodes_simd import RELAXED_NAMES, SIMD_SIGS
 from .relaxed_simd import expand as expand_relaxed
 
+_TRY_OPS = frozenset(("try_table", "try"))  # the operators that open a handler (exceptions.py)
 # Operand count of every pure numeric operator, from the signature table (opcodes.py).
 _NUMERIC_ARITY = {op: len(pops) for op, (pops, _) in SIGS.items()}
 
@@ -55,6 +56,10 @@ class FunctionTranslator:
         self.dead_depth = 0  # blocks opened inside unreachable code
         # Exception handling, only in a module that can see exceptions (environ.uses_exceptions)
         self.exc: Exceptions | None = Exceptions(self) if backend.env.exceptions else None
+        # Whether the body holds a try_table or try: without one no handler or legacy catch
+        # arm is ever in effect, and Exceptions skips its walks over the control stack at
+        # every call and branch (python.wasm: ~10% of the Python side of its compile).
+        self.has_try = False
 
     # ---- driver -------------------------------------------------------------
     def translate(self, func_index: int) -> None:
@@ -64,6 +69,12 @@ class FunctionTranslator:
         be = self.be
         be.begin(func_index, ftype, func.locals)
         self.frames.append(Frame("func", ftype, be.new_label(ftype.results), 0))
+        self.has_try = any(instr[0] in _TRY_OPS for instr in func.body)
+        if self.exc is None and self.has_try:
+            # A streamed module's stub has no bodies, so a module whose only exception
+            # feature is a try_table/try in a body looks exception-free (no tag, exnref or
+            # foreign import): nothing can throw into it, but its try blocks still translate.
+            self.exc = Exceptions(self)
         handlers = _HANDLERS_EXC if self.exc is not None else _HANDLERS
         for pc, instr in enumerate(func.body):
             if not self.reachable:
@@ -204,11 +215,18 @@ class FunctionTranslator:
         label, n = self._target(instr[1])
         be = self.be
         cont = be.new_label(())
-        if self.exc is not None and self.exc.leaves_arm(instr[1]):  # exceptions.py
-            self.exc.branch_out_if(cond, instr[1], label, self._top(n), cont)
-        else:
-            be.branch_if(cond, label, self._top(n), cont)
+        self._branch_if(cond, instr[1], label, self._top(n), cont)
         be.switch_to(cont)
+
+    def _branch_if(
+        self, cond: Value, depth: int, label: Label, args: list[Value], cont: Label
+    ) -> None:
+        """br_if, br_on_null, br_on_non_null: to `label` (the target of `depth`) with `args`
+        when `cond`, else to `cont`; out of legacy catch arms through exceptions.py."""
+        if self.exc is not None and self.exc.leaves_arm(depth):
+            self.exc.branch_out_if(cond, depth, label, args, cont)
+        else:
+            self.be.branch_if(cond, label, args, cont)
 
     def _br_table(self, instr: Instr) -> None:
         index = self.stack.pop()
@@ -218,7 +236,10 @@ class FunctionTranslator:
             label, n = self._target(depth)
             labels.append(label)
         default, n = self._target(instr[2])
-        self.be.branch_table(index, labels, default, self._top(n))
+        if self.exc is not None and any(map(self.exc.leaves_arm, (*instr[1], instr[2]))):
+            self.exc.branch_table_out(index, instr[1], instr[2], self._top(n))  # exceptions.py
+        else:
+            self.be.branch_table(index, labels, default, self._top(n))
         self.reachable = False
 
     def _return(self, instr: Instr) -> None:
@@ -336,7 +357,7 @@ class FunctionTranslator:
         self.stack.append(self.be.ref_func(instr[1]))
 
     def _call(self, instr: Instr) -> None:
-        ftype = self.module.func_type(instr[1])
+        ftype = self.be.env.func_type(instr[1])
         args = self._pop(len(ftype.params))
         self.stack.extend(self.be.call(instr[1], args))
         if self.exc is not None and self.be.env.call_may_throw(instr[1]):
@@ -353,14 +374,17 @@ class FunctionTranslator:
     # ---- tail calls and typed function references (3.0) ----------------------
     def _return_call(self, instr: Instr) -> None:
         """return_call: the backend emits a tail call (docs/abi.md "Tail calls")."""
-        ftype = self.module.func_type(instr[1])
-        self.be.call(instr[1], self._pop(len(ftype.params)), tail=True)
+        ftype = self.be.env.func_type(instr[1])
+        args = self._pop(len(ftype.params))
+        self._leave_for_tail_call()
+        self.be.call(instr[1], args, tail=True)
         self.reachable = False
 
     def _return_call_indirect(self, instr: Instr) -> None:
         ftype = self.module.types[instr[1]]
         callee = self.stack.pop()
         args = self._pop(len(ftype.params))
+        self._leave_for_tail_call()
         self.be.call_indirect(instr[1], instr[2], callee, args, tail=True)
         self.reachable = False
 
@@ -369,12 +393,19 @@ class FunctionTranslator:
         ref = self.stack.pop()
         args = self._pop(len(ftype.params))
         if instr[0] == "return_call_ref":
+            self._leave_for_tail_call()
             self.be.call_ref(instr[1], ref, args, tail=True)
             self.reachable = False
         else:
             self.stack.extend(self.be.call_ref(instr[1], ref, args))
             if self.exc is not None and self.be.env.indirect_may_throw():
                 self.exc.after_call()
+
+    def _leave_for_tail_call(self) -> None:
+        """A tail call leaves every frame, as `return` does: legacy catch arms let go of
+        their exceptions first (exceptions.py)."""
+        if self.exc is not None:
+            self.exc.leave_frames(len(self.frames))
 
     def _ref_as_non_null(self, instr: Instr) -> None:
         self.stack.append(self.be.ref_as_non_null(self.stack.pop()))
@@ -385,7 +416,7 @@ class FunctionTranslator:
         label, n = self._target(instr[1])
         be = self.be
         cont = be.new_label(())
-        be.branch_if(be.ref_is_null(ref), label, self._top(n), cont)
+        self._branch_if(be.ref_is_null(ref), instr[1], label, self._top(n), cont)
         be.switch_to(cont)
         self.stack.append(ref)
 
@@ -396,7 +427,7 @@ class FunctionTranslator:
         be = self.be
         cont = be.new_label(())
         not_null = be.numeric("i32.eqz", [be.ref_is_null(ref)])
-        be.branch_if(not_null, label, [*self._top(n - 1), ref], cont)
+        self._branch_if(not_null, instr[1], label, [*self._top(n - 1), ref], cont)
         be.switch_to(cont)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,18 @@ def test_deep_recursion_is_a_trap(target: str, tmp_path: Path) -> None:
                (i64.add (call $f (i64.add (local.get 0) (i64.const 1))) (i64.const 1)))
              (func (export "_start") (drop (call $f (i64.const 0)))))"""
     proc = _run(tmp_path, target, "recurse", wat)
+    assert proc.returncode == TRAP_EXIT, proc.stderr
+    assert "call stack exhausted" in proc.stderr
+
+
+def test_deep_recursion_with_the_stack_above_4_gib(tmp_path: Path) -> None:
+    """With 10 GiB the runtime's region (and the run's stack at its bottom) is QEMU's RAM above
+    4 GiB, mapped with 1 GiB pages: the stack's guard page splits one (mmu_x86_64.c) and the
+    run still boots and traps cleanly at the stack limit."""
+    wat = """(module (func $f (param i64) (result i64)
+               (i64.add (call $f (i64.add (local.get 0) (i64.const 1))) (i64.const 1)))
+             (func (export "_start") (drop (call $f (i64.const 0)))))"""
+    proc = _run(tmp_path, "x86_64-kvm", "recurse_high", wat, "--memory", "10240")
     assert proc.returncode == TRAP_EXIT, proc.stderr
     assert "call stack exhausted" in proc.stderr
 
@@ -238,11 +251,23 @@ def test_wasi_escapes_bad_pointers_and_fd_exhaustion(target: str, tmp_path: Path
 )
 def test_huge_initial_allocations(target: str, name: str, decl: str, tmp_path: Path) -> None:
     """A 2 GiB table or a 4 GiB memory at instantiation: spt reserves them lazily and runs;
-    kvm's guest RAM cannot hold them and must say so in one line, before booting."""
+    kvm's guest RAM cannot hold them and must say so in one line; the memory before booting
+    (pyhook/run/guestmem.py: memory 0's pages come from a kernel heap of at most 4 GiB)."""
     proc = _run(tmp_path, target, f"huge_{name}", f'(module {decl} (func (export "_start")))')
     assert "Traceback" not in proc.stderr
     if proc.returncode != 0:
         assert proc.returncode == 1 and "does not fit" in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     else:
-        assert target.endswith("spt"), "kvm has 256 MiB by default: this cannot fit"
+        assert target.endswith("spt"), "kvm: neither fits a guest's RAM or kernel heap"
+    if target.endswith("kvm") and name == "memory":  # the run alone, timed: no boot
+        image = tmp_path / f"huge_{name}-{target}.img"
+        cli = [sys.executable, "-m", "wasmkiln.pyhook.cli.main", "run", str(image)]
+        t0 = time.monotonic()
+        again = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+        seconds = time.monotonic() - t0
+        assert (again.returncode, again.stderr.split(" (")[0]) == (
+            1,
+            "wasmkiln: error: memory of 65536 pages does not fit in the machine's memory",
+        ), again.stderr
+        assert seconds < 5, f"refused after {seconds:.1f} s: after booting a guest, not before"

@@ -146,7 +146,12 @@ def test_idle_halts_the_vcpu(image: Path, tmp_path: Path) -> None:
     a small part of that second of host CPU (spinning: all of it)."""
     plain = statistics.median(boot(image, tmp_path, tcg()).cpu for _ in range(3))
     r = boot(image, tmp_path, tcg("idle"))
-    assert re.search(r"idle ok after \d+ halts", r.out) and r.exit_code == 42, r
+    m = re.search(r"idle ok after (\d+) halts", r.out)
+    assert m is not None and r.exit_code == 42, r
+    # The timer's rate, measured over 250 us on the first halt (idle_kvm.c), is right to
+    # well under 1%: the second's halts end within a few of its end. A rate measured wrong
+    # (a too short or unbracketed window) cuts the second into many short halts.
+    assert int(m.group(1)) <= 4, r
     assert r.seconds >= 1.0 and r.cpu - plain < 0.3, (r.seconds, r.cpu - plain)
 
 

@@ -158,8 +158,10 @@ def qemu_command(
     work: Path,
     machine: str = MACHINE,
     udp_port: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> list[str]:
-    """platform/kvm/README.md's command line plus a virtio-net device on slirp.
+    """platform/kvm/README.md's command line plus a virtio-net device on slirp (and
+    ``extra``, QEMU arguments such as a filter-dump of the NIC's frames).
 
     With udp_port, a UDP hostfwd to guest port 7 too, and restrict=off: libslirp's restricted
     mode drops the guest's UDP replies to a hostfwd (TCP is not affected). The test kernel
@@ -205,6 +207,7 @@ def qemu_command(
         "virtio-mmio.force-legacy=false",
         "-device",
         "virtio-net-device,netdev=n0",
+        *extra,
     ]
 
 
@@ -212,14 +215,20 @@ class Guest:
     """A booted test kernel: its port, its output files, and QEMU."""
 
     def __init__(
-        self, image: Path, work: Path, append: str, machine: str = MACHINE, udp: bool = False
+        self,
+        image: Path,
+        work: Path,
+        append: str,
+        machine: str = MACHINE,
+        udp: bool = False,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.work = work
         for name in ("stdout", "stderr", "control"):
             (work / name).write_bytes(b"")
         self.port = free_port()
         self.udp_port = free_udp_port() if udp else None
-        self.cmd = qemu_command(image, append, self.port, work, machine, self.udp_port)
+        self.cmd = qemu_command(image, append, self.port, work, machine, self.udp_port, extra)
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL)
 
     def __enter__(self) -> Guest:
@@ -298,6 +307,41 @@ def guest(image: Path, tmp_path: Path) -> Iterator[Guest]:
     with Guest(image, tmp_path, f"arg=net_kvm_test arg=120 {STATIC}") as g:
         g.wait_line(r"listening port 80")
         yield g
+
+
+def _arp_requests(pcap: Path) -> list[tuple[str, str]]:
+    """(sender IP, target IP) of each ARP request in a pcap file (QEMU's filter-dump)."""
+    import struct
+
+    try:
+        data = pcap.read_bytes()
+    except OSError:
+        return []
+    out, off = [], 24  # the file header
+    while off + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        frame = data[off + 16 : off + 16 + incl]
+        off += 16 + incl
+        if len(frame) >= 42 and frame[12:14] == b"\x08\x06" and frame[20:22] == b"\x00\x01":
+            out.append((".".join(map(str, frame[28:32])), ".".join(map(str, frame[38:42]))))
+    return out
+
+
+def test_the_gateways_mac_is_asked_for_at_boot(image: Path, tmp_path: Path) -> None:
+    """With its address given at boot, the guest asks for the gateway's MAC before any
+    client comes (stack_lwip.c): the first client's SYN-ACK then needs no ARP round trip
+    (lwIP does not learn the MAC from the SYN; docs/performance.md "kvm first response")."""
+    dump = tmp_path / "frames.pcap"
+    filter_dump = ("-object", f"filter-dump,id=dump,netdev=n0,file={dump}")
+    with Guest(image, tmp_path, f"arg=net_kvm_test arg=120 {STATIC}", extra=filter_dump) as g:
+        g.wait_line(r"listening port 80")
+        deadline = time.monotonic() + 10.0  # the frame left before the line; QEMU writes it
+        while ("10.0.2.15", "10.0.2.2") not in _arp_requests(dump):
+            assert time.monotonic() < deadline, (
+                f"no ARP request for the gateway: {_arp_requests(dump)}"
+            )
+            time.sleep(0.05)
+        assert g.stop() == 0
 
 
 def test_static_address_and_small_responses(guest: Guest) -> None:

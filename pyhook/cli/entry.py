@@ -1,8 +1,9 @@
-"""The `wasmkiln` command's entry point. `wasmkiln run IMAGE` and `wasmkiln run IMAGE -- ARGS...`
-(no option) of a plain x86_64-spt image start it from here (run/spt_direct.py) without loading
-the rest of the CLI: the image starts in ~1 ms, the full CLI's imports take tens. Every other
-command line, and anything the quick start cannot run, goes to cli/main.py, which also gives
-every error message."""
+"""The `wasmkiln` command's entry point. `wasmkiln run [OPTIONS] IMAGE [-- ARGS...]` of an
+x86_64-spt image starts it from here (run/spt_direct.py) without loading the rest of the CLI
+when OPTIONS are only the common ones the quick start takes (--env, -p/--publish, --listen):
+the image starts in ~1 ms, the full CLI's imports take tens. Every other command line, and
+anything the quick start cannot run or finds wrong, goes to cli/main.py, which also gives
+every error message (the quick start never says why it declined: the full CLI does)."""
 
 from __future__ import annotations
 
@@ -19,17 +20,46 @@ def main(argv: list[str] | None = None) -> int:
     return full(argv)
 
 
-def _quick_run(argv: list[str]) -> int | None:
-    """The guest's exit code for `run IMAGE [-- ARGS]` of a plain spt image, else None."""
-    if len(argv) < 2 or argv[0] != "run" or argv[1].startswith("-"):
-        return None
-    if len(argv) > 2 and argv[2] != "--":
-        return None
-    from ..run.spt_direct import plain_spt_info, run_plain_spt
+QUICK_OPTIONS = {"--env": "env", "-p": "publish", "--publish": "publish", "--listen": "listen"}
+"""The `run` options the quick start takes (their spellings in cli/main.py's parser), each
+meaning what it means there: the values go to the same code (run/spt_direct.py)."""
 
-    if plain_spt_info(argv[1]) is None:
+
+def quick_options(argv: list[str]) -> tuple[str, dict[str, list[str]], list[str]] | None:
+    """`run [OPTIONS] IMAGE [-- ARGS]` split into (IMAGE, {"env"|"publish"|"listen": values},
+    ARGS), or None for any other shape: another option, an option after IMAGE or an abbreviated
+    one, a value that looks like an option (argparse's cases; the full CLI handles them)."""
+    if len(argv) < 2 or argv[0] != "run":
         return None
-    return run_plain_spt(argv[1], argv[3:])
+    values: dict[str, list[str]] = {"env": [], "publish": [], "listen": []}
+    i = 1
+    while i < len(argv) and argv[i].startswith("-"):
+        flag, eq, value = argv[i].partition("=")
+        name = QUICK_OPTIONS.get(flag)
+        if name is None:
+            return None
+        if not eq:
+            i += 1
+            if i == len(argv) or argv[i].startswith("-"):
+                return None
+            value = argv[i]
+        values[name].append(value)
+        i += 1
+    if i == len(argv) or (i + 1 < len(argv) and argv[i + 1] != "--"):
+        return None
+    return argv[i], values, argv[i + 2 :]
+
+
+def _quick_run(argv: list[str]) -> int | None:
+    """The guest's exit code for a command line and an spt image the quick start takes, else
+    None (the full CLI runs it)."""
+    split = quick_options(argv)
+    if split is None:
+        return None
+    from ..run.spt_direct import quick_spt_run
+
+    image, values, args = split
+    return quick_spt_run(image, values["env"], values["publish"], values["listen"], args)
 
 
 if __name__ == "__main__":

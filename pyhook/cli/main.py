@@ -295,7 +295,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _boot(image: Path, target: Target, opts: RunOptions, memory: int | None, info: dict) -> int:
     """run_image, a kvm guest's memory sized from what the image needs unless --memory says."""
     if target.platform == "kvm":
-        opts.memory_mb = memory_mb(image, info, opts.fs_image, memory, _say)
+        machine = opts.machine if target.arch == "x86_64" else "virt"
+        opts.memory_mb = memory_mb(image, info, opts.fs_image, memory, _say, machine)
+    else:
+        opts.spt_memory_mb = memory
     return run_image(image, target, opts, info)
 
 
@@ -465,12 +468,14 @@ def cmd_oci(args: argparse.Namespace) -> int:
 
 
 # ---- parser -----------------------------------------------------------------
-_LIGHT_COMMANDS = ("build", "cmake-dir", "run", "inspect", "wast", "targets", "cache")
-"""Commands whose parser leaves out `fuzz`'s (its arguments come from
-pyhook/fuzz/differential.py, which imports the fuzzers and wasmtime's helpers)."""
+COMMANDS = ("build", "cmake-dir", "run", "inspect", "wast", "cache", "targets", "oci", "fuzz")
 
 
-def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of `command` alone, or of every command (None: `wasmkiln --help`, a command
+    line with no known command). One command's is what a run needs: building all of them
+    costs milliseconds of every start (and `fuzz`'s imports the fuzzers and wasmtime's
+    helpers)."""
     p = argparse.ArgumentParser(
         prog="wasmkiln",
         description="Compile WASI modules ahead of time into unikernel images and run them.",
@@ -481,6 +486,9 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
         help="print the folder of wasmkiln's CMake package and exit (= cmake-dir)",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def want(name: str) -> bool:
+        return command is None or command == name
 
     def compile_flags(
         sp: argparse.ArgumentParser, default_target: str | None, several: bool = False
@@ -580,157 +588,169 @@ def _parser(with_fuzz: bool = True) -> argparse.ArgumentParser:
             help="bake an environment variable into the image (a run's --env overrides)",
         )
 
-    b = sub.add_parser(
-        "build",
-        help="compile a .wasm module (or the manifest's images)",
-        description="Compile MODULE into an image; with no MODULE, build the "
-        "images of the project's manifest (wasmkiln.toml, or [tool.wasmkiln] "
-        "in pyproject.toml) into target/<triple>/<profile>/, skipping those "
-        "whose inputs did not change.",
-    )
-    b.add_argument("module", type=Path, nargs="?")
-    b.add_argument("-o", "--output", type=Path, help="image path (default: MODULE.img/.spt)")
-    b.add_argument(
-        "--manifest-path",
-        type=Path,
-        metavar="PATH",
-        help="the manifest to build (default: found from the current folder up)",
-    )
-    b.add_argument(
-        "--image",
-        action="append",
-        metavar="NAME",
-        help="build only this image of the manifest (repeatable)",
-    )
-    bake_flags(b)
-    port_flags(b, "record in the image, for runs that publish no port of their own: ")
-    compile_flags(b, None, several=True)
-    b.set_defaults(func=cmd_build)
+    if want("build"):
+        b = sub.add_parser(
+            "build",
+            help="compile a .wasm module (or the manifest's images)",
+            description="Compile MODULE into an image; with no MODULE, build the "
+            "images of the project's manifest (wasmkiln.toml, or [tool.wasmkiln] "
+            "in pyproject.toml) into target/<triple>/<profile>/, skipping those "
+            "whose inputs did not change.",
+        )
+        b.add_argument("module", type=Path, nargs="?")
+        b.add_argument("-o", "--output", type=Path, help="image path (default: MODULE.img/.spt)")
+        b.add_argument(
+            "--manifest-path",
+            type=Path,
+            metavar="PATH",
+            help="the manifest to build (default: found from the current folder up)",
+        )
+        b.add_argument(
+            "--image",
+            action="append",
+            metavar="NAME",
+            help="build only this image of the manifest (repeatable)",
+        )
+        bake_flags(b)
+        port_flags(b, "record in the image, for runs that publish no port of their own: ")
+        compile_flags(b, None, several=True)
+        b.set_defaults(func=cmd_build)
 
-    c = sub.add_parser(
-        "cmake-dir",
-        help="print the folder of wasmkiln's CMake package",
-        description="Print the folder holding wasmkilnConfig.cmake, for "
-        "`cmake -Dwasmkiln_DIR=$(wasmkiln cmake-dir)`; the wasm32-wasi "
-        "toolchain file is there too (wasm32-wasi.cmake).",
-    )
-    c.set_defaults(func=cmd_cmake_dir)
+    if want("cmake-dir"):
+        c = sub.add_parser(
+            "cmake-dir",
+            help="print the folder of wasmkiln's CMake package",
+            description="Print the folder holding wasmkilnConfig.cmake, for "
+            "`cmake -Dwasmkiln_DIR=$(wasmkiln cmake-dir)`; the wasm32-wasi "
+            "toolchain file is there too (wasm32-wasi.cmake).",
+        )
+        c.set_defaults(func=cmd_cmake_dir)
 
-    r = sub.add_parser(
-        "run",
-        help="run an image, or build a module and run it",
-        description="Run IMAGE (or build MODULE.wasm into a cached image and run "
-        "it). With no argument, runs the built-in hello example.",
-    )
-    r.add_argument("image", type=Path, nargs="?", metavar="IMAGE|MODULE")
-    r.add_argument("args", nargs="*", help="guest arguments (put them after --)")
-    r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
-    r.add_argument(
-        "--accel",
-        choices=["auto", "tcg", "kvm"],
-        default="auto",
-        help="QEMU accelerator for kvm targets (auto: KVM only if hardware-backed)",
-    )
-    r.add_argument(
-        "--memory",
-        type=int,
-        metavar="MIB",
-        help="guest memory (kvm; default: what the image needs, its packed files "
-        f"and the module's initial memory, plus headroom; at least {DEFAULT_MEMORY_MB})",
-    )
-    r.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the guest after this")
-    port_flags(r, "")
-    r.add_argument(
-        "--ip",
-        metavar="A.B.C.D[/N]",
-        help="static guest IPv4 address (default: DHCP from slirp on kvm, passt on spt)",
-    )
-    r.add_argument("--gateway", metavar="A.B.C.D", help="default gateway (with --ip)")
-    r.add_argument(
-        "--dns",
-        metavar="A.B.C.D[:PORT]",
-        help="DNS server for name lookups (default: the one DHCP offers)",
-    )
-    r.add_argument(
-        "--net", action="store_true", help="give the guest a NIC even without published ports"
-    )
-    r.add_argument(
-        "--net-backend",
-        choices=list(dict.fromkeys(NET_BACKENDS + SPT_NET_BACKENDS)),
-        default="auto",
-        help="kvm targets: QEMU's side of the NIC (passt or slirp; auto: passt if "
-        "installed). spt targets: host (the host's own sockets, only the published "
-        "ports: the fastest) or passt (a NIC with lwIP: addresses, DNS, outgoing "
-        "connections); auto: host unless the run or the module needs a NIC",
-    )
-    r.add_argument(
-        "--tap",
-        metavar="IFNAME",
-        help="plug the NIC into host tap interface IFNAME instead (root; create and "
-        "address it first): no passt or slirp in the path, ports reached at the "
-        "guest's own address (--ip, or DHCP on that network)",
-    )
-    r.add_argument(
-        "--machine",
-        choices=list(MACHINES),
-        default="microvm",
-        help="kvm targets: QEMU machine (microvm: virtio-mmio, no firmware, the "
-        "fastest boot; q35: a PC with virtio-pci behind SeaBIOS)",
-    )
-    compile_flags(r, None)
-    r.set_defaults(func=cmd_run)
+    if want("run"):
+        r = sub.add_parser(
+            "run",
+            help="run an image, or build a module and run it",
+            description="Run IMAGE (or build MODULE.wasm into a cached image and run "
+            "it). With no argument, runs the built-in hello example.",
+        )
+        r.add_argument("image", type=Path, nargs="?", metavar="IMAGE|MODULE")
+        r.add_argument("args", nargs="*", help="guest arguments (put them after --)")
+        r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+        r.add_argument(
+            "--accel",
+            choices=["auto", "tcg", "kvm"],
+            default="auto",
+            help="QEMU accelerator for kvm targets (auto: KVM only if hardware-backed)",
+        )
+        r.add_argument(
+            "--memory",
+            type=int,
+            metavar="MIB",
+            help="guest memory (kvm; default: what the image needs, its packed files "
+            f"and the module's initial memory, plus headroom; at least {DEFAULT_MEMORY_MB}); "
+            "spt: the region for the runtime and the memories besides memory 0 (default "
+            "16448, 16 GiB + 64 MiB of address space, backed only where touched)",
+        )
+        r.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the guest after this")
+        port_flags(r, "")
+        r.add_argument(
+            "--ip",
+            metavar="A.B.C.D[/N]",
+            help="static guest IPv4 address (default: DHCP from slirp on kvm, passt on spt)",
+        )
+        r.add_argument("--gateway", metavar="A.B.C.D", help="default gateway (with --ip)")
+        r.add_argument(
+            "--dns",
+            metavar="A.B.C.D[:PORT]",
+            help="DNS server for name lookups (default: the one DHCP offers)",
+        )
+        r.add_argument(
+            "--net", action="store_true", help="give the guest a NIC even without published ports"
+        )
+        r.add_argument(
+            "--net-backend",
+            choices=list(dict.fromkeys(NET_BACKENDS + SPT_NET_BACKENDS)),
+            default="auto",
+            help="kvm targets: QEMU's side of the NIC (passt or slirp; auto: passt if "
+            "installed). spt targets: host (the host's own sockets, only the published "
+            "ports: the fastest) or passt (a NIC with lwIP: addresses, DNS, outgoing "
+            "connections); auto: host unless the run or the module needs a NIC",
+        )
+        r.add_argument(
+            "--tap",
+            metavar="IFNAME",
+            help="plug the NIC into host tap interface IFNAME instead (root; create and "
+            "address it first): no passt or slirp in the path, ports reached at the "
+            "guest's own address (--ip, or DHCP on that network)",
+        )
+        r.add_argument(
+            "--machine",
+            choices=list(MACHINES),
+            default="microvm",
+            help="kvm targets: QEMU machine (microvm: virtio-mmio, no firmware, the "
+            "fastest boot; q35: a PC with virtio-pci behind SeaBIOS)",
+        )
+        compile_flags(r, None)
+        r.set_defaults(func=cmd_run)
 
-    i = sub.add_parser("inspect", help="show a module's or an image's imports, exports, sections")
-    i.add_argument("file", type=Path)
-    i.add_argument("--target", help="check imports against this target")
-    i.set_defaults(func=cmd_inspect)
+    if want("inspect"):
+        i = sub.add_parser(
+            "inspect", help="show a module's or an image's imports, exports, sections"
+        )
+        i.add_argument("file", type=Path)
+        i.add_argument("--target", help="check imports against this target")
+        i.set_defaults(func=cmd_inspect)
 
-    w = sub.add_parser(
-        "wast",
-        help="run WebAssembly spec test scripts in-process",
-        description="Run spec test scripts: wast2json output (.json next to "
-        "its .wasm modules), folders of them, or .wast files (read directly; "
-        "modules through the wasmtime package's wat2wasm). Prints a table per "
-        "file and the line "
-        "`N passed, N failed, N skipped`; exits 1 if anything failed.",
-    )
-    w.add_argument("paths", type=Path, nargs="+", metavar="PATH")
-    w.add_argument(
-        "--backend",
-        choices=list(BACKENDS),
-        help="compiler backend (default cranelift; llvm-O0 for aarch64)",
-    )
-    w.add_argument(
-        "--target",
-        choices=("x86_64", "aarch64"),
-        help="the code's architecture (default x86_64); aarch64 runs the modules "
-        "under qemu-aarch64 (hostrt_remote.py)",
-    )
-    w.add_argument("-v", "--verbose", action="store_true", help="list every failure")
-    w.set_defaults(func=cmd_wast)
+    if want("wast"):
+        w = sub.add_parser(
+            "wast",
+            help="run WebAssembly spec test scripts in-process",
+            description="Run spec test scripts: wast2json output (.json next to "
+            "its .wasm modules), folders of them, or .wast files (read directly; "
+            "modules through the wasmtime package's wat2wasm). Prints a table per "
+            "file and the line "
+            "`N passed, N failed, N skipped`; exits 1 if anything failed.",
+        )
+        w.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+        w.add_argument(
+            "--backend",
+            choices=list(BACKENDS),
+            help="compiler backend (default cranelift; llvm-O0 for aarch64)",
+        )
+        w.add_argument(
+            "--target",
+            choices=("x86_64", "aarch64"),
+            help="the code's architecture (default x86_64); aarch64 runs the modules "
+            "under qemu-aarch64 (hostrt_remote.py)",
+        )
+        w.add_argument("-v", "--verbose", action="store_true", help="list every failure")
+        w.set_defaults(func=cmd_wast)
 
-    k = sub.add_parser(
-        "cache",
-        help="list or clean the images `run MODULE` caches",
-        description="List the images `wasmkiln run MODULE.wasm` built and cached "
-        "(most recently used first), or remove them. The cache keeps at most "
-        f"{imagecache.MAX_SIZE_ENV} bytes (default "
-        f"{imagecache.format_size(imagecache.DEFAULT_MAX_SIZE)}; K, M, G "
-        "suffixes), dropping the least recently used images after each build.",
-    )
-    k.add_argument("action", nargs="?", choices=["list", "clean"], default="list")
-    k.add_argument(
-        "--max-size",
-        metavar="SIZE",
-        help="clean: keep the most recently used images up to SIZE (e.g. 500M) "
-        "instead of removing all",
-    )
-    k.set_defaults(func=cmd_cache)
+    if want("cache"):
+        k = sub.add_parser(
+            "cache",
+            help="list or clean the images `run MODULE` caches",
+            description="List the images `wasmkiln run MODULE.wasm` built and cached "
+            "(most recently used first), or remove them. The cache keeps at most "
+            f"{imagecache.MAX_SIZE_ENV} bytes (default "
+            f"{imagecache.format_size(imagecache.DEFAULT_MAX_SIZE)}; K, M, G "
+            "suffixes), dropping the least recently used images after each build.",
+        )
+        k.add_argument("action", nargs="?", choices=["list", "clean"], default="list")
+        k.add_argument(
+            "--max-size",
+            metavar="SIZE",
+            help="clean: keep the most recently used images up to SIZE (e.g. 500M) "
+            "instead of removing all",
+        )
+        k.set_defaults(func=cmd_cache)
 
-    t = sub.add_parser("targets", help="list the targets")
-    t.set_defaults(func=cmd_targets)
-    if with_fuzz:  # and oci's: neither is a light command
+    if want("targets"):
+        t = sub.add_parser("targets", help="list the targets")
+        t.set_defaults(func=cmd_targets)
+    if want("oci"):
         _add_oci_command(sub, bake_flags, port_flags, compile_flags)
+    if want("fuzz"):  # its arguments come from the fuzzers' module, which loads wasmtime's
         _add_fuzz_command(sub)
     return p
 
@@ -766,7 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ["run"]
-    parser = _parser(with_fuzz=argv[0] not in _LIGHT_COMMANDS)
+    parser = _parser(argv[0] if argv[0] in COMMANDS else None)
     # Everything after `--` belongs to the guest. Split it off before argparse sees it: with
     # an optional positional (IMAGE) and a `*` one (ARGS), argparse would otherwise reject
     # options given after IMAGE when `--` follows (`run app.img --env K=V -- a b`).
@@ -789,6 +809,11 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `wasmkiln targets | head -1`: the reader left; nothing to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the exit's flush
+        return 141  # as a guest ended by SIGPIPE (128 + 13)
     except Exception as e:
         code = _user_error_code(e)
         if code is None:

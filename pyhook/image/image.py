@@ -98,15 +98,20 @@ def _info_c(
     pages: int,
     own_sockets: bool,
     network: bool,
+    guard_pages: int = 0,
 ) -> str:
     """The image's info section: what `wasmkiln run` needs to know before it starts the image
     (its target, ports, CPU level, the linear memory it maps at start, in Wasm pages, from
     which pyhook/run/guestmem.py sizes a kvm guest, whether the module opens sockets of its own,
     from which runner.spt_net_backend picks a network, and whether it was linked without a
-    network stack, which makes `run IMAGE -p` a refusal)."""
+    network stack, which makes `run IMAGE -p` a refusal). `guard_pages`: memory 0's initial
+    pages when it is a defined memory32, which kvm backs from a kernel heap of at most 4 GiB
+    (guestmem refuses what cannot fit there before booting)."""
     extra: dict[str, object] = {"cpu": cpu} if cpu != BASELINE else {}
     if pages:
         extra["memory_pages"] = pages
+    if guard_pages:
+        extra["guard_pages"] = guard_pages
     if own_sockets:
         extra["own_sockets"] = True
     if not network:
@@ -216,8 +221,12 @@ def build_image(
             objects[-1].write_bytes(extra)
         blob.write_bytes(compiled.data_blob)
         own = not OPEN_SOCKET_SYMBOLS.isdisjoint(bind_imports(compiled.module, unknown_imports))
-        pages = sum(m.limits.min for m in compiled.module.memories)
-        info = _info_c(target, name, net, cpu_level(cpu), pages, own, network)
+        mems = compiled.module.memories
+        pages = sum(m.limits.min for m in mems)
+        # memory 0 in the guard reservation: defined (no memory imported) and a memory32
+        defined0 = bool(mems) and len(compiled.module.all_memories()) == len(mems)
+        guard = mems[0].limits.min if defined0 and not mems[0].is64 else 0
+        info = _info_c(target, name, net, cpu_level(cpu), pages, own, network, guard)
         (work / "meta.c").write_text(compiled.metadata_c + info)
         _run(
             [cc, "-c", *cflags, f"-I{include}", str(work / "meta.c"), "-o", str(work / "meta.o")],

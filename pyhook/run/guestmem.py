@@ -10,6 +10,14 @@ image, the boot module, the module's initial linear memory) plus `RESERVED_MB`, 
 `suggested_mb`: that plus the headroom the default leaves a small image, never less than the
 default. QEMU backs only the pages a guest touches, so the headroom costs the host nothing
 until it is used.
+
+What cannot fit is refused here, before booting (`refusal`), with the message the guest would
+print after a boot sized for it: memory 0 as a memory32 takes its pages from the kernel heap,
+which spans at most 4 GiB (core/alloc_core.c), so 65536 initial pages never fit; every
+memory, that one included, lies in the one RAM range the runtime gets (platform/kvm/
+start_kvm.c: the largest), and QEMU's x86_64 machines split RAM around the PCI hole under
+4 GiB (`ram_ranges`). The default size counts that split, so a memory64 larger than the
+RAM under the hole gets RAM above 4 GiB.
 """
 
 from __future__ import annotations
@@ -20,12 +28,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..image.elf import load_end
-from .runner import DEFAULT_MEMORY_MB
+from .runner import DEFAULT_MEMORY_MB, RunError
 
-__all__ = ["RESERVED_MB", "GuestMemory", "guest_memory", "memory_mb"]
+__all__ = ["RESERVED_MB", "GuestMemory", "guest_memory", "memory_mb", "ram_ranges"]
 
 MIB = 1 << 20
+GIB = 1 << 30
 WASM_PAGE = 64 << 10
+KERNEL_HEAP_MAX = 1 << 32
+"""core/alloc_core.c MAX_ORDER: the kernel heap spans at most 4 GiB, a 256th of it its bitmap."""
+STACK = 8 * MIB
+"""platform/kvm/start_kvm.c STACK_SIZE: the bottom of the runtime's RAM range."""
+
+
+def ram_ranges(mb: int, machine: str) -> list[int]:
+    """The guest's RAM ranges in bytes, as QEMU 7.2 lays out `-m mb`: x86_64's machines keep
+    the PCI hole under 4 GiB free, so RAM past `low` (microvm: 3 GiB; q35: 2 GiB once RAM
+    reaches 2.75 GiB) continues at 4 GiB; aarch64's virt (any other machine) has one range."""
+    size = mb * MIB
+    low = {"microvm": 3 * GIB, "q35": 2 * GIB if size >= 0xB000_0000 else size}.get(machine, size)
+    return [size] if size <= low else [low, size - low]
+
 
 RESERVED_MB = 9
 """What the platform and the runtime take besides the image and linear memory: the 8 MiB
@@ -40,6 +63,7 @@ class GuestMemory:
     image: int  # the highest address the loader writes (the image is loaded at 1 MiB)
     boot_module: int  # the folders handed over at boot (`run IMAGE --dir`), 0 if none
     linear: int  # the module's initial linear memory
+    guarded: int = 0  # of which memory 0's, when a memory32 (pages from the kernel heap)
 
     @property
     def least_mb(self) -> int:
@@ -49,8 +73,37 @@ class GuestMemory:
     @property
     def suggested_mb(self) -> int:
         """The least plus the headroom the default gives a small image; at least the default."""
+        return self.suggested_for("microvm")
+
+    def suggested_for(self, machine: str) -> int:
+        """suggested_mb on `machine`: when what the image needs does not fit under the PCI hole,
+        the RAM there plus all of it, so that the range above 4 GiB holds it."""
         headroom = DEFAULT_MEMORY_MB - (3 + RESERVED_MB)
-        return max(DEFAULT_MEMORY_MB, self.least_mb + headroom)
+        mb = max(DEFAULT_MEMORY_MB, self.least_mb + headroom)
+        ranges = ram_ranges(mb, machine)
+        if len(ranges) > 1 and max(ranges) < (self.least_mb + headroom) * MIB:
+            mb = ranges[0] // MIB + self.least_mb + headroom
+        return mb
+
+    def refusal(self, mb: int, machine: str) -> str | None:
+        """Why the module's initial memories cannot fit in a guest of `mb` MiB, else None.
+        Upper bounds only (the guest checks exactly): a refusal here is never a run lost."""
+        room = max(ram_ranges(mb, machine)) - STACK
+        if room < self.image + MIB:  # the platform's own "not enough memory" comes first
+            return None
+        heap = min(room, KERNEL_HEAP_MAX) * 255 // 256  # less its bitmap
+        if self.guarded > heap:
+            pages, why = self.guarded // WASM_PAGE, "memory 0 takes its pages from the kernel heap"
+            if heap >= KERNEL_HEAP_MAX * 255 // 256:
+                why += ", at most 4 GiB"
+        elif self.linear > room:
+            pages, why = self.linear // WASM_PAGE, "all memories lie in one RAM range"
+        else:
+            return None
+        return (
+            f"memory of {pages} pages does not fit in the machine's memory ({why}; "
+            f"{mb} MiB of RAM gives it {room // MIB} MiB)"
+        )
 
     def describe(self) -> str:
         def mib(n: int) -> str:
@@ -67,11 +120,12 @@ class GuestMemory:
 
 def guest_memory(image: Path, info: dict[str, object], boot_module: Path | None) -> GuestMemory:
     """What `image` (whose info section is `info`) needs, with `boot_module` if given."""
-    pages = info.get("memory_pages", 0)
+    pages, guarded = info.get("memory_pages", 0), info.get("guard_pages", 0)
     return GuestMemory(
         image=load_end(image) or image.stat().st_size,
         boot_module=boot_module.stat().st_size if boot_module is not None else 0,
         linear=pages * WASM_PAGE if isinstance(pages, int) else 0,
+        guarded=guarded * WASM_PAGE if isinstance(guarded, int) else 0,
     )
 
 
@@ -81,15 +135,19 @@ def memory_mb(
     boot_module: Path | None,
     asked: int | None,
     warn: Callable[[str], None] | None = None,
+    machine: str = "microvm",
 ) -> int:
-    """The `-m` of a run: `asked` when given (with a one-line warning through `warn` when it is
-    under what the image needs), else what the image needs with headroom."""
+    """The `-m` of a run on QEMU's `machine`: `asked` when given (with a one-line warning
+    through `warn` when it is under what the image needs), else what the image needs with
+    headroom. Raises RunError (exit status 1) when the module's initial memories cannot fit."""
     need = guest_memory(image, info, boot_module)
-    if asked is None:
-        return need.suggested_mb
-    if asked < need.least_mb and warn is not None:
+    mb = need.suggested_for(machine) if asked is None else asked
+    refused = need.refusal(mb, machine)
+    if refused is not None:
+        raise RunError(refused, 1)
+    if asked is not None and asked < need.least_mb and warn is not None:
         warn(
             f"warning: --memory {asked} MiB is less than this image needs to start, "
             f"{need.least_mb} MiB ({need.describe()}); the guest will likely fail"
         )
-    return asked
+    return mb

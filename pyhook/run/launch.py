@@ -111,7 +111,8 @@ class Launcher:
         )
         chosen = get_target(triple)
         if chosen.platform == "kvm":  # sized from what the image needs (pyhook/run/guestmem.py)
-            opts.memory_mb = memory_mb(path, info, None, None)
+            machine = "microvm" if chosen.arch == "x86_64" else "virt"
+            opts.memory_mb = memory_mb(path, info, None, None, machine=machine)
         return run_image(path, chosen, opts, info)
 
     def main(self, name: str) -> int:

@@ -21,56 +21,27 @@ import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 
+from .portspec import (
+    NetOptionError,
+    PortForward,
+    host_listeners,
+    ipv4,
+    parse_forwards,
+    port_number,
+    spt_host_args,
+)
+
+__all__ = [
+    "PASST_DNS",
+    "PASST_GATEWAY",
+    "PASST_GUEST_IP",
+    "NetOptionError",
+    "NetOptions",
+    "PortForward",
+]
+
 PASST_GUEST_IP, PASST_GATEWAY, PASST_DNS = "10.0.2.15/24", "10.0.2.2", "10.0.2.3"
 """The guest's address behind passt when the run names none (NetOptions.for_passt)."""
-
-
-class NetOptionError(ValueError):
-    """A malformed network option; the message names the option."""
-
-
-def _port(text: str, what: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise NetOptionError(f"{what}: port must be 1..65535, got {text!r}")
-    return int(text)
-
-
-def _ipv4(text: str, what: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise NetOptionError(f"{what}: {text!r} is not an IPv4 address") from None
-
-
-@dataclass(frozen=True)
-class PortForward:
-    """Host HOST_ADDR:HOST_PORT (empty address: all) -> guest GUEST_PORT."""
-
-    host_addr: str
-    host_port: int
-    guest_port: int
-    wasmtime_layout: bool = False  # --listen: its listener before the directories
-
-    @classmethod
-    def publish(cls, spec: str) -> PortForward:
-        """``-p [HOSTADDR:]HOSTPORT:GUESTPORT``."""
-        parts = spec.split(":")
-        if len(parts) == 2:
-            addr = ""
-        elif len(parts) == 3:
-            addr = _ipv4(parts[0], f"-p {spec}")
-        else:
-            raise NetOptionError(f"-p {spec}: want [HOSTADDR:]HOSTPORT:GUESTPORT, e.g. 8080:80")
-        return cls(addr, _port(parts[-2], f"-p {spec}"), _port(parts[-1], f"-p {spec}"))
-
-    @classmethod
-    def listen(cls, spec: str) -> PortForward:
-        """``--listen ADDR:PORT`` (wasmtime's tcplisten)."""
-        addr, sep, port = spec.rpartition(":")
-        if not sep or not addr:
-            raise NetOptionError(f"--listen {spec}: want ADDR:PORT, e.g. 127.0.0.1:8080")
-        p = _port(port, f"--listen {spec}")
-        return cls(_ipv4(addr, f"--listen {spec}"), p, p, wasmtime_layout=True)
 
 
 def _check_tap(name: str, forwards: list[PortForward]) -> None:
@@ -125,16 +96,7 @@ class NetOptions:
         dns: str | None = None,
         tap: str | None = None,
     ) -> NetOptions:
-        forwards = [PortForward.listen(s) for s in listen]
-        forwards += [PortForward.publish(s) for s in publish]
-        seen: set[tuple[str, int]] = set()
-        for f in forwards:
-            key = (f.host_addr, f.host_port)
-            if key in seen:
-                raise NetOptionError(f"host port {f.host_addr or '*'}:{f.host_port} given twice")
-            seen.add(key)
-        if len({f.guest_port for f in forwards}) > 16:
-            raise NetOptionError("at most 16 distinct guest ports can be listened on")
+        forwards = parse_forwards(publish, listen)
         if ip is not None:
             try:
                 iface = ipaddress.IPv4Interface(ip if "/" in ip else f"{ip}/24")
@@ -144,10 +106,10 @@ class NetOptions:
         if gateway is not None:
             if ip is None:
                 raise NetOptionError("--gateway needs --ip (without --ip the guest uses DHCP)")
-            gateway = _ipv4(gateway, "--gateway")
+            gateway = ipv4(gateway, "--gateway")
         if dns is not None:
             addr, _, port = dns.partition(":")
-            dns = f"{_ipv4(addr, '--dns')}:{_port(port or '53', f'--dns {dns}')}"
+            dns = f"{ipv4(addr, '--dns')}:{port_number(port or '53', f'--dns {dns}')}"
         if tap is not None:
             _check_tap(tap, forwards)
         return cls(forwards, ip, gateway, nic, dns, tap)
@@ -211,27 +173,12 @@ class NetOptions:
         return args
 
     def host_listeners(self) -> list[PortForward]:
-        """With the host's own sockets (spt, --net-backend host), one listening socket per
-        forward, in the guest's fd order: --listen's, then -p's. Nothing translates ports
-        there, so two forwards to one guest port would be two listeners the guest cannot
-        tell apart: refused."""
-        early = [f for f in self.forwards if f.wasmtime_layout]
-        late = [f for f in self.forwards if not f.wasmtime_layout]
-        ports = [f.guest_port for f in early + late]
-        if len(set(ports)) != len(ports):
-            raise NetOptionError(
-                "two forwards to one guest port need a NIC: add --net-backend passt"
-            )
-        return early + late
+        """portspec.host_listeners of these forwards: the spt listeners in the guest's order."""
+        return host_listeners(self.forwards)
 
     def spt_host_args(self, fds: list[int]) -> list[str]:
-        """The spt process's arguments for the host's sockets: the listeners' tokens and
-        their descriptors (fds[i] is host_listeners()[i]'s socket)."""
-        args = ["--net", "host"]
-        for f, fd in zip(self.host_listeners(), fds, strict=True):
-            where = "publish" if not f.wasmtime_layout else "listen"
-            args += ["--net", f"net.{where}=0.0.0.0:{f.guest_port}", "--net", f"hostfd={fd}"]
-        return args
+        """portspec.spt_host_args: the spt process's arguments for the host's sockets."""
+        return spt_host_args(self.forwards, fds)
 
     @property
     def needs_nic(self) -> bool:

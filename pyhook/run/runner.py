@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..image.targets import Target
 from .netopts import NetOptionError, NetOptions
+from .portspec import bind_host_listeners
 
 if TYPE_CHECKING:
     import ctypes
@@ -55,6 +56,7 @@ class RunOptions:
     env: list[str] = field(default_factory=list)  # "KEY=VALUE"
     accel: str = "auto"  # kvm targets: "tcg", "kvm" or "auto"
     memory_mb: int = DEFAULT_MEMORY_MB
+    spt_memory_mb: int | None = None  # spt: the region's size (--memory), None: the default
     timeout: float | None = None
     program_name: str = "main"
     net: NetOptions = field(default_factory=NetOptions)
@@ -260,8 +262,8 @@ def open_tap(name: str) -> int:
 
 
 def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | None, int | None]:
-    """The NIC's host end: a tap device (--tap), else passt's socketpair end (spt always,
-    kvm when passt is the back end), else None (kvm: QEMU's slirp, or no NIC)."""
+    """The NIC's host end: a tap device (--tap), else passt's socketpair end (spt), else None
+    (kvm: QEMU's slirp, or no NIC; kvm's passt is run_kvm's PasstAfterQemu)."""
     if not opts.net.wanted:
         return None, None
     if opts.net.tap:
@@ -270,11 +272,18 @@ def _net_fd(opts: RunOptions, *, kvm: bool) -> tuple[subprocess.Popen[bytes] | N
                 f"--tap and --net-backend {opts.net_backend} are two back ends: give one", 2
             )
         return None, open_tap(opts.net.tap)
-    if kvm and kvm_net_backend(opts) != "passt":
-        return None, None
     opts.net = opts.net.for_passt()  # the guest's address given, not asked of DHCP
-    # kvm: QEMU starts (paused) while passt does; _run_qemu waits for passt's ports
-    return _start_passt(opts.net, wait=not kvm)
+    if kvm:
+        return None, None  # QEMU's slirp (for_passt's layout is slirp's own)
+    return _start_passt(opts.net)
+
+
+def _kvm_passt(opts: RunOptions) -> PasstAfterQemu | None:
+    """passt for a kvm run that uses it as the NIC's back end (not yet started), else None."""
+    if not opts.net.wanted or opts.net.tap or kvm_net_backend(opts) != "passt":
+        return None
+    opts.net = opts.net.for_passt()  # the guest's address given, not asked of DHCP
+    return PasstAfterQemu(opts.net)
 
 
 def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
@@ -288,15 +297,15 @@ def run_kvm(image: Path, opts: RunOptions, target: Target | None = None) -> int:
         build = partial(qemu_command_aarch64, target)
     if shutil.which(qemu) is None:
         raise RunError(f"{qemu} is not installed (Debian: apt-get install {package})")
-    passt, net_fd = _net_fd(opts, kvm=True)
-    ready = None if passt is None else passt_ready(passt, opts.net)
+    passt = _kvm_passt(opts)
+    net_fd = passt.nic_fd if passt is not None else _net_fd(opts, kvm=True)[1]
     try:
-        return _run_qemu(image, opts, net_fd, build, ready)
+        return _run_qemu(image, opts, net_fd, build, None if passt is None else passt.ready)
     finally:
         if net_fd is not None:
             os.close(net_fd)
         if passt is not None:
-            _stop_passt(passt)
+            passt.stop()
 
 
 def _run_qemu(
@@ -442,9 +451,8 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[bytes], int]:
-    """passt on one end of a socketpair; the other end (returned) is the guest's NIC.
-    ``wait``: return once passt listens on the published ports (else the caller waits)."""
+def _passt_pair() -> tuple[socket.socket, socket.socket]:
+    """(ours, theirs): the socketpair whose ends are the guest's NIC and passt's --fd."""
     if shutil.which("passt") is None:
         raise RunError(
             "networking on spt targets, and --net-backend passt on kvm targets, "
@@ -453,9 +461,13 @@ def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[b
     import socket
 
     _libc()  # before the fork: _die_with_parent runs in the child
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+
+def _spawn_passt(net: NetOptions, theirs: socket.socket) -> subprocess.Popen[bytes]:
+    """passt on ``theirs`` (closed here, whatever happens)."""
     try:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             net.passt_args(theirs.fileno()),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -464,13 +476,56 @@ def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[b
             preexec_fn=_die_with_parent,
         )
     except OSError as e:
-        ours.close()
         raise RunError(f"cannot start passt: {e.strerror}") from None
     finally:
         theirs.close()
+
+
+def _start_passt(net: NetOptions, wait: bool = True) -> tuple[subprocess.Popen[bytes], int]:
+    """passt on one end of a socketpair; the other end (returned) is the guest's NIC.
+    ``wait``: return once passt listens on the published ports (else the caller waits)."""
+    ours, theirs = _passt_pair()
+    try:
+        proc = _spawn_passt(net, theirs)
+    except BaseException:
+        ours.close()
+        raise
     if wait:
         passt_ready(proc, net)()
     return proc, ours.detach()
+
+
+class PasstAfterQemu:
+    """passt for a kvm run, started once QEMU has been (paused, start_qemu's ``ready``).
+
+    Why this order: QEMU's own start (loading its ~51 libraries, building the machine:
+    ~30 ms of CPU) is the longest step before the guest runs, and passt listens ~10 ms
+    after its start; started first, passt's fork and exec (a fork of the whole Python
+    process, for its death signal) came before QEMU's and added to the first answer.
+    ``nic_fd``: the guest's end of the socketpair, for QEMU's -netdev stream (the caller
+    closes it); ``ready`` starts passt and waits until it listens on the published ports;
+    ``stop`` ends passt (or closes its unused end if it never started)."""
+
+    def __init__(self, net: NetOptions) -> None:
+        self.net = net
+        ours, theirs = _passt_pair()
+        self._theirs: socket.socket | None = theirs
+        self.nic_fd = ours.detach()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def ready(self) -> None:
+        theirs, self._theirs = self._theirs, None
+        if theirs is None:
+            raise RunError("passt was already started")
+        self.proc = _spawn_passt(self.net, theirs)
+        passt_ready(self.proc, self.net)()
+
+    def stop(self) -> None:
+        if self._theirs is not None:
+            self._theirs.close()
+            self._theirs = None
+        if self.proc is not None:
+            _stop_passt(self.proc)
 
 
 def passt_ready(proc: subprocess.Popen[bytes], net: NetOptions) -> Callable[[], None]:
@@ -485,24 +540,17 @@ PASST_READY_S = 2.0
 
 def _await_listening(proc: subprocess.Popen[bytes], ports: set[int]) -> None:
     """Wait until the host has a listening TCP socket on each of `ports` (passt binds them
-    as it starts), passt exits, or PASST_READY_S pass. Without it a guest that starts listening
-    at once (an address given at boot, no DHCP through passt first) says it serves while a
-    client of the published port is still refused."""
+    as it starts), passt exits, or PASST_READY_S pass (asked of sock_diag, listening.py: a
+    cost that does not grow with the host's other connections). Without it a guest that
+    starts listening at once (an address given at boot, no DHCP through passt first) says
+    it serves while a client of the published port is still refused."""
     import time
+
+    from .listening import host_listening
 
     deadline = time.monotonic() + PASST_READY_S
     while ports and proc.poll() is None and time.monotonic() < deadline:
-        listening: set[int] = set()
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                lines = Path(table).read_text().splitlines()[1:]
-            except OSError:
-                continue
-            for line in lines:
-                fields = line.split()
-                if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
-                    listening.add(int(fields[1].rsplit(":", 1)[1], 16))
-        if ports <= listening:
+        if host_listening(ports):
             return
         time.sleep(0.001)
 
@@ -549,36 +597,18 @@ def spt_net_backend(info: dict, opts: RunOptions) -> str | None:
 
 def _host_listeners(net: NetOptions) -> list[int]:
     """The listening sockets of --net-backend host, bound on the host now (so a taken port
-    fails here, in one line), in host_listeners() order."""
-    import socket
-
+    fails here, in one line), in host_listeners() order (portspec.bind_host_listeners, which
+    the quick start of `wasmkiln run` uses too)."""
     try:
-        forwards = net.host_listeners()
+        return bind_host_listeners(net.forwards)
     except NetOptionError as e:
         raise RunError(str(e), 2) from None
-    fds: list[int] = []
-    try:
-        for f in forwards:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            fds.append(s.fileno())
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((f.host_addr or "0.0.0.0", f.host_port))
-            except OSError as e:
-                raise RunError(
-                    f"cannot listen on {f.host_addr or '*'}:{f.host_port}: {e.strerror}", 2
-                ) from None
-            s.listen(socket.SOMAXCONN)
-            s.detach()
-    except BaseException:
-        for fd in fds:
-            os.close(fd)
-        raise
-    return fds
 
 
 def run_spt(image: Path, opts: RunOptions, info: dict) -> int:
     argv = [str(image.absolute()), "--die-with-parent"]  # a bare name would be looked up on PATH
+    if opts.spt_memory_mb is not None:  # main_spt.c: the region (default 16 GiB + 64 MiB)
+        argv += ["--memory", str(opts.spt_memory_mb)]
     for e in opts.env:
         argv += ["--env", e]
     fs_fd = -1

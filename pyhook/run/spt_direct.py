@@ -1,11 +1,16 @@
-"""Starting a plain x86_64-spt image with nothing but os: `wasmkiln run IMAGE`'s quick start.
+"""Starting an x86_64-spt image with little more than os: `wasmkiln run IMAGE`'s quick start.
 
 A built spt image is a static Linux program that starts in ~1 ms, while the full CLI (argparse
 with every command's parser, dataclasses, which imports inspect, pathlib, subprocess, the
-network options) costs tens of milliseconds before it. An image that needs nothing from the
-runner (no recorded ports, no CPU level to check) and a command line with no option (cli/entry.py
-decides) is started here as runner.run_spt would start it: the same argv, the same exit code, the
+compiler's profiles and targets) costs tens of milliseconds before it. cli/entry.py hands an spt
+image here when the command line has only the options it takes (--env, -p/--publish, --listen);
+the image is started as runner.run_spt would start it: the same argv, the same exit code, the
 same one-line error when the guest dies of a signal (guest_death, which run_spt uses too).
+Ports go through the code the runner uses (run/portspec.py: parse_forwards, which
+NetOptions.parse calls, bind_host_listeners, which runner._host_listeners calls, spt_host_args),
+so -p and --listen cannot mean something else here; socket is loaded only when there are
+ports. Whatever this module would refuse (a bad option value, a taken port, an image that needs
+passt, a CPU level) it leaves to the full CLI, which says why.
 """
 
 from __future__ import annotations
@@ -15,22 +20,62 @@ import sys
 
 
 def plain_spt_info(image: str) -> dict | None:
-    """The build info of an x86_64-spt image that needs nothing from the runner, else None
-    (another target, recorded ports, a CPU level, or not an image at all)."""
+    """The build info of an x86_64-spt image the quick start can run, else None (another
+    target, a CPU level to check, or not an image at all). Recorded ports are fine:
+    quick_spt_run publishes them as the full CLI does."""
     from ..image.infojson import read_image_info
 
     info = read_image_info(image)
-    if info is None or info.get("target") != "x86_64-spt":
-        return None
-    if info.get("publish") or info.get("listen") or info.get("cpu"):
+    if info is None or info.get("target") != "x86_64-spt" or info.get("cpu"):
         return None
     return info
 
 
-def run_plain_spt(image: str, args: list[str]) -> int | None:
-    """Run the image with guest arguments `args`, as run_spt does without options: the exit
-    code (128 + N, with guest_death's line, when signal N ended it); None when it could not be
-    started (the full CLI then says why)."""
+def quick_spt_run(
+    image: str, env: list[str], publish: list[str], listen: list[str], args: list[str]
+) -> int | None:
+    """`wasmkiln run [--env E]... [-p P]... [--listen L]... IMAGE -- ARGS` of an spt image, as
+    cli/main.py's cmd_run and runner.run_spt do it: the guest's exit code, or None when the
+    full CLI must run it (and then gives any error)."""
+    info = plain_spt_info(image)
+    if info is None or any("=" not in e for e in env):  # cmd_run: "--env takes KEY=VALUE"
+        return None
+    if not publish and not listen:  # the run names no port: the image's recorded ones
+        publish, listen = list(info.get("publish", ())), list(info.get("listen", ()))
+    argv = ["--die-with-parent"]
+    for e in env:
+        argv += ["--env", e]
+    fds: list[int] = []
+    if publish or listen:
+        # runner.spt_net_backend with no NIC option and --net-backend auto: the host's own
+        # sockets unless the module opens its own (then passt: the full runner's helper).
+        # cmd_run's _check_network refuses ports for an image linked without networking.
+        if info.get("own_sockets", False) or info.get("network", True) is False:
+            return None
+        from .portspec import NetOptionError, bind_host_listeners, parse_forwards, spt_host_args
+
+        try:
+            forwards = parse_forwards(publish, listen)
+            fds = bind_host_listeners(forwards)
+        except NetOptionError:
+            return None
+        argv += spt_host_args(forwards, fds)
+    try:
+        return run_plain_spt(image, args, argv, fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def run_plain_spt(
+    image: str, args: list[str], options: list[str] | None = None, fds: list[int] | None = None
+) -> int | None:
+    """Run the image with the spt process's `options` (run_spt's argv between the image and
+    `--`; default: --die-with-parent) and guest arguments `args`, handing it descriptors `fds`:
+    the exit code (128 + N, with guest_death's line, when signal N ended it); None when it could
+    not be started (the full CLI then says why)."""
+    for fd in fds or ():
+        os.set_inheritable(fd, True)  # subprocess's pass_fds does the same in the child
     sys.stdout.flush()
     sys.stderr.flush()
     import signal
@@ -41,7 +86,10 @@ def run_plain_spt(image: str, args: list[str]) -> int | None:
     restore = (signal.SIGPIPE, signal.SIGXFSZ)
     try:
         pid = os.posix_spawn(
-            path, [path, "--die-with-parent", "--", *args], os.environ, setsigdef=restore
+            path,
+            [path, *(options or ["--die-with-parent"]), "--", *args],
+            os.environ,
+            setsigdef=restore,
         )
     except OSError:
         return None

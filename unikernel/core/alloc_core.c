@@ -138,7 +138,8 @@ void wk_kmem_init(uintptr_t floor, uintptr_t top, const wk_memory *mem) {
   bitmap = (bitmap + (1u << CHUNK_ORDER) - 1) & ~(uint64_t)((1u << CHUNK_ORDER) - 1);
   top -= bitmap;
   if (top <= floor) return;
-  /* Capped at MAX_ORDER (spt's 4 GiB region): the part below top - 2^k is not ours. */
+  /* Capped at MAX_ORDER (a region over 4 GiB: spt's, a large kvm guest's): the part below
+   * top - 2^k is not ours (linear memory may grow into it). */
   if ((uint64_t)(top - floor) > ((uint64_t)1 << k)) floor = top - ((uintptr_t)1 << k);
   heap_state = (kmem){.floor = floor, .mem = mem, .order_max = k};
   heap_state.bitmap = (uint8_t *)top; /* the platform region starts zeroed */

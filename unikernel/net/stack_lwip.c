@@ -25,6 +25,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
+#include "wk/bootmark.h"
 #include "wk/errno.h"
 #include "wk/net.h"
 #include "wk/platform.h"
@@ -157,6 +158,7 @@ int wk_lwip_net_init(void) {
     net_state = rc;
     return rc;
   }
+  WK_BOOT_MARK("nic up");
   lwip_init();
   if ((info.dns4[0] | info.dns4[1] | info.dns4[2] | info.dns4[3]) != 0) {
     IP_ADDR4(&dns_static, info.dns4[0], info.dns4[1], info.dns4[2], info.dns4[3]);
@@ -187,12 +189,21 @@ int wk_lwip_net_init(void) {
                                                 * tests the pointer, which -Waddress refuses) */
 #endif
   netif_set_up(&nif);
+  if (info.static_ip && !ip4_addr_isany_val(gw)) {
+    /* The gateway's MAC, asked for now: an answer to a client off the link needs
+     * it (passt's and slirp's forwarded connections come through the gateway),
+     * and lwIP does not learn it from the client's SYN. Asked here, the reply
+     * arrives while the program starts instead of being a round trip inside the
+     * first connection's handshake (docs/performance.md "kvm first response"). */
+    (void)etharp_request(&nif, &gw);
+  }
   if (!info.static_ip && dhcp_start(&nif) != ERR_OK) {
     net_state = -WK_ENOMEM;
     return net_state;
   }
   net_state = 1;
   wk_plat_net_flush();
+  WK_BOOT_MARK("lwip up");
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs, for wk_net_drain */
 #include "lwip/tcp.h"
 #include "socket_lwip.h"
+#include "wk/bootmark.h"
 #include "wk/errno.h"
 #include "wk/platform.h"
 
@@ -119,6 +120,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
     tcp_abort(newpcb);
     return ERR_ABRT;
   }
+  WK_BOOT_MARK_ONCE("connection");
   int s = wk_lwip_sk_new(SK_TCP);
   if (s < 0) {
     tcp_abort(newpcb);
@@ -198,11 +200,13 @@ int wk_lwip_net_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
   if (n > max) {
     n = max;
   }
+  WK_BOOT_MARK("net init");
   int rc = wk_lwip_net_init();
   if (rc < 0) {
     return rc;
   }
   (void)wk_lwip_net_wait_ready(WK_NET_PREOPEN_WAIT_NS);
+  WK_BOOT_MARK("address");
   int opened[WK_PLAT_LISTEN_MAX];
   for (int i = 0; i < n; i++) {
     wk_net_addr a = {.family = WK_NET_AF_INET, .port = want[i].port};
@@ -218,6 +222,7 @@ int wk_lwip_net_preopen_listeners(int *out, uint8_t *after_dirs, int max) {
     out[i] = s;
     after_dirs[i] = want[i].after_dirs;
   }
+  WK_BOOT_MARK("listening");
   return n;
 }
 
@@ -246,6 +251,7 @@ int wk_lwip_net_tcp_accept(int listener, wk_net_addr *peer) {
         peer->family = WK_NET_AF_INET;
       }
     }
+    WK_BOOT_MARK_ONCE("accepted");
     return s; /* even if it was reset meanwhile: the app sees the error on use */
   }
   return -WK_EAGAIN;
@@ -328,6 +334,7 @@ long wk_lwip_net_recv(int s, void *buf, size_t len) {
 }
 
 long wk_lwip_net_send_part(int s, const void *buf, size_t len, int more) {
+  WK_BOOT_MARK_ONCE("first send");
   sk *k = wk_lwip_sk_get(s, SK_TCP);
   if (k == NULL) {
     return -WK_EBADF;

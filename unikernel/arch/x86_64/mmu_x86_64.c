@@ -4,8 +4,9 @@
  * The boot code maps [0, 4 GiB) with 2 MiB pages through one PML4 entry and
  * four page directories. Here we extend that map over RAM above 4 GiB (1 GiB
  * pages when the CPU has them, else page directories from a static pool) and
- * split 2 MiB pages into 4 KiB ones to leave single pages unmapped (the null
- * page, the stack guard). Everything stays inside PML4[0]: 512 GiB.
+ * split 1 GiB and 2 MiB pages into 4 KiB ones to leave single pages unmapped
+ * (the null page, the stack guards), below or above 4 GiB. Everything stays
+ * inside PML4[0]: 512 GiB.
  */
 #include "cpu_x86_64.h"
 #include "kvm.h"
@@ -64,10 +65,25 @@ uint64_t x86_mmu_map_identity(uint64_t end) {
 }
 
 int x86_mmu_unmap_page(uintptr_t addr) {
-  if ((addr & (PAGE - 1)) != 0 || addr >= 4 * GIB) {
+  if ((addr & (PAGE - 1)) != 0 || addr >= (uint64_t)PDPT_ENTRIES * GIB) {
     return -1;
   }
-  uint64_t *pd = (uint64_t *)(uintptr_t)(x86_boot_pdpt[addr / GIB] & PTE_ADDR);
+  uint64_t *pdpte = &x86_boot_pdpt[addr / GIB];
+  if ((*pdpte & PTE_P) == 0) {
+    return -1;
+  }
+  if (*pdpte & PTE_PS) { /* a 1 GiB page above 4 GiB: split into 2 MiB pages first */
+    if (pd_used == PD_POOL) {
+      return -1;
+    }
+    uint64_t *pd = pd_pool[pd_used++];
+    uint64_t base = *pdpte & PTE_ADDR & ~(GIB - 1);
+    for (uint64_t j = 0; j < 512; j++) {
+      pd[j] = (base + j * MIB2) | PTE_P | PTE_W | PTE_PS;
+    }
+    *pdpte = (uint64_t)(uintptr_t)pd | PTE_P | PTE_W;
+  }
+  uint64_t *pd = (uint64_t *)(uintptr_t)(*pdpte & PTE_ADDR);
   uint64_t *pde = &pd[(addr / MIB2) % 512];
   if (*pde & PTE_PS) {
     if (pt_used == PT_POOL) {

@@ -87,21 +87,31 @@ static uint16_t pit_ch2_count(void) {
   return (uint16_t)(hi << 8 | lo);
 }
 
-/* Channel 2's count (*count) and the TSC when it was latched: of a few tries,
- * the one whose [TSC before, TSC after] is narrowest (a port access may wait on
- * the hypervisor's device lock), the middle of that. */
-static uint64_t pit_sample(uint16_t *count) {
+uint64_t kvm_read_bracketed(uint64_t (*now)(void), uint32_t (*read)(void), int tries,
+                            uint32_t *value) {
   uint64_t width = UINT64_MAX, at = 0;
-  for (int i = 0; i < 4; i++) {
-    uint64_t before = x86_rdtsc();
-    uint16_t c = pit_ch2_count();
-    uint64_t after = x86_rdtsc();
+  for (int i = 0; i < tries; i++) {
+    uint64_t before = now();
+    uint32_t v = read();
+    uint64_t after = now();
     if (after - before < width) {
       width = after - before;
       at = before + width / 2;
-      *count = c;
+      *value = v;
     }
   }
+  return at;
+}
+
+static uint64_t tsc_now(void) { return x86_rdtsc(); }
+static uint32_t pit_ch2_read(void) { return pit_ch2_count(); }
+
+/* Channel 2's count (*count) and the TSC when it was latched (the narrowest of
+ * 4 brackets, kvm_read_bracketed). */
+static uint64_t pit_sample(uint16_t *count) {
+  uint32_t c = 0;
+  uint64_t at = kvm_read_bracketed(tsc_now, pit_ch2_read, 4, &c);
+  *count = (uint16_t)c;
   return at;
 }
 

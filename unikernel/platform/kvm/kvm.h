@@ -103,6 +103,15 @@ bool kvm_halt(uint64_t timeout_ns, uint64_t *seen);
  * RTC read happen on the first clock read (clock_kvm.c "Lazy"). */
 void kvm_clock_init(void);
 
+/* A device counter read between two clock reads, the host's delays left out:
+ * of `tries` reads of read(), the one whose [now() before, now() after] is
+ * narrowest; *value gets it and the result is that bracket's middle. (A port
+ * or register access may wait on the hypervisor's device lock, a TCG vCPU may
+ * be descheduled between two instructions.) The PIT's calibration reads and
+ * the APIC timer's (idle_kvm.c) share it. */
+uint64_t kvm_read_bracketed(uint64_t (*now)(void), uint32_t (*read)(void), int tries,
+                            uint32_t *value);
+
 /* ---- fdt_kvm.c (aarch64) ---------------------------------------------------- */
 /* What the platform takes from QEMU's device tree. */
 typedef struct kvm_fdt_info {

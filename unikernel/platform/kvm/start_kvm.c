@@ -21,6 +21,7 @@
 #include "cpu_x86_64.h"
 #include "kvm.h"
 #include "pvh_x86_64.h"
+#include "wk/bootmark.h"
 #include "wk/net.h"
 
 extern void wk_net_drain(uint64_t timeout_ns) __attribute__((weak));
@@ -95,6 +96,7 @@ static void run(void *bi) {
 
 void kvm_start(uint32_t start_info_paddr) {
   kvm_console_init();
+  WK_BOOT_MARK("entry");
   x86_trap_init();
 
   const pvh_start_info *si = (const pvh_start_info *)(uintptr_t)start_info_paddr;
@@ -177,5 +179,6 @@ void kvm_start(uint32_t start_info_paddr) {
       .stack_low = stack_low,
       .start_ns = 0, /* the monotonic clock counts from kvm_clock_init */
   };
+  WK_BOOT_MARK("main");
   x86_run_on_stack((void *)stack_top, run, &bi);
 }

@@ -1,14 +1,20 @@
 /*
  * platform/spt/main_spt.c - the spt platform's boot: a static Linux process.
  *
- *   IMAGE [--env K=V]... [--net TOKEN]... [--fs-fd N] [--die-with-parent] [--] ARGS...
+ *   IMAGE [--env K=V]... [--net TOKEN]... [--fs-fd N] [--memory MIB] [--die-with-parent]
+ *         [--] ARGS...
  *
  * The guest's argv is the image's basename followed by ARGS; its environment
  * is exactly the --env pairs (nothing is inherited from the host). Before the
  * guest runs, the process maps everything it will ever use (the runtime
- * region: heap + up to 4 GiB of linear memory, MAP_NORESERVE so untouched
- * pages cost nothing; an 8 MiB stack with a guard page), switches to the new
- * stack, and seals itself with the seccomp filter of seccomp_spt.c.
+ * region: heap, kernel heap and the linear memories outside memory 0's guard
+ * reservation, MAP_NORESERVE so untouched pages cost nothing; an 8 MiB stack
+ * with a guard page), switches to the new stack, and seals itself with the
+ * seccomp filter of seccomp_spt.c. --memory MIB sizes the region (the
+ * machine's memory, as `-m` is a kvm guest's; `wasmkiln run --memory`); its
+ * default, REGION_DEFAULT_MIB, lets a memory64 grow to ~16 GiB. Only address
+ * space is taken: a memory.grow past what the host can back fails only when
+ * the pages are touched, as any process's overcommitted memory does.
  * --net TOKEN gives the NIC its frames socket and settings (net_spt.c).
  * --fs-fd N: an open file holding a packed file system (`wasmkiln run IMAGE
  * --dir`), mapped read-only before the seal; it replaces the image's own.
@@ -29,7 +35,9 @@
 extern void wk_net_drain(uint64_t timeout_ns) __attribute__((weak));
 #include "wk/platform.h"
 
-#define REGION_SIZE ((4ull << 30) + (64ull << 20)) /* 4 GiB memory + 64 MiB runtime data */
+/* 16 GiB of linear memory + 64 MiB of runtime data (docs/abi.md "Several memories"). */
+#define REGION_DEFAULT_MIB ((16ull << 10) + 64ull)
+#define REGION_MAX_MIB (64ull << 20) /* 64 TiB: below the 128 TiB of user address space */
 #define STACK_SIZE (8ull << 20)
 #define GUARD_SIZE 4096ull
 #define EXIT_USAGE 2
@@ -39,7 +47,8 @@ _Noreturn void wk_spt_run_on_stack(void *stack_top, void (*fn)(void *), void *ar
 /* memory_spt.c: the guard reservation for linear memory, SIGSEGV -> trap or crash report. */
 int wk_spt_memory_install(void);
 
-static wk_bootinfo boot;        /* platform-private; the core gets a pointer */
+static wk_bootinfo boot; /* platform-private; the core gets a pointer */
+static uint64_t region_mib = REGION_DEFAULT_MIB;
 static const uint8_t *fs_image; /* --fs-fd's mapping, or NULL */
 
 const uint8_t *wk_plat_fs_image(void) { return fs_image; }
@@ -54,8 +63,8 @@ static _Noreturn void die(const char *what) {
   put_err("wasmkiln-spt: ");
   put_err(what);
   put_err(
-      "\nusage: IMAGE [--env KEY=VALUE]... [--net TOKEN]... [--fs-fd N] [--die-with-parent] "
-      "[--] ARGS...\n");
+      "\nusage: IMAGE [--env KEY=VALUE]... [--net TOKEN]... [--fs-fd N] [--memory MIB] "
+      "[--die-with-parent] [--] ARGS...\n");
   wk_plat_exit(EXIT_USAGE);
 }
 
@@ -106,6 +115,17 @@ static void map_fs(const char *num) {
   if (r < 0 && r > -4096) die("cannot map --fs-fd's file");
   wk_sys3(__NR_close, (long)fd, 0, 0);
   fs_image = (const uint8_t *)r;
+}
+
+/* --memory MIB: the region's size. */
+static void set_memory(const char *num) {
+  size_t len = 0, i = 0;
+  while (num[len]) len++;
+  uint64_t mib;
+  if (!wk_netcfg_num(num, len, &i, REGION_MAX_MIB, &mib) || i != len || mib == 0) {
+    die("--memory wants a size in MiB, from 1 to 67108864");
+  }
+  region_mib = mib;
 }
 
 /* Runs on the new stack; never returns. */
@@ -161,6 +181,12 @@ _Noreturn void wk_spt_start(uintptr_t *initial_sp) {
       i += 2;
       continue;
     }
+    if (str_eq(a, "--memory")) {
+      if (i + 1 >= argc) die("--memory needs a size in MiB");
+      set_memory(argv[i + 1]);
+      i += 2;
+      continue;
+    }
     if (str_eq(a, "--env")) {
       if (i + 1 >= argc) die("--env needs KEY=VALUE");
       v = argv[i + 1];
@@ -186,8 +212,11 @@ _Noreturn void wk_spt_start(uintptr_t *initial_sp) {
   boot.argv = gargv;
   boot.envc = genvc;
   boot.envp = genv;
-  boot.mem_base = map_anon(REGION_SIZE, PROT_READ | PROT_WRITE);
-  boot.mem_size = REGION_SIZE;
+  boot.mem_size = region_mib << 20;
+  long region = wk_sys6(__NR_mmap, 0, (long)boot.mem_size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (region < 0 && region > -4096) die("cannot map the memory region (--memory: ask for less)");
+  boot.mem_base = (void *)region;
   boot.stack_low = (uintptr_t)(stack + GUARD_SIZE);
   boot.start_ns = wk_plat_clock_monotonic();
   wk_spt_run_on_stack(stack + STACK_SIZE, run_sealed, &boot);
