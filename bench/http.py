@@ -1,6 +1,6 @@
 """HTTP benchmark: examples/http-static under wrk, on every runner, in the same run.
 
-    python bench/http.py [--quick] [--reps N] [--duration S] [--only ROW,...]
+    python bench/http.py [--quick] [--reps N] [--duration S] [--only ROW,...] [--pin on|off|L,S]
 
 The same server.wasm (clang-14 -O2) serves three files from a preopened directory: a 612-byte
 page (the size of nginx's default index.html), a 64 KiB and a 1 MiB file. Each is loaded with
@@ -30,11 +30,24 @@ Every row is measured in two connection modes (MODES): "keep-alive" (wrk's defau
 server closes after each answer, so every request is a new TCP connection, as HTTP/1.0 and
 short-lived clients do; this mode once made the guests reset and wedge, issue 13).
 
+CPU placement (--pin): on a machine of few cores the load generator and the server compete for
+CPU, so an unpinned figure measures the two together. `--pin on` runs wrk on one CPU and every
+row's server on another (the first two CPUs this process may use; `--pin L,S` names them):
+the server's command is started under `taskset -c S`, so what it starts (QEMU, passt, nginx's
+worker, the spt process) inherits that CPU, and this script moves itself to CPU L once the
+images are built, so wrk inherits L. Every row is placed alike. The choice is recorded in the
+results (`"pin"`) and in the table titles; a pinned run writes bench/results/http-pinned.json,
+an unpinned one bench/results/http.json, so both can be kept side by side. The default is
+unpinned: on this shared 2-core machine pinning did not make runs steadier, and it changes
+what is measured (each server capped at one CPU); docs/performance.md ("3 Dec, evening") has
+both runs and the reasons. On a quiet machine `--pin on` measures a server's capacity per core.
+
 Every server is started once per repetition (interleaved: rep 1 of every row, then rep 2, so a
 burst of load from elsewhere lands on all rows), is ready when a GET of the small file succeeds,
 is warmed with a 2 s wrk run whose numbers are dropped, then measured once per file and mode.
-Figures are medians of the repetitions; wrk's socket errors and non-2xx answers are reported
-with them.
+Figures are medians of the repetitions (the ratio table adds the lowest and highest of the
+per-repetition ratios: within a repetition the two rows ran a few minutes apart at most); wrk's
+socket errors and non-2xx answers are reported with them.
 
 Output: tables (one per mode), bench/results/http.json (raw samples and medians keyed
 [row][mode][file], and "ratios": each wasmkiln row's req/s over each peer row's, per file and
@@ -96,7 +109,37 @@ VM_IP, VM_GATEWAY = "10.0.2.15/24", "10.0.2.2"
 MODES = {"keep-alive": False, "close": True}  # mode -> wrk's close= (one connection per request)
 MODE_LABELS = {"keep-alive": "keep-alive", "close": "one connection per request"}
 WORK = CACHE / "http"
+DEFAULT_PIN = "off"  # why: docs/performance.md, "3 Dec, evening" (the method)
 NGINX = CACHE / "nginx"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """--pin: the CPU wrk runs on and the CPU every server (and its children) runs on."""
+
+    load: int
+    server: int
+
+    def describe(self) -> str:
+        return f"pinned: wrk on CPU {self.load}, every server on CPU {self.server}"
+
+
+def parse_pin(spec: str) -> Pin | None:
+    """--pin's value: "off", "on" (the first two CPUs this process may use) or "L,S"."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if spec == "off":
+        return None
+    if spec == "on":
+        if len(cpus) < 2:
+            raise BenchError(f"--pin on needs two CPUs; this process may use {cpus}")
+        return Pin(cpus[0], cpus[1])
+    parts = spec.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise BenchError(f"--pin takes on, off or LOAD_CPU,SERVER_CPU (e.g. 0,1), not {spec!r}")
+    pin = Pin(int(parts[0]), int(parts[1]))
+    if pin.load == pin.server or {pin.load, pin.server} - set(cpus):
+        raise BenchError(f"--pin {spec}: two different CPUs of {cpus} are needed")
+    return pin
 
 
 @dataclass(frozen=True)
@@ -236,6 +279,7 @@ class Setup:
     backend: str  # the kvm runner's network back end
     backend_flags: list[str]  # `wasmkiln run` flags that pin it
     tap: tuple[str, str, str] | None = None  # (interface, host address, guest address)
+    pin: Pin | None = None  # --pin: servers start under taskset on pin.server
 
 
 @contextmanager
@@ -391,6 +435,8 @@ def serving(row: Row, s: Setup, ready_timeout: float) -> Iterator[tuple[str, int
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp, ExitStack() as stack:
         cmd = row_command(row, s, port, Path(tmp))
+        if s.pin is not None:  # the server and everything it starts stay on one CPU
+            cmd = ["taskset", "-c", str(s.pin.server), *cmd]
         try:
             server = stack.enter_context(
                 launch(
@@ -442,19 +488,45 @@ TARGETS = {  # issue 6's targets: (wasmkiln row, peer row) -> least req/s ratio
 }
 
 
+def rep_ratio_range(
+    samples: dict[str, dict[str, dict[str, list[dict[str, Any]]]]],
+    row: str,
+    peer: str,
+    mode: str,
+    file: str,
+) -> tuple[float, float] | None:
+    """The lowest and highest of row's req/s over peer's within each repetition (the two ran
+    a few minutes apart at most): how far one run's median ratio can be trusted. None with
+    fewer than two repetitions."""
+    per_rep = [
+        ratio(a["rps"], b["rps"])
+        for a, b in zip(samples[row][mode][file], samples[peer][mode][file], strict=True)
+    ]
+    got = [x for x in per_rep if x is not None]
+    return (min(got), max(got)) if len(got) > 1 else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     ap.add_argument("--quick", action="store_true", help="1 repetition of 3 s runs")
     ap.add_argument("--only", help="comma-separated row keys (default: every row)")
+    ap.add_argument(
+        "--pin",
+        default=DEFAULT_PIN,
+        help=f"on: wrk on one CPU, every server on another; off; or LOAD,SERVER CPU numbers "
+        f"(default {DEFAULT_PIN}; docs/performance.md says why)",
+    )
     args = ap.parse_args()
+    args.pin = parse_pin(args.pin)
     if args.quick:
         args.reps, args.duration = 1, 3.0
     for tool, pkg in (
         ("wrk", "wrk"),
         ("passt", "passt"),
         ("qemu-system-x86_64", "qemu-system-x86"),
+        *([("taskset", "util-linux")] if args.pin else []),
     ):
         if shutil.which(tool) is None:
             raise BenchError(f"{tool} is not installed (Debian: apt-get install {pkg})")
@@ -472,7 +544,9 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
         wasmkiln_build(wasm, f"x86_64-{kind}", image, ["--dir", f"{site}::/"])
     wasmtime = wasmtime_binary()
     accel, backend, backend_flags = runner_choices()
-    setup = Setup(wasm, site, images, wasmtime, None, None, accel, backend, backend_flags, tap)
+    setup = Setup(
+        wasm, site, images, wasmtime, None, None, accel, backend, backend_flags, tap, args.pin
+    )
     rows = make_rows(setup)
     if args.only:
         keep = set(args.only.split(","))
@@ -488,6 +562,10 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
     if "nginx-host" in keys:
         setup.nginx = nginx_binary()
     say(f"QEMU accelerator: {accel.upper()}; kvm network back end: {backend}")
+    placement = setup.pin.describe() if setup.pin else "not pinned"
+    say(f"CPU placement: {placement}")
+    if setup.pin is not None:  # wrk, started by this process from now on, inherits it
+        os.sched_setaffinity(0, {setup.pin.load})
 
     facts = machine_facts()
     samples: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {
@@ -542,8 +620,8 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
     )
     for mode in MODES:
         table = Table(
-            f"wrk -t1 -c32, {MODE_LABELS[mode]}, {args.reps} x {args.duration:g} s: "
-            "req/s and latency, median",
+            f"wrk -t1 -c32, {MODE_LABELS[mode]}, {args.reps} x {args.duration:g} s, "
+            f"{placement}: req/s and latency, median",
             [
                 "row",
                 *(f"{f} req/s" for f in FILES),
@@ -568,8 +646,10 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
         print(table.render())
 
     ratios: dict[str, float | None] = {}
+    ratio_ranges: dict[str, list[float] | None] = {}
     rt = Table(
-        "wasmkiln req/s over the peer's (higher is better for wasmkiln)",
+        f"wasmkiln req/s over the peer's, median ratio (lowest-highest of the repetitions' "
+        f"ratios), {placement}; higher is better for wasmkiln",
         ["wasmkiln row", "peer", "mode", *FILES, "target"],
         text_columns=3,
     )
@@ -582,14 +662,20 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
                     ratio(medians[w.key][mode][f]["rps"], medians[p.key][mode][f]["rps"])
                     for f in FILES
                 ]
-                for f, v in zip(FILES, vals, strict=True):
-                    ratios[f"{w.key} / {p.key}, {f}, {mode}"] = None if v is None else round(v, 3)
+                spreads = [rep_ratio_range(samples, w.key, p.key, mode, f) for f in FILES]
+                for f, v, sp in zip(FILES, vals, spreads, strict=True):
+                    key = f"{w.key} / {p.key}, {f}, {mode}"
+                    ratios[key] = None if v is None else round(v, 3)
+                    ratio_ranges[key] = None if sp is None else [round(x, 3) for x in sp]
                 rt.rows.append(
                     [
                         labels[w.key],
                         labels[p.key],
                         mode,
-                        *(fmt(v, 2) for v in vals),
+                        *(
+                            fmt(v, 2) + (f" ({sp[0]:.2f}-{sp[1]:.2f})" if sp else "")
+                            for v, sp in zip(vals, spreads, strict=True)
+                        ),
                         f">= {target:g}" if target else "",
                     ]
                 )
@@ -602,6 +688,9 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
         "loadavg_end": os.getloadavg()[0],
         "reps": args.reps,
         "duration_s": args.duration,
+        "pin": None
+        if setup.pin is None
+        else {"wrk_cpu": setup.pin.load, "server_cpu": setup.pin.server},
         "wrk": " ".join(wrk_command(("HOST", 0), "PATH", 0, latency=True)),
         "accelerator": accel,
         "kvm_net_backend": backend,
@@ -621,10 +710,11 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
         "samples": samples,
         "medians": medians,
         "ratios": ratios,
+        "ratio_ranges": ratio_ranges,
         "targets": {f"{w} / {p}": t for (w, p), t in TARGETS.items()},
         "chart": {
-            "title": f"http-static under wrk -t1 -c32: req/s, median (log scale; VM rows "
-            f"under QEMU {accel.upper()})",
+            "title": f"http-static under wrk -t1 -c32, {placement}: req/s, median (log "
+            f"scale; VM rows under QEMU {accel.upper()})",
             "ylabel": "requests/s",
             "log": True,
             "reference": None,
@@ -635,7 +725,7 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
             },
         },
     }
-    publish("http", data)
+    publish("http-pinned" if setup.pin else "http", data)
     return 0
 
 

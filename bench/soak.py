@@ -24,7 +24,9 @@ of one minute each (--quick: 10 s), so req/s and errors come per interval. Then:
 - whether the guest still answers afterwards: a GET of each file of the site on a new
   connection must give 200 and the whole body.
 Targets (issue 13): 0 socket errors, 0 non-2xx, guest memory at the end within 1 MiB of the
-start (judged on the kernel heap when it was read, else on the RSS), still answering.
+start (judged on the kernel heap when it was read, else on the RSS), still answering. When wrk
+cannot go on (the published port refuses connections), the run is recorded as stopped, with the
+interval, whether the server still runs and the end of its output, and the other runs go on.
 
 Output: two tables, bench/results/soak.json (every interval's wrk figures and memory samples,
 and "verdict" per run) and bench/results/soak.png (req/s per interval).
@@ -275,6 +277,7 @@ class SoakRun:
     errors: dict[str, int] = field(default_factory=dict)
     answering: str = ""  # "" = still answers; else what failed
     alive: bool = True
+    stopped: str = ""  # "" = the load ran its time; else why wrk could not go on
 
     def rps(self) -> list[float]:
         return [i["rps"] for i in self.intervals]
@@ -295,6 +298,7 @@ class SoakRun:
             "no_non_2xx": self.errors.get("non-2xx", 0) == 0,
             "memory_within_1mib": delta is not None and abs(delta) <= MIB,
             "still_answers": self.alive and not self.answering,
+            "ran_to_the_end": not self.stopped,
         }
 
 
@@ -320,7 +324,17 @@ def soak(
         t0 = time.monotonic()
         n = max(1, round(seconds / interval))
         for i in range(n):
-            r = run_wrk(where, PAGE, interval, connections=connections, close=close)
+            try:
+                r = run_wrk(where, PAGE, interval, connections=connections, close=close)
+            except RuntimeError as e:  # recorded, with what the guest said; the other runs go on
+                state = "still runs" if server.alive() else "exited"
+                run.stopped = (
+                    f"{e} (interval {i + 1}/{n}, after {time.monotonic() - t0:.0f} s; the "
+                    f"server {state}; its stdout ends:\n{server.stdout()[-300:]}\nits "
+                    f"stderr ends:\n{server.stderr()[-900:]})"
+                )
+                say(f"{runner} {mode}: stopped: {run.stopped}")
+                break
             run.intervals.append(
                 {
                     "t_s": round(time.monotonic() - t0, 1),
@@ -386,8 +400,8 @@ def report(runs: list[SoakRun], seconds: float, interval: float, connections: in
             [
                 r.runner,
                 r.mode,
-                fmt(sum(rps) / len(rps), 0),
-                fmt(min(rps), 0),
+                fmt(sum(rps) / len(rps), 0) if rps else "-",
+                fmt(min(rps), 0) if rps else "-",
                 "/".join(str(e.get(k, 0)) for k in ("connect", "read", "write", "timeout")),
                 str(e.get("non-2xx", 0)),
                 *(
