@@ -100,12 +100,15 @@ def test_store_offset_wraps_nothing(target: str, tmp_path: Path) -> None:
     assert proc.returncode == TRAP_EXIT and "out of bounds memory access" in proc.stderr
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_deep_recursion_is_a_trap(target: str, tmp_path: Path) -> None:
-    wat = """(module (func $f (param i64) (result i64)
+# Unbounded recursion: must end at the stack limit with a trap, never overflow the stack.
+RECURSE = """(module (func $f (param i64) (result i64)
                (i64.add (call $f (i64.add (local.get 0) (i64.const 1))) (i64.const 1)))
              (func (export "_start") (drop (call $f (i64.const 0)))))"""
-    proc = _run(tmp_path, target, "recurse", wat)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_deep_recursion_is_a_trap(target: str, tmp_path: Path) -> None:
+    proc = _run(tmp_path, target, "recurse", RECURSE)
     assert proc.returncode == TRAP_EXIT, proc.stderr
     assert "call stack exhausted" in proc.stderr
 
@@ -114,10 +117,7 @@ def test_deep_recursion_with_the_stack_above_4_gib(tmp_path: Path) -> None:
     """With 10 GiB the runtime's region (and the run's stack at its bottom) is QEMU's RAM above
     4 GiB, mapped with 1 GiB pages: the stack's guard page splits one (mmu_x86_64.c) and the
     run still boots and traps cleanly at the stack limit."""
-    wat = """(module (func $f (param i64) (result i64)
-               (i64.add (call $f (i64.add (local.get 0) (i64.const 1))) (i64.const 1)))
-             (func (export "_start") (drop (call $f (i64.const 0)))))"""
-    proc = _run(tmp_path, "x86_64-kvm", "recurse_high", wat, "--memory", "10240")
+    proc = _run(tmp_path, "x86_64-kvm", "recurse_high", RECURSE, "--memory", "10240")
     assert proc.returncode == TRAP_EXIT, proc.stderr
     assert "call stack exhausted" in proc.stderr
 
