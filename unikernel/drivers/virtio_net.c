@@ -114,8 +114,7 @@ static void tx_reclaim(virtio_net *n) {
   uint16_t id;
   uint32_t len;
   while (virtq_pop(&n->tx, &id, &len)) {
-    for (int k = 0; k < VIRTIO_NET_DESCS_MAX && id < n->tx.size && n->tx_nfree < n->tx.size;
-         k++) {
+    for (int k = 0; k < VIRTIO_NET_DESCS_MAX && id < n->tx.size && n->tx_nfree < n->tx.size; k++) {
       n->tx_free[n->tx_nfree++] = id;
       const virtq_desc *d = &n->tx_mem.desc[id];
       if ((d->flags & VIRTQ_DESC_F_NEXT) == 0) {

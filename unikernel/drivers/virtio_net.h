@@ -45,7 +45,7 @@
  * the bytes' copies and checksums, not the frames, are most of the cost. */
 #define VIRTIO_NET_MTU_MAX 9000
 #define VIRTIO_NET_FRAME_MAX (VIRTIO_NET_MTU_MAX + 14) /* + the Ethernet header */
-#define VIRTIO_NET_DESCS_MAX                                                                 \
+#define VIRTIO_NET_DESCS_MAX \
   ((VIRTIO_NET_FRAME_MAX + VIRTIO_NET_HDR_LEN + VIRTIO_NET_BUF - 1) / VIRTIO_NET_BUF)
 
 typedef struct virtio_net_stats {
@@ -58,9 +58,9 @@ typedef struct virtio_net {
   virtio_dev dev;
   virtq rx, tx;
   uint8_t mac[6];
-  int has_mac;                 /* the device gave a MAC address (VIRTIO_NET_F_MAC) */
-  uint16_t mtu;                /* the IP MTU to use: the device's (<= VIRTIO_NET_MTU_MAX), or 1500 */
-  bool mrg_rx;                 /* VIRTIO_NET_F_MRG_RXBUF: a frame may span RX buffers */
+  int has_mac;  /* the device gave a MAC address (VIRTIO_NET_F_MAC) */
+  uint16_t mtu; /* the IP MTU to use: the device's (<= VIRTIO_NET_MTU_MAX), or 1500 */
+  bool mrg_rx;  /* VIRTIO_NET_F_MRG_RXBUF: a frame may span RX buffers */
   uint16_t tx_free[VIRTQ_MAX]; /* stack of free TX descriptor ids */
   uint16_t tx_nfree;
   virtio_net_stats stats;

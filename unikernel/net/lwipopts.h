@@ -134,7 +134,9 @@ uint16_t wk_lwip_dns_port(void);
  * the Ethernet MSS as before the jumbo TCP_MSS). */
 #define TCP_WND_UPDATE_THRESHOLD (4 * WK_TCP_MSS_ETH)
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
-#define TCP_OVERSIZE TCP_MSS /* tcp_write fills whole segments: fewer, larger frames */
+/* tcp_write fills whole segments; a small write's pbuf has at most 1460 bytes to spare (with
+ * a jumbo MSS a 612-byte answer would otherwise take an 8960-byte allocation). */
+#define TCP_OVERSIZE WK_TCP_MSS_ETH
 #define TCP_QUEUE_OOSEQ 1    /* keep out-of-order segments (fewer resends) */
 #define LWIP_TCP_SACK_OUT 1  /* tell the peer which out-of-order data we hold */
 #define TCP_LISTEN_BACKLOG 1 /* refuse SYNs while a listener's queue is full */
