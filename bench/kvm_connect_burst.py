@@ -24,24 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import (
-    REPO,
-    BenchError,
-    Table,
-    fmt,
-    machine_facts,
-    median,
-    run_script,
-    say,
-    write_results,
-)
+import benchlib as bl
 
 # bench/ is first on the path, and its http.py would be taken for the `http` package that
 # test_net_kvm's http.client is in: load the standard library's first, without bench/.
 _BENCH = sys.path.pop(0)
 importlib.import_module("http.client")
 sys.path.insert(0, _BENCH)
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(bl.REPO / "tests"))
 import test_net_kvm as netkvm  # noqa: E402
 
 COUNTERS = ("TcpExtListenOverflows", "TcpExtTCPSynRetrans")
@@ -61,7 +51,7 @@ def burst(image: Path, widen: bool) -> dict[str, Any]:
     ):
         g.wait_line(r"listening port 80")
         if widen and (err := g.widen_backlog()):
-            raise BenchError(f"cannot widen slirp's backlog: {err}")
+            raise bl.BenchError(f"cannot widen slirp's backlog: {err}")
 
         def one(i: int) -> float:
             c = g.connect()
@@ -96,9 +86,9 @@ def main() -> int:
     ap.add_argument("--busy", type=int, default=3, help="busy loops beside (default 3)")
     args = ap.parse_args()
     if reason := netkvm.skip_reason():
-        raise BenchError(reason)
+        raise bl.BenchError(reason)
     with tempfile.TemporaryDirectory() as d:
-        say("building the test kernel")
+        bl.say("building the test kernel")
         image = netkvm.build(Path(d))
         busy = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(args.busy)]
         runs: list[dict[str, Any]] = []
@@ -106,13 +96,13 @@ def main() -> int:
             for rep in range(args.reps):
                 for widen in (False, True):
                     row = burst(image, widen) | {"rep": rep}
-                    say(f"{row}")
+                    bl.say(f"{row}")
                     runs.append(row)
         finally:
             for p in busy:
                 p.kill()
                 p.wait()
-    table = Table(
+    table = bl.Table(
         f"64 connections, 32 at once, through slirp ({args.reps} runs each, {args.busy} busy "
         "loops beside; medians, [lowest-highest])",
         ["listener backlog", "wall s", "slowest connect s", "listen overflows", "timeouts"],
@@ -125,7 +115,8 @@ def main() -> int:
             xs = [float(r[key]) for r in rows if key in r]
             if not xs:
                 return "-"
-            return f"{fmt(median(xs), digits)} [{fmt(min(xs), digits)}-{fmt(max(xs), digits)}]"
+            low, high = bl.fmt(min(xs), digits), bl.fmt(max(xs), digits)
+            return f"{bl.fmt(bl.median(xs), digits)} [{low}-{high}]"
 
         table.rows.append(
             [
@@ -137,13 +128,13 @@ def main() -> int:
             ]
         )
     print(table.render())
-    path = write_results(
+    path = bl.write_results(
         "kvm_connect_burst",
-        {"machine": machine_facts(), "busy_loops": args.busy, "runs": runs},
+        {"machine": bl.machine_facts(), "busy_loops": args.busy, "runs": runs},
     )
-    say(f"wrote {path}")
+    bl.say(f"wrote {path}")
     return 0
 
 
 if __name__ == "__main__":
-    run_script(main)
+    bl.run_script(main)
