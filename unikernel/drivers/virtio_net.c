@@ -219,7 +219,10 @@ long virtio_net_recv(virtio_net *n, void *buf, size_t cap) {
   if (n->mrg_rx && len >= VIRTIO_NET_HDR_LEN) {
     const uint8_t *h = n->rx_buf[id];
     uint16_t nb = (uint16_t)(h[10] | h[11] << 8); /* num_buffers */
-    more = nb > 1 && nb <= VIRTIO_NET_DESCS_MAX ? (uint16_t)(nb - 1) : 0;
+    /* Every buffer of the frame is taken, even when it is too long to keep (a host
+     * sender's datagram above the MTU): left in the ring, its rest would be read as
+     * frames. */
+    more = nb > 1 && nb <= n->rx.size ? (uint16_t)(nb - 1) : 0;
   }
   if (len < VIRTIO_NET_HDR_LEN || len > VIRTIO_NET_BUF) {
     n->stats.rx_dropped++;
