@@ -72,7 +72,9 @@ def _raise_listeners(pidfd: int, pid: int, ports: set[int], backlog: int) -> set
     return done
 
 
-def raise_backlog(pid: int, ports: set[int], backlog: int = BACKLOG, wait_s: float = WAIT_S) -> None:
+def raise_backlog(
+    pid: int, ports: set[int], backlog: int = BACKLOG, wait_s: float = WAIT_S
+) -> None:
     """Wait until process `pid` listens on every TCP port of `ports`, and give each of those
     listeners `backlog`. BacklogError when that cannot be done (the run still works, with
     slirp's backlog of 1)."""
