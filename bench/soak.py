@@ -2,13 +2,13 @@
 
     python bench/soak.py [--quick] [--minutes M] [--only spt,kvm] [--modes keep-alive,close]
 
-For each runner (wasmkiln x86_64-spt through `wasmkiln run -p`, on the host's own sockets,
-its default; x86_64-kvm under QEMU microvm, TCG here, on its default NIC back end, slirp with
-the runner's listen backlog, or `--kvm-net-backend passt`) and each connection mode ("keep-alive"; "close": wrk -H
-"Connection: close", one TCP connection per request), a fresh server (bench/http.py's
-server.wasm and site, the image with the site packed) is started and loaded with
-`wrk -t1 -c200` on its 612-byte page for 10 minutes (--quick: 30 s), as back-to-back wrk runs
-of one minute each (--quick: 10 s), so req/s and errors come per interval. Then:
+For each runner (wasmkiln x86_64-spt through `wasmkiln run -p`, on the host's own sockets, its
+default; x86_64-kvm under QEMU microvm, TCG here, on its default NIC back end, slirp with the
+runner's listen backlog, or `--kvm-net-backend passt`) and each connection mode ("keep-alive";
+"close": wrk -H "Connection: close", one TCP connection per request), a fresh server
+(bench/http.py's server.wasm and site, the image with the site packed) is started and loaded
+with `wrk -t1 -c200` on its 612-byte page for 10 minutes (--quick: 30 s), as back-to-back wrk
+runs of one minute each (--quick: 10 s), so req/s and errors come per interval. Then:
 - errors by kind, summed over the intervals: wrk's socket errors (connect, read, write,
   timeout; a body cut short is a read error) and non-2xx answers;
 - memory at the start (after a 2 s warm-up at the same load, so buffers sized by the load are
