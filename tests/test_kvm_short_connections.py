@@ -64,6 +64,19 @@ def test_raise_backlog_changes_another_process_listener() -> None:
         child.wait()
 
 
+def test_raise_backlog_gives_up_at_once_when_the_process_exits() -> None:
+    """A QEMU that exits before it listens (a guest that ends at once, bad arguments) does
+    not hold the run for the whole wait."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(BacklogError, match="exited"):
+            raise_backlog(child.pid, {_free_port()}, wait_s=30)
+        assert time.monotonic() - t0 < 5
+    finally:
+        child.wait()
+
+
 @pytest.fixture(scope="module")
 def http_static(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     if shutil.which(QEMU) is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import select
 import socket
 import time
 
@@ -88,12 +89,17 @@ def raise_backlog(
         deadline = time.monotonic() + wait_s
         left = set(ports)
         while True:
+            gone = bool(select.select([pidfd], [], [], 0)[0])  # readable once it has exited
             try:
                 left -= _raise_listeners(pidfd, pid, left, backlog)
             except OSError as e:
-                raise BacklogError(f"pidfd_getfd: {e.strerror}") from None
+                raise BacklogError(
+                    "QEMU exited" if gone else f"pidfd_getfd: {e.strerror}"
+                ) from None
             if not left:
                 return
+            if gone:
+                raise BacklogError("QEMU exited")
             if time.monotonic() >= deadline:
                 raise BacklogError(f"QEMU did not listen on port {min(left)} within {wait_s:g} s")
             time.sleep(0.002)
