@@ -116,13 +116,13 @@ def test_kvm_default_back_end_survives_short_connections(http_static: tuple[Path
     image, site = http_static
     body = (site / "index.html").read_bytes()
     with start("kvm", image=image, site=site, timeout=300.0) as srv:
-        assert _backlog(srv.port) == 1024, "the published port kept slirp's backlog of 1"
         source = _free_port()
         t0 = time.monotonic()
         for i in range(1000):
             answer = _get_from(srv.port, source)
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(body), (i, answer[:80])
         reused = time.monotonic() - t0
+        assert _backlog(srv.port) == 1024, "the published port kept slirp's backlog of 1"
         if shutil.which("wrk") is None:
             pytest.skip("wrk is not installed (apt-get install wrk): the -c200 load was not run")
         r = run_wrk(("127.0.0.1", srv.port), "index.html", 8, connections=200, close=True)
@@ -130,7 +130,7 @@ def test_kvm_default_back_end_survives_short_connections(http_static: tuple[Path
             f"\nkvm default back end: 1000 reuses of one source port in {reused:.1f} s; "
             f"wrk -c200 close: {r.requests} requests, {r.rps:.0f} req/s, errors {r.error_kinds}"
         )
-        assert r.requests >= 2_000, r  # tens of thousands on an idle machine
+        assert r.requests >= 2_000, r  # 17,657 at load ~6 in 8 s; tens of thousands idle
         assert r.errors == 0, r.error_kinds
         assert _get_from(srv.port, _free_port()).endswith(body)
         assert srv.alive(), srv.stderr()
