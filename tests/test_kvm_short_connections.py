@@ -11,7 +11,6 @@ thousands of short connections, and the backlog itself.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -20,10 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
+import test_net_kvm
 
 from wasmkiln.pyhook.run.slirp_backlog import BacklogError, raise_backlog
 
-QEMU = "qemu-system-x86_64"
+http_static = test_net_kvm.http_static  # the fixture: http-static as a kvm image, a site packed
 
 
 def _backlog(port: int) -> int | None:
@@ -75,20 +75,6 @@ def test_raise_backlog_gives_up_at_once_when_the_process_exits() -> None:
         assert time.monotonic() - t0 < 5
     finally:
         child.wait()
-
-
-@pytest.fixture(scope="module")
-def http_static(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which(QEMU) is None:
-        pytest.skip(f"needs {QEMU} (apt-get install qemu-system-x86)")
-    from guest_programs import compile_c
-    from http_guests import HTTP_STATIC_SOURCE, build_image
-
-    site = tmp_path_factory.mktemp("site")
-    (site / "index.html").write_bytes(b"<p>" + os.urandom(300).hex().encode() + b"</p>\n")
-    wasm = compile_c(HTTP_STATIC_SOURCE)
-    image = build_image(wasm, site, tmp_path_factory.mktemp("img") / "server.kvm", "x86_64-kvm")
-    return image, site
 
 
 def _get_from(port: int, source_port: int) -> bytes:
