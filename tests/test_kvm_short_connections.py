@@ -108,7 +108,10 @@ def test_kvm_default_back_end_survives_short_connections(http_static: tuple[Path
             answer = _get_from(srv.port, source)
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(body), (i, answer[:80])
         reused = time.monotonic() - t0
-        assert _backlog(srv.port) == 1024, "the published port kept slirp's backlog of 1"
+        if shutil.which("ss") is not None:
+            assert _backlog(srv.port) == 1024, "the published port kept slirp's backlog of 1"
+        else:
+            print("\nss is not installed (apt-get install iproute2): the backlog was not read")
         if shutil.which("wrk") is None:
             pytest.skip("wrk is not installed (apt-get install wrk): the -c200 load was not run")
         r = run_wrk(("127.0.0.1", srv.port), "index.html", 8, connections=200, close=True)
