@@ -72,10 +72,12 @@ cloud VMs; boots slower, see platform/kvm/README.md "Machines")."""
 
 
 NET_BACKENDS = ("auto", "passt", "slirp")
-"""QEMU's side of a kvm guest's NIC. passt (a user-mode network stack in its own process,
-reached through `-netdev stream`) is preferred: slirp, built into QEMU, listens for the
-published ports with a backlog of 1, so a burst of connects (wrk -c32) stalls on SYN
-retransmits. auto: passt when it is installed, else slirp (docs/network.md "Back ends")."""
+"""QEMU's side of a kvm guest's NIC. auto is slirp (built into QEMU), whose published ports
+the runner gives a listen backlog of 1024 (slirp_backlog.py; slirp's own is 1). passt (a
+user-mode network stack in its own process, reached through `-netdev stream`) is an option
+only: Debian bookworm's passt dies of a division by zero when a client reuses its source
+port while passt still holds that port's previous connection, which a long run of short
+connections does within minutes (docs/network.md "Known problem (passt)")."""
 
 
 SPT_NET_BACKENDS = ("auto", "host", "passt")
@@ -226,7 +228,7 @@ def kvm_net_backend(opts: RunOptions) -> str:
             f"--net-backend {opts.net_backend}: kvm targets take {', '.join(NET_BACKENDS)}", 2
         )
     if opts.net_backend == "auto":
-        return "passt" if shutil.which("passt") else "slirp"
+        return "slirp"
     return opts.net_backend
 
 
@@ -338,6 +340,8 @@ def _run_qemu(
             proc = start_qemu(
                 cmd, passed, ready, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
             )
+            if net_fd is None and ready is None:
+                _slirp_backlog(proc, opts)
             proc.wait(timeout=opts.timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
@@ -355,6 +359,24 @@ def _run_qemu(
                 f"(QEMU exit status {proc.returncode}): the guest crashed or reset"
             )
         return code
+
+
+def _slirp_backlog(proc: subprocess.Popen[bytes], opts: RunOptions) -> None:
+    """slirp's published ports get a listen backlog (slirp_backlog.py), while the guest
+    boots; where that cannot be done the run goes on with slirp's backlog of 1, said once."""
+    if not opts.net.forwards or opts.net.tap:
+        return
+    from .slirp_backlog import BacklogError, raise_backlog
+
+    try:
+        raise_backlog(proc.pid, {f.host_port for f in opts.net.forwards})
+    except BacklogError as e:
+        if proc.poll() is None:
+            print(
+                f"wasmkiln: warning: published ports keep slirp's listen backlog of 1 ({e}): "
+                "bursts of connections wait on SYN retries",
+                file=sys.stderr,
+            )
 
 
 def start_qemu(
