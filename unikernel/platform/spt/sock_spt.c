@@ -25,7 +25,7 @@
  * and a wait then asks the kernel again.
  *
  * Before a wait sleeps in ppoll it asks again with a zero timeout for up to
- * 50 us (HS_SPIN_NS). With one connection per request the client is the
+ * 50 us (`--net spin=US`). With one connection per request the client is the
  * bottleneck, and a server that sleeps makes each of the client's connects and
  * requests pay for waking it: a native C server doing the same loop served
  * 37k connections a second sleeping and 47k spinning, as wasmtime (which never
@@ -177,13 +177,12 @@ static int hs_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
   return -WK_EACCES;
 }
 
-/* A wait looks again for up to HS_SPIN_NS before it sleeps (see the file
- * comment). A spin that finds nothing makes the next waits sleep at once:
- * 1, 3, 7, ... up to HS_SPIN_SKIP_MAX of them after consecutive misses, so a
- * server that is mostly idle spins for at most HS_SPIN_NS in every
- * HS_SPIN_SKIP_MAX + 1 waits, and a busy one, whose spins find the next
- * client, never sleeps. */
-#define HS_SPIN_NS 50000u
+/* A wait looks again for up to wk_spt_net_spin_ns() (`--net spin=US`, 50 us
+ * by default) before it sleeps (see the file comment). A spin that finds
+ * nothing makes the next waits sleep at once: 1, 3, 7, ... up to
+ * HS_SPIN_SKIP_MAX of them after consecutive misses, so a server that is
+ * mostly idle spins for at most one spin in every HS_SPIN_SKIP_MAX + 1 waits,
+ * and a busy one, whose spins find the next client, does not sleep. */
 #define HS_SPIN_SKIP_MAX 63u
 
 typedef struct hs_spin {
@@ -227,8 +226,9 @@ static int hs_wait(uint64_t timeout_ns) {
   }
   if (timeout_ns > 1000000000u) timeout_ns = 1000000000u; /* re-checks deadlines */
   long r = 0;
-  if (timeout_ns > 0 && spin.skip == 0) {
-    uint64_t budget = timeout_ns < HS_SPIN_NS ? timeout_ns : HS_SPIN_NS;
+  uint64_t spin_ns = wk_spt_net_spin_ns();
+  if (timeout_ns > 0 && spin_ns > 0 && spin.skip == 0) {
+    uint64_t budget = timeout_ns < spin_ns ? timeout_ns : spin_ns;
     r = hs_spin_poll(p, n, budget);
     if (r == 0) {
       uint32_t next = spin.backoff * 2u + 1u;
@@ -238,7 +238,7 @@ static int hs_wait(uint64_t timeout_ns) {
     } else {
       spin.backoff = 0;
     }
-  } else if (timeout_ns > 0) {
+  } else if (timeout_ns > 0 && spin.skip > 0) {
     spin.skip--;
   }
   if (r == 0) r = hs_ppoll(p, n, timeout_ns);
