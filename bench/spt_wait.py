@@ -52,7 +52,9 @@ from benchlib import (
 )
 
 sys.path.insert(0, str(REPO / "tests"))
-from http_guests import GUEST_PORT, free_port  # noqa: E402
+from http_guests import GUEST_PORT, command, free_port  # noqa: E402
+
+from wasmkiln.pyhook.run.portspec import parse_forwards, spt_host_args  # noqa: E402
 
 WORK = CACHE / "spt_wait"
 NATIVE_SOURCE = Path(__file__).resolve().parent / "native" / "close_server.c"
@@ -150,33 +152,13 @@ def serving(row: Row, s: dict[str, Any]) -> Iterator[tuple[int, list[int]]]:
             lsock.listen(socket.SOMAXCONN)
             fds = [lsock.fileno()]
             spin = ["--net", "spin=0"] if row.key == "spt-spin0" else []
-            cmd = [
-                str(s["spt"]),
-                "--die-with-parent",
-                "--net",
-                "host",
-                "--net",
-                f"net.publish=0.0.0.0:{GUEST_PORT}",
-                "--net",
-                f"hostfd={fds[0]}",
-                *spin,
-                "--",
-            ]
+            host = spt_host_args(parse_forwards([f"{port}:{GUEST_PORT}"], []), fds)
+            cmd = [str(s["spt"]), "--die-with-parent", *host, *spin, "--"]
         elif row.key.startswith("native"):
             spin_us = s["spin_us"] if row.key == "native-spin" else 0
             cmd = [str(s["native"]), str(port), str(spin_us), "612"]
         elif row.key == "wasmtime":
-            cmd = [
-                str(s["wasmtime"]),
-                "run",
-                "-S",
-                "preview2=n",
-                "-S",
-                f"tcplisten=127.0.0.1:{port}",
-                "--dir",
-                f"{s['site']}::/",
-                str(s["wasm"]),
-            ]
+            cmd = command("wasmtime", port, wasm=s["wasm"], site=s["site"], wasmtime=s["wasmtime"])
         else:
             conf = Path(tmp) / "nginx.conf"
             conf.write_text(h.NGINX_CONF.format(run=tmp, port=port, site=s["site"]))
@@ -331,7 +313,7 @@ def main() -> int:
             line.append(f"{median(per):.2f} ({min(per):.2f}-{max(per):.2f})")
         rt.rows.append(line)
     print(rt.render())
-    path = write_results(
+    out = write_results(
         "spt_wait",
         {
             "machine": machine_facts(),
@@ -345,7 +327,7 @@ def main() -> int:
             "ratios": ratios,
         },
     )
-    say(f"wrote {path}")
+    say(f"wrote {out}")
     return 0
 
 

@@ -13,6 +13,8 @@ after it has backed off.
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,8 @@ from http_guests import (
     skip_reason,
     start,
 )
+
+from wasmkiln.pyhook.run.portspec import parse_forwards, spt_host_args
 
 IDLE_S = 3.0
 # An idle http-static waits ~100 times a second (the 10 ms cap of a socket wait). Measured on
@@ -61,12 +65,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def image(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     why = skip_reason("spt")
     if why:
         pytest.skip(why)
     wasm = compile_c(HTTP_STATIC_SOURCE)
-    image = build_image(wasm, site, tmp_path_factory.mktemp("img") / "srv.spt", "x86_64-spt")
+    return build_image(wasm, site, tmp_path_factory.mktemp("img") / "srv.spt", "x86_64-spt")
+
+
+@pytest.fixture(scope="module")
+def server(image: Path, site: Path) -> Iterator[Server]:
     with start("spt", image=image, site=site) as srv:
         yield srv
 
@@ -100,3 +108,44 @@ def test_short_connections_then_idle_then_served(server: Server) -> None:
     time.sleep(1.0)
     assert fetch("127.0.0.1", server.port, "/index.html", timeout=10) == (200, PAGE)
     assert server.alive(), server.stderr()
+
+
+def _spt_argv(image: Path, port: int, fd: int, *net: str) -> list[str]:
+    """The spt process's argv as `wasmkiln run -p PORT:80` builds it (run/portspec.py, the
+    one source of those arguments), plus extra `--net` tokens."""
+    host = spt_host_args(parse_forwards([f"{port}:80"], []), [fd])
+    extra = [a for tok in net for a in ("--net", tok)]
+    return [str(image), "--die-with-parent", *host, *extra, "--"]
+
+
+@pytest.mark.parametrize("spin", ["0", "1000"])
+def test_spin_option_serves(image: Path, spin: str) -> None:
+    """`--net spin=0` (sleep at once, the wait before the spin) and the largest spin both
+    serve: 200 fresh connections, every body whole."""
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(128)
+        port = lsock.getsockname()[1]
+        argv = _spt_argv(image, port, lsock.fileno(), f"spin={spin}")
+        proc = subprocess.Popen(
+            argv, pass_fds=[lsock.fileno()], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+    try:
+        for _ in range(200):
+            assert fetch("127.0.0.1", port, "/index.html", timeout=10) == (200, PAGE)
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("token", ["spin=1001", "spin=", "spin=5us", "spin=-1"])
+def test_spin_option_bad_value(image: Path, token: str) -> None:
+    """A bad `--net spin=` is one line naming the range, exit 2 before the guest starts."""
+    proc = subprocess.run(
+        [str(image), "--net", token, "--"], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 2, proc.stderr
+    first = proc.stderr.splitlines()[0]
+    assert first == "wasmkiln-spt: --net spin=US wants 0..1000 (microseconds)", proc.stderr
+    assert "Traceback" not in proc.stderr
