@@ -8,10 +8,10 @@ ppoll between requests makes wrk's connects and requests wake it (docs/performan
 night"). This script measures that in one run, rows interleaved, the order rotated each round:
 - spt: examples/http-static as an x86_64-spt image on the host's sockets, started as `wasmkiln
   run -p` starts it (the listener bound here, handed over as `--net hostfd=N`), with the
-  runtime's default wait (a spin of up to 50 us before ppoll sleeps), and the same image with
-  `--net spin=0` (sleeps at once: the wait before 3 Dec, night);
+  runtime's default wait (ppoll sleeps at once), and the same image with `--net spin=US`
+  (--spin, default 50: ask again for up to US microseconds before sleeping);
 - the ceiling: bench/native/close_server.c (a native C server doing the same accept4 / read /
-  writev / close loop, one thread), sleeping at once and spinning (--spin, default 50 us);
+  writev / close loop, one thread), sleeping at once and spinning as long;
 - the peers: the wasmtime 36 CLI (`-S tcplisten`) and nginx with one worker (bench/http.py's).
 Cells: 612 B with one connection per request (the case), 612 B and 1 MiB keep-alive (the spin
 must not cost there). Per cell: req/s (wrk -t1 -c32), the server's CPU and voluntary context
@@ -64,12 +64,12 @@ CELLS = {  # key -> (path, one connection per request)
     "1 MiB, keep-alive": ("1m.bin", False),
 }
 RATIOS = [
-    ("spt", "spt-spin0"),
+    ("spt-spin", "spt"),
     ("spt", "wasmtime"),
     ("spt", "nginx"),
-    ("spt-spin0", "wasmtime"),
+    ("spt-spin", "wasmtime"),
+    ("spt-spin", "nginx"),
     ("native-spin", "native"),
-    ("spt", "native-spin"),
 ]
 
 
@@ -151,7 +151,7 @@ def serving(row: Row, s: dict[str, Any]) -> Iterator[tuple[int, list[int]]]:
             lsock.bind(("127.0.0.1", port))
             lsock.listen(socket.SOMAXCONN)
             fds = [lsock.fileno()]
-            spin = ["--net", "spin=0"] if row.key == "spt-spin0" else []
+            spin = ["--net", f"spin={s['spin_us']}"] if row.key == "spt-spin" else []
             host = spt_host_args(parse_forwards([f"{port}:{GUEST_PORT}"], []), fds)
             cmd = [str(s["spt"]), "--die-with-parent", *host, *spin, "--"]
         elif row.key.startswith("native"):
@@ -210,7 +210,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     ap.add_argument("--duration", type=float, default=4.0, help="seconds per wrk run")
-    ap.add_argument("--spin", type=int, default=50, help="the native ceiling's spin, us")
+    ap.add_argument(
+        "--spin", type=int, default=50, help="the spin of the spinning rows, us (0-1000)"
+    )
     ap.add_argument("--only", default="", help="comma-separated row keys")
     args = ap.parse_args()
     h = http_bench()
@@ -229,8 +231,8 @@ def main() -> int:
     }
     every = tuple(CELLS)
     rows = [
-        Row("spt", "wasmkiln spt, host sockets (spin up to 50 us, the default)", every),
-        Row("spt-spin0", "wasmkiln spt, host sockets, --net spin=0 (sleeps at once)", every),
+        Row("spt", "wasmkiln spt, host sockets (the default: sleeps at once)", every),
+        Row("spt-spin", f"wasmkiln spt, host sockets, --net spin={args.spin}", every),
         Row("wasmtime", "wasmtime 36 CLI (host)", every),
         Row("nginx", "nginx 1 worker (host)", every),
         Row("native", "native C, same loop, sleeps at once (ceiling)", ("612 B, close",)),
