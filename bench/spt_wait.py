@@ -215,6 +215,8 @@ def main() -> int:
     )
     ap.add_argument("--only", default="", help="comma-separated row keys")
     args = ap.parse_args()
+    if not 0 <= args.spin <= 1000:
+        raise BenchError(f"--spin takes 0..1000 (microseconds), not {args.spin}")
     h = http_bench()
     wasm, site = h.build_server(), h.make_site()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -242,6 +244,11 @@ def main() -> int:
     ]
     if args.only:
         keep = set(args.only.split(","))
+        unknown = keep - {r.key for r in rows}
+        if unknown:
+            raise BenchError(
+                f"--only: unknown rows {sorted(unknown)}; rows: {', '.join(r.key for r in rows)}"
+            )
         rows = [r for r in rows if r.key in keep]
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {
         r.key: {c: [] for c in r.cells} for r in rows
