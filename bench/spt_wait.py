@@ -35,28 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import (
-    CACHE,
-    REPO,
-    BenchError,
-    Table,
-    fmt,
-    http_bench,
-    machine_facts,
-    median,
-    run_script,
-    say,
-    wasmkiln_build,
-    wasmtime_binary,
-    write_results,
-)
+import benchlib as bl
 
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(bl.REPO / "tests"))
 from http_guests import GUEST_PORT, command, free_port  # noqa: E402
 
 from wasmkiln.pyhook.run.portspec import parse_forwards, spt_host_args  # noqa: E402
 
-WORK = CACHE / "spt_wait"
+WORK = bl.CACHE / "spt_wait"
 NATIVE_SOURCE = Path(__file__).resolve().parent / "native" / "close_server.c"
 CELLS = {  # key -> (path, one connection per request)
     "612 B, close": ("index.html", True),
@@ -91,7 +77,7 @@ def build_native() -> Path:
         text=True,
     )
     if proc.returncode != 0:
-        raise BenchError(f"cc cannot build {NATIVE_SOURCE.name}: {proc.stderr.strip()[:500]}")
+        raise bl.BenchError(f"cc cannot build {NATIVE_SOURCE.name}: {proc.stderr.strip()[:500]}")
     return out
 
 
@@ -141,7 +127,7 @@ def _answers(port: int) -> bool:
 @contextmanager
 def serving(row: Row, s: dict[str, Any]) -> Iterator[tuple[int, list[int]]]:
     """Start row's server on a free port; yield (port, its pids) once a GET works."""
-    h = http_bench()
+    h = bl.http_bench()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-spt-wait-") as tmp:
         fds: list[int] = []
@@ -176,7 +162,7 @@ def serving(row: Row, s: dict[str, Any]) -> Iterator[tuple[int, list[int]]]:
             deadline = time.monotonic() + 60
             while not _answers(port):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise BenchError(f"{row.label}: no answer on port {port}")
+                    raise bl.BenchError(f"{row.label}: no answer on port {port}")
                 time.sleep(0.1)
             yield port, _tree(proc.pid)
         finally:
@@ -189,7 +175,7 @@ def serving(row: Row, s: dict[str, Any]) -> Iterator[tuple[int, list[int]]]:
 
 
 def measure(port: int, pids: list[int], path: str, close: bool, seconds: float) -> dict[str, Any]:
-    h = http_bench()
+    h = bl.http_bench()
     cpu0, sw0 = _usage(pids)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     res = h.wrk(("127.0.0.1", port), path, seconds, close=close)
@@ -216,18 +202,18 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated row keys")
     args = ap.parse_args()
     if not 0 <= args.spin <= 1000:
-        raise BenchError(f"--spin takes 0..1000 (microseconds), not {args.spin}")
-    h = http_bench()
+        raise bl.BenchError(f"--spin takes 0..1000 (microseconds), not {args.spin}")
+    h = bl.http_bench()
     wasm, site = h.build_server(), h.make_site()
     WORK.mkdir(parents=True, exist_ok=True)
     spt = WORK / "server.spt"
-    wasmkiln_build(wasm, "x86_64-spt", spt, ["--dir", f"{site}::/"])
+    bl.wasmkiln_build(wasm, "x86_64-spt", spt, ["--dir", f"{site}::/"])
     setup: dict[str, Any] = {
         "spt": spt,
         "wasm": wasm,
         "site": site,
         "native": build_native(),
-        "wasmtime": wasmtime_binary(),
+        "wasmtime": bl.wasmtime_binary(),
         "nginx": h.nginx_binary(),
         "spin_us": args.spin,
     }
@@ -242,14 +228,7 @@ def main() -> int:
             "native-spin", f"native C, same loop, spin {args.spin} us (ceiling)", ("612 B, close",)
         ),
     ]
-    if args.only:
-        keep = set(args.only.split(","))
-        unknown = keep - {r.key for r in rows}
-        if unknown:
-            raise BenchError(
-                f"--only: unknown rows {sorted(unknown)}; rows: {', '.join(r.key for r in rows)}"
-            )
-        rows = [r for r in rows if r.key in keep]
+    rows = bl.pick_rows(rows, args.only)
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {
         r.key: {c: [] for c in r.cells} for r in rows
     }
@@ -257,7 +236,7 @@ def main() -> int:
     for rnd in range(args.rounds):
         order = rows[rnd % len(rows) :] + rows[: rnd % len(rows)]
         for row in order:
-            say(f"round {rnd + 1}/{args.rounds}: {row.label}")
+            bl.say(f"round {rnd + 1}/{args.rounds}: {row.label}")
             with serving(row, setup) as (port, pids):
                 h.wrk(("127.0.0.1", port), "index.html", 1.0)  # warm-up
                 for cell in row.cells:
@@ -269,7 +248,7 @@ def main() -> int:
 
     keys = ("rps", "server_us_per_req", "switches_per_req", "wrk_us_per_req")
     medians = {
-        r: {c: {k: median([x[k] for x in xs]) for k in keys} for c, xs in cells.items()}
+        r: {c: {k: bl.median([x[k] for x in xs]) for k in keys} for c, xs in cells.items()}
         for r, cells in samples.items()
     }
     labels = {r.key: r.label for r in rows}
@@ -278,7 +257,7 @@ def main() -> int:
         f"load average {min(loads):.1f}-{max(loads):.1f} during the runs; medians."
     )
     for cell in CELLS:
-        t = Table(
+        t = bl.Table(
             f"wrk -t1 -c32, {cell}",
             ["row", "req/s", "server CPU us/req", "server sleeps/req", "wrk CPU us/req", "errors"],
             note=note,
@@ -291,16 +270,16 @@ def main() -> int:
             t.rows.append(
                 [
                     labels[key],
-                    fmt(m["rps"], 0),
-                    fmt(m["server_us_per_req"]),
-                    fmt(m["switches_per_req"], 3),
-                    fmt(m["wrk_us_per_req"]),
+                    bl.fmt(m["rps"], 0),
+                    bl.fmt(m["server_us_per_req"]),
+                    bl.fmt(m["switches_per_req"], 3),
+                    bl.fmt(m["wrk_us_per_req"]),
                     str(errors),
                 ]
             )
         print(t.render())
     ratios: dict[str, Any] = {}
-    rt = Table("req/s ratios, median (lowest-highest per round)", ["ratio", *CELLS], note=note)
+    rt = bl.Table("req/s ratios, median (lowest-highest per round)", ["ratio", *CELLS], note=note)
     for a, b in RATIOS:
         if a not in samples or b not in samples:
             continue
@@ -315,17 +294,18 @@ def main() -> int:
                 line.append("-")
                 continue
             ratios[f"{a} / {b}, {cell}"] = {
-                "median": median(per),
+                "median": bl.median(per),
                 "low": min(per),
                 "high": max(per),
             }
-            line.append(f"{median(per):.2f} ({min(per):.2f}-{max(per):.2f})")
+            line.append(f"{bl.median(per):.2f} ({min(per):.2f}-{max(per):.2f})")
         rt.rows.append(line)
-    print(rt.render())
-    out = write_results(
+    if rt.rows:
+        print(rt.render())
+    out = bl.write_results(
         "spt_wait",
         {
-            "machine": machine_facts(),
+            "machine": bl.machine_facts(),
             "rounds": args.rounds,
             "duration_s": args.duration,
             "native_spin_us": args.spin,
@@ -336,9 +316,9 @@ def main() -> int:
             "ratios": ratios,
         },
     )
-    say(f"wrote {out}")
+    bl.say(f"wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
-    run_script(main)
+    bl.run_script(main)
