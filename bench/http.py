@@ -80,6 +80,7 @@ from benchlib import (
     fmt,
     machine_facts,
     median,
+    pick_rows,
     publish,
     ratio,
     run_script,
@@ -547,15 +548,7 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
     setup = Setup(
         wasm, site, images, wasmtime, None, None, accel, backend, backend_flags, tap, args.pin
     )
-    rows = make_rows(setup)
-    if args.only:
-        keep = set(args.only.split(","))
-        unknown = keep - {r.key for r in rows}
-        if unknown:
-            raise BenchError(
-                f"--only: unknown rows {sorted(unknown)}; rows: {', '.join(r.key for r in rows)}"
-            )
-        rows = [r for r in rows if r.key in keep]
+    rows = pick_rows(make_rows(setup), args.only)
     keys = {r.key for r in rows}
     if "linux-vm-wasmtime" in keys:
         setup.vm = linux_vm(wasmtime, wasm, site)
