@@ -19,14 +19,13 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from guest_programs import compile_c, compile_fixture
+from guest_programs import compile_c
 from http_guests import HTTP_STATIC_SOURCE, build_image, fetch, free_port
-from wkcli import TRAP_EXIT, wasmkiln
+from wkcli import TRAP_EXIT, built_fixture, quick_and_full
 
 from wasmkiln.pyhook.run import kvm_direct, qemulaunch, runner
 
 ENTRY = [sys.executable, "-m", "wasmkiln.pyhook.cli"]  # the console script's main()
-FULL = [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
 
 needs_qemu = pytest.mark.skipif(
     shutil.which(runner.QEMU) is None, reason=f"{runner.QEMU} is not installed"
@@ -35,19 +34,7 @@ needs_passt = pytest.mark.skipif(shutil.which("passt") is None, reason="passt is
 
 
 def _image(name: str, tmp_path: Path, *flags: str) -> Path:
-    out = tmp_path / f"{name}.img"
-    proc = wasmkiln(
-        "build", str(compile_fixture(name)), "--target", "x86_64-kvm", *flags, "-o", str(out)
-    )
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
-def _both(*args: str) -> tuple[subprocess.CompletedProcess[str], ...]:
-    return tuple(
-        subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120, check=False)
-        for cli in (ENTRY, FULL)
-    )
+    return built_fixture(name, "x86_64-kvm", tmp_path / f"{name}.img", *flags)
 
 
 @pytest.mark.parametrize(
@@ -57,26 +44,22 @@ def test_the_command_lines_encoding_is_urllibs(text: str) -> None:
     assert qemulaunch.quote(text) == urllib.parse.quote(text, safe=qemulaunch.SAFE)
 
 
+RUNS = {"hello": (["a", "b c"], 0), "exit": (["7"], 7), "trap_unreachable": ([], TRAP_EXIT)}
+"""Guests, their arguments and the exit status each ends with."""
+
+
 @needs_qemu
-@pytest.mark.parametrize(
-    ("fixture", "guest_args", "code"),
-    [("hello", ["a", "b c"], 0), ("exit", ["7"], 7), ("trap_unreachable", [], TRAP_EXIT)],
-)
-def test_same_as_the_full_cli(
-    fixture: str, guest_args: list[str], code: int, tmp_path: Path
-) -> None:
+@pytest.mark.parametrize("fixture", sorted(RUNS))
+def test_same_output_and_exit_as_the_full_cli(fixture: str, tmp_path: Path) -> None:
+    guest_args, code = RUNS[fixture]
     image = _image(fixture, tmp_path)
     assert kvm_direct.plain_kvm_info(str(image)) is not None
-    args = ("run", "--env", "GREETING=hi", str(image), *(["--", *guest_args] if guest_args else []))
-    quick, full = _both(*args)
-    assert (quick.returncode, quick.stdout, quick.stderr) == (
-        full.returncode,
-        full.stdout,
-        full.stderr,
-    )
-    assert quick.returncode == code, quick.stderr
+    runs = quick_and_full("run", "--env", "GREETING=hi", str(image), "--", *guest_args)
+    seen = [(r.returncode, r.stdout, r.stderr) for r in runs]
+    assert seen[0] == seen[1]
+    assert seen[0][0] == code, seen
     if fixture == "hello":
-        assert quick.stdout == "hello, a!\nhello, b c!\nhi\n"
+        assert seen[0][1] == "hello, a!\nhello, b c!\nhi\n"
 
 
 def _normalized(argv: list[str]) -> list[str]:

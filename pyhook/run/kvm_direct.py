@@ -32,14 +32,10 @@ if TYPE_CHECKING:
 
 
 def plain_kvm_info(image: str) -> dict | None:
-    """The build info of an x86_64-kvm image the quick start can run, else None (another
-    target, or a CPU level to check: runner.check_cpu's case)."""
-    from ..image.infojson import read_image_info
+    """spt_direct.plain_info of an x86_64-kvm image."""
+    from .spt_direct import plain_info
 
-    info = read_image_info(image)
-    if info is None or info.get("target") != "x86_64-kvm" or info.get("cpu"):
-        return None
-    return info
+    return plain_info(image, "x86_64-kvm")
 
 
 def quick_kvm_run(
@@ -48,11 +44,12 @@ def quick_kvm_run(
     """`wasmkiln run [--env E]... [-p P]... [--listen L]... IMAGE -- ARGS` of a kvm image, as
     cli/main.py's cmd_run and runner.run_kvm do it: the guest's exit code, or None when the
     full CLI must run it (and then gives any error)."""
-    info = plain_kvm_info(image)
-    if info is None or any("=" not in e for e in env):  # cmd_run: "--env takes KEY=VALUE"
+    from .spt_direct import quick_run_of
+
+    run = quick_run_of(image, "x86_64-kvm", env, publish, listen)
+    if run is None:
         return None
-    if not publish and not listen:  # the run names no port: the image's recorded ones
-        publish, listen = list(info.get("publish", ())), list(info.get("listen", ()))
+    info, publish, listen = run
     forwards = []
     if publish or listen:
         if info.get("network", True) is False:  # cmd_run's _check_network refuses it
