@@ -208,7 +208,7 @@ def test_what_needs_the_full_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert info is not None
     port = free_port()
     for extra in ({"own_sockets": True}, {"network": False}):
-        monkeypatch.setattr(spt_direct, "plain_spt_info", lambda _, e=extra: {**info, **e})
+        monkeypatch.setattr(spt_direct, "plain_info", lambda _, __, e=extra: {**info, **e})
         assert spt_direct.quick_spt_run(str(image), [], [f"{port}:80"], [], []) is None
 
 
