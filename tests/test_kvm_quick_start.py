@@ -182,6 +182,13 @@ def _descendants(pid: int) -> dict[int, str]:
     return out
 
 
+def _descendants_name(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
 def _answers(port: int) -> bool:
     try:
         return fetch("127.0.0.1", port, "/index.html", timeout=2)[0] == 200
@@ -215,8 +222,8 @@ def test_a_killed_run_leaves_nothing_behind(how: str, tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    kids: dict[int, str] = {}
     try:
-        kids: dict[int, str] = {}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             kids = _descendants(proc.pid)
@@ -232,9 +239,10 @@ def test_a_killed_run_leaves_nothing_behind(how: str, tmp_path: Path) -> None:
         while any(_alive(k) for k in kids) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not [kids[k] for k in kids if _alive(k)], "left running after SIGKILL"
-    finally:
-        for k in _descendants(proc.pid):
-            os.kill(k, signal.SIGKILL)
+    finally:  # whatever the outcome, nothing of this test is left running
+        for k, name in {**kids, **_descendants(proc.pid)}.items():
+            if _alive(k) and _descendants_name(k) == name:  # (not a reused pid)
+                os.kill(k, signal.SIGKILL)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
