@@ -182,7 +182,7 @@ def _descendants(pid: int) -> dict[int, str]:
     return out
 
 
-def _descendants_name(pid: int) -> str | None:
+def _comm(pid: int) -> str | None:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
@@ -241,7 +241,7 @@ def test_a_killed_run_leaves_nothing_behind(how: str, tmp_path: Path) -> None:
         assert not [kids[k] for k in kids if _alive(k)], "left running after SIGKILL"
     finally:  # whatever the outcome, nothing of this test is left running
         for k, name in {**kids, **_descendants(proc.pid)}.items():
-            if _alive(k) and _descendants_name(k) == name:  # (not a reused pid)
+            if _alive(k) and _comm(k) == name:  # (not a reused pid)
                 os.kill(k, signal.SIGKILL)
         if proc.poll() is None:
             proc.kill()
