@@ -28,6 +28,10 @@ millisecond), the image launched as the runner launches it without Python, again
 - `wasmkiln run -p H:80 --accel ACCEL server.img` (the same run through the full CLI and the
   runner: ACCEL is what auto resolves to here, an option the quick start does not take);
 - with --compare, `WASMKILN run -p H:80 server.spt` and `... server.img` of the other install.
+And, for the kvm rows through `wasmkiln run` (and main's with --compare), the CPU time of the
+wasmkiln process itself (/proc/PID/schedstat: on-CPU ns, its children not included) from its
+start to the first 200, when it only waits for QEMU: what Python costs a kvm run, a figure a
+loaded machine stretches far less than wall time.
 Launches are interleaved (one of every row, then the next round) so a burst of load from
 elsewhere lands on all rows; figures are medians, and "added" is a row's median minus the
 image's. Each launch also gives its CPU time (user + system of the command and the children
@@ -166,6 +170,7 @@ def main() -> int:
     }
     if not args.no_server:
         out["first_response"] = _first_responses(wk, args.reps, args.compare)
+        out["python_cpu"] = _python_cpu(wk, args.reps, args.compare)
     bl.write_results("cli_startup", out)
     t = bl.Table(
         f"hello (x86_64-spt): ms from fork to exit and CPU ms (user + system, the command and "
@@ -188,7 +193,73 @@ def main() -> int:
     print(t.render())
     if not args.no_server:
         print(_first_response_table(out["first_response"], args.reps).render())
+        print(_python_cpu_table(out["python_cpu"], args.reps).render())
     return 0
+
+
+def _python_cpu(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
+    """The wasmkiln process's own CPU ms to the first 200 of server.kvm (the docstring)."""
+    import subprocess
+
+    import first_response as fr
+    from http_guests import free_port
+
+    h = bl.http_bench()
+    accel = h.runner_choices()[0]
+    image = str(WORK / "server.kvm")
+    rows: dict[str, list[str]] = {
+        "wasmkiln run -p server.img (quick start)": [wk, "run"],
+        "wasmkiln run -p --accel server.img (full CLI)": [wk, "run", "--accel", accel],
+    }
+    for spec in compare:
+        label, _, exe = spec.partition("=")
+        rows[f"{label}: wasmkiln run -p server.img"] = [exe, "run"]
+    samples: dict[str, list[float]] = {label: [] for label in rows}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    load_before = os.getloadavg()
+    for _ in range(reps):
+        for label, cmd in rows.items():
+            port = free_port()
+            proc = subprocess.Popen(
+                [*cmd, "-p", f"127.0.0.1:{port}:{h.GUEST_PORT}", image],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                deadline = time.monotonic() + fr.TIMEOUT_S
+                while not fr._answered(port, "index.html", 1.0):  # noqa: SLF001
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise bl.BenchError(f"{label}: no answer")
+                    time.sleep(0.001)
+                with open(f"/proc/{proc.pid}/schedstat") as f:
+                    samples[label].append(int(f.read().split()[0]) / 1e6)
+            finally:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+    return {
+        "reps": reps,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "rows": {
+            label: {"samples_ms": s, "median_ms": bl.median(s)} for label, s in samples.items()
+        },
+    }
+
+
+def _python_cpu_table(res: dict[str, Any], reps: int) -> bl.Table:
+    t = bl.Table(
+        f"server.kvm: CPU ms of the wasmkiln process itself (children not included) from its "
+        f"start to the first HTTP 200, median (min-max) of {reps}; load average (1 min) "
+        f"{res['load_before'][0]:.2f} before, {res['load_after'][0]:.2f} after",
+        ["command", "CPU median (min-max)"],
+    )
+    for label, r in res["rows"].items():
+        s = r["samples_ms"]
+        t.rows.append([label, f"{bl.fmt(r['median_ms'])} ({bl.fmt(min(s))}-{bl.fmt(max(s))})"])
+    return t
 
 
 def _first_responses(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:

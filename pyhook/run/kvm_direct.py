@@ -72,10 +72,12 @@ def quick_kvm_run(
     if forwards:  # NetOptions.for_passt: the guest's address given, not asked of DHCP
         dns = f"{ql.PASST_DNS}:53"
         tokens = ql.net_tokens(forwards, ql.PASST_GUEST_IP, ql.PASST_GATEWAY, dns)
-    base = os.path.basename(image)
-    name = info.get("module", os.path.splitext(base)[0] if base[1:].count(".") else base)
+    name = info.get("module", os.path.splitext(os.path.basename(image))[0])  # cmd_run's
     cmdline = ql.kernel_cmdline(name, args, env, tokens)
-    return _boot(os.path.abspath(image), memory, cmdline, forwards)
+    try:
+        return _boot(os.path.abspath(image), memory, cmdline, forwards)
+    except KeyboardInterrupt:  # ^C before QEMU ran (_boot then ended it): as the full CLI
+        return 130
 
 
 def _boot(image: str, memory: int, cmdline: str, forwards: list) -> int | None:
