@@ -246,3 +246,68 @@ def test_a_killed_run_leaves_nothing_behind(how: str, tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "127.0.0.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "10.0.2.15",
+        "256.1.1.1",
+        "01.2.3.4",
+        "1.2.3",
+        "1.2.3.4.5",
+        "1.2.3.-4",
+        "a.b.c.d",
+        "1.2.3.4 ",
+        "١.2.3.4",
+        "",
+        "1..2.3",
+        "001.2.3.4",
+    ],
+)
+def test_ipv4_without_ipaddress_is_ipaddresss(text: str) -> None:
+    """portspec.ipv4's quick path (no ipaddress import) accepts what ipaddress accepts and
+    gives its form; anything else gets ipaddress's own verdict."""
+    import ipaddress
+
+    from wasmkiln.pyhook.run.portspec import NetOptionError, ipv4
+
+    try:
+        want: str | None = str(ipaddress.IPv4Address(text))
+    except ValueError:
+        want = None
+    try:
+        got: str | None = ipv4(text, "-p")
+    except NetOptionError:
+        got = None
+    assert got == want
+
+
+HEAVY = (
+    "argparse", "dataclasses", "inspect", "pathlib", "subprocess", "typing", "tempfile",
+    "shutil", "ctypes", "ipaddress", "urllib.parse", "socket", "wasmkiln.pyhook.run.runner",
+    "wasmkiln.pyhook.run.netopts", "wasmkiln.pyhook.cli.main",
+)  # fmt: skip
+"""What the full CLI loads and the kvm quick start must not (each costs milliseconds)."""
+
+
+@needs_qemu
+@needs_passt
+def test_it_loads_none_of_the_full_clis_modules(tmp_path: Path) -> None:
+    image = _image("hello", tmp_path)
+    argv = ["run", "--env", "GREETING=hi", "-p", f"127.0.0.1:{free_port()}:80", str(image)]
+    probe = "\n".join(
+        [
+            "import sys",
+            "from wasmkiln.pyhook.cli.entry import main",
+            f"code = main({argv!r})",
+            f"print('exit', code, 'loaded', sorted(set({HEAVY!r}) & set(sys.modules)))",
+        ]
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.stdout == "hello, world!\nhi\nexit 0 loaded []\n", run.stdout + run.stderr

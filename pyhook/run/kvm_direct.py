@@ -28,7 +28,7 @@ from . import qemulaunch as ql
 
 TYPE_CHECKING = False  # mypy takes it as typing's; typing is not imported (see qemulaunch.py)
 if TYPE_CHECKING:
-    import socket
+    import _socket
 
 
 def plain_kvm_info(image: str) -> dict | None:
@@ -84,7 +84,7 @@ def _boot(image: str, memory: int, cmdline: str, forwards: list) -> int | None:
     """QEMU (and passt with `forwards`) started as runner._run_qemu and PasstAfterQemu start
     them; the guest's exit code, or None when it could not be started (the full CLI then
     runs it and says why)."""
-    import socket
+    import _socket as socket  # not socket.py: its enums cost milliseconds of every start
 
     accel = "kvm" if ql.kvm_usable() else "tcg"
     ctl, control = ql.control_file()
@@ -134,7 +134,7 @@ def _boot(image: str, memory: int, cmdline: str, forwards: list) -> int | None:
             os.close(fd)
 
 
-def _start_passt(qemu: int, monitor: socket.socket, fd: int, forwards: list) -> int | None:
+def _start_passt(qemu: int, monitor: _socket.socket, fd: int, forwards: list) -> int | None:
     """passt on `fd`, then QEMU let go once passt listens on the published ports (or ends:
     QEMU's run then says what the guest makes of it, as in the runner); passt's pid."""
     from .listening import await_listening

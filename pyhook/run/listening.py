@@ -11,7 +11,7 @@ sandbox, a kernel without inet_diag).
 
 from __future__ import annotations
 
-import socket
+import _socket as socket  # socket.py's enums cost milliseconds of `wasmkiln run`'s start
 import struct
 
 TYPE_CHECKING = False  # mypy takes it as typing's; typing is not imported (the quick start)
@@ -39,19 +39,20 @@ def listening_tcp_ports() -> set[int] | None:
     except (OSError, AttributeError):
         return None
     ports: set[int] = set()
-    with sock:
-        try:
-            for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), start=1):
-                req = _DIAG_REQ.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
-                flags = _NLM_F_REQUEST | _NLM_F_DUMP
-                sock.send(
-                    _NLMSG_HDR.pack(_NLMSG_HDR.size + len(req), _SOCK_DIAG_BY_FAMILY, flags, seq, 0)
-                    + req
-                )
-                if not _read_dump(sock, seq, ports):
-                    return None
-        except OSError:
-            return None
+    try:
+        for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), start=1):
+            req = _DIAG_REQ.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
+            flags = _NLM_F_REQUEST | _NLM_F_DUMP
+            sock.send(
+                _NLMSG_HDR.pack(_NLMSG_HDR.size + len(req), _SOCK_DIAG_BY_FAMILY, flags, seq, 0)
+                + req
+            )
+            if not _read_dump(sock, seq, ports):
+                return None
+    except OSError:
+        return None
+    finally:
+        sock.close()
     return ports
 
 

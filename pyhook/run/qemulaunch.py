@@ -25,7 +25,7 @@ import sys
 
 TYPE_CHECKING = False  # mypy takes it as typing's; typing is not imported (see above)
 if TYPE_CHECKING:
-    import socket
+    import _socket
     from collections.abc import Callable, Iterable, Sequence
 
     from .portspec import PortForward
@@ -309,7 +309,7 @@ RELEASE_S = 10.0
 
 
 def release_paused(
-    running: Callable[[], bool], monitor: socket.socket, ready: Callable[[], None]
+    running: Callable[[], bool], monitor: _socket.socket, ready: Callable[[], None]
 ) -> None:
     """Let a paused QEMU run once ``ready`` returns: QMP's handshake and `cont`, sent at once
     (QEMU reads them in order once its monitor is up), then QEMU's replies read until its
