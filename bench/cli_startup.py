@@ -197,11 +197,36 @@ def main() -> int:
     return 0
 
 
-def _python_cpu(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
-    """The wasmkiln process's own CPU ms to the first 200 of server.kvm (the docstring)."""
+def serving(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Any:
+    """`cmd` (a server on `port`, in its own session) started and answering index.html: its
+    Popen, for the caller to measure and then kill (os.killpg); BenchError if no answer."""
     import subprocess
 
     import first_response as fr
+
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + fr.TIMEOUT_S
+        while not fr._answered(port, "index.html", 1.0):  # noqa: SLF001
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise bl.BenchError(f"{' '.join(cmd)}: no answer")
+            time.sleep(0.001)
+    except BaseException:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        raise
+    return proc
+
+
+def _python_cpu(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
+    """The wasmkiln process's own CPU ms to the first 200 of server.kvm (the docstring)."""
     from http_guests import free_port
 
     h = bl.http_bench()
@@ -220,20 +245,8 @@ def _python_cpu(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
     for _ in range(reps):
         for label, cmd in rows.items():
             port = free_port()
-            proc = subprocess.Popen(
-                [*cmd, "-p", f"127.0.0.1:{port}:{h.GUEST_PORT}", image],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            proc = serving([*cmd, "-p", f"127.0.0.1:{port}:{h.GUEST_PORT}", image], port, env)
             try:
-                deadline = time.monotonic() + fr.TIMEOUT_S
-                while not fr._answered(port, "index.html", 1.0):  # noqa: SLF001
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise bl.BenchError(f"{label}: no answer")
-                    time.sleep(0.001)
                 with open(f"/proc/{proc.pid}/schedstat") as f:
                     samples[label].append(int(f.read().split()[0]) / 1e6)
             finally:

@@ -25,14 +25,12 @@ import argparse
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import benchlib as bl
-from cli_startup import WORK, _console_script
+from cli_startup import WORK, _console_script, serving
 
 EVENTS = (
     "entry.py loaded",
@@ -81,27 +79,13 @@ def _events(trace: Path, image: Path) -> dict[str, float]:
 
 
 def _one(cmd: list[str], image: Path, port: int) -> dict[str, float]:
-    import first_response as fr
-
     with tempfile.TemporaryDirectory(prefix="wk-phases-") as tmp:
         trace = Path(tmp) / "trace"
         calls = "execve,openat,clone,clone3,vfork,sendto"
-        proc = subprocess.Popen(
-            ["strace", "-f", "-ttt", "-qq", "-e", f"trace={calls}", "-o", str(trace), *cmd],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + fr.TIMEOUT_S
-            while not fr._answered(port, "index.html", 1.0):  # noqa: SLF001
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise bl.BenchError(f"{' '.join(cmd)}: no answer")
-                time.sleep(0.001)
-        finally:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        strace = ["strace", "-f", "-ttt", "-qq", "-e", f"trace={calls}", "-o", str(trace)]
+        proc = serving([*strace, *cmd], port)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
         return _events(trace, image)
 
 
@@ -137,15 +121,11 @@ def main() -> int:
         label: {e: bl.median([s[e] for s in runs if e in s]) for e in EVENTS}
         for label, runs in samples.items()
     }
-    out: dict[str, Any] = {
-        "machine": bl.machine_facts(),
-        "reps": args.reps,
-        "load_before": load_before,
-        "load_after": load_after,
-        "rows": {
-            label: {"samples_ms": samples[label], "median_ms": medians[label]} for label in rows
-        },
+    rows_out = {
+        label: {"samples_ms": samples[label], "median_ms": medians[label]} for label in rows
     }
+    out: dict[str, Any] = {"rows": rows_out, "reps": args.reps, "machine": bl.machine_facts()}
+    out["load_before"], out["load_after"] = load_before, load_after
     bl.write_results("run_phases", out)
     t = bl.Table(
         f"`wasmkiln run -p server.img` under strace: ms after the command's exec, median of "

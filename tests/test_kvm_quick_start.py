@@ -102,18 +102,19 @@ def _argvs(
 @pytest.mark.parametrize(
     "options",
     [
-        [],
-        ["--env", "A=B", "--env", "C=d e"],
-        ["-p", "127.0.0.1:{0}:80"],
-        ["--listen", "127.0.0.1:{0}", "-p", "{1}:81", "--publish=127.0.0.1:{2}:82"],
+        "",
+        "--env A=B --env C=d%e",
+        "-p 127.0.0.1:{0}:80",
+        "--listen 127.0.0.1:{0} -p {1}:81 --publish=127.0.0.1:{2}:82",
     ],
 )
 def test_the_qemu_argv_is_the_full_clis(
-    options: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    options: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    image = _image("hello", tmp_path)
+    """Option sets the quick start takes (as one string each: split at spaces)."""
     ports = [free_port() for _ in range(3)]
-    argv = ["run", *(o.format(*ports) for o in options), str(image), "--", "a", "b c"]
+    image = _image("hello", tmp_path)
+    argv = ["run", *options.format(*ports).split(), str(image), "--", "a", "b c"]
     quick, full = _argvs(monkeypatch, argv)
     assert len(quick) == 1 and quick[0][1:4] == ["--pdeathsig", "KILL", "--"], quick
     assert quick[0][0].endswith("/setpriv")

@@ -41,15 +41,17 @@ def plain_kvm_info(image: str) -> dict | None:
 def quick_kvm_run(
     image: str, env: list[str], publish: list[str], listen: list[str], args: list[str]
 ) -> int | None:
-    """`wasmkiln run [--env E]... [-p P]... [--listen L]... IMAGE -- ARGS` of a kvm image, as
-    cli/main.py's cmd_run and runner.run_kvm do it: the guest's exit code, or None when the
-    full CLI must run it (and then gives any error)."""
+    """spt_direct.quick_spt_run for an x86_64-kvm image, run as runner.run_kvm runs it."""
     from .spt_direct import quick_run_of
 
     run = quick_run_of(image, "x86_64-kvm", env, publish, listen)
-    if run is None:
-        return None
-    info, publish, listen = run
+    return None if run is None else _quick(image, *run, env, args)
+
+
+def _quick(
+    image: str, info: dict, publish: list[str], listen: list[str], env: list[str], args: list[str]
+) -> int | None:
+    """The run of an image quick_run_of takes, with its -p and --listen specs."""
     forwards = []
     if publish or listen:
         if info.get("network", True) is False:  # cmd_run's _check_network refuses it
