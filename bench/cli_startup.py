@@ -24,6 +24,8 @@ millisecond), the image launched as the runner launches it without Python, again
 - `wasmkiln run -p H:80 --net-backend host server.spt` (the same run through the full CLI,
   which takes every option the quick start does not);
 - kvm directly: passt and a paused QEMU with the runner's argv, released when passt listens;
+- kvm directly, probed from launch, one session: the same launch measured as `wasmkiln run`'s
+  rows are (probes from the launch, QEMU in the prober's session: _kvm_direct_probed_from_launch);
 - `wasmkiln run -p H:80 server.img` (the quick start: cli/entry.py, run/kvm_direct.py);
 - `wasmkiln run -p H:80 --accel ACCEL server.img` (the same run through the full CLI and the
   runner: ACCEL is what auto resolves to here, an option the quick start does not take);
