@@ -1,10 +1,11 @@
 """`wasmkiln run [--env E] [-p P] [--listen L] IMAGE [-- ARGS]` of an x86_64-kvm image starts
 from cli/entry.py without the rest of the CLI (run/kvm_direct.py), as spt images do
 (tests/test_cli_quick_start.py). It must be indistinguishable from the full CLI's run
-(cli/main.py, runner.run_kvm): the same QEMU and passt argv, output, exit codes and messages;
-command lines and images it does not handle go to the full CLI; and, started without a fork
-for a preexec_fn, a SIGKILLed `wasmkiln run` (quick start or full CLI) still leaves neither
-QEMU nor passt running. Checked with the real QEMU (TCG) and passt."""
+(cli/main.py, runner.run_kvm): the same QEMU argv (kvm's default back end, QEMU's slirp),
+output, exit codes and messages; command lines and images it does not handle go to the full
+CLI; and, started without a fork for a preexec_fn, a SIGKILLed `wasmkiln run` (quick start or
+full CLI, passt's back end too) still leaves neither QEMU nor passt running. Checked with the
+real QEMU (TCG) and passt."""
 
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ ENTRY = [sys.executable, "-m", "wasmkiln.pyhook.cli"]  # the console script's ma
 needs_qemu = pytest.mark.skipif(
     shutil.which(runner.QEMU) is None, reason=f"{runner.QEMU} is not installed"
 )
-needs_passt = pytest.mark.skipif(shutil.which("passt") is None, reason="passt is not installed")
 
 
 def _image(name: str, tmp_path: Path, *flags: str) -> Path:
@@ -74,13 +74,13 @@ def _normalized(argv: list[str]) -> list[str]:
 def _argvs(
     monkeypatch: pytest.MonkeyPatch, argv: list[str]
 ) -> tuple[list[list[str]], list[list[str]]]:
-    """(the quick start's, the full CLI's) QEMU and passt argvs for `argv`, neither started."""
+    """(the quick start's, the full CLI's) QEMU argvs for `argv`, neither started."""
     from wasmkiln.pyhook.cli import entry
     from wasmkiln.pyhook.cli.main import main as full_main
 
     quick: list[list[str]] = []
 
-    def spawn(cmd: list[str], fds: tuple[int, ...], quiet: bool = False) -> int | None:
+    def spawn(cmd: list[str], fds: tuple[int, ...]) -> int | None:
         quick.append(cmd)
         return None  # "could not start": the quick start declines
 
@@ -98,7 +98,6 @@ def _argvs(
 
 
 @needs_qemu
-@needs_passt
 @pytest.mark.parametrize(
     "options",
     [
@@ -135,15 +134,20 @@ def test_the_passt_argv_is_the_runners() -> None:
 
 @needs_qemu
 def test_what_it_leaves_to_the_full_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Options it does not take, an image built for a CPU level, a host without setpriv or
-    passt (the runner forks for the death signal, or falls back to slirp), a runtime without
+    """Options it does not take (another back end among them), an image built for a CPU
+    level, a host without setpriv (the runner forks for the death signal), a runtime without
     networking: the full CLI runs them (and gives its errors)."""
     from wasmkiln.pyhook.cli.entry import _quick_run
 
     image = _image("hello", tmp_path)
     info = kvm_direct.plain_kvm_info(str(image))
     assert info is not None
-    for options in (["--accel", "tcg"], ["--memory", "64"], ["--timeout", "9"]):
+    for options in (
+        ["--accel", "tcg"],
+        ["--memory", "64"],
+        ["--timeout", "9"],
+        ["--net-backend", "passt", "-p", "8080:80"],
+    ):
         assert _quick_run(["run", *options, str(image)]) is None
     port = free_port()
     from wasmkiln.pyhook.image import infojson
@@ -154,11 +158,8 @@ def test_what_it_leaves_to_the_full_cli(tmp_path: Path, monkeypatch: pytest.Monk
     assert kvm_direct.quick_kvm_run(str(image), [], [f"{port}:80"], [], []) is None
     monkeypatch.undo()
     real_which = qemulaunch.which
-    for missing in ("setpriv", "passt"):
-        monkeypatch.setattr(
-            qemulaunch, "which", lambda n, m=missing: None if n == m else real_which(n)
-        )
-        assert kvm_direct.quick_kvm_run(str(image), [], [f"{port}:80"], [], []) is None
+    monkeypatch.setattr(qemulaunch, "which", lambda n: None if n == "setpriv" else real_which(n))
+    assert kvm_direct.quick_kvm_run(str(image), [], [f"{port}:80"], [], []) is None
     monkeypatch.undo()
     assert kvm_direct.quick_kvm_run(str(image), ["NOVALUE"], [], [], []) is None
     assert kvm_direct.quick_kvm_run(str(image), [], ["99999:80"], [], []) is None
@@ -205,18 +206,27 @@ def _alive(pid: int) -> bool:
         return False
 
 
+RUNNERS = {
+    "quick start": ([], ["qemu-system-x86"]),
+    "full CLI": (["--accel", "tcg"], ["qemu-system-x86"]),
+    "full CLI, passt": (["--net-backend", "passt"], ["passt", "qemu-system-x86"]),
+}
+"""How `wasmkiln run -p` is started (its extra options) and the processes it then runs."""
+
+
 @needs_qemu
-@needs_passt
-@pytest.mark.parametrize("how", ["quick start", "full CLI"])
+@pytest.mark.parametrize("how", sorted(RUNNERS))
 def test_a_killed_run_leaves_nothing_behind(how: str, tmp_path: Path) -> None:
-    """SIGKILL `wasmkiln run -p` of a serving guest (its first answer seen): QEMU and passt end
-    too (QEMU by its death signal, passt when QEMU's end of its socket closes)."""
+    """SIGKILL `wasmkiln run -p` of a serving guest (its first answer seen): QEMU (and passt)
+    end too (QEMU by its death signal, passt when QEMU's end of its socket closes)."""
+    flags, expected = RUNNERS[how]
+    if "passt" in expected and shutil.which("passt") is None:
+        pytest.skip("passt is not installed")
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_bytes(b"<p>hi</p>\n")
     image = build_image(compile_c(HTTP_STATIC_SOURCE), site, tmp_path / "server.img", "x86_64-kvm")
     port = free_port()
-    flags = ["--accel", "tcg"] if how == "full CLI" else []
     proc = subprocess.Popen(
         [*ENTRY, "run", *flags, "-p", f"127.0.0.1:{port}:80", str(image)],
         stdout=subprocess.DEVNULL,
@@ -229,7 +239,7 @@ def test_a_killed_run_leaves_nothing_behind(how: str, tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             kids = _descendants(proc.pid)
             names = sorted(n.split(".")[0] for n in kids.values())
-            if names == ["passt", "qemu-system-x86"] and _answers(port):
+            if names == expected and _answers(port):
                 break
             time.sleep(0.05)
         else:
@@ -292,11 +302,11 @@ HEAVY = (
     "shutil", "ctypes", "ipaddress", "urllib.parse", "socket", "wasmkiln.pyhook.run.runner",
     "wasmkiln.pyhook.run.netopts", "wasmkiln.pyhook.cli.main",
 )  # fmt: skip
-"""What the full CLI loads and the kvm quick start must not (each costs milliseconds)."""
+"""What the full CLI loads and the kvm quick start must not before QEMU starts (each costs
+milliseconds; slirp_backlog's ctypes and socket come after, while the guest boots)."""
 
 
 @needs_qemu
-@needs_passt
 def test_it_loads_none_of_the_full_clis_modules(tmp_path: Path) -> None:
     image = _image("hello", tmp_path)
     argv = ["run", "--env", "GREETING=hi", "-p", f"127.0.0.1:{free_port()}:80", str(image)]
@@ -304,11 +314,24 @@ def test_it_loads_none_of_the_full_clis_modules(tmp_path: Path) -> None:
         [
             "import sys",
             "from wasmkiln.pyhook.cli.entry import main",
+            "from wasmkiln.pyhook.run import kvm_direct",
+            "spawn, seen = kvm_direct._spawn, []",
+            "kvm_direct._spawn = lambda *a: seen.append(set(sys.modules)) or spawn(*a)",
             f"code = main({argv!r})",
-            f"print('exit', code, 'loaded', sorted(set({HEAVY!r}) & set(sys.modules)))",
+            f"print('exit', code, 'loaded', sorted(set({HEAVY!r}) & seen[0]))",
         ]
     )
     run = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
     )
     assert run.stdout == "hello, world!\nhi\nexit 0 loaded []\n", run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    "interface", ["10.0.2.15/24", "192.168.7.9/16", "10.1.2.3/32", "1.2.3.4/0"]
+)
+def test_the_slirp_network_without_ipaddress_is_ipaddresss(interface: str) -> None:
+    import ipaddress
+
+    want = str(ipaddress.IPv4Interface(interface).network)
+    assert qemulaunch.ipv4_network(interface) == want

@@ -126,24 +126,14 @@ class NetOptions:
         ``net_fd`` is the NIC's host end the runner opened: with ``tap``, the tap device
         (``-netdev tap``); else one end of a socketpair whose other end passt holds (see
         passt_args: ``-netdev stream``, and the forwards are passt's). Without it: QEMU's
-        built-in slirp with ``hostfwd`` (the fallback when passt is missing; its host-side
-        listeners have a backlog of 1, docs/network.md "Back ends")."""
+        built-in slirp with ``hostfwd`` (kvm's default; the runner raises its listeners'
+        backlog of 1, docs/network.md "Back ends")."""
         device = qemulaunch.nic_device_args(machine)
         if net_fd is not None and self.tap:
             return ["-netdev", f"tap,id=n0,fd={net_fd}", *device]
         if net_fd is not None:
             return qemulaunch.stream_netdev_args(net_fd, machine)
-        guest = self.ip.split("/")[0] if self.ip else ""
-        netdev = "user,id=n0"
-        if self.ip:  # slirp's network must hold the static address (default 10.0.2.0/24)
-            netdev += f",net={ipaddress.IPv4Interface(self.ip).network}"
-            if self.gateway:
-                netdev += f",host={self.gateway}"
-        netdev += "".join(
-            f",hostfwd=tcp:{f.host_addr}:{f.host_port}-{guest}:{f.guest_port}"
-            for f in self.forwards
-        )
-        return ["-netdev", netdev, *device]
+        return qemulaunch.slirp_netdev_args(self.forwards, self.ip, self.gateway, machine)
 
     def spt_args(self, fd: int) -> list[str]:
         """The spt process's arguments: its frames socket (or tap device) and the same

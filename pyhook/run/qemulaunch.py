@@ -99,6 +99,37 @@ def nic_device_args(machine: str) -> list[str]:
     return ["-global", "virtio-mmio.force-legacy=false", "-device", "virtio-net-device,netdev=n0"]
 
 
+def slirp_netdev_args(
+    forwards: Iterable[PortForward], ip: str | None, gateway: str | None, machine: str
+) -> list[str]:
+    """The NIC on QEMU's built-in slirp (`-netdev user`), the published ports as its
+    `hostfwd`s (their listen backlog is raised by slirp_backlog.py once QEMU listens). A
+    static address needs slirp's network to hold it (slirp's default is 10.0.2.0/24)."""
+    guest = ip.split("/")[0] if ip else ""
+    netdev = "user,id=n0"
+    if ip:
+        netdev += f",net={ipv4_network(ip)}"
+        if gateway:
+            netdev += f",host={gateway}"
+    netdev += "".join(
+        f",hostfwd=tcp:{f.host_addr}:{f.host_port}-{guest}:{f.guest_port}" for f in forwards
+    )
+    return ["-netdev", netdev, *nic_device_args(machine)]
+
+
+def ipv4_network(interface: str) -> str:
+    """ "A.B.C.D/N" -> its network "W.X.Y.Z/N", as ipaddress.IPv4Interface(...).network gives
+    it for a valid interface (checked by the callers' parsers; not imported here: it costs
+    milliseconds of the quick start)."""
+    addr, _, bits = interface.partition("/")
+    n = int(bits) if bits else 32
+    value = 0
+    for part in addr.split("."):
+        value = value << 8 | int(part)
+    value &= (0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF
+    return ".".join(str(value >> s & 0xFF) for s in (24, 16, 8, 0)) + f"/{n}"
+
+
 def stream_netdev_args(net_fd: int, machine: str) -> list[str]:
     """The NIC on one end of a socketpair whose other end passt holds (`-netdev stream`)."""
     netdev = f"stream,id=n0,server=off,addr.type=fd,addr.str={net_fd}"

@@ -269,17 +269,9 @@ def _slirp_backlog(proc: subprocess.Popen[bytes], opts: RunOptions) -> None:
     boots; where that cannot be done the run goes on with slirp's backlog of 1, said once."""
     if not opts.net.forwards or opts.net.tap:
         return
-    from .slirp_backlog import BacklogError, raise_backlog
+    from .slirp_backlog import raise_or_warn
 
-    try:
-        raise_backlog(proc.pid, {f.host_port for f in opts.net.forwards})
-    except BacklogError as e:
-        if proc.poll() is None:
-            print(
-                f"wasmkiln: warning: published ports keep slirp's listen backlog of 1 ({e}): "
-                "bursts of connections wait on SYN retries",
-                file=sys.stderr,
-            )
+    raise_or_warn(proc.pid, {f.host_port for f in opts.net.forwards}, lambda: proc.poll() is None)
 
 
 def start_qemu(

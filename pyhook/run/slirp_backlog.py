@@ -17,7 +17,12 @@ import errno
 import os
 import select
 import socket
+import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BACKLOG = 1024
 """The backlog given to slirp's listeners (the kernel caps it at net.core.somaxconn)."""
@@ -105,3 +110,18 @@ def raise_backlog(
             time.sleep(0.002)
     finally:
         os.close(pidfd)
+
+
+def raise_or_warn(pid: int, ports: set[int], running: Callable[[], bool]) -> None:
+    """raise_backlog for a run (the runner's and the kvm quick start's): where it cannot be
+    done and QEMU still runs (`running`), the run goes on with slirp's backlog of 1, said
+    in one line."""
+    try:
+        raise_backlog(pid, ports)
+    except BacklogError as e:
+        if running():
+            print(
+                f"wasmkiln: warning: published ports keep slirp's listen backlog of 1 ({e}): "
+                "bursts of connections wait on SYN retries",
+                file=sys.stderr,
+            )
