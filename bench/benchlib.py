@@ -262,6 +262,20 @@ class Run:
     stderr: bytes
 
 
+def build_if_stale(compiler: list[str], source: Path, out: Path) -> Path:
+    """`out` compiled from `source` by `compiler` (argv without the source and -o), unless it
+    is newer than its source already."""
+    if out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [*compiler, str(source), "-o", str(out)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"{compiler[0]} cannot build {source.name}: {proc.stderr.strip()[:500]}")
+    return out
+
+
 def run_timed(
     cmd: Sequence[str],
     *,

@@ -77,6 +77,7 @@ from benchlib import (
     REPO,
     BenchError,
     Table,
+    build_if_stale,
     fmt,
     machine_facts,
     median,
@@ -159,18 +160,8 @@ def wrk(where: tuple[str, int], path: str, seconds: float, *, close: bool = Fals
 
 # ---- what is served ----------------------------------------------------------------------------
 def build_server() -> Path:
-    out = WORK / "server.wasm"
-    if out.exists() and out.stat().st_mtime >= HTTP_STATIC_SOURCE.stat().st_mtime:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["clang-14", "--target=wasm32-wasi", "-O2", str(HTTP_STATIC_SOURCE), "-o", str(out)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"clang-14 cannot build the server: {proc.stderr.strip()[:500]}")
-    return out
+    clang = ["clang-14", "--target=wasm32-wasi", "-O2"]
+    return build_if_stale(clang, HTTP_STATIC_SOURCE, WORK / "server.wasm")
 
 
 def make_site() -> Path:

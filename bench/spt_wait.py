@@ -67,18 +67,8 @@ class Row:
 
 
 def build_native() -> Path:
-    out = WORK / "close_server"
-    if out.exists() and out.stat().st_mtime >= NATIVE_SOURCE.stat().st_mtime:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["cc", "-O2", "-Wall", "-Wextra", "-Werror", str(NATIVE_SOURCE), "-o", str(out)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise bl.BenchError(f"cc cannot build {NATIVE_SOURCE.name}: {proc.stderr.strip()[:500]}")
-    return out
+    cc = ["cc", "-O2", "-Wall", "-Wextra", "-Werror"]
+    return bl.build_if_stale(cc, NATIVE_SOURCE, WORK / "close_server")
 
 
 def _tree(pid: int) -> list[int]:
