@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, TypeVar
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -262,6 +262,20 @@ class Run:
     stderr: bytes
 
 
+def build_if_stale(compiler: list[str], source: Path, out: Path) -> Path:
+    """`out` compiled from `source` by `compiler` (argv without the source and -o), unless it
+    is newer than its source already."""
+    if out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [*compiler, str(source), "-o", str(out)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"{compiler[0]} cannot build {source.name}: {proc.stderr.strip()[:500]}")
+    return out
+
+
 def run_timed(
     cmd: Sequence[str],
     *,
@@ -289,6 +303,28 @@ def run_timed(
     )
     elapsed = time.perf_counter() - t0
     return Run(elapsed, proc.returncode, proc.stdout, proc.stderr or b"")
+
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+_Row = TypeVar("_Row", bound=_Keyed)
+
+
+def pick_rows(rows: list[_Row], only: str) -> list[_Row]:
+    """The rows a script's --only (comma-separated row keys) names, in the script's order; all
+    of them for an empty --only; BenchError naming the rows for a key that is none of them."""
+    if not only:
+        return rows
+    keep = set(only.split(","))
+    unknown = keep - {r.key for r in rows}
+    if unknown:
+        raise BenchError(
+            f"--only: unknown rows {sorted(unknown)}; rows: {', '.join(r.key for r in rows)}"
+        )
+    return [r for r in rows if r.key in keep]
 
 
 def median(xs: Sequence[float]) -> float:

@@ -24,8 +24,16 @@ millisecond), the image launched as the runner launches it without Python, again
 - `wasmkiln run -p H:80 --net-backend host server.spt` (the same run through the full CLI,
   which takes every option the quick start does not);
 - kvm directly: passt and a paused QEMU with the runner's argv, released when passt listens;
-- `wasmkiln run -p H:80 server.img` (the full CLI and the runner);
+- kvm directly, probed from launch, one session: the same launch measured as `wasmkiln run`'s
+  rows are (probes from the launch, QEMU in the prober's session: _kvm_direct_probed_from_launch);
+- `wasmkiln run -p H:80 server.img` (the quick start: cli/entry.py, run/kvm_direct.py);
+- `wasmkiln run -p H:80 --accel ACCEL server.img` (the same run through the full CLI and the
+  runner: ACCEL is what auto resolves to here, an option the quick start does not take);
 - with --compare, `WASMKILN run -p H:80 server.spt` and `... server.img` of the other install.
+And, for the kvm rows through `wasmkiln run` (and main's with --compare), the CPU time of the
+wasmkiln process itself (/proc/PID/schedstat: on-CPU ns, its children not included) from its
+start to the first 200, when it only waits for QEMU: what Python costs a kvm run, a figure a
+loaded machine stretches far less than wall time.
 Launches are interleaved (one of every row, then the next round) so a burst of load from
 elsewhere lands on all rows; figures are medians, and "added" is a row's median minus the
 image's. Each launch also gives its CPU time (user + system of the command and the children
@@ -164,6 +172,7 @@ def main() -> int:
     }
     if not args.no_server:
         out["first_response"] = _first_responses(wk, args.reps, args.compare)
+        out["python_cpu"] = _python_cpu(wk, args.reps, args.compare)
     bl.write_results("cli_startup", out)
     t = bl.Table(
         f"hello (x86_64-spt): ms from fork to exit and CPU ms (user + system, the command and "
@@ -186,7 +195,86 @@ def main() -> int:
     print(t.render())
     if not args.no_server:
         print(_first_response_table(out["first_response"], args.reps).render())
+        print(_python_cpu_table(out["python_cpu"], args.reps).render())
     return 0
+
+
+def serving(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Any:
+    """`cmd` (a server on `port`, in its own session) started and answering index.html: its
+    Popen, for the caller to measure and then kill (os.killpg); BenchError if no answer."""
+    import subprocess
+
+    import first_response as fr
+
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + fr.TIMEOUT_S
+        while not fr._answered(port, "index.html", 1.0):  # noqa: SLF001
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise bl.BenchError(f"{' '.join(cmd)}: no answer")
+            time.sleep(0.001)
+    except BaseException:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        raise
+    return proc
+
+
+def _python_cpu(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
+    """The wasmkiln process's own CPU ms to the first 200 of server.kvm (the docstring)."""
+    from http_guests import free_port
+
+    h = bl.http_bench()
+    accel = h.runner_choices()[0]
+    image = str(WORK / "server.kvm")
+    rows: dict[str, list[str]] = {
+        "wasmkiln run -p server.img (quick start)": [wk, "run"],
+        "wasmkiln run -p --accel server.img (full CLI)": [wk, "run", "--accel", accel],
+    }
+    for spec in compare:
+        label, _, exe = spec.partition("=")
+        rows[f"{label}: wasmkiln run -p server.img"] = [exe, "run"]
+    samples: dict[str, list[float]] = {label: [] for label in rows}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    load_before = os.getloadavg()
+    for _ in range(reps):
+        for label, cmd in rows.items():
+            port = free_port()
+            proc = serving([*cmd, "-p", f"127.0.0.1:{port}:{h.GUEST_PORT}", image], port, env)
+            try:
+                with open(f"/proc/{proc.pid}/schedstat") as f:
+                    samples[label].append(int(f.read().split()[0]) / 1e6)
+            finally:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+    return {
+        "reps": reps,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "rows": {
+            label: {"samples_ms": s, "median_ms": bl.median(s)} for label, s in samples.items()
+        },
+    }
+
+
+def _python_cpu_table(res: dict[str, Any], reps: int) -> bl.Table:
+    t = bl.Table(
+        f"server.kvm: CPU ms of the wasmkiln process itself (children not included) from its "
+        f"start to the first HTTP 200, median (min-max) of {reps}; load average (1 min) "
+        f"{res['load_before'][0]:.2f} before, {res['load_after'][0]:.2f} after",
+        ["command", "CPU median (min-max)"],
+    )
+    for label, r in res["rows"].items():
+        s = r["samples_ms"]
+        t.rows.append([label, f"{bl.fmt(r['median_ms'])} ({bl.fmt(min(s))}-{bl.fmt(max(s))})"])
+    return t
 
 
 def _first_responses(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
@@ -221,14 +309,17 @@ def _first_responses(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
             f"kvm directly (QEMU {accel.upper()} + passt)",
             fr.kvm_direct_start(images["kvm"], accel, 128, h.GUEST_PORT),
         ),
-        fr.Row("wasmkiln run -p server.img (full CLI)", via(wk, *kvm_flags, kind="kvm")),
+        fr.Row(
+            f"kvm directly, probed from launch, one session (QEMU {accel.upper()} + passt)",
+            _kvm_direct_probed_from_launch(images["kvm"], accel, h.GUEST_PORT),
+        ),
+        fr.Row("wasmkiln run -p server.img (quick start)", via(wk, kind="kvm")),
+        fr.Row("wasmkiln run -p --accel server.img (full CLI)", via(wk, *kvm_flags, kind="kvm")),
     ]
     for spec in compare:
         label, _, exe = spec.partition("=")
         rows.append(fr.Row(f"{label}: wasmkiln run -p server.spt", via(exe)))
-        rows.append(
-            fr.Row(f"{label}: wasmkiln run -p server.img", via(exe, *kvm_flags, kind="kvm"))
-        )
+        rows.append(fr.Row(f"{label}: wasmkiln run -p server.img", via(exe, kind="kvm")))
     for row in rows:  # untimed: .pyc files, the page cache
         fr.time_one(row, "index.html")
     load_before = os.getloadavg()
@@ -247,6 +338,57 @@ def _first_responses(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
             for r in rows
         },
     }
+
+
+def _kvm_direct_probed_from_launch(image: Path, accel: str, guest_port: int) -> Any:
+    """The kvm direct row's launch (the runner's argv and order: QEMU paused, then passt,
+    QEMU released once passt listens) as `wasmkiln run` gets it, in two ways the direct row
+    differs from it: the probes start at the launch (the wait for passt and the release run
+    in a thread; the direct row probes only after the release), and QEMU stays in the
+    prober's session (the direct row gives it its own, and with the kernel's autogroup
+    scheduling a session is one share of the CPU: on a loaded machine QEMU alone in one
+    competes better than QEMU, passt and the wasmkiln process sharing one, as in a
+    `wasmkiln run`). passt needs no reaping here: it quits when QEMU, killed at the row's
+    end, closes the other end of its socket."""
+    import socket
+    import subprocess
+    import threading
+
+    import first_response as fr
+
+    from wasmkiln.pyhook.run import runner
+
+    def start(port: int, tmp: Path) -> list[Any]:
+        net = fr._passt_net(port, guest_port)  # noqa: SLF001
+        opts = runner.RunOptions(accel=accel, net=net, program_name="server")
+        passt = runner.PasstAfterQemu(net)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        outs = (os.open(tmp / "server.log", flags), os.open(tmp / "server.log", flags))
+        (tmp / "control").touch()
+        cmd = runner.qemu_command(image, opts, tmp / "control", outs, passt.nic_fd)
+        monitor, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            qemu = subprocess.Popen(
+                [*cmd, *runner.paused_args(theirs.fileno())],
+                pass_fds=(*outs, passt.nic_fd, theirs.fileno()),
+                stdin=subprocess.DEVNULL,
+                process_group=0,  # (killed by group) in the prober's session: see the doc
+            )
+        finally:
+            for fd in (*outs, passt.nic_fd):
+                os.close(fd)
+            theirs.close()
+
+        def release() -> None:
+            try:
+                runner.release_paused(qemu, monitor, passt.ready)
+            finally:
+                monitor.close()
+
+        threading.Thread(target=release, daemon=True).start()
+        return [qemu]
+
+    return start
 
 
 def _first_response_table(res: dict[str, Any], reps: int) -> bl.Table:

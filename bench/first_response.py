@@ -13,7 +13,8 @@ millisecond from the start, is answered with a 200. Rows:
   <= 5 ms spt);
 - kvm launched the runner's previous way (passt first, its port looked for in
   /proc/net/tcp) and with QEMU's own slirp instead of passt, as peers of the first row;
-- the same through `wasmkiln run -p` (what a user types: Python's start-up and imports count);
+- the same through `wasmkiln run -p` (what a user types: Python's start-up and imports count;
+  kvm on its default slirp, and with `--net-backend passt`);
 - the Linux VM running the wasmtime CLI under the same QEMU, through the same runner
   (bench/linuxvm/vmrun.py, as bench/http.py's row);
 - the wasmtime 36 CLI on the host, running a module precompiled with `wasmtime compile`.
@@ -289,9 +290,10 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
         finally:
             os.close(fd)
 
-    def via(kind: str) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
+    def via(kind: str, *more: str) -> Callable[[int, Path], list[subprocess.Popen[bytes]]]:
         def start(port: int, tmp: Path) -> list[subprocess.Popen[bytes]]:
             flags = ["--accel", accel, "--memory", str(memory_mb)] if kind == "kvm" else []
+            flags += more
             return [
                 _popen(
                     [
@@ -347,7 +349,11 @@ def rows(work: Path, memory_mb: int) -> tuple[list[Row], dict[str, int]]:
             "wasmkiln spt process on host sockets (direct)",
             spt_host_direct_start(images["spt"], h.GUEST_PORT),
         ),
-        Row(f"wasmkiln kvm via `wasmkiln run -p` ({acc})", via("kvm")),
+        Row(f"wasmkiln kvm via `wasmkiln run -p` ({acc}; slirp, the default)", via("kvm")),
+        Row(
+            f"wasmkiln kvm via `wasmkiln run -p --net-backend passt` ({acc})",
+            via("kvm", "--net-backend", "passt"),
+        ),
         Row("wasmkiln spt via `wasmkiln run -p` (host sockets)", via("spt")),
         Row(f"Linux VM + wasmtime, QEMU microvm {acc} ({backend}, via the runner)", linux_vm),
         Row("wasmtime CLI on the host, precompiled", wasmtime_host),

@@ -77,9 +77,11 @@ from benchlib import (
     REPO,
     BenchError,
     Table,
+    build_if_stale,
     fmt,
     machine_facts,
     median,
+    pick_rows,
     publish,
     ratio,
     run_script,
@@ -158,18 +160,8 @@ def wrk(where: tuple[str, int], path: str, seconds: float, *, close: bool = Fals
 
 # ---- what is served ----------------------------------------------------------------------------
 def build_server() -> Path:
-    out = WORK / "server.wasm"
-    if out.exists() and out.stat().st_mtime >= HTTP_STATIC_SOURCE.stat().st_mtime:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["clang-14", "--target=wasm32-wasi", "-O2", str(HTTP_STATIC_SOURCE), "-o", str(out)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"clang-14 cannot build the server: {proc.stderr.strip()[:500]}")
-    return out
+    clang = ["clang-14", "--target=wasm32-wasi", "-O2"]
+    return build_if_stale(clang, HTTP_STATIC_SOURCE, WORK / "server.wasm")
 
 
 def make_site() -> Path:
@@ -547,15 +539,7 @@ def measure_all(args: argparse.Namespace, tap: tuple[str, str, str] | None) -> i
     setup = Setup(
         wasm, site, images, wasmtime, None, None, accel, backend, backend_flags, tap, args.pin
     )
-    rows = make_rows(setup)
-    if args.only:
-        keep = set(args.only.split(","))
-        unknown = keep - {r.key for r in rows}
-        if unknown:
-            raise BenchError(
-                f"--only: unknown rows {sorted(unknown)}; rows: {', '.join(r.key for r in rows)}"
-            )
-        rows = [r for r in rows if r.key in keep]
+    rows = pick_rows(make_rows(setup), args.only)
     keys = {r.key for r in rows}
     if "linux-vm-wasmtime" in keys:
         setup.vm = linux_vm(wasmtime, wasm, site)

@@ -2,12 +2,13 @@
 
     python bench/soak.py [--quick] [--minutes M] [--only spt,kvm] [--modes keep-alive,close]
 
-For each runner (wasmkiln x86_64-spt through `wasmkiln run -p`, frames through passt; x86_64-kvm
-under QEMU microvm, TCG here) and each connection mode ("keep-alive"; "close": wrk -H
-"Connection: close", one TCP connection per request), a fresh server (bench/http.py's
-server.wasm and site, the image with the site packed) is started and loaded with
-`wrk -t1 -c200` on its 612-byte page for 10 minutes (--quick: 30 s), as back-to-back wrk runs
-of one minute each (--quick: 10 s), so req/s and errors come per interval. Then:
+For each runner (wasmkiln x86_64-spt through `wasmkiln run -p`, on the host's own sockets, its
+default; x86_64-kvm under QEMU microvm, TCG here, on its default NIC back end, slirp with the
+runner's listen backlog, or `--kvm-net-backend passt`) and each connection mode ("keep-alive";
+"close": wrk -H "Connection: close", one TCP connection per request), a fresh server
+(bench/http.py's server.wasm and site, the image with the site packed) is started and loaded
+with `wrk -t1 -c200` on its 612-byte page for 10 minutes (--quick: 30 s), as back-to-back wrk
+runs of one minute each (--quick: 10 s), so req/s and errors come per interval. Then:
 - errors by kind, summed over the intervals: wrk's socket errors (connect, read, write,
   timeout; a body cut short is a read error) and non-2xx answers;
 - memory at the start (after a 2 s warm-up at the same load, so buffers sized by the load are
@@ -311,11 +312,13 @@ def soak(
     interval: float,
     memory_bytes: int,
     connections: int,
+    run_flags: list[str] | None = None,
 ) -> SoakRun:
     run = SoakRun(runner, mode)
     close = MODES[mode]
     guest = Guest(runner, image, memory_bytes)
-    with start(runner, image=image, timeout=300.0 if runner == "kvm" else 60.0) as server:
+    timeout = 300.0 if runner == "kvm" else 60.0
+    with start(runner, image=image, timeout=timeout, run_flags=run_flags or []) as server:
         where = ("127.0.0.1", server.port)
         guest.find(server)
         run_wrk(where, PAGE, 2.0, connections=connections, close=close)  # warm-up
@@ -457,18 +460,22 @@ def main() -> int:
         default=CONNECTIONS,
         help=f"wrk's -c (default {CONNECTIONS}, the issue's)",
     )
+    ap.add_argument(
+        "--kvm-net-backend",
+        default="auto",
+        choices=("auto", "passt", "slirp"),
+        help="kvm's `wasmkiln run --net-backend` (auto: slirp, the runner's default)",
+    )
     args = ap.parse_args()
     seconds, interval = (30.0, 10.0) if args.quick else (args.minutes * 60, args.interval)
     runners = [r for r in args.only.split(",") if r]
     modes = [m for m in args.modes.split(",") if m]
     if set(runners) - set(RUNNERS) or set(modes) - set(MODES) or not runners or not modes:
         raise BenchError(f"--only takes {','.join(RUNNERS)}; --modes takes {','.join(MODES)}")
-    for tool, pkg in (
-        ("wrk", "wrk"),
-        ("passt", "passt"),
-        ("nm", "binutils"),
-        ("qemu-system-x86_64", "qemu-system-x86"),
-    ):
+    tools = [("wrk", "wrk"), ("nm", "binutils"), ("qemu-system-x86_64", "qemu-system-x86")]
+    if args.kvm_net_backend == "passt" and "kvm" in runners:
+        tools.append(("passt", "passt"))
+    for tool, pkg in tools:
         if shutil.which(tool) is None:
             raise BenchError(f"{tool} is not installed (Debian: apt-get install {pkg})")
     from wasmkiln.pyhook.run.runner import DEFAULT_MEMORY_MB
@@ -497,6 +504,7 @@ def main() -> int:
                         interval,
                         DEFAULT_MEMORY_MB * MIB,
                         args.connections,
+                        ["--net-backend", args.kvm_net_backend] if runner == "kvm" else None,
                     )
                 )
             except RuntimeError as e:  # the guest did not start, or wrk failed
@@ -511,6 +519,7 @@ def main() -> int:
         "seconds": seconds,
         "interval_s": interval,
         "connections": args.connections,
+        "kvm_net_backend": args.kvm_net_backend,
         "page": PAGE,
         "settle_s": SETTLE_S,
         "wrk": " ".join(wrk_command(("HOST", 0), PAGE, interval, connections=args.connections)),

@@ -13,26 +13,15 @@ from pathlib import Path
 import pytest
 from guest_programs import compile_fixture
 from http_guests import free_port
-from wkcli import CLI, TRAP_EXIT, wasmkiln
+from wkcli import CLI, FULL_CLI, TRAP_EXIT, built_fixture, quick_and_full, wasmkiln
 
 ENTRY = [sys.executable, "-m", "wasmkiln.pyhook.cli"]  # the console script's main()
-FULL = [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
+FULL = FULL_CLI
+_both = quick_and_full
 
 
 def _image(name: str, tmp_path: Path, *flags: str) -> Path:
-    out = tmp_path / f"{name}.spt"
-    proc = wasmkiln(
-        "build", str(compile_fixture(name)), "--target", "x86_64-spt", *flags, "-o", str(out)
-    )
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
-def _both(*args: str) -> tuple[subprocess.CompletedProcess[str], ...]:
-    return tuple(
-        subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120, check=False)
-        for cli in (ENTRY, FULL)
-    )
+    return built_fixture(name, "x86_64-spt", tmp_path / f"{name}.spt", *flags)
 
 
 def test_the_tests_call_the_entry_point() -> None:
@@ -219,7 +208,7 @@ def test_what_needs_the_full_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert info is not None
     port = free_port()
     for extra in ({"own_sockets": True}, {"network": False}):
-        monkeypatch.setattr(spt_direct, "plain_spt_info", lambda _, e=extra: {**info, **e})
+        monkeypatch.setattr(spt_direct, "plain_info", lambda _, __, e=extra: {**info, **e})
         assert spt_direct.quick_spt_run(str(image), [], [f"{port}:80"], [], []) is None
 
 

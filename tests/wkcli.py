@@ -18,6 +18,26 @@ CLI = [sys.executable, "-m", "wasmkiln.pyhook.cli"]
 """What users run: the console script's entry (cli/entry.py: the quick start of a plain
 `run IMAGE`, else cli/main.py)."""
 
+FULL_CLI = [sys.executable, "-m", "wasmkiln.pyhook.cli.main"]
+"""The full CLI alone (no quick start): what a quick start's run is compared with."""
+
+
+def quick_and_full(*args: str) -> tuple[subprocess.CompletedProcess[str], ...]:
+    """The same command line through CLI (the quick start where it applies) and FULL_CLI."""
+    return tuple(
+        subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120, check=False)
+        for cli in (CLI, FULL_CLI)
+    )
+
+
+def built_fixture(name: str, target: str, out: Path, *flags: str) -> Path:
+    """tests/fixtures/NAME.c built into an image for `target` at `out`."""
+    from guest_programs import compile_fixture
+
+    proc = wasmkiln("build", str(compile_fixture(name)), "--target", target, *flags, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out
+
 
 def wasmkiln(
     *args: str,

@@ -1,7 +1,8 @@
 """The `wasmkiln` command's entry point. `wasmkiln run [OPTIONS] IMAGE [-- ARGS...]` of an
-x86_64-spt image starts it from here (run/spt_direct.py) without loading the rest of the CLI
-when OPTIONS are only the common ones the quick start takes (--env, -p/--publish, --listen):
-the image starts in ~1 ms, the full CLI's imports take tens. Every other command line, and
+x86_64-spt image (run/spt_direct.py) or an x86_64-kvm one (run/kvm_direct.py) starts it from
+here without loading the rest of the CLI when OPTIONS are only the common ones the quick start
+takes (--env, -p/--publish, --listen): the spt image starts in ~1 ms, the full CLI's imports
+take tens. Every other command line, and
 anything the quick start cannot run or finds wrong, goes to cli/main.py, which also gives
 every error message (the quick start never says why it declined: the full CLI does)."""
 
@@ -51,15 +52,22 @@ def quick_options(argv: list[str]) -> tuple[str, dict[str, list[str]], list[str]
 
 
 def _quick_run(argv: list[str]) -> int | None:
-    """The guest's exit code for a command line and an spt image the quick start takes, else
-    None (the full CLI runs it)."""
+    """The guest's exit code for a command line and an spt or kvm image the quick start takes,
+    else None (the full CLI runs it)."""
     split = quick_options(argv)
     if split is None:
         return None
-    from ..run.spt_direct import quick_spt_run
+    from ..image.infojson import read_image_info
 
     image, values, args = split
-    return quick_spt_run(image, values["env"], values["publish"], values["listen"], args)
+    target = (read_image_info(image) or {}).get("target")
+    if target == "x86_64-spt":
+        from ..run.spt_direct import quick_spt_run as quick
+    elif target == "x86_64-kvm":
+        from ..run.kvm_direct import quick_kvm_run as quick
+    else:
+        return None
+    return quick(image, values["env"], values["publish"], values["listen"], args)
 
 
 if __name__ == "__main__":

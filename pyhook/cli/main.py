@@ -671,10 +671,11 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
             "--net-backend",
             choices=list(dict.fromkeys(NET_BACKENDS + SPT_NET_BACKENDS)),
             default="auto",
-            help="kvm targets: QEMU's side of the NIC (passt or slirp; auto: passt if "
-            "installed). spt targets: host (the host's own sockets, only the published "
-            "ports: the fastest) or passt (a NIC with lwIP: addresses, DNS, outgoing "
-            "connections); auto: host unless the run or the module needs a NIC",
+            help="kvm targets: QEMU's side of the NIC (passt or slirp; auto: slirp, "
+            "with a listen backlog for the published ports). spt targets: host (the "
+            "host's own sockets, only the published ports: the fastest) or passt (a NIC "
+            "with lwIP: addresses, DNS, outgoing connections); auto: host unless the run "
+            "or the module needs a NIC",
         )
         r.add_argument(
             "--tap",

@@ -18,19 +18,39 @@ memory, that one included, lies in the one RAM range the runtime gets (platform/
 start_kvm.c: the largest), and QEMU's x86_64 machines split RAM around the PCI hole under
 4 GiB (`ram_ranges`). The default size counts that split, so a memory64 larger than the
 RAM under the hole gets RAM above 4 GiB.
+
+`wasmkiln run`'s quick start of kvm images (run/kvm_direct.py) sizes its guests here too, so
+this module loads neither dataclasses nor pathlib nor the runner (GuestMemory is a named tuple,
+as portspec.PortForward, for the same reason: dataclasses imports inspect, milliseconds of
+every start).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+import os
+from collections import namedtuple
 
 from ..image.elf import load_end
-from .runner import DEFAULT_MEMORY_MB, RunError
 
-__all__ = ["RESERVED_MB", "GuestMemory", "guest_memory", "memory_mb", "ram_ranges"]
+TYPE_CHECKING = False  # mypy takes it as typing's; typing is not imported (see above)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "DEFAULT_MEMORY_MB",
+    "RESERVED_MB",
+    "GuestMemory",
+    "guest_memory",
+    "memory_mb",
+    "ram_ranges",
+]
+
+DEFAULT_MEMORY_MB = 128
+"""Guest RAM (QEMU -m) unless the run says otherwise. The image itself needs ~12 MiB (hello runs
+in 12, an HTTP server in 32; docs/performance.md "Memory"): the rest is for linear memory and the
+kernel heap (files written, network buffers). 128 MiB is Firecracker's default too; QEMU only
+backs the pages a guest touches, so a larger -m costs the host nothing until used."""
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -56,14 +76,15 @@ stack with its guard page, the runtime heap and the page tables (a hello image, 
 and linear memory round to 3 MiB, boots in 12 MiB: docs/performance.md "Least memory")."""
 
 
-@dataclass(frozen=True)
-class GuestMemory:
-    """What a kvm image needs, in bytes, from its file, its info and the boot module."""
+class GuestMemory(namedtuple("GuestMemory", "image boot_module linear guarded", defaults=[0])):
+    """What a kvm image needs, in bytes, from its file, its info and the boot module. (A named
+    tuple: see the module's doc.)"""
 
+    __slots__ = ()
     image: int  # the highest address the loader writes (the image is loaded at 1 MiB)
     boot_module: int  # the folders handed over at boot (`run IMAGE --dir`), 0 if none
     linear: int  # the module's initial linear memory
-    guarded: int = 0  # of which memory 0's, when a memory32 (pages from the kernel heap)
+    guarded: int  # of which memory 0's, when a memory32 (pages from the kernel heap); 0
 
     @property
     def least_mb(self) -> int:
@@ -118,21 +139,25 @@ class GuestMemory:
         return ", ".join(parts)
 
 
-def guest_memory(image: Path, info: dict[str, object], boot_module: Path | None) -> GuestMemory:
+def guest_memory(
+    image: str | os.PathLike[str],
+    info: dict[str, object],
+    boot_module: str | os.PathLike[str] | None,
+) -> GuestMemory:
     """What `image` (whose info section is `info`) needs, with `boot_module` if given."""
     pages, guarded = info.get("memory_pages", 0), info.get("guard_pages", 0)
     return GuestMemory(
-        image=load_end(image) or image.stat().st_size,
-        boot_module=boot_module.stat().st_size if boot_module is not None else 0,
+        image=load_end(image) or os.stat(image).st_size,
+        boot_module=os.stat(boot_module).st_size if boot_module is not None else 0,
         linear=pages * WASM_PAGE if isinstance(pages, int) else 0,
         guarded=guarded * WASM_PAGE if isinstance(guarded, int) else 0,
     )
 
 
 def memory_mb(
-    image: Path,
+    image: str | os.PathLike[str],
     info: dict[str, object],
-    boot_module: Path | None,
+    boot_module: str | os.PathLike[str] | None,
     asked: int | None,
     warn: Callable[[str], None] | None = None,
     machine: str = "microvm",
@@ -144,6 +169,8 @@ def memory_mb(
     mb = need.suggested_for(machine) if asked is None else asked
     refused = need.refusal(mb, machine)
     if refused is not None:
+        from .runner import RunError
+
         raise RunError(refused, 1)
     if asked is not None and asked < need.least_mb and warn is not None:
         warn(

@@ -11,9 +11,12 @@ sandbox, a kernel without inet_diag).
 
 from __future__ import annotations
 
-import socket
+import _socket as socket  # socket.py's enums cost milliseconds of `wasmkiln run`'s start
 import struct
-from pathlib import Path
+
+TYPE_CHECKING = False  # mypy takes it as typing's; typing is not imported (the quick start)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _NETLINK_SOCK_DIAG = 4
 _SOCK_DIAG_BY_FAMILY = 20
@@ -36,19 +39,20 @@ def listening_tcp_ports() -> set[int] | None:
     except (OSError, AttributeError):
         return None
     ports: set[int] = set()
-    with sock:
-        try:
-            for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), start=1):
-                req = _DIAG_REQ.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
-                flags = _NLM_F_REQUEST | _NLM_F_DUMP
-                sock.send(
-                    _NLMSG_HDR.pack(_NLMSG_HDR.size + len(req), _SOCK_DIAG_BY_FAMILY, flags, seq, 0)
-                    + req
-                )
-                if not _read_dump(sock, seq, ports):
-                    return None
-        except OSError:
-            return None
+    try:
+        for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), start=1):
+            req = _DIAG_REQ.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
+            flags = _NLM_F_REQUEST | _NLM_F_DUMP
+            sock.send(
+                _NLMSG_HDR.pack(_NLMSG_HDR.size + len(req), _SOCK_DIAG_BY_FAMILY, flags, seq, 0)
+                + req
+            )
+            if not _read_dump(sock, seq, ports):
+                return None
+    except OSError:
+        return None
+    finally:
+        sock.close()
     return ports
 
 
@@ -78,6 +82,8 @@ def _read_dump(sock: socket.socket, seq: int, ports: set[int]) -> bool:
 
 def listening_tcp_ports_proc() -> set[int]:
     """The same from /proc/net/tcp and tcp6 (cost grows with every socket on the host)."""
+    from pathlib import Path  # only here: `wasmkiln run`'s quick start loads no pathlib
+
     listening: set[int] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -97,3 +103,16 @@ def host_listening(ports: set[int]) -> bool:
     if found is None:
         found = listening_tcp_ports_proc()
     return ports <= found
+
+
+def await_listening(running: Callable[[], bool], ports: set[int], within: float) -> None:
+    """Wait until the host listens on each of `ports` (passt binds them as it starts), the
+    process that should bind them ends (``running`` turns false) or `within` seconds pass;
+    asked every millisecond."""
+    import time
+
+    deadline = time.monotonic() + within
+    while ports and running() and time.monotonic() < deadline:
+        if host_listening(ports):
+            return
+        time.sleep(0.001)

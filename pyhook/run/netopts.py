@@ -21,6 +21,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 
+from . import qemulaunch
 from .portspec import (
     NetOptionError,
     PortForward,
@@ -40,10 +41,11 @@ __all__ = [
     "PortForward",
 ]
 
-PASST_GUEST_IP, PASST_GATEWAY, PASST_DNS = "10.0.2.15/24", "10.0.2.2", "10.0.2.3"
-"""The guest's address behind passt when the run names none (NetOptions.for_passt)."""
-# The MTU the NIC reports with passt (qemu_args); the guest takes up to 9000 (virtio_net.h).
-JUMBO_MTU = 9000
+PASST_GUEST_IP, PASST_GATEWAY, PASST_DNS = (
+    qemulaunch.PASST_GUEST_IP,
+    qemulaunch.PASST_GATEWAY,
+    qemulaunch.PASST_DNS,
+)  # the guest's address behind passt when the run names none (NetOptions.for_passt)
 
 
 def _check_tap(name: str, forwards: list[PortForward]) -> None:
@@ -77,15 +79,12 @@ class NetOptions:
         return bool(self.forwards or self.ip or self.nic or self.dns or self.tap)
 
     def listen_ports(self) -> list[int]:
-        """Guest ports that get a listener before the directories (--listen), first
-        appearance first."""
-        return list(dict.fromkeys(f.guest_port for f in self.forwards if f.wasmtime_layout))
+        """qemulaunch.listen_ports: the guest ports whose listener comes before the directories."""
+        return qemulaunch.listen_ports(self.forwards)
 
     def publish_ports(self) -> list[int]:
-        """Guest ports that get a listener after the directories (-p), unless --listen
-        already gave the port one."""
-        early = set(self.listen_ports())
-        return list(dict.fromkeys(f.guest_port for f in self.forwards if f.guest_port not in early))
+        """qemulaunch.publish_ports: the guest ports whose listener comes after them."""
+        return qemulaunch.publish_ports(self.forwards)
 
     @classmethod
     def parse(
@@ -117,16 +116,8 @@ class NetOptions:
         return cls(forwards, ip, gateway, nic, dns, tap)
 
     def kvm_tokens(self) -> list[str]:
-        """The kernel command-line tokens (unikernel/platform/kvm/net_kvm.c)."""
-        tokens = [f"net.listen=0.0.0.0:{p}" for p in self.listen_ports()]
-        tokens += [f"net.publish=0.0.0.0:{p}" for p in self.publish_ports()]
-        if self.ip:
-            tokens.append(f"net.ip={self.ip}")
-        if self.gateway:
-            tokens.append(f"net.gw={self.gateway}")
-        if self.dns:
-            tokens.append(f"net.dns={self.dns}")
-        return tokens
+        """The kernel command-line tokens (qemulaunch.net_tokens)."""
+        return qemulaunch.net_tokens(self.forwards, self.ip, self.gateway, self.dns)
 
     def qemu_args(self, net_fd: int | None = None, machine: str = "microvm") -> list[str]:
         """QEMU's NIC: virtio-net, modern, over virtio-mmio (microvm) or virtio-pci (q35, with
@@ -135,41 +126,14 @@ class NetOptions:
         ``net_fd`` is the NIC's host end the runner opened: with ``tap``, the tap device
         (``-netdev tap``); else one end of a socketpair whose other end passt holds (see
         passt_args: ``-netdev stream``, and the forwards are passt's). Without it: QEMU's
-        built-in slirp with ``hostfwd`` (the fallback when passt is missing; its host-side
-        listeners have a backlog of 1, docs/network.md "Back ends").
-
-        With passt the NIC reports a 9000-byte MTU (``host_mtu``, VIRTIO_NET_F_MTU; passt takes
-        frames up to 65520): a 1 MiB answer is ~117 frames instead of ~720. slirp and a tap
-        keep 1500 (slirp's MTU; a tap's is the host interface's)."""
-        mtu = f",host_mtu={JUMBO_MTU}" if net_fd is not None and not self.tap else ""
-        device = (
-            ["-device", f"virtio-net-pci,netdev=n0,disable-legacy=on,romfile={mtu}"]
-            if machine == "q35"
-            else [
-                "-global",
-                "virtio-mmio.force-legacy=false",
-                "-device",
-                f"virtio-net-device,netdev=n0{mtu}",
-            ]
-        )
+        built-in slirp with ``hostfwd`` (kvm's default; the runner raises its listeners'
+        backlog of 1, docs/network.md "Back ends")."""
+        device = qemulaunch.nic_device_args(machine)
+        if net_fd is not None and self.tap:
+            return ["-netdev", f"tap,id=n0,fd={net_fd}", *device]
         if net_fd is not None:
-            netdev = (
-                f"tap,id=n0,fd={net_fd}"
-                if self.tap
-                else f"stream,id=n0,server=off,addr.type=fd,addr.str={net_fd}"
-            )
-            return ["-netdev", netdev, *device]
-        guest = self.ip.split("/")[0] if self.ip else ""
-        netdev = "user,id=n0"
-        if self.ip:  # slirp's network must hold the static address (default 10.0.2.0/24)
-            netdev += f",net={ipaddress.IPv4Interface(self.ip).network}"
-            if self.gateway:
-                netdev += f",host={self.gateway}"
-        netdev += "".join(
-            f",hostfwd=tcp:{f.host_addr}:{f.host_port}-{guest}:{f.guest_port}"
-            for f in self.forwards
-        )
-        return ["-netdev", netdev, *device]
+            return qemulaunch.stream_netdev_args(net_fd, machine)
+        return qemulaunch.slirp_netdev_args(self.forwards, self.ip, self.gateway, machine)
 
     def spt_args(self, fd: int) -> list[str]:
         """The spt process's arguments: its frames socket (or tap device) and the same
@@ -211,18 +175,7 @@ class NetOptions:
     def passt_args(self, fd: int) -> list[str]:
         """passt on the other end of the frames socket (spt's, or QEMU's ``-netdev stream``
         on kvm): the forwards, and the static address when there is one (passt's DHCP then
-        hands out the same)."""
-        args = ["passt", "--foreground", "--quiet", "--fd", str(fd), "--udp-ports", "none"]
-        for f in self.forwards:
-            where = f"{f.host_addr}/" if f.host_addr else ""
-            args += ["--tcp-ports", f"{where}{f.host_port}:{f.guest_port}"]
-        if not self.forwards:
-            args += ["--tcp-ports", "none"]
-        if self.ip:
-            iface = ipaddress.IPv4Interface(self.ip)
-            args += ["--address", str(iface.ip), "--netmask", str(iface.network.prefixlen)]
-            if self.gateway:
-                args += ["--gateway", self.gateway]
-        if self.passt_dns_forward:
-            args += ["--dns-forward", PASST_DNS]
-        return args
+        hands out the same): qemulaunch.passt_argv."""
+        return qemulaunch.passt_argv(
+            fd, self.forwards, self.ip, self.gateway, self.passt_dns_forward
+        )

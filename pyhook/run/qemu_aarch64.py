@@ -38,7 +38,7 @@ def qemu_command_aarch64(
     target: Target,
     image: Path,
     opts: RunOptions,
-    control: Path,
+    control: str | Path,
     out_fds: tuple[int, int],
     net_fd: int | None = None,
 ) -> list[str]:

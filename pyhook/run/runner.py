@@ -24,15 +24,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..image.targets import Target
+from . import qemulaunch
+from .guestmem import DEFAULT_MEMORY_MB
 from .netopts import NetOptionError, NetOptions
 from .portspec import bind_host_listeners
+from .qemulaunch import (  # (runner.QEMU etc.: their old home)
+    PASST_READY_S,
+    QEMU,
+    kvm_usable,
+    paused_args,
+)
 
 if TYPE_CHECKING:
     import ctypes
     import socket
-
-QEMU = "qemu-system-x86_64"
-_SAFE = "._~/:=,+-"  # bytes the kvm command line may carry unencoded
 
 
 class RunError(Exception):
@@ -41,13 +46,6 @@ class RunError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-DEFAULT_MEMORY_MB = 128
-"""Guest RAM (QEMU -m) unless the run says otherwise. The image itself needs ~12 MiB (hello runs
-in 12, an HTTP server in 32; docs/performance.md "Memory"): the rest is for linear memory and the
-kernel heap (files written, network buffers). 128 MiB is Firecracker's default too; QEMU only
-backs the pages a guest touches, so a larger -m costs the host nothing until used."""
 
 
 @dataclass
@@ -72,10 +70,12 @@ cloud VMs; boots slower, see platform/kvm/README.md "Machines")."""
 
 
 NET_BACKENDS = ("auto", "passt", "slirp")
-"""QEMU's side of a kvm guest's NIC. passt (a user-mode network stack in its own process,
-reached through `-netdev stream`) is preferred: slirp, built into QEMU, listens for the
-published ports with a backlog of 1, so a burst of connects (wrk -c32) stalls on SYN
-retransmits. auto: passt when it is installed, else slirp (docs/network.md "Back ends")."""
+"""QEMU's side of a kvm guest's NIC. auto is slirp (built into QEMU), whose published ports
+the runner gives a listen backlog of 1024 (slirp_backlog.py; slirp's own is 1). passt (a
+user-mode network stack in its own process, reached through `-netdev stream`) is an option
+only: Debian bookworm's passt dies of a division by zero when a client reuses its source
+port while passt still holds that port's previous connection, which a long run of short
+connections does within minutes (docs/network.md "Known problem (passt)")."""
 
 
 SPT_NET_BACKENDS = ("auto", "host", "passt")
@@ -88,35 +88,14 @@ ports and the module opens no sockets of its own (WasmEdge's or WAMR's calls), e
 
 
 def kvm_cmdline(opts: RunOptions) -> str:
-    from urllib.parse import quote
-
-    tokens = [f"arg={quote(opts.program_name, safe=_SAFE)}"]
-    tokens += [f"arg={quote(a, safe=_SAFE)}" for a in opts.args]
-    tokens += [f"env={quote(e, safe=_SAFE)}" for e in opts.env]
-    tokens += opts.net.kvm_tokens()
-    return " ".join(tokens)
-
-
-def kvm_usable() -> bool:
-    """KVM is used by default only where it is real hardware virtualization.
-
-    /dev/kvm on these machines is a software PVM under which firmware and
-    kernel-mode code run thousands of times slower than under TCG, so mere
-    presence of /dev/kvm is not enough: ask for the CPU's vmx/svm flags too.
-    """
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return False
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " vmx" in cpuinfo or " svm" in cpuinfo
+    """The guest's command line (qemulaunch.kernel_cmdline)."""
+    return qemulaunch.kernel_cmdline(opts.program_name, opts.args, opts.env, opts.net.kvm_tokens())
 
 
 def qemu_command(
     image: Path,
     opts: RunOptions,
-    control: Path,
+    control: str | Path,
     out_fds: tuple[int, int] = (1, 2),
     net_fd: int | None = None,
 ) -> list[str]:
@@ -129,94 +108,29 @@ def qemu_command(
     accel = opts.accel
     if accel == "auto":
         accel = "kvm" if kvm_usable() else "tcg"
-    cpu = ["-cpu", "host,-arch-capabilities"] if accel == "kvm" else ["-cpu", "max"]
     if opts.machine not in MACHINES:
         raise RunError(f"unknown machine {opts.machine!r} (choose from {', '.join(MACHINES)})", 2)
-    # microvm, acpi=off: microvm then names its virtio-mmio devices, with their IRQs, on the
-    # kernel command line (virtio_mmio.device=...), which the guest reads to wait for its
-    # NIC's interrupt (platform/kvm/README.md "Network"); and ACPI tables are not built.
-    machine = "q35" if opts.machine == "q35" else "microvm,pit=on,rtc=on,isa-serial=on,acpi=off"
-    return [
-        QEMU,
-        "-M",
-        machine,
-        "-accel",
+    return qemulaunch.qemu_x86_argv(
         accel,
-        *cpu,
-        *qemu_boot_args(image, opts, control, out_fds),
-        # microvm creates only COM1 itself; COM2 (stderr) and COM3 (control) are added.
-        "-device",
-        "isa-serial,chardev=err,index=1",
-        "-device",
-        "isa-serial,chardev=ctl,index=2",
-        "-device",
-        "isa-debug-exit,iobase=0xf4,iosize=4",
-        *(opts.net.qemu_args(net_fd, opts.machine) if opts.net.wanted else []),
-    ]
+        opts.machine,
+        qemu_boot_args(image, opts, control, out_fds),
+        opts.net.qemu_args(net_fd, opts.machine) if opts.net.wanted else [],
+    )
 
 
 def qemu_boot_args(
-    image: Path, opts: RunOptions, control: Path, out_fds: tuple[int, int]
+    image: Path, opts: RunOptions, control: str | Path, out_fds: tuple[int, int]
 ) -> list[str]:
-    """What every machine's QEMU argv shares (x86_64's qemu_command, qemu_aarch64's): memory,
-    no default devices or display, the kernel with its boot module (`--dir` at run time) and
-    command line, and the guest's output: chardevs `out` and `err` on `out_fds` (fd sets, see
-    qemu_command), `ctl` on the control file, and the first serial port on `out`."""
-    return [
-        "-m",
-        str(opts.memory_mb),
-        # -display none, not -nographic: with it SeaBIOS (q35) would print on COM1 (stdout).
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-kernel",
-        str(image),
-        *(["-initrd", str(opts.fs_image)] if opts.fs_image else []),  # the boot module
-        "-append",
-        kvm_cmdline(opts),
-        "-add-fd",
-        f"fd={out_fds[0]},set=1",
-        "-chardev",
-        "file,id=out,path=/dev/fdset/1,append=on",
-        "-add-fd",
-        f"fd={out_fds[1]},set=2",
-        "-chardev",
-        "file,id=err,path=/dev/fdset/2,append=on",
-        "-chardev",
-        f"file,id=ctl,path={control}",
-        "-serial",
-        "chardev:out",
-    ]
-
-
-def _parse_control(text: str) -> int | None:
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == "exit" and parts[1].lstrip("-").isdigit():
-            return int(parts[1]) & 0xFF
-    return None
+    """qemulaunch.boot_args of a run: what every machine's QEMU argv shares (x86_64's
+    qemu_command, qemu_aarch64's)."""
+    fs_image = str(opts.fs_image) if opts.fs_image else None
+    return qemulaunch.boot_args(
+        str(image), opts.memory_mb, kvm_cmdline(opts), fs_image, str(control), out_fds
+    )
 
 
 def _timed_out(opts: RunOptions) -> str:
     return f"the guest did not finish within {opts.timeout:g} s; it was stopped"
-
-
-def _write_only_dup(fd: int) -> int:
-    """A duplicate of fd that QEMU's fd set will take for a file chardev.
-
-    QEMU matches an fd set's members by access mode and its file chardev opens
-    O_WRONLY, so an O_RDWR stdout (a terminal, /dev/null from subprocess.DEVNULL)
-    would be refused. Those get a write-only reopening of the same file; offsets
-    of terminals, pipes and devices do not matter (regular files are O_WRONLY
-    after a shell's `>` or `>>`, and keep sharing the caller's description)."""
-    if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDWR:
-        return os.dup(fd)
-    try:
-        return os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-    except OSError:
-        return os.dup(fd)
 
 
 def kvm_net_backend(opts: RunOptions) -> str:
@@ -226,7 +140,7 @@ def kvm_net_backend(opts: RunOptions) -> str:
             f"--net-backend {opts.net_backend}: kvm targets take {', '.join(NET_BACKENDS)}", 2
         )
     if opts.net_backend == "auto":
-        return "passt" if shutil.which("passt") else "slirp"
+        return "slirp"
     return opts.net_backend
 
 
@@ -322,22 +236,16 @@ def _run_qemu(
     through its QMP monitor once ``ready`` returns: QEMU's own start-up (~20 ms of loading
     its libraries) overlaps passt's, and the guest still cannot say it serves before the
     host's ports listen."""
-    import tempfile
-
-    _libc()  # before the fork: _die_with_parent runs in the child
-    with tempfile.TemporaryDirectory(prefix="wasmkiln-run-") as tmp:
-        control = Path(tmp) / "control"
-        control.touch()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # QEMU refuses fds 0-2 in -add-fd, so hand it duplicates above them.
-        fds = (_write_only_dup(sys.stdout.fileno()), _write_only_dup(sys.stderr.fileno()))
+    ctl, control = qemulaunch.control_file()
+    try:
+        fds = qemulaunch.output_fds()
         cmd = (build or qemu_command)(image, opts, control, fds, net_fd)
         passed = fds if net_fd is None else (*fds, net_fd)
+        launch, preexec = _dying_with_parent(cmd)
         try:
-            proc = start_qemu(
-                cmd, passed, ready, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
-            )
+            proc = start_qemu(launch, passed, ready, stdin=subprocess.DEVNULL, preexec_fn=preexec)
+            if net_fd is None and ready is None:
+                _slirp_backlog(proc, opts)
             proc.wait(timeout=opts.timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
@@ -348,13 +256,22 @@ def _run_qemu(
         finally:
             for fd in fds:
                 os.close(fd)
-        code = _parse_control(control.read_text(errors="replace"))
+        code = qemulaunch.exit_code(ctl)
         if code is None:
-            raise RunError(
-                f"the virtual machine stopped without an exit code "
-                f"(QEMU exit status {proc.returncode}): the guest crashed or reset"
-            )
+            raise RunError(qemulaunch.no_exit_code(proc.returncode))
         return code
+    finally:
+        os.close(ctl)
+
+
+def _slirp_backlog(proc: subprocess.Popen[bytes], opts: RunOptions) -> None:
+    """slirp's published ports get a listen backlog (slirp_backlog.py), while the guest
+    boots; where that cannot be done the run goes on with slirp's backlog of 1, said once."""
+    if not opts.net.forwards or opts.net.tap:
+        return
+    from .slirp_backlog import raise_or_warn
+
+    raise_or_warn(proc.pid, {f.host_port for f in opts.net.forwards}, lambda: proc.poll() is None)
 
 
 def start_qemu(
@@ -393,49 +310,28 @@ def start_qemu(
     return proc
 
 
-def paused_args(monitor_fd: int) -> list[str]:
-    """QEMU's arguments to start paused with a QMP monitor on `monitor_fd` (release_paused)."""
-    return [
-        "-S",
-        "-chardev",
-        f"socket,id=wkqmp,fd={monitor_fd}",
-        "-mon",
-        "chardev=wkqmp,mode=control",
-    ]
-
-
 def release_paused(
     proc: subprocess.Popen[bytes], monitor: socket.socket, ready: Callable[[], None]
 ) -> None:
-    """Let a paused QEMU run once ``ready`` returns: QMP's handshake and `cont`, sent at once
-    (QEMU reads them in order once its monitor is up), then QEMU's replies read until its
-    RESUME event, after which the monitor may be closed (closed before, QEMU could see the
-    hang-up first and drop the commands). A QEMU that ends meanwhile is left to its exit
-    status, which says why."""
-    ready()
-    if proc.poll() is not None:
-        return
-    monitor.settimeout(RELEASE_S)
-    try:
-        monitor.sendall(b'{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n')
-        seen = b""
-        while b'"RESUME"' not in seen:
-            chunk = monitor.recv(4096)
-            if not chunk:
-                return
-            seen = seen[-64:] + chunk
-    except OSError:  # a timeout included: QEMU is left as it is; its run's timeout applies
-        pass
+    """qemulaunch.release_paused for a QEMU started by subprocess."""
+    qemulaunch.release_paused(lambda: proc.poll() is None, monitor, ready)
 
 
-RELEASE_S = 10.0
-"""How long release_paused waits for QEMU's monitor to confirm that the guest runs."""
+def _dying_with_parent(cmd: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """QEMU's argv and Popen's preexec_fn so that it dies with us: through setpriv, started
+    by vfork (qemulaunch.death_signal_argv), else a fork that calls prctl (_die_with_parent)."""
+    argv = qemulaunch.death_signal_argv(cmd)
+    if argv is not None:
+        return argv, None
+    _libc()  # before the fork: _die_with_parent runs in the child
+    return cmd, _die_with_parent
 
 
 def _die_with_parent() -> None:
     """In the child before exec: get SIGKILL when wasmkiln dies, however it dies, so a
-    killed `wasmkiln run` leaves no QEMU or passt behind. (The spt process does this itself,
-    `--die-with-parent`: without a preexec_fn, subprocess starts it by vfork, not fork.)"""
+    killed `wasmkiln run` leaves no QEMU behind, where setpriv is missing (_dying_with_parent).
+    (The spt process does this itself, `--die-with-parent`, and passt quits when the other
+    end of its socket closes: both start by vfork, without a preexec_fn.)"""
     try:
         _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -460,12 +356,14 @@ def _passt_pair() -> tuple[socket.socket, socket.socket]:
         )
     import socket
 
-    _libc()  # before the fork: _die_with_parent runs in the child
     return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
 
 
 def _spawn_passt(net: NetOptions, theirs: socket.socket) -> subprocess.Popen[bytes]:
-    """passt on ``theirs`` (closed here, whatever happens)."""
+    """passt on ``theirs`` (closed here, whatever happens). No death signal is needed: with
+    --fd, passt quits once the other end (the guest's NIC: QEMU's or the spt process's, and
+    our copy until the run ends) is closed, so a killed run leaves no passt behind
+    (qemulaunch.py); without a preexec_fn, subprocess starts it by vfork, not fork."""
     try:
         return subprocess.Popen(
             net.passt_args(theirs.fileno()),
@@ -473,7 +371,6 @@ def _spawn_passt(net: NetOptions, theirs: socket.socket) -> subprocess.Popen[byt
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             pass_fds=(theirs.fileno(),),
-            preexec_fn=_die_with_parent,
         )
     except OSError as e:
         raise RunError(f"cannot start passt: {e.strerror}") from None
@@ -534,25 +431,15 @@ def passt_ready(proc: subprocess.Popen[bytes], net: NetOptions) -> Callable[[], 
     return partial(_await_listening, proc, {f.host_port for f in net.forwards})
 
 
-PASST_READY_S = 2.0
-"""How long the runner waits for passt to listen on the forwarded host ports."""
-
-
 def _await_listening(proc: subprocess.Popen[bytes], ports: set[int]) -> None:
     """Wait until the host has a listening TCP socket on each of `ports` (passt binds them
     as it starts), passt exits, or PASST_READY_S pass (asked of sock_diag, listening.py: a
     cost that does not grow with the host's other connections). Without it a guest that
     starts listening at once (an address given at boot, no DHCP through passt first) says
     it serves while a client of the published port is still refused."""
-    import time
+    from .listening import await_listening
 
-    from .listening import host_listening
-
-    deadline = time.monotonic() + PASST_READY_S
-    while ports and proc.poll() is None and time.monotonic() < deadline:
-        if host_listening(ports):
-            return
-        time.sleep(0.001)
+    await_listening(lambda: proc.poll() is None, ports, PASST_READY_S)
 
 
 def _stop_passt(proc: subprocess.Popen[bytes]) -> None:

@@ -19,16 +19,36 @@ import os
 import sys
 
 
-def plain_spt_info(image: str) -> dict | None:
-    """The build info of an x86_64-spt image the quick start can run, else None (another
-    target, a CPU level to check, or not an image at all). Recorded ports are fine:
-    quick_spt_run publishes them as the full CLI does."""
+def plain_info(image: str, target: str) -> dict | None:
+    """The build info of an image for `target` the quick start can run, else None (another
+    target, a CPU level to check (runner.check_cpu), or not an image at all). Recorded ports
+    are fine: the quick start publishes them as the full CLI does."""
     from ..image.infojson import read_image_info
 
     info = read_image_info(image)
-    if info is None or info.get("target") != "x86_64-spt" or info.get("cpu"):
+    if info is None or info.get("target") != target or info.get("cpu"):
         return None
     return info
+
+
+def plain_spt_info(image: str) -> dict | None:
+    """plain_info of an x86_64-spt image."""
+    return plain_info(image, "x86_64-spt")
+
+
+def quick_run_of(
+    image: str, target: str, env: list[str], publish: list[str], listen: list[str]
+) -> tuple[dict, list[str], list[str]] | None:
+    """(plain_info, -p specs, --listen specs) of a quick run of `image` on `target`, the
+    image's recorded ports when the run names none, as cmd_run takes them; None for what only
+    the full CLI runs: no plain image of `target`, an --env without "=" ("--env takes
+    KEY=VALUE")."""
+    info = plain_info(image, target)
+    if info is None or any("=" not in e for e in env):
+        return None
+    if not publish and not listen:  # the run names no port: the image's recorded ones
+        return info, list(info.get("publish", ())), list(info.get("listen", ()))
+    return info, publish, listen
 
 
 def quick_spt_run(
@@ -37,11 +57,10 @@ def quick_spt_run(
     """`wasmkiln run [--env E]... [-p P]... [--listen L]... IMAGE -- ARGS` of an spt image, as
     cli/main.py's cmd_run and runner.run_spt do it: the guest's exit code, or None when the
     full CLI must run it (and then gives any error)."""
-    info = plain_spt_info(image)
-    if info is None or any("=" not in e for e in env):  # cmd_run: "--env takes KEY=VALUE"
+    run = quick_run_of(image, "x86_64-spt", env, publish, listen)
+    if run is None:
         return None
-    if not publish and not listen:  # the run names no port: the image's recorded ones
-        publish, listen = list(info.get("publish", ())), list(info.get("listen", ()))
+    info, publish, listen = run
     argv = ["--die-with-parent"]
     for e in env:
         argv += ["--env", e]

@@ -42,12 +42,13 @@ static struct {
   bool tap;  /* fd is a tap device: a frame per read/write, no length prefix */
   bool host; /* --net host: the host's sockets (sock_spt.c), no NIC */
   int nhost, host_fds[WK_PLAT_LISTEN_MAX];
+  uint32_t spin_us; /* --net spin=US: how long a host-socket wait spins before it sleeps */
   wk_plat_netcfg net;
   bool up;
   uint8_t mac[6];
   uint32_t rx_len, rx_off; /* bytes in rx, bytes already taken */
   uint32_t tx_len;
-} nic = {.fd = -1};
+} nic = {.fd = -1, .spin_us = WK_SPT_NET_SPIN_US};
 
 /* The frame buffers live apart from `nic`: an initialised object goes to
  * .data, every byte of it in the file, and these 384 KiB made a stripped spt
@@ -62,6 +63,8 @@ static struct {
 int wk_spt_net_fd(void) { return nic.fd; }
 
 int wk_spt_net_host(void) { return nic.host; }
+
+uint64_t wk_spt_net_spin_ns(void) { return (uint64_t)nic.spin_us * 1000u; }
 
 int wk_spt_net_host_fds(int *out, int max) {
   for (int k = 0; k < nic.nhost && k < max; k++) out[k] = nic.host_fds[k];
@@ -96,12 +99,21 @@ const char *wk_spt_net_option(const char *tok) {
     nic.host_fds[nic.nhost++] = (int)fd;
     return NULL;
   }
+  if (wk_netcfg_prefix(tok, len, "spin=")) {
+    size_t i = 5;
+    uint64_t us;
+    if (!wk_netcfg_num(tok, len, &i, WK_SPT_NET_SPIN_US_MAX, &us) || i != len) {
+      return "--net spin=US wants 0..1000 (microseconds)";
+    }
+    nic.spin_us = (uint32_t)us;
+    return NULL;
+  }
   bool taken;
   const char *err = wk_netcfg_token(&nic.net, tok, len, &taken);
   if (err) return err;
   return taken ? NULL
-               : "--net takes fd=N, tap=N, host, hostfd=N, net.ip=, net.gw=, net.dns=, "
-                 "net.listen= or net.publish=";
+               : "--net takes fd=N, tap=N, host, hostfd=N, spin=US, net.ip=, net.gw=, "
+                 "net.dns=, net.listen= or net.publish=";
 }
 
 static long set_nonblock(int fd) {

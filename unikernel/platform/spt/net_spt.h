@@ -5,6 +5,8 @@
 #ifndef WK_NET_SPT_H
 #define WK_NET_SPT_H
 
+#include <stdint.h>
+
 /* One `--net TOKEN` argument: fd=N, or a net.* setting (../netcfg_plat.h).
  * NULL, or a one-line message. */
 const char *wk_spt_net_option(const char *tok);
@@ -22,5 +24,14 @@ int wk_spt_net_host(void);
 /* The host listening sockets of --net host (hostfd=N, in token order): copies
  * at most max into out, returns how many there are. */
 int wk_spt_net_host_fds(int *out, int max);
+
+/* --net spin=US (default WK_SPT_NET_SPIN_US, at most WK_SPT_NET_SPIN_US_MAX): how long
+ * a wait on the host's sockets asks again before it sleeps in ppoll (sock_spt.c);
+ * 0 sleeps at once. In ns. Off by default: on the loaded machine it was measured on,
+ * 50 us was level with no spin (docs/performance.md "3 Dec, night"); a quiet run of
+ * bench/spt_wait.py decides whether it becomes the default. */
+#define WK_SPT_NET_SPIN_US 0u
+#define WK_SPT_NET_SPIN_US_MAX 1000u
+uint64_t wk_spt_net_spin_ns(void);
 
 #endif /* WK_NET_SPT_H */

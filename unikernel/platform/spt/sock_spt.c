@@ -24,6 +24,17 @@
  * the socket drained (a short read, EAGAIN) or full (a short write, EAGAIN),
  * and a wait then asks the kernel again.
  *
+ * With `--net spin=US` a wait asks again with a zero timeout for up to US
+ * microseconds before it sleeps in ppoll (off by default). With one
+ * connection per request the client is the bottleneck, and a server that
+ * sleeps makes each of the client's connects and requests pay for waking it:
+ * a native C server doing the same loop served 37k connections a second
+ * sleeping and 47k spinning, as wasmtime (which never sleeps) does, on a
+ * nearly quiet machine; on the loaded machine of 3 Dec, night, the spt server
+ * with and without a 50 us spin were level (docs/performance.md "3 Dec,
+ * night"), so it is not the default until a quiet run shows it wins. Spins
+ * that find nothing back off (hs_wait), so an idle server still sleeps.
+ *
  * System calls per request matter on this path (a connection per request is
  * accept4, read, write, close in the kernel's TCP): a sock_send of several
  * iovecs (a response's head and body) is one writev, and after a short read
@@ -169,6 +180,40 @@ static int hs_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
   return -WK_EACCES;
 }
 
+/* A wait looks again for up to wk_spt_net_spin_ns() (`--net spin=US`, 0 by
+ * default: no spin) before it sleeps (see the file comment). A spin that finds
+ * nothing makes the next waits sleep at once: 1, 3, 7, ... up to
+ * HS_SPIN_SKIP_MAX of them after consecutive misses, so a server that is
+ * mostly idle spins for at most one spin in every HS_SPIN_SKIP_MAX + 1 waits,
+ * and a busy one, whose spins find the next client, does not sleep. */
+#define HS_SPIN_SKIP_MAX 63u
+
+typedef struct hs_spin {
+  uint32_t skip;    /* waits left that sleep without spinning */
+  uint32_t backoff; /* the skip after the next miss: 0, 1, 3, 7, ... */
+} hs_spin;
+
+static hs_spin spin;
+
+struct timespec_ {
+  long sec, nsec;
+};
+
+static long hs_ppoll(struct pollfd *p, int n, uint64_t timeout_ns) {
+  struct timespec_ ts = {(long)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+  return wk_sys6(__NR_ppoll, (long)p, n, (long)&ts, 0, 0, 0);
+}
+
+/* ppoll with timeout 0 until something is ready or `budget_ns` has passed. */
+static long hs_spin_poll(struct pollfd *p, int n, uint64_t budget_ns) {
+  uint64_t start = wk_plat_clock_monotonic();
+  for (;;) {
+    long r = hs_ppoll(p, n, 0);
+    if (r != 0 || wk_plat_clock_monotonic() - start >= budget_ns) return r;
+    __builtin_ia32_pause();
+  }
+}
+
 /* ppoll over every socket for what is not known yet; `known` gains the answers. */
 static int hs_wait(uint64_t timeout_ns) {
   struct pollfd p[WK_NET_SOCKETS_MAX];
@@ -182,11 +227,24 @@ static int hs_wait(uint64_t timeout_ns) {
     p[n] = (struct pollfd){.fd = h->fd, .events = want};
     idx[n++] = i;
   }
-  struct timespec_ {
-    long sec, nsec;
-  } ts = {(long)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
-  if (timeout_ns > 1000000000u) ts = (struct timespec_){1, 0}; /* re-checks deadlines */
-  long r = wk_sys6(__NR_ppoll, (long)p, n, (long)&ts, 0, 0, 0);
+  if (timeout_ns > 1000000000u) timeout_ns = 1000000000u; /* re-checks deadlines */
+  long r = 0;
+  uint64_t spin_ns = wk_spt_net_spin_ns();
+  if (timeout_ns > 0 && spin_ns > 0 && spin.skip == 0) {
+    uint64_t budget = timeout_ns < spin_ns ? timeout_ns : spin_ns;
+    r = hs_spin_poll(p, n, budget);
+    if (r == 0) {
+      uint32_t next = spin.backoff * 2u + 1u;
+      spin.backoff = next > HS_SPIN_SKIP_MAX ? HS_SPIN_SKIP_MAX : next;
+      spin.skip = spin.backoff;
+      timeout_ns -= budget;
+    } else {
+      spin.backoff = 0;
+    }
+  } else if (timeout_ns > 0 && spin.skip > 0) {
+    spin.skip--;
+  }
+  if (r == 0) r = hs_ppoll(p, n, timeout_ns);
   if (r <= 0) return 0;
   for (int k = 0; k < n; k++) {
     socks[idx[k]].known |= (uint16_t)p[k].revents;
