@@ -292,7 +292,7 @@ int wk_main(const wk_bootinfo *bi) {
     }
     busy = 0;
     for (int k = 0; k < 16; k++) {
-      static uint8_t dgram[2048];
+      static uint8_t dgram[9000]; /* a jumbo frame's datagram (test_jumbo_frames_through_passt) */
       wk_net_addr from;
       long n = wk_net_udp_recvfrom(us, dgram, sizeof dgram, &from);
       if (n < 0) {

@@ -14,8 +14,13 @@
  * and only between virtio_net_irq_arm and virtio_net_irq_disarm, which the
  * platform calls around a halt.
  *
- * Offloads (checksum, TSO, mergeable RX buffers) are not negotiated: the
- * network stack computes checksums while it copies, and frames stay <= MTU.
+ * Frames longer than one buffer (a device that reports an MTU above 1500,
+ * VIRTIO_NET_F_MTU: QEMU's host_mtu=) need mergeable RX buffers
+ * (VIRTIO_NET_F_MRG_RXBUF: the device spreads a frame over num_buffers RX
+ * buffers) and go out as a chain of TX descriptors; without MRG_RXBUF the MTU
+ * stays 1500. Offloads (checksum, TSO) are not negotiated: QEMU offers them
+ * only to a back end with a vnet header (a tap), not to passt's stream
+ * socket; the network stack computes checksums while it copies.
  * All state is in the caller's virtio_net (about 1.1 MiB with its buffers).
  */
 #ifndef WK_VIRTIO_NET_H
@@ -30,11 +35,18 @@
 
 #define VIRTIO_NET_F_MTU 3
 #define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
 
 #define VIRTIO_NET_HDR_LEN 12 /* struct virtio_net_hdr with num_buffers (VERSION_1) */
 #define VIRTIO_NET_BUF 2048   /* per descriptor; >= 1526 as 5.1.6.3.1 asks */
-#define VIRTIO_NET_FRAME_MAX (VIRTIO_NET_BUF - VIRTIO_NET_HDR_LEN)
+/* The largest IP MTU taken from a device that reports one (VIRTIO_NET_F_MTU): a 9000-byte
+ * jumbo frame is 5 descriptors each way (see the top); more gains little under TCG, where
+ * the bytes' copies and checksums, not the frames, are most of the cost. */
+#define VIRTIO_NET_MTU_MAX 9000
+#define VIRTIO_NET_FRAME_MAX (VIRTIO_NET_MTU_MAX + 14) /* + the Ethernet header */
+#define VIRTIO_NET_DESCS_MAX \
+  ((VIRTIO_NET_FRAME_MAX + VIRTIO_NET_HDR_LEN + VIRTIO_NET_BUF - 1) / VIRTIO_NET_BUF)
 
 typedef struct virtio_net_stats {
   uint64_t rx_frames, rx_dropped; /* dropped: too long for the caller, or bad */
@@ -46,7 +58,9 @@ typedef struct virtio_net {
   virtio_dev dev;
   virtq rx, tx;
   uint8_t mac[6];
-  int has_mac;                 /* the device gave a MAC address (VIRTIO_NET_F_MAC) */
+  int has_mac;  /* the device gave a MAC address (VIRTIO_NET_F_MAC) */
+  uint16_t mtu; /* the IP MTU to use: the device's (<= VIRTIO_NET_MTU_MAX), or 1500 */
+  bool mrg_rx;  /* VIRTIO_NET_F_MRG_RXBUF: a frame may span RX buffers */
   uint16_t tx_free[VIRTQ_MAX]; /* stack of free TX descriptor ids */
   uint16_t tx_nfree;
   virtio_net_stats stats;
@@ -64,8 +78,9 @@ int virtio_net_init(virtio_net *n, const virtio_dev *d);
  * -WK_EMSGSIZE when longer than VIRTIO_NET_FRAME_MAX. */
 int virtio_net_send(virtio_net *n, const wk_plat_iov *iov, int iovcnt);
 
-/* Copy the next received frame into buf. Returns its length, 0 when none is
- * waiting, or -WK_EMSGSIZE when it was longer than cap (it is dropped). */
+/* Copy the next received frame into buf (up to VIRTIO_NET_FRAME_MAX bytes when
+ * the MTU is above 1500). Returns its length, 0 when none is waiting, or
+ * -WK_EMSGSIZE when it was longer than cap (it is dropped). */
 long virtio_net_recv(virtio_net *n, void *buf, size_t cap);
 
 /* Notify the device about queued TX frames and re-posted RX buffers, if it

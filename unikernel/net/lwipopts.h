@@ -107,8 +107,12 @@ uint16_t wk_lwip_dns_port(void);
 #define LWIP_NETIF_HOSTNAME 0
 
 /* ---- TCP ---------------------------------------------------------------------- */
-/* Ethernet MTU 1500 - 20 (IP) - 20 (TCP). */
-#define TCP_MSS 1460
+/* The largest segment: a 9000-byte MTU (kvm, a device that reports one: virtio_net.h
+ * VIRTIO_NET_MTU_MAX) - 20 (IP) - 20 (TCP). lwIP sends and advertises the netif's MTU - 40,
+ * so on a 1500-byte link (spt, slirp, aarch64) segments stay 1460: WK_TCP_MSS_ETH, which
+ * the per-segment sizes below keep as their unit. */
+#define TCP_MSS 8960
+#define WK_TCP_MSS_ETH 1460
 /* Window scaling: lets a peer that supports it (Linux over tap) keep more
  * than 64 KiB in flight; slirp does not scale, and then 65535 is used. */
 #define LWIP_WND_SCALE 1
@@ -122,11 +126,17 @@ uint16_t wk_lwip_dns_port(void);
 #define TCP_SND_BUF (128 * 1024)
 /* Segments per connection: enough for TCP_SND_BUF in small writes too
  * (lwIP's rule of thumb, 4x the full-sized count). */
-#define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
-/* Writable (WK_NET_EV_WRITE) once a quarter of the send buffer is free. */
-#define TCP_SNDLOWAT (TCP_SND_BUF / 4)
+#define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + WK_TCP_MSS_ETH - 1) / WK_TCP_MSS_ETH)
+/* Writable (WK_NET_EV_WRITE) once about a quarter of the send buffer is free (lwIP's
+ * sanity check wants it below 0xffff - 4 * TCP_MSS). */
+#define TCP_SNDLOWAT (0xffff - 4 * TCP_MSS - 1)
+/* A window update after this much is read (lwIP's default, min(TCP_WND / 4, 4 MSS), with
+ * the Ethernet MSS as before the jumbo TCP_MSS). */
+#define TCP_WND_UPDATE_THRESHOLD (4 * WK_TCP_MSS_ETH)
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
-#define TCP_OVERSIZE TCP_MSS /* tcp_write fills whole segments: fewer, larger frames */
+/* tcp_write fills whole segments; a small write's pbuf has at most 1460 bytes to spare (with
+ * a jumbo MSS a 612-byte answer would otherwise take an 8960-byte allocation). */
+#define TCP_OVERSIZE WK_TCP_MSS_ETH
 #define TCP_QUEUE_OOSEQ 1    /* keep out-of-order segments (fewer resends) */
 #define LWIP_TCP_SACK_OUT 1  /* tell the peer which out-of-order data we hold */
 #define TCP_LISTEN_BACKLOG 1 /* refuse SYNs while a listener's queue is full */

@@ -34,6 +34,9 @@
 #define TX_IOV_MAX 32        /* pbufs in one outgoing frame (lwIP uses 1-3) */
 #define TX_WAIT_NS 20000000u /* how long linkoutput waits for a free TX buffer */
 #define EXIT_LWIP_ASSERT 134
+#define ETH_FRAME_EXTRA 14 /* the Ethernet header: a frame is the IP MTU + this */
+#define RX_MTU_MAX 9000    /* the largest MTU taken from the platform (TCP_MSS + 40) */
+#define RX_FRAME_MAX (RX_MTU_MAX + ETH_FRAME_EXTRA)
 
 static struct netif nif;
 static int net_state; /* 0 not started, 1 up, < 0 the error wk_net_init gave */
@@ -133,7 +136,7 @@ static err_t netif_setup(struct netif *n) {
   n->name[1] = 'n';
   n->output = etharp_output;
   n->linkoutput = link_output;
-  n->mtu = info.mtu;
+  n->mtu = info.mtu > RX_MTU_MAX ? RX_MTU_MAX : info.mtu;
   n->hwaddr_len = ETH_HWADDR_LEN;
   memcpy(n->hwaddr, info.mac, ETH_HWADDR_LEN);
   n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
@@ -207,12 +210,40 @@ int wk_lwip_net_init(void) {
   return 0;
 }
 
+/* One frame longer than a pool pbuf may hold (an MTU above 1500, kvm with a device that
+ * reports one): copied into rx_big, then into a chain of pool pbufs for lwIP. 1 taken,
+ * 0 none waiting, -1 dropped (too long, or the pool is empty: TCP resends it). */
+static int take_big_frame(void) {
+  static uint8_t rx_big[RX_FRAME_MAX];
+  long len = wk_plat_net_recv(rx_big, sizeof rx_big);
+  if (len <= 0) {
+    return len == 0 ? 0 : -1;
+  }
+  struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+  if (p == NULL) {
+    return -1;
+  }
+  if (pbuf_take(p, rx_big, (u16_t)len) != ERR_OK || nif.input(p, &nif) != ERR_OK) {
+    pbuf_free(p);
+  }
+  return 1;
+}
+
 int wk_lwip_net_poll(void) {
   if (net_state <= 0) {
     return net_state == 0 ? -WK_ENETDOWN : net_state;
   }
   int taken = 0;
   for (int i = 0; i < RX_BUDGET; i++) {
+    if (nif.mtu + ETH_FRAME_EXTRA > PBUF_POOL_BUFSIZE) {
+      /* Jumbo frames: through a bounce buffer into a chain of pool pbufs. */
+      int rc = take_big_frame();
+      if (rc == 0) {
+        break;
+      }
+      taken += rc > 0;
+      continue;
+    }
     struct pbuf *p = pbuf_alloc(PBUF_RAW, PBUF_POOL_BUFSIZE, PBUF_POOL);
     if (p == NULL) {
       /* Pool exhausted (unread data everywhere): drain one frame so the

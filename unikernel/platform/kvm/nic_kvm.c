@@ -16,7 +16,6 @@
 #include "wk/errno.h"
 #include "wk/platform.h"
 
-#define KVM_NET_MTU 1500
 #define KVM_NET_SPIN_NS 50000ull /* spin this long before halting (see the top) */
 
 static virtio_net nic; /* large (rings + 2 x 256 x 2 KiB buffers): in .bss */
@@ -57,7 +56,7 @@ int wk_plat_net_open(wk_plat_netinfo *info) {
   for (int k = 0; k < 6; k++) {
     info->mac[k] = nic.mac[k];
   }
-  info->mtu = KVM_NET_MTU;
+  info->mtu = nic.mtu; /* 1500, or the device's up to VIRTIO_NET_MTU_MAX (virtio_net.h) */
   wk_netcfg_info(kvm_nic_netcfg(), info);
   return 0;
 }
