@@ -264,9 +264,7 @@ bool virtio_net_rx_pending(const virtio_net *n) { return virtq_pending(&n->rx); 
 
 bool virtio_net_irq_arm(virtio_net *n) { return virtq_irq_arm(&n->rx); }
 
-void virtio_net_irq_disarm(virtio_net *n, bool acked) {
+void virtio_net_irq_disarm(virtio_net *n) {
   virtq_irq_disarm(&n->rx);
-  if (acked) {
-    (void)n->dev.ops->irq_ack(&n->dev);
-  }
+  (void)n->dev.ops->irq_ack(&n->dev);
 }

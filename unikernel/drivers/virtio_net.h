@@ -92,8 +92,11 @@ bool virtio_net_rx_pending(const virtio_net *n);
 /* Before halting: ask for an interrupt on the next received frame. False when
  * one already waits (then do not halt). */
 bool virtio_net_irq_arm(virtio_net *n);
-/* After halting: no more interrupts; with acked, also acknowledge the one
- * that came (an exit or two; lowers the line for the next edge). */
-void virtio_net_irq_disarm(virtio_net *n, bool acked);
+/* After halting: no more interrupts, and acknowledge any that came, whether or
+ * not the halt saw it (an exit or two): one raised after the halt ended on its
+ * timer would otherwise keep the level line high, so no later frame would make
+ * the edge the next halt waits for, and a halt elsewhere (a clock wait) would
+ * take its vector without acknowledging it. */
+void virtio_net_irq_disarm(virtio_net *n);
 
 #endif /* WK_VIRTIO_NET_H */

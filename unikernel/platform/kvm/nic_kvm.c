@@ -90,7 +90,8 @@ void wk_plat_net_wait(uint64_t timeout_ns) {
   if (spun >= timeout_ns || !virtio_net_irq_arm(&nic)) {
     return; /* time is up, or a frame came in while arming */
   }
-  virtio_net_irq_disarm(&nic, kvm_nic_halt(timeout_ns - spun));
+  (void)kvm_nic_halt(timeout_ns - spun);
+  virtio_net_irq_disarm(&nic);
 }
 
 void wk_plat_net_flush(void) {
