@@ -18,12 +18,14 @@ the exit being reaped, as
 And a server's first HTTP 200 (bench/first_response.py's clock and probe: examples/http-static
 with its site packed, from just before the first fork to the first 200 of a GET retried every
 millisecond), the image launched as the runner launches it without Python, against `wasmkiln run
--p` of it, for x86_64-spt (on the host's own sockets) and x86_64-kvm (QEMU, passt):
+-p` of it, for x86_64-spt (on the host's own sockets) and x86_64-kvm (QEMU; slirp, its default
+back end since 3 Dec (night), and passt):
 - spt directly: the listener bound, then the process with the runner's `--net host` argv;
 - `wasmkiln run -p H:80 server.spt` (the quick start: cli/entry.py, run/spt_direct.py);
 - `wasmkiln run -p H:80 --net-backend host server.spt` (the same run through the full CLI,
   which takes every option the quick start does not);
-- kvm directly: passt and a paused QEMU with the runner's argv, released when passt listens;
+- kvm directly: QEMU with the runner's argv on slirp (the row kvm's "added" is measured
+  from), and passt with a paused QEMU, released when passt listens;
 - kvm directly, probed from launch, one session: the same launch measured as `wasmkiln run`'s
   rows are (probes from the launch, QEMU in the prober's session: _kvm_direct_probed_from_launch);
 - `wasmkiln run -p H:80 server.img` (the quick start: cli/entry.py, run/kvm_direct.py);
@@ -304,6 +306,10 @@ def _first_responses(wk: str, reps: int, compare: list[str]) -> dict[str, Any]:
         fr.Row(
             "wasmkiln run -p --net-backend host server.spt (full CLI)",
             via(wk, "--net-backend", "host"),
+        ),
+        fr.Row(
+            f"kvm directly (QEMU {accel.upper()} + slirp, the default back end)",
+            fr.kvm_direct_start(images["kvm"], accel, 128, h.GUEST_PORT, launch="slirp"),
         ),
         fr.Row(
             f"kvm directly (QEMU {accel.upper()} + passt)",

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from guest_programs import compile_c
@@ -89,8 +90,10 @@ def test_too_little_memory_says_so(hello_kvm: Path) -> None:
     assert proc.returncode != 0
     assert "not enough memory" in proc.stderr, proc.stderr
     # ... and the runner said it before the boot, in one line (pyhook/run/guestmem.py)
+    least = _hello_need(hello_kvm).least_mb
     assert proc.stderr.startswith(
-        "wasmkiln: warning: --memory 8 MiB is less than this image needs to start, 12 MiB (image "
+        f"wasmkiln: warning: --memory 8 MiB is less than this image needs to start, {least} MiB "
+        "(image "
     ), proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -302,12 +305,27 @@ def test_packed_file_larger_than_default_memory(tmp_path: Path) -> None:
     assert boot.returncode == 0 and boot.stdout == expected, boot.stdout + boot.stderr
 
 
-def test_small_image_gets_the_default_memory(hello_kvm: Path) -> None:
-    """guestmem's sum for hello: what boots it (it runs in 12 MiB, not in 11) and the default."""
+def _hello_need(hello_kvm: Path) -> Any:
     from wasmkiln.pyhook.image.imageinfo import read_image_info
     from wasmkiln.pyhook.run.guestmem import guest_memory
+
+    return guest_memory(hello_kvm, read_image_info(hello_kvm) or {}, None)
+
+
+def test_small_image_gets_the_default_memory(hello_kvm: Path) -> None:
+    """guestmem's sum for hello against what boots it (measured on 3 Dec: it runs in 12 MiB,
+    not in 11): never less, at most the MiB its rounding up adds (the image is ~3 MiB, so a
+    few KiB of runtime move the sum across a MiB), and the default above it."""
     from wasmkiln.pyhook.run.runner import DEFAULT_MEMORY_MB
 
-    need = guest_memory(hello_kvm, read_image_info(hello_kvm) or {}, None)
+    need = _hello_need(hello_kvm)
     assert need.linear == 65536, need  # hello.wasm declares one page
-    assert need.least_mb == 12 and need.suggested_mb == DEFAULT_MEMORY_MB, need
+    assert 12 <= need.least_mb <= 13 and need.suggested_mb == DEFAULT_MEMORY_MB, need
+
+
+def test_hello_runs_in_the_least_it_is_said_to_need(hello_kvm: Path) -> None:
+    _need_qemu()
+    least = _hello_need(hello_kvm).least_mb
+    proc = wasmkiln("run", "--accel", "tcg", "--memory", str(least), str(hello_kvm))
+    assert proc.returncode == 0 and GREETING in proc.stdout, proc.stderr
+    assert "warning" not in proc.stderr, proc.stderr

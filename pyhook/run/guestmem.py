@@ -73,7 +73,14 @@ def ram_ranges(mb: int, machine: str) -> list[int]:
 RESERVED_MB = 9
 """What the platform and the runtime take besides the image and linear memory: the 8 MiB
 stack with its guard page, the runtime heap and the page tables (a hello image, whose image
-and linear memory round to 3 MiB, boots in 12 MiB: docs/performance.md "Least memory")."""
+and linear memory are 3.0 MiB, boots in 12 MiB and not in 11: docs/performance.md "Least
+memory")."""
+
+SMALL_IMAGE_MB = 4
+"""A small image's loaded image and linear memory, rounded up: the runtime alone is ~3 MiB
+(hello: 2.94 MiB and one 64 KiB page, 3 Dec), so a few KiB more of runtime move it across a
+MiB. The default memory is what such an image gets; larger ones get the same headroom above
+their least."""
 
 
 class GuestMemory(namedtuple("GuestMemory", "image boot_module linear guarded", defaults=[0])):
@@ -99,7 +106,7 @@ class GuestMemory(namedtuple("GuestMemory", "image boot_module linear guarded", 
     def suggested_for(self, machine: str) -> int:
         """suggested_mb on `machine`: when what the image needs does not fit under the PCI hole,
         the RAM there plus all of it, so that the range above 4 GiB holds it."""
-        headroom = DEFAULT_MEMORY_MB - (3 + RESERVED_MB)
+        headroom = DEFAULT_MEMORY_MB - (SMALL_IMAGE_MB + RESERVED_MB)
         mb = max(DEFAULT_MEMORY_MB, self.least_mb + headroom)
         ranges = ram_ranges(mb, machine)
         if len(ranges) > 1 and max(ranges) < (self.least_mb + headroom) * MIB:
