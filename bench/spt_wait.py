@@ -8,8 +8,8 @@ ppoll between requests makes wrk's connects and requests wake it (docs/performan
 night"). This script measures that in one run, rows interleaved, the order rotated each round:
 - spt: examples/http-static as an x86_64-spt image on the host's sockets, started as `wasmkiln
   run -p` starts it (the listener bound here, handed over as `--net hostfd=N`), with the
-  runtime's default wait (ppoll sleeps at once), and the same image with `--net spin=US`
-  (--spin, default 50: ask again for up to US microseconds before sleeping);
+  wait sleeping at once (`--net spin=0`), and with `--net spin=US` (--spin, default 50, the
+  runtime's default since 3 Dec (night): ask again for up to US microseconds before sleeping);
 - the ceiling: bench/native/close_server.c (a native C server doing the same accept4 / read /
   writev / close loop, one thread), sleeping at once and spinning as long;
 - the peers: the wasmtime 36 CLI (`-S tcplisten`) and nginx with one worker (bench/http.py's).
@@ -127,7 +127,7 @@ def serving(row: Row, s: dict[str, Any]) -> Iterator[tuple[int, list[int]]]:
             lsock.bind(("127.0.0.1", port))
             lsock.listen(socket.SOMAXCONN)
             fds = [lsock.fileno()]
-            spin = ["--net", f"spin={s['spin_us']}"] if row.key == "spt-spin" else []
+            spin = ["--net", f"spin={s['spin_us'] if row.key == 'spt-spin' else 0}"]
             host = spt_host_args(parse_forwards([f"{port}:{GUEST_PORT}"], []), fds)
             cmd = [str(s["spt"]), "--die-with-parent", *host, *spin, "--"]
         elif row.key.startswith("native"):
@@ -209,8 +209,8 @@ def main() -> int:
     }
     every = tuple(CELLS)
     rows = [
-        Row("spt", "wasmkiln spt, host sockets (the default: sleeps at once)", every),
-        Row("spt-spin", f"wasmkiln spt, host sockets, --net spin={args.spin}", every),
+        Row("spt", "wasmkiln spt, host sockets, --net spin=0 (sleeps at once)", every),
+        Row("spt-spin", f"wasmkiln spt, host sockets, --net spin={args.spin} (default 50)", every),
         Row("wasmtime", "wasmtime 36 CLI (host)", every),
         Row("nginx", "nginx 1 worker (host)", every),
         Row("native", "native C, same loop, sleeps at once (ceiling)", ("612 B, close",)),

@@ -27,10 +27,10 @@ int wk_spt_net_host_fds(int *out, int max);
 
 /* --net spin=US (default WK_SPT_NET_SPIN_US, at most WK_SPT_NET_SPIN_US_MAX): how long
  * a wait on the host's sockets asks again before it sleeps in ppoll (sock_spt.c);
- * 0 sleeps at once. In ns. Off by default: on the loaded machine it was measured on,
- * 50 us was level with no spin (docs/performance.md "3 Dec, night"); a quiet run of
- * bench/spt_wait.py decides whether it becomes the default. */
-#define WK_SPT_NET_SPIN_US 0u
+ * 0 sleeps at once. In ns. 50 us: on the quiet machine (bench/spt_wait.py, 5 rounds,
+ * 3 Dec 22:52 UTC) 1.19x the req/s of no spin with one connection per request (every
+ * round 1.16-1.22x), level with keep-alive (docs/performance.md "3 Dec, night"). */
+#define WK_SPT_NET_SPIN_US 50u
 #define WK_SPT_NET_SPIN_US_MAX 1000u
 uint64_t wk_spt_net_spin_ns(void);
 
