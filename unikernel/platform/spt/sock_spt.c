@@ -24,16 +24,15 @@
  * the socket drained (a short read, EAGAIN) or full (a short write, EAGAIN),
  * and a wait then asks the kernel again.
  *
- * With `--net spin=US` a wait asks again with a zero timeout for up to US
- * microseconds before it sleeps in ppoll (off by default). With one
- * connection per request the client is the bottleneck, and a server that
- * sleeps makes each of the client's connects and requests pay for waking it:
- * a native C server doing the same loop served 37k connections a second
- * sleeping and 47k spinning, as wasmtime (which never sleeps) does, on a
- * nearly quiet machine; on the loaded machine of 3 Dec, night, the spt server
- * with and without a 50 us spin were level (docs/performance.md "3 Dec,
- * night"), so it is not the default until a quiet run shows it wins. Spins
- * that find nothing back off (hs_wait), so an idle server still sleeps.
+ * A wait asks again with a zero timeout for up to `--net spin=US` microseconds
+ * (default 50) before it sleeps in ppoll. With one connection per request the
+ * client is the bottleneck, and a server that sleeps makes each of the
+ * client's connects and requests pay for waking it: a native C server doing
+ * the same loop served 37k connections a second sleeping and 47k spinning, as
+ * wasmtime (which never sleeps) does; on the quiet machine the spt server
+ * with a 50 us spin served 1.19x the connections it served without
+ * (docs/performance.md "3 Dec, night"). Spins that find nothing back off
+ * (hs_wait), so an idle server still sleeps.
  *
  * System calls per request matter on this path (a connection per request is
  * accept4, read, write, close in the kernel's TCP): a sock_send of several
@@ -180,8 +179,8 @@ static int hs_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
   return -WK_EACCES;
 }
 
-/* A wait looks again for up to wk_spt_net_spin_ns() (`--net spin=US`, 0 by
- * default: no spin) before it sleeps (see the file comment). A spin that finds
+/* A wait looks again for up to wk_spt_net_spin_ns() (`--net spin=US`, 50 by
+ * default; 0: no spin) before it sleeps (see the file comment). A spin that finds
  * nothing makes the next waits sleep at once: 1, 3, 7, ... up to
  * HS_SPIN_SKIP_MAX of them after consecutive misses, so a server that is
  * mostly idle spins for at most one spin in every HS_SPIN_SKIP_MAX + 1 waits,
