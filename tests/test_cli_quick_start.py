@@ -154,7 +154,7 @@ def _spt_argvs(
         full.append(args[1:])
         return subprocess.CompletedProcess(args, 0)
 
-    monkeypatch.setattr(spt_direct.os, "posix_spawn", fake_spawn)
+    monkeypatch.setattr(spt_direct.os, "posix_spawnp", fake_spawn)
     monkeypatch.setattr(runner.subprocess, "run", fake_run)
     assert entry.main(argv) == 0
     assert len(full) == 1, full

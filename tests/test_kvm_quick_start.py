@@ -80,11 +80,11 @@ def _argvs(
 
     quick: list[list[str]] = []
 
-    def spawn(cmd: list[str], fds: tuple[int, ...]) -> int | None:
+    def spawn(cmd: list[str], fds: tuple[int, ...], stdin_null: bool = False) -> int | None:
         quick.append(cmd)
         return None  # "could not start": the quick start declines
 
-    monkeypatch.setattr(kvm_direct, "_spawn", spawn)
+    monkeypatch.setattr(kvm_direct, "spawn", spawn)
     assert entry._quick_run(argv) is None  # noqa: SLF001
     full: list[list[str]] = []
 
@@ -315,8 +315,8 @@ def test_it_loads_none_of_the_full_clis_modules(tmp_path: Path) -> None:
             "import sys",
             "from wasmkiln.pyhook.cli.entry import main",
             "from wasmkiln.pyhook.run import kvm_direct",
-            "spawn, seen = kvm_direct._spawn, []",
-            "kvm_direct._spawn = lambda *a: seen.append(set(sys.modules)) or spawn(*a)",
+            "spawn, seen = kvm_direct.spawn, []",
+            "kvm_direct.spawn = lambda *a, **k: seen.append(set(sys.modules)) or spawn(*a, **k)",
             f"code = main({argv!r})",
             f"print('exit', code, 'loaded', sorted(set({HEAVY!r}) & seen[0]))",
         ]

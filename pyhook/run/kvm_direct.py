@@ -24,6 +24,7 @@ import os
 import sys
 
 from . import qemulaunch as ql
+from .spt_direct import kill_reaped, spawn
 
 
 def plain_kvm_info(image: str) -> dict | None:
@@ -91,7 +92,7 @@ def _boot(image: str, memory: int, cmdline: str, forwards: list) -> int | None:
         cmd = ql.death_signal_argv(ql.qemu_x86_argv(accel, "microvm", boot, net))
         if cmd is None:
             return None  # no setpriv: the runner forks for the death signal
-        qemu = _spawn(cmd, fds)
+        qemu = spawn(cmd, fds, stdin_null=True)
         if qemu is None:
             return None
         try:
@@ -101,7 +102,7 @@ def _boot(image: str, memory: int, cmdline: str, forwards: list) -> int | None:
                 raise_or_warn(qemu, {f.host_port for f in forwards}, lambda: _running(qemu))
             status = _wait(qemu)
         except KeyboardInterrupt:
-            _kill(qemu)
+            kill_reaped(qemu)
             return 130  # as the full CLI
         code = ql.exit_code(ctl)
         if code is None:
@@ -111,30 +112,6 @@ def _boot(image: str, memory: int, cmdline: str, forwards: list) -> int | None:
     finally:
         for fd in (ctl, *fds):
             os.close(fd)
-
-
-def _spawn(argv: list[str], fds: tuple[int, ...]) -> int | None:
-    """posix_spawn `argv` (looked up on PATH) handed `fds`, stdin from /dev/null, SIGPIPE and
-    SIGXFSZ at their defaults (as subprocess gives its children); its pid, or None when it
-    cannot be started."""
-    import signal
-
-    null = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
-    for fd in fds:
-        os.set_inheritable(fd, True)
-    try:
-        return os.posix_spawnp(
-            argv[0],
-            argv,
-            os.environ,
-            file_actions=null,
-            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-        )
-    except OSError:
-        return None
-    finally:
-        for fd in fds:
-            os.set_inheritable(fd, False)
 
 
 def _running(pid: int) -> bool:
@@ -147,9 +124,3 @@ def _wait(pid: int) -> int:
     """Child `pid`'s exit status as Popen's returncode (-N: signal N)."""
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
-
-
-def _kill(pid: int) -> None:
-    """A ^C (QEMU got the terminal's SIGINT too): QEMU killed and reaped."""
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)

@@ -93,36 +93,55 @@ def run_plain_spt(
     `--`; default: --die-with-parent) and guest arguments `args`, handing it descriptors `fds`:
     the exit code (128 + N, with guest_death's line, when signal N ended it); None when it could
     not be started (the full CLI then says why)."""
-    for fd in fds or ():
-        os.set_inheritable(fd, True)  # subprocess's pass_fds does the same in the child
     sys.stdout.flush()
     sys.stderr.flush()
-    import signal
-
     path = os.path.abspath(image)  # a bare name would be looked up on PATH
-    # Python ignores SIGPIPE and SIGXFSZ; subprocess gives its children the defaults back
-    # (restore_signals), so a guest writing to a closed pipe dies of SIGPIPE there: here too.
-    restore = (signal.SIGPIPE, signal.SIGXFSZ)
-    try:
-        pid = os.posix_spawn(
-            path,
-            [path, *(options or ["--die-with-parent"]), "--", *args],
-            os.environ,
-            setsigdef=restore,
-        )
-    except OSError:
+    pid = spawn([path, *(options or ["--die-with-parent"]), "--", *args], tuple(fds or ()))
+    if pid is None:
         return None
     try:
         _, status = os.waitpid(pid, 0)
     except KeyboardInterrupt:  # the guest got the terminal's SIGINT too; make sure it ends
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
+        kill_reaped(pid)
         return 130
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         print(f"wasmkiln: error: {guest_death(sig)}", file=sys.stderr)
         return 128 + sig
     return os.waitstatus_to_exitcode(status)
+
+
+def spawn(argv: list[str], fds: tuple[int, ...], stdin_null: bool = False) -> int | None:
+    """posix_spawn (vfork) of `argv` (a name without "/" looked up on PATH) handed `fds`, stdin
+    from /dev/null when `stdin_null`: its pid, or None when it cannot be started. The quick
+    starts' one launch (QEMU for kvm, the image for spt). Python ignores SIGPIPE and SIGXFSZ;
+    subprocess gives its children the defaults back (restore_signals), so a guest writing to a
+    closed pipe dies of SIGPIPE there: here too."""
+    import signal
+
+    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)] if stdin_null else []
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    try:
+        return os.posix_spawnp(
+            argv[0],
+            argv,
+            os.environ,
+            file_actions=actions,
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        )
+    except OSError:
+        return None
+    finally:
+        for fd in fds:
+            os.set_inheritable(fd, False)
+
+
+def kill_reaped(pid: int) -> None:
+    """After a ^C (the child got the terminal's SIGINT too): child `pid` killed and reaped, so
+    nothing is left running."""
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
 
 
 def guest_death(sig: int) -> str:
