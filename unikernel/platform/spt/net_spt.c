@@ -40,9 +40,9 @@
 #define WRITE_WAIT_MS 20    /* a full socket: wait this long per round */
 
 static struct {
-  int fd;    /* -1: no NIC */
-  bool tap;  /* fd is a tap device: a frame per read/write, no length prefix */
-  bool host; /* --net host: the host's sockets (sock_spt.c), no NIC */
+  int fd;        /* -1: no NIC */
+  bool tap;      /* fd is a tap device: a frame per read/write, no length prefix */
+  bool host;     /* --net host: the host's sockets (sock_spt.c), no NIC */
   bool outbound; /* --net outbound: with host, the guest may connect, use UDP, look names up */
   int nhost, host_fds[WK_PLAT_LISTEN_MAX];
   uint32_t spin_us; /* --net spin=US: how long a host-socket wait spins before it sleeps */

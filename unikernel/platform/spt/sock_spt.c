@@ -570,7 +570,8 @@ static int hs_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
       uint8_t ip[4];
       int r = n > 0 ? wk_dns_answer(reply, (size_t)n, id, ip) : -WK_EAGAIN;
       if (r == -WK_EAGAIN) continue;
-      if (r == 0) *out = (wk_net_addr){.family = WK_NET_AF_INET, .addr = {ip[0], ip[1], ip[2], ip[3]}};
+      if (r == 0)
+        *out = (wk_net_addr){.family = WK_NET_AF_INET, .addr = {ip[0], ip[1], ip[2], ip[3]}};
       err = r;
       break;
     }
