@@ -187,11 +187,6 @@ class NetOptions:
         """The guest reaches out (--net, --dns): spt's host sockets grant it then."""
         return bool(self.nic or self.dns)
 
-    @property
-    def needs_nic(self) -> bool:
-        """Settings only a NIC has: an address, a gateway, DNS, a tap, outgoing traffic."""
-        return bool(self.ip or self.gateway or self.dns or self.tap or self.nic)
-
     def for_passt(self) -> NetOptions:
         """These settings with an address for the guest when the run gave none, told to passt
         and to the guest alike: the guest then starts with it, instead of asking passt's DHCP
