@@ -538,6 +538,84 @@ def test_wasmedge_v2_and_getaddrinfo(runner: str, backend: str, tmp_path: Path) 
     assert dns.asked == ["echo.wasmkiln.test", "nosuch.wasmkiln.test"]
 
 
+class _AwkwardDnsServer(_DnsServer):
+    """A DNS server that tests a stub's patience: before each answer it sends one with the
+    wrong identifier (and a wrong address); it ignores the first query for `slow.*`; it
+    answers `alias.*` with a CNAME record before the A record; and a name it has no A
+    record for gets an empty answer (NOERROR), not NXDOMAIN."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.ignored: set[str] = set()
+        super().__init__(names)
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                query, peer = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            if len(query) <= 12:
+                continue
+            answer = self._answer(query)
+            name = self.asked[-1]
+            if name.startswith("slow.") and name not in self.ignored:
+                self.ignored.add(name)
+                continue
+            ip = self.names.get(name.lower())
+            if ip is None:  # NOERROR, no records: the name exists without an address
+                answer = answer[:2] + b"\x81\x80" + answer[4:]
+            elif name.startswith("alias."):
+                target = b"\x06target\xc0\x0c"
+                cname = b"\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c" + len(target).to_bytes(2, "big")
+                header = answer[:6] + b"\x00\x02" + answer[8:12]
+                question = query[12 : len(query)]
+                answer = header + question + cname + target + answer[12 + len(question) :]
+            wrong_id = bytes([query[0] ^ 0xFF, query[1]]) + answer[2:-4] + bytes([192, 0, 2, 99])
+            self.sock.sendto(wrong_id, peer)
+            self.sock.sendto(answer, peer)
+
+
+@pytest.mark.slow
+def test_host_sockets_dns_stub_is_patient(tmp_path: Path) -> None:
+    """spt's own DNS stub (platform/spt/dns_spt.c, on the host's sockets): it skips an answer
+    with another identifier, reads the A record after a CNAME, asks again when the first
+    query goes unanswered (half of its 10 s budget later), and takes an empty answer for
+    EAI_NONAME (84)."""
+    names = {
+        "echo.wasmkiln.test": "10.0.2.2",
+        "alias.wasmkiln.test": "192.0.2.7",
+        "slow.wasmkiln.test": "192.0.2.8",
+    }
+    with closing(_EchoServers()) as echo, closing(_AwkwardDnsServer(names)) as dns:
+        t0 = time.monotonic()
+        proc = _run_client(
+            "spt",
+            WASMEDGE_V2_CLIENT,
+            tmp_path,
+            echo,
+            extra=[
+                "echo.wasmkiln.test",
+                "alias.wasmkiln.test",
+                "slow.wasmkiln.test",
+                "empty.wasmkiln.test",
+            ],
+            run_flags=["--dns", f"10.0.2.2:{dns.port}"],
+            backend="host",
+        )
+        took = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for line in (
+        "resolve echo.wasmkiln.test: 0 1 [1 2 10.0.2.2 80] canon echo.wasmkiln.test",
+        "resolve alias.wasmkiln.test: 0 1 [1 2 192.0.2.7 0] canon alias.wasmkiln.test",
+        "resolve slow.wasmkiln.test: 0 1 [1 2 192.0.2.8 0] canon slow.wasmkiln.test",
+        "resolve empty.wasmkiln.test: 84 0",
+    ):
+        assert line in lines, proc.stdout
+    assert dns.asked.count("slow.wasmkiln.test") == 2, dns.asked
+    assert 4.5 < took < 60, took  # the retry waited half the budget, once
+
+
 @pytest.mark.parametrize("runner,backend", CLIENT_RUNS)
 def test_wamr_tcp_and_udp_client(runner: str, backend: str, tmp_path: Path) -> None:
     """WAMR's extension (sock_open(poolfd, af, type, *fd), sock_connect(fd, *addr), ...,
