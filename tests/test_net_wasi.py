@@ -285,10 +285,12 @@ def _run_client(
     host: str = "10.0.2.2",
     addr: list[str] | None = None,
     backend: str = "auto",
+    tcp_port: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Build source for runner and run it against the echo servers (args: host, the TCP
     and UDP ports, then extra); the run reaches out but publishes no port. backend: spt's
-    --net-backend (host: only --net, no address of its own)."""
+    --net-backend (host: only --net, no address of its own). tcp_port: another TCP port
+    than the echo server's."""
     why = skip_reason("spt-passt" if (runner, backend) == ("spt", "passt") else runner)
     if why:
         pytest.skip(why)
@@ -314,7 +316,7 @@ def _run_client(
             str(image),
             "--",
             host,
-            str(echo.tcp.getsockname()[1]),
+            str(tcp_port or echo.tcp.getsockname()[1]),
             str(echo.udp.getsockname()[1]),
             *(extra or []),
         ],
@@ -342,6 +344,20 @@ def test_wasmedge_tcp_and_udp_client(runner: str, backend: str, tmp_path: Path) 
         "udp recv_from 0 same family 1 from 10.0.2.2",
     ):
         assert line in proc.stdout.splitlines(), proc.stdout
+
+
+@pytest.mark.parametrize("runner,backend", CLIENT_RUNS)
+def test_connect_refused(runner: str, backend: str, tmp_path: Path) -> None:
+    """A connect to a host port nobody listens on is ECONNREFUSED (14) on every back end (on
+    spt's host sockets: the connecting socket errs, and SO_ERROR says why); the UDP round
+    trip after it still works."""
+    with closing(_EchoServers()) as echo:
+        proc = _run_client(
+            runner, WASMEDGE_CLIENT, tmp_path, echo, backend=backend, tcp_port=free_port()
+        )
+    lines = proc.stdout.splitlines()
+    assert "tcp connect 14" in lines, proc.stdout + proc.stderr
+    assert "udp recv_from 0 same family 1 from 10.0.2.2" in lines, proc.stdout + proc.stderr
 
 
 def test_host_sockets_refuse_what_was_not_granted(tmp_path: Path) -> None:
