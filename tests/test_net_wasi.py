@@ -944,7 +944,6 @@ def _ask(port: int, path: bytes, source_port: int = 0) -> bytes:
         return got
 
 
-@pytest.mark.slow
 def test_own_socket_server_on_auto_survives_short_connections(tmp_path: Path) -> None:
     """Why spt's auto gives a module with sockets of its own the host's sockets: under passt
     (Debian bookworm's 2023-03 build) such a server stopped serving when a client reused a
