@@ -199,17 +199,20 @@ def test_recorded_ports_are_published_as_by_the_full_cli(
 
 
 def test_what_needs_the_full_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A module that opens its own sockets gets passt (a NIC) from the full runner; an image
-    linked without networking is refused there: the quick start declines both."""
+    """An image linked without networking is refused by the full runner: the quick start
+    declines it. A module that opens its own sockets gets the host's sockets from both
+    (runner.spt_net_backend), the same arguments."""
     from wasmkiln.pyhook.run import spt_direct
 
     image = _image("hello", tmp_path)
     info = spt_direct.plain_spt_info(str(image))
     assert info is not None
     port = free_port()
-    for extra in ({"own_sockets": True}, {"network": False}):
-        monkeypatch.setattr(spt_direct, "plain_info", lambda _, __, e=extra: {**info, **e})
-        assert spt_direct.quick_spt_run(str(image), [], [f"{port}:80"], [], []) is None
+    monkeypatch.setattr(spt_direct, "plain_info", lambda _, __: {**info, "network": False})
+    assert spt_direct.quick_spt_run(str(image), [], [f"{port}:80"], [], []) is None
+    monkeypatch.setattr(spt_direct, "plain_info", lambda _, __: {**info, "own_sockets": True})
+    quick, full = _spt_argvs(monkeypatch, ["run", "-p", f"{port}:80", str(image)])
+    assert quick == full and "host" in full
 
 
 @pytest.mark.parametrize(

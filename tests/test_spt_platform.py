@@ -252,8 +252,11 @@ def _host_listener() -> socket.socket:
     return s
 
 
-def run_host_net(exe: Path, lsock: socket.socket, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run with the host's sockets (--net host), lsock granted as the one listener."""
+def run_host_net(
+    exe: Path, lsock: socket.socket, *args: str, outbound: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run with the host's sockets (--net host), lsock granted as the one listener, and with
+    `outbound` the grant to reach out (--net outbound)."""
     fd = lsock.fileno()
     argv = [
         str(exe),
@@ -263,6 +266,7 @@ def run_host_net(exe: Path, lsock: socket.socket, *args: str) -> subprocess.Comp
         "net.publish=0.0.0.0:80",
         "--net",
         f"hostfd={fd}",
+        *(["--net", "outbound"] if outbound else []),
         "--",
         *args,
     ]
@@ -294,6 +298,45 @@ def test_host_sockets_grant_nothing_else(image: Callable[[str], Path], call: str
     assert r.returncode == -signal.SIGSYS, (r.returncode, r.stderr)
 
 
+@pytest.mark.parametrize(
+    "call",
+    ["socket", "socket-packet", "socket-raw", "bind", "listen", "accept4-0", "openat", "getpid"],
+)
+def test_outbound_grant_grants_nothing_else(image: Callable[[str], Path], call: str) -> None:
+    """With the grant to reach out (--net outbound) the guest may make AF_INET/AF_INET6
+    stream and datagram sockets (non-blocking, close-on-exec) and connect or send anywhere;
+    it still cannot make another kind of socket (a packet or raw one, or one without those
+    flags), bind, listen, accept on anything but its listeners, or open a file: SIGSYS."""
+    with _host_listener() as lsock:
+        r = run_host_net(image(""), lsock, f"forbid-{call}", outbound=True)
+    assert r.stdout == "before\n", r.stderr
+    assert r.returncode == -signal.SIGSYS, (r.returncode, r.stderr)
+
+
+def test_outbound_grant_connects_and_sends(image: Callable[[str], Path]) -> None:
+    """The same raw socket()+connect() and socket()+sendto(addr) that are killed without the
+    grant (test_host_sockets_grant_nothing_else) pass with it, and reach the host."""
+    with _host_listener() as lsock, _host_listener() as target:
+        r = run_host_net(
+            image(""), lsock, "outbound", "tcp", str(target.getsockname()[1]), outbound=True
+        )
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        lines = r.stdout.splitlines()
+        assert lines[0].startswith("socket ") and int(lines[0].split()[1]) >= 3, r.stdout
+        assert lines[1] in ("send/connect 0", "send/connect -115"), r.stdout  # EINPROGRESS
+        target.settimeout(10)
+        conn, _ = target.accept()  # the connection the guest started
+        conn.close()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            u.settimeout(10)
+            r = run_host_net(
+                image(""), lsock, "outbound", "udp", str(u.getsockname()[1]), outbound=True
+            )
+            assert (r.returncode, r.stdout.splitlines()[1:]) == (0, ["send/connect 1"]), r
+            assert u.recvfrom(16)[0] == b"x"
+
+
 def test_host_sockets_accept_on_the_granted_listener(image: Callable[[str], Path]) -> None:
     """accept4 on the granted listener passes the filter (EAGAIN: nobody is waiting; then a
     real connection), and on any other descriptor it is killed (above)."""
@@ -312,6 +355,7 @@ def test_host_sockets_bad_command_lines(image: Callable[[str], Path]) -> None:
         for argv, why in (
             (["--net", "host", "--net", "net.publish=0.0.0.0:80"], "one hostfd=N per"),
             (["--net", f"hostfd={fd}"], "needs --net host"),
+            (["--net", "outbound"], "outbound needs --net host"),
             (
                 [
                     "--net",

@@ -662,10 +662,13 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         r.add_argument(
             "--dns",
             metavar="A.B.C.D[:PORT]",
-            help="DNS server for name lookups (default: the one DHCP offers)",
+            help="DNS server for name lookups (default: the one DHCP offers; spt's host "
+            "sockets: the host's first nameserver)",
         )
         r.add_argument(
-            "--net", action="store_true", help="give the guest a NIC even without published ports"
+            "--net",
+            action="store_true",
+            help="let the guest reach out (connect, UDP, DNS) even without published ports",
         )
         r.add_argument(
             "--net-backend",
@@ -673,9 +676,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
             default="auto",
             help="kvm targets: QEMU's side of the NIC (passt or slirp; auto: slirp, "
             "with a listen backlog for the published ports). spt targets: host (the "
-            "host's own sockets, only the published ports: the fastest) or passt (a NIC "
-            "with lwIP: addresses, DNS, outgoing connections); auto: host unless the run "
-            "or the module needs a NIC",
+            "host's own sockets: the published ports, and with --net or --dns outgoing "
+            "connections, UDP and DNS; the fastest) or passt (a NIC with lwIP and an "
+            "address of its own); auto: host unless --ip or --gateway need a NIC",
         )
         r.add_argument(
             "--tap",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from . import qemulaunch
 from .portspec import (
@@ -46,6 +47,27 @@ PASST_GUEST_IP, PASST_GATEWAY, PASST_DNS = (
     qemulaunch.PASST_GATEWAY,
     qemulaunch.PASST_DNS,
 )  # the guest's address behind passt when the run names none (NetOptions.for_passt)
+
+
+RESOLV_CONF = Path("/etc/resolv.conf")
+
+
+def host_nameserver(resolv: Path = RESOLV_CONF) -> str | None:
+    """The first IPv4 `nameserver` of the host's resolv.conf as "A.B.C.D:53" (the guest's
+    name lookups on spt's host sockets go there, as the host's own do), or None. IPv6
+    servers are passed over: the guest's DNS setting (net.dns=) is IPv4."""
+    try:
+        text = resolv.read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            try:
+                return f"{ipaddress.IPv4Address(words[1])}:53"
+            except ValueError:
+                continue
+    return None
 
 
 def _check_tap(name: str, forwards: list[PortForward]) -> None:
@@ -147,14 +169,23 @@ class NetOptions:
         """portspec.host_listeners of these forwards: the spt listeners in the guest's order."""
         return host_listeners(self.forwards)
 
-    def spt_host_args(self, fds: list[int]) -> list[str]:
-        """portspec.spt_host_args: the spt process's arguments for the host's sockets."""
-        return spt_host_args(self.forwards, fds)
+    def spt_host_args(self, fds: list[int], resolv: Path = RESOLV_CONF) -> list[str]:
+        """portspec.spt_host_args: the spt process's arguments for the host's sockets, and
+        with --net or --dns the grant to reach out (``outbound``: the sandbox then allows
+        socket() and connect()) with the DNS server: --dns's, else the host's first IPv4
+        nameserver (host_nameserver), none when it has none (a lookup then fails)."""
+        args = spt_host_args(self.forwards, fds)
+        if self.outbound:
+            args += ["--net", "outbound"]
+            dns = self.dns or host_nameserver(resolv)
+            if dns:
+                args += ["--net", f"net.dns={dns}"]
+        return args
 
     @property
-    def needs_nic(self) -> bool:
-        """Settings only a NIC has: an address, a gateway, DNS, a tap, outgoing traffic."""
-        return bool(self.ip or self.gateway or self.dns or self.tap or self.nic)
+    def outbound(self) -> bool:
+        """The guest reaches out (--net, --dns): spt's host sockets grant it then."""
+        return bool(self.nic or self.dns)
 
     def for_passt(self) -> NetOptions:
         """These settings with an address for the guest when the run gave none, told to passt

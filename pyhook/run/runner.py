@@ -79,12 +79,12 @@ connections does within minutes (docs/network.md "Known problem (passt)")."""
 
 
 SPT_NET_BACKENDS = ("auto", "host", "passt")
-"""The spt guest's network. host: the host's own sockets, the listeners the run publishes
-handed in as descriptors and everything else refused by the sandbox (no second TCP/IP stack:
-the fast path, platform/spt/sock_spt.c). passt: lwIP over Ethernet frames to passt, a full
-network (addresses, DNS, outgoing connections, UDP). auto: host when the run only publishes
-ports and the module opens no sockets of its own (WasmEdge's or WAMR's calls), else passt
-(docs/network.md "spt back ends"). --tap is a third, given on its own."""
+"""The spt guest's network. host: the host's own sockets (no second TCP/IP stack: the fast
+path, platform/spt/sock_spt.c): the listeners the run publishes handed in as descriptors, and
+with --net or --dns the grant to reach out (TCP connections, UDP, name lookups), everything
+else refused by the sandbox. passt: lwIP over Ethernet frames to passt, a NIC with an address
+of its own. auto: host unless the run gives the guest an address (--ip, --gateway), which only
+a NIC has (docs/network.md "spt back ends"). --tap is a third, given on its own."""
 
 
 def kvm_cmdline(opts: RunOptions) -> str:
@@ -468,18 +468,20 @@ def spt_net_backend(info: dict, opts: RunOptions) -> str | None:
             )
         return "tap"
     if opts.net_backend == "host":
-        if opts.net.needs_nic:
+        if opts.net.ip or opts.net.gateway:
             raise RunError(
-                "--net-backend host has no NIC: --ip, --gateway, --dns and --net "
-                "need --net-backend passt",
-                2,
+                "--net-backend host has no NIC: --ip and --gateway need --net-backend passt", 2
             )
-        if not opts.net.forwards:
-            raise RunError("--net-backend host needs a port to publish (-p or --listen)", 2)
+        if not opts.net.forwards and not opts.net.outbound:
+            raise RunError(
+                "--net-backend host needs a port to publish (-p or --listen) or --net", 2
+            )
         return "host"
-    if opts.net_backend == "passt" or opts.net.needs_nic or not opts.net.forwards:
+    # Own sockets (info["own_sockets"]) are served by either: the host's bind takes the
+    # published listener over, and --net grants connections out.
+    if opts.net_backend == "passt" or opts.net.ip or opts.net.gateway:
         return "passt"
-    return "passt" if info.get("own_sockets", False) else "host"
+    return "host"
 
 
 def _host_listeners(net: NetOptions) -> list[int]:
@@ -508,7 +510,7 @@ def run_spt(image: Path, opts: RunOptions, info: dict) -> int:
     net_fd = -1 if fd is None else fd
     if net_fd >= 0:
         argv += opts.net.spt_args(net_fd)
-    if host_fds:
+    if backend == "host":
         argv += opts.net.spt_host_args(host_fds)
     argv += ["--", *opts.args]
     sys.stdout.flush()

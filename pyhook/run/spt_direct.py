@@ -67,9 +67,9 @@ def quick_spt_run(
     fds: list[int] = []
     if publish or listen:
         # runner.spt_net_backend with no NIC option and --net-backend auto: the host's own
-        # sockets unless the module opens its own (then passt: the full runner's helper).
+        # sockets, for a module that opens its own as well (its bind takes the listener).
         # cmd_run's _check_network refuses ports for an image linked without networking.
-        if info.get("own_sockets", False) or info.get("network", True) is False:
+        if info.get("network", True) is False:
             return None
         from .portspec import NetOptionError, bind_host_listeners, parse_forwards, spt_host_args
 

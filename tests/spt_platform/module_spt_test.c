@@ -144,6 +144,9 @@ static void forbidden_net(const char *which) {
   static const uint8_t sa[16] = {2, 0, 0, 80, 127, 0, 0, 1}; /* AF_INET 127.0.0.1:80 */
   int one = 1;
   if (str_eq(which, "forbid-socket")) raw_syscall(41, 2, 1, 0);
+  /* with the outbound grant too: only AF_INET/AF_INET6 stream or datagram sockets */
+  if (str_eq(which, "forbid-socket-packet")) raw_syscall(41, 17, 3 | 04000 | 02000000, 0);
+  if (str_eq(which, "forbid-socket-raw")) raw_syscall(41, 2, 3 | 04000 | 02000000, 1);
   if (str_eq(which, "forbid-bind")) raw_syscall(49, 0, (long)sa, sizeof sa);
   if (str_eq(which, "forbid-listen")) raw_syscall(50, 0, 1, 0);
   if (str_eq(which, "forbid-connect")) raw_syscall(42, 0, (long)sa, sizeof sa);
@@ -158,6 +161,36 @@ static void accept_on(wk_vmctx *vm, const char *fd_text) {
   for (const char *p = fd_text; *p >= '0' && *p <= '9'; p++) fd = fd * 10 + (*p - '0');
   long r = raw_syscall6(288, fd, 0, 0, 04000 /* SOCK_NONBLOCK */, 0);
   say_num(vm, r < 0 ? "accept4 -" : "accept4 ", (uint64_t)(r < 0 ? -r : r));
+}
+
+static long parse_num(const char *p) {
+  long v = 0;
+  for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
+  return v;
+}
+
+/* "outbound tcp|udp PORT": what the outbound grant allows, raw: a socket, then a
+ * connect (TCP) or a datagram "x" (UDP) to 127.0.0.1:PORT; prints the results. */
+static void outbound(wk_vmctx *vm, const char *kind, const char *port_text) {
+  long port = parse_num(port_text);
+  uint8_t sa[16] = {2, 0, (uint8_t)(port >> 8), (uint8_t)port, 127, 0, 0, 1};
+  int udp = str_eq(kind, "udp");
+  long fd = raw_syscall(41, 2, (udp ? 2 : 1) | 04000 | 02000000, 0);
+  say_num(vm, fd < 0 ? "socket -" : "socket ", (uint64_t)(fd < 0 ? -fd : fd));
+  if (fd < 0) return;
+  long r;
+  if (udp) {
+    register long r10 __asm__("r10") = 0;
+    register long r8 __asm__("r8") = (long)sa;
+    register long r9 __asm__("r9") = 16;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(44), "D"(fd), "S"("x"), "d"(1), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+  } else {
+    r = raw_syscall(42, fd, (long)sa, 16);
+  }
+  say_num(vm, r < 0 ? "send/connect -" : "send/connect ", (uint64_t)(r < 0 ? -r : r));
 }
 
 static void forbidden(wk_vmctx *vm, const char *which) {
@@ -304,6 +337,11 @@ static void start(wk_vmctx *vm) {
   }
   if (str_eq(mode, "oob")) vm->builtins->memory_fill(vm, 0, vm->memory->size - 1, 0, 2);
   if (mode[0] == 'f' && mode[1] == 'o') forbidden(vm, mode);
+  if (str_eq(mode, "outbound") && argc > 3) {
+    const uint32_t *av = (const uint32_t *)(vm->memory->base + ARGV);
+    outbound(vm, (const char *)vm->memory->base + av[2], (const char *)vm->memory->base + av[3]);
+    return;
+  }
   if (str_eq(mode, "accept") && argc > 2) {
     accept_on(vm, (const char *)vm->memory->base + ((uint32_t *)(vm->memory->base + ARGV))[2]);
     return;

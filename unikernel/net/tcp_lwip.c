@@ -77,8 +77,10 @@ static void on_err(void *arg, err_t err) {
     return;
   }
   k->tcp = NULL; /* lwIP has freed it */
+  /* A reset before the connection was established is the peer refusing it, as
+   * POSIX (and the host's sockets on spt) say: ECONNREFUSED, not ECONNRESET. */
+  k->err = err == ERR_RST && !k->connected ? -WK_ECONNREFUSED : wk_lwip_map_err(err);
   k->connected = 0;
-  k->err = wk_lwip_map_err(err);
   if (k->err == 0) {
     k->err = -WK_ECONNABORTED;
   }

@@ -131,7 +131,9 @@ static void set_memory(const char *num) {
 /* Runs on the new stack; never returns. */
 static void run_sealed(void *arg) {
   if (wk_spt_memory_install() < 0) die("cannot reserve linear memory or install its fault handler");
-  wk_spt_sandbox sb = {.net_fd = wk_spt_net_fd(), .host_sockets = wk_spt_net_host()};
+  wk_spt_sandbox sb = {.net_fd = wk_spt_net_fd(),
+                       .host_sockets = wk_spt_net_host(),
+                       .outbound = wk_spt_net_outbound()};
   sb.nlisteners = wk_spt_net_host_fds(sb.listeners, WK_SPT_LISTENERS_MAX);
   if (wk_spt_seccomp_install(&sb) < 0) die("cannot install the seccomp filter");
   int code = wk_main(arg);

@@ -19,7 +19,9 @@
  *
  * Or no NIC at all: `--net host --net hostfd=N...` gives the guest the host's
  * own listening sockets, one hostfd= per net.listen=/net.publish= token, in
- * order (sock_spt.c).
+ * order (sock_spt.c). `--net outbound` adds the grant to reach out on the
+ * host's sockets (TCP connect, UDP, name lookup at net.dns=), which the
+ * seccomp filter then allows (seccomp_spt.c).
  */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
@@ -38,9 +40,10 @@
 #define WRITE_WAIT_MS 20    /* a full socket: wait this long per round */
 
 static struct {
-  int fd;    /* -1: no NIC */
-  bool tap;  /* fd is a tap device: a frame per read/write, no length prefix */
-  bool host; /* --net host: the host's sockets (sock_spt.c), no NIC */
+  int fd;        /* -1: no NIC */
+  bool tap;      /* fd is a tap device: a frame per read/write, no length prefix */
+  bool host;     /* --net host: the host's sockets (sock_spt.c), no NIC */
+  bool outbound; /* --net outbound: with host, the guest may connect, use UDP, look names up */
   int nhost, host_fds[WK_PLAT_LISTEN_MAX];
   uint32_t spin_us; /* --net spin=US: how long a host-socket wait spins before it sleeps */
   wk_plat_netcfg net;
@@ -63,6 +66,15 @@ static struct {
 int wk_spt_net_fd(void) { return nic.fd; }
 
 int wk_spt_net_host(void) { return nic.host; }
+
+int wk_spt_net_outbound(void) { return nic.host && nic.outbound; }
+
+int wk_spt_net_dns(uint8_t ip[4], uint16_t *port) {
+  if (nic.net.dns_port == 0) return 0;
+  for (int k = 0; k < 4; k++) ip[k] = nic.net.dns4[k];
+  *port = nic.net.dns_port;
+  return 1;
+}
 
 uint64_t wk_spt_net_spin_ns(void) { return (uint64_t)nic.spin_us * 1000u; }
 
@@ -89,6 +101,10 @@ const char *wk_spt_net_option(const char *tok) {
     nic.host = true;
     return NULL;
   }
+  if (len == 8 && wk_netcfg_prefix(tok, len, "outbound")) {
+    nic.outbound = true;
+    return NULL;
+  }
   if (wk_netcfg_prefix(tok, len, "hostfd=")) {
     size_t i = 7;
     uint64_t fd;
@@ -112,7 +128,7 @@ const char *wk_spt_net_option(const char *tok) {
   const char *err = wk_netcfg_token(&nic.net, tok, len, &taken);
   if (err) return err;
   return taken ? NULL
-               : "--net takes fd=N, tap=N, host, hostfd=N, spin=US, net.ip=, net.gw=, "
+               : "--net takes fd=N, tap=N, host, hostfd=N, outbound, spin=US, net.ip=, net.gw=, "
                  "net.dns=, net.listen= or net.publish=";
 }
 
@@ -129,8 +145,8 @@ const char *wk_spt_net_setup(void) {
     if (nic.nhost != nic.net.nlisten) {
       return "--net host: one hostfd=N per net.listen=/net.publish= token";
     }
-  } else if (nic.nhost > 0) {
-    return "--net hostfd=N needs --net host";
+  } else if (nic.nhost > 0 || nic.outbound) {
+    return nic.outbound ? "--net outbound needs --net host" : "--net hostfd=N needs --net host";
   }
   if (nic.fd < 0 && !nic.host) {
     return nic.net.nlisten > 0 ? "--net net.listen=/net.publish= need --net fd=N (a frames socket)"

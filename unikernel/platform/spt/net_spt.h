@@ -21,6 +21,14 @@ int wk_spt_net_fd(void);
 /* 1 with --net host: the guest's sockets are the host's (sock_spt.c). */
 int wk_spt_net_host(void);
 
+/* 1 with --net host --net outbound: the guest may open host sockets of its own
+ * (TCP connect, UDP, name lookup), and the seccomp filter allows socket(),
+ * connect(), sendto() with a destination and recvfrom(). */
+int wk_spt_net_outbound(void);
+
+/* The DNS server of --net net.dns=A.B.C.D[:PORT]: 1 and ip/port, or 0 without one. */
+int wk_spt_net_dns(uint8_t ip[4], uint16_t *port);
+
 /* The host listening sockets of --net host (hostfd=N, in token order): copies
  * at most max into out, returns how many there are. */
 int wk_spt_net_host_fds(int *out, int max);

@@ -18,8 +18,19 @@
  *                         those listeners and what it accepted from them
  *   setsockopt            levels SOL_SOCKET / IPPROTO_TCP, options
  *                         SO_KEEPALIVE / TCP_NODELAY (the two wk/net.h has)
- * No socket(), bind(), listen(), connect(), open(): a guest cannot create a
- * socket, reach out, or listen anywhere the run did not grant.
+ * and with the grant to reach out as well (--net outbound, `wasmkiln run --net`):
+ *   socket(AF_INET or AF_INET6, SOCK_STREAM or SOCK_DGRAM, each with
+ *          SOCK_NONBLOCK|SOCK_CLOEXEC, protocol 0)
+ *   connect, sendto (any destination), recvfrom
+ * seccomp sees integers, not what a pointer points to: socket()'s domain,
+ * type and protocol are checked, but connect()'s and sendto()'s address is a
+ * pointer, so the grant is "anywhere the host can reach" (as wasmtime's
+ * -S inherit-network), never "only this address"; what the guest may reach is
+ * the host's decision (its firewall), not the filter's.
+ * Never bind(), listen(), open(): a guest cannot listen anywhere the run did
+ * not grant (its UDP sockets get an ephemeral port at their first send), nor
+ * open a file; without the outbound grant, no socket() and no connect()
+ * either.
  * Anything else, any other architecture (i386/x32 entry points), and x32
  * system call numbers kill the whole process with SIGSYS
  * (SECCOMP_RET_KILL_PROCESS). No memory is mapped after this point: the
@@ -60,7 +71,7 @@
 #define RET(k) INS BPF_STMT(BPF_RET | BPF_K, (k))
 
 #define X32_SYSCALL_BIT 0x40000000u
-#define FILTER_MAX 160
+#define FILTER_MAX 256
 #define VALUES_MAX (WK_SPT_LISTENERS_MAX + 3)
 
 /* <linux/socket.h> and <linux/tcp.h> values, the kernel's ABI. */
@@ -68,6 +79,11 @@
 #define SO_KEEPALIVE_ 9
 #define IPPROTO_TCP_ 6
 #define TCP_NODELAY_ 1
+#define AF_INET_ 2
+#define AF_INET6_ 10
+#define SOCK_STREAM_ 1
+#define SOCK_DGRAM_ 2
+#define SOCK_FLAGS_ (04000 | 02000000) /* SOCK_NONBLOCK | SOCK_CLOEXEC */
 
 typedef struct {
   uint32_t arg;           /* ARG_LO(n) or ARG_HI(n) */
@@ -140,9 +156,20 @@ int wk_spt_seccomp_install(const wk_spt_sandbox *sb) {
     uint32_t fds[WK_SPT_LISTENERS_MAX];
     for (int i = 0; i < sb->nlisteners; i++) fds[i] = (uint32_t)sb->listeners[i];
     if (sb->nlisteners > 0) allow_arg(&p, __NR_accept4, ARG_LO(0), fds, (uint32_t)sb->nlisteners);
-    const check no_dest[] = {{.arg = ARG_LO(4), .n = 1, .v = {0}},
-                             {.arg = ARG_HI(4), .n = 1, .v = {0}}};
-    rule(&p, __NR_sendto, no_dest, 2);
+    if (sb->outbound) {
+      const check sock[] = {
+          {.arg = ARG_LO(0), .n = 2, .v = {AF_INET_, AF_INET6_}},
+          {.arg = ARG_LO(1), .n = 2, .v = {SOCK_STREAM_ | SOCK_FLAGS_, SOCK_DGRAM_ | SOCK_FLAGS_}},
+          {.arg = ARG_LO(2), .n = 1, .v = {0}}};
+      rule(&p, __NR_socket, sock, 3);
+      allow(&p, __NR_connect);
+      allow(&p, __NR_sendto);
+      allow(&p, __NR_recvfrom);
+    } else {
+      const check no_dest[] = {{.arg = ARG_LO(4), .n = 1, .v = {0}},
+                               {.arg = ARG_HI(4), .n = 1, .v = {0}}};
+      rule(&p, __NR_sendto, no_dest, 2);
+    }
     const check opts[] = {{.arg = ARG_LO(1), .n = 2, .v = {SOL_SOCKET_, IPPROTO_TCP_}},
                           {.arg = ARG_LO(2), .n = 2, .v = {SO_KEEPALIVE_, TCP_NODELAY_}}};
     rule(&p, __NR_setsockopt, opts, 2);

@@ -11,6 +11,7 @@
 typedef struct wk_spt_sandbox {
   int net_fd;       /* the NIC's frames socket, or -1 */
   int host_sockets; /* 1: --net host, the guest uses the host's sockets */
+  int outbound;     /* with host_sockets: the guest may connect out, use UDP, look names up */
   int nlisteners;   /* with host_sockets: the listening sockets granted */
   int listeners[WK_SPT_LISTENERS_MAX];
 } wk_spt_sandbox;

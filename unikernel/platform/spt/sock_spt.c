@@ -7,13 +7,29 @@
  * `--listen`) and passes them as descriptors (`--net hostfd=N`, one per
  * net.listen=/net.publish= token, in order). The guest gets exactly those:
  * it accepts connections on them and reads, writes, shuts down and closes
- * what it accepted. Nothing else is granted, and the seccomp filter
- * (seccomp_spt.c) enforces it below this file: accept4 only on the listeners,
- * no socket(), bind(), listen() or connect(). A guest that listens on a port
- * the run published gets that port's preopened listener (the WASI layer
- * takes it over on -WK_EADDRINUSE, wasi/sock_ext_wasi.c); any other listen,
- * connect, UDP socket or name lookup is -WK_EACCES. Runs that need those use
- * the NIC (`--net-backend passt`, or a tap): lwIP over frames.
+ * what it accepted. A guest that listens on a port the run published gets
+ * that port's preopened listener (the WASI layer takes it over on
+ * -WK_EADDRINUSE, wasi/sock_ext_wasi.c); any other listen is -WK_EACCES.
+ *
+ * Reaching out is a second grant, `--net outbound` (`wasmkiln run --net` or
+ * `--dns`): TCP connections (a non-blocking socket + connect; the socket turns
+ * writable when connected, errs when refused, as lwIP's do), UDP sockets and
+ * name lookups (hs_resolve: one A question to net.dns=, dns_spt.c). A UDP
+ * socket gets an ephemeral port at its first send; binding one to a chosen
+ * port is a new listener the run did not grant: -WK_EACCES. Without the
+ * grant, connect, UDP and lookups are -WK_EACCES. The seccomp filter
+ * (seccomp_spt.c) enforces both grants below this file: accept4 only on the
+ * listeners, never bind() or listen(), and socket()/connect()/sendto() to an
+ * address/recvfrom() only with the outbound grant.
+ *
+ * The host as the guest sees it: behind passt and slirp the guest reaches the
+ * host's loopback at the gateway 10.0.2.2, and a module written for that
+ * (tests connect to 10.0.2.2) must behave the same here. So 10.0.2.2 leaving
+ * the guest (connect, sendto, the DNS server) goes to 127.0.0.1, and 127.0.0.1
+ * coming back (a peer, a datagram's sender, an accepted client on the host's
+ * loopback) is reported as 10.0.2.2. IPv6 likewise, with slirp's host
+ * address: fec0::2 goes to ::1 and ::1 comes back as fec0::2. Other addresses
+ * pass unchanged; a local address is the host's own (127.0.0.1 on loopback).
  *
  * Readiness for poll_oneoff: wk/net.h reports the events "as of the last
  * poll", and a waiter sleeps in wk_net_wait. Host sockets are level
@@ -53,6 +69,7 @@
 #include <stddef.h>
 
 #include "../netcfg_plat.h"
+#include "dns_spt.h"
 #include "net_spt.h"
 #include "syscall_spt_x86_64.h"
 #include "wk/errno.h"
@@ -68,9 +85,14 @@
 #define MSG_MORE_ 0x8000
 #define MSG_NOSIGNAL_ 0x4000
 #define SHUT_RD_ 0
+#define AF_INET_ 2
 #define AF_INET6_ 10
+#define SOCK_STREAM_ 1
+#define SOCK_DGRAM_ 2
+#define MSG_TRUNC_ 0x20
+#define HS_SOCK_FLAGS (SOCK_NONBLOCK_ | SOCK_CLOEXEC_)
 
-enum { HS_FREE = 0, HS_LISTEN, HS_CONN };
+enum { HS_FREE = 0, HS_LISTEN, HS_CONN, HS_UDP };
 
 typedef struct hsock {
   int fd;
@@ -102,6 +124,13 @@ static int linux_errno(long r) {
   case ENOBUFS: return -WK_ENOMEM;
   case EBADF: return -WK_EBADF;
   case EINVAL: return -WK_EINVAL;
+  case EACCES:
+  case EPERM: return -WK_EACCES; /* the host's firewall, a broadcast without SO_BROADCAST */
+  case EADDRNOTAVAIL: return -WK_EADDRNOTAVAIL;
+  case EAFNOSUPPORT: return -WK_EAFNOSUPPORT;
+  case EMSGSIZE: return -WK_EMSGSIZE;
+  case EISCONN: return -WK_EISCONN;
+  case EALREADY: return -WK_EALREADY;
   default: return -WK_EIO;
   }
 }
@@ -130,17 +159,61 @@ static int slot(int fd, int kind) {
   return -WK_EMFILE;
 }
 
-static void from_sockaddr(const uint8_t *sa, uint32_t len, wk_net_addr *out) {
+/* The gateway mapping (file comment): the guest's name of the host, the host's own. */
+static const uint8_t gw4[4] = {10, 0, 2, 2}, lo4[4] = {127, 0, 0, 1};
+static const uint8_t gw6[16] = {0xfe, 0xc0, [15] = 2}, lo6[16] = {[15] = 1};
+
+static bool same(const uint8_t *a, const uint8_t *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+/* An address from the kernel; with `remote`, 127.0.0.1 and ::1 read as the gateway. */
+static void from_sockaddr(const uint8_t *sa, uint32_t len, wk_net_addr *out, bool remote) {
   *out = (wk_net_addr){.family = WK_NET_AF_INET};
   uint16_t family = (uint16_t)(sa[0] | sa[1] << 8);
   if (len < 8) return;
   out->port = (uint16_t)(sa[2] << 8 | sa[3]);
   if (family == AF_INET6_ && len >= sizeof(struct sockaddr_in6)) {
     out->family = WK_NET_AF_INET6;
-    __builtin_memcpy(out->addr, sa + 8, 16);
+    __builtin_memcpy(out->addr, remote && same(sa + 8, lo6, 16) ? gw6 : sa + 8, 16);
   } else {
-    __builtin_memcpy(out->addr, sa + 4, 4);
+    __builtin_memcpy(out->addr, remote && same(sa + 4, lo4, 4) ? gw4 : sa + 4, 4);
   }
+}
+
+/* A guest address for the kernel, the gateway read as the host's loopback: its
+ * length, or 0 for a family that is neither. */
+static uint32_t to_sockaddr(const wk_net_addr *a, uint8_t sa[sizeof(struct sockaddr_in6)]) {
+  __builtin_memset(sa, 0, sizeof(struct sockaddr_in6));
+  sa[2] = (uint8_t)(a->port >> 8), sa[3] = (uint8_t)a->port;
+  if (a->family == WK_NET_AF_INET6) {
+    sa[0] = AF_INET6_;
+    __builtin_memcpy(sa + 8, same(a->addr, gw6, 16) ? lo6 : a->addr, 16);
+    return sizeof(struct sockaddr_in6);
+  }
+  if (a->family != WK_NET_AF_INET) return 0;
+  sa[0] = AF_INET_;
+  __builtin_memcpy(sa + 4, same(a->addr, gw4, 4) ? lo4 : a->addr, 4);
+  return sizeof(struct sockaddr_in);
+}
+
+/* A new host socket of the outbound grant in a slot: the slot, or a negative errno. */
+static int open_sock(int family, int type, int kind) {
+  if (!wk_spt_net_outbound()) return -WK_EACCES;
+  if (family != WK_NET_AF_INET && family != WK_NET_AF_INET6) return -WK_EAFNOSUPPORT;
+  int s = slot(-1, kind);
+  if (s < 0) return s;
+  long fd = wk_sys3(__NR_socket, family == WK_NET_AF_INET6 ? AF_INET6_ : AF_INET_,
+                    type | HS_SOCK_FLAGS, 0);
+  if (fd < 0) {
+    socks[s] = (hsock){0};
+    return linux_errno(fd);
+  }
+  socks[s].fd = (int)fd;
+  return s;
 }
 
 static int set_int(int fd, int level, int name, int value) {
@@ -151,6 +224,9 @@ static int set_int(int fd, int level, int name, int value) {
 /* ---- the stack: nothing to bring up --------------------------------------- */
 
 static int hs_zero(void) { return 0; }
+/* The host's kernel has both families: the WASI layer offers AF_INET6 sockets, and
+ * "localhost" has its ::1, as with lwIP's dual stack. */
+static int hs_one(void) { return 1; }
 static int hs_ready(wk_net_addr *ip, unsigned *prefix) {
   if (ip) *ip = (wk_net_addr){.family = WK_NET_AF_INET};
   if (prefix) *prefix = 0;
@@ -162,21 +238,14 @@ static int hs_wait_ready(uint64_t timeout_ns) {
 }
 static int hs_ready6(int global) {
   (void)global;
-  return 0;
+  return wk_spt_net_outbound(); /* the host's addresses, where the guest may use them */
 }
 static int hs_wait_ready6(int global, uint64_t timeout_ns) {
-  (void)global;
   (void)timeout_ns;
-  return -WK_ETIMEDOUT;
+  return hs_ready6(global) ? 0 : -WK_ETIMEDOUT;
 }
 static void hs_drain(uint64_t timeout_ns) {
   (void)timeout_ns; /* the host kernel sends what is queued after the process exits */
-}
-static int hs_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
-  (void)name;
-  (void)out;
-  (void)timeout_ns;
-  return -WK_EACCES;
 }
 
 /* A wait looks again for up to wk_spt_net_spin_ns() (`--net spin=US`, 50 by
@@ -301,13 +370,30 @@ static int hs_tcp_accept(int listener, wk_net_addr *peer) {
     return s;
   }
   socks[s].nodelay = l->nodelay; /* Linux copies the listener's TCP_NODELAY */
-  if (peer) from_sockaddr(sa, (uint32_t)salen, peer);
+  if (peer) from_sockaddr(sa, (uint32_t)salen, peer, true);
   return s;
 }
 
-static int hs_denied_connect(const wk_net_addr *remote) {
-  (void)remote;
-  return -WK_EACCES;
+/* A connection out (the outbound grant): at once, connected or still connecting.
+ * Nothing is known about it yet: a wait asks for POLLOUT (connected) and sees
+ * POLLERR when it is refused, which hs_events reports as the contract says. */
+static int hs_tcp_connect(const wk_net_addr *remote) {
+  uint8_t sa[sizeof(struct sockaddr_in6)];
+  uint32_t salen = to_sockaddr(remote, sa);
+  if (salen == 0) return -WK_EAFNOSUPPORT;
+  int s = open_sock(remote->family, SOCK_STREAM_, HS_CONN);
+  if (s < 0) return s;
+  /* Not repeated on EINTR (sys): a second connect would say EALREADY; the
+   * connection goes on in the background either way. */
+  long r = wk_sys3(__NR_connect, socks[s].fd, (long)sa, salen);
+  if (r == 0) {
+    socks[s].known = POLLOUT;
+  } else if (r != -EINPROGRESS && r != -EINTR) {
+    (void)wk_sys3(__NR_close, socks[s].fd, 0, 0);
+    socks[s] = (hsock){0};
+    return linux_errno(r);
+  }
+  return s;
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -413,19 +499,85 @@ static int hs_getopt(int s, int opt, int *value) {
   return err;
 }
 
-/* ---- UDP: not granted ---------------------------------------------------- */
+/* ---- UDP (the outbound grant) ----------------------------------------------- */
 
+/* No bind: a chosen port is a listener the run did not grant (-WK_EACCES), and
+ * port 0 is what the kernel picks at the first send anyway (the local address
+ * reads 0.0.0.0:0 until then). */
 static int hs_udp_open(const wk_net_addr *local) {
-  (void)local;
-  return -WK_EACCES;
+  if (!wk_spt_net_outbound()) return -WK_EACCES;
+  if (local->port != 0) return -WK_EACCES;
+  return open_sock(local->family, SOCK_DGRAM_, HS_UDP);
 }
+
 static long hs_udp_sendto(int s, const void *buf, size_t len, const wk_net_addr *to) {
-  (void)s, (void)buf, (void)len, (void)to;
-  return -WK_EBADF;
+  hsock *h = get(s, HS_UDP);
+  if (h == NULL) return -WK_EBADF;
+  if (len > 65507) return -WK_EMSGSIZE;
+  uint8_t sa[sizeof(struct sockaddr_in6)];
+  uint32_t salen = to_sockaddr(to, sa);
+  if (salen == 0) return -WK_EAFNOSUPPORT;
+  long r = sys(__NR_sendto, h->fd, (long)buf, (long)len, MSG_NOSIGNAL_, (long)sa, salen);
+  return r < 0 ? linux_errno(r) : r;
 }
+
+/* MSG_TRUNC: the datagram's full size, as the contract wants, even when cut. */
 static long hs_udp_recvfrom(int s, void *buf, size_t len, wk_net_addr *from) {
-  (void)s, (void)buf, (void)len, (void)from;
-  return -WK_EBADF;
+  hsock *h = get(s, HS_UDP);
+  if (h == NULL) return -WK_EBADF;
+  uint8_t sa[sizeof(struct sockaddr_in6)];
+  int salen = sizeof sa;
+  long r = sys(__NR_recvfrom, h->fd, (long)buf, (long)len, MSG_TRUNC_, (long)sa, (long)&salen);
+  if (r < 0) {
+    if (r == -EAGAIN) h->known &= (uint16_t)~POLLIN;
+    return linux_errno(r);
+  }
+  if (from) from_sockaddr(sa, (uint32_t)salen, from, true);
+  return r;
+}
+
+/* ---- names (the outbound grant) -------------------------------------------- */
+
+/* An A question to the run's DNS server (net.dns=, gateway mapping applied) on a
+ * socket of its own, connected so the kernel drops datagrams from anyone else;
+ * asked again once when half of timeout_ns passes without an answer. */
+static int hs_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
+  if (!wk_spt_net_outbound()) return -WK_EACCES;
+  wk_net_addr server = {.family = WK_NET_AF_INET};
+  if (!wk_spt_net_dns(server.addr, &server.port)) return -WK_EADDRNOTAVAIL;
+  uint8_t msg[WK_DNS_UDP_MAX], sa[sizeof(struct sockaddr_in6)];
+  uint16_t id = 0;
+  (void)wk_plat_entropy(&id, sizeof id);
+  long qlen = wk_dns_query(msg, sizeof msg, name, id);
+  if (qlen < 0) return (int)qlen;
+  long fd = wk_sys3(__NR_socket, AF_INET_, SOCK_DGRAM_ | HS_SOCK_FLAGS, 0);
+  if (fd < 0) return linux_errno(fd);
+  int err = (int)wk_sys3(__NR_connect, fd, (long)sa, to_sockaddr(&server, sa));
+  err = err < 0 ? linux_errno(err) : -WK_ETIMEDOUT;
+  for (int attempt = 0; attempt < 2 && err == -WK_ETIMEDOUT; attempt++) {
+    if (sys(__NR_write, fd, (long)msg, qlen, 0, 0, 0) != qlen) break;
+    uint64_t end = wk_plat_clock_monotonic() + timeout_ns / 2;
+    for (;;) {
+      uint64_t now = wk_plat_clock_monotonic();
+      struct pollfd p = {.fd = (int)fd, .events = POLLIN};
+      if (now >= end || hs_ppoll(&p, 1, end - now) <= 0) break; /* ask again, or give up */
+      uint8_t reply[WK_DNS_UDP_MAX];
+      long n = sys(__NR_read, fd, (long)reply, sizeof reply, 0, 0, 0);
+      if (n < 0 && n != -EAGAIN) { /* ECONNREFUSED: nobody at that port */
+        err = -WK_ENOENT;
+        break;
+      }
+      uint8_t ip[4];
+      int r = n > 0 ? wk_dns_answer(reply, (size_t)n, id, ip) : -WK_EAGAIN;
+      if (r == -WK_EAGAIN) continue;
+      if (r == 0)
+        *out = (wk_net_addr){.family = WK_NET_AF_INET, .addr = {ip[0], ip[1], ip[2], ip[3]}};
+      err = r;
+      break;
+    }
+  }
+  (void)wk_sys3(__NR_close, fd, 0, 0);
+  return err;
 }
 
 /* ---- any socket ------------------------------------------------------------ */
@@ -435,6 +587,7 @@ static int hs_events(int s) {
   if (h == NULL) return -WK_EBADF;
   int ev = 0;
   if (h->known & (POLLIN | POLLHUP | POLLERR)) ev |= WK_NET_EV_READ;
+  if (h->kind == HS_UDP) ev |= WK_NET_EV_WRITE; /* a datagram goes, or is dropped */
   if (h->kind == HS_CONN) {
     if (h->known & (POLLOUT | POLLERR)) ev |= WK_NET_EV_WRITE;
     if (h->known & POLLHUP) ev |= WK_NET_EV_HUP;
@@ -464,7 +617,7 @@ static int name_of(int s, long nr, wk_net_addr *out) {
   int len = sizeof sa;
   long r = wk_sys3(nr, h->fd, (long)sa, (long)&len);
   if (r < 0) return linux_errno(r);
-  from_sockaddr(sa, (uint32_t)len, out);
+  from_sockaddr(sa, (uint32_t)len, out, nr == __NR_getpeername);
   return 0;
 }
 static int hs_local_addr(int s, wk_net_addr *out) { return name_of(s, __NR_getsockname, out); }
@@ -479,7 +632,7 @@ static int hs_close(int s) {
 }
 
 static const wk_net_ops host_ops = {
-    .ipv6 = hs_zero,
+    .ipv6 = hs_one,
     .init = hs_zero,
     .poll = hs_poll,
     .wait = hs_wait,
@@ -492,7 +645,7 @@ static const wk_net_ops host_ops = {
     .resolve = hs_resolve,
     .tcp_listen = hs_tcp_listen,
     .tcp_accept = hs_tcp_accept,
-    .tcp_connect = hs_denied_connect,
+    .tcp_connect = hs_tcp_connect,
     .recv = hs_recv,
     .send_part = hs_send_part,
     .sendv = hs_sendv,
