@@ -364,7 +364,7 @@ def test_host_sockets_refuse_what_was_not_granted(tmp_path: Path) -> None:
     """spt on the host's sockets without --net grants the published ports only: a module that
     connects out gets EACCES (2) from sock_connect, and from UDP's send_to too; it is told,
     not killed (the sandbox below kills a socket() or connect() made anyway:
-    tests/test_spt_platform.py)."""
+    tests/test_spt_platform.py), and stderr says once which flag grants it."""
     with closing(_EchoServers()) as echo:
         proc = _run_client(
             "spt",
@@ -379,6 +379,11 @@ def test_host_sockets_refuse_what_was_not_granted(tmp_path: Path) -> None:
     assert "udp send_to 2 0" in lines, proc.stdout + proc.stderr
     assert proc.returncode not in (0, 128 + 31), proc.stdout + proc.stderr  # not SIGSYS
     assert "Traceback" not in proc.stderr
+    hint = [line for line in proc.stderr.splitlines() if "refused" in line]
+    assert hint == [
+        "wasmkiln: the guest's connection out was refused: this run grants no outgoing "
+        "network (wasmkiln run --net)"
+    ], proc.stderr
 
 
 def test_host_backend_needs_what_it_can_give(tmp_path: Path) -> None:

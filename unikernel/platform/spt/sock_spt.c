@@ -72,6 +72,7 @@
 #include "dns_spt.h"
 #include "net_spt.h"
 #include "syscall_spt_x86_64.h"
+#include "wk/core.h"
 #include "wk/errno.h"
 #include "wk/net_ops.h"
 #include "wk/platform.h"
@@ -200,9 +201,29 @@ static uint32_t to_sockaddr(const wk_net_addr *a, uint8_t sa[sizeof(struct socka
   return sizeof(struct sockaddr_in);
 }
 
+/* A call the run did not grant: -WK_EACCES for the guest, and once per kind a
+ * line on stderr that names the flag granting it (EACCES alone does not say
+ * that a proxy's connect needs `--net`). */
+enum { HS_NOT_OUT = 0, HS_NOT_LISTEN = 1 };
+static int refused(int what) {
+  static uint8_t told[2];
+  if (!told[what]) {
+    told[what] = 1;
+    if (what == HS_NOT_OUT)
+      wk_log(
+          "wasmkiln: the guest's connection out was refused: this run grants no "
+          "outgoing network (wasmkiln run --net)\n");
+    else
+      wk_log(
+          "wasmkiln: the guest's listen was refused: it may listen only on a published "
+          "port (wasmkiln run -p HOSTPORT:GUESTPORT)\n");
+  }
+  return -WK_EACCES;
+}
+
 /* A new host socket of the outbound grant in a slot: the slot, or a negative errno. */
 static int open_sock(int family, int type, int kind) {
-  if (!wk_spt_net_outbound()) return -WK_EACCES;
+  if (!wk_spt_net_outbound()) return refused(HS_NOT_OUT);
   if (family != WK_NET_AF_INET && family != WK_NET_AF_INET6) return -WK_EAFNOSUPPORT;
   int s = slot(-1, kind);
   if (s < 0) return s;
@@ -351,7 +372,7 @@ static int hs_tcp_listen(const wk_net_addr *local, int backlog) {
   for (int i = 0; i < WK_NET_SOCKETS_MAX; i++) {
     if (socks[i].kind == HS_LISTEN && socks[i].guest_port == local->port) return -WK_EADDRINUSE;
   }
-  return -WK_EACCES;
+  return refused(HS_NOT_LISTEN);
 }
 
 static int hs_tcp_accept(int listener, wk_net_addr *peer) {
@@ -505,8 +526,8 @@ static int hs_getopt(int s, int opt, int *value) {
  * port 0 is what the kernel picks at the first send anyway (the local address
  * reads 0.0.0.0:0 until then). */
 static int hs_udp_open(const wk_net_addr *local) {
-  if (!wk_spt_net_outbound()) return -WK_EACCES;
-  if (local->port != 0) return -WK_EACCES;
+  if (!wk_spt_net_outbound()) return refused(HS_NOT_OUT);
+  if (local->port != 0) return refused(HS_NOT_LISTEN);
   return open_sock(local->family, SOCK_DGRAM_, HS_UDP);
 }
 
@@ -542,7 +563,7 @@ static long hs_udp_recvfrom(int s, void *buf, size_t len, wk_net_addr *from) {
  * socket of its own, connected so the kernel drops datagrams from anyone else;
  * asked again once when half of timeout_ns passes without an answer. */
 static int hs_resolve(const char *name, wk_net_addr *out, uint64_t timeout_ns) {
-  if (!wk_spt_net_outbound()) return -WK_EACCES;
+  if (!wk_spt_net_outbound()) return refused(HS_NOT_OUT);
   wk_net_addr server = {.family = WK_NET_AF_INET};
   if (!wk_spt_net_dns(server.addr, &server.port)) return -WK_EADDRNOTAVAIL;
   uint8_t msg[WK_DNS_UDP_MAX], sa[sizeof(struct sockaddr_in6)];
