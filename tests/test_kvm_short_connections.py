@@ -123,3 +123,43 @@ def test_kvm_default_back_end_survives_short_connections(http_static: tuple[Path
         assert r.errors == 0, r.error_kinds
         assert _get_from(srv.port, _free_port()).endswith(body)
         assert srv.alive(), srv.stderr()
+
+
+@pytest.mark.parametrize(
+    ("dpkg", "warns"),
+    [
+        ((0, "0.0~git20230309.7c7625d-1"), True),  # bookworm's: dies on a reused source port
+        ((0, "0.0~git20230908.05627dc-1"), False),  # the upstream fix's release
+        ((0, "0.0~git20250217.a1e48a0-1"), False),
+        ((1, ""), False),  # passt not installed by dpkg (built from source, say)
+        (None, False),  # no dpkg-query at all
+    ],
+)
+def test_a_passt_that_dies_on_reused_ports_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    dpkg: tuple[int, str] | None,
+    warns: bool,
+) -> None:
+    """A run that starts passt says, in one warning line, when the installed passt predates
+    the fix (its version comes from dpkg: `passt --version` says "unknown"); otherwise
+    nothing."""
+    from wasmkiln.pyhook.run import runner
+
+    def fake_run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        assert argv[0] == "dpkg-query"
+        if dpkg is None:
+            raise FileNotFoundError(argv[0])
+        return subprocess.CompletedProcess(argv, dpkg[0], dpkg[1], "")
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    runner._warn_if_passt_resets.cache_clear()  # noqa: SLF001
+    runner._warn_if_passt_resets()  # noqa: SLF001
+    runner._warn_if_passt_resets()  # noqa: SLF001  (once per process)
+    err = capsys.readouterr().err.splitlines()
+    runner._warn_if_passt_resets.cache_clear()  # noqa: SLF001
+    if warns:
+        assert len(err) == 1 and err[0].startswith("wasmkiln: warning: passt 0.0~git20230309")
+        assert "2023_09_08" in err[0]
+    else:
+        assert err == []

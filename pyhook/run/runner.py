@@ -12,6 +12,7 @@ import errno
 import fcntl
 import functools
 import os
+import re
 import shutil
 import signal
 import struct
@@ -354,9 +355,41 @@ def _passt_pair() -> tuple[socket.socket, socket.socket]:
             "networking on spt targets, and --net-backend passt on kvm targets, "
             "need passt (Debian: apt-get install passt)"
         )
+    _warn_if_passt_resets()
     import socket
 
     return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+
+PASST_FIXED = 20230908
+"""passt 2023_09_08: from it on, a client reusing a source port no longer kills passt."""
+
+
+@functools.cache
+def _warn_if_passt_resets() -> None:
+    """One warning line when the installed passt (asked of dpkg, the only place Debian's
+    passt states its version: `passt --version` says "unknown") predates PASST_FIXED: it
+    dies when a client opens a connection from a source port it still holds, and the
+    published port closes (docs/network.md "Known problem (passt): the published port
+    closes"). Only runs that chose passt pay for the query (~20 ms); none without dpkg."""
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", "passt"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    match = re.search(r"git(20\d{6})", out.stdout)
+    if out.returncode == 0 and match is not None and int(match.group(1)) < PASST_FIXED:
+        print(
+            f"wasmkiln: warning: passt {out.stdout.strip()} stops forwarding once a client "
+            "reuses a source port (fixed in passt 2023_09_08), so a busy server becomes "
+            "unreachable; see docs/network.md, Known problem (passt)",
+            file=sys.stderr,
+        )
 
 
 def _spawn_passt(net: NetOptions, theirs: socket.socket) -> subprocess.Popen[bytes]:
